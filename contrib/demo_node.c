@@ -1,0 +1,494 @@
+/*
+ * demo_node.c: tally-demo-node, a simulated storage server.
+ *
+ * A small program that uses libtally the way a real node would, through
+ * include/tally.h only: a producer reports the storage server's gauges
+ * (space allocated and consumed, get latencies), and the simulated
+ * operations bump counters through handles on the hot path.  The shell
+ * tests and contrib/demo.sh run it against throw-away statsfiles.
+ *
+ * Everything is deterministic for a given node id (a fixed-seed PRNG), and
+ * counters only ever grow, so tests may check monotonicity across restarts.
+ *
+ * Protocol with scripts: after a successful start it prints "ready NODE_ID"
+ * on stdout; on SIGTERM or SIGINT it stops the provider (a final flush),
+ * prints "stopped NODE_ID" and exits 0.  Errors go to stderr as
+ * "tally-demo-node: <what>: <detail>" with exit status 1.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tally.h"
+
+#define PROG		"tally-demo-node"
+#define TICK_NS		10000000L	/* 10 ms between simulation steps */
+#define LAT_WINDOW	1000		/* get latencies kept for the stats */
+#define EXTRA_MAX	99999		/* demo.extra.NNNNN */
+#define DEFAULT_RATE	50.0
+
+/* The simulated operations' counters, in this order. */
+enum { C_ALLOCATE, C_GET, C_WRITEV, C_READV, C_BYTES_ADDED, C_BYTES_FREED,
+	C_NCOUNTERS };
+static const char *const counter_names[C_NCOUNTERS] = {
+	"storage_server.allocate",
+	"storage_server.get",
+	"storage_server.writev",
+	"storage_server.readv",
+	"storage_server.bytes_added",
+	"storage_server.bytes_freed",
+};
+
+/*
+ * The simulated server.  The main thread runs the operations; the producer
+ * runs on the provider's thread and only reads the atomics and, under the
+ * lock, the latency window.
+ */
+struct sim {
+	uint64_t	 rng;			/* main thread only */
+	int64_t		 pending;		/* main thread only */
+	_Atomic int64_t	 allocated;		/* bytes in open buckets */
+	_Atomic int64_t	 consumed;		/* bytes stored */
+	pthread_mutex_t	 lat_lock;
+	double		 lat[LAT_WINDOW];	/* ring of get latencies */
+	size_t		 nlat, lat_next;
+	double		 scratch[LAT_WINDOW];	/* producer's sort buffer */
+	tally_counter	*c[C_NCOUNTERS];	/* NULL: running without stats */
+	tally_counter	**extra;
+	unsigned	 nextra;
+};
+
+static volatile sig_atomic_t stop_requested;
+
+static void
+on_signal(int signo)
+{
+	(void)signo;
+	stop_requested = 1;
+}
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: " PROG " -s STATSFILE -n NODE_ID [-N NICKNAME] "
+	    "[-i FLUSH_SECONDS]\n"
+	    "                       [-d DURATION_SECONDS] [-r OPS_PER_SEC] "
+	    "[-c EXTRA_COUNTERS]\n"
+	    "       " PROG " -f NODEDIR [-d DURATION_SECONDS] "
+	    "[-r OPS_PER_SEC] [-c EXTRA_COUNTERS]\n"
+	    "\n"
+	    "A simulated storage server that reports its statistics through "
+	    "libtally.\n"
+	    "  -s STATSFILE  the LMDB environment (an existing directory)\n"
+	    "  -n NODE_ID    the node id ([a-z0-9_-], 1-64 characters)\n"
+	    "  -N NICKNAME   a human name for graphs (default: the node id)\n"
+	    "  -i SECONDS    seconds between flushes, may be fractional "
+	    "(default 10)\n"
+	    "  -d SECONDS    run time, then stop cleanly; 0 = until SIGTERM/SIGINT"
+	    " (default)\n"
+	    "  -r RATE       simulated operations per second (default %g)\n"
+	    "  -c N          also bump N counters demo.extra.NNNNN every 10 ms "
+	    "(0-%d)\n"
+	    "  -f NODEDIR    configure from a node directory "
+	    "(tally_provider_open)\n"
+	    "Prints \"ready NODE_ID\" once started; exits 0 after a clean stop.\n",
+	    DEFAULT_RATE, EXTRA_MAX);
+}
+
+static void
+die_usage(const char *msg, const char *arg)
+{
+	fprintf(stderr, PROG ": %s%s%s\n", msg, arg ? ": " : "",
+	    arg ? arg : "");
+	usage(stderr);
+	exit(1);
+}
+
+/* Report a libtally failure as "tally-demo-node: <strerror>: <errmsg>". */
+static void
+report(int rc, const tally_provider *p)
+{
+	const char *detail = p != NULL ? tally_provider_errmsg(p) : "";
+
+	if (detail != NULL && *detail != '\0')
+		fprintf(stderr, PROG ": %s: %s\n", tally_strerror(rc), detail);
+	else
+		fprintf(stderr, PROG ": %s\n", tally_strerror(rc));
+}
+
+static double
+parse_seconds(const char *arg, int opt)
+{
+	char	*end;
+	double	 v;
+
+	errno = 0;
+	v = strtod(arg, &end);
+	if (errno != 0 || end == arg || *end != '\0' || !isfinite(v) || v < 0) {
+		char	 what[] = "invalid value for -?";
+
+		what[sizeof(what) - 2] = (char)opt;
+		die_usage(what, arg);
+	}
+	return v;
+}
+
+/* splitmix64: small, fast, and good enough for a simulation. */
+static uint64_t
+sim_rand(struct sim *s)
+{
+	uint64_t z = (s->rng += UINT64_C(0x9e3779b97f4a7c15));
+
+	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+	return z ^ (z >> 31);
+}
+
+/* A uniform double in [0, 1). */
+static double
+sim_unit(struct sim *s)
+{
+	return (double)(sim_rand(s) >> 11) * 0x1.0p-53;
+}
+
+/* FNV-1a of the node id: each node gets its own, fixed, sequence. */
+static uint64_t
+seed_of(const char *id)
+{
+	uint64_t h = UINT64_C(0xcbf29ce484222325);
+
+	for (; *id != '\0'; id++)
+		h = (h ^ (unsigned char)*id) * UINT64_C(0x100000001b3);
+	return h;
+}
+
+static inline void
+bump(tally_counter *c, int64_t delta)
+{
+	if (c != NULL)
+		tally_counter_add(c, delta);
+}
+
+static void
+sim_latency(struct sim *s, double seconds)
+{
+	pthread_mutex_lock(&s->lat_lock);
+	s->lat[s->lat_next] = seconds;
+	s->lat_next = (s->lat_next + 1) % LAT_WINDOW;
+	if (s->nlat < LAT_WINDOW)
+		s->nlat++;
+	pthread_mutex_unlock(&s->lat_lock);
+}
+
+/* One simulated client request. */
+static void
+sim_op(struct sim *s)
+{
+	unsigned r = (unsigned)(sim_rand(s) % 100);
+	int64_t	 size;
+	double	 u;
+
+	if (r < 15) {
+		/* allocate_buckets: reserve space, written over later ticks */
+		size = 4096 + (int64_t)(sim_rand(s) % (1024 * 1024));
+		bump(s->c[C_ALLOCATE], 1);
+		bump(s->c[C_WRITEV], 1);
+		s->pending += size;
+		atomic_store(&s->allocated, s->pending);
+	} else if (r < 55) {
+		/* get_buckets, then a read; latency with a long tail */
+		u = sim_unit(s);
+		bump(s->c[C_GET], 1);
+		bump(s->c[C_READV], 1);
+		sim_latency(s, 0.0005 + 0.02 * u * u * u * u);
+	} else if (r < 80) {
+		bump(s->c[C_READV], 1);
+	} else if (r < 95) {
+		/* a small mutable write */
+		size = 1 + (int64_t)(sim_rand(s) % 65536);
+		bump(s->c[C_WRITEV], 1);
+		bump(s->c[C_BYTES_ADDED], size);
+		atomic_fetch_add(&s->consumed, size);
+	} else {
+		/* a lease expired: free a share */
+		int64_t have = atomic_load(&s->consumed);
+
+		size = 1 + (int64_t)(sim_rand(s) % (256 * 1024));
+		if (size > have)
+			size = have;
+		bump(s->c[C_BYTES_FREED], size);
+		atomic_fetch_sub(&s->consumed, size);
+	}
+}
+
+/* Once per tick: part of the pending uploads completes. */
+static void
+sim_tick(struct sim *s)
+{
+	int64_t	 done;
+	unsigned i;
+
+	if (s->pending > 0) {
+		done = s->pending < 65536 ? s->pending : s->pending / 8;
+		s->pending -= done;
+		bump(s->c[C_BYTES_ADDED], done);
+		atomic_fetch_add(&s->consumed, done);
+		atomic_store(&s->allocated, s->pending);
+	}
+	for (i = 0; i < s->nextra; i++)
+		tally_counter_add(s->extra[i], 1);
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* The producer: the storage server's gauges, on the provider's thread. */
+static int
+sim_get_stats(void *ctx, tally_sink *sink)
+{
+	struct sim *s = ctx;
+	double	 mean = NAN, p999 = NAN, sum = 0;
+	size_t	 n, i;
+	int	 rc;
+
+	pthread_mutex_lock(&s->lat_lock);
+	n = s->nlat;
+	memcpy(s->scratch, s->lat, n * sizeof(s->lat[0]));
+	pthread_mutex_unlock(&s->lat_lock);
+	if (n > 0) {
+		for (i = 0; i < n; i++)
+			sum += s->scratch[i];
+		mean = sum / (double)n;
+		qsort(s->scratch, n, sizeof(s->scratch[0]), cmp_double);
+		p999 = s->scratch[(n * 999 + 999) / 1000 - 1];
+	}
+	if ((rc = tally_sink_put(sink, "storage_server.allocated",
+	    (double)atomic_load(&s->allocated))) != 0 ||
+	    (rc = tally_sink_put(sink, "storage_server.consumed",
+	    (double)atomic_load(&s->consumed))) != 0 ||
+	    (rc = tally_sink_put(sink, "storage_server.latencies.get.mean",
+	    mean)) != 0 ||
+	    (rc = tally_sink_put(sink,
+	    "storage_server.latencies.get.99_9_percentile", p999)) != 0)
+		return rc;
+	return 0;
+}
+
+static double
+elapsed(const struct timespec *since)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - since->tv_sec) +
+	    (double)(now.tv_nsec - since->tv_nsec) / 1e9;
+}
+
+/* Run the simulation until a signal or the end of the duration. */
+static void
+simulate(struct sim *s, double rate, double duration)
+{
+	struct timespec	 start, next;
+	double		 t;
+	uint64_t	 ops = 0, due;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	next = start;
+	while (!stop_requested) {
+		t = elapsed(&start);
+		if (duration > 0 && t >= duration)
+			break;
+		due = (uint64_t)(rate * t);
+		for (; ops < due && !stop_requested; ops++)
+			sim_op(s);
+		sim_tick(s);
+
+		next.tv_nsec += TICK_NS;
+		if (next.tv_nsec >= 1000000000L) {
+			next.tv_sec++;
+			next.tv_nsec -= 1000000000L;
+		}
+		/* EINTR is fine: the loop looks at stop_requested first. */
+		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
+		/* Fell far behind (stopped, overloaded): do not catch up. */
+		if (elapsed(&next) > 1.0)
+			clock_gettime(CLOCK_MONOTONIC, &next);
+	}
+}
+
+int
+main(int argc, char *argv[])
+{
+	tally_options	 opt;
+	tally_producer	 prod;
+	tally_provider	*p = NULL;
+	struct sim	*s = NULL;
+	struct sigaction sa;
+	sigset_t	 block, old;
+	const char	*nodedir = NULL, *node_id;
+	double		 rate = DEFAULT_RATE, duration = 0, v;
+	unsigned	 i, nextra = 0;
+	int		 c, rc, status = 1, registered = 0;
+	char		 name[32];
+
+	memset(&opt, 0, sizeof(opt));
+	while ((c = getopt(argc, argv, "s:n:N:i:d:r:c:f:h")) != -1) {
+		switch (c) {
+		case 's':
+			opt.statsfile = optarg;
+			break;
+		case 'n':
+			opt.node_id = optarg;
+			break;
+		case 'N':
+			opt.nickname = optarg;
+			break;
+		case 'i':
+			opt.flush_interval = parse_seconds(optarg, c);
+			break;
+		case 'd':
+			duration = parse_seconds(optarg, c);
+			break;
+		case 'r':
+			rate = parse_seconds(optarg, c);
+			break;
+		case 'c':
+			v = parse_seconds(optarg, c);
+			if (v > EXTRA_MAX || v != (double)(unsigned)v)
+				die_usage("invalid value for -c", optarg);
+			nextra = (unsigned)v;
+			break;
+		case 'f':
+			nodedir = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 1;
+		}
+	}
+	if (optind != argc)
+		die_usage("unexpected argument", argv[optind]);
+	if (nodedir != NULL && (opt.statsfile != NULL || opt.node_id != NULL ||
+	    opt.nickname != NULL || opt.flush_interval != 0))
+		die_usage("-f excludes -s, -n, -N and -i", NULL);
+	if (nodedir == NULL && (opt.statsfile == NULL || opt.node_id == NULL))
+		die_usage("-s and -n are required (or -f)", NULL);
+
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		report(TALLY_ENOMEM, NULL);
+		return 1;
+	}
+	pthread_mutex_init(&s->lat_lock, NULL);
+
+	if (nodedir != NULL)
+		rc = tally_provider_open(&p, nodedir);
+	else
+		rc = tally_provider_new(&p, &opt);
+	if (rc == TALLY_ENOTCONFIGURED) {
+		/* As in the original system, a node without stats still runs. */
+		fprintf(stderr, PROG ": %s: %s: running without stats\n",
+		    tally_strerror(rc), nodedir);
+		p = NULL;
+	} else if (rc != 0) {
+		report(rc, p);
+		goto out;
+	}
+	node_id = p != NULL ? tally_provider_node_id(p) : "-";
+	s->rng = seed_of(node_id);
+
+	/* Counter handles first: the simulation never looks a name up. */
+	if (p != NULL) {
+		for (i = 0; i < C_NCOUNTERS; i++)
+			if ((s->c[i] = tally_counter_get(p,
+			    counter_names[i])) == NULL) {
+				fprintf(stderr, PROG ": counter %s: %s\n",
+				    counter_names[i],
+				    tally_strerror(TALLY_ENOMEM));
+				goto out;
+			}
+		if (nextra > 0 && (s->extra = calloc(nextra,
+		    sizeof(*s->extra))) == NULL) {
+			report(TALLY_ENOMEM, NULL);
+			goto out;
+		}
+		for (i = 0; i < nextra; i++) {
+			snprintf(name, sizeof(name), "demo.extra.%05u", i);
+			if ((s->extra[i] = tally_counter_get(p, name)) == NULL) {
+				fprintf(stderr, PROG ": counter %s: %s\n",
+				    name, tally_strerror(TALLY_ENOMEM));
+				goto out;
+			}
+		}
+		s->nextra = nextra;
+
+		memset(&prod, 0, sizeof(prod));
+		prod.name = "storage_server";
+		prod.get_stats = sim_get_stats;
+		prod.ctx = s;
+		if ((rc = tally_register_producer(p, &prod)) != 0) {
+			report(rc, p);
+			goto out;
+		}
+		registered = 1;
+	}
+
+	/*
+	 * Signals: block them while the provider's thread is created, so that
+	 * it inherits the mask and only this thread ever runs the handler;
+	 * one that arrives meanwhile is delivered when unblocked below.
+	 */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
+	rc = p != NULL ? tally_provider_start(p) : 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
+		report(rc, p);
+		goto out;
+	}
+
+	printf("ready %s\n", node_id);
+	fflush(stdout);
+
+	simulate(s, rate, duration);
+
+	status = 0;
+	if (p != NULL && (rc = tally_provider_stop(p)) != 0) {
+		report(rc, p);
+		status = 1;
+	}
+	printf("stopped %s\n", node_id);
+	fflush(stdout);
+out:
+	if (registered)
+		tally_unregister_producer(p, &prod);
+	tally_provider_free(p);
+	free(s->extra);
+	pthread_mutex_destroy(&s->lat_lock);
+	free(s);
+	return status;
+}

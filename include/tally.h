@@ -1,0 +1,252 @@
+/*
+ * tally.h: the public interface of libtally.
+ *
+ * libtally keeps runtime statistics for a long-running program (a "node"):
+ * counters that any thread bumps for a few nanoseconds, and producers that
+ * are asked for their current values at each flush.  A provider writes the
+ * node's snapshot into its slot of an LMDB environment (local mode) and, in
+ * a later release, answers a remote gatherer's polls.
+ *
+ * Conventions, as in lmdb.h:
+ *   - every fallible call returns 0 or a negative TALLY_E* code, which
+ *     tally_strerror() explains; tally_provider_errmsg() gives the detail
+ *     of a provider's last failure (paths, LMDB's own message);
+ *   - handles are opaque;
+ *   - the library never exits, aborts or writes to stdout.  It logs
+ *     sparingly to stderr unless tally_options.log is set.
+ */
+#ifndef TALLY_H
+#define TALLY_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** @defgroup version Version
+ *  The library's version, at compile time and at run time. @{ */
+#define TALLY_VERSION_MAJOR 0
+#define TALLY_VERSION_MINOR 1
+#define TALLY_VERSION_PATCH 0
+#define TALLY_VERSION_NUM \
+	(TALLY_VERSION_MAJOR * 10000 + TALLY_VERSION_MINOR * 100 + \
+	 TALLY_VERSION_PATCH)
+#define TALLY_VERSION_STRING "0.1.0"
+
+/** The database format this library reads and writes (the "format" key of
+ *  the "meta" database).  Other formats are refused by name. */
+#define TALLY_DB_FORMAT 1
+
+/** Return the run-time version as a string such as "tally 0.1.0", and, for
+ *  each non-NULL pointer, its parts.  Thread-safe. */
+const char *tally_version(int *major, int *minor, int *patch);
+/** @} */
+
+/** @defgroup errors Return codes
+ *  0 is success; the codes below are all negative.  @{ */
+#define TALLY_OK              0
+#define TALLY_EINVAL      (-3001) /**< invalid argument or name */
+#define TALLY_ENOMEM      (-3002) /**< out of memory */
+#define TALLY_ENOTCONFIGURED (-3003) /**< nodedir names no statsfile nor furl */
+#define TALLY_ESTATE      (-3004) /**< call not valid in the provider's state */
+#define TALLY_ESYS        (-3005) /**< a system call failed (see errmsg) */
+#define TALLY_ESTORE      (-3006) /**< the LMDB environment failed (see errmsg) */
+#define TALLY_EFORMAT     (-3007) /**< database of an unknown format */
+#define TALLY_ENOTFOUND   (-3008) /**< no such producer, node or key */
+#define TALLY_EFORK       (-3009) /**< used in a child after fork() */
+#define TALLY_EPRODUCER   (-3010) /**< a producer returned an error */
+#define TALLY_ELIMIT      (-3011) /**< a fixed limit was reached */
+
+/** Return a static, human-readable description of a return code.  Unknown
+ *  codes give "unknown tally error".  Thread-safe. */
+const char *tally_strerror(int err);
+/** @} */
+
+/** @defgroup limits Names
+ *  A node id is 1-64 characters of [a-z0-9_-].  A stat name is 1-255
+ *  characters of [A-Za-z0-9_.:-].  A nickname is 1-128 printable characters
+ *  (no control characters).  Anything else is refused with TALLY_EINVAL and
+ *  never written. @{ */
+#define TALLY_NODE_ID_MAX   64
+#define TALLY_STAT_NAME_MAX 255
+#define TALLY_NICKNAME_MAX  128
+
+/** Return 1 if @p s is a valid node id, else 0.  Thread-safe. */
+int tally_node_id_valid(const char *s);
+/** Return 1 if @p s is a valid stat name, else 0.  Thread-safe. */
+int tally_stat_name_valid(const char *s);
+/** @} */
+
+typedef struct tally_provider tally_provider;
+typedef struct tally_counter  tally_counter;
+typedef struct tally_sink     tally_sink;
+struct ev_loop;
+
+/** A producer: an object asked for its current stats at each flush (the
+ *  IStatsProducer of the original system).  The provider copies the struct
+ *  at registration; @c name and @c ctx must stay valid until the producer is
+ *  unregistered or the provider freed. */
+typedef struct tally_producer {
+	const char *name;	/**< for log lines; may be NULL */
+	/** Required.  Called on the provider's thread (or the host's loop when
+	 *  attached), never concurrently with another producer of the same
+	 *  provider.  Report values with tally_sink_put().  Return 0, or
+	 *  non-zero to have this producer's values of this snapshot dropped
+	 *  (the rest of the snapshot is still written). */
+	int  (*get_stats)(void *ctx, tally_sink *sink);
+	void *ctx;		/**< passed to get_stats */
+} tally_producer;
+
+/** Log levels passed to tally_options.log. */
+#define TALLY_LOG_ERR  3
+#define TALLY_LOG_WARN 4
+#define TALLY_LOG_INFO 6
+
+/** Options for tally_provider_new().  Zero-initialise the struct and set
+ *  what you need; strings are copied. */
+typedef struct tally_options {
+	/** The node's identity.  NULL: read <nodedir>/node.id, creating it with
+	 *  a random id on first use; it is then an error if nodedir is NULL. */
+	const char *node_id;
+	/** A human name for graphs.  NULL: the node id. */
+	const char *nickname;
+	/** Local mode: the LMDB environment (a directory that must exist).
+	 *  NULL: no local mode. */
+	const char *statsfile;
+	/** Remote mode: the gatherer's furl.  Reserved; remote mode comes in a
+	 *  later release, and a non-NULL value is refused with TALLY_EINVAL. */
+	const char *gatherer_furl;
+	/** Local mode: seconds between flushes; 0 means 10. */
+	double      flush_interval;
+	/** Where node.id lives when node_id is NULL.  May be NULL. */
+	const char *nodedir;
+	/** Log sink.  NULL: lines go to stderr as "tally: message".  Called from
+	 *  any of the provider's threads; must not call back into libtally. */
+	void (*log)(void *log_ctx, int level, const char *msg);
+	void *log_ctx;
+	/** Bitwise OR of TALLY_F_* flags. */
+	unsigned    flags;
+} tally_options;
+
+/** Do not start the built-in producers (load_monitor.*, cpu_monitor.*,
+ *  node.uptime).  Meant for tests and benchmarks. */
+#define TALLY_F_NO_MONITORS 0x1
+
+/** @defgroup provider Provider lifecycle
+ *  new/open -> [count, register] -> start or attach -> [flush] -> stop ->
+ *  free.  Lifecycle calls on one provider must not run concurrently with
+ *  each other. @{ */
+
+/** Create a provider from options.
+ *  @param[out] pp receives the provider; set to NULL on failure.
+ *  @param[in]  opt the options; copied, so the caller may free them.
+ *  @return 0, TALLY_EINVAL (bad node id or nickname, no node id and no
+ *  nodedir, no statsfile at all, a gatherer_furl), TALLY_ENOMEM, or
+ *  TALLY_ESYS (node.id could not be read or created).  Nothing is opened
+ *  or written to the statsfile before tally_provider_start(). */
+int  tally_provider_new(tally_provider **pp, const tally_options *opt);
+
+/** Create a provider from a node directory, as the original system did:
+ *  <nodedir>/statsfile and <nodedir>/stats_gatherer.furl (one line each),
+ *  <nodedir>/nickname if present, and the node id from <nodedir>/node.id,
+ *  created on first use.
+ *  @return as tally_provider_new(), plus TALLY_ENOTCONFIGURED when neither
+ *  statsfile nor stats_gatherer.furl exists: the node then simply runs
+ *  without stats.  *pp is NULL on any error. */
+int  tally_provider_open(tally_provider **pp, const char *nodedir);
+
+/** Start the provider on a thread of its own, running its own ev loop.
+ *  Opens the statsfile (which must be an existing directory), resumes the
+ *  node's counters from its slot, starts the built-in producers and the
+ *  periodic flush.  Counts made before start are kept.
+ *  @return 0, TALLY_ESTATE (already started), TALLY_ESTORE or TALLY_ESYS
+ *  (statsfile missing, unwritable, not an LMDB environment),
+ *  TALLY_EFORMAT (unknown database format).  On failure nothing has been
+ *  written and the provider may be freed or started again. */
+int  tally_provider_start(tally_provider *p);
+
+/** Like tally_provider_start(), but run the provider's watchers on the
+ *  host's libev @p loop instead of a thread.  Call from the thread that runs
+ *  @p loop; flush and stop must then also be called from that thread. */
+int  tally_provider_attach(tally_provider *p, struct ev_loop *loop);
+
+/** Write a snapshot now (local mode).  From any thread when started, from
+ *  the loop's thread when attached; waits until the snapshot is committed.
+ *  @return 0, TALLY_ESTATE (not running), TALLY_ESTORE, TALLY_EFORK. */
+int  tally_provider_flush(tally_provider *p);
+
+/** Stop: a final flush, then the thread ends (or the watchers leave the
+ *  host's loop).  Counters keep their values and may still be bumped; a
+ *  later start resumes from the slot without double counting.
+ *  @return 0 or the final flush's error; the provider is stopped either
+ *  way.  TALLY_ESTATE if it was not running. */
+int  tally_provider_stop(tally_provider *p);
+
+/** Stop if needed, then release the provider, its counters and its
+ *  environment reference.  Counter handles from it become invalid.  NULL
+ *  is ignored. */
+void tally_provider_free(tally_provider *p);
+
+/** The detail of @p p's last failure ("statsfile /x: No such file or
+ *  directory"), or "" if none.  Valid until the next call on @p p. */
+const char *tally_provider_errmsg(const tally_provider *p);
+
+/** The node id in use (from the options or node.id).  Owned by @p p. */
+const char *tally_provider_node_id(const tally_provider *p);
+/** @} */
+
+/** @defgroup counting Counters
+ *  Counters are signed 64-bit, summed over threads, and stay monotonic
+ *  across restarts in local mode.  Thread-safe from any thread; they never
+ *  block, never do I/O, and allocate only on a counter's first use in a
+ *  thread. @{ */
+
+/** Add @p delta to the counter @p name, creating it at 0 on first use.
+ *  Costs a hash lookup; keep a handle from tally_counter_get() on hot
+ *  paths.
+ *  @return 0, TALLY_EINVAL (NULL provider, invalid name: nothing counted),
+ *  TALLY_ENOMEM, TALLY_ELIMIT (too many counters). */
+int  tally_count(tally_provider *p, const char *name, int64_t delta);
+
+/** Return the handle of counter @p name, creating it on first use, or NULL
+ *  for an invalid name or when out of memory.  The handle belongs to @p p
+ *  and lives until tally_provider_free(). */
+tally_counter *tally_counter_get(tally_provider *p, const char *name);
+
+/** Add @p delta to a counter.  The hot path: a thread-local add, with no
+ *  lock, no atomic read-modify-write and no call into the allocator after
+ *  this thread's first use of the counter.  @p c must not be NULL. */
+void tally_counter_add(tally_counter *c, int64_t delta);
+
+/** Return the counter's current value (all threads, plus what was resumed
+ *  from the slot).  Slower than add: it visits every thread. */
+int64_t tally_counter_value(tally_counter *c);
+/** @} */
+
+/** @defgroup producers Producers and the sink @{ */
+
+/** Register a producer (copied).  From any thread; it is first asked at the
+ *  next flush.
+ *  @return 0, TALLY_EINVAL (@p prod or prod->get_stats NULL, or already
+ *  registered), TALLY_ENOMEM. */
+int  tally_register_producer(tally_provider *p, const tally_producer *prod);
+
+/** Unregister the producer registered with the same get_stats and ctx.
+ *  When it returns, the producer is not running and will not run again.
+ *  Do not call it from inside a get_stats callback.
+ *  @return 0, TALLY_EINVAL, TALLY_ENOTFOUND. */
+int  tally_unregister_producer(tally_provider *p, const tally_producer *prod);
+
+/** Report one value into the snapshot being built.  Only valid inside
+ *  get_stats, with the sink it was given.  NaN means unknown.  A name
+ *  reported twice keeps the last value.
+ *  @return 0, TALLY_EINVAL (invalid name: the value is dropped),
+ *  TALLY_ENOMEM. */
+int  tally_sink_put(tally_sink *s, const char *name, double value);
+/** @} */
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* TALLY_H */

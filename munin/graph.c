@@ -1,0 +1,178 @@
+/*
+ * graph.c: the graphs the tally_ plugin knows, selected by plugin name.
+ *
+ * First the built-in monitors' graphs (every node started with libtally
+ * has them), then the original system's graphs under their original
+ * plugin names, with the titles, vlabels, categories, args and DERIVE
+ * types of its plugins (DESIGN.md's tahoe-graphs.tsv), so that existing
+ * munin history keeps its meaning.  Keys are also the suggest output, so
+ * they must be valid in a file name and match munin's [-\w.:]+.
+ */
+#include "plugin.h"
+
+#define COUNTERS STORE_COUNTERS
+#define STATS STORE_STATS
+
+const struct plugin_graph plugin_graphs[] = {
+	/* key, statid, db, title, vlabel, category, args, info,
+	   derive, scale, compat */
+
+	/* Built-in monitors. */
+	{ "load_avg", "load_monitor.avg_load", STATS,
+	  "Event Loop Load Average", "seconds", "tally", "--lower-limit 0",
+	  "How late a 1 s timer fires on each node's event loop, averaged "
+	  "over the last 60 samples: a busy or blocked loop shows here "
+	  "first.", 0, 0, 0 },
+	{ "load_peak", "load_monitor.max_load", STATS,
+	  "Event Loop Load Peak", "seconds", "tally", "--lower-limit 0",
+	  "The worst lateness of a 1 s timer on each node's event loop over "
+	  "the last 60 samples.", 0, 0, 0 },
+	{ "cpu_1min", "cpu_monitor.1min_avg", STATS,
+	  "CPU Usage, 1 Minute Average", "CPU seconds per second", "tally",
+	  "--lower-limit 0",
+	  "CPU time used by each node's process per wall-clock second, "
+	  "averaged over a minute; above 1 means more than one core.",
+	  0, 0, 0 },
+	{ "cpu_5min", "cpu_monitor.5min_avg", STATS,
+	  "CPU Usage, 5 Minute Average", "CPU seconds per second", "tally",
+	  "--lower-limit 0",
+	  "CPU time used by each node's process per wall-clock second, "
+	  "averaged over 5 minutes.", 0, 0, 0 },
+	{ "cpu_15min", "cpu_monitor.15min_avg", STATS,
+	  "CPU Usage, 15 Minute Average", "CPU seconds per second", "tally",
+	  "--lower-limit 0",
+	  "CPU time used by each node's process per wall-clock second, "
+	  "averaged over 15 minutes.", 0, 0, 0 },
+	{ "cpu_total", "cpu_monitor.total", STATS,
+	  "CPU Usage", "CPU seconds per second", "tally", "--lower-limit 0",
+	  "The rate of each node's total CPU time between munin runs; a "
+	  "restart resets the total and leaves one unknown sample.",
+	  1, 1000, 0 },
+	{ "uptime", "node.uptime", STATS,
+	  "Node Uptime", "seconds", "tally", "--lower-limit 0",
+	  "Seconds since each node's provider started.", 0, 0, 0 },
+
+	/* The original system's graphs. */
+	{ "tahoe_runtime_load_avg", "load_monitor.avg_load", STATS,
+	  "Tahoe Runtime Load Average", "load", "tahoe", NULL,
+	  "Average event loop lateness of each node, in seconds.",
+	  0, 0, 1 },
+	{ "tahoe_runtime_load_peak", "load_monitor.max_load", STATS,
+	  "Tahoe Runtime Load Peak", "load", "tahoe", NULL,
+	  "Peak event loop lateness of each node, in seconds.", 0, 0, 1 },
+	{ "tahoe_storage_consumed", "storage_server.consumed", STATS,
+	  "Tahoe Storage Server Space Consumed", "bytes",
+	  "tahoe_storage_server", "--base 1024",
+	  "Disk space used by shares on each storage server.", 0, 0, 1 },
+	{ "tahoe_storage_allocated", "storage_server.allocated", STATS,
+	  "Tahoe Storage Server Space Allocated", "bytes",
+	  "tahoe_storage_server", "--base 1024",
+	  "Space promised to uploads in progress on each storage server.",
+	  0, 0, 1 },
+	{ "tahoe_storage_bytes_added", "storage_server.bytes_added", COUNTERS,
+	  "Tahoe Storage Server Bytes Added", "bytes",
+	  "tahoe_storage_server", NULL,
+	  "Total bytes of shares written to each storage server.", 0, 0, 1 },
+	{ "tahoe_storage_bytes_freed", "storage_server.bytes_freed", COUNTERS,
+	  "Tahoe Storage Server Bytes Removed", "bytes",
+	  "tahoe_storage_server", NULL,
+	  "Total bytes of shares removed from each storage server.",
+	  0, 0, 1 },
+	{ "tahoe_storage_operations_allocate", "storage_server.allocate",
+	  COUNTERS, "Tahoe Storage Server Allocate_Bucket Operations",
+	  "operations per second", "tahoe_storage_server", NULL,
+	  "Rate of allocate_buckets requests on each storage server.",
+	  1, 0, 1 },
+	{ "tahoe_storage_operations_get", "storage_server.get", COUNTERS,
+	  "Tahoe Storage Server get_bucket Operations",
+	  "operations per second", "tahoe_storage_server", NULL,
+	  "Rate of get_buckets requests on each storage server.", 1, 0, 1 },
+	{ "tahoe_storage_operations_writev", "storage_server.writev",
+	  COUNTERS, "Tahoe Storage Server writev Operations",
+	  "operations per second", "tahoe_storage_server", NULL,
+	  "Rate of mutable share writes on each storage server.", 1, 0, 1 },
+	{ "tahoe_storage_operations_readv", "storage_server.readv", COUNTERS,
+	  "Tahoe Storage Server readv Operations",
+	  "operations per second", "tahoe_storage_server", NULL,
+	  "Rate of mutable share reads on each storage server.", 1, 0, 1 },
+	{ "tahoe_helper_incoming_files", "chk_upload_helper.incoming_count",
+	  STATS, "Tahoe Upload Helper Incoming File Count", "n files",
+	  "tahoe_helper", NULL,
+	  "Files each upload helper is still receiving ciphertext for.",
+	  0, 0, 1 },
+	{ "tahoe_helper_incoming_filesize", "chk_upload_helper.incoming_size",
+	  STATS, "Tahoe Upload Helper Incoming File Size", "bytes",
+	  "tahoe_helper", NULL,
+	  "Bytes of partial ciphertext held in each helper's incoming "
+	  "directory.", 0, 0, 1 },
+	{ "tahoe_helper_incoming_files_old",
+	  "chk_upload_helper.incoming_size_old", STATS,
+	  "Tahoe Upload Helper Incoming Old Files", "bytes", "tahoe_helper",
+	  NULL,
+	  "Bytes of incoming files untouched for more than 48 hours: likely "
+	  "abandoned uploads.", 0, 0, 1 },
+	{ "tahoe_helper_encoding_files", "chk_upload_helper.encoding_count",
+	  STATS, "Tahoe Upload Helper Encoding File Count", "n files",
+	  "tahoe_helper", NULL,
+	  "Files each upload helper is encoding and pushing to storage "
+	  "servers.", 0, 0, 1 },
+	{ "tahoe_helper_encoding_filesize", "chk_upload_helper.encoding_size",
+	  STATS, "Tahoe Upload Helper Encoding File Size", "bytes",
+	  "tahoe_helper", NULL,
+	  "Bytes of ciphertext held in each helper's encoding directory.",
+	  0, 0, 1 },
+	{ "tahoe_helper_encoding_files_old",
+	  "chk_upload_helper.encoding_size_old", STATS,
+	  "Tahoe Upload Helper Encoding Old Files", "bytes", "tahoe_helper",
+	  NULL,
+	  "Bytes of files in encoding untouched for more than 48 hours.",
+	  0, 0, 1 },
+	{ "tahoe_helper_active_uploads", "chk_upload_helper.active_uploads",
+	  STATS, "Tahoe Upload Helper Active Files", "n files",
+	  "tahoe_helper", NULL,
+	  "Uploads each helper is currently working on.", 0, 0, 1 },
+	{ "tahoe_helper_upload_requests", "chk_upload_helper.upload_requests",
+	  COUNTERS, "Tahoe Upload Helper Upload Requests", "requests",
+	  "tahoe_helper", NULL,
+	  "Rate of upload requests received by each helper.", 1, 0, 1 },
+	{ "tahoe_helper_upload_already_present",
+	  "chk_upload_helper.upload_already_present", COUNTERS,
+	  "Tahoe Upload Helper Uploads Already Present", "requests",
+	  "tahoe_helper", NULL,
+	  "Rate of requests for files the grid already holds.", 1, 0, 1 },
+	{ "tahoe_helper_upload_need_upload",
+	  "chk_upload_helper.upload_need_upload", COUNTERS,
+	  "Tahoe Upload Helper Uploads Needing Upload", "requests",
+	  "tahoe_helper", NULL,
+	  "Rate of requests for files the helper had to fetch and encode.",
+	  1, 0, 1 },
+	{ "tahoe_helper_encoded_bytes", "chk_upload_helper.encoded_bytes",
+	  COUNTERS, "Tahoe Upload Helper Encoded Bytes", "bytes",
+	  "tahoe_helper", NULL,
+	  "Rate at which each helper encodes ciphertext into shares.",
+	  1, 0, 1 },
+	{ "tahoe_helper_fetched_bytes", "chk_upload_helper.fetched_bytes",
+	  COUNTERS, "Tahoe Upload Helper Fetched Bytes", "bytes",
+	  "tahoe_helper", NULL,
+	  "Rate at which each helper fetches ciphertext from clients.",
+	  1, 0, 1 },
+	{ "tahoe_uploader_bytes_uploaded", "uploader.bytes_uploaded",
+	  COUNTERS, "Tahoe Uploader Bytes Uploaded", "bytes",
+	  "tahoe_traffic", NULL,
+	  "Rate of immutable file bytes uploaded by each node.", 1, 0, 1 },
+	{ "tahoe_uploader_files_uploaded", "uploader.files_uploaded",
+	  COUNTERS, "Tahoe Uploader Files Uploaded", "files",
+	  "tahoe_traffic", NULL,
+	  "Rate of immutable files uploaded by each node.", 1, 0, 1 },
+	{ "tahoe_mutable_files_published", "mutable.files_published",
+	  COUNTERS, "Tahoe Mutable Files Published", "files",
+	  "tahoe_traffic", NULL,
+	  "Rate of mutable file versions published by each node.",
+	  1, 0, 1 },
+	{ "tahoe_mutable_files_retrieved", "mutable.files_retrieved",
+	  COUNTERS, "Tahoe Mutable Files Retrieved", "files",
+	  "tahoe_traffic", NULL,
+	  "Rate of mutable file versions retrieved by each node.", 1, 0, 1 },
+};
+
+const size_t plugin_ngraphs = sizeof plugin_graphs / sizeof plugin_graphs[0];

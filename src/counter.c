@@ -1,0 +1,458 @@
+/*
+ * counter.c: counters that cost a thread-local add.
+ *
+ * Every counter owns a slot, a process-wide index.  Each thread that counts
+ * has a shard: chunks of int64 cells indexed by slot, allocated on the
+ * thread's first use of a chunk.  A thread only ever writes its own cells,
+ * with a plain load and a relaxed atomic store: no lock, no read-modify-write
+ * on a shared cache line, so two threads on one counter scale.  A flush
+ * sums a counter's cells over all shards, plus its base: what exited
+ * threads left behind and what was resumed from the statsfile.
+ *
+ * Names map to counters through an open-addressing table per provider that
+ * readers walk without a lock: entries are only ever added, and a grown
+ * table is published whole while the old one stays valid until the
+ * provider is freed.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tally-int.h"
+
+#define CELL_SHIFT	10
+#define CELL_CHUNK	(1U << CELL_SHIFT)	/* 8 KiB of cells */
+#define CELL_MASK	(CELL_CHUNK - 1)
+#define CELL_NCHUNKS	1024			/* 1M counters a process */
+
+struct shard {
+	int64_t		*chunk[CELL_NCHUNKS];
+	struct shard	*next;
+	struct shard	**prevp;
+};
+
+struct tally_counter {
+	uint64_t	 hash;
+	uint32_t	 slot;
+	uint16_t	 nlen;
+	char		 name[];
+};
+
+struct ctable {
+	struct ctable	*retired;	/* older tables, freed with the set */
+	size_t		 mask;
+	tally_counter	*slot[];
+};
+
+struct counter_set {
+	pthread_mutex_t	  lock;		/* serialises creation */
+	struct ctable	 *tab;		/* read with acquire, no lock */
+	size_t		  n;		/* published with release */
+	tally_counter	**all[CELL_NCHUNKS];
+};
+
+/* Process-wide: slots, shards and bases, under counter_lock. */
+static pthread_mutex_t	 counter_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct shard	*counter_shards;
+static int64_t		*counter_base[CELL_NCHUNKS];
+static uint32_t		 counter_nslots;
+static uint32_t		*counter_freeslots;
+static size_t		 counter_nfree, counter_freecap;
+static pthread_key_t	 counter_key;
+static pthread_once_t	 counter_once = PTHREAD_ONCE_INIT;
+static int		 counter_key_ok;
+
+/* initial-exec: no __tls_get_addr call on the hot path. */
+static __thread struct shard *counter_tls
+    __attribute__((tls_model("initial-exec")));
+
+/* A thread exits: fold its cells into the bases so nothing is lost. */
+static void
+counter_shard_exit(void *arg)
+{
+	struct shard	*s = arg;
+	uint32_t	 ci, j;
+
+	pthread_mutex_lock(&counter_lock);
+	for (ci = 0; ci < CELL_NCHUNKS; ci++) {
+		if (s->chunk[ci] == NULL)
+			continue;
+		for (j = 0; j < CELL_CHUNK; j++) {
+			if (s->chunk[ci][j] != 0 && counter_base[ci] != NULL)
+				__atomic_fetch_add(&counter_base[ci][j],
+				    s->chunk[ci][j], __ATOMIC_RELAXED);
+		}
+		free(s->chunk[ci]);
+	}
+	*s->prevp = s->next;
+	if (s->next != NULL)
+		s->next->prevp = s->prevp;
+	pthread_mutex_unlock(&counter_lock);
+	free(s);
+	counter_tls = NULL;
+}
+
+static void
+counter_init(void)
+{
+	counter_key_ok = pthread_key_create(&counter_key,
+	    counter_shard_exit) == 0;
+}
+
+static struct shard *
+counter_shard_new(void)
+{
+	struct shard	*s;
+
+	pthread_once(&counter_once, counter_init);
+	if (!counter_key_ok || (s = calloc(1, sizeof *s)) == NULL)
+		return NULL;
+	pthread_mutex_lock(&counter_lock);
+	s->next = counter_shards;
+	if (s->next != NULL)
+		s->next->prevp = &s->next;
+	s->prevp = &counter_shards;
+	counter_shards = s;
+	pthread_mutex_unlock(&counter_lock);
+	pthread_setspecific(counter_key, s);
+	counter_tls = s;
+	return s;
+}
+
+/* A thread's first add to a counter's chunk: allocate its cells. */
+static void __attribute__((noinline))
+counter_add_slow(tally_counter *c, int64_t delta)
+{
+	struct shard	*s = counter_tls;
+	uint32_t	 ci = c->slot >> CELL_SHIFT;
+	int64_t		*ch;
+
+	if (s == NULL && (s = counter_shard_new()) == NULL)
+		goto fallback;
+	if ((ch = s->chunk[ci]) == NULL) {
+		if ((ch = calloc(CELL_CHUNK, sizeof *ch)) == NULL)
+			goto fallback;
+		__atomic_store_n(&s->chunk[ci], ch, __ATOMIC_RELEASE);
+	}
+	ch[c->slot & CELL_MASK] += delta;
+	return;
+fallback:
+	/* Out of memory: count on the shared base rather than lose it. */
+	__atomic_fetch_add(&counter_base[ci][c->slot & CELL_MASK], delta,
+	    __ATOMIC_RELAXED);
+}
+
+void
+tally_counter_add(tally_counter *c, int64_t delta)
+{
+	struct shard	*s = counter_tls;
+	int64_t		*ch, *cell;
+
+	if (TALLY_LIKELY(s != NULL) &&
+	    TALLY_LIKELY((ch = s->chunk[c->slot >> CELL_SHIFT]) != NULL)) {
+		cell = &ch[c->slot & CELL_MASK];
+		/* Only this thread writes the cell; readers load it whole. */
+		__atomic_store_n(cell, __atomic_load_n(cell,
+		    __ATOMIC_RELAXED) + delta, __ATOMIC_RELAXED);
+		return;
+	}
+	counter_add_slow(c, delta);
+}
+
+/* The caller holds counter_lock. */
+static int64_t
+counter_sum(uint32_t slot)
+{
+	struct shard	*s;
+	uint32_t	 ci = slot >> CELL_SHIFT, j = slot & CELL_MASK;
+	int64_t		 v, *ch;
+
+	v = __atomic_load_n(&counter_base[ci][j], __ATOMIC_RELAXED);
+	for (s = counter_shards; s != NULL; s = s->next) {
+		ch = __atomic_load_n(&s->chunk[ci], __ATOMIC_ACQUIRE);
+		if (ch != NULL)
+			v += __atomic_load_n(&ch[j], __ATOMIC_RELAXED);
+	}
+	return v;
+}
+
+int64_t
+tally_counter_value(tally_counter *c)
+{
+	int64_t	 v;
+
+	pthread_mutex_lock(&counter_lock);
+	v = counter_sum(c->slot);
+	pthread_mutex_unlock(&counter_lock);
+	return v;
+}
+
+static int
+counter_slot_alloc(uint32_t *slot)
+{
+	uint32_t	 ci;
+	int		 rc = 0;
+
+	pthread_mutex_lock(&counter_lock);
+	if (counter_nfree > 0) {
+		*slot = counter_freeslots[--counter_nfree];
+		goto out;
+	}
+	if (counter_nslots >= CELL_CHUNK * CELL_NCHUNKS) {
+		rc = TALLY_ELIMIT;
+		goto out;
+	}
+	ci = counter_nslots >> CELL_SHIFT;
+	if (counter_base[ci] == NULL &&
+	    (counter_base[ci] = calloc(CELL_CHUNK, sizeof(int64_t))) == NULL) {
+		rc = TALLY_ENOMEM;
+		goto out;
+	}
+	*slot = counter_nslots++;
+out:
+	pthread_mutex_unlock(&counter_lock);
+	return rc;
+}
+
+/* Zero a slot everywhere and keep it for reuse; caller holds the lock. */
+static void
+counter_slot_release(uint32_t slot)
+{
+	struct shard	*s;
+	uint32_t	 ci = slot >> CELL_SHIFT, j = slot & CELL_MASK;
+
+	counter_base[ci][j] = 0;
+	for (s = counter_shards; s != NULL; s = s->next) {
+		if (s->chunk[ci] != NULL)
+			s->chunk[ci][j] = 0;
+	}
+	if (counter_nfree == counter_freecap) {
+		size_t	 ncap = counter_freecap ? counter_freecap * 2 : 256;
+		void	*n = realloc(counter_freeslots, ncap * sizeof(uint32_t));
+		if (n == NULL)
+			return;	/* the slot is leaked, not corrupted */
+		counter_freeslots = n;
+		counter_freecap = ncap;
+	}
+	counter_freeslots[counter_nfree++] = slot;
+}
+
+/* A fast hash of short strings, eight bytes at a time. */
+static inline uint64_t
+counter_hash(const char *s, size_t len)
+{
+	uint64_t	 h = 0x9e3779b97f4a7c15ULL ^ len, w;
+
+	while (len >= 8) {
+		memcpy(&w, s, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdULL;
+		h ^= h >> 32;
+		s += 8;
+		len -= 8;
+	}
+	if (len > 0) {
+		w = 0;
+		memcpy(&w, s, len);
+		h = (h ^ w) * 0xc4ceb9fe1a85ec53ULL;
+	}
+	h ^= h >> 29;
+	return h;
+}
+
+static struct ctable *
+counter_table_new(size_t size)
+{
+	struct ctable	*t;
+
+	t = calloc(1, sizeof *t + size * sizeof t->slot[0]);
+	if (t != NULL)
+		t->mask = size - 1;
+	return t;
+}
+
+static tally_counter *
+counter_find(struct ctable *t, const char *name, size_t len, uint64_t h)
+{
+	tally_counter	*c;
+	size_t		 i;
+
+	for (i = h & t->mask;; i = (i + 1) & t->mask) {
+		c = __atomic_load_n(&t->slot[i], __ATOMIC_ACQUIRE);
+		if (c == NULL)
+			return NULL;
+		if (c->hash == h && c->nlen == len &&
+		    memcmp(c->name, name, len) == 0)
+			return c;
+	}
+}
+
+static void
+counter_table_insert(struct ctable *t, tally_counter *c)
+{
+	size_t	 i;
+
+	for (i = c->hash & t->mask; t->slot[i] != NULL; i = (i + 1) & t->mask)
+		;
+	__atomic_store_n(&t->slot[i], c, __ATOMIC_RELEASE);
+}
+
+int
+counter_set_new(struct counter_set **csp)
+{
+	struct counter_set	*cs;
+
+	if ((cs = calloc(1, sizeof *cs)) == NULL)
+		return TALLY_ENOMEM;
+	if ((cs->tab = counter_table_new(256)) == NULL) {
+		free(cs);
+		return TALLY_ENOMEM;
+	}
+	pthread_mutex_init(&cs->lock, NULL);
+	*csp = cs;
+	return 0;
+}
+
+static tally_counter *
+counter_at(struct counter_set *cs, size_t i)
+{
+	return cs->all[i >> CELL_SHIFT][i & CELL_MASK];
+}
+
+void
+counter_set_free(struct counter_set *cs)
+{
+	struct ctable	*t, *next;
+	size_t		 i;
+
+	if (cs == NULL)
+		return;
+	pthread_mutex_lock(&counter_lock);
+	for (i = 0; i < cs->n; i++)
+		counter_slot_release(counter_at(cs, i)->slot);
+	pthread_mutex_unlock(&counter_lock);
+	for (i = 0; i < cs->n; i++)
+		free(counter_at(cs, i));
+	for (i = 0; i < CELL_NCHUNKS && cs->all[i] != NULL; i++)
+		free(cs->all[i]);
+	for (t = cs->tab; t != NULL; t = next) {
+		next = t->retired;
+		free(t);
+	}
+	pthread_mutex_destroy(&cs->lock);
+	free(cs);
+}
+
+static tally_counter *
+counter_create(struct counter_set *cs, const char *name, size_t len,
+    uint64_t h, int *err)
+{
+	struct ctable	*t, *nt;
+	tally_counter	*c;
+	size_t		 i, n;
+
+	pthread_mutex_lock(&cs->lock);
+	t = cs->tab;
+	if ((c = counter_find(t, name, len, h)) != NULL)
+		goto out;
+	if (!name_stat_valid(name, len)) {
+		*err = TALLY_EINVAL;
+		goto out;
+	}
+	n = cs->n;
+	if (cs->all[n >> CELL_SHIFT] == NULL &&
+	    (cs->all[n >> CELL_SHIFT] = calloc(CELL_CHUNK,
+	    sizeof(tally_counter *))) == NULL) {
+		*err = TALLY_ENOMEM;
+		goto out;
+	}
+	/* Keep the table at most half full; publish a grown one whole. */
+	if ((n + 1) * 2 > t->mask + 1) {
+		if ((nt = counter_table_new((t->mask + 1) * 2)) == NULL) {
+			*err = TALLY_ENOMEM;
+			goto out;
+		}
+		for (i = 0; i < n; i++)
+			counter_table_insert(nt, counter_at(cs, i));
+		nt->retired = t;
+		__atomic_store_n(&cs->tab, nt, __ATOMIC_RELEASE);
+		t = nt;
+	}
+	if ((c = malloc(sizeof *c + len + 1)) == NULL) {
+		*err = TALLY_ENOMEM;
+		goto out;
+	}
+	if ((*err = counter_slot_alloc(&c->slot)) != 0) {
+		free(c);
+		c = NULL;
+		goto out;
+	}
+	c->hash = h;
+	c->nlen = (uint16_t)len;
+	memcpy(c->name, name, len);
+	c->name[len] = '\0';
+	cs->all[n >> CELL_SHIFT][n & CELL_MASK] = c;
+	__atomic_store_n(&cs->n, n + 1, __ATOMIC_RELEASE);
+	counter_table_insert(t, c);
+out:
+	pthread_mutex_unlock(&cs->lock);
+	return c;
+}
+
+tally_counter *
+counter_set_get(struct counter_set *cs, const char *name, int *err)
+{
+	struct ctable	*t;
+	tally_counter	*c;
+	size_t		 len;
+	uint64_t	 h;
+
+	*err = 0;
+	len = strlen(name);
+	h = counter_hash(name, len);
+	t = __atomic_load_n(&cs->tab, __ATOMIC_ACQUIRE);
+	if (TALLY_LIKELY((c = counter_find(t, name, len, h)) != NULL))
+		return c;
+	return counter_create(cs, name, len, h, err);
+}
+
+int
+counter_set_resume(struct counter_set *cs, const char *name, size_t len,
+    int64_t v)
+{
+	tally_counter	*c;
+	char		 buf[TALLY_STAT_NAME_MAX + 1];
+	int		 err;
+
+	if (len > TALLY_STAT_NAME_MAX)
+		return TALLY_EINVAL;
+	memcpy(buf, name, len);
+	buf[len] = '\0';
+	if ((c = counter_set_get(cs, buf, &err)) == NULL)
+		return err;
+	__atomic_fetch_add(&counter_base[c->slot >> CELL_SHIFT]
+	    [c->slot & CELL_MASK], v, __ATOMIC_RELAXED);
+	return 0;
+}
+
+int
+counter_set_collect(struct counter_set *cs, struct snapshot *snap)
+{
+	tally_counter	*c;
+	size_t		 i, n = __atomic_load_n(&cs->n, __ATOMIC_ACQUIRE);
+	int		 rc = 0;
+
+	pthread_mutex_lock(&counter_lock);
+	for (i = 0; i < n && rc == 0; i++) {
+		c = counter_at(cs, i);
+		rc = snapshot_add_counter(snap, c->name, c->nlen,
+		    counter_sum(c->slot));
+	}
+	pthread_mutex_unlock(&counter_lock);
+	return rc;
+}
+
+size_t
+counter_set_count(struct counter_set *cs)
+{
+	return __atomic_load_n(&cs->n, __ATOMIC_ACQUIRE);
+}

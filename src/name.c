@@ -1,0 +1,95 @@
+/*
+ * name.c: what names are valid, and munin's field names.
+ */
+#include <string.h>
+
+#include "tally-int.h"
+
+int
+name_node_id_valid(const char *s, size_t len)
+{
+	size_t	i;
+
+	if (len == 0 || len > TALLY_NODE_ID_MAX)
+		return 0;
+	for (i = 0; i < len; i++) {
+		unsigned char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    c == '_' || c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+int
+name_stat_valid(const char *s, size_t len)
+{
+	size_t	i;
+
+	if (len == 0 || len > TALLY_STAT_NAME_MAX)
+		return 0;
+	for (i = 0; i < len; i++) {
+		unsigned char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '_' || c == '.' ||
+		    c == ':' || c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+/* Any byte but controls and DEL; UTF-8 passes through untouched. */
+int
+name_nickname_valid(const char *s, size_t len)
+{
+	size_t	i;
+
+	if (len == 0 || len > TALLY_NICKNAME_MAX)
+		return 0;
+	for (i = 0; i < len; i++) {
+		unsigned char c = s[i];
+		if (c < 0x20 || c == 0x7f)
+			return 0;
+	}
+	return 1;
+}
+
+int
+name_munin_field(const char *s, size_t len, char *out)
+{
+	size_t	i, o = 0;
+	int	changed = 0;
+
+	if (len == 0 || (s[0] >= '0' && s[0] <= '9')) {
+		out[o++] = '_';
+		changed = 1;
+	}
+	for (i = 0; i < len && o < NAME_FIELD_MAX; i++) {
+		unsigned char c = s[i];
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '_')
+			out[o++] = c;
+		else {
+			out[o++] = '_';
+			changed = 1;
+		}
+	}
+	if (i < len)
+		changed = 1;
+	out[o] = '\0';
+	return changed;
+}
+
+int
+tally_node_id_valid(const char *s)
+{
+	return s != NULL && name_node_id_valid(s, strnlen(s,
+	    TALLY_NODE_ID_MAX + 1));
+}
+
+int
+tally_stat_name_valid(const char *s)
+{
+	return s != NULL && name_stat_valid(s, strnlen(s,
+	    TALLY_STAT_NAME_MAX + 1));
+}

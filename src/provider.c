@@ -1,0 +1,642 @@
+/*
+ * provider.c: the provider's lifecycle, its producers and its flushes.
+ *
+ * A provider runs its watchers (the flush timer and the built-in monitors)
+ * either on a thread of its own with its own ev loop, or on the host's
+ * loop.  Producers and flushes only ever run there, so they never run
+ * concurrently.  Other threads reach the provider's thread through an
+ * ev_async and a generation counter under req_lock.
+ */
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <ev.h>
+
+#include "tally-int.h"
+
+#define PROVIDER_INTERVAL_DEFAULT 10.0
+
+enum provider_state {
+	PROVIDER_IDLE,
+	PROVIDER_THREAD,	/* own thread and loop */
+	PROVIDER_ATTACHED	/* the host's loop */
+};
+
+struct tally_sink {
+	struct snapshot	*snap;
+};
+
+struct tally_provider {
+	char			 node_id[TALLY_NODE_ID_MAX + 1];
+	char			*nickname;
+	char			*statsfile;
+	double			 interval;
+	unsigned		 flags;
+	void			(*log)(void *, int, const char *);
+	void			*log_ctx;
+
+	struct counter_set	*counters;
+	struct monitor		*mon;
+	int			 resumed;
+
+	pthread_mutex_t		 prod_lock;	/* held while producers run */
+	tally_producer		*prods;
+	size_t			 nprods, prodcap;
+	pthread_t		 flusher;
+	int			 in_flush;
+
+	enum provider_state	 state;
+	struct store		*store;
+	struct ev_loop		*loop;
+	pthread_t		 thread;
+	ev_timer		 flush_timer;
+	ev_async		 wake;
+
+	pthread_mutex_t		 req_lock;
+	pthread_cond_t		 req_cond;
+	uint64_t		 req_gen, done_gen;
+	int			 req_stop, done_rc, stop_rc;
+
+	struct snapshot		 snap;
+	char			 errmsg[TALLY_ERRLEN];
+	char			 flusherr[TALLY_ERRLEN]; /* provider thread's */
+};
+
+void
+provider_log(tally_provider *p, int level, const char *fmt, ...)
+{
+	char	 buf[1024];
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	if (p != NULL && p->log != NULL)
+		p->log(p->log_ctx, level, buf);
+	else
+		fprintf(stderr, "tally: %s\n", buf);
+}
+
+static int
+provider_fail(tally_provider *p, int rc, const char *fmt, ...)
+    TALLY_PRINTF(3, 4);
+
+static int
+provider_fail(tally_provider *p, int rc, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(p->errmsg, sizeof p->errmsg, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+const char *
+tally_provider_errmsg(const tally_provider *p)
+{
+	return p != NULL ? p->errmsg : "no provider";
+}
+
+const char *
+tally_provider_node_id(const tally_provider *p)
+{
+	return p->node_id;
+}
+
+/* Options are checked before anything is allocated, so failures are cheap. */
+static int
+provider_check(const tally_options *opt, char *err, size_t errlen)
+{
+	if (opt->node_id != NULL && !tally_node_id_valid(opt->node_id)) {
+		snprintf(err, errlen, "node id '%.80s' is invalid (1-64 of "
+		    "[a-z0-9_-])", opt->node_id);
+		return TALLY_EINVAL;
+	}
+	if (opt->node_id == NULL && opt->nodedir == NULL) {
+		snprintf(err, errlen, "no node id: set node_id or nodedir");
+		return TALLY_EINVAL;
+	}
+	if (opt->nickname != NULL && !name_nickname_valid(opt->nickname,
+	    strnlen(opt->nickname, TALLY_NICKNAME_MAX + 1))) {
+		snprintf(err, errlen, "nickname '%.80s' is invalid (1-128 "
+		    "printable characters)", opt->nickname);
+		return TALLY_EINVAL;
+	}
+	if (opt->gatherer_furl != NULL) {
+		snprintf(err, errlen, "remote mode (a gatherer furl) is not "
+		    "available in this release");
+		return TALLY_EINVAL;
+	}
+	if (opt->statsfile == NULL || *opt->statsfile == '\0') {
+		snprintf(err, errlen, "no statsfile: nowhere to write stats");
+		return TALLY_EINVAL;
+	}
+	if (!(opt->flush_interval >= 0) || opt->flush_interval > 86400) {
+		snprintf(err, errlen, "flush interval %g is out of range "
+		    "(0-86400 s)", opt->flush_interval);
+		return TALLY_EINVAL;
+	}
+	return 0;
+}
+
+int
+tally_provider_new(tally_provider **pp, const tally_options *opt)
+{
+	tally_provider	*p;
+	char		 err[TALLY_ERRLEN];
+	int		 rc;
+
+	if (pp == NULL)
+		return TALLY_EINVAL;
+	*pp = NULL;
+	if (opt == NULL)
+		return TALLY_EINVAL;
+	if ((rc = provider_check(opt, err, sizeof err)) != 0)
+		goto fail;
+	if ((p = calloc(1, sizeof *p)) == NULL)
+		return TALLY_ENOMEM;
+	p->log = opt->log;
+	p->log_ctx = opt->log_ctx;
+	p->flags = opt->flags;
+	p->interval = opt->flush_interval > 0 ? opt->flush_interval :
+	    PROVIDER_INTERVAL_DEFAULT;
+	pthread_mutex_init(&p->prod_lock, NULL);
+	pthread_mutex_init(&p->req_lock, NULL);
+	pthread_cond_init(&p->req_cond, NULL);
+	snapshot_init(&p->snap);
+	if (opt->node_id != NULL)
+		strcpy(p->node_id, opt->node_id);
+	else if ((rc = nodedir_node_id(opt->nodedir, p->node_id, err,
+	    sizeof err)) != 0) {
+		tally_provider_free(p);
+		goto fail;
+	}
+	rc = TALLY_ENOMEM;
+	if ((p->nickname = strdup(opt->nickname != NULL ? opt->nickname :
+	    p->node_id)) == NULL ||
+	    (p->statsfile = strdup(opt->statsfile)) == NULL ||
+	    counter_set_new(&p->counters) != 0 ||
+	    (!(p->flags & TALLY_F_NO_MONITORS) && monitor_new(&p->mon, p) !=
+	    0)) {
+		tally_provider_free(p);
+		return TALLY_ENOMEM;
+	}
+	*pp = p;
+	return 0;
+fail:
+	/* No provider to hold the message: log it, as a library may. */
+	if (opt->log != NULL)
+		opt->log(opt->log_ctx, TALLY_LOG_ERR, err);
+	else
+		fprintf(stderr, "tally: %s\n", err);
+	return rc;
+}
+
+int
+tally_provider_open(tally_provider **pp, const char *nodedir)
+{
+	tally_options	 opt;
+	char		*statsfile = NULL, *furl = NULL, *nick = NULL, *path;
+	char		 err[TALLY_ERRLEN];
+	int		 rc;
+
+	if (pp == NULL)
+		return TALLY_EINVAL;
+	*pp = NULL;
+	if (nodedir == NULL)
+		return TALLY_EINVAL;
+	memset(&opt, 0, sizeof opt);
+	err[0] = '\0';
+	rc = nodedir_read_line(nodedir, "statsfile", &statsfile, err,
+	    sizeof err);
+	if (rc == 0 || rc == TALLY_ENOTFOUND)
+		rc = nodedir_read_line(nodedir, "stats_gatherer.furl", &furl,
+		    err, sizeof err);
+	if (rc == 0 || rc == TALLY_ENOTFOUND)
+		rc = nodedir_read_line(nodedir, "nickname", &nick, err,
+		    sizeof err);
+	if (rc != 0 && rc != TALLY_ENOTFOUND) {
+		fprintf(stderr, "tally: %s\n", err);
+		goto out;
+	}
+	if (statsfile == NULL && furl == NULL) {
+		rc = TALLY_ENOTCONFIGURED;
+		goto out;
+	}
+	/* A relative statsfile is relative to the node directory. */
+	if (statsfile != NULL && statsfile[0] != '/') {
+		if (asprintf(&path, "%s/%s", nodedir, statsfile) < 0) {
+			rc = TALLY_ENOMEM;
+			goto out;
+		}
+		free(statsfile);
+		statsfile = path;
+	}
+	opt.statsfile = statsfile;
+	opt.gatherer_furl = furl;
+	opt.nickname = nick;
+	opt.nodedir = nodedir;
+	rc = tally_provider_new(pp, &opt);
+out:
+	free(statsfile);
+	free(furl);
+	free(nick);
+	return rc;
+}
+
+/* Producers and built-in monitors fill the snapshot through the sink. */
+int
+tally_sink_put(tally_sink *s, const char *name, double value)
+{
+	size_t	 len;
+
+	if (s == NULL || name == NULL)
+		return TALLY_EINVAL;
+	len = strnlen(name, TALLY_STAT_NAME_MAX + 1);
+	if (!name_stat_valid(name, len))
+		return TALLY_EINVAL;
+	return snapshot_add_stat(s->snap, name, len, value);
+}
+
+int
+tally_register_producer(tally_provider *p, const tally_producer *prod)
+{
+	size_t	 i;
+	int	 rc = 0;
+
+	if (p == NULL || prod == NULL || prod->get_stats == NULL)
+		return TALLY_EINVAL;
+	pthread_mutex_lock(&p->prod_lock);
+	for (i = 0; i < p->nprods; i++) {
+		if (p->prods[i].get_stats == prod->get_stats &&
+		    p->prods[i].ctx == prod->ctx) {
+			rc = TALLY_EINVAL;
+			goto out;
+		}
+	}
+	if (p->nprods == p->prodcap) {
+		size_t	 ncap = p->prodcap ? p->prodcap * 2 : 8;
+		void	*n = realloc(p->prods, ncap * sizeof *p->prods);
+		if (n == NULL) {
+			rc = TALLY_ENOMEM;
+			goto out;
+		}
+		p->prods = n;
+		p->prodcap = ncap;
+	}
+	p->prods[p->nprods++] = *prod;
+out:
+	pthread_mutex_unlock(&p->prod_lock);
+	return rc;
+}
+
+int
+tally_unregister_producer(tally_provider *p, const tally_producer *prod)
+{
+	size_t	 i;
+	int	 rc = TALLY_ENOTFOUND;
+
+	if (p == NULL || prod == NULL)
+		return TALLY_EINVAL;
+	/* From inside get_stats the lock is ours already: refuse. */
+	if (__atomic_load_n(&p->in_flush, __ATOMIC_ACQUIRE) &&
+	    pthread_equal(p->flusher, pthread_self()))
+		return TALLY_ESTATE;
+	pthread_mutex_lock(&p->prod_lock);
+	for (i = 0; i < p->nprods; i++) {
+		if (p->prods[i].get_stats == prod->get_stats &&
+		    p->prods[i].ctx == prod->ctx) {
+			memmove(&p->prods[i], &p->prods[i + 1],
+			    (p->nprods - i - 1) * sizeof *p->prods);
+			p->nprods--;
+			rc = 0;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&p->prod_lock);
+	return rc;
+}
+
+int
+tally_count(tally_provider *p, const char *name, int64_t delta)
+{
+	tally_counter	*c;
+	int		 err;
+
+	if (TALLY_UNLIKELY(p == NULL || name == NULL))
+		return TALLY_EINVAL;
+	if (TALLY_UNLIKELY((c = counter_set_get(p->counters, name,
+	    &err)) == NULL))
+		return err;
+	tally_counter_add(c, delta);
+	return 0;
+}
+
+tally_counter *
+tally_counter_get(tally_provider *p, const char *name)
+{
+	int	 err;
+
+	if (p == NULL || name == NULL)
+		return NULL;
+	return counter_set_get(p->counters, name, &err);
+}
+
+/* Build a snapshot and commit it.  On the provider's loop only. */
+static int
+provider_flush_now(tally_provider *p, char *err, size_t errlen)
+{
+	struct record_node	 rn;
+	tally_sink		 sink;
+	size_t			 i, mark;
+	int			 rc, prc;
+
+	snapshot_reset(&p->snap);
+	sink.snap = &p->snap;
+	if ((rc = counter_set_collect(p->counters, &p->snap)) != 0) {
+		snprintf(err, errlen, "flush: %s", tally_strerror(rc));
+		return rc;
+	}
+	if (p->mon != NULL)
+		monitor_get_stats(p->mon, &sink);
+	pthread_mutex_lock(&p->prod_lock);
+	p->flusher = pthread_self();
+	__atomic_store_n(&p->in_flush, 1, __ATOMIC_RELEASE);
+	for (i = 0; i < p->nprods; i++) {
+		mark = p->snap.nstats;
+		prc = p->prods[i].get_stats(p->prods[i].ctx, &sink);
+		if (prc != 0) {
+			/* Skip this producer's values, keep the rest. */
+			snapshot_truncate_stats(&p->snap, mark);
+			provider_log(p, TALLY_LOG_WARN, "producer %s returned "
+			    "%d: its stats are left out of this snapshot",
+			    p->prods[i].name ? p->prods[i].name : "(unnamed)",
+			    prc);
+		}
+	}
+	__atomic_store_n(&p->in_flush, 0, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&p->prod_lock);
+	snapshot_finish(&p->snap);
+
+	memset(&rn, 0, sizeof rn);
+	snprintf(rn.nickname, sizeof rn.nickname, "%s", p->nickname);
+	snprintf(rn.source, sizeof rn.source, "local");
+	rn.time = (int64_t)time(NULL);
+	rn.interval = p->interval;
+	rc = store_write_slot(p->store, p->node_id, &rn, &p->snap, err,
+	    errlen);
+	if (rc != 0)
+		provider_log(p, TALLY_LOG_ERR, "flush failed: %s", err);
+	return rc;
+}
+
+static void
+provider_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	tally_provider	*p = w->data;
+
+	provider_flush_now(p, p->flusherr, sizeof p->flusherr);
+}
+
+static void
+provider_watchers_stop(tally_provider *p)
+{
+	ev_timer_stop(p->loop, &p->flush_timer);
+	if (p->mon != NULL)
+		monitor_stop(p->mon, p->loop);
+}
+
+/* Requests from other threads: flushes, and the final stop. */
+static void
+provider_wake_cb(struct ev_loop *loop, ev_async *w, int revents)
+{
+	tally_provider	*p = w->data;
+	uint64_t	 gen;
+	int		 stop, rc;
+
+	pthread_mutex_lock(&p->req_lock);
+	gen = p->req_gen;
+	stop = p->req_stop;
+	pthread_mutex_unlock(&p->req_lock);
+	if (gen != p->done_gen || stop) {
+		rc = provider_flush_now(p, p->flusherr, sizeof p->flusherr);
+		pthread_mutex_lock(&p->req_lock);
+		p->done_gen = gen;
+		p->done_rc = rc;
+		if (stop)
+			p->stop_rc = rc;
+		pthread_cond_broadcast(&p->req_cond);
+		pthread_mutex_unlock(&p->req_lock);
+	}
+	if (stop) {
+		provider_watchers_stop(p);
+		ev_async_stop(loop, w);
+		ev_break(loop, EVBREAK_ALL);
+	}
+}
+
+static void *
+provider_main(void *arg)
+{
+	tally_provider	*p = arg;
+
+	ev_run(p->loop, 0);
+	return NULL;
+}
+
+static int
+provider_resume_cb(void *ctx, const char *name, size_t len, int64_t v)
+{
+	return counter_set_resume(ctx, name, len, v);
+}
+
+/* Open the statsfile and, once per provider, resume the counters. */
+static int
+provider_open_store(tally_provider *p)
+{
+	char	 err[TALLY_ERRLEN];
+	int	 rc;
+
+	err[0] = '\0';
+	if ((rc = store_open(&p->store, p->statsfile, 0, err,
+	    sizeof err)) != 0)
+		return provider_fail(p, rc, "%s", err);
+	if (!p->resumed) {
+		rc = store_read_counters(p->store, p->node_id,
+		    provider_resume_cb, p->counters, err, sizeof err);
+		if (rc != 0) {
+			store_close(p->store);
+			p->store = NULL;
+			return provider_fail(p, rc, "resume: %s", err);
+		}
+		if (err[0] != '\0')
+			provider_log(p, TALLY_LOG_WARN, "%s", err);
+		p->resumed = 1;
+	}
+	return 0;
+}
+
+static void
+provider_watchers_start(tally_provider *p)
+{
+	/* The first snapshot right away, so the node shows up at once. */
+	ev_timer_init(&p->flush_timer, provider_timer_cb, 0., p->interval);
+	p->flush_timer.data = p;
+	ev_timer_start(p->loop, &p->flush_timer);
+	if (p->mon != NULL)
+		monitor_start(p->mon, p->loop);
+}
+
+int
+tally_provider_start(tally_provider *p)
+{
+	sigset_t	 all, old;
+	int		 rc;
+
+	if (p == NULL)
+		return TALLY_EINVAL;
+	if (p->state != PROVIDER_IDLE)
+		return provider_fail(p, TALLY_ESTATE, "already started");
+	if ((rc = provider_open_store(p)) != 0)
+		return rc;
+	if ((p->loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK)) == NULL) {
+		store_close(p->store);
+		p->store = NULL;
+		return provider_fail(p, TALLY_ESYS, "cannot create an ev loop");
+	}
+	p->req_stop = 0;
+	ev_async_init(&p->wake, provider_wake_cb);
+	p->wake.data = p;
+	ev_async_start(p->loop, &p->wake);
+	provider_watchers_start(p);
+	/* The host's signals stay with the host's threads. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&p->thread, NULL, provider_main, p);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
+		ev_loop_destroy(p->loop);
+		p->loop = NULL;
+		store_close(p->store);
+		p->store = NULL;
+		return provider_fail(p, TALLY_ESYS, "pthread_create: %s",
+		    strerror(rc));
+	}
+	p->state = PROVIDER_THREAD;
+	return 0;
+}
+
+int
+tally_provider_attach(tally_provider *p, struct ev_loop *loop)
+{
+	int	 rc;
+
+	if (p == NULL || loop == NULL)
+		return TALLY_EINVAL;
+	if (p->state != PROVIDER_IDLE)
+		return provider_fail(p, TALLY_ESTATE, "already started");
+	if ((rc = provider_open_store(p)) != 0)
+		return rc;
+	p->loop = loop;
+	provider_watchers_start(p);
+	p->state = PROVIDER_ATTACHED;
+	return 0;
+}
+
+int
+tally_provider_flush(tally_provider *p)
+{
+	uint64_t	 gen;
+	int		 rc;
+
+	if (p == NULL)
+		return TALLY_EINVAL;
+	switch (p->state) {
+	case PROVIDER_IDLE:
+		return provider_fail(p, TALLY_ESTATE, "provider is not running");
+	case PROVIDER_ATTACHED:
+		if ((rc = provider_flush_now(p, p->errmsg,
+		    sizeof p->errmsg)) != 0)
+			return rc;
+		return 0;
+	case PROVIDER_THREAD:
+		break;
+	}
+	if (pthread_equal(pthread_self(), p->thread))
+		return provider_fail(p, TALLY_ESTATE, "flush from inside a "
+		    "producer");
+	pthread_mutex_lock(&p->req_lock);
+	gen = ++p->req_gen;
+	pthread_mutex_unlock(&p->req_lock);
+	ev_async_send(p->loop, &p->wake);
+	pthread_mutex_lock(&p->req_lock);
+	while (p->done_gen < gen)
+		pthread_cond_wait(&p->req_cond, &p->req_lock);
+	rc = p->done_rc;
+	if (rc != 0)
+		snprintf(p->errmsg, sizeof p->errmsg, "%s", p->flusherr);
+	pthread_mutex_unlock(&p->req_lock);
+	return rc;
+}
+
+int
+tally_provider_stop(tally_provider *p)
+{
+	int	 rc;
+
+	if (p == NULL)
+		return TALLY_EINVAL;
+	switch (p->state) {
+	case PROVIDER_IDLE:
+		return provider_fail(p, TALLY_ESTATE, "provider is not running");
+	case PROVIDER_ATTACHED:
+		rc = provider_flush_now(p, p->errmsg, sizeof p->errmsg);
+		provider_watchers_stop(p);
+		break;
+	case PROVIDER_THREAD:
+	default:
+		pthread_mutex_lock(&p->req_lock);
+		p->req_stop = 1;
+		pthread_mutex_unlock(&p->req_lock);
+		ev_async_send(p->loop, &p->wake);
+		pthread_join(p->thread, NULL);
+		ev_loop_destroy(p->loop);
+		rc = p->stop_rc;
+		if (rc != 0)
+			snprintf(p->errmsg, sizeof p->errmsg, "%s",
+			    p->flusherr);
+		break;
+	}
+	p->loop = NULL;
+	store_close(p->store);
+	p->store = NULL;
+	p->state = PROVIDER_IDLE;
+	return rc;
+}
+
+void
+tally_provider_free(tally_provider *p)
+{
+	if (p == NULL)
+		return;
+	if (p->state != PROVIDER_IDLE)
+		tally_provider_stop(p);
+	counter_set_free(p->counters);
+	monitor_free(p->mon);
+	snapshot_free(&p->snap);
+	free(p->prods);
+	free(p->nickname);
+	free(p->statsfile);
+	pthread_mutex_destroy(&p->prod_lock);
+	pthread_mutex_destroy(&p->req_lock);
+	pthread_cond_destroy(&p->req_cond);
+	free(p);
+}

@@ -1,0 +1,223 @@
+/*
+ * record.c: the text encoding of database values.  Everything in the
+ * database is printable text so that mdb_dump is a usable view; numbers are
+ * written and read in the C locale whatever the host program set.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <locale.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tally-int.h"
+
+static locale_t		record_c_locale;
+static pthread_once_t	record_once = PTHREAD_ONCE_INIT;
+
+static void
+record_init(void)
+{
+	record_c_locale = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
+}
+
+size_t
+record_fmt_int64(char *buf, int64_t v)
+{
+	char		 tmp[24];
+	size_t		 n = 0, i;
+	uint64_t	 u = v < 0 ? -(uint64_t)v : (uint64_t)v;
+
+	do {
+		tmp[n++] = '0' + (u % 10);
+		u /= 10;
+	} while (u != 0);
+	i = 0;
+	if (v < 0)
+		buf[i++] = '-';
+	while (n > 0)
+		buf[i++] = tmp[--n];
+	buf[i] = '\0';
+	return i;
+}
+
+/* The shortest of %.15g, %.16g, %.17g that reads back as the same double. */
+size_t
+record_fmt_double(char *buf, double v)
+{
+	locale_t	 old;
+	double		 back;
+	int		 prec, n = 0;
+
+	if (isnan(v))
+		return (size_t)snprintf(buf, RECORD_NUMLEN, "nan");
+	if (isinf(v))
+		return (size_t)snprintf(buf, RECORD_NUMLEN, v < 0 ? "-inf" :
+		    "inf");
+	/* Integers are the common case; skip printf for them. */
+	if (v == (double)(int64_t)v && fabs(v) < 9007199254740992.0 &&
+	    !(v == 0 && signbit(v)))
+		return record_fmt_int64(buf, (int64_t)v);
+
+	pthread_once(&record_once, record_init);
+	old = record_c_locale ? uselocale(record_c_locale) : (locale_t)0;
+	for (prec = 15; prec <= 17; prec++) {
+		n = snprintf(buf, RECORD_NUMLEN, "%.*g", prec, v);
+		back = strtod(buf, NULL);
+		if (back == v)
+			break;
+	}
+	if (old)
+		uselocale(old);
+	return (size_t)n;
+}
+
+int
+record_parse_int64(const char *s, size_t len, int64_t *out)
+{
+	uint64_t	 u = 0, lim;
+	size_t		 i = 0;
+	int		 neg = 0;
+
+	if (len > 0 && s[0] == '-') {
+		neg = 1;
+		i = 1;
+	}
+	if (i == len)
+		return TALLY_EINVAL;
+	lim = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+	for (; i < len; i++) {
+		unsigned d = (unsigned char)s[i] - '0';
+		if (d > 9)
+			return TALLY_EINVAL;
+		if (u > (lim - d) / 10)
+			return TALLY_EINVAL;
+		u = u * 10 + d;
+	}
+	*out = neg ? (int64_t)(0 - u) : (int64_t)u;
+	return 0;
+}
+
+int
+record_parse_double(const char *s, size_t len, double *out)
+{
+	char	 buf[64], *end;
+	double	 v;
+	size_t	 i;
+
+	if (len == 0 || len >= sizeof buf)
+		return TALLY_EINVAL;
+	/* strtod accepts hex, leading blanks and more; we wrote none. */
+	for (i = 0; i < len; i++) {
+		char c = s[i];
+		if (!((c >= '0' && c <= '9') || c == '-' || c == '+' ||
+		    c == '.' || c == 'e' || c == 'E' || c == 'n' || c == 'a' ||
+		    c == 'i' || c == 'f'))
+			return TALLY_EINVAL;
+	}
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	if (strcmp(buf, "nan") == 0) {
+		*out = NAN;
+		return 0;
+	}
+	pthread_once(&record_once, record_init);
+	errno = 0;
+	v = record_c_locale ? strtod_l(buf, &end, record_c_locale) :
+	    strtod(buf, &end);
+	if (end != buf + len || (errno == ERANGE && isinf(v) &&
+	    strstr(buf, "inf") == NULL))
+		return TALLY_EINVAL;
+	*out = v;
+	return 0;
+}
+
+int
+record_node_fmt(char *buf, size_t size, const struct record_node *rn)
+{
+	char	 iv[RECORD_NUMLEN];
+	int	 n;
+
+	record_fmt_double(iv, rn->interval);
+	n = snprintf(buf, size, "nickname=%s\ntime=%" PRId64 "\nsource=%s\n"
+	    "interval=%s\n", rn->nickname, rn->time, rn->source, iv);
+	if (n < 0 || (size_t)n >= size)
+		return TALLY_ELIMIT;
+	return n;
+}
+
+static int
+record_field(const char *v, size_t vlen, char *dst, size_t dstsize)
+{
+	if (vlen >= dstsize)
+		return TALLY_EINVAL;
+	memcpy(dst, v, vlen);
+	dst[vlen] = '\0';
+	return 0;
+}
+
+int
+record_node_parse(const char *buf, size_t len, struct record_node *rn,
+    char *err, size_t errlen)
+{
+	const char	*p = buf, *end = buf + len, *nl, *eq;
+	int		 have = 0;
+
+	memset(rn, 0, sizeof *rn);
+	while (p < end) {
+		size_t	 klen, vlen;
+		const char *v;
+
+		nl = memchr(p, '\n', end - p);
+		if (nl == NULL)
+			nl = end;
+		eq = memchr(p, '=', nl - p);
+		if (eq == NULL) {
+			snprintf(err, errlen, "line without '=' in node record");
+			return TALLY_EINVAL;
+		}
+		klen = eq - p;
+		v = eq + 1;
+		vlen = nl - v;
+		if (klen == 8 && memcmp(p, "nickname", 8) == 0) {
+			if (!name_nickname_valid(v, vlen) ||
+			    record_field(v, vlen, rn->nickname,
+			    sizeof rn->nickname) != 0) {
+				snprintf(err, errlen, "bad nickname in node "
+				    "record");
+				return TALLY_EINVAL;
+			}
+			have |= 1;
+		} else if (klen == 4 && memcmp(p, "time", 4) == 0) {
+			if (record_parse_int64(v, vlen, &rn->time) != 0) {
+				snprintf(err, errlen, "bad time in node record");
+				return TALLY_EINVAL;
+			}
+			have |= 2;
+		} else if (klen == 6 && memcmp(p, "source", 6) == 0) {
+			if (vlen == 0 || record_field(v, vlen, rn->source,
+			    sizeof rn->source) != 0) {
+				snprintf(err, errlen, "bad source in node "
+				    "record");
+				return TALLY_EINVAL;
+			}
+			have |= 4;
+		} else if (klen == 8 && memcmp(p, "interval", 8) == 0) {
+			if (record_parse_double(v, vlen, &rn->interval) != 0) {
+				snprintf(err, errlen, "bad interval in node "
+				    "record");
+				return TALLY_EINVAL;
+			}
+		}
+		/* Unknown fields are skipped: later versions may add some. */
+		p = nl + 1;
+	}
+	if (have != 7) {
+		snprintf(err, errlen, "node record lacks %s",
+		    !(have & 1) ? "nickname" : !(have & 2) ? "time" : "source");
+		return TALLY_EINVAL;
+	}
+	return 0;
+}

@@ -1,0 +1,314 @@
+# t/lib.sh: helpers shared by the shell integration tests (bash).
+#
+# Source it from a test as
+#	[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
+#	. "$(dirname "$0")/lib.sh"
+#
+# It gives the test a private temporary directory $T, removed on exit with
+# every process the test started; fail/skip helpers that speak automake's
+# exit codes (0 pass, 1 fail, 77 skip); wait_for, which polls a condition
+# against a deadline (tests never sleep to let a race settle); demo nodes
+# started in the background and waited for on their "ready" line; the real
+# munin-run on a private plugin directory; and mdb_dump readers.
+#
+# Environment: TALLY_BUILDDIR and TALLY_SRCDIR (set by make check; default to
+# the current directory and this file's parent), TALLY_WAIT_TIMEOUT (seconds
+# a wait_for may take, default 20), TALLY_KEEP_TMP=1 to keep $T.
+
+set -u
+export LC_ALL=C
+umask 022
+PATH=$PATH:/usr/sbin:/sbin
+
+test_name=$(basename "$0" .sh)
+: "${TALLY_SRCDIR:=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
+: "${TALLY_BUILDDIR:=$PWD}"
+DEMO=$TALLY_BUILDDIR/contrib/tally-demo-node
+PLUGIN=$TALLY_BUILDDIR/munin/tally_
+WAIT_TIMEOUT=${TALLY_WAIT_TIMEOUT:-20}
+T=
+declare -A NODE_PID=()
+
+# ---- messages and exit codes ------------------------------------------
+
+note() {
+	printf '%s: %s\n' "$test_name" "$*"
+}
+
+# fail MESSAGE: the test fails; the started nodes' logs are shown.
+fail() {
+	printf '%s: FAIL: %s\n' "$test_name" "$*" >&2
+	show_logs >&2
+	exit 1
+}
+
+# skip MESSAGE: the test cannot run here (exit 77).
+skip() {
+	printf '%s: SKIP: %s\n' "$test_name" "$*"
+	exit 77
+}
+
+show_logs() {
+	local f
+
+	[ -n "$T" ] && [ -d "$T" ] || return 0
+	for f in "$T"/*.out "$T"/*.err; do
+		[ -s "$f" ] || continue
+		printf -- '--- %s (last 20 lines)\n' "${f##*/}"
+		tail -n 20 "$f"
+	done
+}
+
+# require_cmd CMD...: skip unless every command exists.
+require_cmd() {
+	local c pkg
+
+	for c; do
+		command -v "$c" >/dev/null 2>&1 && continue
+		case $c in
+		munin-run)	pkg=munin-node ;;
+		mdb_*)		pkg=lmdb-utils ;;
+		setpriv)	pkg=util-linux ;;
+		*)		pkg=$c ;;
+		esac
+		skip "$c not found (install $pkg)"
+	done
+}
+
+require_built() {
+	[ -x "$DEMO" ] || fail "$DEMO not built (run make first)"
+	[ -x "$PLUGIN" ] || fail "$PLUGIN not built (run make first)"
+}
+
+# ---- the temporary directory and cleanup ------------------------------
+
+cleanup() {
+	local name pid
+
+	trap - EXIT INT TERM
+	for name in "${!NODE_PID[@]}"; do
+		pid=${NODE_PID[$name]}
+		kill -0 "$pid" 2>/dev/null || continue
+		kill -TERM "$pid" 2>/dev/null
+	done
+	for name in "${!NODE_PID[@]}"; do
+		pid=${NODE_PID[$name]}
+		# A bounded wait: SIGKILL whatever ignores SIGTERM for 5 s.
+		for _ in $(seq 100); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.05
+		done
+		kill -KILL "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+	done
+	if [ -n "$T" ] && [ -d "$T" ]; then
+		if [ "${TALLY_KEEP_TMP:-0}" = 1 ]; then
+			note "kept $T"
+		else
+			chmod -R u+rwX "$T" 2>/dev/null
+			rm -rf "$T"
+		fi
+	fi
+}
+
+# setup: make $T and arrange for cleanup; STATS is a fresh statsfile
+# (an existing, empty directory).
+setup() {
+	T=$(mktemp -d "${TMPDIR:-/tmp}/tally-$test_name.XXXXXX") ||
+	    fail "mktemp -d failed"
+	trap cleanup EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+	STATS=$T/stats
+	mkdir "$STATS" || fail "mkdir $STATS"
+}
+
+# ---- waiting ----------------------------------------------------------
+
+now_ms() {
+	if [ -n "${EPOCHREALTIME:-}" ]; then
+		local t=${EPOCHREALTIME/[.,]/}
+		echo $((10#$t / 1000))
+	else
+		date +%s%3N
+	fi
+}
+
+# wait_for [-t SECONDS] WHAT CMD [ARG...]: run CMD every 0.05 s until it
+# succeeds; fail with "timed out waiting for WHAT" after the deadline
+# (TALLY_WAIT_TIMEOUT seconds by default).  CMD may itself call fail to end
+# the wait early (e.g. when the process it waits on died).
+wait_for() {
+	local t=$WAIT_TIMEOUT what deadline
+
+	if [ "$1" = -t ]; then
+		t=$2
+		shift 2
+	fi
+	what=$1
+	shift
+	deadline=$(( $(now_ms) + t * 1000 ))
+	while :; do
+		"$@" && return 0
+		[ "$(now_ms)" -lt "$deadline" ] ||
+		    fail "timed out after ${t}s waiting for $what"
+		sleep 0.05
+	done
+}
+
+# ---- demo nodes -------------------------------------------------------
+
+# start_node NAME ARG...: start tally-demo-node ARG... in the background,
+# stdout in $T/NAME.out (truncated), stderr appended to $T/NAME.err, and
+# wait for its "ready" line.  NODE_PID[NAME] is its pid.
+start_node() {
+	local name=$1
+
+	shift
+	"$DEMO" "$@" >"$T/$name.out" 2>>"$T/$name.err" </dev/null &
+	NODE_PID[$name]=$!
+	wait_for "node $name to be ready" node_ready "$name"
+}
+
+node_alive() {
+	kill -0 "${NODE_PID[$1]}" 2>/dev/null
+}
+
+node_ready() {
+	grep -q '^ready ' "$T/$1.out" 2>/dev/null && return 0
+	node_alive "$1" || { wait "${NODE_PID[$1]}" 2>/dev/null
+		fail "node $1 exited ($?) before it was ready: $(cat "$T/$1.err")"; }
+	return 1
+}
+
+node_gone() {
+	! node_alive "$1"
+}
+
+# stop_node NAME: SIGTERM, which must end it cleanly (final flush, exit 0).
+stop_node() {
+	local pid=${NODE_PID[$1]} rc
+
+	kill -TERM "$pid" 2>/dev/null || fail "node $1 ($pid) is not running"
+	wait_for "node $1 to stop" node_gone "$1"
+	wait "$pid"
+	rc=$?
+	unset "NODE_PID[$1]"
+	[ "$rc" -eq 0 ] || fail "node $1 exited $rc after SIGTERM"
+	grep -q '^stopped ' "$T/$1.out" || fail "node $1 did not say stopped"
+}
+
+# kill_node NAME: SIGKILL, as a crash.
+kill_node() {
+	local pid=${NODE_PID[$1]}
+
+	kill -KILL "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	unset "NODE_PID[$1]"
+	return 0
+}
+
+# run_demo ARG...: run tally-demo-node in the foreground, bounded in time.
+run_demo() {
+	timeout -k 5 "$WAIT_TIMEOUT" "$DEMO" "$@" </dev/null
+}
+
+# ---- the database, through the stock LMDB tools -----------------------
+
+# db_dump_all [ENV]: every record of every named database of ENV (default
+# $STATS) as "db<TAB>key<TAB>value", in mdb_dump -p's printable form (a
+# newline in a value reads \0a, a backslash \\).
+db_dump_all() {
+	mdb_dump -p -a "${1:-$STATS}" 2>/dev/null | awk '
+		/^database=/	{ db = substr($0, 10); next }
+		/^HEADER=END$/	{ data = 1; havekey = 0; next }
+		/^DATA=END$/	{ data = 0; next }
+		data		{ line = substr($0, 2)
+				  if (!havekey) { key = line; havekey = 1 }
+				  else { print db "\t" key "\t" line; havekey = 0 } }'
+}
+
+# db_pairs DB [ENV]: the records of one named database as "key<TAB>value".
+db_pairs() {
+	mdb_dump -p -s "$1" "${2:-$STATS}" 2>/dev/null | awk '
+		/^HEADER=END$/	{ data = 1; havekey = 0; next }
+		/^DATA=END$/	{ data = 0; next }
+		data		{ line = substr($0, 2)
+				  if (!havekey) { key = line; havekey = 1 }
+				  else { print key "\t" line; havekey = 0 } }'
+}
+
+# db_get DB KEY [ENV]: print the value of KEY; false if absent.
+db_get() {
+	db_pairs "$1" "${3:-$STATS}" | awk -F '\t' -v k="$2" '
+		$1 == k { print $2; found = 1 } END { exit !found }'
+}
+
+# db_has_node ID [ENV]: the node has a record in the nodes database.
+db_has_node() {
+	db_get nodes "$1" "${2:-$STATS}" >/dev/null
+}
+
+# node_field ID FIELD [ENV]: one field of a node's record (nickname, time...).
+node_field() {
+	db_get nodes "$1" "${3:-$STATS}" | awk -v f="$2" '{
+		n = split($0, a, /\\0a/)
+		for (i = 1; i <= n; i++)
+			if (index(a[i], f "=") == 1) {
+				print substr(a[i], length(f) + 2); found = 1 }
+	} END { exit !found }'
+}
+
+# ---- munin ------------------------------------------------------------
+
+# munin_setup [STATSFILE]: a private munin-node.conf, plugin directory and
+# plugin-conf.d/tally, whose [tally_*] and [tahoe_*] sections run the plugin
+# as root (munin-run drops to nobody otherwise) with env.statsfile set to
+# STATSFILE, default $STATS; an explicit empty STATSFILE leaves it unset.
+munin_setup() {
+	mkdir -p "$T/plugins" "$T/plugin-conf.d"
+	: >"$T/munin-node.conf"
+	munin_conf "${1-$STATS}"
+}
+
+# munin_conf STATSFILE: rewrite plugin-conf.d/tally for STATSFILE.
+munin_conf() {
+	local sec
+
+	for sec in 'tally_*' 'tahoe_*'; do
+		printf '[%s]\n' "$sec"
+		[ "$(id -u)" -eq 0 ] && printf 'user root\n'
+		[ -n "$1" ] && printf 'env.statsfile %s\n' "$1"
+		printf '\n'
+	done >"$T/plugin-conf.d/tally"
+}
+
+# munin_link NAME...: symlink the plugin under each NAME.
+munin_link() {
+	local n
+
+	for n; do
+		ln -sfn "$PLUGIN" "$T/plugins/$n" || fail "ln $n"
+	done
+}
+
+# munin_run NAME [COMMAND]: the real munin-run on the private directories.
+munin_run() {
+	timeout -k 5 "$WAIT_TIMEOUT" munin-run --config "$T/munin-node.conf" \
+	    --servicedir "$T/plugins" --sconfdir "$T/plugin-conf.d" \
+	    --ignore-systemd-properties "$@" </dev/null
+}
+
+# The fields a config output declares (FIELD.label lines), one a line.
+config_fields() {
+	sed -n 's/^\([^.[:space:]]*\)\.label .*/\1/p' "$1"
+}
+
+# The "FIELD VALUE" pairs of a fetch output (FIELD.value lines).
+fetch_pairs() {
+	sed -n 's/^\([^.[:space:]]*\)\.value \(.*\)$/\1 \2/p' "$1"
+}
+
+is_number() {
+	[[ $1 =~ ^-?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?$ ]]
+}
