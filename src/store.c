@@ -46,6 +46,8 @@ struct store {
 	pthread_mutex_t	 lock;	/* one transaction at a time */
 };
 
+size_t			 store_mapsize_min = STORE_MAPSIZE_MIN;
+
 static pthread_mutex_t	 store_list_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct store	*store_list;
 
@@ -209,6 +211,12 @@ store_open_dbs(struct store *s, char *err, size_t errlen)
 		}
 	}
 	for (i = 0; i < STORE_NDB; i++) {
+		/* Meta first: an unknown format is refused by its name. */
+		if (i == STORE_NODES && (rc = store_check_format(s, txn,
+		    !rdonly, err, errlen)) != 0) {
+			mdb_txn_abort(txn);
+			return rc;
+		}
 		rc = mdb_dbi_open(txn, store_db_names[i], flags, &s->dbi[i]);
 		if (rc == MDB_NOTFOUND) {
 			mdb_txn_abort(txn);
@@ -224,10 +232,6 @@ store_open_dbs(struct store *s, char *err, size_t errlen)
 		}
 		if (rc != 0)
 			goto lmdb;
-	}
-	if ((rc = store_check_format(s, txn, !rdonly, err, errlen)) != 0) {
-		mdb_txn_abort(txn);
-		return rc;
 	}
 	/* Committing, even read-only, keeps the handles for later txns. */
 	if ((rc = mdb_txn_commit(txn)) != 0)
@@ -269,7 +273,7 @@ store_open_env(struct store *s, char *err, size_t errlen)
 		return store_lmdb_err(s, rc, err, errlen, "create");
 	if ((rc = mdb_env_set_maxdbs(s->env, STORE_MAXDBS)) != 0 ||
 	    (rc = mdb_env_set_maxreaders(s->env, STORE_MAXREADERS)) != 0 ||
-	    (rc = mdb_env_set_mapsize(s->env, STORE_MAPSIZE_MIN)) != 0)
+	    (rc = mdb_env_set_mapsize(s->env, store_mapsize_min)) != 0)
 		goto fail;
 	if ((rc = mdb_env_open(s->env, s->path, flags, 0660)) != 0)
 		goto fail;
@@ -441,23 +445,24 @@ store_merge(struct store *s, MDB_txn *txn, enum store_db db,
 			    record_fmt_double(num, ents[i].v.d);
 			cmp = !have ? 1 : store_keycmp(&k, plen, name,
 			    ents[i].nlen);
-			if (cmp > 0) {
-				memcpy(key + plen, name, ents[i].nlen);
-				nk.mv_data = key;
-				nk.mv_size = plen + ents[i].nlen;
-			}
+			memcpy(key + plen, name, ents[i].nlen);
+			nk.mv_data = key;
+			nk.mv_size = plen + ents[i].nlen;
 		} else
 			cmp = -1;
 		if (cmp < 0) {		/* gone from the snapshot */
 			if ((rc = mdb_cursor_del(cur, 0)) != 0)
 				break;
-		} else if (cmp == 0) {	/* kept: write only if changed */
+		} else if (cmp == 0) {
+			/*
+			 * Kept: write only if changed.  Not MDB_CURRENT, which
+			 * loses the cursor's place when the size changes.
+			 */
 			i++;
 			if (v.mv_size == nv.mv_size &&
 			    memcmp(v.mv_data, nv.mv_data, nv.mv_size) == 0)
 				;
-			else if ((rc = mdb_cursor_put(cur, &k, &nv,
-			    MDB_CURRENT)) != 0)
+			else if ((rc = mdb_cursor_put(cur, &nk, &nv, 0)) != 0)
 				break;
 		} else {		/* new in the snapshot */
 			i++;

@@ -98,6 +98,8 @@ snapshot_name(const struct snapshot *s, const struct snapshot_ent *e)
 enum store_db { STORE_META, STORE_NODES, STORE_COUNTERS, STORE_STATS,
 	STORE_NDB };
 struct store;
+/* The smallest map a store opens with; tests lower it to exercise growth. */
+extern size_t store_mapsize_min;
 /*
  * Open (or share, reference-counted, within this process) the environment
  * at path.  Writers pre-create lock.mdb and data.mdb 0660 and set the

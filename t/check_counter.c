@@ -1,0 +1,214 @@
+/*
+ * check_counter.c: counters by name and by handle, across threads.
+ */
+#include <check.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tally-int.h"
+
+static tally_provider *p;
+
+static void
+setup(void)
+{
+	tally_options	 opt;
+
+	memset(&opt, 0, sizeof opt);
+	opt.node_id = "counting";
+	opt.statsfile = "/nonexistent";	/* never started here */
+	opt.flags = TALLY_F_NO_MONITORS;
+	ck_assert_int_eq(tally_provider_new(&p, &opt), 0);
+}
+
+static void
+teardown(void)
+{
+	tally_provider_free(p);
+	p = NULL;
+}
+
+START_TEST(test_by_handle)
+{
+	tally_counter	*c = tally_counter_get(p, "ops.get");
+
+	ck_assert_ptr_nonnull(c);
+	ck_assert(tally_counter_value(c) == 0);
+	tally_counter_add(c, 5);
+	tally_counter_add(c, -2);
+	ck_assert(tally_counter_value(c) == 3);
+	ck_assert_ptr_eq(tally_counter_get(p, "ops.get"), c);
+}
+END_TEST
+
+START_TEST(test_by_name)
+{
+	int	 i;
+
+	for (i = 0; i < 10; i++)
+		ck_assert_int_eq(tally_count(p, "by.name", 2), 0);
+	ck_assert(tally_counter_value(tally_counter_get(p, "by.name")) == 20);
+}
+END_TEST
+
+static const char *bad[] = { "", "a b", "a/b", "é", "x\n" };
+
+START_TEST(test_invalid_names)
+{
+	struct snapshot	 s;
+
+	ck_assert_int_eq(tally_count(p, bad[_i], 1), TALLY_EINVAL);
+	ck_assert_ptr_null(tally_counter_get(p, bad[_i]));
+	ck_assert_int_eq(tally_count(p, NULL, 1), TALLY_EINVAL);
+	ck_assert_int_eq(tally_count(NULL, "x", 1), TALLY_EINVAL);
+	/* Nothing was created. */
+	snapshot_init(&s);
+	ck_assert_int_eq(tally_count(p, "good", 1), 0);
+	ck_assert_uint_eq(tally_counter_get(p, "good") != NULL, 1);
+	snapshot_free(&s);
+}
+END_TEST
+
+/* Many counters: the name table grows while handles stay valid. */
+START_TEST(test_many)
+{
+	tally_counter	*first = tally_counter_get(p, "c.0");
+	char		 name[32];
+	int		 i;
+
+	for (i = 0; i < 20000; i++) {
+		snprintf(name, sizeof name, "c.%d", i);
+		ck_assert_int_eq(tally_count(p, name, i), 0);
+	}
+	tally_counter_add(first, 7);
+	for (i = 0; i < 20000; i += 997) {
+		snprintf(name, sizeof name, "c.%d", i);
+		ck_assert(tally_counter_value(tally_counter_get(p, name)) ==
+		    i + (i == 0 ? 7 : 0));
+	}
+}
+END_TEST
+
+#define NTHREADS 4
+#define NADDS 200000
+
+static void *
+adder(void *arg)
+{
+	tally_counter	*c = arg;
+	int		 i;
+
+	for (i = 0; i < NADDS; i++)
+		tally_counter_add(c, 1);
+	/* Some by name too, creating counters concurrently. */
+	for (i = 0; i < 1000; i++) {
+		char name[32];
+		snprintf(name, sizeof name, "race.%d", i % 50);
+		tally_count(p, name, 1);
+	}
+	return NULL;
+}
+
+/* Threads that exit leave their counts behind: nothing is lost. */
+START_TEST(test_threads_exact)
+{
+	tally_counter	*c = tally_counter_get(p, "shared");
+	pthread_t	 t[NTHREADS];
+	int64_t		 sum = 0;
+	int		 i;
+
+	tally_counter_add(c, 1);
+	for (i = 0; i < NTHREADS; i++)
+		ck_assert_int_eq(pthread_create(&t[i], NULL, adder, c), 0);
+	for (i = 0; i < NTHREADS; i++)
+		pthread_join(t[i], NULL);
+	ck_assert(tally_counter_value(c) == 1 + (int64_t)NTHREADS * NADDS);
+	for (i = 0; i < 50; i++) {
+		char name[32];
+		snprintf(name, sizeof name, "race.%d", i);
+		sum += tally_counter_value(tally_counter_get(p, name));
+	}
+	ck_assert(sum == NTHREADS * 1000);
+}
+END_TEST
+
+static void *
+reader_while_adding(void *arg)
+{
+	tally_counter	*c = arg;
+	int64_t		 last = 0, v;
+	int		 i;
+
+	for (i = 0; i < 2000; i++) {
+		v = tally_counter_value(c);
+		if (v < last)
+			return (void *)1;
+		last = v;
+	}
+	return NULL;
+}
+
+/* A reader summing while a thread adds never sees the value go back. */
+START_TEST(test_monotonic_reads)
+{
+	tally_counter	*c = tally_counter_get(p, "mono");
+	pthread_t	 a, r;
+	void		*bad_read;
+
+	ck_assert_int_eq(pthread_create(&a, NULL, adder, c), 0);
+	ck_assert_int_eq(pthread_create(&r, NULL, reader_while_adding, c), 0);
+	pthread_join(a, NULL);
+	pthread_join(r, &bad_read);
+	ck_assert_ptr_null(bad_read);
+	ck_assert(tally_counter_value(c) == NADDS);
+}
+END_TEST
+
+/* A freed provider's slots are reused from zero by the next one. */
+START_TEST(test_slot_reuse)
+{
+	tally_options	 opt;
+	tally_provider	*q;
+	int		 i;
+
+	for (i = 0; i < 3; i++) {
+		memset(&opt, 0, sizeof opt);
+		opt.node_id = "again";
+		opt.statsfile = "/nonexistent";
+		opt.flags = TALLY_F_NO_MONITORS;
+		ck_assert_int_eq(tally_provider_new(&q, &opt), 0);
+		ck_assert(tally_counter_value(tally_counter_get(q, "x")) == 0);
+		tally_count(q, "x", 5);
+		ck_assert(tally_counter_value(tally_counter_get(q, "x")) == 5);
+		tally_provider_free(q);
+	}
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite	*s = suite_create("counter");
+	TCase	*tc = tcase_create("core");
+	SRunner	*sr;
+	int	 failed;
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_by_handle);
+	tcase_add_test(tc, test_by_name);
+	tcase_add_loop_test(tc, test_invalid_names, 0,
+	    sizeof bad / sizeof bad[0]);
+	tcase_add_test(tc, test_many);
+	tcase_add_test(tc, test_threads_exact);
+	tcase_add_test(tc, test_monotonic_reads);
+	tcase_add_test(tc, test_slot_reuse);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

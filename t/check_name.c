@@ -1,0 +1,136 @@
+/*
+ * check_name.c: what names are valid, and munin field names.
+ */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tally-int.h"
+
+struct name_case {
+	const char	*s;
+	int		 valid;
+};
+
+static const struct name_case node_ids[] = {
+	{ "a", 1 }, { "node-1", 1 }, { "storage_server_07", 1 },
+	{ "0123456789abcdefghijklmnopqrstuvwxyz-_0123456789abcdefghijklmnop",
+	  1 },				/* 64 characters */
+	{ "0123456789abcdefghijklmnopqrstuvwxyz-_0123456789abcdefghijklmnopq",
+	  0 },				/* 65 */
+	{ "", 0 }, { "Node", 0 }, { "a/b", 0 }, { "a b", 0 }, { "a.b", 0 },
+	{ "a\nb", 0 }, { "é", 0 },
+};
+
+static const struct name_case stat_names[] = {
+	{ "x", 1 }, { "storage_server.add-lease", 1 },
+	{ "storage_server.latencies.get.99_9_percentile", 1 },
+	{ "a:b.C-d_0", 1 }, { "", 0 }, { "a/b", 0 }, { "a b", 0 },
+	{ "a=b", 0 }, { "a\tb", 0 }, { "ünicode", 0 }, { "a\nb", 0 },
+};
+
+START_TEST(test_node_ids)
+{
+	const struct name_case *c = &node_ids[_i];
+
+	ck_assert_msg(tally_node_id_valid(c->s) == c->valid,
+	    "node id '%s' should be %s", c->s, c->valid ? "valid" : "refused");
+}
+END_TEST
+
+START_TEST(test_stat_names)
+{
+	const struct name_case *c = &stat_names[_i];
+
+	ck_assert_msg(tally_stat_name_valid(c->s) == c->valid,
+	    "stat name '%s' should be %s", c->s, c->valid ? "valid" :
+	    "refused");
+}
+END_TEST
+
+START_TEST(test_stat_name_lengths)
+{
+	char	 buf[300];
+
+	memset(buf, 'a', sizeof buf);
+	buf[255] = '\0';
+	ck_assert(tally_stat_name_valid(buf));
+	buf[255] = 'a';
+	buf[256] = '\0';
+	ck_assert(!tally_stat_name_valid(buf));
+	ck_assert(!tally_stat_name_valid(NULL));
+	ck_assert(!tally_node_id_valid(NULL));
+}
+END_TEST
+
+START_TEST(test_nicknames)
+{
+	ck_assert(name_nickname_valid("storage 1 (rack b)", 18));
+	ck_assert(name_nickname_valid("h\xc3\xa9las", 6));
+	ck_assert(!name_nickname_valid("", 0));
+	ck_assert(!name_nickname_valid("a\nb", 3));
+	ck_assert(!name_nickname_valid("a\x7f", 2));
+	ck_assert(!name_nickname_valid("a\tb", 3));
+}
+END_TEST
+
+struct field_case {
+	const char	*in;
+	const char	*out;
+	int		 changed;
+};
+
+static const struct field_case fields[] = {
+	{ "storage_1", "storage_1", 0 },
+	{ "storage-1", "storage_1", 1 },
+	{ "1node", "_1node", 1 },
+	{ "a.b c", "a_b_c", 1 },
+	{ "", "_", 1 },
+	{ "h\xc3\xa9", "h__", 1 },
+};
+
+START_TEST(test_munin_fields)
+{
+	const struct field_case *c = &fields[_i];
+	char	 out[NAME_FIELD_MAX + 1];
+
+	ck_assert_int_eq(name_munin_field(c->in, strlen(c->in), out),
+	    c->changed);
+	ck_assert_str_eq(out, c->out);
+}
+END_TEST
+
+START_TEST(test_munin_field_cut)
+{
+	char	 in[100], out[NAME_FIELD_MAX + 1];
+
+	memset(in, 'x', sizeof in);
+	ck_assert_int_eq(name_munin_field(in, sizeof in, out), 1);
+	ck_assert_uint_eq(strlen(out), NAME_FIELD_MAX);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite	*s = suite_create("name");
+	TCase	*tc = tcase_create("core");
+	SRunner	*sr;
+	int	 failed;
+
+	tcase_add_loop_test(tc, test_node_ids, 0,
+	    sizeof node_ids / sizeof node_ids[0]);
+	tcase_add_loop_test(tc, test_stat_names, 0,
+	    sizeof stat_names / sizeof stat_names[0]);
+	tcase_add_test(tc, test_stat_name_lengths);
+	tcase_add_test(tc, test_nicknames);
+	tcase_add_loop_test(tc, test_munin_fields, 0,
+	    sizeof fields / sizeof fields[0]);
+	tcase_add_test(tc, test_munin_field_cut);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,463 @@
+/*
+ * check_provider.c: the provider's lifecycle, producers and flushes, on
+ * real LMDB environments in temporary directories.
+ */
+#include <sys/stat.h>
+
+#include <check.h>
+#include <ev.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tally-int.h"
+#include "fixture.h"
+
+static char	 dir[FIXTURE_PATH_MAX];
+static char	 logged[4096];
+
+static void
+setup(void)
+{
+	ck_assert_ptr_nonnull(fixture_tmpdir(dir));
+	logged[0] = '\0';
+}
+
+static void
+teardown(void)
+{
+	fixture_rmtree(dir);
+}
+
+static void
+log_cb(void *ctx, int level, const char *msg)
+{
+	strncat(logged, msg, sizeof logged - strlen(logged) - 2);
+	strcat(logged, "\n");
+}
+
+static tally_provider *
+mk(const char *node, unsigned flags)
+{
+	tally_options	 opt;
+	tally_provider	*p;
+
+	memset(&opt, 0, sizeof opt);
+	opt.node_id = node;
+	opt.nickname = "nick";
+	opt.statsfile = dir;
+	opt.flags = flags;
+	opt.flush_interval = 3600;	/* tests flush by hand */
+	opt.log = log_cb;
+	ck_assert_int_eq(tally_provider_new(&p, &opt), 0);
+	return p;
+}
+
+/* The text of node/stat in db, or NULL. */
+static const char *
+get(const char *node, enum store_db db, const char *stat)
+{
+	static char		 out[128];
+	struct store		*st;
+	struct store_reader	 r;
+	char			 err[TALLY_ERRLEN];
+	MDB_val			 v;
+	int			 rc;
+
+	ck_assert_msg(store_open(&st, dir, STORE_RDONLY, err, sizeof err) ==
+	    0, "%s", err);
+	ck_assert_int_eq(store_reader_begin(st, &r, err, sizeof err), 0);
+	rc = store_reader_get(&r, db, node, strlen(node), stat, strlen(stat),
+	    &v);
+	if (rc == 1)
+		snprintf(out, sizeof out, "%.*s", (int)v.mv_size,
+		    (const char *)v.mv_data);
+	store_reader_end(&r);
+	store_close(st);
+	return rc == 1 ? out : NULL;
+}
+
+static const char *
+counter(const char *node, const char *stat)
+{
+	return get(node, STORE_COUNTERS, stat);
+}
+
+static int
+good_stats(void *ctx, tally_sink *sink)
+{
+	ck_assert_int_eq(tally_sink_put(sink, "space.used", 1.5), 0);
+	ck_assert_int_eq(tally_sink_put(sink, "space.unknown", NAN), 0);
+	ck_assert_int_eq(tally_sink_put(sink, "bad name", 1), TALLY_EINVAL);
+	return 0;
+}
+
+static int
+failing_stats(void *ctx, tally_sink *sink)
+{
+	tally_sink_put(sink, "broken.partial", 1);
+	return -1;
+}
+
+START_TEST(test_start_flush_stop)
+{
+	tally_provider	*p = mk("node-a", TALLY_F_NO_MONITORS);
+	tally_producer	 good = { "good", good_stats, NULL };
+	tally_producer	 bad = { "bad", failing_stats, NULL };
+
+	ck_assert_int_eq(tally_register_producer(p, &good), 0);
+	ck_assert_int_eq(tally_register_producer(p, &bad), 0);
+	ck_assert_int_eq(tally_count(p, "ops.get", 3), 0);
+	ck_assert_int_eq(tally_provider_start(p), 0);
+	ck_assert_int_eq(tally_provider_flush(p), 0);
+	ck_assert_str_eq(counter("node-a", "ops.get"), "3");
+	ck_assert_str_eq(get("node-a", STORE_STATS, "space.used"), "1.5");
+	ck_assert_str_eq(get("node-a", STORE_STATS, "space.unknown"), "nan");
+	/* A failing producer's values are skipped, and said so. */
+	ck_assert_ptr_null(get("node-a", STORE_STATS, "broken.partial"));
+	ck_assert_ptr_null(get("node-a", STORE_STATS, "bad name"));
+	ck_assert_msg(strstr(logged, "producer bad returned -1") != NULL,
+	    "%s", logged);
+	tally_count(p, "ops.get", 1);
+	ck_assert_int_eq(tally_provider_stop(p), 0);
+	/* The final flush at stop. */
+	ck_assert_str_eq(counter("node-a", "ops.get"), "4");
+	ck_assert_int_eq(tally_provider_flush(p), TALLY_ESTATE);
+	ck_assert_int_eq(tally_provider_stop(p), TALLY_ESTATE);
+	tally_provider_free(p);
+}
+END_TEST
+
+START_TEST(test_node_record)
+{
+	tally_provider		*p = mk("node-r", TALLY_F_NO_MONITORS);
+	struct store		*st;
+	struct store_reader	 r;
+	struct record_node	 rn;
+	MDB_val			 id, rec;
+	char			 err[TALLY_ERRLEN];
+
+	ck_assert_int_eq(tally_provider_start(p), 0);
+	ck_assert_int_eq(tally_provider_flush(p), 0);
+	tally_provider_free(p);
+	ck_assert_int_eq(store_open(&st, dir, STORE_RDONLY, err, sizeof err),
+	    0);
+	ck_assert_int_eq(store_reader_begin(st, &r, err, sizeof err), 0);
+	ck_assert_int_eq(store_reader_next(&r, &id, &rec), 1);
+	ck_assert_int_eq(record_node_parse(rec.mv_data, rec.mv_size, &rn, err,
+	    sizeof err), 0);
+	ck_assert_str_eq(rn.nickname, "nick");
+	ck_assert_str_eq(rn.source, "local");
+	ck_assert(llabs(rn.time - (int64_t)time(NULL)) < 5);
+	store_reader_end(&r);
+	store_close(st);
+}
+END_TEST
+
+START_TEST(test_counts_before_start_kept)
+{
+	tally_provider	*p = mk("early", TALLY_F_NO_MONITORS);
+
+	tally_count(p, "early.bird", 7);
+	ck_assert_int_eq(tally_provider_start(p), 0);
+	tally_provider_free(p);		/* stops: final flush */
+	ck_assert_str_eq(counter("early", "early.bird"), "7");
+}
+END_TEST
+
+/* Counters resume from the slot, and a restart never double counts. */
+START_TEST(test_resume)
+{
+	tally_provider	*p = mk("resumer", TALLY_F_NO_MONITORS);
+
+	tally_count(p, "c", 5);
+	ck_assert_int_eq(tally_provider_start(p), 0);
+	tally_provider_free(p);
+	ck_assert_str_eq(counter("resumer", "c"), "5");
+
+	p = mk("resumer", TALLY_F_NO_MONITORS);
+	tally_count(p, "c", 3);
+	ck_assert_int_eq(tally_provider_start(p), 0);
+	ck_assert_int_eq(tally_provider_stop(p), 0);
+	ck_assert_str_eq(counter("resumer", "c"), "8");
+	ck_assert_int_eq(tally_provider_start(p), 0);
+	ck_assert_int_eq(tally_provider_stop(p), 0);
+	ck_assert_str_eq(counter("resumer", "c"), "8");
+	ck_assert(tally_counter_value(tally_counter_get(p, "c")) == 8);
+	tally_provider_free(p);
+}
+END_TEST
+
+START_TEST(test_builtin_monitors)
+{
+	tally_provider	*p = mk("monitored", 0);
+
+	ck_assert_int_eq(tally_provider_start(p), 0);
+	ck_assert_int_eq(tally_provider_flush(p), 0);
+	ck_assert_ptr_nonnull(get("monitored", STORE_STATS, "node.uptime"));
+	ck_assert_ptr_nonnull(get("monitored", STORE_STATS,
+	    "cpu_monitor.total"));
+	/* Absent until enough samples exist. */
+	ck_assert_ptr_null(get("monitored", STORE_STATS,
+	    "cpu_monitor.1min_avg"));
+	tally_provider_free(p);
+}
+END_TEST
+
+static int
+count_calls(void *ctx, tally_sink *sink)
+{
+	(*(int *)ctx)++;
+	return 0;
+}
+
+START_TEST(test_producers_register)
+{
+	tally_provider	*p = mk("prod", TALLY_F_NO_MONITORS);
+	int		 calls = 0;
+	tally_producer	 prod = { "counted", count_calls, &calls };
+	tally_producer	 none = { "none", NULL, NULL };
+
+	ck_assert_int_eq(tally_register_producer(p, NULL), TALLY_EINVAL);
+	ck_assert_int_eq(tally_register_producer(p, &none), TALLY_EINVAL);
+	ck_assert_int_eq(tally_register_producer(NULL, &prod), TALLY_EINVAL);
+	ck_assert_int_eq(tally_register_producer(p, &prod), 0);
+	ck_assert_int_eq(tally_register_producer(p, &prod), TALLY_EINVAL);
+	ck_assert_int_eq(tally_provider_start(p), 0);
+	ck_assert_int_eq(tally_provider_flush(p), 0);
+	ck_assert_int_ge(calls, 1);
+	ck_assert_int_eq(tally_unregister_producer(p, &prod), 0);
+	ck_assert_int_eq(tally_unregister_producer(p, &prod),
+	    TALLY_ENOTFOUND);
+	calls = 0;
+	ck_assert_int_eq(tally_provider_flush(p), 0);
+	ck_assert_int_eq(calls, 0);
+	tally_provider_free(p);
+}
+END_TEST
+
+struct options_case {
+	const char	*node_id;
+	const char	*nickname;
+	const char	*statsfile;
+	const char	*furl;
+	double		 interval;
+	const char	*msg;
+};
+
+static const struct options_case bad_options[] = {
+	{ "Bad Id", NULL, "/tmp", NULL, 0, "node id" },
+	{ NULL, NULL, "/tmp", NULL, 0, "no node id" },
+	{ "ok", "bad\nnick", "/tmp", NULL, 0, "nickname" },
+	{ "ok", NULL, NULL, NULL, 0, "no statsfile" },
+	{ "ok", NULL, "/tmp", "tally://127.0.0.1:1/s", 0, "remote mode" },
+	{ "ok", NULL, "/tmp", NULL, -1, "interval" },
+};
+
+START_TEST(test_bad_options)
+{
+	const struct options_case *c = &bad_options[_i];
+	tally_options	 opt;
+	tally_provider	*p = (void *)1;
+
+	memset(&opt, 0, sizeof opt);
+	opt.node_id = c->node_id;
+	opt.nickname = c->nickname;
+	opt.statsfile = c->statsfile;
+	opt.gatherer_furl = c->furl;
+	opt.flush_interval = c->interval;
+	opt.log = log_cb;
+	ck_assert_int_eq(tally_provider_new(&p, &opt), TALLY_EINVAL);
+	ck_assert_ptr_null(p);
+	ck_assert_msg(strstr(logged, c->msg) != NULL, "'%s' lacks '%s'",
+	    logged, c->msg);
+	ck_assert_int_eq(tally_provider_new(&p, NULL), TALLY_EINVAL);
+}
+END_TEST
+
+static tally_provider *
+mk_at(const char *statsfile)
+{
+	tally_options	 opt;
+	tally_provider	*p;
+
+	memset(&opt, 0, sizeof opt);
+	opt.node_id = "n";
+	opt.statsfile = statsfile;
+	opt.flags = TALLY_F_NO_MONITORS;
+	opt.log = log_cb;
+	ck_assert_int_eq(tally_provider_new(&p, &opt), 0);
+	return p;
+}
+
+START_TEST(test_start_missing_statsfile)
+{
+	char		 path[FIXTURE_PATH_MAX + 16];
+	tally_provider	*p;
+
+	snprintf(path, sizeof path, "%s/missing", dir);
+	p = mk_at(path);
+	ck_assert_int_eq(tally_provider_start(p), TALLY_ESTORE);
+	ck_assert_msg(strstr(tally_provider_errmsg(p), "No such file") !=
+	    NULL, "%s", tally_provider_errmsg(p));
+	/* Fix the problem; the same provider starts. */
+	ck_assert_int_eq(mkdir(path, 0770), 0);
+	tally_count(p, "after", 1);
+	ck_assert_int_eq(tally_provider_start(p), 0);
+	tally_provider_free(p);
+}
+END_TEST
+
+START_TEST(test_start_not_lmdb)
+{
+	char		 path[FIXTURE_PATH_MAX + 16];
+	tally_provider	*p;
+	int		 fd;
+
+	snprintf(path, sizeof path, "%s/data.mdb", dir);
+	ck_assert_int_ge(fd = open(path, O_CREAT | O_WRONLY, 0600), 0);
+	ck_assert_int_eq(write(fd, "this is not lmdb, padded to a page...",
+	    37), 37);
+	ck_assert_int_eq(ftruncate(fd, 8192), 0);
+	close(fd);
+	p = mk_at(dir);
+	ck_assert_int_eq(tally_provider_start(p), TALLY_ESTORE);
+	ck_assert_msg(strstr(tally_provider_errmsg(p),
+	    "not an LMDB environment") != NULL, "%s",
+	    tally_provider_errmsg(p));
+	tally_provider_free(p);
+}
+END_TEST
+
+static void
+write_file(const char *name, const char *text)
+{
+	char	 path[FIXTURE_PATH_MAX + 32];
+	FILE	*f;
+
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	ck_assert_ptr_nonnull(f = fopen(path, "w"));
+	fputs(text, f);
+	fclose(f);
+}
+
+START_TEST(test_open_nodedir)
+{
+	tally_provider	*p;
+	char		 id[TALLY_NODE_ID_MAX + 1], sf[FIXTURE_PATH_MAX + 16];
+
+	ck_assert_int_eq(tally_provider_open(&p, dir), TALLY_ENOTCONFIGURED);
+	ck_assert_ptr_null(p);
+	snprintf(sf, sizeof sf, "%s/stats", dir);
+	ck_assert_int_eq(mkdir(sf, 0770), 0);
+	write_file("statsfile", "stats\n");	/* relative to nodedir */
+	write_file("nickname", "storage one  \n");
+	ck_assert_int_eq(tally_provider_open(&p, dir), 0);
+	snprintf(id, sizeof id, "%s", tally_provider_node_id(p));
+	ck_assert(tally_node_id_valid(id));
+	ck_assert_uint_eq(strlen(id), 26);
+	ck_assert_int_eq(tally_provider_start(p), 0);
+	tally_provider_free(p);
+	/* node.id is reused. */
+	ck_assert_int_eq(tally_provider_open(&p, dir), 0);
+	ck_assert_str_eq(tally_provider_node_id(p), id);
+	tally_provider_free(p);
+	/* A bad node.id is refused, not replaced. */
+	write_file("node.id", "NOT VALID\n");
+	ck_assert_int_eq(tally_provider_open(&p, dir), TALLY_EINVAL);
+}
+END_TEST
+
+static void
+stop_soon(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	ev_break(loop, EVBREAK_ALL);
+}
+
+/* Attached to the host's loop: flushes run there, on this thread. */
+START_TEST(test_attach)
+{
+	struct ev_loop	*loop = ev_loop_new(EVFLAG_AUTO);
+	tally_provider	*p = mk("attached", TALLY_F_NO_MONITORS);
+	ev_timer	 t;
+
+	tally_count(p, "host.loop", 2);
+	ck_assert_int_eq(tally_provider_attach(p, loop), 0);
+	ck_assert_int_eq(tally_provider_attach(p, loop), TALLY_ESTATE);
+	ck_assert_int_eq(tally_provider_start(p), TALLY_ESTATE);
+	ev_timer_init(&t, stop_soon, 0.05, 0.);
+	ev_timer_start(loop, &t);
+	ev_run(loop, 0);		/* runs the first flush */
+	ck_assert_str_eq(counter("attached", "host.loop"), "2");
+	tally_count(p, "host.loop", 1);
+	ck_assert_int_eq(tally_provider_flush(p), 0);
+	ck_assert_str_eq(counter("attached", "host.loop"), "3");
+	ck_assert_int_eq(tally_provider_stop(p), 0);
+	tally_provider_free(p);
+	ev_loop_destroy(loop);
+}
+END_TEST
+
+START_TEST(test_two_providers_one_env)
+{
+	tally_provider	*a = mk("one", TALLY_F_NO_MONITORS);
+	tally_provider	*b = mk("two", TALLY_F_NO_MONITORS);
+
+	tally_count(a, "x", 1);
+	tally_count(b, "x", 2);
+	ck_assert_int_eq(tally_provider_start(a), 0);
+	ck_assert_int_eq(tally_provider_start(b), 0);
+	ck_assert_int_eq(tally_provider_flush(a), 0);
+	ck_assert_int_eq(tally_provider_flush(b), 0);
+	ck_assert_str_eq(counter("one", "x"), "1");
+	ck_assert_str_eq(counter("two", "x"), "2");
+	tally_provider_free(a);
+	tally_provider_free(b);
+}
+END_TEST
+
+START_TEST(test_strerror)
+{
+	ck_assert_str_eq(tally_strerror(0), "success");
+	ck_assert_str_eq(tally_strerror(TALLY_EFORMAT),
+	    "unknown database format");
+	ck_assert_str_eq(tally_strerror(12345), "unknown tally error");
+	ck_assert_str_eq(tally_version(NULL, NULL, NULL),
+	    "tally " TALLY_VERSION_STRING);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite	*s = suite_create("provider");
+	TCase	*tc = tcase_create("core");
+	SRunner	*sr;
+	int	 failed;
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 20);
+	tcase_add_test(tc, test_start_flush_stop);
+	tcase_add_test(tc, test_node_record);
+	tcase_add_test(tc, test_counts_before_start_kept);
+	tcase_add_test(tc, test_resume);
+	tcase_add_test(tc, test_builtin_monitors);
+	tcase_add_test(tc, test_producers_register);
+	tcase_add_loop_test(tc, test_bad_options, 0,
+	    sizeof bad_options / sizeof bad_options[0]);
+	tcase_add_test(tc, test_start_missing_statsfile);
+	tcase_add_test(tc, test_start_not_lmdb);
+	tcase_add_test(tc, test_open_nodedir);
+	tcase_add_test(tc, test_attach);
+	tcase_add_test(tc, test_two_providers_one_env);
+	tcase_add_test(tc, test_strerror);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

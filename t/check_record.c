@@ -1,0 +1,203 @@
+/*
+ * check_record.c: the text encoding of database values.
+ */
+#include <check.h>
+#include <locale.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tally-int.h"
+
+static const int64_t ints[] = {
+	0, 1, -1, 42, 1000000007, INT64_MAX, INT64_MIN, INT64_MIN + 1,
+};
+
+START_TEST(test_int64_roundtrip)
+{
+	char	 buf[RECORD_NUMLEN];
+	size_t	 n = record_fmt_int64(buf, ints[_i]);
+	int64_t	 back;
+
+	ck_assert_uint_eq(n, strlen(buf));
+	ck_assert_int_eq(record_parse_int64(buf, n, &back), 0);
+	ck_assert(back == ints[_i]);
+}
+END_TEST
+
+static const char *bad_ints[] = {
+	"", "-", "1a", " 1", "1 ", "+1", "9223372036854775808",
+	"-9223372036854775809", "0x10", "1.0",
+};
+
+START_TEST(test_int64_bad)
+{
+	int64_t	 v;
+
+	ck_assert_int_eq(record_parse_int64(bad_ints[_i],
+	    strlen(bad_ints[_i]), &v), TALLY_EINVAL);
+}
+END_TEST
+
+static const double dbls[] = {
+	0, 1, -1, 0.1, 0.1 + 0.2, 1.0 / 3, 1e300, -1e-300, 123456.789,
+	4.9e-324, 1.7976931348623157e308, 9007199254740993.0, 2.5,
+};
+
+START_TEST(test_double_roundtrip)
+{
+	char	 buf[RECORD_NUMLEN];
+	size_t	 n = record_fmt_double(buf, dbls[_i]);
+	double	 back;
+
+	ck_assert_uint_eq(n, strlen(buf));
+	ck_assert_int_eq(record_parse_double(buf, n, &back), 0);
+	ck_assert_msg(back == dbls[_i], "%s did not read back", buf);
+}
+END_TEST
+
+START_TEST(test_double_shortest)
+{
+	char	 buf[RECORD_NUMLEN];
+
+	record_fmt_double(buf, 0.1);
+	ck_assert_str_eq(buf, "0.1");
+	record_fmt_double(buf, 42.0);
+	ck_assert_str_eq(buf, "42");
+	record_fmt_double(buf, 0.1 + 0.2);
+	ck_assert_str_eq(buf, "0.30000000000000004");
+	record_fmt_double(buf, NAN);
+	ck_assert_str_eq(buf, "nan");
+	record_fmt_double(buf, -INFINITY);
+	ck_assert_str_eq(buf, "-inf");
+}
+END_TEST
+
+START_TEST(test_double_nan_and_bad)
+{
+	double	 v;
+
+	ck_assert_int_eq(record_parse_double("nan", 3, &v), 0);
+	ck_assert(isnan(v));
+	ck_assert_int_eq(record_parse_double("inf", 3, &v), 0);
+	ck_assert(isinf(v));
+	ck_assert_int_eq(record_parse_double("", 0, &v), TALLY_EINVAL);
+	ck_assert_int_eq(record_parse_double("1,5", 3, &v), TALLY_EINVAL);
+	ck_assert_int_eq(record_parse_double("0x10", 4, &v), TALLY_EINVAL);
+	ck_assert_int_eq(record_parse_double(" 1", 2, &v), TALLY_EINVAL);
+	ck_assert_int_eq(record_parse_double("1e", 2, &v), TALLY_EINVAL);
+}
+END_TEST
+
+/* A host program's locale must not turn "0.5" into "0,5" in the file. */
+START_TEST(test_double_locale)
+{
+	char	 buf[RECORD_NUMLEN];
+	double	 v;
+
+	if (setlocale(LC_NUMERIC, "de_DE.UTF-8") == NULL &&
+	    setlocale(LC_NUMERIC, "fr_FR.UTF-8") == NULL)
+		return;		/* no such locale here: nothing to prove */
+	record_fmt_double(buf, 0.5);
+	ck_assert_str_eq(buf, "0.5");
+	ck_assert_int_eq(record_parse_double("0.25", 4, &v), 0);
+	ck_assert(v == 0.25);
+	setlocale(LC_NUMERIC, "C");
+}
+END_TEST
+
+START_TEST(test_node_record)
+{
+	struct record_node	 rn, back;
+	char			 buf[512], err[128];
+	int			 n;
+
+	memset(&rn, 0, sizeof rn);
+	strcpy(rn.nickname, "storage one");
+	strcpy(rn.source, "local");
+	rn.time = 1764093000;
+	rn.interval = 10;
+	n = record_node_fmt(buf, sizeof buf, &rn);
+	ck_assert_int_gt(n, 0);
+	ck_assert_str_eq(buf, "nickname=storage one\ntime=1764093000\n"
+	    "source=local\ninterval=10\n");
+	ck_assert_int_eq(record_node_parse(buf, (size_t)n, &back, err,
+	    sizeof err), 0);
+	ck_assert_str_eq(back.nickname, "storage one");
+	ck_assert_str_eq(back.source, "local");
+	ck_assert(back.time == 1764093000);
+	ck_assert(back.interval == 10);
+}
+END_TEST
+
+struct bad_record {
+	const char	*rec;
+	const char	*err;
+};
+
+static const struct bad_record bad_records[] = {
+	{ "time=1\nsource=local\n", "lacks nickname" },
+	{ "nickname=a\nsource=local\n", "lacks time" },
+	{ "nickname=a\ntime=1\n", "lacks source" },
+	{ "nickname=a\ntime=x\nsource=local\n", "bad time" },
+	{ "nickname=a\ntime=1\nsource=local\njunk\n", "without '='" },
+	{ "nickname=\ntime=1\nsource=local\n", "bad nickname" },
+	{ "nickname=a\ntime=1\nsource=\n", "bad source" },
+	{ "", "lacks nickname" },
+};
+
+START_TEST(test_node_record_bad)
+{
+	struct record_node	 rn;
+	char			 err[128] = "";
+	const struct bad_record	*c = &bad_records[_i];
+
+	ck_assert_int_eq(record_node_parse(c->rec, strlen(c->rec), &rn, err,
+	    sizeof err), TALLY_EINVAL);
+	ck_assert_msg(strstr(err, c->err) != NULL, "'%s' lacks '%s'", err,
+	    c->err);
+}
+END_TEST
+
+START_TEST(test_node_record_unknown_fields)
+{
+	struct record_node	 rn;
+	char			 err[128];
+	const char		*rec = "nickname=a\nfuture=1\ntime=5\n"
+	    "source=remote 10.0.0.1:5000";
+
+	ck_assert_int_eq(record_node_parse(rec, strlen(rec), &rn, err,
+	    sizeof err), 0);
+	ck_assert_str_eq(rn.source, "remote 10.0.0.1:5000");
+	ck_assert(rn.time == 5);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite	*s = suite_create("record");
+	TCase	*tc = tcase_create("core");
+	SRunner	*sr;
+	int	 failed;
+
+	tcase_add_loop_test(tc, test_int64_roundtrip, 0,
+	    sizeof ints / sizeof ints[0]);
+	tcase_add_loop_test(tc, test_int64_bad, 0,
+	    sizeof bad_ints / sizeof bad_ints[0]);
+	tcase_add_loop_test(tc, test_double_roundtrip, 0,
+	    sizeof dbls / sizeof dbls[0]);
+	tcase_add_test(tc, test_double_shortest);
+	tcase_add_test(tc, test_double_nan_and_bad);
+	tcase_add_test(tc, test_double_locale);
+	tcase_add_test(tc, test_node_record);
+	tcase_add_loop_test(tc, test_node_record_bad, 0,
+	    sizeof bad_records / sizeof bad_records[0]);
+	tcase_add_test(tc, test_node_record_unknown_fields);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
