@@ -1,0 +1,384 @@
+/*
+ * bench.c: `make bench`.  Prints each figure beside a reference measured in
+ * the same run, on this machine; it never passes or fails.  Links the
+ * shared libtally, as a node program would.
+ *
+ * usage: bench PLUGIN
+ */
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <fcntl.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tally.h"
+
+#define ADDS	(50 * 1000 * 1000)
+#define REPEAT	5
+
+static double
+now(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double
+median(double *v, int n)
+{
+	qsort(v, n, sizeof *v, cmp_double);
+	return v[n / 2];
+}
+
+static int64_t	 raw;		/* the reference counter */
+
+static double
+bench_raw(void)
+{
+	double	 t = now();
+	long	 i;
+
+	for (i = 0; i < ADDS; i++)
+		__atomic_fetch_add(&raw, 1, __ATOMIC_RELAXED);
+	return (now() - t) / ADDS * 1e9;
+}
+
+static tally_counter	*hot;
+
+static double
+bench_add(void)
+{
+	double	 t = now();
+	long	 i;
+
+	for (i = 0; i < ADDS; i++)
+		tally_counter_add(hot, 1);
+	return (now() - t) / ADDS * 1e9;
+}
+
+struct two {
+	int	 tally;
+	double	 secs;
+};
+
+static void *
+two_worker(void *arg)
+{
+	struct two	*w = arg;
+	double		 t = now();
+	long		 i;
+
+	if (w->tally)
+		for (i = 0; i < ADDS; i++)
+			tally_counter_add(hot, 1);
+	else
+		for (i = 0; i < ADDS; i++)
+			__atomic_fetch_add(&raw, 1, __ATOMIC_RELAXED);
+	w->secs = now() - t;
+	return NULL;
+}
+
+/* Aggregate adds per second of two threads on one counter. */
+static double
+bench_two(int tally)
+{
+	pthread_t	 th[2];
+	struct two	 w[2] = { { tally, 0 }, { tally, 0 } };
+	double		 t = now();
+	int		 i;
+
+	for (i = 0; i < 2; i++)
+		pthread_create(&th[i], NULL, two_worker, &w[i]);
+	for (i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	return 2.0 * ADDS / (now() - t);
+}
+
+static tally_provider	*prov;
+
+static double
+bench_by_name(void)
+{
+	static const char *names[] = {
+		"storage_server.allocate", "storage_server.get",
+		"storage_server.writev", "storage_server.readv",
+	};
+	double	 t = now();
+	long	 i, n = ADDS / 5;
+
+	for (i = 0; i < n; i++)
+		tally_count(prov, names[i & 3], 1);
+	return (now() - t) / n * 1e9;
+}
+
+#define FLUSH_METRICS 10000
+
+static int
+many_stats(void *ctx, tally_sink *sink)
+{
+	char	 name[64];
+	int	 i, round = *(int *)ctx;
+
+	for (i = 0; i < FLUSH_METRICS; i++) {
+		snprintf(name, sizeof name, "bench.stat.%05d", i);
+		tally_sink_put(sink, name, i * 0.5 + round);
+	}
+	return 0;
+}
+
+/* A flush of 10k counters and 10k stats, every value changed. */
+static double
+bench_flush(const char *dir, double *first)
+{
+	tally_options	 opt;
+	tally_provider	*p;
+	tally_counter	*c[FLUSH_METRICS];
+	tally_producer	 prod = { "bench", many_stats, NULL };
+	double		 times[REPEAT * 2], t;
+	char		 name[64];
+	int		 i, r, round = 0;
+
+	memset(&opt, 0, sizeof opt);
+	opt.node_id = "flusher";
+	opt.statsfile = dir;
+	opt.flush_interval = 3600;
+	opt.flags = TALLY_F_NO_MONITORS;
+	if (tally_provider_new(&p, &opt) != 0)
+		return NAN;
+	prod.ctx = &round;
+	tally_register_producer(p, &prod);
+	for (i = 0; i < FLUSH_METRICS; i++) {
+		snprintf(name, sizeof name, "bench.counter.%05d", i);
+		c[i] = tally_counter_get(p, name);
+	}
+	if (tally_provider_start(p) != 0) {
+		fprintf(stderr, "bench: %s\n", tally_provider_errmsg(p));
+		return NAN;
+	}
+	/* The start's own first flush wrote the slot: time one more. */
+	tally_provider_flush(p);
+	for (r = 0; r < REPEAT * 2; r++) {
+		round++;
+		for (i = 0; i < FLUSH_METRICS; i++)
+			tally_counter_add(c[i], 1);
+		t = now();
+		if (tally_provider_flush(p) != 0) {
+			fprintf(stderr, "bench: %s\n", tally_provider_errmsg(p));
+			return NAN;
+		}
+		times[r] = (now() - t) * 1e3;
+	}
+	*first = times[0];
+	tally_provider_free(p);
+	return median(times, REPEAT * 2);
+}
+
+static int
+node_stats(void *ctx, tally_sink *sink)
+{
+	tally_sink_put(sink, "storage_server.allocated", 1e9 + *(int *)ctx);
+	return 0;
+}
+
+static int
+fill_nodes(const char *dir, int n)
+{
+	tally_options	 opt;
+	tally_provider	*p;
+	tally_producer	 prod = { "node", node_stats, NULL };
+	char		 id[32], nick[32];
+	int		 i;
+
+	for (i = 0; i < n; i++) {
+		snprintf(id, sizeof id, "node-%04d", i);
+		snprintf(nick, sizeof nick, "storage %d", i);
+		memset(&opt, 0, sizeof opt);
+		opt.node_id = id;
+		opt.nickname = nick;
+		opt.statsfile = dir;
+		opt.flush_interval = 3600;
+		opt.flags = TALLY_F_NO_MONITORS;
+		if (tally_provider_new(&p, &opt) != 0)
+			return -1;
+		prod.ctx = &i;
+		tally_register_producer(p, &prod);
+		tally_count(p, "storage_server.allocate", i);
+		if (tally_provider_start(p) != 0)
+			return -1;
+		tally_provider_free(p);
+	}
+	return 0;
+}
+
+/* Wall time of one run of argv with statsfile set, stdout discarded. */
+static double
+run_once(char *const argv[], const char *statsfile)
+{
+	double	 t = now();
+	pid_t	 pid;
+	int	 status, fd;
+
+	if ((pid = fork()) == 0) {
+		fd = open("/dev/null", O_WRONLY);
+		dup2(fd, 1);
+		setenv("statsfile", statsfile, 1);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	waitpid(pid, &status, 0);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return NAN;
+	return (now() - t) * 1e3;
+}
+
+static double
+run_median(char *const argv[], const char *statsfile)
+{
+	double	 times[21];
+	int	 i;
+
+	for (i = 0; i < 21; i++)
+		times[i] = run_once(argv, statsfile);
+	return median(times, 21);
+}
+
+static void
+rm_env(const char *dir)
+{
+	char	 path[4096];
+
+	snprintf(path, sizeof path, "%s/data.mdb", dir);
+	unlink(path);
+	snprintf(path, sizeof path, "%s/lock.mdb", dir);
+	unlink(path);
+	rmdir(dir);
+}
+
+int
+main(int argc, char **argv)
+{
+	tally_options	 opt;
+	char		 dir[] = "/tmp/tally-bench.XXXXXX";
+	char		 nodes[] = "/tmp/tally-bench-nodes.XXXXXX";
+	char		 plugin[4096], link[4200];
+	double		 r, a, one, two, tworaw, byname, flush, first;
+	double		 fetch, spawn;
+	long		 ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	int		 i;
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: bench PLUGIN\n");
+		return 2;
+	}
+	if (mkdtemp(dir) == NULL || mkdtemp(nodes) == NULL) {
+		perror("bench: mkdtemp");
+		return 1;
+	}
+	memset(&opt, 0, sizeof opt);
+	opt.node_id = "bench";
+	opt.statsfile = dir;
+	opt.flags = TALLY_F_NO_MONITORS;
+	if (tally_provider_new(&prov, &opt) != 0)
+		return 1;
+	hot = tally_counter_get(prov, "bench.hot");
+	tally_count(prov, "storage_server.allocate", 0);
+
+	printf("tally %s benchmarks, %ld CPUs; medians of %d runs\n\n",
+	    TALLY_VERSION_STRING, ncpu, REPEAT);
+	printf("%-44s %12s %12s %8s %s\n", "figure", "tally", "reference",
+	    "ratio", "target");
+
+	{
+		double ra[REPEAT], aa[REPEAT];
+		for (i = 0; i < REPEAT; i++) {
+			ra[i] = bench_raw();
+			aa[i] = bench_add();
+		}
+		r = median(ra, REPEAT);
+		a = median(aa, REPEAT);
+	}
+	printf("%-44s %9.2f ns %9.2f ns %7.2fx %s\n",
+	    "counter_add vs relaxed atomic add", a, r, a / r, "<= 1.5x");
+
+	{
+		double oa[REPEAT], ta[REPEAT], tr[REPEAT];
+		for (i = 0; i < REPEAT; i++) {
+			oa[i] = 1e9 / bench_add();
+			ta[i] = bench_two(1);
+			tr[i] = bench_two(0);
+		}
+		one = median(oa, REPEAT);
+		two = median(ta, REPEAT);
+		tworaw = median(tr, REPEAT);
+	}
+	printf("%-44s %8.0f M/s %8.0f M/s %7.2fx %s\n",
+	    "2 threads, one counter vs 1 thread", two / 1e6, one / 1e6,
+	    two / one, ">= 1x");
+	printf("%-44s %8.0f M/s %8.0f M/s %7.2fx %s\n",
+	    "2 threads, one counter vs shared atomic", two / 1e6,
+	    tworaw / 1e6, two / tworaw, "(context)");
+
+	{
+		double ba[REPEAT];
+		for (i = 0; i < REPEAT; i++)
+			ba[i] = bench_by_name();
+		byname = median(ba, REPEAT);
+	}
+	printf("%-44s %9.2f ns %9.2f ns %7.2fx %s\n",
+	    "tally_count by name vs atomic add", byname, r, byname / r,
+	    "<= 30 ns");
+
+	flush = bench_flush(dir, &first);
+	printf("%-44s %9.2f ms %12s %8s %s\n",
+	    "flush of 10k counters + 10k stats, all new", flush, "-", "-",
+	    "<= 10 ms");
+
+	if (fill_nodes(nodes, 1000) != 0) {
+		fprintf(stderr, "bench: could not fill 1,000 nodes\n");
+		return 1;
+	}
+	snprintf(plugin, sizeof plugin, "%s", argv[1]);
+	if (plugin[0] != '/') {
+		char cwd[2048];
+		if (getcwd(cwd, sizeof cwd) == NULL)
+			return 1;
+		snprintf(plugin, sizeof plugin, "%s/%s", cwd, argv[1]);
+	}
+	snprintf(link, sizeof link, "%s/tahoe_storage_allocated", nodes);
+	if (symlink(plugin, link) != 0) {
+		perror("bench: symlink");
+		return 1;
+	}
+	{
+		char *pa[] = { link, NULL };
+		char *ta[] = { (char *)"/bin/true", NULL };
+		fetch = run_median(pa, nodes);
+		spawn = run_median(ta, nodes);
+	}
+	printf("%-44s %9.2f ms %9.2f ms %7.2fx %s\n",
+	    "plugin fetch, 1,000 nodes vs spawning true", fetch, spawn,
+	    fetch / spawn, "<= 10 ms");
+
+	tally_provider_free(prov);
+	unlink(link);
+	rm_env(dir);
+	rm_env(nodes);
+	return 0;
+}
