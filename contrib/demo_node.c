@@ -7,16 +7,18 @@
  * operations bump counters through handles on the hot path.  The shell
  * tests and contrib/demo.sh run it against throw-away statsfiles.
  *
- * Everything is deterministic for a given node id (a fixed-seed PRNG), and
- * counters only ever grow, so tests may check monotonicity across restarts.
+ * The sequence of operations is fixed for a given node id (a PRNG seeded
+ * from it; only their pace follows the clock), and counters only ever grow,
+ * so tests may check monotonicity across restarts.
  *
  * Protocol with scripts: after a successful start it prints "ready NODE_ID"
  * on stdout; on SIGTERM or SIGINT it stops the provider (a final flush),
  * prints "stopped NODE_ID" and exits 0.  Errors go to stderr as
- * "tally-demo-node: <what>: <detail>" with exit status 1.
+ * "tally-demo-node: <tally_strerror>: <tally_provider_errmsg>" with exit
+ * status 1.  With -f and a node directory that configures no statsfile, it
+ * runs without stats, as nodes of the original system did ("ready -").
  */
 #include <errno.h>
-#include <inttypes.h>
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
@@ -35,6 +37,7 @@
 #define LAT_WINDOW	1000		/* get latencies kept for the stats */
 #define EXTRA_MAX	99999		/* demo.extra.NNNNN */
 #define DEFAULT_RATE	50.0
+#define RATE_MAX	1e6		/* operations per second */
 
 /* The simulated operations' counters, in this order. */
 enum { C_ALLOCATE, C_GET, C_WRITEV, C_READV, C_BYTES_ADDED, C_BYTES_FREED,
@@ -76,8 +79,9 @@ on_signal(int signo)
 	stop_requested = 1;
 }
 
+/* The synopsis; with full, the options too. */
 static void
-usage(FILE *f)
+usage(FILE *f, int full)
 {
 	fprintf(f,
 	    "usage: " PROG " -s STATSFILE -n NODE_ID [-N NICKNAME] "
@@ -85,7 +89,10 @@ usage(FILE *f)
 	    "                       [-d DURATION_SECONDS] [-r OPS_PER_SEC] "
 	    "[-c EXTRA_COUNTERS]\n"
 	    "       " PROG " -f NODEDIR [-d DURATION_SECONDS] "
-	    "[-r OPS_PER_SEC] [-c EXTRA_COUNTERS]\n"
+	    "[-r OPS_PER_SEC] [-c EXTRA_COUNTERS]\n");
+	if (!full)
+		return;
+	fprintf(f,
 	    "\n"
 	    "A simulated storage server that reports its statistics through "
 	    "libtally.\n"
@@ -96,13 +103,14 @@ usage(FILE *f)
 	    "(default 10)\n"
 	    "  -d SECONDS    run time, then stop cleanly; 0 = until SIGTERM/SIGINT"
 	    " (default)\n"
-	    "  -r RATE       simulated operations per second (default %g)\n"
+	    "  -r RATE       simulated operations per second (default %g, "
+	    "at most %g)\n"
 	    "  -c N          also bump N counters demo.extra.NNNNN every 10 ms "
 	    "(0-%d)\n"
 	    "  -f NODEDIR    configure from a node directory "
 	    "(tally_provider_open)\n"
 	    "Prints \"ready NODE_ID\" once started; exits 0 after a clean stop.\n",
-	    DEFAULT_RATE, EXTRA_MAX);
+	    DEFAULT_RATE, RATE_MAX, EXTRA_MAX);
 }
 
 static void
@@ -110,7 +118,7 @@ die_usage(const char *msg, const char *arg)
 {
 	fprintf(stderr, PROG ": %s%s%s\n", msg, arg ? ": " : "",
 	    arg ? arg : "");
-	usage(stderr);
+	usage(stderr, 0);
 	exit(1);
 }
 
@@ -366,6 +374,8 @@ main(int argc, char *argv[])
 			break;
 		case 'r':
 			rate = parse_seconds(optarg, c);
+			if (rate > RATE_MAX)
+				die_usage("invalid value for -r", optarg);
 			break;
 		case 'c':
 			v = parse_seconds(optarg, c);
@@ -377,10 +387,10 @@ main(int argc, char *argv[])
 			nodedir = optarg;
 			break;
 		case 'h':
-			usage(stdout);
+			usage(stdout, 1);
 			return 0;
 		default:
-			usage(stderr);
+			usage(stderr, 0);
 			return 1;
 		}
 	}
@@ -391,6 +401,8 @@ main(int argc, char *argv[])
 		die_usage("-f excludes -s, -n, -N and -i", NULL);
 	if (nodedir == NULL && (opt.statsfile == NULL || opt.node_id == NULL))
 		die_usage("-s and -n are required (or -f)", NULL);
+	if (opt.node_id != NULL && !tally_node_id_valid(opt.node_id))
+		die_usage("invalid node id (1-64 of [a-z0-9_-])", opt.node_id);
 
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
 		report(TALLY_ENOMEM, NULL);

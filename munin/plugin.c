@@ -259,33 +259,33 @@ plugin_names_add(struct plugin_names *pn, char *field)
 int
 plugin_open(struct store **sp, const char *path, char *err, size_t errlen)
 {
-	char		 lock[PATH_MAX];
+	char		 lock[PATH_MAX], gname[64];
 	struct stat	 sb;
 	struct group	*gr;
-	char		 gname[32];
 
 	*sp = NULL;
 	/*
 	 * LMDB reports a reader that cannot write lock.mdb as a bare
 	 * EACCES; say what the operator must change instead.
 	 */
-	if (path != NULL && *path != '\0' &&
-	    (size_t)snprintf(lock, sizeof lock, "%s/lock.mdb", path) <
-	    sizeof lock && stat(lock, &sb) == 0 &&
-	    faccessat(AT_FDCWD, lock, R_OK | W_OK, AT_EACCESS) != 0 &&
-	    errno == EACCES) {
-		if ((gr = getgrgid(sb.st_gid)) != NULL)
-			snprintf(gname, sizeof gname, "%s", gr->gr_name);
-		else
-			snprintf(gname, sizeof gname, "%ld",
-			    (long)sb.st_gid);
+	if (path == NULL || *path == '\0' ||
+	    (size_t)snprintf(lock, sizeof lock, "%s/lock.mdb", path) >=
+	    sizeof lock || stat(lock, &sb) != 0 ||
+	    faccessat(AT_FDCWD, lock, R_OK | W_OK, AT_EACCESS) == 0 ||
+	    errno != EACCES)
+		return store_open(sp, path, STORE_RDONLY, err, errlen);
+	if ((sb.st_mode & (S_IRGRP | S_IWGRP)) != (S_IRGRP | S_IWGRP))
 		return plugin_err(err, errlen, TALLY_ESYS, "statsfile %s: "
-		    "lock.mdb is not writable by uid %ld gid %ld, and LMDB "
-		    "readers must write it: set 'group %s' in this plugin's "
-		    "plugin-conf.d section", path, (long)geteuid(),
-		    (long)getegid(), gname);
-	}
-	return store_open(sp, path, STORE_RDONLY, err, errlen);
+		    "lock.mdb has mode %04o, and LMDB readers must write it: "
+		    "make it 0660", path, (unsigned)(sb.st_mode & 07777));
+	if ((gr = getgrgid(sb.st_gid)) != NULL)
+		snprintf(gname, sizeof gname, "%s", gr->gr_name);
+	else
+		snprintf(gname, sizeof gname, "%ld", (long)sb.st_gid);
+	return plugin_err(err, errlen, TALLY_ESYS, "statsfile %s: lock.mdb is "
+	    "not writable by uid %ld gid %ld, and LMDB readers must write "
+	    "it: set 'group %s' in this plugin's plugin-conf.d section", path,
+	    (long)geteuid(), (long)getegid(), gname);
 }
 
 void
@@ -448,9 +448,10 @@ plugin_value(const struct plugin_graph *g, const struct plugin_walk *w,
 	if (g->derive) {
 		/* rrdtool takes only integers for DERIVE. */
 		d *= g->scale > 1 ? g->scale : 1;
-		if (!(fabs(d) < 9.2e18))
+		if (!(d > -9.2e18 && d < 9.2e18))
 			return 0;
-		record_fmt_int64(num, (int64_t)llround(d));
+		/* Round half away from zero; no libm just for llround. */
+		record_fmt_int64(num, (int64_t)(d < 0 ? d - 0.5 : d + 0.5));
 		return 1;
 	}
 	record_fmt_double(num, d);

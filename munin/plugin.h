@@ -84,10 +84,10 @@ void	 plugin_names_free(struct plugin_names *);
 int	 plugin_names_add(struct plugin_names *, char *);
 
 /*
- * Open statsfile read-only, checking first what the store would report
- * less precisely (unset, missing, not a directory, lock.mdb not
- * writable).  Returns 0 or a TALLY_E* code with a one-line message such
- * as "statsfile /x: No such file or directory" in err.
+ * Open statsfile read-only.  Returns 0, or a TALLY_E* code with a
+ * one-line message such as "statsfile /x: No such file or directory" in
+ * err; a lock.mdb this process may not write gets the plugin-conf.d
+ * change that fixes it.
  */
 int	 plugin_open(struct store **, const char *, char *, size_t);
 

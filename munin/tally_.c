@@ -114,6 +114,11 @@ main(int argc, char **argv)
 	    (g = plugin_graph_find(argc > 0 ? argv[0] : NULL)) == NULL)
 		return unknown_graph(argc > 0 ? argv[0] : NULL);
 
+	if (statsfile == NULL || *statsfile == '\0') {
+		fprintf(stderr, "%s: statsfile is not set: set env.statsfile "
+		    "in this plugin's plugin-conf.d section\n", PLUGIN_PREFIX);
+		return EXIT_STORE;
+	}
 	if ((rc = plugin_open(&st, statsfile, err, sizeof err)) != 0) {
 		fprintf(stderr, "%s: %s\n", PLUGIN_PREFIX, err);
 		return EXIT_STORE;

@@ -134,7 +134,10 @@ counter_add_slow(tally_counter *c, int64_t delta)
 			goto fallback;
 		__atomic_store_n(&s->chunk[ci], ch, __ATOMIC_RELEASE);
 	}
-	ch[c->slot & CELL_MASK] += delta;
+	/* The chunk is published: a flush may be reading this cell. */
+	__atomic_store_n(&ch[c->slot & CELL_MASK],
+	    __atomic_load_n(&ch[c->slot & CELL_MASK], __ATOMIC_RELAXED) + delta,
+	    __ATOMIC_RELAXED);
 	return;
 fallback:
 	/* Out of memory: count on the shared base rather than lose it. */

@@ -69,14 +69,14 @@ source=$(node_field "$ID" source) || fail "no source= in $record"
 [ "$source" = local ] || fail "source=$source, want local"
 
 # counters: <node id>/<stat name> -> int64 as decimal text.
-awk -F '\t' '$1 == "counters"' "$T/dump" >"$T/counters"
-[ -s "$T/counters" ] || fail "no counters"
+awk -F '\t' '$1 == "counters"' "$T/dump" >"$T/dump.counters"
+[ -s "$T/dump.counters" ] || fail "no counters"
 while IFS=$'\t' read -r _ key value; do
 	[[ $key =~ ^$ID/[A-Za-z0-9_.:-]{1,255}$ ]] ||
 	    fail "counter key '$key' is not $ID/<stat name>"
 	[[ $value =~ ^-?(0|[1-9][0-9]{0,18})$ ]] ||
 	    fail "counter $key = '$value' is not a decimal int64"
-done <"$T/counters"
+done <"$T/dump.counters"
 for c in allocate get writev readv bytes_added bytes_freed; do
 	v=$(db_get counters "$ID/storage_server.$c") ||
 	    fail "no counter $ID/storage_server.$c"
@@ -84,8 +84,8 @@ for c in allocate get writev readv bytes_added bytes_freed; do
 done
 
 # stats: <node id>/<stat name> -> double as shortest round-trip text.
-awk -F '\t' '$1 == "stats"' "$T/dump" >"$T/stats"
-[ -s "$T/stats" ] || fail "no stats"
+awk -F '\t' '$1 == "stats"' "$T/dump" >"$T/dump.stats"
+[ -s "$T/dump.stats" ] || fail "no stats"
 while IFS=$'\t' read -r _ key value; do
 	[[ $key =~ ^$ID/[A-Za-z0-9_.:-]{1,255}$ ]] ||
 	    fail "stat key '$key' is not $ID/<stat name>"
@@ -94,7 +94,7 @@ while IFS=$'\t' read -r _ key value; do
 	# Shortest round-trip text never pads the fraction with zeros.
 	[[ $value =~ \.[0-9]*0($|[eE]) ]] &&
 	    fail "stat $key = '$value' is not the shortest round-trip text"
-done <"$T/stats"
+done <"$T/dump.stats"
 for s in allocated consumed latencies.get.mean latencies.get.99_9_percentile
 do
 	db_get stats "$ID/storage_server.$s" >/dev/null ||
@@ -117,5 +117,5 @@ done
 mdb_stat -a "$STATS" >"$T/stat" 2>&1 || fail "mdb_stat -a: $(cat "$T/stat")"
 mdb_stat -e "$STATS" >"$T/stat" 2>&1 || fail "mdb_stat -e: $(cat "$T/stat")"
 
-note "layout ok: $(wc -l <"$T/counters") counters, $(wc -l <"$T/stats") stats"
+note "layout ok: $(wc -l <"$T/dump.counters") counters, $(wc -l <"$T/dump.stats") stats"
 exit 0

@@ -228,7 +228,8 @@ db_dump_all() {
 				  else { print db "\t" key "\t" line; havekey = 0 } }'
 }
 
-# db_pairs DB [ENV]: the records of one named database as "key<TAB>value".
+# db_pairs DB [ENV]: the records of one named database as "key<TAB>value";
+# false if mdb_dump fails (no such environment or database yet).
 db_pairs() {
 	mdb_dump -p -s "$1" "${2:-$STATS}" 2>/dev/null | awk '
 		/^HEADER=END$/	{ data = 1; havekey = 0; next }
@@ -236,11 +237,16 @@ db_pairs() {
 		data		{ line = substr($0, 2)
 				  if (!havekey) { key = line; havekey = 1 }
 				  else { print key "\t" line; havekey = 0 } }'
+	return "${PIPESTATUS[0]}"
 }
 
-# db_get DB KEY [ENV]: print the value of KEY; false if absent.
+# db_get DB KEY [ENV]: print the value of KEY.  Status 1 if KEY is absent,
+# 2 if the database could not be read.
 db_get() {
-	db_pairs "$1" "${3:-$STATS}" | awk -F '\t' -v k="$2" '
+	local pairs
+
+	pairs=$(db_pairs "$1" "${3:-$STATS}") || return 2
+	printf '%s\n' "$pairs" | awk -F '\t' -v k="$2" '
 		$1 == k { print $2; found = 1 } END { exit !found }'
 }
 

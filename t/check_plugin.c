@@ -1,0 +1,934 @@
+/*
+ * check_plugin.c: the munin plugin's functions against real LMDB
+ * environments written through the store, with a fixed clock.
+ */
+#include <check.h>
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "fixture.h"
+#include "plugin.h"
+
+#define NOW ((time_t)1700000000)
+
+/*
+ * Each test gets a fresh environment in a directory under base.  A failed
+ * assertion ends the forked test before its checked teardown, so base is
+ * made and removed by the unchecked fixture, in the runner, which always
+ * runs; the store itself is opened in the test's process, as LMDB wants.
+ */
+static char		 base[FIXTURE_PATH_MAX];
+static char		 dir[FIXTURE_PATH_MAX + 16];
+static struct store	*st;
+
+static void
+setup_base(void)
+{
+	ck_assert_ptr_nonnull(fixture_tmpdir(base));
+}
+
+static void
+teardown_base(void)
+{
+	fixture_rmtree(base);
+}
+
+static void
+setup(void)
+{
+	char	 err[TALLY_ERRLEN];
+
+	snprintf(dir, sizeof dir, "%s/envXXXXXX", base);
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	ck_assert_msg(store_open(&st, dir, 0, err, sizeof err) == 0, "%s",
+	    err);
+}
+
+static void
+teardown(void)
+{
+	store_close(st);
+	st = NULL;
+	fixture_rmtree(dir);
+}
+
+struct stat_val {
+	const char	*name;
+	double		 v;
+};
+
+/* Write one node's slot: counters and stats end at a NULL name. */
+static void
+put_node(const char *id, const char *nick, int64_t t,
+    const struct stat_val *counters, const struct stat_val *stats)
+{
+	struct record_node	 rn;
+	struct snapshot		 s;
+	char			 err[TALLY_ERRLEN];
+
+	memset(&rn, 0, sizeof rn);
+	snprintf(rn.nickname, sizeof rn.nickname, "%s", nick);
+	snprintf(rn.source, sizeof rn.source, "local");
+	rn.time = t;
+	snapshot_init(&s);
+	for (; counters != NULL && counters->name != NULL; counters++)
+		ck_assert_int_eq(snapshot_add_counter(&s, counters->name,
+		    strlen(counters->name), (int64_t)counters->v), 0);
+	for (; stats != NULL && stats->name != NULL; stats++)
+		ck_assert_int_eq(snapshot_add_stat(&s, stats->name,
+		    strlen(stats->name), stats->v), 0);
+	snapshot_finish(&s);
+	ck_assert_msg(store_write_slot(st, id, &rn, &s, err, sizeof err) == 0,
+	    "%s", err);
+	snapshot_free(&s);
+}
+
+/*
+ * Put a raw value with LMDB itself, to write what the store never would.
+ * The store is closed meanwhile (an environment is opened once a process)
+ * and reopened only if reopen is set.
+ */
+static void
+put_raw(const char *db, const char *key, const char *val, int reopen)
+{
+	MDB_env	*env;
+	MDB_txn	*txn;
+	MDB_dbi	 dbi;
+	MDB_val	 k, v;
+	char	 err[TALLY_ERRLEN];
+
+	store_close(st);
+	ck_assert_int_eq(mdb_env_create(&env), 0);
+	ck_assert_int_eq(mdb_env_set_maxdbs(env, STORE_MAXDBS), 0);
+	ck_assert_int_eq(mdb_env_set_mapsize(env, STORE_MAPSIZE_MIN), 0);
+	ck_assert_int_eq(mdb_env_open(env, dir, 0, 0660), 0);
+	ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	ck_assert_int_eq(mdb_dbi_open(txn, db, MDB_CREATE, &dbi), 0);
+	k.mv_data = (void *)key;
+	k.mv_size = strlen(key);
+	v.mv_data = (void *)val;
+	v.mv_size = strlen(val);
+	ck_assert_int_eq(mdb_put(txn, dbi, &k, &v, 0), 0);
+	ck_assert_int_eq(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+	st = NULL;
+	if (reopen)
+		ck_assert_msg(store_open(&st, dir, 0, err, sizeof err) == 0,
+		    "%s", err);
+}
+
+/* An in-memory stream whose text the test reads back. */
+struct capture {
+	FILE	*f;
+	char	*buf;
+	size_t	 len;
+};
+
+static FILE *
+cap_open(struct capture *c)
+{
+	c->buf = NULL;
+	c->len = 0;
+	c->f = open_memstream(&c->buf, &c->len);
+	ck_assert_ptr_nonnull(c->f);
+	return c->f;
+}
+
+static char *
+cap_text(struct capture *c)
+{
+	ck_assert_int_eq(fclose(c->f), 0);
+	c->f = NULL;
+	return c->buf;
+}
+
+static const struct plugin_graph *
+graph(const char *name)
+{
+	const struct plugin_graph *g = plugin_graph_find(name);
+
+	ck_assert_msg(g != NULL, "no graph %s", name);
+	return g;
+}
+
+/* Run fetch at NOW; the caller frees the output. */
+static char *
+fetch(const char *name, char **errtext)
+{
+	struct capture	 out, errc;
+	char		 err[TALLY_ERRLEN];
+	int		 rc;
+
+	cap_open(&out);
+	cap_open(&errc);
+	rc = plugin_fetch(st, graph(name), NOW, out.f, errc.f, err,
+	    sizeof err);
+	ck_assert_msg(rc == 0, "fetch: %s", err);
+	if (errtext != NULL)
+		*errtext = cap_text(&errc);
+	else
+		free(cap_text(&errc));
+	return cap_text(&out);
+}
+
+static char *
+config(const char *name)
+{
+	struct capture	 out;
+	char		 err[TALLY_ERRLEN];
+	int		 rc;
+
+	cap_open(&out);
+	rc = plugin_config(st, graph(name), out.f, NULL, err, sizeof err);
+	ck_assert_msg(rc == 0, "config: %s", err);
+	return cap_text(&out);
+}
+
+static char *
+suggest(void)
+{
+	struct capture	 out;
+	char		 err[TALLY_ERRLEN];
+	int		 rc;
+
+	cap_open(&out);
+	rc = plugin_suggest(st, out.f, NULL, err, sizeof err);
+	ck_assert_msg(rc == 0, "suggest: %s", err);
+	return cap_text(&out);
+}
+
+static int
+valid_field(const char *s)
+{
+	if (!(isalpha((unsigned char)*s) || *s == '_'))
+		return 0;
+	for (; *s != '\0'; s++)
+		if (!(isalnum((unsigned char)*s) || *s == '_'))
+			return 0;
+	return 1;
+}
+
+/* The original system's graphs, as tahoe-graphs.tsv lists them. */
+static const struct {
+	const char	*name, *statid;
+	enum store_db	 db;
+	const char	*title, *vlabel, *category, *args;
+	int		 derive;
+} tahoe[] = {
+	{ "tahoe_runtime_load_avg", "load_monitor.avg_load", STORE_STATS,
+	  "Tahoe Runtime Load Average", "load", "tahoe", NULL, 0 },
+	{ "tahoe_runtime_load_peak", "load_monitor.max_load", STORE_STATS,
+	  "Tahoe Runtime Load Peak", "load", "tahoe", NULL, 0 },
+	{ "tahoe_storage_consumed", "storage_server.consumed", STORE_STATS,
+	  "Tahoe Storage Server Space Consumed", "bytes",
+	  "tahoe_storage_server", "--base 1024", 0 },
+	{ "tahoe_storage_allocated", "storage_server.allocated", STORE_STATS,
+	  "Tahoe Storage Server Space Allocated", "bytes",
+	  "tahoe_storage_server", "--base 1024", 0 },
+	{ "tahoe_storage_bytes_added", "storage_server.bytes_added",
+	  STORE_COUNTERS, "Tahoe Storage Server Bytes Added", "bytes",
+	  "tahoe_storage_server", NULL, 0 },
+	{ "tahoe_storage_bytes_freed", "storage_server.bytes_freed",
+	  STORE_COUNTERS, "Tahoe Storage Server Bytes Removed", "bytes",
+	  "tahoe_storage_server", NULL, 0 },
+	{ "tahoe_storage_operations_allocate", "storage_server.allocate",
+	  STORE_COUNTERS, "Tahoe Storage Server Allocate_Bucket Operations",
+	  "operations per second", "tahoe_storage_server", NULL, 1 },
+	{ "tahoe_storage_operations_get", "storage_server.get", STORE_COUNTERS,
+	  "Tahoe Storage Server get_bucket Operations",
+	  "operations per second", "tahoe_storage_server", NULL, 1 },
+	{ "tahoe_storage_operations_writev", "storage_server.writev",
+	  STORE_COUNTERS, "Tahoe Storage Server writev Operations",
+	  "operations per second", "tahoe_storage_server", NULL, 1 },
+	{ "tahoe_storage_operations_readv", "storage_server.readv",
+	  STORE_COUNTERS, "Tahoe Storage Server readv Operations",
+	  "operations per second", "tahoe_storage_server", NULL, 1 },
+	{ "tahoe_helper_incoming_files", "chk_upload_helper.incoming_count",
+	  STORE_STATS, "Tahoe Upload Helper Incoming File Count", "n files",
+	  "tahoe_helper", NULL, 0 },
+	{ "tahoe_helper_incoming_filesize", "chk_upload_helper.incoming_size",
+	  STORE_STATS, "Tahoe Upload Helper Incoming File Size", "bytes",
+	  "tahoe_helper", NULL, 0 },
+	{ "tahoe_helper_incoming_files_old",
+	  "chk_upload_helper.incoming_size_old", STORE_STATS,
+	  "Tahoe Upload Helper Incoming Old Files", "bytes", "tahoe_helper",
+	  NULL, 0 },
+	{ "tahoe_helper_encoding_files", "chk_upload_helper.encoding_count",
+	  STORE_STATS, "Tahoe Upload Helper Encoding File Count", "n files",
+	  "tahoe_helper", NULL, 0 },
+	{ "tahoe_helper_encoding_filesize", "chk_upload_helper.encoding_size",
+	  STORE_STATS, "Tahoe Upload Helper Encoding File Size", "bytes",
+	  "tahoe_helper", NULL, 0 },
+	{ "tahoe_helper_encoding_files_old",
+	  "chk_upload_helper.encoding_size_old", STORE_STATS,
+	  "Tahoe Upload Helper Encoding Old Files", "bytes", "tahoe_helper",
+	  NULL, 0 },
+	{ "tahoe_helper_active_uploads", "chk_upload_helper.active_uploads",
+	  STORE_STATS, "Tahoe Upload Helper Active Files", "n files",
+	  "tahoe_helper", NULL, 0 },
+	{ "tahoe_helper_upload_requests", "chk_upload_helper.upload_requests",
+	  STORE_COUNTERS, "Tahoe Upload Helper Upload Requests", "requests",
+	  "tahoe_helper", NULL, 1 },
+	{ "tahoe_helper_upload_already_present",
+	  "chk_upload_helper.upload_already_present", STORE_COUNTERS,
+	  "Tahoe Upload Helper Uploads Already Present", "requests",
+	  "tahoe_helper", NULL, 1 },
+	{ "tahoe_helper_upload_need_upload",
+	  "chk_upload_helper.upload_need_upload", STORE_COUNTERS,
+	  "Tahoe Upload Helper Uploads Needing Upload", "requests",
+	  "tahoe_helper", NULL, 1 },
+	{ "tahoe_helper_encoded_bytes", "chk_upload_helper.encoded_bytes",
+	  STORE_COUNTERS, "Tahoe Upload Helper Encoded Bytes", "bytes",
+	  "tahoe_helper", NULL, 1 },
+	{ "tahoe_helper_fetched_bytes", "chk_upload_helper.fetched_bytes",
+	  STORE_COUNTERS, "Tahoe Upload Helper Fetched Bytes", "bytes",
+	  "tahoe_helper", NULL, 1 },
+	{ "tahoe_uploader_bytes_uploaded", "uploader.bytes_uploaded",
+	  STORE_COUNTERS, "Tahoe Uploader Bytes Uploaded", "bytes",
+	  "tahoe_traffic", NULL, 1 },
+	{ "tahoe_uploader_files_uploaded", "uploader.files_uploaded",
+	  STORE_COUNTERS, "Tahoe Uploader Files Uploaded", "files",
+	  "tahoe_traffic", NULL, 1 },
+	{ "tahoe_mutable_files_published", "mutable.files_published",
+	  STORE_COUNTERS, "Tahoe Mutable Files Published", "files",
+	  "tahoe_traffic", NULL, 1 },
+	{ "tahoe_mutable_files_retrieved", "mutable.files_retrieved",
+	  STORE_COUNTERS, "Tahoe Mutable Files Retrieved", "files",
+	  "tahoe_traffic", NULL, 1 },
+};
+
+START_TEST(test_table_tahoe)
+{
+	const struct plugin_graph	*g;
+	size_t				 i, ncompat = 0;
+
+	for (i = 0; i < plugin_ngraphs; i++)
+		ncompat += plugin_graphs[i].compat != 0;
+	ck_assert_uint_eq(ncompat, 26);
+	ck_assert_uint_eq(sizeof tahoe / sizeof tahoe[0], 26);
+	for (i = 0; i < sizeof tahoe / sizeof tahoe[0]; i++) {
+		g = plugin_graph_find(tahoe[i].name);
+		ck_assert_msg(g != NULL, "%s missing", tahoe[i].name);
+		ck_assert_str_eq(g->key, tahoe[i].name);
+		ck_assert_str_eq(g->statid, tahoe[i].statid);
+		ck_assert_msg(g->db == tahoe[i].db, "%s: db", g->key);
+		ck_assert_str_eq(g->title, tahoe[i].title);
+		ck_assert_str_eq(g->vlabel, tahoe[i].vlabel);
+		ck_assert_str_eq(g->category, tahoe[i].category);
+		if (tahoe[i].args == NULL)
+			ck_assert_ptr_null(g->args);
+		else
+			ck_assert_str_eq(g->args, tahoe[i].args);
+		ck_assert_int_eq(g->derive != 0, tahoe[i].derive);
+		ck_assert_int_eq(g->scale > 1, 0);
+		ck_assert_msg(g->info != NULL && strlen(g->info) > 10 &&
+		    strchr(g->info, '\n') == NULL, "%s: info", g->key);
+	}
+}
+END_TEST
+
+/* Every entry is well-formed, and keys are unique and suggestable. */
+START_TEST(test_table_sane)
+{
+	size_t	 i, j;
+
+	for (i = 0; i < plugin_ngraphs; i++) {
+		const struct plugin_graph *g = &plugin_graphs[i];
+		ck_assert_msg(valid_field(g->key), "%s", g->key);
+		ck_assert_msg(name_stat_valid(g->statid, strlen(g->statid)),
+		    "%s", g->statid);
+		ck_assert(g->db == STORE_COUNTERS || g->db == STORE_STATS);
+		ck_assert(g->title && g->vlabel && g->category && g->info);
+		ck_assert_msg(g->compat == (strncmp(g->key, "tahoe_", 6) == 0),
+		    "%s", g->key);
+		/* A double scaled for DERIVE must be a DERIVE of a stat. */
+		if (g->scale > 1)
+			ck_assert(g->derive && g->db == STORE_STATS);
+		for (j = 0; j < i; j++)
+			ck_assert_str_ne(plugin_graphs[j].key, g->key);
+	}
+}
+END_TEST
+
+START_TEST(test_table_builtin)
+{
+	static const struct {
+		const char	*name, *statid;
+		int		 derive;
+	} cases[] = {
+		{ "tally_load_avg", "load_monitor.avg_load", 0 },
+		{ "tally_load_peak", "load_monitor.max_load", 0 },
+		{ "tally_cpu_1min", "cpu_monitor.1min_avg", 0 },
+		{ "tally_cpu_5min", "cpu_monitor.5min_avg", 0 },
+		{ "tally_cpu_15min", "cpu_monitor.15min_avg", 0 },
+		{ "tally_cpu_total", "cpu_monitor.total", 1 },
+		{ "tally_uptime", "node.uptime", 0 },
+	};
+	size_t	 i;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		const struct plugin_graph *g = graph(cases[i].name);
+		ck_assert_str_eq(g->statid, cases[i].statid);
+		ck_assert_int_eq(g->db, STORE_STATS);
+		ck_assert_int_eq(g->derive != 0, cases[i].derive);
+		ck_assert_int_eq(g->compat, 0);
+	}
+}
+END_TEST
+
+START_TEST(test_graph_find)
+{
+	static const struct {
+		const char	*argv0;
+		const char	*key;	/* NULL: not found */
+	} cases[] = {
+		{ "tahoe_storage_allocated", "tahoe_storage_allocated" },
+		{ "tally_tahoe_storage_allocated", "tahoe_storage_allocated" },
+		{ "/etc/munin/plugins/tahoe_runtime_load_avg",
+		  "tahoe_runtime_load_avg" },
+		{ "/etc/munin/plugins/tally_load_avg", "load_avg" },
+		{ "./tally_cpu_total", "cpu_total" },
+		{ "tally_uptime", "uptime" },
+		{ "tally_tahoe_mutable_files_retrieved",
+		  "tahoe_mutable_files_retrieved" },
+		/* Bare built-in names would shadow munin's own plugins. */
+		{ "load_avg", NULL },
+		{ "uptime", NULL },
+		{ "tally_", NULL },
+		{ "/usr/share/munin/plugins/tally_", NULL },
+		{ "tally_foo", NULL },
+		{ "tally_tally_load_avg", NULL },
+		{ "tally_tahoe_", NULL },
+		{ "tahoe_storage_allocatedx", NULL },
+		{ "Tally_load_avg", NULL },
+		{ "tally_load_avg/", NULL },
+		{ "", NULL },
+		{ NULL, NULL },
+	};
+	size_t	 i;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		const struct plugin_graph *g = plugin_graph_find(
+		    cases[i].argv0);
+		if (cases[i].key == NULL)
+			ck_assert_msg(g == NULL, "%s found %s", cases[i].argv0,
+			    g->key);
+		else {
+			ck_assert_msg(g != NULL, "%s not found",
+			    cases[i].argv0);
+			ck_assert_str_eq(g->key, cases[i].key);
+		}
+	}
+}
+END_TEST
+
+/* list prints exactly the names that plugin_graph_find accepts. */
+START_TEST(test_list)
+{
+	struct capture	 c;
+	char		*text, *line, *save;
+	size_t		 n = 0, bare = 0;
+
+	plugin_list(cap_open(&c));
+	text = cap_text(&c);
+	ck_assert_ptr_nonnull(strstr(text, "tally_load_avg\n"));
+	ck_assert_ptr_nonnull(strstr(text, "\ntahoe_storage_allocated\n"));
+	ck_assert_ptr_nonnull(strstr(text,
+	    "\ntally_tahoe_storage_allocated\n"));
+	for (line = strtok_r(text, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save)) {
+		ck_assert_msg(plugin_graph_find(line) != NULL, "%s", line);
+		bare += strncmp(line, "tally_", 6) != 0;
+		n++;
+	}
+	ck_assert_uint_eq(n, plugin_ngraphs + 26);
+	ck_assert_uint_eq(bare, 26);
+	free(text);
+}
+END_TEST
+
+#define A10 "aaaaaaaaaa"
+#define X10 "xxxxxxxxxx"
+
+START_TEST(test_field_name)
+{
+	static const struct {
+		const char	*nick, *id, *want;
+	} cases[] = {
+		{ "alpha", "n1", "alpha_n1" },
+		{ "my node", "abc", "my_node_abc" },
+		{ "s3.example.org", "0f1e", "s3_example_org_0f1e" },
+		/* Never a leading digit. */
+		{ "1st", "abc", "_1st_abc" },
+		{ "9", "0", "_9_0" },
+		/* A changed id gets a hash of the raw id. */
+		{ "web", "node-1", "web_node_1_54c43383" },
+		{ "w", "x-y-z", "w_x_y_z_be64e846" },
+		/* UTF-8 bytes become '_'; the id is intact. */
+		{ "caf\xc3\xa9", "c", "caf___c" },
+		/* A long nickname is cut, not the id. */
+		{ X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 "xxxxxxxx",
+		  "abc", X10 X10 X10 X10 X10 X10 "_abc" },
+		/* A 64-byte id cannot fit after "_": cut, then hashed. */
+		{ "n", A10 A10 A10 A10 A10 A10 "aaaa",
+		  "_" A10 A10 A10 A10 A10 "aaaa" "_d96f0f85" },
+	};
+	char	 out[PLUGIN_FIELD_LEN];
+	size_t	 i, len;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		len = plugin_field_name(cases[i].nick, strlen(cases[i].nick),
+		    cases[i].id, strlen(cases[i].id), out);
+		ck_assert_str_eq(out, cases[i].want);
+		ck_assert_uint_eq(len, strlen(out));
+		ck_assert_uint_le(len, NAME_FIELD_MAX);
+	}
+}
+END_TEST
+
+/* Whatever the input, the name is a valid munin name of bounded length. */
+START_TEST(test_field_name_valid)
+{
+	char	 nick[TALLY_NICKNAME_MAX + 1], id[TALLY_NODE_ID_MAX + 1];
+	char	 out[PLUGIN_FIELD_LEN];
+	static const char idchars[] = "abcdefghijklmnopqrstuvwxyz0123456789_-";
+	unsigned seed = 12345;
+	size_t	 i, j, nl, il;
+
+	for (i = 0; i < 2000; i++) {
+		nl = 1 + rand_r(&seed) % TALLY_NICKNAME_MAX;
+		il = 1 + rand_r(&seed) % TALLY_NODE_ID_MAX;
+		for (j = 0; j < nl; j++)
+			nick[j] = (char)(0x20 + rand_r(&seed) % 0xe0);
+		for (j = 0; j < il; j++)
+			id[j] = idchars[rand_r(&seed) % (sizeof idchars - 1)];
+		plugin_field_name(nick, nl, id, il, out);
+		ck_assert_msg(valid_field(out), "'%s'", out);
+		ck_assert_uint_le(strlen(out), NAME_FIELD_MAX);
+	}
+}
+END_TEST
+
+/* Ids that munin's charset would merge stay apart. */
+START_TEST(test_field_name_distinct)
+{
+	char	 a[PLUGIN_FIELD_LEN], b[PLUGIN_FIELD_LEN];
+
+	plugin_field_name("web", 3, "a-b", 3, a);
+	plugin_field_name("web", 3, "a_b", 3, b);
+	ck_assert_str_ne(a, b);
+	/* Deterministic: the same input gives the same name. */
+	plugin_field_name("web", 3, "a-b", 3, b);
+	ck_assert_str_eq(a, b);
+}
+END_TEST
+
+START_TEST(test_names_dedup)
+{
+	static const char *in[] = { "x", "x", "x_2", "x", "y", "x_2" };
+	static const char *want[] = { "x", "x_2", "x_2_2", "x_3", "y",
+	    "x_2_3" };
+	struct plugin_names	 pn;
+	char			 f[PLUGIN_FIELD_LEN];
+	size_t			 i;
+
+	plugin_names_init(&pn);
+	for (i = 0; i < sizeof in / sizeof in[0]; i++) {
+		snprintf(f, sizeof f, "%s", in[i]);
+		ck_assert_int_eq(plugin_names_add(&pn, f), 0);
+		ck_assert_str_eq(f, want[i]);
+	}
+	plugin_names_free(&pn);
+}
+END_TEST
+
+/* Past the first growth of the set, names stay unique. */
+START_TEST(test_names_many)
+{
+	struct plugin_names	 pn;
+	char			 f[PLUGIN_FIELD_LEN], want[32];
+	size_t			 i;
+
+	plugin_names_init(&pn);
+	for (i = 1; i <= 1500; i++) {
+		snprintf(f, sizeof f, "n");
+		ck_assert_int_eq(plugin_names_add(&pn, f), 0);
+		if (i == 1)
+			snprintf(want, sizeof want, "n");
+		else
+			snprintf(want, sizeof want, "n_%zu", i);
+		ck_assert_str_eq(f, want);
+	}
+	ck_assert_uint_eq(pn.n, 1500);
+	plugin_names_free(&pn);
+}
+END_TEST
+
+START_TEST(test_config_derive)
+{
+	static const struct stat_val c[] = { { "storage_server.allocate", 7 },
+	    { NULL, 0 } };
+	const struct plugin_graph *g;
+	char	*text, want[2048];
+
+	put_node("aaa", "alpha", NOW, c, NULL);
+	g = graph("tahoe_storage_operations_allocate");
+	text = config("tahoe_storage_operations_allocate");
+	snprintf(want, sizeof want,
+	    "graph_title Tahoe Storage Server Allocate_Bucket Operations\n"
+	    "graph_vlabel operations per second\n"
+	    "graph_category tahoe_storage_server\n"
+	    "graph_info %s Stat: storage_server.allocate, a line per node.\n"
+	    "alpha_aaa.label alpha\n"
+	    "alpha_aaa.draw LINE1\n"
+	    "alpha_aaa.type DERIVE\n"
+	    "alpha_aaa.min 0\n"
+	    "alpha_aaa.info node aaa, source local\n", g->info);
+	ck_assert_str_eq(text, want);
+	free(text);
+}
+END_TEST
+
+START_TEST(test_config_args)
+{
+	char	*text;
+
+	put_node("aaa", "alpha", NOW, NULL, NULL);
+	put_node("bbb", "beta", NOW, NULL, NULL);
+	text = config("tally_tahoe_storage_allocated");
+	ck_assert_ptr_nonnull(strstr(text, "graph_title Tahoe Storage Server "
+	    "Space Allocated\ngraph_vlabel bytes\ngraph_category "
+	    "tahoe_storage_server\ngraph_args --base 1024\ngraph_info "));
+	/* One field per node, in id order, even without the stat. */
+	ck_assert_ptr_nonnull(strstr(text, "alpha_aaa.label alpha\n"
+	    "alpha_aaa.draw LINE1\nalpha_aaa.info node aaa, source local\n"
+	    "beta_bbb.label beta\n"));
+	ck_assert_ptr_null(strstr(text, "DERIVE"));
+	ck_assert_ptr_null(strstr(text, ".min"));
+	free(text);
+}
+END_TEST
+
+/* A DERIVE of a double is scaled to an integer and divided back. */
+START_TEST(test_cpu_total_scaled)
+{
+	static const struct stat_val s[] = { { "cpu_monitor.total", 12.3456 },
+	    { NULL, 0 } };
+	char	*text;
+
+	put_node("aaa", "alpha", NOW, NULL, s);
+	text = config("tally_cpu_total");
+	ck_assert_ptr_nonnull(strstr(text, "alpha_aaa.type DERIVE\n"
+	    "alpha_aaa.min 0\nalpha_aaa.cdef alpha_aaa,1000,/\n"));
+	free(text);
+	text = fetch("tally_cpu_total", NULL);
+	ck_assert_str_eq(text, "alpha_aaa.value 12346\n");
+	free(text);
+}
+END_TEST
+
+/* Colliding names get suffixes, and config and fetch agree on them. */
+START_TEST(test_fields_collide)
+{
+	static const struct stat_val c[] = { { "storage_server.get", 5 },
+	    { NULL, 0 } };
+	char	*text;
+
+	/* Both give "a_b_c"; and "x-1" must not merge with "x_1". */
+	put_node("b_c", "a", NOW, c, NULL);
+	put_node("c", "a_b", NOW, c, NULL);
+	put_node("x-1", "n", NOW, c, NULL);
+	put_node("x_1", "n", NOW, c, NULL);
+	text = config("tally_tahoe_storage_operations_get");
+	ck_assert_ptr_nonnull(strstr(text, "\na_b_c.label a\n"));
+	ck_assert_ptr_nonnull(strstr(text, "\na_b_c_2.label a_b\n"));
+	ck_assert_ptr_nonnull(strstr(text, "\nn_x_1.label n\n"));
+	ck_assert_ptr_nonnull(strstr(text, "\nn_x_1_"));
+	free(text);
+	text = fetch("tally_tahoe_storage_operations_get", NULL);
+	ck_assert_str_eq(text, "a_b_c.value 5\na_b_c_2.value 5\n"
+	    "n_x_1_96d2347d.value 5\nn_x_1.value 5\n");
+	free(text);
+}
+END_TEST
+
+START_TEST(test_fetch_values)
+{
+	static const struct stat_val c[] = {
+	    { "storage_server.allocate", 42 },
+	    { "storage_server.bytes_added", -5 }, { NULL, 0 } };
+	static const struct stat_val s[] = {
+	    { "storage_server.allocated", 1.5 },
+	    { "storage_server.consumed", 0.1 },
+	    { "load_monitor.avg_load", 1e-7 },
+	    { "chk_upload_helper.incoming_count", NAN },
+	    { "chk_upload_helper.incoming_size", INFINITY }, { NULL, 0 } };
+	static const struct {
+		const char	*graph, *want;
+	} cases[] = {
+		{ "tahoe_storage_operations_allocate", "n_a.value 42\n" },
+		{ "tahoe_storage_bytes_added", "n_a.value -5\n" },
+		{ "tahoe_storage_allocated", "n_a.value 1.5\n" },
+		{ "tahoe_storage_consumed", "n_a.value 0.1\n" },
+		{ "tally_load_avg", "n_a.value 1e-07\n" },
+		/* Unknown, unplottable, or absent: U. */
+		{ "tahoe_helper_incoming_files", "n_a.value U\n" },
+		{ "tahoe_helper_incoming_filesize", "n_a.value U\n" },
+		{ "tahoe_storage_operations_get", "n_a.value U\n" },
+	};
+	size_t	 i;
+	char	*text;
+
+	put_node("a", "n", NOW - 1, c, s);
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		text = fetch(cases[i].graph, NULL);
+		ck_assert_msg(strcmp(text, cases[i].want) == 0,
+		    "%s: got '%s', want '%s'", cases[i].graph, text,
+		    cases[i].want);
+		free(text);
+	}
+}
+END_TEST
+
+/* A stat written in the wrong table does not count as the graph's. */
+START_TEST(test_fetch_wrong_table)
+{
+	static const struct stat_val s[] = {
+	    { "storage_server.bytes_freed", 3 }, { NULL, 0 } };
+	char	*text;
+
+	put_node("a", "n", NOW, NULL, s);
+	text = fetch("tahoe_storage_bytes_freed", NULL);
+	ck_assert_str_eq(text, "n_a.value U\n");
+	free(text);
+}
+END_TEST
+
+/* Older than 300 s at the given now: U; 300 s exactly is still fresh. */
+START_TEST(test_fetch_stale)
+{
+	static const struct stat_val c[] = { { "storage_server.allocate", 9 },
+	    { NULL, 0 } };
+	char	*text;
+
+	put_node("fresh", "f", NOW - 300, c, NULL);
+	put_node("stale", "s", NOW - 301, c, NULL);
+	put_node("future", "u", NOW + 30, c, NULL);
+	text = fetch("tahoe_storage_operations_allocate", NULL);
+	ck_assert_str_eq(text, "f_fresh.value 9\nu_future.value 9\n"
+	    "s_stale.value U\n");
+	free(text);
+}
+END_TEST
+
+/* A node whose record cannot be read is reported and skipped. */
+START_TEST(test_fetch_bad_record)
+{
+	static const struct stat_val c[] = { { "storage_server.allocate", 1 },
+	    { NULL, 0 } };
+	char	*text, *errtext;
+
+	put_node("a", "n", NOW, c, NULL);
+	put_node("c", "n", NOW, c, NULL);
+	put_raw("nodes", "b", "nickname=x\nsource=local\n", 1);
+	put_raw("counters", "c/storage_server.allocate", "12abc", 1);
+	text = fetch("tahoe_storage_operations_allocate", &errtext);
+	ck_assert_str_eq(text, "n_a.value 1\nn_c.value U\n");
+	ck_assert_ptr_nonnull(strstr(errtext, "tally_: "));
+	ck_assert_ptr_nonnull(strstr(errtext, "skipping node b: node record "
+	    "lacks time"));
+	ck_assert_ptr_nonnull(strstr(errtext, "node c: "
+	    "storage_server.allocate: unreadable value '12abc'"));
+	free(text);
+	free(errtext);
+}
+END_TEST
+
+/* A control character in a record cannot break munin's line format. */
+START_TEST(test_config_clean)
+{
+	char	*text;
+
+	put_raw("nodes", "a", "nickname=n\ntime=1700000000\n"
+	    "source=remote 10.0.0.1:99\r\001x\n", 1);
+	text = config("tally_uptime");
+	ck_assert_ptr_nonnull(strstr(text, "\nn_a.info node a, source remote "
+	    "10.0.0.1:99??x\n"));
+	ck_assert_ptr_null(strchr(text, '\r'));
+	free(text);
+}
+END_TEST
+
+START_TEST(test_fetch_empty)
+{
+	char	*text;
+
+	text = fetch("tally_uptime", NULL);
+	ck_assert_str_eq(text, "");
+	free(text);
+}
+END_TEST
+
+START_TEST(test_suggest)
+{
+	static const struct stat_val c[] = { { "storage_server.allocate", 1 },
+	    { "no.such.graph", 1 }, { NULL, 0 } };
+	static const struct stat_val s[] = { { "node.uptime", 10 },
+	    /* Absent from the counters: the table decides where to look. */
+	    { "uploader.files_uploaded", 1 }, { NULL, 0 } };
+	static const struct stat_val s2[] = { { "load_monitor.max_load", 0.5 },
+	    { NULL, 0 } };
+	char	*text;
+
+	text = suggest();
+	ck_assert_str_eq(text, "");
+	free(text);
+	put_node("a", "n", NOW, c, s);
+	/* A stale node's stats still exist. */
+	put_node("b", "m", NOW - 10000, NULL, s2);
+	text = suggest();
+	ck_assert_str_eq(text, "load_peak\nuptime\ntahoe_runtime_load_peak\n"
+	    "tahoe_storage_operations_allocate\n");
+	free(text);
+}
+END_TEST
+
+START_TEST(test_open_errors)
+{
+	static const struct {
+		const char	*sub;	/* under dir; NULL: unset */
+		int		 mkdir_it;
+		const char	*want;	/* in the message */
+	} cases[] = {
+		{ NULL, 0, "statsfile is not set" },
+		{ "", 0, "statsfile is not set" },
+		{ "/missing", 0, "/missing: No such file or directory" },
+		{ "/data.mdb", 0, "not a directory" },
+		{ "/empty", 1, "no database yet" },
+	};
+	struct store	*rd;
+	char		 path[FIXTURE_PATH_MAX + 32], err[TALLY_ERRLEN];
+	struct capture	 c;
+	char		*text, want[FIXTURE_PATH_MAX + 600];
+	size_t		 i;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		const char *p = NULL;
+		if (cases[i].sub != NULL && *cases[i].sub == '\0')
+			p = "";
+		else if (cases[i].sub != NULL) {
+			snprintf(path, sizeof path, "%s%s", dir,
+			    cases[i].sub);
+			if (cases[i].mkdir_it)
+				ck_assert_int_eq(mkdir(path, 0700), 0);
+			p = path;
+		}
+		ck_assert_int_ne(plugin_open(&rd, p, err, sizeof err), 0);
+		ck_assert_ptr_null(rd);
+		ck_assert_msg(strstr(err, cases[i].want) != NULL,
+		    "'%s' lacks '%s'", err, cases[i].want);
+		if (p != NULL && *p != '\0')
+			ck_assert_msg(strstr(err, p) != NULL, "%s", err);
+		/* autoconf says the same, on one line, and still "no". */
+		plugin_autoconf(p, cap_open(&c));
+		text = cap_text(&c);
+		snprintf(want, sizeof want, "no (%s)\n", err);
+		ck_assert_str_eq(text, want);
+		free(text);
+	}
+}
+END_TEST
+
+START_TEST(test_open_format)
+{
+	struct store	*rd;
+	char		 err[TALLY_ERRLEN];
+
+	put_raw("meta", "format", "99", 0);
+	ck_assert_int_eq(plugin_open(&rd, dir, err, sizeof err),
+	    TALLY_EFORMAT);
+	ck_assert_ptr_nonnull(strstr(err, "format '99' is not supported"));
+}
+END_TEST
+
+START_TEST(test_open_ok)
+{
+	struct store	*rd;
+	struct capture	 c;
+	char		 err[TALLY_ERRLEN], *text;
+
+	put_node("a", "n", NOW, NULL, NULL);
+	store_close(st);
+	st = NULL;
+	plugin_autoconf(dir, cap_open(&c));
+	text = cap_text(&c);
+	ck_assert_str_eq(text, "yes\n");
+	free(text);
+	ck_assert_msg(plugin_open(&rd, dir, err, sizeof err) == 0, "%s", err);
+	/* Read-only: the plugin can never write the database. */
+	st = rd;
+	text = fetch("tally_uptime", NULL);
+	ck_assert_str_eq(text, "n_a.value U\n");
+	free(text);
+}
+END_TEST
+
+static Suite *
+plugin_suite(void)
+{
+	Suite	*s = suite_create("plugin");
+	TCase	*tc;
+
+	tc = tcase_create("table");
+	tcase_add_test(tc, test_table_tahoe);
+	tcase_add_test(tc, test_table_sane);
+	tcase_add_test(tc, test_table_builtin);
+	tcase_add_test(tc, test_graph_find);
+	tcase_add_test(tc, test_list);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("fields");
+	tcase_add_test(tc, test_field_name);
+	tcase_add_test(tc, test_field_name_valid);
+	tcase_add_test(tc, test_field_name_distinct);
+	tcase_add_test(tc, test_names_dedup);
+	tcase_add_test(tc, test_names_many);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("store");
+	tcase_add_unchecked_fixture(tc, setup_base, teardown_base);
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_config_derive);
+	tcase_add_test(tc, test_config_args);
+	tcase_add_test(tc, test_cpu_total_scaled);
+	tcase_add_test(tc, test_fields_collide);
+	tcase_add_test(tc, test_fetch_values);
+	tcase_add_test(tc, test_fetch_wrong_table);
+	tcase_add_test(tc, test_fetch_stale);
+	tcase_add_test(tc, test_fetch_bad_record);
+	tcase_add_test(tc, test_fetch_empty);
+	tcase_add_test(tc, test_config_clean);
+	tcase_add_test(tc, test_suggest);
+	tcase_add_test(tc, test_open_errors);
+	tcase_add_test(tc, test_open_format);
+	tcase_add_test(tc, test_open_ok);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner	*sr = srunner_create(plugin_suite());
+	int	 failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

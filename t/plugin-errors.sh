@@ -1,0 +1,212 @@
+#!/bin/bash
+# t/plugin-errors.sh: every broken statsfile gives a clear message, never a
+# crash.  The plugin, through munin-run and run directly: statsfile unset, a
+# missing directory, a regular file, a directory with a garbage data.mdb, a
+# database of an unknown format -> autoconf "no (reason)" with exit 0, fetch
+# a message on stderr and a non-zero exit, config no crash; an unknown
+# plugin name -> non-zero, pointing at "list".  The provider (tally-demo-node): missing,
+# unwritable, not LMDB, unknown format -> start fails with a message, exit 1,
+# and nothing written.
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
+. "$(dirname "$0")/lib.sh"
+
+require_cmd munin-run mdb_dump mdb_load
+require_built
+setup
+munin_setup
+munin_link tahoe_storage_allocated tally_load_avg tally_ \
+    tally_no_such_graph tahoe_no_such_graph
+
+# ---- the broken statsfiles ---------------------------------------------
+
+# A valid one first, with a node in it: the control case, and the source of
+# the unknown-format copy.
+start_node good -s "$STATS" -n good-node -i 0.05
+wait_for "good-node's first flush" db_has_node good-node
+stop_node good
+out=$(munin_run tahoe_storage_allocated autoconf 2>&1)
+[ "$out" = yes ] || fail "autoconf on a valid statsfile says '$out'"
+
+MISSING=$T/no-such-dir
+REGULAR=$T/regular-file
+GARBAGE=$T/garbage
+FORMAT2=$T/format2
+echo 'not a statsfile' >"$REGULAR"
+mkdir "$GARBAGE"
+for _ in $(seq 2048); do printf 'this is not an LMDB environment\n'; done \
+    >"$GARBAGE/data.mdb"
+# The unknown format: the valid environment, dumped, meta's format set to
+# 2, loaded into a fresh directory.
+mdb_dump -p -a "$STATS" >"$T/good.dump" || fail "mdb_dump -p -a $STATS"
+awk '
+	/^database=/	{ db = substr($0, 10) }
+	/^HEADER=END$/	{ data = 1; k = 0; print; next }
+	/^DATA=END$/	{ data = 0 }
+	data && db == "meta" {
+		if (k == 0) { key = $0; k = 1 }
+		else { if (key == " format") { $0 = " 2"; done = 1 }; k = 0 }
+	}
+	{ print }
+	END { exit !done }' "$T/good.dump" >"$T/format2.dump" ||
+    fail "no meta/format in the dump of $STATS"
+mkdir "$FORMAT2"
+mdb_load -f "$T/format2.dump" "$FORMAT2" 2>"$T/mdb_load.err" ||
+    fail "mdb_load: $(cat "$T/mdb_load.err")"
+[ "$(db_get meta format "$FORMAT2")" = 2 ] || fail "could not make format 2"
+
+# The cases: names, and their statsfiles ("" for unset).
+CASES=(unset missing regular garbage format2)
+declare -A SF=([unset]= [missing]=$MISSING [regular]=$REGULAR
+    [garbage]=$GARBAGE [format2]=$FORMAT2)
+
+# ---- the plugin --------------------------------------------------------
+
+# check_autoconf WHAT: stdout is "no (reason)", exit 0.
+check_autoconf() {
+	local what=$1 rc=$2 out=$3
+
+	[ "$rc" -eq 0 ] || fail "$what: autoconf exited $rc"
+	[[ $out =~ ^no\ \(.+\)$ ]] || fail "$what: autoconf says '$out'"
+}
+
+# check_error WHAT RC STDERR: a non-zero exit (not a crash) with a message.
+check_error() {
+	local what=$1 rc=$2 err=$3
+
+	[ "$rc" -ne 0 ] || fail "$what: exited 0"
+	[ "$rc" -lt 124 ] || fail "$what: exited $rc (a crash or a hang?): $err"
+	[ -n "$err" ] || fail "$what: no message on stderr"
+}
+
+# plugin_direct STATSFILE ARG...: run the plugin binary, as
+# tahoe_storage_allocated, with statsfile in its environment (or unset).
+plugin_direct() {
+	local sf=$1
+
+	shift
+	if [ -n "$sf" ]; then
+		timeout -k 5 "$WAIT_TIMEOUT" env statsfile="$sf" \
+		    "$T/plugins/tahoe_storage_allocated" "$@" </dev/null
+	else
+		timeout -k 5 "$WAIT_TIMEOUT" env -u statsfile \
+		    "$T/plugins/tahoe_storage_allocated" "$@" </dev/null
+	fi
+}
+
+for name in "${CASES[@]}"; do
+	sf=${SF[$name]}
+	munin_conf "$sf"
+
+	# munin-run
+	out=$(munin_run tahoe_storage_allocated autoconf 2>"$T/err"); rc=$?
+	check_autoconf "munin-run autoconf, statsfile $name" "$rc" "$out"
+	munin_run tahoe_storage_allocated >"$T/out" 2>"$T/err"; rc=$?
+	check_error "munin-run fetch, statsfile $name" "$rc" "$(cat "$T/err")"
+	grep -q '\.value' "$T/out" &&
+	    fail "munin-run fetch, statsfile $name: printed values: $(cat "$T/out")"
+	# config: the brief leaves it open whether it fails or prints a
+	# graph without fields; it must not crash, and a failure must say why.
+	munin_run tahoe_storage_allocated config >"$T/out" 2>"$T/err"; rc=$?
+	[ "$rc" -lt 124 ] || fail "config, statsfile $name: exited $rc"
+	[ "$rc" -eq 0 ] || [ -s "$T/err" ] ||
+	    fail "config, statsfile $name: exited $rc with no message"
+	grep -q '\.value' "$T/out" &&
+	    fail "config, statsfile $name: printed values: $(cat "$T/out")"
+
+	# the binary itself
+	out=$(plugin_direct "$sf" autoconf 2>"$T/err"); rc=$?
+	check_autoconf "autoconf, statsfile $name" "$rc" "$out"
+	plugin_direct "$sf" fetch >"$T/out" 2>"$T/err"; rc=$?
+	check_error "fetch, statsfile $name" "$rc" "$(cat "$T/err")"
+	plugin_direct "$sf" >"$T/out" 2>"$T/err"; rc=$?
+	check_error "fetch (no argument), statsfile $name" "$rc" "$(cat "$T/err")"
+	case $name in
+	unset)	grep -q statsfile "$T/err" ||
+		    fail "statsfile unset: the message does not say so: $(cat "$T/err")" ;;
+	format2) grep -qi format "$T/err" ||
+		    fail "unknown format: the message does not say so: $(cat "$T/err")" ;;
+	missing) grep -qF "$MISSING" "$T/err" ||
+		    fail "missing statsfile: the message does not name it: $(cat "$T/err")" ;;
+	esac
+	note "plugin, statsfile $name: $(head -n 1 "$T/err")"
+done
+
+# An unknown graph name: an error that points at "list", whatever the
+# statsfile; and list itself works.
+munin_conf "$STATS"
+for g in tally_no_such_graph tahoe_no_such_graph; do
+	munin_run "$g" >"$T/out" 2>"$T/err"; rc=$?
+	check_error "munin-run $g" "$rc" "$(cat "$T/err")"
+	grep -q list "$T/err" || fail "munin-run $g: no hint at list: $(cat "$T/err")"
+	timeout -k 5 "$WAIT_TIMEOUT" env statsfile="$STATS" "$T/plugins/$g" \
+	    config >"$T/out" 2>"$T/err" </dev/null; rc=$?
+	check_error "$g config" "$rc" "$(cat "$T/err")"
+	grep -q list "$T/err" || fail "$g config: no hint at list: $(cat "$T/err")"
+done
+env statsfile="$STATS" "$T/plugins/tally_" list >"$T/out" 2>"$T/err" ||
+    fail "tally_ list failed: $(cat "$T/err")"
+grep -q tahoe_storage_allocated "$T/out" ||
+    fail "tally_ list does not list tahoe_storage_allocated: $(cat "$T/out")"
+
+# ---- the provider ------------------------------------------------------
+
+# check_start_fails WHAT [RUNNER...] -- ARG...: tally-demo-node ARG... exits 1
+# with "tally-demo-node: ..." on stderr and never says ready.
+check_start_fails() {
+	local what=$1 rc
+
+	shift
+	"$@" >"$T/out" 2>"$T/err"; rc=$?
+	[ "$rc" -eq 1 ] ||
+	    fail "demo node, $what: exited $rc, want 1: $(cat "$T/err")"
+	grep -q '^ready' "$T/out" && fail "demo node, $what: said ready"
+	grep -q '^tally-demo-node: ..*' "$T/err" ||
+	    fail "demo node, $what: no message: $(cat "$T/err")"
+	note "demo node, $what: $(head -n 1 "$T/err")"
+}
+
+check_start_fails "missing statsfile" run_demo -s "$MISSING" -n p1 -i 0.05
+grep -qF "$MISSING" "$T/err" || fail "the message does not name $MISSING"
+[ -e "$MISSING" ] && fail "the missing statsfile was created"
+
+check_start_fails "statsfile a regular file" run_demo -s "$REGULAR" -n p1
+[ "$(cat "$REGULAR")" = 'not a statsfile' ] || fail "$REGULAR was changed"
+
+cksum <"$GARBAGE/data.mdb" >"$T/garbage.sum"
+check_start_fails "statsfile not LMDB" run_demo -s "$GARBAGE" -n p1
+cksum <"$GARBAGE/data.mdb" | cmp -s - "$T/garbage.sum" ||
+    fail "the garbage data.mdb was changed"
+
+check_start_fails "unknown format" run_demo -s "$FORMAT2" -n p1
+grep -qi format "$T/err" || fail "the message does not mention the format"
+[ "$(db_get meta format "$FORMAT2")" = 2 ] || fail "the format was changed"
+db_has_node p1 "$FORMAT2" && fail "a node was written into a format-2 database"
+
+# Unwritable: root ignores permissions, so run as nobody when root.
+RO=$T/readonly
+mkdir "$RO"
+if [ "$(id -u)" -eq 0 ]; then
+	as_nobody() {
+		if command -v setpriv >/dev/null 2>&1; then
+			setpriv --reuid=65534 --regid=65534 --clear-groups "$@"
+		else
+			runuser -u nobody -- "$@"
+		fi
+	}
+	chmod 0755 "$T"
+	chown 65534:65534 "$RO"
+	chmod 0500 "$RO"
+	if ! as_nobody "$DEMO" -h >/dev/null 2>&1; then
+		note "SKIP the unwritable case: nobody cannot run $DEMO"
+	else
+		check_start_fails "unwritable statsfile" \
+		    as_nobody timeout -k 5 "$WAIT_TIMEOUT" "$DEMO" -s "$RO" \
+		    -n p1 -i 0.05
+	fi
+else
+	chmod 0500 "$RO"
+	check_start_fails "unwritable statsfile" run_demo -s "$RO" -n p1
+fi
+[ -z "$(ls -A "$RO")" ] || fail "files were created in the unwritable dir"
+
+exit 0
