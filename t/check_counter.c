@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "tally-int.h"
+#include "fixture.h"
 
 static tally_provider *p;
 
@@ -192,8 +193,6 @@ main(void)
 {
 	Suite	*s = suite_create("counter");
 	TCase	*tc = tcase_create("core");
-	SRunner	*sr;
-	int	 failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 30);
@@ -206,9 +205,5 @@ main(void)
 	tcase_add_test(tc, test_monotonic_reads);
 	tcase_add_test(tc, test_slot_reuse);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return fixture_run(s);
 }

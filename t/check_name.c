@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "tally-int.h"
+#include "fixture.h"
 
 struct name_case {
 	const char	*s;
@@ -115,8 +116,6 @@ main(void)
 {
 	Suite	*s = suite_create("name");
 	TCase	*tc = tcase_create("core");
-	SRunner	*sr;
-	int	 failed;
 
 	tcase_add_loop_test(tc, test_node_ids, 0,
 	    sizeof node_ids / sizeof node_ids[0]);
@@ -128,9 +127,5 @@ main(void)
 	    sizeof fields / sizeof fields[0]);
 	tcase_add_test(tc, test_munin_field_cut);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return fixture_run(s);
 }

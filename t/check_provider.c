@@ -435,8 +435,6 @@ main(void)
 {
 	Suite	*s = suite_create("provider");
 	TCase	*tc = tcase_create("core");
-	SRunner	*sr;
-	int	 failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 20);
@@ -455,9 +453,5 @@ main(void)
 	tcase_add_test(tc, test_two_providers_one_env);
 	tcase_add_test(tc, test_strerror);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return fixture_run(s);
 }

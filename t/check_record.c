@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "tally-int.h"
+#include "fixture.h"
 
 static const int64_t ints[] = {
 	0, 1, -1, 42, 1000000007, INT64_MAX, INT64_MIN, INT64_MIN + 1,
@@ -178,8 +179,6 @@ main(void)
 {
 	Suite	*s = suite_create("record");
 	TCase	*tc = tcase_create("core");
-	SRunner	*sr;
-	int	 failed;
 
 	tcase_add_loop_test(tc, test_int64_roundtrip, 0,
 	    sizeof ints / sizeof ints[0]);
@@ -195,9 +194,5 @@ main(void)
 	    sizeof bad_records / sizeof bad_records[0]);
 	tcase_add_test(tc, test_node_record_unknown_fields);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return fixture_run(s);
 }

@@ -503,8 +503,6 @@ main(void)
 {
 	Suite	*s = suite_create("store");
 	TCase	*tc = tcase_create("core");
-	SRunner	*sr;
-	int	 failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 30);
@@ -525,9 +523,5 @@ main(void)
 	tcase_add_test(tc, test_foreign_env);
 	tcase_add_test(tc, test_reader_needs_data);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return fixture_run(s);
 }

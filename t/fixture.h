@@ -8,6 +8,8 @@
 
 #include <sys/stat.h>
 
+#include <check.h>
+
 #include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
@@ -49,6 +51,23 @@ fixture_rmtree(const char *path)
 	if (path == NULL || *path == '\0')
 		return -1;
 	return nftw(path, fixture_rmtree_cb, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/*
+ * Run a suite and report each test in TAP on stdout, so that automake's
+ * summary counts test cases, not programs.  Returns an exit status.
+ */
+static inline int
+fixture_run(Suite *s)
+{
+	SRunner	*sr = srunner_create(s);
+	int	 failed;
+
+	srunner_set_tap(sr, "-");
+	srunner_run_all(sr, CK_SILENT);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
 #endif /* FIXTURE_H */
