@@ -12,6 +12,7 @@
 #include <lmdb.h>
 
 #include "tally.h"
+#include "tally-protocol.h"
 
 #if defined(__GNUC__)
 #define TALLY_LIKELY(x)   __builtin_expect(!!(x), 1)
@@ -89,6 +90,68 @@ snapshot_name(const struct snapshot *s, const struct snapshot_ent *e)
 	return s->arena + e->name;
 }
 
+/* wire.c: frames of tally-protocol.h, built and parsed from (buf, len). */
+struct wire_buf {
+	uint8_t	*data;
+	size_t	 len, cap;
+};
+void	 wire_buf_init(struct wire_buf *);
+void	 wire_buf_free(struct wire_buf *);
+/* Drop the first n bytes (sent or consumed). */
+void	 wire_buf_consume(struct wire_buf *, size_t);
+/* Make room for n more bytes; 0 or TALLY_ENOMEM. */
+int	 wire_buf_reserve(struct wire_buf *, size_t);
+
+struct wire_hello {
+	uint16_t	 version;
+	const char	*secret;	/* not NUL-terminated */
+	size_t		 secret_len;
+	const char	*node_id;
+	size_t		 node_len;
+	const char	*nickname;
+	size_t		 nick_len;
+};
+/* Append one whole frame to b; 0, TALLY_ENOMEM, or TALLY_EINVAL. */
+int	 wire_put_hello(struct wire_buf *, const struct wire_hello *);
+int	 wire_put_welcome(struct wire_buf *, uint16_t, uint32_t);
+int	 wire_put_poll(struct wire_buf *, uint32_t);
+int	 wire_put_snapshot(struct wire_buf *, uint32_t, int64_t,
+	     const struct snapshot *);
+int	 wire_put_error(struct wire_buf *, uint16_t, const char *);
+/*
+ * Find the first frame in (buf, len): returns its total size (length
+ * field included) with *type and the payload set, 0 if more bytes are
+ * needed, or TALLY_EINVAL for a length of 0 and TALLY_ELIMIT for one over
+ * WIRE_FRAME_MAX (both fatal to the connection).
+ */
+long	 wire_frame(const uint8_t *, size_t, uint8_t *, const uint8_t **,
+	     size_t *);
+/* Parse a payload; 0 or TALLY_EINVAL with a reason in err. */
+int	 wire_get_hello(const uint8_t *, size_t, struct wire_hello *, char *,
+	     size_t);
+int	 wire_get_welcome(const uint8_t *, size_t, uint16_t *, uint32_t *,
+	     char *, size_t);
+int	 wire_get_poll(const uint8_t *, size_t, uint32_t *, char *, size_t);
+/* Appends the counters and stats to snap, which the caller reset. */
+int	 wire_get_snapshot(const uint8_t *, size_t, uint32_t *, int64_t *,
+	     struct snapshot *, char *, size_t);
+/* msg points into the payload, not NUL-terminated. */
+int	 wire_get_error(const uint8_t *, size_t, uint16_t *, const char **,
+	     size_t *, char *, size_t);
+
+/* furl.c: tally://HOST:PORT/SECRET, the gatherer's address and secret. */
+struct furl {
+	char	 host[256];	/* without the brackets of an IPv6 address */
+	char	 port[8];
+	char	 secret[WIRE_SECRET_MAX + 1];
+};
+/* 0, or TALLY_EINVAL with the reason in err. */
+int	 furl_parse(const char *, struct furl *, char *, size_t);
+/* Writes the text form; returns its length or TALLY_ELIMIT. */
+int	 furl_fmt(char *, size_t, const struct furl *);
+/* A new secret: WIRE_SECRET_MIN..MAX chars of lowercase base32. */
+int	 furl_secret_new(char *, size_t);
+
 /* store.c: the LMDB environment (see DESIGN.md, "The database"). */
 #define STORE_RDONLY 0x1
 #define STORE_MAPSIZE_MIN	(64UL << 20)
@@ -112,6 +175,14 @@ const char *store_path(const struct store *);
 /* Replace a node's whole slot in one transaction; grows the map as needed. */
 int	 store_write_slot(struct store *, const char *,
 	     const struct record_node *, const struct snapshot *,
+	     char *, size_t);
+/* Write several slots in one transaction (the gatherer's batches). */
+struct store_slot {
+	const char			*node_id;
+	const struct record_node	*rn;
+	const struct snapshot		*snap;
+};
+int	 store_write_slots(struct store *, const struct store_slot *, size_t,
 	     char *, size_t);
 /* Call cb for each counter of node's slot. */
 int	 store_read_counters(struct store *, const char *,
