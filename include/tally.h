@@ -114,8 +114,10 @@ typedef struct tally_options {
 	/** Local mode: the LMDB environment (a directory that must exist).
 	 *  NULL: no local mode. */
 	const char *statsfile;
-	/** Remote mode: the gatherer's furl.  Reserved; remote mode comes in a
-	 *  later release, and a non-NULL value is refused with TALLY_EINVAL. */
+	/** Remote mode: the gatherer's furl, tally://HOST:PORT/SECRET.  The
+	 *  provider dials it after start, says who it is, and answers the
+	 *  gatherer's polls; a lost connection is retried with backoff from
+	 *  1 s to 60 s.  NULL: no remote mode.  A node may use both modes. */
 	const char *gatherer_furl;
 	/** Local mode: seconds between flushes; 0 means 10. */
 	double      flush_interval;
@@ -141,8 +143,8 @@ typedef struct tally_options {
 /** Create a provider from options.
  *  @param[out] pp receives the provider; set to NULL on failure.
  *  @param[in]  opt the options; copied, so the caller may free them.
- *  @return 0, TALLY_EINVAL (bad node id or nickname, no node id and no
- *  nodedir, no statsfile at all, a gatherer_furl), TALLY_ENOMEM, or
+ *  @return 0, TALLY_EINVAL (bad node id, nickname or furl, no node id and
+ *  no nodedir, neither statsfile nor gatherer_furl), TALLY_ENOMEM, or
  *  TALLY_ESYS (node.id could not be read or created).  Nothing is opened
  *  or written to the statsfile before tally_provider_start(). */
 int  tally_provider_new(tally_provider **pp, const tally_options *opt);
@@ -173,7 +175,8 @@ int  tally_provider_attach(tally_provider *p, struct ev_loop *loop);
 
 /** Write a snapshot now (local mode).  From any thread when started, from
  *  the loop's thread when attached; waits until the snapshot is committed.
- *  @return 0, TALLY_ESTATE (not running), TALLY_ESTORE, TALLY_EFORK. */
+ *  @return 0, TALLY_ESTATE (not running, or no statsfile), TALLY_ESTORE,
+ *  TALLY_EFORK. */
 int  tally_provider_flush(tally_provider *p);
 
 /** Stop: a final flush, then the thread ends (or the watchers leave the

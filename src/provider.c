@@ -44,6 +44,9 @@ struct tally_provider {
 
 	struct counter_set	*counters;
 	struct monitor		*mon;
+	struct furl		 furl;		/* remote mode, if has_furl */
+	int			 has_furl;
+	struct remote		*remote;
 	int			 resumed;
 
 	pthread_mutex_t		 prod_lock;	/* held while producers run */
@@ -111,9 +114,16 @@ tally_provider_node_id(const tally_provider *p)
 	return p->node_id;
 }
 
+const char *
+provider_nickname(const tally_provider *p)
+{
+	return p->nickname;
+}
+
 /* Options are checked before anything is allocated, so failures are cheap. */
 static int
-provider_check(const tally_options *opt, char *err, size_t errlen)
+provider_check(const tally_options *opt, struct furl *furl, char *err,
+    size_t errlen)
 {
 	if (opt->node_id != NULL && !tally_node_id_valid(opt->node_id)) {
 		snprintf(err, errlen, "node id '%.80s' is invalid (1-64 of "
@@ -130,13 +140,13 @@ provider_check(const tally_options *opt, char *err, size_t errlen)
 		    "printable characters)", opt->nickname);
 		return TALLY_EINVAL;
 	}
-	if (opt->gatherer_furl != NULL) {
-		snprintf(err, errlen, "remote mode (a gatherer furl) is not "
-		    "available in this release");
+	if (opt->gatherer_furl != NULL && furl_parse(opt->gatherer_furl, furl,
+	    err, errlen) != 0)
 		return TALLY_EINVAL;
-	}
-	if (opt->statsfile == NULL || *opt->statsfile == '\0') {
-		snprintf(err, errlen, "no statsfile: nowhere to write stats");
+	if ((opt->statsfile == NULL || *opt->statsfile == '\0') &&
+	    opt->gatherer_furl == NULL) {
+		snprintf(err, errlen, "no statsfile and no gatherer furl: "
+		    "nowhere to send stats");
 		return TALLY_EINVAL;
 	}
 	if (!(opt->flush_interval >= 0) || opt->flush_interval > 86400) {
@@ -151,6 +161,7 @@ int
 tally_provider_new(tally_provider **pp, const tally_options *opt)
 {
 	tally_provider	*p;
+	struct furl	 furl;
 	char		 err[TALLY_ERRLEN];
 	int		 rc;
 
@@ -159,10 +170,14 @@ tally_provider_new(tally_provider **pp, const tally_options *opt)
 	*pp = NULL;
 	if (opt == NULL)
 		return TALLY_EINVAL;
-	if ((rc = provider_check(opt, err, sizeof err)) != 0)
+	if ((rc = provider_check(opt, &furl, err, sizeof err)) != 0)
 		goto fail;
 	if ((p = calloc(1, sizeof *p)) == NULL)
 		return TALLY_ENOMEM;
+	if (opt->gatherer_furl != NULL) {
+		p->furl = furl;
+		p->has_furl = 1;
+	}
 	p->log = opt->log;
 	p->log_ctx = opt->log_ctx;
 	p->flags = opt->flags;
@@ -182,10 +197,12 @@ tally_provider_new(tally_provider **pp, const tally_options *opt)
 	rc = TALLY_ENOMEM;
 	if ((p->nickname = strdup(opt->nickname != NULL ? opt->nickname :
 	    p->node_id)) == NULL ||
-	    (p->statsfile = strdup(opt->statsfile)) == NULL ||
+	    (opt->statsfile != NULL && *opt->statsfile != '\0' &&
+	    (p->statsfile = strdup(opt->statsfile)) == NULL) ||
 	    counter_set_new(&p->counters) != 0 ||
 	    (!(p->flags & TALLY_F_NO_MONITORS) && monitor_new(&p->mon, p) !=
-	    0)) {
+	    0) ||
+	    (p->has_furl && remote_new(&p->remote, p, &p->furl) != 0)) {
 		tally_provider_free(p);
 		return TALLY_ENOMEM;
 	}
@@ -350,32 +367,31 @@ tally_counter_get(tally_provider *p, const char *name)
 	return counter_set_get(p->counters, name, &err);
 }
 
-/* Build a snapshot and commit it.  On the provider's loop only. */
-static int
-provider_flush_now(tally_provider *p, char *err, size_t errlen)
+/*
+ * Build a snapshot: counters, built-in monitors, then producers.  On the
+ * provider's loop only, for a flush or a gatherer's poll.
+ */
+int
+provider_snapshot(tally_provider *p, struct snapshot *snap)
 {
-	struct record_node	 rn;
 	tally_sink		 sink;
 	size_t			 i, mark;
 	int			 rc, prc;
 
-	snapshot_reset(&p->snap);
-	sink.snap = &p->snap;
-	if ((rc = counter_set_collect(p->counters, &p->snap)) != 0) {
-		snprintf(err, errlen, "flush: %s", tally_strerror(rc));
+	sink.snap = snap;
+	if ((rc = counter_set_collect(p->counters, snap)) != 0)
 		return rc;
-	}
 	if (p->mon != NULL)
 		monitor_get_stats(p->mon, &sink);
 	pthread_mutex_lock(&p->prod_lock);
 	p->flusher = pthread_self();
 	__atomic_store_n(&p->in_flush, 1, __ATOMIC_RELEASE);
 	for (i = 0; i < p->nprods; i++) {
-		mark = p->snap.nstats;
+		mark = snap->nstats;
 		prc = p->prods[i].get_stats(p->prods[i].ctx, &sink);
 		if (prc != 0) {
 			/* Skip this producer's values, keep the rest. */
-			snapshot_truncate_stats(&p->snap, mark);
+			snapshot_truncate_stats(snap, mark);
 			provider_log(p, TALLY_LOG_WARN, "producer %s returned "
 			    "%d: its stats are left out of this snapshot",
 			    p->prods[i].name ? p->prods[i].name : "(unnamed)",
@@ -384,8 +400,26 @@ provider_flush_now(tally_provider *p, char *err, size_t errlen)
 	}
 	__atomic_store_n(&p->in_flush, 0, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&p->prod_lock);
-	snapshot_finish(&p->snap);
+	snapshot_finish(snap);
+	return 0;
+}
 
+/* Build a snapshot and commit it to the statsfile.  On the loop only. */
+static int
+provider_flush_now(tally_provider *p, char *err, size_t errlen)
+{
+	struct record_node	 rn;
+	int			 rc;
+
+	if (p->statsfile == NULL) {
+		snprintf(err, errlen, "no statsfile: flush is for local mode");
+		return TALLY_ESTATE;
+	}
+	snapshot_reset(&p->snap);
+	if ((rc = provider_snapshot(p, &p->snap)) != 0) {
+		snprintf(err, errlen, "flush: %s", tally_strerror(rc));
+		return rc;
+	}
 	memset(&rn, 0, sizeof rn);
 	snprintf(rn.nickname, sizeof rn.nickname, "%s", p->nickname);
 	snprintf(rn.source, sizeof rn.source, "local");
@@ -409,6 +443,8 @@ provider_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 static void
 provider_watchers_stop(tally_provider *p)
 {
+	if (p->remote != NULL)
+		remote_stop(p->remote);
 	ev_timer_stop(p->loop, &p->flush_timer);
 	if (p->mon != NULL)
 		monitor_stop(p->mon, p->loop);
@@ -426,7 +462,7 @@ provider_wake_cb(struct ev_loop *loop, ev_async *w, int revents)
 	gen = p->req_gen;
 	stop = p->req_stop;
 	pthread_mutex_unlock(&p->req_lock);
-	if (gen != p->done_gen || stop) {
+	if (gen != p->done_gen || (stop && p->statsfile != NULL)) {
 		rc = provider_flush_now(p, p->flusherr, sizeof p->flusherr);
 		pthread_mutex_lock(&p->req_lock);
 		p->done_gen = gen;
@@ -466,6 +502,8 @@ provider_open_store(tally_provider *p)
 	int	 rc;
 
 	err[0] = '\0';
+	if (p->statsfile == NULL)
+		return 0;	/* remote mode only */
 	if ((rc = store_open(&p->store, p->statsfile, 0, err,
 	    sizeof err)) != 0)
 		return provider_fail(p, rc, "%s", err);
@@ -490,9 +528,13 @@ provider_watchers_start(tally_provider *p)
 	/* The first snapshot right away, so the node shows up at once. */
 	ev_timer_init(&p->flush_timer, provider_timer_cb, 0., p->interval);
 	p->flush_timer.data = p;
-	ev_timer_start(p->loop, &p->flush_timer);
+	if (p->statsfile != NULL)
+		ev_timer_start(p->loop, &p->flush_timer);
 	if (p->mon != NULL)
 		monitor_start(p->mon, p->loop);
+	/* Only now is the node's identity settled: dial the gatherer. */
+	if (p->remote != NULL)
+		remote_start(p->remote, p->loop);
 }
 
 int
@@ -513,6 +555,7 @@ tally_provider_start(tally_provider *p)
 		return provider_fail(p, TALLY_ESYS, "cannot create an ev loop");
 	}
 	p->req_stop = 0;
+	p->stop_rc = 0;
 	ev_async_init(&p->wake, provider_wake_cb);
 	p->wake.data = p;
 	ev_async_start(p->loop, &p->wake);
@@ -598,7 +641,8 @@ tally_provider_stop(tally_provider *p)
 	case PROVIDER_IDLE:
 		return provider_fail(p, TALLY_ESTATE, "provider is not running");
 	case PROVIDER_ATTACHED:
-		rc = provider_flush_now(p, p->errmsg, sizeof p->errmsg);
+		rc = p->statsfile != NULL ? provider_flush_now(p, p->errmsg,
+		    sizeof p->errmsg) : 0;
 		provider_watchers_stop(p);
 		break;
 	case PROVIDER_THREAD:
@@ -631,6 +675,7 @@ tally_provider_free(tally_provider *p)
 		tally_provider_stop(p);
 	counter_set_free(p->counters);
 	monitor_free(p->mon);
+	remote_free(p->remote);
 	snapshot_free(&p->snap);
 	free(p->prods);
 	free(p->nickname);

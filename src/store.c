@@ -517,26 +517,32 @@ store_grow(struct store *s, char *err, size_t errlen)
 }
 
 int
-store_write_slot(struct store *s, const char *node,
-    const struct record_node *rn, const struct snapshot *snap, char *err,
-    size_t errlen)
+store_write_slots(struct store *s, const struct store_slot *slots, size_t n,
+    char *err, size_t errlen)
 {
 	MDB_txn	*txn;
-	size_t	 nlen = strlen(node);
-	int	 rc, tries;
+	size_t	 i;
+	int	 rc = 0, tries;
 
 	if ((rc = store_forked(s, err, errlen)) != 0)
 		return rc;
 	if (s->flags & STORE_RDONLY)
 		return store_err(err, errlen, TALLY_ESTATE, "statsfile %s: "
 		    "opened read-only", s->path);
-	if (!name_node_id_valid(node, nlen))
-		return store_err(err, errlen, TALLY_EINVAL, "invalid node id");
+	for (i = 0; i < n; i++) {
+		if (!name_node_id_valid(slots[i].node_id,
+		    strlen(slots[i].node_id)))
+			return store_err(err, errlen, TALLY_EINVAL,
+			    "invalid node id");
+	}
 	pthread_mutex_lock(&s->lock);
 	for (tries = 0; tries < 16; tries++) {
 		if ((rc = store_txn_begin(s, 0, &txn)) != 0)
 			break;
-		rc = store_write_txn(s, txn, node, nlen, rn, snap);
+		for (i = 0; i < n && rc == 0; i++)
+			rc = store_write_txn(s, txn, slots[i].node_id,
+			    strlen(slots[i].node_id), slots[i].rn,
+			    slots[i].snap);
 		if (rc == 0)
 			rc = mdb_txn_commit(txn);
 		else
@@ -554,6 +560,16 @@ store_write_slot(struct store *s, const char *node,
 	if (rc != 0)
 		return store_lmdb_err(s, rc, err, errlen, "write slot");
 	return 0;
+}
+
+int
+store_write_slot(struct store *s, const char *node,
+    const struct record_node *rn, const struct snapshot *snap, char *err,
+    size_t errlen)
+{
+	struct store_slot	 slot = { node, rn, snap };
+
+	return store_write_slots(s, &slot, 1, err, errlen);
 }
 
 int

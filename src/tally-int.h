@@ -231,6 +231,19 @@ void	 monitor_free(struct monitor *);
 /* provider.c */
 void	 provider_log(tally_provider *, int, const char *, ...)
 	     TALLY_PRINTF(3, 4);
+/* Build a snapshot (counters, monitors, producers); on the loop only. */
+int	 provider_snapshot(tally_provider *, struct snapshot *);
+const char *provider_nickname(const tally_provider *);
+
+/* remote.c: remote mode, a provider's connection to the gatherer. */
+struct remote;
+int	 remote_new(struct remote **, tally_provider *, const struct furl *);
+/* Connect (and reconnect, with backoff) on the loop until stopped. */
+void	 remote_start(struct remote *, struct ev_loop *);
+void	 remote_stop(struct remote *);
+void	 remote_free(struct remote *);
+/* 1 once the handshake is done, until the connection is lost. */
+int	 remote_ready(const struct remote *);
 
 /* nodedir.c: the files of a node directory. */
 /* Read the first line of dir/name into a malloc'd string; 0, or

@@ -252,8 +252,10 @@ static const struct options_case bad_options[] = {
 	{ "Bad Id", NULL, "/tmp", NULL, 0, "node id" },
 	{ NULL, NULL, "/tmp", NULL, 0, "no node id" },
 	{ "ok", "bad\nnick", "/tmp", NULL, 0, "nickname" },
-	{ "ok", NULL, NULL, NULL, 0, "no statsfile" },
-	{ "ok", NULL, "/tmp", "tally://127.0.0.1:1/s", 0, "remote mode" },
+	{ "ok", NULL, "/tmp", "tally://127.0.0.1:1/s", 0, "secret" },
+	{ "ok", NULL, "/tmp", "http://127.0.0.1:1/abcdefghijklmnop", 0,
+	  "scheme" },
+	{ "ok", NULL, NULL, NULL, 0, "no statsfile and no gatherer" },
 	{ "ok", NULL, "/tmp", NULL, -1, "interval" },
 };
 

@@ -1,0 +1,446 @@
+/*
+ * remote.c: remote mode.  The provider dials the gatherer named by its
+ * furl, says HELLO (version, secret, node id, nickname), and answers each
+ * POLL with a SNAPSHOT built on the spot.  A lost connection is retried
+ * with exponential backoff from 1 s to 60 s, with jitter, so that a fleet
+ * does not reconnect in step after a gatherer restart.
+ *
+ * Everything here runs on the provider's loop: counting threads never see
+ * the network.  Name resolution uses getaddrinfo() on that loop, which may
+ * block it briefly for a host name; furls usually carry an address.
+ */
+#include <sys/socket.h>
+#include <sys/random.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <ev.h>
+
+#include "tally-int.h"
+
+#define REMOTE_BACKOFF_MIN	1.0
+#define REMOTE_BACKOFF_MAX	60.0
+#define REMOTE_HANDSHAKE_TIMEOUT 10.0
+#define REMOTE_READ_CHUNK	4096
+
+enum remote_state {
+	REMOTE_IDLE,		/* stopped, or waiting to retry */
+	REMOTE_CONNECTING,	/* connect() in progress */
+	REMOTE_HELLO,		/* HELLO sent, waiting for WELCOME */
+	REMOTE_READY		/* answering polls */
+};
+
+struct remote {
+	tally_provider		*p;
+	struct furl		 furl;
+	struct ev_loop		*loop;
+	enum remote_state	 state;
+	int			 running;
+	int			 fd;
+	ev_io			 io;
+	ev_timer		 timer;		/* retry, or handshake timeout */
+	double			 backoff;
+	uint64_t		 rng;
+	struct wire_buf		 in, out;
+	struct snapshot		 snap;
+	char			 peer[300];
+	char			 last_err[256];
+};
+
+/* xorshift64*: jitter needs no more, and must not share state. */
+static double
+remote_random(struct remote *r)
+{
+	r->rng ^= r->rng >> 12;
+	r->rng ^= r->rng << 25;
+	r->rng ^= r->rng >> 27;
+	return (double)((r->rng * 0x2545f4914f6cdd1dULL) >> 11) /
+	    (double)(1ULL << 53);
+}
+
+int
+remote_new(struct remote **rp, tally_provider *p, const struct furl *f)
+{
+	struct remote	*r;
+
+	if ((r = calloc(1, sizeof *r)) == NULL)
+		return TALLY_ENOMEM;
+	r->p = p;
+	r->furl = *f;
+	r->fd = -1;
+	r->backoff = REMOTE_BACKOFF_MIN;
+	if (getrandom(&r->rng, sizeof r->rng, GRND_NONBLOCK) !=
+	    (ssize_t)sizeof r->rng)
+		r->rng = (uint64_t)time(NULL) ^ (uint64_t)getpid() << 32;
+	r->rng |= 1;
+	wire_buf_init(&r->in);
+	wire_buf_init(&r->out);
+	snapshot_init(&r->snap);
+	snprintf(r->peer, sizeof r->peer, strchr(f->host, ':') ? "[%s]:%s" :
+	    "%s:%s", f->host, f->port);
+	*rp = r;
+	return 0;
+}
+
+int
+remote_ready(const struct remote *r)
+{
+	return r != NULL && r->state == REMOTE_READY;
+}
+
+static void	remote_connect(struct remote *);
+
+/* Log a failure once until the next success, so retries don't flood. */
+static void
+remote_fail(struct remote *r, const char *fmt, ...) TALLY_PRINTF(2, 3);
+
+static void
+remote_fail(struct remote *r, const char *fmt, ...)
+{
+	char	 msg[256];
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (strcmp(msg, r->last_err) != 0)
+		provider_log(r->p, TALLY_LOG_WARN, "gatherer %s: %s (retrying "
+		    "with backoff)", r->peer, msg);
+	snprintf(r->last_err, sizeof r->last_err, "%s", msg);
+}
+
+static void
+remote_close(struct remote *r)
+{
+	if (r->fd >= 0) {
+		ev_io_stop(r->loop, &r->io);
+		close(r->fd);
+		r->fd = -1;
+	}
+	ev_timer_stop(r->loop, &r->timer);
+	r->in.len = 0;
+	r->out.len = 0;
+	/* A big snapshot's buffers need not outlive the connection. */
+	if (r->out.cap > 65536)
+		wire_buf_free(&r->out);
+	r->state = REMOTE_IDLE;
+}
+
+static void
+remote_retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct remote	*r = w->data;
+
+	if (r->state == REMOTE_IDLE)
+		remote_connect(r);
+	else {
+		/* The handshake timer fired. */
+		remote_fail(r, "no WELCOME within %.0f s",
+		    REMOTE_HANDSHAKE_TIMEOUT);
+		remote_close(r);
+		remote_connect(r);
+	}
+}
+
+/* Drop the connection and try again after the backoff, jittered. */
+static void
+remote_reschedule(struct remote *r)
+{
+	double	 delay;
+
+	remote_close(r);
+	if (!r->running)
+		return;
+	delay = r->backoff * (0.5 + 0.5 * remote_random(r));
+	r->backoff *= 2;
+	if (r->backoff > REMOTE_BACKOFF_MAX)
+		r->backoff = REMOTE_BACKOFF_MAX;
+	ev_timer_set(&r->timer, delay, 0.);
+	ev_timer_start(r->loop, &r->timer);
+}
+
+static void
+remote_want_write(struct remote *r, int on)
+{
+	int	 events = EV_READ | (on ? EV_WRITE : 0);
+
+	if ((r->io.events & (EV_READ | EV_WRITE)) == events)
+		return;
+	ev_io_stop(r->loop, &r->io);
+	ev_io_set(&r->io, r->fd, events);
+	ev_io_start(r->loop, &r->io);
+}
+
+static int
+remote_flush_out(struct remote *r)
+{
+	ssize_t	 n;
+
+	while (r->out.len > 0) {
+		n = send(r->fd, r->out.data, r->out.len, MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				break;
+			if (errno == EINTR)
+				continue;
+			remote_fail(r, "send: %s", strerror(errno));
+			return -1;
+		}
+		wire_buf_consume(&r->out, (size_t)n);
+	}
+	remote_want_write(r, r->out.len > 0);
+	return 0;
+}
+
+/* Tell the gatherer why, then drop the connection. */
+static void
+remote_protocol_error(struct remote *r, uint16_t code, const char *msg)
+{
+	remote_fail(r, "%s", msg);
+	if (wire_put_error(&r->out, code, msg) == 0)
+		(void)send(r->fd, r->out.data, r->out.len,
+		    MSG_NOSIGNAL | MSG_DONTWAIT);
+	remote_reschedule(r);
+}
+
+static int
+remote_answer_poll(struct remote *r, uint32_t seq)
+{
+	int	 rc;
+
+	snapshot_reset(&r->snap);
+	if ((rc = provider_snapshot(r->p, &r->snap)) != 0 ||
+	    (rc = wire_put_snapshot(&r->out, seq, (int64_t)time(NULL),
+	    &r->snap)) != 0) {
+		remote_fail(r, "snapshot: %s", tally_strerror(rc));
+		return -1;
+	}
+	return remote_flush_out(r);
+}
+
+/* Handle one frame; -1 if the connection was dropped. */
+static int
+remote_frame(struct remote *r, uint8_t type, const uint8_t *pl, size_t plen)
+{
+	char		 err[128];
+	const char	*msg;
+	size_t		 mlen;
+	uint32_t	 seq, interval;
+	uint16_t	 version, code;
+
+	if (type == WIRE_ERROR) {
+		if (wire_get_error(pl, plen, &code, &msg, &mlen, err,
+		    sizeof err) != 0)
+			remote_fail(r, "malformed ERROR frame");
+		else
+			remote_fail(r, "refused: %.*s (error %u)", (int)mlen,
+			    msg, code);
+		remote_reschedule(r);
+		return -1;
+	}
+	if (r->state == REMOTE_HELLO) {
+		if (type != WIRE_WELCOME) {
+			remote_protocol_error(r, WIRE_E_UNEXPECTED,
+			    "expected WELCOME");
+			return -1;
+		}
+		if (wire_get_welcome(pl, plen, &version, &interval, err,
+		    sizeof err) != 0) {
+			remote_protocol_error(r, WIRE_E_MALFORMED, err);
+			return -1;
+		}
+		ev_timer_stop(r->loop, &r->timer);
+		r->state = REMOTE_READY;
+		r->backoff = REMOTE_BACKOFF_MIN;
+		provider_log(r->p, TALLY_LOG_INFO, "gatherer %s: connected, "
+		    "polled every %.0f s", r->peer, interval / 1000.0);
+		r->last_err[0] = '\0';
+		return 0;
+	}
+	if (type != WIRE_POLL) {
+		remote_protocol_error(r, WIRE_E_UNEXPECTED, "expected POLL");
+		return -1;
+	}
+	if (wire_get_poll(pl, plen, &seq, err, sizeof err) != 0) {
+		remote_protocol_error(r, WIRE_E_MALFORMED, err);
+		return -1;
+	}
+	if (remote_answer_poll(r, seq) != 0) {
+		remote_reschedule(r);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+remote_read(struct remote *r)
+{
+	const uint8_t	*pl;
+	size_t		 plen, off;
+	ssize_t		 n;
+	uint8_t		 type;
+	long		 fl;
+
+	if (wire_buf_reserve(&r->in, REMOTE_READ_CHUNK) != 0) {
+		remote_fail(r, "out of memory");
+		remote_reschedule(r);
+		return;
+	}
+	n = recv(r->fd, r->in.data + r->in.len, r->in.cap - r->in.len, 0);
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+		remote_fail(r, "%s", n == 0 ? "connection closed" :
+		    strerror(errno));
+		remote_reschedule(r);
+		return;
+	}
+	if (n < 0)
+		return;
+	r->in.len += (size_t)n;
+	for (off = 0;;) {
+		fl = wire_frame(r->in.data + off, r->in.len - off, &type, &pl,
+		    &plen);
+		if (fl == 0)
+			break;
+		if (fl < 0) {
+			remote_protocol_error(r, fl == TALLY_ELIMIT ?
+			    WIRE_E_TOO_BIG : WIRE_E_MALFORMED,
+			    "bad frame length");
+			return;
+		}
+		if (remote_frame(r, type, pl, plen) != 0)
+			return;
+		off += (size_t)fl;
+	}
+	wire_buf_consume(&r->in, off);
+}
+
+static void
+remote_connected(struct remote *r)
+{
+	struct wire_hello	 h;
+	const char		*id = tally_provider_node_id(r->p);
+	const char		*nick = provider_nickname(r->p);
+	int			 one = 1;
+
+	setsockopt(r->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	h.version = TALLY_PROTOCOL_VERSION;
+	h.secret = r->furl.secret;
+	h.secret_len = strlen(r->furl.secret);
+	h.node_id = id;
+	h.node_len = strlen(id);
+	h.nickname = nick;
+	h.nick_len = strlen(nick);
+	if (wire_put_hello(&r->out, &h) != 0) {
+		remote_fail(r, "cannot build HELLO");
+		remote_reschedule(r);
+		return;
+	}
+	r->state = REMOTE_HELLO;
+	ev_timer_set(&r->timer, REMOTE_HANDSHAKE_TIMEOUT, 0.);
+	ev_timer_start(r->loop, &r->timer);
+	if (remote_flush_out(r) != 0)
+		remote_reschedule(r);
+}
+
+static void
+remote_io_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct remote	*r = w->data;
+	socklen_t	 len = sizeof(int);
+	int		 soerr = 0;
+
+	if (r->state == REMOTE_CONNECTING) {
+		if (getsockopt(r->fd, SOL_SOCKET, SO_ERROR, &soerr, &len) != 0)
+			soerr = errno;
+		if (soerr != 0) {
+			remote_fail(r, "connect: %s", strerror(soerr));
+			remote_reschedule(r);
+			return;
+		}
+		remote_connected(r);
+		return;
+	}
+	if ((revents & EV_WRITE) && remote_flush_out(r) != 0) {
+		remote_reschedule(r);
+		return;
+	}
+	if (revents & EV_READ)
+		remote_read(r);
+}
+
+static void
+remote_connect(struct remote *r)
+{
+	struct addrinfo	 hints, *ai = NULL;
+	int		 rc, fd;
+
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	if ((rc = getaddrinfo(r->furl.host, r->furl.port, &hints, &ai)) != 0) {
+		remote_fail(r, "%s", gai_strerror(rc));
+		remote_reschedule(r);
+		return;
+	}
+	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, ai->ai_protocol);
+	if (fd < 0) {
+		remote_fail(r, "socket: %s", strerror(errno));
+		freeaddrinfo(ai);
+		remote_reschedule(r);
+		return;
+	}
+	rc = connect(fd, ai->ai_addr, ai->ai_addrlen);
+	freeaddrinfo(ai);
+	r->fd = fd;
+	if (rc != 0 && errno != EINPROGRESS) {
+		remote_fail(r, "connect: %s", strerror(errno));
+		remote_reschedule(r);
+		return;
+	}
+	r->state = REMOTE_CONNECTING;
+	ev_io_init(&r->io, remote_io_cb, fd, EV_WRITE);
+	r->io.data = r;
+	ev_io_start(r->loop, &r->io);
+}
+
+void
+remote_start(struct remote *r, struct ev_loop *loop)
+{
+	r->loop = loop;
+	r->running = 1;
+	ev_timer_init(&r->timer, remote_retry_cb, 0., 0.);
+	r->timer.data = r;
+	remote_connect(r);
+}
+
+void
+remote_stop(struct remote *r)
+{
+	if (r == NULL || !r->running)
+		return;
+	r->running = 0;
+	remote_close(r);
+}
+
+void
+remote_free(struct remote *r)
+{
+	if (r == NULL)
+		return;
+	wire_buf_free(&r->in);
+	wire_buf_free(&r->out);
+	snapshot_free(&r->snap);
+	free(r);
+}

@@ -1,0 +1,309 @@
+/*
+ * check_remote.c: a provider in remote mode, against a listening socket
+ * that speaks the protocol frame by frame, so each step is checked: the
+ * HELLO it sends, its answer to POLL, its reaction to ERROR and to a lost
+ * connection.  (tallyd itself is exercised by check_gatherer and the shell
+ * tests.)
+ */
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
+#include <check.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tally-int.h"
+#include "fixture.h"
+
+#define SECRET "abcdefghijklmnopqrstuvwxyz234567"
+
+static int		 lfd = -1;
+static int		 port;
+static char		 furl[128];
+static pthread_mutex_t	 log_lock = PTHREAD_MUTEX_INITIALIZER;
+static char		 logged[8192];
+
+static void
+log_cb(void *ctx, int level, const char *msg)
+{
+	pthread_mutex_lock(&log_lock);
+	strncat(logged, msg, sizeof logged - strlen(logged) - 2);
+	strcat(logged, "\n");
+	pthread_mutex_unlock(&log_lock);
+}
+
+static int
+logged_has(const char *s)
+{
+	int	 found;
+
+	pthread_mutex_lock(&log_lock);
+	found = strstr(logged, s) != NULL;
+	pthread_mutex_unlock(&log_lock);
+	return found;
+}
+
+static void
+setup(void)
+{
+	struct sockaddr_in	 sin;
+	socklen_t		 len = sizeof sin;
+	int			 one = 1;
+
+	logged[0] = '\0';
+	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(lfd, 0);
+	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	memset(&sin, 0, sizeof sin);
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(lfd, (struct sockaddr *)&sin, sizeof sin), 0);
+	ck_assert_int_eq(listen(lfd, 8), 0);
+	ck_assert_int_eq(getsockname(lfd, (struct sockaddr *)&sin, &len), 0);
+	port = ntohs(sin.sin_port);
+	snprintf(furl, sizeof furl, "tally://127.0.0.1:%d/%s", port, SECRET);
+}
+
+static void
+teardown(void)
+{
+	close(lfd);
+}
+
+static tally_provider *
+mk(void)
+{
+	tally_options	 opt;
+	tally_provider	*p;
+
+	memset(&opt, 0, sizeof opt);
+	opt.node_id = "remote-1";
+	opt.nickname = "far away";
+	opt.gatherer_furl = furl;
+	opt.flags = TALLY_F_NO_MONITORS;
+	opt.log = log_cb;
+	ck_assert_int_eq(tally_provider_new(&p, &opt), 0);
+	return p;
+}
+
+static int
+accept_within(double secs)
+{
+	struct pollfd	 pfd = { lfd, POLLIN, 0 };
+
+	ck_assert_int_eq(poll(&pfd, 1, (int)(secs * 1000)), 1);
+	return accept(lfd, NULL, NULL);
+}
+
+/* Read one whole frame with a deadline; returns its type. */
+static int
+read_frame(int fd, struct wire_buf *b, const uint8_t **pl, size_t *plen)
+{
+	struct pollfd	 pfd = { fd, POLLIN, 0 };
+	uint8_t		 type;
+	long		 fl;
+	ssize_t		 n;
+
+	b->len = 0;
+	for (;;) {
+		fl = wire_frame(b->data, b->len, &type, pl, plen);
+		if (fl > 0)
+			return type;
+		ck_assert_int_eq(fl, 0);
+		ck_assert_int_eq(poll(&pfd, 1, 5000), 1);
+		ck_assert_int_eq(wire_buf_reserve(b, 65536), 0);
+		n = read(fd, b->data + b->len, b->cap - b->len);
+		if (n == 0)
+			return -1;	/* closed */
+		ck_assert_int_gt(n, 0);
+		b->len += (size_t)n;
+	}
+}
+
+static void
+send_buf(int fd, struct wire_buf *b)
+{
+	ck_assert_int_eq(write(fd, b->data, b->len), (ssize_t)b->len);
+	b->len = 0;
+}
+
+static int
+find_counter(const struct snapshot *s, const char *name, int64_t *v)
+{
+	size_t	 i;
+
+	for (i = 0; i < s->ncounters; i++) {
+		if (strcmp(snapshot_name(s, &s->counters[i]), name) == 0) {
+			*v = s->counters[i].v.i;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+START_TEST(test_hello_poll_snapshot)
+{
+	tally_provider		*p = mk();
+	struct wire_buf		 in, out;
+	struct wire_hello	 h;
+	struct snapshot		 snap;
+	const uint8_t		*pl;
+	size_t			 plen;
+	uint32_t		 seq;
+	int64_t			 t, v;
+	char			 err[128];
+	int			 fd;
+
+	wire_buf_init(&in);
+	wire_buf_init(&out);
+	snapshot_init(&snap);
+	tally_count(p, "far.ops", 42);
+	ck_assert_int_eq(tally_provider_start(p), 0);
+	ck_assert_int_ge(fd = accept_within(5), 0);
+
+	ck_assert_int_eq(read_frame(fd, &in, &pl, &plen), WIRE_HELLO);
+	ck_assert_int_eq(wire_get_hello(pl, plen, &h, err, sizeof err), 0);
+	ck_assert_int_eq(h.version, TALLY_PROTOCOL_VERSION);
+	ck_assert_uint_eq(h.secret_len, strlen(SECRET));
+	ck_assert(memcmp(h.secret, SECRET, h.secret_len) == 0);
+	ck_assert(h.node_len == 8 && memcmp(h.node_id, "remote-1", 8) == 0);
+	ck_assert(h.nick_len == 8 && memcmp(h.nickname, "far away", 8) == 0);
+
+	/* Nothing but the HELLO before WELCOME. */
+	wire_put_welcome(&out, TALLY_PROTOCOL_VERSION, 60000);
+	wire_put_poll(&out, 7);
+	send_buf(fd, &out);
+	ck_assert_int_eq(read_frame(fd, &in, &pl, &plen), WIRE_SNAPSHOT);
+	ck_assert_int_eq(wire_get_snapshot(pl, plen, &seq, &t, &snap, err,
+	    sizeof err), 0);
+	ck_assert_uint_eq(seq, 7);
+	ck_assert(llabs(t - (int64_t)time(NULL)) < 5);
+	ck_assert(find_counter(&snap, "far.ops", &v) && v == 42);
+
+	/* Each poll is answered with the counters of that moment. */
+	tally_count(p, "far.ops", 1);
+	wire_put_poll(&out, 8);
+	send_buf(fd, &out);
+	ck_assert_int_eq(read_frame(fd, &in, &pl, &plen), WIRE_SNAPSHOT);
+	snapshot_reset(&snap);
+	ck_assert_int_eq(wire_get_snapshot(pl, plen, &seq, &t, &snap, err,
+	    sizeof err), 0);
+	ck_assert_uint_eq(seq, 8);
+	ck_assert(find_counter(&snap, "far.ops", &v) && v == 43);
+
+	/* Remote only: flush has nothing to write. */
+	ck_assert_int_eq(tally_provider_flush(p), TALLY_ESTATE);
+	ck_assert_int_eq(tally_provider_stop(p), 0);
+	/* Stopping closes the connection. */
+	ck_assert_int_eq(read_frame(fd, &in, &pl, &plen), -1);
+	close(fd);
+	tally_provider_free(p);
+	wire_buf_free(&in);
+	wire_buf_free(&out);
+	snapshot_free(&snap);
+}
+END_TEST
+
+/* Refused: the reason is logged, and the provider dials again. */
+START_TEST(test_refused_then_retry)
+{
+	tally_provider	*p = mk();
+	struct wire_buf	 in, out;
+	const uint8_t	*pl;
+	size_t		 plen;
+	int		 fd;
+
+	wire_buf_init(&in);
+	wire_buf_init(&out);
+	ck_assert_int_eq(tally_provider_start(p), 0);
+	ck_assert_int_ge(fd = accept_within(5), 0);
+	ck_assert_int_eq(read_frame(fd, &in, &pl, &plen), WIRE_HELLO);
+	wire_put_error(&out, WIRE_E_AUTH, "wrong secret");
+	send_buf(fd, &out);
+	close(fd);
+	/* The first backoff is 0.5-1 s. */
+	ck_assert_int_ge(fd = accept_within(5), 0);
+	ck_assert(logged_has("refused: wrong secret (error 3)"));
+	ck_assert_int_eq(read_frame(fd, &in, &pl, &plen), WIRE_HELLO);
+	close(fd);
+	tally_provider_free(p);
+	wire_buf_free(&in);
+	wire_buf_free(&out);
+}
+END_TEST
+
+/* A gatherer that talks nonsense gets an ERROR and a new connection. */
+START_TEST(test_garbage_from_gatherer)
+{
+	tally_provider	*p = mk();
+	struct wire_buf	 in, out;
+	const uint8_t	*pl;
+	size_t		 plen;
+	uint16_t	 code;
+	const char	*msg;
+	size_t		 mlen;
+	char		 err[128];
+	int		 fd;
+
+	wire_buf_init(&in);
+	wire_buf_init(&out);
+	ck_assert_int_eq(tally_provider_start(p), 0);
+	ck_assert_int_ge(fd = accept_within(5), 0);
+	ck_assert_int_eq(read_frame(fd, &in, &pl, &plen), WIRE_HELLO);
+	wire_put_poll(&out, 1);		/* POLL before WELCOME */
+	send_buf(fd, &out);
+	ck_assert_int_eq(read_frame(fd, &in, &pl, &plen), WIRE_ERROR);
+	ck_assert_int_eq(wire_get_error(pl, plen, &code, &msg, &mlen, err,
+	    sizeof err), 0);
+	ck_assert_int_eq(code, WIRE_E_UNEXPECTED);
+	close(fd);
+	ck_assert_int_ge(fd = accept_within(5), 0);
+	ck_assert_int_eq(read_frame(fd, &in, &pl, &plen), WIRE_HELLO);
+	close(fd);
+	tally_provider_free(p);
+	wire_buf_free(&in);
+	wire_buf_free(&out);
+}
+END_TEST
+
+/* Nothing listens: start still succeeds, and the failure is logged once. */
+START_TEST(test_nobody_listening)
+{
+	tally_provider	*p;
+	time_t		 deadline;
+
+	close(lfd);
+	lfd = -1;
+	p = mk();
+	ck_assert_int_eq(tally_provider_start(p), 0);
+	ck_assert_int_eq(tally_count(p, "still.counting", 1), 0);
+	for (deadline = time(NULL) + 5; !logged_has("Connection refused") &&
+	    time(NULL) < deadline;)
+		usleep(10000);
+	ck_assert(logged_has("Connection refused"));
+	tally_provider_free(p);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite	*s = suite_create("remote");
+	TCase	*tc = tcase_create("core");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 20);
+	tcase_add_test(tc, test_hello_poll_snapshot);
+	tcase_add_test(tc, test_refused_then_retry);
+	tcase_add_test(tc, test_garbage_from_gatherer);
+	tcase_add_test(tc, test_nobody_listening);
+	suite_add_tcase(s, tc);
+	return fixture_run(s);
+}
