@@ -373,6 +373,25 @@ START_TEST(test_open_nodedir)
 }
 END_TEST
 
+/* A node directory with only a furl: remote mode, no statsfile. */
+START_TEST(test_open_nodedir_furl)
+{
+	tally_provider	*p;
+
+	write_file("stats_gatherer.furl", "tally://127.0.0.1:9/"
+	    "abcdefghijklmnopqrstuvwxyz234567\n");
+	ck_assert_int_eq(tally_provider_open(&p, dir), 0);
+	ck_assert_int_eq(tally_provider_start(p), 0);
+	ck_assert_int_eq(tally_provider_flush(p), TALLY_ESTATE);
+	ck_assert_int_eq(tally_provider_stop(p), 0);
+	tally_provider_free(p);
+	/* A malformed furl is refused, with its reason. */
+	write_file("stats_gatherer.furl", "tally://127.0.0.1/x\n");
+	ck_assert_int_eq(tally_provider_open(&p, dir), TALLY_EINVAL);
+	ck_assert_ptr_null(p);
+}
+END_TEST
+
 static void
 stop_soon(struct ev_loop *loop, ev_timer *w, int revents)
 {
@@ -451,6 +470,7 @@ main(void)
 	tcase_add_test(tc, test_start_missing_statsfile);
 	tcase_add_test(tc, test_start_not_lmdb);
 	tcase_add_test(tc, test_open_nodedir);
+	tcase_add_test(tc, test_open_nodedir_furl);
 	tcase_add_test(tc, test_attach);
 	tcase_add_test(tc, test_two_providers_one_env);
 	tcase_add_test(tc, test_strerror);
