@@ -49,6 +49,8 @@ struct remote {
 	int			 fd;
 	ev_io			 io;
 	ev_timer		 timer;		/* retry, or handshake timeout */
+	ev_timer		 watchdog;	/* a gatherer gone silent */
+	double			 interval;	/* from WELCOME */
 	double			 backoff;
 	uint64_t		 rng;
 	struct wire_buf		 in, out;
@@ -99,6 +101,20 @@ remote_ready(const struct remote *r)
 }
 
 static void	remote_connect(struct remote *);
+static void	remote_reschedule(struct remote *);
+
+/* A peer's bytes, made safe for a log line. */
+static void
+remote_printable(char *out, size_t size, const char *s, size_t n)
+{
+	size_t	 i;
+
+	if (n > size - 1)
+		n = size - 1;
+	for (i = 0; i < n; i++)
+		out[i] = s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?';
+	out[n] = '\0';
+}
 
 /* Log a failure once until the next success, so retries don't flood. */
 static void
@@ -128,6 +144,7 @@ remote_close(struct remote *r)
 		r->fd = -1;
 	}
 	ev_timer_stop(r->loop, &r->timer);
+	ev_timer_stop(r->loop, &r->watchdog);
 	r->in.len = 0;
 	r->out.len = 0;
 	/* A big snapshot's buffers need not outlive the connection. */
@@ -147,9 +164,28 @@ remote_retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		/* The handshake timer fired. */
 		remote_fail(r, "no WELCOME within %.0f s",
 		    REMOTE_HANDSHAKE_TIMEOUT);
-		remote_close(r);
-		remote_connect(r);
+		remote_reschedule(r);
 	}
+}
+
+/*
+ * No poll for three intervals: the gatherer or the path to it is gone
+ * without a word (a partition, a machine that died).  Start over.
+ */
+static void
+remote_watchdog_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct remote	*r = w->data;
+
+	remote_fail(r, "no poll for %.0f s", 3 * r->interval);
+	remote_reschedule(r);
+}
+
+static void
+remote_watchdog_kick(struct remote *r)
+{
+	r->watchdog.repeat = 3 * r->interval + REMOTE_HANDSHAKE_TIMEOUT;
+	ev_timer_again(r->loop, &r->watchdog);
 }
 
 /* Drop the connection and try again after the backoff, jittered. */
@@ -222,7 +258,8 @@ remote_answer_poll(struct remote *r, uint32_t seq)
 	if ((rc = provider_snapshot(r->p, &r->snap)) != 0 ||
 	    (rc = wire_put_snapshot(&r->out, seq, (int64_t)time(NULL),
 	    &r->snap)) != 0) {
-		remote_fail(r, "snapshot: %s", tally_strerror(rc));
+		remote_protocol_error(r, rc == TALLY_ELIMIT ? WIRE_E_TOO_BIG :
+		    WIRE_E_MALFORMED, tally_strerror(rc));
 		return -1;
 	}
 	return remote_flush_out(r);
@@ -232,7 +269,7 @@ remote_answer_poll(struct remote *r, uint32_t seq)
 static int
 remote_frame(struct remote *r, uint8_t type, const uint8_t *pl, size_t plen)
 {
-	char		 err[128];
+	char		 err[128], shown[WIRE_ERRMSG_MAX + 1];
 	const char	*msg;
 	size_t		 mlen;
 	uint32_t	 seq, interval;
@@ -242,9 +279,10 @@ remote_frame(struct remote *r, uint8_t type, const uint8_t *pl, size_t plen)
 		if (wire_get_error(pl, plen, &code, &msg, &mlen, err,
 		    sizeof err) != 0)
 			remote_fail(r, "malformed ERROR frame");
-		else
-			remote_fail(r, "refused: %.*s (error %u)", (int)mlen,
-			    msg, code);
+		else {
+			remote_printable(shown, sizeof shown, msg, mlen);
+			remote_fail(r, "refused: %s (error %u)", shown, code);
+		}
 		remote_reschedule(r);
 		return -1;
 	}
@@ -259,7 +297,16 @@ remote_frame(struct remote *r, uint8_t type, const uint8_t *pl, size_t plen)
 			remote_protocol_error(r, WIRE_E_MALFORMED, err);
 			return -1;
 		}
+		if (version != TALLY_PROTOCOL_VERSION) {
+			snprintf(err, sizeof err, "gatherer speaks protocol "
+			    "version %u, this node %u", version,
+			    TALLY_PROTOCOL_VERSION);
+			remote_protocol_error(r, WIRE_E_VERSION, err);
+			return -1;
+		}
 		ev_timer_stop(r->loop, &r->timer);
+		r->interval = interval > 0 ? interval / 1000.0 : 60.0;
+		remote_watchdog_kick(r);
 		r->state = REMOTE_READY;
 		r->backoff = REMOTE_BACKOFF_MIN;
 		provider_log(r->p, TALLY_LOG_INFO, "gatherer %s: connected, "
@@ -275,8 +322,10 @@ remote_frame(struct remote *r, uint8_t type, const uint8_t *pl, size_t plen)
 		remote_protocol_error(r, WIRE_E_MALFORMED, err);
 		return -1;
 	}
+	remote_watchdog_kick(r);
 	if (remote_answer_poll(r, seq) != 0) {
-		remote_reschedule(r);
+		if (r->state != REMOTE_IDLE)
+			remote_reschedule(r);
 		return -1;
 	}
 	return 0;
@@ -333,6 +382,7 @@ remote_connected(struct remote *r)
 	int			 one = 1;
 
 	setsockopt(r->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	setsockopt(r->fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
 	h.version = TALLY_PROTOCOL_VERSION;
 	h.secret = r->furl.secret;
 	h.secret_len = strlen(r->furl.secret);
@@ -422,6 +472,8 @@ remote_start(struct remote *r, struct ev_loop *loop)
 	r->running = 1;
 	ev_timer_init(&r->timer, remote_retry_cb, 0., 0.);
 	r->timer.data = r;
+	ev_init(&r->watchdog, remote_watchdog_cb);
+	r->watchdog.data = r;
 	remote_connect(r);
 }
 

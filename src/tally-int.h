@@ -111,7 +111,10 @@ struct wire_hello {
 	const char	*nickname;
 	size_t		 nick_len;
 };
-/* Append one whole frame to b; 0, TALLY_ENOMEM, or TALLY_EINVAL. */
+/*
+ * Append one whole frame to b; 0, TALLY_ENOMEM, TALLY_EINVAL (a name over
+ * 255 bytes), or TALLY_ELIMIT (a frame over WIRE_FRAME_MAX).
+ */
 int	 wire_put_hello(struct wire_buf *, const struct wire_hello *);
 int	 wire_put_welcome(struct wire_buf *, uint16_t, uint32_t);
 int	 wire_put_poll(struct wire_buf *, uint32_t);
@@ -126,7 +129,11 @@ int	 wire_put_error(struct wire_buf *, uint16_t, const char *);
  */
 long	 wire_frame(const uint8_t *, size_t, uint8_t *, const uint8_t **,
 	     size_t *);
-/* Parse a payload; 0 or TALLY_EINVAL with a reason in err. */
+/*
+ * Parse a payload; 0 or TALLY_EINVAL with a reason in err.  Names are
+ * checked where they are copied (wire_get_snapshot, which may also return
+ * TALLY_ENOMEM); wire_get_hello only checks lengths.
+ */
 int	 wire_get_hello(const uint8_t *, size_t, struct wire_hello *, char *,
 	     size_t);
 int	 wire_get_welcome(const uint8_t *, size_t, uint16_t *, uint32_t *,
@@ -145,7 +152,7 @@ struct furl {
 	char	 port[8];
 	char	 secret[WIRE_SECRET_MAX + 1];
 };
-/* 0, or TALLY_EINVAL with the reason in err. */
+/* 0, or TALLY_EINVAL with the reason in err; *f is untouched then. */
 int	 furl_parse(const char *, struct furl *, char *, size_t);
 /* Writes the text form; returns its length or TALLY_ELIMIT. */
 int	 furl_fmt(char *, size_t, const struct furl *);

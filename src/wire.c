@@ -171,10 +171,17 @@ wire_put_snapshot(struct wire_buf *b, uint32_t seq, int64_t time,
 	size_t	 i, max = 4 + 8 + 4 + 4;
 	uint64_t bits;
 
-	for (i = 0; i < s->ncounters; i++)
+	/* A name's length travels in one byte. */
+	for (i = 0; i < s->ncounters; i++) {
+		if (s->counters[i].nlen > TALLY_STAT_NAME_MAX)
+			return TALLY_EINVAL;
 		max += 1 + s->counters[i].nlen + 8;
-	for (i = 0; i < s->nstats; i++)
+	}
+	for (i = 0; i < s->nstats; i++) {
+		if (s->stats[i].nlen > TALLY_STAT_NAME_MAX)
+			return TALLY_EINVAL;
 		max += 1 + s->stats[i].nlen + 8;
+	}
 	if (max + 1 > WIRE_FRAME_MAX)
 		return TALLY_ELIMIT;
 	if ((p = wire_begin(b, WIRE_SNAPSHOT, max)) == NULL)

@@ -273,6 +273,37 @@ START_TEST(test_garbage_from_gatherer)
 }
 END_TEST
 
+/* A gatherer of another protocol version is told so, and left. */
+START_TEST(test_welcome_wrong_version)
+{
+	tally_provider	*p = mk();
+	struct wire_buf	 in, out;
+	const uint8_t	*pl;
+	size_t		 plen, mlen;
+	uint16_t	 code;
+	const char	*msg;
+	char		 err[128];
+	int		 fd;
+
+	wire_buf_init(&in);
+	wire_buf_init(&out);
+	ck_assert_int_eq(tally_provider_start(p), 0);
+	ck_assert_int_ge(fd = accept_within(5), 0);
+	ck_assert_int_eq(read_frame(fd, &in, &pl, &plen), WIRE_HELLO);
+	wire_put_welcome(&out, 99, 1000);
+	send_buf(fd, &out);
+	ck_assert_int_eq(read_frame(fd, &in, &pl, &plen), WIRE_ERROR);
+	ck_assert_int_eq(wire_get_error(pl, plen, &code, &msg, &mlen, err,
+	    sizeof err), 0);
+	ck_assert_int_eq(code, WIRE_E_VERSION);
+	ck_assert(logged_has("protocol version 99"));
+	close(fd);
+	tally_provider_free(p);
+	wire_buf_free(&in);
+	wire_buf_free(&out);
+}
+END_TEST
+
 /* Nothing listens: start still succeeds, and the failure is logged once. */
 START_TEST(test_nobody_listening)
 {
@@ -304,6 +335,7 @@ main(void)
 	tcase_add_test(tc, test_refused_then_retry);
 	tcase_add_test(tc, test_garbage_from_gatherer);
 	tcase_add_test(tc, test_nobody_listening);
+	tcase_add_test(tc, test_welcome_wrong_version);
 	suite_add_tcase(s, tc);
 	return fixture_run(s);
 }
