@@ -755,6 +755,39 @@ store_reader_get(struct store_reader *r, enum store_db db, const char *node,
 	return rc == 0 ? 1 : TALLY_ESTORE;
 }
 
+int
+store_reader_scan(struct store_reader *r, enum store_db db, const char *node,
+    size_t nlen, int (*cb)(void *, const char *, size_t, const char *,
+    size_t), void *ctx)
+{
+	MDB_cursor	*cur;
+	MDB_val		 k, v;
+	char		 key[TALLY_NODE_ID_MAX + 1];
+	size_t		 plen = nlen + 1;
+	int		 rc, crc = 0;
+
+	if (nlen > TALLY_NODE_ID_MAX)
+		return 0;
+	memcpy(key, node, nlen);
+	key[nlen] = '/';
+	if (mdb_cursor_open(r->txn, r->st->dbi[db], &cur) != 0)
+		return TALLY_ESTORE;
+	k.mv_data = key;
+	k.mv_size = plen;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size <= plen || memcmp(k.mv_data, key, plen) != 0)
+			break;
+		if ((crc = cb(ctx, (const char *)k.mv_data + plen,
+		    k.mv_size - plen, v.mv_data, v.mv_size)) != 0)
+			break;
+	}
+	mdb_cursor_close(cur);
+	if (crc != 0)
+		return crc;
+	return rc == 0 || rc == MDB_NOTFOUND ? 0 : TALLY_ESTORE;
+}
+
 void
 store_reader_end(struct store_reader *r)
 {

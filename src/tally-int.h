@@ -211,6 +211,12 @@ int	 store_reader_next(struct store_reader *, MDB_val *, MDB_val *);
 /* Look up <node>/<stat> in db; 1 found, 0 not, or a TALLY_E* code. */
 int	 store_reader_get(struct store_reader *, enum store_db,
 	     const char *, size_t, const char *, size_t, MDB_val *);
+/* Call cb for each <node>/<stat> of db, in name order; stops at cb's
+ * non-zero return, which it returns. */
+int	 store_reader_scan(struct store_reader *, enum store_db,
+	     const char *, size_t,
+	     int (*)(void *, const char *, size_t, const char *, size_t),
+	     void *);
 void	 store_reader_end(struct store_reader *);
 
 /* counter.c: per-thread cells and the per-provider name table. */
