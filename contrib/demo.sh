@@ -4,9 +4,12 @@
 #	bash contrib/demo.sh [--no-build]
 #
 # As root on Debian bookworm (or with sudo): installs what is missing, builds
-# tally, starts two simulated storage servers (tally-demo-node) writing into
-# one temporary statsfile, shows what the real munin-run makes of it for a
-# few graphs and what the stock mdb_dump sees, then stops the nodes cleanly.
+# tally, starts a gatherer (tallyd) on a temporary base directory, two
+# simulated storage servers (tally-demo-node) in local mode writing straight
+# into the gatherer's statsfile and a third in remote mode, which dials the
+# gatherer's furl and answers its polls; then shows the furl and the
+# gatherer's log, what the real munin-run makes of the three nodes for a few
+# graphs and what the stock mdb_dump sees, and stops everything cleanly.
 # The temporary directory is kept so that you can look around.
 #
 # --no-build: use an existing build, in TALLY_BUILDDIR (default: the source
@@ -107,26 +110,28 @@ else
 fi
 DEMO=$builddir/contrib/tally-demo-node
 PLUGIN=$builddir/munin/tally_
+TALLYD=$builddir/tallyd
 [ -x "$DEMO" ] || die "$DEMO is not built"
 [ -x "$PLUGIN" ] || die "$PLUGIN is not built"
+[ -x "$TALLYD" ] || die "$TALLYD is not built"
 
-# ---- 3. two nodes ------------------------------------------------------
+# ---- 3. the gatherer ---------------------------------------------------
 
-section "3. Two demo nodes, one statsfile"
+section "3. A gatherer (tallyd)"
 DIR=$(mktemp -d "${TMPDIR:-/tmp}/tally-demo.XXXXXX")
 chmod 0755 "$DIR"
-STATS=$DIR/stats
-mkdir "$STATS"
+BASE=$DIR/gatherer
+STATS=$BASE/stats
 declare -A pids=()
 
-stop_nodes() {
+stop_all() {
 	local n
 
 	for n in "${!pids[@]}"; do
 		kill -TERM "${pids[$n]}" 2>/dev/null || true
 	done
 }
-trap 'stop_nodes' EXIT
+trap 'stop_all' EXIT
 
 # wait_until SECONDS WHAT CMD...: poll CMD every 0.1 s, up to SECONDS.
 wait_until() {
@@ -141,6 +146,40 @@ wait_until() {
 	return 1
 }
 
+# stop NAME: SIGTERM (a clean stop), up to 10 s, then the exit status.
+stop() {
+	local rc=0
+
+	kill -TERM "${pids[$1]}"
+	wait_until 10 "$1 to stop" eval "! kill -0 ${pids[$1]} 2>/dev/null" ||
+	    kill -KILL "${pids[$1]}"
+	wait "${pids[$1]}" || rc=$?
+	unset "pids[$1]"
+	return "$rc"
+}
+
+# tallyd prints its furl on stdout once it listens.
+furl_printed() {
+	[ "$(wc -l <"$DIR/tallyd.out")" -ge 1 ] &&
+	    grep -q '^tally://' "$DIR/tallyd.out"
+}
+
+printf '$ %s -i 1 %s &    # poll every second (default: 60)\n' \
+    "${TALLYD##*/}" "$BASE"
+"$TALLYD" -i 1 "$BASE" >"$DIR/tallyd.out" 2>"$DIR/tallyd.log" </dev/null &
+pids[tallyd]=$!
+wait_until 10 "tallyd's furl" furl_printed ||
+    die "tallyd did not start: $(cat "$DIR/tallyd.log")"
+FURL=$(grep -m 1 '^tally://' "$DIR/tallyd.out")
+echo "  pid ${pids[tallyd]}, log $DIR/tallyd.log; it printed its furl:"
+echo "  $FURL"
+echo "The furl is a capability: whoever holds it may send stats.  tallyd keeps"
+echo "it, with its port, in $BASE/stats_gatherer.furl for later runs."
+show ls -l "$BASE"
+
+# ---- 4. three nodes ----------------------------------------------------
+
+section "4. Three demo nodes: two local, one remote"
 # (grep reads all its input, so that mdb_dump never dies of SIGPIPE)
 has_node() {
 	mdb_dump -p -s nodes "$STATS" 2>/dev/null | grep -x " $1" >/dev/null
@@ -149,31 +188,48 @@ has_stat() {
 	mdb_dump -p -s stats "$STATS" 2>/dev/null | grep -x " $1" >/dev/null
 }
 
-# node NAME ID NICKNAME: start a node, logging to $DIR/NAME.log.
+# node NAME ID NICKNAME MODE_ARG...: start a node, logging to $DIR/NAME.log.
 node() {
-	printf '$ %s -s %s -n %s -N "%s" -i 1 -r 40 &\n' \
-	    "${DEMO##*/}" "$STATS" "$2" "$3"
-	"$DEMO" -s "$STATS" -n "$2" -N "$3" -i 1 -r 40 \
-	    >"$DIR/$1.log" 2>&1 </dev/null &
-	pids[$1]=$!
-	wait_until 10 "$1 to start" grep -q '^ready' "$DIR/$1.log" ||
-	    die "$1 did not start: $(cat "$DIR/$1.log")"
-	echo "  $(grep -m 1 '^ready' "$DIR/$1.log") (pid ${pids[$1]}," \
-	    "log $DIR/$1.log)"
-}
-node node1 storage-1 'storage one'
-node node2 storage-2 'storage two'
+	local name=$1 id=$2 nick=$3
 
-echo "waiting for their first flush (every second) and first load sample..."
-wait_until 20 "the first flush" \
-    eval 'has_node storage-1 && has_node storage-2' || true
+	shift 3
+	printf '$ %s %s -n %s -N "%s" -r 40 &\n' "${DEMO##*/}" "$*" "$id" \
+	    "$nick"
+	"$DEMO" "$@" -n "$id" -N "$nick" -r 40 \
+	    >"$DIR/$name.log" 2>&1 </dev/null &
+	pids[$name]=$!
+	wait_until 10 "$name to start" grep -q '^ready' "$DIR/$name.log" ||
+	    die "$name did not start: $(cat "$DIR/$name.log")"
+	echo "  $(grep -m 1 '^ready' "$DIR/$name.log") (pid ${pids[$name]}," \
+	    "log $DIR/$name.log)"
+}
+echo "Local mode: a node writes its own slot of the statsfile (here, every"
+echo "second), so these two share the gatherer's statsfile:"
+node node1 storage-1 'storage one' -s "$STATS" -i 1
+node node2 storage-2 'storage two' -s "$STATS" -i 1
+echo "Remote mode: the node dials the furl, the gatherer polls it over that"
+echo "connection and writes its slot (the node may be behind NAT):"
+node node3 storage-3 'storage three' -g "$FURL"
+
+echo "waiting for their first snapshots and first load samples..."
+wait_until 20 "the first snapshots" \
+    eval 'has_node storage-1 && has_node storage-2 && has_node storage-3' ||
+    true
 wait_until 10 "the load monitor" \
     eval 'has_stat storage-1/load_monitor.avg_load &&
-	has_stat storage-2/load_monitor.avg_load' || true
+	has_stat storage-2/load_monitor.avg_load &&
+	has_stat storage-3/load_monitor.avg_load' || true
 
-# ---- 4. munin ----------------------------------------------------------
+echo
+printf '$ cat %s    # a line per connection (-v: per snapshot too)\n' \
+    "$DIR/tallyd.log"
+sed 's/^/  | /' "$DIR/tallyd.log"
+printf '$ cat %s\n' "$DIR/node3.log"
+sed 's/^/  | /' "$DIR/node3.log"
 
-section "4. What munin sees"
+# ---- 5. munin ----------------------------------------------------------
+
+section "5. What munin sees"
 mkdir "$DIR/plugins" "$DIR/plugin-conf.d"
 : >"$DIR/munin-node.conf"
 for sec in 'tally_*' 'tahoe_*'; do
@@ -187,6 +243,8 @@ for g in $GRAPHS tally_; do
 done
 echo "plugin links in $DIR/plugins -> $PLUGIN; their configuration:"
 sed 's/^/  | /' "$DIR/plugin-conf.d/tally"
+echo "A line per node: the three demo nodes (see each field's info for its"
+echo "source), and tallyd's own, which has no storage values (U)."
 
 munin() {
 	munin-run --config "$DIR/munin-node.conf" \
@@ -204,36 +262,42 @@ echo
 printf '$ munin-run tally_ suggest   # graphs with data, to link as tally_NAME\n'
 munin tally_ suggest
 
-# ---- 5. the database ---------------------------------------------------
+# ---- 6. the database ---------------------------------------------------
 
-section "5. The statsfile, as the stock mdb_dump sees it"
-printf '$ mdb_dump -p -a %s | head -n 100\n' "$STATS"
+section "6. The statsfile, as the stock mdb_dump sees it"
+printf '$ mdb_dump -p -s nodes %s    # who wrote, when, from where\n' "$STATS"
+mdb_dump -p -s nodes "$STATS"
+printf '$ mdb_dump -p -a %s | head -n 60\n' "$STATS"
 mdb_dump -p -a "$STATS" >"$DIR/dump.txt"
-head -n 100 "$DIR/dump.txt"
+head -n 60 "$DIR/dump.txt"
 total=$(wc -l <"$DIR/dump.txt")
-[ "$total" -le 100 ] ||
-    echo "... ($((total - 100)) more lines in $DIR/dump.txt)"
+[ "$total" -le 60 ] ||
+    echo "... ($((total - 60)) more lines in $DIR/dump.txt)"
 
-# ---- 6. stop -----------------------------------------------------------
+# ---- 7. stop -----------------------------------------------------------
 
-section "6. Stopping the nodes (SIGTERM: a final flush, then exit)"
-for n in node1 node2; do
-	kill -TERM "${pids[$n]}"
-	wait_until 10 "$n to stop" eval "! kill -0 ${pids[$n]} 2>/dev/null" ||
-	    kill -KILL "${pids[$n]}"
+section "7. Stopping (SIGTERM: nodes flush a last time, tallyd commits)"
+for n in node1 node2 node3; do
 	rc=0
-	wait "${pids[$n]}" || rc=$?
-	unset "pids[$n]"
+	stop "$n" || rc=$?
 	echo "  $n: $(grep -m 1 '^stopped' "$DIR/$n.log" ||
 	    echo 'did not say stopped'), exit $rc"
 done
+rc=0
+stop tallyd || rc=$?
+echo "  tallyd: exit $rc; the end of its log:"
+tail -n 5 "$DIR/tallyd.log" | sed 's/^/  | /'
 trap - EXIT
 
 section "Where things are"
 cat <<EOF
+  gatherer:           $TALLYD -i 1 $BASE
+                      (run again, it reuses its furl: port and secret)
+  furl:               $BASE/stats_gatherer.furl
   statsfile (LMDB):   $STATS
                       mdb_dump -p -a $STATS;  mdb_stat -a $STATS
-  node logs:          $DIR/node1.log $DIR/node2.log
+  logs:               $DIR/tallyd.log
+                      $DIR/node1.log $DIR/node2.log $DIR/node3.log
   munin plugin:       $PLUGIN, linked from $DIR/plugins
   plugin config:      $DIR/plugin-conf.d/tally
   run a graph again:  munin-run --ignore-systemd-properties \\

@@ -5,7 +5,9 @@
  * include/tally.h only: a producer reports the storage server's gauges
  * (space allocated and consumed, get latencies), and the simulated
  * operations bump counters through handles on the hot path.  The shell
- * tests and contrib/demo.sh run it against throw-away statsfiles.
+ * tests and contrib/demo.sh run it against throw-away statsfiles, in local
+ * mode (-s: the node writes its own slot), remote mode (-g: the node dials
+ * a tallyd gatherer and answers its polls) or both at once.
  *
  * The sequence of operations is fixed for a given node id (a PRNG seeded
  * from it; only their pace follows the clock), and counters only ever grow,
@@ -15,8 +17,11 @@
  * on stdout; on SIGTERM or SIGINT it stops the provider (a final flush),
  * prints "stopped NODE_ID" and exits 0.  Errors go to stderr as
  * "tally-demo-node: <tally_strerror>: <tally_provider_errmsg>" with exit
- * status 1.  With -f and a node directory that configures no statsfile, it
- * runs without stats, as nodes of the original system did ("ready -").
+ * status 1.  With -f and a node directory that configures neither a
+ * statsfile nor a gatherer furl, it runs without stats, as nodes of the
+ * original system did ("ready -").  In remote mode "ready" means started,
+ * not connected: the provider dials the gatherer, and keeps retrying with
+ * backoff, on its own thread (its log lines go to stderr).
  */
 #include <errno.h>
 #include <math.h>
@@ -84,10 +89,11 @@ static void
 usage(FILE *f, int full)
 {
 	fprintf(f,
-	    "usage: " PROG " -s STATSFILE -n NODE_ID [-N NICKNAME] "
-	    "[-i FLUSH_SECONDS]\n"
-	    "                       [-d DURATION_SECONDS] [-r OPS_PER_SEC] "
-	    "[-c EXTRA_COUNTERS]\n"
+	    "usage: " PROG " [-s STATSFILE] [-g FURL] -n NODE_ID "
+	    "[-N NICKNAME]\n"
+	    "                       [-i FLUSH_SECONDS] [-d DURATION_SECONDS] "
+	    "[-r OPS_PER_SEC]\n"
+	    "                       [-c EXTRA_COUNTERS]\n"
 	    "       " PROG " -f NODEDIR [-d DURATION_SECONDS] "
 	    "[-r OPS_PER_SEC] [-c EXTRA_COUNTERS]\n");
 	if (!full)
@@ -96,11 +102,17 @@ usage(FILE *f, int full)
 	    "\n"
 	    "A simulated storage server that reports its statistics through "
 	    "libtally.\n"
-	    "  -s STATSFILE  the LMDB environment (an existing directory)\n"
+	    "  -s STATSFILE  local mode: the LMDB environment (an existing "
+	    "directory)\n"
+	    "  -g FURL       remote mode: the gatherer's furl, "
+	    "tally://HOST:PORT/SECRET\n"
+	    "                (as printed by tallyd); at least one of -s and -g,"
+	    " or both\n"
 	    "  -n NODE_ID    the node id ([a-z0-9_-], 1-64 characters)\n"
 	    "  -N NICKNAME   a human name for graphs (default: the node id)\n"
-	    "  -i SECONDS    seconds between flushes, may be fractional "
-	    "(default 10)\n"
+	    "  -i SECONDS    local mode: seconds between flushes, may be "
+	    "fractional\n"
+	    "                (default 10; the gatherer sets the pace of polls)\n"
 	    "  -d SECONDS    run time, then stop cleanly; 0 = until SIGTERM/SIGINT"
 	    " (default)\n"
 	    "  -r RATE       simulated operations per second (default %g, "
@@ -355,10 +367,13 @@ main(int argc, char *argv[])
 	char		 name[32];
 
 	memset(&opt, 0, sizeof(opt));
-	while ((c = getopt(argc, argv, "s:n:N:i:d:r:c:f:h")) != -1) {
+	while ((c = getopt(argc, argv, "s:g:n:N:i:d:r:c:f:h")) != -1) {
 		switch (c) {
 		case 's':
 			opt.statsfile = optarg;
+			break;
+		case 'g':
+			opt.gatherer_furl = optarg;
 			break;
 		case 'n':
 			opt.node_id = optarg;
@@ -396,11 +411,14 @@ main(int argc, char *argv[])
 	}
 	if (optind != argc)
 		die_usage("unexpected argument", argv[optind]);
-	if (nodedir != NULL && (opt.statsfile != NULL || opt.node_id != NULL ||
+	if (nodedir != NULL && (opt.statsfile != NULL ||
+	    opt.gatherer_furl != NULL || opt.node_id != NULL ||
 	    opt.nickname != NULL || opt.flush_interval != 0))
-		die_usage("-f excludes -s, -n, -N and -i", NULL);
-	if (nodedir == NULL && (opt.statsfile == NULL || opt.node_id == NULL))
-		die_usage("-s and -n are required (or -f)", NULL);
+		die_usage("-f excludes -s, -g, -n, -N and -i", NULL);
+	if (nodedir == NULL && ((opt.statsfile == NULL &&
+	    opt.gatherer_furl == NULL) || opt.node_id == NULL))
+		die_usage("-n and at least one of -s and -g are required "
+		    "(or -f)", NULL);
 	if (opt.node_id != NULL && !tally_node_id_valid(opt.node_id))
 		die_usage("invalid node id (1-64 of [a-z0-9_-])", opt.node_id);
 

@@ -8,8 +8,10 @@
 # every process the test started; fail/skip helpers that speak automake's
 # exit codes (0 pass, 1 fail, 77 skip); wait_for, which polls a condition
 # against a deadline (tests never sleep to let a race settle); demo nodes
-# started in the background and waited for on their "ready" line; the real
-# munin-run on a private plugin directory; and mdb_dump readers.
+# started in the background and waited for on their "ready" line; the
+# gatherer (tallyd) started, stopped and killed the same way; the real
+# munin-run on a private plugin directory; and mdb_dump readers, with waits
+# for a node's snapshot to land.
 #
 # Environment: TALLY_BUILDDIR and TALLY_SRCDIR (set by make check; default to
 # the current directory and this file's parent), TALLY_WAIT_TIMEOUT (seconds
@@ -25,6 +27,7 @@ test_name=$(basename "$0" .sh)
 : "${TALLY_BUILDDIR:=$PWD}"
 DEMO=$TALLY_BUILDDIR/contrib/tally-demo-node
 PLUGIN=$TALLY_BUILDDIR/munin/tally_
+TALLYD=$TALLY_BUILDDIR/tallyd
 WAIT_TIMEOUT=${TALLY_WAIT_TIMEOUT:-20}
 T=
 declare -A NODE_PID=()
@@ -78,6 +81,10 @@ require_cmd() {
 require_built() {
 	[ -x "$DEMO" ] || fail "$DEMO not built (run make first)"
 	[ -x "$PLUGIN" ] || fail "$PLUGIN not built (run make first)"
+}
+
+require_tallyd() {
+	[ -x "$TALLYD" ] || fail "$TALLYD not built (run make first)"
 }
 
 # ---- the temporary directory and cleanup ------------------------------
@@ -185,6 +192,19 @@ node_gone() {
 	! node_alive "$1"
 }
 
+# nodes_alive NAME...: fail at once if a started process has died (for wait
+# conditions: a dead node would otherwise only show as a timeout).
+nodes_alive() {
+	local name rc
+
+	for name; do
+		node_alive "$name" && continue
+		wait "${NODE_PID[$name]}" 2>/dev/null
+		rc=$?
+		fail "$name (pid ${NODE_PID[$name]}) died, exit $rc"
+	done
+}
+
 # stop_node NAME: SIGTERM, which must end it cleanly (final flush, exit 0).
 stop_node() {
 	local pid=${NODE_PID[$1]} rc
@@ -211,6 +231,107 @@ kill_node() {
 # run_demo ARG...: run tally-demo-node in the foreground, bounded in time.
 run_demo() {
 	timeout -k 5 "$WAIT_TIMEOUT" "$DEMO" "$@" </dev/null
+}
+
+# ---- the gatherer (tallyd) ---------------------------------------------
+
+# One gatherer per test, known to cleanup as NODE_PID[gatherer].  Its stdout
+# goes to $T/gatherer.out (truncated at each start), its stderr is appended
+# to $T/gatherer.err (= GATHERER_LOG) across restarts; GATHERER_LOG_START is
+# the number of lines the log had when the current run started.
+GATHERER_PID=
+GATHERER_FURL=
+GATHERER_BASEDIR=
+GATHERER_LOG=
+GATHERER_LOG_START=0
+
+# start_gatherer BASEDIR [TALLYD_ARG...]: start tallyd -i 1 [ARG...] BASEDIR
+# in the background and wait (with the usual deadline) for the furl line on
+# its stdout.  Exports GATHERER_FURL, GATHERER_PID and GATHERER_BASEDIR.
+# The first run on a BASEDIR listens on -l 127.0.0.1:0 (a port of the
+# kernel's choosing); a later run is given no -l, so that tallyd reuses the
+# address of the furl it made, as an operator's restart would (an explicit
+# -l 127.0.0.1:0 would pick a new port and rewrite the furl).  ARGs come
+# after -i 1 and so override it.
+start_gatherer() {
+	local base=$1 listen=()
+
+	shift
+	[ -e "$base/stats_gatherer.furl" ] || listen=(-l 127.0.0.1:0)
+	GATHERER_BASEDIR=$base
+	GATHERER_LOG=$T/gatherer.err
+	GATHERER_FURL=
+	touch "$GATHERER_LOG"
+	GATHERER_LOG_START=$(wc -l <"$GATHERER_LOG")
+	: >"$T/gatherer.out"
+	"$TALLYD" "${listen[@]}" -i 1 "$@" "$base" >"$T/gatherer.out" \
+	    2>>"$GATHERER_LOG" </dev/null &
+	GATHERER_PID=$!
+	NODE_PID[gatherer]=$GATHERER_PID
+	wait_for "tallyd to print its furl" gatherer_ready
+	export GATHERER_FURL GATHERER_PID GATHERER_BASEDIR
+}
+
+# gatherer_ready: the furl line is on tallyd's stdout (a whole line: the
+# lines counted by wc -l end in a newline); sets GATHERER_FURL.  Fails at
+# once if tallyd died.
+gatherer_ready() {
+	local f=$T/gatherer.out n line rc
+
+	n=$(wc -l <"$f" 2>/dev/null) || n=0
+	if [ "$n" -gt 0 ] &&
+	    line=$(head -n "$n" "$f" | grep -m 1 '^tally://'); then
+		GATHERER_FURL=$line
+		return 0
+	fi
+	if ! node_alive gatherer; then
+		wait "$GATHERER_PID" 2>/dev/null
+		rc=$?
+		unset "NODE_PID[gatherer]"
+		fail "tallyd exited ($rc) before printing its furl"
+	fi
+	return 1
+}
+
+# stop_gatherer: SIGTERM, which must end it cleanly (commit, exit 0).
+stop_gatherer() {
+	local rc
+
+	kill -TERM "$GATHERER_PID" 2>/dev/null ||
+	    fail "tallyd ($GATHERER_PID) is not running"
+	wait_for "tallyd to stop after SIGTERM" node_gone gatherer
+	wait "$GATHERER_PID"
+	rc=$?
+	unset "NODE_PID[gatherer]"
+	[ "$rc" -eq 0 ] || fail "tallyd exited $rc after SIGTERM"
+}
+
+# kill_gatherer: SIGKILL, as a crash.
+kill_gatherer() {
+	kill -KILL "$GATHERER_PID" 2>/dev/null
+	wait "$GATHERER_PID" 2>/dev/null
+	unset "NODE_PID[gatherer]"
+	return 0
+}
+
+# gatherer_log_run: the gatherer's stderr since the current run started.
+gatherer_log_run() {
+	tail -n "+$((GATHERER_LOG_START + 1))" "$GATHERER_LOG"
+}
+
+# gatherer_connects ID NICKNAME [ALL]: print the gatherer's connect lines
+# (the word connect or connected, not disconnect nor connection) naming node
+# ID and NICKNAME, from the current run, or from every run if ALL is given;
+# false if there is none.
+gatherer_connects() {
+	{ if [ $# -ge 3 ]; then cat "$GATHERER_LOG"; else gatherer_log_run; fi
+	} | grep -iE '\<connect(ed|s)?\>' | grep -F -- "$1" | grep -F -- "$2"
+}
+
+# gatherer_disconnects ID: the gatherer's disconnect lines naming ID, from
+# the current run; false if there is none.
+gatherer_disconnects() {
+	gatherer_log_run | grep -iE '\<disconnect(ed|s)?\>' | grep -F -- "$1"
 }
 
 # ---- the database, through the stock LMDB tools -----------------------
@@ -263,6 +384,53 @@ node_field() {
 			if (index(a[i], f "=") == 1) {
 				print substr(a[i], length(f) + 2); found = 1 }
 	} END { exit !found }'
+}
+
+# node_id_of NICKNAME [ENV]: the ids of the nodes with that nickname.
+node_id_of() {
+	db_pairs nodes "${2:-$STATS}" | awk -F '\t' -v nick="$1" '{
+		n = split($2, a, /\\0a/)
+		for (i = 1; i <= n; i++)
+			if (a[i] == "nickname=" nick) { print $1; found = 1 }
+	} END { exit !found }'
+}
+
+# counter_value ID NAME [ENV]: a node's counter; false if absent.
+counter_value() {
+	db_get counters "$1/$2" "${3:-$STATS}"
+}
+
+# node_newer ID AFTER [ENV]: ID's record in nodes has time > AFTER (UNIX
+# seconds), i.e. a snapshot taken after that second has landed.
+node_newer() {
+	local t
+
+	t=$(node_field "$1" time "${3:-$STATS}") || return 1
+	[[ $t =~ ^[0-9]+$ ]] && [ "$t" -gt "$2" ]
+}
+
+# node_landed ID AFTER [NAME MIN]: in $STATS, node ID is present with a
+# time newer than AFTER (0: any) and, given NAME, its counter NAME >= MIN.
+node_landed() {
+	local v
+
+	node_newer "$1" "$2" || return 1
+	[ $# -ge 4 ] || return 0
+	v=$(counter_value "$1" "$3") || return 1
+	[[ $v =~ ^-?[0-9]+$ ]] && [ "$v" -ge "$4" ]
+}
+
+# wait_landed [-t SECONDS] ID AFTER [NAME MIN]: wait_for node_landed.
+wait_landed() {
+	local t=()
+
+	if [ "$1" = -t ]; then
+		t=(-t "$2")
+		shift 2
+	fi
+	wait_for "${t[@]}" \
+	    "node $1 in $STATS with time > $2${3:+ and $3 >= ${4:-}}" \
+	    node_landed "$@"
 }
 
 # ---- munin ------------------------------------------------------------
