@@ -650,15 +650,18 @@ store_delete_prefix(MDB_txn *txn, MDB_dbi dbi, const char *key, size_t plen)
 	return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
-int
-store_delete_slot(struct store *s, const char *node, char *err,
+/* Delete node's slot; with before > INT64_MIN, only if older than that. */
+static int
+store_delete(struct store *s, const char *node, int64_t before, char *err,
     size_t errlen)
 {
-	MDB_txn	*txn;
-	MDB_val	 k;
-	char	 key[TALLY_NODE_ID_MAX + 1];
-	size_t	 nlen = strlen(node);
-	int	 rc;
+	struct record_node	 rn;
+	MDB_txn			*txn;
+	MDB_val			 k, v;
+	char			 key[TALLY_NODE_ID_MAX + 1], why[64];
+	const char		*kept = NULL;
+	size_t			 nlen = strlen(node);
+	int			 rc;
 
 	if ((rc = store_forked(s, err, errlen)) != 0)
 		return rc;
@@ -671,7 +674,22 @@ store_delete_slot(struct store *s, const char *node, char *err,
 		goto out;
 	k.mv_data = (void *)node;
 	k.mv_size = nlen;
-	rc = mdb_del(txn, s->dbi[STORE_NODES], &k, NULL);
+	if (before > INT64_MIN && (rc = mdb_get(txn, s->dbi[STORE_NODES], &k,
+	    &v)) == 0) {
+		if (record_node_parse(v.mv_data, v.mv_size, &rn, why,
+		    sizeof why) != 0)
+			kept = why;
+		else if (rn.time >= before)
+			kept = "its snapshot is not that old";
+		if (kept != NULL) {
+			mdb_txn_abort(txn);
+			pthread_mutex_unlock(&s->lock);
+			return store_err(err, errlen, TALLY_ESTATE, "statsfile "
+			    "%s: node %s kept: %s", s->path, node, kept);
+		}
+	}
+	if (rc == 0)
+		rc = mdb_del(txn, s->dbi[STORE_NODES], &k, NULL);
 	if (rc == MDB_NOTFOUND) {
 		mdb_txn_abort(txn);
 		pthread_mutex_unlock(&s->lock);
@@ -693,6 +711,20 @@ out:
 	if (rc != 0)
 		return store_lmdb_err(s, rc, err, errlen, "delete slot");
 	return 0;
+}
+
+int
+store_delete_slot(struct store *s, const char *node, char *err,
+    size_t errlen)
+{
+	return store_delete(s, node, INT64_MIN, err, errlen);
+}
+
+int
+store_delete_slot_before(struct store *s, const char *node, int64_t before,
+    char *err, size_t errlen)
+{
+	return store_delete(s, node, before, err, errlen);
 }
 
 /*
@@ -780,6 +812,28 @@ store_reader_scan(struct store_reader *r, enum store_db db, const char *node,
 			break;
 		if ((crc = cb(ctx, (const char *)k.mv_data + plen,
 		    k.mv_size - plen, v.mv_data, v.mv_size)) != 0)
+			break;
+	}
+	mdb_cursor_close(cur);
+	if (crc != 0)
+		return crc;
+	return rc == 0 || rc == MDB_NOTFOUND ? 0 : TALLY_ESTORE;
+}
+
+int
+store_reader_walk(struct store_reader *r, enum store_db db,
+    int (*cb)(void *, const char *, size_t, const char *, size_t), void *ctx)
+{
+	MDB_cursor	*cur;
+	MDB_val		 k, v;
+	int		 rc, crc = 0;
+
+	if (mdb_cursor_open(r->txn, r->st->dbi[db], &cur) != 0)
+		return TALLY_ESTORE;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if ((crc = cb(ctx, k.mv_data, k.mv_size, v.mv_data,
+		    v.mv_size)) != 0)
 			break;
 	}
 	mdb_cursor_close(cur);

@@ -197,6 +197,14 @@ int	 store_read_counters(struct store *, const char *,
 	     char *, size_t);
 /* Delete a node's slot entirely. */
 int	 store_delete_slot(struct store *, const char *, char *, size_t);
+/*
+ * Delete a node's slot if its snapshot time is before the given UNIX time,
+ * checked in the deleting transaction, so that a node that wrote since the
+ * caller looked is kept (tally prune).  0 deleted, TALLY_ENOTFOUND no such
+ * node, TALLY_ESTATE kept (not that old, or its record unreadable).
+ */
+int	 store_delete_slot_before(struct store *, const char *, int64_t,
+	     char *, size_t);
 
 /* A read transaction for readers (plugin, CLI): begin, walk, end. */
 struct store_reader {
@@ -215,6 +223,12 @@ int	 store_reader_get(struct store_reader *, enum store_db,
  * non-zero return, which it returns. */
 int	 store_reader_scan(struct store_reader *, enum store_db,
 	     const char *, size_t,
+	     int (*)(void *, const char *, size_t, const char *, size_t),
+	     void *);
+/* Call cb for every key of db (whole keys, in key order), whatever their
+ * form: tally check's walk.  Stops at cb's non-zero return, which it
+ * returns. */
+int	 store_reader_walk(struct store_reader *, enum store_db,
 	     int (*)(void *, const char *, size_t, const char *, size_t),
 	     void *);
 void	 store_reader_end(struct store_reader *);

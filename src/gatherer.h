@@ -1,0 +1,54 @@
+/*
+ * gatherer.h: the interface between tallyd's main (tallyd.c: options, the
+ * base directory, the furl, signals) and the gatherer itself (gatherer.c:
+ * the listener, the connections, polling and the batched commits).
+ */
+#ifndef GATHERER_H
+#define GATHERER_H
+
+#include <stddef.h>
+
+struct ev_loop;
+struct gatherer;
+
+/* Everything the gatherer needs to run; strings are copied. */
+struct gatherer_config {
+	const char	*listen_host;	/* a name or numeric address */
+	const char	*listen_port;	/* "0": the kernel chooses */
+	const char	*secret;	/* the furl's secret */
+	const char	*statsfile;	/* an existing directory */
+	const char	*basedir;	/* where the gatherer's own node.id lives */
+	double		 interval;	/* seconds between polls of a node */
+	double		 poll_timeout;	/* seconds a poll may stay unanswered */
+	double		 handshake_timeout;
+	double		 idle_timeout;	/* seconds without a byte from a peer */
+	unsigned	 max_connections;
+	int		 verbose;	/* log each snapshot */
+};
+
+/*
+ * Open the statsfile (writer), bind and listen, and attach the gatherer's
+ * own libtally provider to loop.  Nothing is accepted before the loop runs.
+ * Returns 0, or a TALLY_E* code with a message in err; *gp is then NULL.
+ */
+int	 gatherer_new(struct gatherer **, struct ev_loop *,
+	     const struct gatherer_config *, char *, size_t);
+
+/* The address actually bound (numeric host and port, after port 0). */
+void	 gatherer_address(const struct gatherer *, char *, size_t, char *,
+	     size_t);
+
+/* Run the loop until gatherer_shutdown(); returns 0. */
+int	 gatherer_run(struct gatherer *);
+
+/*
+ * Stop: read what the peers already sent, commit every snapshot received,
+ * send ERROR shutdown to each peer, close the connections and the listener,
+ * stop the own provider (its last flush) and stop the loop.  Idempotent.
+ */
+void	 gatherer_shutdown(struct gatherer *);
+
+/* Shut down if needed and release everything.  NULL is ignored. */
+void	 gatherer_free(struct gatherer *);
+
+#endif /* GATHERER_H */

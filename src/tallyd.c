@@ -1,0 +1,528 @@
+/*
+ * tallyd.c: the gatherer's main: options, the base directory and its furl,
+ * signals.  The gatherer itself is gatherer.c.
+ *
+ * BASEDIR holds:
+ *	stats_gatherer.furl	tally://HOST:PORT/SECRET, mode 0600: the
+ *				capability that nodes need to provide stats
+ *	node.id			the gatherer's own node id (its own stats)
+ *	listen			ADDR:PORT, only when the furl's host is not
+ *				the bound address (a wildcard listen, where
+ *				the furl names this machine instead)
+ *	stats/			the default statsfile, setgid 02770
+ *
+ * tallyd runs in the foreground and logs to stderr, as systemd wants.
+ */
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <ev.h>
+
+#include "tally-int.h"
+#include "gatherer.h"
+
+#define TALLYD_INTERVAL		60.0
+#define TALLYD_HANDSHAKE	10.0
+#define TALLYD_POLL_MAX		30.0
+#define TALLYD_MAX_CONNECTIONS	10000
+#define TALLYD_FD_SPARE		64	/* listener, LMDB, stdio, ... */
+#define TALLYD_FURL		"stats_gatherer.furl"
+#define TALLYD_LISTEN		"listen"
+#define TALLYD_DEFAULT_HOST	"127.0.0.1"
+#define TALLYD_DEFAULT_PORT	"0"
+
+enum {
+	OPT_MAX_CONNECTIONS = 256,
+	OPT_HANDSHAKE_TIMEOUT,
+	OPT_POLL_TIMEOUT,
+	OPT_IDLE_TIMEOUT
+};
+
+static const struct option tallyd_longopts[] = {
+	{ "listen",		required_argument, NULL, 'l' },
+	{ "interval",		required_argument, NULL, 'i' },
+	{ "statsfile",		required_argument, NULL, 's' },
+	{ "verbose",		no_argument,	   NULL, 'v' },
+	{ "help",		no_argument,	   NULL, 'h' },
+	{ "version",		no_argument,	   NULL, 'V' },
+	{ "max-connections",	required_argument, NULL, OPT_MAX_CONNECTIONS },
+	{ "handshake-timeout",	required_argument, NULL,
+	    OPT_HANDSHAKE_TIMEOUT },
+	{ "poll-timeout",	required_argument, NULL, OPT_POLL_TIMEOUT },
+	{ "idle-timeout",	required_argument, NULL, OPT_IDLE_TIMEOUT },
+	{ NULL, 0, NULL, 0 }
+};
+
+static struct gatherer	*tallyd_g;
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+"usage: tallyd [-v] [-l ADDR:PORT] [-i SECONDS] [-s STATSFILE] BASEDIR\n"
+"\n"
+"The tally gatherer: prints its furl, polls the nodes that connect with it\n"
+"and writes their snapshots into STATSFILE.\n"
+"\n"
+"  -l, --listen ADDR:PORT      where to listen ([ADDR6]:PORT for IPv6);\n"
+"                              default: the furl's address, or "
+    TALLYD_DEFAULT_HOST ":0\n"
+"                              (a free port) on the first run\n"
+"  -i, --interval SECONDS      poll each node every SECONDS (default %g)\n"
+"  -s, --statsfile DIR         the LMDB environment (default BASEDIR/stats)\n"
+"  -v, --verbose               log each snapshot and commit\n"
+"      --max-connections N     at most N connections (default %d)\n"
+"      --handshake-timeout S   HELLO within S seconds (default %g)\n"
+"      --poll-timeout S        answers within S seconds\n"
+"                              (default min(%g, interval / 2))\n"
+"      --idle-timeout S        close after S seconds without a byte\n"
+"                              (default 2 * interval + poll timeout)\n"
+"  -h, --help                  this text\n"
+"  -V, --version               the version\n",
+	    TALLYD_INTERVAL, TALLYD_MAX_CONNECTIONS, TALLYD_HANDSHAKE,
+	    TALLYD_POLL_MAX);
+}
+
+static void
+tallyd_die(const char *fmt, ...) TALLY_PRINTF(1, 2);
+
+/* Start-up errors only: once serving, tallyd logs and carries on. */
+static void
+tallyd_die(const char *fmt, ...)
+{
+	char	 line[2048];
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "tallyd: %s\n", line);
+	exit(1);
+}
+
+/* Seconds: positive and finite, at most a day. */
+static double
+tallyd_seconds(const char *what, const char *s)
+{
+	char	*end;
+	double	 d;
+
+	errno = 0;
+	d = strtod(s, &end);
+	if (*s == '\0' || *end != '\0' || errno != 0 ||
+	    !(d > 0 && d <= 86400))
+		tallyd_die("bad %s '%s' (seconds, more than 0, at most 86400)",
+		    what, s);
+	return d;
+}
+
+static unsigned
+tallyd_count(const char *what, const char *s)
+{
+	char		*end;
+	unsigned long	 n;
+
+	errno = 0;
+	n = strtoul(s, &end, 10);
+	if (*s == '\0' || *end != '\0' || errno != 0 || n == 0 ||
+	    n > 1000000 || s[0] == '-')
+		tallyd_die("bad %s '%s' (1 to 1000000)", what, s);
+	return (unsigned)n;
+}
+
+/* ADDR:PORT or [ADDR6]:PORT into host and port. */
+static int
+tallyd_split(const char *s, char *host, size_t hostlen, char *port,
+    size_t portlen)
+{
+	const char	*colon, *h = s;
+	size_t		 hlen;
+	char		*end;
+	unsigned long	 p;
+
+	if (*s == '[') {
+		if ((colon = strchr(s, ']')) == NULL || colon[1] != ':')
+			return -1;
+		h = s + 1;
+		hlen = (size_t)(colon - h);
+		colon++;
+	} else {
+		if ((colon = strrchr(s, ':')) == NULL)
+			return -1;
+		hlen = (size_t)(colon - s);
+		if (memchr(s, ':', hlen) != NULL)
+			return -1;	/* IPv6 needs its brackets */
+	}
+	if (hlen == 0 || hlen >= hostlen)
+		return -1;
+	errno = 0;
+	p = strtoul(colon + 1, &end, 10);
+	if (colon[1] == '\0' || *end != '\0' || errno != 0 || p > 65535 ||
+	    colon[1] == '-' || colon[1] == '+' || strlen(colon + 1) >= portlen)
+		return -1;
+	memcpy(host, h, hlen);
+	host[hlen] = '\0';
+	snprintf(port, portlen, "%lu", p);
+	return 0;
+}
+
+/* Create the last component of path with mode, if it is missing. */
+static void
+tallyd_mkdir(const char *what, const char *path, mode_t mode)
+{
+	struct stat	 sb;
+
+	if (mkdir(path, mode) == 0) {
+		/* mkdir() drops the setgid bit and obeys the umask. */
+		if (chmod(path, mode) != 0)
+			tallyd_die("%s %s: chmod: %s", what, path,
+			    strerror(errno));
+		return;
+	}
+	if (errno != EEXIST)
+		tallyd_die("%s %s: cannot create it: %s", what, path,
+		    strerror(errno));
+	if (stat(path, &sb) != 0)
+		tallyd_die("%s %s: %s", what, path, strerror(errno));
+	if (!S_ISDIR(sb.st_mode))
+		tallyd_die("%s %s: not a directory", what, path);
+}
+
+/* Write dir/name as one line, mode 0600, atomically. */
+static void
+tallyd_write_file(const char *dir, const char *name, const char *line)
+{
+	char	 path[4096], tmp[4096];
+	size_t	 len = strlen(line);
+	int	 fd, dfd;
+
+	if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, name) >=
+	    sizeof path ||
+	    (size_t)snprintf(tmp, sizeof tmp, "%s/.%s.%ld", dir, name,
+	    (long)getpid()) >= sizeof tmp)
+		tallyd_die("%s/%s: path too long", dir, name);
+	unlink(tmp);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+	    0600)) < 0)
+		tallyd_die("%s: %s", tmp, strerror(errno));
+	if (fchmod(fd, 0600) != 0 ||
+	    write(fd, line, len) != (ssize_t)len ||
+	    write(fd, "\n", 1) != 1 || fsync(fd) != 0) {
+		int e = errno;
+		close(fd);
+		unlink(tmp);
+		tallyd_die("%s: %s", tmp, strerror(e));
+	}
+	if (close(fd) != 0 || rename(tmp, path) != 0) {
+		int e = errno;
+		unlink(tmp);
+		tallyd_die("%s: %s", path, strerror(e));
+	}
+	/* The rename itself must survive a crash. */
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+}
+
+/* The first line of dir/name, or NULL if there is no such file. */
+static char *
+tallyd_read_file(const char *dir, const char *name)
+{
+	char	 err[TALLY_ERRLEN], *line;
+	int	 rc;
+
+	rc = nodedir_read_line(dir, name, &line, err, sizeof err);
+	if (rc == TALLY_ENOTFOUND)
+		return NULL;
+	if (rc == TALLY_ENOMEM)
+		tallyd_die("out of memory");
+	if (rc != 0)
+		tallyd_die("%s", err);
+	return line;
+}
+
+/* The furl is a capability: whoever reads it may provide stats. */
+static void
+tallyd_private(const char *dir, const char *name)
+{
+	char		 path[4096];
+	struct stat	 sb;
+
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	if (stat(path, &sb) != 0 || (sb.st_mode & 077) == 0)
+		return;
+	fprintf(stderr, "tallyd: warning: %s was readable by others (mode "
+	    "%04o): made it 0600; consider a new secret\n", path,
+	    (unsigned)(sb.st_mode & 07777));
+	if (chmod(path, 0600) != 0)
+		tallyd_die("%s: chmod: %s", path, strerror(errno));
+}
+
+static int
+tallyd_wildcard(const char *host)
+{
+	return strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0 ||
+	    strcmp(host, "*") == 0;
+}
+
+static int
+tallyd_loopback(const char *host)
+{
+	struct in_addr	 a4;
+	struct in6_addr	 a6;
+
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	if (inet_pton(AF_INET6, host, &a6) == 1)
+		return IN6_IS_ADDR_LOOPBACK(&a6) ||
+		    (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
+	return 0;
+}
+
+/* Let every connection have its descriptor, if the hard limit allows. */
+static void
+tallyd_rlimit(unsigned max_connections)
+{
+	struct rlimit	 rl;
+	rlim_t		 want = (rlim_t)max_connections + TALLYD_FD_SPARE;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want ?
+	    want : rl.rlim_max;
+	setrlimit(RLIMIT_NOFILE, &rl);
+	if (rl.rlim_cur < want)
+		fprintf(stderr, "tallyd: warning: the open files limit (%llu) "
+		    "is below --max-connections %u plus %d; accepting pauses "
+		    "at the limit\n", (unsigned long long)rl.rlim_cur,
+		    max_connections, TALLYD_FD_SPARE);
+}
+
+static void
+tallyd_signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	fprintf(stderr, "tallyd: %s: stopping\n", strsignal(w->signum));
+	gatherer_shutdown(tallyd_g);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct gatherer_config	 cfg;
+	struct furl		 old, f;
+	struct ev_loop		*loop;
+	ev_signal		 sigterm, sigint;
+	char			 lhost[256], lport[8], bhost[INET6_ADDRSTRLEN];
+	char			 bport[8], furl[512], err[TALLY_ERRLEN];
+	char			 secret[WIRE_SECRET_MAX + 1], *line, *lfile;
+	char			*statsfile = NULL, *dflt = NULL;
+	const char		*basedir, *listen = NULL;
+	double			 interval = TALLYD_INTERVAL, poll = 0, idle = 0;
+	double			 handshake = TALLYD_HANDSHAKE;
+	unsigned		 maxconn = TALLYD_MAX_CONNECTIONS;
+	int			 ch, verbose = 0, have_furl = 0, rc;
+
+	while ((ch = getopt_long(argc, argv, "l:i:s:vhV", tallyd_longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 'l':
+			listen = optarg;
+			break;
+		case 'i':
+			interval = tallyd_seconds("interval", optarg);
+			break;
+		case 's':
+			statsfile = optarg;
+			break;
+		case 'v':
+			verbose = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("tallyd (%s)\n", tally_version(NULL, NULL,
+			    NULL));
+			return 0;
+		case OPT_MAX_CONNECTIONS:
+			maxconn = tallyd_count("max-connections", optarg);
+			break;
+		case OPT_HANDSHAKE_TIMEOUT:
+			handshake = tallyd_seconds("handshake timeout", optarg);
+			break;
+		case OPT_POLL_TIMEOUT:
+			poll = tallyd_seconds("poll timeout", optarg);
+			break;
+		case OPT_IDLE_TIMEOUT:
+			idle = tallyd_seconds("idle timeout", optarg);
+			break;
+		default:
+			usage(stderr);
+			return 1;
+		}
+	}
+	if (argc - optind != 1) {
+		fprintf(stderr, "tallyd: %s\n", argc == optind ?
+		    "BASEDIR is missing" : "too many arguments");
+		usage(stderr);
+		return 1;
+	}
+	basedir = argv[optind];
+	if (*basedir == '\0')
+		tallyd_die("BASEDIR is empty");
+	if (poll == 0)
+		poll = interval / 2 < TALLYD_POLL_MAX ? interval / 2 :
+		    TALLYD_POLL_MAX;
+	if (idle == 0)
+		idle = 2 * interval + poll;
+	if (listen != NULL && tallyd_split(listen, lhost, sizeof lhost, lport,
+	    sizeof lport) != 0)
+		tallyd_die("bad listen address '%s' (ADDR:PORT, or "
+		    "[ADDR6]:PORT)", listen);
+
+	/*
+	 * 0750, not 0700: the default statsfile lives inside, and its
+	 * readers (the munin plugin, group tally) must reach it.  The furl
+	 * is the secret, and it is 0600 itself.
+	 */
+	tallyd_mkdir("BASEDIR", basedir, 0750);
+
+	tallyd_private(basedir, TALLYD_FURL);
+	/* The furl of an earlier run: its secret, and its address. */
+	if ((line = tallyd_read_file(basedir, TALLYD_FURL)) != NULL) {
+		if (furl_parse(line, &old, err, sizeof err) != 0)
+			tallyd_die("%s/%s: %s (fix or remove it; removing it "
+			    "makes a new secret, and nodes need the new furl)",
+			    basedir, TALLYD_FURL, err);
+		free(line);
+		have_furl = 1;
+		snprintf(secret, sizeof secret, "%s", old.secret);
+	} else if ((rc = furl_secret_new(secret, sizeof secret)) != 0)
+		tallyd_die("cannot make a secret: %s", tally_strerror(rc));
+	lfile = tallyd_read_file(basedir, TALLYD_LISTEN);
+	if (listen == NULL) {
+		if (lfile != NULL) {
+			if (tallyd_split(lfile, lhost, sizeof lhost, lport,
+			    sizeof lport) != 0)
+				tallyd_die("%s/%s: bad address '%s'", basedir,
+				    TALLYD_LISTEN, lfile);
+		} else if (have_furl) {
+			snprintf(lhost, sizeof lhost, "%s", old.host);
+			snprintf(lport, sizeof lport, "%s", old.port);
+		} else {
+			snprintf(lhost, sizeof lhost, TALLYD_DEFAULT_HOST);
+			snprintf(lport, sizeof lport, TALLYD_DEFAULT_PORT);
+		}
+	}
+
+	if (statsfile == NULL) {
+		if (asprintf(&dflt, "%s/stats", basedir) < 0)
+			tallyd_die("out of memory");
+		statsfile = dflt;
+	}
+	/* Setgid, so the environment's files keep the directory's group. */
+	tallyd_mkdir("statsfile", statsfile, 02770);
+
+	signal(SIGPIPE, SIG_IGN);
+	tallyd_rlimit(maxconn);
+	if ((loop = ev_default_loop(EVFLAG_AUTO)) == NULL)
+		tallyd_die("cannot create the event loop");
+	/*
+	 * Before the furl is printed: whoever reads it may signal at once,
+	 * and a signal caught early waits in the loop until it runs.
+	 */
+	ev_signal_init(&sigterm, tallyd_signal_cb, SIGTERM);
+	ev_signal_init(&sigint, tallyd_signal_cb, SIGINT);
+	ev_signal_start(loop, &sigterm);
+	ev_signal_start(loop, &sigint);
+
+	memset(&cfg, 0, sizeof cfg);
+	cfg.listen_host = strcmp(lhost, "*") == 0 ? "0.0.0.0" : lhost;
+	cfg.listen_port = lport;
+	cfg.secret = secret;
+	cfg.statsfile = statsfile;
+	cfg.basedir = basedir;
+	cfg.interval = interval;
+	cfg.poll_timeout = poll;
+	cfg.handshake_timeout = handshake;
+	cfg.idle_timeout = idle;
+	cfg.max_connections = maxconn;
+	cfg.verbose = verbose;
+	err[0] = '\0';
+	if (gatherer_new(&tallyd_g, loop, &cfg, err, sizeof err) != 0)
+		tallyd_die("%s", err);
+	gatherer_address(tallyd_g, bhost, sizeof bhost, bport, sizeof bport);
+
+	/*
+	 * The furl names what nodes dial: the address as given (a name
+	 * stays a name), with the port actually bound.  A wildcard address
+	 * cannot be dialled, so this machine's name goes in the furl, and
+	 * the bind address in BASEDIR/listen for later runs.
+	 */
+	memset(&f, 0, sizeof f);
+	snprintf(f.port, sizeof f.port, "%s", bport);
+	snprintf(f.secret, sizeof f.secret, "%s", secret);
+	if (tallyd_wildcard(lhost)) {
+		char	 name[256], lline[300];
+		if (gethostname(name, sizeof name) != 0 || name[0] == '\0')
+			snprintf(name, sizeof name, "%s", bhost);
+		name[sizeof name - 1] = '\0';
+		snprintf(f.host, sizeof f.host, "%s", name);
+		snprintf(lline, sizeof lline, "%s%s%s:%s",
+		    strchr(cfg.listen_host, ':') ? "[" : "", cfg.listen_host,
+		    strchr(cfg.listen_host, ':') ? "]" : "", bport);
+		if (lfile == NULL || strcmp(lfile, lline) != 0)
+			tallyd_write_file(basedir, TALLYD_LISTEN, lline);
+	} else {
+		snprintf(f.host, sizeof f.host, "%s", lhost);
+		if (lfile != NULL) {
+			char	 lpath[4096];
+			snprintf(lpath, sizeof lpath, "%s/%s", basedir,
+			    TALLYD_LISTEN);
+			unlink(lpath);
+		}
+	}
+	if (furl_fmt(furl, sizeof furl, &f) < 0)
+		tallyd_die("the furl is too long");
+	line = tallyd_read_file(basedir, TALLYD_FURL);
+	if (line == NULL || strcmp(line, furl) != 0)
+		tallyd_write_file(basedir, TALLYD_FURL, furl);
+	free(line);
+	free(lfile);
+	explicit_bzero(secret, sizeof secret);
+
+	printf("%s\n", furl);
+	fflush(stdout);
+	explicit_bzero(furl, sizeof furl);
+	if (!tallyd_loopback(bhost))
+		fprintf(stderr, "tallyd: warning: listening on %s%s%s:%s, "
+		    "beyond this machine, but the protocol is not encrypted "
+		    "yet: the secret and the stats cross the network in "
+		    "clear text\n", strchr(bhost, ':') ? "[" : "", bhost,
+		    strchr(bhost, ':') ? "]" : "", bport);
+	fprintf(stderr, "tallyd: listening on %s%s%s:%s, polling every %g s, "
+	    "writing %s\n", strchr(bhost, ':') ? "[" : "", bhost,
+	    strchr(bhost, ':') ? "]" : "", bport, interval, statsfile);
+
+	gatherer_run(tallyd_g);
+	ev_signal_stop(loop, &sigterm);
+	ev_signal_stop(loop, &sigint);
+	gatherer_free(tallyd_g);
+	ev_loop_destroy(loop);
+	free(dflt);
+	return 0;
+}

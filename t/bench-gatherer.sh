@@ -1,0 +1,453 @@
+#!/bin/bash
+# bench-gatherer.sh: the gatherer's figures for `make bench`, in t/bench's
+# table format.  It prints figures and never passes or fails on them; it
+# exits non-zero only if something broke (tallyd did not start or died, a
+# round missed its deadline), after printing what it knows.
+#
+# usage: bench-gatherer.sh TALLYD LOADGEN
+#
+# 1. A round: tallyd on a fresh BASEDIR (-i 60), then loadgen with
+#    BENCH_CONNECTIONS (1,000) connections x BENCH_METRICS (1,000) metrics;
+#    the time from loadgen's start until every load node's slot is committed
+#    (handshakes included), and tallyd's peak RSS.
+# 2. The cost of an idle connection: tallyd's VmRSS after that round, the
+#    connections idle until their next poll, less its VmRSS before any
+#    connection; and again on a second tallyd whose nodes send 10 metrics,
+#    which shows the per-connection overhead without 1,000-metric buffers.
+#
+# Environment: BENCH_CONNECTIONS, BENCH_METRICS, BENCH_DEADLINE (seconds a
+# round may take before it counts as broken, 60), BENCH_KEEP=1 keeps the
+# temporary directory and prints its name.
+# Only bash, coreutils, grep, procps and lmdb-utils; no awk, bc or python.
+
+if [ -z "$BASH_VERSION" ]; then
+	exec bash "$0" "$@"
+fi
+set -u
+export LC_ALL=C		# a '.' in EPOCHREALTIME and in printf's numbers
+
+if [ $# -ne 2 ]; then
+	echo "usage: $0 TALLYD LOADGEN" >&2
+	exit 2
+fi
+TALLYD=$1
+LOADGEN=$2
+N=${BENCH_CONNECTIONS:-1000}
+M=${BENCH_METRICS:-1000}
+DEADLINE=${BENCH_DEADLINE:-60}
+SMALL_M=10
+POLL=0.02		# seconds between looks at the database
+
+for prog in "$TALLYD" "$LOADGEN"; do
+	if [ ! -x "$prog" ]; then
+		echo "bench-gatherer: $prog: not an executable" >&2
+		exit 2
+	fi
+done
+for tool in mdb_stat mdb_dump grep; do
+	if ! command -v "$tool" > /dev/null; then
+		echo "bench-gatherer: $tool not found (lmdb-utils, grep)" >&2
+		exit 2
+	fi
+done
+if [ -z "${EPOCHREALTIME:-}" ]; then
+	echo "bench-gatherer: needs bash 5 (EPOCHREALTIME)" >&2
+	exit 2
+fi
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/tally-bench-gatherer.XXXXXX") || exit 1
+pids=()
+
+cleanup() {
+	local pid
+
+	for pid in "${pids[@]}"; do
+		stop "$pid" "process $pid"
+	done
+	if [ "${BENCH_KEEP:-0}" = 1 ]; then
+		echo "bench-gatherer: kept $tmp" >&2
+	else
+		rm -rf "$tmp"
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Both tallyd and loadgen hold a descriptor per connection.
+ulimit -n "$(ulimit -Hn)" 2> /dev/null
+if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt $((N + 64)) ]; then
+	echo "bench-gatherer: the descriptor limit $(ulimit -n) is below" \
+	    "$((N + 64)); figures will show failures" >&2
+fi
+CLK_TCK=$(getconf CLK_TCK 2> /dev/null || echo 100)
+
+# A sleep that forks nothing: a read that times out on an idle pipe.
+if { exec {sleep_fd}<> <(:); } 2> /dev/null; then
+	nap() { read -r -t "$1" -u "$sleep_fd" _; }
+else
+	nap() { sleep "$1"; }
+fi
+
+# --- arithmetic: bash has integers only --------------------------------
+
+# now_us: REPLY = the wall clock in microseconds.
+now_us() {
+	local t=$EPOCHREALTIME
+	REPLY=$(( 10#${t%.*} * 1000000 + 10#${t#*.} ))
+}
+
+# fx NUM DEN DECIMALS: REPLY = NUM / DEN, rounded, with DECIMALS digits.
+fx() {
+	local num=$1 den=$2 dec=$3 p=1 q i sign=
+	if ((num < 0)); then
+		sign=-
+		num=$((-num))
+	fi
+	for ((i = 0; i < dec; i++)); do p=$((p * 10)); done
+	q=$(( (num * p * 2 + den) / (2 * den) ))
+	if ((dec > 0)); then
+		printf -v REPLY '%s%d.%0*d' "$sign" $((q / p)) "$dec" $((q % p))
+	else
+		REPLY=$sign$q
+	fi
+}
+
+# commas N: REPLY = N with thousands separators, as t/bench prints them.
+commas() {
+	local n=$1 out=
+	while ((n >= 1000)); do
+		printf -v out ',%03d%s' $((n % 1000)) "$out"
+		n=$((n / 1000))
+	done
+	REPLY=$n$out
+}
+
+# --- processes -------------------------------------------------------------
+
+# status_kib PID FIELD: REPLY = a /proc/PID/status field, in KiB.
+status_kib() {
+	local k v u
+	REPLY=
+	while read -r k v u; do
+		if [ "$k" = "$2:" ]; then
+			REPLY=$v
+			return 0
+		fi
+	done < "/proc/$1/status"
+	return 1
+}
+
+# cpu_ticks PID: REPLY = user + system clock ticks so far.
+cpu_ticks() {
+	local line rest
+	REPLY=0
+	read -r line < "/proc/$1/stat" || return 1
+	rest=${line##*) }
+	set -- $rest
+	# after the command name: state is field 3, utime 14, stime 15
+	REPLY=$(( ${12} + ${13} ))
+}
+
+alive() {
+	kill -0 "$1" 2> /dev/null
+}
+
+# stop PID NAME: SIGTERM, wait up to 10 s, SIGKILL; REPLY = exit status.
+stop() {
+	local pid=$1 i
+	kill -TERM "$pid" 2> /dev/null
+	for ((i = 0; i < 500; i++)); do
+		alive "$pid" || break
+		nap 0.02
+	done
+	if alive "$pid"; then
+		echo "bench-gatherer: $2 ignored SIGTERM for 10 s; killed" >&2
+		kill -KILL "$pid" 2> /dev/null
+	fi
+	wait "$pid" 2> /dev/null
+	REPLY=$?
+	local keep=() p
+	for p in "${pids[@]}"; do
+		[ "$p" = "$pid" ] || keep+=("$p")
+	done
+	pids=("${keep[@]}")
+}
+
+broken() {
+	echo "bench-gatherer: $*" >&2
+	exit 1
+}
+
+tail_log() {
+	echo "--- last lines of $1:" >&2
+	tail -n "${2:-15}" "$1" >&2
+}
+
+# start_tallyd NAME: G_PID, G_BASE, G_STATS, G_FURL of a new gatherer.
+start_tallyd() {
+	local name=$1 line i
+	G_BASE=$tmp/$name
+	G_STATS=$G_BASE/stats
+	G_OUT=$tmp/$name.out
+	G_ERR=$tmp/$name.err
+	: > "$G_OUT"
+	"$TALLYD" -l 127.0.0.1:0 -i 60 --max-connections $((2 * N + 100)) \
+	    "$G_BASE" > "$G_OUT" 2> "$G_ERR" &
+	G_PID=$!
+	pids+=("$G_PID")
+	G_FURL=
+	for ((i = 0; i < 500; i++)); do
+		if ! alive "$G_PID"; then
+			tail_log "$G_ERR"
+			broken "tallyd exited at start"
+		fi
+		while read -r line; do
+			case $line in
+			tally://*) G_FURL=$line ;;
+			esac
+		done < "$G_OUT"
+		if [ -n "$G_FURL" ] && [ -e "$G_STATS" ]; then
+			break
+		fi
+		nap 0.02
+	done
+	if [ -z "$G_FURL" ]; then
+		tail_log "$G_ERR"
+		broken "tallyd printed no furl in 10 s"
+	fi
+	if [ ! -e "$G_STATS" ]; then
+		tail_log "$G_ERR"
+		broken "tallyd created no $G_STATS in 10 s"
+	fi
+	# mdb_stat wants -n for an environment that is a file, not a directory.
+	if [ -d "$G_STATS" ]; then
+		MDB_OPT=()
+	else
+		MDB_OPT=(-n)
+	fi
+}
+
+# --- the database ----------------------------------------------------------
+
+# db_entries: E_NODES, E_COUNTERS, E_STATS from one mdb_stat run.
+db_entries() {
+	local line db=
+	E_NODES=0 E_COUNTERS=0 E_STATS=0
+	while read -r line; do
+		case $line in
+		"Status of "*) db=${line#Status of } ;;
+		"Entries: "*)
+			case $db in
+			nodes) E_NODES=${line#Entries: } ;;
+			counters) E_COUNTERS=${line#Entries: } ;;
+			stats) E_STATS=${line#Entries: } ;;
+			esac
+			;;
+		esac
+	done < <(mdb_stat "${MDB_OPT[@]}" -a "$G_STATS" 2> /dev/null)
+}
+
+# load_nodes: REPLY = how many load-NNNNN nodes have a slot.
+load_nodes() {
+	REPLY=$(mdb_dump "${MDB_OPT[@]}" -p -s nodes "$G_STATS" 2> /dev/null |
+	    grep -c '^ load-')
+}
+
+# --- one round ---------------------------------------------------------
+
+# round METRICS LABEL: start loadgen against G_FURL and wait until all N
+# load nodes are committed.  Sets L_PID, R_US (the round), R_SHAKE and
+# R_ANSWER (loadgen's times, in ms), R_GCPU and R_LCPU (ticks).
+round() {
+	local m=$1 label=$2 c=$(( ($1 + 1) / 2 )) s=$(( $1 / 2 ))
+	local t0=0 t_end line l lfd deadline_us g0 b_c b_s now
+	L_OUT=$tmp/$label.loadgen.out
+	L_ERR=$tmp/$label.loadgen.err
+	R_SHAKE=- R_ANSWER=-
+	db_entries
+	b_c=$E_COUNTERS b_s=$E_STATS
+	cpu_ticks "$G_PID"; g0=$REPLY
+	: > "$L_OUT"
+	"$LOADGEN" -f "$G_FURL" -n "$N" -m "$m" > "$L_OUT" 2> "$L_ERR" &
+	L_PID=$!
+	pids+=("$L_PID")
+	now_us; t0=$REPLY		# until loadgen says when it began
+	exec {lfd}< "$L_OUT"
+	deadline_us=$(( t0 + DEADLINE * 1000000 ))
+	line=
+	while :; do
+		# loadgen's event lines, read as they come
+		while read -r -u "$lfd" l; do
+			line+=$l
+			set -- $line
+			case ${1:-} in
+			start)
+				# its own clock: exec and setup are not the round
+				t0=$(( 10#${4%.*} * 1000000 + 10#${4#*.} ))
+				deadline_us=$(( t0 + DEADLINE * 1000000 ))
+				;;
+			# SECONDS with 3 decimals: without the dot, ms
+			handshaken) R_SHAKE=$((10#${3/./})) ;;
+			answered) [ "$2" = "$N" ] && R_ANSWER=$((10#${3/./})) ;;
+			esac
+			line=
+		done
+		line+=${l:-}		# a partial line, finished next time
+		now_us; now=$REPLY
+		if ! alive "$G_PID"; then
+			tail_log "$G_ERR"
+			broken "tallyd died during the $label round"
+		fi
+		if ! alive "$L_PID"; then
+			tail_log "$L_OUT"
+			tail_log "$L_ERR" 12
+			broken "loadgen exited during the $label round"
+		fi
+		db_entries
+		if ((E_COUNTERS >= N * c + b_c && E_STATS >= N * s + b_s)); then
+			load_nodes
+			if ((REPLY >= N)); then
+				t_end=$now
+				break
+			fi
+		fi
+		if ((now > deadline_us)); then
+			load_nodes
+			local got=$REPLY
+			fx $((now - t0)) 1000000 2
+			echo "bench-gatherer: the $label round missed its" \
+			    "$DEADLINE s deadline; after $REPLY s:" >&2
+			echo "  load nodes committed: $got of $N;" \
+			    "entries: nodes $E_NODES, counters $E_COUNTERS" \
+			    "(want $((N * c)) + $b_c), stats $E_STATS" \
+			    "(want $((N * s)) + $b_s)" >&2
+			tail_log "$L_OUT"
+			tail_log "$L_ERR" 5
+			tail_log "$G_ERR"
+			exec {lfd}<&-
+			broken "round incomplete"
+		fi
+		nap $POLL
+	done
+	exec {lfd}<&-
+	R_US=$((t_end - t0))
+	cpu_ticks "$G_PID"; R_GCPU=$((REPLY - g0))
+	cpu_ticks "$L_PID"; R_LCPU=$REPLY
+}
+
+# stop_all LABEL: stop loadgen, then tallyd; a non-zero exit is broken.
+BROKE=0
+stop_all() {
+	local label=$1
+	stop "$L_PID" loadgen
+	if [ "$REPLY" -ne 0 ]; then
+		echo "bench-gatherer: $label loadgen exited $REPLY:" >&2
+		grep '^done' "$L_OUT" >&2
+		tail_log "$L_ERR" 12
+		BROKE=1
+	fi
+	stop "$G_PID" tallyd
+	if [ "$REPLY" -ne 0 ]; then
+		echo "bench-gatherer: $label tallyd exited $REPLY on SIGTERM" >&2
+		tail_log "$G_ERR" 5
+		BROKE=1
+	fi
+}
+
+row() {
+	printf '%-44s %12s %12s %8s %s\n' "$@"
+}
+
+# --- the figures -----------------------------------------------------------
+
+read -r load1 load5 _ < /proc/loadavg
+printf '\ntally gatherer benchmarks, %s CPUs, load average %s %s; ' \
+    "$(nproc 2> /dev/null || echo '?')" "$load1" "$load5"
+printf 'one run each\n\n'
+row figure tally reference ratio target
+
+samples=$((N * M))
+start_tallyd big
+nap 0.3		# let it settle before the baseline
+status_kib "$G_PID" VmRSS; rss0=$REPLY
+status_kib "$G_PID" RssAnon; anon0=$REPLY
+
+round "$M" big
+fx "$R_US" 1000000 2; secs=$REPLY
+rate=$(( samples * 1000000 / R_US ))
+fx "$rate" 1000 0; krate=$REPLY
+fx "$rate" 150000 2; ratio=$REPLY
+status_kib "$G_PID" VmHWM; hwm=$REPLY
+fx "$hwm" 1024 1; hwm_mib=$REPLY
+
+commas "$N"; cn=$REPLY
+commas "$M"; cm=$REPLY
+row "gatherer round, $cn conns x $cm metrics" "$secs s" - - "<= 2 s"
+row "round samples/s vs collectd network (const)" "$krate k/s" \
+    "150 k/s" "${ratio}x" \
+    ">= 500 k/s; reference is collectd's ~150k/s/thread, not measured"
+shake=- answer=-
+[ "$R_SHAKE" != - ] && { fx "$R_SHAKE" 1000 2; shake="$REPLY s"; }
+[ "$R_ANSWER" != - ] && { fx "$R_ANSWER" 1000 2; answer="$REPLY s"; }
+row "  of which: all handshakes done (loadgen)" "$shake" - - "(context)"
+row "  of which: all snapshots sent (loadgen)" "$answer" - - "(context)"
+fx "$R_GCPU" "$CLK_TCK" 2; gcpu=$REPLY
+fx "$R_LCPU" "$CLK_TCK" 2; lcpu=$REPLY
+row "  CPU: tallyd vs loadgen, in the round" "$gcpu s" "$lcpu s" - \
+    "(context; loadgen's is its whole life)"
+row "tallyd peak RSS in the round (VmHWM)" "$hwm_mib MiB" - - "<= 128 MiB"
+
+# Idle: every connection has answered its first poll; the next is ~60 s off.
+nap 1
+status_kib "$G_PID" VmRSS; rss1=$REPLY
+status_kib "$G_PID" RssAnon; anon1=$REPLY
+status_kib "$G_PID" RssFile; file1=$REPLY
+fx $(( (rss1 - rss0) * 10 )) $((N * 10)) 1; idle=$REPLY
+fx $(( (anon1 - anon0) * 10 )) $((N * 10)) 1; idle_anon=$REPLY
+fx "$rss0" 1024 1; rss0_mib=$REPLY
+fx "$rss1" 1024 1; rss1_mib=$REPLY
+fx "$file1" 1024 1; file1_mib=$REPLY
+row "idle connection, after $cm-metric round" "$idle KiB" - - \
+    "<= 16 KiB (VmRSS $rss0_mib -> $rss1_mib MiB)"
+row "  same, anonymous memory only (RssAnon)" "$idle_anon KiB" - - \
+    "(context; RssFile now $file1_mib MiB: the LMDB map)"
+
+stop_all big
+
+# The gatherer's own figures, committed as it stopped (context).
+own_stats() {
+	local db=$1 own k v
+	own=$(mdb_dump "${MDB_OPT[@]}" -p -s "$db" "$G_STATS" 2> /dev/null |
+	    grep -v '^ load-' | grep -A1 '/' | grep -v '^--$' | head -n 80)
+	[ -n "$own" ] || return 0
+	echo "tallyd's own $db, committed at its exit after the round:"
+	while read -r k && read -r v; do
+		printf '  %-50s %s\n' "$k" "$v"
+	done <<< "$own"
+}
+echo
+own_stats counters
+own_stats stats
+
+# The same fleet with small snapshots: the connection's own overhead.
+start_tallyd small
+nap 0.3		# let it settle before the baseline
+status_kib "$G_PID" VmRSS; rss0=$REPLY
+status_kib "$G_PID" RssAnon; anon0=$REPLY
+round "$SMALL_M" small
+fx "$R_US" 1000000 2; secs=$REPLY
+nap 1
+status_kib "$G_PID" VmRSS; rss1=$REPLY
+status_kib "$G_PID" RssAnon; anon1=$REPLY
+fx $(( (rss1 - rss0) * 10 )) $((N * 10)) 1; idle=$REPLY
+fx $(( (anon1 - anon0) * 10 )) $((N * 10)) 1; idle_anon=$REPLY
+echo
+row "gatherer round, $cn conns x $SMALL_M metrics" "$secs s" - - \
+    "(context: mostly handshakes)"
+row "idle connection, after $SMALL_M-metric round" "$idle KiB" - - \
+    "<= 16 KiB"
+row "  same, anonymous memory only (RssAnon)" "$idle_anon KiB" - - \
+    "(context)"
+stop_all small
+
+exit $BROKE

@@ -1,0 +1,886 @@
+/*
+ * check_gatherer.c: a real tallyd on loopback, spoken to over raw sockets.
+ *
+ * Each test starts its own tallyd on a fresh BASEDIR (port 0, a 1 s
+ * interval, short timeouts) and learns port and secret from the furl it
+ * prints.  Bad peers must get the right ERROR and then an EOF; after each
+ * one a good client must still complete HELLO -> WELCOME -> POLL ->
+ * SNAPSHOT and see its slot in the database, while the bad peer's node id
+ * has none.  Waits poll a condition against a deadline; nothing sleeps to
+ * let a race settle.
+ */
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tally-int.h"
+#include "fixture.h"
+
+#define DEADLINE	10.0	/* seconds any single wait may take */
+
+static char	 dir[FIXTURE_PATH_MAX];
+static char	 basedir[FIXTURE_PATH_MAX + 16];
+static char	 statsfile[FIXTURE_PATH_MAX + 32];
+static char	 errlog[FIXTURE_PATH_MAX + 32];
+static char	 furl_text[512];
+static struct furl furl;
+static pid_t	 tallyd_pid = -1;
+static int	 good_serial;
+
+static double
+now_mono(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A short pause inside a loop that polls a condition. */
+static void
+tick(void)
+{
+	struct timespec	 ts = { 0, 10 * 1000 * 1000 };
+
+	nanosleep(&ts, NULL);
+}
+
+/* ---- the tallyd process -------------------------------------------------- */
+
+/*
+ * Start tallyd with the fixture's options plus extra (NULL-terminated) and
+ * read the furl it prints.  Its stderr is appended to errlog.
+ */
+static void
+tallyd_start(const char *const *extra)
+{
+	const char	*bd = getenv("TALLY_BUILDDIR");
+	const char	*argv[32];
+	char		 path[FIXTURE_PATH_MAX + 16], err[TALLY_ERRLEN];
+	size_t		 n = 0, got = 0;
+	double		 end;
+	int		 p[2], fd;
+	ssize_t		 r;
+
+	snprintf(path, sizeof path, "%s/tallyd", bd != NULL && *bd != '\0' ?
+	    bd : ".");
+	argv[n++] = path;
+	argv[n++] = "-i";
+	argv[n++] = "1";
+	argv[n++] = "--handshake-timeout";
+	argv[n++] = "1";
+	argv[n++] = "--idle-timeout";
+	argv[n++] = "3";
+	/* Later options win: a test's own come last. */
+	while (extra != NULL && *extra != NULL)
+		argv[n++] = *extra++;
+	argv[n++] = basedir;
+	argv[n] = NULL;
+	ck_assert_int_eq(pipe(p), 0);
+	tallyd_pid = fork();
+	ck_assert_int_ge(tallyd_pid, 0);
+	if (tallyd_pid == 0) {
+		/* Die with the test, even when it fails before teardown. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		dup2(p[1], STDOUT_FILENO);
+		if ((fd = open(errlog, O_WRONLY | O_CREAT | O_APPEND, 0644)) >= 0)
+			dup2(fd, STDERR_FILENO);
+		close(p[0]);
+		close(p[1]);
+		execv(path, (char *const *)argv);
+		_exit(127);
+	}
+	close(p[1]);
+	end = now_mono() + DEADLINE;
+	furl_text[0] = '\0';
+	while (got == 0 || furl_text[got - 1] != '\n') {
+		struct pollfd pfd = { p[0], POLLIN, 0 };
+		double left = end - now_mono();
+		ck_assert_msg(left > 0, "tallyd printed no furl (got '%.*s')",
+		    (int)got, furl_text);
+		if (poll(&pfd, 1, (int)(left * 1000) + 1) <= 0)
+			continue;
+		r = read(p[0], furl_text + got, sizeof furl_text - 1 - got);
+		ck_assert_msg(r > 0, "tallyd exited before its furl");
+		got += (size_t)r;
+		furl_text[got] = '\0';
+	}
+	close(p[0]);
+	furl_text[got - 1] = '\0';
+	ck_assert_msg(furl_parse(furl_text, &furl, err, sizeof err) == 0,
+	    "%s: %s", furl_text, err);
+}
+
+/* Wait for tallyd to exit; returns its wait status. */
+static int
+tallyd_wait(void)
+{
+	double	 end = now_mono() + DEADLINE;
+	int	 status;
+	pid_t	 r;
+
+	for (;;) {
+		r = waitpid(tallyd_pid, &status, WNOHANG);
+		if (r == tallyd_pid)
+			break;
+		ck_assert_msg(r == 0, "waitpid: %s", strerror(errno));
+		ck_assert_msg(now_mono() < end, "tallyd did not exit");
+		tick();
+	}
+	tallyd_pid = -1;
+	return status;
+}
+
+static void
+tallyd_stop(void)
+{
+	int	 status;
+
+	ck_assert_int_eq(kill(tallyd_pid, SIGTERM), 0);
+	status = tallyd_wait();
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "tallyd exited with status 0x%x", status);
+}
+
+/* Whether tallyd's stderr holds s. */
+static int
+logged(const char *s)
+{
+	static char	 buf[1 << 16];
+	ssize_t		 n;
+	int		 fd;
+
+	if ((fd = open(errlog, O_RDONLY)) < 0)
+		return 0;
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	return strstr(buf, s) != NULL;
+}
+
+/* Wait until tallyd's stderr holds s. */
+static void
+log_wait(const char *s)
+{
+	double	 end = now_mono() + DEADLINE;
+
+	while (!logged(s)) {
+		ck_assert_msg(now_mono() < end, "tallyd never logged '%s'", s);
+		tick();
+	}
+}
+
+static void
+setup(void)
+{
+	ck_assert_ptr_nonnull(fixture_tmpdir(dir));
+	snprintf(basedir, sizeof basedir, "%s/base", dir);
+	snprintf(statsfile, sizeof statsfile, "%s/stats", basedir);
+	snprintf(errlog, sizeof errlog, "%s/tallyd.err", dir);
+	tallyd_start((const char *const[]){ "-l", "127.0.0.1:0", NULL });
+}
+
+static void
+teardown(void)
+{
+	if (tallyd_pid > 0) {
+		kill(tallyd_pid, SIGKILL);
+		waitpid(tallyd_pid, NULL, 0);
+		tallyd_pid = -1;
+	}
+	fixture_rmtree(dir);
+}
+
+/* ---- the database ------------------------------------------------------- */
+
+/* The text of the node's record (1) or of node/stat in db, or NULL. */
+static const char *
+db_get(enum store_db db, const char *node, const char *stat)
+{
+	static char		 out[512];
+	struct store		*st;
+	struct store_reader	 r;
+	char			 err[TALLY_ERRLEN];
+	MDB_val			 id, v;
+	int			 rc = 0;
+
+	if (store_open(&st, statsfile, STORE_RDONLY, err, sizeof err) != 0)
+		return NULL;
+	ck_assert_msg(store_reader_begin(st, &r, err, sizeof err) == 0, "%s",
+	    err);
+	if (db == STORE_NODES) {
+		while ((rc = store_reader_next(&r, &id, &v)) == 1)
+			if (id.mv_size == strlen(node) &&
+			    memcmp(id.mv_data, node, id.mv_size) == 0)
+				break;
+	} else
+		rc = store_reader_get(&r, db, node, strlen(node), stat,
+		    strlen(stat), &v);
+	if (rc == 1)
+		snprintf(out, sizeof out, "%.*s", (int)v.mv_size,
+		    (const char *)v.mv_data);
+	store_reader_end(&r);
+	store_close(st);
+	return rc == 1 ? out : NULL;
+}
+
+/* Wait until node/stat in db reads want. */
+static void
+db_wait(enum store_db db, const char *node, const char *stat,
+    const char *want)
+{
+	double		 end = now_mono() + DEADLINE;
+	const char	*v;
+
+	while ((v = db_get(db, node, stat)) == NULL || strcmp(v, want) != 0) {
+		ck_assert_msg(now_mono() < end, "%s/%s is '%s', not '%s'",
+		    node, stat, v != NULL ? v : "(none)", want);
+		tick();
+	}
+}
+
+static void
+assert_no_slot(const char *node)
+{
+	ck_assert_msg(db_get(STORE_NODES, node, NULL) == NULL,
+	    "a slot was written for %s", node);
+}
+
+/* ---- a raw client ------------------------------------------------------- */
+
+struct client {
+	int		 fd;
+	struct wire_buf	 in;
+	uint16_t	 port;		/* ours, for the source field */
+};
+
+static void
+cl_open(struct client *c)
+{
+	struct sockaddr_in	 sin;
+	socklen_t		 len = sizeof sin;
+
+	memset(c, 0, sizeof *c);
+	wire_buf_init(&c->in);
+	memset(&sin, 0, sizeof sin);
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons((uint16_t)atoi(furl.port));
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(c->fd, 0);
+	ck_assert_msg(connect(c->fd, (struct sockaddr *)&sin, sizeof sin) ==
+	    0, "connect: %s", strerror(errno));
+	ck_assert_int_eq(getsockname(c->fd, (struct sockaddr *)&sin, &len),
+	    0);
+	c->port = ntohs(sin.sin_port);
+}
+
+static void
+cl_close(struct client *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	wire_buf_free(&c->in);
+}
+
+static void
+cl_send(struct client *c, const void *buf, size_t len)
+{
+	ck_assert_msg(send(c->fd, buf, len, MSG_NOSIGNAL) == (ssize_t)len,
+	    "send: %s", strerror(errno));
+}
+
+static void
+cl_send_buf(struct client *c, struct wire_buf *b)
+{
+	cl_send(c, b->data, b->len);
+	wire_buf_free(b);
+}
+
+static void
+cl_hello(struct client *c, uint16_t version, const char *secret,
+    const char *node, const char *nick)
+{
+	struct wire_buf		 b;
+	struct wire_hello	 h;
+
+	wire_buf_init(&b);
+	memset(&h, 0, sizeof h);
+	h.version = version;
+	h.secret = secret;
+	h.secret_len = strlen(secret);
+	h.node_id = node;
+	h.node_len = strlen(node);
+	h.nickname = nick;
+	h.nick_len = strlen(nick);
+	ck_assert_int_eq(wire_put_hello(&b, &h), 0);
+	cl_send_buf(c, &b);
+}
+
+/*
+ * The next frame within the deadline: returns its type, with its payload
+ * copied into payload (of size psize); -1 on EOF, -2 on a reset.
+ */
+static int
+cl_frame(struct client *c, uint8_t *payload, size_t psize, size_t *plen,
+    double seconds)
+{
+	const uint8_t	*p;
+	double		 end = now_mono() + seconds;
+	uint8_t		 type;
+	ssize_t		 n;
+	long		 fl;
+
+	for (;;) {
+		fl = wire_frame(c->in.data, c->in.len, &type, &p, plen);
+		ck_assert_msg(fl >= 0, "gatherer sent a bad frame");
+		if (fl > 0) {
+			ck_assert_uint_le(*plen, psize);
+			memcpy(payload, p, *plen);
+			wire_buf_consume(&c->in, (size_t)fl);
+			return type;
+		}
+		struct pollfd pfd = { c->fd, POLLIN, 0 };
+		double left = end - now_mono();
+		ck_assert_msg(left > 0, "no frame from the gatherer within "
+		    "%g s", seconds);
+		if (poll(&pfd, 1, (int)(left * 1000) + 1) <= 0)
+			continue;
+		ck_assert_int_eq(wire_buf_reserve(&c->in, 4096), 0);
+		n = recv(c->fd, c->in.data + c->in.len, 4096, 0);
+		if (n == 0)
+			return -1;
+		if (n < 0 && errno == ECONNRESET)
+			return -2;
+		ck_assert_msg(n > 0, "recv: %s", strerror(errno));
+		c->in.len += (size_t)n;
+	}
+}
+
+/* The gatherer closes: EOF, not a reset, and nothing more before it. */
+static void
+cl_expect_eof(struct client *c)
+{
+	uint8_t	 payload[512];
+	size_t	 plen;
+	int	 t;
+
+	t = cl_frame(c, payload, sizeof payload, &plen, DEADLINE);
+	ck_assert_msg(t == -1, "expected EOF, got %s",
+	    t == -2 ? "a reset" : "a frame");
+}
+
+/* The next frame that is not a POLL is ERROR code, then EOF. */
+static void
+cl_expect_error(struct client *c, uint16_t code, double seconds)
+{
+	uint8_t		 payload[512];
+	const char	*msg;
+	char		 err[128];
+	size_t		 plen, mlen;
+	uint16_t	 got;
+	int		 t;
+
+	do
+		t = cl_frame(c, payload, sizeof payload, &plen, seconds);
+	while (t == WIRE_POLL);
+	ck_assert_msg(t == WIRE_ERROR, "expected ERROR %u, got %d", code, t);
+	ck_assert_msg(wire_get_error(payload, plen, &got, &msg, &mlen, err,
+	    sizeof err) == 0, "%s", err);
+	ck_assert_msg(got == code, "expected ERROR %u, got %u (%.*s)", code,
+	    got, (int)mlen, msg);
+	cl_expect_eof(c);
+}
+
+/* HELLO, then WELCOME and the first POLL; returns the poll's seq. */
+static uint32_t
+cl_handshake(struct client *c, const char *node)
+{
+	uint8_t		 payload[512];
+	const char	*msg;
+	char		 err[128];
+	size_t		 plen, mlen;
+	uint32_t	 ms, seq;
+	uint16_t	 version, code;
+	int		 t;
+
+	cl_hello(c, TALLY_PROTOCOL_VERSION, furl.secret, node, "nick");
+	t = cl_frame(c, payload, sizeof payload, &plen, DEADLINE);
+	if (t == WIRE_ERROR && wire_get_error(payload, plen, &code, &msg,
+	    &mlen, err, sizeof err) == 0)
+		ck_abort_msg("%s: ERROR %u (%.*s) instead of WELCOME", node,
+		    code, (int)mlen, msg);
+	ck_assert_int_eq(t, WIRE_WELCOME);
+	ck_assert_int_eq(wire_get_welcome(payload, plen, &version, &ms, err,
+	    sizeof err), 0);
+	ck_assert_uint_eq(version, TALLY_PROTOCOL_VERSION);
+	ck_assert_uint_eq(ms, 1000);
+	/* The first poll comes right away, not an interval later. */
+	ck_assert_int_eq(cl_frame(c, payload, sizeof payload, &plen, 0.5),
+	    WIRE_POLL);
+	ck_assert_int_eq(wire_get_poll(payload, plen, &seq, err, sizeof err),
+	    0);
+	return seq;
+}
+
+/* A SNAPSHOT with counter x.count = value and stat x.load = 1.5. */
+static void
+cl_snapshot(struct client *c, uint32_t seq, int64_t value,
+    const char *name)
+{
+	struct snapshot	 s;
+	struct wire_buf	 b;
+
+	snapshot_init(&s);
+	wire_buf_init(&b);
+	ck_assert_int_eq(snapshot_add_counter(&s, name, strlen(name), value),
+	    0);
+	ck_assert_int_eq(snapshot_add_stat(&s, "x.load", 6, 1.5), 0);
+	ck_assert_int_eq(wire_put_snapshot(&b, seq, (int64_t)time(NULL), &s),
+	    0);
+	snapshot_free(&s);
+	cl_send_buf(c, &b);
+}
+
+/*
+ * A good client's whole round: handshake, poll, snapshot, and the slot in
+ * the database with source "remote 127.0.0.1:<our port>".
+ */
+static void
+good_round(void)
+{
+	struct client	 c;
+	char		 node[32], want[64], value[16];
+	const char	*rec;
+	uint32_t	 seq;
+
+	snprintf(node, sizeof node, "good-%d", ++good_serial);
+	snprintf(value, sizeof value, "%d", 40 + good_serial);
+	cl_open(&c);
+	seq = cl_handshake(&c, node);
+	cl_snapshot(&c, seq, 40 + good_serial, "x.count");
+	db_wait(STORE_COUNTERS, node, "x.count", value);
+	db_wait(STORE_STATS, node, "x.load", "1.5");
+	rec = db_get(STORE_NODES, node, NULL);
+	ck_assert_ptr_nonnull(rec);
+	snprintf(want, sizeof want, "source=remote 127.0.0.1:%u\n", c.port);
+	ck_assert_msg(strstr(rec, want) != NULL, "record '%s' lacks '%s'",
+	    rec, want);
+	ck_assert_msg(strstr(rec, "nickname=nick\n") != NULL, "%s", rec);
+	cl_close(&c);
+}
+
+/* ---- bad first frames, table-driven ------------------------------------- */
+
+struct bad_case {
+	const char	*what;
+	const char	*node;		/* the bad peer's claimed node id */
+	uint16_t	 code;		/* the ERROR it must get */
+	uint16_t	 version;	/* a HELLO with these ... */
+	const char	*secret;	/* ... NULL: the furl's */
+	const char	*nick;
+	const uint8_t	*raw;		/* or these bytes */
+	size_t		 rawlen;
+};
+
+static const uint8_t raw_http[] = "GET / HTTP/1.0\r\n\r\n";
+static const uint8_t raw_huge[] = { 0x7f, 0xff, 0xff, 0xff, WIRE_HELLO };
+static const uint8_t raw_zero[] = { 0, 0, 0, 0, 0, 0, 0, 0 };
+static const uint8_t raw_type[] = { 0, 0, 0, 2, 0x77, 0 };
+static const uint8_t raw_snap[] = { 0, 0, 0, 21, WIRE_SNAPSHOT,
+    0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 };
+static const uint8_t raw_poll[] = { 0, 0, 0, 5, WIRE_POLL, 0, 0, 0, 1 };
+static const uint8_t raw_short[] = { 0, 0, 0, 3, WIRE_HELLO, 0, 1 };
+static const uint8_t raw_bighello[] = { 0, 0, 0x10, 0, WIRE_HELLO };
+
+static const struct bad_case bad_cases[] = {
+	{ "wrong secret", "bad-secret", WIRE_E_AUTH, 1,
+	    "abcdefghijklmnopqrstuvwxyz234567", "nick", NULL, 0 },
+	{ "short secret", "bad-short", WIRE_E_AUTH, 1, "x", "nick", NULL, 0 },
+	{ "wrong version", "bad-version", WIRE_E_VERSION, 2, NULL, "nick",
+	    NULL, 0 },
+	{ "invalid node id", "Bad Node!", WIRE_E_NAME, 1, NULL, "nick", NULL,
+	    0 },
+	{ "invalid nickname", "bad-nick", WIRE_E_NAME, 1, NULL, "a\nb", NULL,
+	    0 },
+	{ "garbage", "none", WIRE_E_TOO_BIG, 0, NULL, NULL, raw_http,
+	    sizeof raw_http - 1 },
+	{ "oversized length", "none", WIRE_E_TOO_BIG, 0, NULL, NULL, raw_huge,
+	    sizeof raw_huge },
+	{ "zero length", "none", WIRE_E_MALFORMED, 0, NULL, NULL, raw_zero,
+	    sizeof raw_zero },
+	{ "unknown type", "none", WIRE_E_MALFORMED, 0, NULL, NULL, raw_type,
+	    sizeof raw_type },
+	{ "SNAPSHOT before HELLO", "none", WIRE_E_UNEXPECTED, 0, NULL, NULL,
+	    raw_snap, sizeof raw_snap },
+	{ "POLL from a provider", "none", WIRE_E_UNEXPECTED, 0, NULL, NULL,
+	    raw_poll, sizeof raw_poll },
+	{ "truncated HELLO payload", "none", WIRE_E_MALFORMED, 0, NULL, NULL,
+	    raw_short, sizeof raw_short },
+	{ "HELLO too big before the handshake", "none", WIRE_E_TOO_BIG, 0,
+	    NULL, NULL, raw_bighello, sizeof raw_bighello },
+};
+
+START_TEST(test_bad_first_frame)
+{
+	const struct bad_case	*bc = &bad_cases[_i];
+	struct client		 c;
+
+	cl_open(&c);
+	if (bc->raw != NULL)
+		cl_send(&c, bc->raw, bc->rawlen);
+	else
+		cl_hello(&c, bc->version, bc->secret != NULL ? bc->secret :
+		    furl.secret, bc->node, bc->nick);
+	cl_expect_error(&c, bc->code, DEADLINE);
+	cl_close(&c);
+	good_round();
+	assert_no_slot(bc->node);
+	/* The secret is a capability: no log line quotes it. */
+	ck_assert_msg(!logged(furl.secret), "%s: the secret was logged",
+	    bc->what);
+}
+END_TEST
+
+/* ---- the other failures ------------------------------------------------- */
+
+START_TEST(test_truncated_then_close)
+{
+	static const uint8_t	 part[] = { 0, 0, 0, 100, WIRE_HELLO, 0, 1 };
+	struct client		 c;
+
+	cl_open(&c);
+	cl_send(&c, part, sizeof part);
+	cl_close(&c);
+	log_wait("closed in the middle of a frame (7 bytes of it)");
+	good_round();
+}
+END_TEST
+
+START_TEST(test_invalid_stat_name)
+{
+	struct client	 c;
+	uint32_t	 seq;
+
+	cl_open(&c);
+	seq = cl_handshake(&c, "bad-stat");
+	cl_snapshot(&c, seq, 1, "bad name!");
+	cl_expect_error(&c, WIRE_E_NAME, DEADLINE);
+	cl_close(&c);
+	good_round();
+	assert_no_slot("bad-stat");
+}
+END_TEST
+
+START_TEST(test_wrong_seq)
+{
+	struct client	 c;
+	uint32_t	 seq;
+
+	cl_open(&c);
+	seq = cl_handshake(&c, "bad-seq");
+	cl_snapshot(&c, seq + 1, 1, "x.count");
+	cl_expect_error(&c, WIRE_E_UNEXPECTED, DEADLINE);
+	cl_close(&c);
+	good_round();
+	assert_no_slot("bad-seq");
+}
+END_TEST
+
+START_TEST(test_second_hello)
+{
+	struct client	 c;
+
+	cl_open(&c);
+	cl_handshake(&c, "twice");
+	cl_hello(&c, TALLY_PROTOCOL_VERSION, furl.secret, "twice", "nick");
+	cl_expect_error(&c, WIRE_E_UNEXPECTED, DEADLINE);
+	cl_close(&c);
+	good_round();
+	assert_no_slot("twice");
+}
+END_TEST
+
+START_TEST(test_duplicate_node)
+{
+	struct client	 a, b;
+	uint32_t	 seq;
+	char		 want[64];
+	const char	*rec;
+
+	cl_open(&a);
+	cl_handshake(&a, "dup");
+	cl_open(&b);
+	seq = cl_handshake(&b, "dup");
+	/* The newer connection wins; the older hears why and is closed. */
+	cl_expect_error(&a, WIRE_E_REPLACED, DEADLINE);
+	cl_close(&a);
+	cl_snapshot(&b, seq, 7, "x.count");
+	db_wait(STORE_COUNTERS, "dup", "x.count", "7");
+	rec = db_get(STORE_NODES, "dup", NULL);
+	ck_assert_ptr_nonnull(rec);
+	snprintf(want, sizeof want, "source=remote 127.0.0.1:%u\n", b.port);
+	ck_assert_msg(strstr(rec, want) != NULL, "%s", rec);
+	ck_assert(logged("replaced by a newer connection"));
+	cl_close(&b);
+	good_round();
+}
+END_TEST
+
+START_TEST(test_stall_mid_frame)
+{
+	struct client	 c;
+	struct wire_buf	 b;
+	struct wire_hello h = { TALLY_PROTOCOL_VERSION, NULL, 0, "stall", 5,
+	    "nick", 4 };
+	double		 t0;
+
+	h.secret = furl.secret;
+	h.secret_len = strlen(furl.secret);
+	wire_buf_init(&b);
+	ck_assert_int_eq(wire_put_hello(&b, &h), 0);
+	cl_open(&c);
+	t0 = now_mono();
+	cl_send(&c, b.data, 10);
+	wire_buf_free(&b);
+	/* --handshake-timeout 1. */
+	cl_expect_error(&c, WIRE_E_TIMEOUT, DEADLINE);
+	ck_assert_msg(now_mono() - t0 >= 0.9, "timed out after %g s",
+	    now_mono() - t0);
+	cl_close(&c);
+	good_round();
+	assert_no_slot("stall");
+}
+END_TEST
+
+START_TEST(test_poll_timeout)
+{
+	struct client	 c;
+	double		 t0;
+
+	cl_open(&c);
+	cl_handshake(&c, "mute");
+	t0 = now_mono();
+	/* The poll timeout is min(30, interval / 2) = 0.5 s. */
+	cl_expect_error(&c, WIRE_E_TIMEOUT, DEADLINE);
+	ck_assert_msg(now_mono() - t0 >= 0.4, "timed out after %g s",
+	    now_mono() - t0);
+	ck_assert(logged("poll 1 unanswered"));
+	cl_close(&c);
+	good_round();
+	assert_no_slot("mute");
+}
+END_TEST
+
+/* A node that stops in the middle of its SNAPSHOT is timed out too. */
+START_TEST(test_stall_mid_snapshot)
+{
+	static const uint8_t	 part[] = { 0, 0, 1, 0, WIRE_SNAPSHOT, 0, 0 };
+	struct client		 c;
+
+	cl_open(&c);
+	cl_handshake(&c, "half");
+	cl_send(&c, part, sizeof part);
+	cl_expect_error(&c, WIRE_E_TIMEOUT, DEADLINE);
+	cl_close(&c);
+	good_round();
+	assert_no_slot("half");
+}
+END_TEST
+
+/* Polls keep coming, one an interval, and each answer lands. */
+START_TEST(test_polls_repeat)
+{
+	struct client	 c;
+	uint8_t		 payload[64];
+	char		 err[128];
+	size_t		 plen;
+	uint32_t	 seq, next;
+	int		 i;
+
+	cl_open(&c);
+	seq = cl_handshake(&c, "steady");
+	for (i = 1; i <= 3; i++) {
+		cl_snapshot(&c, seq, i, "x.count");
+		ck_assert_int_eq(cl_frame(&c, payload, sizeof payload, &plen,
+		    2.5), WIRE_POLL);
+		ck_assert_int_eq(wire_get_poll(payload, plen, &next, err,
+		    sizeof err), 0);
+		ck_assert_uint_eq(next, seq + 1);
+		seq = next;
+	}
+	db_wait(STORE_COUNTERS, "steady", "x.count", "3");
+	cl_close(&c);
+}
+END_TEST
+
+START_TEST(test_sigterm_commits)
+{
+	struct client	 c;
+	uint32_t	 seq;
+	int		 status;
+
+	cl_open(&c);
+	seq = cl_handshake(&c, "last-words");
+	cl_snapshot(&c, seq, 99, "x.count");
+	ck_assert_int_eq(kill(tallyd_pid, SIGTERM), 0);
+	cl_expect_error(&c, WIRE_E_SHUTDOWN, DEADLINE);
+	status = tallyd_wait();
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "tallyd exited with status 0x%x", status);
+	ck_assert_str_eq(db_get(STORE_COUNTERS, "last-words", "x.count"),
+	    "99");
+	cl_close(&c);
+}
+END_TEST
+
+START_TEST(test_furl_file)
+{
+	static const char *const none[] = { NULL };
+	struct furl	 first = furl, f;
+	struct stat	 sb;
+	char		 path[FIXTURE_PATH_MAX + 64], err[128], *line;
+
+	snprintf(path, sizeof path, "%s/stats_gatherer.furl", basedir);
+	ck_assert_int_eq(stat(path, &sb), 0);
+	ck_assert_uint_eq(sb.st_mode & 07777, 0600);
+	ck_assert_int_eq(nodedir_read_line(basedir, "stats_gatherer.furl",
+	    &line, err, sizeof err), 0);
+	ck_assert_str_eq(line, furl_text);
+	free(line);
+	ck_assert_str_eq(furl.host, "127.0.0.1");
+	ck_assert_uint_ge(strlen(furl.secret), WIRE_SECRET_MIN);
+
+	/* A restart without -l: the same secret and the same address. */
+	tallyd_stop();
+	tallyd_start(none);
+	ck_assert_str_eq(furl.secret, first.secret);
+	ck_assert_str_eq(furl.port, first.port);
+	good_round();
+
+	/* With another -l: the same secret, the new address, rewritten. */
+	tallyd_stop();
+	tallyd_start((const char *const[]){ "--listen", "127.0.0.1:0",
+	    NULL });
+	ck_assert_str_eq(furl.secret, first.secret);
+	ck_assert_int_eq(nodedir_read_line(basedir, "stats_gatherer.furl",
+	    &line, err, sizeof err), 0);
+	ck_assert_str_eq(line, furl_text);
+	ck_assert_int_eq(furl_parse(line, &f, err, sizeof err), 0);
+	ck_assert_str_eq(f.port, furl.port);
+	free(line);
+	ck_assert_int_eq(stat(path, &sb), 0);
+	ck_assert_uint_eq(sb.st_mode & 07777, 0600);
+	good_round();
+}
+END_TEST
+
+START_TEST(test_busy)
+{
+	struct client	 a, b;
+	uint32_t	 seq;
+
+	tallyd_stop();
+	tallyd_start((const char *const[]){ "-l", "127.0.0.1:0",
+	    "--max-connections", "1", NULL });
+	cl_open(&a);
+	seq = cl_handshake(&a, "only");
+	cl_open(&b);
+	cl_expect_error(&b, WIRE_E_BUSY, DEADLINE);
+	cl_close(&b);
+	/* The connection inside is untouched. */
+	cl_snapshot(&a, seq, 5, "x.count");
+	db_wait(STORE_COUNTERS, "only", "x.count", "5");
+	cl_close(&a);
+	log_wait("disconnected node only");
+	good_round();
+}
+END_TEST
+
+START_TEST(test_idle_timeout)
+{
+	struct client	 c;
+
+	tallyd_stop();
+	tallyd_start((const char *const[]){ "-l", "127.0.0.1:0",
+	    "--handshake-timeout", "30", "--idle-timeout", "0.5", NULL });
+	cl_open(&c);
+	cl_expect_error(&c, WIRE_E_TIMEOUT, DEADLINE);
+	log_wait("idle for 0.5 s");
+	cl_close(&c);
+}
+END_TEST
+
+/* The gatherer's own stats land in the same database. */
+START_TEST(test_own_stats)
+{
+	char		 err[128], *id;
+	const char	*v;
+	double		 end;
+
+	good_round();
+	ck_assert_int_eq(nodedir_read_line(basedir, "node.id", &id, err,
+	    sizeof err), 0);
+	end = now_mono() + DEADLINE;
+	while ((v = db_get(STORE_COUNTERS, id, "tallyd.snapshots")) == NULL ||
+	    strcmp(v, "0") == 0) {
+		ck_assert_msg(now_mono() < end, "no tallyd.snapshots");
+		tick();
+	}
+	ck_assert_ptr_nonnull(db_get(STORE_COUNTERS, id,
+	    "tallyd.connections"));
+	ck_assert_ptr_nonnull(db_get(STORE_COUNTERS, id, "tallyd.commits"));
+	ck_assert_ptr_nonnull(db_get(STORE_STATS, id, "tallyd.connected"));
+	ck_assert_ptr_nonnull(db_get(STORE_STATS, id,
+	    "tallyd.commit_latency_ms"));
+	ck_assert_ptr_nonnull(strstr(db_get(STORE_NODES, id, NULL),
+	    "nickname=tallyd\n"));
+	free(id);
+	ck_assert(logged("connected node good-1 (nick) from 127.0.0.1:"));
+	log_wait("disconnected node good-1 (nick) from 127.0.0.1:");
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite	*s = suite_create("gatherer");
+	TCase	*tc = tcase_create("core");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 20);
+	tcase_add_loop_test(tc, test_bad_first_frame, 0,
+	    sizeof bad_cases / sizeof bad_cases[0]);
+	tcase_add_test(tc, test_truncated_then_close);
+	tcase_add_test(tc, test_invalid_stat_name);
+	tcase_add_test(tc, test_wrong_seq);
+	tcase_add_test(tc, test_second_hello);
+	tcase_add_test(tc, test_duplicate_node);
+	tcase_add_test(tc, test_stall_mid_frame);
+	tcase_add_test(tc, test_poll_timeout);
+	tcase_add_test(tc, test_stall_mid_snapshot);
+	tcase_add_test(tc, test_polls_repeat);
+	tcase_add_test(tc, test_sigterm_commits);
+	tcase_add_test(tc, test_furl_file);
+	tcase_add_test(tc, test_busy);
+	tcase_add_test(tc, test_idle_timeout);
+	tcase_add_test(tc, test_own_stats);
+	suite_add_tcase(s, tc);
+	return fixture_run(s);
+}

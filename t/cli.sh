@@ -1,0 +1,469 @@
+#!/bin/bash
+# t/cli.sh: the tally command line tool on a database written by two real
+# demo nodes: show (table, chosen nodes, an unknown node, --json), export
+# (OpenMetrics and Prometheus text, to stdout and atomically to a file),
+# prune (a threshold too young removes nothing, an aged node goes, a bad
+# duration), check (ok, then damaged records and keys injected with the
+# stock mdb_load), and every command on a missing, empty, garbage,
+# truncated, foreign and unknown-format database.
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
+. "$(dirname "$0")/lib.sh"
+
+require_cmd mdb_dump mdb_load
+TALLY=$TALLY_BUILDDIR/tally
+[ -x "$TALLY" ] || fail "$TALLY not built (run make first)"
+[ -x "$DEMO" ] || fail "$DEMO not built (run make first)"
+setup
+
+# ---- helpers ------------------------------------------------------------
+
+# tally ARG...: run the tool, bounded in time; stdout in $T/out, stderr in
+# $T/err, status in $rc.
+tally() {
+	timeout -k 5 "$WAIT_TIMEOUT" "$TALLY" "$@" >"$T/out" 2>"$T/err" </dev/null
+	rc=$?
+}
+
+# expect RC WHAT: the last tally call exited RC.
+expect() {
+	[ "$rc" -eq "$1" ] || fail "$2: exit $rc, want $1; stdout: $(head -c 2000 "$T/out"); stderr: $(cat "$T/err")"
+}
+
+# out_has / err_has PATTERN WHAT: grep -E in the last call's stdout/stderr.
+out_has() {
+	grep -qE -- "$1" "$T/out" || fail "$2: stdout lacks /$1/: $(head -c 3000 "$T/out")"
+}
+err_has() {
+	grep -qE -- "$1" "$T/err" || fail "$2: stderr lacks /$1/: $(cat "$T/err")"
+}
+
+# db_put DB KEY VALUE [ENV]: write one record with the stock mdb_load; KEY
+# and VALUE in mdb_dump -p's printable form (\xx for a byte).
+db_put() {
+	printf 'VERSION=3\nformat=print\ntype=btree\nHEADER=END\n %s\n %s\nDATA=END\n' \
+	    "$2" "$3" | mdb_load -s "$1" "${4:-$STATS}" 2>"$T/mdb_load.err" ||
+	    fail "mdb_load $1 '$2': $(cat "$T/mdb_load.err")"
+}
+
+# db_copy NAME: a copy of $STATS (the nodes are stopped by then), printed.
+db_copy() {
+	rm -rf "${T:?}/$1"
+	cp -r "$STATS" "$T/$1" || fail "cp $STATS"
+	printf '%s\n' "$T/$1"
+}
+
+# json_ok FILE: FILE is one well-formed JSON value (a recursive descent
+# parser in POSIX awk, so that no jq or python is needed).
+json_ok() {
+	awk '
+	function err(m) { printf "bad JSON: %s at byte %d: %s\n", m, pos,
+		substr(s, pos, 40) > "/dev/stderr"; exit 1 }
+	function ws() { while (pos <= n && index(" \t\n\r", substr(s, pos, 1)))
+		pos++ }
+	function val(   c) {
+		ws(); c = substr(s, pos, 1)
+		if (c == "{") { obj(); return }
+		if (c == "[") { arr(); return }
+		if (c == "\"") { str(); return }
+		if (c ~ /[-0-9]/) { num(); return }
+		if (substr(s, pos, 4) == "true" || substr(s, pos, 4) == "null") {
+			pos += 4; return }
+		if (substr(s, pos, 5) == "false") { pos += 5; return }
+		err("unexpected character")
+	}
+	function obj(   c) {
+		pos++; ws()
+		if (substr(s, pos, 1) == "}") { pos++; return }
+		for (;;) {
+			ws()
+			if (substr(s, pos, 1) != "\"") err("expected a key")
+			str(); ws()
+			if (substr(s, pos, 1) != ":") err("expected :")
+			pos++; val(); ws()
+			c = substr(s, pos++, 1)
+			if (c == "}") return
+			if (c != ",") err("expected , or }")
+		}
+	}
+	function arr(   c) {
+		pos++; ws()
+		if (substr(s, pos, 1) == "]") { pos++; return }
+		for (;;) {
+			val(); ws()
+			c = substr(s, pos++, 1)
+			if (c == "]") return
+			if (c != ",") err("expected , or ]")
+		}
+	}
+	function str(   c) {
+		pos++
+		for (;;) {
+			if (pos > n) err("unterminated string")
+			c = substr(s, pos, 1)
+			if (c == "\"") { pos++; return }
+			if (index(ctl, c)) err("raw control character in a string")
+			if (c == "\\") {
+				c = substr(s, pos + 1, 1)
+				if (c == "u") {
+					if (substr(s, pos + 2, 4) !~ /^[0-9a-fA-F][0-9a-fA-F][0-9a-fA-F][0-9a-fA-F]$/)
+						err("bad \\u escape")
+					pos += 6
+				} else if (index("\"\\/bfnrt", c))
+					pos += 2
+				else
+					err("bad escape")
+				continue
+			}
+			pos++
+		}
+	}
+	function num() {
+		if (!match(substr(s, pos), /^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?/))
+			err("bad number")
+		pos += RLENGTH
+	}
+	BEGIN { for (i = 1; i < 32; i++) ctl = ctl sprintf("%c", i) }
+	{ s = s $0 "\n" }
+	END { n = length(s); pos = 1; val(); ws(); if (pos <= n) err("trailing data") }
+	' "$1"
+}
+
+# om_ok FILE [prom]: FILE is well-formed exposition text as tally writes it:
+# each family once, as a HELP line, then a TYPE line (counter or gauge; none
+# for an unknown type), then all its samples, which are named after it (a
+# counter's with _total) and carry the labels node and nickname and a
+# value; "# EOF" last for OpenMetrics and absent from the Prometheus format.
+om_ok() {
+	awk -v prom="${2:-}" '
+	function err(m) { printf "bad exposition, line %d: %s: %s\n", NR, m,
+		$0 > "/dev/stderr"; bad = 1; exit 1 }
+	eof { err("text after # EOF") }
+	/^# EOF$/ { if (prom) err("# EOF in the Prometheus format"); eof = 1; next }
+	/^# HELP / {
+		fam = $3; type = ""; want = fam
+		if (fam in nsamples) err("family " fam " is not contiguous")
+		nsamples[fam] = 0
+		next
+	}
+	/^# TYPE / {
+		if ($3 != fam || type != "" || nsamples[fam] > 0)
+			err("TYPE not right after its HELP")
+		type = $4
+		if (type !~ /^(counter|gauge)$/) err("type " type)
+		if (type == "counter" && prom && fam !~ /_total$/)
+			err("a Prometheus counter family without _total")
+		if (type == "counter" && !prom) want = fam "_total"
+		next
+	}
+	/^#/ { err("unexpected comment") }
+	{
+		if (fam == "") err("a sample before any HELP")
+		name = $0; sub(/\{.*/, "", name)
+		if (name != want) err("sample " name " in family " fam)
+		if ($0 !~ /^[a-zA-Z_][a-zA-Z0-9_]*\{node="[a-z0-9_-]+",nickname="([^"\\]|\\[\\"n])*"\} [^ ]+$/)
+			err("malformed sample")
+		v = $NF
+		if (v !~ /^([-+]?[0-9]*\.?[0-9]+([eE][-+]?[0-9]+)?|[-+]?[0-9]+\.|NaN|[-+]Inf)$/)
+			err("bad value " v)
+		if (type == "counter" && v ~ /^-/) err("a negative counter")
+		nsamples[fam]++
+	}
+	END {
+		if (bad) exit 1
+		if (!prom && !eof) { print "no # EOF at the end" > "/dev/stderr"; exit 1 }
+		for (f in nsamples) if (nsamples[f] == 0) {
+			print "family " f " has no samples" > "/dev/stderr"; exit 1 }
+	}' "$1"
+}
+
+# ---- a database written by two real nodes --------------------------------
+
+ID1=storage-a1
+NICK1=alpha
+ID2=9b-storage
+# Quotes, a backslash and UTF-8: escaped in labels and JSON, kept in show.
+NICK2='b "quoted" \ ünïcode'
+start_node a -s "$STATS" -n "$ID1" -N "$NICK1" -i 0.1 -r 200
+# No operations: its get latencies stay unknown (NaN).
+start_node b -s "$STATS" -n "$ID2" -N "$NICK2" -i 0.1 -r 0
+wait_landed "$ID1" 0 storage_server.get 1
+wait_landed "$ID2" 0
+# A quiet database from here on: values and ages hold still.
+stop_node a
+stop_node b
+
+# ---- show -----------------------------------------------------------------
+
+tally -s "$STATS" show
+expect 0 "show"
+out_has '^NODE +NICKNAME +AGE +SOURCE$' "show's header"
+out_has "^$ID1 +$NICK1 +[0-9]+[smhd] +local\$" "show's line for $ID1"
+out_has "^$ID2 +b \"quoted\" \\\\ ünïcode +[0-9]+[smhd] +local\$" "show's line for $ID2"
+out_has "^  counter  storage_server\.get +[1-9][0-9]*\$" "show's counters"
+out_has '^  stat     storage_server\.latencies\.get\.mean +nan$' "show's NaN stat"
+# Sorted by node id: 9b-storage before storage-a1.
+[ "$(sed -n '2,3s/ .*//p' "$T/out" | tr '\n' ' ')" = "$ID2 $ID1 " ] ||
+    fail "show is not sorted by id: $(cat "$T/out")"
+[ ! -s "$T/err" ] || fail "show wrote to stderr: $(cat "$T/err")"
+
+# The statsfile from the environment, and -s after the command.
+statsfile=$STATS tally show
+expect 0 "show with \$statsfile"
+out_has "^$ID1 " "show with \$statsfile"
+tally show -s "$STATS" "$ID1"
+expect 0 "show -s after the command"
+
+# show NODE: that node only.
+tally -s "$STATS" show "$ID1"
+expect 0 "show $ID1"
+out_has "^$ID1 \\($NICK1\\)\$" "show $ID1"
+! grep -q "$ID2" "$T/out" || fail "show $ID1 shows $ID2 too: $(cat "$T/out")"
+
+# An unknown node: the others still shown, a message, exit 1.
+tally -s "$STATS" show "$ID1" nosuch
+expect 1 "show of an unknown node"
+err_has "^tally: no node 'nosuch' in $STATS\$" "show of an unknown node"
+out_has "^$ID1 \\($NICK1\\)\$" "show of a known and an unknown node"
+
+# --json: one well-formed document.
+tally -s "$STATS" show --json
+expect 0 "show --json"
+cp "$T/out" "$T/show.json"
+json_ok "$T/show.json" || fail "show --json is not JSON: $(cat "$T/show.json")"
+grep -q "\"id\": \"$ID1\"" "$T/show.json" || fail "no $ID1 in JSON"
+grep -q '"nickname": "b \\"quoted\\" \\\\ ünïcode"' "$T/show.json" ||
+    fail "nickname not escaped in JSON: $(grep nickname "$T/show.json")"
+grep -q '"storage_server.latencies.get.mean": null' "$T/show.json" ||
+    fail "a NaN stat is not null in JSON"
+if command -v jq >/dev/null 2>&1; then
+	jq -e --arg n2 "$NICK2" '
+	    (.nodes | length) == 2 and
+	    ([.nodes[].id] == ["9b-storage", "storage-a1"]) and
+	    (.nodes[0].nickname == $n2) and
+	    (.nodes[1].counters["storage_server.get"] >= 1) and
+	    (.nodes[0].stats["storage_server.latencies.get.mean"] == null) and
+	    (.nodes[1].age >= 0) and (.nodes[1].source == "local") and
+	    (.nodes[1].time | type == "number")' "$T/show.json" >/dev/null ||
+	    fail "jq disagrees with show --json: $(cat "$T/show.json")"
+fi
+
+# ---- export ---------------------------------------------------------------
+
+tally -s "$STATS" export --openmetrics
+expect 0 "export --openmetrics"
+cp "$T/out" "$T/export.om"
+[ ! -s "$T/err" ] || fail "export wrote to stderr: $(cat "$T/err")"
+[ "$(tail -n 1 "$T/export.om")" = '# EOF' ] || fail "export does not end with # EOF"
+om_ok "$T/export.om" || fail "export --openmetrics is malformed"
+grep -qE "^tally_storage_server_get_total\\{node=\"$ID1\",nickname=\"$NICK1\"\\} [1-9][0-9]*\$" \
+    "$T/export.om" || fail "no counter sample for $ID1: $(grep get_total "$T/export.om")"
+grep -qx '# TYPE tally_storage_server_get counter' "$T/export.om" ||
+    fail "no counter TYPE line"
+grep -qF "tally_storage_server_latencies_get_mean{node=\"$ID2\",nickname=\"b \\\"quoted\\\" \\\\ ünïcode\"} NaN" \
+    "$T/export.om" || fail "no NaN sample with an escaped nickname for $ID2: $(grep latencies_get_mean "$T/export.om")"
+grep -qE "^tally_node_last_snapshot_timestamp_seconds\\{node=\"$ID1\",nickname=\"$NICK1\"\\} [0-9]+\$" \
+    "$T/export.om" || fail "no snapshot time gauge for $ID1"
+# cpu_monitor.total: a stat that looks like a counter by its name goes
+# without a type (unknown to OpenMetrics, untyped to Prometheus).
+grep -q '^# HELP tally_cpu_monitor_total ' "$T/export.om" &&
+    ! grep -q '^# TYPE tally_cpu_monitor_total' "$T/export.om" ||
+    fail "cpu_monitor.total is not of unknown type: $(grep cpu_monitor_total "$T/export.om")"
+# The default format is OpenMetrics.
+tally -s "$STATS" export
+cmp -s "$T/out" "$T/export.om" || fail "export without a format differs from --openmetrics"
+
+tally -s "$STATS" export --prometheus
+expect 0 "export --prometheus"
+cp "$T/out" "$T/export.prom"
+om_ok "$T/export.prom" prom || fail "export --prometheus is malformed"
+grep -qx '# TYPE tally_storage_server_get_total counter' "$T/export.prom" ||
+    fail "no Prometheus counter TYPE line"
+
+# -o FILE: complete, mode 0644 whatever the umask, no temporary file left,
+# and replaced in place by the next export.
+mkdir "$T/textfile"
+echo stale >"$T/textfile/tally.prom"
+(umask 077 && exec "$TALLY" -s "$STATS" export --openmetrics \
+    -o "$T/textfile/tally.prom") >"$T/out" 2>"$T/err"
+rc=$?
+expect 0 "export -o"
+cmp -s "$T/textfile/tally.prom" "$T/export.om" || fail "export -o wrote something else than stdout"
+[ "$(stat -c %a "$T/textfile/tally.prom")" = 644 ] ||
+    fail "export -o made mode $(stat -c %a "$T/textfile/tally.prom")"
+[ "$(ls "$T/textfile")" = tally.prom ] || fail "export -o left: $(ls "$T/textfile")"
+tally -s "$STATS" export -o "$T/nodir/tally.prom"
+expect 1 "export -o into a missing directory"
+err_has "^tally: $T/nodir/tally\\.prom\\.tmp\\.[0-9]+: No such file or directory\$" \
+    "export -o into a missing directory"
+
+# ---- check ----------------------------------------------------------------
+
+tally -s "$STATS" check
+expect 0 "check"
+out_has "^$STATS: ok \\(2 nodes, [1-9][0-9]* counters, [1-9][0-9]* stats\\)\$" "check"
+
+# Damaged records and keys, each in a copy of the database: exit 1 and the
+# reason.
+check_bad() {
+	local db=$1 want=$2
+
+	tally -s "$db" check
+	expect 1 "check of a database with $3"
+	out_has "$want" "check of a database with $3"
+	err_has "check failed: [0-9]+ problems? found" "check of a database with $3"
+}
+db=$(db_copy bad-time)
+db_put nodes "$ID1" 'nickname=alpha\0atime=yesterday\0asource=local\0a' "$db"
+check_bad "$db" "^$db: node $ID1: bad time in node record" "a bad time"
+db=$(db_copy bad-nodekey)
+db_put nodes 'Bad Id' 'nickname=x\0atime=1\0asource=local\0a' "$db"
+check_bad "$db" "^$db: nodes key 'Bad Id': not a valid node id" "a bad node id"
+db=$(db_copy bad-statname)
+db_put counters "$ID1/no spaces" 1 "$db"
+check_bad "$db" "^$db: counters key '$ID1/no spaces': not a valid stat name" "a bad stat name"
+db=$(db_copy bad-counter)
+db_put counters "$ID1/storage_server.get" 12abc "$db"
+check_bad "$db" "^$db: counters key '$ID1/storage_server\\.get': value '12abc' is not a 64-bit integer" \
+    "a bad counter"
+db=$(db_copy bad-stat)
+db_put stats "$ID2/storage_server.allocated" 0x10 "$db"
+check_bad "$db" "^$db: stats key '$ID2/storage_server\\.allocated': value '0x10' is not a number" \
+    "a bad stat"
+# Keys of no node need a walk over the whole table (store_reader_walk).
+if grep -q 'store_reader_walk' "$TALLY_SRCDIR/src/tally-int.h"; then
+	db=$(db_copy orphan)
+	db_put stats "gone-node/storage_server.allocated" 1 "$db"
+	check_bad "$db" "^$db: stats key 'gone-node/storage_server\\.allocated': node gone-node is not in the nodes table" \
+	    "an orphan"
+	db=$(db_copy bad-key)
+	db_put counters "no-slash" 1 "$db"
+	check_bad "$db" "^$db: counters key 'no-slash': not <node id>/<stat name>" "a key without a node"
+fi
+
+# show and export skip what they cannot read, and say so.
+db=$T/bad-counter
+tally -s "$db" show
+expect 1 "show of a database with a bad counter"
+err_has "node $ID1: skipping unreadable counter 'storage_server\\.get' = '12abc'" "show of a bad counter"
+tally -s "$db" export
+expect 0 "export of a database with a bad counter"
+err_has "node $ID1: skipping unreadable counter" "export of a bad counter"
+om_ok "$T/out" || fail "export of a database with a bad counter is malformed"
+
+# Bytes a record should not hold still make valid JSON and exposition text:
+# a control character in the source, invalid UTF-8 in the nickname.
+db=$(db_copy odd-bytes)
+db_put nodes odd 'nickname=bad\ffutf8\0atime=1\0asource=remote 10.0.0.1:7\01\0a' "$db"
+tally -s "$db" show --json
+expect 0 "show --json of odd bytes"
+json_ok "$T/out" || fail "show --json of odd bytes is not JSON: $(cat "$T/out")"
+grep -qF '"nickname": "bad\ufffdutf8"' "$T/out" || fail "invalid UTF-8 not replaced in JSON"
+grep -qF '"source": "remote 10.0.0.1:7\u0001"' "$T/out" || fail "a control character not escaped in JSON"
+tally -s "$db" export
+expect 0 "export of odd bytes"
+grep -qF 'node="odd",nickname="bad�utf8"' "$T/out" || fail "invalid UTF-8 not replaced in a label"
+om_ok "$T/out" || fail "export of odd bytes is malformed"
+
+# ---- prune ----------------------------------------------------------------
+
+# Nothing is that old yet.
+tally -s "$STATS" prune --older-than 1h
+expect 0 "prune --older-than 1h"
+out_has "^no node in $STATS is older than 1h\$" "prune of young nodes"
+db_has_node "$ID1" && db_has_node "$ID2" || fail "prune of young nodes removed one"
+
+# Age the second node by three days, as a departed node would be.
+now=$(date +%s)
+old=$((now - 3 * 86400))
+db_put nodes "$ID2" "nickname=gone\\0atime=$old\\0asource=local\\0ainterval=0.1\\0a"
+[ "$(node_field "$ID2" time)" = "$old" ] || fail "the record was not aged"
+
+# Younger than asked (3 days < 4 days, or 300000 s): kept.
+for d in 4d 300000; do
+	tally -s "$STATS" prune --older-than "$d"
+	expect 0 "prune --older-than $d"
+	db_has_node "$ID2" || fail "prune --older-than $d removed a node 3 days old"
+done
+# A dry run names it and keeps it.
+tally -s "$STATS" prune --older-than 2d --dry-run
+expect 0 "prune --dry-run"
+out_has "^would remove $ID2 \\(gone\\), last snapshot 3d ago\$" "prune --dry-run"
+db_has_node "$ID2" || fail "prune --dry-run removed a node"
+# Older than asked: the whole slot goes, and only it.
+tally -s "$STATS" prune --older-than 2d
+expect 0 "prune --older-than 2d"
+out_has "^removed $ID2 \\(gone\\), last snapshot 3d ago\$" "prune --older-than 2d"
+! db_has_node "$ID2" || fail "prune did not remove $ID2"
+! db_dump_all | grep -q "	$ID2/" || fail "prune left keys of $ID2: $(db_dump_all | grep "$ID2/")"
+db_has_node "$ID1" || fail "prune removed $ID1 too"
+counter_value "$ID1" storage_server.get >/dev/null || fail "prune removed $ID1's counters"
+tally -s "$STATS" check
+expect 0 "check after prune"
+out_has "^$STATS: ok \\(1 nodes" "check after prune"
+
+# Every unit; bad durations.
+for d in 90s 15m 12h 7d 2w 86400; do
+	tally -s "$STATS" prune --older-than "$d" --dry-run
+	expect 0 "prune --older-than $d"
+done
+for d in 3x 1.5h -5 '' 10dd h 99999999999999999999; do
+	tally -s "$STATS" prune --older-than "$d"
+	expect 1 "prune --older-than '$d'"
+	err_has "^tally: bad duration '$d' \\(use e\\.g\\. 30m, 12h, 7d\\)\$" "prune --older-than '$d'"
+done
+db_has_node "$ID1" || fail "a bad duration removed a node"
+
+# ---- databases that are not good tally databases --------------------------
+
+mkdir "$T/empty" "$T/garbage" "$T/foreign"
+# Garbage where data.mdb should be (fixed bytes: the test repeats).
+yes 'not an lmdb page' | head -c 65536 >"$T/garbage/data.mdb"
+# An LMDB environment of someone else.
+printf 'VERSION=3\nformat=print\ntype=btree\nHEADER=END\n colour\n blue\nDATA=END\n' |
+    mdb_load "$T/foreign" 2>"$T/mdb_load.err" || fail "mdb_load: $(cat "$T/mdb_load.err")"
+# A tally database of a future format.
+fmt=$(db_copy future)
+db_put meta format 2 "$fmt"
+# A data.mdb cut short: its pages are gone (LMDB itself would SIGBUS).
+cut=$(db_copy truncated)
+truncate -s 8192 "$cut/data.mdb"
+
+declare -A WANT=(
+	[$T/missing]='No such file or directory \(it must be an existing directory\)'
+	[$T/empty]='no database yet'
+	[$T/garbage]='not an LMDB environment'
+	[$T/foreign]='not a tally database'
+	[$fmt]="database format '2' is not supported"
+	[$cut]='bus error reading data\.mdb: the database is truncated or damaged'
+)
+for db in "${!WANT[@]}"; do
+	for cmd in show 'show --json' 'show x' export "export -o $T/x.prom" \
+	    'prune --older-than 1s' 'prune --older-than 1s --dry-run' check; do
+		# shellcheck disable=SC2086
+		tally -s "$db" $cmd
+		expect 1 "$cmd on ${db##*/}"
+		err_has "^tally: (statsfile )?$db: .*${WANT[$db]}" "$cmd on ${db##*/}"
+	done
+	[ ! -e "$T/x.prom" ] || fail "export -o on ${db##*/} wrote a file"
+done
+# No writer was let loose on an empty directory.
+[ -z "$(ls "$T/empty")" ] || fail "a command created files in an empty directory: $(ls "$T/empty")"
+ls "$T" | grep -q 'x\.prom' && fail "a temporary export file was left: $(ls "$T")"
+
+# ---- usage ----------------------------------------------------------------
+
+tally --version
+expect 0 "--version"
+out_has '^tally [0-9]+\.[0-9]+\.[0-9]+ \(database format 1\)$' "--version"
+tally -h
+expect 0 "-h"
+out_has '^usage: tally ' "-h"
+for args in '' frob 'show --frob' 'export extra' 'prune' 'check extra' '-s'; do
+	# shellcheck disable=SC2086
+	tally $args
+	expect 2 "tally $args"
+	err_has "^tally: .*\\(try 'tally -h'\\)\$" "tally $args"
+done
+
+note "show, export, prune and check on two demo nodes"
+exit 0

@@ -1,0 +1,768 @@
+/*
+ * loadgen.c: a fleet of providers on one libev loop in one process, for the
+ * gatherer's figures in `make bench` and for load tests.  These are not N
+ * libtally providers: each connection encodes its SNAPSHOT frame once and
+ * answers every POLL by patching seq, time and the values in place, so the
+ * client costs little beside the gatherer it measures.
+ *
+ * usage: loadgen -f FURL -n CONNECTIONS -m METRICS [-s STALLED]
+ *            [-w WINDOW] [-d SECONDS] [-q]
+ *
+ *   -n  connections that say HELLO (node id load-NNNNN, nickname "load N")
+ *       and answer every POLL with METRICS metrics: the first half
+ *       counters load.counter.NNNN, the rest stats load.stat.NNNN
+ *   -s  stalled connections: they connect, send half a HELLO, then go
+ *       silent until the gatherer closes them (its handshake timeout)
+ *   -w  at most WINDOW connections connecting or in the handshake at once
+ *       (default 0: all at once, as a fleet does after a gatherer restart)
+ *   -d  stop after SECONDS (default 0: run until SIGTERM or SIGINT)
+ *   -q  no progress lines on stderr
+ *
+ * stdout, one line per event, for scripts (SECONDS since `start`):
+ *   start N S REALTIME         connecting begins; REALTIME is epoch seconds
+ *   connected N SECONDS        all N connects done
+ *   handshaken N SECONDS       all N WELCOMEs received
+ *   answered K SECONDS         K snapshots sent in full, at each multiple of N
+ *   stalled-closed S SECONDS   the gatherer closed all S stalled connections
+ *   done key value ...         the summary, at exit
+ * Exits 0, or 1 if any connection failed, or 2 on a usage or setup error.
+ */
+#include <sys/resource.h>
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <ev.h>
+
+#include "tally-int.h"
+
+#define LG_IN_MAX	512	/* > any gatherer frame (ERROR: 265 bytes) */
+#define LG_QUEUE	8	/* polls waiting while a snapshot is in flight */
+#define LG_LOG_MAX	10	/* connection errors logged one by one */
+
+enum lg_state {
+	LG_IDLE,		/* not started yet */
+	LG_CONNECTING,		/* connect() in progress */
+	LG_HELLO,		/* HELLO sent (or being sent), no WELCOME yet */
+	LG_READY,		/* answering polls */
+	LG_STALLED,		/* half a HELLO sent, silent */
+	LG_DEAD			/* closed */
+};
+
+struct lg;
+
+struct lg_conn {
+	struct lg	*lg;
+	ev_io		 io;
+	int		 fd;
+	int		 id;
+	int		 stalled;
+	enum lg_state	 state;
+	double		 t_start;	/* connect() called */
+	struct wire_buf	 hello;
+	uint8_t		*frame;		/* the SNAPSHOT, encoded once */
+	const uint8_t	*out;		/* what is being sent ... */
+	size_t		 outlen, sent;	/* ... and how far */
+	int		 sending_snap;
+	uint32_t	 queue[LG_QUEUE];
+	unsigned	 nq;
+	uint32_t	 polls;
+	uint8_t		 in[LG_IN_MAX];
+	size_t		 inlen;
+};
+
+struct lg {
+	struct ev_loop		*loop;
+	struct sockaddr_storage	 addr;
+	socklen_t		 addrlen;
+	struct furl		 furl;
+	int			 n, m, nstalled, window, quiet;
+	double			 duration;
+	struct lg_conn		*conns;		/* stalled first, then the rest */
+	int			 next;		/* next to start */
+	int			 inflight;	/* connecting or in handshake */
+	/* The template frame and where its values sit. */
+	uint8_t			*tmpl;
+	size_t			 tlen;
+	uint32_t		*voff;
+	size_t			 ncounters, nstats;
+	/* Figures. */
+	double			 t0;
+	double			 connect_max, handshake_max;
+	long			 connected, handshaken, answered, polls;
+	long			 errors, closed, stalled_closed, dropped_polls;
+	long			 next_answered_mark;
+	unsigned long long	 bytes_out, bytes_in;
+	int			 stopping;
+	ev_timer		 duration_timer, progress_timer;
+	ev_signal		 sigterm, sigint;
+};
+
+static void	lg_start_more(struct lg *);
+static void	lg_send(struct lg_conn *);
+
+static double
+lg_elapsed(struct lg *lg)
+{
+	return ev_time() - lg->t0;
+}
+
+static void
+lg_fail(struct lg_conn *c, const char *fmt, ...)
+{
+	struct lg	*lg = c->lg;
+	char		 msg[300];
+	va_list		 ap;
+	int		 counted = 0;
+
+	if (c->state == LG_DEAD)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (c->state == LG_CONNECTING || c->state == LG_HELLO)
+		lg->inflight--;
+	if (c->stalled && c->state == LG_STALLED) {
+		/* Being closed is what a stalled connection waits for. */
+		if (lg->stalled_closed++ == 0)
+			fprintf(stderr, "loadgen: stall-%05d: %s after "
+			    "%.1f s\n", c->id, msg, ev_time() - c->t_start);
+		if (lg->stalled_closed == lg->nstalled)
+			printf("stalled-closed %d %.3f\n", lg->nstalled,
+			    lg_elapsed(lg));
+	} else if (!lg->stopping) {
+		counted = 1;
+		if (c->state == LG_READY)
+			lg->closed++;
+		else
+			lg->errors++;
+	}
+	if (counted && lg->closed + lg->errors <= LG_LOG_MAX)
+		fprintf(stderr, "loadgen: %s-%05d: %s\n",
+		    c->stalled ? "stall" : "load", c->id, msg);
+	else if (counted && lg->closed + lg->errors == LG_LOG_MAX + 1)
+		fprintf(stderr, "loadgen: further connection errors are only "
+		    "counted\n");
+	ev_io_stop(lg->loop, &c->io);
+	close(c->fd);
+	c->fd = -1;
+	c->state = LG_DEAD;
+	wire_buf_free(&c->hello);
+	if (!lg->stopping)
+		lg_start_more(lg);
+}
+
+static void
+lg_want(struct lg_conn *c, int events)
+{
+	if ((c->io.events & (EV_READ | EV_WRITE)) == events)
+		return;
+	ev_io_stop(c->lg->loop, &c->io);
+	ev_io_set(&c->io, c->fd, events);
+	ev_io_start(c->lg->loop, &c->io);
+}
+
+static void
+lg_put_u32(uint8_t *p, uint32_t v)
+{
+	p[0] = v >> 24;
+	p[1] = v >> 16;
+	p[2] = v >> 8;
+	p[3] = v;
+}
+
+static void
+lg_put_u64(uint8_t *p, uint64_t v)
+{
+	lg_put_u32(p, (uint32_t)(v >> 32));
+	lg_put_u32(p + 4, (uint32_t)v);
+}
+
+/* Patch seq, time and every value of c's frame, then send it. */
+static void
+lg_answer(struct lg_conn *c, uint32_t seq)
+{
+	struct lg	*lg = c->lg;
+	uint8_t		*f = c->frame;
+	uint64_t	 bits;
+	double		 d;
+	size_t		 i;
+
+	c->polls++;
+	lg_put_u32(f + WIRE_LENGTH + 1, seq);
+	lg_put_u64(f + WIRE_LENGTH + 1 + 4, (uint64_t)(int64_t)ev_now(lg->loop));
+	for (i = 0; i < lg->ncounters; i++)
+		lg_put_u64(f + lg->voff[i], (uint64_t)c->id * 1000 +
+		    (uint64_t)c->polls * (i % 7 + 1));
+	for (; i < lg->ncounters + lg->nstats; i++) {
+		d = c->polls + i * 0.5 + c->id / 1000.0;
+		memcpy(&bits, &d, sizeof bits);
+		lg_put_u64(f + lg->voff[i], bits);
+	}
+	c->out = f;
+	c->outlen = lg->tlen;
+	c->sent = 0;
+	c->sending_snap = 1;
+	lg_send(c);
+}
+
+/* Send what is pending; on completion, the next queued poll. */
+static void
+lg_send(struct lg_conn *c)
+{
+	struct lg	*lg = c->lg;
+	ssize_t		 n;
+
+	while (c->sent < c->outlen) {
+		n = send(c->fd, c->out + c->sent, c->outlen - c->sent,
+		    MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				lg_want(c, EV_READ | EV_WRITE);
+				return;
+			}
+			lg_fail(c, "send: %s", strerror(errno));
+			return;
+		}
+		c->sent += (size_t)n;
+		lg->bytes_out += (unsigned long long)n;
+	}
+	lg_want(c, EV_READ);
+	c->out = NULL;
+	c->outlen = c->sent = 0;
+	if (c->sending_snap) {
+		c->sending_snap = 0;
+		lg->answered++;
+		if (lg->answered == lg->next_answered_mark) {
+			printf("answered %ld %.3f\n", lg->answered,
+			    lg_elapsed(lg));
+			lg->next_answered_mark += lg->n;
+		}
+	}
+	if (c->nq > 0 && c->state == LG_READY) {
+		uint32_t seq = c->queue[0];
+
+		memmove(c->queue, c->queue + 1, --c->nq * sizeof c->queue[0]);
+		lg_answer(c, seq);
+	}
+}
+
+/* One frame from the gatherer; -1 if c was closed. */
+static int
+lg_frame(struct lg_conn *c, uint8_t type, const uint8_t *pl, size_t plen)
+{
+	struct lg	*lg = c->lg;
+	char		 err[128];
+	const char	*msg;
+	size_t		 mlen;
+	uint32_t	 seq, interval;
+	uint16_t	 version, code;
+	double		 t;
+
+	if (type == WIRE_ERROR) {
+		if (wire_get_error(pl, plen, &code, &msg, &mlen, err,
+		    sizeof err) != 0)
+			lg_fail(c, "malformed ERROR: %s", err);
+		else
+			lg_fail(c, "ERROR %u: %.*s", code, (int)mlen, msg);
+		return -1;
+	}
+	if (c->state == LG_STALLED) {
+		lg_fail(c, "frame type %u to a stalled connection", type);
+		return -1;
+	}
+	if (c->state == LG_HELLO) {
+		if (type != WIRE_WELCOME) {
+			lg_fail(c, "expected WELCOME, got type %u", type);
+			return -1;
+		}
+		if (wire_get_welcome(pl, plen, &version, &interval, err,
+		    sizeof err) != 0) {
+			lg_fail(c, "%s", err);
+			return -1;
+		}
+		c->state = LG_READY;
+		lg->inflight--;
+		if (c->out == NULL)
+			wire_buf_free(&c->hello);
+		t = ev_time() - c->t_start;
+		if (t > lg->handshake_max)
+			lg->handshake_max = t;
+		if (++lg->handshaken == lg->n)
+			printf("handshaken %d %.3f\n", lg->n, lg_elapsed(lg));
+		lg_start_more(lg);
+		return 0;
+	}
+	if (type != WIRE_POLL) {
+		lg_fail(c, "expected POLL, got type %u", type);
+		return -1;
+	}
+	if (wire_get_poll(pl, plen, &seq, err, sizeof err) != 0) {
+		lg_fail(c, "%s", err);
+		return -1;
+	}
+	lg->polls++;
+	if (c->out != NULL) {
+		/* A snapshot (or the HELLO) is still going out: later. */
+		if (c->nq == LG_QUEUE) {
+			lg->dropped_polls++;
+			memmove(c->queue, c->queue + 1,
+			    (LG_QUEUE - 1) * sizeof c->queue[0]);
+			c->nq--;
+		}
+		c->queue[c->nq++] = seq;
+		return 0;
+	}
+	lg_answer(c, seq);
+	return c->state == LG_DEAD ? -1 : 0;
+}
+
+static void
+lg_read(struct lg_conn *c)
+{
+	const uint8_t	*pl;
+	size_t		 plen, off;
+	ssize_t		 n;
+	uint8_t		 type;
+	long		 fl;
+
+	n = recv(c->fd, c->in + c->inlen, sizeof c->in - c->inlen, 0);
+	if (n == 0) {
+		lg_fail(c, "closed by the gatherer");
+		return;
+	}
+	if (n < 0) {
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+			lg_fail(c, "recv: %s", strerror(errno));
+		return;
+	}
+	c->lg->bytes_in += (unsigned long long)n;
+	c->inlen += (size_t)n;
+	for (off = 0;;) {
+		fl = wire_frame(c->in + off, c->inlen - off, &type, &pl, &plen);
+		if (fl == 0)
+			break;
+		if (fl < 0) {
+			lg_fail(c, "bad frame length from the gatherer");
+			return;
+		}
+		if (lg_frame(c, type, pl, plen) != 0)
+			return;
+		off += (size_t)fl;
+	}
+	if (off > 0) {
+		memmove(c->in, c->in + off, c->inlen - off);
+		c->inlen -= off;
+	}
+	if (c->inlen == sizeof c->in) {
+		lg_fail(c, "a frame over %d bytes from the gatherer",
+		    LG_IN_MAX);
+		return;
+	}
+}
+
+static void
+lg_connected(struct lg_conn *c)
+{
+	struct lg		*lg = c->lg;
+	struct wire_hello	 h;
+	char			 id[32], nick[32];
+	double			 t;
+	int			 one = 1;
+
+	t = ev_time() - c->t_start;
+	if (t > lg->connect_max)
+		lg->connect_max = t;
+	if (++lg->connected == lg->n + lg->nstalled)
+		printf("connected %d %.3f\n", lg->n + lg->nstalled,
+		    lg_elapsed(lg));
+	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	snprintf(id, sizeof id, "%s-%05d", c->stalled ? "stall" : "load",
+	    c->id);
+	snprintf(nick, sizeof nick, "%s %d", c->stalled ? "stall" : "load",
+	    c->id);
+	h.version = TALLY_PROTOCOL_VERSION;
+	h.secret = lg->furl.secret;
+	h.secret_len = strlen(lg->furl.secret);
+	h.node_id = id;
+	h.node_len = strlen(id);
+	h.nickname = nick;
+	h.nick_len = strlen(nick);
+	if (wire_put_hello(&c->hello, &h) != 0) {
+		lg_fail(c, "cannot build HELLO");
+		return;
+	}
+	c->out = c->hello.data;
+	c->outlen = c->hello.len;
+	c->sent = 0;
+	if (c->stalled) {
+		/* Half a frame, then silence: the rest never comes. */
+		c->outlen /= 2;
+		c->state = LG_STALLED;
+		lg->inflight--;
+		lg_start_more(lg);
+	} else
+		c->state = LG_HELLO;
+	lg_send(c);
+}
+
+static void
+lg_io_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct lg_conn	*c = w->data;
+	socklen_t	 len = sizeof(int);
+	int		 soerr = 0;
+
+	(void)loop;
+	if (c->state == LG_CONNECTING) {
+		if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &len) != 0)
+			soerr = errno;
+		if (soerr != 0)
+			lg_fail(c, "connect: %s", strerror(soerr));
+		else
+			lg_connected(c);
+		return;
+	}
+	if ((revents & EV_WRITE) && c->out != NULL) {
+		lg_send(c);
+		if (c->state == LG_DEAD)
+			return;
+	}
+	if (revents & EV_READ)
+		lg_read(c);
+}
+
+static void
+lg_connect(struct lg_conn *c)
+{
+	struct lg	*lg = c->lg;
+	int		 fd;
+
+	c->t_start = ev_time();
+	lg->inflight++;
+	c->state = LG_CONNECTING;
+	fd = socket(lg->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0);
+	c->fd = fd;
+	if (fd < 0) {
+		lg_fail(c, "socket: %s", strerror(errno));
+		return;
+	}
+	ev_io_init(&c->io, lg_io_cb, fd, EV_WRITE);
+	c->io.data = c;
+	if (connect(fd, (struct sockaddr *)&lg->addr, lg->addrlen) != 0 &&
+	    errno != EINPROGRESS) {
+		lg_fail(c, "connect: %s", strerror(errno));
+		return;
+	}
+	ev_io_start(lg->loop, &c->io);
+}
+
+static void
+lg_start_more(struct lg *lg)
+{
+	int	 total = lg->n + lg->nstalled;
+
+	while (lg->next < total &&
+	    (lg->window == 0 || lg->inflight < lg->window))
+		lg_connect(&lg->conns[lg->next++]);
+}
+
+/* Encode the SNAPSHOT once and note where each value sits. */
+static int
+lg_template(struct lg *lg)
+{
+	struct snapshot	 s;
+	struct wire_buf	 b;
+	char		 name[64];
+	size_t		 i, off, nlen;
+	int		 rc = 0;
+
+	lg->ncounters = (size_t)(lg->m + 1) / 2;
+	lg->nstats = (size_t)lg->m / 2;
+	snapshot_init(&s);
+	wire_buf_init(&b);
+	for (i = 0; i < lg->ncounters && rc == 0; i++) {
+		nlen = (size_t)snprintf(name, sizeof name,
+		    "load.counter.%04zu", i);
+		rc = snapshot_add_counter(&s, name, nlen, 0);
+	}
+	for (i = 0; i < lg->nstats && rc == 0; i++) {
+		nlen = (size_t)snprintf(name, sizeof name, "load.stat.%04zu",
+		    i);
+		rc = snapshot_add_stat(&s, name, nlen, 0.0);
+	}
+	if (rc == 0)
+		rc = wire_put_snapshot(&b, 0, 0, &s);
+	snapshot_free(&s);
+	if (rc != 0) {
+		fprintf(stderr, "loadgen: cannot encode %d metrics: %s\n",
+		    lg->m, tally_strerror(rc));
+		wire_buf_free(&b);
+		return -1;
+	}
+	lg->tmpl = b.data;
+	lg->tlen = b.len;
+	if ((lg->voff = calloc((size_t)lg->m + 1, sizeof *lg->voff)) == NULL)
+		return -1;
+	/* length, type, seq, time, then ncounters */
+	off = WIRE_LENGTH + 1 + 4 + 8 + 4;
+	for (i = 0; i < lg->ncounters; i++) {
+		off += 1 + lg->tmpl[off];
+		lg->voff[i] = (uint32_t)off;
+		off += 8;
+	}
+	off += 4;		/* nstats */
+	for (; i < lg->ncounters + lg->nstats; i++) {
+		off += 1 + lg->tmpl[off];
+		lg->voff[i] = (uint32_t)off;
+		off += 8;
+	}
+	if (off != lg->tlen) {
+		fprintf(stderr, "loadgen: template walk ends at %zu, not "
+		    "%zu\n", off, lg->tlen);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+lg_resolve(struct lg *lg)
+{
+	struct addrinfo	 hints, *ai;
+	int		 rc;
+
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	if ((rc = getaddrinfo(lg->furl.host, lg->furl.port, &hints,
+	    &ai)) != 0) {
+		fprintf(stderr, "loadgen: %s: %s\n", lg->furl.host,
+		    gai_strerror(rc));
+		return -1;
+	}
+	memcpy(&lg->addr, ai->ai_addr, ai->ai_addrlen);
+	lg->addrlen = ai->ai_addrlen;
+	freeaddrinfo(ai);
+	return 0;
+}
+
+/* Raise the descriptor limit to the hard limit; enough for the fleet? */
+static int
+lg_nofile(int need)
+{
+	struct rlimit	 rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+		perror("loadgen: getrlimit");
+		return -1;
+	}
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			perror("loadgen: setrlimit");
+		getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < (rlim_t)need) {
+		fprintf(stderr, "loadgen: need %d descriptors, the limit is "
+		    "%llu\n", need, (unsigned long long)rl.rlim_cur);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+lg_progress(struct lg *lg, const char *what)
+{
+	if (lg->quiet)
+		return;
+	fprintf(stderr, "loadgen: %7.1f s %s: connected %ld/%d, handshaken "
+	    "%ld/%d, stalled closed %ld/%d, polls %ld, answered %ld, "
+	    "errors %ld, closed %ld, out %.1f MB\n", lg_elapsed(lg), what,
+	    lg->connected, lg->n + lg->nstalled, lg->handshaken, lg->n,
+	    lg->stalled_closed, lg->nstalled, lg->polls, lg->answered,
+	    lg->errors, lg->closed, lg->bytes_out / 1e6);
+}
+
+static void
+lg_progress_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	lg_progress(w->data, "");
+}
+
+static void
+lg_stop_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)w;
+	(void)revents;
+	ev_break(loop, EVBREAK_ALL);
+}
+
+static void
+lg_signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	(void)w;
+	(void)revents;
+	ev_break(loop, EVBREAK_ALL);
+}
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: loadgen -f FURL -n CONNECTIONS -m METRICS "
+	    "[-s STALLED] [-w WINDOW] [-d SECONDS] [-q]\n");
+	exit(2);
+}
+
+static long
+lg_number(const char *s, long max)
+{
+	char	*end;
+	long	 v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || *end != '\0' || end == s || v < 0 || v > max)
+		usage();
+	return v;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct lg	 lg;
+	struct lg_conn	*c;
+	const char	*furl = NULL;
+	char		 err[TALLY_ERRLEN];
+	int		 ch, i, total;
+
+	memset(&lg, 0, sizeof lg);
+	lg.n = -1;
+	lg.m = -1;
+	while ((ch = getopt(argc, argv, "d:f:m:n:qs:w:")) != -1) {
+		switch (ch) {
+		case 'd':
+			lg.duration = (double)lg_number(optarg, 1L << 30);
+			break;
+		case 'f':
+			furl = optarg;
+			break;
+		case 'm':
+			lg.m = (int)lg_number(optarg, 200000);
+			break;
+		case 'n':
+			lg.n = (int)lg_number(optarg, 99999);
+			break;
+		case 'q':
+			lg.quiet = 1;
+			break;
+		case 's':
+			lg.nstalled = (int)lg_number(optarg, 99999);
+			break;
+		case 'w':
+			lg.window = (int)lg_number(optarg, 1 << 20);
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc || furl == NULL || lg.n < 0 || lg.m < 0)
+		usage();
+	if (furl_parse(furl, &lg.furl, err, sizeof err) != 0) {
+		fprintf(stderr, "loadgen: furl: %s\n", err);
+		return 2;
+	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	signal(SIGPIPE, SIG_IGN);
+	total = lg.n + lg.nstalled;
+	if (lg_nofile(total + 16) != 0 || lg_resolve(&lg) != 0 ||
+	    lg_template(&lg) != 0)
+		return 2;
+	if ((lg.conns = calloc((size_t)total + 1, sizeof *lg.conns)) == NULL) {
+		fprintf(stderr, "loadgen: out of memory\n");
+		return 2;
+	}
+	/* Stalled ones first, so they hold their slots during the round. */
+	for (i = 0; i < total; i++) {
+		c = &lg.conns[i];
+		c->lg = &lg;
+		c->fd = -1;
+		c->stalled = i < lg.nstalled;
+		c->id = c->stalled ? i : i - lg.nstalled;
+		wire_buf_init(&c->hello);
+		if (c->stalled)
+			continue;
+		if ((c->frame = malloc(lg.tlen)) == NULL) {
+			fprintf(stderr, "loadgen: out of memory\n");
+			return 2;
+		}
+		memcpy(c->frame, lg.tmpl, lg.tlen);
+	}
+	if ((lg.loop = ev_default_loop(EVFLAG_AUTO)) == NULL) {
+		fprintf(stderr, "loadgen: cannot start libev\n");
+		return 2;
+	}
+	ev_signal_init(&lg.sigterm, lg_signal_cb, SIGTERM);
+	ev_signal_start(lg.loop, &lg.sigterm);
+	ev_signal_init(&lg.sigint, lg_signal_cb, SIGINT);
+	ev_signal_start(lg.loop, &lg.sigint);
+	if (lg.duration > 0) {
+		ev_timer_init(&lg.duration_timer, lg_stop_cb, lg.duration, 0.);
+		ev_timer_start(lg.loop, &lg.duration_timer);
+	}
+	ev_timer_init(&lg.progress_timer, lg_progress_cb, 1., 1.);
+	lg.progress_timer.data = &lg;
+	ev_timer_start(lg.loop, &lg.progress_timer);
+
+	lg.next_answered_mark = lg.n > 0 ? lg.n : -1;
+	ev_now_update(lg.loop);
+	lg.t0 = ev_time();
+	{
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		printf("start %d %d %lld.%06ld\n", lg.n, lg.nstalled,
+		    (long long)ts.tv_sec, ts.tv_nsec / 1000);
+	}
+	lg_start_more(&lg);
+	ev_run(lg.loop, 0);
+
+	lg.stopping = 1;
+	lg_progress(&lg, "stopping");
+	printf("done connections %d stalled %d metrics %d seconds %.3f "
+	    "connected %ld handshaken %ld polls %ld answered %ld "
+	    "dropped_polls %ld errors %ld closed %ld stalled_closed %ld "
+	    "connect_max %.3f handshake_max %.3f bytes_out %llu "
+	    "bytes_in %llu frame_bytes %zu\n", lg.n, lg.nstalled, lg.m,
+	    lg_elapsed(&lg), lg.connected, lg.handshaken, lg.polls,
+	    lg.answered, lg.dropped_polls, lg.errors, lg.closed,
+	    lg.stalled_closed, lg.connect_max, lg.handshake_max, lg.bytes_out,
+	    lg.bytes_in, lg.tlen);
+	for (i = 0; i < total; i++) {
+		c = &lg.conns[i];
+		if (c->fd >= 0)
+			close(c->fd);
+		wire_buf_free(&c->hello);
+		free(c->frame);
+	}
+	free(lg.conns);
+	free(lg.voff);
+	free(lg.tmpl);
+	ev_loop_destroy(lg.loop);
+	return lg.errors + lg.closed > 0 ? 1 : 0;
+}
