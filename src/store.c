@@ -56,6 +56,7 @@ static const char *store_db_names[STORE_NDB] = {
 };
 
 #define STORE_KEYMAX (TALLY_NODE_ID_MAX + 1 + TALLY_STAT_NAME_MAX)
+#define STORE_RECMAX 1024	/* a nodes record: nickname, source, numbers */
 
 static int
 store_err(char *err, size_t errlen, int code, const char *fmt, ...)
@@ -479,12 +480,12 @@ static int
 store_write_txn(struct store *s, MDB_txn *txn, const char *node,
     size_t nlen, const struct record_node *rn, const struct snapshot *snap)
 {
-	char	 rec[512];
+	char	 rec[STORE_RECMAX];
 	MDB_val	 k, v;
 	int	 n, rc;
 
 	if ((n = record_node_fmt(rec, sizeof rec, rn)) < 0)
-		return EINVAL;
+		return EINVAL;	/* checked by store_write_slots already */
 	k.mv_data = (void *)node;
 	k.mv_size = nlen;
 	v.mv_data = rec;
@@ -529,11 +530,17 @@ store_write_slots(struct store *s, const struct store_slot *slots, size_t n,
 	if (s->flags & STORE_RDONLY)
 		return store_err(err, errlen, TALLY_ESTATE, "statsfile %s: "
 		    "opened read-only", s->path);
+	/* Refuse a bad slot before the batch's transaction, not inside it. */
 	for (i = 0; i < n; i++) {
+		char	 rec[STORE_RECMAX];
+
 		if (!name_node_id_valid(slots[i].node_id,
 		    strlen(slots[i].node_id)))
 			return store_err(err, errlen, TALLY_EINVAL,
 			    "invalid node id");
+		if (record_node_fmt(rec, sizeof rec, slots[i].rn) < 0)
+			return store_err(err, errlen, TALLY_EINVAL,
+			    "node %s: record too long", slots[i].node_id);
 	}
 	pthread_mutex_lock(&s->lock);
 	for (tries = 0; tries < 16; tries++) {

@@ -139,7 +139,11 @@ int	 wire_get_hello(const uint8_t *, size_t, struct wire_hello *, char *,
 int	 wire_get_welcome(const uint8_t *, size_t, uint16_t *, uint32_t *,
 	     char *, size_t);
 int	 wire_get_poll(const uint8_t *, size_t, uint32_t *, char *, size_t);
-/* Appends the counters and stats to snap, which the caller reset. */
+/*
+ * Appends the counters and stats to snap, which the caller reset; an
+ * invalid stat name gives WIRE_EBADNAME, so a gatherer can say ERROR name.
+ */
+#define WIRE_EBADNAME (-3100)
 int	 wire_get_snapshot(const uint8_t *, size_t, uint32_t *, int64_t *,
 	     struct snapshot *, char *, size_t);
 /* msg points into the payload, not NUL-terminated. */

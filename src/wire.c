@@ -408,7 +408,7 @@ wire_get_snapshot(const uint8_t *p, size_t len, uint32_t *seq,
 				wire_printable(shown, name, nlen);
 				snprintf(err, errlen, "SNAPSHOT has an invalid "
 				    "stat name '%s'", shown);
-				return TALLY_EINVAL;
+				return WIRE_EBADNAME;
 			}
 			if (pass == 0)
 				rc = snapshot_add_counter(snap, name, nlen,
