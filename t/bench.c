@@ -5,8 +5,12 @@
  *
  * usage: bench PLUGIN
  */
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include <fcntl.h>
 #include <math.h>
@@ -58,6 +62,102 @@ bench_raw(void)
 	for (i = 0; i < ADDS; i++)
 		__atomic_fetch_add(&raw, 1, __ATOMIC_RELAXED);
 	return (now() - t) / ADDS * 1e9;
+}
+
+static pthread_mutex_t	 mtx = PTHREAD_MUTEX_INITIALIZER;
+static int64_t		 locked;
+
+/* A counter behind a mutex, as many hand-rolled stats modules do. */
+static double
+bench_mutex(void)
+{
+	double	 t = now();
+	long	 i, n = ADDS / 5;
+
+	for (i = 0; i < n; i++) {
+		pthread_mutex_lock(&mtx);
+		locked++;
+		pthread_mutex_unlock(&mtx);
+	}
+	return (now() - t) / n * 1e9;
+}
+
+/* A statsd client: one "name:1|c" datagram per count, to loopback. */
+static double
+bench_statsd(void)
+{
+	struct sockaddr_in	 sin;
+	socklen_t		 len = sizeof sin;
+	static const char	 msg[] = "storage_server.get:1|c";
+	int			 rx, tx, sz = 1 << 20;
+	long			 i, n = 200000;
+	double			 t;
+	char			 drain[64];
+
+	rx = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+	tx = socket(AF_INET, SOCK_DGRAM, 0);
+	if (rx < 0 || tx < 0)
+		return NAN;
+	memset(&sin, 0, sizeof sin);
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	setsockopt(rx, SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz);
+	if (bind(rx, (struct sockaddr *)&sin, sizeof sin) != 0 ||
+	    getsockname(rx, (struct sockaddr *)&sin, &len) != 0)
+		return NAN;
+	t = now();
+	for (i = 0; i < n; i++) {
+		sendto(tx, msg, sizeof msg - 1, 0, (struct sockaddr *)&sin,
+		    sizeof sin);
+		/* Keep the receiver's queue from filling: drain now and then. */
+		if ((i & 63) == 63)
+			while (recv(rx, drain, sizeof drain, 0) > 0)
+				;
+	}
+	t = (now() - t) / n * 1e9;
+	close(rx);
+	close(tx);
+	return t;
+}
+
+static long
+rss_kib(void)
+{
+	FILE	*f = fopen("/proc/self/statm", "r");
+	long	 size = 0, res = 0;
+
+	if (f == NULL)
+		return 0;
+	if (fscanf(f, "%ld %ld", &size, &res) != 2)
+		res = 0;
+	fclose(f);
+	return res * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+/* Bytes per counter: 100,000 counters, each used once by this thread. */
+static double
+bench_memory(const char *dir)
+{
+	tally_options	 opt;
+	tally_provider	*p;
+	char		 name[64];
+	long		 before, after;
+	int		 i, n = 100000;
+
+	memset(&opt, 0, sizeof opt);
+	opt.node_id = "memory";
+	opt.statsfile = dir;
+	opt.flags = TALLY_F_NO_MONITORS;
+	if (tally_provider_new(&p, &opt) != 0)
+		return NAN;
+	before = rss_kib();
+	for (i = 0; i < n; i++) {
+		snprintf(name, sizeof name, "memory.counter.%06d", i);
+		tally_count(p, name, 1);
+	}
+	after = rss_kib();
+	tally_provider_free(p);
+	return (after - before) * 1024.0 / n;
 }
 
 static tally_counter	*hot;
@@ -316,6 +416,21 @@ main(int argc, char **argv)
 	}
 	printf("%-44s %9.2f ns %9.2f ns %7.2fx %s\n",
 	    "counter_add vs relaxed atomic add", a, r, a / r, "<= 1.5x");
+	{
+		double ma[REPEAT], ua[REPEAT], m, u;
+		for (i = 0; i < REPEAT; i++) {
+			ma[i] = bench_mutex();
+			ua[i] = bench_statsd();
+		}
+		m = median(ma, REPEAT);
+		u = median(ua, REPEAT);
+		printf("%-44s %9.2f ns %9.2f ns %7.2fx %s\n",
+		    "counter_add vs mutex-protected counter", a, m, a / m,
+		    "(context)");
+		printf("%-44s %9.2f ns %9.0f ns %7.4fx %s\n",
+		    "counter_add vs statsd UDP send, loopback", a, u, a / u,
+		    "(context)");
+	}
 
 	{
 		double oa[REPEAT], ta[REPEAT], tr[REPEAT];
@@ -344,6 +459,10 @@ main(int argc, char **argv)
 	printf("%-44s %9.2f ns %9.2f ns %7.2fx %s\n",
 	    "tally_count by name vs atomic add", byname, r, byname / r,
 	    "<= 30 ns");
+
+	printf("%-44s %8.0f B %12s %8s %s\n",
+	    "memory per counter (100k counters, 1 thread)", bench_memory(dir),
+	    "-", "-", "(context)");
 
 	flush = bench_flush(dir, &first);
 	printf("%-44s %9.2f ms %12s %8s %s\n",
