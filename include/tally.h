@@ -4,8 +4,8 @@
  * libtally keeps runtime statistics for a long-running program (a "node"):
  * counters that any thread bumps for a few nanoseconds, and producers that
  * are asked for their current values at each flush.  A provider writes the
- * node's snapshot into its slot of an LMDB environment (local mode) and, in
- * a later release, answers a remote gatherer's polls.
+ * node's snapshot into its slot of an LMDB environment (local mode) and/or
+ * answers a remote gatherer's polls (remote mode).
  *
  * Conventions, as in lmdb.h:
  *   - every fallible call returns 0 or a negative TALLY_E* code, which
@@ -55,7 +55,7 @@ const char *tally_version(int *major, int *minor, int *patch);
 #define TALLY_EFORMAT     (-3007) /**< database of an unknown format */
 #define TALLY_ENOTFOUND   (-3008) /**< no such producer, node or key */
 #define TALLY_EFORK       (-3009) /**< used in a child after fork() */
-#define TALLY_EPRODUCER   (-3010) /**< a producer returned an error */
+#define TALLY_EPRODUCER   (-3010) /**< reserved: a producer's error */
 #define TALLY_ELIMIT      (-3011) /**< a fixed limit was reached */
 
 /** Return a static, human-readable description of a return code.  Unknown
@@ -144,15 +144,16 @@ typedef struct tally_options {
  *  @param[out] pp receives the provider; set to NULL on failure.
  *  @param[in]  opt the options; copied, so the caller may free them.
  *  @return 0, TALLY_EINVAL (bad node id, nickname or furl, no node id and
- *  no nodedir, neither statsfile nor gatherer_furl), TALLY_ENOMEM, or
+ *  no nodedir, neither statsfile nor gatherer_furl, a flush_interval
+ *  outside 0-86400 s), TALLY_ENOMEM, or
  *  TALLY_ESYS (node.id could not be read or created).  Nothing is opened
  *  or written to the statsfile before tally_provider_start(). */
 int  tally_provider_new(tally_provider **pp, const tally_options *opt);
 
 /** Create a provider from a node directory, as the original system did:
- *  <nodedir>/statsfile and <nodedir>/stats_gatherer.furl (one line each),
- *  <nodedir>/nickname if present, and the node id from <nodedir>/node.id,
- *  created on first use.
+ *  <nodedir>/statsfile and <nodedir>/stats_gatherer.furl (one line each;
+ *  a relative statsfile is relative to nodedir), <nodedir>/nickname if
+ *  present, and the node id from <nodedir>/node.id, created on first use.
  *  @return as tally_provider_new(), plus TALLY_ENOTCONFIGURED when neither
  *  statsfile nor stats_gatherer.furl exists: the node then simply runs
  *  without stats.  *pp is NULL on any error. */
@@ -161,11 +162,14 @@ int  tally_provider_open(tally_provider **pp, const char *nodedir);
 /** Start the provider on a thread of its own, running its own ev loop.
  *  Opens the statsfile (which must be an existing directory), resumes the
  *  node's counters from its slot, starts the built-in producers and the
- *  periodic flush.  Counts made before start are kept.
+ *  periodic flush (the first one at once), and dials the gatherer if there
+ *  is a furl.  Counts made before start are kept.  A failure to reach the
+ *  gatherer is not an error: it is logged and retried.
  *  @return 0, TALLY_ESTATE (already started), TALLY_ESTORE or TALLY_ESYS
  *  (statsfile missing, unwritable, not an LMDB environment),
- *  TALLY_EFORMAT (unknown database format).  On failure nothing has been
- *  written and the provider may be freed or started again. */
+ *  TALLY_EFORMAT (unknown database format).  On failure the node's slot is
+ *  untouched (an empty statsfile may have been initialised) and the
+ *  provider may be freed or started again. */
 int  tally_provider_start(tally_provider *p);
 
 /** Like tally_provider_start(), but run the provider's watchers on the
@@ -175,8 +179,10 @@ int  tally_provider_attach(tally_provider *p, struct ev_loop *loop);
 
 /** Write a snapshot now (local mode).  From any thread when started, from
  *  the loop's thread when attached; waits until the snapshot is committed.
- *  @return 0, TALLY_ESTATE (not running, or no statsfile), TALLY_ESTORE,
- *  TALLY_EFORK. */
+ *  Not from inside a producer.
+ *  @return 0, TALLY_ESTATE (not running, no statsfile, or called from a
+ *  producer), TALLY_ESTORE, TALLY_EFORK (in a child of fork(): a child
+ *  must create its own provider). */
 int  tally_provider_flush(tally_provider *p);
 
 /** Stop: a final flush, then the thread ends (or the watchers leave the
@@ -201,9 +207,10 @@ const char *tally_provider_node_id(const tally_provider *p);
 
 /** @defgroup counting Counters
  *  Counters are signed 64-bit, summed over threads, and stay monotonic
- *  across restarts in local mode.  Thread-safe from any thread; they never
- *  block, never do I/O, and allocate only on a counter's first use in a
- *  thread. @{ */
+ *  across restarts in local mode.  Thread-safe from any thread.  Adding to
+ *  an existing counter never blocks, does no I/O and does not allocate;
+ *  creating a counter, or a thread's first add to a block of 1,024
+ *  counters, allocates and may wait briefly for a flush that is summing. @{ */
 
 /** Add @p delta to the counter @p name, creating it at 0 on first use.
  *  Costs a hash lookup; keep a handle from tally_counter_get() on hot
@@ -229,16 +236,16 @@ int64_t tally_counter_value(tally_counter *c);
 
 /** @defgroup producers Producers and the sink @{ */
 
-/** Register a producer (copied).  From any thread; it is first asked at the
- *  next flush.
+/** Register a producer (copied).  From any thread but a producer's; it is
+ *  first asked at the next flush.
  *  @return 0, TALLY_EINVAL (@p prod or prod->get_stats NULL, or already
- *  registered), TALLY_ENOMEM. */
+ *  registered), TALLY_ESTATE (from inside a producer), TALLY_ENOMEM. */
 int  tally_register_producer(tally_provider *p, const tally_producer *prod);
 
 /** Unregister the producer registered with the same get_stats and ctx.
  *  When it returns, the producer is not running and will not run again.
- *  Do not call it from inside a get_stats callback.
- *  @return 0, TALLY_EINVAL, TALLY_ENOTFOUND. */
+ *  @return 0, TALLY_EINVAL, TALLY_ENOTFOUND, TALLY_ESTATE (from inside a
+ *  producer, where it would wait for itself). */
 int  tally_unregister_producer(tally_provider *p, const tally_producer *prod);
 
 /** Report one value into the snapshot being built.  Only valid inside

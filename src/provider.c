@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <ev.h>
 
@@ -56,6 +57,7 @@ struct tally_provider {
 	int			 in_flush;
 
 	enum provider_state	 state;
+	pid_t			 pid;		/* of start or attach */
 	struct store		*store;
 	struct ev_loop		*loop;
 	pthread_t		 thread;
@@ -283,6 +285,26 @@ tally_sink_put(tally_sink *s, const char *name, double value)
 	return snapshot_add_stat(s->snap, name, len, value);
 }
 
+/* Is this thread inside one of p's producers?  Their lock is held then. */
+static int
+provider_in_producer(tally_provider *p)
+{
+	return __atomic_load_n(&p->in_flush, __ATOMIC_ACQUIRE) &&
+	    pthread_equal(p->flusher, pthread_self());
+}
+
+/* A child of fork() has the provider's memory but not its thread. */
+static int
+provider_forked(tally_provider *p)
+{
+	if (p->state == PROVIDER_IDLE || p->pid == getpid())
+		return 0;
+	snprintf(p->errmsg, sizeof p->errmsg, "provider started in process "
+	    "%ld, used in its child %ld after fork", (long)p->pid,
+	    (long)getpid());
+	return TALLY_EFORK;
+}
+
 int
 tally_register_producer(tally_provider *p, const tally_producer *prod)
 {
@@ -291,6 +313,8 @@ tally_register_producer(tally_provider *p, const tally_producer *prod)
 
 	if (p == NULL || prod == NULL || prod->get_stats == NULL)
 		return TALLY_EINVAL;
+	if (provider_in_producer(p))
+		return TALLY_ESTATE;
 	pthread_mutex_lock(&p->prod_lock);
 	for (i = 0; i < p->nprods; i++) {
 		if (p->prods[i].get_stats == prod->get_stats &&
@@ -324,8 +348,7 @@ tally_unregister_producer(tally_provider *p, const tally_producer *prod)
 	if (p == NULL || prod == NULL)
 		return TALLY_EINVAL;
 	/* From inside get_stats the lock is ours already: refuse. */
-	if (__atomic_load_n(&p->in_flush, __ATOMIC_ACQUIRE) &&
-	    pthread_equal(p->flusher, pthread_self()))
+	if (provider_in_producer(p))
 		return TALLY_ESTATE;
 	pthread_mutex_lock(&p->prod_lock);
 	for (i = 0; i < p->nprods; i++) {
@@ -573,6 +596,7 @@ tally_provider_start(tally_provider *p)
 		return provider_fail(p, TALLY_ESYS, "pthread_create: %s",
 		    strerror(rc));
 	}
+	p->pid = getpid();
 	p->state = PROVIDER_THREAD;
 	return 0;
 }
@@ -590,6 +614,7 @@ tally_provider_attach(tally_provider *p, struct ev_loop *loop)
 		return rc;
 	p->loop = loop;
 	provider_watchers_start(p);
+	p->pid = getpid();
 	p->state = PROVIDER_ATTACHED;
 	return 0;
 }
@@ -602,6 +627,11 @@ tally_provider_flush(tally_provider *p)
 
 	if (p == NULL)
 		return TALLY_EINVAL;
+	if ((rc = provider_forked(p)) != 0)
+		return rc;
+	if (provider_in_producer(p))
+		return provider_fail(p, TALLY_ESTATE, "flush from inside a "
+		    "producer");
 	switch (p->state) {
 	case PROVIDER_IDLE:
 		return provider_fail(p, TALLY_ESTATE, "provider is not running");
@@ -637,6 +667,20 @@ tally_provider_stop(tally_provider *p)
 
 	if (p == NULL)
 		return TALLY_EINVAL;
+	if ((rc = provider_forked(p)) != 0) {
+		/*
+		 * The child has no provider thread to join and must not touch
+		 * the parent's loop or environment: just let go of them.
+		 */
+		p->loop = NULL;
+		store_close(p->store);	/* closes nothing in a child */
+		p->store = NULL;
+		p->state = PROVIDER_IDLE;
+		return rc;
+	}
+	if (provider_in_producer(p))
+		return provider_fail(p, TALLY_ESTATE, "stop from inside a "
+		    "producer");
 	switch (p->state) {
 	case PROVIDER_IDLE:
 		return provider_fail(p, TALLY_ESTATE, "provider is not running");

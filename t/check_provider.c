@@ -3,6 +3,7 @@
  * real LMDB environments in temporary directories.
  */
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <check.h>
 #include <ev.h>
@@ -440,6 +441,67 @@ START_TEST(test_two_providers_one_env)
 }
 END_TEST
 
+/* In a child of fork(), calls fail at once instead of waiting forever. */
+START_TEST(test_fork_child)
+{
+	tally_provider	*p = mk("forker", TALLY_F_NO_MONITORS);
+	pid_t		 pid;
+	int		 status;
+
+	ck_assert_int_eq(tally_provider_start(p), 0);
+	pid = fork();
+	ck_assert_int_ne(pid, -1);
+	if (pid == 0) {
+		int ok = tally_provider_flush(p) == TALLY_EFORK &&
+		    strstr(tally_provider_errmsg(p), "fork") != NULL &&
+		    tally_count(p, "in.child", 1) == 0;
+		tally_provider_free(p);
+		_exit(ok ? 0 : 1);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status));
+	ck_assert_int_eq(WEXITSTATUS(status), 0);
+	/* The parent's provider is unharmed. */
+	tally_count(p, "in.parent", 1);
+	ck_assert_int_eq(tally_provider_flush(p), 0);
+	ck_assert_str_eq(counter("forker", "in.parent"), "1");
+	tally_provider_free(p);
+}
+END_TEST
+
+static tally_provider *reentered;
+static int reentry_rc[3];
+
+static int
+reentrant_stats(void *ctx, tally_sink *sink)
+{
+	tally_producer	 other = { "other", good_stats, NULL };
+
+	reentry_rc[0] = tally_register_producer(reentered, &other);
+	reentry_rc[1] = tally_unregister_producer(reentered, ctx);
+	reentry_rc[2] = tally_provider_flush(reentered);
+	return 0;
+}
+
+/* A producer calling back into its provider is refused, not deadlocked. */
+START_TEST(test_producer_reentry)
+{
+	struct ev_loop	*loop = ev_loop_new(EVFLAG_AUTO);
+	tally_producer	 prod = { "reentrant", reentrant_stats, NULL };
+
+	reentered = mk("reentry", TALLY_F_NO_MONITORS);
+	prod.ctx = &prod;
+	ck_assert_int_eq(tally_register_producer(reentered, &prod), 0);
+	ck_assert_int_eq(tally_provider_attach(reentered, loop), 0);
+	ck_assert_int_eq(tally_provider_flush(reentered), 0);
+	ck_assert_int_eq(reentry_rc[0], TALLY_ESTATE);
+	ck_assert_int_eq(reentry_rc[1], TALLY_ESTATE);
+	ck_assert_int_eq(reentry_rc[2], TALLY_ESTATE);
+	tally_provider_free(reentered);
+	ev_loop_destroy(loop);
+}
+END_TEST
+
 START_TEST(test_strerror)
 {
 	ck_assert_str_eq(tally_strerror(0), "success");
@@ -473,6 +535,8 @@ main(void)
 	tcase_add_test(tc, test_open_nodedir_furl);
 	tcase_add_test(tc, test_attach);
 	tcase_add_test(tc, test_two_providers_one_env);
+	tcase_add_test(tc, test_fork_child);
+	tcase_add_test(tc, test_producer_reentry);
 	tcase_add_test(tc, test_strerror);
 	suite_add_tcase(s, tc);
 	return fixture_run(s);
