@@ -62,9 +62,9 @@ show() {
 section "1. Packages"
 if [ "$build" -eq 1 ]; then
 	pkgs="build-essential autoconf automake libtool pkg-config liblmdb-dev
-	    libev-dev lmdb-utils munin-node"
+	    libev-dev libssl-dev lmdb-utils munin-node munin"
 else
-	pkgs="lmdb-utils munin-node"
+	pkgs="lmdb-utils munin-node munin"
 fi
 missing=
 if command -v dpkg-query >/dev/null 2>&1; then
@@ -227,6 +227,74 @@ sed 's/^/  | /' "$DIR/tallyd.log"
 printf '$ cat %s\n' "$DIR/node3.log"
 sed 's/^/  | /' "$DIR/node3.log"
 
+# munin_draw STATSFILE PLUGIN DIR: serve tally_all for STATSFILE from a real
+# munin-node on a free loopback port, and run the munin master (munin-cron,
+# as user munin when root) from DIR/master/munin.conf.  Sets MUNIN_PNG to
+# the tally_load_avg day graph and MUNIN_NODE_PID to munin-node's pid (kill
+# it when done); call it directly, not in $(...).  Needs munin-node, munin.
+munin_draw() {
+	local stats=$1 plugin=$2 dir=$3 port i as=()
+
+	mkdir -p "$dir/node/plugins" "$dir/node/plugin-conf.d" \
+	    "$dir/master/db" "$dir/master/www" "$dir/master/log" \
+	    "$dir/master/run" || return 1
+	ln -sfn "$plugin" "$dir/node/plugins/tally_all"
+	{
+		echo '[tally_*]'
+		[ "$(id -u)" -eq 0 ] && echo 'user root'
+		echo "env.statsfile $stats"
+	} >"$dir/node/plugin-conf.d/tally"
+	port=$(perl -MIO::Socket::INET -e 'print IO::Socket::INET->new(
+	    LocalAddr => "127.0.0.1", LocalPort => 0, Listen => 1)->sockport')
+	{
+		echo "log_file $dir/node/munin-node.log"
+		echo "pid_file $dir/node/munin-node.pid"
+		echo 'background 0'
+		echo 'setsid 0'
+		[ "$(id -u)" -eq 0 ] && printf 'user root\ngroup root\n'
+		echo 'host_name localhost'
+		echo 'host 127.0.0.1'
+		echo "port $port"
+		echo 'allow ^127\.0\.0\.1$'
+	} >"$dir/node/munin-node.conf"
+	# munin-node has no option for its plugin directories: they are
+	# under MUNIN_CONFDIR, which this sets before running it.
+	perl -MMunin::Common::Defaults -e '
+		$Munin::Common::Defaults::MUNIN_CONFDIR = shift;
+		do "/usr/sbin/munin-node"; die $@ if $@; exit main();' \
+	    "$dir/node" --config "$dir/node/munin-node.conf" \
+	    >"$dir/node/munin-node.out" 2>&1 </dev/null &
+	MUNIN_NODE_PID=$!
+	for ((i = 0; i < 100; i++)); do
+		timeout 2 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" &&
+		    head -n 1 <&3' _ "$port" 2>/dev/null | grep -q '^# munin node' &&
+		    break
+		kill -0 "$MUNIN_NODE_PID" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	cat >"$dir/master/munin.conf" <<EOC
+dbdir $dir/master/db
+htmldir $dir/master/www
+logdir $dir/master/log
+rundir $dir/master/run
+tmpldir /etc/munin/templates
+staticdir /etc/munin/static
+
+[localhost]
+    address 127.0.0.1
+    port $port
+EOC
+	if [ "$(id -u)" -eq 0 ]; then
+		chmod 0755 "$dir"
+		chown -R munin: "$dir/master"
+		as=(setpriv --reuid=munin --regid=munin --init-groups)
+	fi
+	"${as[@]}" munin-cron --config "$dir/master/munin.conf" </dev/null ||
+	    return 1
+	MUNIN_PNG=$dir/master/www/localhost/localhost/tally_load_avg-day.png
+	[ -s "$MUNIN_PNG" ]
+}
+
 # ---- 5. munin ----------------------------------------------------------
 
 section "5. What munin sees"
@@ -259,8 +327,24 @@ for g in $GRAPHS; do
 	munin "$g"
 done
 echo
-printf '$ munin-run tally_ suggest   # graphs with data, to link as tally_NAME\n'
+printf '$ munin-run tally_ suggest   # under munin: link tally_all\n'
 munin tally_ suggest
+ln -sfn "$PLUGIN" "$DIR/plugins/tally_all"
+printf '$ munin-run tally_all | head -n 12   # every graph, one run\n'
+munin tally_all | head -n 12
+
+echo
+echo "Drawing graphs with the real munin master (munin-cron) ..."
+MUNIN_PNG=
+if command -v munin-cron >/dev/null 2>&1 &&
+    munin_draw "$STATS" "$PLUGIN" "$DIR/munin" >"$DIR/munin-draw.log" 2>&1
+then
+	echo "  drawn: $MUNIN_PNG"
+else
+	echo "  (not drawn: see $DIR/munin-draw.log)"
+	MUNIN_PNG=
+fi
+[ -z "${MUNIN_NODE_PID:-}" ] || pids[munin-node]=$MUNIN_NODE_PID
 
 # ---- 6. the database ---------------------------------------------------
 
@@ -283,6 +367,7 @@ for n in node1 node2 node3; do
 	echo "  $n: $(grep -m 1 '^stopped' "$DIR/$n.log" ||
 	    echo 'did not say stopped'), exit $rc"
 done
+[ -z "${pids[munin-node]:-}" ] || stop munin-node || true
 rc=0
 stop tallyd || rc=$?
 echo "  tallyd: exit $rc; the end of its log:"
@@ -300,6 +385,7 @@ cat <<EOF
                       $DIR/node1.log $DIR/node2.log $DIR/node3.log
   munin plugin:       $PLUGIN, linked from $DIR/plugins
   plugin config:      $DIR/plugin-conf.d/tally
+  munin graph (PNG):  ${MUNIN_PNG:-(not drawn)}
   run a graph again:  munin-run --ignore-systemd-properties \\
                         --servicedir $DIR/plugins \\
                         --sconfdir $DIR/plugin-conf.d tahoe_storage_allocated

@@ -4,8 +4,10 @@
  *
  * Nothing here exits, reads the environment or touches stdout, so that
  * t/check_plugin.c can run every path against real environments with a
- * fixed clock.  A run reads everything in one read transaction and makes
- * no allocation per node, so fetch stays cheap with thousands of nodes.
+ * fixed clock.  A run reads everything in one read transaction: the nodes
+ * once, then each graph's values by key.  It makes no allocation per node
+ * and builds its lines in a buffer, not a printf per line, so that a
+ * multigraph run over every graph stays cheap with thousands of nodes.
  */
 #include <sys/stat.h>
 
@@ -59,18 +61,61 @@ plugin_warn(FILE *errf, const char *fmt, ...)
 }
 
 /*
- * Write n bytes, replacing control characters: a newline in a label would
- * end munin's line and let a node's record inject config lines.
+ * An output buffer: lines are built here and written with one fwrite per
+ * few kilobytes, since stdio per character or per printf call is most of
+ * a run's time with thousands of nodes.  A node's config lines take less
+ * than PLUGIN_BUF_NODE bytes (seven field names, a nickname, an id, a
+ * source and some words), so plugin_buf_room before each node is all the
+ * bounds checking the appends need.
+ */
+#define PLUGIN_BUF_SIZE	16384
+#define PLUGIN_BUF_NODE	2048
+
+struct plugin_buf {
+	FILE	*out;
+	size_t	 n;
+	char	 b[PLUGIN_BUF_SIZE];
+};
+
+static void
+plugin_buf_flush(struct plugin_buf *pb)
+{
+	if (pb->n > 0)
+		fwrite(pb->b, 1, pb->n, pb->out);
+	pb->n = 0;
+}
+
+static void
+plugin_buf_room(struct plugin_buf *pb)
+{
+	if (sizeof pb->b - pb->n < PLUGIN_BUF_NODE)
+		plugin_buf_flush(pb);
+}
+
+static void
+plugin_buf_add(struct plugin_buf *pb, const char *s, size_t n)
+{
+	memcpy(pb->b + pb->n, s, n);
+	pb->n += n;
+}
+
+static void
+plugin_buf_str(struct plugin_buf *pb, const char *s)
+{
+	plugin_buf_add(pb, s, strlen(s));
+}
+
+/*
+ * Append s, replacing control characters: a newline in a label would end
+ * munin's line and let a node's record inject config lines.
  */
 static void
-plugin_put_clean(FILE *out, const char *s, size_t n)
+plugin_buf_clean(struct plugin_buf *pb, const char *s)
 {
-	size_t	 i;
+	unsigned char	 c;
 
-	for (i = 0; i < n; i++) {
-		unsigned char c = s[i];
-		putc(c < 0x20 || c == 0x7f ? '?' : c, out);
-	}
+	for (; (c = (unsigned char)*s) != '\0'; s++)
+		pb->b[pb->n++] = c < 0x20 || c == 0x7f ? '?' : (char)c;
 }
 
 const char *
@@ -85,7 +130,7 @@ plugin_basename(const char *argv0)
 }
 
 const struct plugin_graph *
-plugin_graph_find(const char *argv0)
+plugin_graph_find(const struct plugin_table *t, const char *argv0)
 {
 	const char	*key = plugin_basename(argv0);
 	size_t		 i, plen = strlen(PLUGIN_PREFIX);
@@ -96,15 +141,34 @@ plugin_graph_find(const char *argv0)
 		prefixed = 1;
 	}
 	/*
-	 * Bare names are only the original system's, so that a link named
-	 * "uptime" is never mistaken for munin's own plugin of that name.
+	 * Bare names are only the original system's (and the operator's),
+	 * so that a link named "uptime" is never mistaken for munin's own
+	 * plugin of that name.
 	 */
-	for (i = 0; i < plugin_ngraphs; i++) {
-		if (strcmp(plugin_graphs[i].key, key) == 0 &&
-		    (prefixed || plugin_graphs[i].compat))
-			return &plugin_graphs[i];
+	for (i = 0; i < t->n; i++) {
+		if (strcmp(t->graphs[i].key, key) == 0 &&
+		    (prefixed || t->graphs[i].compat))
+			return &t->graphs[i];
 	}
 	return NULL;
+}
+
+int
+plugin_is_multigraph(const char *argv0)
+{
+	const char	*base = plugin_basename(argv0);
+	size_t		 plen = strlen(PLUGIN_PREFIX);
+
+	return strncmp(base, PLUGIN_PREFIX, plen) == 0 &&
+	    strcmp(base + plen, PLUGIN_ALL) == 0;
+}
+
+void
+plugin_graph_name(const struct plugin_graph *g, FILE *out)
+{
+	if (!g->compat)
+		fputs(PLUGIN_PREFIX, out);
+	fputs(g->key, out);
 }
 
 /* FNV-1a, 32 bits: tiny, and fixed forever since field names depend on it. */
@@ -289,12 +353,19 @@ plugin_open(struct store **sp, const char *path, char *err, size_t errlen)
 }
 
 void
-plugin_autoconf(const char *path, FILE *out)
+plugin_autoconf(const char *path, const char *graphs, FILE *out)
 {
-	struct store	*st;
-	char		 err[TALLY_ERRLEN], *p;
+	struct plugin_table	 t;
+	struct store		*st;
+	char			 err[TALLY_ERRLEN], *p;
+	int			 rc;
 
-	if (plugin_open(&st, path, err, sizeof err) == 0) {
+	/* A bad graph table breaks every graph, so it is a "no" too. */
+	if ((rc = plugin_table_load(&t, graphs, err, sizeof err)) == 0) {
+		plugin_table_free(&t);
+		rc = plugin_open(&st, path, err, sizeof err);
+	}
+	if (rc == 0) {
 		store_close(st);
 		fputs("yes\n", out);
 		return;
@@ -307,75 +378,348 @@ plugin_autoconf(const char *path, FILE *out)
 }
 
 void
-plugin_list(FILE *out)
+plugin_list(const struct plugin_table *t, FILE *out)
 {
 	size_t	 i;
 
-	for (i = 0; i < plugin_ngraphs; i++)
-		fprintf(out, "%s%s\n", PLUGIN_PREFIX, plugin_graphs[i].key);
-	for (i = 0; i < plugin_ngraphs; i++)
-		if (plugin_graphs[i].compat)
-			fprintf(out, "%s\n", plugin_graphs[i].key);
+	for (i = 0; i < t->n; i++)
+		fprintf(out, "%s%s\n", PLUGIN_PREFIX, t->graphs[i].key);
+	for (i = 0; i < t->n; i++)
+		if (t->graphs[i].compat)
+			fprintf(out, "%s\n", t->graphs[i].key);
+	fprintf(out, "%s%s\n", PLUGIN_PREFIX, PLUGIN_ALL);
 }
 
-/* A walk over the nodes that can be shown, each with its unique field. */
-struct plugin_walk {
-	struct store_reader	 r;
-	struct plugin_names	 names;
-	MDB_val			 id, rec;
-	struct record_node	 node;
-	char			 field[PLUGIN_FIELD_LEN];
+void
+plugin_no_multigraph(int config, FILE *out)
+{
+	if (!config) {
+		fputs("multigraph.value 0\n", out);
+		return;
+	}
+	fputs("graph_title This plugin needs multigraph support\n"
+	    "multigraph.label No multigraph here\n"
+	    "multigraph.info " PLUGIN_PREFIX PLUGIN_ALL " draws every tally "
+	    "graph from one run, which needs a munin-node that supports "
+	    "multigraph plugins (1.4.0 or later).  Link single graphs as "
+	    PLUGIN_PREFIX "<graph> instead.\n", out);
+}
+
+/*
+ * The nodes of one run, read once in the run's read transaction, each
+ * with its unique field (the names set's i-th name is node i's); graphs
+ * then look their values up by id.  Ids point into the transaction's
+ * pages and stay valid until it ends.
+ */
+struct plugin_node {
+	MDB_val			 id;
+	struct record_node	 rn;
+	size_t			 flen;	/* of its field name */
 };
 
-static int
-plugin_walk_begin(struct store *st, struct plugin_walk *w, char *err,
-    size_t errlen)
+struct plugin_run {
+	struct store_reader	 r;
+	struct plugin_node	*nodes;
+	size_t			 n, cap;
+	struct plugin_names	 names;
+	time_t			 now;
+	FILE			*errf;
+	char			*err;
+	size_t			 errlen;
+	struct plugin_buf	 buf;
+};
+
+static const char *
+plugin_run_field(const struct plugin_run *run, size_t i)
 {
-	plugin_names_init(&w->names);
-	return store_reader_begin(st, &w->r, err, errlen);
+	return plugin_names_at(&run->names, i);
 }
 
 static void
-plugin_walk_end(struct plugin_walk *w)
+plugin_run_end(struct plugin_run *run)
 {
-	store_reader_end(&w->r);
-	plugin_names_free(&w->names);
+	plugin_buf_flush(&run->buf);
+	store_reader_end(&run->r);
+	plugin_names_free(&run->names);
+	free(run->nodes);
+	free(run);
 }
 
-/* 1 and the next node in w, 0 at the end, or a TALLY_E* code. */
+/*
+ * Begin the transaction and read every node that can be shown; the
+ * others are reported on errf.  The node array grows geometrically: a run
+ * allocates O(log n) times, never per node.
+ */
 static int
-plugin_walk_next(struct plugin_walk *w, FILE *errf, char *err,
-    size_t errlen)
+plugin_run_begin(struct store *st, struct plugin_run **runp, time_t now,
+    FILE *out, FILE *errf, char *err, size_t errlen)
 {
-	char	 why[TALLY_ERRLEN];
+	struct plugin_run	*run;
+	struct plugin_node	*nodes, *node;
+	MDB_val			 id, rec;
+	char			 why[TALLY_ERRLEN], field[PLUGIN_FIELD_LEN];
+	size_t			 cap;
+	int			 rc;
+
+	if ((*runp = run = calloc(1, sizeof *run)) == NULL)
+		return plugin_err(err, errlen, TALLY_ENOMEM, "out of memory");
+	plugin_names_init(&run->names);
+	run->now = now;
+	run->buf.out = out;
+	run->errf = errf;
+	run->err = err;
+	run->errlen = errlen;
+	if ((rc = store_reader_begin(st, &run->r, err, errlen)) != 0) {
+		free(run);
+		*runp = NULL;
+		return rc;
+	}
+	for (;;) {
+		if ((rc = store_reader_next(&run->r, &id, &rec)) <= 0)
+			break;
+		if (!name_node_id_valid(id.mv_data, id.mv_size)) {
+			plugin_warn(errf, "statsfile %s: skipping a node with "
+			    "an invalid id", store_path(st));
+			continue;
+		}
+		if (run->n == run->cap) {
+			cap = run->cap ? run->cap * 2 : 64;
+			if ((nodes = realloc(run->nodes,
+			    cap * sizeof *nodes)) == NULL) {
+				rc = TALLY_ENOMEM;
+				break;
+			}
+			run->nodes = nodes;
+			run->cap = cap;
+		}
+		node = &run->nodes[run->n];
+		if (record_node_parse(rec.mv_data, rec.mv_size, &node->rn,
+		    why, sizeof why) != 0) {
+			plugin_warn(errf, "statsfile %s: skipping node %.*s: "
+			    "%s", store_path(st), (int)id.mv_size,
+			    (const char *)id.mv_data, why);
+			continue;
+		}
+		node->id = id;
+		plugin_field_name(node->rn.nickname, strlen(node->rn.nickname),
+		    id.mv_data, id.mv_size, field);
+		if ((rc = plugin_names_add(&run->names, field)) != 0)
+			break;
+		node->flen = strlen(field);
+		run->n++;
+	}
+	if (rc == 0)
+		return 0;
+	if (rc == TALLY_ENOMEM)
+		plugin_err(err, errlen, rc, "out of memory");
+	else
+		plugin_err(err, errlen, rc, "statsfile %s: reading nodes: %s",
+		    store_path(st), tally_strerror(rc));
+	plugin_run_end(run);
+	*runp = NULL;
+	return rc;
+}
+
+/* Look node i's stat of g up: 1 found, 0 not, or a TALLY_E* code. */
+static int
+plugin_run_get(struct plugin_run *run, const struct plugin_graph *g,
+    size_t i, MDB_val *v)
+{
+	const MDB_val	*id = &run->nodes[i].id;
+	int		 rc;
+
+	rc = store_reader_get(&run->r, g->db, id->mv_data, id->mv_size,
+	    g->statid, strlen(g->statid), v);
+	if (rc < 0)
+		plugin_err(run->err, run->errlen, rc, "statsfile %s: reading "
+		    "%.*s/%s: %s", store_path(run->r.st), (int)id->mv_size,
+		    (const char *)id->mv_data, g->statid, tally_strerror(rc));
+	return rc;
+}
+
+/* 1 if some node has g's stat, 0 if none, or a TALLY_E* code. */
+static int
+plugin_run_present(struct plugin_run *run, const struct plugin_graph *g)
+{
+	MDB_val	 v;
+	size_t	 i;
 	int	 rc;
 
-	for (;;) {
-		rc = store_reader_next(&w->r, &w->id, &w->rec);
-		if (rc < 0)
-			return plugin_err(err, errlen, rc, "statsfile %s: "
-			    "reading nodes: %s", store_path(w->r.st),
-			    tally_strerror(rc));
-		if (rc == 0)
-			return 0;
-		if (!name_node_id_valid(w->id.mv_data, w->id.mv_size)) {
-			plugin_warn(errf, "statsfile %s: skipping a node with "
-			    "an invalid id", store_path(w->r.st));
-			continue;
+	for (i = 0; i < run->n; i++)
+		if ((rc = plugin_run_get(run, g, i, &v)) != 0)
+			return rc;
+	return 0;
+}
+
+/*
+ * Look every graph of t up for every node, node after node: a node's keys
+ * sit together in the tree, so its lookups stay in pages the cache holds.
+ * (*valsp)[k * n + i] is node i's value of graph k (mv_data NULL when
+ * absent); present[k] says whether any node has graph k's stat.  The
+ * matrix is smaller than the output it feeds.
+ */
+static int
+plugin_run_collect(struct plugin_run *run, const struct plugin_table *t,
+    MDB_val **valsp, unsigned char *present)
+{
+	MDB_val	*vals;
+	size_t	 n = run->n, i, k;
+	int	 rc;
+
+	*valsp = NULL;
+	if (n > 0 && t->n > SIZE_MAX / sizeof *vals / n)
+		return plugin_err(run->err, run->errlen, TALLY_ENOMEM,
+		    "out of memory");
+	if ((vals = calloc(n * t->n + 1, sizeof *vals)) == NULL)
+		return plugin_err(run->err, run->errlen, TALLY_ENOMEM,
+		    "out of memory");
+	for (i = 0; i < n; i++) {
+		for (k = 0; k < t->n; k++) {
+			rc = plugin_run_get(run, &t->graphs[k], i,
+			    &vals[k * n + i]);
+			if (rc < 0) {
+				free(vals);
+				return rc;
+			}
+			if (rc == 1)
+				present[k] = 1;
+			else
+				vals[k * n + i].mv_data = NULL;
 		}
-		if (record_node_parse(w->rec.mv_data, w->rec.mv_size,
-		    &w->node, why, sizeof why) != 0) {
-			plugin_warn(errf, "statsfile %s: skipping node %.*s: "
-			    "%s", store_path(w->r.st), (int)w->id.mv_size,
-			    (const char *)w->id.mv_data, why);
-			continue;
-		}
-		plugin_field_name(w->node.nickname, strlen(w->node.nickname),
-		    w->id.mv_data, w->id.mv_size, w->field);
-		if ((rc = plugin_names_add(&w->names, w->field)) != 0)
-			return plugin_err(err, errlen, rc, "out of memory");
-		return 1;
 	}
+	*valsp = vals;
+	return 0;
+}
+
+static void
+plugin_run_config(struct plugin_run *run, const struct plugin_graph *g)
+{
+	struct plugin_buf	*pb = &run->buf;
+	const char		*f;
+	char			 scale[24];
+	size_t			 i, fl, sl = 0;
+
+	plugin_buf_flush(pb);
+	fprintf(pb->out, "graph_title %s\ngraph_vlabel %s\ngraph_category "
+	    "%s\n", g->title, g->vlabel, g->category);
+	if (g->args != NULL)
+		fprintf(pb->out, "graph_args %s\n", g->args);
+	fprintf(pb->out, "graph_info %s Stat: %s, a line per node.\n",
+	    g->info, g->statid);
+	if (g->scale > 1)
+		sl = (size_t)snprintf(scale, sizeof scale, ",%d,/\n",
+		    g->scale);
+	for (i = 0; i < run->n; i++) {
+		const struct plugin_node *node = &run->nodes[i];
+
+		f = plugin_run_field(run, i);
+		fl = node->flen;
+		plugin_buf_room(pb);
+		plugin_buf_add(pb, f, fl);
+		plugin_buf_str(pb, ".label ");
+		plugin_buf_clean(pb, node->rn.nickname);
+		plugin_buf_str(pb, "\n");
+		plugin_buf_add(pb, f, fl);
+		plugin_buf_str(pb, ".draw LINE1\n");
+		if (g->derive) {
+			plugin_buf_add(pb, f, fl);
+			plugin_buf_str(pb, ".type DERIVE\n");
+			plugin_buf_add(pb, f, fl);
+			plugin_buf_str(pb, ".min 0\n");
+		}
+		if (g->scale > 1) {
+			plugin_buf_add(pb, f, fl);
+			plugin_buf_str(pb, ".cdef ");
+			plugin_buf_add(pb, f, fl);
+			plugin_buf_add(pb, scale, sl);
+		}
+		plugin_buf_add(pb, f, fl);
+		plugin_buf_str(pb, ".info node ");
+		plugin_buf_add(pb, node->id.mv_data, node->id.mv_size);
+		plugin_buf_str(pb, ", source ");
+		plugin_buf_clean(pb, node->rn.source);
+		plugin_buf_str(pb, "\n");
+	}
+	plugin_buf_flush(pb);
+}
+
+/*
+ * Format one value into num and return its length, or return 0 for U.  A
+ * value that is not what its table holds is reported, since it means a
+ * writer is broken.
+ */
+static size_t
+plugin_value(const struct plugin_graph *g, const MDB_val *id,
+    const MDB_val *v, char *num, FILE *errf)
+{
+	int64_t	 i;
+	double	 d;
+
+	if (g->db == STORE_COUNTERS) {
+		if (record_parse_int64(v->mv_data, v->mv_size, &i) != 0)
+			goto bad;
+		return record_fmt_int64(num, i);
+	}
+	if (record_parse_double(v->mv_data, v->mv_size, &d) != 0)
+		goto bad;
+	if (!isfinite(d))
+		return 0;		/* nan: unknown; inf: not graphable */
+	if (g->derive) {
+		/* rrdtool takes only integers for DERIVE. */
+		d *= g->scale > 1 ? g->scale : 1;
+		if (!(d > -9.2e18 && d < 9.2e18))
+			return 0;
+		/* Round half away from zero; no libm just for llround. */
+		return record_fmt_int64(num,
+		    (int64_t)(d < 0 ? d - 0.5 : d + 0.5));
+	}
+	return record_fmt_double(num, d);
+bad:
+	plugin_warn(errf, "node %.*s: %s: unreadable value '%.*s'",
+	    (int)id->mv_size, (const char *)id->mv_data, g->statid,
+	    (int)(v->mv_size > 40 ? 40 : v->mv_size),
+	    (const char *)v->mv_data);
+	return 0;
+}
+
+/*
+ * Print g's values: from vals (node i's at vals[i], mv_data NULL when
+ * absent) if not NULL, else looked up.  A stale node reads U.
+ */
+static int
+plugin_run_values(struct plugin_run *run, const struct plugin_graph *g,
+    const MDB_val *vals)
+{
+	struct plugin_buf	*pb = &run->buf;
+	MDB_val			 v;
+	char			 num[RECORD_NUMLEN];
+	size_t			 i, len;
+	int			 rc;
+
+	for (i = 0; i < run->n; i++) {
+		len = 0;
+		/* Written as "older than" so a wild time cannot overflow. */
+		if (run->nodes[i].rn.time >= (int64_t)run->now - PLUGIN_STALE) {
+			if (vals != NULL) {
+				v = vals[i];
+				rc = v.mv_data != NULL;
+			} else if ((rc = plugin_run_get(run, g, i, &v)) < 0)
+				return rc;
+			if (rc == 1)
+				len = plugin_value(g, &run->nodes[i].id, &v,
+				    num, run->errf);
+		}
+		plugin_buf_room(pb);
+		plugin_buf_add(pb, plugin_run_field(run, i),
+		    run->nodes[i].flen);
+		plugin_buf_str(pb, ".value ");
+		if (len > 0)
+			plugin_buf_add(pb, num, len);
+		else
+			plugin_buf_str(pb, "U");
+		plugin_buf_str(pb, "\n");
+	}
+	return 0;
 }
 
 static int
@@ -388,164 +732,120 @@ plugin_output_err(FILE *out, char *err, size_t errlen)
 }
 
 int
-plugin_config(struct store *st, const struct plugin_graph *g, FILE *out,
-    FILE *errf, char *err, size_t errlen)
+plugin_config(struct store *st, const struct plugin_graph *g, int flags,
+    time_t now, FILE *out, FILE *errf, char *err, size_t errlen)
 {
-	struct plugin_walk	 w;
-	const char		*f;
+	struct plugin_run	*run;
 	int			 rc;
 
-	if ((rc = plugin_walk_begin(st, &w, err, errlen)) != 0)
+	if ((rc = plugin_run_begin(st, &run, now, out, errf, err,
+	    errlen)) != 0)
 		return rc;
-	fprintf(out, "graph_title %s\ngraph_vlabel %s\ngraph_category %s\n",
-	    g->title, g->vlabel, g->category);
-	if (g->args != NULL)
-		fprintf(out, "graph_args %s\n", g->args);
-	fprintf(out, "graph_info %s Stat: %s, a line per node.\n", g->info,
-	    g->statid);
-	while ((rc = plugin_walk_next(&w, errf, err, errlen)) == 1) {
-		f = w.field;
-		fprintf(out, "%s.label ", f);
-		plugin_put_clean(out, w.node.nickname,
-		    strlen(w.node.nickname));
-		fprintf(out, "\n%s.draw LINE1\n", f);
-		if (g->derive)
-			fprintf(out, "%s.type DERIVE\n%s.min 0\n", f, f);
-		if (g->scale > 1)
-			fprintf(out, "%s.cdef %s,%d,/\n", f, f, g->scale);
-		fprintf(out, "%s.info node %.*s, source ", f,
-		    (int)w.id.mv_size, (const char *)w.id.mv_data);
-		plugin_put_clean(out, w.node.source, strlen(w.node.source));
-		putc('\n', out);
-	}
-	plugin_walk_end(&w);
-	if (rc < 0)
-		return rc;
-	return plugin_output_err(out, err, errlen);
-}
-
-/*
- * Format one value into num, or return 0 for U.  A value that is not what
- * its table holds is reported, since it means a writer is broken.
- */
-static int
-plugin_value(const struct plugin_graph *g, const struct plugin_walk *w,
-    const MDB_val *v, char *num, FILE *errf)
-{
-	int64_t	 i;
-	double	 d;
-
-	if (g->db == STORE_COUNTERS) {
-		if (record_parse_int64(v->mv_data, v->mv_size, &i) != 0)
-			goto bad;
-		record_fmt_int64(num, i);
-		return 1;
-	}
-	if (record_parse_double(v->mv_data, v->mv_size, &d) != 0)
-		goto bad;
-	if (!isfinite(d))
-		return 0;		/* nan: unknown; inf: not graphable */
-	if (g->derive) {
-		/* rrdtool takes only integers for DERIVE. */
-		d *= g->scale > 1 ? g->scale : 1;
-		if (!(d > -9.2e18 && d < 9.2e18))
-			return 0;
-		/* Round half away from zero; no libm just for llround. */
-		record_fmt_int64(num, (int64_t)(d < 0 ? d - 0.5 : d + 0.5));
-		return 1;
-	}
-	record_fmt_double(num, d);
-	return 1;
-bad:
-	plugin_warn(errf, "node %.*s: %s: unreadable value '%.*s'",
-	    (int)w->id.mv_size, (const char *)w->id.mv_data, g->statid,
-	    (int)(v->mv_size > 40 ? 40 : v->mv_size),
-	    (const char *)v->mv_data);
-	return 0;
+	plugin_run_config(run, g);
+	if (flags & PLUGIN_DIRTY)
+		rc = plugin_run_values(run, g, NULL);
+	plugin_run_end(run);
+	return rc != 0 ? rc : plugin_output_err(out, err, errlen);
 }
 
 int
 plugin_fetch(struct store *st, const struct plugin_graph *g, time_t now,
     FILE *out, FILE *errf, char *err, size_t errlen)
 {
-	struct plugin_walk	 w;
-	MDB_val			 v;
-	char			 num[RECORD_NUMLEN];
-	size_t			 slen = strlen(g->statid);
-	int			 rc, have;
+	struct plugin_run	*run;
+	int			 rc;
 
-	if ((rc = plugin_walk_begin(st, &w, err, errlen)) != 0)
+	if ((rc = plugin_run_begin(st, &run, now, out, errf, err,
+	    errlen)) != 0)
 		return rc;
-	while ((rc = plugin_walk_next(&w, errf, err, errlen)) == 1) {
-		have = 0;
-		/* Written as "older than" so a wild time cannot overflow. */
-		if (w.node.time >= (int64_t)now - PLUGIN_STALE) {
-			rc = store_reader_get(&w.r, g->db, w.id.mv_data,
-			    w.id.mv_size, g->statid, slen, &v);
-			if (rc < 0) {
-				plugin_err(err, errlen, rc, "statsfile %s: "
-				    "reading %.*s/%s: %s", store_path(st),
-				    (int)w.id.mv_size,
-				    (const char *)w.id.mv_data, g->statid,
-				    tally_strerror(rc));
-				break;
-			}
-			if (rc == 1)
-				have = plugin_value(g, &w, &v, num, errf);
-		}
-		fprintf(out, "%s.value %s\n", w.field, have ? num : "U");
-	}
-	plugin_walk_end(&w);
-	if (rc < 0)
-		return rc;
-	return plugin_output_err(out, err, errlen);
+	rc = plugin_run_values(run, g, NULL);
+	plugin_run_end(run);
+	return rc != 0 ? rc : plugin_output_err(out, err, errlen);
 }
 
 int
-plugin_suggest(struct store *st, FILE *out, FILE *errf, char *err,
-    size_t errlen)
+plugin_multigraph(struct store *st, const struct plugin_table *t, int flags,
+    time_t now, FILE *out, FILE *errf, char *err, size_t errlen)
 {
-	struct store_reader	 r;
-	MDB_val			 id, rec, v;
-	unsigned char		*found;
-	size_t			 i, left = plugin_ngraphs;
-	int			 rc;
+	const struct plugin_graph	*g;
+	struct plugin_run		*run;
+	MDB_val				*vals = NULL;
+	unsigned char			*present;
+	size_t				 k;
+	int				 rc, values;
 
-	if ((found = calloc(plugin_ngraphs, 1)) == NULL)
+	values = !(flags & PLUGIN_CONFIG) || (flags & PLUGIN_DIRTY);
+	if ((present = calloc(t->n + 1, 1)) == NULL)
 		return plugin_err(err, errlen, TALLY_ENOMEM, "out of memory");
-	if ((rc = store_reader_begin(st, &r, err, errlen)) != 0) {
-		free(found);
+	if ((rc = plugin_run_begin(st, &run, now, out, errf, err,
+	    errlen)) != 0) {
+		free(present);
 		return rc;
 	}
-	/* Stop as soon as every graph has a node: fleets share stats. */
-	while (left > 0 && (rc = store_reader_next(&r, &id, &rec)) == 1) {
-		if (!name_node_id_valid(id.mv_data, id.mv_size))
+	/*
+	 * Values: all of them at once, node after node.  A config alone
+	 * only needs to know which graphs have data: the first node with
+	 * the stat answers that.
+	 */
+	if (values)
+		rc = plugin_run_collect(run, t, &vals, present);
+	else
+		for (k = 0; k < t->n && rc == 0; k++)
+			if ((rc = plugin_run_present(run,
+			    &t->graphs[k])) >= 0) {
+				present[k] = rc == 1;
+				rc = 0;
+			}
+	/*
+	 * munin-node runs every plugin's config when it starts and drops,
+	 * until it restarts, one that prints nothing: with no data yet,
+	 * answer the first graph, without fields.
+	 */
+	if (rc == 0 && t->n > 0 && memchr(present, 1, t->n) == NULL)
+		present[0] = 1;
+	for (k = 0; k < t->n && rc == 0; k++) {
+		if (!present[k])
 			continue;
-		for (i = 0; i < plugin_ngraphs; i++) {
-			const struct plugin_graph *g = &plugin_graphs[i];
-			if (found[i])
-				continue;
-			rc = store_reader_get(&r, g->db, id.mv_data,
-			    id.mv_size, g->statid, strlen(g->statid), &v);
+		g = &t->graphs[k];
+		fputs("multigraph ", out);
+		plugin_graph_name(g, out);
+		putc('\n', out);
+		if (flags & PLUGIN_CONFIG)
+			plugin_run_config(run, g);
+		if (values)
+			rc = plugin_run_values(run, g, vals + k * run->n);
+		plugin_buf_flush(&run->buf);
+	}
+	plugin_run_end(run);
+	free(vals);
+	free(present);
+	return rc != 0 ? rc : plugin_output_err(out, err, errlen);
+}
+
+int
+plugin_suggest(struct store *st, const struct plugin_table *t, int flags,
+    FILE *out, FILE *errf, char *err, size_t errlen)
+{
+	struct plugin_run	*run;
+	size_t			 k;
+	int			 rc;
+
+	if ((rc = plugin_run_begin(st, &run, 0, out, errf, err,
+	    errlen)) != 0)
+		return rc;
+	for (k = 0; k < t->n; k++) {
+		if ((rc = plugin_run_present(run, &t->graphs[k])) <= 0) {
 			if (rc < 0)
 				break;
-			if (rc == 1) {
-				found[i] = 1;
-				left--;
-			}
+			continue;
 		}
-		if (rc < 0)
+		rc = 0;
+		if (flags & PLUGIN_MULTI) {
+			fputs(PLUGIN_ALL "\n", out);
 			break;
+		}
+		fprintf(out, "%s\n", t->graphs[k].key);
 	}
-	store_reader_end(&r);
-	if (rc < 0) {
-		free(found);
-		return plugin_err(err, errlen, rc, "statsfile %s: reading: %s",
-		    store_path(st), tally_strerror(rc));
-	}
-	for (i = 0; i < plugin_ngraphs; i++)
-		if (found[i])
-			fprintf(out, "%s\n", plugin_graphs[i].key);
-	free(found);
-	return plugin_output_err(out, err, errlen);
+	plugin_run_end(run);
+	return rc != 0 ? rc : plugin_output_err(out, err, errlen);
 }

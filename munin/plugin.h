@@ -1,10 +1,11 @@
 /*
  * plugin.h: the munin plugin (tally_), split so that tests can drive it.
  *
- * graph.c holds the compiled-in table of graphs; plugin.c the pure
- * functions that look a graph up by plugin name, derive field names and
- * write munin's config, fetch, suggest and list output to a stream.  Only
- * tally_.c (the main) touches argv, the environment, stdout and exit codes.
+ * graph.c holds the compiled-in table of graphs and reads the operator's
+ * (env.graphs); plugin.c the pure functions that look a graph up by plugin
+ * name, derive field names and write munin's config, fetch, multigraph,
+ * suggest and list output to a stream.  Only tally_.c (the main) touches
+ * argv, the environment, stdout and exit codes.
  */
 #ifndef PLUGIN_H
 #define PLUGIN_H
@@ -16,7 +17,12 @@
 
 /* Where a graph's stat lives and how munin should treat it. */
 struct plugin_graph {
-	const char	*key;		/* plugin name after "tally_" */
+	/*
+	 * The plugin name after "tally_".  A compat graph is also reachable
+	 * by the bare key, which is then its name for munin (its multigraph
+	 * section); any other graph's name is "tally_<key>".
+	 */
+	const char	*key;
 	const char	*statid;	/* stat name within a node's slot */
 	enum store_db	 db;		/* STORE_COUNTERS or STORE_STATS */
 	const char	*title;
@@ -35,14 +41,61 @@ struct plugin_graph {
 	int		 compat;
 };
 
+/* graph.c */
+/* The compiled-in graphs. */
 extern const struct plugin_graph plugin_graphs[];
 extern const size_t plugin_ngraphs;
+
+/*
+ * The graphs of one run: the compiled-in ones, with the operator's table
+ * (env.graphs) over them.  An operator's entry whose key is a compiled
+ * graph's replaces it in place (so a title or args can be fixed without a
+ * rebuild, and a graph added to a later tally never breaks an operator's
+ * file); the others follow, in the file's order.
+ */
+struct plugin_table {
+	struct plugin_graph	*graphs;
+	size_t			 n;
+	size_t			 noperator;	/* entries from the file */
+	char			*text;		/* the file; entries point in */
+	char			*info;		/* their graph_info */
+};
+
+/* The operator's file: at most this many bytes, lines and entries. */
+#define PLUGIN_TABLE_MAXSIZE	(1UL << 20)
+#define PLUGIN_TABLE_MAXLINE	4096
+#define PLUGIN_TABLE_MAXGRAPHS	4096
+/* The columns of a line, tab separated, as in tahoe-graphs.tsv. */
+#define PLUGIN_TABLE_NCOLS	8
+
+/*
+ * Fill t with the compiled-in graphs and, if path is neither NULL nor
+ * empty, the operator's table in the file at path.  Returns 0, or
+ * TALLY_ESYS (unreadable: "graphs PATH: reason"), TALLY_EINVAL (a bad
+ * line: "graphs PATH:LINE: reason"), TALLY_ELIMIT (too large a file, too
+ * many graphs) or TALLY_ENOMEM with a message in err; t is then empty but
+ * may still be freed.  Every bad line is an error: none is skipped.
+ */
+int	 plugin_table_load(struct plugin_table *, const char *, char *,
+	     size_t);
+/*
+ * The same for a table already in memory: len bytes of text, named by
+ * path in messages and in the entries' graph_info.
+ */
+int	 plugin_table_parse(struct plugin_table *, const char *, const char *,
+	     size_t, char *, size_t);
+void	 plugin_table_free(struct plugin_table *);
 
 /* A node whose snapshot is older than this many seconds prints U. */
 #define PLUGIN_STALE 300
 
 /* The prefix of the wildcard plugin's links, and its own name. */
 #define PLUGIN_PREFIX "tally_"
+/*
+ * The key of the multigraph link, tally_all: reserved, so no graph may
+ * have it.
+ */
+#define PLUGIN_ALL "all"
 
 /*
  * A field name: name_munin_field's result (at most NAME_FIELD_MAX bytes,
@@ -50,14 +103,25 @@ extern const size_t plugin_ngraphs;
  */
 #define PLUGIN_FIELD_LEN (NAME_FIELD_MAX + 24)
 
+/* What a run prints (plugin_config, plugin_multigraph). */
+#define PLUGIN_CONFIG	0x1	/* the config; without it, the values */
+#define PLUGIN_DIRTY	0x2	/* with PLUGIN_CONFIG: values too */
+#define PLUGIN_MULTI	0x4	/* plugin_suggest: the multigraph link */
+
 /* plugin.c */
 /* The basename of argv0 (after its last '/'). */
 const char *plugin_basename(const char *);
 /*
- * The graph that plugin name argv0 selects, or NULL.  "tally_<key>" finds
- * any graph; a bare "<key>" finds only the original system's names.
+ * The graph of t that plugin name argv0 selects, or NULL.  "tally_<key>"
+ * finds any graph; a bare "<key>" finds only compat graphs (the original
+ * system's names, and the operator's bare names).
  */
-const struct plugin_graph *plugin_graph_find(const char *);
+const struct plugin_graph *plugin_graph_find(const struct plugin_table *,
+	     const char *);
+/* Whether argv0 names the multigraph link, tally_all. */
+int	 plugin_is_multigraph(const char *);
+/* Write g's name for munin: its key if compat, else "tally_<key>". */
+void	 plugin_graph_name(const struct plugin_graph *, FILE *);
 /*
  * The field name of a node, before de-duplication: nickname "_" node id
  * made a valid munin name, with "_" and 8 hex digits of a hash of the id
@@ -95,16 +159,48 @@ int	 plugin_open(struct store **, const char *, char *, size_t);
  * Each writes its output to out and returns 0, or a TALLY_E* code with a
  * message in err; out may then hold partial output, which the caller
  * discards.  Nodes that cannot be shown (a bad record) are reported on
- * errf (if not NULL) and skipped.
+ * errf (if not NULL) and skipped.  Each reads the store in one read
+ * transaction, so values printed with a config (PLUGIN_DIRTY) belong to
+ * the same fields, and a multigraph run sees one state of the database.
  */
-int	 plugin_config(struct store *, const struct plugin_graph *, FILE *,
-	     FILE *, char *, size_t);
+/* One graph's config; with PLUGIN_DIRTY also its values at now. */
+int	 plugin_config(struct store *, const struct plugin_graph *, int,
+	     time_t, FILE *, FILE *, char *, size_t);
+/* One graph's values at now. */
 int	 plugin_fetch(struct store *, const struct plugin_graph *, time_t,
 	     FILE *, FILE *, char *, size_t);
-int	 plugin_suggest(struct store *, FILE *, FILE *, char *, size_t);
-/* Always prints one line: "yes" or "no (reason)". */
-void	 plugin_autoconf(const char *, FILE *);
-/* Every valid plugin name, one a line. */
-void	 plugin_list(FILE *);
+/*
+ * The multigraph run: a "multigraph NAME" section for every graph of t
+ * some node has the stat of (stale nodes included, so that a graph does
+ * not come and go with its nodes), in t's order, each with its config
+ * (PLUGIN_CONFIG, and its values too with PLUGIN_DIRTY) or its values.
+ * With no such graph, the first graph of t: never nothing, which
+ * munin-node would take for a broken plugin.
+ */
+int	 plugin_multigraph(struct store *, const struct plugin_table *, int,
+	     time_t, FILE *, FILE *, char *, size_t);
+/*
+ * The keys of the graphs some node has the stat of, one a line; with
+ * PLUGIN_MULTI, only "all" (the multigraph link) if there is any.
+ */
+int	 plugin_suggest(struct store *, const struct plugin_table *, int,
+	     FILE *, FILE *, char *, size_t);
+/*
+ * autoconf for statsfile and graph table (either may be NULL): always
+ * prints one line, "yes" or "no (reason)".
+ */
+void	 plugin_autoconf(const char *, const char *, FILE *);
+/*
+ * Every valid plugin name, one a line: "tally_<key>" for each graph, the
+ * bare names of compat graphs, then "tally_all".
+ */
+void	 plugin_list(const struct plugin_table *, FILE *);
+/*
+ * What the multigraph link prints when munin-node did not announce
+ * multigraph (MUNIN_CAP_MULTIGRAPH), as munin's own multigraph plugins
+ * do (Munin::Plugin's need_multigraph): for config, a graph that says
+ * so; for a fetch, "multigraph.value 0".
+ */
+void	 plugin_no_multigraph(int, FILE *);
 
 #endif /* PLUGIN_H */

@@ -6,21 +6,27 @@
  *
  * Usage (munin runs it; operators mostly see the links):
  *	tally_<graph> [config]	config, or fetch without an argument
+ *	tally_all [config]	every graph with data, as a multigraph plugin
  *	tally_ autoconf		"yes" or "no (reason)"; always exits 0
- *	tally_ suggest		the graphs some node has data for
+ *	tally_ suggest		the graphs some node has data for, or "all"
+ *				when munin-node announces multigraph
  *	tally_ list		every valid plugin name
- * The graph is picked by the link's name (see plugin_graph_find) and the
- * database by the environment variable statsfile, set in plugin-conf.d by
- * "env.statsfile /path".
+ * The graph is picked by the link's name (see plugin_graph_find), the
+ * database by the environment variable statsfile, and an operator's graph
+ * table by graphs, both set in plugin-conf.d ("env.statsfile /path").
+ * MUNIN_CAP_MULTIGRAPH=1 lets tally_all answer; MUNIN_CAP_DIRTYCONFIG=1
+ * makes config print the values too.  tally_(8) says more.
  *
  * Exit status: 0 success, 1 a bad command or plugin name, 2 the statsfile
- * could not be read.  Messages go to stderr, prefixed "tally_: ".
+ * could not be read, 3 the graph table (env.graphs) is bad.  Messages go
+ * to stderr, prefixed "tally_: ".
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "plugin.h"
 
@@ -33,6 +39,7 @@ static const char plugin_magic[] __attribute__((used)) =
 
 #define EXIT_USAGE 1
 #define EXIT_STORE 2
+#define EXIT_GRAPHS 3
 
 enum command { CMD_FETCH, CMD_CONFIG, CMD_AUTOCONF, CMD_SUGGEST, CMD_LIST };
 
@@ -71,9 +78,10 @@ unknown_graph(const char *argv0)
 	size_t		 plen = strlen(PLUGIN_PREFIX);
 
 	if (strcmp(base, PLUGIN_PREFIX) == 0)
-		fprintf(stderr, "%s: link me as %s<graph> to pick a graph; "
-		    "'%s list' prints the valid names\n", PLUGIN_PREFIX,
-		    PLUGIN_PREFIX, PLUGIN_PREFIX);
+		fprintf(stderr, "%s: link me as %s<graph> to pick a graph, or "
+		    "as %s%s for all of them; '%s list' prints the valid "
+		    "names\n", PLUGIN_PREFIX, PLUGIN_PREFIX, PLUGIN_PREFIX,
+		    PLUGIN_ALL, PLUGIN_PREFIX);
 	else
 		fprintf(stderr, "%s: no graph named '%s'; '%s list' prints "
 		    "the valid names\n", PLUGIN_PREFIX,
@@ -82,18 +90,54 @@ unknown_graph(const char *argv0)
 	return EXIT_USAGE;
 }
 
+/* munin-node sets its capabilities to 1 in the plugin's environment. */
+static int
+env_flag(const char *name)
+{
+	const char	*v = getenv(name);
+
+	return v != NULL && strcmp(v, "1") == 0;
+}
+
+/*
+ * tally_all run by a munin-node without multigraph, or by hand: what
+ * munin's own multigraph plugins do (Munin::Plugin's need_multigraph).
+ * A person at a terminal gets a message and a failure; an old munin-node
+ * gets a graph that says what is wrong, and exit 0.
+ */
+static int
+no_multigraph(const char *base, enum command cmd)
+{
+	if (isatty(STDIN_FILENO)) {
+		fprintf(stderr, "%s: %s is a multigraph plugin, and "
+		    "MUNIN_CAP_MULTIGRAPH is not set: run it with munin-run "
+		    "(munin-run %s%s), or link single graphs as %s<graph>\n",
+		    PLUGIN_PREFIX, base, base, cmd == CMD_CONFIG ?
+		    " config" : "", PLUGIN_PREFIX);
+		return EXIT_USAGE;
+	}
+	fprintf(stderr, "%s: %s: munin-node did not announce multigraph "
+	    "(MUNIN_CAP_MULTIGRAPH=1): link single graphs as %s<graph>, or "
+	    "upgrade munin-node\n", PLUGIN_PREFIX, base, PLUGIN_PREFIX);
+	plugin_no_multigraph(cmd == CMD_CONFIG, stdout);
+	return fflush(stdout) == 0 ? 0 : EXIT_STORE;
+}
+
 int
 main(int argc, char **argv)
 {
 	const struct plugin_graph	*g = NULL;
+	struct plugin_table		 table;
 	struct store			*st;
 	enum command			 cmd;
+	const char			*argv0 = argc > 0 ? argv[0] : NULL;
 	const char			*statsfile = getenv("statsfile");
+	const char			*graphs = getenv("graphs");
 	char				 err[TALLY_ERRLEN];
 	char				*buf = NULL;
 	size_t				 len = 0;
 	FILE				*out;
-	int				 rc;
+	int				 rc, multi, dirty, flags;
 
 	if (parse_command(argc > 1 ? argv[1] : NULL, &cmd) != 0) {
 		fprintf(stderr, "%s: unknown command '%s' (expected config, "
@@ -101,26 +145,41 @@ main(int argc, char **argv)
 		    PLUGIN_PREFIX, argv[1]);
 		return EXIT_USAGE;
 	}
-	/* These work under any name: munin asks them of the bare tally_. */
-	if (cmd == CMD_LIST) {
-		plugin_list(stdout);
-		return fflush(stdout) == 0 ? 0 : EXIT_STORE;
-	}
+	/* This works under any name: munin asks it of the bare tally_. */
 	if (cmd == CMD_AUTOCONF) {
-		plugin_autoconf(statsfile, stdout);
+		plugin_autoconf(statsfile, graphs, stdout);
 		return 0;
 	}
-	if (cmd != CMD_SUGGEST &&
-	    (g = plugin_graph_find(argc > 0 ? argv[0] : NULL)) == NULL)
-		return unknown_graph(argc > 0 ? argv[0] : NULL);
+	multi = plugin_is_multigraph(argv0);
+	dirty = env_flag("MUNIN_CAP_DIRTYCONFIG");
+	if (multi && (cmd == CMD_CONFIG || cmd == CMD_FETCH) &&
+	    !env_flag("MUNIN_CAP_MULTIGRAPH"))
+		return no_multigraph(plugin_basename(argv0), cmd);
+
+	if (plugin_table_load(&table, graphs, err, sizeof err) != 0) {
+		fprintf(stderr, "%s: %s\n", PLUGIN_PREFIX, err);
+		return EXIT_GRAPHS;
+	}
+	if (cmd == CMD_LIST) {
+		plugin_list(&table, stdout);
+		plugin_table_free(&table);
+		return fflush(stdout) == 0 ? 0 : EXIT_STORE;
+	}
+	if (cmd != CMD_SUGGEST && !multi &&
+	    (g = plugin_graph_find(&table, argv0)) == NULL) {
+		plugin_table_free(&table);
+		return unknown_graph(argv0);
+	}
 
 	if (statsfile == NULL || *statsfile == '\0') {
 		fprintf(stderr, "%s: statsfile is not set: set env.statsfile "
 		    "in this plugin's plugin-conf.d section\n", PLUGIN_PREFIX);
+		plugin_table_free(&table);
 		return EXIT_STORE;
 	}
 	if ((rc = plugin_open(&st, statsfile, err, sizeof err)) != 0) {
 		fprintf(stderr, "%s: %s\n", PLUGIN_PREFIX, err);
+		plugin_table_free(&table);
 		return EXIT_STORE;
 	}
 	/*
@@ -131,21 +190,39 @@ main(int argc, char **argv)
 		fprintf(stderr, "%s: open_memstream: %s\n", PLUGIN_PREFIX,
 		    strerror(errno));
 		store_close(st);
+		plugin_table_free(&table);
 		return EXIT_STORE;
 	}
 	switch (cmd) {
 	case CMD_CONFIG:
-		rc = plugin_config(st, g, out, stderr, err, sizeof err);
+		flags = PLUGIN_CONFIG | (dirty ? PLUGIN_DIRTY : 0);
+		if (multi)
+			rc = plugin_multigraph(st, &table, flags, time(NULL),
+			    out, stderr, err, sizeof err);
+		else
+			rc = plugin_config(st, g, flags, time(NULL), out,
+			    stderr, err, sizeof err);
 		break;
 	case CMD_SUGGEST:
-		rc = plugin_suggest(st, out, stderr, err, sizeof err);
+		/*
+		 * munin-node-configure announces multigraph: then the one
+		 * tally_all link is the answer, not a link per graph.
+		 */
+		rc = plugin_suggest(st, &table,
+		    env_flag("MUNIN_CAP_MULTIGRAPH") ? PLUGIN_MULTI : 0, out,
+		    stderr, err, sizeof err);
 		break;
 	default:
-		rc = plugin_fetch(st, g, time(NULL), out, stderr, err,
-		    sizeof err);
+		if (multi)
+			rc = plugin_multigraph(st, &table, 0, time(NULL), out,
+			    stderr, err, sizeof err);
+		else
+			rc = plugin_fetch(st, g, time(NULL), out, stderr, err,
+			    sizeof err);
 		break;
 	}
 	store_close(st);
+	plugin_table_free(&table);
 	if (fclose(out) != 0 && rc == 0) {
 		snprintf(err, sizeof err, "building output: %s",
 		    strerror(errno));

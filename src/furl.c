@@ -1,29 +1,41 @@
 /*
- * furl.c: tally://HOST:PORT/SECRET, the gatherer's address and the secret
- * that lets a provider in.  The secret is a capability, so no message here
- * ever quotes it, nor any part of the text that might be it.
+ * furl.c: the gatherer's address, identity and secret in one line:
+ *
+ *	tally+tls://FINGERPRINT@HOST:PORT/SECRET	TLS 1.3, the gatherer's
+ *							certificate pinned
+ *	tally://HOST:PORT/SECRET			plaintext, loopback only
+ *
+ * The secret is a capability, so no message here ever quotes it, nor any
+ * part of the text that might be it.  The fingerprint is public: messages
+ * may quote it.
  */
 #include <sys/random.h>
+#include <sys/socket.h>
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "tally-int.h"
 
 #define FURL_SCHEME		"tally"
-#define FURL_SCHEME_TLS		"tally+tls"	/* issue 5 */
+#define FURL_SCHEME_TLS		"tally+tls"
 #define FURL_SCHEME_MAX		32
 #define FURL_HOST_MAX		253		/* a DNS name's text form */
 #define FURL_LABEL_MAX		63
 #define FURL_PORT_DIGITS	5
 #define FURL_QUOTE_MAX		32		/* of a bad field, in messages */
-#define FURL_FORM		"expected tally://HOST:PORT/SECRET"
+#define FURL_FORM		"expected tally+tls://FINGERPRINT@HOST:PORT/" \
+				"SECRET, or tally://HOST:PORT/SECRET on loopback"
+#define FURL_FORM_TLS		"expected tally+tls://FINGERPRINT@HOST:PORT/" \
+				"SECRET"
 
-/* RFC 4648 base32, lowercase: what the secret is made of. */
+/* RFC 4648 base32, lowercase: secrets and fingerprints are made of it. */
 static const char furl_b32[] = "abcdefghijklmnopqrstuvwxyz234567";
 
 static void furl_err(char *, size_t, const char *, ...) TALLY_PRINTF(3, 4);
@@ -191,14 +203,168 @@ furl_secret_valid(const char *s, size_t len)
 	return 1;
 }
 
+/* One base32 character's value, or -1. */
+static int
+furl_b32_value(unsigned char c)
+{
+	if (c >= 'a' && c <= 'z')
+		return c - 'a';
+	if (c >= '2' && c <= '7')
+		return c - '2' + 26;
+	return -1;
+}
+
+int
+furl_b32_encode(const uint8_t *in, size_t n, char *out, size_t size)
+{
+	size_t		 i, o = 0, need = (n * 8 + 4) / 5;
+	unsigned	 acc = 0, bits = 0;
+
+	if (out == NULL || size < need + 1)
+		return TALLY_ELIMIT;
+	for (i = 0; i < n; i++) {
+		acc = (acc << 8 | in[i]) & 0xfff;
+		bits += 8;
+		while (bits >= 5) {
+			out[o++] = furl_b32[(acc >> (bits - 5)) & 31];
+			bits -= 5;
+		}
+	}
+	if (bits > 0)
+		out[o++] = furl_b32[(acc << (5 - bits)) & 31];
+	out[o] = '\0';
+	return (int)o;
+}
+
+int
+furl_b32_decode(const char *s, size_t len, uint8_t *out, size_t size)
+{
+	size_t		 i, o = 0;
+	unsigned	 acc = 0, bits = 0;
+	int		 v;
+
+	for (i = 0; i < len; i++) {
+		if ((v = furl_b32_value((unsigned char)s[i])) < 0)
+			return -1;
+		acc = (acc << 5 | (unsigned)v) & 0xfff;
+		bits += 5;
+		if (bits >= 8) {
+			if (o == size)
+				return -1;
+			out[o++] = (uint8_t)(acc >> (bits - 8));
+			bits -= 8;
+		}
+	}
+	/*
+	 * The bits left over are padding and must be zero: one text per
+	 * value, so two spellings of a fingerprint cannot both pass.
+	 */
+	if (bits >= 5 || (acc & ((1U << bits) - 1)) != 0)
+		return -1;
+	return (int)o;
+}
+
+/*
+ * A fingerprint: exactly FURL_FP_LEN characters of lowercase base32 that
+ * decode to the FURL_FP_BYTES of a SHA-256 digest.  Each way to be wrong
+ * has its own message, since a fingerprint is typed or pasted by hand.
+ */
+static int
+furl_fingerprint(const char *fp, size_t len, char *err, size_t errlen)
+{
+	uint8_t		 d[FURL_FP_BYTES];
+	char		 q[FURL_QUOTE_MAX + 1];
+	size_t		 i;
+
+	if (len == 0) {
+		furl_err(err, errlen, "furl: missing fingerprint before '@' "
+		    "(%s)", FURL_FORM_TLS);
+		return TALLY_EINVAL;
+	}
+	for (i = 0; i < len; i++) {
+		unsigned char c = fp[i];
+		if (furl_b32_value(c) >= 0)
+			continue;
+		if (c == '=')
+			furl_err(err, errlen, "furl: padding '=' in the "
+			    "fingerprint (it is unpadded base32)");
+		else if (c >= 'A' && c <= 'Z')
+			furl_err(err, errlen, "furl: uppercase '%c' in the "
+			    "fingerprint (it is lowercase base32, [a-z2-7])",
+			    c);
+		else
+			furl_err(err, errlen, "furl: bad character '%s' in "
+			    "the fingerprint (lowercase base32, [a-z2-7])",
+			    furl_quote(q, sizeof q, fp + i, 1));
+		return TALLY_EINVAL;
+	}
+	if (len != FURL_FP_LEN) {
+		furl_err(err, errlen, "furl: fingerprint of %zu chars; a "
+		    "SHA-256 fingerprint is %d chars of base32", len,
+		    FURL_FP_LEN);
+		return TALLY_EINVAL;
+	}
+	if (furl_b32_decode(fp, len, d, sizeof d) != FURL_FP_BYTES) {
+		furl_err(err, errlen, "furl: fingerprint '%s...' is not "
+		    "canonical base32 (its last char must be 'a' or 'q')",
+		    furl_quote(q, sizeof q, fp, 16));
+		return TALLY_EINVAL;
+	}
+	return 0;
+}
+
+int
+furl_host_loopback(const char *host)
+{
+	struct in_addr	 a4;
+	struct in6_addr	 a6;
+
+	if (strcasecmp(host, "localhost") == 0 ||
+	    strcasecmp(host, "localhost.") == 0)
+		return 1;
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	if (inet_pton(AF_INET6, host, &a6) == 1)
+		return IN6_IS_ADDR_LOOPBACK(&a6) ||
+		    (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
+	return 0;
+}
+
+int
+furl_addr_loopback(const struct sockaddr *sa)
+{
+	const struct sockaddr_in	*s4;
+	const struct sockaddr_in6	*s6;
+
+	switch (sa->sa_family) {
+	case AF_INET:
+		s4 = (const struct sockaddr_in *)(const void *)sa;
+		return (ntohl(s4->sin_addr.s_addr) >> 24) == 127;
+	case AF_INET6:
+		s6 = (const struct sockaddr_in6 *)(const void *)sa;
+		return IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr) ||
+		    (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr) &&
+		    s6->sin6_addr.s6_addr[12] == 127);
+	}
+	return 0;
+}
+
 int
 furl_parse(const char *s, struct furl *f, char *err, size_t errlen)
+{
+	return furl_parse_flags(s, 0, f, err, errlen);
+}
+
+int
+furl_parse_flags(const char *s, int flags, struct furl *f, char *err,
+    size_t errlen)
 {
 	struct furl	 tmp;
 	char		 q[FURL_QUOTE_MAX + 1];
 	const char	*p, *auth, *slash, *colon, *host, *port, *secret;
-	size_t		 slen, hlen, plen, seclen;
-	int		 rc;
+	const char	*fp = NULL, *at;
+	size_t		 slen, hlen, plen, seclen, fplen = 0;
+	int		 rc, tls;
 
 	if (s == NULL || f == NULL) {
 		furl_err(err, errlen, "furl: none given");
@@ -213,27 +379,42 @@ furl_parse(const char *s, struct furl *f, char *err, size_t errlen)
 		furl_err(err, errlen, "furl: %s", FURL_FORM);
 		return TALLY_EINVAL;
 	}
-	if (slen == strlen(FURL_SCHEME_TLS) &&
-	    memcmp(s, FURL_SCHEME_TLS, slen) == 0) {
-		furl_err(err, errlen, "furl: TLS furls are not supported by "
-		    "this build");
-		return TALLY_EINVAL;
-	}
-	if (slen != strlen(FURL_SCHEME) || memcmp(s, FURL_SCHEME, slen) != 0) {
+	tls = slen == strlen(FURL_SCHEME_TLS) &&
+	    memcmp(s, FURL_SCHEME_TLS, slen) == 0;
+	if (!tls && (slen != strlen(FURL_SCHEME) ||
+	    memcmp(s, FURL_SCHEME, slen) != 0)) {
 		furl_err(err, errlen, "furl: unknown scheme '%s' (%s)",
 		    furl_quote(q, sizeof q, s, slen), FURL_FORM);
 		return TALLY_EINVAL;
 	}
 	auth = p + 3;
 
-	/* HOST:PORT, up to the first '/' */
+	/* [FINGERPRINT@]HOST:PORT, up to the first '/' */
 	if ((slash = strchr(auth, '/')) == NULL) {
 		furl_err(err, errlen, "furl: missing '/SECRET' (%s)",
-		    FURL_FORM);
+		    tls ? FURL_FORM_TLS : FURL_FORM);
+		return TALLY_EINVAL;
+	}
+	at = memchr(auth, '@', (size_t)(slash - auth));
+	if (tls) {
+		if (at == NULL) {
+			furl_err(err, errlen, "furl: missing 'FINGERPRINT@' "
+			    "before the host (%s)", FURL_FORM_TLS);
+			return TALLY_EINVAL;
+		}
+		fp = auth;
+		fplen = (size_t)(at - auth);
+		if ((rc = furl_fingerprint(fp, fplen, err, errlen)) != 0)
+			return rc;
+		auth = at + 1;
+	} else if (at != NULL) {
+		furl_err(err, errlen, "furl: bad character '@' in host (a "
+		    "FINGERPRINT@ belongs in tally+tls:// furls)");
 		return TALLY_EINVAL;
 	}
 	if (slash == auth) {
-		furl_err(err, errlen, "furl: missing host (%s)", FURL_FORM);
+		furl_err(err, errlen, "furl: missing host (%s)",
+		    tls ? FURL_FORM_TLS : FURL_FORM);
 		return TALLY_EINVAL;
 	}
 	if (*auth == '[') {
@@ -251,7 +432,7 @@ furl_parse(const char *s, struct furl *f, char *err, size_t errlen)
 		if (colon == slash || *colon != ':') {
 			furl_err(err, errlen, "furl: missing ':PORT' after "
 			    "'[%s]' (%s)", furl_quote(q, sizeof q, host, hlen),
-			    FURL_FORM);
+			    tls ? FURL_FORM_TLS : FURL_FORM);
 			return TALLY_EINVAL;
 		}
 	} else {
@@ -259,20 +440,20 @@ furl_parse(const char *s, struct furl *f, char *err, size_t errlen)
 		colon = memchr(auth, ':', (size_t)(slash - auth));
 		if (colon == NULL) {
 			furl_err(err, errlen, "furl: missing ':PORT' (%s)",
-			    FURL_FORM);
+			    tls ? FURL_FORM_TLS : FURL_FORM);
 			return TALLY_EINVAL;
 		}
 		if (memchr(colon + 1, ':', (size_t)(slash - colon - 1)) !=
 		    NULL) {
 			furl_err(err, errlen, "furl: more than one ':' in "
 			    "HOST:PORT (an IPv6 host goes in brackets, as in "
-			    "tally://[::1]:PORT/SECRET)");
+			    "tally+tls://FINGERPRINT@[::1]:PORT/SECRET)");
 			return TALLY_EINVAL;
 		}
 		hlen = (size_t)(colon - host);
 		if (hlen == 0) {
 			furl_err(err, errlen, "furl: missing host (%s)",
-			    FURL_FORM);
+			    tls ? FURL_FORM_TLS : FURL_FORM);
 			return TALLY_EINVAL;
 		}
 		if ((rc = furl_host_name(host, hlen, err, errlen)) != 0)
@@ -287,7 +468,7 @@ furl_parse(const char *s, struct furl *f, char *err, size_t errlen)
 	secret = slash + 1;
 	if (*secret == '\0') {
 		furl_err(err, errlen, "furl: missing secret after '/' (%s)",
-		    FURL_FORM);
+		    tls ? FURL_FORM_TLS : FURL_FORM);
 		return TALLY_EINVAL;
 	}
 	seclen = strlen(secret);
@@ -306,6 +487,22 @@ furl_parse(const char *s, struct furl *f, char *err, size_t errlen)
 	memcpy(tmp.host, host, hlen);
 	memcpy(tmp.port, port, plen);
 	memcpy(tmp.secret, secret, seclen);
+	if (tls)
+		memcpy(tmp.fingerprint, fp, fplen);
+	/*
+	 * The secret of a plaintext furl crosses the wire in clear text:
+	 * only where no wire is, on this machine.  (remote.c checks the
+	 * address that a name such as localhost resolves to as well.)
+	 */
+	if (!tls && !(flags & FURL_F_ANYHOST) &&
+	    !furl_host_loopback(tmp.host)) {
+		furl_err(err, errlen, "furl: plaintext tally:// is for "
+		    "loopback only (127.0.0.0/8, [::1] or localhost), not "
+		    "'%s'; a gatherer elsewhere has a tally+tls:// furl",
+		    furl_quote(q, sizeof q, host, hlen));
+		explicit_bzero(&tmp, sizeof tmp);
+		return TALLY_EINVAL;
+	}
 	*f = tmp;
 	explicit_bzero(&tmp, sizeof tmp);
 	return 0;
@@ -314,10 +511,15 @@ furl_parse(const char *s, struct furl *f, char *err, size_t errlen)
 int
 furl_fmt(char *buf, size_t size, const struct furl *f)
 {
-	int	 v6 = strchr(f->host, ':') != NULL, n;
+	int	 v6 = strchr(f->host, ':') != NULL, tls, n;
 
-	n = snprintf(buf, size, "%s://%s%s%s:%s/%s", FURL_SCHEME,
-	    v6 ? "[" : "", f->host, v6 ? "]" : "", f->port, f->secret);
+	if (buf == NULL)
+		return TALLY_ELIMIT;
+	tls = f->fingerprint[0] != '\0';
+	n = snprintf(buf, size, "%s://%s%s%s%s%s:%s/%s",
+	    tls ? FURL_SCHEME_TLS : FURL_SCHEME, tls ? f->fingerprint : "",
+	    tls ? "@" : "", v6 ? "[" : "", f->host, v6 ? "]" : "", f->port,
+	    f->secret);
 	if (n < 0 || (size_t)n >= size)
 		return TALLY_ELIMIT;
 	return n;
@@ -332,9 +534,9 @@ int
 furl_secret_new(char *buf, size_t size)
 {
 	unsigned char	 r[20];
-	size_t		 got = 0, i;
-	unsigned	 acc = 0, bits = 0, o = 0;
+	size_t		 got = 0;
 	ssize_t		 n;
+	int		 rc;
 
 	if (buf == NULL || size < sizeof r * 8 / 5 + 1)
 		return TALLY_ELIMIT;
@@ -347,15 +549,7 @@ furl_secret_new(char *buf, size_t size)
 		}
 		got += (size_t)n;
 	}
-	for (i = 0; i < sizeof r; i++) {
-		acc = (acc << 8 | r[i]) & 0xfff;
-		bits += 8;
-		while (bits >= 5) {
-			buf[o++] = furl_b32[(acc >> (bits - 5)) & 31];
-			bits -= 5;
-		}
-	}
-	buf[o] = '\0';
+	rc = furl_b32_encode(r, sizeof r, buf, size);
 	explicit_bzero(r, sizeof r);
-	return 0;
+	return rc < 0 ? rc : 0;
 }

@@ -43,6 +43,18 @@
  * Limits: over max_connections a connection is accepted, told ERROR busy
  * and closed; on EMFILE and its kin the listener pauses for a second
  * instead of spinning on a backlog it cannot drain.
+ *
+ * TLS (tls.c) sits under the frames.  A connection's first byte decides:
+ * 0x16 begins a TLS handshake record, anything else is a plaintext peer,
+ * told so in a plaintext ERROR and closed.  The handshake runs in
+ * HANDSHAKE, within the handshake timeout, before HELLO can be read; an
+ * ERROR is only ever sent where the peer can read it (plaintext, or TLS
+ * once established), so a connection that times out in the middle of the
+ * TLS handshake is just closed.  With TLS a read may wait for the socket
+ * to be writable and a write for it to be readable: rd_wants_write and
+ * wr_wants_read note that, and each watcher's callback serves the other
+ * direction when asked.  A CLOSING connection reads raw bytes, since it
+ * only waits for the peer's EOF.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -105,6 +117,17 @@ enum conn_state {
 	CONN_DEAD		/* to be freed by its timer */
 };
 
+enum conn_tls {
+	CONN_TLS_NONE,		/* plaintext */
+	CONN_TLS_FIRST,		/* waiting for the first byte */
+	CONN_TLS_SHAKE,		/* in the TLS handshake */
+	CONN_TLS_UP		/* established: frames flow inside */
+};
+
+/* conn_send() and conn_recv(), beside a byte count. */
+#define CONN_IO_WAIT	(-1)	/* the watchers are set; try later */
+#define CONN_IO_DEAD	(-2)	/* the connection was killed */
+
 struct conn {
 	struct gatherer		*g;
 	struct conn		*prev, *next;	/* every connection */
@@ -114,6 +137,10 @@ struct conn {
 	int			 hashed;	/* in g->table under node_id */
 	int			 polling;	/* POLL seq is unanswered */
 	int			 wr_shut;
+	enum conn_tls		 tls;
+	struct ssl_st		*ssl;
+	int			 rd_wants_write; /* a TLS read waits to write */
+	int			 wr_wants_read;	/* a TLS write waits to read */
 	uint32_t		 seq;
 	ev_io			 rio, wio;
 	ev_timer		 timer;
@@ -173,6 +200,8 @@ struct gatherer {
 	uint32_t		 interval_ms;
 
 	struct store		*store;
+	struct ssl_ctx_st	*tls;		/* NULL: plaintext */
+	char			 fingerprint[FURL_FP_LEN + 1];
 	int			 lfd;
 	ev_io			 accept_w;
 	ev_timer		 accept_pause;
@@ -516,33 +545,120 @@ conn_timer_arm(struct conn *c, double now)
  * short write the write watcher takes over.  Once a CLOSING connection has
  * said everything, its write side is shut so the peer sees our EOF.
  */
+/* Whether the peer can read a frame of ours: plaintext, or TLS that is up. */
+static int
+conn_speaks(const struct conn *c)
+{
+	return c->tls == CONN_TLS_NONE || c->tls == CONN_TLS_UP;
+}
+
+/*
+ * send() or SSL_write(): the bytes sent, CONN_IO_WAIT with the watchers
+ * set for the retry, or CONN_IO_DEAD.
+ */
+static long
+conn_send(struct conn *c, const void *buf, size_t len)
+{
+	struct gatherer	*g = c->g;
+	char		 err[200];
+	ssize_t		 n;
+	long		 t;
+
+	if (c->ssl != NULL) {
+		t = tls_write(c->ssl, buf, len, err, sizeof err);
+		if (t > 0)
+			return t;
+		if (t == TLS_WANT_WRITE) {
+			ev_io_start(g->loop, &c->wio);
+			return CONN_IO_WAIT;
+		}
+		if (t == TLS_WANT_READ) {
+			c->wr_wants_read = 1;	/* rio is on */
+			return CONN_IO_WAIT;
+		}
+		conn_kill(c, "TLS write: %s", err);
+		return CONN_IO_DEAD;
+	}
+	for (;;) {
+		n = send(c->fd, buf, len, MSG_NOSIGNAL);
+		if (n > 0)
+			return n;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n == 0 || errno == EAGAIN || errno == EWOULDBLOCK) {
+			ev_io_start(g->loop, &c->wio);
+			return CONN_IO_WAIT;
+		}
+		conn_kill(c, "write: %s", strerror(errno));
+		return CONN_IO_DEAD;
+	}
+}
+
+/*
+ * recv() or SSL_read(): the bytes read, 0 at EOF, CONN_IO_WAIT or
+ * CONN_IO_DEAD.  A CLOSING connection reads raw: it only waits for EOF.
+ */
+static long
+conn_recv(struct conn *c, void *buf, size_t len)
+{
+	struct gatherer	*g = c->g;
+	char		 err[200];
+	ssize_t		 n;
+	long		 t;
+
+	if (c->ssl != NULL && c->state != CONN_CLOSING) {
+		t = tls_read(c->ssl, buf, len, err, sizeof err);
+		if (t >= 0)
+			return t;
+		if (t == TLS_WANT_READ)
+			return CONN_IO_WAIT;
+		if (t == TLS_WANT_WRITE) {
+			/* Reading waits on writability, not on more input. */
+			c->rd_wants_write = 1;
+			ev_io_stop(g->loop, &c->rio);
+			ev_io_start(g->loop, &c->wio);
+			return CONN_IO_WAIT;
+		}
+		conn_log(c, "TLS read: %s", err);
+		gatherer_count(g, GS_ERRORS, 1);
+		conn_kill(c, "TLS read: %s", err);
+		return CONN_IO_DEAD;
+	}
+	for (;;) {
+		n = recv(c->fd, buf, len, 0);
+		if (n >= 0)
+			return n;
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return CONN_IO_WAIT;
+		conn_kill(c, "read: %s", strerror(errno));
+		return CONN_IO_DEAD;
+	}
+}
+
 static void
 conn_flush(struct conn *c)
 {
 	struct gatherer	*g = c->g;
-	ssize_t		 n;
+	long		 n;
 
 	if (c->state == CONN_DEAD)
 		return;
 	while (c->out.len > 0) {
-		n = send(c->fd, c->out.data, c->out.len, MSG_NOSIGNAL);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK) {
-				ev_io_start(g->loop, &c->wio);
-				return;
-			}
-			conn_kill(c, "write: %s", strerror(errno));
+		if ((n = conn_send(c, c->out.data, c->out.len)) < 0)
 			return;
-		}
 		gatherer_count(g, GS_BYTES_OUT, n);
 		wire_buf_consume(&c->out, (size_t)n);
 	}
-	ev_io_stop(g->loop, &c->wio);
+	c->wr_wants_read = 0;
+	if (!c->rd_wants_write)
+		ev_io_stop(g->loop, &c->wio);
 	/* Idle connections keep no buffer. */
 	wire_buf_free(&c->out);
 	if (c->state == CONN_CLOSING && !c->wr_shut) {
+		if (c->ssl != NULL && c->tls == CONN_TLS_UP)
+			tls_close_notify(c->ssl);
 		shutdown(c->fd, SHUT_WR);
 		c->wr_shut = 1;
 	}
@@ -591,11 +707,16 @@ conn_close(struct conn *c, uint16_t code, const char *msg)
 	conn_unhash(c);
 	c->state = CONN_CLOSING;
 	c->close_deadline = gatherer_mono() + GATHERER_LINGER;
+	/* From now on only the peer's EOF is awaited, whatever TLS wanted. */
+	c->rd_wants_write = 0;
+	ev_io_start(c->g->loop, &c->rio);
 	/*
 	 * c->in is left alone: the caller may be parsing from it.  From now
-	 * on reads go to the shared buffer, and conn_free() releases it.
+	 * on reads go to the shared buffer, and conn_free() releases it.  A
+	 * peer in the middle of the TLS handshake cannot read an ERROR.
 	 */
-	if (code != 0 && wire_put_error(&c->out, code, msg) != 0) {
+	if (code != 0 && conn_speaks(c) &&
+	    wire_put_error(&c->out, code, msg) != 0) {
 		conn_kill(c, "out of memory");
 		return;
 	}
@@ -637,6 +758,7 @@ conn_free(struct conn *c)
 	ev_io_stop(g->loop, &c->rio);
 	ev_io_stop(g->loop, &c->wio);
 	ev_timer_stop(g->loop, &c->timer);
+	tls_free(c->ssl);
 	close(c->fd);
 	if (c->prev != NULL)
 		c->prev->next = c->next;
@@ -714,7 +836,8 @@ conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		break;
 	case CONN_HANDSHAKE:
 		if (slack >= c->hs_deadline) {
-			conn_fail(c, WIRE_E_TIMEOUT, "no HELLO within %g s",
+			conn_fail(c, WIRE_E_TIMEOUT, "no %s within %g s",
+			    conn_speaks(c) ? "HELLO" : "TLS handshake",
 			    g->cfg.handshake_timeout);
 			break;
 		}
@@ -744,16 +867,105 @@ conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	conn_timer_arm(c, now);
 }
 
+/*
+ * One step of the TLS handshake.  The first byte is peeked at before
+ * OpenSSL sees anything: a plaintext provider (an old furl) is told in
+ * words it can read, not in a TLS alert.
+ */
+static void
+conn_tls_step(struct conn *c)
+{
+	struct gatherer	*g = c->g;
+	char		 err[256];
+	uint8_t		 b;
+	ssize_t		 n;
+	int		 rc;
+
+	if (c->tls == CONN_TLS_FIRST) {
+		n = recv(c->fd, &b, 1, MSG_PEEK);
+		if (n < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK &&
+			    errno != EINTR)
+				conn_kill(c, "read: %s", strerror(errno));
+			return;
+		}
+		if (n == 0) {
+			conn_kill(c, "closed before the TLS handshake");
+			return;
+		}
+		if (b != 0x16) {	/* a TLS record of type handshake */
+			c->tls = CONN_TLS_NONE;
+			conn_fail(c, WIRE_E_UNEXPECTED, "this gatherer speaks "
+			    "TLS only: plaintext refused (use its tally+tls:// "
+			    "furl)");
+			return;
+		}
+		if (tls_new(&c->ssl, g->tls, c->fd, NULL, err,
+		    sizeof err) != 0) {
+			gatherer_count(g, GS_ERRORS, 1);
+			conn_kill(c, "%s", err);
+			return;
+		}
+		c->tls = CONN_TLS_SHAKE;
+	}
+	rc = tls_handshake(c->ssl, err, sizeof err);
+	if (rc == TLS_WANT_READ || rc == TLS_WANT_WRITE) {
+		if (rc == TLS_WANT_READ) {
+			ev_io_stop(g->loop, &c->wio);
+			ev_io_start(g->loop, &c->rio);
+		} else {
+			ev_io_stop(g->loop, &c->rio);
+			ev_io_start(g->loop, &c->wio);
+		}
+		return;
+	}
+	if (rc != 0) {
+		conn_log(c, "TLS handshake failed: %s", err);
+		gatherer_count(g, GS_ERRORS, 1);
+		conn_kill(c, "TLS handshake failed: %s", err);
+		return;
+	}
+	c->tls = CONN_TLS_UP;
+	ev_io_stop(g->loop, &c->wio);
+	ev_io_start(g->loop, &c->rio);
+	/* HELLO may have come with the client's last handshake flight. */
+	conn_read(c);
+}
+
 static void
 conn_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
-	conn_read(w->data);
+	struct conn	*c = w->data;
+
+	if (c->state == CONN_HANDSHAKE && (c->tls == CONN_TLS_FIRST ||
+	    c->tls == CONN_TLS_SHAKE)) {
+		conn_tls_step(c);
+		return;
+	}
+	if (c->wr_wants_read) {
+		c->wr_wants_read = 0;
+		conn_flush(c);
+	}
+	conn_read(c);
 }
 
 static void
 conn_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
-	conn_flush(w->data);
+	struct conn	*c = w->data;
+
+	if (c->state == CONN_HANDSHAKE && c->tls == CONN_TLS_SHAKE) {
+		conn_tls_step(c);
+		return;
+	}
+	if (c->rd_wants_write) {
+		c->rd_wants_write = 0;
+		ev_io_start(c->g->loop, &c->rio);
+		conn_flush(c);
+		conn_read(c);
+		return;
+	}
+	conn_flush(c);
 }
 
 static void
@@ -931,6 +1143,13 @@ conn_check_header(struct conn *c, uint32_t flen, const uint8_t *typep)
 		conn_fail(c, WIRE_E_MALFORMED, "frame of length 0");
 		return WIRE_E_MALFORMED;
 	}
+	if (c->state == CONN_HANDSHAKE && (flen >> 16) == 0x1603) {
+		/* 16 03: a TLS handshake record, where a length should be. */
+		conn_fail(c, WIRE_E_TOO_BIG, "a TLS handshake to a plaintext "
+		    "gatherer (tallyd --plaintext): the node needs this "
+		    "gatherer's tally:// furl");
+		return WIRE_E_TOO_BIG;
+	}
 	if (flen > WIRE_FRAME_MAX) {
 		conn_fail(c, WIRE_E_TOO_BIG, "frame of %u bytes (at most %u)",
 		    flen, WIRE_FRAME_MAX);
@@ -1029,12 +1248,20 @@ conn_read(struct conn *c)
 	struct gatherer	*g = c->g;
 	uint8_t		*buf;
 	size_t		 room, want, rest;
-	ssize_t		 n;
-	long		 used;
-	int		 i, shared;
+	long		 n, used;
+	int		 i, shared, tls;
 
-	for (i = 0; i < GATHERER_READS; i++) {
+	for (i = 0;; i++) {
 		if (c->state == CONN_DEAD)
+			return;
+		tls = c->ssl != NULL && c->state != CONN_CLOSING;
+		/*
+		 * Fair to the others: a few reads per wakeup, and the socket
+		 * stays readable for the rest.  Bytes that TLS decrypted
+		 * already (one record at most) are not in the socket: they
+		 * are read now or never woken for.
+		 */
+		if (i >= GATHERER_READS && !(tls && tls_pending(c->ssl)))
 			return;
 		/*
 		 * With nothing pending, read into the shared buffer and parse
@@ -1057,14 +1284,9 @@ conn_read(struct conn *c)
 			buf = c->in.data + c->in.len;
 			room = c->in.cap - c->in.len;
 		}
-		n = recv(c->fd, buf, room, 0);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				conn_kill(c, "read: %s", strerror(errno));
+		n = conn_recv(c, buf, room);
+		if (n < 0)
 			return;
-		}
 		if (n == 0) {
 			if (c->state == CONN_CLOSING)
 				conn_kill(c, "closed");
@@ -1102,8 +1324,9 @@ conn_read(struct conn *c)
 			if (c->in.len == 0)
 				wire_buf_free(&c->in);
 		}
-		if ((size_t)n < room)
-			return;		/* the socket is drained */
+		/* A short read drained the socket; TLS reads a record. */
+		if (!tls && (size_t)n < room)
+			return;
 	}
 }
 
@@ -1120,6 +1343,7 @@ conn_new(struct gatherer *g, int fd, const struct sockaddr *sa,
 	c->g = g;
 	c->fd = fd;
 	c->state = CONN_HANDSHAKE;
+	c->tls = g->tls != NULL ? CONN_TLS_FIRST : CONN_TLS_NONE;
 	wire_buf_init(&c->in);
 	wire_buf_init(&c->out);
 	gatherer_fmt_addr(sa, salen, c->addr, sizeof c->addr);
@@ -1146,6 +1370,9 @@ conn_new(struct gatherer *g, int fd, const struct sockaddr *sa,
 /*
  * Over the connection limit: say so and close.  What the peer already sent
  * is read first, so that the close is a FIN after our ERROR, not a reset.
+ * A TLS peer could only read an ERROR after a TLS handshake, the costly
+ * part of a connection that the limit is there to refuse: it is closed
+ * without a word, and the log says why.
  */
 static void
 gatherer_busy(struct gatherer *g, int fd, const struct sockaddr *sa,
@@ -1159,7 +1386,8 @@ gatherer_busy(struct gatherer *g, int fd, const struct sockaddr *sa,
 	while (recv(fd, g->rbuf, GATHERER_RBUF, 0) > 0)
 		;
 	wire_buf_init(&b);
-	if (wire_put_error(&b, WIRE_E_BUSY, "too many connections") == 0 &&
+	if (g->tls == NULL &&
+	    wire_put_error(&b, WIRE_E_BUSY, "too many connections") == 0 &&
 	    (n = send(fd, b.data, b.len, MSG_NOSIGNAL)) > 0)
 		gatherer_count(g, GS_BYTES_OUT, n);
 	wire_buf_free(&b);
@@ -1381,7 +1609,8 @@ gatherer_new(struct gatherer **gp, struct ev_loop *loop,
 	*gp = NULL;
 	if (cfg->interval <= 0 || cfg->poll_timeout <= 0 ||
 	    cfg->handshake_timeout <= 0 || cfg->idle_timeout <= 0 ||
-	    cfg->max_connections == 0 || cfg->secret == NULL) {
+	    cfg->max_connections == 0 || cfg->secret == NULL ||
+	    (cfg->tls_key == NULL) != (cfg->tls_cert == NULL)) {
 		snprintf(err, errlen, "invalid gatherer configuration");
 		return TALLY_EINVAL;
 	}
@@ -1419,6 +1648,12 @@ gatherer_new(struct gatherer **gp, struct ev_loop *loop,
 	ev_init(&g->accept_pause, gatherer_pause_cb);
 	g->accept_pause.data = g;
 
+	if (cfg->tls_key != NULL && (rc = tls_server_ctx(&g->tls,
+	    cfg->tls_key, cfg->tls_cert, g->fingerprint, sizeof g->fingerprint,
+	    err, errlen)) != 0)
+		goto fail;
+	/* The paths were only needed to load the identity. */
+	g->cfg.tls_key = g->cfg.tls_cert = NULL;
 	if ((rc = store_open(&g->store, g->statsfile, 0, err, errlen)) != 0)
 		goto fail;
 	if ((rc = gatherer_listen(g, err, errlen)) != 0)
@@ -1446,6 +1681,12 @@ gatherer_address(const struct gatherer *g, char *host, size_t hostlen,
 	snprintf(port, portlen, "%s", g->port);
 }
 
+const char *
+gatherer_fingerprint(const struct gatherer *g)
+{
+	return g->fingerprint;
+}
+
 int
 gatherer_run(struct gatherer *g)
 {
@@ -1458,6 +1699,8 @@ gatherer_shutdown(struct gatherer *g)
 {
 	struct conn	*c, *next;
 	struct wire_buf	 b;
+	char		 err[64];
+	long		 n;
 	int		 rc;
 
 	if (g == NULL || g->stopped)
@@ -1480,10 +1723,18 @@ gatherer_shutdown(struct gatherer *g)
 		b.len = 0;
 	for (c = g->conns; c != NULL; c = next) {
 		next = c->next;
+		/* One try each, without waiting: the loop is ending. */
 		if ((c->state == CONN_READY || c->state == CONN_HANDSHAKE) &&
-		    c->out.len == 0 && b.len > 0 &&
-		    send(c->fd, b.data, b.len, MSG_NOSIGNAL) > 0)
-			gatherer_count(g, GS_BYTES_OUT, (int64_t)b.len);
+		    c->out.len == 0 && b.len > 0 && conn_speaks(c)) {
+			if (c->ssl != NULL) {
+				n = tls_write(c->ssl, b.data, b.len, err,
+				    sizeof err);
+				tls_close_notify(c->ssl);
+			} else
+				n = send(c->fd, b.data, b.len, MSG_NOSIGNAL);
+			if (n > 0)
+				gatherer_count(g, GS_BYTES_OUT, n);
+		}
 		if (c->reason[0] == '\0')
 			snprintf(c->reason, sizeof c->reason, "the gatherer "
 			    "is stopping");
@@ -1523,6 +1774,7 @@ gatherer_free(struct gatherer *g)
 	if (g->lfd >= 0)
 		close(g->lfd);
 	tally_provider_free(g->self);
+	tls_ctx_free(g->tls);
 	if (g->batch != NULL)
 		for (i = 0; i < GATHERER_BATCH_MAX; i++)
 			snapshot_free(&g->batch[i].snap);

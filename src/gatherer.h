@@ -16,6 +16,8 @@ struct gatherer_config {
 	const char	*listen_host;	/* a name or numeric address */
 	const char	*listen_port;	/* "0": the kernel chooses */
 	const char	*secret;	/* the furl's secret */
+	const char	*tls_key;	/* PEM files of the gatherer's identity; */
+	const char	*tls_cert;	/* both NULL: plaintext (loopback only) */
 	const char	*statsfile;	/* an existing directory */
 	const char	*basedir;	/* where the gatherer's own node.id lives */
 	double		 interval;	/* seconds between polls of a node */
@@ -37,6 +39,9 @@ int	 gatherer_new(struct gatherer **, struct ev_loop *,
 /* The address actually bound (numeric host and port, after port 0). */
 void	 gatherer_address(const struct gatherer *, char *, size_t, char *,
 	     size_t);
+
+/* The certificate's fingerprint for the furl; "" when plaintext. */
+const char *gatherer_fingerprint(const struct gatherer *);
 
 /* Run the loop until gatherer_shutdown(); returns 0. */
 int	 gatherer_run(struct gatherer *);

@@ -1,9 +1,17 @@
 /*
  * remote.c: remote mode.  The provider dials the gatherer named by its
- * furl, says HELLO (version, secret, node id, nickname), and answers each
- * POLL with a SNAPSHOT built on the spot.  A lost connection is retried
- * with exponential backoff from 1 s to 60 s, with jitter, so that a fleet
- * does not reconnect in step after a gatherer restart.
+ * furl, completes a TLS 1.3 handshake that checks the gatherer's
+ * certificate against the furl's fingerprint (a tally+tls:// furl), says
+ * HELLO (version, secret, node id, nickname), and answers each POLL with a
+ * SNAPSHOT built on the spot.  The secret is only ever sent inside TLS,
+ * after the pin matched, or in plaintext to a loopback address (a
+ * tally:// furl).  A lost connection is retried with exponential backoff
+ * from 1 s to 60 s, with jitter, so that a fleet does not reconnect in
+ * step after a gatherer restart.
+ *
+ * With TLS, a read may need the socket writable first and a write may need
+ * it readable (OpenSSL's WANT_WRITE and WANT_READ); the io watcher's
+ * events follow what the last call asked for (remote_io_update).
  *
  * Everything here runs on the provider's loop: counting threads never see
  * the network.  Name resolution uses getaddrinfo() on that loop, which may
@@ -36,6 +44,7 @@
 enum remote_state {
 	REMOTE_IDLE,		/* stopped, or waiting to retry */
 	REMOTE_CONNECTING,	/* connect() in progress */
+	REMOTE_TLS,		/* the TLS handshake */
 	REMOTE_HELLO,		/* HELLO sent, waiting for WELCOME */
 	REMOTE_READY		/* answering polls */
 };
@@ -50,6 +59,11 @@ struct remote {
 	ev_io			 io;
 	ev_timer		 timer;		/* retry, or handshake timeout */
 	ev_timer		 watchdog;	/* a gatherer gone silent */
+	struct ssl_ctx_st	*tls_ctx;	/* tally+tls://: made once */
+	struct ssl_st		*ssl;		/* this connection's, or NULL */
+	int			 hs_want;	/* EV_READ or EV_WRITE */
+	int			 rd_wants_write; /* a TLS read waits to write */
+	int			 wr_wants_read;	/* a TLS write waits to read */
 	double			 interval;	/* from WELCOME */
 	double			 backoff;
 	uint64_t		 rng;
@@ -138,6 +152,13 @@ remote_fail(struct remote *r, const char *fmt, ...)
 static void
 remote_close(struct remote *r)
 {
+	if (r->ssl != NULL) {
+		/* A polite goodbye when stopping; never waited for. */
+		tls_close_notify(r->ssl);
+		tls_free(r->ssl);
+		r->ssl = NULL;
+	}
+	r->rd_wants_write = r->wr_wants_read = 0;
 	if (r->fd >= 0) {
 		ev_io_stop(r->loop, &r->io);
 		close(r->fd);
@@ -162,7 +183,8 @@ remote_retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		remote_connect(r);
 	else {
 		/* The handshake timer fired. */
-		remote_fail(r, "no WELCOME within %.0f s",
+		remote_fail(r, "%s within %.0f s", r->state == REMOTE_TLS ?
+		    "no TLS handshake" : "no WELCOME",
 		    REMOTE_HANDSHAKE_TIMEOUT);
 		remote_reschedule(r);
 	}
@@ -205,36 +227,83 @@ remote_reschedule(struct remote *r)
 	ev_timer_start(r->loop, &r->timer);
 }
 
+/*
+ * Watch for what the connection waits on.  Only that: a socket that is
+ * readable while TLS waits to write would wake the loop for nothing, again
+ * and again.
+ */
 static void
-remote_want_write(struct remote *r, int on)
+remote_io_update(struct remote *r)
 {
-	int	 events = EV_READ | (on ? EV_WRITE : 0);
+	int	 events;
 
-	if ((r->io.events & (EV_READ | EV_WRITE)) == events)
+	if (r->state == REMOTE_CONNECTING)
+		events = EV_WRITE;
+	else if (r->state == REMOTE_TLS)
+		events = r->hs_want;
+	else {
+		events = r->rd_wants_write ? EV_WRITE : EV_READ;
+		if (r->out.len > 0)
+			events |= r->wr_wants_read ? EV_READ : EV_WRITE;
+	}
+	if ((r->io.events & (EV_READ | EV_WRITE)) == events &&
+	    ev_is_active(&r->io))
 		return;
 	ev_io_stop(r->loop, &r->io);
 	ev_io_set(&r->io, r->fd, events);
 	ev_io_start(r->loop, &r->io);
 }
 
+/*
+ * send() or, with TLS, SSL_write(): the bytes sent, 0 if the socket must
+ * be ready first (the wants are noted), or -1 on a failure, logged.
+ */
+static long
+remote_send(struct remote *r, const void *buf, size_t len)
+{
+	char	 err[200];
+	ssize_t	 n;
+	long	 t;
+
+	if (r->ssl != NULL) {
+		t = tls_write(r->ssl, buf, len, err, sizeof err);
+		if (t == TLS_WANT_READ || t == TLS_WANT_WRITE) {
+			r->wr_wants_read = t == TLS_WANT_READ;
+			return 0;
+		}
+		r->wr_wants_read = 0;
+		if (t < 0) {
+			remote_fail(r, "TLS write: %s", err);
+			return -1;
+		}
+		return t;
+	}
+	for (;;) {
+		n = send(r->fd, buf, len, MSG_NOSIGNAL);
+		if (n >= 0)
+			return n;
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return 0;
+		remote_fail(r, "send: %s", strerror(errno));
+		return -1;
+	}
+}
+
 static int
 remote_flush_out(struct remote *r)
 {
-	ssize_t	 n;
+	long	 n;
 
 	while (r->out.len > 0) {
-		n = send(r->fd, r->out.data, r->out.len, MSG_NOSIGNAL);
-		if (n < 0) {
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				break;
-			if (errno == EINTR)
-				continue;
-			remote_fail(r, "send: %s", strerror(errno));
+		if ((n = remote_send(r, r->out.data, r->out.len)) < 0)
 			return -1;
-		}
+		if (n == 0)
+			break;
 		wire_buf_consume(&r->out, (size_t)n);
 	}
-	remote_want_write(r, r->out.len > 0);
+	remote_io_update(r);
 	return 0;
 }
 
@@ -242,10 +311,18 @@ remote_flush_out(struct remote *r)
 static void
 remote_protocol_error(struct remote *r, uint16_t code, const char *msg)
 {
+	char	 err[64];
+
 	remote_fail(r, "%s", msg);
-	if (wire_put_error(&r->out, code, msg) == 0)
-		(void)send(r->fd, r->out.data, r->out.len,
-		    MSG_NOSIGNAL | MSG_DONTWAIT);
+	/* One try, without waiting: the connection goes either way. */
+	if (wire_put_error(&r->out, code, msg) == 0) {
+		if (r->ssl != NULL)
+			(void)tls_write(r->ssl, r->out.data, r->out.len, err,
+			    sizeof err);
+		else
+			(void)send(r->fd, r->out.data, r->out.len,
+			    MSG_NOSIGNAL | MSG_DONTWAIT);
+	}
 	remote_reschedule(r);
 }
 
@@ -331,29 +408,62 @@ remote_frame(struct remote *r, uint8_t type, const uint8_t *pl, size_t plen)
 	return 0;
 }
 
+/*
+ * recv() or SSL_read(): bytes read, 0 if the socket must be ready first,
+ * or -1 when the connection is lost (logged, not yet rescheduled).
+ */
+static long
+remote_recv(struct remote *r)
+{
+	char	 err[200];
+	void	*buf = r->in.data + r->in.len;
+	size_t	 room = r->in.cap - r->in.len;
+	ssize_t	 n;
+	long	 t;
+
+	if (r->ssl != NULL) {
+		t = tls_read(r->ssl, buf, room, err, sizeof err);
+		r->rd_wants_write = t == TLS_WANT_WRITE;
+		if (t == TLS_WANT_READ || t == TLS_WANT_WRITE)
+			return 0;
+		if (t == 0)
+			remote_fail(r, "connection closed");
+		else if (t < 0)
+			remote_fail(r, "TLS read: %s", err);
+		return t > 0 ? t : -1;
+	}
+	n = recv(r->fd, buf, room, 0);
+	if (n > 0)
+		return n;
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK ||
+	    errno == EINTR))
+		return 0;
+	remote_fail(r, "%s", n == 0 ? "connection closed" : strerror(errno));
+	return -1;
+}
+
 static void
 remote_read(struct remote *r)
 {
 	const uint8_t	*pl;
 	size_t		 plen, off;
-	ssize_t		 n;
 	uint8_t		 type;
-	long		 fl;
+	long		 fl, n;
 
+again:
 	if (wire_buf_reserve(&r->in, REMOTE_READ_CHUNK) != 0) {
 		remote_fail(r, "out of memory");
 		remote_reschedule(r);
 		return;
 	}
-	n = recv(r->fd, r->in.data + r->in.len, r->in.cap - r->in.len, 0);
-	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
-		remote_fail(r, "%s", n == 0 ? "connection closed" :
-		    strerror(errno));
+	if ((n = remote_recv(r)) < 0) {
 		remote_reschedule(r);
 		return;
 	}
-	if (n < 0)
+	if (n == 0) {
+		remote_io_update(r);
 		return;
+	}
 	r->in.len += (size_t)n;
 	for (off = 0;;) {
 		fl = wire_frame(r->in.data + off, r->in.len - off, &type, &pl,
@@ -371,18 +481,19 @@ remote_read(struct remote *r)
 		off += (size_t)fl;
 	}
 	wire_buf_consume(&r->in, off);
+	/* Decrypted bytes wait inside TLS, where no fd event shows them. */
+	if (r->ssl != NULL && tls_pending(r->ssl))
+		goto again;
 }
 
+/* HELLO: only inside TLS whose pin matched, or on loopback. */
 static void
-remote_connected(struct remote *r)
+remote_hello(struct remote *r)
 {
 	struct wire_hello	 h;
 	const char		*id = tally_provider_node_id(r->p);
 	const char		*nick = provider_nickname(r->p);
-	int			 one = 1;
 
-	setsockopt(r->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-	setsockopt(r->fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
 	h.version = TALLY_PROTOCOL_VERSION;
 	h.secret = r->furl.secret;
 	h.secret_len = strlen(r->furl.secret);
@@ -396,10 +507,55 @@ remote_connected(struct remote *r)
 		return;
 	}
 	r->state = REMOTE_HELLO;
-	ev_timer_set(&r->timer, REMOTE_HANDSHAKE_TIMEOUT, 0.);
-	ev_timer_start(r->loop, &r->timer);
 	if (remote_flush_out(r) != 0)
 		remote_reschedule(r);
+}
+
+/* One step of the TLS handshake; HELLO once it is done. */
+static void
+remote_tls_step(struct remote *r)
+{
+	char	 err[256];
+	int	 rc;
+
+	rc = tls_handshake(r->ssl, err, sizeof err);
+	if (rc == TLS_WANT_READ || rc == TLS_WANT_WRITE) {
+		r->hs_want = rc == TLS_WANT_READ ? EV_READ : EV_WRITE;
+		remote_io_update(r);
+		return;
+	}
+	if (rc != 0) {
+		remote_fail(r, "%s%s", strncmp(err, "certificate", 11) == 0 ?
+		    "" : "TLS handshake failed: ", err);
+		remote_reschedule(r);
+		return;
+	}
+	remote_hello(r);
+}
+
+static void
+remote_connected(struct remote *r)
+{
+	char	 err[256];
+	int	 one = 1;
+
+	setsockopt(r->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	setsockopt(r->fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+	/* The TLS handshake and HELLO -> WELCOME share one deadline. */
+	ev_timer_set(&r->timer, REMOTE_HANDSHAKE_TIMEOUT, 0.);
+	ev_timer_start(r->loop, &r->timer);
+	if (r->furl.fingerprint[0] == '\0') {
+		remote_hello(r);
+		return;
+	}
+	if (tls_new(&r->ssl, r->tls_ctx, r->fd, r->furl.fingerprint, err,
+	    sizeof err) != 0) {
+		remote_fail(r, "%s", err);
+		remote_reschedule(r);
+		return;
+	}
+	r->state = REMOTE_TLS;
+	remote_tls_step(r);
 }
 
 static void
@@ -420,26 +576,54 @@ remote_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 		remote_connected(r);
 		return;
 	}
-	if ((revents & EV_WRITE) && remote_flush_out(r) != 0) {
-		remote_reschedule(r);
+	if (r->state == REMOTE_TLS) {
+		remote_tls_step(r);
 		return;
 	}
-	if (revents & EV_READ)
+	/* Each direction runs on its own event, or on the other's if asked. */
+	if (((revents & EV_WRITE) && !r->rd_wants_write) ||
+	    ((revents & EV_READ) && r->wr_wants_read)) {
+		r->wr_wants_read = 0;
+		if (remote_flush_out(r) != 0) {
+			remote_reschedule(r);
+			return;
+		}
+	}
+	if (((revents & EV_READ) && !r->wr_wants_read) ||
+	    ((revents & EV_WRITE) && r->rd_wants_write)) {
+		r->rd_wants_write = 0;
 		remote_read(r);
+	}
 }
 
 static void
 remote_connect(struct remote *r)
 {
 	struct addrinfo	 hints, *ai = NULL;
+	char		 err[256];
 	int		 rc, fd;
 
+	if (r->furl.fingerprint[0] != '\0' && r->tls_ctx == NULL &&
+	    tls_client_ctx(&r->tls_ctx, err, sizeof err) != 0) {
+		remote_fail(r, "%s", err);
+		remote_reschedule(r);
+		return;
+	}
 	memset(&hints, 0, sizeof hints);
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_NUMERICSERV;
 	if ((rc = getaddrinfo(r->furl.host, r->furl.port, &hints, &ai)) != 0) {
 		remote_fail(r, "%s", gai_strerror(rc));
+		remote_reschedule(r);
+		return;
+	}
+	/* furl_parse saw a loopback name; this sees where it leads. */
+	if (r->furl.fingerprint[0] == '\0' && !furl_addr_loopback(ai->ai_addr)) {
+		remote_fail(r, "plaintext tally:// furl resolves to an address "
+		    "beyond loopback: refused (use the gatherer's tally+tls:// "
+		    "furl)");
+		freeaddrinfo(ai);
 		remote_reschedule(r);
 		return;
 	}
@@ -494,5 +678,7 @@ remote_free(struct remote *r)
 	wire_buf_free(&r->in);
 	wire_buf_free(&r->out);
 	snapshot_free(&r->snap);
+	tls_ctx_free(r->tls_ctx);
+	explicit_bzero(&r->furl, sizeof r->furl);
 	free(r);
 }

@@ -150,18 +150,39 @@ int	 wire_get_snapshot(const uint8_t *, size_t, uint32_t *, int64_t *,
 int	 wire_get_error(const uint8_t *, size_t, uint16_t *, const char **,
 	     size_t *, char *, size_t);
 
-/* furl.c: tally://HOST:PORT/SECRET, the gatherer's address and secret. */
+/*
+ * furl.c: the gatherer's address, identity and secret:
+ * tally+tls://FINGERPRINT@HOST:PORT/SECRET, or tally://HOST:PORT/SECRET on
+ * loopback only (PROTOCOL.md, "The furl").
+ */
+#define FURL_FP_BYTES	32	/* SHA-256 of the gatherer's certificate */
+#define FURL_FP_LEN	52	/* its unpadded base32 text */
 struct furl {
 	char	 host[256];	/* without the brackets of an IPv6 address */
 	char	 port[8];
 	char	 secret[WIRE_SECRET_MAX + 1];
+	char	 fingerprint[FURL_FP_LEN + 1];	/* "": plaintext tally:// */
 };
-/* 0, or TALLY_EINVAL with the reason in err; *f is untouched then. */
+/*
+ * 0, or TALLY_EINVAL with the reason in err; *f is untouched then.  A
+ * tally:// furl must name a loopback host (furl_host_loopback) unless
+ * flags has FURL_F_ANYHOST (tallyd reading a furl it wrote itself).
+ */
+#define FURL_F_ANYHOST	0x1
 int	 furl_parse(const char *, struct furl *, char *, size_t);
-/* Writes the text form; returns its length or TALLY_ELIMIT. */
+int	 furl_parse_flags(const char *, int, struct furl *, char *, size_t);
+/* Writes the text form (TLS if fingerprint is set); length or TALLY_ELIMIT. */
 int	 furl_fmt(char *, size_t, const struct furl *);
 /* A new secret: WIRE_SECRET_MIN..MAX chars of lowercase base32. */
 int	 furl_secret_new(char *, size_t);
+/* Lowercase unpadded RFC 4648 base32: the text's length or TALLY_ELIMIT. */
+int	 furl_b32_encode(const uint8_t *, size_t, char *, size_t);
+/* Its inverse: the bytes written, or -1 (bad char, nonzero pad bits, room). */
+int	 furl_b32_decode(const char *, size_t, uint8_t *, size_t);
+/* 127.0.0.0/8, ::1, ::ffff:127.0.0.0/104 or localhost; 1 or 0. */
+struct sockaddr;
+int	 furl_host_loopback(const char *);
+int	 furl_addr_loopback(const struct sockaddr *);
 
 /* store.c: the LMDB environment (see DESIGN.md, "The database"). */
 #define STORE_RDONLY 0x1
@@ -275,6 +296,52 @@ void	 remote_stop(struct remote *);
 void	 remote_free(struct remote *);
 /* 1 once the handshake is done, until the connection is lost. */
 int	 remote_ready(const struct remote *);
+
+/*
+ * tls.c: TLS 1.3 with OpenSSL, non-blocking, for both ends.  The gatherer
+ * has a self-signed certificate; the provider pins its fingerprint (the
+ * furl's FINGERPRINT) and checks nothing else.  Handles are OpenSSL's
+ * SSL_CTX and SSL, opaque here.
+ */
+struct ssl_ctx_st;
+struct ssl_st;
+#define TLS_WANT_READ	(-1)	/* call again when the fd is readable */
+#define TLS_WANT_WRITE	(-2)	/* call again when the fd is writable */
+#define TLS_ERROR	(-3)	/* fatal; the reason is in err */
+/*
+ * Make an Ed25519 key and a self-signed certificate as two new PEM files,
+ * mode 0600 (an existing file is never replaced: TALLY_ESYS then), and
+ * the certificate's fingerprint into fp (FURL_FP_LEN + 1 bytes), if fp.
+ */
+int	 tls_identity_create(const char *, const char *, char *, size_t,
+	     char *, size_t);
+/* The gatherer's context from its key and certificate; fp as above. */
+int	 tls_server_ctx(struct ssl_ctx_st **, const char *, const char *,
+	     char *, size_t, char *, size_t);
+/* A provider's context: TLS 1.3, the peer checked by its pin alone. */
+int	 tls_client_ctx(struct ssl_ctx_st **, char *, size_t);
+void	 tls_ctx_free(struct ssl_ctx_st *);
+/*
+ * A connection on a connected non-blocking socket, which stays the
+ * caller's: a client if fingerprint (the furl's text) is given, which the
+ * peer's certificate must match, else a server.  0 or a TALLY_E* code.
+ */
+int	 tls_new(struct ssl_st **, struct ssl_ctx_st *, int, const char *,
+	     char *, size_t);
+void	 tls_free(struct ssl_st *);
+/* 0 once the handshake is done (and the pin checked), or TLS_WANT_*, or
+ * TLS_ERROR with the reason ("certificate fingerprint mismatch (expected
+ * X, got Y)", say). */
+int	 tls_handshake(struct ssl_st *, char *, size_t);
+/* Bytes (> 0), 0 at EOF (read only), TLS_WANT_* or TLS_ERROR. */
+long	 tls_read(struct ssl_st *, void *, size_t, char *, size_t);
+long	 tls_write(struct ssl_st *, const void *, size_t, char *, size_t);
+/* Whether bytes wait inside the connection, where no fd event shows them. */
+int	 tls_pending(struct ssl_st *);
+/* Send close_notify if the connection is healthy; never waits. */
+void	 tls_close_notify(struct ssl_st *);
+int	 tls_established(struct ssl_st *);
+const char *tls_version(struct ssl_st *);
 
 /* nodedir.c: the files of a node directory. */
 /* Read the first line of dir/name into a malloc'd string; 0, or

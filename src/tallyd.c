@@ -3,8 +3,14 @@
  * signals.  The gatherer itself is gatherer.c.
  *
  * BASEDIR holds:
- *	stats_gatherer.furl	tally://HOST:PORT/SECRET, mode 0600: the
- *				capability that nodes need to provide stats
+ *	stats_gatherer.furl	tally+tls://FINGERPRINT@HOST:PORT/SECRET (or
+ *				tally://HOST:PORT/SECRET with --plaintext),
+ *				mode 0600: the capability that nodes need to
+ *				provide stats
+ *	tallyd.key		the gatherer's private key (Ed25519, PEM), 0600
+ *	tallyd.crt		its self-signed certificate (PEM), 0600, whose
+ *				SHA-256 is the furl's FINGERPRINT; both are
+ *				made on the first TLS run and kept after
  *	node.id			the gatherer's own node id (its own stats)
  *	listen			ADDR:PORT, only when the furl's host is not
  *				the bound address (a wildcard listen, where
@@ -40,6 +46,8 @@
 #define TALLYD_MAX_CONNECTIONS	10000
 #define TALLYD_FD_SPARE		64	/* listener, LMDB, stdio, ... */
 #define TALLYD_FURL		"stats_gatherer.furl"
+#define TALLYD_KEY		"tallyd.key"
+#define TALLYD_CERT		"tallyd.crt"
 #define TALLYD_LISTEN		"listen"
 #define TALLYD_DEFAULT_HOST	"127.0.0.1"
 #define TALLYD_DEFAULT_PORT	"0"
@@ -48,7 +56,8 @@ enum {
 	OPT_MAX_CONNECTIONS = 256,
 	OPT_HANDSHAKE_TIMEOUT,
 	OPT_POLL_TIMEOUT,
-	OPT_IDLE_TIMEOUT
+	OPT_IDLE_TIMEOUT,
+	OPT_PLAINTEXT
 };
 
 static const struct option tallyd_longopts[] = {
@@ -63,6 +72,7 @@ static const struct option tallyd_longopts[] = {
 	    OPT_HANDSHAKE_TIMEOUT },
 	{ "poll-timeout",	required_argument, NULL, OPT_POLL_TIMEOUT },
 	{ "idle-timeout",	required_argument, NULL, OPT_IDLE_TIMEOUT },
+	{ "plaintext",		no_argument,	   NULL, OPT_PLAINTEXT },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -72,10 +82,13 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-"usage: tallyd [-v] [-l ADDR:PORT] [-i SECONDS] [-s STATSFILE] BASEDIR\n"
+"usage: tallyd [-v] [-l ADDR:PORT] [-i SECONDS] [-s STATSFILE] [--plaintext]\n"
+"              BASEDIR\n"
 "\n"
 "The tally gatherer: prints its furl, polls the nodes that connect with it\n"
-"and writes their snapshots into STATSFILE.\n"
+"and writes their snapshots into STATSFILE.  Nodes connect over TLS 1.3\n"
+"and check the gatherer's certificate (BASEDIR/" TALLYD_CERT ") against\n"
+"the furl's fingerprint.\n"
 "\n"
 "  -l, --listen ADDR:PORT      where to listen ([ADDR6]:PORT for IPv6);\n"
 "                              default: the furl's address, or "
@@ -90,6 +103,7 @@ usage(FILE *f)
 "                              (default min(%g, interval / 2))\n"
 "      --idle-timeout S        close after S seconds without a byte\n"
 "                              (default 2 * interval + poll timeout)\n"
+"      --plaintext             no TLS: a tally:// furl, loopback only\n"
 "  -h, --help                  this text\n"
 "  -V, --version               the version\n",
 	    TALLYD_INTERVAL, TALLYD_MAX_CONNECTIONS, TALLYD_HANDSHAKE,
@@ -255,7 +269,7 @@ tallyd_read_file(const char *dir, const char *name)
 	return line;
 }
 
-/* The furl is a capability: whoever reads it may provide stats. */
+/* The furl is a capability, and the key an identity: 0600 both. */
 static void
 tallyd_private(const char *dir, const char *name)
 {
@@ -266,8 +280,10 @@ tallyd_private(const char *dir, const char *name)
 	if (stat(path, &sb) != 0 || (sb.st_mode & 077) == 0)
 		return;
 	fprintf(stderr, "tallyd: warning: %s was readable by others (mode "
-	    "%04o): made it 0600; consider a new secret\n", path,
-	    (unsigned)(sb.st_mode & 07777));
+	    "%04o): made it 0600; consider a new %s\n", path,
+	    (unsigned)(sb.st_mode & 07777), strcmp(name, TALLYD_KEY) == 0 ?
+	    "identity (remove " TALLYD_KEY " and " TALLYD_CERT ")" :
+	    "secret");
 	if (chmod(path, 0600) != 0)
 		tallyd_die("%s: chmod: %s", path, strerror(errno));
 }
@@ -279,18 +295,54 @@ tallyd_wildcard(const char *host)
 	    strcmp(host, "*") == 0;
 }
 
+/* Whether dir/name exists; dies on anything but "no such file". */
 static int
-tallyd_loopback(const char *host)
+tallyd_exists(const char *dir, const char *name)
 {
-	struct in_addr	 a4;
-	struct in6_addr	 a6;
+	char		 path[4096];
+	struct stat	 sb;
 
-	if (inet_pton(AF_INET, host, &a4) == 1)
-		return (ntohl(a4.s_addr) >> 24) == 127;
-	if (inet_pton(AF_INET6, host, &a6) == 1)
-		return IN6_IS_ADDR_LOOPBACK(&a6) ||
-		    (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	if (stat(path, &sb) == 0)
+		return 1;
+	if (errno != ENOENT)
+		tallyd_die("%s: %s", path, strerror(errno));
 	return 0;
+}
+
+/*
+ * The gatherer's TLS identity: made on the first run, kept after.  Half
+ * of one is refused rather than completed: a new key or certificate is a
+ * new fingerprint, hence a new furl for every node, which is the
+ * operator's call (remove both files to rotate).
+ */
+static void
+tallyd_identity(const char *basedir, char *key, size_t keylen, char *cert,
+    size_t certlen)
+{
+	char	 fp[FURL_FP_LEN + 1], err[TALLY_ERRLEN];
+	int	 have_key, have_cert;
+
+	if ((size_t)snprintf(key, keylen, "%s/%s", basedir, TALLYD_KEY) >=
+	    keylen || (size_t)snprintf(cert, certlen, "%s/%s", basedir,
+	    TALLYD_CERT) >= certlen)
+		tallyd_die("BASEDIR %s: path too long", basedir);
+	have_key = tallyd_exists(basedir, TALLYD_KEY);
+	have_cert = tallyd_exists(basedir, TALLYD_CERT);
+	if (have_key && have_cert) {
+		tallyd_private(basedir, TALLYD_KEY);
+		return;
+	}
+	if (have_key || have_cert)
+		tallyd_die("%s exists but %s does not: restore it, or remove "
+		    "%s too for a new identity (and a new furl, which every "
+		    "node then needs)", have_key ? key : cert,
+		    have_key ? cert : key, have_key ? key : cert);
+	if (tls_identity_create(key, cert, fp, sizeof fp, err,
+	    sizeof err) != 0)
+		tallyd_die("cannot make the TLS identity: %s", err);
+	fprintf(stderr, "tallyd: made a new TLS identity: %s and %s, "
+	    "certificate fingerprint %s\n", key, cert, fp);
 }
 
 /* Let every connection have its descriptor, if the hard limit allows. */
@@ -329,12 +381,14 @@ main(int argc, char **argv)
 	char			 lhost[256], lport[8], bhost[INET6_ADDRSTRLEN];
 	char			 bport[8], furl[512], err[TALLY_ERRLEN];
 	char			 secret[WIRE_SECRET_MAX + 1], *line, *lfile;
+	char			 key[4096], cert[4096];
 	char			*statsfile = NULL, *dflt = NULL;
 	const char		*basedir, *listen = NULL;
 	double			 interval = TALLYD_INTERVAL, poll = 0, idle = 0;
 	double			 handshake = TALLYD_HANDSHAKE;
 	unsigned		 maxconn = TALLYD_MAX_CONNECTIONS;
 	int			 ch, verbose = 0, have_furl = 0, rc;
+	int			 plaintext = 0;
 
 	while ((ch = getopt_long(argc, argv, "l:i:s:vhV", tallyd_longopts,
 	    NULL)) != -1) {
@@ -370,6 +424,9 @@ main(int argc, char **argv)
 		case OPT_IDLE_TIMEOUT:
 			idle = tallyd_seconds("idle timeout", optarg);
 			break;
+		case OPT_PLAINTEXT:
+			plaintext = 1;
+			break;
 		default:
 			usage(stderr);
 			return 1;
@@ -402,9 +459,14 @@ main(int argc, char **argv)
 	tallyd_mkdir("BASEDIR", basedir, 0750);
 
 	tallyd_private(basedir, TALLYD_FURL);
-	/* The furl of an earlier run: its secret, and its address. */
+	/*
+	 * The furl of an earlier run: its secret, and its address.  It is
+	 * ours, so a plaintext furl beyond loopback (of a release before
+	 * TLS) still gives them.
+	 */
 	if ((line = tallyd_read_file(basedir, TALLYD_FURL)) != NULL) {
-		if (furl_parse(line, &old, err, sizeof err) != 0)
+		if (furl_parse_flags(line, FURL_F_ANYHOST, &old, err,
+		    sizeof err) != 0)
 			tallyd_die("%s/%s: %s (fix or remove it; removing it "
 			    "makes a new secret, and nodes need the new furl)",
 			    basedir, TALLYD_FURL, err);
@@ -428,6 +490,9 @@ main(int argc, char **argv)
 			snprintf(lport, sizeof lport, TALLYD_DEFAULT_PORT);
 		}
 	}
+
+	if (!plaintext)
+		tallyd_identity(basedir, key, sizeof key, cert, sizeof cert);
 
 	if (statsfile == NULL) {
 		if (asprintf(&dflt, "%s/stats", basedir) < 0)
@@ -454,6 +519,8 @@ main(int argc, char **argv)
 	cfg.listen_host = strcmp(lhost, "*") == 0 ? "0.0.0.0" : lhost;
 	cfg.listen_port = lport;
 	cfg.secret = secret;
+	cfg.tls_key = plaintext ? NULL : key;
+	cfg.tls_cert = plaintext ? NULL : cert;
 	cfg.statsfile = statsfile;
 	cfg.basedir = basedir;
 	cfg.interval = interval;
@@ -466,6 +533,11 @@ main(int argc, char **argv)
 	if (gatherer_new(&tallyd_g, loop, &cfg, err, sizeof err) != 0)
 		tallyd_die("%s", err);
 	gatherer_address(tallyd_g, bhost, sizeof bhost, bport, sizeof bport);
+	/* Nothing was accepted yet: the loop has not run. */
+	if (plaintext && !furl_host_loopback(bhost))
+		tallyd_die("--plaintext is for loopback only, and %s%s%s:%s is "
+		    "not: leave --plaintext out for TLS", strchr(bhost, ':') ?
+		    "[" : "", bhost, strchr(bhost, ':') ? "]" : "", bport);
 
 	/*
 	 * The furl names what nodes dial: the address as given (a name
@@ -476,6 +548,8 @@ main(int argc, char **argv)
 	memset(&f, 0, sizeof f);
 	snprintf(f.port, sizeof f.port, "%s", bport);
 	snprintf(f.secret, sizeof f.secret, "%s", secret);
+	snprintf(f.fingerprint, sizeof f.fingerprint, "%s",
+	    gatherer_fingerprint(tallyd_g));
 	if (tallyd_wildcard(lhost)) {
 		char	 name[256], lline[300];
 		if (gethostname(name, sizeof name) != 0 || name[0] == '\0')
@@ -498,6 +572,12 @@ main(int argc, char **argv)
 	}
 	if (furl_fmt(furl, sizeof furl, &f) < 0)
 		tallyd_die("the furl is too long");
+	if (have_furl && strcmp(old.fingerprint, f.fingerprint) != 0)
+		fprintf(stderr, "tallyd: the furl changed (%s): every node "
+		    "needs the new one, and one with the old furl is "
+		    "refused\n", f.fingerprint[0] == '\0' ? "now plaintext" :
+		    old.fingerprint[0] == '\0' ? "now TLS" :
+		    "a new certificate");
 	line = tallyd_read_file(basedir, TALLYD_FURL);
 	if (line == NULL || strcmp(line, furl) != 0)
 		tallyd_write_file(basedir, TALLYD_FURL, furl);
@@ -508,15 +588,10 @@ main(int argc, char **argv)
 	printf("%s\n", furl);
 	fflush(stdout);
 	explicit_bzero(furl, sizeof furl);
-	if (!tallyd_loopback(bhost))
-		fprintf(stderr, "tallyd: warning: listening on %s%s%s:%s, "
-		    "beyond this machine, but the protocol is not encrypted "
-		    "yet: the secret and the stats cross the network in "
-		    "clear text\n", strchr(bhost, ':') ? "[" : "", bhost,
-		    strchr(bhost, ':') ? "]" : "", bport);
-	fprintf(stderr, "tallyd: listening on %s%s%s:%s, polling every %g s, "
-	    "writing %s\n", strchr(bhost, ':') ? "[" : "", bhost,
-	    strchr(bhost, ':') ? "]" : "", bport, interval, statsfile);
+	fprintf(stderr, "tallyd: listening on %s%s%s:%s (%s), polling every "
+	    "%g s, writing %s\n", strchr(bhost, ':') ? "[" : "", bhost,
+	    strchr(bhost, ':') ? "]" : "", bport, plaintext ?
+	    "plaintext, loopback only" : "TLS 1.3", interval, statsfile);
 
 	gatherer_run(tallyd_g);
 	ev_signal_stop(loop, &sigterm);

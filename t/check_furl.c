@@ -1,6 +1,8 @@
 /*
- * check_furl.c: tally://HOST:PORT/SECRET, parsed, formatted, and the
- * secrets that go into it.
+ * check_furl.c: tally+tls://FINGERPRINT@HOST:PORT/SECRET and, on loopback,
+ * tally://HOST:PORT/SECRET: parsed, formatted, every malformed form
+ * refused with a message that names the fault; the secrets and the base32
+ * that go into them.
  */
 #include <check.h>
 #include <stdlib.h>
@@ -17,26 +19,49 @@
 #define S16		SECRET_MARK "ijklmnop"
 #define S32		SECRET_MARK "ijklmnopqrstuvwxyz234567"
 #define S64		S32 "zyxwvutsrqponmlkjihgfedcba765432"
+/* A SHA-256 fingerprint: 52 chars, the last of them 'a' or 'q'. */
+#define FP		"cpdyqgm72crrbx6t6cwhuasi4n2yjbvwyxsvnroiltkul32q5fzq"
+#define FP51		"cpdyqgm72crrbx6t6cwhuasi4n2yjbvwyxsvnroiltkul32q5fz"
+#define FPU		"CPDYQGM72CRRBX6T6CWHUASI4N2YJBVWYXSVNROILTKUL32Q5FZQ"
+#define TLS		"tally+tls://" FP "@"
 
 struct good_furl {
 	const char	*furl;
 	const char	*host;
 	const char	*port;
 	const char	*secret;
+	const char	*fp;		/* "" for plaintext */
 };
 
 static const struct good_furl good[] = {
-	{ "tally://127.0.0.1:5000/" S32, "127.0.0.1", "5000", S32 },
-	{ "tally://gatherer.example.org:1/" S16, "gatherer.example.org", "1",
-	    S16 },
-	{ "tally://localhost:65535/" S64, "localhost", "65535", S64 },
-	{ "tally://[::1]:4000/" S32, "::1", "4000", S32 },
-	{ "tally://[2001:db8::42]:80/" S32, "2001:db8::42", "80", S32 },
-	{ "tally://[::ffff:10.0.0.1]:80/" S32, "::ffff:10.0.0.1", "80", S32 },
-	{ "tally://Stats-1.EXAMPLE.org.:9/" S16, "Stats-1.EXAMPLE.org.", "9",
-	    S16 },
-	{ "tally://a:10/" S16, "a", "10", S16 },
-	{ "tally://0.0.0.0:22/" S16, "0.0.0.0", "22", S16 },
+	/* TLS: any host */
+	{ TLS "127.0.0.1:5000/" S32, "127.0.0.1", "5000", S32, FP },
+	{ TLS "gatherer.example.org:1/" S16, "gatherer.example.org", "1",
+	    S16, FP },
+	{ TLS "localhost:65535/" S64, "localhost", "65535", S64, FP },
+	{ TLS "[::1]:4000/" S32, "::1", "4000", S32, FP },
+	{ TLS "[2001:db8::42]:80/" S32, "2001:db8::42", "80", S32, FP },
+	{ TLS "[::ffff:10.0.0.1]:80/" S32, "::ffff:10.0.0.1", "80", S32, FP },
+	{ TLS "Stats-1.EXAMPLE.org.:9/" S16, "Stats-1.EXAMPLE.org.", "9",
+	    S16, FP },
+	{ TLS "a:10/" S16, "a", "10", S16, FP },
+	{ TLS "10.1.2.3:22/" S16, "10.1.2.3", "22", S16, FP },
+	{ "tally+tls://aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@"
+	    "h:1/" S16, "h", "1", S16,
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" },
+	{ "tally+tls://777777777777777777777777777777777777777777777777777q@"
+	    "h:1/" S16, "h", "1", S16,
+	    "777777777777777777777777777777777777777777777777777q" },
+	/* plaintext: loopback only */
+	{ "tally://127.0.0.1:5000/" S32, "127.0.0.1", "5000", S32, "" },
+	{ "tally://127.200.3.4:5000/" S32, "127.200.3.4", "5000", S32, "" },
+	{ "tally://localhost:65535/" S64, "localhost", "65535", S64, "" },
+	{ "tally://LocalHost.:1/" S16, "LocalHost.", "1", S16, "" },
+	{ "tally://[::1]:4000/" S32, "::1", "4000", S32, "" },
+	{ "tally://[0:0:0:0:0:0:0:1]:4000/" S32, "0:0:0:0:0:0:0:1", "4000",
+	    S32, "" },
+	{ "tally://[::ffff:127.0.0.1]:80/" S32, "::ffff:127.0.0.1", "80", S32,
+	    "" },
 };
 
 START_TEST(test_parse_good)
@@ -50,6 +75,7 @@ START_TEST(test_parse_good)
 	ck_assert_str_eq(f.host, c->host);
 	ck_assert_str_eq(f.port, c->port);
 	ck_assert_str_eq(f.secret, c->secret);
+	ck_assert_str_eq(f.fingerprint, c->fp);
 	ck_assert_int_eq(furl_fmt(buf, sizeof buf, &f), (int)strlen(c->furl));
 	ck_assert_str_eq(buf, c->furl);
 }
@@ -62,20 +88,96 @@ struct bad_furl {
 
 static const struct bad_furl bad[] = {
 	/* the form and the scheme */
-	{ "", "expected tally://" },
-	{ "127.0.0.1:5000/" S16, "expected tally://" },
-	{ S32, "expected tally://" },
-	{ "://h:1/" S16, "expected tally://" },
-	{ "tally:/h:1/" S16, "expected tally://" },
-	{ "tally//h:1/" S16, "expected tally://" },
-	{ "tally:h:1/" S16, "expected tally://" },
-	{ " tally://h:1/" S16, "expected tally://" },
+	{ "", "expected tally+tls://FINGERPRINT@HOST:PORT/SECRET" },
+	{ "127.0.0.1:5000/" S16, "expected tally+tls://" },
+	{ S32, "expected tally+tls://" },
+	{ "://h:1/" S16, "expected tally+tls://" },
+	{ "tally:/h:1/" S16, "expected tally+tls://" },
+	{ "tally//h:1/" S16, "expected tally+tls://" },
+	{ "tally:h:1/" S16, "expected tally+tls://" },
+	{ " tally://h:1/" S16, "expected tally+tls://" },
+	{ "tally+tls:/" FP "@h:1/" S16, "expected tally+tls://" },
+	{ "tally+tls:" FP "@h:1/" S16, "expected tally+tls://" },
 	{ "http://h:1/" S16, "unknown scheme 'http'" },
 	{ "TALLY://h:1/" S16, "unknown scheme 'TALLY'" },
 	{ "tallyx://h:1/" S16, "unknown scheme" },
 	{ "pb://h:1/" S16, "unknown scheme 'pb'" },
-	{ "tally+tls://sha256-abcd@h:1/" S16, "TLS furls are not supported" },
-	{ "tally+tls://h:1/" S16, "TLS" },
+	{ "TALLY+TLS://" FP "@h:1/" S16, "unknown scheme 'TALLY+TLS'" },
+	{ "tally+ssl://" FP "@h:1/" S16, "unknown scheme 'tally+ssl'" },
+	{ "tally+tcp://h:1/" S16, "unknown scheme 'tally+tcp'" },
+	{ "tls://" FP "@h:1/" S16, "unknown scheme 'tls'" },
+	/* plaintext: loopback only */
+	{ "tally://h:1/" S16, "loopback only" },
+	{ "tally://gatherer.example.org:1/" S16, "not 'gatherer.example.org'" },
+	{ "tally://10.0.0.1:1/" S16, "loopback only" },
+	{ "tally://128.0.0.1:1/" S16, "loopback only" },
+	{ "tally://0.0.0.0:1/" S16, "loopback only" },
+	{ "tally://[2001:db8::1]:1/" S16, "loopback only" },
+	{ "tally://[::]:1/" S16, "loopback only" },
+	{ "tally://[::2]:1/" S16, "loopback only" },
+	{ "tally://[::ffff:10.0.0.1]:1/" S16, "loopback only" },
+	{ "tally://localhost.example.org:1/" S16, "loopback only" },
+	{ "tally://localhostx:1/" S16, "loopback only" },
+	{ "tally://" FP "@127.0.0.1:1/" S16, "belongs in tally+tls://" },
+	/* the fingerprint */
+	{ "tally+tls://127.0.0.1:1/" S16, "missing 'FINGERPRINT@'" },
+	{ "tally+tls://h:1/" S16, "missing 'FINGERPRINT@'" },
+	{ "tally+tls://" FP "h:1/" S16, "missing 'FINGERPRINT@'" },
+	{ "tally+tls://" FP ":1/" S16, "missing 'FINGERPRINT@'" },
+	{ "tally+tls://@h:1/" S16, "missing fingerprint" },
+	{ "tally+tls://" FP51 "@h:1/" S16, "fingerprint of 51 chars" },
+	{ "tally+tls://" FP "a@h:1/" S16, "fingerprint of 53 chars" },
+	{ "tally+tls://" FP FP "@h:1/" S16, "fingerprint of 104 chars" },
+	{ "tally+tls://abc@h:1/" S16, "fingerprint of 3 chars" },
+	{ "tally+tls://" FPU "@h:1/" S16, "uppercase 'C'" },
+	{ "tally+tls://cpdyqgm72crrbx6t6cwhuasi4n2yjbvwyxsvnroiltkul32q5fzQ"
+	    "@h:1/" S16, "uppercase 'Q'" },
+	{ "tally+tls://" FP51 "====@h:1/" S16, "padding" },
+	{ "tally+tls://" FP "====@h:1/" S16, "padding" },
+	{ "tally+tls://cpdyqgm72crrbx6t6cwhuasi4n2yjbvwyxsvnroiltkul32q5fz1"
+	    "@h:1/" S16, "bad character '1'" },
+	{ "tally+tls://cpdyqgm72crrbx6t6cwhuasi4n2yjbvwyxsvnroiltkul32q5fz8"
+	    "@h:1/" S16, "bad character '8'" },
+	{ "tally+tls://0pdyqgm72crrbx6t6cwhuasi4n2yjbvwyxsvnroiltkul32q5fzq"
+	    "@h:1/" S16, "bad character '0'" },
+	{ "tally+tls://sha256-abcd@h:1/" S16, "bad character '-'" },
+	{ "tally+tls://sha256:" FP "@h:1/" S16, "bad character ':'" },
+	{ "tally+tls:// " FP "@h:1/" S16, "bad character ' '" },
+	{ "tally+tls://" FP " @h:1/" S16, "bad character ' '" },
+	{ "tally+tls://" FP "\n@h:1/" S16, "bad character '?'" },
+	{ "tally+tls://cpdyqgm72crrbx6t6cwhuasi4n2yjbvwyxsvnroiltkul32q5f\xc3"
+	    "\xa9@h:1/" S16, "bad character '?'" },
+	/* 64 hex digits, the usual way to write a SHA-256, is not base32 */
+	{ "tally+tls://3f9a8c0e2d4b6f8a1c3e5d7f9b0a2c4e6d8f0a1b3c5d7e9f0a2b4c6d"
+	    "8e0f1a2b@h:1/" S16, "bad character '9'" },
+	/* the last char holds 1 bit and 4 zero bits: 'a' or 'q' only */
+	{ "tally+tls://cpdyqgm72crrbx6t6cwhuasi4n2yjbvwyxsvnroiltkul32q5fzb"
+	    "@h:1/" S16, "not canonical" },
+	{ "tally+tls://cpdyqgm72crrbx6t6cwhuasi4n2yjbvwyxsvnroiltkul32q5fz7"
+	    "@h:1/" S16, "not canonical" },
+	{ "tally+tls://cpdyqgm72crrbx6t6cwhuasi4n2yjbvwyxsvnroiltkul32q5fzr"
+	    "@h:1/" S16, "not canonical" },
+	/* the rest of a TLS furl */
+	{ TLS "/" S16, "missing host" },
+	{ TLS ":1/" S16, "missing host" },
+	{ TLS "h/" S16, "missing ':PORT'" },
+	{ TLS "h:/" S16, "missing port" },
+	{ TLS "h:0/" S16, "bad port '0'" },
+	{ TLS "h:65536/" S16, "bad port '65536'" },
+	{ TLS "h:1", "missing '/SECRET'" },
+	{ "tally+tls://" FP, "missing '/SECRET'" },
+	{ TLS "h:1/", "missing secret" },
+	{ TLS "h:1/" SECRET_MARK "ijklmno", "secret must be 16-64" },
+	{ TLS "h:1/" S16 "/x", "extra path" },
+	{ TLS "h:1/" S16 "?x=1", "[a-z2-7]" },
+	{ TLS FP "@h:1/" S16, "bad character '@' in host" },
+	{ TLS "user@h:1/" S16, "bad character '@' in host" },
+	{ TLS "h_x:1/" S16, "bad character '_'" },
+	{ TLS "::1:5000/" S16, "brackets" },
+	{ TLS "[::1:5000/" S16, "unclosed '['" },
+	{ TLS "[::1]/" S16, "missing ':PORT'" },
+	{ TLS "[fe80::1%eth0]:5000/" S16, "bad IPv6" },
+	{ TLS "300.1.1.1:1/" S16, "bad IPv4" },
 	/* the host */
 	{ "tally:///" S16, "missing host" },
 	{ "tally://:5000/" S16, "missing host" },
@@ -84,6 +186,7 @@ static const struct bad_furl bad[] = {
 	{ "tally://h\t:1/" S16, "bad character '?'" },
 	{ "tally://h\033[31m:1/" S16, "bad character '?'" },
 	{ "tally://user@h:1/" S16, "bad character '@'" },
+	{ "tally://user@127.0.0.1:1/" S16, "belongs in tally+tls://" },
 	{ "tally://h_x:1/" S16, "bad character '_'" },
 	{ "tally://h\xc3\xa9:1/" S16, "bad character" },
 	{ "tally://a..b:1/" S16, "label" },
@@ -172,23 +275,23 @@ START_TEST(test_host_lengths)
 	for (i = 0; i < 253; i++)
 		host[i] = (i + 1) % 64 == 0 ? '.' : 'a' + i % 26;
 	host[253] = '\0';
-	snprintf(furl, sizeof furl, "tally://%s:1/%s", host, S16);
+	snprintf(furl, sizeof furl, TLS "%s:1/%s", host, S16);
 	ck_assert_msg(furl_parse(furl, &f, err, sizeof err) == 0, "%s", err);
 	ck_assert_str_eq(f.host, host);
 
 	host[253] = 'x';
 	host[254] = '\0';
-	snprintf(furl, sizeof furl, "tally://%s:1/%s", host, S16);
+	snprintf(furl, sizeof furl, TLS "%s:1/%s", host, S16);
 	ck_assert_int_eq(furl_parse(furl, &f, err, sizeof err), TALLY_EINVAL);
 	ck_assert_msg(strstr(err, "too long") != NULL, "%s", err);
 
 	memset(host, 'a', 64);
 	host[64] = '\0';
-	snprintf(furl, sizeof furl, "tally://%s:1/%s", host, S16);
+	snprintf(furl, sizeof furl, TLS "%s:1/%s", host, S16);
 	ck_assert_int_eq(furl_parse(furl, &f, err, sizeof err), TALLY_EINVAL);
 	ck_assert_msg(strstr(err, "label") != NULL, "%s", err);
 	host[63] = '\0';
-	snprintf(furl, sizeof furl, "tally://%s:1/%s", host, S16);
+	snprintf(furl, sizeof furl, TLS "%s:1/%s", host, S16);
 	ck_assert_int_eq(furl_parse(furl, &f, err, sizeof err), 0);
 }
 END_TEST
@@ -225,6 +328,98 @@ START_TEST(test_err_buffers)
 }
 END_TEST
 
+/* tallyd reads back the furl it wrote, whatever its host. */
+START_TEST(test_anyhost)
+{
+	struct furl	 f;
+	char		 err[TALLY_ERRLEN] = "", buf[512];
+	const char	*s = "tally://gatherer.example.org:9/" S16;
+
+	ck_assert_int_eq(furl_parse(s, &f, err, sizeof err), TALLY_EINVAL);
+	ck_assert_int_eq(furl_parse_flags(s, FURL_F_ANYHOST, &f, err,
+	    sizeof err), 0);
+	ck_assert_str_eq(f.host, "gatherer.example.org");
+	ck_assert_str_eq(f.fingerprint, "");
+	ck_assert_int_eq(furl_fmt(buf, sizeof buf, &f), (int)strlen(s));
+	ck_assert_str_eq(buf, s);
+	/* Only the loopback rule is waived, nothing else. */
+	ck_assert_int_eq(furl_parse_flags("tally://h:0/" S16, FURL_F_ANYHOST,
+	    &f, err, sizeof err), TALLY_EINVAL);
+	ck_assert_int_eq(furl_parse_flags(TLS "h:1/x", FURL_F_ANYHOST, &f,
+	    err, sizeof err), TALLY_EINVAL);
+}
+END_TEST
+
+/* RFC 4648's test vectors, in lowercase and without padding. */
+static const struct {
+	const char	*in, *out;
+} b32_vectors[] = {
+	{ "", "" },
+	{ "f", "my" },
+	{ "fo", "mzxq" },
+	{ "foo", "mzxw6" },
+	{ "foob", "mzxw6yq" },
+	{ "fooba", "mzxw6ytb" },
+	{ "foobar", "mzxw6ytboi" },
+};
+
+START_TEST(test_b32)
+{
+	uint8_t		 bin[FURL_FP_BYTES], back[FURL_FP_BYTES + 1];
+	char		 txt[128];
+	size_t		 i, n;
+
+	for (i = 0; i < sizeof b32_vectors / sizeof b32_vectors[0]; i++) {
+		n = strlen(b32_vectors[i].in);
+		ck_assert_int_eq(furl_b32_encode((const uint8_t *)
+		    b32_vectors[i].in, n, txt, sizeof txt),
+		    (int)strlen(b32_vectors[i].out));
+		ck_assert_str_eq(txt, b32_vectors[i].out);
+		ck_assert_int_eq(furl_b32_decode(txt, strlen(txt), back,
+		    sizeof back), (int)n);
+		ck_assert(memcmp(back, b32_vectors[i].in, n) == 0);
+	}
+	/* Nonzero padding bits, a bad char, an impossible length: refused. */
+	ck_assert_int_eq(furl_b32_decode("mz", 2, back, sizeof back), -1);
+	ck_assert_int_eq(furl_b32_decode("mzxr", 4, back, sizeof back), -1);
+	ck_assert_int_eq(furl_b32_decode("MY", 2, back, sizeof back), -1);
+	ck_assert_int_eq(furl_b32_decode("m", 1, back, sizeof back), -1);
+	ck_assert_int_eq(furl_b32_decode("my=", 3, back, sizeof back), -1);
+	/* No room is no room. */
+	ck_assert_int_eq(furl_b32_decode("mzxw6", 5, back, 2), -1);
+	ck_assert_int_eq(furl_b32_encode((const uint8_t *)"foo", 3, txt, 5),
+	    TALLY_ELIMIT);
+	ck_assert_int_eq(furl_b32_encode((const uint8_t *)"foo", 3, txt, 6),
+	    5);
+	/* A digest: 52 chars, and back again. */
+	for (i = 0; i < sizeof bin; i++)
+		bin[i] = (uint8_t)(i * 37 + 11);
+	ck_assert_int_eq(furl_b32_encode(bin, sizeof bin, txt, sizeof txt),
+	    FURL_FP_LEN);
+	ck_assert_int_eq(furl_b32_decode(txt, FURL_FP_LEN, back,
+	    sizeof back), FURL_FP_BYTES);
+	ck_assert(memcmp(back, bin, sizeof bin) == 0);
+	ck_assert(txt[FURL_FP_LEN - 1] == 'a' || txt[FURL_FP_LEN - 1] == 'q');
+}
+END_TEST
+
+START_TEST(test_loopback)
+{
+	static const char *yes[] = { "127.0.0.1", "127.255.255.254",
+	    "localhost", "LOCALHOST", "localhost.", "::1", "0::1",
+	    "::ffff:127.0.0.1" };
+	static const char *no[] = { "128.0.0.1", "10.0.0.1", "0.0.0.0", "::",
+	    "::2", "::ffff:10.0.0.1", "fe80::1", "localhost.localdomain",
+	    "my-localhost", "", "127.0.0.1 ", "h" };
+	size_t	 i;
+
+	for (i = 0; i < sizeof yes / sizeof yes[0]; i++)
+		ck_assert_msg(furl_host_loopback(yes[i]), "%s", yes[i]);
+	for (i = 0; i < sizeof no / sizeof no[0]; i++)
+		ck_assert_msg(!furl_host_loopback(no[i]), "%s", no[i]);
+}
+END_TEST
+
 START_TEST(test_fmt_limits)
 {
 	struct furl	 f;
@@ -237,6 +432,13 @@ START_TEST(test_fmt_limits)
 	ck_assert_int_eq(furl_fmt(buf, (size_t)n + 1, &f), n);
 	ck_assert_str_eq(buf, s);
 	ck_assert_int_eq(furl_fmt(NULL, 0, &f), TALLY_ELIMIT);
+
+	s = TLS "[2001:db8::1]:5000/" S16;
+	n = (int)strlen(s);
+	ck_assert_int_eq(furl_parse(s, &f, err, sizeof err), 0);
+	ck_assert_int_eq(furl_fmt(buf, (size_t)n, &f), TALLY_ELIMIT);
+	ck_assert_int_eq(furl_fmt(buf, (size_t)n + 1, &f), n);
+	ck_assert_str_eq(buf, s);
 }
 END_TEST
 
@@ -292,6 +494,9 @@ main(void)
 	tcase_add_test(tc, test_huge);
 	tcase_add_test(tc, test_err_buffers);
 	tcase_add_test(tc, test_fmt_limits);
+	tcase_add_test(tc, test_anyhost);
+	tcase_add_test(tc, test_b32);
+	tcase_add_test(tc, test_loopback);
 	tcase_add_test(tc, test_secret_new);
 	tcase_add_test(tc, test_secret_new_small);
 	suite_add_tcase(s, tc);

@@ -1,13 +1,18 @@
 /*
- * check_gatherer.c: a real tallyd on loopback, spoken to over raw sockets.
+ * check_gatherer.c: a real tallyd on loopback, spoken to over raw sockets,
+ * inside TLS (the default) and again in plaintext (tallyd --plaintext):
+ * the "tls" and "plain" cases run the same tests.
  *
  * Each test starts its own tallyd on a fresh BASEDIR (port 0, a 1 s
- * interval, short timeouts) and learns port and secret from the furl it
- * prints.  Bad peers must get the right ERROR and then an EOF; after each
- * one a good client must still complete HELLO -> WELCOME -> POLL ->
- * SNAPSHOT and see its slot in the database, while the bad peer's node id
- * has none.  Waits poll a condition against a deadline; nothing sleeps to
- * let a race settle.
+ * interval, short timeouts) and learns port, secret and fingerprint from
+ * the furl it prints.  Bad peers must get the right ERROR and then an EOF;
+ * after each one a good client must still complete HELLO -> WELCOME ->
+ * POLL -> SNAPSHOT and see its slot in the database, while the bad peer's
+ * node id has none.  The "tls" case adds what only TLS has: a man in the
+ * middle (a second tallyd with the victim's secret and its own key) is
+ * refused by a real provider, a plaintext peer is refused, the identity is
+ * kept across restarts and a new one makes a new furl.  Waits poll a
+ * condition against a deadline; nothing sleeps to let a race settle.
  */
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -28,6 +33,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include <pthread.h>
+
 #include "tally-int.h"
 #include "fixture.h"
 
@@ -41,6 +52,8 @@ static char	 furl_text[512];
 static struct furl furl;
 static pid_t	 tallyd_pid = -1;
 static int	 good_serial;
+static int	 use_tls;	/* this case's transport */
+static struct ssl_ctx_st *client_ctx;
 
 static double
 now_mono(void)
@@ -63,19 +76,20 @@ tick(void)
 /* ---- the tallyd process -------------------------------------------------- */
 
 /*
- * Start tallyd with the fixture's options plus extra (NULL-terminated) and
- * read the furl it prints.  Its stderr is appended to errlog.
+ * Start tallyd on base with the fixture's options plus extra
+ * (NULL-terminated), its stderr appended to log; *pidp is its pid.  Returns
+ * the read end of a pipe on its stdout.
  */
-static void
-tallyd_start(const char *const *extra)
+static int
+tallyd_spawn(const char *base, const char *log, const char *const *extra,
+    pid_t *pidp)
 {
 	const char	*bd = getenv("TALLY_BUILDDIR");
 	const char	*argv[32];
-	char		 path[FIXTURE_PATH_MAX + 16], err[TALLY_ERRLEN];
-	size_t		 n = 0, got = 0;
-	double		 end;
+	char		 path[FIXTURE_PATH_MAX + 16];
+	size_t		 n = 0;
 	int		 p[2], fd;
-	ssize_t		 r;
+	pid_t		 pid;
 
 	snprintf(path, sizeof path, "%s/tallyd", bd != NULL && *bd != '\0' ?
 	    bd : ".");
@@ -86,19 +100,21 @@ tallyd_start(const char *const *extra)
 	argv[n++] = "1";
 	argv[n++] = "--idle-timeout";
 	argv[n++] = "3";
+	if (!use_tls)
+		argv[n++] = "--plaintext";
 	/* Later options win: a test's own come last. */
 	while (extra != NULL && *extra != NULL)
 		argv[n++] = *extra++;
-	argv[n++] = basedir;
+	argv[n++] = base;
 	argv[n] = NULL;
 	ck_assert_int_eq(pipe(p), 0);
-	tallyd_pid = fork();
-	ck_assert_int_ge(tallyd_pid, 0);
-	if (tallyd_pid == 0) {
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
 		/* Die with the test, even when it fails before teardown. */
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		dup2(p[1], STDOUT_FILENO);
-		if ((fd = open(errlog, O_WRONLY | O_CREAT | O_APPEND, 0644)) >= 0)
+		if ((fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644)) >= 0)
 			dup2(fd, STDERR_FILENO);
 		close(p[0]);
 		close(p[1]);
@@ -106,24 +122,50 @@ tallyd_start(const char *const *extra)
 		_exit(127);
 	}
 	close(p[1]);
-	end = now_mono() + DEADLINE;
-	furl_text[0] = '\0';
-	while (got == 0 || furl_text[got - 1] != '\n') {
-		struct pollfd pfd = { p[0], POLLIN, 0 };
+	*pidp = pid;
+	return p[0];
+}
+
+/* Read the furl line from tallyd's stdout (fd, then closed) into text, f. */
+static void
+tallyd_read_furl(int fd, char *text, size_t size, struct furl *f)
+{
+	char	 err[TALLY_ERRLEN];
+	size_t	 got = 0;
+	double	 end = now_mono() + DEADLINE;
+	ssize_t	 r;
+
+	text[0] = '\0';
+	while (got == 0 || text[got - 1] != '\n') {
+		struct pollfd pfd = { fd, POLLIN, 0 };
 		double left = end - now_mono();
 		ck_assert_msg(left > 0, "tallyd printed no furl (got '%.*s')",
-		    (int)got, furl_text);
+		    (int)got, text);
 		if (poll(&pfd, 1, (int)(left * 1000) + 1) <= 0)
 			continue;
-		r = read(p[0], furl_text + got, sizeof furl_text - 1 - got);
+		r = read(fd, text + got, size - 1 - got);
 		ck_assert_msg(r > 0, "tallyd exited before its furl");
 		got += (size_t)r;
-		furl_text[got] = '\0';
+		text[got] = '\0';
 	}
-	close(p[0]);
-	furl_text[got - 1] = '\0';
-	ck_assert_msg(furl_parse(furl_text, &furl, err, sizeof err) == 0,
-	    "%s: %s", furl_text, err);
+	close(fd);
+	text[got - 1] = '\0';
+	ck_assert_msg(furl_parse(text, f, err, sizeof err) == 0, "%s: %s",
+	    text, err);
+}
+
+/*
+ * Start this case's tallyd with the fixture's options plus extra and read
+ * the furl it prints.  Its stderr is appended to errlog.
+ */
+static void
+tallyd_start(const char *const *extra)
+{
+	tallyd_read_furl(tallyd_spawn(basedir, errlog, extra, &tallyd_pid),
+	    furl_text, sizeof furl_text, &furl);
+	ck_assert_msg((furl.fingerprint[0] != '\0') == use_tls,
+	    "a %s tallyd printed %s", use_tls ? "TLS" : "plaintext",
+	    furl_text);
 }
 
 /* Wait for tallyd to exit; returns its wait status. */
@@ -188,11 +230,31 @@ log_wait(const char *s)
 static void
 setup(void)
 {
+	if (client_ctx == NULL) {
+		char	 err[TALLY_ERRLEN];
+
+		ck_assert_msg(tls_client_ctx(&client_ctx, err, sizeof err) ==
+		    0, "%s", err);
+	}
 	ck_assert_ptr_nonnull(fixture_tmpdir(dir));
 	snprintf(basedir, sizeof basedir, "%s/base", dir);
 	snprintf(statsfile, sizeof statsfile, "%s/stats", basedir);
 	snprintf(errlog, sizeof errlog, "%s/tallyd.err", dir);
 	tallyd_start((const char *const[]){ "-l", "127.0.0.1:0", NULL });
+}
+
+static void
+setup_tls(void)
+{
+	use_tls = 1;
+	setup();
+}
+
+static void
+setup_plain(void)
+{
+	use_tls = 0;
+	setup();
 }
 
 static void
@@ -210,7 +272,8 @@ teardown(void)
 
 /* The text of the node's record (1) or of node/stat in db, or NULL. */
 static const char *
-db_get(enum store_db db, const char *node, const char *stat)
+db_get_in(const char *sf, enum store_db db, const char *node,
+    const char *stat)
 {
 	static char		 out[512];
 	struct store		*st;
@@ -219,7 +282,7 @@ db_get(enum store_db db, const char *node, const char *stat)
 	MDB_val			 id, v;
 	int			 rc = 0;
 
-	if (store_open(&st, statsfile, STORE_RDONLY, err, sizeof err) != 0)
+	if (store_open(&st, sf, STORE_RDONLY, err, sizeof err) != 0)
 		return NULL;
 	ck_assert_msg(store_reader_begin(st, &r, err, sizeof err) == 0, "%s",
 	    err);
@@ -237,6 +300,12 @@ db_get(enum store_db db, const char *node, const char *stat)
 	store_reader_end(&r);
 	store_close(st);
 	return rc == 1 ? out : NULL;
+}
+
+static const char *
+db_get(enum store_db db, const char *node, const char *stat)
+{
+	return db_get_in(statsfile, db, node, stat);
 }
 
 /* Wait until node/stat in db reads want. */
@@ -263,14 +332,32 @@ assert_no_slot(const char *node)
 
 /* ---- a raw client ------------------------------------------------------- */
 
+/* A client on a non-blocking socket, inside TLS if the case says so. */
 struct client {
 	int		 fd;
+	struct ssl_st	*ssl;
 	struct wire_buf	 in;
 	uint16_t	 port;		/* ours, for the source field */
 };
 
+/* Wait until fd is readable (events POLLIN) or writable, to a deadline. */
 static void
-cl_open(struct client *c)
+cl_wait(int fd, short events, double end)
+{
+	struct pollfd	 pfd = { fd, events, 0 };
+	double		 left;
+
+	for (;;) {
+		left = end - now_mono();
+		ck_assert_msg(left > 0, "no progress within %g s", DEADLINE);
+		if (poll(&pfd, 1, (int)(left * 1000) + 1) > 0)
+			return;
+	}
+}
+
+/* A TCP connection to port; the caller then speaks plaintext or TLS. */
+static void
+cl_connect(struct client *c, const char *port)
 {
 	struct sockaddr_in	 sin;
 	socklen_t		 len = sizeof sin;
@@ -279,7 +366,7 @@ cl_open(struct client *c)
 	wire_buf_init(&c->in);
 	memset(&sin, 0, sizeof sin);
 	sin.sin_family = AF_INET;
-	sin.sin_port = htons((uint16_t)atoi(furl.port));
+	sin.sin_port = htons((uint16_t)atoi(port));
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	ck_assert_int_ge(c->fd, 0);
@@ -288,11 +375,53 @@ cl_open(struct client *c)
 	ck_assert_int_eq(getsockname(c->fd, (struct sockaddr *)&sin, &len),
 	    0);
 	c->port = ntohs(sin.sin_port);
+	ck_assert_int_eq(fcntl(c->fd, F_SETFL, O_NONBLOCK), 0);
+}
+
+/*
+ * The TLS handshake, pinning fingerprint: 0, or TLS_ERROR with the reason
+ * in err (the caller decides whether that is a failure).
+ */
+static int
+cl_tls(struct client *c, const char *fingerprint, char *err, size_t errlen)
+{
+	double	 end = now_mono() + DEADLINE;
+	int	 rc;
+
+	ck_assert_int_eq(tls_new(&c->ssl, client_ctx, c->fd, fingerprint, err,
+	    errlen), 0);
+	while ((rc = tls_handshake(c->ssl, err, errlen)) != 0) {
+		if (rc == TLS_ERROR)
+			return rc;
+		cl_wait(c->fd, rc == TLS_WANT_READ ? POLLIN : POLLOUT, end);
+	}
+	return 0;
+}
+
+/* A connection in this case's transport, to this case's tallyd. */
+static void
+cl_open(struct client *c)
+{
+	char	 err[TALLY_ERRLEN];
+
+	cl_connect(c, furl.port);
+	if (use_tls)
+		ck_assert_msg(cl_tls(c, furl.fingerprint, err, sizeof err) ==
+		    0, "TLS handshake: %s", err);
+}
+
+/* A plaintext connection, whatever the case. */
+static void
+cl_open_plain(struct client *c)
+{
+	cl_connect(c, furl.port);
 }
 
 static void
 cl_close(struct client *c)
 {
+	tls_free(c->ssl);
+	c->ssl = NULL;
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;
@@ -302,8 +431,33 @@ cl_close(struct client *c)
 static void
 cl_send(struct client *c, const void *buf, size_t len)
 {
-	ck_assert_msg(send(c->fd, buf, len, MSG_NOSIGNAL) == (ssize_t)len,
-	    "send: %s", strerror(errno));
+	const uint8_t	*p = buf;
+	double		 end = now_mono() + DEADLINE;
+	char		 err[TALLY_ERRLEN];
+	ssize_t		 n;
+	long		 t;
+
+	while (len > 0) {
+		if (c->ssl != NULL) {
+			t = tls_write(c->ssl, p, len, err, sizeof err);
+			ck_assert_msg(t != TLS_ERROR, "TLS write: %s", err);
+			if (t < 0) {
+				cl_wait(c->fd, t == TLS_WANT_READ ? POLLIN :
+				    POLLOUT, end);
+				continue;
+			}
+			n = t;
+		} else {
+			n = send(c->fd, p, len, MSG_NOSIGNAL);
+			if (n < 0 && errno == EAGAIN) {
+				cl_wait(c->fd, POLLOUT, end);
+				continue;
+			}
+			ck_assert_msg(n > 0, "send: %s", strerror(errno));
+		}
+		p += n;
+		len -= (size_t)n;
+	}
 }
 
 static void
@@ -343,6 +497,8 @@ cl_frame(struct client *c, uint8_t *payload, size_t psize, size_t *plen,
 {
 	const uint8_t	*p;
 	double		 end = now_mono() + seconds;
+	char		 err[TALLY_ERRLEN];
+	short		 want = POLLIN;
 	uint8_t		 type;
 	ssize_t		 n;
 	long		 fl;
@@ -356,19 +512,36 @@ cl_frame(struct client *c, uint8_t *payload, size_t psize, size_t *plen,
 			wire_buf_consume(&c->in, (size_t)fl);
 			return type;
 		}
-		struct pollfd pfd = { c->fd, POLLIN, 0 };
-		double left = end - now_mono();
-		ck_assert_msg(left > 0, "no frame from the gatherer within "
-		    "%g s", seconds);
-		if (poll(&pfd, 1, (int)(left * 1000) + 1) <= 0)
-			continue;
+		if (c->ssl == NULL || !tls_pending(c->ssl)) {
+			struct pollfd pfd = { c->fd, want, 0 };
+			double left = end - now_mono();
+			ck_assert_msg(left > 0, "no frame from the gatherer "
+			    "within %g s", seconds);
+			if (poll(&pfd, 1, (int)(left * 1000) + 1) <= 0)
+				continue;
+		}
 		ck_assert_int_eq(wire_buf_reserve(&c->in, 4096), 0);
-		n = recv(c->fd, c->in.data + c->in.len, 4096, 0);
+		if (c->ssl != NULL) {
+			n = tls_read(c->ssl, c->in.data + c->in.len, 4096, err,
+			    sizeof err);
+			if (n == TLS_WANT_READ || n == TLS_WANT_WRITE) {
+				want = n == TLS_WANT_READ ? POLLIN : POLLOUT;
+				continue;
+			}
+			if (n == TLS_ERROR && strstr(err, "reset") != NULL)
+				return -2;
+			ck_assert_msg(n >= 0, "TLS read: %s", err);
+		} else {
+			n = recv(c->fd, c->in.data + c->in.len, 4096, 0);
+			if (n < 0 && errno == EAGAIN)
+				continue;
+			if (n < 0 && errno == ECONNRESET)
+				return -2;
+			ck_assert_msg(n >= 0, "recv: %s", strerror(errno));
+		}
 		if (n == 0)
 			return -1;
-		if (n < 0 && errno == ECONNRESET)
-			return -2;
-		ck_assert_msg(n > 0, "recv: %s", strerror(errno));
+		want = POLLIN;
 		c->in.len += (size_t)n;
 	}
 }
@@ -801,8 +974,18 @@ START_TEST(test_busy)
 	    "--max-connections", "1", NULL });
 	cl_open(&a);
 	seq = cl_handshake(&a, "only");
-	cl_open(&b);
-	cl_expect_error(&b, WIRE_E_BUSY, DEADLINE);
+	if (use_tls) {
+		char	 err[TALLY_ERRLEN];
+
+		/* Refused before the TLS handshake, its costly part. */
+		cl_connect(&b, furl.port);
+		ck_assert_int_eq(cl_tls(&b, furl.fingerprint, err,
+		    sizeof err), TLS_ERROR);
+		log_wait("connections is the limit");
+	} else {
+		cl_open(&b);
+		cl_expect_error(&b, WIRE_E_BUSY, DEADLINE);
+	}
 	cl_close(&b);
 	/* The connection inside is untouched. */
 	cl_snapshot(&a, seq, 5, "x.count");
@@ -857,14 +1040,395 @@ START_TEST(test_own_stats)
 }
 END_TEST
 
-int
-main(void)
-{
-	Suite	*s = suite_create("gatherer");
-	TCase	*tc = tcase_create("core");
+/* ---- TLS ---------------------------------------------------------------- */
 
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 20);
+/* A provider of libtally in this process, its log lines kept. */
+static pthread_mutex_t	 plog_lock = PTHREAD_MUTEX_INITIALIZER;
+static char		 plog[16384];
+
+static void
+plog_cb(void *ctx, int level, const char *msg)
+{
+	pthread_mutex_lock(&plog_lock);
+	strncat(plog, msg, sizeof plog - strlen(plog) - 2);
+	strcat(plog, "\n");
+	pthread_mutex_unlock(&plog_lock);
+}
+
+static int
+plog_has(const char *s)
+{
+	int	 found;
+
+	pthread_mutex_lock(&plog_lock);
+	found = strstr(plog, s) != NULL;
+	pthread_mutex_unlock(&plog_lock);
+	return found;
+}
+
+static void
+plog_wait(const char *s)
+{
+	double	 end = now_mono() + DEADLINE;
+
+	while (!plog_has(s)) {
+		ck_assert_msg(now_mono() < end, "the provider never logged "
+		    "'%s'; it logged:\n%s", s, plog);
+		tick();
+	}
+}
+
+static tally_provider *
+provider_start(const char *node, const char *furl_line)
+{
+	tally_options	 opt;
+	tally_provider	*p;
+
+	pthread_mutex_lock(&plog_lock);
+	plog[0] = '\0';
+	pthread_mutex_unlock(&plog_lock);
+	memset(&opt, 0, sizeof opt);
+	opt.node_id = node;
+	opt.nickname = node;
+	opt.gatherer_furl = furl_line;
+	opt.flags = TALLY_F_NO_MONITORS;
+	opt.log = plog_cb;
+	ck_assert_int_eq(tally_provider_new(&p, &opt), 0);
+	ck_assert_int_eq(tally_count(p, "x.count", 3), 0);
+	ck_assert_int_eq(tally_provider_start(p), 0);
+	return p;
+}
+
+/* The fingerprint of a PEM certificate, computed here from scratch. */
+static void
+cert_fingerprint(const char *path, char *fp, size_t fplen)
+{
+	unsigned char	*der = NULL, md[EVP_MAX_MD_SIZE];
+	unsigned int	 mdlen = 0;
+	FILE		*f;
+	X509		*x;
+	int		 len;
+
+	ck_assert_ptr_nonnull(f = fopen(path, "r"));
+	ck_assert_ptr_nonnull(x = PEM_read_X509(f, NULL, NULL, NULL));
+	fclose(f);
+	ck_assert_int_gt(len = i2d_X509(x, &der), 0);
+	ck_assert(EVP_Digest(der, (size_t)len, md, &mdlen, EVP_sha256(),
+	    NULL));
+	ck_assert_uint_eq(mdlen, 32);
+	ck_assert_int_eq(furl_b32_encode(md, mdlen, fp, fplen), FURL_FP_LEN);
+	OPENSSL_free(der);
+	X509_free(x);
+}
+
+/* A provider with the right furl lands in the database over TLS. */
+START_TEST(test_provider_tls)
+{
+	tally_provider	*p = provider_start("prov-ok", furl_text);
+
+	db_wait(STORE_COUNTERS, "prov-ok", "x.count", "3");
+	ck_assert(plog_has(": connected"));
+	tally_provider_free(p);
+	log_wait("disconnected node prov-ok");
+}
+END_TEST
+
+/* A wrong secret over TLS: the provider says why, and nothing lands. */
+START_TEST(test_provider_wrong_secret)
+{
+	tally_provider	*p;
+	struct furl	 f = furl;
+	char		 line[512];
+
+	snprintf(f.secret, sizeof f.secret, "%s",
+	    "abcdefghijklmnopqrstuvwxyz234567");
+	ck_assert_int_gt(furl_fmt(line, sizeof line, &f), 0);
+	p = provider_start("prov-badsecret", line);
+	plog_wait("refused: wrong secret");
+	log_wait("wrong secret (from node prov-badsecret)");
+	tally_provider_free(p);
+	good_round();
+	assert_no_slot("prov-badsecret");
+}
+END_TEST
+
+/*
+ * A plaintext peer against TLS: told so in plaintext, and closed, with its
+ * HELLO (and the right secret) never read.  A libtally provider with a
+ * tally:// furl logs the reason.
+ */
+START_TEST(test_plaintext_to_tls)
+{
+	struct client	 c;
+	tally_provider	*p;
+	struct furl	 f = furl;
+	char		 line[512];
+
+	cl_open_plain(&c);
+	cl_hello(&c, TALLY_PROTOCOL_VERSION, furl.secret, "plain-peer",
+	    "nick");
+	cl_expect_error(&c, WIRE_E_UNEXPECTED, DEADLINE);
+	cl_close(&c);
+	log_wait("this gatherer speaks TLS only");
+
+	f.fingerprint[0] = '\0';
+	ck_assert_int_gt(furl_fmt(line, sizeof line, &f), 0);
+	p = provider_start("prov-plain", line);
+	plog_wait("this gatherer speaks TLS only");
+	tally_provider_free(p);
+	good_round();
+	assert_no_slot("plain-peer");
+	assert_no_slot("prov-plain");
+	ck_assert_msg(!logged(furl.secret), "the secret was logged");
+}
+END_TEST
+
+/* A TLS peer against a plaintext gatherer: both ends say what is wrong. */
+START_TEST(test_tls_to_plaintext)
+{
+	struct client	 c;
+	char		 err[TALLY_ERRLEN];
+
+	cl_connect(&c, furl.port);
+	ck_assert_int_eq(cl_tls(&c, "cpdyqgm72crrbx6t6cwhuasi4n2yjbvwyxsvnroiltk"
+	    "ul32q5fzq", err, sizeof err), TLS_ERROR);
+	ck_assert_msg(strstr(err, "does not speak TLS") != NULL, "%s", err);
+	cl_close(&c);
+	log_wait("a TLS handshake to a plaintext gatherer");
+	good_round();
+}
+END_TEST
+
+/*
+ * A man in the middle: a second tallyd with the victim's secret (its furl
+ * file copied) but a key of its own, where a node thinks the victim is.
+ * The provider refuses its certificate before saying HELLO, logs both
+ * fingerprints, and neither database gets a slot.
+ */
+START_TEST(test_mitm)
+{
+	static const char *const listen[] = { "-l", "127.0.0.1:0", NULL };
+	char		 mbase[FIXTURE_PATH_MAX + 16], mlog[FIXTURE_PATH_MAX + 16];
+	char		 mstats[FIXTURE_PATH_MAX + 32], mtext[512], line[512];
+	char		 want[256], err[TALLY_ERRLEN], path[FIXTURE_PATH_MAX + 64];
+	struct furl	 mf, lure;
+	struct client	 c;
+	tally_provider	*p;
+	FILE		*fp;
+	pid_t		 mpid;
+
+	snprintf(mbase, sizeof mbase, "%s/mitm", dir);
+	snprintf(mlog, sizeof mlog, "%s/mitm.err", dir);
+	snprintf(mstats, sizeof mstats, "%s/stats", mbase);
+	ck_assert_int_eq(mkdir(mbase, 0700), 0);
+	snprintf(path, sizeof path, "%s/stats_gatherer.furl", mbase);
+	ck_assert_ptr_nonnull(fp = fopen(path, "w"));
+	fprintf(fp, "%s\n", furl_text);
+	fclose(fp);
+	tallyd_read_furl(tallyd_spawn(mbase, mlog, listen, &mpid), mtext,
+	    sizeof mtext, &mf);
+	/* The same secret, another certificate. */
+	ck_assert_str_eq(mf.secret, furl.secret);
+	ck_assert_str_ne(mf.fingerprint, furl.fingerprint);
+
+	/* The victim's furl, the impostor's port: a hijacked address. */
+	lure = furl;
+	snprintf(lure.port, sizeof lure.port, "%s", mf.port);
+	ck_assert_int_gt(furl_fmt(line, sizeof line, &lure), 0);
+	p = provider_start("victim-node", line);
+	snprintf(want, sizeof want, "gatherer 127.0.0.1:%s: certificate "
+	    "fingerprint mismatch (expected %s, got %s)", mf.port,
+	    furl.fingerprint, mf.fingerprint);
+	plog_wait(want);
+	tally_provider_free(p);
+
+	/* The raw client pinning the victim fails the same way. */
+	cl_connect(&c, mf.port);
+	ck_assert_int_eq(cl_tls(&c, furl.fingerprint, err, sizeof err),
+	    TLS_ERROR);
+	ck_assert_msg(strstr(err, "fingerprint mismatch") != NULL, "%s", err);
+	cl_close(&c);
+
+	/* The impostor saw only a refused handshake: no HELLO, no slot. */
+	{
+		double	 end = now_mono() + DEADLINE;
+		char	 buf[8192];
+		ssize_t	 n;
+		int	 fd;
+
+		for (;;) {
+			buf[0] = '\0';
+			if ((fd = open(mlog, O_RDONLY)) >= 0) {
+				n = read(fd, buf, sizeof buf - 1);
+				buf[n > 0 ? n : 0] = '\0';
+				close(fd);
+			}
+			if (strstr(buf, "TLS handshake failed") != NULL)
+				break;
+			ck_assert_msg(now_mono() < end, "the impostor never "
+			    "logged a failed handshake: %s", buf);
+			tick();
+		}
+		ck_assert_msg(strstr(buf, "bad certificate") != NULL, "%s",
+		    buf);
+		ck_assert_msg(strstr(buf, "victim-node") == NULL, "%s", buf);
+	}
+	ck_assert(db_get_in(mstats, STORE_NODES, "victim-node", NULL) ==
+	    NULL);
+	assert_no_slot("victim-node");
+	kill(mpid, SIGKILL);
+	waitpid(mpid, NULL, 0);
+	good_round();
+}
+END_TEST
+
+/* Run tallyd expecting it to refuse to start, saying msg. */
+static void
+tallyd_refuses(const char *const *extra, const char *msg)
+{
+	char	 text[64];
+	int	 fd, status;
+	ssize_t	 n;
+
+	fd = tallyd_spawn(basedir, errlog, extra, &tallyd_pid);
+	n = read(fd, text, sizeof text);
+	ck_assert_msg(n == 0, "tallyd printed '%.*s'", (int)(n > 0 ? n : 0),
+	    text);
+	close(fd);
+	status = tallyd_wait();
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 1,
+	    "tallyd exited with status 0x%x", status);
+	log_wait(msg);
+}
+
+/*
+ * The identity: PEM files of mode 0600 whose SHA-256 is the furl's
+ * fingerprint; kept across restarts; removed, a new one and a new furl
+ * (the old one refused); half of one refused at start.
+ */
+START_TEST(test_identity)
+{
+	static const char *const none[] = { NULL };
+	struct furl	 first = furl, f;
+	struct client	 c;
+	struct stat	 sb;
+	char		 key[FIXTURE_PATH_MAX + 32], crt[FIXTURE_PATH_MAX + 32];
+	char		 fp[FURL_FP_LEN + 1], err[TALLY_ERRLEN], *line;
+	const char	*paths[2];
+	int		 i;
+
+	snprintf(key, sizeof key, "%s/tallyd.key", basedir);
+	snprintf(crt, sizeof crt, "%s/tallyd.crt", basedir);
+	paths[0] = key;
+	paths[1] = crt;
+	for (i = 0; i < 2; i++) {
+		ck_assert_int_eq(stat(paths[i], &sb), 0);
+		ck_assert_uint_eq(sb.st_mode & 07777, 0600);
+	}
+	cert_fingerprint(crt, fp, sizeof fp);
+	ck_assert_str_eq(fp, furl.fingerprint);
+	log_wait("made a new TLS identity");
+
+	/* Kept: the same furl, byte for byte. */
+	tallyd_stop();
+	tallyd_start(none);
+	ck_assert_str_eq(furl.fingerprint, first.fingerprint);
+	ck_assert_str_eq(furl.secret, first.secret);
+	ck_assert_str_eq(furl.port, first.port);
+	good_round();
+
+	/* Rotated: a new fingerprint, the same secret and address. */
+	tallyd_stop();
+	ck_assert_int_eq(unlink(key), 0);
+	ck_assert_int_eq(unlink(crt), 0);
+	tallyd_start(none);
+	ck_assert_str_ne(furl.fingerprint, first.fingerprint);
+	ck_assert_str_eq(furl.secret, first.secret);
+	ck_assert_str_eq(furl.port, first.port);
+	cert_fingerprint(crt, fp, sizeof fp);
+	ck_assert_str_eq(fp, furl.fingerprint);
+	log_wait("the furl changed (a new certificate)");
+	ck_assert_int_eq(nodedir_read_line(basedir, "stats_gatherer.furl",
+	    &line, err, sizeof err), 0);
+	ck_assert_str_eq(line, furl_text);
+	ck_assert_int_eq(furl_parse(line, &f, err, sizeof err), 0);
+	free(line);
+	cl_connect(&c, furl.port);
+	ck_assert_int_eq(cl_tls(&c, first.fingerprint, err, sizeof err),
+	    TLS_ERROR);
+	ck_assert_msg(strstr(err, "fingerprint mismatch") != NULL, "%s", err);
+	cl_close(&c);
+	good_round();
+
+	/* Half an identity is refused, not completed behind our back. */
+	tallyd_stop();
+	ck_assert_int_eq(unlink(crt), 0);
+	tallyd_refuses(none, "tallyd.key exists but");
+	ck_assert_int_ne(access(crt, F_OK), 0);
+}
+END_TEST
+
+/* --plaintext beyond loopback is refused before anything is written. */
+START_TEST(test_plaintext_beyond_loopback)
+{
+	char	 err[TALLY_ERRLEN], *line;
+
+	tallyd_stop();
+	tallyd_refuses((const char *const[]){ "--plaintext", "-l",
+	    "0.0.0.0:0", NULL }, "--plaintext is for loopback only");
+	ck_assert_int_eq(nodedir_read_line(basedir, "stats_gatherer.furl",
+	    &line, err, sizeof err), 0);
+	ck_assert_str_eq(line, furl_text);
+	free(line);
+}
+END_TEST
+
+/*
+ * Bad TLS: a handshake begun and left (timed out at --handshake-timeout,
+ * closed without an ERROR, which the peer could not read), and a broken
+ * ClientHello.  The gatherer serves on.
+ */
+START_TEST(test_tls_bad_handshake)
+{
+	static const uint8_t	 begun[] = { 0x16 };
+	static const uint8_t	 broken[] = { 0x16, 0x03, 0x01, 0x00, 0x04,
+	    0xff, 0xff, 0xff, 0xff };
+	struct client		 c;
+	uint8_t			 payload[64];
+	size_t			 plen;
+	double			 t0 = now_mono();
+
+	cl_open_plain(&c);
+	cl_send(&c, begun, sizeof begun);
+	ck_assert_int_eq(cl_frame(&c, payload, sizeof payload, &plen,
+	    DEADLINE), -1);
+	ck_assert_msg(now_mono() - t0 >= 0.9, "closed after %g s",
+	    now_mono() - t0);
+	cl_close(&c);
+	log_wait("no TLS handshake within 1 s");
+
+	/* An alert may come first; then the end, whichever way. */
+	cl_open_plain(&c);
+	cl_send(&c, broken, sizeof broken);
+	for (;;) {
+		uint8_t	 buf[256];
+		ssize_t	 n;
+
+		cl_wait(c.fd, POLLIN, t0 + 2 * DEADLINE);
+		if ((n = recv(c.fd, buf, sizeof buf, 0)) <= 0 &&
+		    !(n < 0 && errno == EAGAIN))
+			break;
+	}
+	cl_close(&c);
+	log_wait("TLS handshake failed");
+	good_round();
+}
+END_TEST
+
+/* The tests both transports run. */
+static void
+add_common(TCase *tc)
+{
 	tcase_add_loop_test(tc, test_bad_first_frame, 0,
 	    sizeof bad_cases / sizeof bad_cases[0]);
 	tcase_add_test(tc, test_truncated_then_close);
@@ -881,6 +1445,31 @@ main(void)
 	tcase_add_test(tc, test_busy);
 	tcase_add_test(tc, test_idle_timeout);
 	tcase_add_test(tc, test_own_stats);
-	suite_add_tcase(s, tc);
+	tcase_add_test(tc, test_provider_tls);
+	tcase_add_test(tc, test_provider_wrong_secret);
+}
+
+int
+main(void)
+{
+	Suite	*s = suite_create("gatherer");
+	TCase	*tls = tcase_create("tls");
+	TCase	*plain = tcase_create("plain");
+
+	tcase_add_checked_fixture(tls, setup_tls, teardown);
+	tcase_set_timeout(tls, 20);
+	add_common(tls);
+	tcase_add_test(tls, test_plaintext_to_tls);
+	tcase_add_test(tls, test_mitm);
+	tcase_add_test(tls, test_identity);
+	tcase_add_test(tls, test_plaintext_beyond_loopback);
+	tcase_add_test(tls, test_tls_bad_handshake);
+	suite_add_tcase(s, tls);
+
+	tcase_add_checked_fixture(plain, setup_plain, teardown);
+	tcase_set_timeout(plain, 20);
+	add_common(plain);
+	tcase_add_test(plain, test_tls_to_plaintext);
+	suite_add_tcase(s, plain);
 	return fixture_run(s);
 }

@@ -1,6 +1,8 @@
 /*
  * check_plugin.c: the munin plugin's functions against real LMDB
- * environments written through the store, with a fixed clock.
+ * environments written through the store, with a fixed clock: the graph
+ * tables (compiled and the operator's env.graphs, every bad line), field
+ * names, config, fetch, dirtyconfig, multigraph and suggest.
  */
 #include <check.h>
 #include <ctype.h>
@@ -23,6 +25,8 @@
  * runs; the store itself is opened in the test's process, as LMDB wants.
  */
 static char		 base[FIXTURE_PATH_MAX];
+/* The compiled-in graphs, loaded once in main. */
+static struct plugin_table	 tab;
 static char		 dir[FIXTURE_PATH_MAX + 16];
 static struct store	*st;
 
@@ -150,7 +154,7 @@ cap_text(struct capture *c)
 static const struct plugin_graph *
 graph(const char *name)
 {
-	const struct plugin_graph *g = plugin_graph_find(name);
+	const struct plugin_graph *g = plugin_graph_find(&tab, name);
 
 	ck_assert_msg(g != NULL, "no graph %s", name);
 	return g;
@@ -176,30 +180,70 @@ fetch(const char *name, char **errtext)
 	return cap_text(&out);
 }
 
+/* Run config (flags: PLUGIN_DIRTY or 0) at NOW. */
 static char *
-config(const char *name)
+config_flags(const char *name, int flags)
 {
 	struct capture	 out;
 	char		 err[TALLY_ERRLEN];
 	int		 rc;
 
 	cap_open(&out);
-	rc = plugin_config(st, graph(name), out.f, NULL, err, sizeof err);
+	rc = plugin_config(st, graph(name), flags, NOW, out.f, NULL, err,
+	    sizeof err);
 	ck_assert_msg(rc == 0, "config: %s", err);
+	return cap_text(&out);
+}
+
+static char *
+config(const char *name)
+{
+	return config_flags(name, 0);
+}
+
+static char *
+suggest_in(const struct plugin_table *t, int flags)
+{
+	struct capture	 out;
+	char		 err[TALLY_ERRLEN];
+	int		 rc;
+
+	cap_open(&out);
+	rc = plugin_suggest(st, t, flags, out.f, NULL, err, sizeof err);
+	ck_assert_msg(rc == 0, "suggest: %s", err);
 	return cap_text(&out);
 }
 
 static char *
 suggest(void)
 {
-	struct capture	 out;
+	return suggest_in(&tab, 0);
+}
+
+/* A multigraph run of table t at NOW; errtext as for fetch. */
+static char *
+multi_in(const struct plugin_table *t, int flags, char **errtext)
+{
+	struct capture	 out, errc;
 	char		 err[TALLY_ERRLEN];
 	int		 rc;
 
 	cap_open(&out);
-	rc = plugin_suggest(st, out.f, NULL, err, sizeof err);
-	ck_assert_msg(rc == 0, "suggest: %s", err);
+	cap_open(&errc);
+	rc = plugin_multigraph(st, t, flags, NOW, out.f, errc.f, err,
+	    sizeof err);
+	ck_assert_msg(rc == 0, "multigraph: %s", err);
+	if (errtext != NULL)
+		*errtext = cap_text(&errc);
+	else
+		free(cap_text(&errc));
 	return cap_text(&out);
+}
+
+static char *
+multi(int flags)
+{
+	return multi_in(&tab, flags, NULL);
 }
 
 static int
@@ -312,7 +356,7 @@ START_TEST(test_table_tahoe)
 	ck_assert_uint_eq(ncompat, 26);
 	ck_assert_uint_eq(sizeof tahoe / sizeof tahoe[0], 26);
 	for (i = 0; i < sizeof tahoe / sizeof tahoe[0]; i++) {
-		g = plugin_graph_find(tahoe[i].name);
+		g = plugin_graph_find(&tab, tahoe[i].name);
 		ck_assert_msg(g != NULL, "%s missing", tahoe[i].name);
 		ck_assert_str_eq(g->key, tahoe[i].name);
 		ck_assert_str_eq(g->statid, tahoe[i].statid);
@@ -407,13 +451,16 @@ START_TEST(test_graph_find)
 		{ "tahoe_storage_allocatedx", NULL },
 		{ "Tally_load_avg", NULL },
 		{ "tally_load_avg/", NULL },
+		/* The multigraph link is no single graph. */
+		{ "tally_all", NULL },
+		{ "all", NULL },
 		{ "", NULL },
 		{ NULL, NULL },
 	};
 	size_t	 i;
 
 	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		const struct plugin_graph *g = plugin_graph_find(
+		const struct plugin_graph *g = plugin_graph_find(&tab,
 		    cases[i].argv0);
 		if (cases[i].key == NULL)
 			ck_assert_msg(g == NULL, "%s found %s", cases[i].argv0,
@@ -427,14 +474,44 @@ START_TEST(test_graph_find)
 }
 END_TEST
 
-/* list prints exactly the names that plugin_graph_find accepts. */
+START_TEST(test_is_multigraph)
+{
+	static const struct {
+		const char	*argv0;
+		int		 want;
+	} cases[] = {
+		{ "tally_all", 1 },
+		{ "/etc/munin/plugins/tally_all", 1 },
+		{ "./tally_all", 1 },
+		{ "all", 0 },
+		{ "tally_", 0 },
+		{ "tally_all_", 0 },
+		{ "tally_allx", 0 },
+		{ "Tally_all", 0 },
+		{ "tally_all/", 0 },
+		{ "tally_load_avg", 0 },
+		{ "", 0 },
+		{ NULL, 0 },
+	};
+	size_t	 i;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++)
+		ck_assert_msg(plugin_is_multigraph(cases[i].argv0) ==
+		    cases[i].want, "%s", cases[i].argv0);
+}
+END_TEST
+
+/*
+ * list prints exactly the names that plugin_graph_find accepts, and the
+ * multigraph link last.
+ */
 START_TEST(test_list)
 {
 	struct capture	 c;
-	char		*text, *line, *save;
+	char		*text, *line, *save, *last = NULL;
 	size_t		 n = 0, bare = 0;
 
-	plugin_list(cap_open(&c));
+	plugin_list(&tab, cap_open(&c));
 	text = cap_text(&c);
 	ck_assert_ptr_nonnull(strstr(text, "tally_load_avg\n"));
 	ck_assert_ptr_nonnull(strstr(text, "\ntahoe_storage_allocated\n"));
@@ -442,13 +519,42 @@ START_TEST(test_list)
 	    "\ntally_tahoe_storage_allocated\n"));
 	for (line = strtok_r(text, "\n", &save); line != NULL;
 	    line = strtok_r(NULL, "\n", &save)) {
-		ck_assert_msg(plugin_graph_find(line) != NULL, "%s", line);
-		bare += strncmp(line, "tally_", 6) != 0;
+		last = line;
 		n++;
+		if (plugin_is_multigraph(line))
+			continue;
+		ck_assert_msg(plugin_graph_find(&tab, line) != NULL, "%s",
+		    line);
+		bare += strncmp(line, "tally_", 6) != 0;
 	}
-	ck_assert_uint_eq(n, plugin_ngraphs + 26);
+	ck_assert_str_eq(last, "tally_all");
+	ck_assert_uint_eq(n, plugin_ngraphs + 26 + 1);
 	ck_assert_uint_eq(bare, 26);
 	free(text);
+}
+END_TEST
+
+/* A graph's name for munin: the original name, or tally_<key>. */
+START_TEST(test_graph_name)
+{
+	static const struct {
+		const char	*argv0, *want;
+	} cases[] = {
+		{ "tally_load_avg", "tally_load_avg" },
+		{ "tally_uptime", "tally_uptime" },
+		{ "tahoe_storage_allocated", "tahoe_storage_allocated" },
+		{ "tally_tahoe_storage_allocated", "tahoe_storage_allocated" },
+	};
+	struct capture	 c;
+	char		*text;
+	size_t		 i;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		plugin_graph_name(graph(cases[i].argv0), cap_open(&c));
+		text = cap_text(&c);
+		ck_assert_str_eq(text, cases[i].want);
+		free(text);
+	}
 }
 END_TEST
 
@@ -835,7 +941,7 @@ START_TEST(test_open_errors)
 		if (p != NULL && *p != '\0')
 			ck_assert_msg(strstr(err, p) != NULL, "%s", err);
 		/* autoconf says the same, on one line, and still "no". */
-		plugin_autoconf(p, cap_open(&c));
+		plugin_autoconf(p, NULL, cap_open(&c));
 		text = cap_text(&c);
 		snprintf(want, sizeof want, "no (%s)\n", err);
 		ck_assert_str_eq(text, want);
@@ -865,7 +971,7 @@ START_TEST(test_open_ok)
 	put_node("a", "n", NOW, NULL, NULL);
 	store_close(st);
 	st = NULL;
-	plugin_autoconf(dir, cap_open(&c));
+	plugin_autoconf(dir, NULL, cap_open(&c));
 	text = cap_text(&c);
 	ck_assert_str_eq(text, "yes\n");
 	free(text);
@@ -875,6 +981,619 @@ START_TEST(test_open_ok)
 	text = fetch("tally_uptime", NULL);
 	ck_assert_str_eq(text, "n_a.value U\n");
 	free(text);
+}
+END_TEST
+
+/* dirtyconfig: the config, then exactly what a fetch prints. */
+START_TEST(test_config_dirty)
+{
+	static const struct stat_val c[] = { { "storage_server.allocate", 7 },
+	    { NULL, 0 } };
+	static const char *g = "tahoe_storage_operations_allocate";
+	char	*plain, *dirty, *values, *want;
+
+	put_node("aaa", "alpha", NOW, c, NULL);
+	put_node("bbb", "beta", NOW - 301, c, NULL);	/* stale: U */
+	put_node("ccc", "gamma", NOW, NULL, NULL);	/* no stat: U */
+	plain = config(g);
+	values = fetch(g, NULL);
+	ck_assert_str_eq(values, "alpha_aaa.value 7\nbeta_bbb.value U\n"
+	    "gamma_ccc.value U\n");
+	dirty = config_flags(g, PLUGIN_DIRTY);
+	ck_assert_int_gt(asprintf(&want, "%s%s", plain, values), 0);
+	ck_assert_str_eq(dirty, want);
+	free(plain);
+	free(values);
+	free(dirty);
+	free(want);
+}
+END_TEST
+
+/*
+ * A fleet with data for several graphs: a and b fresh, c stale with the
+ * only uploader.files_uploaded.  Its graphs, in table order.
+ */
+static const char *const fleet_graphs[] = {
+	"tally_cpu_total", "tally_uptime", "tahoe_storage_allocated",
+	"tahoe_storage_operations_allocate", "tahoe_uploader_files_uploaded",
+};
+
+static void
+put_fleet(void)
+{
+	static const struct stat_val ca[] = {
+	    { "storage_server.allocate", 5 }, { NULL, 0 } };
+	static const struct stat_val sa[] = { { "node.uptime", 10 },
+	    { "storage_server.allocated", 1.5 }, { "no.graph", 1 },
+	    { NULL, 0 } };
+	static const struct stat_val sb[] = { { "node.uptime", 20 },
+	    { "cpu_monitor.total", 2.5 }, { NULL, 0 } };
+	static const struct stat_val cc[] = {
+	    { "uploader.files_uploaded", 3 }, { NULL, 0 } };
+
+	put_node("a", "n", NOW, ca, sa);
+	put_node("b", "m", NOW - 10, NULL, sb);
+	put_node("c", "s", NOW - 1000, cc, NULL);
+}
+
+START_TEST(test_multigraph_fetch)
+{
+	char	*text;
+
+	put_fleet();
+	text = multi(0);
+	ck_assert_str_eq(text,
+	    "multigraph tally_cpu_total\n"
+	    "n_a.value U\nm_b.value 2500\ns_c.value U\n"
+	    "multigraph tally_uptime\n"
+	    "n_a.value 10\nm_b.value 20\ns_c.value U\n"
+	    "multigraph tahoe_storage_allocated\n"
+	    "n_a.value 1.5\nm_b.value U\ns_c.value U\n"
+	    "multigraph tahoe_storage_operations_allocate\n"
+	    "n_a.value 5\nm_b.value U\ns_c.value U\n"
+	    "multigraph tahoe_uploader_files_uploaded\n"
+	    "n_a.value U\nm_b.value U\ns_c.value U\n");
+	free(text);
+}
+END_TEST
+
+/*
+ * Config (plain and dirty) has the same sections as fetch, each exactly
+ * the single graph's config (and values): one code path, one truth.
+ */
+START_TEST(test_multigraph_config)
+{
+	static const int flags[] = { PLUGIN_CONFIG,
+	    PLUGIN_CONFIG | PLUGIN_DIRTY };
+	char	*text, *want, *part, *vals, *tmp;
+	size_t	 i, j;
+
+	put_fleet();
+	for (j = 0; j < sizeof flags / sizeof flags[0]; j++) {
+		want = strdup("");
+		ck_assert_ptr_nonnull(want);
+		for (i = 0; i < sizeof fleet_graphs / sizeof fleet_graphs[0];
+		    i++) {
+			part = config(fleet_graphs[i]);
+			vals = flags[j] & PLUGIN_DIRTY ?
+			    fetch(fleet_graphs[i], NULL) : strdup("");
+			ck_assert_int_gt(asprintf(&tmp, "%smultigraph %s\n"
+			    "%s%s", want, fleet_graphs[i], part, vals), 0);
+			free(want);
+			free(part);
+			free(vals);
+			want = tmp;
+		}
+		text = multi(flags[j]);
+		ck_assert_str_eq(text, want);
+		if (!(flags[j] & PLUGIN_DIRTY))
+			ck_assert_ptr_null(strstr(text, ".value"));
+		free(text);
+		free(want);
+	}
+}
+END_TEST
+
+/*
+ * No node, or no node with a graph's stat: the first graph alone, so that
+ * munin-node, which drops a plugin whose config is empty, keeps tally_all.
+ */
+START_TEST(test_multigraph_empty)
+{
+	static const struct stat_val s[] = { { "no.graph", 1 },
+	    { NULL, 0 } };
+	char	*text, *want, *conf, *vals;
+	size_t	 round;
+
+	for (round = 0; round < 2; round++) {
+		if (round == 1)
+			put_node("a", "n", NOW, NULL, s);
+		conf = config("tally_load_avg");
+		vals = fetch("tally_load_avg", NULL);
+		ck_assert_str_eq(vals, round == 0 ? "" : "n_a.value U\n");
+
+		text = multi(0);
+		ck_assert_int_gt(asprintf(&want, "multigraph tally_load_avg\n"
+		    "%s", vals), 0);
+		ck_assert_str_eq(text, want);
+		free(text);
+		free(want);
+
+		text = multi(PLUGIN_CONFIG);
+		ck_assert_int_gt(asprintf(&want, "multigraph tally_load_avg\n"
+		    "%s", conf), 0);
+		ck_assert_str_eq(text, want);
+		free(text);
+		free(want);
+
+		text = multi(PLUGIN_CONFIG | PLUGIN_DIRTY);
+		ck_assert_int_gt(asprintf(&want, "multigraph tally_load_avg\n"
+		    "%s%s", conf, vals), 0);
+		ck_assert_str_eq(text, want);
+		free(text);
+		free(want);
+		free(conf);
+		free(vals);
+
+		/* Nothing to link, though. */
+		text = suggest_in(&tab, PLUGIN_MULTI);
+		ck_assert_str_eq(text, "");
+		free(text);
+	}
+}
+END_TEST
+
+/* A node whose record cannot be read is reported once, not per graph. */
+START_TEST(test_multigraph_bad_record)
+{
+	char	*text, *errtext, *p;
+	size_t	 n = 0;
+
+	put_fleet();
+	put_raw("nodes", "bb", "nickname=x\nsource=local\n", 1);
+	put_raw("stats", "bb/node.uptime", "1", 1);
+	text = multi_in(&tab, PLUGIN_CONFIG, &errtext);
+	ck_assert_ptr_null(strstr(text, "x_bb"));
+	for (p = errtext; (p = strstr(p, "skipping node bb")) != NULL; p++)
+		n++;
+	ck_assert_uint_eq(n, 1);
+	free(text);
+	free(errtext);
+}
+END_TEST
+
+START_TEST(test_suggest_multigraph)
+{
+	char	*text;
+
+	text = suggest_in(&tab, PLUGIN_MULTI);
+	ck_assert_str_eq(text, "");
+	free(text);
+	put_fleet();
+	text = suggest_in(&tab, PLUGIN_MULTI);
+	ck_assert_str_eq(text, "all\n");
+	free(text);
+	/* Without the capability, the graphs themselves. */
+	text = suggest();
+	ck_assert_str_eq(text, "cpu_total\nuptime\ntahoe_storage_allocated\n"
+	    "tahoe_storage_operations_allocate\n"
+	    "tahoe_uploader_files_uploaded\n");
+	free(text);
+}
+END_TEST
+
+/* Munin::Plugin's need_multigraph, word for word where it matters. */
+START_TEST(test_no_multigraph)
+{
+	struct capture	 c;
+	char		*text;
+
+	plugin_no_multigraph(0, cap_open(&c));
+	text = cap_text(&c);
+	ck_assert_str_eq(text, "multigraph.value 0\n");
+	free(text);
+	plugin_no_multigraph(1, cap_open(&c));
+	text = cap_text(&c);
+	ck_assert_ptr_nonnull(strstr(text, "graph_title This plugin needs "
+	    "multigraph support\nmultigraph.label No multigraph here\n"
+	    "multigraph.info "));
+	ck_assert_ptr_nonnull(strstr(text, "tally_all"));
+	ck_assert_ptr_null(strstr(text, ".value"));
+	free(text);
+}
+END_TEST
+
+/* ---- the operator's graph table (env.graphs) --------------------------- */
+
+#define TSV "/etc/munin/tally-graphs.tsv"
+
+static int
+parse(struct plugin_table *t, const char *text, char *err)
+{
+	return plugin_table_parse(t, TSV, text, strlen(text), err,
+	    TALLY_ERRLEN);
+}
+
+static const char ops_tsv[] =
+    "# the operator's graphs\n"
+    "\n"
+    "tally_queue_depth\tqueue.depth\tstats\tQueue Depth\tjobs\tmyapp\t"
+	"--lower-limit 0\tno\n"
+    "myapp_requests\tmyapp.requests\tcounters\tMyApp Requests\t"
+	"requests per second\tmy-app\t-\tyes\n"
+    " \t \n"
+    "tally_load_avg\tload_monitor.avg_load\tstats\tLoop Lateness\t"
+	"seconds\ttally\t-\tno\n";
+
+START_TEST(test_table_operator)
+{
+	struct plugin_table		 t;
+	const struct plugin_graph	*g;
+	struct capture			 c;
+	char				 err[TALLY_ERRLEN], *text;
+
+	ck_assert_msg(parse(&t, ops_tsv, err) == 0, "%s", err);
+	ck_assert_uint_eq(t.n, plugin_ngraphs + 2);
+	ck_assert_uint_eq(t.noperator, 3);
+
+	/* A tally_ name: reachable only with the prefix. */
+	g = plugin_graph_find(&t, "tally_queue_depth");
+	ck_assert_ptr_nonnull(g);
+	ck_assert_ptr_eq(g, &t.graphs[plugin_ngraphs]);
+	ck_assert_str_eq(g->key, "queue_depth");
+	ck_assert_str_eq(g->statid, "queue.depth");
+	ck_assert_int_eq(g->db, STORE_STATS);
+	ck_assert_str_eq(g->title, "Queue Depth");
+	ck_assert_str_eq(g->vlabel, "jobs");
+	ck_assert_str_eq(g->category, "myapp");
+	ck_assert_str_eq(g->args, "--lower-limit 0");
+	ck_assert_int_eq(g->derive, 0);
+	ck_assert_int_eq(g->compat, 0);
+	ck_assert_ptr_nonnull(strstr(g->info, TSV));
+	ck_assert_ptr_null(plugin_graph_find(&t, "queue_depth"));
+
+	/* A bare name: reachable bare and prefixed, named bare. */
+	g = plugin_graph_find(&t, "myapp_requests");
+	ck_assert_ptr_nonnull(g);
+	ck_assert_ptr_eq(g, &t.graphs[plugin_ngraphs + 1]);
+	ck_assert_ptr_eq(plugin_graph_find(&t, "tally_myapp_requests"), g);
+	ck_assert_int_eq(g->db, STORE_COUNTERS);
+	ck_assert_ptr_null(g->args);
+	ck_assert_int_eq(g->derive, 1);
+	ck_assert_int_eq(g->compat, 1);
+
+	/* A compiled graph's key: replaced in place. */
+	ck_assert_ptr_eq(plugin_graph_find(&t, "tally_load_avg"),
+	    &t.graphs[0]);
+	ck_assert_str_eq(t.graphs[0].title, "Loop Lateness");
+	ck_assert_ptr_null(t.graphs[0].args);
+	ck_assert_str_eq(t.graphs[1].key, "load_peak");
+
+	plugin_list(&t, cap_open(&c));
+	text = cap_text(&c);
+	ck_assert_ptr_nonnull(strstr(text, "\ntally_queue_depth\n"
+	    "tally_myapp_requests\n"));
+	ck_assert_ptr_nonnull(strstr(text, "\nmyapp_requests\ntally_all\n"));
+	free(text);
+	plugin_table_free(&t);
+	ck_assert_ptr_null(t.graphs);
+}
+END_TEST
+
+/*
+ * The compiled compat graphs, written as tahoe-graphs.tsv lines (with its
+ * header), read back the same: the operator's format is that file's.
+ */
+START_TEST(test_table_tsv_roundtrip)
+{
+	struct plugin_table	 t;
+	FILE			*f;
+	char			*text, err[TALLY_ERRLEN];
+	size_t			 len, i;
+
+	f = open_memstream(&text, &len);
+	ck_assert_ptr_nonnull(f);
+	fputs("# The original system's munin graphs\n# plugin name\tstatid"
+	    "\tcategory\tgraph_title\tgraph_vlabel\tgraph_category\t"
+	    "graph_args\tDERIVE+min 0\n", f);
+	for (i = 0; i < plugin_ngraphs; i++) {
+		const struct plugin_graph *g = &plugin_graphs[i];
+		if (!g->compat)
+			continue;
+		fprintf(f, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", g->key,
+		    g->statid, g->db == STORE_COUNTERS ? "counters" : "stats",
+		    g->title, g->vlabel, g->category,
+		    g->args != NULL ? g->args : "-", g->derive ? "yes" : "no");
+	}
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_msg(parse(&t, text, err) == 0, "%s", err);
+	ck_assert_uint_eq(t.n, plugin_ngraphs);
+	ck_assert_uint_eq(t.noperator, 26);
+	for (i = 0; i < plugin_ngraphs; i++) {
+		const struct plugin_graph *a = &plugin_graphs[i];
+		const struct plugin_graph *b = &t.graphs[i];
+		ck_assert_str_eq(a->key, b->key);
+		ck_assert_str_eq(a->statid, b->statid);
+		ck_assert_int_eq(a->db, b->db);
+		ck_assert_str_eq(a->title, b->title);
+		ck_assert_str_eq(a->vlabel, b->vlabel);
+		ck_assert_str_eq(a->category, b->category);
+		ck_assert_int_eq(a->args == NULL, b->args == NULL);
+		if (a->args != NULL)
+			ck_assert_str_eq(a->args, b->args);
+		ck_assert_int_eq(a->derive != 0, b->derive != 0);
+		ck_assert_int_eq(a->compat, b->compat);
+	}
+	plugin_table_free(&t);
+	free(text);
+}
+END_TEST
+
+#define GOOD8(name) name "\tst\tstats\tT\tv\tc\t-\tno\n"
+#define L10 "LLLLLLLLLL"
+
+/* Every bad line: TALLY_EINVAL, "graphs FILE:LINE: " and the reason. */
+START_TEST(test_table_bad_lines)
+{
+	static const struct {
+		const char	*text;
+		size_t		 line;
+		const char	*want;
+	} cases[] = {
+		/* Columns. */
+		{ "tally_x\tst\n", 1, "2 columns, want 8 separated by tabs" },
+		{ GOOD8("tally_a") "tally_x\tst\tstats\tT\tv\tc\t-\tno\tz\n",
+		  2, "9 columns, want 8" },
+		{ "# a comment\n\nnocolumns\n", 3, "1 column, want 8" },
+		{ "  # not a comment\n", 1, "1 column, want 8" },
+		{ "tally_x st stats T v c - no\n", 1, "1 column, want 8" },
+		{ "\tst\tstats\tT\tv\tc\t-\tno\n", 1,
+		  "column 1 (plugin name) is empty" },
+		{ "tally_x\tst\tstats\t\tv\tc\t-\tno\n", 1,
+		  "column 4 (graph_title) is empty" },
+		{ "tally_x\tst\tstats\tT\tv\tc\t\tno\n", 1,
+		  "column 7 (graph_args) is empty: write - for no graph_args" },
+		{ "tally_x\tst\tstats\tT\tv\tc\t-\t\n", 1,
+		  "column 8 (DERIVE) is empty" },
+		/* Control characters, a CRLF file among them. */
+		{ "tally_x\tst\tstats\tT\tv\tc\t-\tno\r\n", 1,
+		  "column 8 (DERIVE) holds a control character (0x0d): a CRLF "
+		  "line end? Save the file with LF line ends" },
+		{ "tally_x\tst\tstats\tT\001\tv\tc\t-\tno\n", 1,
+		  "column 4 (graph_title) holds a control character (0x01)" },
+		{ "tally_x\tst\tstats\tT\tv\x7f\tc\t-\tno\n", 1,
+		  "column 5 (graph_vlabel) holds a control character (0x7f)" },
+		/* Names. */
+		{ GOOD8("1abc"), 1, "plugin name '1abc' is not a valid munin "
+		  "name" },
+		{ GOOD8("my-app"), 1, "plugin name 'my-app' is not a valid" },
+		{ GOOD8("my app"), 1, "plugin name 'my app' is not a valid" },
+		{ GOOD8("tally_x.y"), 1, "'tally_x.y' is not a valid" },
+		{ GOOD8("tally_" L10 L10 L10 L10 L10 L10 "x"), 1,
+		  "at most 64 bytes" },
+		{ GOOD8("tally_"), 1, "plugin name 'tally_' names no graph: "
+		  "write tally_<graph>" },
+		{ GOOD8("tally_all"), 1, "plugin name 'tally_all' is reserved: "
+		  "tally_all is the multigraph plugin" },
+		{ GOOD8("all"), 1, "plugin name 'all' is reserved" },
+		{ GOOD8("tally_x") "# c\n" GOOD8("tally_x"), 3,
+		  "graph 'x' is already defined at line 1" },
+		{ GOOD8("tally_x") GOOD8("x"), 2,
+		  "graph 'x' is already defined at line 1" },
+		/* The other columns. */
+		{ "tally_x\tbad stat\tstats\tT\tv\tc\t-\tno\n", 1,
+		  "statid 'bad stat' is not a valid stat name" },
+		{ "tally_x\tst/x\tstats\tT\tv\tc\t-\tno\n", 1,
+		  "statid 'st/x' is not a valid stat name" },
+		{ "tally_x\tst\tgauge\tT\tv\tc\t-\tno\n", 1,
+		  "category 'gauge' must be counters or stats" },
+		{ "tally_x\tst\tStats\tT\tv\tc\t-\tno\n", 1,
+		  "category 'Stats' must be counters or stats" },
+		{ "tally_x\tst\tstats\tT\tv\tmy app\t-\tno\n", 1,
+		  "graph_category 'my app' may hold only letters, digits" },
+		{ "tally_x\tst\tstats\tT\tv\tc/d\t-\tno\n", 1,
+		  "graph_category 'c/d'" },
+		{ "tally_x\tst\tstats\tT\tv\tc\t-\tmaybe\n", 1,
+		  "DERIVE 'maybe' must be yes or no" },
+		{ "tally_x\tst\tstats\tT\tv\tc\t-\tYES\n", 1,
+		  "DERIVE 'YES' must be yes or no" },
+		/* The last line, without its newline, counts too. */
+		{ GOOD8("tally_a") "tally_x\tst\tstats\tT\tv\tc\t-\tn", 2,
+		  "DERIVE 'n' must be yes or no" },
+	};
+	struct plugin_table	 t;
+	char			 err[TALLY_ERRLEN], prefix[128];
+	size_t			 i;
+	int			 rc;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		rc = parse(&t, cases[i].text, err);
+		ck_assert_msg(rc == TALLY_EINVAL, "case %zu: rc %d", i, rc);
+		snprintf(prefix, sizeof prefix, "graphs " TSV ":%zu: ",
+		    cases[i].line);
+		ck_assert_msg(strncmp(err, prefix, strlen(prefix)) == 0,
+		    "case %zu: '%s' does not start '%s'", i, err, prefix);
+		ck_assert_msg(strstr(err, cases[i].want) != NULL,
+		    "case %zu: '%s' lacks '%s'", i, err, cases[i].want);
+		ck_assert_ptr_null(t.graphs);
+		ck_assert_uint_eq(t.n, 0);
+		plugin_table_free(&t);
+	}
+}
+END_TEST
+
+/* What is no text at all: a NUL byte, an endless line, too many graphs. */
+START_TEST(test_table_limits)
+{
+	struct plugin_table	 t;
+	char			 err[TALLY_ERRLEN], *text;
+	static const char	 nul[] = GOOD8("tally_a") "tally_b\tst\0\n";
+	size_t			 i, len;
+	FILE			*f;
+
+	ck_assert_int_eq(plugin_table_parse(&t, TSV, nul, sizeof nul - 1, err,
+	    sizeof err), TALLY_EINVAL);
+	ck_assert_str_eq(err, "graphs " TSV ":2: a NUL byte: this is not a "
+	    "text file");
+
+	text = malloc(PLUGIN_TABLE_MAXLINE + 2);
+	ck_assert_ptr_nonnull(text);
+	memset(text, '#', PLUGIN_TABLE_MAXLINE + 1);
+	text[PLUGIN_TABLE_MAXLINE + 1] = '\0';
+	ck_assert_int_eq(parse(&t, text, err), TALLY_EINVAL);
+	ck_assert_str_eq(err, "graphs " TSV ":1: longer than 4096 bytes");
+	/* Exactly the limit is fine. */
+	text[PLUGIN_TABLE_MAXLINE] = '\0';
+	ck_assert_msg(parse(&t, text, err) == 0, "%s", err);
+	plugin_table_free(&t);
+	free(text);
+
+	f = open_memstream(&text, &len);
+	ck_assert_ptr_nonnull(f);
+	for (i = 0; i <= PLUGIN_TABLE_MAXGRAPHS; i++)
+		fprintf(f, "tally_g%zu\tst\tstats\tT\tv\tc\t-\tno\n", i);
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_int_eq(parse(&t, text, err), TALLY_ELIMIT);
+	ck_assert_str_eq(err, "graphs " TSV ":4097: more than 4096 graphs");
+	free(text);
+}
+END_TEST
+
+/* Write text into dir/name; returns the path (static). */
+static const char *
+write_file(const char *name, const char *text, size_t len)
+{
+	static char	 path[FIXTURE_PATH_MAX + 64];
+	FILE		*f;
+
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(fwrite(text, 1, len, f), len);
+	ck_assert_int_eq(fclose(f), 0);
+	return path;
+}
+
+START_TEST(test_table_load)
+{
+	struct plugin_table	 t;
+	char			 err[TALLY_ERRLEN], *big;
+	char			 want[FIXTURE_PATH_MAX + 128];
+	char			 path[FIXTURE_PATH_MAX + 64];
+	const char		*p;
+
+	/* No file: the compiled graphs. */
+	ck_assert_int_eq(plugin_table_load(&t, NULL, err, sizeof err), 0);
+	ck_assert_uint_eq(t.n, plugin_ngraphs);
+	plugin_table_free(&t);
+	ck_assert_int_eq(plugin_table_load(&t, "", err, sizeof err), 0);
+	ck_assert_uint_eq(t.n, plugin_ngraphs);
+	plugin_table_free(&t);
+
+	p = write_file("empty.tsv", "", 0);
+	ck_assert_int_eq(plugin_table_load(&t, p, err, sizeof err), 0);
+	ck_assert_uint_eq(t.n, plugin_ngraphs);
+	ck_assert_uint_eq(t.noperator, 0);
+	plugin_table_free(&t);
+
+	p = write_file("ops.tsv", ops_tsv, strlen(ops_tsv));
+	ck_assert_msg(plugin_table_load(&t, p, err, sizeof err) == 0, "%s",
+	    err);
+	ck_assert_uint_eq(t.noperator, 3);
+	ck_assert_ptr_nonnull(strstr(plugin_graph_find(&t,
+	    "tally_queue_depth")->info, p));
+	plugin_table_free(&t);
+
+	p = write_file("bad.tsv", GOOD8("tally_a") "tally_b\n",
+	    strlen(GOOD8("tally_a") "tally_b\n"));
+	ck_assert_int_eq(plugin_table_load(&t, p, err, sizeof err),
+	    TALLY_EINVAL);
+	snprintf(want, sizeof want, "graphs %s:2: 1 column, want 8", p);
+	ck_assert_msg(strncmp(err, want, strlen(want)) == 0, "%s", err);
+
+	snprintf(path, sizeof path, "%s/missing.tsv", dir);
+	ck_assert_int_eq(plugin_table_load(&t, path, err, sizeof err),
+	    TALLY_ESYS);
+	snprintf(want, sizeof want, "graphs %s: No such file or directory",
+	    path);
+	ck_assert_str_eq(err, want);
+
+	ck_assert_int_eq(plugin_table_load(&t, dir, err, sizeof err),
+	    TALLY_ESYS);
+	snprintf(want, sizeof want, "graphs %s: Is a directory", dir);
+	ck_assert_str_eq(err, want);
+
+	big = malloc(PLUGIN_TABLE_MAXSIZE + 1);
+	ck_assert_ptr_nonnull(big);
+	memset(big, '\n', PLUGIN_TABLE_MAXSIZE + 1);
+	p = write_file("big.tsv", big, PLUGIN_TABLE_MAXSIZE + 1);
+	free(big);
+	ck_assert_int_eq(plugin_table_load(&t, p, err, sizeof err),
+	    TALLY_ELIMIT);
+	snprintf(want, sizeof want, "graphs %s: larger than 1048576 bytes",
+	    p);
+	ck_assert_str_eq(err, want);
+}
+END_TEST
+
+/* autoconf says no for a bad graph table, with the file and line. */
+START_TEST(test_autoconf_graphs)
+{
+	struct capture	 c;
+	const char	*p;
+	char		*text, want[FIXTURE_PATH_MAX + 256];
+
+	put_node("a", "n", NOW, NULL, NULL);
+	p = write_file("bad.tsv", GOOD8("tally_all"),
+	    strlen(GOOD8("tally_all")));
+	plugin_autoconf(dir, p, cap_open(&c));
+	text = cap_text(&c);
+	snprintf(want, sizeof want, "no (graphs %s:1: plugin name "
+	    "'tally_all' is reserved: tally_all is the multigraph plugin)\n",
+	    p);
+	ck_assert_str_eq(text, want);
+	free(text);
+	p = write_file("good.tsv", GOOD8("tally_x"), strlen(GOOD8("tally_x")));
+	plugin_autoconf(dir, p, cap_open(&c));
+	text = cap_text(&c);
+	ck_assert_str_eq(text, "yes\n");
+	free(text);
+}
+END_TEST
+
+/* The operator's graphs take part in multigraph and suggest. */
+START_TEST(test_multigraph_operator)
+{
+	static const struct stat_val c[] = { { "myapp.requests", 12 },
+	    { NULL, 0 } };
+	static const struct stat_val s[] = { { "queue.depth", 4 },
+	    { "load_monitor.avg_load", 0.25 }, { NULL, 0 } };
+	struct plugin_table	 t;
+	char			 err[TALLY_ERRLEN], *text;
+
+	ck_assert_msg(parse(&t, ops_tsv, err) == 0, "%s", err);
+	put_node("a", "n", NOW, c, s);
+	text = multi_in(&t, 0, NULL);
+	ck_assert_str_eq(text,
+	    "multigraph tally_load_avg\nn_a.value 0.25\n"
+	    "multigraph tahoe_runtime_load_avg\nn_a.value 0.25\n"
+	    "multigraph tally_queue_depth\nn_a.value 4\n"
+	    "multigraph myapp_requests\nn_a.value 12\n");
+	free(text);
+	text = multi_in(&t, PLUGIN_CONFIG, NULL);
+	ck_assert_ptr_nonnull(strstr(text, "multigraph tally_load_avg\n"
+	    "graph_title Loop Lateness\n"));
+	ck_assert_ptr_nonnull(strstr(text, "multigraph myapp_requests\n"
+	    "graph_title MyApp Requests\ngraph_vlabel requests per second\n"
+	    "graph_category my-app\ngraph_info From the operator's graph "
+	    "table " TSV ". Stat: myapp.requests, a line per node.\n"
+	    "n_a.label n\nn_a.draw LINE1\nn_a.type DERIVE\nn_a.min 0\n"));
+	free(text);
+	text = suggest_in(&t, 0);
+	ck_assert_str_eq(text, "load_avg\ntahoe_runtime_load_avg\n"
+	    "queue_depth\nmyapp_requests\n");
+	free(text);
+	plugin_table_free(&t);
 }
 END_TEST
 
@@ -889,7 +1608,17 @@ plugin_suite(void)
 	tcase_add_test(tc, test_table_sane);
 	tcase_add_test(tc, test_table_builtin);
 	tcase_add_test(tc, test_graph_find);
+	tcase_add_test(tc, test_is_multigraph);
 	tcase_add_test(tc, test_list);
+	tcase_add_test(tc, test_graph_name);
+	tcase_add_test(tc, test_no_multigraph);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("graphs");
+	tcase_add_test(tc, test_table_operator);
+	tcase_add_test(tc, test_table_tsv_roundtrip);
+	tcase_add_test(tc, test_table_bad_lines);
+	tcase_add_test(tc, test_table_limits);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("fields");
@@ -917,6 +1646,15 @@ plugin_suite(void)
 	tcase_add_test(tc, test_open_errors);
 	tcase_add_test(tc, test_open_format);
 	tcase_add_test(tc, test_open_ok);
+	tcase_add_test(tc, test_config_dirty);
+	tcase_add_test(tc, test_multigraph_fetch);
+	tcase_add_test(tc, test_multigraph_config);
+	tcase_add_test(tc, test_multigraph_empty);
+	tcase_add_test(tc, test_multigraph_bad_record);
+	tcase_add_test(tc, test_multigraph_operator);
+	tcase_add_test(tc, test_suggest_multigraph);
+	tcase_add_test(tc, test_table_load);
+	tcase_add_test(tc, test_autoconf_graphs);
 	suite_add_tcase(s, tc);
 	return s;
 }
@@ -924,5 +1662,11 @@ plugin_suite(void)
 int
 main(void)
 {
+	char	 err[TALLY_ERRLEN];
+
+	if (plugin_table_load(&tab, NULL, err, sizeof err) != 0) {
+		fprintf(stderr, "check_plugin: %s\n", err);
+		return EXIT_FAILURE;
+	}
 	return fixture_run(plugin_suite());
 }

@@ -2,8 +2,11 @@
  * check_remote.c: a provider in remote mode, against a listening socket
  * that speaks the protocol frame by frame, so each step is checked: the
  * HELLO it sends, its answer to POLL, its reaction to ERROR and to a lost
- * connection.  (tallyd itself is exercised by check_gatherer and the shell
- * tests.)
+ * connection.  The same over TLS, the socket's end made of tls.c with an
+ * identity of the test's own: HELLO comes only inside TLS, only to the
+ * certificate the furl pins, and a gatherer with another certificate is
+ * refused with both fingerprints in the log.  (tallyd itself is exercised
+ * by check_gatherer and the shell tests.)
  */
 #include <sys/socket.h>
 
@@ -18,6 +21,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <fcntl.h>
 
 #include "tally-int.h"
 #include "fixture.h"
@@ -75,6 +80,114 @@ static void
 teardown(void)
 {
 	close(lfd);
+}
+
+/* ---- a TLS gatherer of the test's making -------------------------------- */
+
+static char		 tlsdir[FIXTURE_PATH_MAX];
+
+/* An identity in tlsdir under name; its server context and fingerprint. */
+static struct ssl_ctx_st *
+tls_identity(const char *name, char *fp)
+{
+	struct ssl_ctx_st	*ctx;
+	char			 key[FIXTURE_PATH_MAX + 64];
+	char			 crt[FIXTURE_PATH_MAX + 64];
+	char			 err[TALLY_ERRLEN];
+
+	snprintf(key, sizeof key, "%s/%s.key", tlsdir, name);
+	snprintf(crt, sizeof crt, "%s/%s.crt", tlsdir, name);
+	ck_assert_msg(tls_identity_create(key, crt, fp, FURL_FP_LEN + 1, err,
+	    sizeof err) == 0, "%s", err);
+	ck_assert_msg(tls_server_ctx(&ctx, key, crt, NULL, 0, err,
+	    sizeof err) == 0, "%s", err);
+	return ctx;
+}
+
+static void
+setup_tls(void)
+{
+	setup();
+	ck_assert_ptr_nonnull(fixture_tmpdir(tlsdir));
+}
+
+static void
+teardown_tls(void)
+{
+	teardown();
+	fixture_rmtree(tlsdir);
+}
+
+/* The server's handshake on an accepted fd: 0, or TLS_ERROR with err. */
+static int
+srv_handshake(int fd, struct ssl_ctx_st *ctx, struct ssl_st **sslp,
+    char *err, size_t errlen)
+{
+	struct pollfd	 pfd = { fd, POLLIN, 0 };
+	int		 rc;
+
+	ck_assert_int_eq(fcntl(fd, F_SETFL, O_NONBLOCK), 0);
+	ck_assert_int_eq(tls_new(sslp, ctx, fd, NULL, err, errlen), 0);
+	while ((rc = tls_handshake(*sslp, err, errlen)) != 0) {
+		if (rc == TLS_ERROR)
+			return rc;
+		pfd.events = rc == TLS_WANT_READ ? POLLIN : POLLOUT;
+		ck_assert_int_eq(poll(&pfd, 1, 5000), 1);
+	}
+	return 0;
+}
+
+/* read_frame's twin inside TLS; -1 at EOF. */
+static int
+tls_read_frame(int fd, struct ssl_st *ssl, struct wire_buf *b,
+    const uint8_t **pl, size_t *plen)
+{
+	struct pollfd	 pfd = { fd, POLLIN, 0 };
+	char		 err[TALLY_ERRLEN];
+	uint8_t		 type;
+	long		 fl, n;
+
+	b->len = 0;
+	for (;;) {
+		fl = wire_frame(b->data, b->len, &type, pl, plen);
+		if (fl > 0)
+			return type;
+		ck_assert_int_eq(fl, 0);
+		ck_assert_int_eq(wire_buf_reserve(b, 65536), 0);
+		n = tls_read(ssl, b->data + b->len, b->cap - b->len, err,
+		    sizeof err);
+		if (n == TLS_WANT_READ || n == TLS_WANT_WRITE) {
+			pfd.events = n == TLS_WANT_READ ? POLLIN : POLLOUT;
+			ck_assert_int_eq(poll(&pfd, 1, 5000), 1);
+			continue;
+		}
+		ck_assert_msg(n >= 0, "TLS read: %s", err);
+		if (n == 0)
+			return -1;
+		b->len += (size_t)n;
+	}
+}
+
+static void
+tls_send_buf(int fd, struct ssl_st *ssl, struct wire_buf *b)
+{
+	struct pollfd	 pfd = { fd, POLLOUT, 0 };
+	char		 err[TALLY_ERRLEN];
+	size_t		 off = 0;
+	long		 n;
+
+	while (off < b->len) {
+		n = tls_write(ssl, b->data + off, b->len - off, err,
+		    sizeof err);
+		if (n == TLS_WANT_READ || n == TLS_WANT_WRITE) {
+			pfd.events = n == TLS_WANT_READ ? POLLIN : POLLOUT;
+			ck_assert_int_eq(poll(&pfd, 1, 5000), 1);
+			continue;
+		}
+		ck_assert_msg(n > 0, "TLS write: %s", err);
+		off += (size_t)n;
+	}
+	b->len = 0;
 }
 
 static tally_provider *
@@ -323,6 +436,175 @@ START_TEST(test_nobody_listening)
 }
 END_TEST
 
+/* Over TLS: HELLO, with the secret, only inside; polls answered. */
+START_TEST(test_tls_hello_poll_snapshot)
+{
+	struct ssl_ctx_st	*ctx;
+	struct ssl_st		*ssl;
+	tally_provider		*p;
+	struct wire_buf		 in, out;
+	struct wire_hello	 h;
+	struct snapshot		 snap;
+	const uint8_t		*pl;
+	char			 fp[FURL_FP_LEN + 1], err[TALLY_ERRLEN];
+	size_t			 plen;
+	uint32_t		 seq;
+	int64_t			 t, v;
+	int			 fd;
+
+	ctx = tls_identity("gatherer", fp);
+	snprintf(furl, sizeof furl, "tally+tls://%s@127.0.0.1:%d/%s", fp,
+	    port, SECRET);
+	wire_buf_init(&in);
+	wire_buf_init(&out);
+	snapshot_init(&snap);
+	p = mk();
+	tally_count(p, "far.ops", 42);
+	ck_assert_int_eq(tally_provider_start(p), 0);
+	ck_assert_int_ge(fd = accept_within(5), 0);
+	ck_assert_msg(srv_handshake(fd, ctx, &ssl, err, sizeof err) == 0,
+	    "%s", err);
+	ck_assert_str_eq(tls_version(ssl), "TLSv1.3");
+
+	ck_assert_int_eq(tls_read_frame(fd, ssl, &in, &pl, &plen),
+	    WIRE_HELLO);
+	ck_assert_int_eq(wire_get_hello(pl, plen, &h, err, sizeof err), 0);
+	ck_assert(h.secret_len == strlen(SECRET) &&
+	    memcmp(h.secret, SECRET, h.secret_len) == 0);
+	ck_assert(h.node_len == 8 && memcmp(h.node_id, "remote-1", 8) == 0);
+
+	wire_put_welcome(&out, TALLY_PROTOCOL_VERSION, 60000);
+	wire_put_poll(&out, 3);
+	tls_send_buf(fd, ssl, &out);
+	ck_assert_int_eq(tls_read_frame(fd, ssl, &in, &pl, &plen),
+	    WIRE_SNAPSHOT);
+	ck_assert_int_eq(wire_get_snapshot(pl, plen, &seq, &t, &snap, err,
+	    sizeof err), 0);
+	ck_assert_uint_eq(seq, 3);
+	ck_assert(find_counter(&snap, "far.ops", &v) && v == 42);
+	ck_assert(logged_has(": connected"));
+
+	/* Stopping says goodbye inside TLS: a clean EOF. */
+	ck_assert_int_eq(tally_provider_stop(p), 0);
+	ck_assert_int_eq(tls_read_frame(fd, ssl, &in, &pl, &plen), -1);
+	tls_free(ssl);
+	close(fd);
+	tally_provider_free(p);
+	tls_ctx_free(ctx);
+	wire_buf_free(&in);
+	wire_buf_free(&out);
+	snapshot_free(&snap);
+}
+END_TEST
+
+/*
+ * A gatherer with another certificate (a man in the middle on the
+ * address): the provider refuses it during the handshake, logs both
+ * fingerprints, never says HELLO, and tries again later.
+ */
+START_TEST(test_tls_pin_mismatch)
+{
+	struct ssl_ctx_st	*real, *mitm;
+	struct ssl_st		*ssl;
+	tally_provider		*p;
+	char			 fp[FURL_FP_LEN + 1], fp2[FURL_FP_LEN + 1];
+	char			 err[TALLY_ERRLEN], want[256];
+	int			 fd;
+
+	real = tls_identity("real", fp);
+	mitm = tls_identity("mitm", fp2);
+	ck_assert_str_ne(fp, fp2);
+	snprintf(furl, sizeof furl, "tally+tls://%s@127.0.0.1:%d/%s", fp,
+	    port, SECRET);
+	p = mk();
+	ck_assert_int_eq(tally_provider_start(p), 0);
+	ck_assert_int_ge(fd = accept_within(5), 0);
+	ck_assert_int_eq(srv_handshake(fd, mitm, &ssl, err, sizeof err),
+	    TLS_ERROR);
+	ck_assert_msg(strstr(err, "bad certificate") != NULL, "%s", err);
+	tls_free(ssl);
+	close(fd);
+	snprintf(want, sizeof want, "gatherer 127.0.0.1:%d: certificate "
+	    "fingerprint mismatch (expected %s, got %s)", port, fp, fp2);
+	ck_assert_msg(logged_has(want), "log lacks '%s':\n%s", want, logged);
+	ck_assert(!logged_has(SECRET));
+
+	/* It comes back (0.5-1 s) and finds the real gatherer. */
+	ck_assert_int_ge(fd = accept_within(5), 0);
+	ck_assert_msg(srv_handshake(fd, real, &ssl, err, sizeof err) == 0,
+	    "%s", err);
+	tls_free(ssl);
+	close(fd);
+	tally_provider_free(p);
+	tls_ctx_free(real);
+	tls_ctx_free(mitm);
+}
+END_TEST
+
+/*
+ * A plaintext listener where a TLS gatherer should be: it sees a TLS
+ * ClientHello and no secret; the provider logs that the peer does not
+ * speak TLS.
+ */
+START_TEST(test_tls_never_plaintext)
+{
+	tally_provider	*p;
+	struct pollfd	 pfd;
+	char		 fp[FURL_FP_LEN + 1];
+	uint8_t		 buf[4096];
+	ssize_t		 n;
+	size_t		 got = 0;
+	int		 fd;
+
+	tls_ctx_free(tls_identity("real", fp));
+	snprintf(furl, sizeof furl, "tally+tls://%s@127.0.0.1:%d/%s", fp,
+	    port, SECRET);
+	p = mk();
+	ck_assert_int_eq(tally_provider_start(p), 0);
+	ck_assert_int_ge(fd = accept_within(5), 0);
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	while (got < 5) {
+		ck_assert_int_eq(poll(&pfd, 1, 5000), 1);
+		ck_assert_int_gt(n = read(fd, buf + got, sizeof buf - got), 0);
+		got += (size_t)n;
+	}
+	/* A TLS handshake record, TLS 1.x on the record layer. */
+	ck_assert_uint_eq(buf[0], 0x16);
+	ck_assert_uint_eq(buf[1], 0x03);
+	ck_assert(memmem(buf, got, SECRET, strlen(SECRET)) == NULL);
+	ck_assert(memmem(buf, got, "remote-1", 8) == NULL);
+	/* A plaintext gatherer's answer: ERROR too_big. */
+	ck_assert_int_eq(write(fd, "\0\0\0\x05\x05\0\x06\0\0", 9), 9);
+	close(fd);
+	for (got = 0; !logged_has("does not speak TLS") && got < 500; got++)
+		usleep(10000);
+	ck_assert_msg(logged_has("does not speak TLS"), "%s", logged);
+	tally_provider_free(p);
+}
+END_TEST
+
+/* tally:// is for loopback: elsewhere the provider is not even made. */
+START_TEST(test_plaintext_beyond_loopback)
+{
+	tally_provider	*p;
+
+	snprintf(furl, sizeof furl, "tally://192.0.2.1:%d/%s", port, SECRET);
+	{
+		tally_options	 opt;
+
+		memset(&opt, 0, sizeof opt);
+		opt.node_id = "remote-1";
+		opt.gatherer_furl = furl;
+		opt.flags = TALLY_F_NO_MONITORS;
+		opt.log = log_cb;
+		ck_assert_int_eq(tally_provider_new(&p, &opt), TALLY_EINVAL);
+	}
+	ck_assert_msg(logged_has("loopback only"), "%s", logged);
+	ck_assert(!logged_has(SECRET));
+}
+END_TEST
+
 int
 main(void)
 {
@@ -336,6 +618,15 @@ main(void)
 	tcase_add_test(tc, test_garbage_from_gatherer);
 	tcase_add_test(tc, test_nobody_listening);
 	tcase_add_test(tc, test_welcome_wrong_version);
+	tcase_add_test(tc, test_plaintext_beyond_loopback);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("tls");
+	tcase_add_checked_fixture(tc, setup_tls, teardown_tls);
+	tcase_set_timeout(tc, 20);
+	tcase_add_test(tc, test_tls_hello_poll_snapshot);
+	tcase_add_test(tc, test_tls_pin_mismatch);
+	tcase_add_test(tc, test_tls_never_plaintext);
 	suite_add_tcase(s, tc);
 	return fixture_run(s);
 }

@@ -23,9 +23,10 @@ start_gatherer "$BASE" -v
 STATS=$BASE/stats
 
 # ---- the furl -----------------------------------------------------------
-[[ $GATHERER_FURL =~ ^tally://127\.0\.0\.1:([0-9]+)/[a-z2-7]{16,64}$ ]] ||
-    fail "tallyd printed '$GATHERER_FURL', want tally://127.0.0.1:PORT/SECRET"
-PORT=${BASH_REMATCH[1]}
+# TLS by default: tally+tls://FINGERPRINT@HOST:PORT/SECRET.
+[[ $GATHERER_FURL =~ ^tally(\+tls://[a-z2-7]{52}@|://)127\.0\.0\.1:([0-9]+)/[a-z2-7]{16,64}$ ]] ||
+    fail "tallyd printed '$GATHERER_FURL', want tally+tls://FP@127.0.0.1:PORT/SECRET"
+PORT=${BASH_REMATCH[2]}
 [ "$PORT" -gt 0 ] || fail "the furl has port 0: $GATHERER_FURL"
 FURLFILE=$BASE/stats_gatherer.furl
 [ -f "$FURLFILE" ] || fail "no $FURLFILE"

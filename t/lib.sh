@@ -280,7 +280,7 @@ gatherer_ready() {
 
 	n=$(wc -l <"$f" 2>/dev/null) || n=0
 	if [ "$n" -gt 0 ] &&
-	    line=$(head -n "$n" "$f" | grep -m 1 '^tally://'); then
+	    line=$(head -n "$n" "$f" | grep -m 1 -E '^tally(\+tls)?://'); then
 		GATHERER_FURL=$line
 		return 0
 	fi

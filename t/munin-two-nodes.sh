@@ -98,8 +98,14 @@ out=$(munin_run tahoe_storage_allocated autoconf 2>&1) ||
     fail "autoconf exited non-zero: $out"
 [ "$out" = yes ] || fail "autoconf says '$out', want yes"
 
-# suggest: the graphs there are data for, one a line.
+# suggest: under munin, which announces multigraph, the one tally_all
+# link; without the capability, the graphs there are data for, one a line.
 munin_run tally_ suggest >"$T/suggest" 2>"$T/suggest.err" ||
+    fail "suggest failed: $(cat "$T/suggest.err")"
+[ "$(cat "$T/suggest")" = all ] ||
+    fail "suggest under munin-run says '$(cat "$T/suggest")', want all"
+env -u MUNIN_CAP_MULTIGRAPH statsfile="$STATS" "$PLUGIN" suggest \
+    >"$T/suggest" 2>"$T/suggest.err" </dev/null ||
     fail "suggest failed: $(cat "$T/suggest.err")"
 for g in tahoe_storage_allocated tahoe_storage_operations_get load_avg; do
 	grep -q "$g" "$T/suggest" ||
