@@ -20,8 +20,9 @@
 #     more than the kills of that node (TALLY_STORM_STRICT=1 fails on them);
 #   - every CHECK_EVERY kills and at the end: mdb_stat -e and -a pass,
 #     `tally check` passes, every node is alive and has written within the
-#     last few seconds, and the reader table (mdb_stat -r) holds only live
-#     pids; mdb_stat -rr then clears 0 stale readers;
+#     last few seconds, every demo node's slot holds all its 200 extra
+#     counters (no partial snapshot), and the reader table (mdb_stat -r)
+#     holds only live pids; mdb_stat -rr then clears 0 stale readers;
 #   - after a victim that held a reader slot dies (always the reader, and
 #     anyone killed inside a read transaction), its slot is stale until the
 #     restarted victim opens the environment, and gone right after (LMDB's
@@ -400,6 +401,18 @@ full_check() {
 	"$TALLY" -s "$STATS" check >"$T/check" 2>&1 ||
 	    fail "$1: tally check: $(cat "$T/check")"
 	wait_for "$1: every node writing (time= within ${FRESH}s)" fresh_nodes
+	# Whole snapshots: every demo node's slot holds all its extra
+	# counters (bumped every 10 ms, so written from the first snapshot).
+	out=$(db_pairs counters | awk -F '\t' -v want="$EXTRA" '
+		$1 ~ /^(local|remote)-[0-9]+\/demo\.extra\./ {
+			id = substr($1, 1, index($1, "/") - 1)
+			if (!(id in n)) nodes++
+			n[id]++ }
+		END { for (id in n) if (n[id] != want)
+			print id ": " n[id] " of " want " extra counters"
+		      print nodes + 0 " nodes" }')
+	[ "$out" = "$(( NLOCAL + NREMOTE )) nodes" ] ||
+	    fail "$1: partial slots: $out"
 	stale=$(stale_pids) || fail "$1: mdb_stat -r $STATS failed"
 	[ -z "$stale" ] ||
 	    fail "$1: dead pids hold reader slots: $(echo $stale)"
