@@ -161,7 +161,7 @@ stop() {
 # tallyd prints its furl on stdout once it listens.
 furl_printed() {
 	[ "$(wc -l <"$DIR/tallyd.out")" -ge 1 ] &&
-	    grep -q '^tally://' "$DIR/tallyd.out"
+	    grep -qE '^tally(\+tls)?://' "$DIR/tallyd.out"
 }
 
 printf '$ %s -i 1 %s &    # poll every second (default: 60)\n' \
@@ -170,7 +170,7 @@ printf '$ %s -i 1 %s &    # poll every second (default: 60)\n' \
 pids[tallyd]=$!
 wait_until 10 "tallyd's furl" furl_printed ||
     die "tallyd did not start: $(cat "$DIR/tallyd.log")"
-FURL=$(grep -m 1 '^tally://' "$DIR/tallyd.out")
+FURL=$(grep -m 1 -E '^tally(\+tls)?://' "$DIR/tallyd.out")
 echo "  pid ${pids[tallyd]}, log $DIR/tallyd.log; it printed its furl:"
 echo "  $FURL"
 echo "The furl is a capability: whoever holds it may send stats.  tallyd keeps"

@@ -105,7 +105,7 @@ usage(FILE *f, int full)
 	    "  -s STATSFILE  local mode: the LMDB environment (an existing "
 	    "directory)\n"
 	    "  -g FURL       remote mode: the gatherer's furl, "
-	    "tally://HOST:PORT/SECRET\n"
+	    "tally+tls://FINGERPRINT@HOST:PORT/SECRET\n"
 	    "                (as printed by tallyd); at least one of -s and -g,"
 	    " or both\n"
 	    "  -n NODE_ID    the node id ([a-z0-9_-], 1-64 characters)\n"

@@ -114,10 +114,13 @@ typedef struct tally_options {
 	/** Local mode: the LMDB environment (a directory that must exist).
 	 *  NULL: no local mode. */
 	const char *statsfile;
-	/** Remote mode: the gatherer's furl, tally://HOST:PORT/SECRET.  The
-	 *  provider dials it after start, says who it is, and answers the
-	 *  gatherer's polls; a lost connection is retried with backoff from
-	 *  1 s to 60 s.  NULL: no remote mode.  A node may use both modes. */
+	/** Remote mode: the gatherer's furl,
+	 *  tally+tls://FINGERPRINT@HOST:PORT/SECRET (TLS 1.3, the gatherer's
+	 *  certificate pinned by FINGERPRINT), or tally://HOST:PORT/SECRET on
+	 *  loopback only.  The provider dials it after start, says who it is,
+	 *  and answers the gatherer's polls; a lost connection is retried
+	 *  with backoff from 1 s to 60 s.  NULL: no remote mode.  A node may
+	 *  use both modes. */
 	const char *gatherer_furl;
 	/** Local mode: seconds between flushes; 0 means 10. */
 	double      flush_interval;

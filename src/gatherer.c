@@ -1143,7 +1143,8 @@ conn_check_header(struct conn *c, uint32_t flen, const uint8_t *typep)
 		conn_fail(c, WIRE_E_MALFORMED, "frame of length 0");
 		return WIRE_E_MALFORMED;
 	}
-	if (c->state == CONN_HANDSHAKE && (flen >> 16) == 0x1603) {
+	if (c->state == CONN_HANDSHAKE && c->tls == CONN_TLS_NONE &&
+	    (flen >> 16) == 0x1603) {
 		/* 16 03: a TLS handshake record, where a length should be. */
 		conn_fail(c, WIRE_E_TOO_BIG, "a TLS handshake to a plaintext "
 		    "gatherer (tallyd --plaintext): the node needs this "

@@ -669,9 +669,12 @@ tally_provider_stop(tally_provider *p)
 		return TALLY_EINVAL;
 	if ((rc = provider_forked(p)) != 0) {
 		/*
-		 * The child has no provider thread to join and must not touch
-		 * the parent's loop or environment: just let go of them.
+		 * The child has no provider thread to join, and must not use
+		 * the parent's environment.  Its copy of the loop is its own
+		 * to free (the host's, if attached, is the host's business).
 		 */
+		if (p->state == PROVIDER_THREAD)
+			ev_loop_destroy(p->loop);
 		p->loop = NULL;
 		store_close(p->store);	/* closes nothing in a child */
 		p->store = NULL;

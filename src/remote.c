@@ -525,8 +525,8 @@ remote_tls_step(struct remote *r)
 		return;
 	}
 	if (rc != 0) {
-		remote_fail(r, "%s%s", strncmp(err, "certificate", 11) == 0 ?
-		    "" : "TLS handshake failed: ", err);
+		remote_fail(r, "%s%s", tls_pin_failed(r->ssl) ? "" :
+		    "TLS handshake failed: ", err);
 		remote_reschedule(r);
 		return;
 	}
@@ -580,20 +580,17 @@ remote_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 		remote_tls_step(r);
 		return;
 	}
-	/* Each direction runs on its own event, or on the other's if asked. */
-	if (((revents & EV_WRITE) && !r->rd_wants_write) ||
-	    ((revents & EV_READ) && r->wr_wants_read)) {
-		r->wr_wants_read = 0;
-		if (remote_flush_out(r) != 0) {
-			remote_reschedule(r);
-			return;
-		}
+	/*
+	 * Either event may serve either direction (with TLS a write may wait
+	 * for input, and a read for output), so both are tried: one with
+	 * nothing to do returns at once, and each notes what it waits for.
+	 */
+	r->wr_wants_read = r->rd_wants_write = 0;
+	if (r->out.len > 0 && remote_flush_out(r) != 0) {
+		remote_reschedule(r);
+		return;
 	}
-	if (((revents & EV_READ) && !r->wr_wants_read) ||
-	    ((revents & EV_WRITE) && r->rd_wants_write)) {
-		r->rd_wants_write = 0;
-		remote_read(r);
-	}
+	remote_read(r);
 }
 
 static void

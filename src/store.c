@@ -365,7 +365,12 @@ store_close(struct store *s)
 	if (s == NULL)
 		return;
 	pthread_mutex_lock(&store_list_lock);
-	if (--s->refs > 0) {
+	if (--s->refs > 0 || s->pid != getpid()) {
+		/*
+		 * In a child of fork() the parent's environment is neither
+		 * closed (that would free the parent's reader slots) nor
+		 * freed: it stays on the list, invisible to this process.
+		 */
 		pthread_mutex_unlock(&store_list_lock);
 		return;
 	}
@@ -376,9 +381,7 @@ store_close(struct store *s)
 		}
 	}
 	pthread_mutex_unlock(&store_list_lock);
-	/* In a child of fork(), closing would free the parent's readers. */
-	if (s->pid == getpid())
-		mdb_env_close(s->env);
+	mdb_env_close(s->env);
 	pthread_mutex_destroy(&s->lock);
 	free(s->path);
 	free(s);

@@ -341,6 +341,8 @@ int	 tls_pending(struct ssl_st *);
 /* Send close_notify if the connection is healthy; never waits. */
 void	 tls_close_notify(struct ssl_st *);
 int	 tls_established(struct ssl_st *);
+/* Whether the handshake failed because the certificate was not the pin's. */
+int	 tls_pin_failed(struct ssl_st *);
 const char *tls_version(struct ssl_st *);
 
 /* nodedir.c: the files of a node directory. */

@@ -22,8 +22,6 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 
-#include <arpa/inet.h>
-
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>

@@ -667,15 +667,17 @@ tls_handshake(struct ssl_st *ssl, char *err, size_t errlen)
 		 * one place every successful handshake passes, so that no
 		 * path through OpenSSL's verification can skip the pin.
 		 */
-		if (tc->pinned && (tls_digest(SSL_get0_peer_certificate(ssl),
-		    md) != 0 || memcmp(md, tc->want, sizeof md) != 0)) {
-			tc->failed = 1;
-			tls_err(err, errlen, "certificate fingerprint "
-			    "mismatch");
-			ERR_clear_error();
-			return TLS_ERROR;
-		}
-		return 0;
+		if (!tc->pinned)
+			return 0;
+		if (tls_digest(SSL_get0_peer_certificate(ssl), md) != 0)
+			snprintf(tc->got, sizeof tc->got, "no certificate");
+		else if (memcmp(md, tc->want, sizeof md) == 0)
+			return 0;
+		else
+			furl_b32_encode(md, sizeof md, tc->got,
+			    sizeof tc->got);
+		tc->mismatch = 1;
+		return tls_fail(ssl, tc, rc, err, errlen);
 	}
 	switch (SSL_get_error(ssl, rc)) {
 	case SSL_ERROR_WANT_READ:
@@ -752,6 +754,14 @@ tls_close_notify(struct ssl_st *ssl)
 	ERR_clear_error();
 	(void)SSL_shutdown(ssl);
 	ERR_clear_error();
+}
+
+int
+tls_pin_failed(struct ssl_st *ssl)
+{
+	struct tls_conn	*tc = SSL_get_ex_data(ssl, tls_idx);
+
+	return tc != NULL && tc->mismatch;
 }
 
 int

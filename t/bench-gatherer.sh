@@ -6,18 +6,30 @@
 #
 # usage: bench-gatherer.sh TALLYD LOADGEN
 #
+# Each figure is measured twice in the same run, on the two transports:
+# plaintext (tallyd --plaintext) and TLS 1.3 (tallyd's default; loadgen
+# then pins the certificate as a provider does).
+#
 # 1. A round: tallyd on a fresh BASEDIR (-i 60), then loadgen with
 #    BENCH_CONNECTIONS (1,000) connections x BENCH_METRICS (1,000) metrics;
 #    the time from loadgen's start until every load node's slot is committed
-#    (handshakes included), and tallyd's peak RSS.
+#    (handshakes included), and tallyd's peak RSS.  The TLS round's time
+#    against the plaintext round's: the target is at most 1.5x.  Rounds
+#    alternate between the transports, BENCH_REPEAT (3) of each, and the
+#    medians are compared, so that a neighbour's load falls on both.
 # 2. The cost of an idle connection: tallyd's VmRSS after that round, the
 #    connections idle until their next poll, less its VmRSS before any
 #    connection; and again on a second tallyd whose nodes send 10 metrics,
 #    which shows the per-connection overhead without 1,000-metric buffers.
+# 3. The handshake's cost per connection: BENCH_HANDSHAKES (200)
+#    connections one after the other (loadgen -w 1), each timed from
+#    connect() to WELCOME; and tallyd's CPU per connection in the
+#    10-metric round, where 1,000 connect at once.
 #
-# Environment: BENCH_CONNECTIONS, BENCH_METRICS, BENCH_DEADLINE (seconds a
-# round may take before it counts as broken, 60), BENCH_KEEP=1 keeps the
-# temporary directory and prints its name.
+# Environment: BENCH_CONNECTIONS, BENCH_METRICS, BENCH_HANDSHAKES,
+# BENCH_REPEAT,
+# BENCH_DEADLINE (seconds a round may take before it counts as broken, 60),
+# BENCH_KEEP=1 keeps the temporary directory and prints its name.
 # Only bash, coreutils, grep, procps and lmdb-utils; no awk, bc or python.
 
 if [ -z "$BASH_VERSION" ]; then
@@ -35,6 +47,8 @@ LOADGEN=$2
 N=${BENCH_CONNECTIONS:-1000}
 M=${BENCH_METRICS:-1000}
 DEADLINE=${BENCH_DEADLINE:-60}
+HS=${BENCH_HANDSHAKES:-200}
+REPEAT=${BENCH_REPEAT:-3}
 SMALL_M=10
 POLL=0.02		# seconds between looks at the database
 
@@ -183,16 +197,18 @@ tail_log() {
 	tail -n "${2:-15}" "$1" >&2
 }
 
-# start_tallyd NAME: G_PID, G_BASE, G_STATS, G_FURL of a new gatherer.
+# start_tallyd NAME plain|tls: G_PID, G_BASE, G_STATS, G_FURL of a new
+# gatherer on that transport.
 start_tallyd() {
-	local name=$1 line i
+	local name=$1 line i mode=()
+	[ "$2" = plain ] && mode=(--plaintext)
 	G_BASE=$tmp/$name
 	G_STATS=$G_BASE/stats
 	G_OUT=$tmp/$name.out
 	G_ERR=$tmp/$name.err
 	: > "$G_OUT"
 	"$TALLYD" -l 127.0.0.1:0 -i 60 --max-connections $((2 * N + 100)) \
-	    "$G_BASE" > "$G_OUT" 2> "$G_ERR" &
+	    "${mode[@]}" "$G_BASE" > "$G_OUT" 2> "$G_ERR" &
 	G_PID=$!
 	pids+=("$G_PID")
 	G_FURL=
@@ -203,7 +219,7 @@ start_tallyd() {
 		fi
 		while read -r line; do
 			case $line in
-			tally://*) G_FURL=$line ;;
+			tally://* | tally+tls://*) G_FURL=$line ;;
 			esac
 		done < "$G_OUT"
 		if [ -n "$G_FURL" ] && [ -e "$G_STATS" ]; then
@@ -367,53 +383,83 @@ printf 'one run each\n\n'
 row figure tally reference ratio target
 
 samples=$((N * M))
-start_tallyd big
-nap 0.3		# let it settle before the baseline
-status_kib "$G_PID" VmRSS; rss0=$REPLY
-status_kib "$G_PID" RssAnon; anon0=$REPLY
-
-round "$M" big
-fx "$R_US" 1000000 2; secs=$REPLY
-rate=$(( samples * 1000000 / R_US ))
-fx "$rate" 1000 0; krate=$REPLY
-fx "$rate" 150000 2; ratio=$REPLY
-status_kib "$G_PID" VmHWM; hwm=$REPLY
-fx "$hwm" 1024 1; hwm_mib=$REPLY
-
 commas "$N"; cn=$REPLY
 commas "$M"; cm=$REPLY
-row "gatherer round, $cn conns x $cm metrics" "$secs s" - - "<= 2 s"
-row "round samples/s vs collectd network (const)" "$krate k/s" \
-    "150 k/s" "${ratio}x" \
-    ">= 500 k/s; reference is collectd's ~150k/s/thread, not measured"
-shake=- answer=-
-[ "$R_SHAKE" != - ] && { fx "$R_SHAKE" 1000 2; shake="$REPLY s"; }
-[ "$R_ANSWER" != - ] && { fx "$R_ANSWER" 1000 2; answer="$REPLY s"; }
-row "  of which: all handshakes done (loadgen)" "$shake" - - "(context)"
-row "  of which: all snapshots sent (loadgen)" "$answer" - - "(context)"
-fx "$R_GCPU" "$CLK_TCK" 2; gcpu=$REPLY
-fx "$R_LCPU" "$CLK_TCK" 2; lcpu=$REPLY
-row "  CPU: tallyd vs loadgen, in the round" "$gcpu s" "$lcpu s" - \
-    "(context; loadgen's is its whole life)"
-row "tallyd peak RSS in the round (VmHWM)" "$hwm_mib MiB" - - "<= 128 MiB"
 
-# Idle: every connection has answered its first poll; the next is ~60 s off.
-nap 1
-status_kib "$G_PID" VmRSS; rss1=$REPLY
-status_kib "$G_PID" RssAnon; anon1=$REPLY
-status_kib "$G_PID" RssFile; file1=$REPLY
-fx $(( (rss1 - rss0) * 10 )) $((N * 10)) 1; idle=$REPLY
-fx $(( (anon1 - anon0) * 10 )) $((N * 10)) 1; idle_anon=$REPLY
-fx "$rss0" 1024 1; rss0_mib=$REPLY
-fx "$rss1" 1024 1; rss1_mib=$REPLY
-fx "$file1" 1024 1; file1_mib=$REPLY
-row "idle connection, after $cm-metric round" "$idle KiB" - - \
-    "<= 16 KiB (VmRSS $rss0_mib -> $rss1_mib MiB)"
-row "  same, anonymous memory only (RssAnon)" "$idle_anon KiB" - - \
-    "(context; RssFile now $file1_mib MiB: the LMDB map)"
+# big MODE [N]: the 1,000 x 1,000 round on MODE and the idle cost after
+# it; prints its rows.  Appends the round's time (us) to B_ALL[MODE]; with
+# N (a repeat), only that.
+declare -A B_US=() B_ALL=() B_CPU=()
+big() {
+	local mode=$1 label=$1 rep=${2:-}
+	start_tallyd "big-$mode$rep" "$mode"
+	nap 0.3		# let it settle before the baseline
+	status_kib "$G_PID" VmRSS; rss0=$REPLY
+	status_kib "$G_PID" RssAnon; anon0=$REPLY
 
-stop_all big
+	round "$M" "big-$mode$rep"
+	B_ALL[$mode]+=" $R_US"
+	B_CPU[$mode]+=" $R_GCPU"
+	if [ -n "$rep" ]; then
+		stop_all "big-$mode$rep"
+		return
+	fi
+	B_US[$mode]=$R_US
+	fx "$R_US" 1000000 2; secs=$REPLY
+	rate=$(( samples * 1000000 / R_US ))
+	fx "$rate" 1000 0; krate=$REPLY
+	fx "$rate" 150000 2; ratio=$REPLY
+	status_kib "$G_PID" VmHWM; hwm=$REPLY
+	fx "$hwm" 1024 1; hwm_mib=$REPLY
 
+	echo
+	if [ "$mode" = plain ]; then
+		row "gatherer round, $cn conns x $cm metrics, plaintext" \
+		    "$secs s" - - "<= 2 s"
+		row "  samples/s vs collectd network (const)" \
+		    "$krate k/s" "150 k/s" "${ratio}x" \
+		    ">= 500 k/s; reference is collectd's ~150k/s/thread, not measured"
+	else
+		fx "${B_US[plain]}" 1000000 2; local ref=$REPLY
+		fx "$R_US" "${B_US[plain]}" 2; local x=$REPLY
+		row "gatherer round, $cn conns x $cm metrics, TLS 1.3" \
+		    "$secs s" "$ref s" "${x}x" "<= 1.5x the plaintext round"
+		row "  samples/s, TLS" "$krate k/s" "150 k/s" "${ratio}x" \
+		    ">= 500 k/s"
+	fi
+	shake=- answer=-
+	[ "$R_SHAKE" != - ] && { fx "$R_SHAKE" 1000 2; shake="$REPLY s"; }
+	[ "$R_ANSWER" != - ] && { fx "$R_ANSWER" 1000 2; answer="$REPLY s"; }
+	row "  of which: all handshakes done (loadgen)" "$shake" - - \
+	    "(context)"
+	row "  of which: all snapshots sent (loadgen)" "$answer" - - \
+	    "(context)"
+	fx "$R_GCPU" "$CLK_TCK" 2; gcpu=$REPLY
+	fx "$R_LCPU" "$CLK_TCK" 2; lcpu=$REPLY
+	row "  CPU: tallyd vs loadgen, in the round" "$gcpu s" "$lcpu s" - \
+	    "(context; loadgen's is its whole life)"
+	row "  tallyd peak RSS in the round (VmHWM)" "$hwm_mib MiB" - - \
+	    "<= 128 MiB"
+
+	# Idle: every connection has answered its first poll; the next is
+	# ~60 s off.
+	nap 1
+	status_kib "$G_PID" VmRSS; rss1=$REPLY
+	status_kib "$G_PID" RssAnon; anon1=$REPLY
+	status_kib "$G_PID" RssFile; file1=$REPLY
+	fx $(( (rss1 - rss0) * 10 )) $((N * 10)) 1; idle=$REPLY
+	fx $(( (anon1 - anon0) * 10 )) $((N * 10)) 1; idle_anon=$REPLY
+	fx "$rss0" 1024 1; rss0_mib=$REPLY
+	fx "$rss1" 1024 1; rss1_mib=$REPLY
+	fx "$file1" 1024 1; file1_mib=$REPLY
+	row "  idle connection, after the round" "$idle KiB" - - \
+	    "<= 16 KiB (VmRSS $rss0_mib -> $rss1_mib MiB)"
+	row "  same, anonymous memory only (RssAnon)" "$idle_anon KiB" - - \
+	    "(context; RssFile now $file1_mib MiB: the LMDB map)"
+	stop_all "big-$mode"
+}
+
+big plain
 # The gatherer's own figures, committed as it stopped (context).
 own_stats() {
 	local db=$1 own k v
@@ -428,26 +474,117 @@ own_stats() {
 echo
 own_stats counters
 own_stats stats
+big tls
 
-# The same fleet with small snapshots: the connection's own overhead.
-start_tallyd small
-nap 0.3		# let it settle before the baseline
-status_kib "$G_PID" VmRSS; rss0=$REPLY
-status_kib "$G_PID" RssAnon; anon0=$REPLY
-round "$SMALL_M" small
-fx "$R_US" 1000000 2; secs=$REPLY
-nap 1
-status_kib "$G_PID" VmRSS; rss1=$REPLY
-status_kib "$G_PID" RssAnon; anon1=$REPLY
-fx $(( (rss1 - rss0) * 10 )) $((N * 10)) 1; idle=$REPLY
-fx $(( (anon1 - anon0) * 10 )) $((N * 10)) 1; idle_anon=$REPLY
+# median LIST: REPLY = the median of the integers in LIST.
+median() {
+	local sorted
+	sorted=($(printf '%s\n' $1 | sort -n))
+	REPLY=${sorted[$(( ${#sorted[@]} / 2 ))]}
+}
+for ((i = 2; i <= REPEAT; i++)); do
+	big plain "-$i"
+	big tls "-$i"
+done
+median "${B_ALL[plain]}"; mp=$REPLY
+median "${B_ALL[tls]}"; mt=$REPLY
+fx "$mp" 1000000 2; ref=$REPLY
+fx "$mt" 1000000 2; secs=$REPLY
+fx "$mt" "$mp" 2; x=$REPLY
+list() {
+	local us out=
+	for us in $1; do
+		fx "$us" 1000000 2
+		out+="$REPLY "
+	done
+	REPLY=${out% }
+}
 echo
-row "gatherer round, $cn conns x $SMALL_M metrics" "$secs s" - - \
-    "(context: mostly handshakes)"
-row "idle connection, after $SMALL_M-metric round" "$idle KiB" - - \
-    "<= 16 KiB"
-row "  same, anonymous memory only (RssAnon)" "$idle_anon KiB" - - \
-    "(context)"
-stop_all small
+row "round, TLS vs plaintext, median of $REPEAT each" "$secs s" "$ref s" \
+    "${x}x" "<= 1.5x"
+list "${B_ALL[tls]}"; lt=$REPLY
+list "${B_ALL[plain]}"; lp=$REPLY
+row "  the rounds, in seconds: TLS $lt; plaintext $lp" "" "" "" ""
+# tallyd's CPU is what a neighbour's load does not inflate; the wall time
+# on a busy machine follows the CPU of tallyd and loadgen together.
+median "${B_CPU[plain]}"; cp=$REPLY
+median "${B_CPU[tls]}"; ct=$REPLY
+fx "$cp" "$CLK_TCK" 2; ref=$REPLY
+fx "$ct" "$CLK_TCK" 2; secs=$REPLY
+fx "$ct" "$cp" 2; x=$REPLY
+row "  tallyd CPU in the round, TLS vs plaintext" "$secs s" "$ref s" \
+    "${x}x" "(context: median of $REPEAT each)"
+
+# small MODE: the same fleet with 10-metric snapshots: the connection's
+# own overhead, and tallyd's CPU per connection, handshakes and all.
+declare -A S_CPU=()
+small() {
+	local mode=$1
+	start_tallyd "small-$mode" "$mode"
+	nap 0.3		# let it settle before the baseline
+	status_kib "$G_PID" VmRSS; rss0=$REPLY
+	status_kib "$G_PID" RssAnon; anon0=$REPLY
+	round "$SMALL_M" "small-$mode"
+	fx "$R_US" 1000000 2; secs=$REPLY
+	S_CPU[$mode]=$R_GCPU
+	nap 1
+	status_kib "$G_PID" VmRSS; rss1=$REPLY
+	status_kib "$G_PID" RssAnon; anon1=$REPLY
+	fx $(( (rss1 - rss0) * 10 )) $((N * 10)) 1; idle=$REPLY
+	fx $(( (anon1 - anon0) * 10 )) $((N * 10)) 1; idle_anon=$REPLY
+	echo
+	row "gatherer round, $cn conns x $SMALL_M metrics, $mode" "$secs s" \
+	    - - "(context: mostly handshakes)"
+	row "  idle connection, after the round" "$idle KiB" - - \
+	    "<= 16 KiB"
+	row "  same, anonymous memory only (RssAnon)" "$idle_anon KiB" - - \
+	    "(context)"
+	stop_all "small-$mode"
+}
+small plain
+small tls
+
+# handshakes MODE: HS connections one at a time (loadgen -w 1), each
+# timed from connect() to WELCOME.  Sets H_US[MODE], microseconds.
+declare -A H_US=()
+handshakes() {
+	local mode=$1 label=hs-$1 lfd l i avg=
+	start_tallyd "$label" "$mode"
+	L_OUT=$tmp/$label.loadgen.out
+	L_ERR=$tmp/$label.loadgen.err
+	: > "$L_OUT"
+	"$LOADGEN" -f "$G_FURL" -n "$HS" -m "$SMALL_M" -w 1 -q \
+	    > "$L_OUT" 2> "$L_ERR" &
+	L_PID=$!
+	pids+=("$L_PID")
+	for ((i = 0; i < DEADLINE * 50; i++)); do
+		grep -q '^handshaken ' "$L_OUT" && break
+		alive "$L_PID" || break
+		nap 0.02
+	done
+	if ! grep -q '^handshaken ' "$L_OUT"; then
+		tail_log "$L_ERR"
+		broken "$label: $HS handshakes did not finish"
+	fi
+	stop_all "$label"
+	for l in $(grep '^done ' "$L_OUT"); do
+		[ "$avg" = next ] && { avg=$l; break; }
+		[ "$l" = handshake_avg ] && avg=next
+	done
+	# seconds with 6 decimals: without the dot, microseconds
+	H_US[$mode]=$((10#${avg/./}))
+}
+handshakes plain
+handshakes tls
+echo
+fx "${H_US[plain]}" 1000 2; hp=$REPLY
+fx "${H_US[tls]}" 1000 2; ht=$REPLY
+fx $(( (H_US[tls] - H_US[plain]) )) 1000 2; hd=$REPLY
+row "handshake, one connection at a time, TLS" "$ht ms" "$hp ms" \
+    "+$hd ms" "(context: connect to WELCOME, loopback, $HS in a row)"
+fx $(( S_CPU[tls] * 1000000 / CLK_TCK / N )) 1000 3; ct=$REPLY
+fx $(( S_CPU[plain] * 1000000 / CLK_TCK / N )) 1000 3; cp=$REPLY
+row "tallyd CPU per connection, 1,000 at once" "$ct ms" "$cp ms" - \
+    "(context: TLS vs plaintext, $SMALL_M-metric round)"
 
 exit $BROKE

@@ -509,7 +509,7 @@ START_TEST(test_tls_pin_mismatch)
 	tally_provider		*p;
 	char			 fp[FURL_FP_LEN + 1], fp2[FURL_FP_LEN + 1];
 	char			 err[TALLY_ERRLEN], want[256];
-	int			 fd;
+	int			 fd, i;
 
 	real = tls_identity("real", fp);
 	mitm = tls_identity("mitm", fp2);
@@ -526,6 +526,9 @@ START_TEST(test_tls_pin_mismatch)
 	close(fd);
 	snprintf(want, sizeof want, "gatherer 127.0.0.1:%d: certificate "
 	    "fingerprint mismatch (expected %s, got %s)", port, fp, fp2);
+	/* The alert reaches us before the provider's thread logs. */
+	for (i = 0; !logged_has(want) && i < 500; i++)
+		usleep(10000);
 	ck_assert_msg(logged_has(want), "log lacks '%s':\n%s", want, logged);
 	ck_assert(!logged_has(SECRET));
 

@@ -1,8 +1,9 @@
 #!/bin/sh
 # fuzz-smoke.sh BUILDDIR [SECONDS]: run each libFuzzer target of a build
 # configured with --enable-fuzzing for SECONDS (60 by default), two at a
-# time, each from a copy of its seed corpus (t/fuzz/<target>/) with its
-# dictionary (t/fuzz/<target>.dict).
+# time, each from a copy of its seed corpus (t/fuzz/<target>/, plus the
+# reproducers t/fuzz/regress/<target>-*) with its dictionary
+# (t/fuzz/<target>.dict).  The source tree is never written.
 #
 # Prints a line per target with its executions, and for a crash the
 # sanitizer's or the invariant's summary, the reproducer's path (under
@@ -50,9 +51,14 @@ trap 'exit 130' INT TERM
 mkdir -p "$crashdir" || exit 1
 
 # run TARGET: one target in the background; its log and status in $work.
+# The reproducers of fixed crashes (t/fuzz/regress/TARGET-*) join the seeds,
+# so that every run replays them first.
 run() {
 	mkdir "$work/$1" &&
 	cp "$srcdir/t/fuzz/$1"/* "$work/$1"/ || return 1
+	for r in "$srcdir/t/fuzz/regress/$1"-*; do
+		[ -f "$r" ] && { cp "$r" "$work/$1"/ || return 1; }
+	done
 	(
 		# A per-input limit well under the run, so that a slow input
 		# is reported (as a timeout-* file) rather than eating it.
@@ -90,9 +96,8 @@ report() {
 	if [ -n "$file" ] && [ -f "$file" ]; then
 		printf '  reproducer: %s (%s bytes)\n' "$file" \
 		    "$(wc -c <"$file" | tr -d ' ')"
-		printf '  hex:'
-		od -An -v -tx1 "$file" | head -n 4 | tr -s ' \n' ' '
-		echo
+		printf '  hex: %s\n' "$(od -An -v -tx1 "$file" | head -n 4 |
+		    tr -s ' \n' ' ' | sed 's/^ //; s/ $//')"
 		printf '  rerun: %s/t/fuzz_%s %s\n' "$builddir" "$1" "$file"
 	else
 		echo "  no reproducer written; the end of the log:"

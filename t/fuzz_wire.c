@@ -6,7 +6,9 @@
  * through every wire_get_* (the type byte is the peer's word, so each
  * parser must survive any payload).  Whatever parses must encode back to
  * exactly the same bytes, and a parsed SNAPSHOT must survive
- * snapshot_finish, re-encoding and parsing again.
+ * snapshot_finish, re-encoding and parsing again.  The stream is then
+ * fed again in small pieces through a wire_buf, as reads deliver it, and
+ * must give the same frames.
  *
  * Every parser gets a heap copy of exactly the bytes it may read, so that
  * ASan reports a read one byte past the end.  An invariant that fails
@@ -320,16 +322,63 @@ fuzz_payload(const uint8_t *pl, size_t plen)
 	free(copy);
 }
 
+/*
+ * The same stream arriving in pieces, as reads deliver it: appended to a
+ * wire_buf, whole frames taken from its front and consumed.  The frames
+ * must be those of the one-shot parse (ends[0..nframes)), and the stream
+ * must stop where that parse stopped, with rc its last wire_frame.
+ */
+static void
+fuzz_pieces(const uint8_t *buf, size_t size, const size_t *ends,
+    size_t nframes, long rc)
+{
+	struct wire_buf	 b;
+	const uint8_t	*pl;
+	size_t		 in = 0, taken = 0, frame = 0, piece, plen;
+	uint8_t		 type;
+	long		 n = 0;
+
+	wire_buf_init(&b);
+	while (in < size) {
+		/* Piece sizes from the data itself: 1 to 64 bytes. */
+		piece = 1 + buf[in] % 64;
+		if (piece > size - in)
+			piece = size - in;
+		FUZZ_CHECK(wire_buf_reserve(&b, piece) == 0);
+		FUZZ_CHECK(b.cap - b.len >= piece);
+		memcpy(b.data + b.len, buf + in, piece);
+		b.len += piece;
+		in += piece;
+		while ((n = wire_frame(b.data, b.len, &type, &pl, &plen)) > 0) {
+			FUZZ_CHECK(frame < nframes);
+			FUZZ_CHECK(taken + (size_t)n == ends[frame]);
+			FUZZ_CHECK(memcmp(b.data, buf + taken, (size_t)n) == 0);
+			taken += (size_t)n;
+			frame++;
+			wire_buf_consume(&b, (size_t)n);
+		}
+		if (n < 0)
+			break;
+	}
+	FUZZ_CHECK(frame == nframes);
+	FUZZ_CHECK(n == rc);
+	FUZZ_CHECK(b.len == in - taken);
+	wire_buf_free(&b);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const uint8_t	*pl;
 	uint8_t		*buf, type;
-	size_t		 off = 0, left, plen;
+	size_t		 off = 0, left, plen, *ends, nframes = 0;
 	uint32_t	 flen;
-	long		 n;
+	long		 n = 0;
 
 	buf = fuzz_dup(data, size);
+	/* A frame takes at least 5 bytes. */
+	if ((ends = malloc((size / 5 + 1) * sizeof *ends)) == NULL)
+		abort();
 	/* Frames back to back, as one read may hold several. */
 	while (off < size) {
 		left = size - off;
@@ -362,7 +411,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    &plen) == 0);
 		fuzz_payload(buf + off + WIRE_LENGTH + 1, flen - 1);
 		off += (size_t)n;
+		ends[nframes++] = off;
+		n = 0;
 	}
+	fuzz_pieces(buf, size, ends, nframes, n);
+	free(ends);
 	free(buf);
 	return 0;
 }

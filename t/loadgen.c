@@ -3,7 +3,9 @@
  * gatherer's figures in `make bench` and for load tests.  These are not N
  * libtally providers: each connection encodes its SNAPSHOT frame once and
  * answers every POLL by patching seq, time and the values in place, so the
- * client costs little beside the gatherer it measures.
+ * client costs little beside the gatherer it measures.  A tally+tls://
+ * furl makes every connection TLS 1.3, pinned as a provider pins it
+ * (tls.c), non-blocking like the rest.
  *
  * usage: loadgen -f FURL -n CONNECTIONS -m METRICS [-s STALLED]
  *            [-w WINDOW] [-d SECONDS] [-q]
@@ -21,7 +23,8 @@
  * stdout, one line per event, for scripts (SECONDS since `start`):
  *   start N S REALTIME         connecting begins; REALTIME is epoch seconds
  *   connected N SECONDS        all N connects done
- *   handshaken N SECONDS       all N WELCOMEs received
+ *   handshaken N SECONDS       all N WELCOMEs received (TLS, HELLO and
+ *                              WELCOME: a connection's whole handshake)
  *   answered K SECONDS         K snapshots sent in full, at each multiple of N
  *   stalled-closed S SECONDS   the gatherer closed all S stalled connections
  *   done key value ...         the summary, at exit
@@ -53,6 +56,7 @@
 enum lg_state {
 	LG_IDLE,		/* not started yet */
 	LG_CONNECTING,		/* connect() in progress */
+	LG_TLS,			/* the TLS handshake */
 	LG_HELLO,		/* HELLO sent (or being sent), no WELCOME yet */
 	LG_READY,		/* answering polls */
 	LG_STALLED,		/* half a HELLO sent, silent */
@@ -69,6 +73,10 @@ struct lg_conn {
 	int		 stalled;
 	enum lg_state	 state;
 	double		 t_start;	/* connect() called */
+	struct ssl_st	*ssl;		/* TLS, or NULL */
+	int		 hs_want;	/* EV_READ or EV_WRITE, in LG_TLS */
+	int		 rd_wants_write; /* a TLS read waits to write */
+	int		 wr_wants_read;	/* a TLS write waits to read */
 	struct wire_buf	 hello;
 	uint8_t		*frame;		/* the SNAPSHOT, encoded once */
 	const uint8_t	*out;		/* what is being sent ... */
@@ -86,6 +94,7 @@ struct lg {
 	struct sockaddr_storage	 addr;
 	socklen_t		 addrlen;
 	struct furl		 furl;
+	struct ssl_ctx_st	*tls;		/* a tally+tls:// furl */
 	int			 n, m, nstalled, window, quiet;
 	double			 duration;
 	struct lg_conn		*conns;		/* stalled first, then the rest */
@@ -99,6 +108,7 @@ struct lg {
 	/* Figures. */
 	double			 t0;
 	double			 connect_max, handshake_max;
+	double			 handshake_sum, tls_sum, tls_max;
 	long			 connected, handshaken, answered, polls;
 	long			 errors, closed, stalled_closed, dropped_polls;
 	long			 next_answered_mark;
@@ -130,7 +140,8 @@ lg_fail(struct lg_conn *c, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	if (c->state == LG_CONNECTING || c->state == LG_HELLO)
+	if (c->state == LG_CONNECTING || c->state == LG_TLS ||
+	    c->state == LG_HELLO)
 		lg->inflight--;
 	if (c->stalled && c->state == LG_STALLED) {
 		/* Being closed is what a stalled connection waits for. */
@@ -154,6 +165,8 @@ lg_fail(struct lg_conn *c, const char *fmt, ...)
 		fprintf(stderr, "loadgen: further connection errors are only "
 		    "counted\n");
 	ev_io_stop(lg->loop, &c->io);
+	tls_free(c->ssl);
+	c->ssl = NULL;
 	close(c->fd);
 	c->fd = -1;
 	c->state = LG_DEAD;
@@ -162,10 +175,23 @@ lg_fail(struct lg_conn *c, const char *fmt, ...)
 		lg_start_more(lg);
 }
 
+/* Watch for what the connection waits on, and only that (see remote.c). */
 static void
-lg_want(struct lg_conn *c, int events)
+lg_update(struct lg_conn *c)
 {
-	if ((c->io.events & (EV_READ | EV_WRITE)) == events)
+	int	 events;
+
+	if (c->state == LG_CONNECTING)
+		events = EV_WRITE;
+	else if (c->state == LG_TLS)
+		events = c->hs_want;
+	else {
+		events = c->rd_wants_write ? EV_WRITE : EV_READ;
+		if (c->out != NULL)
+			events |= c->wr_wants_read ? EV_READ : EV_WRITE;
+	}
+	if ((c->io.events & (EV_READ | EV_WRITE)) == events &&
+	    ev_is_active(&c->io))
 		return;
 	ev_io_stop(c->lg->loop, &c->io);
 	ev_io_set(&c->io, c->fd, events);
@@ -221,27 +247,43 @@ static void
 lg_send(struct lg_conn *c)
 {
 	struct lg	*lg = c->lg;
+	char		 err[200];
 	ssize_t		 n;
 
 	while (c->sent < c->outlen) {
-		n = send(c->fd, c->out + c->sent, c->outlen - c->sent,
-		    MSG_NOSIGNAL);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK) {
-				lg_want(c, EV_READ | EV_WRITE);
+		if (c->ssl != NULL) {
+			n = tls_write(c->ssl, c->out + c->sent, c->outlen -
+			    c->sent, err, sizeof err);
+			if (n == TLS_WANT_READ || n == TLS_WANT_WRITE) {
+				c->wr_wants_read = n == TLS_WANT_READ;
+				lg_update(c);
 				return;
 			}
-			lg_fail(c, "send: %s", strerror(errno));
-			return;
+			if (n < 0) {
+				lg_fail(c, "TLS write: %s", err);
+				return;
+			}
+		} else {
+			n = send(c->fd, c->out + c->sent, c->outlen - c->sent,
+			    MSG_NOSIGNAL);
+			if (n < 0) {
+				if (errno == EINTR)
+					continue;
+				if (errno == EAGAIN || errno == EWOULDBLOCK) {
+					lg_update(c);
+					return;
+				}
+				lg_fail(c, "send: %s", strerror(errno));
+				return;
+			}
 		}
 		c->sent += (size_t)n;
 		lg->bytes_out += (unsigned long long)n;
 	}
-	lg_want(c, EV_READ);
+	c->wr_wants_read = 0;
 	c->out = NULL;
 	c->outlen = c->sent = 0;
+	lg_update(c);
 	if (c->sending_snap) {
 		c->sending_snap = 0;
 		lg->answered++;
@@ -300,6 +342,7 @@ lg_frame(struct lg_conn *c, uint8_t type, const uint8_t *pl, size_t plen)
 		t = ev_time() - c->t_start;
 		if (t > lg->handshake_max)
 			lg->handshake_max = t;
+		lg->handshake_sum += t;
 		if (++lg->handshaken == lg->n)
 			printf("handshaken %d %.3f\n", lg->n, lg_elapsed(lg));
 		lg_start_more(lg);
@@ -333,12 +376,27 @@ static void
 lg_read(struct lg_conn *c)
 {
 	const uint8_t	*pl;
+	char		 err[200];
 	size_t		 plen, off;
 	ssize_t		 n;
 	uint8_t		 type;
 	long		 fl;
 
-	n = recv(c->fd, c->in + c->inlen, sizeof c->in - c->inlen, 0);
+again:
+	if (c->ssl != NULL) {
+		n = tls_read(c->ssl, c->in + c->inlen, sizeof c->in - c->inlen,
+		    err, sizeof err);
+		c->rd_wants_write = n == TLS_WANT_WRITE;
+		if (n == TLS_WANT_READ || n == TLS_WANT_WRITE) {
+			lg_update(c);
+			return;
+		}
+		if (n < 0) {
+			lg_fail(c, "TLS read: %s", err);
+			return;
+		}
+	} else
+		n = recv(c->fd, c->in + c->inlen, sizeof c->in - c->inlen, 0);
 	if (n == 0) {
 		lg_fail(c, "closed by the gatherer");
 		return;
@@ -371,24 +429,19 @@ lg_read(struct lg_conn *c)
 		    LG_IN_MAX);
 		return;
 	}
+	/* Decrypted bytes wait inside TLS, where no fd event shows them. */
+	if (c->ssl != NULL && c->state != LG_DEAD && tls_pending(c->ssl))
+		goto again;
 }
 
+/* HELLO, or half of one for a stalled connection. */
 static void
-lg_connected(struct lg_conn *c)
+lg_hello(struct lg_conn *c)
 {
 	struct lg		*lg = c->lg;
 	struct wire_hello	 h;
 	char			 id[32], nick[32];
-	double			 t;
-	int			 one = 1;
 
-	t = ev_time() - c->t_start;
-	if (t > lg->connect_max)
-		lg->connect_max = t;
-	if (++lg->connected == lg->n + lg->nstalled)
-		printf("connected %d %.3f\n", lg->n + lg->nstalled,
-		    lg_elapsed(lg));
-	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	snprintf(id, sizeof id, "%s-%05d", c->stalled ? "stall" : "load",
 	    c->id);
 	snprintf(nick, sizeof nick, "%s %d", c->stalled ? "stall" : "load",
@@ -419,6 +472,59 @@ lg_connected(struct lg_conn *c)
 }
 
 static void
+lg_tls_step(struct lg_conn *c)
+{
+	struct lg	*lg = c->lg;
+	char		 err[256];
+	double		 t;
+	int		 rc;
+
+	rc = tls_handshake(c->ssl, err, sizeof err);
+	if (rc == TLS_WANT_READ || rc == TLS_WANT_WRITE) {
+		c->hs_want = rc == TLS_WANT_READ ? EV_READ : EV_WRITE;
+		lg_update(c);
+		return;
+	}
+	if (rc != 0) {
+		lg_fail(c, "TLS handshake: %s", err);
+		return;
+	}
+	t = ev_time() - c->t_start;
+	lg->tls_sum += t;
+	if (t > lg->tls_max)
+		lg->tls_max = t;
+	lg_hello(c);
+}
+
+static void
+lg_connected(struct lg_conn *c)
+{
+	struct lg	*lg = c->lg;
+	char		 err[256];
+	double		 t;
+	int		 one = 1;
+
+	t = ev_time() - c->t_start;
+	if (t > lg->connect_max)
+		lg->connect_max = t;
+	if (++lg->connected == lg->n + lg->nstalled)
+		printf("connected %d %.3f\n", lg->n + lg->nstalled,
+		    lg_elapsed(lg));
+	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	if (lg->tls == NULL) {
+		lg_hello(c);
+		return;
+	}
+	if (tls_new(&c->ssl, lg->tls, c->fd, lg->furl.fingerprint, err,
+	    sizeof err) != 0) {
+		lg_fail(c, "%s", err);
+		return;
+	}
+	c->state = LG_TLS;
+	lg_tls_step(c);
+}
+
+static void
 lg_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct lg_conn	*c = w->data;
@@ -435,12 +541,18 @@ lg_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 			lg_connected(c);
 		return;
 	}
-	if ((revents & EV_WRITE) && c->out != NULL) {
+	if (c->state == LG_TLS) {
+		lg_tls_step(c);
+		return;
+	}
+	/* Either event may serve either direction (see remote.c). */
+	c->wr_wants_read = c->rd_wants_write = 0;
+	if (c->out != NULL) {
 		lg_send(c);
 		if (c->state == LG_DEAD)
 			return;
 	}
-	if (revents & EV_READ)
+	if ((revents & EV_READ) || c->ssl != NULL)
 		lg_read(c);
 }
 
@@ -687,6 +799,11 @@ main(int argc, char **argv)
 		fprintf(stderr, "loadgen: furl: %s\n", err);
 		return 2;
 	}
+	if (lg.furl.fingerprint[0] != '\0' &&
+	    tls_client_ctx(&lg.tls, err, sizeof err) != 0) {
+		fprintf(stderr, "loadgen: %s\n", err);
+		return 2;
+	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	signal(SIGPIPE, SIG_IGN);
 	total = lg.n + lg.nstalled;
@@ -747,14 +864,19 @@ main(int argc, char **argv)
 	printf("done connections %d stalled %d metrics %d seconds %.3f "
 	    "connected %ld handshaken %ld polls %ld answered %ld "
 	    "dropped_polls %ld errors %ld closed %ld stalled_closed %ld "
-	    "connect_max %.3f handshake_max %.3f bytes_out %llu "
+	    "connect_max %.3f handshake_max %.3f handshake_avg %.6f "
+	    "tls %s tls_avg %.6f tls_max %.3f bytes_out %llu "
 	    "bytes_in %llu frame_bytes %zu\n", lg.n, lg.nstalled, lg.m,
 	    lg_elapsed(&lg), lg.connected, lg.handshaken, lg.polls,
 	    lg.answered, lg.dropped_polls, lg.errors, lg.closed,
-	    lg.stalled_closed, lg.connect_max, lg.handshake_max, lg.bytes_out,
+	    lg.stalled_closed, lg.connect_max, lg.handshake_max,
+	    lg.handshaken > 0 ? lg.handshake_sum / lg.handshaken : 0.0,
+	    lg.tls != NULL ? "yes" : "no", lg.handshaken > 0 ?
+	    lg.tls_sum / lg.handshaken : 0.0, lg.tls_max, lg.bytes_out,
 	    lg.bytes_in, lg.tlen);
 	for (i = 0; i < total; i++) {
 		c = &lg.conns[i];
+		tls_free(c->ssl);
 		if (c->fd >= 0)
 			close(c->fd);
 		wire_buf_free(&c->hello);
@@ -763,6 +885,7 @@ main(int argc, char **argv)
 	free(lg.conns);
 	free(lg.voff);
 	free(lg.tmpl);
+	tls_ctx_free(lg.tls);
 	ev_loop_destroy(lg.loop);
 	return lg.errors + lg.closed > 0 ? 1 : 0;
 }

@@ -1,2 +1,205 @@
 #!/bin/bash
-exit 77
+# t/tls.sh: the TLS transport end to end, with real processes.  tallyd on a
+# fresh BASEDIR prints a tally+tls:// furl whose FINGERPRINT is the SHA-256
+# of BASEDIR/tallyd.crt (computed here with the openssl tool), the key and
+# the certificate mode 0600; `openssl s_client -tls1_3` negotiates TLS 1.3
+# and is served that very certificate, while -tls1_2 is refused; a remote
+# demo node with the furl lands in the database.  Refused, with nothing
+# written: a wrong secret over TLS, a plaintext furl against the TLS
+# gatherer, and a man in the middle (a second tallyd with the victim's
+# secret and its own key), which the node names by both fingerprints.  A
+# restart keeps the furl; removing the key and certificate makes a new
+# one, which nodes holding the old furl refuse.  --plaintext beyond
+# loopback is refused; on loopback it serves a tally:// furl.
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
+. "$(dirname "$0")/lib.sh"
+
+require_cmd openssl mdb_dump base32 timeout stat
+require_built
+require_tallyd
+setup
+
+# tls_start BASEDIR [ARG...]: tallyd -i 1 ARG... BASEDIR in the background
+# (NODE_PID[gatherer], so lib.sh's stop_gatherer and cleanup know it);
+# FURL is the furl it prints, of either form.
+tls_start() {
+	local base=$1
+
+	shift
+	: >"$T/gatherer.out"
+	"$TALLYD" -i 1 "$@" "$base" >"$T/gatherer.out" \
+	    2>>"$T/gatherer.err" </dev/null &
+	GATHERER_PID=$!
+	NODE_PID[gatherer]=$GATHERER_PID
+	FURL=
+	wait_for "tallyd to print its furl" furl_printed
+}
+
+furl_printed() {
+	local n line
+
+	n=$(wc -l <"$T/gatherer.out")
+	if [ "$n" -gt 0 ] && line=$(head -n "$n" "$T/gatherer.out" |
+	    grep -m 1 -E '^tally(\+tls)?://'); then
+		FURL=$line
+		return 0
+	fi
+	nodes_alive gatherer
+	return 1
+}
+
+# fingerprint_of PEM: the furl's form of the certificate's SHA-256.
+fingerprint_of() {
+	openssl x509 -in "$1" -outform DER |
+	    openssl dgst -sha256 -binary | base32 -w 0 | tr -d = | tr A-Z a-z
+}
+
+# logged FILE TEXT: FILE holds TEXT (fixed string).
+logged() {
+	grep -qF -- "$2" "$1" 2>/dev/null
+}
+
+TLS_RE='^tally\+tls://([a-z2-7]{52})@127\.0\.0\.1:([0-9]+)/([a-z2-7]{16,64})$'
+
+# ---- the furl and the identity ------------------------------------------
+BASE=$T/gatherer
+STATS=$BASE/stats
+tls_start "$BASE" -l 127.0.0.1:0
+[[ $FURL =~ $TLS_RE ]] ||
+    fail "tallyd printed '$FURL', want tally+tls://FINGERPRINT@127.0.0.1:PORT/SECRET"
+FP=${BASH_REMATCH[1]} PORT=${BASH_REMATCH[2]} SECRET=${BASH_REMATCH[3]}
+FURL0=$FURL
+for f in tallyd.key tallyd.crt stats_gatherer.furl; do
+	[ -f "$BASE/$f" ] || fail "no $BASE/$f"
+	mode=$(stat -c %a "$BASE/$f")
+	[ "$mode" = 600 ] || fail "$BASE/$f has mode $mode, want 600"
+done
+[ "$(cat "$BASE/stats_gatherer.furl")" = "$FURL" ] ||
+    fail "stats_gatherer.furl holds '$(cat "$BASE/stats_gatherer.furl")'"
+got=$(fingerprint_of "$BASE/tallyd.crt") || fail "openssl x509 failed"
+[ "$got" = "$FP" ] ||
+    fail "the furl's fingerprint $FP is not tallyd.crt's SHA-256 ($got)"
+note "tallyd on port $PORT, fingerprint $FP"
+
+# ---- openssl s_client: TLS 1.3, and the pinned certificate --------------
+timeout -k 5 10 openssl s_client -connect "127.0.0.1:$PORT" -tls1_3 \
+    </dev/null >"$T/s_client.out" 2>&1
+grep -qE 'New, TLSv1\.3|Protocol *: TLSv1\.3|Protocol version: TLSv1\.3' \
+    "$T/s_client.out" ||
+    fail "openssl s_client -tls1_3 did not negotiate TLS 1.3: $(cat "$T/s_client.out")"
+sed -n '/-----BEGIN CERTIFICATE-----/,/-----END CERTIFICATE-----/p' \
+    "$T/s_client.out" >"$T/served.crt"
+got=$(fingerprint_of "$T/served.crt") || fail "no certificate from s_client"
+[ "$got" = "$FP" ] || fail "tallyd served a certificate of fingerprint $got"
+note "s_client: $(grep -m 1 -E 'New, TLSv1' "$T/s_client.out")"
+if timeout -k 5 10 openssl s_client -connect "127.0.0.1:$PORT" -tls1_2 \
+    </dev/null >"$T/s_client12.out" 2>&1; then
+	grep -q 'New, TLSv1\.2' "$T/s_client12.out" &&
+	    fail "tallyd negotiated TLS 1.2: $(cat "$T/s_client12.out")"
+fi
+
+# ---- a remote node through the TLS furl ---------------------------------
+start_node r1 -g "$FURL" -n tls-node -N 'tls node' -r 100
+wait_landed tls-node 0
+src=$(node_field tls-node source) || fail "tls-node has no source"
+[[ $src =~ ^remote\ 127\.0\.0\.1:[0-9]+$ ]] || fail "tls-node: source='$src'"
+wait_for "tallyd's connect line for tls-node" \
+    logged "$T/gatherer.err" "connected node tls-node (tls node)"
+
+# ---- refused, and nothing written ---------------------------------------
+# A wrong secret, inside TLS.
+start_node w -g "${FURL%/*}/abcdefghijklmnopqrstuvwxyz234567" \
+    -n wrong-secret
+wait_for "the node's log of its refusal" logged "$T/w.err" \
+    "refused: wrong secret"
+wait_for "tallyd's log of the wrong secret" logged "$T/gatherer.err" \
+    "wrong secret (from node wrong-secret)"
+kill_node w
+
+# A plaintext furl against the TLS gatherer.
+start_node p -g "tally://127.0.0.1:$PORT/$SECRET" -n plain-node
+wait_for "the node's log of its refusal" logged "$T/p.err" \
+    "this gatherer speaks TLS only"
+kill_node p
+
+# A man in the middle: the victim's secret, a key of its own, on the port
+# where the node thinks the victim is.  A second tallyd, run by hand.
+MBASE=$T/mitm
+mkdir "$MBASE"
+cp "$BASE/stats_gatherer.furl" "$MBASE/"
+"$TALLYD" -i 1 -l 127.0.0.1:0 "$MBASE" >"$T/mitm.out" 2>"$T/mitm.err" \
+    </dev/null &
+NODE_PID[mitm]=$!
+wait_for "the impostor's furl" grep -q '^tally+tls://' "$T/mitm.out"
+MFURL=$(head -n 1 "$T/mitm.out")
+[[ $MFURL =~ $TLS_RE ]] || fail "the impostor printed '$MFURL'"
+MFP=${BASH_REMATCH[1]} MPORT=${BASH_REMATCH[2]}
+[ "${BASH_REMATCH[3]}" = "$SECRET" ] || fail "the impostor has another secret"
+[ "$MFP" != "$FP" ] || fail "the impostor has the victim's certificate"
+start_node m -g "tally+tls://$FP@127.0.0.1:$MPORT/$SECRET" -n mitm-victim
+want="gatherer 127.0.0.1:$MPORT: certificate fingerprint mismatch (expected $FP, got $MFP)"
+wait_for "the node to name both fingerprints" logged "$T/m.err" "$want"
+wait_for "the impostor's log of the refused handshake" \
+    logged "$T/mitm.err" "bad certificate"
+kill_node m
+kill_node mitm
+
+for id in wrong-secret plain-node mitm-victim; do
+	db_has_node "$id" && fail "$id has a slot: $(db_get nodes "$id")"
+	db_has_node "$id" "$MBASE/stats" && fail "$id has a slot at the impostor"
+done
+grep -qF -- "$SECRET" "$T/gatherer.err" "$T/mitm.err" &&
+    fail "a log line quotes the secret"
+note "refused: a wrong secret, a plaintext furl, a man in the middle"
+
+# ---- restart: the same furl; a new key: a new furl ----------------------
+stop_gatherer
+tls_start "$BASE"
+[ "$FURL" = "$FURL0" ] || fail "after a restart tallyd printed '$FURL', not '$FURL0'"
+t=$(date +%s)
+wait_landed tls-node "$t"
+
+stop_gatherer
+rm "$BASE/tallyd.key" "$BASE/tallyd.crt"
+tls_start "$BASE"
+[[ $FURL =~ $TLS_RE ]] || fail "after rotation tallyd printed '$FURL'"
+NFP=${BASH_REMATCH[1]}
+[ "$NFP" != "$FP" ] || fail "a new key kept the fingerprint $FP"
+[ "${BASH_REMATCH[2]}/${BASH_REMATCH[3]}" = "$PORT/$SECRET" ] ||
+    fail "a new key changed more than the fingerprint: $FURL"
+[ "$(fingerprint_of "$BASE/tallyd.crt")" = "$NFP" ] ||
+    fail "the new furl does not pin the new certificate"
+logged "$T/gatherer.err" "the furl changed (a new certificate)" ||
+    fail "tallyd did not say that the furl changed"
+# The node with the old furl refuses the new certificate ...
+wait_for "the old furl's node to refuse the new certificate" \
+    logged "$T/r1.err" "certificate fingerprint mismatch (expected $FP, got $NFP)"
+# ... and one with the new furl lands.
+start_node r2 -g "$FURL" -n tls-node-2
+wait_landed tls-node-2 0
+stop_node r2
+stop_node r1
+stop_gatherer
+
+# ---- plaintext: loopback only --------------------------------------------
+if timeout -k 5 10 "$TALLYD" --plaintext -l 0.0.0.0:0 "$T/plain0" \
+    >"$T/plain0.out" 2>"$T/plain0.err" </dev/null; then
+	fail "tallyd --plaintext -l 0.0.0.0:0 ran"
+fi
+logged "$T/plain0.err" "--plaintext is for loopback only" ||
+    fail "tallyd --plaintext beyond loopback: $(cat "$T/plain0.err")"
+[ -s "$T/plain0.out" ] && fail "tallyd --plaintext beyond loopback printed a furl"
+
+PBASE=$T/plain
+STATS=$PBASE/stats
+tls_start "$PBASE" --plaintext -l 127.0.0.1:0
+[[ $FURL =~ ^tally://127\.0\.0\.1:[0-9]+/[a-z2-7]{16,64}$ ]] ||
+    fail "tallyd --plaintext printed '$FURL'"
+[ -e "$PBASE/tallyd.key" ] && fail "tallyd --plaintext made a key"
+start_node pl -g "$FURL" -n plain-ok
+wait_landed plain-ok 0
+stop_node pl
+stop_gatherer
+
+note "TLS 1.3, pinned; plaintext on loopback only"
+exit 0
