@@ -57,7 +57,8 @@ record_fmt_double(char *buf, double v)
 		return (size_t)snprintf(buf, RECORD_NUMLEN, v < 0 ? "-inf" :
 		    "inf");
 	/* Integers are the common case; skip printf for them. */
-	if (v == (double)(int64_t)v && fabs(v) < 9007199254740992.0 &&
+	/* The range check first: casting a double beyond int64 is undefined. */
+	if (fabs(v) < 9007199254740992.0 && v == (double)(int64_t)v &&
 	    !(v == 0 && signbit(v)))
 		return record_fmt_int64(buf, (int64_t)v);
 
@@ -197,7 +198,8 @@ record_node_parse(const char *buf, size_t len, struct record_node *rn,
 			}
 			have |= 2;
 		} else if (klen == 6 && memcmp(p, "source", 6) == 0) {
-			if (vlen == 0 || record_field(v, vlen, rn->source,
+			if (vlen == 0 || memchr(v, '\0', vlen) != NULL ||
+			    record_field(v, vlen, rn->source,
 			    sizeof rn->source) != 0) {
 				snprintf(err, errlen, "bad source in node "
 				    "record");

@@ -43,6 +43,7 @@ END_TEST
 static const double dbls[] = {
 	0, 1, -1, 0.1, 0.1 + 0.2, 1.0 / 3, 1e300, -1e-300, 123456.789,
 	4.9e-324, 1.7976931348623157e308, 9007199254740993.0, 2.5,
+	1e19, -1e19, 9223372036854775808.0,	/* fuzz: beyond int64 */
 };
 
 START_TEST(test_double_roundtrip)
@@ -160,6 +161,19 @@ START_TEST(test_node_record_bad)
 }
 END_TEST
 
+/* Found by fuzz_record: a NUL in source parsed, then could not be written. */
+START_TEST(test_node_record_nul_source)
+{
+	static const char	 rec[] = "nickname=a\ntime=0\nsource=\0";
+	struct record_node	 rn;
+	char			 err[128] = "";
+
+	ck_assert_int_eq(record_node_parse(rec, sizeof rec - 1, &rn, err,
+	    sizeof err), TALLY_EINVAL);
+	ck_assert_msg(strstr(err, "bad source") != NULL, "%s", err);
+}
+END_TEST
+
 START_TEST(test_node_record_unknown_fields)
 {
 	struct record_node	 rn;
@@ -192,6 +206,7 @@ main(void)
 	tcase_add_test(tc, test_node_record);
 	tcase_add_loop_test(tc, test_node_record_bad, 0,
 	    sizeof bad_records / sizeof bad_records[0]);
+	tcase_add_test(tc, test_node_record_nul_source);
 	tcase_add_test(tc, test_node_record_unknown_fields);
 	suite_add_tcase(s, tc);
 	return fixture_run(s);

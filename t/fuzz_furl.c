@@ -34,7 +34,7 @@ fuzz_fail(const char *file, int line, const char *what)
 }
 
 static int
-fuzz_b32(const char *s)
+fuzz_secret(const char *s)
 {
 	size_t	 n = strlen(s);
 
@@ -141,7 +141,7 @@ fuzz_check_furl(const char *s, const struct furl *f, int flags)
 	    sizeof f->fingerprint);
 	FUZZ_CHECK(fuzz_host(f->host));
 	FUZZ_CHECK(fuzz_port(f->port));
-	FUZZ_CHECK(fuzz_b32(f->secret));
+	FUZZ_CHECK(fuzz_secret(f->secret));
 	FUZZ_CHECK(!tls || fuzz_fp(f->fingerprint));
 	FUZZ_CHECK(strncmp(s, tls ? "tally+tls://" : "tally://",
 	    tls ? 12 : 8) == 0);
