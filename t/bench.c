@@ -294,6 +294,11 @@ static int
 node_stats(void *ctx, tally_sink *sink)
 {
 	tally_sink_put(sink, "storage_server.allocated", 1e9 + *(int *)ctx);
+	tally_sink_put(sink, "storage_server.consumed", 5e8 + *(int *)ctx);
+	tally_sink_put(sink, "load_monitor.avg_load", 0.001);
+	tally_sink_put(sink, "load_monitor.max_load", 0.01);
+	tally_sink_put(sink, "cpu_monitor.total", 12.5);
+	tally_sink_put(sink, "node.uptime", 3600);
 	return 0;
 }
 
@@ -320,6 +325,8 @@ fill_nodes(const char *dir, int n)
 		prod.ctx = &i;
 		tally_register_producer(p, &prod);
 		tally_count(p, "storage_server.allocate", i);
+		tally_count(p, "storage_server.get", 2 * i);
+		tally_count(p, "storage_server.bytes_added", 4096 * i);
 		if (tally_provider_start(p) != 0)
 			return -1;
 		tally_provider_free(p);
@@ -494,6 +501,27 @@ main(int argc, char **argv)
 	printf("%-44s %9.2f ms %9.2f ms %7.2fx %s\n",
 	    "plugin fetch, 1,000 nodes vs spawning true", fetch, spawn,
 	    fetch / spawn, "<= 10 ms");
+	/* tally_all: every graph with data, in one run, as munin-node asks. */
+	snprintf(link, sizeof link, "%s/tally_all", nodes);
+	if (symlink(plugin, link) == 0) {
+		char *pa[] = { link, NULL };
+		char *pc[] = { link, (char *)"config", NULL };
+		double mf, mc;
+
+		setenv("MUNIN_CAP_MULTIGRAPH", "1", 1);
+		mf = run_median(pa, nodes);
+		setenv("MUNIN_CAP_DIRTYCONFIG", "1", 1);
+		mc = run_median(pc, nodes);
+		unsetenv("MUNIN_CAP_MULTIGRAPH");
+		unsetenv("MUNIN_CAP_DIRTYCONFIG");
+		printf("%-44s %9.2f ms %9.2f ms %7.2fx %s\n",
+		    "multigraph fetch, all graphs, 1,000 nodes", mf, spawn,
+		    mf / spawn, "<= 100 ms");
+		printf("%-44s %9.2f ms %9.2f ms %7.2fx %s\n",
+		    "multigraph dirty config, 1,000 nodes", mc, spawn,
+		    mc / spawn, "(context)");
+		unlink(link);
+	}
 
 	tally_provider_free(prov);
 	unlink(link);
