@@ -375,7 +375,7 @@ main(int argc, char **argv)
 	struct gatherer_config	 cfg;
 	struct furl		 old, f;
 	struct ev_loop		*loop;
-	ev_signal		 sigterm, sigint;
+	ev_signal		 sigterm, sigint, sighup;
 	char			 lhost[256], lport[8], bhost[INET6_ADDRSTRLEN];
 	char			 bport[8], furl[512], err[TALLY_ERRLEN];
 	char			 secret[WIRE_SECRET_MAX + 1], *line, *lfile;
@@ -510,8 +510,11 @@ main(int argc, char **argv)
 	 */
 	ev_signal_init(&sigterm, tallyd_signal_cb, SIGTERM);
 	ev_signal_init(&sigint, tallyd_signal_cb, SIGINT);
+	/* No configuration to reload: a hangup stops cleanly, not abruptly. */
+	ev_signal_init(&sighup, tallyd_signal_cb, SIGHUP);
 	ev_signal_start(loop, &sigterm);
 	ev_signal_start(loop, &sigint);
+	ev_signal_start(loop, &sighup);
 
 	memset(&cfg, 0, sizeof cfg);
 	cfg.listen_host = strcmp(lhost, "*") == 0 ? "0.0.0.0" : lhost;
@@ -526,6 +529,12 @@ main(int argc, char **argv)
 	cfg.handshake_timeout = handshake;
 	cfg.idle_timeout = idle;
 	cfg.max_connections = maxconn;
+	/* A healthy node is silent between polls: that is not idleness. */
+	if (idle <= 1.5 * interval + poll)
+		fprintf(stderr, "tallyd: warning: --idle-timeout %g s is not "
+		    "above 1.5 x the interval plus the poll timeout (%g s): "
+		    "healthy nodes will be dropped between polls\n", idle,
+		    1.5 * interval + poll);
 	cfg.verbose = verbose;
 	err[0] = '\0';
 	if (gatherer_new(&tallyd_g, loop, &cfg, err, sizeof err) != 0)
@@ -570,6 +579,18 @@ main(int argc, char **argv)
 	}
 	if (furl_fmt(furl, sizeof furl, &f) < 0)
 		tallyd_die("the furl is too long");
+	/* Never hand out (or keep) a furl that nodes, or we, would refuse. */
+	{
+		struct furl	 check;
+		char		 ferr[TALLY_ERRLEN];
+
+		if (furl_parse_flags(furl, FURL_F_ANYHOST, &check, ferr,
+		    sizeof ferr) != 0)
+			tallyd_die("the furl for host '%s' would not parse "
+			    "(%s): give -l a name or address nodes can dial",
+			    f.host, ferr);
+		explicit_bzero(&check, sizeof check);
+	}
 	if (have_furl && strcmp(old.fingerprint, f.fingerprint) != 0)
 		fprintf(stderr, "tallyd: the furl changed (%s): every node "
 		    "needs the new one, and one with the old furl is "
@@ -594,6 +615,7 @@ main(int argc, char **argv)
 	gatherer_run(tallyd_g);
 	ev_signal_stop(loop, &sigterm);
 	ev_signal_stop(loop, &sigint);
+	ev_signal_stop(loop, &sighup);
 	gatherer_free(tallyd_g);
 	ev_loop_destroy(loop);
 	free(dflt);
