@@ -188,22 +188,6 @@ const struct plugin_graph plugin_graphs[] = {
 
 const size_t plugin_ngraphs = sizeof plugin_graphs / sizeof plugin_graphs[0];
 
-static int
-graph_err(char *err, size_t errlen, int code, const char *fmt, ...)
-    TALLY_PRINTF(4, 5);
-
-static int
-graph_err(char *err, size_t errlen, int code, const char *fmt, ...)
-{
-	va_list	 ap;
-
-	if (err != NULL && errlen > 0) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return code;
-}
 
 void
 plugin_table_free(struct plugin_table *t)
@@ -256,7 +240,7 @@ graph_parse_line(char **col, struct plugin_graph *g, char *err, size_t errlen)
 
 	memset(g, 0, sizeof *g);
 	if (!graph_name_valid(name) || strlen(name) > NAME_FIELD_MAX)
-		return graph_err(err, errlen, TALLY_EINVAL, "plugin name '%s' "
+		return error_set(err, errlen, TALLY_EINVAL, "plugin name '%s' "
 		    "is not a valid munin name (letters, digits and '_', not "
 		    "starting with a digit, at most %d bytes)", name,
 		    NAME_FIELD_MAX);
@@ -267,15 +251,15 @@ graph_parse_line(char **col, struct plugin_graph *g, char *err, size_t errlen)
 		g->compat = 0;
 	}
 	if (*g->key == '\0')
-		return graph_err(err, errlen, TALLY_EINVAL, "plugin name '%s' "
+		return error_set(err, errlen, TALLY_EINVAL, "plugin name '%s' "
 		    "names no graph: write %s<graph>", name, PLUGIN_PREFIX);
 	if (strcmp(g->key, PLUGIN_ALL) == 0)
-		return graph_err(err, errlen, TALLY_EINVAL, "plugin name '%s' "
+		return error_set(err, errlen, TALLY_EINVAL, "plugin name '%s' "
 		    "is reserved: %s%s is the multigraph plugin", name,
 		    PLUGIN_PREFIX, PLUGIN_ALL);
 	g->statid = col[1];
 	if (!name_stat_valid(g->statid, strlen(g->statid)))
-		return graph_err(err, errlen, TALLY_EINVAL, "statid '%s' is "
+		return error_set(err, errlen, TALLY_EINVAL, "statid '%s' is "
 		    "not a valid stat name (1 to %d of A-Z a-z 0-9 _ . : -)",
 		    g->statid, TALLY_STAT_NAME_MAX);
 	if (strcmp(col[2], "counters") == 0)
@@ -283,20 +267,20 @@ graph_parse_line(char **col, struct plugin_graph *g, char *err, size_t errlen)
 	else if (strcmp(col[2], "stats") == 0)
 		g->db = STORE_STATS;
 	else
-		return graph_err(err, errlen, TALLY_EINVAL, "category '%s' "
+		return error_set(err, errlen, TALLY_EINVAL, "category '%s' "
 		    "must be counters or stats", col[2]);
 	g->title = col[3];
 	g->vlabel = col[4];
 	g->category = col[5];
 	if (!graph_category_valid(g->category))
-		return graph_err(err, errlen, TALLY_EINVAL, "graph_category "
+		return error_set(err, errlen, TALLY_EINVAL, "graph_category "
 		    "'%s' may hold only letters, digits, '_' and '-'",
 		    g->category);
 	g->args = strcmp(col[6], "-") == 0 ? NULL : col[6];
 	if (strcmp(col[7], "yes") == 0)
 		g->derive = 1;
 	else if (strcmp(col[7], "no") != 0)
-		return graph_err(err, errlen, TALLY_EINVAL, "DERIVE '%s' must "
+		return error_set(err, errlen, TALLY_EINVAL, "DERIVE '%s' must "
 		    "be yes or no", col[7]);
 	return 0;
 }
@@ -323,21 +307,21 @@ graph_split(char *line, char **col, char *err, size_t errlen)
 		p = tab + 1;
 	}
 	if (n != PLUGIN_TABLE_NCOLS)
-		return graph_err(err, errlen, TALLY_EINVAL, "%zu column%s, "
+		return error_set(err, errlen, TALLY_EINVAL, "%zu column%s, "
 		    "want %d separated by tabs: plugin name, statid, counters "
 		    "or stats, graph_title, graph_vlabel, graph_category, "
 		    "graph_args or -, DERIVE yes or no", n, n == 1 ? "" : "s",
 		    PLUGIN_TABLE_NCOLS);
 	for (i = 0; i < PLUGIN_TABLE_NCOLS; i++) {
 		if (*col[i] == '\0')
-			return graph_err(err, errlen, TALLY_EINVAL, "column "
+			return error_set(err, errlen, TALLY_EINVAL, "column "
 			    "%zu (%s) is empty%s", i + 1, graph_columns[i],
 			    i == 6 ? ": write - for no graph_args" : "");
 		for (p = col[i]; *p != '\0'; p++) {
 			c = (unsigned char)*p;
 			if (c >= 0x20 && c != 0x7f)
 				continue;
-			return graph_err(err, errlen, TALLY_EINVAL, "column "
+			return error_set(err, errlen, TALLY_EINVAL, "column "
 			    "%zu (%s) holds a control character (0x%02x)%s",
 			    i + 1, graph_columns[i], c, c == '\r' ? ": a "
 			    "CRLF line end? Save the file with LF line ends" :
@@ -373,14 +357,14 @@ plugin_table_parse(struct plugin_table *t, const char *path,
 	if (text == NULL)
 		len = 0;
 	if ((t->text = malloc(len + 1)) == NULL)
-		return graph_err(err, errlen, TALLY_ENOMEM, "out of memory");
+		return error_set(err, errlen, TALLY_ENOMEM, "out of memory");
 	if (len > 0)
 		memcpy(t->text, text, len);
 	t->text[len] = '\0';
 	/* The entries' graph_info, with no control character of the path. */
 	n = strlen(path) + 64;
 	if ((t->info = malloc(n)) == NULL) {
-		rc = graph_err(err, errlen, TALLY_ENOMEM, "out of memory");
+		rc = error_set(err, errlen, TALLY_ENOMEM, "out of memory");
 		goto out;
 	}
 	snprintf(t->info, n, "From the operator's graph table %s.", path);
@@ -395,13 +379,13 @@ plugin_table_parse(struct plugin_table *t, const char *path,
 			end = t->text + len;
 		*end = '\0';
 		if (memchr(line, '\0', end - line) != NULL) {
-			rc = graph_err(err, errlen, TALLY_EINVAL, "graphs "
+			rc = error_set(err, errlen, TALLY_EINVAL, "graphs "
 			    "%s:%zu: a NUL byte: this is not a text file",
 			    path, lineno);
 			goto out;
 		}
 		if ((size_t)(end - line) > PLUGIN_TABLE_MAXLINE) {
-			rc = graph_err(err, errlen, TALLY_EINVAL, "graphs "
+			rc = error_set(err, errlen, TALLY_EINVAL, "graphs "
 			    "%s:%zu: longer than %d bytes", path, lineno,
 			    PLUGIN_TABLE_MAXLINE);
 			goto out;
@@ -410,20 +394,20 @@ plugin_table_parse(struct plugin_table *t, const char *path,
 			continue;
 		if ((rc = graph_split(line, col, why, sizeof why)) != 0 ||
 		    (rc = graph_parse_line(col, &g, why, sizeof why)) != 0) {
-			graph_err(err, errlen, rc, "graphs %s:%zu: %s", path,
+			error_set(err, errlen, rc, "graphs %s:%zu: %s", path,
 			    lineno, why);
 			goto out;
 		}
 		for (i = 0; i < nop; i++) {
 			if (strcmp(op[i].key, g.key) != 0)
 				continue;
-			rc = graph_err(err, errlen, TALLY_EINVAL, "graphs "
+			rc = error_set(err, errlen, TALLY_EINVAL, "graphs "
 			    "%s:%zu: graph '%s' is already defined at line "
 			    "%zu", path, lineno, g.key, opline[i]);
 			goto out;
 		}
 		if (nop == PLUGIN_TABLE_MAXGRAPHS) {
-			rc = graph_err(err, errlen, TALLY_ELIMIT, "graphs "
+			rc = error_set(err, errlen, TALLY_ELIMIT, "graphs "
 			    "%s:%zu: more than %d graphs", path, lineno,
 			    PLUGIN_TABLE_MAXGRAPHS);
 			goto out;
@@ -434,13 +418,13 @@ plugin_table_parse(struct plugin_table *t, const char *path,
 
 			cap = cap ? cap * 2 : 16;
 			if ((ng = realloc(op, cap * sizeof *op)) == NULL) {
-				rc = graph_err(err, errlen, TALLY_ENOMEM,
+				rc = error_set(err, errlen, TALLY_ENOMEM,
 				    "out of memory");
 				goto out;
 			}
 			op = ng;
 			if ((nl = realloc(opline, cap * sizeof *nl)) == NULL) {
-				rc = graph_err(err, errlen, TALLY_ENOMEM,
+				rc = error_set(err, errlen, TALLY_ENOMEM,
 				    "out of memory");
 				goto out;
 			}
@@ -454,7 +438,7 @@ plugin_table_parse(struct plugin_table *t, const char *path,
 	/* The compiled graphs, each replaced by the operator's of its key. */
 	if ((t->graphs = calloc(plugin_ngraphs + nop,
 	    sizeof *t->graphs)) == NULL) {
-		rc = graph_err(err, errlen, TALLY_ENOMEM, "out of memory");
+		rc = error_set(err, errlen, TALLY_ENOMEM, "out of memory");
 		goto out;
 	}
 	for (i = 0; i < plugin_ngraphs; i++)
@@ -490,12 +474,12 @@ plugin_table_load(struct plugin_table *t, const char *path, char *err,
 	if (path == NULL || *path == '\0')
 		return plugin_table_parse(t, NULL, NULL, 0, err, errlen);
 	if ((f = fopen(path, "r")) == NULL)
-		return graph_err(err, errlen, TALLY_ESYS, "graphs %s: %s",
+		return error_set(err, errlen, TALLY_ESYS, "graphs %s: %s",
 		    path, strerror(errno));
 	/* One byte more than allowed tells a file too large. */
 	if ((buf = malloc(PLUGIN_TABLE_MAXSIZE + 1)) == NULL) {
 		fclose(f);
-		return graph_err(err, errlen, TALLY_ENOMEM, "out of memory");
+		return error_set(err, errlen, TALLY_ENOMEM, "out of memory");
 	}
 	while (len <= PLUGIN_TABLE_MAXSIZE &&
 	    (n = fread(buf + len, 1, PLUGIN_TABLE_MAXSIZE + 1 - len, f)) > 0)
@@ -504,13 +488,13 @@ plugin_table_load(struct plugin_table *t, const char *path, char *err,
 		saved = errno;
 		fclose(f);
 		free(buf);
-		return graph_err(err, errlen, TALLY_ESYS, "graphs %s: %s",
+		return error_set(err, errlen, TALLY_ESYS, "graphs %s: %s",
 		    path, strerror(saved));
 	}
 	fclose(f);
 	if (len > PLUGIN_TABLE_MAXSIZE) {
 		free(buf);
-		return graph_err(err, errlen, TALLY_ELIMIT, "graphs %s: "
+		return error_set(err, errlen, TALLY_ELIMIT, "graphs %s: "
 		    "larger than %lu bytes", path,
 		    (unsigned long)PLUGIN_TABLE_MAXSIZE);
 	}

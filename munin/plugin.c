@@ -25,22 +25,6 @@
 
 #include "plugin.h"
 
-static int
-plugin_err(char *err, size_t errlen, int code, const char *fmt, ...)
-    TALLY_PRINTF(4, 5);
-
-static int
-plugin_err(char *err, size_t errlen, int code, const char *fmt, ...)
-{
-	va_list	 ap;
-
-	if (err != NULL && errlen > 0) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return code;
-}
 
 /* Report a skipped node or value; the run goes on. */
 static void
@@ -339,14 +323,14 @@ plugin_open(struct store **sp, const char *path, char *err, size_t errlen)
 	    errno != EACCES)
 		return store_open(sp, path, STORE_RDONLY, err, errlen);
 	if ((sb.st_mode & (S_IRGRP | S_IWGRP)) != (S_IRGRP | S_IWGRP))
-		return plugin_err(err, errlen, TALLY_ESYS, "statsfile %s: "
+		return error_set(err, errlen, TALLY_ESYS, "statsfile %s: "
 		    "lock.mdb has mode %04o, and LMDB readers must write it: "
 		    "make it 0660", path, (unsigned)(sb.st_mode & 07777));
 	if ((gr = getgrgid(sb.st_gid)) != NULL)
 		snprintf(gname, sizeof gname, "%s", gr->gr_name);
 	else
 		snprintf(gname, sizeof gname, "%ld", (long)sb.st_gid);
-	return plugin_err(err, errlen, TALLY_ESYS, "statsfile %s: lock.mdb is "
+	return error_set(err, errlen, TALLY_ESYS, "statsfile %s: lock.mdb is "
 	    "not writable by uid %ld gid %ld, and LMDB readers must write "
 	    "it: set 'group %s' in this plugin's plugin-conf.d section", path,
 	    (long)geteuid(), (long)getegid(), gname);
@@ -462,7 +446,7 @@ plugin_run_begin(struct store *st, struct plugin_run **runp, time_t now,
 	int			 rc;
 
 	if ((*runp = run = calloc(1, sizeof *run)) == NULL)
-		return plugin_err(err, errlen, TALLY_ENOMEM, "out of memory");
+		return error_set(err, errlen, TALLY_ENOMEM, "out of memory");
 	plugin_names_init(&run->names);
 	run->now = now;
 	run->buf.out = out;
@@ -511,9 +495,9 @@ plugin_run_begin(struct store *st, struct plugin_run **runp, time_t now,
 	if (rc == 0)
 		return 0;
 	if (rc == TALLY_ENOMEM)
-		plugin_err(err, errlen, rc, "out of memory");
+		error_set(err, errlen, rc, "out of memory");
 	else
-		plugin_err(err, errlen, rc, "statsfile %s: reading nodes: %s",
+		error_set(err, errlen, rc, "statsfile %s: reading nodes: %s",
 		    store_path(st), tally_strerror(rc));
 	plugin_run_end(run);
 	*runp = NULL;
@@ -531,7 +515,7 @@ plugin_run_get(struct plugin_run *run, const struct plugin_graph *g,
 	rc = store_reader_get(&run->r, g->db, id->mv_data, id->mv_size,
 	    g->statid, strlen(g->statid), v);
 	if (rc < 0)
-		plugin_err(run->err, run->errlen, rc, "statsfile %s: reading "
+		error_set(run->err, run->errlen, rc, "statsfile %s: reading "
 		    "%.*s/%s: %s", store_path(run->r.st), (int)id->mv_size,
 		    (const char *)id->mv_data, g->statid, tally_strerror(rc));
 	return rc;
@@ -568,10 +552,10 @@ plugin_run_collect(struct plugin_run *run, const struct plugin_table *t,
 
 	*valsp = NULL;
 	if (n > 0 && t->n > SIZE_MAX / sizeof *vals / n)
-		return plugin_err(run->err, run->errlen, TALLY_ENOMEM,
+		return error_set(run->err, run->errlen, TALLY_ENOMEM,
 		    "out of memory");
 	if ((vals = calloc(n * t->n + 1, sizeof *vals)) == NULL)
-		return plugin_err(run->err, run->errlen, TALLY_ENOMEM,
+		return error_set(run->err, run->errlen, TALLY_ENOMEM,
 		    "out of memory");
 	for (i = 0; i < n; i++) {
 		for (k = 0; k < t->n; k++) {
@@ -726,7 +710,7 @@ static int
 plugin_output_err(FILE *out, char *err, size_t errlen)
 {
 	if (fflush(out) != 0 || ferror(out))
-		return plugin_err(err, errlen, TALLY_ESYS, "writing output: "
+		return error_set(err, errlen, TALLY_ESYS, "writing output: "
 		    "%s", strerror(errno));
 	return 0;
 }
@@ -776,7 +760,7 @@ plugin_multigraph(struct store *st, const struct plugin_table *t, int flags,
 
 	values = !(flags & PLUGIN_CONFIG) || (flags & PLUGIN_DIRTY);
 	if ((present = calloc(t->n + 1, 1)) == NULL)
-		return plugin_err(err, errlen, TALLY_ENOMEM, "out of memory");
+		return error_set(err, errlen, TALLY_ENOMEM, "out of memory");
 	if ((rc = plugin_run_begin(st, &run, now, out, errf, err,
 	    errlen)) != 0) {
 		free(present);

@@ -1,7 +1,9 @@
 /*
  * error.c: return codes and the version.
  */
+#include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "tally-int.h"
 
@@ -47,4 +49,17 @@ tally_strerror(int err)
 		return "limit reached";
 	}
 	return "unknown tally error";
+}
+
+int
+error_set(char *err, size_t errlen, int code, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	if (err != NULL && errlen > 0) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return code;
 }

@@ -58,22 +58,6 @@ static const char *store_db_names[STORE_NDB] = {
 #define STORE_KEYMAX (TALLY_NODE_ID_MAX + 1 + TALLY_STAT_NAME_MAX)
 #define STORE_RECMAX 1024	/* a nodes record: nickname, source, numbers */
 
-static int
-store_err(char *err, size_t errlen, int code, const char *fmt, ...)
-    TALLY_PRINTF(4, 5);
-
-static int
-store_err(char *err, size_t errlen, int code, const char *fmt, ...)
-{
-	va_list	 ap;
-
-	if (err != NULL && errlen > 0) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return code;
-}
 
 const char *
 store_path(const struct store *s)
@@ -91,14 +75,14 @@ store_precreate(const char *path, const char *name, char *err,
 
 	if ((size_t)snprintf(file, sizeof file, "%s/%s", path, name) >=
 	    sizeof file)
-		return store_err(err, errlen, TALLY_EINVAL,
+		return error_set(err, errlen, TALLY_EINVAL,
 		    "statsfile %s: path too long", path);
 	fd = open(file, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0660);
 	if (fd >= 0) {
 		if (fchmod(fd, 0660) != 0) {
 			int e = errno;
 			close(fd);
-			return store_err(err, errlen, TALLY_ESYS,
+			return error_set(err, errlen, TALLY_ESYS,
 			    "statsfile %s: chmod %s: %s", path, name,
 			    strerror(e));
 		}
@@ -107,7 +91,7 @@ store_precreate(const char *path, const char *name, char *err,
 	}
 	if (errno == EEXIST)
 		return 0;
-	return store_err(err, errlen, TALLY_ESYS, "statsfile %s: cannot "
+	return error_set(err, errlen, TALLY_ESYS, "statsfile %s: cannot "
 	    "create %s: %s", path, name, strerror(errno));
 }
 
@@ -116,21 +100,21 @@ store_lmdb_err(const struct store *s, int rc, char *err, size_t errlen,
     const char *what)
 {
 	if (rc == MDB_INVALID)
-		return store_err(err, errlen, TALLY_ESTORE, "statsfile %s: "
+		return error_set(err, errlen, TALLY_ESTORE, "statsfile %s: "
 		    "not an LMDB environment (%s)", s->path, mdb_strerror(rc));
 	if (rc == MDB_VERSION_MISMATCH)
-		return store_err(err, errlen, TALLY_ESTORE, "statsfile %s: "
+		return error_set(err, errlen, TALLY_ESTORE, "statsfile %s: "
 		    "written by an incompatible LMDB (%s)", s->path,
 		    mdb_strerror(rc));
 	if (rc == EACCES && (s->flags & STORE_RDONLY))
-		return store_err(err, errlen, TALLY_ESTORE, "statsfile %s: "
+		return error_set(err, errlen, TALLY_ESTORE, "statsfile %s: "
 		    "%s: %s (readers need write access to lock.mdb; put the "
 		    "reader in the statsfile's group)", s->path, what,
 		    mdb_strerror(rc));
 	if (rc == ENOMEM)
-		return store_err(err, errlen, TALLY_ENOMEM, "statsfile %s: "
+		return error_set(err, errlen, TALLY_ENOMEM, "statsfile %s: "
 		    "%s: %s", s->path, what, mdb_strerror(rc));
-	return store_err(err, errlen, TALLY_ESTORE, "statsfile %s: %s: %s",
+	return error_set(err, errlen, TALLY_ESTORE, "statsfile %s: %s: %s",
 	    s->path, what, mdb_strerror(rc));
 }
 
@@ -170,12 +154,12 @@ store_check_format(struct store *s, MDB_txn *txn, int create, char *err,
 		return 0;
 	}
 	if (rc == MDB_NOTFOUND)
-		return store_err(err, errlen, TALLY_EFORMAT, "statsfile %s: "
+		return error_set(err, errlen, TALLY_EFORMAT, "statsfile %s: "
 		    "not a tally database (meta has no format key)", s->path);
 	if (rc != 0)
 		return store_lmdb_err(s, rc, err, errlen, "read format");
 	if (v.mv_size != (size_t)n || memcmp(v.mv_data, want, n) != 0)
-		return store_err(err, errlen, TALLY_EFORMAT, "statsfile %s: "
+		return error_set(err, errlen, TALLY_EFORMAT, "statsfile %s: "
 		    "database format '%.*s' is not supported (this tally "
 		    "reads format %d)", s->path, (int)(v.mv_size > 32 ? 32 :
 		    v.mv_size), (const char *)v.mv_data, TALLY_DB_FORMAT);
@@ -206,7 +190,7 @@ store_open_dbs(struct store *s, char *err, size_t errlen)
 		if (ms.ms_entries > 0 && mdb_get(txn, main, &k, &v) ==
 		    MDB_NOTFOUND) {
 			mdb_txn_abort(txn);
-			return store_err(err, errlen, TALLY_EFORMAT,
+			return error_set(err, errlen, TALLY_EFORMAT,
 			    "statsfile %s: an LMDB environment, but not a "
 			    "tally database (no meta table)", s->path);
 		}
@@ -221,13 +205,13 @@ store_open_dbs(struct store *s, char *err, size_t errlen)
 		rc = mdb_dbi_open(txn, store_db_names[i], flags, &s->dbi[i]);
 		if (rc == MDB_NOTFOUND) {
 			mdb_txn_abort(txn);
-			return store_err(err, errlen, TALLY_EFORMAT,
+			return error_set(err, errlen, TALLY_EFORMAT,
 			    "statsfile %s: not a tally database (no %s table)",
 			    s->path, store_db_names[i]);
 		}
 		if (rc == MDB_INCOMPATIBLE) {
 			mdb_txn_abort(txn);
-			return store_err(err, errlen, TALLY_EFORMAT,
+			return error_set(err, errlen, TALLY_EFORMAT,
 			    "statsfile %s: not a tally database (%s is not a "
 			    "table)", s->path, store_db_names[i]);
 		}
@@ -255,13 +239,13 @@ store_open_env(struct store *s, char *err, size_t errlen)
 		/* Don't let a reader create an empty environment. */
 		snprintf(file, sizeof file, "%s/data.mdb", s->path);
 		if (stat(file, &sb) != 0)
-			return store_err(err, errlen, TALLY_ESTORE,
+			return error_set(err, errlen, TALLY_ESTORE,
 			    "statsfile %s: no database yet (%s; has any node "
 			    "written to it?)", s->path, strerror(errno));
 		flags |= MDB_RDONLY;
 	} else {
 		if (access(s->path, W_OK) != 0)
-			return store_err(err, errlen, TALLY_ESYS,
+			return error_set(err, errlen, TALLY_ESYS,
 			    "statsfile %s: not writable: %s", s->path,
 			    strerror(errno));
 		if ((rc = store_precreate(s->path, "lock.mdb", err,
@@ -303,15 +287,15 @@ store_open(struct store **sp, const char *path, int flags, char *err,
 
 	*sp = NULL;
 	if (path == NULL || *path == '\0')
-		return store_err(err, errlen, TALLY_EINVAL,
+		return error_set(err, errlen, TALLY_EINVAL,
 		    "statsfile is not set");
 	if (stat(path, &sb) != 0)
-		return store_err(err, errlen, errno == ENOENT ? TALLY_ESTORE :
+		return error_set(err, errlen, errno == ENOENT ? TALLY_ESTORE :
 		    TALLY_ESYS, "statsfile %s: %s%s", path, strerror(errno),
 		    errno == ENOENT ? " (it must be an existing directory)" :
 		    "");
 	if (!S_ISDIR(sb.st_mode))
-		return store_err(err, errlen, TALLY_ESTORE, "statsfile %s: "
+		return error_set(err, errlen, TALLY_ESTORE, "statsfile %s: "
 		    "not a directory (a statsfile is an LMDB environment "
 		    "directory)", path);
 
@@ -322,7 +306,7 @@ store_open(struct store **sp, const char *path, int flags, char *err,
 			continue;
 		if ((s->flags & STORE_RDONLY) && !(flags & STORE_RDONLY)) {
 			pthread_mutex_unlock(&store_list_lock);
-			return store_err(err, errlen, TALLY_ESTATE,
+			return error_set(err, errlen, TALLY_ESTATE,
 			    "statsfile %s: already open read-only in this "
 			    "process", path);
 		}
@@ -335,7 +319,7 @@ store_open(struct store **sp, const char *path, int flags, char *err,
 	    (s->path = strdup(path)) == NULL) {
 		free(s);
 		pthread_mutex_unlock(&store_list_lock);
-		return store_err(err, errlen, TALLY_ENOMEM, "out of memory");
+		return error_set(err, errlen, TALLY_ENOMEM, "out of memory");
 	}
 	s->dev = sb.st_dev;
 	s->ino = sb.st_ino;
@@ -392,7 +376,7 @@ store_forked(const struct store *s, char *err, size_t errlen)
 {
 	if (TALLY_LIKELY(s->pid == getpid()))
 		return 0;
-	return store_err(err, errlen, TALLY_EFORK, "statsfile %s: opened in "
+	return error_set(err, errlen, TALLY_EFORK, "statsfile %s: opened in "
 	    "process %ld, used in its child %ld after fork", s->path,
 	    (long)s->pid, (long)getpid());
 }
@@ -512,7 +496,7 @@ store_grow(struct store *s, char *err, size_t errlen)
 	mdb_env_info(s->env, &info);
 	size = info.me_mapsize * 2;
 	if (size > STORE_MAPSIZE_MAX)
-		return store_err(err, errlen, TALLY_ESTORE, "statsfile %s: "
+		return error_set(err, errlen, TALLY_ESTORE, "statsfile %s: "
 		    "map is full at its limit of %zu bytes", s->path,
 		    info.me_mapsize);
 	if ((rc = mdb_env_set_mapsize(s->env, size)) != 0)
@@ -531,7 +515,7 @@ store_write_slots(struct store *s, const struct store_slot *slots, size_t n,
 	if ((rc = store_forked(s, err, errlen)) != 0)
 		return rc;
 	if (s->flags & STORE_RDONLY)
-		return store_err(err, errlen, TALLY_ESTATE, "statsfile %s: "
+		return error_set(err, errlen, TALLY_ESTATE, "statsfile %s: "
 		    "opened read-only", s->path);
 	/* Refuse a bad slot before the batch's transaction, not inside it. */
 	for (i = 0; i < n; i++) {
@@ -539,10 +523,10 @@ store_write_slots(struct store *s, const struct store_slot *slots, size_t n,
 
 		if (!name_node_id_valid(slots[i].node_id,
 		    strlen(slots[i].node_id)))
-			return store_err(err, errlen, TALLY_EINVAL,
+			return error_set(err, errlen, TALLY_EINVAL,
 			    "invalid node id");
 		if (record_node_fmt(rec, sizeof rec, slots[i].rn) < 0)
-			return store_err(err, errlen, TALLY_EINVAL,
+			return error_set(err, errlen, TALLY_EINVAL,
 			    "node %s: record too long", slots[i].node_id);
 	}
 	pthread_mutex_lock(&s->lock);
@@ -598,7 +582,7 @@ store_read_counters(struct store *s, const char *node,
 	if ((rc = store_forked(s, err, errlen)) != 0)
 		return rc;
 	if (plen - 1 > TALLY_NODE_ID_MAX)
-		return store_err(err, errlen, TALLY_EINVAL, "invalid node id");
+		return error_set(err, errlen, TALLY_EINVAL, "invalid node id");
 	memcpy(key, node, plen - 1);
 	key[plen - 1] = '/';
 	pthread_mutex_lock(&s->lock);
@@ -633,7 +617,7 @@ out:
 	if (rc != 0 && rc != MDB_NOTFOUND)
 		return store_lmdb_err(s, rc, err, errlen, "read counters");
 	if (bad > 0)
-		store_err(err, errlen, 0, "statsfile %s: skipped %d "
+		error_set(err, errlen, 0, "statsfile %s: skipped %d "
 		    "unreadable counters of node %s", s->path, bad, node);
 	return 0;
 }
@@ -676,7 +660,7 @@ store_delete(struct store *s, const char *node, int64_t before, char *err,
 	if ((rc = store_forked(s, err, errlen)) != 0)
 		return rc;
 	if (!name_node_id_valid(node, nlen))
-		return store_err(err, errlen, TALLY_EINVAL, "invalid node id");
+		return error_set(err, errlen, TALLY_EINVAL, "invalid node id");
 	memcpy(key, node, nlen);
 	key[nlen] = '/';
 	pthread_mutex_lock(&s->lock);
@@ -694,7 +678,7 @@ store_delete(struct store *s, const char *node, int64_t before, char *err,
 		if (kept != NULL) {
 			mdb_txn_abort(txn);
 			pthread_mutex_unlock(&s->lock);
-			return store_err(err, errlen, TALLY_ESTATE, "statsfile "
+			return error_set(err, errlen, TALLY_ESTATE, "statsfile "
 			    "%s: node %s kept: %s", s->path, node, kept);
 		}
 	}
@@ -703,7 +687,7 @@ store_delete(struct store *s, const char *node, int64_t before, char *err,
 	if (rc == MDB_NOTFOUND) {
 		mdb_txn_abort(txn);
 		pthread_mutex_unlock(&s->lock);
-		return store_err(err, errlen, TALLY_ENOTFOUND, "statsfile %s: "
+		return error_set(err, errlen, TALLY_ENOTFOUND, "statsfile %s: "
 		    "no node %s", s->path, node);
 	}
 	if (rc == 0)

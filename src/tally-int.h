@@ -27,6 +27,10 @@
 /* A caller-supplied buffer for a human message, as redis' anet does. */
 #define TALLY_ERRLEN 512
 
+/* error.c */
+/* Format a message into (err, errlen), if err is not NULL; return code. */
+int	 error_set(char *, size_t, int, const char *, ...) TALLY_PRINTF(4, 5);
+
 /* name.c */
 int	 name_node_id_valid(const char *, size_t);
 int	 name_stat_valid(const char *, size_t);
