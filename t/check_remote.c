@@ -527,7 +527,7 @@ START_TEST(test_tls_pin_mismatch)
 	snprintf(want, sizeof want, "gatherer 127.0.0.1:%d: certificate "
 	    "fingerprint mismatch (expected %s, got %s)", port, fp, fp2);
 	/* The alert reaches us before the provider's thread logs. */
-	for (i = 0; !logged_has(want) && i < 500; i++)
+	for (i = 0; !logged_has(want) && i < 2000; i++)
 		usleep(10000);
 	ck_assert_msg(logged_has(want), "log lacks '%s':\n%s", want, logged);
 	ck_assert(!logged_has(SECRET));
