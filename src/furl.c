@@ -16,7 +16,6 @@
 #include <netinet/in.h>
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -38,19 +37,6 @@
 /* RFC 4648 base32, lowercase: secrets and fingerprints are made of it. */
 static const char furl_b32[] = "abcdefghijklmnopqrstuvwxyz234567";
 
-static void furl_err(char *, size_t, const char *, ...) TALLY_PRINTF(3, 4);
-
-static void
-furl_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list	 ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /*
  * Copy a bad field into dst for a message: bounded, and with anything but
@@ -99,14 +85,14 @@ furl_host_name(const char *h, size_t len, char *err, size_t errlen)
 	int		 numeric = 1;
 
 	if (len > FURL_HOST_MAX) {
-		furl_err(err, errlen, "furl: host too long (%zu chars, at most "
+		error_set(err, errlen, 0, "furl: host too long (%zu chars, at most "
 		    "%d)", len, FURL_HOST_MAX);
 		return TALLY_EINVAL;
 	}
 	for (i = 0; i < len; i++) {
 		unsigned char c = h[i];
 		if (!furl_host_char(c)) {
-			furl_err(err, errlen, "furl: bad character '%s' in host "
+			error_set(err, errlen, 0, "furl: bad character '%s' in host "
 			    "(a name, an IPv4 address or [IPv6])",
 			    furl_quote(q, sizeof q, h + i, 1));
 			return TALLY_EINVAL;
@@ -123,7 +109,7 @@ furl_host_name(const char *h, size_t len, char *err, size_t errlen)
 			numeric = 0;
 	}
 	if (i < len) {
-		furl_err(err, errlen, "furl: bad host '%s': empty label or one "
+		error_set(err, errlen, 0, "furl: bad host '%s': empty label or one "
 		    "over %d chars", furl_quote(q, sizeof q, h, len),
 		    FURL_LABEL_MAX);
 		return TALLY_EINVAL;
@@ -134,7 +120,7 @@ furl_host_name(const char *h, size_t len, char *err, size_t errlen)
 		memcpy(tmp, h, len);
 		tmp[len] = '\0';
 		if (inet_pton(AF_INET, tmp, &a4) != 1) {
-			furl_err(err, errlen, "furl: bad IPv4 address '%s'",
+			error_set(err, errlen, 0, "furl: bad IPv4 address '%s'",
 			    furl_quote(q, sizeof q, h, len));
 			return TALLY_EINVAL;
 		}
@@ -149,14 +135,14 @@ furl_host_v6(const char *h, size_t len, char *err, size_t errlen)
 	char		 tmp[INET6_ADDRSTRLEN], q[FURL_QUOTE_MAX + 1];
 
 	if (len == 0 || len >= sizeof tmp) {
-		furl_err(err, errlen, "furl: bad IPv6 address '%s'",
+		error_set(err, errlen, 0, "furl: bad IPv6 address '%s'",
 		    furl_quote(q, sizeof q, h, len));
 		return TALLY_EINVAL;
 	}
 	memcpy(tmp, h, len);
 	tmp[len] = '\0';
 	if (inet_pton(AF_INET6, tmp, &a6) != 1) {
-		furl_err(err, errlen, "furl: bad IPv6 address '%s'",
+		error_set(err, errlen, 0, "furl: bad IPv6 address '%s'",
 		    furl_quote(q, sizeof q, h, len));
 		return TALLY_EINVAL;
 	}
@@ -172,7 +158,7 @@ furl_port(const char *p, size_t len, char *err, size_t errlen)
 	size_t		 i;
 
 	if (len == 0) {
-		furl_err(err, errlen, "furl: missing port after ':' (%s)",
+		error_set(err, errlen, 0, "furl: missing port after ':' (%s)",
 		    FURL_FORM);
 		return TALLY_EINVAL;
 	}
@@ -182,7 +168,7 @@ furl_port(const char *p, size_t len, char *err, size_t errlen)
 		v = v * 10 + (unsigned long)(p[i] - '0');
 	}
 	if (i < len || v == 0 || v > 65535 || p[0] == '0') {
-		furl_err(err, errlen, "furl: bad port '%s' (1-65535)",
+		error_set(err, errlen, 0, "furl: bad port '%s' (1-65535)",
 		    furl_quote(q, sizeof q, p, len));
 		return TALLY_EINVAL;
 	}
@@ -277,7 +263,7 @@ furl_fingerprint(const char *fp, size_t len, char *err, size_t errlen)
 	size_t		 i;
 
 	if (len == 0) {
-		furl_err(err, errlen, "furl: missing fingerprint before '@' "
+		error_set(err, errlen, 0, "furl: missing fingerprint before '@' "
 		    "(%s)", FURL_FORM_TLS);
 		return TALLY_EINVAL;
 	}
@@ -286,26 +272,26 @@ furl_fingerprint(const char *fp, size_t len, char *err, size_t errlen)
 		if (furl_b32_value(c) >= 0)
 			continue;
 		if (c == '=')
-			furl_err(err, errlen, "furl: padding '=' in the "
+			error_set(err, errlen, 0, "furl: padding '=' in the "
 			    "fingerprint (it is unpadded base32)");
 		else if (c >= 'A' && c <= 'Z')
-			furl_err(err, errlen, "furl: uppercase '%c' in the "
+			error_set(err, errlen, 0, "furl: uppercase '%c' in the "
 			    "fingerprint (it is lowercase base32, [a-z2-7])",
 			    c);
 		else
-			furl_err(err, errlen, "furl: bad character '%s' in "
+			error_set(err, errlen, 0, "furl: bad character '%s' in "
 			    "the fingerprint (lowercase base32, [a-z2-7])",
 			    furl_quote(q, sizeof q, fp + i, 1));
 		return TALLY_EINVAL;
 	}
 	if (len != FURL_FP_LEN) {
-		furl_err(err, errlen, "furl: fingerprint of %zu chars; a "
+		error_set(err, errlen, 0, "furl: fingerprint of %zu chars; a "
 		    "SHA-256 fingerprint is %d chars of base32", len,
 		    FURL_FP_LEN);
 		return TALLY_EINVAL;
 	}
 	if (furl_b32_decode(fp, len, d, sizeof d) != FURL_FP_BYTES) {
-		furl_err(err, errlen, "furl: fingerprint '%s...' is not "
+		error_set(err, errlen, 0, "furl: fingerprint '%s...' is not "
 		    "canonical base32 (its last char must be 'a' or 'q')",
 		    furl_quote(q, sizeof q, fp, 16));
 		return TALLY_EINVAL;
@@ -367,7 +353,7 @@ furl_parse_flags(const char *s, int flags, struct furl *f, char *err,
 	int		 rc, tls;
 
 	if (s == NULL || f == NULL) {
-		furl_err(err, errlen, "furl: none given");
+		error_set(err, errlen, 0, "furl: none given");
 		return TALLY_EINVAL;
 	}
 	/* scheme "://" */
@@ -376,14 +362,14 @@ furl_parse_flags(const char *s, int flags, struct furl *f, char *err,
 		;
 	slen = (size_t)(p - s);
 	if (slen == 0 || slen > FURL_SCHEME_MAX || strncmp(p, "://", 3) != 0) {
-		furl_err(err, errlen, "furl: %s", FURL_FORM);
+		error_set(err, errlen, 0, "furl: %s", FURL_FORM);
 		return TALLY_EINVAL;
 	}
 	tls = slen == strlen(FURL_SCHEME_TLS) &&
 	    memcmp(s, FURL_SCHEME_TLS, slen) == 0;
 	if (!tls && (slen != strlen(FURL_SCHEME) ||
 	    memcmp(s, FURL_SCHEME, slen) != 0)) {
-		furl_err(err, errlen, "furl: unknown scheme '%s' (%s)",
+		error_set(err, errlen, 0, "furl: unknown scheme '%s' (%s)",
 		    furl_quote(q, sizeof q, s, slen), FURL_FORM);
 		return TALLY_EINVAL;
 	}
@@ -391,14 +377,14 @@ furl_parse_flags(const char *s, int flags, struct furl *f, char *err,
 
 	/* [FINGERPRINT@]HOST:PORT, up to the first '/' */
 	if ((slash = strchr(auth, '/')) == NULL) {
-		furl_err(err, errlen, "furl: missing '/SECRET' (%s)",
+		error_set(err, errlen, 0, "furl: missing '/SECRET' (%s)",
 		    tls ? FURL_FORM_TLS : FURL_FORM);
 		return TALLY_EINVAL;
 	}
 	at = memchr(auth, '@', (size_t)(slash - auth));
 	if (tls) {
 		if (at == NULL) {
-			furl_err(err, errlen, "furl: missing 'FINGERPRINT@' "
+			error_set(err, errlen, 0, "furl: missing 'FINGERPRINT@' "
 			    "before the host (%s)", FURL_FORM_TLS);
 			return TALLY_EINVAL;
 		}
@@ -408,12 +394,12 @@ furl_parse_flags(const char *s, int flags, struct furl *f, char *err,
 			return rc;
 		auth = at + 1;
 	} else if (at != NULL) {
-		furl_err(err, errlen, "furl: bad character '@' in host (a "
+		error_set(err, errlen, 0, "furl: bad character '@' in host (a "
 		    "FINGERPRINT@ belongs in tally+tls:// furls)");
 		return TALLY_EINVAL;
 	}
 	if (slash == auth) {
-		furl_err(err, errlen, "furl: missing host (%s)",
+		error_set(err, errlen, 0, "furl: missing host (%s)",
 		    tls ? FURL_FORM_TLS : FURL_FORM);
 		return TALLY_EINVAL;
 	}
@@ -421,7 +407,7 @@ furl_parse_flags(const char *s, int flags, struct furl *f, char *err,
 		const char *rb = memchr(auth, ']', (size_t)(slash - auth));
 
 		if (rb == NULL) {
-			furl_err(err, errlen, "furl: unclosed '[' in host");
+			error_set(err, errlen, 0, "furl: unclosed '[' in host");
 			return TALLY_EINVAL;
 		}
 		host = auth + 1;
@@ -430,7 +416,7 @@ furl_parse_flags(const char *s, int flags, struct furl *f, char *err,
 			return rc;
 		colon = rb + 1;
 		if (colon == slash || *colon != ':') {
-			furl_err(err, errlen, "furl: missing ':PORT' after "
+			error_set(err, errlen, 0, "furl: missing ':PORT' after "
 			    "'[%s]' (%s)", furl_quote(q, sizeof q, host, hlen),
 			    tls ? FURL_FORM_TLS : FURL_FORM);
 			return TALLY_EINVAL;
@@ -439,20 +425,20 @@ furl_parse_flags(const char *s, int flags, struct furl *f, char *err,
 		host = auth;
 		colon = memchr(auth, ':', (size_t)(slash - auth));
 		if (colon == NULL) {
-			furl_err(err, errlen, "furl: missing ':PORT' (%s)",
+			error_set(err, errlen, 0, "furl: missing ':PORT' (%s)",
 			    tls ? FURL_FORM_TLS : FURL_FORM);
 			return TALLY_EINVAL;
 		}
 		if (memchr(colon + 1, ':', (size_t)(slash - colon - 1)) !=
 		    NULL) {
-			furl_err(err, errlen, "furl: more than one ':' in "
+			error_set(err, errlen, 0, "furl: more than one ':' in "
 			    "HOST:PORT (an IPv6 host goes in brackets, as in "
 			    "tally+tls://FINGERPRINT@[::1]:PORT/SECRET)");
 			return TALLY_EINVAL;
 		}
 		hlen = (size_t)(colon - host);
 		if (hlen == 0) {
-			furl_err(err, errlen, "furl: missing host (%s)",
+			error_set(err, errlen, 0, "furl: missing host (%s)",
 			    tls ? FURL_FORM_TLS : FURL_FORM);
 			return TALLY_EINVAL;
 		}
@@ -467,18 +453,18 @@ furl_parse_flags(const char *s, int flags, struct furl *f, char *err,
 	/* SECRET, the whole rest */
 	secret = slash + 1;
 	if (*secret == '\0') {
-		furl_err(err, errlen, "furl: missing secret after '/' (%s)",
+		error_set(err, errlen, 0, "furl: missing secret after '/' (%s)",
 		    tls ? FURL_FORM_TLS : FURL_FORM);
 		return TALLY_EINVAL;
 	}
 	seclen = strlen(secret);
 	if (memchr(secret, '/', seclen) != NULL) {
-		furl_err(err, errlen, "furl: extra path segment: the path is "
+		error_set(err, errlen, 0, "furl: extra path segment: the path is "
 		    "exactly one '/SECRET'");
 		return TALLY_EINVAL;
 	}
 	if (!furl_secret_valid(secret, seclen)) {
-		furl_err(err, errlen, "furl: secret must be %d-%d chars of "
+		error_set(err, errlen, 0, "furl: secret must be %d-%d chars of "
 		    "[a-z2-7]", WIRE_SECRET_MIN, WIRE_SECRET_MAX);
 		return TALLY_EINVAL;
 	}
@@ -496,7 +482,7 @@ furl_parse_flags(const char *s, int flags, struct furl *f, char *err,
 	 */
 	if (!tls && !(flags & FURL_F_ANYHOST) &&
 	    !furl_host_loopback(tmp.host)) {
-		furl_err(err, errlen, "furl: plaintext tally:// is for "
+		error_set(err, errlen, 0, "furl: plaintext tally:// is for "
 		    "loopback only (127.0.0.0/8, [::1] or localhost), not "
 		    "'%s'; a gatherer elsewhere has a tally+tls:// furl",
 		    furl_quote(q, sizeof q, host, hlen));

@@ -30,7 +30,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,19 +71,6 @@ static pthread_once_t	 tls_once = PTHREAD_ONCE_INIT;
 static BIO_METHOD	*tls_bio_meth;
 static int		 tls_idx = -1;
 
-static void tls_err(char *, size_t, const char *, ...) TALLY_PRINTF(3, 4);
-
-static void
-tls_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list	 ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* The reason of OpenSSL's last error, and the queue emptied. */
 static const char *
@@ -191,7 +177,7 @@ tls_ready(char *err, size_t errlen)
 {
 	pthread_once(&tls_once, tls_init);
 	if (tls_bio_meth == NULL || tls_idx < 0) {
-		tls_err(err, errlen, "TLS: cannot set up OpenSSL: %s",
+		error_set(err, errlen, 0, "TLS: cannot set up OpenSSL: %s",
 		    tls_reason());
 		return TALLY_ENOMEM;
 	}
@@ -271,13 +257,13 @@ tls_write_pem(const char *path, EVP_PKEY *pk, X509 *x, char *err,
 
 	if ((size_t)snprintf(tmp, sizeof tmp, "%s.new.%ld", path,
 	    (long)getpid()) >= sizeof tmp) {
-		tls_err(err, errlen, "%s: path too long", path);
+		error_set(err, errlen, 0, "%s: path too long", path);
 		return TALLY_ELIMIT;
 	}
 	unlink(tmp);
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
 	    0600)) < 0) {
-		tls_err(err, errlen, "%s: %s", tmp, strerror(errno));
+		error_set(err, errlen, 0, "%s: %s", tmp, strerror(errno));
 		return TALLY_ESYS;
 	}
 	if (fchmod(fd, 0600) != 0 ||
@@ -285,7 +271,7 @@ tls_write_pem(const char *path, EVP_PKEY *pk, X509 *x, char *err,
 		e = errno;
 		close(fd);
 		unlink(tmp);
-		tls_err(err, errlen, "%s: %s", tmp, strerror(e));
+		error_set(err, errlen, 0, "%s: %s", tmp, strerror(e));
 		return TALLY_ESYS;
 	}
 	ok = pk != NULL ? PEM_write_bio_PrivateKey(b, pk, NULL, NULL, 0,
@@ -295,7 +281,7 @@ tls_write_pem(const char *path, EVP_PKEY *pk, X509 *x, char *err,
 	if (!ok || fsync(fd) != 0) {
 		close(fd);
 		unlink(tmp);
-		tls_err(err, errlen, "%s: cannot write: %s", tmp, ok ?
+		error_set(err, errlen, 0, "%s: cannot write: %s", tmp, ok ?
 		    strerror(errno) : tls_reason());
 		return TALLY_ESYS;
 	}
@@ -304,7 +290,7 @@ tls_write_pem(const char *path, EVP_PKEY *pk, X509 *x, char *err,
 	if (link(tmp, path) != 0) {
 		e = errno;
 		unlink(tmp);
-		tls_err(err, errlen, "%s: %s", path, e == EEXIST ?
+		error_set(err, errlen, 0, "%s: %s", path, e == EEXIST ?
 		    "exists already (not replaced)" : strerror(e));
 		return TALLY_ESYS;
 	}
@@ -395,12 +381,12 @@ tls_identity_create(const char *keypath, const char *certpath, char *fp,
 
 	ERR_clear_error();
 	if (tls_make_cert(&pk, &x) != 0) {
-		tls_err(err, errlen, "cannot make a key and certificate: %s",
+		error_set(err, errlen, 0, "cannot make a key and certificate: %s",
 		    tls_reason());
 		return TALLY_ESYS;
 	}
 	if (fp != NULL && tls_fingerprint(x, fp, fplen) != 0) {
-		tls_err(err, errlen, "cannot fingerprint the certificate: %s",
+		error_set(err, errlen, 0, "cannot fingerprint the certificate: %s",
 		    tls_reason());
 		rc = TALLY_ESYS;
 		goto out;
@@ -463,33 +449,33 @@ tls_server_ctx(struct ssl_ctx_st **ctxp, const char *keypath,
 		return rc;
 	ERR_clear_error();
 	if ((ctx = tls_ctx_common(TLS_server_method())) == NULL) {
-		tls_err(err, errlen, "TLS: %s", tls_reason());
+		error_set(err, errlen, 0, "TLS: %s", tls_reason());
 		return TALLY_ENOMEM;
 	}
 	SSL_CTX_set_num_tickets(ctx, 0);
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
 	if (SSL_CTX_use_certificate_file(ctx, certpath,
 	    SSL_FILETYPE_PEM) != 1) {
-		tls_err(err, errlen, "%s: %s", certpath, tls_reason());
+		error_set(err, errlen, 0, "%s: %s", certpath, tls_reason());
 		goto fail;
 	}
 	if (SSL_CTX_use_PrivateKey_file(ctx, keypath, SSL_FILETYPE_PEM) != 1) {
 		if (ERR_GET_REASON(ERR_peek_last_error()) ==
 		    X509_R_KEY_VALUES_MISMATCH)
-			tls_err(err, errlen, "%s does not belong to %s (%s)",
+			error_set(err, errlen, 0, "%s does not belong to %s (%s)",
 			    keypath, certpath, tls_reason());
 		else
-			tls_err(err, errlen, "%s: %s", keypath, tls_reason());
+			error_set(err, errlen, 0, "%s: %s", keypath, tls_reason());
 		goto fail;
 	}
 	if (SSL_CTX_check_private_key(ctx) != 1) {
-		tls_err(err, errlen, "%s does not belong to %s: %s", keypath,
+		error_set(err, errlen, 0, "%s does not belong to %s: %s", keypath,
 		    certpath, tls_reason());
 		goto fail;
 	}
 	if (fp != NULL &&
 	    tls_fingerprint(SSL_CTX_get0_certificate(ctx), fp, fplen) != 0) {
-		tls_err(err, errlen, "%s: cannot fingerprint it: %s", certpath,
+		error_set(err, errlen, 0, "%s: cannot fingerprint it: %s", certpath,
 		    tls_reason());
 		goto fail;
 	}
@@ -512,7 +498,7 @@ tls_client_ctx(struct ssl_ctx_st **ctxp, char *err, size_t errlen)
 		return rc;
 	ERR_clear_error();
 	if ((ctx = tls_ctx_common(TLS_client_method())) == NULL) {
-		tls_err(err, errlen, "TLS: %s", tls_reason());
+		error_set(err, errlen, 0, "TLS: %s", tls_reason());
 		return TALLY_ENOMEM;
 	}
 	/* No trust store: tls_verify_cb decides, by the pin alone. */
@@ -542,7 +528,7 @@ tls_new(struct ssl_st **sslp, struct ssl_ctx_st *ctx, int fd,
 	if ((rc = tls_ready(err, errlen)) != 0)
 		return rc;
 	if ((tc = calloc(1, sizeof *tc)) == NULL) {
-		tls_err(err, errlen, "out of memory");
+		error_set(err, errlen, 0, "out of memory");
 		return TALLY_ENOMEM;
 	}
 	tc->fd = fd;
@@ -550,7 +536,7 @@ tls_new(struct ssl_st **sslp, struct ssl_ctx_st *ctx, int fd,
 		if (furl_b32_decode(fingerprint, strlen(fingerprint), tc->want,
 		    sizeof tc->want) != FURL_FP_BYTES) {
 			free(tc);
-			tls_err(err, errlen, "bad fingerprint");
+			error_set(err, errlen, 0, "bad fingerprint");
 			return TALLY_EINVAL;
 		}
 		tc->pinned = 1;
@@ -558,7 +544,7 @@ tls_new(struct ssl_st **sslp, struct ssl_ctx_st *ctx, int fd,
 	ERR_clear_error();
 	if ((ssl = SSL_new(ctx)) == NULL) {
 		free(tc);
-		tls_err(err, errlen, "TLS: %s", tls_reason());
+		error_set(err, errlen, 0, "TLS: %s", tls_reason());
 		return TALLY_ENOMEM;
 	}
 	if ((b = BIO_new(tls_bio_meth)) == NULL ||
@@ -566,7 +552,7 @@ tls_new(struct ssl_st **sslp, struct ssl_ctx_st *ctx, int fd,
 		BIO_free(b);
 		SSL_free(ssl);
 		free(tc);
-		tls_err(err, errlen, "TLS: %s", tls_reason());
+		error_set(err, errlen, 0, "TLS: %s", tls_reason());
 		return TALLY_ENOMEM;
 	}
 	BIO_set_data(b, tc);
@@ -611,19 +597,19 @@ tls_fail(SSL *ssl, struct tls_conn *tc, int ret, char *err, size_t errlen)
 	tc->failed = 1;
 	if (tc->mismatch) {
 		furl_b32_encode(tc->want, sizeof tc->want, want, sizeof want);
-		tls_err(err, errlen, "certificate fingerprint mismatch "
+		error_set(err, errlen, 0, "certificate fingerprint mismatch "
 		    "(expected %s, got %s)", want, tc->got);
 		ERR_clear_error();
 		return TLS_ERROR;
 	}
 	if (se == SSL_ERROR_ZERO_RETURN ||
 	    (se == SSL_ERROR_SYSCALL && e == 0 && tc->sys_errno == 0)) {
-		tls_err(err, errlen, "connection closed by the peer");
+		error_set(err, errlen, 0, "connection closed by the peer");
 		ERR_clear_error();
 		return TLS_ERROR;
 	}
 	if (se == SSL_ERROR_SYSCALL && e == 0) {
-		tls_err(err, errlen, "%s", strerror(tc->sys_errno));
+		error_set(err, errlen, 0, "%s", strerror(tc->sys_errno));
 		return TLS_ERROR;
 	}
 	if (ERR_GET_LIB(e) == ERR_LIB_SSL) {
@@ -647,7 +633,7 @@ tls_fail(SSL *ssl, struct tls_conn *tc, int ret, char *err, size_t errlen)
 		}
 	}
 	r = tls_reason();
-	tls_err(err, errlen, "%s%s", r, hint);
+	error_set(err, errlen, 0, "%s%s", r, hint);
 	return TLS_ERROR;
 }
 
