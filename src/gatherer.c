@@ -138,7 +138,7 @@ struct conn {
 	int			 polling;	/* POLL seq is unanswered */
 	int			 wr_shut;
 	enum conn_tls		 tls;
-	struct ssl_st		*ssl;
+	struct tls		*ssl;
 	int			 rd_wants_write; /* a TLS read waits to write */
 	int			 wr_wants_read;	/* a TLS write waits to read */
 	uint32_t		 seq;

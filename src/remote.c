@@ -60,7 +60,7 @@ struct remote {
 	ev_timer		 timer;		/* retry, or handshake timeout */
 	ev_timer		 watchdog;	/* a gatherer gone silent */
 	struct ssl_ctx_st	*tls_ctx;	/* tally+tls://: made once */
-	struct ssl_st		*ssl;		/* this connection's, or NULL */
+	struct tls		*ssl;		/* this connection's, or NULL */
 	int			 hs_want;	/* EV_READ or EV_WRITE */
 	int			 rd_wants_write; /* a TLS read waits to write */
 	int			 wr_wants_read;	/* a TLS write waits to read */

@@ -304,11 +304,14 @@ int	 remote_ready(const struct remote *);
 /*
  * tls.c: TLS 1.3 with OpenSSL, non-blocking, for both ends.  The gatherer
  * has a self-signed certificate; the provider pins its fingerprint (the
- * furl's FINGERPRINT) and checks nothing else.  Handles are OpenSSL's
- * SSL_CTX and SSL, opaque here.
+ * furl's FINGERPRINT) and checks nothing else.  A connection is a struct
+ * tls: OpenSSL's SSL throughout on a client; on the gatherer, OpenSSL's
+ * for the handshake, then tlsrec.c's record layer alone.  The context is
+ * OpenSSL's SSL_CTX, opaque here.
  */
 struct ssl_ctx_st;
 struct ssl_st;
+struct tls;
 #define TLS_WANT_READ	(-1)	/* call again when the fd is readable */
 #define TLS_WANT_WRITE	(-2)	/* call again when the fd is writable */
 #define TLS_ERROR	(-3)	/* fatal; the reason is in err */
@@ -330,24 +333,66 @@ void	 tls_ctx_free(struct ssl_ctx_st *);
  * caller's: a client if fingerprint (the furl's text) is given, which the
  * peer's certificate must match, else a server.  0 or a TALLY_E* code.
  */
-int	 tls_new(struct ssl_st **, struct ssl_ctx_st *, int, const char *,
+int	 tls_new(struct tls **, struct ssl_ctx_st *, int, const char *,
 	     char *, size_t);
-void	 tls_free(struct ssl_st *);
+void	 tls_free(struct tls *);
 /* 0 once the handshake is done (and the pin checked), or TLS_WANT_*, or
  * TLS_ERROR with the reason ("certificate fingerprint mismatch (expected
- * X, got Y)", say). */
-int	 tls_handshake(struct ssl_st *, char *, size_t);
-/* Bytes (> 0), 0 at EOF (read only), TLS_WANT_* or TLS_ERROR. */
-long	 tls_read(struct ssl_st *, void *, size_t, char *, size_t);
-long	 tls_write(struct ssl_st *, const void *, size_t, char *, size_t);
+ * X, got Y)", say).  A server's SSL is gone once it says 0. */
+int	 tls_handshake(struct tls *, char *, size_t);
+/* Bytes (> 0), 0 at EOF (read only), TLS_WANT_* or TLS_ERROR.  A write
+ * that says TLS_WANT_* is repeated with the same bytes, or more. */
+long	 tls_read(struct tls *, void *, size_t, char *, size_t);
+long	 tls_write(struct tls *, const void *, size_t, char *, size_t);
 /* Whether bytes wait inside the connection, where no fd event shows them. */
-int	 tls_pending(struct ssl_st *);
+int	 tls_pending(struct tls *);
 /* Send close_notify if the connection is healthy; never waits. */
-void	 tls_close_notify(struct ssl_st *);
-int	 tls_established(struct ssl_st *);
+void	 tls_close_notify(struct tls *);
+int	 tls_established(struct tls *);
 /* Whether the handshake failed because the certificate was not the pin's. */
-int	 tls_pin_failed(struct ssl_st *);
-const char *tls_version(struct ssl_st *);
+int	 tls_pin_failed(struct tls *);
+const char *tls_version(struct tls *);
+/* OpenSSL's SSL under a connection, or NULL once the gatherer's is gone:
+ * for tests and diagnostics. */
+struct ssl_st *tls_ssl(struct tls *);
+
+/*
+ * tlsrec.c: TLS 1.3's record layer (RFC 8446, 5) from a connection's two
+ * application traffic secrets, so that the gatherer can free OpenSSL's
+ * SSL after the handshake.  Same return values as tls_read()/tls_write().
+ */
+#define TLSREC_SECRET_MAX	48	/* SHA-384's */
+#define TLSREC_KEY_MAX		32
+#define TLSREC_IV		12
+struct tlsrec_suite;
+struct tlsrec_dir {
+	uint8_t		 secret[TLSREC_SECRET_MAX];
+	size_t		 secretlen;
+	uint8_t		 key[TLSREC_KEY_MAX];
+	uint8_t		 iv[TLSREC_IV];
+	uint64_t	 seq;
+};
+struct tlsrec {
+	const struct tlsrec_suite *suite;
+	int		 fd;
+	struct tlsrec_dir rd, wr;	/* the peer's secret, and ours */
+	uint8_t		*in;		/* records read, the first opened */
+	size_t		 inlen, reclen;	/* ... and the first one's length */
+	size_t		 inoff, plainlen; /* its data not yet read */
+	uint8_t		*out;		/* sealed, not yet sent */
+	size_t		 outlen, outoff;
+	size_t		 outplain;	/* the caller's bytes in out */
+	int		 keyupdate_owed, eof, failed, alerted;
+};
+/* The secret length of a TLS 1.3 suite we take (0x1301-0x1303), else 0. */
+size_t	 tlsrec_secret_len(uint16_t);
+/* r zeroed but for rd and wr's secrets; derives the keys.  0 or TALLY_E*. */
+int	 tlsrec_init(struct tlsrec *, int, uint16_t, char *, size_t);
+void	 tlsrec_clear(struct tlsrec *);
+long	 tlsrec_read(struct tlsrec *, void *, size_t, char *, size_t);
+long	 tlsrec_write(struct tlsrec *, const void *, size_t, char *, size_t);
+int	 tlsrec_pending(const struct tlsrec *);
+void	 tlsrec_close_notify(struct tlsrec *);
 
 /* nodedir.c: the files of a node directory. */
 /* Read the first line of dir/name into a malloc'd string; 0, or

@@ -18,6 +18,14 @@
  * libtally runs inside host programs, and OpenSSL's socket BIO write()s,
  * which raises SIGPIPE on a connection the peer has reset.
  *
+ * On the gatherer, a connection sheds OpenSSL once its handshake is done:
+ * the server context logs each connection's two application traffic
+ * secrets into its struct tls, tls_handshake() hands them to tlsrec.c and
+ * frees the SSL, and reads and writes go to the record layer from then on.
+ * An idle connection then costs a few hundred bytes instead of OpenSSL's
+ * 14 KiB (tlsrec.c says why that matters, and what the layer does).
+ * Clients keep OpenSSL's SSL: a provider has one connection.
+ *
  * Like the rest of libtally, nothing here prints, exits or aborts: errors
  * come back as codes with a message in a caller's buffer, and OpenSSL's
  * thread-local error queue is emptied after each call, so that one
@@ -56,15 +64,20 @@
 #define TLS_SUBJECT	"tallyd"
 #define TLS_SERIAL_LEN	16		/* random, positive, per RFC 5280 */
 
-/* What a connection's SSL carries: its socket and, for a client, the pin. */
-struct tls_conn {
-	int	 fd;
-	int	 sys_errno;	/* of the last failed send or recv */
-	int	 pinned;	/* a client: want holds the fingerprint */
-	int	 mismatch;	/* the verify callback refused the leaf */
-	int	 failed;	/* a fatal error: no close_notify after it */
-	uint8_t	 want[FURL_FP_BYTES];
-	char	 got[FURL_FP_LEN + 1];
+/*
+ * A connection: OpenSSL's SSL, its socket and, for a client, the pin; on
+ * the gatherer, once the handshake is done, the record layer instead.
+ */
+struct tls {
+	SSL		*ssl;		/* NULL once handed over to rec */
+	int		 fd;
+	int		 sys_errno;	/* of the last failed send or recv */
+	int		 pinned;	/* a client: want holds the fingerprint */
+	int		 mismatch;	/* the verify callback refused the leaf */
+	int		 failed;	/* a fatal error: no close_notify after */
+	uint8_t		 want[FURL_FP_BYTES];
+	char		 got[FURL_FP_LEN + 1];
+	struct tlsrec	 rec;		/* a server's; its secrets come early */
 };
 
 static pthread_once_t	 tls_once = PTHREAD_ONCE_INIT;
@@ -91,7 +104,7 @@ tls_reason(void)
 static int
 tls_bio_write(BIO *b, const char *buf, int len)
 {
-	struct tls_conn	*tc = BIO_get_data(b);
+	struct tls	*tc = BIO_get_data(b);
 	ssize_t		 n;
 
 	BIO_clear_retry_flags(b);
@@ -109,7 +122,7 @@ tls_bio_write(BIO *b, const char *buf, int len)
 static int
 tls_bio_read(BIO *b, char *buf, int len)
 {
-	struct tls_conn	*tc = BIO_get_data(b);
+	struct tls	*tc = BIO_get_data(b);
 	ssize_t		 n;
 
 	BIO_clear_retry_flags(b);
@@ -142,7 +155,7 @@ tls_bio_create(BIO *b)
 	return 1;
 }
 
-/* The fd and the tls_conn belong to the caller, who frees them. */
+/* The fd and the struct tls belong to the caller, who frees them. */
 static int
 tls_bio_destroy(BIO *b)
 {
@@ -222,7 +235,7 @@ static int
 tls_verify_cb(int ok, X509_STORE_CTX *xs)
 {
 	SSL		*ssl;
-	struct tls_conn	*tc;
+	struct tls	*tc;
 	uint8_t		 md[FURL_FP_BYTES];
 
 	if (X509_STORE_CTX_get_error_depth(xs) != 0)
@@ -407,6 +420,58 @@ out:
 
 /* ---- contexts --------------------------------------------------------- */
 
+static int
+tls_hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * The gatherer's key log: of the lines OpenSSL logs for a connection
+ * ("LABEL CLIENT_RANDOM SECRET", in hex), the two application traffic
+ * secrets go to its record layer, the client's to read with and ours to
+ * write with.  A secret that does not parse is left empty, and the hand-
+ * over refuses the connection.  Nothing is written anywhere.
+ */
+static void
+tls_keylog(const SSL *ssl, const char *line)
+{
+	static const char	 client[] = "CLIENT_TRAFFIC_SECRET_0 ";
+	static const char	 server[] = "SERVER_TRAFFIC_SECRET_0 ";
+	struct tls		*tc = SSL_get_ex_data(ssl, tls_idx);
+	struct tlsrec_dir	*d;
+	const char		*hex;
+	size_t			 n;
+	int			 hi, lo;
+
+	if (tc == NULL)
+		return;
+	if (strncmp(line, client, sizeof client - 1) == 0)
+		d = &tc->rec.rd;
+	else if (strncmp(line, server, sizeof server - 1) == 0)
+		d = &tc->rec.wr;
+	else
+		return;
+	d->secretlen = 0;
+	if ((hex = strchr(line + sizeof client - 1, ' ')) == NULL)
+		return;
+	for (hex++, n = 0; hex[0] != '\0' && n < sizeof d->secret; n++) {
+		if ((hi = tls_hexval(hex[0])) < 0 ||
+		    (lo = tls_hexval(hex[1])) < 0)
+			return;
+		d->secret[n] = (uint8_t)(hi << 4 | lo);
+		hex += 2;
+	}
+	if (hex[0] == '\0')
+		d->secretlen = n;
+}
+
 /* What both ends share: TLS 1.3 only, no sessions, lean buffers. */
 static SSL_CTX *
 tls_ctx_common(const SSL_METHOD *method)
@@ -454,6 +519,13 @@ tls_server_ctx(struct ssl_ctx_st **ctxp, const char *keypath,
 	}
 	SSL_CTX_set_num_tickets(ctx, 0);
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+	/* TLS 1.3's default suites, the ones tlsrec.c takes over. */
+	if (!SSL_CTX_set_ciphersuites(ctx, "TLS_AES_256_GCM_SHA384:"
+	    "TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256")) {
+		error_set(err, errlen, 0, "TLS: %s", tls_reason());
+		goto fail;
+	}
+	SSL_CTX_set_keylog_callback(ctx, tls_keylog);
 	if (SSL_CTX_use_certificate_file(ctx, certpath,
 	    SSL_FILETYPE_PEM) != 1) {
 		error_set(err, errlen, 0, "%s: %s", certpath, tls_reason());
@@ -516,15 +588,14 @@ tls_ctx_free(struct ssl_ctx_st *ctx)
 /* ---- connections ------------------------------------------------------ */
 
 int
-tls_new(struct ssl_st **sslp, struct ssl_ctx_st *ctx, int fd,
+tls_new(struct tls **tp, struct ssl_ctx_st *ctx, int fd,
     const char *fingerprint, char *err, size_t errlen)
 {
-	struct tls_conn	*tc;
-	SSL		*ssl;
+	struct tls	*tc;
 	BIO		*b;
 	int		 rc;
 
-	*sslp = NULL;
+	*tp = NULL;
 	if ((rc = tls_ready(err, errlen)) != 0)
 		return rc;
 	if ((tc = calloc(1, sizeof *tc)) == NULL) {
@@ -532,6 +603,7 @@ tls_new(struct ssl_st **sslp, struct ssl_ctx_st *ctx, int fd,
 		return TALLY_ENOMEM;
 	}
 	tc->fd = fd;
+	tc->rec.fd = -1;
 	if (fingerprint != NULL) {
 		if (furl_b32_decode(fingerprint, strlen(fingerprint), tc->want,
 		    sizeof tc->want) != FURL_FP_BYTES) {
@@ -542,39 +614,37 @@ tls_new(struct ssl_st **sslp, struct ssl_ctx_st *ctx, int fd,
 		tc->pinned = 1;
 	}
 	ERR_clear_error();
-	if ((ssl = SSL_new(ctx)) == NULL) {
+	if ((tc->ssl = SSL_new(ctx)) == NULL) {
 		free(tc);
 		error_set(err, errlen, 0, "TLS: %s", tls_reason());
 		return TALLY_ENOMEM;
 	}
 	if ((b = BIO_new(tls_bio_meth)) == NULL ||
-	    !SSL_set_ex_data(ssl, tls_idx, tc)) {
+	    !SSL_set_ex_data(tc->ssl, tls_idx, tc)) {
 		BIO_free(b);
-		SSL_free(ssl);
+		SSL_free(tc->ssl);
 		free(tc);
 		error_set(err, errlen, 0, "TLS: %s", tls_reason());
 		return TALLY_ENOMEM;
 	}
 	BIO_set_data(b, tc);
 	BIO_set_init(b, 1);
-	SSL_set_bio(ssl, b, b);
+	SSL_set_bio(tc->ssl, b, b);
 	if (fingerprint != NULL)
-		SSL_set_connect_state(ssl);
+		SSL_set_connect_state(tc->ssl);
 	else
-		SSL_set_accept_state(ssl);
-	*sslp = ssl;
+		SSL_set_accept_state(tc->ssl);
+	*tp = tc;
 	return 0;
 }
 
 void
-tls_free(struct ssl_st *ssl)
+tls_free(struct tls *tc)
 {
-	struct tls_conn	*tc;
-
-	if (ssl == NULL)
+	if (tc == NULL)
 		return;
-	tc = SSL_get_ex_data(ssl, tls_idx);
-	SSL_free(ssl);
+	SSL_free(tc->ssl);
+	tlsrec_clear(&tc->rec);
 	free(tc);
 	ERR_clear_error();
 }
@@ -585,7 +655,7 @@ tls_free(struct ssl_st *ssl)
  * old furl, a scanner) to be named as such.
  */
 static int
-tls_fail(SSL *ssl, struct tls_conn *tc, int ret, char *err, size_t errlen)
+tls_fail(SSL *ssl, struct tls *tc, int ret, char *err, size_t errlen)
 {
 	unsigned long	 e;
 	const char	*hint = "", *r;
@@ -637,24 +707,54 @@ tls_fail(SSL *ssl, struct tls_conn *tc, int ret, char *err, size_t errlen)
 	return TLS_ERROR;
 }
 
-int
-tls_handshake(struct ssl_st *ssl, char *err, size_t errlen)
+/*
+ * The gatherer's side of a finished handshake: the record layer takes the
+ * secrets the key log gave, and the SSL goes.  Nothing may wait inside
+ * OpenSSL at this point, and nothing does: it reads a record at a time
+ * (no read-ahead), and the server sends no tickets.
+ */
+static int
+tls_hand_over(struct tls *tc, char *err, size_t errlen)
 {
-	struct tls_conn	*tc = SSL_get_ex_data(ssl, tls_idx);
-	uint8_t		 md[FURL_FP_BYTES];
-	int		 rc;
+	const SSL_CIPHER	*c = SSL_get_current_cipher(tc->ssl);
+	uint16_t		 suite;
 
+	tc->failed = 1;
+	if (SSL_version(tc->ssl) != TLS1_3_VERSION || c == NULL)
+		return error_set(err, errlen, TLS_ERROR, "TLS: not TLS 1.3");
+	if (SSL_has_pending(tc->ssl))
+		return error_set(err, errlen, TLS_ERROR, "TLS: data waits "
+		    "inside OpenSSL at the end of the handshake");
+	suite = (uint16_t)SSL_CIPHER_get_protocol_id(c);
+	if (tlsrec_init(&tc->rec, tc->fd, suite, err, errlen) != 0)
+		return TLS_ERROR;
+	SSL_free(tc->ssl);
+	tc->ssl = NULL;
+	tc->failed = 0;
+	ERR_clear_error();
+	return 0;
+}
+
+int
+tls_handshake(struct tls *tc, char *err, size_t errlen)
+{
+	SSL	*ssl = tc->ssl;
+	uint8_t	 md[FURL_FP_BYTES];
+	int	 rc;
+
+	if (ssl == NULL)
+		return 0;
 	ERR_clear_error();
 	tc->sys_errno = 0;
 	rc = SSL_do_handshake(ssl);
 	if (rc == 1) {
+		if (!tc->pinned)
+			return tls_hand_over(tc, err, errlen);
 		/*
 		 * The callback has checked the leaf; check again here, the
 		 * one place every successful handshake passes, so that no
 		 * path through OpenSSL's verification can skip the pin.
 		 */
-		if (!tc->pinned)
-			return 0;
 		if (tls_digest(SSL_get0_peer_certificate(ssl), md) != 0)
 			snprintf(tc->got, sizeof tc->got, "no certificate");
 		else if (memcmp(md, tc->want, sizeof md) == 0)
@@ -675,12 +775,13 @@ tls_handshake(struct ssl_st *ssl, char *err, size_t errlen)
 }
 
 long
-tls_read(struct ssl_st *ssl, void *buf, size_t len, char *err,
-    size_t errlen)
+tls_read(struct tls *tc, void *buf, size_t len, char *err, size_t errlen)
 {
-	struct tls_conn	*tc = SSL_get_ex_data(ssl, tls_idx);
-	int		 n;
+	SSL	*ssl = tc->ssl;
+	int	 n;
 
+	if (ssl == NULL)
+		return tlsrec_read(&tc->rec, buf, len, err, errlen);
 	ERR_clear_error();
 	tc->sys_errno = 0;
 	n = SSL_read(ssl, buf, len > INT_MAX ? INT_MAX : (int)len);
@@ -702,12 +803,14 @@ tls_read(struct ssl_st *ssl, void *buf, size_t len, char *err,
 }
 
 long
-tls_write(struct ssl_st *ssl, const void *buf, size_t len, char *err,
+tls_write(struct tls *tc, const void *buf, size_t len, char *err,
     size_t errlen)
 {
-	struct tls_conn	*tc = SSL_get_ex_data(ssl, tls_idx);
-	int		 n;
+	SSL	*ssl = tc->ssl;
+	int	 n;
 
+	if (ssl == NULL)
+		return tlsrec_write(&tc->rec, buf, len, err, errlen);
 	if (len == 0)
 		return 0;
 	ERR_clear_error();
@@ -725,39 +828,49 @@ tls_write(struct ssl_st *ssl, const void *buf, size_t len, char *err,
 }
 
 int
-tls_pending(struct ssl_st *ssl)
+tls_pending(struct tls *tc)
 {
-	return SSL_has_pending(ssl);
+	return tc->ssl != NULL ? SSL_has_pending(tc->ssl) :
+	    tlsrec_pending(&tc->rec);
 }
 
 void
-tls_close_notify(struct ssl_st *ssl)
+tls_close_notify(struct tls *tc)
 {
-	struct tls_conn	*tc = SSL_get_ex_data(ssl, tls_idx);
-
-	if (tc->failed || !SSL_is_init_finished(ssl))
+	if (tc->ssl == NULL) {
+		tlsrec_close_notify(&tc->rec);
+		return;
+	}
+	if (tc->failed || !SSL_is_init_finished(tc->ssl))
 		return;
 	ERR_clear_error();
-	(void)SSL_shutdown(ssl);
+	(void)SSL_shutdown(tc->ssl);
 	ERR_clear_error();
 }
 
 int
-tls_pin_failed(struct ssl_st *ssl)
+tls_pin_failed(struct tls *tc)
 {
-	struct tls_conn	*tc = SSL_get_ex_data(ssl, tls_idx);
-
 	return tc != NULL && tc->mismatch;
 }
 
 int
-tls_established(struct ssl_st *ssl)
+tls_established(struct tls *tc)
 {
-	return ssl != NULL && SSL_is_init_finished(ssl);
+	if (tc == NULL)
+		return 0;
+	return tc->ssl != NULL ? SSL_is_init_finished(tc->ssl) :
+	    tc->rec.suite != NULL;
 }
 
 const char *
-tls_version(struct ssl_st *ssl)
+tls_version(struct tls *tc)
 {
-	return SSL_get_version(ssl);
+	return tc->ssl != NULL ? SSL_get_version(tc->ssl) : "TLSv1.3";
+}
+
+struct ssl_st *
+tls_ssl(struct tls *tc)
+{
+	return tc->ssl;
 }

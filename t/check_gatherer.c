@@ -344,7 +344,7 @@ assert_no_slot(const char *node)
 /* A client on a non-blocking socket, inside TLS if the case says so. */
 struct client {
 	int		 fd;
-	struct ssl_st	*ssl;
+	struct tls	*ssl;
 	struct wire_buf	 in;
 	uint16_t	 port;		/* ours, for the source field */
 };

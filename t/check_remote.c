@@ -120,7 +120,7 @@ teardown_tls(void)
 
 /* The server's handshake on an accepted fd: 0, or TLS_ERROR with err. */
 static int
-srv_handshake(int fd, struct ssl_ctx_st *ctx, struct ssl_st **sslp,
+srv_handshake(int fd, struct ssl_ctx_st *ctx, struct tls **sslp,
     char *err, size_t errlen)
 {
 	struct pollfd	 pfd = { fd, POLLIN, 0 };
@@ -139,7 +139,7 @@ srv_handshake(int fd, struct ssl_ctx_st *ctx, struct ssl_st **sslp,
 
 /* read_frame's twin inside TLS; -1 at EOF. */
 static int
-tls_read_frame(int fd, struct ssl_st *ssl, struct wire_buf *b,
+tls_read_frame(int fd, struct tls *ssl, struct wire_buf *b,
     const uint8_t **pl, size_t *plen)
 {
 	struct pollfd	 pfd = { fd, POLLIN, 0 };
@@ -169,7 +169,7 @@ tls_read_frame(int fd, struct ssl_st *ssl, struct wire_buf *b,
 }
 
 static void
-tls_send_buf(int fd, struct ssl_st *ssl, struct wire_buf *b)
+tls_send_buf(int fd, struct tls *ssl, struct wire_buf *b)
 {
 	struct pollfd	 pfd = { fd, POLLOUT, 0 };
 	char		 err[TALLY_ERRLEN];
@@ -440,7 +440,7 @@ END_TEST
 START_TEST(test_tls_hello_poll_snapshot)
 {
 	struct ssl_ctx_st	*ctx;
-	struct ssl_st		*ssl;
+	struct tls		*ssl;
 	tally_provider		*p;
 	struct wire_buf		 in, out;
 	struct wire_hello	 h;
@@ -505,7 +505,7 @@ END_TEST
 START_TEST(test_tls_pin_mismatch)
 {
 	struct ssl_ctx_st	*real, *mitm;
-	struct ssl_st		*ssl;
+	struct tls		*ssl;
 	tally_provider		*p;
 	char			 fp[FURL_FP_LEN + 1], fp2[FURL_FP_LEN + 1];
 	char			 err[TALLY_ERRLEN], want[256];

@@ -205,7 +205,7 @@ END_TEST
 
 struct pair {
 	int		 fd[2];		/* client, server */
-	struct ssl_st	*ssl[2];
+	struct tls	*ssl[2];
 	int		 rc[2];		/* last handshake result */
 	char		 err[2][TALLY_ERRLEN];
 };
@@ -334,7 +334,7 @@ END_TEST
 
 START_TEST(test_bad_pin)
 {
-	struct ssl_st	*ssl = (void *)1;
+	struct tls	*ssl = (void *)1;
 	char		 err[TALLY_ERRLEN];
 
 	ck_assert_int_eq(tls_new(&ssl, cli, 0, "short", err, sizeof err),
@@ -350,7 +350,7 @@ START_TEST(test_tls12_refused)
 {
 	SSL_CTX		*ctx;
 	SSL		*c;
-	struct ssl_st	*s;
+	struct tls	*s;
 	char		 err[TALLY_ERRLEN] = "";
 	int		 fd[2], i, rc = TLS_WANT_READ, crc = -1;
 

@@ -73,7 +73,7 @@ struct lg_conn {
 	int		 stalled;
 	enum lg_state	 state;
 	double		 t_start;	/* connect() called */
-	struct ssl_st	*ssl;		/* TLS, or NULL */
+	struct tls	*ssl;		/* TLS, or NULL */
 	int		 hs_want;	/* EV_READ or EV_WRITE, in LG_TLS */
 	int		 rd_wants_write; /* a TLS read waits to write */
 	int		 wr_wants_read;	/* a TLS write waits to read */
