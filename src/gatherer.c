@@ -47,10 +47,12 @@
  * TLS (tls.c) sits under the frames.  A connection's first byte decides:
  * 0x16 begins a TLS handshake record, anything else is a plaintext peer,
  * told so in a plaintext ERROR and closed.  The handshake runs in
- * HANDSHAKE, within the handshake timeout, before HELLO can be read; an
- * ERROR is only ever sent where the peer can read it (plaintext, or TLS
- * once established), so a connection that times out in the middle of the
- * TLS handshake is just closed.  With TLS a read may wait for the socket
+ * HANDSHAKE, within the handshake timeout, before HELLO can be read, on
+ * one of the handshake threads (handshake.c): meanwhile the loop leaves
+ * the connection alone (no watcher, no timer; c->job says where it is)
+ * until the job comes back.  An ERROR is only ever sent where the peer
+ * can read it (plaintext, or TLS once established), so a connection that
+ * times out in the middle of the TLS handshake is just closed.  With TLS a read may wait for the socket
  * to be writable and a write for it to be readable: rd_wants_write and
  * wr_wants_read note that, and each watcher's callback serves the other
  * direction when asked.  A CLOSING connection reads raw bytes, since it
@@ -79,6 +81,7 @@
 
 #include "tally-int.h"
 #include "gatherer.h"
+#include "handshake.h"
 
 #define GATHERER_RBUF		(64 * 1024)	/* the shared read buffer */
 #define GATHERER_READS		8	/* reads per wakeup, for fairness */
@@ -106,6 +109,7 @@
 #define GATHERER_ACCEPT_PAUSE	1.0
 #define GATHERER_EPSILON	0.001	/* timers may fire this early */
 #define GATHERER_HASH_MIN	256
+#define GATHERER_TLS_THREADS_MAX 8	/* handshake threads */
 /* A numeric address, with an IPv6 scope such as %eth0. */
 #define GATHERER_HOSTLEN	(INET6_ADDRSTRLEN + IF_NAMESIZE)
 #define GATHERER_ADDRLEN	(GATHERER_HOSTLEN + 10)	/* [host]:port */
@@ -139,6 +143,7 @@ struct conn {
 	int			 wr_shut;
 	enum conn_tls		 tls;
 	struct tls		*ssl;
+	struct handshake_job	*job;		/* with a handshake thread */
 	int			 rd_wants_write; /* a TLS read waits to write */
 	int			 wr_wants_read;	/* a TLS write waits to read */
 	uint32_t		 seq;
@@ -201,6 +206,7 @@ struct gatherer {
 
 	struct store		*store;
 	struct ssl_ctx_st	*tls;		/* NULL: plaintext */
+	struct handshake_pool	*hs;		/* TLS: the handshake threads */
 	char			 fingerprint[FURL_FP_LEN + 1];
 	int			 lfd;
 	ev_io			 accept_w;
@@ -759,6 +765,10 @@ conn_free(struct conn *c)
 	ev_io_stop(g->loop, &c->wio);
 	ev_timer_stop(g->loop, &c->timer);
 	tls_free(c->ssl);
+	if (c->job != NULL) {	/* only after the threads stopped */
+		tls_free(c->job->tls);
+		free(c->job);
+	}
 	close(c->fd);
 	if (c->prev != NULL)
 		c->prev->next = c->next;
@@ -868,68 +878,86 @@ conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 }
 
 /*
- * One step of the TLS handshake.  The first byte is peeked at before
+ * The first byte of a connection to a TLS gatherer, peeked at before
  * OpenSSL sees anything: a plaintext provider (an old furl) is told in
- * words it can read, not in a TLS alert.
+ * words it can read, not in a TLS alert.  A TLS peer goes to a handshake
+ * thread, and the loop forgets the connection until it comes back.
  */
 static void
-conn_tls_step(struct conn *c)
+conn_tls_first(struct conn *c)
 {
-	struct gatherer	*g = c->g;
-	char		 err[256];
-	uint8_t		 b;
-	ssize_t		 n;
-	int		 rc;
+	struct gatherer		*g = c->g;
+	struct handshake_job	*j;
+	uint8_t			 b;
+	ssize_t			 n;
 
-	if (c->tls == CONN_TLS_FIRST) {
-		n = recv(c->fd, &b, 1, MSG_PEEK);
-		if (n < 0) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK &&
-			    errno != EINTR)
-				conn_kill(c, "read: %s", strerror(errno));
-			return;
-		}
-		if (n == 0) {
-			conn_kill(c, "closed before the TLS handshake");
-			return;
-		}
-		if (b != 0x16) {	/* a TLS record of type handshake */
-			c->tls = CONN_TLS_NONE;
-			conn_fail(c, WIRE_E_UNEXPECTED, "this gatherer speaks "
-			    "TLS only: plaintext refused (use its tally+tls:// "
-			    "furl)");
-			return;
-		}
-		if (tls_new(&c->ssl, g->tls, c->fd, NULL, err,
-		    sizeof err) != 0) {
-			gatherer_count(g, GS_ERRORS, 1);
-			conn_kill(c, "%s", err);
-			return;
-		}
-		c->tls = CONN_TLS_SHAKE;
-	}
-	rc = tls_handshake(c->ssl, err, sizeof err);
-	if (rc == TLS_WANT_READ || rc == TLS_WANT_WRITE) {
-		if (rc == TLS_WANT_READ) {
-			ev_io_stop(g->loop, &c->wio);
-			ev_io_start(g->loop, &c->rio);
-		} else {
-			ev_io_stop(g->loop, &c->rio);
-			ev_io_start(g->loop, &c->wio);
-		}
+	n = recv(c->fd, &b, 1, MSG_PEEK);
+	if (n < 0) {
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+			conn_kill(c, "read: %s", strerror(errno));
 		return;
 	}
-	if (rc != 0) {
+	if (n == 0) {
+		conn_kill(c, "closed before the TLS handshake");
+		return;
+	}
+	if (b != 0x16) {	/* a TLS record of type handshake */
+		c->tls = CONN_TLS_NONE;
+		conn_fail(c, WIRE_E_UNEXPECTED, "this gatherer speaks TLS only: "
+		    "plaintext refused (use its tally+tls:// furl)");
+		return;
+	}
+	if ((j = calloc(1, sizeof *j)) == NULL) {
+		gatherer_count(g, GS_ERRORS, 1);
+		conn_kill(c, "out of memory");
+		return;
+	}
+	j->fd = c->fd;
+	j->deadline = c->hs_deadline;
+	j->arg = c;
+	c->job = j;
+	c->tls = CONN_TLS_SHAKE;
+	ev_io_stop(g->loop, &c->rio);
+	ev_io_stop(g->loop, &c->wio);
+	ev_timer_stop(g->loop, &c->timer);
+	handshake_submit(g->hs, j);
+}
+
+/* A handshake back from its thread, in the loop. */
+static void
+gatherer_handshake_done(void *arg, struct handshake_job *j)
+{
+	struct gatherer	*g = arg;
+	struct conn	*c = j->arg;
+	char		 err[sizeof j->err];
+
+	c->job = NULL;
+	c->ssl = j->tls;
+	memcpy(err, j->err, sizeof err);
+	switch (j->rc) {
+	case HANDSHAKE_OK:
+		free(j);
+		c->tls = CONN_TLS_UP;
+		ev_io_start(g->loop, &c->rio);
+		conn_timer_arm(c, gatherer_mono());
+		/* HELLO may have come with the client's last flight. */
+		conn_read(c);
+		return;
+	case HANDSHAKE_TIMEOUT:
+		free(j);
+		conn_fail(c, WIRE_E_TIMEOUT, "no TLS handshake within %g s",
+		    g->cfg.handshake_timeout);
+		return;
+	case HANDSHAKE_CANCELLED:	/* the gatherer is stopping */
+		free(j);
+		return;
+	default:
+		free(j);
 		conn_log(c, "TLS handshake failed: %s", err);
 		gatherer_count(g, GS_ERRORS, 1);
 		conn_kill(c, "TLS handshake failed: %s", err);
 		return;
 	}
-	c->tls = CONN_TLS_UP;
-	ev_io_stop(g->loop, &c->wio);
-	ev_io_start(g->loop, &c->rio);
-	/* HELLO may have come with the client's last handshake flight. */
-	conn_read(c);
 }
 
 static void
@@ -937,9 +965,8 @@ conn_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct conn	*c = w->data;
 
-	if (c->state == CONN_HANDSHAKE && (c->tls == CONN_TLS_FIRST ||
-	    c->tls == CONN_TLS_SHAKE)) {
-		conn_tls_step(c);
+	if (c->state == CONN_HANDSHAKE && c->tls == CONN_TLS_FIRST) {
+		conn_tls_first(c);
 		return;
 	}
 	if (c->wr_wants_read) {
@@ -954,10 +981,6 @@ conn_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct conn	*c = w->data;
 
-	if (c->state == CONN_HANDSHAKE && c->tls == CONN_TLS_SHAKE) {
-		conn_tls_step(c);
-		return;
-	}
 	if (c->rd_wants_write) {
 		c->rd_wants_write = 0;
 		ev_io_start(c->g->loop, &c->rio);
@@ -1600,6 +1623,25 @@ gatherer_self_new(struct gatherer *g, char *err, size_t errlen)
 
 /* ---- the interface ------------------------------------------------------ */
 
+/*
+ * Handshake threads: as asked, or one for each CPU beside the loop's own,
+ * within 1 to GATHERER_TLS_THREADS_MAX.
+ */
+static unsigned
+gatherer_tls_threads(unsigned asked)
+{
+	long	 ncpu;
+
+	if (asked != 0)
+		return asked < GATHERER_TLS_THREADS_MAX ? asked :
+		    GATHERER_TLS_THREADS_MAX;
+	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	if (ncpu <= 2)
+		return 1;
+	return ncpu - 1 < GATHERER_TLS_THREADS_MAX ? (unsigned)(ncpu - 1) :
+	    GATHERER_TLS_THREADS_MAX;
+}
+
 int
 gatherer_new(struct gatherer **gp, struct ev_loop *loop,
     const struct gatherer_config *cfg, char *err, size_t errlen)
@@ -1655,6 +1697,10 @@ gatherer_new(struct gatherer **gp, struct ev_loop *loop,
 		goto fail;
 	/* The paths were only needed to load the identity. */
 	g->cfg.tls_key = g->cfg.tls_cert = NULL;
+	if (g->tls != NULL && (rc = handshake_pool_new(&g->hs, loop, g->tls,
+	    gatherer_tls_threads(cfg->tls_threads), gatherer_handshake_done, g,
+	    err, errlen)) != 0)
+		goto fail;
 	if ((rc = store_open(&g->store, g->statsfile, 0, err, errlen)) != 0)
 		goto fail;
 	if ((rc = gatherer_listen(g, err, errlen)) != 0)
@@ -1709,6 +1755,9 @@ gatherer_shutdown(struct gatherer *g)
 	g->stopped = 1;
 	ev_io_stop(g->loop, &g->accept_w);
 	ev_timer_stop(g->loop, &g->accept_pause);
+	/* Handshakes in flight are dropped: their peers will retry. */
+	handshake_pool_free(g->hs);
+	g->hs = NULL;
 	if (g->lfd >= 0) {
 		close(g->lfd);
 		g->lfd = -1;
@@ -1766,6 +1815,8 @@ gatherer_free(struct gatherer *g)
 		tally_provider_stop(g->self);
 		g->self_attached = 0;
 	}
+	handshake_pool_free(g->hs);	/* before the conns it may hold */
+	g->hs = NULL;
 	while (g->conns != NULL)
 		conn_free(g->conns);
 	ev_io_stop(g->loop, &g->accept_w);

@@ -25,6 +25,8 @@ struct gatherer_config {
 	double		 handshake_timeout;
 	double		 idle_timeout;	/* seconds without a byte from a peer */
 	unsigned	 max_connections;
+	unsigned	 tls_threads;	/* handshake threads; 0: one a CPU
+					   beside the loop's, 1 to 8 */
 	int		 verbose;	/* log each snapshot */
 };
 

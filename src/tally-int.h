@@ -383,6 +383,7 @@ struct tlsrec {
 	size_t		 outlen, outoff;
 	size_t		 outplain;	/* the caller's bytes in out */
 	int		 keyupdate_owed, eof, failed, alerted;
+	int		 closed;		/* close_notify said */
 };
 /* The secret length of a TLS 1.3 suite we take (0x1301-0x1303), else 0. */
 size_t	 tlsrec_secret_len(uint16_t);

@@ -55,7 +55,8 @@ enum {
 	OPT_HANDSHAKE_TIMEOUT,
 	OPT_POLL_TIMEOUT,
 	OPT_IDLE_TIMEOUT,
-	OPT_PLAINTEXT
+	OPT_PLAINTEXT,
+	OPT_TLS_THREADS
 };
 
 static const struct option tallyd_longopts[] = {
@@ -71,6 +72,7 @@ static const struct option tallyd_longopts[] = {
 	{ "poll-timeout",	required_argument, NULL, OPT_POLL_TIMEOUT },
 	{ "idle-timeout",	required_argument, NULL, OPT_IDLE_TIMEOUT },
 	{ "plaintext",		no_argument,	   NULL, OPT_PLAINTEXT },
+	{ "tls-threads",	required_argument, NULL, OPT_TLS_THREADS },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -102,6 +104,8 @@ usage(FILE *f)
 "      --idle-timeout S        close after S seconds without a byte\n"
 "                              (default 2 * interval + poll timeout)\n"
 "      --plaintext             no TLS: a tally:// furl, loopback only\n"
+"      --tls-threads N         TLS handshakes on N threads, 1 to 8\n"
+"                              (default: one per CPU beyond the first)\n"
 "  -h, --help                  this text\n"
 "  -V, --version               the version\n",
 	    TALLYD_INTERVAL, TALLYD_MAX_CONNECTIONS, TALLYD_HANDSHAKE,
@@ -385,6 +389,7 @@ main(int argc, char **argv)
 	double			 interval = TALLYD_INTERVAL, poll = 0, idle = 0;
 	double			 handshake = TALLYD_HANDSHAKE;
 	unsigned		 maxconn = TALLYD_MAX_CONNECTIONS;
+	unsigned		 tls_threads = 0;	/* gatherer.c decides */
 	int			 ch, verbose = 0, have_furl = 0, rc;
 	int			 plaintext = 0;
 
@@ -424,6 +429,12 @@ main(int argc, char **argv)
 			break;
 		case OPT_PLAINTEXT:
 			plaintext = 1;
+			break;
+		case OPT_TLS_THREADS:
+			if ((tls_threads = tallyd_count("tls-threads",
+			    optarg)) > 8)
+				tallyd_die("bad tls-threads '%s' (1 to 8)",
+				    optarg);
 			break;
 		default:
 			usage(stderr);
@@ -529,6 +540,7 @@ main(int argc, char **argv)
 	cfg.handshake_timeout = handshake;
 	cfg.idle_timeout = idle;
 	cfg.max_connections = maxconn;
+	cfg.tls_threads = tls_threads;
 	/* A healthy node is silent between polls: that is not idleness. */
 	if (idle <= 1.5 * interval + poll)
 		fprintf(stderr, "tallyd: warning: --idle-timeout %g s is not "

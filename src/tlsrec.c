@@ -331,6 +331,9 @@ tlsrec_write(struct tlsrec *r, const void *buf, size_t len, char *err,
 	if (r->failed)
 		return error_set(err, errlen, TLS_ERROR, "TLS: the connection "
 		    "has failed");
+	if (r->closed)
+		return error_set(err, errlen, TLS_ERROR, "TLS: write after "
+		    "close_notify");
 	for (;;) {
 		if ((rc = tlsrec_flush(r)) == TLS_WANT_WRITE)
 			return TLS_WANT_WRITE;
@@ -546,8 +549,10 @@ tlsrec_pending(const struct tlsrec *r)
 void
 tlsrec_close_notify(struct tlsrec *r)
 {
-	if (r->failed || r->suite == NULL)
+	if (r->failed || r->closed || r->suite == NULL)
 		return;
+	/* Nothing of ours may follow it, even if it has to wait. */
+	r->closed = 1;
 	if (tlsrec_flush(r) == 0)
 		tlsrec_alert(r, ALERT_WARNING, AD_CLOSE_NOTIFY);
 }

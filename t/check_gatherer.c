@@ -1434,6 +1434,58 @@ START_TEST(test_tls_bad_handshake)
 }
 END_TEST
 
+/*
+ * Handshake threads: --tls-threads out of range is refused; with three,
+ * connections handed to each of them come back and report; handshakes
+ * left half done on the threads do not hold up a stop, which exits 0.
+ */
+START_TEST(test_tls_threads)
+{
+	struct client		 c[4], stalled[3];
+	uint32_t		 seq[4];
+	char			 node[16], err[TALLY_ERRLEN];
+	int			 i, status;
+
+	tallyd_stop();
+	tallyd_refuses((const char *const[]){ "--tls-threads", "9", NULL },
+	    "bad tls-threads '9' (1 to 8)");
+	tallyd_refuses((const char *const[]){ "--tls-threads", "0", NULL },
+	    "bad tls-threads '0'");
+	tallyd_start((const char *const[]){ "--tls-threads", "3",
+	    "--handshake-timeout", "30", NULL });
+	for (i = 0; i < 4; i++) {
+		snprintf(node, sizeof node, "thread-%d", i);
+		cl_open(&c[i]);
+		seq[i] = cl_handshake(&c[i], node);
+	}
+	for (i = 0; i < 4; i++)
+		cl_snapshot(&c[i], seq[i], 10 + i, "x.count");
+	db_wait(STORE_COUNTERS, "thread-0", "x.count", "10");
+	db_wait(STORE_COUNTERS, "thread-3", "x.count", "13");
+	/*
+	 * Half-done handshakes: a ClientHello, and the server's flight
+	 * back, which shows a thread holds the connection; then nothing.
+	 */
+	for (i = 0; i < 3; i++) {
+		cl_connect(&stalled[i], furl.port);
+		ck_assert_int_eq(tls_new(&stalled[i].ssl, client_ctx,
+		    stalled[i].fd, furl.fingerprint, err, sizeof err), 0);
+		ck_assert_int_eq(tls_handshake(stalled[i].ssl, err,
+		    sizeof err), TLS_WANT_READ);
+		cl_wait(stalled[i].fd, POLLIN, now_mono() + DEADLINE);
+	}
+	ck_assert_int_eq(kill(tallyd_pid, SIGTERM), 0);
+	status = tallyd_wait();
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "tallyd exited with status 0x%x", status);
+	log_wait("stopping");
+	for (i = 0; i < 3; i++)
+		cl_close(&stalled[i]);
+	for (i = 0; i < 4; i++)
+		cl_close(&c[i]);
+}
+END_TEST
+
 /* The tests both transports run. */
 static void
 add_common(TCase *tc)
@@ -1473,6 +1525,7 @@ main(void)
 	tcase_add_test(tls, test_identity);
 	tcase_add_test(tls, test_plaintext_beyond_loopback);
 	tcase_add_test(tls, test_tls_bad_handshake);
+	tcase_add_test(tls, test_tls_threads);
 	suite_add_tcase(s, tls);
 
 	tcase_add_checked_fixture(plain, setup_plain, teardown);

@@ -6,6 +6,10 @@
  * thread: the pin accepted and refused (with both fingerprints), TLS 1.3
  * only, peers that do not speak TLS, megabytes through partial writes,
  * the two kinds of EOF, and a reset peer that must not raise SIGPIPE.
+ * Then the gatherer's record layer (tlsrec.c), which takes a server over
+ * from OpenSSL after its handshake: the hand-over, its close_notify, the
+ * client's KeyUpdates, each of the three suites, records tampered with
+ * on a relay between the two ends, and a write the socket cannot take.
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -203,28 +207,132 @@ END_TEST
 
 /* ---- connections over a socketpair ---------------------------------------- */
 
+struct relay;
+
 struct pair {
 	int		 fd[2];		/* client, server */
 	struct tls	*ssl[2];
 	int		 rc[2];		/* last handshake result */
 	char		 err[2][TALLY_ERRLEN];
+	struct relay	*relay;		/* between the two, if any */
 };
 
+/*
+ * A relay between the two ends, for a test to tamper with: the client's
+ * socket is paired with fd[0], the server's with fd[1], and relay_pump()
+ * copies what it can each way, non-blocking.
+ */
+struct relay {
+	int		 fd[2];		/* facing the client, the server */
+	uint8_t		 buf[2][32768];	/* client to server, and back */
+	size_t		 len[2];
+	size_t		 got[2];	/* bytes taken in, each way */
+	size_t		 flip;		/* client to server: the byte to flip */
+};
+static struct relay	 relay;
+
+/* One pass each way; the bytes taken in and sent on. */
+static size_t
+relay_pump(struct relay *r)
+{
+	size_t	 moved = 0, at;
+	ssize_t	 n;
+	int	 d, src, dst;
+
+	for (d = 0; d < 2; d++) {
+		src = r->fd[d];
+		dst = r->fd[!d];
+		if (src >= 0 && r->len[d] < sizeof r->buf[d]) {
+			n = recv(src, r->buf[d] + r->len[d],
+			    sizeof r->buf[d] - r->len[d], 0);
+			ck_assert_msg(n >= 0 || errno == EAGAIN, "relay: %s",
+			    strerror(errno));
+			if (n > 0) {
+				at = r->flip - r->got[d];
+				if (d == 0 && r->flip >= r->got[d] &&
+				    at < (size_t)n)
+					r->buf[d][r->len[d] + at] ^= 0x10;
+				r->got[d] += (size_t)n;
+				r->len[d] += (size_t)n;
+				moved += (size_t)n;
+			}
+		}
+		if (dst >= 0 && r->len[d] > 0) {
+			n = send(dst, r->buf[d], r->len[d], MSG_NOSIGNAL);
+			ck_assert_msg(n >= 0 || errno == EAGAIN, "relay: %s",
+			    strerror(errno));
+			if (n > 0) {
+				r->len[d] -= (size_t)n;
+				memmove(r->buf[d], r->buf[d] + n, r->len[d]);
+				moved += (size_t)n;
+			}
+		}
+	}
+	return moved;
+}
+
 static void
-pair_open(struct pair *p, struct ssl_ctx_st *server, const char *pin)
+relay_drain(struct relay *r)
+{
+	while (relay_pump(r) > 0)
+		continue;
+}
+
+/* Bytes of the test's own, sent on way d after what came before. */
+static void
+relay_inject(struct relay *r, int d, const void *buf, size_t len)
+{
+	relay_drain(r);
+	ck_assert_uint_le(len, sizeof r->buf[d] - r->len[d]);
+	memcpy(r->buf[d] + r->len[d], buf, len);
+	r->len[d] += len;
+	relay_drain(r);
+}
+
+/* Close the relay's end facing the client (0) or the server (1). */
+static void
+relay_cut(struct relay *r, int end)
+{
+	ck_assert_int_ge(r->fd[end], 0);
+	close(r->fd[end]);
+	r->fd[end] = -1;
+}
+
+/* A pair of ends, the client's of ctx client, through r if not NULL. */
+static void
+pair_open_via(struct pair *p, struct ssl_ctx_st *client,
+    struct ssl_ctx_st *server, const char *pin, struct relay *r)
 {
 	char	 err[TALLY_ERRLEN];
-	int	 i;
+	int	 sp[2][2], i;
 
 	memset(p, 0, sizeof *p);
-	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK |
-	    SOCK_CLOEXEC, 0, p->fd), 0);
-	ck_assert_msg(tls_new(&p->ssl[0], cli, p->fd[0], pin, err,
+	for (i = 0; i < (r != NULL ? 2 : 1); i++)
+		ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM |
+		    SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sp[i]), 0);
+	p->fd[0] = sp[0][0];
+	if (r == NULL)
+		p->fd[1] = sp[0][1];
+	else {
+		memset(r, 0, sizeof *r);
+		r->flip = SIZE_MAX;
+		r->fd[0] = sp[0][1];
+		r->fd[1] = sp[1][0];
+		p->fd[1] = sp[1][1];
+		p->relay = r;
+	}
+	ck_assert_msg(tls_new(&p->ssl[0], client, p->fd[0], pin, err,
 	    sizeof err) == 0, "%s", err);
 	ck_assert_msg(tls_new(&p->ssl[1], server, p->fd[1], NULL, err,
 	    sizeof err) == 0, "%s", err);
 	for (i = 0; i < 2; i++)
 		p->rc[i] = TLS_WANT_READ;
+}
+
+static void
+pair_open(struct pair *p, struct ssl_ctx_st *server, const char *pin)
+{
+	pair_open_via(p, cli, server, pin, NULL);
 }
 
 static void
@@ -236,6 +344,8 @@ pair_close(struct pair *p)
 		tls_free(p->ssl[i]);
 		if (p->fd[i] >= 0)
 			close(p->fd[i]);
+		if (p->relay != NULL && p->relay->fd[i] >= 0)
+			close(p->relay->fd[i]);
 	}
 }
 
@@ -251,6 +361,8 @@ pair_handshake(struct pair *p)
 			    p->rc[i] == TLS_WANT_WRITE)
 				p->rc[i] = tls_handshake(p->ssl[i], p->err[i],
 				    sizeof p->err[i]);
+		if (p->relay != NULL)
+			relay_pump(p->relay);
 		if (p->rc[0] == TLS_ERROR || p->rc[1] == TLS_ERROR ||
 		    (p->rc[0] == 0 && p->rc[1] == 0))
 			return;
@@ -278,6 +390,8 @@ pair_move(struct pair *p, int a, const uint8_t *src, uint8_t *dst,
 			if (n > 0)
 				sent += (size_t)n;
 		}
+		if (p->relay != NULL)
+			relay_pump(p->relay);
 		for (;;) {
 			n = tls_read(p->ssl[b], dst + got, len - got, err,
 			    sizeof err);
@@ -481,6 +595,547 @@ START_TEST(test_eof_and_reset)
 }
 END_TEST
 
+/* ---- the gatherer's record layer ------------------------------------------ */
+
+/*
+ * The server hands over to tlsrec.c at the end of its handshake: its SSL
+ * is gone, the client keeps its own, and data moves both ways after.
+ */
+START_TEST(test_hand_over)
+{
+	struct pair	 p;
+	uint8_t		 in[64];
+
+	pair_open(&p, srv, fp);
+	pair_handshake(&p);
+	ck_assert_msg(p.rc[0] == 0 && p.rc[1] == 0, "%s / %s", p.err[0],
+	    p.err[1]);
+	ck_assert_ptr_null(tls_ssl(p.ssl[1]));
+	ck_assert_ptr_nonnull(tls_ssl(p.ssl[0]));
+	ck_assert(tls_established(p.ssl[0]) && tls_established(p.ssl[1]));
+	ck_assert_str_eq(tls_version(p.ssl[1]), "TLSv1.3");
+	pair_move(&p, 0, (const uint8_t *)"to the record layer", in, 19);
+	ck_assert(memcmp(in, "to the record layer", 19) == 0);
+	pair_move(&p, 1, (const uint8_t *)"from it", in, 7);
+	ck_assert(memcmp(in, "from it", 7) == 0);
+	/* A handshake that is done stays done. */
+	ck_assert_int_eq(tls_handshake(p.ssl[1], p.err[1], sizeof p.err[1]),
+	    0);
+	ck_assert_uint_eq(ERR_peek_error(), 0);
+	pair_close(&p);
+}
+END_TEST
+
+/* KeyUpdates an OpenSSL end sends and receives, and the last one's ask. */
+struct kucount {
+	int	 sent, rcvd, requested;
+};
+
+static void
+kucount_cb(int write_p, int version, int type, const void *buf, size_t len,
+    SSL *ssl, void *arg)
+{
+	struct kucount	*k = arg;
+	const uint8_t	*m = buf;
+
+	if (type != SSL3_RT_HANDSHAKE || len < 5 || m[0] != SSL3_MT_KEY_UPDATE)
+		return;
+	if (write_p)
+		k->sent++;
+	else {
+		k->rcvd++;
+		k->requested = m[4];
+	}
+}
+
+static void
+kucount_watch(struct pair *p, struct kucount *k)
+{
+	SSL	*c;
+
+	memset(k, 0, sizeof *k);
+	k->requested = -1;
+	ck_assert_ptr_nonnull(c = tls_ssl(p->ssl[0]));
+	SSL_set_msg_callback(c, kucount_cb);
+	SSL_set_msg_callback_arg(c, k);
+}
+
+/*
+ * Records sent and queued before the server has read the client's
+ * Finished wait in the socket, not inside OpenSSL, and reach the record
+ * layer: data, and a KeyUpdate ahead of it.
+ */
+START_TEST(test_hand_over_queued)
+{
+	struct pair	 p;
+	struct kucount	 k;
+	char		 err[TALLY_ERRLEN];
+	uint8_t		 in[64];
+	int		 i;
+
+	pair_open(&p, srv, fp);
+	for (i = 0; i < 100 && p.rc[0] != 0; i++) {
+		p.rc[0] = tls_handshake(p.ssl[0], p.err[0], sizeof p.err[0]);
+		ck_assert_msg(p.rc[0] != TLS_ERROR, "%s", p.err[0]);
+		if (p.rc[0] == 0)
+			break;
+		p.rc[1] = tls_handshake(p.ssl[1], p.err[1], sizeof p.err[1]);
+		ck_assert_msg(p.rc[1] != TLS_ERROR, "%s", p.err[1]);
+	}
+	ck_assert_int_eq(p.rc[0], 0);
+	ck_assert_int_ne(p.rc[1], 0);
+	ck_assert_ptr_nonnull(tls_ssl(p.ssl[1]));
+	kucount_watch(&p, &k);
+	ck_assert_int_eq(SSL_key_update(tls_ssl(p.ssl[0]),
+	    SSL_KEY_UPDATE_REQUESTED), 1);
+	ck_assert_int_eq(tls_write(p.ssl[0], "queued", 6, err, sizeof err),
+	    6);
+	ck_assert_int_eq(k.sent, 1);
+
+	pair_handshake(&p);
+	ck_assert_msg(p.rc[1] == 0, "%s", p.err[1]);
+	ck_assert_ptr_null(tls_ssl(p.ssl[1]));
+	ck_assert_int_eq(tls_read(p.ssl[1], in, sizeof in, err, sizeof err),
+	    6);
+	ck_assert(memcmp(in, "queued", 6) == 0);
+	pair_move(&p, 1, (const uint8_t *)"answer", in, 6);
+	ck_assert(memcmp(in, "answer", 6) == 0);
+	ck_assert_int_eq(k.rcvd, 1);
+	pair_close(&p);
+}
+END_TEST
+
+/* The server's close_notify, after its data, reads as EOF at the client. */
+START_TEST(test_server_close_notify)
+{
+	struct pair	 p;
+	char		 err[TALLY_ERRLEN];
+	uint8_t		 in[64];
+
+	pair_open(&p, srv, fp);
+	pair_handshake(&p);
+	ck_assert_int_eq(p.rc[0] | p.rc[1], 0);
+	ck_assert_ptr_null(tls_ssl(p.ssl[1]));
+	pair_move(&p, 0, (const uint8_t *)"bye?", in, 4);
+	ck_assert_int_eq(tls_write(p.ssl[1], "bye", 3, err, sizeof err), 3);
+	tls_close_notify(p.ssl[1]);
+	ck_assert_int_eq(tls_read(p.ssl[0], in, sizeof in, err, sizeof err),
+	    3);
+	ck_assert(memcmp(in, "bye", 3) == 0);
+	ck_assert_msg(tls_read(p.ssl[0], in, sizeof in, err, sizeof err) == 0,
+	    "%s", err);
+	ck_assert_int_eq(tls_read(p.ssl[0], in, sizeof in, err, sizeof err),
+	    0);
+	ck_assert_uint_eq(ERR_peek_error(), 0);
+	pair_close(&p);
+}
+END_TEST
+
+/*
+ * KeyUpdate from the client: the server's read key moves on, and when
+ * asked, its write key too, after a KeyUpdate of its own (not asking)
+ * ahead of its next record; when not asked, it sends none.
+ */
+START_TEST(test_key_update)
+{
+	struct pair	 p;
+	struct kucount	 k;
+	uint8_t		 in[64];
+	SSL		*c;
+	int		 i;
+
+	pair_open(&p, srv, fp);
+	pair_handshake(&p);
+	ck_assert_int_eq(p.rc[0] | p.rc[1], 0);
+	kucount_watch(&p, &k);
+	c = tls_ssl(p.ssl[0]);
+
+	ck_assert_int_eq(SSL_key_update(c, SSL_KEY_UPDATE_REQUESTED), 1);
+	pair_move(&p, 0, (const uint8_t *)"after the update", in, 16);
+	ck_assert(memcmp(in, "after the update", 16) == 0);
+	ck_assert_int_eq(k.sent, 1);
+	ck_assert_int_eq(k.rcvd, 0);
+	pair_move(&p, 1, (const uint8_t *)"and back", in, 8);
+	ck_assert(memcmp(in, "and back", 8) == 0);
+	ck_assert_int_eq(k.rcvd, 1);
+	ck_assert_int_eq(k.requested, SSL_KEY_UPDATE_NOT_REQUESTED);
+
+	for (i = 0; i < 3; i++) {
+		ck_assert_int_eq(SSL_key_update(c,
+		    SSL_KEY_UPDATE_NOT_REQUESTED), 1);
+		pair_move(&p, 0, (const uint8_t *)"unasked", in, 7);
+		ck_assert(memcmp(in, "unasked", 7) == 0);
+		pair_move(&p, 1, (const uint8_t *)"unanswered", in, 10);
+		ck_assert(memcmp(in, "unanswered", 10) == 0);
+		ck_assert_int_eq(k.sent, 2 + i);
+		ck_assert_int_eq(k.rcvd, 1);
+	}
+
+	/* Two requests before the server writes: one answer is enough. */
+	for (i = 0; i < 2; i++) {
+		ck_assert_int_eq(SSL_key_update(c, SSL_KEY_UPDATE_REQUESTED),
+		    1);
+		ck_assert_int_eq(SSL_do_handshake(c), 1);
+	}
+	ck_assert_int_eq(k.sent, 6);
+	pair_move(&p, 0, (const uint8_t *)"twice", in, 5);
+	ck_assert(memcmp(in, "twice", 5) == 0);
+	pair_move(&p, 1, (const uint8_t *)"once", in, 4);
+	ck_assert(memcmp(in, "once", 4) == 0);
+	ck_assert_int_eq(k.rcvd, 2);
+	ck_assert_int_eq(k.requested, SSL_KEY_UPDATE_NOT_REQUESTED);
+	pair_move(&p, 1, (const uint8_t *)"again", in, 5);
+	ck_assert_int_eq(k.rcvd, 2);
+	ck_assert_uint_eq(ERR_peek_error(), 0);
+	pair_close(&p);
+}
+END_TEST
+
+/*
+ * Each of TLS 1.3's three suites, as the client asks for it alone: the
+ * record layer seals and opens 100 KB each way with it, and updates its
+ * keys with the suite's hash.
+ */
+START_TEST(test_suites)
+{
+	static const char	*suites[] = { "TLS_AES_128_GCM_SHA256",
+	    "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256" };
+	struct ssl_ctx_st	*ctx;
+	struct pair		 p;
+	struct kucount		 k;
+	char			 err[TALLY_ERRLEN];
+	size_t			 len = 100 * 1024, i, s;
+	uint8_t			*src, *dst;
+
+	ck_assert_ptr_nonnull(src = malloc(len));
+	ck_assert_ptr_nonnull(dst = malloc(len));
+	for (i = 0; i < len; i++)
+		src[i] = (uint8_t)(i * 7 + (i >> 11));
+	for (s = 0; s < sizeof suites / sizeof suites[0]; s++) {
+		ck_assert_msg(tls_client_ctx(&ctx, err, sizeof err) == 0, "%s",
+		    err);
+		ck_assert_int_eq(SSL_CTX_set_ciphersuites(ctx, suites[s]), 1);
+		pair_open_via(&p, ctx, srv, fp, NULL);
+		pair_handshake(&p);
+		ck_assert_msg(p.rc[0] == 0 && p.rc[1] == 0, "%s: %s / %s",
+		    suites[s], p.err[0], p.err[1]);
+		ck_assert_ptr_null(tls_ssl(p.ssl[1]));
+		ck_assert_str_eq(SSL_CIPHER_get_name(SSL_get_current_cipher(
+		    tls_ssl(p.ssl[0]))), suites[s]);
+		memset(dst, 0, len);
+		pair_move(&p, 0, src, dst, len);
+		ck_assert_msg(memcmp(src, dst, len) == 0, "%s", suites[s]);
+		memset(dst, 0, len);
+		pair_move(&p, 1, src, dst, len);
+		ck_assert_msg(memcmp(src, dst, len) == 0, "%s", suites[s]);
+
+		kucount_watch(&p, &k);
+		ck_assert_int_eq(SSL_key_update(tls_ssl(p.ssl[0]),
+		    SSL_KEY_UPDATE_REQUESTED), 1);
+		pair_move(&p, 0, src, dst, 1000);
+		ck_assert(memcmp(src, dst, 1000) == 0);
+		pair_move(&p, 1, src + 1000, dst, 1000);
+		ck_assert(memcmp(src + 1000, dst, 1000) == 0);
+		ck_assert_int_eq(k.rcvd, 1);
+		pair_close(&p);
+		tls_ctx_free(ctx);
+	}
+	free(src);
+	free(dst);
+}
+END_TEST
+
+/* A connection through the relay, the relay shown to be transparent. */
+static void
+relay_open(struct pair *p)
+{
+	uint8_t	 in[64];
+
+	pair_open_via(p, cli, srv, fp, &relay);
+	pair_handshake(p);
+	ck_assert_msg(p->rc[0] == 0 && p->rc[1] == 0, "%s / %s", p->err[0],
+	    p->err[1]);
+	ck_assert_ptr_null(tls_ssl(p->ssl[1]));
+	pair_move(p, 0, (const uint8_t *)"through", in, 7);
+	ck_assert(memcmp(in, "through", 7) == 0);
+	pair_move(p, 1, (const uint8_t *)"the relay", in, 9);
+	ck_assert(memcmp(in, "the relay", 9) == 0);
+	relay_drain(&relay);
+	ck_assert_uint_eq(relay.len[0] + relay.len[1], 0);
+}
+
+/*
+ * One bit flipped in a record to the server: it fails the record, says
+ * why, sends one fatal alert (the client names it) and nothing after.
+ */
+START_TEST(test_relay_bad_mac)
+{
+	struct pair	 p;
+	char		 err[TALLY_ERRLEN];
+	uint8_t		 in[64];
+	size_t		 back;
+
+	relay_open(&p);
+	/* A byte of the next record's ciphertext, past its header. */
+	relay.flip = relay.got[0] + 5 + 3;
+	ck_assert_int_eq(tls_write(p.ssl[0], "flipped", 7, err, sizeof err),
+	    7);
+	relay_drain(&relay);
+	ck_assert_uint_gt(relay.got[0], relay.flip);
+	back = relay.got[1];
+	ck_assert_int_eq(tls_read(p.ssl[1], in, sizeof in, err, sizeof err),
+	    TLS_ERROR);
+	ck_assert_msg(strstr(err, "bad record MAC") != NULL, "%s", err);
+	ck_assert_int_eq(tls_write(p.ssl[1], "after", 5, err, sizeof err),
+	    TLS_ERROR);
+	ck_assert_int_eq(tls_read(p.ssl[1], in, sizeof in, err, sizeof err),
+	    TLS_ERROR);
+	tls_close_notify(p.ssl[1]);
+	relay_drain(&relay);
+	/* One record: the alert's 2 bytes, its content type, the tag. */
+	ck_assert_uint_eq(relay.got[1] - back, 5 + 2 + 1 + 16);
+	ck_assert_int_eq(tls_read(p.ssl[0], in, sizeof in, err, sizeof err),
+	    TLS_ERROR);
+	ck_assert_msg(strcasestr(err, "bad record mac") != NULL, "%s", err);
+	ck_assert_uint_eq(ERR_peek_error(), 0);
+	pair_close(&p);
+}
+END_TEST
+
+/*
+ * A header that claims more than 2^14 + 256 bytes is refused at once; one
+ * that claims exactly that much is waited for.
+ */
+START_TEST(test_relay_overflow)
+{
+	struct pair	 p;
+	char		 err[TALLY_ERRLEN];
+	uint8_t		 in[64];
+
+	relay_open(&p);
+	relay_inject(&relay, 0, "\x17\x03\x03\x41\x00", 5);
+	ck_assert_int_eq(tls_read(p.ssl[1], in, sizeof in, err, sizeof err),
+	    TLS_WANT_READ);
+	pair_close(&p);
+
+	relay_open(&p);
+	relay_inject(&relay, 0, "\x17\x03\x03\x41\x01", 5);
+	ck_assert_int_eq(tls_read(p.ssl[1], in, sizeof in, err, sizeof err),
+	    TLS_ERROR);
+	ck_assert_msg(strstr(err, "over 16 KiB") != NULL, "%s", err);
+	pair_close(&p);
+
+	relay_open(&p);
+	relay_inject(&relay, 0, "\x17\x03\x03\xff\xff", 5);
+	ck_assert_int_eq(tls_read(p.ssl[1], in, sizeof in, err, sizeof err),
+	    TLS_ERROR);
+	ck_assert_msg(strstr(err, "over 16 KiB") != NULL, "%s", err);
+	relay_drain(&relay);
+	ck_assert_int_eq(tls_read(p.ssl[0], in, sizeof in, err, sizeof err),
+	    TLS_ERROR);
+	ck_assert_msg(strstr(err, "record overflow") != NULL, "%s", err);
+	ck_assert_uint_eq(ERR_peek_error(), 0);
+	pair_close(&p);
+}
+END_TEST
+
+/* A plaintext alert after the handshake is refused, and told so. */
+START_TEST(test_relay_unprotected)
+{
+	struct pair	 p;
+	char		 err[TALLY_ERRLEN];
+	uint8_t		 in[64];
+
+	relay_open(&p);
+	relay_inject(&relay, 0, "\x15\x03\x03\x00\x02\x01\x00", 7);
+	ck_assert_int_eq(tls_read(p.ssl[1], in, sizeof in, err, sizeof err),
+	    TLS_ERROR);
+	ck_assert_msg(strstr(err, "unprotected") != NULL, "%s", err);
+	relay_drain(&relay);
+	ck_assert_int_eq(tls_read(p.ssl[0], in, sizeof in, err, sizeof err),
+	    TLS_ERROR);
+	ck_assert_msg(strstr(err, "unexpected message") != NULL, "%s", err);
+	ck_assert_uint_eq(ERR_peek_error(), 0);
+	pair_close(&p);
+}
+END_TEST
+
+/* Half a record, which the server waits for the rest of, then EOF. */
+START_TEST(test_relay_truncated)
+{
+	struct pair	 p;
+	char		 err[TALLY_ERRLEN];
+	uint8_t		 rec[256], in[64];
+	ssize_t		 n;
+
+	relay_open(&p);
+	memset(rec, 'h', 64);
+	ck_assert_int_eq(tls_write(p.ssl[0], rec, 64, err, sizeof err), 64);
+	/* The relay takes the record in itself, and passes half of it on. */
+	n = recv(relay.fd[0], rec, sizeof rec, 0);
+	ck_assert_int_gt(n, 5 + 64);
+	relay_inject(&relay, 0, rec, (size_t)n / 2);
+	ck_assert_int_eq(tls_read(p.ssl[1], in, sizeof in, err, sizeof err),
+	    TLS_WANT_READ);
+	relay_cut(&relay, 1);
+	ck_assert_int_eq(tls_read(p.ssl[1], in, sizeof in, err, sizeof err),
+	    TLS_ERROR);
+	ck_assert_msg(strstr(err, "middle of a record") != NULL, "%s", err);
+	ck_assert_int_eq(tls_write(p.ssl[1], "x", 1, err, sizeof err),
+	    TLS_ERROR);
+	ck_assert_uint_eq(ERR_peek_error(), 0);
+	pair_close(&p);
+}
+END_TEST
+
+/*
+ * A bare EOF between records, after the last data, is an EOF at the
+ * server as it is at the client (SSL_OP_IGNORE_UNEXPECTED_EOF).
+ */
+START_TEST(test_relay_bare_eof)
+{
+	struct pair	 p;
+	char		 err[TALLY_ERRLEN];
+	uint8_t		 in[64];
+
+	relay_open(&p);
+	ck_assert_int_eq(tls_write(p.ssl[0], "last", 4, err, sizeof err), 4);
+	relay_drain(&relay);
+	relay_cut(&relay, 1);
+	ck_assert_int_eq(tls_read(p.ssl[1], in, sizeof in, err, sizeof err),
+	    4);
+	ck_assert(memcmp(in, "last", 4) == 0);
+	ck_assert_msg(tls_read(p.ssl[1], in, sizeof in, err, sizeof err) == 0,
+	    "%s", err);
+	ck_assert_int_eq(tls_read(p.ssl[1], in, sizeof in, err, sizeof err),
+	    0);
+
+	relay_cut(&relay, 0);
+	ck_assert_msg(tls_read(p.ssl[0], in, sizeof in, err, sizeof err) == 0,
+	    "%s", err);
+	ck_assert_uint_eq(ERR_peek_error(), 0);
+	pair_close(&p);
+}
+END_TEST
+
+/* What the client can read now, appended at dst + *got; TLS_WANT_READ. */
+static long
+drain_client(struct pair *p, uint8_t *dst, size_t *got, size_t len)
+{
+	char	 err[TALLY_ERRLEN];
+	long	 n;
+
+	while ((n = tls_read(p->ssl[0], dst + *got, len - *got, err,
+	    sizeof err)) > 0)
+		*got += (size_t)n;
+	ck_assert_msg(n != TLS_ERROR, "%s", err);
+	return n;
+}
+
+/*
+ * A server write the socket cannot take whole says TLS_WANT_WRITE, seals
+ * nothing more while it waits, and once the client has read, the same
+ * call reports the bytes of its record; the stream arrives whole, in
+ * order.
+ */
+START_TEST(test_write_blocked)
+{
+	struct pair	 p;
+	char		 err[TALLY_ERRLEN];
+	size_t		 len = 4 << 20, sent = 0, got = 0, i;
+	uint8_t		*src, *dst;
+	long		 n;
+
+	ck_assert_ptr_nonnull(src = malloc(len));
+	ck_assert_ptr_nonnull(dst = malloc(len));
+	for (i = 0; i < len; i++)
+		src[i] = (uint8_t)(i * 251 + (i >> 14));
+	pair_open(&p, srv, fp);
+	pair_handshake(&p);
+	ck_assert_int_eq(p.rc[0] | p.rc[1], 0);
+	for (;;) {
+		ck_assert_uint_lt(sent, len - 16384);
+		n = tls_write(p.ssl[1], src + sent, len - sent, err,
+		    sizeof err);
+		if (n == TLS_WANT_WRITE)
+			break;
+		ck_assert_msg(n > 0, "%s", n == TLS_ERROR ? err : "?");
+		ck_assert_int_le(n, 16384);
+		sent += (size_t)n;
+	}
+	ck_assert_int_eq(tls_write(p.ssl[1], src + sent, len - sent, err,
+	    sizeof err), TLS_WANT_WRITE);
+
+	ck_assert_int_eq(drain_client(&p, dst, &got, len), TLS_WANT_READ);
+	ck_assert_uint_eq(got, sent);
+	n = tls_write(p.ssl[1], src + sent, len - sent, err, sizeof err);
+	ck_assert_int_eq(n, 16384);
+	sent += (size_t)n;
+	ck_assert_int_eq(drain_client(&p, dst, &got, len), TLS_WANT_READ);
+	ck_assert_uint_eq(got, sent);
+	ck_assert(memcmp(src, dst, got) == 0);
+	ck_assert_uint_eq(ERR_peek_error(), 0);
+	pair_close(&p);
+	free(src);
+	free(dst);
+}
+END_TEST
+
+/*
+ * A KeyUpdate asked for while the server's write waits: the record under
+ * way goes out under the old key, the answer before the next record.
+ */
+START_TEST(test_key_update_while_blocked)
+{
+	struct pair	 p;
+	struct kucount	 k;
+	char		 err[TALLY_ERRLEN];
+	size_t		 len = 4 << 20, sent = 0, got = 0, i;
+	uint8_t		*src, *dst, in[16];
+	long		 n;
+
+	ck_assert_ptr_nonnull(src = malloc(len));
+	ck_assert_ptr_nonnull(dst = malloc(len));
+	for (i = 0; i < len; i++)
+		src[i] = (uint8_t)(i * 13 + (i >> 10));
+	pair_open(&p, srv, fp);
+	pair_handshake(&p);
+	ck_assert_int_eq(p.rc[0] | p.rc[1], 0);
+	kucount_watch(&p, &k);
+	while ((n = tls_write(p.ssl[1], src + sent, len - sent, err,
+	    sizeof err)) > 0) {
+		ck_assert_uint_lt(sent, len - 2 * 16384);
+		sent += (size_t)n;
+	}
+	ck_assert_int_eq(n, TLS_WANT_WRITE);
+
+	ck_assert_int_eq(SSL_key_update(tls_ssl(p.ssl[0]),
+	    SSL_KEY_UPDATE_REQUESTED), 1);
+	ck_assert_int_eq(tls_write(p.ssl[0], "ku", 2, err, sizeof err), 2);
+	ck_assert_int_eq(tls_read(p.ssl[1], in, sizeof in, err, sizeof err),
+	    2);
+	ck_assert(memcmp(in, "ku", 2) == 0);
+
+	ck_assert_int_eq(drain_client(&p, dst, &got, len), TLS_WANT_READ);
+	ck_assert_int_eq(tls_write(p.ssl[1], src + sent, len - sent, err,
+	    sizeof err), 16384);
+	sent += 16384;
+	ck_assert_int_eq(drain_client(&p, dst, &got, len), TLS_WANT_READ);
+	ck_assert_uint_eq(got, sent);
+	ck_assert_int_eq(k.rcvd, 0);
+	ck_assert_int_eq(tls_write(p.ssl[1], src + sent, 1000, err,
+	    sizeof err), 1000);
+	sent += 1000;
+	ck_assert_int_eq(drain_client(&p, dst, &got, len), TLS_WANT_READ);
+	ck_assert_uint_eq(got, sent);
+	ck_assert_int_eq(k.rcvd, 1);
+	ck_assert(memcmp(src, dst, got) == 0);
+	pair_close(&p);
+	free(src);
+	free(dst);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -499,6 +1154,18 @@ main(void)
 	tcase_add_test(tc, test_not_tls);
 	tcase_add_test(tc, test_bulk);
 	tcase_add_test(tc, test_eof_and_reset);
+	tcase_add_test(tc, test_hand_over);
+	tcase_add_test(tc, test_hand_over_queued);
+	tcase_add_test(tc, test_server_close_notify);
+	tcase_add_test(tc, test_key_update);
+	tcase_add_test(tc, test_suites);
+	tcase_add_test(tc, test_relay_bad_mac);
+	tcase_add_test(tc, test_relay_overflow);
+	tcase_add_test(tc, test_relay_unprotected);
+	tcase_add_test(tc, test_relay_truncated);
+	tcase_add_test(tc, test_relay_bare_eof);
+	tcase_add_test(tc, test_write_blocked);
+	tcase_add_test(tc, test_key_update_while_blocked);
 	suite_add_tcase(s, tc);
 	return fixture_run(s);
 }
