@@ -23,6 +23,7 @@
  * as cancelled, with their connection untouched but for its TLS state.
  */
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -276,6 +277,7 @@ handshake_pool_new(struct handshake_pool **pp, struct ev_loop *loop,
 {
 	struct handshake_pool	*p;
 	struct handshake_thread	*t;
+	sigset_t		 all, old;
 	unsigned		 i;
 	int			 e;
 
@@ -308,8 +310,12 @@ handshake_pool_new(struct handshake_pool **pp, struct ev_loop *loop,
 		ev_async_init(&t->wake, handshake_wake_cb);
 		t->wake.data = t;
 		ev_async_start(t->loop, &t->wake);
-		if ((e = pthread_create(&t->tid, NULL, handshake_main, t)) !=
-		    0) {
+		/* Signals are the loop's: the threads block them all. */
+		sigfillset(&all);
+		pthread_sigmask(SIG_SETMASK, &all, &old);
+		e = pthread_create(&t->tid, NULL, handshake_main, t);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		if (e != 0) {
 			handshake_pool_free(p);
 			return error_set(err, errlen, TALLY_ESYS, "handshake "
 			    "threads: %s", strerror(e));

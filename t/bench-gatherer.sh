@@ -21,13 +21,21 @@
 #    connections idle until their next poll, less its VmRSS before any
 #    connection; and again on a second tallyd whose nodes send 10 metrics,
 #    which shows the per-connection overhead without 1,000-metric buffers.
-# 3. The handshake's cost per connection: BENCH_HANDSHAKES (200)
+# 3. A steady round: tallyd at -i 1 and a fleet kept connected; tallyd's
+#    CPU per round over rounds 3 and 4, TLS against plaintext.  The first
+#    round pays for the handshakes; this is what every later one costs.
+# 4. The handshake's cost per connection: BENCH_HANDSHAKES (200)
 #    connections one after the other (loadgen -w 1), each timed from
 #    connect() to WELCOME; and tallyd's CPU per connection in the
 #    10-metric round, where 1,000 connect at once.
 #
+# loadgen runs on the same machine, with a thread per CPU
+# (BENCH_LOADGEN_THREADS): a fleet's client handshakes happen in parallel,
+# on machines of their own, and one thread doing a thousand of them in a
+# row would bill the fleet's latency to the gatherer.  Its CPU is shown.
+#
 # Environment: BENCH_CONNECTIONS, BENCH_METRICS, BENCH_HANDSHAKES,
-# BENCH_REPEAT,
+# BENCH_REPEAT, BENCH_LOADGEN_THREADS,
 # BENCH_DEADLINE (seconds a round may take before it counts as broken, 60),
 # BENCH_KEEP=1 keeps the temporary directory and prints its name.
 # Only bash, coreutils, grep, procps and lmdb-utils; no awk, bc or python.
@@ -49,6 +57,7 @@ M=${BENCH_METRICS:-1000}
 DEADLINE=${BENCH_DEADLINE:-60}
 HS=${BENCH_HANDSHAKES:-200}
 REPEAT=${BENCH_REPEAT:-3}
+LG_THREADS=${BENCH_LOADGEN_THREADS:-$(nproc 2> /dev/null || echo 1)}
 SMALL_M=10
 POLL=0.02		# seconds between looks at the database
 
@@ -207,7 +216,8 @@ start_tallyd() {
 	G_OUT=$tmp/$name.out
 	G_ERR=$tmp/$name.err
 	: > "$G_OUT"
-	"$TALLYD" -l 127.0.0.1:0 -i 60 --max-connections $((2 * N + 100)) \
+	"$TALLYD" -l 127.0.0.1:0 -i "${G_INTERVAL:-60}" \
+	    --max-connections $((2 * N + 100)) \
 	    "${mode[@]}" "$G_BASE" > "$G_OUT" 2> "$G_ERR" &
 	G_PID=$!
 	pids+=("$G_PID")
@@ -284,7 +294,8 @@ round() {
 	b_c=$E_COUNTERS b_s=$E_STATS
 	cpu_ticks "$G_PID"; g0=$REPLY
 	: > "$L_OUT"
-	"$LOADGEN" -f "$G_FURL" -n "$N" -m "$m" > "$L_OUT" 2> "$L_ERR" &
+	"$LOADGEN" -f "$G_FURL" -n "$N" -m "$m" -t "$LG_THREADS" \
+	    > "$L_OUT" 2> "$L_ERR" &
 	L_PID=$!
 	pids+=("$L_PID")
 	now_us; t0=$REPLY		# until loadgen says when it began
@@ -514,6 +525,64 @@ fx "$ct" "$CLK_TCK" 2; secs=$REPLY
 fx "$ct" "$cp" 2; x=$REPLY
 row "  tallyd CPU in the round, TLS vs plaintext" "$secs s" "$ref s" \
     "${x}x" "(context: median of $REPEAT each)"
+
+# steady MODE: the same fleet, kept connected and polled every second:
+# tallyd's CPU for rounds 3 and 4, from loadgen's 2N-th answer to its
+# 4N-th, when the handshakes are long done.  Sets ST_CPU[MODE] (ticks).
+declare -A ST_CPU=()
+steady() {
+	local mode=$1 lfd l line= g2= g4= now deadline_us
+	G_INTERVAL=1 start_tallyd "steady-$mode" "$mode"
+	L_OUT=$tmp/steady-$mode.loadgen.out
+	L_ERR=$tmp/steady-$mode.loadgen.err
+	: > "$L_OUT"
+	"$LOADGEN" -f "$G_FURL" -n "$N" -m "$M" -t "$LG_THREADS" \
+	    > "$L_OUT" 2> "$L_ERR" &
+	L_PID=$!
+	pids+=("$L_PID")
+	now_us; deadline_us=$(( REPLY + DEADLINE * 1000000 ))
+	exec {lfd}< "$L_OUT"
+	while [ -z "$g4" ]; do
+		while read -r -u "$lfd" l; do
+			line+=$l
+			set -- $line
+			line=
+			[ "${1:-}" = answered ] || continue
+			if [ "$2" = $((2 * N)) ]; then
+				cpu_ticks "$G_PID"; g2=$REPLY
+			elif [ "$2" = $((4 * N)) ] && [ -n "$g2" ]; then
+				cpu_ticks "$G_PID"; g4=$REPLY
+			fi
+		done
+		line+=${l:-}
+		if ! alive "$G_PID"; then
+			tail_log "$G_ERR"
+			broken "tallyd died during the steady $mode rounds"
+		fi
+		if ! alive "$L_PID"; then
+			tail_log "$L_ERR" 12
+			broken "loadgen exited during the steady $mode rounds"
+		fi
+		now_us; now=$REPLY
+		if ((now > deadline_us)); then
+			tail_log "$L_OUT"
+			broken "the steady $mode rounds missed the deadline"
+		fi
+		nap $POLL
+	done
+	exec {lfd}<&-
+	ST_CPU[$mode]=$(( (g4 - g2) / 2 ))
+	stop_all "steady-$mode"
+}
+steady plain
+steady tls
+fx "${ST_CPU[plain]}" "$CLK_TCK" 2; ref=$REPLY
+fx "${ST_CPU[tls]}" "$CLK_TCK" 2; secs=$REPLY
+x=-
+((ST_CPU[plain] > 0)) && { fx "${ST_CPU[tls]}" "${ST_CPU[plain]}" 2; x=${REPLY}x; }
+echo
+row "steady round, connections up: tallyd CPU, TLS" "$secs s" "$ref s" \
+    "$x" "(context: rounds 3-4 at -i 1, vs plaintext)"
 
 # small MODE: the same fleet with 10-metric snapshots: the connection's
 # own overhead, and tallyd's CPU per connection, handshakes and all.

@@ -24,13 +24,13 @@
 #
 # Environment: TALLY_LOAD_CONNECTIONS (2000), TALLY_LOAD_STALLED (200),
 # TALLY_LOAD_METRICS (50), TALLY_LOAD_INTERVAL (5), TALLY_LOAD_HANDSHAKE
-# (2, or 5 over TLS: 2,000 TLS handshakes at once keep tallyd's one
-# thread busy 1.6-1.8 s on a 2-CPU VM, so 2 s drops a few healthy
-# connections now and then), TALLY_LOAD_IDLE (15), TALLY_LOAD_ROUNDS (6, at
-# least 2), TALLY_LOAD_RSS_MAX_MIB (128), TALLY_LOADGEN (default
-# BUILDDIR/t/loadgen), TALLY_TALLYD_ARGS (extra tallyd arguments,
-# word-split), TALLY_LOAD_TRANSPORT (auto; any other value forbids the
-# fallback below), and lib.sh's.
+# (2, or 5 over TLS: 2,000 TLS handshakes at once took 1.2 s on a
+# 2-CPU VM, on handshake threads; 5 s leaves room for a busy machine),
+# TALLY_LOAD_IDLE (15), TALLY_LOAD_ROUNDS (6, at least 2),
+# TALLY_LOAD_RSS_MAX_MIB (128), TALLY_LOADGEN (default BUILDDIR/t/loadgen),
+# TALLY_TALLYD_ARGS (extra tallyd arguments, word-split),
+# TALLY_LOAD_TRANSPORT (auto; any other value forbids the fallback
+# below), and lib.sh's.
 #
 # The transport: the furl is passed through opaquely, as tallyd printed it
 # (tally:// or tally+tls://).  If it is not tally:// and a one-connection

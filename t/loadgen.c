@@ -8,7 +8,7 @@
  * (tls.c), non-blocking like the rest.
  *
  * usage: loadgen -f FURL -n CONNECTIONS -m METRICS [-s STALLED]
- *            [-w WINDOW] [-d SECONDS] [-q]
+ *            [-w WINDOW] [-t THREADS] [-o FIRST] [-d SECONDS] [-q]
  *
  *   -n  connections that say HELLO (node id load-NNNNN, nickname "load N")
  *       and answer every POLL with METRICS metrics: the first half
@@ -17,6 +17,10 @@
  *       silent until the gatherer closes them (its handshake timeout)
  *   -w  at most WINDOW connections connecting or in the handshake at once
  *       (default 0: all at once, as a fleet does after a gatherer restart)
+ *   -t  THREADS loops, each with its share of the connections (default
+ *       1): a fleet's client handshakes run in parallel, and one thread
+ *       doing them all in a row would make TLS look slower than it is
+ *   -o  the first node number (default 0): load-FIRST and up
  *   -d  stop after SECONDS (default 0: run until SIGTERM or SIGINT)
  *   -q  no progress lines on stderr
  *
@@ -35,6 +39,7 @@
 
 #include <errno.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -65,6 +70,17 @@ enum lg_state {
 
 struct lg;
 
+/* What the threads share: the event lines count the whole fleet. */
+struct lg_all {
+	pthread_mutex_t		 lock;
+	int			 n, nstalled;	/* the whole fleet's */
+	double			 t0;
+	long			 connected, handshaken, answered;
+	long			 stalled_closed, polls, errors, closed;
+	long			 next_answered_mark;
+	int			 stopping;
+};
+
 struct lg_conn {
 	struct lg	*lg;
 	ev_io		 io;
@@ -90,12 +106,17 @@ struct lg_conn {
 };
 
 struct lg {
+	struct lg_all		*all;
+	pthread_t		 thread;
+	ev_async		 stop;		/* from the first thread */
 	struct ev_loop		*loop;
 	struct sockaddr_storage	 addr;
 	socklen_t		 addrlen;
 	struct furl		 furl;
 	struct ssl_ctx_st	*tls;		/* a tally+tls:// furl */
 	int			 n, m, nstalled, window, quiet;
+	int			 first;		/* load-FIRST is the first */
+	int			 first_stall;	/* and stall-FIRST_STALL */
 	double			 duration;
 	struct lg_conn		*conns;		/* stalled first, then the rest */
 	int			 next;		/* next to start */
@@ -124,7 +145,68 @@ static void	lg_send(struct lg_conn *);
 static double
 lg_elapsed(struct lg *lg)
 {
-	return ev_time() - lg->t0;
+	return ev_time() - lg->all->t0;
+}
+
+/* The number in a connection's node id: the fleet's, not the thread's. */
+static int
+lg_number_of(const struct lg_conn *c)
+{
+	return (c->stalled ? c->lg->first_stall : c->lg->first) + c->id;
+}
+
+enum lg_event { LG_EV_CONNECTED, LG_EV_HANDSHAKEN, LG_EV_ANSWERED,
+    LG_EV_STALLED_CLOSED, LG_EV_POLL, LG_EV_ERROR, LG_EV_CLOSED };
+
+/*
+ * Count an event for the fleet, and print its line when the fleet's count
+ * reaches the mark.  Returns the fleet's count of errors and closes for
+ * LG_EV_ERROR and LG_EV_CLOSED (for the log's limit), else 0.
+ */
+static long
+lg_event(struct lg *lg, enum lg_event ev)
+{
+	struct lg_all	*a = lg->all;
+	long		 r = 0;
+
+	pthread_mutex_lock(&a->lock);
+	switch (ev) {
+	case LG_EV_CONNECTED:
+		if (++a->connected == a->n + a->nstalled)
+			printf("connected %d %.3f\n", a->n + a->nstalled,
+			    lg_elapsed(lg));
+		break;
+	case LG_EV_HANDSHAKEN:
+		if (++a->handshaken == a->n)
+			printf("handshaken %d %.3f\n", a->n, lg_elapsed(lg));
+		break;
+	case LG_EV_ANSWERED:
+		if (++a->answered == a->next_answered_mark) {
+			printf("answered %ld %.3f\n", a->answered,
+			    lg_elapsed(lg));
+			a->next_answered_mark += a->n;
+		}
+		break;
+	case LG_EV_STALLED_CLOSED:
+		if (++a->stalled_closed == a->nstalled)
+			printf("stalled-closed %d %.3f\n", a->nstalled,
+			    lg_elapsed(lg));
+		r = a->stalled_closed;
+		break;
+	case LG_EV_POLL:
+		a->polls++;
+		break;
+	case LG_EV_ERROR:
+	case LG_EV_CLOSED:
+		if (ev == LG_EV_ERROR)
+			a->errors++;
+		else
+			a->closed++;
+		r = a->errors + a->closed;
+		break;
+	}
+	pthread_mutex_unlock(&a->lock);
+	return r;
 }
 
 static void
@@ -133,7 +215,7 @@ lg_fail(struct lg_conn *c, const char *fmt, ...)
 	struct lg	*lg = c->lg;
 	char		 msg[300];
 	va_list		 ap;
-	int		 counted = 0;
+	long		 counted = 0;
 
 	if (c->state == LG_DEAD)
 		return;
@@ -145,23 +227,24 @@ lg_fail(struct lg_conn *c, const char *fmt, ...)
 		lg->inflight--;
 	if (c->stalled && c->state == LG_STALLED) {
 		/* Being closed is what a stalled connection waits for. */
-		if (lg->stalled_closed++ == 0)
+		lg->stalled_closed++;
+		if (lg_event(lg, LG_EV_STALLED_CLOSED) == 1)
 			fprintf(stderr, "loadgen: stall-%05d: %s after "
-			    "%.1f s\n", c->id, msg, ev_time() - c->t_start);
-		if (lg->stalled_closed == lg->nstalled)
-			printf("stalled-closed %d %.3f\n", lg->nstalled,
-			    lg_elapsed(lg));
+			    "%.1f s\n", lg_number_of(c), msg,
+			    ev_time() - c->t_start);
 	} else if (!lg->stopping) {
-		counted = 1;
-		if (c->state == LG_READY)
+		if (c->state == LG_READY) {
 			lg->closed++;
-		else
+			counted = lg_event(lg, LG_EV_CLOSED);
+		} else {
 			lg->errors++;
+			counted = lg_event(lg, LG_EV_ERROR);
+		}
 	}
-	if (counted && lg->closed + lg->errors <= LG_LOG_MAX)
+	if (counted > 0 && counted <= LG_LOG_MAX)
 		fprintf(stderr, "loadgen: %s-%05d: %s\n",
-		    c->stalled ? "stall" : "load", c->id, msg);
-	else if (counted && lg->closed + lg->errors == LG_LOG_MAX + 1)
+		    c->stalled ? "stall" : "load", lg_number_of(c), msg);
+	else if (counted == LG_LOG_MAX + 1)
 		fprintf(stderr, "loadgen: further connection errors are only "
 		    "counted\n");
 	ev_io_stop(lg->loop, &c->io);
@@ -228,10 +311,10 @@ lg_answer(struct lg_conn *c, uint32_t seq)
 	lg_put_u32(f + WIRE_LENGTH + 1, seq);
 	lg_put_u64(f + WIRE_LENGTH + 1 + 4, (uint64_t)(int64_t)ev_now(lg->loop));
 	for (i = 0; i < lg->ncounters; i++)
-		lg_put_u64(f + lg->voff[i], (uint64_t)c->id * 1000 +
+		lg_put_u64(f + lg->voff[i], (uint64_t)(lg->first + c->id) * 1000 +
 		    (uint64_t)c->polls * (i % 7 + 1));
 	for (; i < lg->ncounters + lg->nstats; i++) {
-		d = c->polls + i * 0.5 + c->id / 1000.0;
+		d = c->polls + i * 0.5 + (lg->first + c->id) / 1000.0;
 		memcpy(&bits, &d, sizeof bits);
 		lg_put_u64(f + lg->voff[i], bits);
 	}
@@ -287,11 +370,7 @@ lg_send(struct lg_conn *c)
 	if (c->sending_snap) {
 		c->sending_snap = 0;
 		lg->answered++;
-		if (lg->answered == lg->next_answered_mark) {
-			printf("answered %ld %.3f\n", lg->answered,
-			    lg_elapsed(lg));
-			lg->next_answered_mark += lg->n;
-		}
+		lg_event(lg, LG_EV_ANSWERED);
 	}
 	if (c->nq > 0 && c->state == LG_READY) {
 		uint32_t seq = c->queue[0];
@@ -343,8 +422,8 @@ lg_frame(struct lg_conn *c, uint8_t type, const uint8_t *pl, size_t plen)
 		if (t > lg->handshake_max)
 			lg->handshake_max = t;
 		lg->handshake_sum += t;
-		if (++lg->handshaken == lg->n)
-			printf("handshaken %d %.3f\n", lg->n, lg_elapsed(lg));
+		lg->handshaken++;
+		lg_event(lg, LG_EV_HANDSHAKEN);
 		lg_start_more(lg);
 		return 0;
 	}
@@ -357,6 +436,7 @@ lg_frame(struct lg_conn *c, uint8_t type, const uint8_t *pl, size_t plen)
 		return -1;
 	}
 	lg->polls++;
+	lg_event(lg, LG_EV_POLL);
 	if (c->out != NULL) {
 		/* A snapshot (or the HELLO) is still going out: later. */
 		if (c->nq == LG_QUEUE) {
@@ -443,9 +523,9 @@ lg_hello(struct lg_conn *c)
 	char			 id[32], nick[32];
 
 	snprintf(id, sizeof id, "%s-%05d", c->stalled ? "stall" : "load",
-	    c->id);
+	    lg_number_of(c));
 	snprintf(nick, sizeof nick, "%s %d", c->stalled ? "stall" : "load",
-	    c->id);
+	    lg_number_of(c));
 	h.version = TALLY_PROTOCOL_VERSION;
 	h.secret = lg->furl.secret;
 	h.secret_len = strlen(lg->furl.secret);
@@ -507,9 +587,8 @@ lg_connected(struct lg_conn *c)
 	t = ev_time() - c->t_start;
 	if (t > lg->connect_max)
 		lg->connect_max = t;
-	if (++lg->connected == lg->n + lg->nstalled)
-		printf("connected %d %.3f\n", lg->n + lg->nstalled,
-		    lg_elapsed(lg));
+	lg->connected++;
+	lg_event(lg, LG_EV_CONNECTED);
 	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	if (lg->tls == NULL) {
 		lg_hello(c);
@@ -699,14 +778,17 @@ lg_nofile(int need)
 static void
 lg_progress(struct lg *lg, const char *what)
 {
+	struct lg_all	*a = lg->all;
+
 	if (lg->quiet)
 		return;
+	pthread_mutex_lock(&a->lock);
 	fprintf(stderr, "loadgen: %7.1f s %s: connected %ld/%d, handshaken "
 	    "%ld/%d, stalled closed %ld/%d, polls %ld, answered %ld, "
-	    "errors %ld, closed %ld, out %.1f MB\n", lg_elapsed(lg), what,
-	    lg->connected, lg->n + lg->nstalled, lg->handshaken, lg->n,
-	    lg->stalled_closed, lg->nstalled, lg->polls, lg->answered,
-	    lg->errors, lg->closed, lg->bytes_out / 1e6);
+	    "errors %ld, closed %ld\n", lg_elapsed(lg), what, a->connected,
+	    a->n + a->nstalled, a->handshaken, a->n, a->stalled_closed,
+	    a->nstalled, a->polls, a->answered, a->errors, a->closed);
+	pthread_mutex_unlock(&a->lock);
 }
 
 static void
@@ -737,7 +819,8 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: loadgen -f FURL -n CONNECTIONS -m METRICS "
-	    "[-s STALLED] [-w WINDOW] [-d SECONDS] [-q]\n");
+	    "[-s STALLED] [-w WINDOW] [-t THREADS] [-o FIRST] [-d SECONDS] "
+	    "[-q]\n");
 	exit(2);
 }
 
@@ -754,138 +837,264 @@ lg_number(const char *s, long max)
 	return v;
 }
 
-int
-main(int argc, char **argv)
+/* A thread's share of the connections, its frames and its loop. */
+static int
+lg_setup(struct lg *lg)
 {
-	struct lg	 lg;
 	struct lg_conn	*c;
-	const char	*furl = NULL;
-	char		 err[TALLY_ERRLEN];
-	int		 ch, i, total;
+	int		 i, total = lg->n + lg->nstalled;
 
-	memset(&lg, 0, sizeof lg);
-	lg.n = -1;
-	lg.m = -1;
-	while ((ch = getopt(argc, argv, "d:f:m:n:qs:w:")) != -1) {
-		switch (ch) {
-		case 'd':
-			lg.duration = (double)lg_number(optarg, 1L << 30);
-			break;
-		case 'f':
-			furl = optarg;
-			break;
-		case 'm':
-			lg.m = (int)lg_number(optarg, 200000);
-			break;
-		case 'n':
-			lg.n = (int)lg_number(optarg, 99999);
-			break;
-		case 'q':
-			lg.quiet = 1;
-			break;
-		case 's':
-			lg.nstalled = (int)lg_number(optarg, 99999);
-			break;
-		case 'w':
-			lg.window = (int)lg_number(optarg, 1 << 20);
-			break;
-		default:
-			usage();
-		}
-	}
-	if (optind != argc || furl == NULL || lg.n < 0 || lg.m < 0)
-		usage();
-	if (furl_parse(furl, &lg.furl, err, sizeof err) != 0) {
-		fprintf(stderr, "loadgen: furl: %s\n", err);
-		return 2;
-	}
-	if (lg.furl.fingerprint[0] != '\0' &&
-	    tls_client_ctx(&lg.tls, err, sizeof err) != 0) {
-		fprintf(stderr, "loadgen: %s\n", err);
-		return 2;
-	}
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	signal(SIGPIPE, SIG_IGN);
-	total = lg.n + lg.nstalled;
-	if (lg_nofile(total + 16) != 0 || lg_resolve(&lg) != 0 ||
-	    lg_template(&lg) != 0)
-		return 2;
-	if ((lg.conns = calloc((size_t)total + 1, sizeof *lg.conns)) == NULL) {
+	if (lg_template(lg) != 0)
+		return -1;
+	if ((lg->conns = calloc((size_t)total + 1, sizeof *lg->conns)) ==
+	    NULL) {
 		fprintf(stderr, "loadgen: out of memory\n");
-		return 2;
+		return -1;
 	}
 	/* Stalled ones first, so they hold their slots during the round. */
 	for (i = 0; i < total; i++) {
-		c = &lg.conns[i];
-		c->lg = &lg;
+		c = &lg->conns[i];
+		c->lg = lg;
 		c->fd = -1;
-		c->stalled = i < lg.nstalled;
-		c->id = c->stalled ? i : i - lg.nstalled;
+		c->stalled = i < lg->nstalled;
+		c->id = c->stalled ? i : i - lg->nstalled;
 		wire_buf_init(&c->hello);
 		if (c->stalled)
 			continue;
-		if ((c->frame = malloc(lg.tlen)) == NULL) {
+		if ((c->frame = malloc(lg->tlen)) == NULL) {
 			fprintf(stderr, "loadgen: out of memory\n");
-			return 2;
+			return -1;
 		}
-		memcpy(c->frame, lg.tmpl, lg.tlen);
+		memcpy(c->frame, lg->tmpl, lg->tlen);
 	}
-	if ((lg.loop = ev_default_loop(EVFLAG_AUTO)) == NULL) {
-		fprintf(stderr, "loadgen: cannot start libev\n");
-		return 2;
-	}
-	ev_signal_init(&lg.sigterm, lg_signal_cb, SIGTERM);
-	ev_signal_start(lg.loop, &lg.sigterm);
-	ev_signal_init(&lg.sigint, lg_signal_cb, SIGINT);
-	ev_signal_start(lg.loop, &lg.sigint);
-	if (lg.duration > 0) {
-		ev_timer_init(&lg.duration_timer, lg_stop_cb, lg.duration, 0.);
-		ev_timer_start(lg.loop, &lg.duration_timer);
-	}
-	ev_timer_init(&lg.progress_timer, lg_progress_cb, 1., 1.);
-	lg.progress_timer.data = &lg;
-	ev_timer_start(lg.loop, &lg.progress_timer);
+	return 0;
+}
 
-	lg.next_answered_mark = lg.n > 0 ? lg.n : -1;
-	ev_now_update(lg.loop);
-	lg.t0 = ev_time();
-	{
-		struct timespec ts;
+static void
+lg_teardown(struct lg *lg)
+{
+	struct lg_conn	*c;
+	int		 i;
 
-		clock_gettime(CLOCK_REALTIME, &ts);
-		printf("start %d %d %lld.%06ld\n", lg.n, lg.nstalled,
-		    (long long)ts.tv_sec, ts.tv_nsec / 1000);
-	}
-	lg_start_more(&lg);
-	ev_run(lg.loop, 0);
-
-	lg.stopping = 1;
-	lg_progress(&lg, "stopping");
-	printf("done connections %d stalled %d metrics %d seconds %.3f "
-	    "connected %ld handshaken %ld polls %ld answered %ld "
-	    "dropped_polls %ld errors %ld closed %ld stalled_closed %ld "
-	    "connect_max %.3f handshake_max %.3f handshake_avg %.6f "
-	    "tls %s tls_avg %.6f tls_max %.3f bytes_out %llu "
-	    "bytes_in %llu frame_bytes %zu\n", lg.n, lg.nstalled, lg.m,
-	    lg_elapsed(&lg), lg.connected, lg.handshaken, lg.polls,
-	    lg.answered, lg.dropped_polls, lg.errors, lg.closed,
-	    lg.stalled_closed, lg.connect_max, lg.handshake_max,
-	    lg.handshaken > 0 ? lg.handshake_sum / lg.handshaken : 0.0,
-	    lg.tls != NULL ? "yes" : "no", lg.handshaken > 0 ?
-	    lg.tls_sum / lg.handshaken : 0.0, lg.tls_max, lg.bytes_out,
-	    lg.bytes_in, lg.tlen);
-	for (i = 0; i < total; i++) {
-		c = &lg.conns[i];
+	for (i = 0; lg->conns != NULL && i < lg->n + lg->nstalled; i++) {
+		c = &lg->conns[i];
 		tls_free(c->ssl);
 		if (c->fd >= 0)
 			close(c->fd);
 		wire_buf_free(&c->hello);
 		free(c->frame);
 	}
-	free(lg.conns);
-	free(lg.voff);
-	free(lg.tmpl);
-	tls_ctx_free(lg.tls);
-	ev_loop_destroy(lg.loop);
-	return lg.errors + lg.closed > 0 ? 1 : 0;
+	free(lg->conns);
+	free(lg->voff);
+	free(lg->tmpl);
+}
+
+static void
+lg_stop_async_cb(struct ev_loop *loop, ev_async *w, int revents)
+{
+	(void)w;
+	(void)revents;
+	ev_break(loop, EVBREAK_ALL);
+}
+
+/* The other threads: their loop until the first thread says stop. */
+static void *
+lg_thread(void *arg)
+{
+	struct lg	*lg = arg;
+
+	lg_start_more(lg);
+	ev_run(lg->loop, 0);
+	lg->stopping = 1;
+	return NULL;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct lg_all	 all;
+	struct lg	*lgs, *lg, opt;
+	const char	*furl = NULL;
+	char		 err[TALLY_ERRLEN];
+	sigset_t	 sigs, old;
+	int		 ch, k, nthreads = 1, total, errors = 0;
+	double		 wall;
+
+	memset(&opt, 0, sizeof opt);
+	memset(&all, 0, sizeof all);
+	opt.n = -1;
+	opt.m = -1;
+	while ((ch = getopt(argc, argv, "d:f:m:n:o:qs:t:w:")) != -1) {
+		switch (ch) {
+		case 'd':
+			opt.duration = (double)lg_number(optarg, 1L << 30);
+			break;
+		case 'f':
+			furl = optarg;
+			break;
+		case 'm':
+			opt.m = (int)lg_number(optarg, 200000);
+			break;
+		case 'n':
+			opt.n = (int)lg_number(optarg, 99999);
+			break;
+		case 'o':
+			opt.first = (int)lg_number(optarg, 99999);
+			break;
+		case 'q':
+			opt.quiet = 1;
+			break;
+		case 's':
+			opt.nstalled = (int)lg_number(optarg, 99999);
+			break;
+		case 't':
+			nthreads = (int)lg_number(optarg, 64);
+			break;
+		case 'w':
+			opt.window = (int)lg_number(optarg, 1 << 20);
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc || furl == NULL || opt.n < 0 || opt.m < 0 ||
+	    nthreads < 1 || opt.first + opt.n > 99999 ||
+	    opt.first + opt.nstalled > 99999)
+		usage();
+	if (furl_parse(furl, &opt.furl, err, sizeof err) != 0) {
+		fprintf(stderr, "loadgen: furl: %s\n", err);
+		return 2;
+	}
+	if (opt.furl.fingerprint[0] != '\0' &&
+	    tls_client_ctx(&opt.tls, err, sizeof err) != 0) {
+		fprintf(stderr, "loadgen: %s\n", err);
+		return 2;
+	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	signal(SIGPIPE, SIG_IGN);
+	total = opt.n + opt.nstalled;
+	if (lg_nofile(total + 16 + 4 * nthreads) != 0 || lg_resolve(&opt) != 0)
+		return 2;
+	if ((lgs = calloc((size_t)nthreads, sizeof *lgs)) == NULL) {
+		fprintf(stderr, "loadgen: out of memory\n");
+		return 2;
+	}
+	pthread_mutex_init(&all.lock, NULL);
+	all.n = opt.n;
+	all.nstalled = opt.nstalled;
+	all.next_answered_mark = opt.n > 0 ? opt.n : -1;
+	/* Thread k takes its share of each kind, numbered on from the last. */
+	for (k = 0; k < nthreads; k++) {
+		lg = &lgs[k];
+		*lg = opt;
+		lg->all = &all;
+		lg->n = opt.n / nthreads + (k < opt.n % nthreads);
+		lg->nstalled = opt.nstalled / nthreads +
+		    (k < opt.nstalled % nthreads);
+		lg->first = k == 0 ? opt.first :
+		    lgs[k - 1].first + lgs[k - 1].n;
+		lg->first_stall = k == 0 ? opt.first :
+		    lgs[k - 1].first_stall + lgs[k - 1].nstalled;
+		if (opt.window > 0)
+			lg->window = (opt.window + nthreads - 1) / nthreads;
+		if (lg_setup(lg) != 0)
+			return 2;
+		lg->loop = k == 0 ? ev_default_loop(EVFLAG_AUTO) :
+		    ev_loop_new(EVFLAG_AUTO);
+		if (lg->loop == NULL) {
+			fprintf(stderr, "loadgen: cannot start libev\n");
+			return 2;
+		}
+		ev_async_init(&lg->stop, lg_stop_async_cb);
+		ev_async_start(lg->loop, &lg->stop);
+	}
+	lg = &lgs[0];
+	ev_signal_init(&lg->sigterm, lg_signal_cb, SIGTERM);
+	ev_signal_start(lg->loop, &lg->sigterm);
+	ev_signal_init(&lg->sigint, lg_signal_cb, SIGINT);
+	ev_signal_start(lg->loop, &lg->sigint);
+	if (opt.duration > 0) {
+		ev_timer_init(&lg->duration_timer, lg_stop_cb, opt.duration,
+		    0.);
+		ev_timer_start(lg->loop, &lg->duration_timer);
+	}
+	ev_timer_init(&lg->progress_timer, lg_progress_cb, 1., 1.);
+	lg->progress_timer.data = lg;
+	ev_timer_start(lg->loop, &lg->progress_timer);
+
+	ev_now_update(lg->loop);
+	all.t0 = ev_time();
+	{
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		printf("start %d %d %lld.%06ld\n", opt.n, opt.nstalled,
+		    (long long)ts.tv_sec, ts.tv_nsec / 1000);
+	}
+	/* The signals are the first thread's. */
+	sigfillset(&sigs);
+	pthread_sigmask(SIG_SETMASK, &sigs, &old);
+	for (k = 1; k < nthreads; k++)
+		if (pthread_create(&lgs[k].thread, NULL, lg_thread,
+		    &lgs[k]) != 0) {
+			fprintf(stderr, "loadgen: cannot start a thread\n");
+			return 2;
+		}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	lg_start_more(lg);
+	ev_run(lg->loop, 0);
+	lg->stopping = 1;
+	for (k = 1; k < nthreads; k++) {
+		ev_async_send(lgs[k].loop, &lgs[k].stop);
+		pthread_join(lgs[k].thread, NULL);
+	}
+	wall = lg_elapsed(lg);
+	lg_progress(lg, "stopping");
+	/* The fleet's summary: sums, and the worst of the maxima. */
+	for (k = 1; k < nthreads; k++) {
+		struct lg *o = &lgs[k];
+
+		lg->connected += o->connected;
+		lg->handshaken += o->handshaken;
+		lg->polls += o->polls;
+		lg->answered += o->answered;
+		lg->dropped_polls += o->dropped_polls;
+		lg->errors += o->errors;
+		lg->closed += o->closed;
+		lg->stalled_closed += o->stalled_closed;
+		lg->handshake_sum += o->handshake_sum;
+		lg->tls_sum += o->tls_sum;
+		lg->bytes_out += o->bytes_out;
+		lg->bytes_in += o->bytes_in;
+		if (o->connect_max > lg->connect_max)
+			lg->connect_max = o->connect_max;
+		if (o->handshake_max > lg->handshake_max)
+			lg->handshake_max = o->handshake_max;
+		if (o->tls_max > lg->tls_max)
+			lg->tls_max = o->tls_max;
+	}
+	printf("done connections %d stalled %d metrics %d seconds %.3f "
+	    "connected %ld handshaken %ld polls %ld answered %ld "
+	    "dropped_polls %ld errors %ld closed %ld stalled_closed %ld "
+	    "connect_max %.3f handshake_max %.3f handshake_avg %.6f "
+	    "tls %s tls_avg %.6f tls_max %.3f bytes_out %llu "
+	    "bytes_in %llu frame_bytes %zu threads %d\n", opt.n,
+	    opt.nstalled, opt.m, wall, lg->connected, lg->handshaken,
+	    lg->polls, lg->answered, lg->dropped_polls, lg->errors,
+	    lg->closed, lg->stalled_closed, lg->connect_max,
+	    lg->handshake_max, lg->handshaken > 0 ?
+	    lg->handshake_sum / lg->handshaken : 0.0,
+	    opt.tls != NULL ? "yes" : "no", lg->handshaken > 0 ?
+	    lg->tls_sum / lg->handshaken : 0.0, lg->tls_max, lg->bytes_out,
+	    lg->bytes_in, lg->tlen, nthreads);
+	errors = lg->errors + lg->closed > 0;
+	for (k = 0; k < nthreads; k++) {
+		lg_teardown(&lgs[k]);
+		ev_async_stop(lgs[k].loop, &lgs[k].stop);
+		ev_loop_destroy(lgs[k].loop);
+	}
+	free(lgs);
+	tls_ctx_free(opt.tls);
+	pthread_mutex_destroy(&all.lock);
+	return errors ? 1 : 0;
 }
