@@ -913,7 +913,7 @@ conn_tls_first(struct conn *c)
 		return;
 	}
 	j->fd = c->fd;
-	j->deadline = c->hs_deadline;
+	j->timeout = c->hs_deadline - gatherer_mono();
 	j->arg = c;
 	c->job = j;
 	c->tls = CONN_TLS_SHAKE;

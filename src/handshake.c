@@ -26,7 +26,6 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <ev.h>
 
@@ -70,15 +69,6 @@ struct handshake_pool {
 	struct handshake_thread	*threads;
 	unsigned		 nthreads, next;
 };
-
-static double
-handshake_mono(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void
 handshake_append(struct handshake_list *l, struct handshake_job *j)
@@ -194,12 +184,11 @@ handshake_start(struct handshake_thread *t, struct handshake_job *j)
 static void
 handshake_enqueue(struct handshake_thread *t, struct handshake_job *j)
 {
-	double	 left = j->deadline - handshake_mono();
-
 	j->thread = t;
 	j->active = 0;
 	ev_io_init(&j->io, handshake_io_cb, j->fd, EV_READ);
-	ev_timer_init(&j->timer, handshake_timer_cb, left > 0 ? left : 0, 0.);
+	ev_timer_init(&j->timer, handshake_timer_cb,
+	    j->timeout > 0 ? j->timeout : 0., 0.);
 	j->io.data = j->timer.data = j;
 	ev_timer_start(t->loop, &j->timer);
 	handshake_append(&t->waiting, j);

@@ -22,13 +22,13 @@ enum handshake_rc {
 
 /*
  * One server handshake on a connected non-blocking socket.  The caller
- * fills fd, deadline (CLOCK_MONOTONIC seconds) and arg; the job comes back
+ * fills fd, timeout (the seconds it may take) and arg; the job comes back
  * through the pool's done function with rc, err and tls, the connection,
  * which is the caller's to free whatever rc says (it may be NULL).
  */
 struct handshake_job {
 	int			 fd;
-	double			 deadline;
+	double			 timeout;
 	void			*arg;
 
 	enum handshake_rc	 rc;
