@@ -459,8 +459,8 @@ tlsrec_drop(struct tlsrec *r)
 	}
 }
 
-/* The length of the whole record at the front of r->in, or 0. */
-static size_t
+/* Whether a whole record, good or bad, waits at the front of r->in. */
+static int
 tlsrec_whole(const struct tlsrec *r)
 {
 	size_t	 clen;
@@ -468,7 +468,7 @@ tlsrec_whole(const struct tlsrec *r)
 	if (r->inlen < REC_HEADER)
 		return 0;
 	clen = (size_t)r->in[3] << 8 | r->in[4];
-	return r->inlen >= REC_HEADER + clen ? clen : 0;
+	return r->inlen >= REC_HEADER + clen;
 }
 
 long
@@ -543,7 +543,7 @@ tlsrec_read(struct tlsrec *r, void *buf, size_t len, char *err,
 int
 tlsrec_pending(const struct tlsrec *r)
 {
-	return r->plainlen > 0 || tlsrec_whole(r) > 0;
+	return r->plainlen > 0 || tlsrec_whole(r);
 }
 
 void
