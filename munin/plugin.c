@@ -155,20 +155,6 @@ plugin_graph_name(const struct plugin_graph *g, FILE *out)
 	fputs(g->key, out);
 }
 
-/* FNV-1a, 32 bits: tiny, and fixed forever since field names depend on it. */
-uint32_t
-plugin_hash(const char *s, size_t n)
-{
-	uint32_t	 h = 2166136261u;
-	size_t		 i;
-
-	for (i = 0; i < n; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 16777619u;
-	}
-	return h;
-}
-
 size_t
 plugin_field_name(const char *nick, size_t nicklen, const char *id,
     size_t idlen, char *out)
@@ -208,7 +194,7 @@ plugin_field_name(const char *nick, size_t nicklen, const char *id,
 	if (len > NAME_FIELD_MAX - 9)
 		len = NAME_FIELD_MAX - 9;
 	snprintf(out + len, PLUGIN_FIELD_LEN - len, "_%08" PRIx32,
-	    plugin_hash(id, idlen));
+	    name_hash(id, idlen));
 	return len + 9;
 }
 
@@ -238,7 +224,7 @@ plugin_names_slot(const struct plugin_names *pn, const char *name,
 {
 	size_t	 mask = pn->tcap - 1, i;
 
-	i = plugin_hash(name, strlen(name)) & mask;
+	i = name_hash(name, strlen(name)) & mask;
 	for (;; i = (i + 1) & mask) {
 		if (pn->table[i] == 0) {
 			*found = 0;

@@ -130,7 +130,6 @@ void	 plugin_graph_name(const struct plugin_graph *, FILE *);
  */
 size_t	 plugin_field_name(const char *, size_t, const char *, size_t,
 	     char *);
-uint32_t plugin_hash(const char *, size_t);
 
 /* The set of field names given out in one run, to make them unique. */
 struct plugin_names {

@@ -303,20 +303,6 @@ gatherer_min(double a, double b)
 	return a < b ? a : b;
 }
 
-/* FNV-1a: node ids are short, and this is not an adversarial table. */
-static uint64_t
-gatherer_hash(const char *s, size_t len)
-{
-	uint64_t	 h = 0xcbf29ce484222325ULL;
-	size_t		 i;
-
-	for (i = 0; i < len; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
-
 static uint32_t
 gatherer_be32(const uint8_t *p)
 {
@@ -328,7 +314,7 @@ gatherer_be32(const uint8_t *p)
 static struct conn **
 gatherer_bucket(struct gatherer *g, const char *id)
 {
-	return &g->table[gatherer_hash(id, strlen(id)) & (g->tsize - 1)];
+	return &g->table[name_hash(id, strlen(id)) & (g->tsize - 1)];
 }
 
 static struct conn *
@@ -356,7 +342,7 @@ gatherer_hash_add(struct gatherer *g, struct conn *c)
 		for (i = 0; i < g->tsize; i++) {
 			for (e = g->table[i]; e != NULL; e = next) {
 				next = e->hnext;
-				b = &nt[gatherer_hash(e->node_id,
+				b = &nt[name_hash(e->node_id,
 				    strlen(e->node_id)) & (nsize - 1)];
 				e->hnext = *b;
 				*b = e;
@@ -1060,7 +1046,7 @@ conn_hello(struct conn *c, const uint8_t *p, size_t len)
 		return;
 	}
 	c->state = CONN_READY;
-	c->phase = (double)(gatherer_hash(c->node_id, h.node_len) %
+	c->phase = (double)(name_hash(c->node_id, h.node_len) %
 	    1000003) / 1000003.0 * g->cfg.interval;
 	gatherer_log("connected node %s (%s) from %s", c->node_id,
 	    c->nickname, c->addr);

@@ -93,3 +93,16 @@ tally_stat_name_valid(const char *s)
 	return s != NULL && name_stat_valid(s, strnlen(s,
 	    TALLY_STAT_NAME_MAX + 1));
 }
+
+uint32_t
+name_hash(const char *s, size_t len)
+{
+	uint32_t	 h = 2166136261u;
+	size_t		 i;
+
+	for (i = 0; i < len; i++) {
+		h ^= (unsigned char)s[i];
+		h *= 16777619u;
+	}
+	return h;
+}

@@ -43,6 +43,11 @@ int	 name_nickname_valid(const char *, size_t);
  */
 #define NAME_FIELD_MAX 64
 int	 name_munin_field(const char *, size_t, char *);
+/*
+ * FNV-1a, 32 bits, of a name: for hash tables, poll phases, and the suffix
+ * that keeps munin field names apart, which is why it never changes.
+ */
+uint32_t name_hash(const char *, size_t);
 
 /* record.c: the text encoding of every database value. */
 #define RECORD_NUMLEN 32	/* enough for any int64 or double text */

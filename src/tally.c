@@ -953,20 +953,6 @@ arena_label(struct export *ex, const char *s, size_t n)
 	return 0;
 }
 
-/* FNV-1a. */
-static uint32_t
-hash_str(const char *s, size_t n)
-{
-	uint32_t	 h = 2166136261u;
-	size_t		 i;
-
-	for (i = 0; i < n; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 16777619u;
-	}
-	return h;
-}
-
 /* Does hash entry e name (s, n)?  An alias is its family's name_total. */
 static int
 hash_match(const struct export *ex, uint32_t e, const char *s, size_t n)
@@ -983,7 +969,7 @@ hash_match(const struct export *ex, uint32_t e, const char *s, size_t n)
 static size_t
 hash_slot(const struct export *ex, const char *s, size_t n)
 {
-	size_t	 mask = ex->hcap - 1, i = hash_str(s, n) & mask;
+	size_t	 mask = ex->hcap - 1, i = name_hash(s, n) & mask;
 
 	while (ex->hash[i] != 0 && !hash_match(ex, ex->hash[i], s, n))
 		i = (i + 1) & mask;

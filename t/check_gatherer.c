@@ -1108,28 +1108,6 @@ provider_start(const char *node, const char *furl_line)
 	return p;
 }
 
-/* The fingerprint of a PEM certificate, computed here from scratch. */
-static void
-cert_fingerprint(const char *path, char *fp, size_t fplen)
-{
-	unsigned char	*der = NULL, md[EVP_MAX_MD_SIZE];
-	unsigned int	 mdlen = 0;
-	FILE		*f;
-	X509		*x;
-	int		 len;
-
-	ck_assert_ptr_nonnull(f = fopen(path, "r"));
-	ck_assert_ptr_nonnull(x = PEM_read_X509(f, NULL, NULL, NULL));
-	fclose(f);
-	ck_assert_int_gt(len = i2d_X509(x, &der), 0);
-	ck_assert(EVP_Digest(der, (size_t)len, md, &mdlen, EVP_sha256(),
-	    NULL));
-	ck_assert_uint_eq(mdlen, 32);
-	ck_assert_int_eq(furl_b32_encode(md, mdlen, fp, fplen), FURL_FP_LEN);
-	OPENSSL_free(der);
-	X509_free(x);
-}
-
 /* A provider with the right furl lands in the database over TLS. */
 START_TEST(test_provider_tls)
 {
@@ -1334,7 +1312,7 @@ START_TEST(test_identity)
 		ck_assert_int_eq(stat(paths[i], &sb), 0);
 		ck_assert_uint_eq(sb.st_mode & 07777, 0600);
 	}
-	cert_fingerprint(crt, fp, sizeof fp);
+	fixture_cert_fingerprint(crt, fp, sizeof fp);
 	ck_assert_str_eq(fp, furl.fingerprint);
 	log_wait("made a new TLS identity");
 
@@ -1354,7 +1332,7 @@ START_TEST(test_identity)
 	ck_assert_str_ne(furl.fingerprint, first.fingerprint);
 	ck_assert_str_eq(furl.secret, first.secret);
 	ck_assert_str_eq(furl.port, first.port);
-	cert_fingerprint(crt, fp, sizeof fp);
+	fixture_cert_fingerprint(crt, fp, sizeof fp);
 	ck_assert_str_eq(fp, furl.fingerprint);
 	log_wait("the furl changed (a new certificate)");
 	ck_assert_int_eq(nodedir_read_line(basedir, "stats_gatherer.furl",

@@ -73,27 +73,6 @@ teardown(void)
 
 /* ---- the identity ------------------------------------------------------- */
 
-static void
-digest_of(const char *path, char *out, size_t outlen)
-{
-	unsigned char	*der = NULL, md[EVP_MAX_MD_SIZE];
-	unsigned int	 mdlen = 0;
-	FILE		*f;
-	X509		*x;
-	int		 len;
-
-	ck_assert_ptr_nonnull(f = fopen(path, "r"));
-	ck_assert_ptr_nonnull(x = PEM_read_X509(f, NULL, NULL, NULL));
-	fclose(f);
-	ck_assert_int_gt(len = i2d_X509(x, &der), 0);
-	ck_assert(EVP_Digest(der, (size_t)len, md, &mdlen, EVP_sha256(),
-	    NULL));
-	ck_assert_int_eq(furl_b32_encode(md, mdlen, out, outlen),
-	    FURL_FP_LEN);
-	OPENSSL_free(der);
-	X509_free(x);
-}
-
 START_TEST(test_identity_files)
 {
 	struct stat	 sb;
@@ -111,7 +90,7 @@ START_TEST(test_identity_files)
 		ck_assert_uint_eq(sb.st_mode & 07777, 0600);
 	}
 	/* The fingerprint is the SHA-256 of the DER, in furl base32. */
-	digest_of(crt, d, sizeof d);
+	fixture_cert_fingerprint(crt, d, sizeof d);
 	ck_assert_str_eq(d, fp);
 	ck_assert_str_ne(fp, fp2);
 	ck_assert_msg(tls_server_ctx(&ctx, key, crt, again, sizeof again, err,
@@ -149,7 +128,7 @@ START_TEST(test_identity_kept)
 	ck_assert_int_eq(tls_identity_create(key, crt, NULL, 0, err,
 	    sizeof err), TALLY_ESYS);
 	ck_assert_msg(strstr(err, "exists already") != NULL, "%s", err);
-	digest_of(crt, d, sizeof d);
+	fixture_cert_fingerprint(crt, d, sizeof d);
 	ck_assert_str_eq(d, fp);
 
 	/* The key is new but the certificate exists: neither is kept. */
@@ -157,7 +136,7 @@ START_TEST(test_identity_kept)
 	ck_assert_int_eq(tls_identity_create(other, crt, NULL, 0, err,
 	    sizeof err), TALLY_ESYS);
 	ck_assert_int_ne(access(other, F_OK), 0);
-	digest_of(crt, d, sizeof d);
+	fixture_cert_fingerprint(crt, d, sizeof d);
 	ck_assert_str_eq(d, fp);
 
 	/* No temporary file is left: just a.key a.crt b.key b.crt. */

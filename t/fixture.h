@@ -70,4 +70,32 @@ fixture_run(Suite *s)
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
+#if defined(OPENSSL_X509_H) && defined(OPENSSL_PEM_H)
+/*
+ * The furl fingerprint of a PEM certificate, computed here from scratch
+ * (SHA-256 of the DER, base32), to check tallyd's own: for the tests that
+ * include OpenSSL's x509.h and pem.h before this file.
+ */
+static inline void
+fixture_cert_fingerprint(const char *path, char *fp, size_t fplen)
+{
+	unsigned char	*der = NULL, md[EVP_MAX_MD_SIZE];
+	unsigned int	 mdlen = 0;
+	FILE		*f;
+	X509		*x;
+	int		 len;
+
+	ck_assert_ptr_nonnull(f = fopen(path, "r"));
+	ck_assert_ptr_nonnull(x = PEM_read_X509(f, NULL, NULL, NULL));
+	fclose(f);
+	ck_assert_int_gt(len = i2d_X509(x, &der), 0);
+	ck_assert(EVP_Digest(der, (size_t)len, md, &mdlen, EVP_sha256(),
+	    NULL));
+	ck_assert_uint_eq(mdlen, 32);
+	ck_assert_int_eq(furl_b32_encode(md, mdlen, fp, fplen), FURL_FP_LEN);
+	OPENSSL_free(der);
+	X509_free(x);
+}
+#endif
+
 #endif /* FIXTURE_H */

@@ -169,7 +169,7 @@ fuzz_check_field(const char *field, size_t n, const char *id, size_t idlen)
 	FUZZ_CHECK(n <= NAME_FIELD_MAX);
 	FUZZ_CHECK(fuzz_munin_name(field));
 	/* It ends with "_<id>", or with "_<hash of the id>". */
-	snprintf(hash, sizeof hash, "_%08x", (unsigned)plugin_hash(id, cut));
+	snprintf(hash, sizeof hash, "_%08x", (unsigned)name_hash(id, cut));
 	FUZZ_CHECK((n > cut && field[n - cut - 1] == '_' &&
 	    memcmp(field + n - cut, id, cut) == 0) ||
 	    (n >= 9 && strcmp(field + n - 9, hash) == 0));

@@ -79,43 +79,12 @@ else
 	nap() { sleep "$1"; }
 fi
 
-# ---- the gatherer, with the furl read opaquely ---------------------------
+# ---- the gatherer -------------------------------------------------------
 
-# lib.sh's start_gatherer waits for a tally:// line; this one takes the
-# first line that looks like any URL, so that a TLS furl passes through.
+# lib.sh's start_gatherer on the storm's BASEDIR (-l only on the first
+# start, which writes FURLFILE), with the storm's extra tallyd arguments.
 storm_start_gatherer() {
-	local listen=()
-
-	[ -e "$FURLFILE" ] || listen=(-l 127.0.0.1:0)
-	GATHERER_BASEDIR=$BASE
-	GATHERER_LOG=$T/gatherer.err
-	GATHERER_FURL=
-	touch "$GATHERER_LOG"
-	GATHERER_LOG_START=$(wc -l <"$GATHERER_LOG")
-	: >"$T/gatherer.out"
-	"$TALLYD" "${listen[@]}" -i 1 "${TALLYD_ARGS[@]}" "$BASE" \
-	    >"$T/gatherer.out" 2>>"$GATHERER_LOG" </dev/null &
-	GATHERER_PID=$!
-	NODE_PID[gatherer]=$GATHERER_PID
-	wait_for "tallyd to print its furl" storm_gatherer_ready
-}
-
-storm_gatherer_ready() {
-	local f=$T/gatherer.out n line rc
-
-	n=$(wc -l <"$f" 2>/dev/null) || n=0
-	if [ "$n" -gt 0 ] && line=$(head -n "$n" "$f" |
-	    grep -m 1 -E '^[a-z][a-z0-9+.-]*://'); then
-		GATHERER_FURL=$line
-		return 0
-	fi
-	if ! node_alive gatherer; then
-		wait "$GATHERER_PID" 2>/dev/null
-		rc=$?
-		unset "NODE_PID[gatherer]"
-		fail "tallyd exited ($rc) before printing its furl"
-	fi
-	return 1
+	start_gatherer "$BASE" "${TALLYD_ARGS[@]}"
 }
 
 # ---- the nodes -------------------------------------------------------------
