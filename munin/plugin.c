@@ -323,18 +323,32 @@ plugin_open(struct store **sp, const char *path, char *err, size_t errlen)
 }
 
 void
-plugin_autoconf(const char *path, const char *graphs, FILE *out)
+plugin_autoconf(const char *argv0, const char *path, const char *graphs,
+    FILE *out)
 {
 	struct plugin_table	 t;
 	struct store		*st;
+	const char		*base = plugin_basename(argv0);
 	char			 err[TALLY_ERRLEN], *p;
 	int			 rc;
 
 	/* A bad graph table breaks every graph, so it is a "no" too. */
 	if ((rc = plugin_table_load(&t, graphs, err, sizeof err)) == 0) {
+		/*
+		 * The bare tally_ (as munin-node-configure runs it) and
+		 * tally_all stand for every graph; any other name must be
+		 * one, or the link draws nothing.
+		 */
+		if (*base != '\0' && strcmp(base, PLUGIN_PREFIX) != 0 &&
+		    !plugin_is_multigraph(argv0) &&
+		    plugin_graph_find(&t, argv0) == NULL)
+			rc = error_set(err, sizeof err, TALLY_EINVAL, "no graph "
+			    "named '%.64s'; '%s list' prints the valid names",
+			    base, PLUGIN_PREFIX);
 		plugin_table_free(&t);
-		rc = plugin_open(&st, path, err, sizeof err);
 	}
+	if (rc == 0)
+		rc = plugin_open(&st, path, err, sizeof err);
 	if (rc == 0) {
 		store_close(st);
 		fputs("yes\n", out);

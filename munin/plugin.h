@@ -65,7 +65,7 @@ struct plugin_table {
 #define PLUGIN_TABLE_MAXSIZE	(1UL << 20)
 #define PLUGIN_TABLE_MAXLINE	4096
 #define PLUGIN_TABLE_MAXGRAPHS	4096
-/* The columns of a line, tab separated, as in tahoe-graphs.tsv. */
+/* The columns of a line, tab separated (tally_(8), THE GRAPH TABLE). */
 #define PLUGIN_TABLE_NCOLS	8
 
 /*
@@ -185,10 +185,11 @@ int	 plugin_multigraph(struct store *, const struct plugin_table *, int,
 int	 plugin_suggest(struct store *, const struct plugin_table *, int,
 	     FILE *, FILE *, char *, size_t);
 /*
- * autoconf for statsfile and graph table (either may be NULL): always
- * prints one line, "yes" or "no (reason)".
+ * autoconf of the plugin run as argv0 (NULL or the bare tally_: every
+ * graph), for statsfile and graph table (either may be NULL): always
+ * prints one line, "yes" or "no (reason)"; an unknown link name is a no.
  */
-void	 plugin_autoconf(const char *, const char *, FILE *);
+void	 plugin_autoconf(const char *, const char *, const char *, FILE *);
 /*
  * Every valid plugin name, one a line: "tally_<key>" for each graph, the
  * bare names of compat graphs, then "tally_all".

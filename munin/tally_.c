@@ -145,9 +145,12 @@ main(int argc, char **argv)
 		    PLUGIN_PREFIX, argv[1]);
 		return EXIT_USAGE;
 	}
-	/* This works under any name: munin asks it of the bare tally_. */
+	/*
+	 * munin-node-configure asks the bare tally_; a link must be named
+	 * after a graph.
+	 */
 	if (cmd == CMD_AUTOCONF) {
-		plugin_autoconf(statsfile, graphs, stdout);
+		plugin_autoconf(argv0, statsfile, graphs, stdout);
 		return 0;
 	}
 	multi = plugin_is_multigraph(argv0);

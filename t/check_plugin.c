@@ -941,7 +941,7 @@ START_TEST(test_open_errors)
 		if (p != NULL && *p != '\0')
 			ck_assert_msg(strstr(err, p) != NULL, "%s", err);
 		/* autoconf says the same, on one line, and still "no". */
-		plugin_autoconf(p, NULL, cap_open(&c));
+		plugin_autoconf(NULL, p, NULL, cap_open(&c));
 		text = cap_text(&c);
 		snprintf(want, sizeof want, "no (%s)\n", err);
 		ck_assert_str_eq(text, want);
@@ -964,17 +964,37 @@ END_TEST
 
 START_TEST(test_open_ok)
 {
+	static const struct {
+		const char	*argv0, *want;
+	} names[] = {
+		{ "/etc/munin/plugins/tally_uptime", "yes\n" },
+		{ "tally_all", "yes\n" },
+		{ "tahoe_storage_allocated", "yes\n" },
+		{ "/etc/munin/plugins/tally_bogus", "no (no graph named "
+		    "'tally_bogus'; 'tally_ list' prints the valid names)\n" },
+		{ "uptime", "no (no graph named 'uptime'; 'tally_ list' "
+		    "prints the valid names)\n" },
+	};
 	struct store	*rd;
 	struct capture	 c;
 	char		 err[TALLY_ERRLEN], *text;
+	size_t		 i;
 
 	put_node("a", "n", NOW, NULL, NULL);
 	store_close(st);
 	st = NULL;
-	plugin_autoconf(dir, NULL, cap_open(&c));
+	plugin_autoconf("tally_", dir, NULL, cap_open(&c));
 	text = cap_text(&c);
 	ck_assert_str_eq(text, "yes\n");
 	free(text);
+	/* Under a link's name: yes for a graph, no for anything else. */
+	for (i = 0; i < sizeof names / sizeof names[0]; i++) {
+		plugin_autoconf(names[i].argv0, dir, NULL, cap_open(&c));
+		text = cap_text(&c);
+		ck_assert_msg(strcmp(text, names[i].want) == 0,
+		    "autoconf as %s: '%s'", names[i].argv0, text);
+		free(text);
+	}
 	ck_assert_msg(plugin_open(&rd, dir, err, sizeof err) == 0, "%s", err);
 	/* Read-only: the plugin can never write the database. */
 	st = rd;
@@ -1546,7 +1566,8 @@ START_TEST(test_autoconf_graphs)
 	put_node("a", "n", NOW, NULL, NULL);
 	p = write_file("bad.tsv", GOOD8("tally_all"),
 	    strlen(GOOD8("tally_all")));
-	plugin_autoconf(dir, p, cap_open(&c));
+	plugin_autoconf("/etc/munin/plugins/tally_x", dir, p,
+	    cap_open(&c));
 	text = cap_text(&c);
 	snprintf(want, sizeof want, "no (graphs %s:1: plugin name "
 	    "'tally_all' is reserved: tally_all is the multigraph plugin)\n",
@@ -1554,7 +1575,8 @@ START_TEST(test_autoconf_graphs)
 	ck_assert_str_eq(text, want);
 	free(text);
 	p = write_file("good.tsv", GOOD8("tally_x"), strlen(GOOD8("tally_x")));
-	plugin_autoconf(dir, p, cap_open(&c));
+	plugin_autoconf("/etc/munin/plugins/tally_x", dir, p,
+	    cap_open(&c));
 	text = cap_text(&c);
 	ck_assert_str_eq(text, "yes\n");
 	free(text);
