@@ -82,8 +82,10 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-"usage: tallyd [-v] [-l ADDR:PORT] [-i SECONDS] [-s STATSFILE] [--plaintext]\n"
-"              BASEDIR\n"
+"usage: tallyd [-v] [-l ADDR:PORT] [-i SECONDS] [-s STATSFILE]\n"
+"              [--max-connections N] [--handshake-timeout S]\n"
+"              [--poll-timeout S] [--idle-timeout S] [--plaintext]\n"
+"              [--tls-threads N] BASEDIR\n"
 "\n"
 "The tally gatherer: prints its furl, polls the nodes that connect with it\n"
 "and writes their snapshots into STATSFILE.  Nodes connect over TLS 1.3\n"
@@ -290,6 +292,19 @@ tallyd_private(const char *dir, const char *name)
 		tallyd_die("%s: chmod: %s", path, strerror(errno));
 }
 
+/*
+ * Plaintext serves loopback only.  Checked on the address as given,
+ * before anything is created: a refused start leaves no trace.
+ */
+static void
+tallyd_plaintext_host(const char *host, const char *from)
+{
+	if (!furl_host_loopback(host))
+		tallyd_die("--plaintext is for loopback only (127.0.0.0/8, "
+		    "[::1] or localhost), and %s '%s' is not: leave "
+		    "--plaintext out for TLS", from, host);
+}
+
 static int
 tallyd_wildcard(const char *host)
 {
@@ -459,6 +474,8 @@ main(int argc, char **argv)
 	    sizeof lport) != 0)
 		tallyd_die("bad listen address '%s' (ADDR:PORT, or "
 		    "[ADDR6]:PORT)", listen);
+	if (listen != NULL && plaintext)
+		tallyd_plaintext_host(lhost, "-l");
 
 	/*
 	 * 0750, not 0700: the default statsfile lives inside, and its
@@ -491,9 +508,15 @@ main(int argc, char **argv)
 			    sizeof lport) != 0)
 				tallyd_die("%s/%s: bad address '%s'", basedir,
 				    TALLYD_LISTEN, lfile);
+			if (plaintext)
+				tallyd_plaintext_host(lhost, "the address in "
+				    "BASEDIR/" TALLYD_LISTEN);
 		} else if (have_furl) {
 			snprintf(lhost, sizeof lhost, "%s", old.host);
 			snprintf(lport, sizeof lport, "%s", old.port);
+			if (plaintext)
+				tallyd_plaintext_host(lhost, "the host of "
+				    "BASEDIR/" TALLYD_FURL);
 		} else {
 			snprintf(lhost, sizeof lhost, TALLYD_DEFAULT_HOST);
 			snprintf(lport, sizeof lport, TALLYD_DEFAULT_PORT);
