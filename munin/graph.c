@@ -4,14 +4,15 @@
  * First the built-in monitors' graphs (every node started with libtally
  * has them), then the original system's graphs under their original
  * plugin names, with the titles, vlabels, categories, args and DERIVE
- * types of its plugins (DESIGN.md's tahoe-graphs.tsv), so that existing
- * munin history keeps its meaning.  Keys are also the suggest output, so
- * they must be valid in a file name and match munin's [-\w.:]+.
+ * types of its plugins, so that existing munin history keeps its meaning.
+ * Keys are also the suggest output, so they must be valid in a file name
+ * and match munin's [-\w.:]+.
  *
- * Below the table, the reader of the operator's own table (env.graphs): the
- * columns of tahoe-graphs.tsv, so that a graph the compiled table lacks
- * needs no rebuild.  Every bad line is an error naming the file and line:
- * a graph dropped in silence is a graph nobody misses until it is needed.
+ * Below the table, the reader of the operator's own table (env.graphs), in
+ * the columns of tally_(8)'s THE GRAPH TABLE, so that a graph the compiled
+ * table lacks needs no rebuild.  Every bad line is an error naming the
+ * file and line: a graph dropped in silence is a graph nobody misses until
+ * it is needed.
  */
 #include <errno.h>
 #include <stdarg.h>

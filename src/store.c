@@ -1,9 +1,9 @@
 /*
  * store.c: the LMDB environment that holds every node's slot.
  *
- * The layout (DESIGN.md, "The database") is a contract read by munin, the
- * CLI and mdb_dump: named databases meta, nodes, counters and stats, with
- * text keys and values.  This file is the only one that writes it.
+ * The layout (tally(5)) is a contract read by munin, the CLI and
+ * mdb_dump: named databases meta, nodes, counters and stats, with text
+ * keys and values.  This file is the only one that writes it.
  *
  * LMDB's rules, and how this file keeps them:
  *  - an environment must be opened once per process: environments are
