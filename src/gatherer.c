@@ -232,7 +232,7 @@ struct gatherer {
 	tally_provider		*self;
 	tally_counter		*stat[GS_N];
 	tally_producer		 producer;
-	double			 commit_ms, commit_max_ms;
+	double			 commit_sec, commit_max_sec;
 	int			 self_attached;
 	int			 stopped;
 };
@@ -430,7 +430,7 @@ static void
 gatherer_commit(struct gatherer *g)
 {
 	char		 err[TALLY_ERRLEN];
-	double		 t0, ms;
+	double		 t0, sec;
 	size_t		 i, n = g->nbatch;
 	int		 rc;
 
@@ -445,10 +445,10 @@ gatherer_commit(struct gatherer *g)
 	err[0] = '\0';
 	t0 = gatherer_mono();
 	rc = store_write_slots(g->store, g->slots, n, err, sizeof err);
-	ms = (gatherer_mono() - t0) * 1000.0;
-	g->commit_ms = ms;
-	if (ms > g->commit_max_ms)
-		g->commit_max_ms = ms;
+	sec = gatherer_mono() - t0;
+	g->commit_sec = sec;
+	if (sec > g->commit_max_sec)
+		g->commit_max_sec = sec;
 	if (rc != 0) {
 		/* The snapshots are lost; the next round brings new ones. */
 		gatherer_log("commit of %zu snapshots failed: %s", n, err);
@@ -457,7 +457,7 @@ gatherer_commit(struct gatherer *g)
 		gatherer_count(g, GS_COMMITS, 1);
 		if (g->cfg.verbose)
 			gatherer_log("committed %zu snapshots (%zu samples) in "
-			    "%.1f ms", n, g->nsamples, ms);
+			    "%.1f ms", n, g->nsamples, sec * 1000.0);
 	}
 	/* Keep the slots' memory for the next batch, unless it was huge. */
 	for (i = 0; i < n; i++) {
@@ -1363,6 +1363,13 @@ conn_new(struct gatherer *g, int fd, const struct sockaddr *sa,
 	c->hs_deadline = now + g->cfg.handshake_timeout;
 	ev_io_init(&c->rio, conn_read_cb, fd, EV_READ);
 	ev_io_init(&c->wio, conn_write_cb, fd, EV_WRITE);
+	/*
+	 * libev runs a loop iteration's timers before its I/O of the same
+	 * priority: a busy loop would time out a poll whose answer is
+	 * waiting in the socket.  Bytes that arrived are read first.
+	 */
+	ev_set_priority(&c->rio, EV_MAXPRI);
+	ev_set_priority(&c->wio, EV_MAXPRI);
 	ev_init(&c->timer, conn_timer_cb);
 	c->rio.data = c->wio.data = c->timer.data = c;
 	c->next = g->conns;
@@ -1545,9 +1552,10 @@ gatherer_listen(struct gatherer *g, char *err, size_t errlen)
 /* ---- the gatherer's own stats ------------------------------------------- */
 
 /*
- * tallyd.connected: nodes connected now; tallyd.commit_latency_ms: the
- * last commit; tallyd.commit_latency_max_ms: the slowest commit since the
- * previous report, so each sample covers one interval.
+ * tallyd.connected: nodes connected now; tallyd.commit_latency_seconds:
+ * the last commit; tallyd.commit_latency_max_seconds: the slowest commit
+ * since the previous report, so each sample covers one interval.  Base
+ * units (seconds), as Prometheus's naming conventions ask.
  */
 static int
 gatherer_get_stats(void *ctx, tally_sink *sink)
@@ -1555,10 +1563,10 @@ gatherer_get_stats(void *ctx, tally_sink *sink)
 	struct gatherer	*g = ctx;
 
 	tally_sink_put(sink, "tallyd.connected", (double)g->tcount);
-	tally_sink_put(sink, "tallyd.commit_latency_ms", g->commit_ms);
-	tally_sink_put(sink, "tallyd.commit_latency_max_ms",
-	    g->commit_max_ms);
-	g->commit_max_ms = 0;
+	tally_sink_put(sink, "tallyd.commit_latency_seconds", g->commit_sec);
+	tally_sink_put(sink, "tallyd.commit_latency_max_seconds",
+	    g->commit_max_sec);
+	g->commit_max_sec = 0;
 	return 0;
 }
 

@@ -499,6 +499,7 @@ main(void)
 	tcase_add_test(tc, test_loopback);
 	tcase_add_test(tc, test_secret_new);
 	tcase_add_test(tc, test_secret_new_small);
+	tcase_set_timeout(tc, FIXTURE_TIMEOUT);
 	suite_add_tcase(s, tc);
 	return fixture_run(s);
 }

@@ -126,6 +126,7 @@ main(void)
 	tcase_add_loop_test(tc, test_munin_fields, 0,
 	    sizeof fields / sizeof fields[0]);
 	tcase_add_test(tc, test_munin_field_cut);
+	tcase_set_timeout(tc, FIXTURE_TIMEOUT);
 	suite_add_tcase(s, tc);
 	return fixture_run(s);
 }

@@ -257,7 +257,7 @@ valid_field(const char *s)
 	return 1;
 }
 
-/* The original system's graphs, as tahoe-graphs.tsv lists them. */
+/* The original system's graphs, as its munin plugins drew them. */
 static const struct {
 	const char	*name, *statid;
 	enum store_db	 db;
@@ -1301,8 +1301,9 @@ START_TEST(test_table_operator)
 END_TEST
 
 /*
- * The compiled compat graphs, written as tahoe-graphs.tsv lines (with its
- * header), read back the same: the operator's format is that file's.
+ * The compiled compat graphs, written as lines of an operator's graph table
+ * (with a header), read back the same: env.graphs reads the format of the
+ * original system's graph list.
  */
 START_TEST(test_table_tsv_roundtrip)
 {
@@ -1634,6 +1635,7 @@ plugin_suite(void)
 	tcase_add_test(tc, test_list);
 	tcase_add_test(tc, test_graph_name);
 	tcase_add_test(tc, test_no_multigraph);
+	tcase_set_timeout(tc, FIXTURE_TIMEOUT);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("graphs");
@@ -1641,6 +1643,7 @@ plugin_suite(void)
 	tcase_add_test(tc, test_table_tsv_roundtrip);
 	tcase_add_test(tc, test_table_bad_lines);
 	tcase_add_test(tc, test_table_limits);
+	tcase_set_timeout(tc, FIXTURE_TIMEOUT);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("fields");
@@ -1649,6 +1652,7 @@ plugin_suite(void)
 	tcase_add_test(tc, test_field_name_distinct);
 	tcase_add_test(tc, test_names_dedup);
 	tcase_add_test(tc, test_names_many);
+	tcase_set_timeout(tc, FIXTURE_TIMEOUT);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("store");
@@ -1677,6 +1681,7 @@ plugin_suite(void)
 	tcase_add_test(tc, test_suggest_multigraph);
 	tcase_add_test(tc, test_table_load);
 	tcase_add_test(tc, test_autoconf_graphs);
+	tcase_set_timeout(tc, FIXTURE_TIMEOUT);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -208,6 +208,7 @@ main(void)
 	    sizeof bad_records / sizeof bad_records[0]);
 	tcase_add_test(tc, test_node_record_nul_source);
 	tcase_add_test(tc, test_node_record_unknown_fields);
+	tcase_set_timeout(tc, FIXTURE_TIMEOUT);
 	suite_add_tcase(s, tc);
 	return fixture_run(s);
 }

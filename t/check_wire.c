@@ -1197,6 +1197,7 @@ main(void)
 	tcase_add_loop_test(tf, test_frame_prefixes, 0, 5);
 	tcase_add_test(tf, test_frame_back_to_back);
 	tcase_add_loop_test(tf, test_frame_lengths, 0, N(bad_lens));
+	tcase_set_timeout(tf, FIXTURE_TIMEOUT);
 	suite_add_tcase(s, tf);
 
 	tcase_add_loop_test(tm, test_hello_truncated, 0, N(hellos));

@@ -14,9 +14,39 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #define FIXTURE_PATH_MAX PATH_MAX
+
+/*
+ * check's per-test timeout for the test cases that need no longer one:
+ * its default, 4 s, is less than 10x what their slowest test takes under
+ * ASan on a 2-CPU machine busy with other work.
+ */
+#define FIXTURE_TIMEOUT	30
+
+/* Seconds on the monotonic clock, for deadlines. */
+static inline double
+fixture_now(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * A short pause inside a loop that polls a condition against a deadline,
+ * for conditions with nothing to wait on (a log file, a database).
+ */
+static inline void
+fixture_pause(void)
+{
+	struct timespec	 ts = { 0, 10 * 1000 * 1000 };
+
+	nanosleep(&ts, NULL);
+}
 
 /*
  * Make a fresh, empty directory (an LMDB environment, say) under $TMPDIR
@@ -72,28 +102,37 @@ fixture_run(Suite *s)
 
 #if defined(OPENSSL_X509_H) && defined(OPENSSL_PEM_H)
 /*
- * The furl fingerprint of a PEM certificate, computed here from scratch
+ * The furl fingerprint of a certificate, computed here from scratch
  * (SHA-256 of the DER, base32), to check tallyd's own: for the tests that
  * include OpenSSL's x509.h and pem.h before this file.
  */
 static inline void
-fixture_cert_fingerprint(const char *path, char *fp, size_t fplen)
+fixture_x509_fingerprint(X509 *x, char *fp, size_t fplen)
 {
 	unsigned char	*der = NULL, md[EVP_MAX_MD_SIZE];
 	unsigned int	 mdlen = 0;
-	FILE		*f;
-	X509		*x;
 	int		 len;
 
-	ck_assert_ptr_nonnull(f = fopen(path, "r"));
-	ck_assert_ptr_nonnull(x = PEM_read_X509(f, NULL, NULL, NULL));
-	fclose(f);
+	ck_assert_ptr_nonnull(x);
 	ck_assert_int_gt(len = i2d_X509(x, &der), 0);
 	ck_assert(EVP_Digest(der, (size_t)len, md, &mdlen, EVP_sha256(),
 	    NULL));
 	ck_assert_uint_eq(mdlen, 32);
 	ck_assert_int_eq(furl_b32_encode(md, mdlen, fp, fplen), FURL_FP_LEN);
 	OPENSSL_free(der);
+}
+
+/* The same, of a PEM certificate file. */
+static inline void
+fixture_cert_fingerprint(const char *path, char *fp, size_t fplen)
+{
+	FILE	*f;
+	X509	*x;
+
+	ck_assert_ptr_nonnull(f = fopen(path, "r"));
+	ck_assert_ptr_nonnull(x = PEM_read_X509(f, NULL, NULL, NULL));
+	fclose(f);
+	fixture_x509_fingerprint(x, fp, fplen);
 	X509_free(x);
 }
 #endif
