@@ -13,6 +13,14 @@
  * from it; only their pace follows the clock), and counters only ever grow,
  * so tests may check monotonicity across restarts.
  *
+ * Every snapshot also carries the stat demo.start_id: a random integer
+ * below 2^52 (exact in a double), drawn once per run of the program.  It is
+ * in the same snapshot as the counters, so a reader that sees a node's
+ * counters drop can tell a restart (a new start id) from a counter that
+ * went backwards (the same one), which neither the wall clock nor
+ * node.uptime can do: a run killed a few milliseconds after its start
+ * and restarted at once may show a larger uptime than the one before.
+ *
  * Protocol with scripts: after a successful start it prints "ready NODE_ID"
  * on stdout; on SIGTERM or SIGINT it stops the provider (a final flush),
  * prints "stopped NODE_ID" and exits 0.  Errors go to stderr as
@@ -35,6 +43,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sys/random.h>
+
 #include "tally.h"
 
 #define PROG		"tally-demo-node"
@@ -43,6 +53,7 @@
 #define EXTRA_MAX	99999		/* demo.extra.NNNNN */
 #define DEFAULT_RATE	50.0
 #define RATE_MAX	1e6		/* operations per second */
+#define START_ID_BITS	52		/* demo.start_id < 2^52: exact in a double */
 
 /* The simulated operations' counters, in this order. */
 enum { C_ALLOCATE, C_GET, C_WRITEV, C_READV, C_BYTES_ADDED, C_BYTES_FREED,
@@ -73,6 +84,7 @@ struct sim {
 	tally_counter	*c[C_NCOUNTERS];	/* NULL: running without stats */
 	tally_counter	**extra;
 	unsigned	 nextra;
+	double		 start_id;		/* demo.start_id, fixed at start */
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -121,8 +133,12 @@ usage(FILE *f, int full)
 	    "(0-%d)\n"
 	    "  -f NODEDIR    configure from a node directory "
 	    "(tally_provider_open)\n"
+	    "Every snapshot carries demo.start_id, a random integer below 2^%d "
+	    "drawn\n"
+	    "once per run: a new value tells a restart from a counter going "
+	    "back.\n"
 	    "Prints \"ready NODE_ID\" once started; exits 0 after a clean stop.\n",
-	    DEFAULT_RATE, RATE_MAX, EXTRA_MAX);
+	    DEFAULT_RATE, RATE_MAX, EXTRA_MAX, START_ID_BITS);
 }
 
 static void
@@ -165,13 +181,40 @@ parse_seconds(const char *arg, int opt)
 
 /* splitmix64: small, fast, and good enough for a simulation. */
 static uint64_t
-sim_rand(struct sim *s)
+splitmix64(uint64_t *state)
 {
-	uint64_t z = (s->rng += UINT64_C(0x9e3779b97f4a7c15));
+	uint64_t z = (*state += UINT64_C(0x9e3779b97f4a7c15));
 
 	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
 	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
 	return z ^ (z >> 31);
+}
+
+static uint64_t
+sim_rand(struct sim *s)
+{
+	return splitmix64(&s->rng);
+}
+
+/*
+ * This run's demo.start_id: random, so that no two runs share one but by
+ * a chance of 2^-52.  Should getrandom() fail, the pid and both clocks,
+ * mixed, still differ from one run to the next.
+ */
+static double
+start_id_new(void)
+{
+	struct timespec	 rt, mt;
+	uint64_t	 v, mix;
+
+	if (getrandom(&v, sizeof v, 0) != (ssize_t)sizeof v) {
+		clock_gettime(CLOCK_REALTIME, &rt);
+		clock_gettime(CLOCK_MONOTONIC, &mt);
+		mix = ((uint64_t)getpid() << 32) ^ (uint64_t)rt.tv_sec ^
+		    ((uint64_t)rt.tv_nsec << 20) ^ (uint64_t)mt.tv_nsec;
+		v = splitmix64(&mix);
+	}
+	return (double)(v >> (64 - START_ID_BITS));
 }
 
 /* A uniform double in [0, 1). */
@@ -304,7 +347,8 @@ sim_get_stats(void *ctx, tally_sink *sink)
 	    (rc = tally_sink_put(sink, "storage_server.latencies.get.mean",
 	    mean)) != 0 ||
 	    (rc = tally_sink_put(sink,
-	    "storage_server.latencies.get.99_9_percentile", p999)) != 0)
+	    "storage_server.latencies.get.99_9_percentile", p999)) != 0 ||
+	    (rc = tally_sink_put(sink, "demo.start_id", s->start_id)) != 0)
 		return rc;
 	return 0;
 }
@@ -427,6 +471,7 @@ main(int argc, char *argv[])
 		return 1;
 	}
 	pthread_mutex_init(&s->lat_lock, NULL);
+	s->start_id = start_id_new();
 
 	if (nodedir != NULL)
 		rc = tally_provider_open(&p, nodedir);

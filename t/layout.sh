@@ -1,8 +1,8 @@
 #!/bin/bash
-# t/layout.sh: the database layout of DESIGN.md ("The database"), as the
-# stock mdb_dump sees it after a demo node has flushed: exactly the named
-# databases meta, nodes, counters and stats, with printable text keys and
-# values, files 0660, and an environment mdb_stat accepts.
+# t/layout.sh: the database layout of tally(5), as the stock mdb_dump sees
+# it after a demo node has flushed: exactly the named databases meta,
+# nodes, counters and stats, with printable text keys and values, files
+# 0660, and an environment mdb_stat accepts.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "$(dirname "$0")/lib.sh"
 

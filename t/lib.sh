@@ -218,14 +218,19 @@ stop_node() {
 	grep -q '^stopped ' "$T/$1.out" || fail "node $1 did not say stopped"
 }
 
-# kill_node NAME: SIGKILL, as a crash.
+# kill_node NAME: SIGKILL, as a crash.  NAME must still be running: the
+# status must say it died of this SIGKILL, for a process that had already
+# ended by itself (its own crash, which a test killing it at a random
+# moment would otherwise never see) fails the test.
 kill_node() {
-	local pid=${NODE_PID[$1]}
+	local pid=${NODE_PID[$1]} rc
 
 	kill -KILL "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
+	rc=$?
 	unset "NODE_PID[$1]"
-	return 0
+	[ "$rc" -eq 137 ] ||
+	    fail "$1 (pid $pid) had already exited ($rc) when it was to be killed"
 }
 
 # run_demo ARG...: run tally-demo-node in the foreground, bounded in time.
@@ -306,12 +311,10 @@ stop_gatherer() {
 	[ "$rc" -eq 0 ] || fail "tallyd exited $rc after SIGTERM"
 }
 
-# kill_gatherer: SIGKILL, as a crash.
+# kill_gatherer: SIGKILL, as a crash; like kill_node, tallyd must still be
+# running.
 kill_gatherer() {
-	kill -KILL "$GATHERER_PID" 2>/dev/null
-	wait "$GATHERER_PID" 2>/dev/null
-	unset "NODE_PID[gatherer]"
-	return 0
+	kill_node gatherer
 }
 
 # gatherer_log_run: the gatherer's stderr since the current run started.

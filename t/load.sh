@@ -155,7 +155,10 @@ if [ "$SCHEME" != tally ]; then
 	NODE_PID[probe]=$!
 	PROBE=
 	wait_for "a probe connection to finish its handshake or fail" probe_done
-	kill_node probe
+	# A probe that failed may have exited by itself already.
+	kill -KILL "${NODE_PID[probe]}" 2>/dev/null
+	wait "${NODE_PID[probe]}" 2>/dev/null
+	unset "NODE_PID[probe]"
 	if [ "$PROBE" = failed ]; then
 		note "loadgen cannot complete a $SCHEME:// handshake:" \
 		    "$(sed -n 's/^loadgen: load-00000: //p' "$T/probe.err" |
@@ -223,10 +226,15 @@ loadgen_line() {
 	fi
 	nodes_alive gatherer
 	LINE=$(grep -m 1 "^$1 " "$T/loadgen.out") && return 0
-	# A healthy connection that failed is logged at once: no use waiting.
-	grep -q '^loadgen: load-[0-9]*: ' "$T/loadgen.err" &&
-	    fail "loadgen: a healthy connection failed:" \
-		"$(grep '^loadgen: load-[0-9]*: ' "$T/loadgen.err" | head -n 3)"
+	# A connection lost (a failure, or a healthy one closed) is reported
+	# at once: no use waiting.  Every loss is a "lost" line on stdout;
+	# stderr names only the first ten, which may all be stalled ones.
+	# (The one line of a stalled connection closed as it should, "...
+	# after S s", is not a loss.)
+	grep -q '^lost ' "$T/loadgen.out" &&
+	    fail "loadgen: $(grep -c '^lost ' "$T/loadgen.out") connections" \
+		"lost:" "$(grep '^loadgen: [a-z]*-[0-9]*: ' "$T/loadgen.err" |
+		grep -v ' after [0-9.]* s$' | head -n 3)"
 	return 1
 }
 wait_for -t 60 "loadgen: every connection made" loadgen_line connected

@@ -10,7 +10,9 @@
 #    accepts export --openmetrics;
 #  - prometheus-node-exporter's textfile collector, on a loopback port,
 #    serves the metrics of export -o with their labels and no scrape error,
-#    also while exports replace the file under it.
+#    also while exports replace the file under it;
+#  - promtool check metrics passes on the export of a gatherer's statsfile:
+#    tallyd's own metrics and a remote node's.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "$(dirname "$0")/lib.sh"
 
@@ -21,6 +23,7 @@ command -v prometheus-node-exporter >/dev/null 2>&1 ||
 TALLY=$TALLY_BUILDDIR/tally
 [ -x "$TALLY" ] || fail "$TALLY not built (run make first)"
 [ -x "$DEMO" ] || fail "$DEMO not built (run make first)"
+require_tallyd
 setup
 
 # ---- helpers ------------------------------------------------------------
@@ -169,21 +172,59 @@ metric_has "^tally_storage_server_get_total\\{nickname=\"$NICK1\",node=\"$ID1\"\
     "$ID1's counter (Prometheus format)"
 
 # Exports replacing the file while node_exporter scrapes it: every scrape
-# sees a whole file, never half of one.
+# sees a whole file, never half of one.  The exports go on from before the
+# first scrape until a stop file says the last one is done, so that every
+# scrape falls among them however the two loops are scheduled.
 (
-	for i in $(seq 30); do
+	while [ ! -e "$T/loop.stop" ]; do
 		"$TALLY" -s "$STATS" export -o "$T/textfile/tally.prom" || exit 1
+		echo >>"$T/loop.count"
 	done
 ) 2>"$T/loop.err" &
 loop=$!
+NODE_PID[exports]=$loop
+wait_for "the first export of the loop" test -s "$T/loop.count"
 for i in $(seq 30); do
 	scrape || fail "GET /metrics failed during exports"
 	metric_has '^node_textfile_scrape_error 0$' "textfile scrape error during exports"
 	n=$(grep -c '^tally_' "$T/metrics")
 	[ "$n" -eq "$want" ] || fail "scrape $i during exports saw $n tally samples, not $want"
 done
+: >"$T/loop.stop"
 wait "$loop" || fail "export -o failed in the loop: $(cat "$T/loop.err")"
+unset "NODE_PID[exports]"
 [ "$(ls "$T/textfile")" = tally.prom ] || fail "exports left: $(ls "$T/textfile")"
 
-note "promtool and node_exporter (port $PORT) read tally's export"
+# ---- a gatherer's statsfile ----------------------------------------------
+
+# tallyd's own metrics (connections, commits, commit latency in seconds)
+# and a remote node's, as export writes them, pass promtool's naming and
+# format checks too.
+STATS=$T/gatherer/stats
+start_gatherer "$T/gatherer"
+start_node r -g "$GATHERER_FURL" -n remote-r1 -N remote -r 50
+wait_landed remote-r1 0 storage_server.get 1
+# gatherer_self_ready: tallyd's own node has committed its stats.
+gatherer_self_ready() {
+	local id
+
+	id=$(node_id_of tallyd) || return 1
+	db_get stats "$id/tallyd.commit_latency_seconds" >/dev/null &&
+	    counter_value "$id" tallyd.snapshots >/dev/null
+}
+wait_for "tallyd's own stats" gatherer_self_ready
+stop_node r
+stop_gatherer
+tally_export --prometheus >"$T/gatherer.prom"
+promtool check metrics <"$T/gatherer.prom" >"$T/promtool-g.out" 2>&1 ||
+    fail "promtool check metrics rejects a gatherer's export: $(cat "$T/promtool-g.out")"
+for m in tally_tallyd_commit_latency_seconds tally_tallyd_commit_latency_max_seconds \
+    tally_tallyd_connected tally_tallyd_snapshots_total \
+    tally_tallyd_bytes_in_total tally_storage_server_get_total; do
+	grep -q "^$m{" "$T/gatherer.prom" ||
+	    fail "no $m in a gatherer's export: $(grep -v '^#' "$T/gatherer.prom" | head -40)"
+done
+
+note "promtool and node_exporter (port $PORT) read tally's export," \
+    "a gatherer's included"
 exit 0

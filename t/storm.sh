@@ -12,30 +12,41 @@
 # Throughout, a sampler reads the whole database in one read transaction
 # (mdb_dump -a) as fast as it can and records, for every node, its counter
 # (storage_server.get; tallyd.snapshots for the gatherer's own node), its
-# node.uptime and its time=.  Verified:
+# demo.start_id (which the demo node draws at random at each start and
+# puts in every snapshot, beside the counters), its node.uptime (for the
+# messages) and its time=.  Verified:
 #   - no node's time= ever goes backwards, and no counter ever does, except
-#     a remote node's right after it was itself restarted (its uptime starts
-#     again too): a remote-only provider cannot read its slot, so it starts
-#     its counters from 0.  Such resets are counted and reported, and never
-#     more than the kills of that node (TALLY_STORM_STRICT=1 fails on them);
+#     a remote node's in a snapshot of a new run (its start id changed): a
+#     remote-only provider cannot read its slot, so it starts its counters
+#     from 0.  Such resets are counted and reported, and never more than
+#     the kills of that node (TALLY_STORM_STRICT=1 fails on them).  Uptime
+#     cannot tell a new run: one killed right after its start and restarted
+#     at once may show a larger uptime than its predecessor;
+#   - every demo node's snapshot carries its start id; a node's start id
+#     changes no more often than the node was killed, and one replaced never
+#     comes back (an older run's snapshot written over a newer one's);
 #   - every CHECK_EVERY kills and at the end: mdb_stat -e and -a pass,
-#     `tally check` passes, every node is alive and has written within the
-#     last few seconds, every demo node's slot holds all its 200 extra
+#     `tally check` passes, every node is alive and writes a snapshot taken
+#     after the check began, every demo node's slot holds all its 200 extra
 #     counters (no partial snapshot), and the reader table (mdb_stat -r)
 #     holds only live pids; mdb_stat -rr then clears 0 stale readers;
 #   - after a victim that held a reader slot dies (always the reader, and
 #     anyone killed inside a read transaction), its slot is stale until the
 #     restarted victim opens the environment, and gone right after (LMDB's
 #     mdb_reader_check, run by libtally at each open);
-#   - after every tallyd restart the furl is unchanged and every remote
-#     node logs a new "connected" line within RECONNECT seconds;
+#   - a victim is still running when it is killed (it did not die by
+#     itself);
+#   - after every tallyd restart the furl is unchanged and the new tallyd
+#     logs a connect line of every remote node within RECONNECT seconds;
+#     a restarted remote node logs a new "connected" line as quickly;
 #   - at the end every process stops cleanly on SIGTERM (exit 0), the final
 #     flushes do not go backwards either, and the environment still passes.
 #
 # Environment: TALLY_STORM_KILLS (50), TALLY_STORM_SEED (4242),
 # TALLY_STORM_DELAY_MS (the largest random delay before a kill, 250),
-# TALLY_STORM_CHECK_EVERY (25), TALLY_STORM_BUDGET (seconds, 30 + KILLS:
-# a guard against a hang, not a figure), TALLY_STORM_STRICT (0),
+# TALLY_STORM_CHECK_EVERY (25), TALLY_STORM_BUDGET (seconds, 60 + 10 per
+# kill, ten times what a loaded machine takes under ASan: a guard against
+# a hang, not a figure), TALLY_STORM_STRICT (0),
 # TALLY_TALLYD_ARGS (extra tallyd arguments, word-split), and lib.sh's.
 # The furl is passed through opaquely (tally:// or tally+tls://).
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
@@ -52,11 +63,10 @@ KILLS=${TALLY_STORM_KILLS:-50}
 SEED=${TALLY_STORM_SEED:-4242}
 DELAY_MS=${TALLY_STORM_DELAY_MS:-250}
 CHECK_EVERY=${TALLY_STORM_CHECK_EVERY:-25}
-BUDGET=${TALLY_STORM_BUDGET:-$((30 + KILLS))}
+BUDGET=${TALLY_STORM_BUDGET:-$((60 + 10 * KILLS))}
 STRICT=${TALLY_STORM_STRICT:-0}
 read -r -a TALLYD_ARGS <<<"${TALLY_TALLYD_ARGS:-}"
 RECONNECT=30	# seconds remote nodes may take to come back after a restart
-FRESH=5		# seconds: at a check, every node wrote within this long
 NLOCAL=4
 NREMOTE=8
 EXTRA=200	# extra counters per demo node
@@ -125,10 +135,20 @@ connects() {
 }
 
 # connected_since NAME COUNT: NAME connected more than COUNT times; fails
-# the test at once if the gatherer or NAME died.
+# the test at once if the gatherer or NAME died.  COUNT is read once the
+# previous run of NAME is dead, so a new line is the new run's.
 connected_since() {
 	nodes_alive gatherer "$1"
 	[ "$(connects "$1")" -gt "$2" ]
+}
+
+# reconnected NAME: the current run of tallyd logged a connect line of
+# remote node NAME (its log since its start: nothing of a run before).  A
+# node's own "connected" line would not do: a WELCOME that the killed
+# tallyd sent just before its death may still be read after it.
+reconnected() {
+	nodes_alive gatherer "$1"
+	gatherer_connects "$(node_id "$1")" "remote ${1#r}" >/dev/null
 }
 
 # ---- the reader --------------------------------------------------------
@@ -203,10 +223,11 @@ stale_pids() {
 # ---- the sampler -----------------------------------------------------------
 
 # One sample: the whole database in one read transaction, as a line
-#	S MS ID:COUNTER:UPTIME:TIME ... E
-# (the gatherer's own node as ID "tallyd", its counter tallyd.snapshots;
-# "-" for a missing field), or "F MS message E" if mdb_dump failed.  The
-# final E tells a whole line from one being written.
+#	S MS ID:COUNTER:START:UPTIME:TIME ... E
+# (START is demo.start_id; the gatherer's own node as ID "tallyd", its
+# counter tallyd.snapshots; "-" for a missing field), or "F MS message E"
+# if mdb_dump failed.  The final E tells a whole line from one being
+# written.
 sample_once() {
 	local ms out rc
 
@@ -244,8 +265,11 @@ sample_once() {
 					ctr[id] = line
 			} else if (db == "stats") {
 				s = index(key, "/")
-				if (substr(key, s + 1) == "node.uptime")
+				name = substr(key, s + 1)
+				if (name == "node.uptime")
 					up[substr(key, 1, s - 1)] = line
+				else if (name == "demo.start_id")
+					sid[substr(key, 1, s - 1)] = line
 			}
 		}
 		END {
@@ -256,6 +280,7 @@ sample_once() {
 					label = "tallyd-dup-" id
 				out = out " " label ":" \
 				    ((id in ctr) ? ctr[id] : "-") ":" \
+				    ((id in sid) ? sid[id] : "-") ":" \
 				    ((id in up) ? up[id] : "-") ":" \
 				    ((id in tm) ? tm[id] : "-")
 			}
@@ -274,10 +299,14 @@ sampler() {
 	done
 }
 
-# check_samples [END]: read every sample so far; print a report on stdout
-# (one "max ID VALUE SAMPLES RESETS" line per node, "samples N",
-# "failures N") and every violation as a "VIOLATION ..." line; with END,
-# the last line of the file counts even without its E (there is none).
+# check_samples: read every whole sample so far; print a report on stdout
+# (one "max ID VALUE SAMPLES RESETS STARTS" line per node, "samples N",
+# "failures N") and every violation as a "VIOLATION ..." line.  A line
+# without its final E is still being written, and is read next time.
+#
+# A node's counter may drop only in a remote node's snapshot whose start id
+# differs from the one of the snapshot that held the higher value: that is
+# a new run, from 0.  STARTS counts the changes of a demo node's start id.
 check_samples() {
 	awk -v strict="$STRICT" '
 		$NF != "E" { next }
@@ -290,7 +319,7 @@ check_samples() {
 			nsamples++
 			for (f = 3; f < NF; f++) {
 				split($f, a, ":")
-				id = a[1]; c = a[2]; u = a[3]; t = a[4]
+				id = a[1]; c = a[2]; st = a[3]; u = a[4]; t = a[5]
 				if (id ~ /^tallyd-dup-/) {
 					print "VIOLATION two nodes nicknamed" \
 					    " tallyd at " $2
@@ -301,12 +330,26 @@ check_samples() {
 					print "VIOLATION " id " time= went back" \
 					    " from " lt[id] " to " t " at " $2
 				if (t != "-") lt[id] = t
+				demo = id ~ /^(local|remote)-/
+				if (demo && st == "-")
+					print "VIOLATION " id " snapshot without" \
+					    " demo.start_id at " $2
+				if (st != "-" && (id in ls) && st != ls[id]) {
+					if ((id SUBSEP st) in gone)
+						print "VIOLATION " id " start id " \
+						    st " came back after " ls[id] \
+						    " at " $2
+					else
+						starts[id]++
+					gone[id, ls[id]] = 1
+				}
+				if (st != "-") ls[id] = st
 				if (c == "-") continue
 				if (!(id in max) || c + 0 > max[id] + 0)
 					max[id] = c
 				if ((id in lc) && c + 0 < lc[id] + 0) {
-					if (id ~ /^remote-/ && u != "-" &&
-					    (id in lu) && u + 0 < lu[id] + 0) {
+					if (id ~ /^remote-/ && st != "-" &&
+					    lcs[id] != "-" && st != lcs[id]) {
 						resets[id]++
 						if (strict)
 							print "VIOLATION " id \
@@ -316,17 +359,18 @@ check_samples() {
 					} else
 						print "VIOLATION " id \
 						    " counter went back from " \
-						    lc[id] " to " c " (uptime " \
+						    lc[id] " to " c " (start id " \
+						    lcs[id] " -> " st ", uptime " \
 						    lu[id] " -> " u ") at " $2
 				}
-				lc[id] = c
-				if (u != "-") lu[id] = u
+				lc[id] = c; lcs[id] = st; lu[id] = u
 			}
 		}
 		END {
 			for (id in count)
 				print "max " id " " (id in max ? max[id] : "-") \
-				    " " count[id] " " resets[id] + 0
+				    " " count[id] " " resets[id] + 0 \
+				    " " starts[id] + 0
 			print "samples " nsamples + 0
 			print "failures " failures + 0
 		}' "$SAMPLES"
@@ -346,30 +390,35 @@ verify_samples() {
 
 # ---- checks ------------------------------------------------------------
 
-# fresh_nodes: every node (and the gatherer's own) wrote within FRESH s.
-fresh_nodes() {
-	local since=$(( $(date +%s) - FRESH )) n id
+# writing_since SECOND: every node (and the gatherer's own) has written a
+# snapshot taken after SECOND.  Progress since a moment, not a window of
+# recent writes: a node at a high load under ASan may flush far less
+# often than every 50 ms, but it does flush.
+writing_since() {
+	local n id
 
 	nodes_alive "${NODES[@]}" gatherer reader
 	for n in "${NODES[@]}"; do
 		id=$(node_id "$n")
-		node_newer "$id" "$since" || return 1
+		node_newer "$id" "$1" || return 1
 	done
-	node_newer "$GID" "$since"
+	node_newer "$GID" "$1"
 }
 
 # full_check WHEN: the environment is sound, everyone is writing, and no
 # dead process holds a reader slot.
 full_check() {
-	local out stale
+	local out stale since
 
+	since=$(date +%s)
 	mdb_stat -e "$STATS" >"$T/stat" 2>&1 ||
 	    fail "$1: mdb_stat -e: $(cat "$T/stat")"
 	mdb_stat -a "$STATS" >"$T/stat" 2>&1 ||
 	    fail "$1: mdb_stat -a: $(cat "$T/stat")"
 	"$TALLY" -s "$STATS" check >"$T/check" 2>&1 ||
 	    fail "$1: tally check: $(cat "$T/check")"
-	wait_for "$1: every node writing (time= within ${FRESH}s)" fresh_nodes
+	wait_for "$1: every node writing (a snapshot with time > $since)" \
+	    writing_since "$since"
 	# Whole snapshots: every demo node's slot holds all its extra
 	# counters (bumped every 10 ms, so written from the first snapshot).
 	out=$(db_pairs counters | awk -F '\t' -v want="$EXTRA" '
@@ -437,14 +486,6 @@ for ((k = 1; k <= KILLS; k++)); do
 	d=$((RANDOM % (DELAY_MS + 1)))
 	nap "$(printf '%d.%03d' $((d / 1000)) $((d % 1000)))"
 	victim_pid=${NODE_PID[$v]}
-	before=()
-	if [ "$v" = gatherer ]; then
-		for n in "${REMOTES[@]}"; do
-			before+=("$(connects "$n")")
-		done
-	elif [[ $v == r* ]]; then
-		before=("$(connects "$v")")
-	fi
 
 	case $v in
 	gatherer)	kill_gatherer ;;
@@ -452,6 +493,10 @@ for ((k = 1; k <= KILLS; k++)); do
 	*)		kill_node "$v" ;;
 	esac
 	KILLED[$v]=$(( ${KILLED[$v]:-0} + 1 ))
+	# A remote victim's connect lines, counted once it is dead: a line
+	# counted later is its new run's.
+	before=
+	[[ $v == r* ]] && before=$(connects "$v")
 	# Did the victim die holding a reader slot?  It is stale until the
 	# restarted victim's open clears it (nothing else opens meanwhile).
 	held=0
@@ -467,10 +512,9 @@ for ((k = 1; k <= KILLS; k++)); do
 		    fail "kill $k: restarted tallyd printed '$GATHERER_FURL'"
 		cmp -s "$FURLFILE" "$T/furl.orig" ||
 		    fail "kill $k: $FURLFILE changed"
-		for i in "${!REMOTES[@]}"; do
+		for n in "${REMOTES[@]}"; do
 			wait_for -t "$RECONNECT" \
-			    "kill $k: ${REMOTES[$i]} to reconnect to tallyd" \
-			    connected_since "${REMOTES[$i]}" "${before[$i]}"
+			    "kill $k: $n to reconnect to tallyd" reconnected "$n"
 		done
 		;;
 	reader)
@@ -479,7 +523,7 @@ for ((k = 1; k <= KILLS; k++)); do
 	r*)
 		start_demo "$v"
 		wait_for -t "$RECONNECT" "kill $k: $v to connect" \
-		    connected_since "$v" "${before[0]}"
+		    connected_since "$v" "$before"
 		;;
 	*)
 		start_demo "$v"
@@ -566,23 +610,27 @@ for n in "${NODES[@]}" tallyd; do
 	id=$n
 	[ "$n" = tallyd ] || id=$(node_id "$n")
 	line=$(printf '%s\n' "$SAMPLE_REPORT" | awk -v id="$id" '
-		$1 == "max" && $2 == id { print $3, $4, $5 }')
-	read -r mx cnt resets <<<"$line"
+		$1 == "max" && $2 == id { print $3, $4, $5, $6 }')
+	read -r mx cnt resets starts <<<"$line"
 	[ -n "${mx:-}" ] || fail "no samples of $id"
 	if [ "$n" = tallyd ]; then
 		what="tallyd.snapshots" kills=${KILLED[gatherer]:-0}
 	else
 		what="storage_server.get" kills=${KILLED[$n]:-0}
 	fi
-	note "  $(printf '%-9s %-18s max %8s  kills %3s  samples %5s  resets %s' \
-	    "$id" "$what" "$mx" "$kills" "$cnt" "$resets")"
+	note "  $(printf '%-9s %-18s max %8s  kills %3s  samples %5s  resets %s  restarts seen %s' \
+	    "$id" "$what" "$mx" "$kills" "$cnt" "$resets" "$starts")"
 	[ "$resets" -le "$kills" ] ||
 	    fail "$id: $resets counter resets but only $kills kills"
+	[ "$starts" -le "$kills" ] ||
+	    fail "$id: its start id changed $starts times, but it was" \
+		"killed $kills times"
 	resets_total=$((resets_total + resets))
 done
 if [ "$resets_total" -gt 0 ]; then
-	note "remote counter resets: $resets_total, each right after that" \
-	    "remote node was restarted (a remote-only provider starts its" \
-	    "counters from 0; TALLY_STORM_STRICT=1 makes this a failure)"
+	note "remote counter resets: $resets_total, each in a snapshot of a" \
+	    "new run of that remote node (a new start id: a remote-only" \
+	    "provider starts its counters from 0; TALLY_STORM_STRICT=1 makes" \
+	    "this a failure)"
 fi
 exit 0

@@ -32,19 +32,22 @@ tls_start() {
 	GATHERER_PID=$!
 	NODE_PID[gatherer]=$GATHERER_PID
 	FURL=
-	wait_for "tallyd to print its furl" furl_printed
+	wait_for "tallyd to print its furl" furl_printed gatherer
 }
 
+# furl_printed NAME: process NAME has printed a whole furl line (counted by
+# wc -l, so ending in a newline: not one still being written) on
+# $T/NAME.out; sets FURL.  Fails at once if NAME died.
 furl_printed() {
 	local n line
 
-	n=$(wc -l <"$T/gatherer.out")
-	if [ "$n" -gt 0 ] && line=$(head -n "$n" "$T/gatherer.out" |
+	n=$(wc -l <"$T/$1.out")
+	if [ "$n" -gt 0 ] && line=$(head -n "$n" "$T/$1.out" |
 	    grep -m 1 -E '^tally(\+tls)?://'); then
 		FURL=$line
 		return 0
 	fi
-	nodes_alive gatherer
+	nodes_alive "$1"
 	return 1
 }
 
@@ -82,8 +85,8 @@ got=$(fingerprint_of "$BASE/tallyd.crt") || fail "openssl x509 failed"
 note "tallyd on port $PORT, fingerprint $FP"
 
 # ---- openssl s_client: TLS 1.3, and the pinned certificate --------------
-timeout -k 5 10 openssl s_client -connect "127.0.0.1:$PORT" -tls1_3 \
-    </dev/null >"$T/s_client.out" 2>&1
+timeout -k 5 "$WAIT_TIMEOUT" openssl s_client -connect "127.0.0.1:$PORT" \
+    -tls1_3 </dev/null >"$T/s_client.out" 2>&1
 grep -qE 'New, TLSv1\.3|Protocol *: TLSv1\.3|Protocol version: TLSv1\.3' \
     "$T/s_client.out" ||
     fail "openssl s_client -tls1_3 did not negotiate TLS 1.3: $(cat "$T/s_client.out")"
@@ -92,8 +95,9 @@ sed -n '/-----BEGIN CERTIFICATE-----/,/-----END CERTIFICATE-----/p' \
 got=$(fingerprint_of "$T/served.crt") || fail "no certificate from s_client"
 [ "$got" = "$FP" ] || fail "tallyd served a certificate of fingerprint $got"
 note "s_client: $(grep -m 1 -E 'New, TLSv1' "$T/s_client.out")"
-if timeout -k 5 10 openssl s_client -connect "127.0.0.1:$PORT" -tls1_2 \
-    </dev/null >"$T/s_client12.out" 2>&1; then
+if timeout -k 5 "$WAIT_TIMEOUT" openssl s_client \
+    -connect "127.0.0.1:$PORT" -tls1_2 </dev/null >"$T/s_client12.out" 2>&1
+then
 	grep -q 'New, TLSv1\.2' "$T/s_client12.out" &&
 	    fail "tallyd negotiated TLS 1.2: $(cat "$T/s_client12.out")"
 fi
@@ -130,8 +134,9 @@ cp "$BASE/stats_gatherer.furl" "$MBASE/"
 "$TALLYD" -i 1 -l 127.0.0.1:0 "$MBASE" >"$T/mitm.out" 2>"$T/mitm.err" \
     </dev/null &
 NODE_PID[mitm]=$!
-wait_for "the impostor's furl" grep -q '^tally+tls://' "$T/mitm.out"
-MFURL=$(head -n 1 "$T/mitm.out")
+FURL_VICTIM=$FURL
+wait_for "the impostor's furl" furl_printed mitm
+MFURL=$FURL FURL=$FURL_VICTIM
 [[ $MFURL =~ $TLS_RE ]] || fail "the impostor printed '$MFURL'"
 MFP=${BASH_REMATCH[1]} MPORT=${BASH_REMATCH[2]}
 [ "${BASH_REMATCH[3]}" = "$SECRET" ] || fail "the impostor has another secret"
@@ -182,8 +187,8 @@ stop_node r1
 stop_gatherer
 
 # ---- plaintext: loopback only --------------------------------------------
-if timeout -k 5 10 "$TALLYD" --plaintext -l 0.0.0.0:0 "$T/plain0" \
-    >"$T/plain0.out" 2>"$T/plain0.err" </dev/null; then
+if timeout -k 5 "$WAIT_TIMEOUT" "$TALLYD" --plaintext -l 0.0.0.0:0 \
+    "$T/plain0" >"$T/plain0.out" 2>"$T/plain0.err" </dev/null; then
 	fail "tallyd --plaintext -l 0.0.0.0:0 ran"
 fi
 logged "$T/plain0.err" "--plaintext is for loopback only" ||
