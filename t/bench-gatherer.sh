@@ -1,8 +1,10 @@
 #!/bin/bash
 # bench-gatherer.sh: the gatherer's figures for `make bench`, in t/bench's
-# table format.  It prints figures and never passes or fails on them; it
-# exits non-zero only if something broke (tallyd did not start or died, a
-# round missed its deadline), after printing what it knows.
+# table format.  It prints figures and never passes or fails on them.  It
+# exits non-zero only when a phase did not run as described, and then
+# prints no figure for it: tallyd did not start or died, a round never
+# completed, or a connection of the fleet was lost (the message names the
+# phase, how many were lost, and tallyd's reasons).
 #
 # usage: bench-gatherer.sh TALLYD LOADGEN
 #
@@ -21,13 +23,21 @@
 #    connections idle until their next poll, less its VmRSS before any
 #    connection; and again on a second tallyd whose nodes send 10 metrics,
 #    which shows the per-connection overhead without 1,000-metric buffers.
-# 3. A steady round: tallyd at -i 1 and a fleet kept connected; tallyd's
-#    CPU per round over rounds 3 and 4, TLS against plaintext.  The first
-#    round pays for the handshakes; this is what every later one costs.
+# 3. A steady round: tallyd at -i BENCH_STEADY_INTERVAL (5) with polls
+#    timing out after BENCH_STEADY_POLL_TIMEOUT (twice the interval), and
+#    a fleet kept connected; tallyd's CPU per round over rounds 3 and 4,
+#    TLS against plaintext.  The first round pays for the handshakes; this
+#    is what every later one costs.
 # 4. The handshake's cost per connection: BENCH_HANDSHAKES (200)
 #    connections one after the other (loadgen -w 1), each timed from
 #    connect() to WELCOME; and tallyd's CPU per connection in the
 #    10-metric round, where 1,000 connect at once.
+#
+# The fleet behind every figure is checked when the figure is taken, from
+# both ends: loadgen lost no connection (its `lost` lines), and tallyd's
+# log has a `connected node` line for each of the fleet and no
+# `disconnected node` line.  Stopping loadgen cleanly (exit 0) then says
+# that none was lost after the check either.
 #
 # loadgen runs on the same machine, with a thread per CPU
 # (BENCH_LOADGEN_THREADS): a fleet's client handshakes happen in parallel,
@@ -35,8 +45,9 @@
 # row would bill the fleet's latency to the gatherer.  Its CPU is shown.
 #
 # Environment: BENCH_CONNECTIONS, BENCH_METRICS, BENCH_HANDSHAKES,
-# BENCH_REPEAT, BENCH_LOADGEN_THREADS,
-# BENCH_DEADLINE (seconds a round may take before it counts as broken, 60),
+# BENCH_REPEAT, BENCH_LOADGEN_THREADS, BENCH_STEADY_INTERVAL,
+# BENCH_STEADY_POLL_TIMEOUT,
+# BENCH_DEADLINE (seconds a round may take before it counts as hung, 60),
 # BENCH_KEEP=1 keeps the temporary directory and prints its name.
 # Only bash, coreutils, grep, procps and lmdb-utils; no awk, bc or python.
 
@@ -60,6 +71,25 @@ REPEAT=${BENCH_REPEAT:-3}
 LG_THREADS=${BENCH_LOADGEN_THREADS:-$(nproc 2> /dev/null || echo 1)}
 SMALL_M=10
 POLL=0.02		# seconds between looks at the database
+# The steady rounds: an interval, and a poll timeout that no poll reaches
+# on a loaded machine.  tallyd's default poll timeout is half the
+# interval: at -i 1 (0.5 s) two busy loops on this 2-CPU machine cost
+# 63 to 640 of the 1,000 connections, though loadgen sent each answer
+# within a millisecond of reading its poll: the wait is tallyd's.  The
+# first polls go out together, each right after its handshake, and
+# tallyd reads the answers in turn: with two busy loops and the
+# machine's other work (load average 10 to 15) a 4 s poll timeout lost
+# 22 TLS connections on their first poll; 10 s lost none in four runs at
+# load averages up to 18.  Later rounds are spread over the interval.
+# -i 5 keeps rounds 3 and 4 within about 20 s.
+STEADY_IV=${BENCH_STEADY_INTERVAL:-5}	# whole seconds
+STEADY_POLL_TIMEOUT=${BENCH_STEADY_POLL_TIMEOUT:-$((2 * STEADY_IV))}
+# The handshake timeout of every tallyd here.  1,000 TLS handshakes at
+# once, with two busy loops and the machine's other work: the slowest
+# took up to 9.8 s (load average 17), against tallyd's default 10 s.  The
+# bench measures their cost, not the timeout; a row says how long the
+# slowest took.
+HS_TIMEOUT=30
 
 for prog in "$TALLYD" "$LOADGEN"; do
 	if [ ! -x "$prog" ]; then
@@ -206,17 +236,20 @@ tail_log() {
 	tail -n "${2:-15}" "$1" >&2
 }
 
-# start_tallyd NAME plain|tls: G_PID, G_BASE, G_STATS, G_FURL of a new
-# gatherer on that transport.
+# start_tallyd NAME plain|tls [INTERVAL [POLL_TIMEOUT]]: G_PID, G_BASE,
+# G_STATS, G_FURL, G_ERR (its log) of a new gatherer on that transport,
+# polling every INTERVAL seconds (60: one poll per round).
 start_tallyd() {
 	local name=$1 line i mode=()
 	[ "$2" = plain ] && mode=(--plaintext)
+	[ -n "${4:-}" ] && mode+=(--poll-timeout "$4")
 	G_BASE=$tmp/$name
 	G_STATS=$G_BASE/stats
 	G_OUT=$tmp/$name.out
 	G_ERR=$tmp/$name.err
 	: > "$G_OUT"
-	"$TALLYD" -l 127.0.0.1:0 -i "${G_INTERVAL:-60}" \
+	"$TALLYD" -l 127.0.0.1:0 -i "${3:-60}" \
+	    --handshake-timeout "$HS_TIMEOUT" \
 	    --max-connections $((2 * N + 100)) \
 	    "${mode[@]}" "$G_BASE" > "$G_OUT" 2> "$G_ERR" &
 	G_PID=$!
@@ -279,57 +312,164 @@ load_nodes() {
 	    grep -c '^ load-')
 }
 
+# --- loadgen and the fleet ---------------------------------------------
+
+# start_loadgen PHASE FLEET ARG...: loadgen against G_FURL with FLEET
+# connections (-n FLEET ARG...), for PHASE, which names it in messages.
+# Sets L_PID, L_OUT, L_ERR, L_N, and L_FD, its stdout, read by lg_lines.
+start_loadgen() {
+	L_PHASE=$1
+	L_N=$2
+	shift 2
+	L_OUT=$tmp/$L_PHASE.loadgen.out
+	L_ERR=$tmp/$L_PHASE.loadgen.err
+	L_T0= L_SHAKE=- L_ANSWER=- L_PART=
+	: > "$L_OUT"
+	"$LOADGEN" -f "$G_FURL" -n "$L_N" "$@" > "$L_OUT" 2> "$L_ERR" &
+	L_PID=$!
+	pids+=("$L_PID")
+	exec {L_FD}< "$L_OUT"
+}
+
+on_answered() { :; }
+
+# lg_lines: loadgen's event lines so far.  Sets L_T0 (its start, in us of
+# the wall clock), L_SHAKE and L_ANSWER (ms after it: every handshake done,
+# FLEET snapshots sent) and calls on_answered K at each multiple K of the
+# fleet.  A lost connection ends the phase (fleet_lost).
+lg_lines() {
+	local l
+	while read -r -u "$L_FD" l; do
+		L_PART+=$l
+		set -- $L_PART
+		L_PART=
+		case ${1:-} in
+		start)
+			# its own clock: exec and setup are not the round
+			L_T0=$(( 10#${4%.*} * 1000000 + 10#${4#*.} )) ;;
+		# SECONDS with 3 decimals: without the dot, ms
+		handshaken) L_SHAKE=$((10#${3/./})) ;;
+		answered)
+			[ "$2" = "$L_N" ] && L_ANSWER=$((10#${3/./}))
+			on_answered "$2"
+			;;
+		lost) fleet_lost "loadgen lost a connection" ;;
+		esac
+	done
+	L_PART+=${l:-}		# a partial line, finished next time
+}
+
+# lg_alive: loadgen and tallyd are both still running, or the phase broke.
+lg_alive() {
+	if ! alive "$G_PID"; then
+		tail_log "$G_ERR"
+		broken "$L_PHASE: tallyd died"
+	fi
+	if ! alive "$L_PID"; then
+		lg_lines
+		tail_log "$L_OUT"
+		tail_log "$L_ERR" 12
+		broken "$L_PHASE: loadgen exited"
+	fi
+}
+
+# fleet_lost WHAT: the phase's fleet is short.  Waits a little for the rest
+# of the damage, then says how many connections were lost and tallyd's
+# reasons, stops loadgen and tallyd, and exits 1: no figure for a smaller
+# fleet than the phase says.
+fleet_lost() {
+	local lost up down line r
+	nap 2		# let the rest of the damage show
+	lost=$(grep -c '^lost ' "$L_OUT")
+	up=$(grep -c '^tallyd: connected node load-' "$G_ERR")
+	down=$(grep -c '^tallyd: node load-' "$G_ERR")
+	{
+		echo "bench-gatherer: $L_PHASE: $1: lost $lost of $L_N" \
+		    "connections; tallyd logged $up connected and $down" \
+		    "errors or timeouts.  No figure from this phase."
+		echo "--- tallyd's reasons, most frequent first:"
+		grep '^tallyd: node load-' "$G_ERR" |
+		while read -r line; do
+			r=${line#* from }
+			echo "${r#*: }"
+		done | sort | uniq -c | sort -rn | head -n 5
+		echo "--- loadgen's first errors:"
+		grep '^loadgen: load-' "$L_ERR" | head -n 3
+	} >&2
+	broken "$L_PHASE: the fleet shrank"
+}
+
+# fleet_check: the phase's whole fleet is up now, from both ends: loadgen
+# lost none, and tallyd logged each of them connected, none disconnected
+# and nothing about any (a timeout or an error is logged at once; the
+# disconnection only after the connection's linger).  Call it when a
+# figure is taken, before printing it.
+fleet_check() {
+	local up down said
+	lg_lines
+	up=$(grep -c '^tallyd: connected node load-' "$G_ERR")
+	down=$(grep -c '^tallyd: disconnected node load-' "$G_ERR")
+	said=$(grep -c '^tallyd: node load-' "$G_ERR")
+	if ((up != L_N || down != 0 || said != 0)); then
+		fleet_lost "tallyd's log counts $up connections up, $down" \
+		    "down and $said in trouble, not $L_N, 0 and 0"
+	fi
+	FLEETS=$((FLEETS + 1))
+}
+FLEETS=0
+
+# done_field KEY: REPLY = KEY's value in loadgen's done line.
+done_field() {
+	local words i
+	REPLY=-
+	words=($(grep '^done ' "$L_OUT"))
+	for ((i = 1; i + 1 < ${#words[@]}; i++)); do
+		if [ "${words[i]}" = "$1" ]; then
+			REPLY=${words[i + 1]}
+			return 0
+		fi
+	done
+	return 1
+}
+
+# stop_all: stop loadgen, then tallyd.  A non-zero exit breaks the run,
+# but the figures already printed stand: they were taken on a whole fleet.
+BROKE=0
+stop_all() {
+	exec {L_FD}<&-
+	stop "$L_PID" loadgen
+	if [ "$REPLY" -ne 0 ]; then
+		echo "bench-gatherer: $L_PHASE: loadgen exited $REPLY:" >&2
+		grep '^done' "$L_OUT" >&2
+		tail_log "$L_ERR" 12
+		BROKE=1
+	fi
+	stop "$G_PID" tallyd
+	if [ "$REPLY" -ne 0 ]; then
+		echo "bench-gatherer: $L_PHASE: tallyd exited $REPLY on" \
+		    "SIGTERM" >&2
+		tail_log "$G_ERR" 5
+		BROKE=1
+	fi
+}
+
 # --- one round ---------------------------------------------------------
 
 # round METRICS LABEL: start loadgen against G_FURL and wait until all N
-# load nodes are committed.  Sets L_PID, R_US (the round), R_SHAKE and
-# R_ANSWER (loadgen's times, in ms), R_GCPU and R_LCPU (ticks).
+# load nodes are committed.  Sets R_US (the round), R_SHAKE and R_ANSWER
+# (loadgen's times, in ms), R_GCPU (tallyd's ticks in the round).
 round() {
 	local m=$1 label=$2 c=$(( ($1 + 1) / 2 )) s=$(( $1 / 2 ))
-	local t0=0 t_end line l lfd deadline_us g0 b_c b_s now
-	L_OUT=$tmp/$label.loadgen.out
-	L_ERR=$tmp/$label.loadgen.err
-	R_SHAKE=- R_ANSWER=-
+	local t_end g0 b_c b_s now got
 	db_entries
 	b_c=$E_COUNTERS b_s=$E_STATS
 	cpu_ticks "$G_PID"; g0=$REPLY
-	: > "$L_OUT"
-	"$LOADGEN" -f "$G_FURL" -n "$N" -m "$m" -t "$LG_THREADS" \
-	    > "$L_OUT" 2> "$L_ERR" &
-	L_PID=$!
-	pids+=("$L_PID")
-	now_us; t0=$REPLY		# until loadgen says when it began
-	exec {lfd}< "$L_OUT"
-	deadline_us=$(( t0 + DEADLINE * 1000000 ))
-	line=
+	start_loadgen "$label" "$N" -m "$m" -t "$LG_THREADS"
+	now_us; L_T0=$REPLY		# until loadgen says when it began
 	while :; do
-		# loadgen's event lines, read as they come
-		while read -r -u "$lfd" l; do
-			line+=$l
-			set -- $line
-			case ${1:-} in
-			start)
-				# its own clock: exec and setup are not the round
-				t0=$(( 10#${4%.*} * 1000000 + 10#${4#*.} ))
-				deadline_us=$(( t0 + DEADLINE * 1000000 ))
-				;;
-			# SECONDS with 3 decimals: without the dot, ms
-			handshaken) R_SHAKE=$((10#${3/./})) ;;
-			answered) [ "$2" = "$N" ] && R_ANSWER=$((10#${3/./})) ;;
-			esac
-			line=
-		done
-		line+=${l:-}		# a partial line, finished next time
+		lg_lines
 		now_us; now=$REPLY
-		if ! alive "$G_PID"; then
-			tail_log "$G_ERR"
-			broken "tallyd died during the $label round"
-		fi
-		if ! alive "$L_PID"; then
-			tail_log "$L_OUT"
-			tail_log "$L_ERR" 12
-			broken "loadgen exited during the $label round"
-		fi
+		lg_alive
 		db_entries
 		if ((E_COUNTERS >= N * c + b_c && E_STATS >= N * s + b_s)); then
 			load_nodes
@@ -338,12 +478,12 @@ round() {
 				break
 			fi
 		fi
-		if ((now > deadline_us)); then
+		if ((now > L_T0 + DEADLINE * 1000000)); then
 			load_nodes
-			local got=$REPLY
-			fx $((now - t0)) 1000000 2
-			echo "bench-gatherer: the $label round missed its" \
-			    "$DEADLINE s deadline; after $REPLY s:" >&2
+			got=$REPLY
+			fx $((now - L_T0)) 1000000 2
+			echo "bench-gatherer: the $label round is not done" \
+			    "after $REPLY s:" >&2
 			echo "  load nodes committed: $got of $N;" \
 			    "entries: nodes $E_NODES, counters $E_COUNTERS" \
 			    "(want $((N * c)) + $b_c), stats $E_STATS" \
@@ -351,34 +491,13 @@ round() {
 			tail_log "$L_OUT"
 			tail_log "$L_ERR" 5
 			tail_log "$G_ERR"
-			exec {lfd}<&-
-			broken "round incomplete"
+			broken "$label: round incomplete"
 		fi
 		nap $POLL
 	done
-	exec {lfd}<&-
-	R_US=$((t_end - t0))
+	R_US=$((t_end - L_T0))
+	R_SHAKE=$L_SHAKE R_ANSWER=$L_ANSWER
 	cpu_ticks "$G_PID"; R_GCPU=$((REPLY - g0))
-	cpu_ticks "$L_PID"; R_LCPU=$REPLY
-}
-
-# stop_all LABEL: stop loadgen, then tallyd; a non-zero exit is broken.
-BROKE=0
-stop_all() {
-	local label=$1
-	stop "$L_PID" loadgen
-	if [ "$REPLY" -ne 0 ]; then
-		echo "bench-gatherer: $label loadgen exited $REPLY:" >&2
-		grep '^done' "$L_OUT" >&2
-		tail_log "$L_ERR" 12
-		BROKE=1
-	fi
-	stop "$G_PID" tallyd
-	if [ "$REPLY" -ne 0 ]; then
-		echo "bench-gatherer: $label tallyd exited $REPLY on SIGTERM" >&2
-		tail_log "$G_ERR" 5
-		BROKE=1
-	fi
 }
 
 row() {
@@ -397,12 +516,13 @@ samples=$((N * M))
 commas "$N"; cn=$REPLY
 commas "$M"; cm=$REPLY
 
-# big MODE [N]: the 1,000 x 1,000 round on MODE and the idle cost after
-# it; prints its rows.  Appends the round's time (us) to B_ALL[MODE]; with
-# N (a repeat), only that.
+# big MODE [N]: the N x M round on MODE and the idle cost after it;
+# prints its rows.  Appends the round's time (us) and tallyd's CPU to
+# B_ALL[MODE] and B_CPU[MODE]; with N (a repeat), only that.
 declare -A B_US=() B_ALL=() B_CPU=()
 big() {
-	local mode=$1 label=$1 rep=${2:-}
+	local mode=$1 rep=${2:-} secs krate hwm hwm_mib gcpu lcpu
+	local rss0 anon0 rss1 anon1 file1 idle idle_anon shake answer
 	start_tallyd "big-$mode$rep" "$mode"
 	nap 0.3		# let it settle before the baseline
 	status_kib "$G_PID" VmRSS; rss0=$REPLY
@@ -412,32 +532,35 @@ big() {
 	B_ALL[$mode]+=" $R_US"
 	B_CPU[$mode]+=" $R_GCPU"
 	if [ -n "$rep" ]; then
-		stop_all "big-$mode$rep"
+		fleet_check
+		stop_all
 		return
 	fi
 	B_US[$mode]=$R_US
-	fx "$R_US" 1000000 2; secs=$REPLY
-	rate=$(( samples * 1000000 / R_US ))
-	fx "$rate" 1000 0; krate=$REPLY
-	fx "$rate" 150000 2; ratio=$REPLY
 	status_kib "$G_PID" VmHWM; hwm=$REPLY
-	fx "$hwm" 1024 1; hwm_mib=$REPLY
+	# Idle: every connection has answered its first poll; the next is
+	# ~60 s off.
+	nap 1
+	status_kib "$G_PID" VmRSS; rss1=$REPLY
+	status_kib "$G_PID" RssAnon; anon1=$REPLY
+	status_kib "$G_PID" RssFile; file1=$REPLY
+	cpu_ticks "$L_PID"; lcpu=$REPLY
+	fleet_check
 
+	fx "$R_US" 1000000 2; secs=$REPLY
+	fx $(( samples * 1000000 / R_US )) 1000 0; krate=$REPLY
+	fx "$hwm" 1024 1; hwm_mib=$REPLY
 	echo
 	if [ "$mode" = plain ]; then
-		row "gatherer round, $cn conns x $cm metrics, plaintext" \
+		row "round, $cn conns x $cm metrics, plain" \
 		    "$secs s" - - "<= 2 s"
-		row "  samples/s vs collectd network (const)" \
-		    "$krate k/s" "150 k/s" "${ratio}x" \
-		    ">= 500 k/s; reference is collectd's ~150k/s/thread, not measured"
 	else
 		fx "${B_US[plain]}" 1000000 2; local ref=$REPLY
 		fx "$R_US" "${B_US[plain]}" 2; local x=$REPLY
-		row "gatherer round, $cn conns x $cm metrics, TLS 1.3" \
+		row "round, $cn conns x $cm metrics, TLS 1.3" \
 		    "$secs s" "$ref s" "${x}x" "<= 1.5x the plaintext round"
-		row "  samples/s, TLS" "$krate k/s" "150 k/s" "${ratio}x" \
-		    ">= 500 k/s"
 	fi
+	row "  samples committed per second" "$krate k/s" - - ">= 500 k/s"
 	shake=- answer=-
 	[ "$R_SHAKE" != - ] && { fx "$R_SHAKE" 1000 2; shake="$REPLY s"; }
 	[ "$R_ANSWER" != - ] && { fx "$R_ANSWER" 1000 2; answer="$REPLY s"; }
@@ -446,28 +569,26 @@ big() {
 	row "  of which: all snapshots sent (loadgen)" "$answer" - - \
 	    "(context)"
 	fx "$R_GCPU" "$CLK_TCK" 2; gcpu=$REPLY
-	fx "$R_LCPU" "$CLK_TCK" 2; lcpu=$REPLY
+	fx "$lcpu" "$CLK_TCK" 2; lcpu=$REPLY
 	row "  CPU: tallyd vs loadgen, in the round" "$gcpu s" "$lcpu s" - \
 	    "(context; loadgen's is its whole life)"
 	row "  tallyd peak RSS in the round (VmHWM)" "$hwm_mib MiB" - - \
 	    "<= 128 MiB"
-
-	# Idle: every connection has answered its first poll; the next is
-	# ~60 s off.
-	nap 1
-	status_kib "$G_PID" VmRSS; rss1=$REPLY
-	status_kib "$G_PID" RssAnon; anon1=$REPLY
-	status_kib "$G_PID" RssFile; file1=$REPLY
 	fx $(( (rss1 - rss0) * 10 )) $((N * 10)) 1; idle=$REPLY
 	fx $(( (anon1 - anon0) * 10 )) $((N * 10)) 1; idle_anon=$REPLY
-	fx "$rss0" 1024 1; rss0_mib=$REPLY
-	fx "$rss1" 1024 1; rss1_mib=$REPLY
-	fx "$file1" 1024 1; file1_mib=$REPLY
+	fx "$rss0" 1024 1; rss0=$REPLY
+	fx "$rss1" 1024 1; rss1=$REPLY
+	fx "$file1" 1024 1; file1=$REPLY
 	row "  idle connection, after the round" "$idle KiB" - - \
-	    "<= 16 KiB (VmRSS $rss0_mib -> $rss1_mib MiB)"
+	    "<= 16 KiB (VmRSS $rss0 -> $rss1 MiB)"
 	row "  same, anonymous memory only (RssAnon)" "$idle_anon KiB" - - \
-	    "(context; RssFile now $file1_mib MiB: the LMDB map)"
-	stop_all "big-$mode"
+	    "(context; RssFile now $file1 MiB: the LMDB map)"
+	stop_all
+	done_field handshake_max
+	row "  slowest handshake, connect to WELCOME" "$REPLY s" - - \
+	    "(context: loadgen's)"
+	echo "  fleet: $cn of $cn connections up at the figures (loadgen" \
+	    "lost none; tallyd logged $cn up, none down)"
 }
 
 big plain
@@ -515,64 +636,52 @@ row "round, TLS vs plaintext, median of $REPEAT each" "$secs s" "$ref s" \
     "${x}x" "<= 1.5x"
 list "${B_ALL[tls]}"; lt=$REPLY
 list "${B_ALL[plain]}"; lp=$REPLY
-row "  the rounds, in seconds: TLS $lt; plaintext $lp" "" "" "" ""
+echo "  the rounds, in seconds: TLS $lt; plaintext $lp"
 # tallyd's CPU is what a neighbour's load does not inflate; the wall time
 # on a busy machine follows the CPU of tallyd and loadgen together.
 median "${B_CPU[plain]}"; cp=$REPLY
 median "${B_CPU[tls]}"; ct=$REPLY
 fx "$cp" "$CLK_TCK" 2; ref=$REPLY
 fx "$ct" "$CLK_TCK" 2; secs=$REPLY
-fx "$ct" "$cp" 2; x=$REPLY
+x=-
+((cp > 0)) && { fx "$ct" "$cp" 2; x=${REPLY}x; }
 row "  tallyd CPU in the round, TLS vs plaintext" "$secs s" "$ref s" \
-    "${x}x" "(context: median of $REPEAT each)"
+    "$x" "(context: median of $REPEAT each)"
 
-# steady MODE: the same fleet, kept connected and polled every second:
-# tallyd's CPU for rounds 3 and 4, from loadgen's 2N-th answer to its
-# 4N-th, when the handshakes are long done.  Sets ST_CPU[MODE] (ticks).
+# steady MODE: the same fleet, kept connected and polled every STEADY_IV
+# seconds: tallyd's CPU for rounds 3 and 4, from loadgen's 2N-th answer
+# to its 4N-th, when the handshakes are long done.  Sets ST_CPU[MODE]
+# (ticks).
 declare -A ST_CPU=()
 steady() {
-	local mode=$1 lfd l line= g2= g4= now deadline_us
-	G_INTERVAL=1 start_tallyd "steady-$mode" "$mode"
-	L_OUT=$tmp/steady-$mode.loadgen.out
-	L_ERR=$tmp/steady-$mode.loadgen.err
-	: > "$L_OUT"
-	"$LOADGEN" -f "$G_FURL" -n "$N" -m "$M" -t "$LG_THREADS" \
-	    > "$L_OUT" 2> "$L_ERR" &
-	L_PID=$!
-	pids+=("$L_PID")
-	now_us; deadline_us=$(( REPLY + DEADLINE * 1000000 ))
-	exec {lfd}< "$L_OUT"
-	while [ -z "$g4" ]; do
-		while read -r -u "$lfd" l; do
-			line+=$l
-			set -- $line
-			line=
-			[ "${1:-}" = answered ] || continue
-			if [ "$2" = $((2 * N)) ]; then
-				cpu_ticks "$G_PID"; g2=$REPLY
-			elif [ "$2" = $((4 * N)) ] && [ -n "$g2" ]; then
-				cpu_ticks "$G_PID"; g4=$REPLY
-			fi
-		done
-		line+=${l:-}
-		if ! alive "$G_PID"; then
-			tail_log "$G_ERR"
-			broken "tallyd died during the steady $mode rounds"
+	local mode=$1 now deadline_us
+	start_tallyd "steady-$mode" "$mode" "$STEADY_IV" "$STEADY_POLL_TIMEOUT"
+	ST_G2= ST_G4=
+	on_answered() {
+		if (($1 == 2 * N)); then
+			cpu_ticks "$G_PID"; ST_G2=$REPLY
+		elif (($1 == 4 * N)) && [ -n "$ST_G2" ]; then
+			cpu_ticks "$G_PID"; ST_G4=$REPLY
 		fi
-		if ! alive "$L_PID"; then
-			tail_log "$L_ERR" 12
-			broken "loadgen exited during the steady $mode rounds"
-		fi
+	}
+	start_loadgen "steady-$mode" "$N" -m "$M" -t "$LG_THREADS"
+	# Four rounds: the first, and three intervals.
+	now_us; deadline_us=$(( REPLY + (DEADLINE + 4 * STEADY_IV) * 1000000 ))
+	while [ -z "$ST_G4" ]; do
+		lg_lines
+		lg_alive
 		now_us; now=$REPLY
 		if ((now > deadline_us)); then
 			tail_log "$L_OUT"
-			broken "the steady $mode rounds missed the deadline"
+			broken "$L_PHASE: 4 rounds not done in" \
+			    "$((DEADLINE + 4 * STEADY_IV)) s"
 		fi
 		nap $POLL
 	done
-	exec {lfd}<&-
-	ST_CPU[$mode]=$(( (g4 - g2) / 2 ))
-	stop_all "steady-$mode"
+	on_answered() { :; }
+	fleet_check
+	ST_CPU[$mode]=$(( (ST_G4 - ST_G2) / 2 ))
+	stop_all
 }
 steady plain
 steady tls
@@ -582,33 +691,35 @@ x=-
 ((ST_CPU[plain] > 0)) && { fx "${ST_CPU[tls]}" "${ST_CPU[plain]}" 2; x=${REPLY}x; }
 echo
 row "steady round, connections up: tallyd CPU, TLS" "$secs s" "$ref s" \
-    "$x" "(context: rounds 3-4 at -i 1, vs plaintext)"
+    "$x" "(context: rounds 3-4 at -i $STEADY_IV, vs plaintext)"
+echo "  fleet: $cn of $cn connections up through round 4, both transports"
 
 # small MODE: the same fleet with 10-metric snapshots: the connection's
 # own overhead, and tallyd's CPU per connection, handshakes and all.
 declare -A S_CPU=()
 small() {
-	local mode=$1
+	local mode=$1 secs rss0 anon0 rss1 anon1 idle idle_anon
 	start_tallyd "small-$mode" "$mode"
 	nap 0.3		# let it settle before the baseline
 	status_kib "$G_PID" VmRSS; rss0=$REPLY
 	status_kib "$G_PID" RssAnon; anon0=$REPLY
 	round "$SMALL_M" "small-$mode"
-	fx "$R_US" 1000000 2; secs=$REPLY
 	S_CPU[$mode]=$R_GCPU
 	nap 1
 	status_kib "$G_PID" VmRSS; rss1=$REPLY
 	status_kib "$G_PID" RssAnon; anon1=$REPLY
+	fleet_check
+	fx "$R_US" 1000000 2; secs=$REPLY
 	fx $(( (rss1 - rss0) * 10 )) $((N * 10)) 1; idle=$REPLY
 	fx $(( (anon1 - anon0) * 10 )) $((N * 10)) 1; idle_anon=$REPLY
 	echo
-	row "gatherer round, $cn conns x $SMALL_M metrics, $mode" "$secs s" \
+	row "round, $cn conns x $SMALL_M metrics, $mode" "$secs s" \
 	    - - "(context: mostly handshakes)"
 	row "  idle connection, after the round" "$idle KiB" - - \
 	    "<= 16 KiB"
 	row "  same, anonymous memory only (RssAnon)" "$idle_anon KiB" - - \
 	    "(context)"
-	stop_all "small-$mode"
+	stop_all
 }
 small plain
 small tls
@@ -617,31 +728,26 @@ small tls
 # timed from connect() to WELCOME.  Sets H_US[MODE], microseconds.
 declare -A H_US=()
 handshakes() {
-	local mode=$1 label=hs-$1 lfd l i avg=
-	start_tallyd "$label" "$mode"
-	L_OUT=$tmp/$label.loadgen.out
-	L_ERR=$tmp/$label.loadgen.err
-	: > "$L_OUT"
-	"$LOADGEN" -f "$G_FURL" -n "$HS" -m "$SMALL_M" -w 1 -q \
-	    > "$L_OUT" 2> "$L_ERR" &
-	L_PID=$!
-	pids+=("$L_PID")
-	for ((i = 0; i < DEADLINE * 50; i++)); do
-		grep -q '^handshaken ' "$L_OUT" && break
-		alive "$L_PID" || break
-		nap 0.02
+	local mode=$1 now deadline_us
+	start_tallyd "hs-$mode" "$mode"
+	start_loadgen "hs-$mode" "$HS" -m "$SMALL_M" -w 1 -q
+	now_us; deadline_us=$(( REPLY + DEADLINE * 1000000 ))
+	while [ "$L_SHAKE" = - ]; do
+		lg_lines
+		lg_alive
+		now_us; now=$REPLY
+		if ((now > deadline_us)); then
+			tail_log "$L_ERR"
+			broken "$L_PHASE: $HS handshakes not done in" \
+			    "$DEADLINE s"
+		fi
+		nap $POLL
 	done
-	if ! grep -q '^handshaken ' "$L_OUT"; then
-		tail_log "$L_ERR"
-		broken "$label: $HS handshakes did not finish"
-	fi
-	stop_all "$label"
-	for l in $(grep '^done ' "$L_OUT"); do
-		[ "$avg" = next ] && { avg=$l; break; }
-		[ "$l" = handshake_avg ] && avg=next
-	done
+	fleet_check
+	stop_all
+	done_field handshake_avg
 	# seconds with 6 decimals: without the dot, microseconds
-	H_US[$mode]=$((10#${avg/./}))
+	H_US[$mode]=$((10#${REPLY/./}))
 }
 handshakes plain
 handshakes tls
@@ -653,7 +759,14 @@ row "handshake, one connection at a time, TLS" "$ht ms" "$hp ms" \
     "+$hd ms" "(context: connect to WELCOME, loopback, $HS in a row)"
 fx $(( S_CPU[tls] * 1000000 / CLK_TCK / N )) 1000 3; ct=$REPLY
 fx $(( S_CPU[plain] * 1000000 / CLK_TCK / N )) 1000 3; cp=$REPLY
-row "tallyd CPU per connection, 1,000 at once" "$ct ms" "$cp ms" - \
+commas "$N"
+row "tallyd CPU per connection, $REPLY at once" "$ct ms" "$cp ms" - \
     "(context: TLS vs plaintext, $SMALL_M-metric round)"
 
+echo
+if [ "$BROKE" = 0 ]; then
+	echo "fleet: each of the $FLEETS phases above ran on its whole" \
+	    "fleet ($cn connections, $HS one at a time): none lost, checked" \
+	    "from both ends"
+fi
 exit $BROKE

@@ -1,7 +1,10 @@
 /*
  * bench.c: `make bench`.  Prints each figure beside a reference measured in
- * the same run, on this machine; it never passes or fails.  Links the
- * shared libtally, as a node program would.
+ * the same run, on this machine; no figure passes or fails.  It exits 1,
+ * with no figure, only when a part could not run as it says: the plugin's
+ * 1,000 nodes are counted in the statsfile, and a run of each plugin
+ * figure must print a value for every one of them.  Links the shared
+ * libtally, as a node program would.
  *
  * usage: bench PLUGIN
  */
@@ -290,27 +293,109 @@ bench_flush(const char *dir, double *first)
 	return median(times, REPEAT * 2);
 }
 
+/*
+ * The plugin's fleet: NODES storage nodes of NODE_METRICS metrics each, as
+ * the original system's storage nodes carried about 200.  Each node holds
+ * every statid of the plugin's graph table, so that tally_all draws every
+ * graph; the storage server's latency summaries under the original's
+ * names; and filler up to NODE_METRICS, half counters, half stats.
+ */
+#define NODES		1000
+#define NODE_METRICS	200
+
+static const char *const graph_counters[] = {
+	"storage_server.allocate", "storage_server.get",
+	"storage_server.writev", "storage_server.readv",
+	"storage_server.bytes_added", "storage_server.bytes_freed",
+	"chk_upload_helper.upload_requests",
+	"chk_upload_helper.upload_already_present",
+	"chk_upload_helper.upload_need_upload",
+	"chk_upload_helper.encoded_bytes", "chk_upload_helper.fetched_bytes",
+	"uploader.bytes_uploaded", "uploader.files_uploaded",
+	"mutable.files_published", "mutable.files_retrieved",
+};
+static const char *const graph_stats[] = {
+	"load_monitor.avg_load", "load_monitor.max_load",
+	"cpu_monitor.1min_avg", "cpu_monitor.5min_avg",
+	"cpu_monitor.15min_avg", "cpu_monitor.total", "node.uptime",
+	"storage_server.allocated", "storage_server.consumed",
+	"chk_upload_helper.incoming_count", "chk_upload_helper.incoming_size",
+	"chk_upload_helper.incoming_size_old",
+	"chk_upload_helper.encoding_count", "chk_upload_helper.encoding_size",
+	"chk_upload_helper.encoding_size_old",
+	"chk_upload_helper.active_uploads",
+};
+static const char *const latency_ops[] = {
+	"allocate", "write", "close", "read", "get", "writev", "readv",
+};
+static const char *const latency_kinds[] = {
+	"mean", "01_0_percentile", "10_0_percentile", "50_0_percentile",
+	"90_0_percentile", "95_0_percentile", "99_0_percentile",
+	"99_9_percentile", "samplesize",
+};
+#define NELEM(a)	(sizeof (a) / sizeof (a)[0])
+
+struct node_names {
+	char	 counter[NODE_METRICS][64];
+	char	 stat[NODE_METRICS][64];
+	int	 ncounters, nstats;
+};
+
+static void
+node_names_init(struct node_names *nn)
+{
+	size_t	 i, j;
+	int	 pad;
+
+	nn->ncounters = nn->nstats = 0;
+	for (i = 0; i < NELEM(graph_counters); i++)
+		snprintf(nn->counter[nn->ncounters++], 64, "%s",
+		    graph_counters[i]);
+	for (i = 0; i < NELEM(graph_stats); i++)
+		snprintf(nn->stat[nn->nstats++], 64, "%s", graph_stats[i]);
+	for (i = 0; i < NELEM(latency_ops); i++)
+		for (j = 0; j < NELEM(latency_kinds); j++)
+			snprintf(nn->stat[nn->nstats++], 64,
+			    "storage_server.latencies.%s.%s", latency_ops[i],
+			    latency_kinds[j]);
+	pad = NODE_METRICS - nn->ncounters - nn->nstats;
+	for (i = 0; i < (size_t)(pad + 1) / 2; i++)
+		snprintf(nn->counter[nn->ncounters++], 64,
+		    "bench.filler.counter.%03zu", i);
+	for (i = 0; i < (size_t)pad / 2; i++)
+		snprintf(nn->stat[nn->nstats++], 64, "bench.filler.stat.%03zu",
+		    i);
+}
+
+struct node_ctx {
+	const struct node_names	*nn;
+	int			 i;
+};
+
 static int
 node_stats(void *ctx, tally_sink *sink)
 {
-	tally_sink_put(sink, "storage_server.allocated", 1e9 + *(int *)ctx);
-	tally_sink_put(sink, "storage_server.consumed", 5e8 + *(int *)ctx);
-	tally_sink_put(sink, "load_monitor.avg_load", 0.001);
-	tally_sink_put(sink, "load_monitor.max_load", 0.01);
-	tally_sink_put(sink, "cpu_monitor.total", 12.5);
-	tally_sink_put(sink, "node.uptime", 3600);
+	const struct node_ctx	*nc = ctx;
+	int			 j, rc;
+
+	for (j = 0; j < nc->nn->nstats; j++)
+		if ((rc = tally_sink_put(sink, nc->nn->stat[j],
+		    nc->i * 0.001 + j)) != 0)
+			return rc;
 	return 0;
 }
 
 static int
-fill_nodes(const char *dir, int n)
+fill_nodes(const char *dir, int n, const struct node_names *nn)
 {
 	tally_options	 opt;
 	tally_provider	*p;
 	tally_producer	 prod = { "node", node_stats, NULL };
+	struct node_ctx	 nc = { nn, 0 };
 	char		 id[32], nick[32];
-	int		 i;
+	int		 i, j;
 
+	prod.ctx = &nc;
 	for (i = 0; i < n; i++) {
 		snprintf(id, sizeof id, "node-%04d", i);
 		snprintf(nick, sizeof nick, "storage %d", i);
@@ -322,16 +407,50 @@ fill_nodes(const char *dir, int n)
 		opt.flags = TALLY_F_NO_MONITORS;
 		if (tally_provider_new(&p, &opt) != 0)
 			return -1;
-		prod.ctx = &i;
+		nc.i = i;
 		tally_register_producer(p, &prod);
-		tally_count(p, "storage_server.allocate", i);
-		tally_count(p, "storage_server.get", 2 * i);
-		tally_count(p, "storage_server.bytes_added", 4096 * i);
-		if (tally_provider_start(p) != 0)
+		for (j = 0; j < nn->ncounters; j++)
+			if (tally_count(p, nn->counter[j],
+			    (int64_t)i * 1000 + j) != 0)
+				return -1;
+		if (tally_provider_start(p) != 0) {
+			fprintf(stderr, "bench: %s: %s\n", id,
+			    tally_provider_errmsg(p));
 			return -1;
+		}
 		tally_provider_free(p);
 	}
 	return 0;
+}
+
+/*
+ * The statsfile's entries, from the stock mdb_stat, as an operator would
+ * count them: the fleet a figure claims is the fleet that was there.
+ */
+static int
+db_entries(const char *dir, long *nodes, long *counters, long *stats)
+{
+	char	 cmd[4200], line[256], db[64] = "";
+	FILE	*f;
+	long	 v;
+
+	*nodes = *counters = *stats = -1;
+	snprintf(cmd, sizeof cmd, "mdb_stat -a '%s' 2>/dev/null", dir);
+	if ((f = popen(cmd, "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof line, f) != NULL) {
+		if (sscanf(line, "Status of %63s", db) == 1)
+			continue;
+		if (sscanf(line, " Entries: %ld", &v) != 1)
+			continue;
+		if (strcmp(db, "nodes") == 0)
+			*nodes = v;
+		else if (strcmp(db, "counters") == 0)
+			*counters = v;
+		else if (strcmp(db, "stats") == 0)
+			*stats = v;
+	}
+	return pclose(f) == 0 && *nodes >= 0 ? 0 : -1;
 }
 
 /* Wall time of one run of argv with statsfile set, stdout discarded. */
@@ -355,6 +474,7 @@ run_once(char *const argv[], const char *statsfile)
 	return (now() - t) * 1e3;
 }
 
+/* The median of 21 runs, or NaN if any run failed. */
 static double
 run_median(char *const argv[], const char *statsfile)
 {
@@ -362,8 +482,81 @@ run_median(char *const argv[], const char *statsfile)
 	int	 i;
 
 	for (i = 0; i < 21; i++)
-		times[i] = run_once(argv, statsfile);
+		if (isnan(times[i] = run_once(argv, statsfile)))
+			return NAN;
 	return median(times, 21);
+}
+
+/* What one run printed: multigraph sections, values, and U among them. */
+struct output {
+	long	 graphs, values, unknown;
+	long	 listed;		/* lines naming a tally_ plugin */
+};
+
+/* Run argv once with its stdout in a pipe, counting; its exit status. */
+static int
+run_count(char *const argv[], const char *statsfile, struct output *o)
+{
+	char	 line[512];
+	FILE	*f;
+	pid_t	 pid;
+	int	 pfd[2], status;
+	size_t	 len;
+
+	memset(o, 0, sizeof *o);
+	if (pipe(pfd) != 0)
+		return -1;
+	if ((pid = fork()) == 0) {
+		dup2(pfd[1], 1);
+		close(pfd[0]);
+		close(pfd[1]);
+		setenv("statsfile", statsfile, 1);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	close(pfd[1]);
+	if ((f = fdopen(pfd[0], "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof line, f) != NULL) {
+		len = strlen(line);
+		if (strncmp(line, "tally_", 6) == 0)
+			o->listed++;
+		else if (strncmp(line, "multigraph ", 11) == 0)
+			o->graphs++;
+		else if (strstr(line, ".value ") != NULL) {
+			o->values++;
+			if (len >= 3 && strcmp(line + len - 3, " U\n") == 0)
+				o->unknown++;
+		}
+	}
+	fclose(f);
+	if (waitpid(pid, &status, 0) != pid)
+		return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+/*
+ * Whether a run of argv printed a value, not U, for each of the NODES
+ * nodes in each of `graphs' graphs (0: a single graph, no sections).
+ * Says what was missing and returns -1 if not.
+ */
+static int
+check_fleet(const char *what, char *const argv[], const char *statsfile,
+    long graphs)
+{
+	struct output	 o;
+	long		 want = (graphs > 0 ? graphs : 1) * NODES;
+	int		 rc;
+
+	rc = run_count(argv, statsfile, &o);
+	if (rc == 0 && o.graphs == graphs && o.values == want &&
+	    o.unknown == 0)
+		return 0;
+	fprintf(stderr, "bench: %s: the plugin exited %d and printed %ld "
+	    "values (%ld of them U) in %ld graphs; want %ld values of %d "
+	    "nodes in %ld graphs: no figure\n", what, rc, o.values,
+	    o.unknown, o.graphs, want, NODES, graphs);
+	return -1;
 }
 
 static void
@@ -384,11 +577,13 @@ main(int argc, char **argv)
 	tally_options	 opt;
 	char		 dir[] = "/tmp/tally-bench.XXXXXX";
 	char		 nodes[] = "/tmp/tally-bench-nodes.XXXXXX";
-	char		 plugin[4096], link[4200];
+	char		 plugin[4096], one_link[4200] = "", all_link[4200] = "";
 	double		 r, a, one, two, tworaw, byname, flush, first;
 	double		 fetch, spawn;
 	long		 ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	int		 i;
+	long		 en, ec, es, ngraphs;
+	static struct node_names nn;
+	int		 i, rc = 1;
 
 	if (argc != 2) {
 		fprintf(stderr, "usage: bench PLUGIN\n");
@@ -476,56 +671,103 @@ main(int argc, char **argv)
 	    "flush of 10k counters + 10k stats, all new", flush, "-", "-",
 	    "<= 10 ms");
 
-	if (fill_nodes(nodes, 1000) != 0) {
-		fprintf(stderr, "bench: could not fill 1,000 nodes\n");
-		return 1;
+	/*
+	 * The plugin's figures, on a fleet counted in the statsfile and in
+	 * one run of each figure's command.
+	 */
+	node_names_init(&nn);
+	if (fill_nodes(nodes, NODES, &nn) != 0) {
+		fprintf(stderr, "bench: could not fill %d nodes\n", NODES);
+		goto out;
+	}
+	if (db_entries(nodes, &en, &ec, &es) != 0) {
+		fprintf(stderr, "bench: mdb_stat -a %s failed (lmdb-utils): "
+		    "cannot count the plugin's fleet\n", nodes);
+		goto out;
+	}
+	if (en != NODES || ec + es != (long)NODES * NODE_METRICS) {
+		fprintf(stderr, "bench: the statsfile holds %ld nodes and %ld "
+		    "values, not %d and %d: no plugin figure\n", en, ec + es,
+		    NODES, NODES * NODE_METRICS);
+		goto out;
 	}
 	snprintf(plugin, sizeof plugin, "%s", argv[1]);
 	if (plugin[0] != '/') {
 		char cwd[2048];
 		if (getcwd(cwd, sizeof cwd) == NULL)
-			return 1;
+			goto out;
 		snprintf(plugin, sizeof plugin, "%s/%s", cwd, argv[1]);
 	}
-	snprintf(link, sizeof link, "%s/tahoe_storage_allocated", nodes);
-	if (symlink(plugin, link) != 0) {
+	snprintf(one_link, sizeof one_link, "%s/tahoe_storage_allocated",
+	    nodes);
+	snprintf(all_link, sizeof all_link, "%s/tally_all", nodes);
+	if (symlink(plugin, one_link) != 0 || symlink(plugin, all_link) != 0) {
 		perror("bench: symlink");
-		return 1;
+		goto out;
 	}
 	{
-		char *pa[] = { link, NULL };
+		char *pa[] = { one_link, NULL };
 		char *ta[] = { (char *)"/bin/true", NULL };
+		char *pl[] = { one_link, (char *)"list", NULL };
+		struct output o;
+
+		if (check_fleet("plugin fetch", pa, nodes, 0) != 0)
+			goto out;
 		fetch = run_median(pa, nodes);
 		spawn = run_median(ta, nodes);
+		if (isnan(fetch) || isnan(spawn)) {
+			fprintf(stderr, "bench: a plugin fetch failed\n");
+			goto out;
+		}
+		/* Every graph of the table, since every node has every stat. */
+		if (run_count(pl, nodes, &o) != 0 || o.listed < 2) {
+			fprintf(stderr, "bench: %s list failed\n", plugin);
+			goto out;
+		}
+		ngraphs = o.listed - 1;		/* less tally_all */
 	}
 	printf("%-44s %9.2f ms %9.2f ms %7.2fx %s\n",
-	    "plugin fetch, 1,000 nodes vs spawning true", fetch, spawn,
+	    "plugin fetch, 1,000 nodes x 200 vs true", fetch, spawn,
 	    fetch / spawn, "<= 10 ms");
 	/* tally_all: every graph with data, in one run, as munin-node asks. */
-	snprintf(link, sizeof link, "%s/tally_all", nodes);
-	if (symlink(plugin, link) == 0) {
-		char *pa[] = { link, NULL };
-		char *pc[] = { link, (char *)"config", NULL };
+	{
+		char *pa[] = { all_link, NULL };
+		char *pc[] = { all_link, (char *)"config", NULL };
 		double mf, mc;
 
 		setenv("MUNIN_CAP_MULTIGRAPH", "1", 1);
+		if (check_fleet("multigraph fetch", pa, nodes, ngraphs) != 0)
+			goto out;
 		mf = run_median(pa, nodes);
 		setenv("MUNIN_CAP_DIRTYCONFIG", "1", 1);
+		if (check_fleet("multigraph dirty config", pc, nodes,
+		    ngraphs) != 0)
+			goto out;
 		mc = run_median(pc, nodes);
 		unsetenv("MUNIN_CAP_MULTIGRAPH");
 		unsetenv("MUNIN_CAP_DIRTYCONFIG");
+		if (isnan(mf) || isnan(mc)) {
+			fprintf(stderr, "bench: a multigraph run failed\n");
+			goto out;
+		}
 		printf("%-44s %9.2f ms %9.2f ms %7.2fx %s\n",
 		    "multigraph fetch, all graphs, 1,000 nodes", mf, spawn,
 		    mf / spawn, "<= 100 ms");
 		printf("%-44s %9.2f ms %9.2f ms %7.2fx %s\n",
 		    "multigraph dirty config, 1,000 nodes", mc, spawn,
 		    mc / spawn, "(context)");
-		unlink(link);
 	}
+	printf("  fleet: %d nodes x %d metrics in the statsfile (mdb_stat); "
+	    "a run of each plugin figure printed a value for every node in "
+	    "each of its graphs (%ld in tally_all)\n", NODES, NODE_METRICS,
+	    ngraphs);
 
+	rc = 0;
+out:
 	tally_provider_free(prov);
-	unlink(link);
+	unlink(one_link);
+	unlink(all_link);
 	rm_env(dir);
 	rm_env(nodes);
-	return 0;
+	return rc;
 }

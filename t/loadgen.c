@@ -31,6 +31,9 @@
  *                              WELCOME: a connection's whole handshake)
  *   answered K SECONDS         K snapshots sent in full, at each multiple of N
  *   stalled-closed S SECONDS   the gatherer closed all S stalled connections
+ *   lost K SECONDS             a healthy connection failed or was closed,
+ *                              the K-th of the fleet: a figure taken now
+ *                              would be a smaller fleet's (one line each)
  *   done key value ...         the summary, at exit
  * Exits 0, or 1 if any connection failed, or 2 on a usage or setup error.
  */
@@ -101,6 +104,8 @@ struct lg_conn {
 	uint32_t	 queue[LG_QUEUE];
 	unsigned	 nq;
 	uint32_t	 polls;
+	double		 t_poll;	/* the last POLL read, or 0 */
+	double		 t_sent;	/* the last SNAPSHOT sent in full, or 0 */
 	uint8_t		 in[LG_IN_MAX];
 	size_t		 inlen;
 };
@@ -203,6 +208,7 @@ lg_event(struct lg *lg, enum lg_event ev)
 		else
 			a->closed++;
 		r = a->errors + a->closed;
+		printf("lost %ld %.3f\n", r, lg_elapsed(lg));
 		break;
 	}
 	pthread_mutex_unlock(&a->lock);
@@ -369,6 +375,7 @@ lg_send(struct lg_conn *c)
 	lg_update(c);
 	if (c->sending_snap) {
 		c->sending_snap = 0;
+		c->t_sent = ev_time();
 		lg->answered++;
 		lg_event(lg, LG_EV_ANSWERED);
 	}
@@ -380,12 +387,22 @@ lg_send(struct lg_conn *c)
 	}
 }
 
+/* "1.234 s ago", or "never" for a time of 0. */
+static void
+lg_ago(char *buf, size_t len, double t)
+{
+	if (t > 0)
+		snprintf(buf, len, "%.3f s ago", ev_time() - t);
+	else
+		snprintf(buf, len, "never");
+}
+
 /* One frame from the gatherer; -1 if c was closed. */
 static int
 lg_frame(struct lg_conn *c, uint8_t type, const uint8_t *pl, size_t plen)
 {
 	struct lg	*lg = c->lg;
-	char		 err[128];
+	char		 err[128], ago_poll[32], ago_sent[32];
 	const char	*msg;
 	size_t		 mlen;
 	uint32_t	 seq, interval;
@@ -393,11 +410,19 @@ lg_frame(struct lg_conn *c, uint8_t type, const uint8_t *pl, size_t plen)
 	double		 t;
 
 	if (type == WIRE_ERROR) {
+		/* Which side was late: when this end last read and answered. */
 		if (wire_get_error(pl, plen, &code, &msg, &mlen, err,
 		    sizeof err) != 0)
 			lg_fail(c, "malformed ERROR: %s", err);
-		else
+		else if (c->state != LG_READY)
 			lg_fail(c, "ERROR %u: %.*s", code, (int)mlen, msg);
+		else {
+			lg_ago(ago_poll, sizeof ago_poll, c->t_poll);
+			lg_ago(ago_sent, sizeof ago_sent, c->t_sent);
+			lg_fail(c, "ERROR %u: %.*s (here: last POLL read %s, "
+			    "last SNAPSHOT sent %s)", code, (int)mlen, msg,
+			    ago_poll, ago_sent);
+		}
 		return -1;
 	}
 	if (c->state == LG_STALLED) {
@@ -436,6 +461,7 @@ lg_frame(struct lg_conn *c, uint8_t type, const uint8_t *pl, size_t plen)
 		return -1;
 	}
 	lg->polls++;
+	c->t_poll = ev_time();
 	lg_event(lg, LG_EV_POLL);
 	if (c->out != NULL) {
 		/* A snapshot (or the HELLO) is still going out: later. */
