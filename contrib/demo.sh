@@ -1,41 +1,72 @@
 #!/bin/bash
 # contrib/demo.sh: tally end to end in a minute.
 #
-#	bash contrib/demo.sh [--no-build]
+#	bash contrib/demo.sh [--no-build | --build-only] [--no-install]
 #
 # As root on Debian bookworm (or with sudo): installs what is missing, builds
-# tally, starts a gatherer (tallyd) on a temporary base directory, two
-# simulated storage servers (tally-demo-node) in local mode writing straight
-# into the gatherer's statsfile and a third in remote mode, which dials the
-# gatherer's furl and answers its polls; then shows the furl and the
-# gatherer's log, what the real munin-run makes of the three nodes for a few
-# graphs and what the stock mdb_dump sees, and stops everything cleanly.
-# The temporary directory is kept so that you can look around.
+# tally out of the source tree in _demo/, starts a gatherer (tallyd) on a
+# temporary base directory, two simulated storage servers (tally-demo-node)
+# in local mode writing straight into the gatherer's statsfile and a third in
+# remote mode, which dials the gatherer's furl and answers its polls; then
+# shows the furl and the gatherer's log, what the real munin-run makes of the
+# three nodes for a few graphs, what the munin master stores and draws from
+# half a minute of samples, and what the stock mdb_dump sees, and stops
+# everything cleanly.  The temporary directory is kept so that you can look
+# around.
 #
-# --no-build: use an existing build, in TALLY_BUILDDIR (default: the source
-# tree); "make demo" runs this way.
+# The build never configures the source tree itself: .ci/run (which owns
+# _ci/) and any other out-of-tree build can follow it.  A source tree that
+# was configured in place by hand (./config.status) is built in place.
+#
+# --no-build: use an existing build, in TALLY_BUILDDIR (default: _demo/, or
+# the source tree if configured in place); "make demo" runs this way.
+# --build-only: install what is missing and build, then stop.
+# --no-install: report missing packages instead of installing them.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 set -euo pipefail
 
 PATH=$PATH:/usr/sbin:/sbin
 export LC_ALL=C
 srcdir=$(cd "$(dirname "$0")/.." && pwd)
-builddir=${TALLY_BUILDDIR:-$srcdir}
 build=1
+run=1
+install=1
 
 usage() {
-	echo "usage: bash contrib/demo.sh [--no-build]"
-	echo "  --no-build  use the existing build in \$TALLY_BUILDDIR" \
-	    "(default: the source tree)"
+	echo "usage: bash contrib/demo.sh [--no-build | --build-only] [--no-install]"
+	echo "  --no-build    use the existing build in \$TALLY_BUILDDIR" \
+	    "(default: _demo/)"
+	echo "  --build-only  install what is missing and build in _demo/" \
+	    "(or \$TALLY_BUILDDIR), then stop"
+	echo "  --no-install  report missing packages, do not install them"
 }
 
 for arg; do
 	case $arg in
 	--no-build)	build=0 ;;
+	--build-only)	run=0 ;;
+	--no-install)	install=0 ;;
 	-h|--help)	usage; exit 0 ;;
 	*)		usage >&2; exit 1 ;;
 	esac
 done
+[ "$build" -eq 1 ] || [ "$run" -eq 1 ] || {
+	usage >&2
+	exit 1
+}
+
+# Where to build: _demo/, a folder .ci/run leaves alone (it removes and
+# rebuilds _ci/).  configure refuses to build out of tree beside an
+# in-place configuration, so a tree configured in place is built in place.
+inplace=0
+if [ -n "${TALLY_BUILDDIR:-}" ]; then
+	builddir=$TALLY_BUILDDIR
+elif [ -f "$srcdir/config.status" ]; then
+	builddir=$srcdir
+	inplace=1
+else
+	builddir=$srcdir/_demo
+fi
 
 if [ -t 1 ]; then
 	bold=$'\033[1m' plain=$'\033[0m'
@@ -60,11 +91,17 @@ show() {
 # ---- 1. packages -------------------------------------------------------
 
 section "1. Packages"
+pkgs=
+cmds=
 if [ "$build" -eq 1 ]; then
 	pkgs="build-essential autoconf automake libtool pkg-config liblmdb-dev
-	    libev-dev libssl-dev lmdb-utils munin-node munin"
-else
-	pkgs="lmdb-utils munin-node munin"
+	    libev-dev libssl-dev"
+	cmds="cc make pkg-config"
+	[ -x "$srcdir/configure" ] || cmds="$cmds autoreconf"
+fi
+if [ "$run" -eq 1 ]; then
+	pkgs="$pkgs lmdb-utils munin-node munin rrdtool"
+	cmds="$cmds mdb_dump munin-run"
 fi
 missing=
 if command -v dpkg-query >/dev/null 2>&1; then
@@ -73,13 +110,17 @@ if command -v dpkg-query >/dev/null 2>&1; then
 		[ "${st##* }" = installed ] || missing="$missing $p"
 	done
 else
-	for c in mdb_dump munin-run; do
+	for c in $cmds; do
 		command -v "$c" >/dev/null 2>&1 || missing="$missing $c"
 	done
 	[ -z "$missing" ] ||
 	    die "not Debian: please install the equivalents of:$missing"
 fi
-if [ -n "$missing" ]; then
+if [ -z "$missing" ]; then
+	echo "all present:" $pkgs
+elif [ "$install" -eq 0 ]; then
+	echo "missing, not installed (--no-install):$missing"
+else
 	SUDO=
 	if [ "$(id -u)" -ne 0 ]; then
 		command -v sudo >/dev/null 2>&1 ||
@@ -91,19 +132,37 @@ if [ -n "$missing" ]; then
 	# shellcheck disable=SC2086
 	$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
 	    --no-install-recommends $missing
-else
-	echo "all present:" $pkgs
 fi
 
 # ---- 2. build ----------------------------------------------------------
 
 section "2. Build"
+case $builddir in
+/*)	;;
+*)	builddir=$PWD/$builddir ;;
+esac
 if [ "$build" -eq 1 ]; then
 	cd "$srcdir"
+	if [ "$inplace" -eq 1 ]; then
+		echo "The source tree is configured in place ($srcdir/config.status):"
+		echo "building there.  Out-of-tree builds, .ci/run's included, need"
+		echo "'make distclean' in $srcdir first; this script then builds in"
+		echo "$srcdir/_demo."
+	elif [ -f "$srcdir/config.status" ] && ! { [ -d "$builddir" ] &&
+	    [ "$(cd "$builddir" && pwd)" = "$srcdir" ]; }; then
+		die "$srcdir is configured in place (config.status), so" \
+		    "configure will not build in $builddir: run 'make distclean'" \
+		    "in $srcdir first, or unset TALLY_BUILDDIR to build in place"
+	fi
 	[ -x configure ] || show autoreconf -fi
 	mkdir -p "$builddir"
+	builddir=$(cd "$builddir" && pwd)
 	cd "$builddir"
-	[ -f Makefile ] || show "$srcdir/configure" -q
+	if [ "$inplace" -eq 1 ]; then
+		[ -f Makefile ] || show ./config.status
+	else
+		[ -f Makefile ] || show "$srcdir/configure" -q
+	fi
 	show make -j"$(nproc 2>/dev/null || echo 2)"
 else
 	echo "using the build in $builddir"
@@ -111,9 +170,14 @@ fi
 DEMO=$builddir/contrib/tally-demo-node
 PLUGIN=$builddir/munin/tally_
 TALLYD=$builddir/tallyd
-[ -x "$DEMO" ] || die "$DEMO is not built"
-[ -x "$PLUGIN" ] || die "$PLUGIN is not built"
-[ -x "$TALLYD" ] || die "$TALLYD is not built"
+if [ "$run" -eq 0 ]; then
+	echo "built in $builddir; make demo there runs the demo on this build"
+	exit 0
+fi
+for f in "$DEMO" "$PLUGIN" "$TALLYD"; do
+	[ -x "$f" ] || die "$f is not built (set TALLY_BUILDDIR to a build," \
+	    "or run without --no-build)"
+done
 
 # ---- 3. the gatherer ---------------------------------------------------
 
@@ -227,17 +291,22 @@ sed 's/^/  | /' "$DIR/tallyd.log"
 printf '$ cat %s\n' "$DIR/node3.log"
 sed 's/^/  | /' "$DIR/node3.log"
 
-# munin_draw STATSFILE PLUGIN DIR: serve tally_all for STATSFILE from a real
-# munin-node on a free loopback port, and run the munin master (munin-cron,
-# as user munin when root) from DIR/master/munin.conf.  Sets MUNIN_PNG to
-# the tally_load_avg day graph and MUNIN_NODE_PID to munin-node's pid (kill
-# it when done); call it directly, not in $(...).  Needs munin-node, munin.
+# munin_draw STATSFILE PLUGIN DIR SAMPLES: serve tally_all for STATSFILE from
+# a real munin-node on a free loopback port, and run the munin master from
+# DIR/master/munin.conf (as user munin when root: munin refuses root):
+# munin-update SAMPLES times, 2 s apart (a dot each on fd 3), then
+# munin-graph for the span sampled, of each graph in MUNIN_GRAPHS.  Sets
+# MUNIN_NODE_PID (also in pids, for stop_all), MUNIN_SAMPLES (how many
+# were taken), MUNIN_KNOWN ("K of N": of tally_load_avg's N lines, K hold
+# two known values or more) and MUNIN_PNG (its graph).  Call it directly,
+# not in $(...).
 munin_draw() {
-	local stats=$1 plugin=$2 dir=$3 port i as=()
+	local stats=$1 plugin=$2 dir=$3 samples=$4 port i g as=() libdir
+	local t0 now next first last f n known span
 
 	mkdir -p "$dir/node/plugins" "$dir/node/plugin-conf.d" \
 	    "$dir/master/db" "$dir/master/www" "$dir/master/log" \
-	    "$dir/master/run" || return 1
+	    "$dir/master/run" "$dir/master/cache" || return 1
 	ln -sfn "$plugin" "$dir/node/plugins/tally_all"
 	{
 		echo '[tally_*]'
@@ -265,6 +334,7 @@ munin_draw() {
 	    "$dir/node" --config "$dir/node/munin-node.conf" \
 	    >"$dir/node/munin-node.out" 2>&1 </dev/null &
 	MUNIN_NODE_PID=$!
+	pids[munin-node]=$MUNIN_NODE_PID
 	for ((i = 0; i < 100; i++)); do
 		timeout 2 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" &&
 		    head -n 1 <&3' _ "$port" 2>/dev/null | grep -q '^# munin node' &&
@@ -272,6 +342,13 @@ munin_draw() {
 		kill -0 "$MUNIN_NODE_PID" 2>/dev/null || return 1
 		sleep 0.1
 	done
+	# munin's RRDs keep a value per 5 minutes by default, so a graph
+	# needs a quarter of an hour of samples before it shows a line: this
+	# master keeps one per 2 s for an hour (update_rate, graph_data_size),
+	# and 5-minute averages for two days, which its day to year graphs
+	# use (a day graph has 300 s a pixel).  So the demo draws the span it
+	# sampled, as munin's zoom does (a "pinpoint" graph), 600 pixels wide
+	# for its long title.
 	cat >"$dir/master/munin.conf" <<EOC
 dbdir $dir/master/db
 htmldir $dir/master/www
@@ -279,6 +356,9 @@ logdir $dir/master/log
 rundir $dir/master/run
 tmpldir /etc/munin/templates
 staticdir /etc/munin/static
+update_rate 2
+graph_data_size custom 1h, 5m for 2d
+graph_width 600
 
 [localhost]
     address 127.0.0.1
@@ -289,9 +369,49 @@ EOC
 		chown -R munin: "$dir/master"
 		as=(setpriv --reuid=munin --regid=munin --init-groups)
 	fi
-	"${as[@]}" munin-cron --config "$dir/master/munin.conf" </dev/null ||
-	    return 1
-	MUNIN_PNG=$dir/master/www/localhost/localhost/tally_load_avg-day.png
+	# rrdtool's fonts want a writable cache (fontconfig complains
+	# otherwise, e.g. as user munin with root's HOME).
+	as+=(env HOME="$dir/master" XDG_CACHE_HOME="$dir/master/cache")
+	libdir=$(perl -MMunin::Common::Defaults -e \
+	    'print $Munin::Common::Defaults::MUNIN_LIBDIR') || return 1
+	t0=${EPOCHREALTIME/[.,]/}
+	for ((i = 0; i < samples; i++)); do
+		# Start one every 2 s (a bash sleep: pacing, not a wait).
+		now=${EPOCHREALTIME/[.,]/}
+		next=$((t0 + i * 2000000))
+		[ "$now" -ge "$next" ] ||
+		    sleep "$(printf '%d.%06d' $(((next - now) / 1000000)) \
+			$(((next - now) % 1000000)))"
+		[ "$i" -gt 0 ] || first=$(date +%s)
+		"${as[@]}" "$libdir/munin-update" \
+		    --config "$dir/master/munin.conf" </dev/null || return 1
+		printf . >&3
+		MUNIN_SAMPLES=$((i + 1))
+	done
+	last=$(date +%s)
+	printf '\n' >&3
+	# What the master stored: tally_load_avg's RRD for each node, its
+	# known (not NaN) 2-second averages over the span.
+	n=0 known=0
+	for f in "$dir/master/db/localhost/localhost-tally_load_avg-"*.rrd; do
+		[ -f "$f" ] || continue
+		n=$((n + 1))
+		rrdtool fetch "$f" AVERAGE -s "$((first - 2))" -e "$last" |
+		    awk '/^[0-9]+:/ && $2 !~ /nan/ { k++ } END { exit k < 2 }' &&
+		    known=$((known + 1))
+	done
+	MUNIN_KNOWN="$known of $n"
+	[ "$n" -gt 0 ] && [ "$known" -eq "$n" ] || return 1
+	# munin-graph draws the graphs that munin-html lists in its dbdir;
+	# list the span sampled of a few.
+	span="pinpoint=$((first - 4)),$((last + 2))"
+	for g in $MUNIN_GRAPHS; do
+		echo "/localhost/localhost/$g-$span.png"
+	done >"$dir/master/graphs"
+	"${as[@]}" cp "$dir/master/graphs" "$dir/master/db/graphs" &&
+	"${as[@]}" "$libdir/munin-graph" --config "$dir/master/munin.conf" \
+	    </dev/null || return 1
+	MUNIN_PNG=$dir/master/www/localhost/localhost/tally_load_avg-$span.png
 	[ -s "$MUNIN_PNG" ]
 }
 
@@ -334,17 +454,30 @@ printf '$ munin-run tally_all | head -n 12   # every graph, one run\n'
 munin tally_all | head -n 12
 
 echo
-echo "Drawing graphs with the real munin master (munin-cron) ..."
+SAMPLES=16
+MUNIN_GRAPHS="tally_load_avg tahoe_storage_operations_get tahoe_storage_allocated"
+echo "The real munin master: munin-node serves tally_all, munin-update"
+echo "fetches it $SAMPLES times, 2 s apart, and munin-graph draws those"
+echo "$((SAMPLES * 2)) seconds.  (munin keeps a value per 5 minutes by default,"
+echo "so its day graphs need hours: this master's munin.conf says update_rate 2.)"
 MUNIN_PNG=
-if command -v munin-cron >/dev/null 2>&1 &&
-    munin_draw "$STATS" "$PLUGIN" "$DIR/munin" >"$DIR/munin-draw.log" 2>&1
+MUNIN_KNOWN=
+MUNIN_SAMPLES=0
+printf '  sampling '
+if command -v rrdtool >/dev/null 2>&1 &&
+    munin_draw "$STATS" "$PLUGIN" "$DIR/munin" "$SAMPLES" \
+	3>&1 >"$DIR/munin-draw.log" 2>&1
 then
+	echo "  tally_load_avg: $MUNIN_KNOWN lines with data in the RRDs" \
+	    "(rrdtool fetch)"
 	echo "  drawn: $MUNIN_PNG"
+	echo "  and ${MUNIN_GRAPHS#* }, beside it"
 else
-	echo "  (not drawn: see $DIR/munin-draw.log)"
+	[ "$MUNIN_SAMPLES" -eq "$SAMPLES" ] || echo
+	echo "  (not drawn${MUNIN_KNOWN:+: $MUNIN_KNOWN lines of tally_load_avg" \
+	    "with data}; see $DIR/munin-draw.log)"
 	MUNIN_PNG=
 fi
-[ -z "${MUNIN_NODE_PID:-}" ] || pids[munin-node]=$MUNIN_NODE_PID
 
 # ---- 6. the database ---------------------------------------------------
 
@@ -386,6 +519,8 @@ cat <<EOF
   munin plugin:       $PLUGIN, linked from $DIR/plugins
   plugin config:      $DIR/plugin-conf.d/tally
   munin graph (PNG):  ${MUNIN_PNG:-(not drawn)}
+  munin master:       $DIR/munin/master/munin.conf, its RRDs in db/,
+                      its log in $DIR/munin-draw.log
   run a graph again:  munin-run --ignore-systemd-properties \\
                         --servicedir $DIR/plugins \\
                         --sconfdir $DIR/plugin-conf.d tahoe_storage_allocated

@@ -12,12 +12,17 @@
 #     (and, with --remove-also, dropping single-graph links).
 # (b) Where munin (the master) is installed: a real munin-node on a free
 #     loopback port serving only tally_all, spoken to directly (list, cap,
-#     dirty config), then munin-cron (munin-update, -limits, -html, -graph)
-#     from a temporary munin.conf, as user munin when run as root (munin
-#     refuses root), and a PNG drawn for tally graphs, the operator's too.
-#     It says where the PNG is; TALLY_KEEP_TMP=1 keeps it.
-# A missing munin-node skips the test; a missing master (or, as root, the
-# munin user or setpriv) skips part (b) with exit 77 after part (a) passed.
+#     dirty config), then the master from a temporary munin.conf, as user
+#     munin when run as root (munin refuses root): munin-update until the
+#     RRDs of both nodes' fields hold two known values each (rrdtool fetch;
+#     that munin.conf keeps a value per 2 s), munin-cron (munin-update,
+#     -limits, -html, -graph) drawing a day PNG for tally graphs, the
+#     operator's too, and munin-graph drawing the span sampled, without a
+#     word from fontconfig.  It says where that PNG is; TALLY_KEEP_TMP=1
+#     keeps it.
+# A missing munin-node skips the test; a missing master (or rrdtool, or, as
+# root, the munin user or setpriv) skips part (b) with exit 77 after part
+# (a) passed.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "$(dirname "$0")/lib.sh"
 
@@ -284,6 +289,8 @@ for f in munin-update munin-limits munin-html munin-graph; do
 done
 command -v munin-cron >/dev/null 2>&1 ||
     skip "part (b): munin-cron not found (install munin); part (a) passed"
+command -v rrdtool >/dev/null 2>&1 ||
+    skip "part (b): rrdtool not found (install rrdtool); part (a) passed"
 [ -x /usr/sbin/munin-node ] ||
     skip "part (b): /usr/sbin/munin-node not found (install munin-node); part (a) passed"
 # munin-update refuses to run as root: run the master as user munin.
@@ -384,9 +391,14 @@ section "$T/talk.dirty" tally_load_avg >"$T/sec.dirty"
 [ "$(fetch_pairs "$T/sec.dirty" | wc -l)" -eq 2 ] ||
     fail "munin-node: dirty config of tally_load_avg has no 2 values: $(cat "$T/sec.dirty")"
 
-# The master: its own directories, owned by whoever runs it.
+# The master: its own directories, owned by whoever runs it.  munin's RRDs
+# keep a value per 5 minutes by default, so a graph shows no line before a
+# quarter of an hour of samples: this master keeps one per 2 s for an hour
+# (update_rate, graph_data_size), and 5-minute averages for two days for
+# its week to year graphs (which would otherwise read an hour of 2-second
+# rows spread over a year, slowly); 600 pixels wide for a span's long title.
 M=$T/master
-mkdir -p "$M/db" "$M/www" "$M/log" "$M/run"
+mkdir -p "$M/db" "$M/www" "$M/log" "$M/run" "$M/cache"
 cat >"$M/munin.conf" <<EOF
 dbdir $M/db
 htmldir $M/www
@@ -394,6 +406,9 @@ logdir $M/log
 rundir $M/run
 tmpldir /etc/munin/templates
 staticdir /etc/munin/static
+update_rate 2
+graph_data_size custom 1h, 5m for 2d
+graph_width 600
 
 [localhost]
     address 127.0.0.1
@@ -403,34 +418,91 @@ if [ "$(id -u)" -eq 0 ]; then
 	chmod 0755 "$T"
 	chown -R munin: "$M"
 fi
+# rrdtool's fonts want a writable cache: fontconfig complains otherwise
+# (as user munin with root's HOME, say).
+AS_MASTER+=(env HOME="$M" XDG_CACHE_HOME="$M/cache")
+
+# The RRDs the master stores for a graph's fields: NAME FIELDS_FILE TYPE.
+rrds() {
+	local f
+
+	for f in $(cat "$2"); do
+		echo "$M/db/localhost/localhost-$1-$f-$3.rrd"
+	done
+}
+# A field per node, named alike in every graph.
+{
+	rrds tally_load_avg "$T/load.fields" g	# GAUGE: a stat
+	rrds tahoe_storage_operations_get "$T/load.fields" d	# DERIVE: a counter
+} >"$T/rrds"
+[ "$(wc -l <"$T/rrds")" -eq 4 ] || fail "not 2 + 2 fields: $(cat "$T/rrds")"
+
+# known_values RRD: how many known (not NaN) 2-second averages RRD holds
+# since the first munin-update.
+known_values() {
+	rrdtool fetch "$1" AVERAGE -s "$((FIRST_UPDATE - 4))" -e now 2>/dev/null |
+	    awk '/^[0-9]+:/ && $2 !~ /nan/ { n++ } END { print n + 0 }'
+}
+
+# sampled: run munin-update once a clock second (rrdtool takes one update a
+# second); true once every RRD holds two known values (a DERIVE needs
+# three samples for two).
+LAST_UPDATE=0
+sampled() {
+	local rrd
+
+	nodes_alive a b munin_node
+	[ "$(date +%s)" -gt "$LAST_UPDATE" ] || return 1
+	LAST_UPDATE=$(date +%s)
+	timeout -k 5 "$WAIT_TIMEOUT" "${AS_MASTER[@]}" "$MASTER_LIB/munin-update" \
+	    --config "$M/munin.conf" >>"$T/munin-update.out" 2>&1 </dev/null ||
+	    fail "munin-update exited $?: $(tail -n 20 "$T/munin-update.out" "$M/log/munin-update.log")"
+	while read -r rrd; do
+		[ -f "$rrd" ] && [ "$(known_values "$rrd")" -ge 2 ] || return 1
+	done <"$T/rrds"
+}
+FIRST_UPDATE=$(date +%s)
+# Usually 3 to 5 s; the deadline allows for a loaded machine.
+wait_for -t $((WAIT_TIMEOUT * 6)) "two known values in each node's RRDs" \
+    sampled
+LAST_SAMPLE=$(date +%s)
+while read -r rrd; do
+	note "${rrd##*/}: $(known_values "$rrd") known values"
+done <"$T/rrds"
+
 # munin-cron: munin-update, munin-limits, munin-html, munin-graph --cron,
 # each given --config.
 timeout -k 5 120 "${AS_MASTER[@]}" munin-cron --config "$M/munin.conf" \
     >"$T/munin-cron.out" 2>&1 </dev/null ||
     fail "munin-cron exited $?: $(cat "$T/munin-cron.out"; tail -n 20 "$M"/log/*.log)"
+grep -i fontconfig "$T/munin-cron.out" &&
+    fail "munin-cron: fontconfig complains: $(cat "$T/munin-cron.out")"
 
 is_png() {
 	[ -s "$1" ] &&
 	[ "$(head -c 8 "$1" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ]
 }
 HOSTDIR=$M/www/localhost/localhost
-PNG=$HOSTDIR/tally_load_avg-day.png
-is_png "$PNG" ||
-    fail "no PNG at $PNG: $(ls "$HOSTDIR" 2>&1 | head; tail -n 20 "$M"/log/*.log)"
-for g in tahoe_storage_allocated tally_get_latency demo_extra; do
-	is_png "$HOSTDIR/$g-day.png" || fail "no PNG for $g in $HOSTDIR"
+for g in tally_load_avg tahoe_storage_allocated tally_get_latency demo_extra; do
+	is_png "$HOSTDIR/$g-day.png" ||
+	    fail "no PNG for $g in $HOSTDIR: $(ls "$HOSTDIR" 2>&1 | head; tail -n 20 "$M"/log/*.log)"
 done
-# The values reached the master's RRD files (fields as the config names
-# them; a stats graph is a GAUGE, "-g.rrd").
-if command -v rrdtool >/dev/null 2>&1; then
-	for f in $(cat "$T/load.fields"); do
-		rrd=$M/db/localhost/localhost-tally_load_avg-$f-g.rrd
-		[ -f "$rrd" ] || fail "no RRD $rrd"
-		v=$(rrdtool lastupdate "$rrd" | awk 'NR == 3 { print $2 }')
-		is_number "$v" ||
-		    fail "$rrd: last update '$v': $(rrdtool lastupdate "$rrd")"
-	done
-fi
+
+# The day graph has 5 minutes a pixel: the span sampled is drawn as munin's
+# zoom draws it (a pinpoint graph), from the 2-second rows checked above.
+# munin-graph draws what munin-html listed in the dbdir: list that one.
+SPAN=pinpoint=$((FIRST_UPDATE - 4)),$((LAST_SAMPLE + 2))
+printf '/localhost/localhost/tally_load_avg-%s.png\n' "$SPAN" >"$T/graphs"
+"${AS_MASTER[@]}" cp "$T/graphs" "$M/db/graphs" ||
+    fail "cannot write $M/db/graphs"
+timeout -k 5 120 "${AS_MASTER[@]}" "$MASTER_LIB/munin-graph" \
+    --config "$M/munin.conf" >"$T/munin-graph.out" 2>&1 </dev/null ||
+    fail "munin-graph exited $?: $(cat "$T/munin-graph.out"; tail -n 20 "$M/log/munin-graph.log")"
+PNG=$HOSTDIR/tally_load_avg-$SPAN.png
+is_png "$PNG" ||
+    fail "no PNG at $PNG: $(cat "$T/munin-graph.out"; tail -n 20 "$M/log/munin-graph.log")"
+grep -i fontconfig "$T/munin-graph.out" &&
+    fail "munin-graph: fontconfig complains: $(cat "$T/munin-graph.out")"
 
 note "part (b): munin-node on 127.0.0.1:$PORT, munin-cron drew $(find "$HOSTDIR" -name '*-day.png' | wc -l) day graphs"
 note "PNG: $PNG"
