@@ -839,6 +839,21 @@ conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		}
 		/* FALLTHROUGH */
 	case CONN_READY:
+		/*
+		 * A deadline passed: read what the socket holds first.  A
+		 * late loop runs its timers before the I/O of the same
+		 * iteration, or before it polled the socket at all (a wait
+		 * cut short by a stop and continue), so an answer that came
+		 * in time may still be unread.
+		 */
+		if (c->state == CONN_READY && ev_is_active(&c->rio) &&
+		    ((c->polling && slack >= c->poll_sent +
+		    g->cfg.poll_timeout) ||
+		    slack >= c->last_rx + g->cfg.idle_timeout)) {
+			conn_read(c);
+			if (c->state != CONN_READY)
+				break;
+		}
 		/* The poll's timeout first: it says more than "idle". */
 		if (c->state == CONN_READY && c->polling &&
 		    slack >= c->poll_sent + g->cfg.poll_timeout) {
@@ -1363,13 +1378,6 @@ conn_new(struct gatherer *g, int fd, const struct sockaddr *sa,
 	c->hs_deadline = now + g->cfg.handshake_timeout;
 	ev_io_init(&c->rio, conn_read_cb, fd, EV_READ);
 	ev_io_init(&c->wio, conn_write_cb, fd, EV_WRITE);
-	/*
-	 * libev runs a loop iteration's timers before its I/O of the same
-	 * priority: a busy loop would time out a poll whose answer is
-	 * waiting in the socket.  Bytes that arrived are read first.
-	 */
-	ev_set_priority(&c->rio, EV_MAXPRI);
-	ev_set_priority(&c->wio, EV_MAXPRI);
 	ev_init(&c->timer, conn_timer_cb);
 	c->rio.data = c->wio.data = c->timer.data = c;
 	c->next = g->conns;

@@ -187,8 +187,6 @@ handshake_enqueue(struct handshake_thread *t, struct handshake_job *j)
 	j->thread = t;
 	j->active = 0;
 	ev_io_init(&j->io, handshake_io_cb, j->fd, EV_READ);
-	/* Bytes that arrived are handled before the timeout (gatherer.c). */
-	ev_set_priority(&j->io, EV_MAXPRI);
 	ev_timer_init(&j->timer, handshake_timer_cb,
 	    j->timeout > 0 ? j->timeout : 0., 0.);
 	j->io.data = j->timer.data = j;

@@ -891,6 +891,35 @@ START_TEST(test_poll_timeout)
 }
 END_TEST
 
+/*
+ * An answer that waits in tallyd's socket when the poll's deadline passes
+ * is read, not timed out: tallyd is stopped (SIGSTOP) before the answer
+ * is sent and until the deadline is past, so that on SIGCONT both are due
+ * at once, whatever the machine's load.
+ */
+START_TEST(test_poll_answered_late)
+{
+	struct client	 c;
+	uint32_t	 seq;
+	double		 until;
+
+	tallyd_tighten();		/* a poll timeout of 0.5 s */
+	cl_open(&c);
+	seq = cl_handshake(&c, "late");
+	ck_assert_int_eq(kill(tallyd_pid, SIGSTOP), 0);
+	cl_snapshot(&c, seq, 7, "x.count");
+	/* The poll went out before we read it: its deadline is before this. */
+	until = fixture_now() + 1.0;
+	while (fixture_now() < until)
+		fixture_pause();
+	ck_assert_int_eq(kill(tallyd_pid, SIGCONT), 0);
+	db_wait(STORE_COUNTERS, "late", "x.count", "7");
+	ck_assert_msg(!logged("unanswered"), "tallyd timed out an answer "
+	    "waiting in its socket");
+	cl_close(&c);
+}
+END_TEST
+
 /* A node that stops in the middle of its SNAPSHOT is timed out too. */
 START_TEST(test_stall_mid_snapshot)
 {
@@ -1611,6 +1640,7 @@ add_common(TCase *tc)
 	tcase_add_test(tc, test_duplicate_node);
 	tcase_add_test(tc, test_stall_mid_frame);
 	tcase_add_test(tc, test_poll_timeout);
+	tcase_add_test(tc, test_poll_answered_late);
 	tcase_add_test(tc, test_stall_mid_snapshot);
 	tcase_add_test(tc, test_polls_repeat);
 	tcase_add_test(tc, test_first_poll_at_once);
