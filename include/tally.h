@@ -210,10 +210,13 @@ const char *tally_provider_node_id(const tally_provider *p);
 
 /** @defgroup counting Counters
  *  Counters are signed 64-bit, summed over threads, and stay monotonic
- *  across restarts in local mode.  Thread-safe from any thread.  Adding to
- *  an existing counter never blocks, does no I/O and does not allocate;
- *  creating a counter, or a thread's first add to a block of 1,024
- *  counters, allocates and may wait briefly for a flush that is summing. @{ */
+ *  across restarts in local mode.  They wrap modulo 2^64: INT64_MAX plus 1
+ *  is INT64_MIN, never undefined behaviour.  A process holds at most
+ *  1,048,576 counters over all its providers.  Thread-safe from any
+ *  thread.  Adding to an existing counter never blocks, does no I/O and
+ *  does not allocate; creating a counter, or a thread's first add to a
+ *  block of 1,024 counters, allocates and may wait briefly for a flush
+ *  that is summing. @{ */
 
 /** Add @p delta to the counter @p name, creating it at 0 on first use.
  *  Costs a hash lookup; keep a handle from tally_counter_get() on hot
@@ -223,8 +226,9 @@ const char *tally_provider_node_id(const tally_provider *p);
 int  tally_count(tally_provider *p, const char *name, int64_t delta);
 
 /** Return the handle of counter @p name, creating it on first use, or NULL
- *  for an invalid name or when out of memory.  The handle belongs to @p p
- *  and lives until tally_provider_free(). */
+ *  for an invalid name, when out of memory, or when the process holds too
+ *  many counters (where tally_count() says TALLY_ELIMIT).  The handle
+ *  belongs to @p p and lives until tally_provider_free(). */
 tally_counter *tally_counter_get(tally_provider *p, const char *name);
 
 /** Add @p delta to a counter.  The hot path: a thread-local add, with no

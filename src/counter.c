@@ -13,6 +13,25 @@
  * readers walk without a lock: entries are only ever added, and a grown
  * table is published whole while the old one stays valid until the
  * provider is freed.
+ *
+ * Counters are 64-bit and wrap modulo 2^64 (libtally(3)): every add and
+ * every sum is done in uint64_t and converted back to int64_t, which GCC
+ * and Clang define as modulo 2^64.  The total is then the same whatever
+ * the order of the adds and however they are spread over threads, and it
+ * is never undefined behaviour, even for a value near INT64_MAX resumed
+ * from a statsfile that anyone may have written.  The bases' atomic adds
+ * are unsigned too (counter_base_add).
+ *
+ * fork(): counter_lock is taken before the fork and released on both
+ * sides (counter_atfork_*), so that a child never finds it held by a
+ * thread it has not got.  The child keeps the parent's other threads'
+ * shards on counter_shards: their memory stays valid and nothing writes
+ * it any more, their cells hold what those threads had counted for the
+ * parent's providers' slots, and a slot the child allocates is either new
+ * (its cells were never written) or was zeroed in every shard when it was
+ * released, under the lock.  Summing them is therefore safe; they are
+ * only not freed.  A provider's own cs->lock is not handled: a child must
+ * not use its parent's providers (tally.h).
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -24,6 +43,7 @@
 #define CELL_CHUNK	(1U << CELL_SHIFT)	/* 8 KiB of cells */
 #define CELL_MASK	(CELL_CHUNK - 1)
 #define CELL_NCHUNKS	1024			/* 1M counters a process */
+#define CELL_MAX	(CELL_CHUNK * CELL_NCHUNKS)
 
 struct shard {
 	int64_t		*chunk[CELL_NCHUNKS];
@@ -62,6 +82,20 @@ static pthread_key_t	 counter_key;
 static pthread_once_t	 counter_once = PTHREAD_ONCE_INIT;
 static int		 counter_key_ok;
 
+/* Adds modulo 2^64, so that no add or sum is undefined behaviour. */
+static inline int64_t
+counter_wrap_add(int64_t a, int64_t b)
+{
+	return (int64_t)((uint64_t)a + (uint64_t)b);
+}
+
+/* The same, atomically, into a base that other threads add to. */
+static inline void
+counter_base_add(int64_t *base, int64_t v)
+{
+	__atomic_fetch_add((uint64_t *)base, (uint64_t)v, __ATOMIC_RELAXED);
+}
+
 /* initial-exec: no __tls_get_addr call on the hot path. */
 static __thread struct shard *counter_tls
     __attribute__((tls_model("initial-exec")));
@@ -79,8 +113,8 @@ counter_shard_exit(void *arg)
 			continue;
 		for (j = 0; j < CELL_CHUNK; j++) {
 			if (s->chunk[ci][j] != 0 && counter_base[ci] != NULL)
-				__atomic_fetch_add(&counter_base[ci][j],
-				    s->chunk[ci][j], __ATOMIC_RELAXED);
+				counter_base_add(&counter_base[ci][j],
+				    s->chunk[ci][j]);
 		}
 		free(s->chunk[ci]);
 	}
@@ -92,11 +126,30 @@ counter_shard_exit(void *arg)
 	counter_tls = NULL;
 }
 
+/* fork(): hold counter_lock across it, so that both sides find it free. */
+static void
+counter_atfork_prepare(void)
+{
+	pthread_mutex_lock(&counter_lock);
+}
+
+static void
+counter_atfork_release(void)
+{
+	pthread_mutex_unlock(&counter_lock);
+}
+
+/*
+ * Once a process, before anything takes counter_lock: every path to it
+ * goes through counter_set_new() or counter_shard_new().
+ */
 static void
 counter_init(void)
 {
 	counter_key_ok = pthread_key_create(&counter_key,
 	    counter_shard_exit) == 0;
+	pthread_atfork(counter_atfork_prepare, counter_atfork_release,
+	    counter_atfork_release);
 }
 
 static struct shard *
@@ -135,14 +188,13 @@ counter_add_slow(tally_counter *c, int64_t delta)
 		__atomic_store_n(&s->chunk[ci], ch, __ATOMIC_RELEASE);
 	}
 	/* The chunk is published: a flush may be reading this cell. */
-	__atomic_store_n(&ch[c->slot & CELL_MASK],
-	    __atomic_load_n(&ch[c->slot & CELL_MASK], __ATOMIC_RELAXED) + delta,
+	__atomic_store_n(&ch[c->slot & CELL_MASK], counter_wrap_add(
+	    __atomic_load_n(&ch[c->slot & CELL_MASK], __ATOMIC_RELAXED), delta),
 	    __ATOMIC_RELAXED);
 	return;
 fallback:
 	/* Out of memory: count on the shared base rather than lose it. */
-	__atomic_fetch_add(&counter_base[ci][c->slot & CELL_MASK], delta,
-	    __ATOMIC_RELAXED);
+	counter_base_add(&counter_base[ci][c->slot & CELL_MASK], delta);
 }
 
 void
@@ -155,8 +207,8 @@ tally_counter_add(tally_counter *c, int64_t delta)
 	    TALLY_LIKELY((ch = s->chunk[c->slot >> CELL_SHIFT]) != NULL)) {
 		cell = &ch[c->slot & CELL_MASK];
 		/* Only this thread writes the cell; readers load it whole. */
-		__atomic_store_n(cell, __atomic_load_n(cell,
-		    __ATOMIC_RELAXED) + delta, __ATOMIC_RELAXED);
+		__atomic_store_n(cell, counter_wrap_add(__atomic_load_n(cell,
+		    __ATOMIC_RELAXED), delta), __ATOMIC_RELAXED);
 		return;
 	}
 	counter_add_slow(c, delta);
@@ -174,7 +226,8 @@ counter_sum(uint32_t slot)
 	for (s = counter_shards; s != NULL; s = s->next) {
 		ch = __atomic_load_n(&s->chunk[ci], __ATOMIC_ACQUIRE);
 		if (ch != NULL)
-			v += __atomic_load_n(&ch[j], __ATOMIC_RELAXED);
+			v = counter_wrap_add(v, __atomic_load_n(&ch[j],
+			    __ATOMIC_RELAXED));
 	}
 	return v;
 }
@@ -201,7 +254,7 @@ counter_slot_alloc(uint32_t *slot)
 		*slot = counter_freeslots[--counter_nfree];
 		goto out;
 	}
-	if (counter_nslots >= CELL_CHUNK * CELL_NCHUNKS) {
+	if (counter_nslots >= CELL_MAX) {
 		rc = TALLY_ELIMIT;
 		goto out;
 	}
@@ -304,6 +357,7 @@ counter_set_new(struct counter_set **csp)
 {
 	struct counter_set	*cs;
 
+	pthread_once(&counter_once, counter_init);
 	if ((cs = calloc(1, sizeof *cs)) == NULL)
 		return TALLY_ENOMEM;
 	if ((cs->tab = counter_table_new(256)) == NULL) {
@@ -361,7 +415,15 @@ counter_create(struct counter_set *cs, const char *name, size_t len,
 		*err = TALLY_EINVAL;
 		goto out;
 	}
-	n = cs->n;
+	/*
+	 * A set holding every slot of the process is full: say so before
+	 * cs->all is indexed past its end.  Other sets hold slots too, so
+	 * counter_slot_alloc() checks the process-wide limit below.
+	 */
+	if ((n = cs->n) >= CELL_MAX) {
+		*err = TALLY_ELIMIT;
+		goto out;
+	}
 	if (cs->all[n >> CELL_SHIFT] == NULL &&
 	    (cs->all[n >> CELL_SHIFT] = calloc(CELL_CHUNK,
 	    sizeof(tally_counter *))) == NULL) {
@@ -432,8 +494,8 @@ counter_set_resume(struct counter_set *cs, const char *name, size_t len,
 	buf[len] = '\0';
 	if ((c = counter_set_get(cs, buf, &err)) == NULL)
 		return err;
-	__atomic_fetch_add(&counter_base[c->slot >> CELL_SHIFT]
-	    [c->slot & CELL_MASK], v, __ATOMIC_RELAXED);
+	counter_base_add(&counter_base[c->slot >> CELL_SHIFT]
+	    [c->slot & CELL_MASK], v);
 	return 0;
 }
 

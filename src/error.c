@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "tally-int.h"
 
@@ -62,4 +63,47 @@ error_set(char *err, size_t errlen, int code, const char *fmt, ...)
 		va_end(ap);
 	}
 	return code;
+}
+
+/*
+ * Quote untrusted bytes (a path from the environment, a name from argv or
+ * a file) for a message: printable ASCII as is, everything else as \xNN,
+ * cut with "..." once the quoted text would pass ERROR_QUOTE_MAX bytes.
+ * A terminal never sees an escape code of ours, and a 100 KB argument
+ * becomes a line.
+ */
+const char *
+error_quote(char *buf, size_t buflen, const char *s, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t		  i, o = 0, room;
+
+	if (buflen == 0)
+		return "";
+	room = buflen - 1 < ERROR_QUOTE_MAX ? buflen - 1 : ERROR_QUOTE_MAX;
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		size_t need = (c >= 0x20 && c < 0x7f && c != '\\') ? 1 : 4;
+
+		if (o + need > room - 3 && i + 1 < len) {
+			/* More follows: end with "..." if it fits. */
+			if (o + 3 <= room) {
+				memcpy(buf + o, "...", 3);
+				o += 3;
+			}
+			break;
+		}
+		if (o + need > room)
+			break;
+		if (need == 1)
+			buf[o++] = (char)c;
+		else {
+			buf[o++] = '\\';
+			buf[o++] = 'x';
+			buf[o++] = hex[c >> 4];
+			buf[o++] = hex[c & 15];
+		}
+	}
+	buf[o] = '\0';
+	return buf;
 }

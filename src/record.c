@@ -223,3 +223,32 @@ record_node_parse(const char *buf, size_t len, struct record_node *rn,
 	}
 	return 0;
 }
+
+/*
+ * A node's clock, or a hostile peer, can write any int64 as its time.
+ * Bounding it here, once, lets every reader do its age arithmetic on small
+ * numbers: a sane time is within 2000..now+1d, so now - t cannot overflow.
+ * The day ahead allows for clocks that disagree, without letting a node in
+ * the future look fresh for ever.
+ */
+int
+record_time_sane(int64_t t, int64_t now)
+{
+	if (t < RECORD_TIME_MIN)
+		return 0;
+	/* now + a day would overflow: every t is then at most that. */
+	if (now > INT64_MAX - RECORD_TIME_AHEAD)
+		return 1;
+	return t <= now + RECORD_TIME_AHEAD;
+}
+
+int64_t
+record_time_age(int64_t now, int64_t t)
+{
+	/* Checked before subtracting: signed overflow is undefined. */
+	if (t < 0 && now > INT64_MAX + t)
+		return INT64_MAX;
+	if (t > 0 && now < INT64_MIN + t)
+		return INT64_MIN;
+	return now - t;
+}

@@ -30,6 +30,14 @@
 /* error.c */
 /* Format a message into (err, errlen), if err is not NULL; return code. */
 int	 error_set(char *, size_t, int, const char *, ...) TALLY_PRINTF(4, 5);
+/*
+ * Quote untrusted bytes for a message into buf: at most ERROR_QUOTE_MAX
+ * bytes, control and non-ASCII bytes and backslashes as \xNN, "..." when
+ * cut.  Returns buf.  ERROR_QUOTE_LEN is the buffer size that holds it all.
+ */
+#define ERROR_QUOTE_MAX	200
+#define ERROR_QUOTE_LEN	(ERROR_QUOTE_MAX + 1)
+const char *error_quote(char *, size_t, const char *, size_t);
 
 /* name.c */
 int	 name_node_id_valid(const char *, size_t);
@@ -65,6 +73,19 @@ struct record_node {
 int	 record_node_fmt(char *, size_t, const struct record_node *);
 int	 record_node_parse(const char *, size_t, struct record_node *,
 	     char *, size_t);
+/*
+ * The one rule for a snapshot time (tally(5), "time"): sane when it is no
+ * earlier than RECORD_TIME_MIN (2000-01-01T00:00:00Z) and no later than
+ * now + RECORD_TIME_AHEAD (a day ahead of the reader's clock).  Readers
+ * show an insane time raw, take its node as stale and let prune remove it;
+ * the gatherer does not let one from the wire into the file.  1 sane, 0
+ * not; never overflows, whatever the two int64s.
+ */
+#define RECORD_TIME_MIN		INT64_C(946684800)
+#define RECORD_TIME_AHEAD	INT64_C(86400)
+int	 record_time_sane(int64_t, int64_t);
+/* now - t, saturated at INT64_MIN and INT64_MAX: an age that never wraps. */
+int64_t	 record_time_age(int64_t, int64_t);
 
 /* snapshot.c: one node's counters and stats, built at each flush. */
 struct snapshot_ent {
@@ -207,13 +228,31 @@ extern size_t store_mapsize_min;
 /*
  * Open (or share, reference-counted, within this process) the environment
  * at path.  Writers pre-create lock.mdb and data.mdb 0660 and set the
- * format on a new environment; readers need an existing one.  Returns 0 or
- * a TALLY_E* code with a message in err.
+ * format on a new environment; readers need an existing one.  data.mdb and
+ * lock.mdb must be regular files (symlinks are refused), and data.mdb must
+ * hold the pages its meta pages say are used.  Returns 0 or a TALLY_E*
+ * code with a message in err.  The first open installs the SIGBUS/SIGSEGV
+ * handler (libtally(3)) and the fork handlers.
  */
 int	 store_open(struct store **, const char *, int, char *, size_t);
 void	 store_close(struct store *);
+/* The path as messages show it: error_quote()d. */
 const char *store_path(const struct store *);
-/* Replace a node's whole slot in one transaction; grows the map as needed. */
+/*
+ * A store is damaged, for good, once LMDB asserted or faulted inside one
+ * of its calls, reported a corrupted page, or data.mdb turned out shorter
+ * than its meta pages say.  Every later call returns TALLY_ESTORE with the
+ * same message, "statsfile P: damaged (WHY): no longer written; check it
+ * with tally check; move it away to start afresh", without entering LMDB;
+ * store_damage_msg returns it (NULL while not damaged).  Thread-safe.
+ */
+int	 store_damaged(const struct store *);
+const char *store_damage_msg(const struct store *);
+/*
+ * Replace a node's whole slot in one transaction; grows the map as needed.
+ * A map that cannot grow is an error that names the limit; the store stays
+ * usable, and a later write succeeds once the limit allows.
+ */
 int	 store_write_slot(struct store *, const char *,
 	     const struct record_node *, const struct snapshot *,
 	     char *, size_t);
@@ -240,7 +279,14 @@ int	 store_delete_slot(struct store *, const char *, char *, size_t);
 int	 store_delete_slot_before(struct store *, const char *, int64_t,
 	     char *, size_t);
 
-/* A read transaction for readers (plugin, CLI): begin, walk, end. */
+/*
+ * A read transaction for readers (plugin, CLI): begin, walk, end.  The
+ * store's mutex is held from begin to end.  Values handed out point into
+ * the map and stay valid until end; their pages were read inside the
+ * guard.  If a call finds the store damaged, it ends the transaction
+ * itself: that call and every later one on r return TALLY_ESTORE (see
+ * store_damage_msg), and store_reader_end does nothing more.
+ */
 struct store_reader {
 	struct store	*st;
 	MDB_txn		*txn;

@@ -3,6 +3,7 @@
  */
 #include <check.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -188,11 +189,110 @@ START_TEST(test_slot_reuse)
 }
 END_TEST
 
+/*
+ * Counters wrap modulo 2^64, on one thread's cell and in the sum over
+ * threads: never undefined behaviour (UBSan aborts the CI build on it).
+ */
+START_TEST(test_wrap_cell)
+{
+	tally_counter	*c = tally_counter_get(p, "wrap.cell");
+
+	ck_assert_ptr_nonnull(c);
+	tally_counter_add(c, INT64_MAX);
+	ck_assert(tally_counter_value(c) == INT64_MAX);
+	tally_counter_add(c, 1);
+	ck_assert(tally_counter_value(c) == INT64_MIN);
+	tally_counter_add(c, -1);
+	ck_assert(tally_counter_value(c) == INT64_MAX);
+	tally_counter_add(c, INT64_MIN);
+	ck_assert(tally_counter_value(c) == -1);
+}
+END_TEST
+
+static void *
+add_max(void *arg)
+{
+	tally_counter_add(arg, INT64_MAX);
+	return NULL;
+}
+
+START_TEST(test_wrap_sum)
+{
+	tally_counter	*c = tally_counter_get(p, "wrap.sum");
+	pthread_t	 t;
+
+	ck_assert_ptr_nonnull(c);
+	tally_counter_add(c, 2);
+	/* The thread's cell goes to the base when it exits. */
+	ck_assert_int_eq(pthread_create(&t, NULL, add_max, c), 0);
+	pthread_join(t, NULL);
+	ck_assert(tally_counter_value(c) == INT64_MIN + 1);
+	ck_assert_int_eq(pthread_create(&t, NULL, add_max, c), 0);
+	pthread_join(t, NULL);
+	ck_assert(tally_counter_value(c) == 0);
+}
+END_TEST
+
+#define LIMIT	(1 << 20)	/* counters a process holds, libtally(3) */
+
+static int
+count_nth(tally_provider *q, const char *prefix, int i)
+{
+	char	 name[32];
+
+	snprintf(name, sizeof name, "%s.%d", prefix, i);
+	return tally_count(q, name, 1);
+}
+
+/*
+ * The process-wide limit, with the slots shared by two providers, then all
+ * held by one of them through slots the other freed: the next counter is
+ * refused with TALLY_ELIMIT and nothing past the limit is touched (ASan).
+ */
+START_TEST(test_limit)
+{
+	tally_options	 opt;
+	tally_provider	*q;
+	int		 i;
+
+	memset(&opt, 0, sizeof opt);
+	opt.node_id = "other";
+	opt.statsfile = "/nonexistent";
+	opt.flags = TALLY_F_NO_MONITORS;
+	ck_assert_int_eq(tally_provider_new(&q, &opt), 0);
+	for (i = 0; i < LIMIT - 3; i++) {
+		if (count_nth(p, "c", i) != 0)
+			ck_abort_msg("counter %d refused", i);
+	}
+	for (i = 0; i < 3; i++)
+		ck_assert_int_eq(count_nth(q, "q", i), 0);
+	ck_assert_int_eq(tally_count(q, "q.more", 1), TALLY_ELIMIT);
+	ck_assert_ptr_null(tally_counter_get(q, "q.more"));
+	ck_assert_int_eq(tally_count(p, "c.more", 1), TALLY_ELIMIT);
+	ck_assert_ptr_null(tally_counter_get(p, "c.more"));
+	/* Counters that exist still count. */
+	ck_assert_int_eq(count_nth(q, "q", 0), 0);
+	ck_assert(tally_counter_value(tally_counter_get(q, "q.0")) == 2);
+	tally_provider_free(q);
+
+	/* q's slots come back, from zero: p holds them all, then no more. */
+	for (i = LIMIT - 3; i < LIMIT; i++)
+		ck_assert_int_eq(count_nth(p, "c", i), 0);
+	ck_assert(tally_counter_value(tally_counter_get(p, "c.1048575")) ==
+	    1);
+	ck_assert_int_eq(tally_count(p, "c.more", 1), TALLY_ELIMIT);
+	ck_assert_ptr_null(tally_counter_get(p, "c.more"));
+	ck_assert_int_eq(count_nth(p, "c", 0), 0);
+	ck_assert(tally_counter_value(tally_counter_get(p, "c.0")) == 2);
+}
+END_TEST
+
 int
 main(void)
 {
 	Suite	*s = suite_create("counter");
 	TCase	*tc = tcase_create("core");
+	TCase	*tl = tcase_create("limit");
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 30);
@@ -204,6 +304,13 @@ main(void)
 	tcase_add_test(tc, test_threads_exact);
 	tcase_add_test(tc, test_monotonic_reads);
 	tcase_add_test(tc, test_slot_reuse);
+	tcase_add_test(tc, test_wrap_cell);
+	tcase_add_test(tc, test_wrap_sum);
 	suite_add_tcase(s, tc);
+	/* A million counters: seconds under ASan on a busy machine. */
+	tcase_add_checked_fixture(tl, setup, teardown);
+	tcase_set_timeout(tl, 60);
+	tcase_add_test(tl, test_limit);
+	suite_add_tcase(s, tl);
 	return fixture_run(s);
 }

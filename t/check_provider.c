@@ -6,10 +6,13 @@
 #include <sys/wait.h>
 
 #include <check.h>
+#include <errno.h>
 #include <ev.h>
 #include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -485,6 +488,308 @@ START_TEST(test_fork_child)
 }
 END_TEST
 
+/* Write node's slot with two counters, as anyone who can write it may. */
+static void
+put_counters(const char *node, const char *a, int64_t va, const char *b,
+    int64_t vb)
+{
+	struct store		*st;
+	struct snapshot		 snap;
+	struct record_node	 rn;
+	char			 err[TALLY_ERRLEN];
+
+	ck_assert_msg(store_open(&st, dir, 0, err, sizeof err) == 0, "%s",
+	    err);
+	snapshot_init(&snap);
+	ck_assert_int_eq(snapshot_add_counter(&snap, a, strlen(a), va), 0);
+	ck_assert_int_eq(snapshot_add_counter(&snap, b, strlen(b), vb), 0);
+	snapshot_finish(&snap);
+	memset(&rn, 0, sizeof rn);
+	snprintf(rn.nickname, sizeof rn.nickname, "nick");
+	snprintf(rn.source, sizeof rn.source, "local");
+	rn.time = (int64_t)time(NULL);
+	ck_assert_msg(store_write_slot(st, node, &rn, &snap, err,
+	    sizeof err) == 0, "%s", err);
+	snapshot_free(&snap);
+	store_close(st);
+}
+
+/*
+ * Counters resumed near the limits of int64 wrap modulo 2^64 as they are
+ * added to (libtally(3)): the sum of a thread's cell and the resumed base
+ * is never undefined behaviour, which the CI build's UBSan aborts on.
+ */
+START_TEST(test_resume_wrap)
+{
+	tally_provider	*p;
+	tally_counter	*big, *small;
+
+	put_counters("wrapper", "big", INT64_MAX - 1, "small", INT64_MIN + 1);
+	p = mk("wrapper", TALLY_F_NO_MONITORS);
+	ck_assert_ptr_nonnull(big = tally_counter_get(p, "big"));
+	ck_assert_ptr_nonnull(small = tally_counter_get(p, "small"));
+	tally_counter_add(big, 1);	/* before start: this thread's cell */
+	tally_counter_add(small, -1);
+	ck_assert_int_eq(tally_provider_start(p), 0);	/* resumes */
+	ck_assert(tally_counter_value(big) == INT64_MAX);
+	ck_assert(tally_counter_value(small) == INT64_MIN);
+	ck_assert_int_eq(tally_provider_flush(p), 0);
+	ck_assert_str_eq(counter("wrapper", "big"), "9223372036854775807");
+	ck_assert_str_eq(counter("wrapper", "small"), "-9223372036854775808");
+	tally_counter_add(big, 2);
+	tally_counter_add(small, -2);
+	ck_assert(tally_counter_value(big) == INT64_MIN + 1);
+	ck_assert(tally_counter_value(small) == INT64_MAX - 1);
+	ck_assert_int_eq(tally_provider_flush(p), 0);
+	ck_assert_str_eq(counter("wrapper", "big"), "-9223372036854775807");
+	ck_assert_str_eq(counter("wrapper", "small"), "9223372036854775806");
+	tally_provider_free(p);
+
+	/* A wrapped value resumes as it was written, and wraps back. */
+	p = mk("wrapper", TALLY_F_NO_MONITORS);
+	ck_assert_ptr_nonnull(big = tally_counter_get(p, "big"));
+	tally_counter_add(big, INT64_MAX);
+	ck_assert_int_eq(tally_provider_start(p), 0);
+	ck_assert(tally_counter_value(big) == 0);
+	tally_provider_free(p);
+	ck_assert_str_eq(counter("wrapper", "big"), "0");
+	ck_assert_str_eq(counter("wrapper", "small"), "9223372036854775806");
+}
+END_TEST
+
+/*
+ * fork() while the parent's provider thread is summing its counters, in
+ * the middle of a flush: a child that makes a provider of its own, as
+ * libtally(3) tells it to, must not find the parent's process-wide locks
+ * held by a thread it has not got.
+ *
+ * The fork is timed, not left to chance, because GCC 12's ASan allocator
+ * is not fork-safe: a child may wait forever on a lock of it that one of
+ * the parent's threads held, which says nothing of libtally.  So the
+ * parent forks only while every other thread of it is away from the
+ * allocator: the flush thread inside fork_gate_stats(), a producer that
+ * sums counters (taking counter_lock on and off, as a flush's collect
+ * does) until the fork is done, the counting threads asleep.  For the
+ * same reason the child starts no thread of its own.
+ */
+#define FORK_COUNTERS	5000
+#define FORK_THREADS	4	/* shards to sum, beside the test's */
+#define FORK_CHILDREN	200
+#define FORK_BATCH	10	/* children forked during one flush */
+#define FORK_DEADLINE	10.0	/* seconds a batch may take */
+
+static tally_counter	*fork_ctr[FORK_COUNTERS];
+static pthread_mutex_t	 fork_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t	 fork_cond = PTHREAD_COND_INITIALIZER;
+static int		 fork_ready, fork_done;	/* counting threads */
+static int		 fork_want, fork_summing;	/* the flush thread */
+
+/* Count into every counter, then keep the shard alive until the end. */
+static void *
+fork_counter_main(void *arg)
+{
+	int	 i;
+
+	for (i = 0; i < FORK_COUNTERS; i++)
+		tally_counter_add(fork_ctr[i], 1);
+	pthread_mutex_lock(&fork_lock);
+	fork_ready++;
+	pthread_cond_broadcast(&fork_cond);
+	while (!fork_done)
+		pthread_cond_wait(&fork_cond, &fork_lock);
+	pthread_mutex_unlock(&fork_lock);
+	return NULL;
+}
+
+/* A producer: while a fork is wanted, sum counters on the flush thread. */
+static int
+fork_gate_stats(void *ctx, tally_sink *sink)
+{
+	int	 i = 0;
+
+	pthread_mutex_lock(&fork_lock);
+	if (!fork_want) {
+		pthread_mutex_unlock(&fork_lock);
+		return 0;
+	}
+	fork_summing = 1;
+	pthread_cond_broadcast(&fork_cond);
+	pthread_mutex_unlock(&fork_lock);
+	while (__atomic_load_n(&fork_want, __ATOMIC_ACQUIRE))
+		(void)tally_counter_value(fork_ctr[i++ % FORK_COUNTERS]);
+	pthread_mutex_lock(&fork_lock);
+	fork_summing = 0;
+	pthread_cond_broadcast(&fork_cond);
+	pthread_mutex_unlock(&fork_lock);
+	return 0;
+}
+
+static void
+fork_quiet(void *ctx, int level, const char *msg)
+{
+}
+
+/* A child takes milliseconds: poll for it more often than fixture_pause. */
+static void
+fork_pause(void)
+{
+	struct timespec	 ts = { 0, 1000 * 1000 };
+
+	nanosleep(&ts, NULL);
+}
+
+/* In the child: a provider of its own, counted into, some flushed. */
+static void __attribute__((noreturn))
+fork_child(int n)
+{
+	tally_options	 opt;
+	tally_provider	*q;
+	tally_counter	*c;
+	struct ev_loop	*loop = NULL;
+	char		 name[32];
+	int		 i;
+
+	memset(&opt, 0, sizeof opt);
+	opt.node_id = "child";
+	opt.statsfile = dir;
+	opt.flags = TALLY_F_NO_MONITORS;
+	opt.flush_interval = 3600;
+	opt.log = fork_quiet;
+	if (tally_provider_new(&q, &opt) != 0)
+		_exit(2);
+	for (i = 0; i < 100; i++) {
+		snprintf(name, sizeof name, "child.%d", i);
+		if (tally_count(q, name, i) != 0)
+			_exit(3);
+	}
+	if ((c = tally_counter_get(q, "child.c")) == NULL)
+		_exit(4);
+	tally_counter_add(c, 5);
+	/* The parent's threads' shards are summed too: they hold 0 here. */
+	if (tally_counter_value(c) != 5)
+		_exit(5);
+	/* Some flush, on this thread: attached to a loop that never runs. */
+	if (n % 20 == 0 && ((loop = ev_loop_new(EVFLAG_AUTO)) == NULL ||
+	    tally_provider_attach(q, loop) != 0 ||
+	    tally_provider_flush(q) != 0 || tally_provider_stop(q) != 0))
+		_exit(6);
+	tally_provider_free(q);
+	if (loop != NULL)
+		ev_loop_destroy(loop);
+	_exit(0);
+}
+
+START_TEST(test_fork_while_flushing)
+{
+	tally_options	 opt;
+	tally_provider	*p;
+	tally_producer	 gate = { "fork-gate", fork_gate_stats, NULL };
+	pthread_t	 t[FORK_THREADS];
+	char		 name[32];
+	double		 deadline;
+	pid_t		 pid[FORK_BATCH], r;
+	int		 i, j, k, left, status, hung = -1, bad = -1;
+	int		 bad_status = 0, fork_errno = 0;
+
+	memset(&opt, 0, sizeof opt);
+	opt.node_id = "forking";
+	opt.statsfile = dir;
+	opt.flags = TALLY_F_NO_MONITORS;
+	opt.flush_interval = 0.001;	/* flush after flush */
+	opt.log = log_cb;
+	ck_assert_int_eq(tally_provider_new(&p, &opt), 0);
+	for (i = 0; i < FORK_COUNTERS; i++) {
+		snprintf(name, sizeof name, "fork.%d", i);
+		ck_assert_ptr_nonnull(fork_ctr[i] = tally_counter_get(p, name));
+	}
+	for (i = 0; i < FORK_THREADS; i++)
+		ck_assert_int_eq(pthread_create(&t[i], NULL, fork_counter_main,
+		    NULL), 0);
+	pthread_mutex_lock(&fork_lock);
+	while (fork_ready < FORK_THREADS)
+		pthread_cond_wait(&fork_cond, &fork_lock);
+	pthread_mutex_unlock(&fork_lock);
+	ck_assert_int_eq(tally_register_producer(p, &gate), 0);
+	ck_assert_int_eq(tally_provider_start(p), 0);
+
+	for (i = 0; i < FORK_CHILDREN && hung == -1 && bad == -1;
+	    i += FORK_BATCH) {
+		tally_counter_add(fork_ctr[i], 1);
+		/* The next flush's producer sums until the forks are done. */
+		pthread_mutex_lock(&fork_lock);
+		__atomic_store_n(&fork_want, 1, __ATOMIC_RELEASE);
+		while (!fork_summing)
+			pthread_cond_wait(&fork_cond, &fork_lock);
+		pthread_mutex_unlock(&fork_lock);
+		for (j = 0; j < FORK_BATCH; j++) {
+			if ((pid[j] = fork()) == 0)
+				fork_child(i + j);
+			if (pid[j] == -1) {
+				fork_errno = errno;
+				break;
+			}
+		}
+		pthread_mutex_lock(&fork_lock);
+		__atomic_store_n(&fork_want, 0, __ATOMIC_RELEASE);
+		while (fork_summing)
+			pthread_cond_wait(&fork_cond, &fork_lock);
+		pthread_mutex_unlock(&fork_lock);
+
+		/* Reap the batch; kill what is still there at the deadline. */
+		deadline = fixture_now() + FORK_DEADLINE;
+		for (left = j; left > 0; ) {
+			for (k = 0; k < j; k++) {
+				if (pid[k] == 0 || (r = waitpid(pid[k], &status,
+				    WNOHANG)) == 0)
+					continue;
+				ck_assert_int_eq(r, pid[k]);
+				if (bad == -1 && (!WIFEXITED(status) ||
+				    WEXITSTATUS(status) != 0)) {
+					bad = i + k;
+					bad_status = status;
+				}
+				pid[k] = 0;
+				left--;
+			}
+			if (left == 0)
+				break;
+			if (fixture_now() > deadline) {
+				for (k = 0; k < j; k++) {
+					if (pid[k] == 0)
+						continue;
+					kill(pid[k], SIGKILL);
+					waitpid(pid[k], &status, 0);
+					if (hung == -1)
+						hung = i + k;
+				}
+				break;
+			}
+			fork_pause();
+		}
+		ck_assert_msg(j == FORK_BATCH, "fork: %s",
+		    strerror(fork_errno));
+	}
+
+	pthread_mutex_lock(&fork_lock);
+	fork_done = 1;
+	pthread_cond_broadcast(&fork_cond);
+	pthread_mutex_unlock(&fork_lock);
+	for (i = 0; i < FORK_THREADS; i++)
+		pthread_join(t[i], NULL);
+	ck_assert_msg(hung == -1, "child %d of %d hung", hung, FORK_CHILDREN);
+	ck_assert_msg(bad == -1, "child %d failed: status 0x%x", bad,
+	    bad_status);
+	/* The parent's provider is unharmed. */
+	ck_assert_int_eq(tally_provider_flush(p), 0);
+	ck_assert(tally_counter_value(fork_ctr[0]) == FORK_THREADS + 1);
+	ck_assert_str_eq(counter("forking", "fork.0"), "5");
+	/* Each child that flushed resumed what the one before wrote. */
+	snprintf(name, sizeof name, "%d", 5 * ((FORK_CHILDREN + 19) / 20));
+	ck_assert_str_eq(counter("child", "child.c"), name);
+	tally_provider_free(p);
+}
+END_TEST
+
 static tally_provider *reentered;
 static int reentry_rc[3];
 
@@ -534,6 +839,7 @@ main(void)
 {
 	Suite	*s = suite_create("provider");
 	TCase	*tc = tcase_create("core");
+	TCase	*tf = tcase_create("fork");
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 20);
@@ -541,6 +847,7 @@ main(void)
 	tcase_add_test(tc, test_node_record);
 	tcase_add_test(tc, test_counts_before_start_kept);
 	tcase_add_test(tc, test_resume);
+	tcase_add_test(tc, test_resume_wrap);
 	tcase_add_test(tc, test_builtin_monitors);
 	tcase_add_test(tc, test_producers_register);
 	tcase_add_loop_test(tc, test_bad_options, 0,
@@ -555,5 +862,10 @@ main(void)
 	tcase_add_test(tc, test_producer_reentry);
 	tcase_add_test(tc, test_strerror);
 	suite_add_tcase(s, tc);
+	/* Hundreds of children of a busy parent, under ASan on 2 CPUs. */
+	tcase_add_checked_fixture(tf, setup, teardown);
+	tcase_set_timeout(tf, 60);
+	tcase_add_test(tf, test_fork_while_flushing);
+	suite_add_tcase(s, tf);
 	return fixture_run(s);
 }

@@ -188,6 +188,53 @@ START_TEST(test_node_record_unknown_fields)
 }
 END_TEST
 
+/*
+ * The rule for a snapshot time: from 2000-01-01T00:00:00Z to a day past
+ * the reader's now, both ends included; whatever the int64 and the now.
+ */
+START_TEST(test_time_sane)
+{
+	const int64_t	 now = 1700000000;
+
+	ck_assert_int_eq(record_time_sane(now, now), 1);
+	ck_assert_int_eq(record_time_sane(now - 10 * 365 * 86400, now), 1);
+	ck_assert_int_eq(record_time_sane(946684800, now), 1);
+	ck_assert_int_eq(record_time_sane(946684799, now), 0);
+	ck_assert_int_eq(record_time_sane(now + 86400, now), 1);
+	ck_assert_int_eq(record_time_sane(now + 86401, now), 0);
+	ck_assert_int_eq(record_time_sane(0, now), 0);
+	ck_assert_int_eq(record_time_sane(-1, now), 0);
+	ck_assert_int_eq(record_time_sane(INT64_MIN, now), 0);
+	ck_assert_int_eq(record_time_sane(INT64_MAX, now), 0);
+	/* 2100-01-01: a node's clock a lifetime ahead. */
+	ck_assert_int_eq(record_time_sane(4102444800, now), 0);
+	/* Wild clocks of the reader: no overflow, and still one rule. */
+	ck_assert_int_eq(record_time_sane(INT64_MAX, INT64_MAX), 1);
+	ck_assert_int_eq(record_time_sane(INT64_MAX, INT64_MAX - 86400), 1);
+	ck_assert_int_eq(record_time_sane(INT64_MAX, INT64_MAX - 86401), 0);
+	ck_assert_int_eq(record_time_sane(now, INT64_MIN), 0);
+	ck_assert_int_eq(record_time_sane(INT64_MIN, INT64_MIN), 0);
+}
+END_TEST
+
+START_TEST(test_time_age)
+{
+	ck_assert(record_time_age(100, 40) == 60);
+	ck_assert(record_time_age(40, 100) == -60);
+	ck_assert(record_time_age(1700000000, INT64_MIN) == INT64_MAX);
+	ck_assert(record_time_age(1700000000, INT64_MAX) ==
+	    1700000000 - INT64_MAX);
+	ck_assert(record_time_age(-1700000000, INT64_MAX) == INT64_MIN);
+	ck_assert(record_time_age(INT64_MAX, -1) == INT64_MAX);
+	ck_assert(record_time_age(INT64_MIN, 1) == INT64_MIN);
+	ck_assert(record_time_age(INT64_MIN, INT64_MIN) == 0);
+	ck_assert(record_time_age(-1, INT64_MIN) == INT64_MAX);
+	ck_assert(record_time_age(0, INT64_MIN) == INT64_MAX);
+	ck_assert(record_time_age(-2, INT64_MAX) == INT64_MIN);
+	ck_assert(record_time_age(-1, INT64_MAX) == INT64_MIN);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -208,6 +255,8 @@ main(void)
 	    sizeof bad_records / sizeof bad_records[0]);
 	tcase_add_test(tc, test_node_record_nul_source);
 	tcase_add_test(tc, test_node_record_unknown_fields);
+	tcase_add_test(tc, test_time_sane);
+	tcase_add_test(tc, test_time_age);
 	tcase_set_timeout(tc, FIXTURE_TIMEOUT);
 	suite_add_tcase(s, tc);
 	return fixture_run(s);

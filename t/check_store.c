@@ -2,11 +2,23 @@
  * check_store.c: the LMDB environment, on real environments in temporary
  * directories.
  */
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 
 #include <check.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pthread.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -498,11 +510,1298 @@ START_TEST(test_reader_needs_data)
 }
 END_TEST
 
-int
-main(void)
+/* ---- damaged and odd statsfiles: nothing may kill the process ---------- */
+
+/* Whether this runs under valgrind, where address-space limits mean little. */
+static int
+under_valgrind(void)
 {
-	Suite	*s = suite_create("store");
-	TCase	*tc = tcase_create("core");
+	const char	*p = getenv("LD_PRELOAD");
+
+	return p != NULL && strstr(p, "vgpreload") != NULL;
+}
+
+static void
+skip(const char *test, const char *why)
+{
+	fprintf(stderr, "# SKIP %s: %s\n", test, why);
+}
+
+/* dir/name into buf (FIXTURE_PATH_MAX + 64). */
+static char *
+path_in(char *buf, const char *d, const char *name)
+{
+	snprintf(buf, FIXTURE_PATH_MAX + 64, "%s/%s", d, name);
+	return buf;
+}
+
+/* Write nodes slots of keys counters each (and two stats) into d. */
+static void
+populate(const char *d, int nodes, int keys)
+{
+	struct store		*st;
+	struct snapshot		 snap;
+	struct record_node	 rn;
+	char			 id[16];
+	int			 i;
+
+	ck_assert_msg(store_open(&st, d, 0, err, sizeof err) == 0, "%s", err);
+	for (i = 0; i < nodes; i++) {
+		snapshot_init(&snap);
+		fill(&snap, "some.counter", keys, i * 100000);
+		snapshot_add_stat(&snap, "s.one", 5, 1.5);
+		snapshot_add_stat(&snap, "s.two", 5, 2.5);
+		snapshot_finish(&snap);
+		node_rec(&rn, "nick");
+		snprintf(id, sizeof id, "node%d", i);
+		ck_assert_msg(store_write_slot(st, id, &rn, &snap, err,
+		    sizeof err) == 0, "%s", err);
+		snapshot_free(&snap);
+	}
+	store_close(st);
+}
+
+/* One slot of a few counters, written through st. */
+static int
+write_small(struct store *st, const char *node, int64_t base, char *e,
+    size_t elen)
+{
+	struct snapshot		 snap;
+	struct record_node	 rn;
+	int			 rc;
+
+	snapshot_init(&snap);
+	fill(&snap, "small", 20, base);
+	snapshot_finish(&snap);
+	node_rec(&rn, "small");
+	rc = store_write_slot(st, node, &rn, &snap, e, elen);
+	snapshot_free(&snap);
+	return rc;
+}
+
+/*
+ * Run fn in a child (as nobody, uid and gid 65534, if asked and root) and
+ * wait for it, with a deadline that only a hang reaches.  The child sends
+ * fn's code and message back.
+ */
+struct child {
+	int	 status;	/* waitpid's */
+	int	 hung;
+	int	 rc;
+	char	 msg[TALLY_ERRLEN];
+};
+typedef int (*child_fn)(const void *, char *, size_t);
+
+static void
+run_child(child_fn fn, const void *arg, int nobody, struct child *c)
+{
+	double	 deadline;
+	pid_t	 pid, w;
+	ssize_t	 n;
+	int	 fds[2];
+
+	memset(c, 0, sizeof *c);
+	c->rc = -1;
+	ck_assert_int_eq(pipe(fds), 0);
+	ck_assert_int_ne(pid = fork(), -1);
+	if (pid == 0) {
+		char	 m[TALLY_ERRLEN] = "";
+		int	 rc;
+
+		close(fds[0]);
+		if (nobody && geteuid() == 0 && (setgroups(0, NULL) != 0 ||
+		    setgid(65534) != 0 || setuid(65534) != 0))
+			_exit(90);
+		rc = fn(arg, m, sizeof m);
+		if (write(fds[1], &rc, sizeof rc) != sizeof rc ||
+		    write(fds[1], m, strlen(m)) < 0)
+			_exit(91);
+		_exit(0);
+	}
+	close(fds[1]);
+	deadline = fixture_now() + 20;
+	while ((w = waitpid(pid, &c->status, WNOHANG)) == 0 &&
+	    fixture_now() < deadline)
+		fixture_pause();
+	if (w == 0) {
+		c->hung = 1;
+		kill(pid, SIGKILL);
+		waitpid(pid, &c->status, 0);
+	}
+	if (read(fds[0], &c->rc, sizeof c->rc) == sizeof c->rc &&
+	    (n = read(fds[0], c->msg, sizeof c->msg - 1)) > 0)
+		c->msg[n] = '\0';
+	close(fds[0]);
+}
+
+/* The child neither hung nor died, and its call failed saying want. */
+static void
+child_refused(const struct child *c, const char *who, const char *want)
+{
+	ck_assert_msg(!c->hung, "%s hung", who);
+	ck_assert_msg(WIFEXITED(c->status), "%s died of signal %d", who,
+	    WIFSIGNALED(c->status) ? WTERMSIG(c->status) : 0);
+	ck_assert_msg(WEXITSTATUS(c->status) != 90, "%s: cannot become "
+	    "nobody", who);
+	ck_assert_msg(c->rc < 0, "%s: accepted (%d)", who, c->rc);
+	ck_assert_msg(strstr(c->msg, want) != NULL, "%s said: %s", who,
+	    c->msg);
+}
+
+static int
+open_reader(const void *d, char *e, size_t elen)
+{
+	struct store	*st;
+	int		 rc;
+
+	if ((rc = store_open(&st, d, STORE_RDONLY, e, elen)) == 0)
+		store_close(st);
+	return rc;
+}
+
+static int
+open_writer(const void *d, char *e, size_t elen)
+{
+	struct store	*st;
+	int		 rc;
+
+	if ((rc = store_open(&st, d, 0, e, elen)) == 0)
+		store_close(st);
+	return rc;
+}
+
+/* A FIFO named data.mdb: refused at once, never opened (it would hang). */
+START_TEST(test_fifo_data)
+{
+	char		 path[FIXTURE_PATH_MAX + 64];
+	struct child	 c;
+
+	ck_assert_int_eq(mkfifo(path_in(path, dir, "data.mdb"), 0660), 0);
+	run_child(open_reader, dir, 0, &c);
+	child_refused(&c, "reader", "data.mdb is a FIFO, not a regular file");
+	run_child(open_writer, dir, 0, &c);
+	child_refused(&c, "writer", "data.mdb is a FIFO, not a regular file");
+}
+END_TEST
+
+START_TEST(test_fifo_lock)
+{
+	char		 path[FIXTURE_PATH_MAX + 64];
+	struct child	 c;
+
+	populate(dir, 1, 10);
+	ck_assert_int_eq(unlink(path_in(path, dir, "lock.mdb")), 0);
+	ck_assert_int_eq(mkfifo(path, 0660), 0);
+	run_child(open_reader, dir, 0, &c);
+	child_refused(&c, "reader", "lock.mdb is a FIFO");
+	run_child(open_writer, dir, 0, &c);
+	child_refused(&c, "writer", "lock.mdb is a FIFO");
+}
+END_TEST
+
+/* A socket and a directory get their names too. */
+START_TEST(test_odd_files)
+{
+	char			 path[FIXTURE_PATH_MAX + 64];
+	struct sockaddr_un	 sun;
+	struct store		*st;
+	int			 fd;
+
+	ck_assert_int_eq(mkdir(path_in(path, dir, "data.mdb"), 0770), 0);
+	ck_assert_int_ne(store_open(&st, dir, 0, err, sizeof err), 0);
+	ck_assert_msg(strstr(err, "data.mdb is a directory, not a regular "
+	    "file") != NULL, "%s", err);
+	ck_assert_int_ne(store_open(&st, dir, STORE_RDONLY, err, sizeof err),
+	    0);
+	ck_assert_msg(strstr(err, "data.mdb is a directory") != NULL, "%s",
+	    err);
+	ck_assert_int_eq(rmdir(path), 0);
+
+	memset(&sun, 0, sizeof sun);
+	sun.sun_family = AF_UNIX;
+	ck_assert_uint_lt(strlen(path), sizeof sun.sun_path);
+	memcpy(sun.sun_path, path, strlen(path));
+	ck_assert_int_ge(fd = socket(AF_UNIX, SOCK_STREAM, 0), 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sun, sizeof sun), 0);
+	ck_assert_int_ne(store_open(&st, dir, 0, err, sizeof err), 0);
+	ck_assert_msg(strstr(err, "data.mdb is a socket, not a regular "
+	    "file") != NULL, "%s", err);
+	ck_assert_int_ne(store_open(&st, dir, STORE_RDONLY, err, sizeof err),
+	    0);
+	ck_assert_msg(strstr(err, "data.mdb is a socket") != NULL, "%s", err);
+	close(fd);
+}
+END_TEST
+
+/*
+ * A dangling symlink named data.mdb or lock.mdb: LMDB would create its
+ * target, wherever it points.  Refused, and nothing is created.
+ */
+START_TEST(test_dangling_symlink)
+{
+	char		 env[FIXTURE_PATH_MAX + 64], out[FIXTURE_PATH_MAX + 64];
+	char		 link[FIXTURE_PATH_MAX + 128];
+	const char	*names[2] = { "data.mdb", "lock.mdb" };
+	struct store	*st;
+	struct stat	 sb;
+	int		 i, flags;
+
+	path_in(env, dir, "env");
+	path_in(out, dir, "outside");
+	ck_assert_int_eq(mkdir(env, 0770), 0);
+	for (i = 0; i < 2; i++) {
+		snprintf(link, sizeof link, "%s/%s", env, names[i]);
+		/* Beside a real data.mdb, for lock.mdb. */
+		if (i == 1) {
+			populate(env, 1, 10);
+			ck_assert_int_eq(unlink(link), 0);
+		}
+		ck_assert_int_eq(symlink(out, link), 0);
+		for (flags = 0; flags <= STORE_RDONLY; flags++) {
+			ck_assert_int_eq(store_open(&st, env, flags, err,
+			    sizeof err), TALLY_ESTORE);
+			ck_assert_msg(strstr(err, names[i]) != NULL &&
+			    strstr(err, "dangling symlink") != NULL, "%s", err);
+			ck_assert_msg(lstat(out, &sb) != 0 && errno == ENOENT,
+			    "%s created through the symlink", out);
+		}
+		ck_assert_int_eq(unlink(link), 0);
+	}
+}
+END_TEST
+
+/* A valid symlink is refused as well (tally(5) says why). */
+START_TEST(test_valid_symlink)
+{
+	char		 env[FIXTURE_PATH_MAX + 64];
+	char		 real[FIXTURE_PATH_MAX + 64];
+	char		 link[FIXTURE_PATH_MAX + 128];
+	char		 from[FIXTURE_PATH_MAX + 128];
+	struct store	*st;
+
+	path_in(env, dir, "env");
+	ck_assert_int_eq(mkdir(env, 0770), 0);
+	populate(dir, 1, 10);
+	snprintf(from, sizeof from, "%s/data.mdb", dir);
+	path_in(real, dir, "real.mdb");
+	ck_assert_int_eq(rename(from, real), 0);
+	snprintf(link, sizeof link, "%s/data.mdb", env);
+	ck_assert_int_eq(symlink(real, link), 0);
+	ck_assert_int_eq(store_open(&st, env, 0, err, sizeof err),
+	    TALLY_ESTORE);
+	ck_assert_msg(strstr(err, "data.mdb is a symlink") != NULL, "%s", err);
+	ck_assert_int_eq(store_open(&st, env, STORE_RDONLY, err, sizeof err),
+	    TALLY_ESTORE);
+	ck_assert_msg(strstr(err, "data.mdb is a symlink") != NULL, "%s", err);
+}
+END_TEST
+
+/* An empty data.mdb: no database yet for a reader; a writer starts one. */
+START_TEST(test_empty_data)
+{
+	char		 path[FIXTURE_PATH_MAX + 64];
+	struct store	*st;
+	int		 fd;
+
+	ck_assert_int_ge(fd = open(path_in(path, dir, "data.mdb"),
+	    O_CREAT | O_WRONLY, 0660), 0);
+	close(fd);
+	ck_assert_int_eq(store_open(&st, dir, STORE_RDONLY, err, sizeof err),
+	    TALLY_ESTORE);
+	ck_assert_msg(strstr(err, "no database yet (data.mdb is empty: has "
+	    "any node written to it?)") != NULL, "%s", err);
+	ck_assert_msg(store_open(&st, dir, 0, err, sizeof err) == 0, "%s",
+	    err);
+	store_close(st);
+}
+END_TEST
+
+/*
+ * Permissions, as a user whom they bind: nobody when the tests run as
+ * root.  Everything is made by root first; dir itself becomes searchable.
+ */
+static char	 penv[FIXTURE_PATH_MAX + 64];
+
+static void
+perm_env(void)
+{
+	ck_assert_int_eq(chmod(dir, 0711), 0);
+	path_in(penv, dir, "env");
+	ck_assert_int_eq(mkdir(penv, 0777), 0);
+	ck_assert_int_eq(chmod(penv, 0777), 0);
+	populate(penv, 1, 10);
+}
+
+static void
+perm_file(const char *name, mode_t mode)
+{
+	char	 path[FIXTURE_PATH_MAX + 128];
+
+	snprintf(path, sizeof path, "%s/%s", penv, name);
+	ck_assert_int_eq(chmod(path, mode), 0);
+}
+
+START_TEST(test_unreadable_data)
+{
+	struct child	 c;
+
+	perm_env();
+	perm_file("data.mdb", 0600);
+	perm_file("lock.mdb", 0666);
+	run_child(open_reader, penv, 1, &c);
+	child_refused(&c, "reader", "cannot read data.mdb: Permission denied");
+	ck_assert_msg(strstr(c.msg, "lock.mdb") == NULL, "blamed on "
+	    "lock.mdb: %s", c.msg);
+	run_child(open_writer, penv, 1, &c);
+	child_refused(&c, "writer", "cannot write data.mdb: Permission "
+	    "denied");
+}
+END_TEST
+
+START_TEST(test_unwritable_lock)
+{
+	struct child	 c;
+
+	perm_env();
+	perm_file("data.mdb", 0666);
+	perm_file("lock.mdb", 0644);
+	run_child(open_reader, penv, 1, &c);
+	child_refused(&c, "reader", "lock.mdb is not writable by uid");
+	ck_assert_msg(strstr(c.msg, "put the reader in the statsfile's "
+	    "group") != NULL, "%s", c.msg);
+}
+END_TEST
+
+START_TEST(test_unsearchable_dir)
+{
+	char		 want[FIXTURE_PATH_MAX + 128];
+	struct child	 c;
+
+	perm_env();
+	perm_file("data.mdb", 0666);
+	perm_file("lock.mdb", 0666);
+	ck_assert_int_eq(chmod(penv, 0666), 0);
+	snprintf(want, sizeof want, "cannot search %s: Permission denied",
+	    penv);
+	run_child(open_reader, penv, 1, &c);
+	child_refused(&c, "reader", want);
+	ck_assert_msg(strstr(c.msg, "no database yet") == NULL, "%s", c.msg);
+	run_child(open_writer, penv, 1, &c);
+	ck_assert_msg(c.rc < 0 && WIFEXITED(c.status), "writer: %s", c.msg);
+}
+END_TEST
+
+/* A path from outside is quoted in messages: no escape codes, no 100 KB. */
+START_TEST(test_path_quoted)
+{
+	struct store	*st;
+	char		*longp;
+	char		 path[FIXTURE_PATH_MAX + 64];
+
+	snprintf(path, sizeof path, "%s/red\033[31m", dir);
+	ck_assert_int_eq(store_open(&st, path, 0, err, sizeof err),
+	    TALLY_ESTORE);
+	ck_assert_msg(strchr(err, '\033') == NULL, "%s", err);
+	ck_assert_msg(strstr(err, "red\\x1b[31m") != NULL, "%s", err);
+	ck_assert_ptr_nonnull(longp = malloc(100000));
+	memset(longp, 'x', 99999);
+	longp[99999] = '\0';
+	ck_assert_int_ne(store_open(&st, longp, 0, err, sizeof err), 0);
+	ck_assert_msg(strlen(err) < 300 && strstr(err, "...") != NULL, "%s",
+	    err);
+	free(longp);
+	/* A store says its path quoted too. */
+	ck_assert_int_eq(mkdir(path, 0770), 0);
+	ck_assert_msg(store_open(&st, path, 0, err, sizeof err) == 0, "%s",
+	    err);
+	ck_assert_msg(strchr(store_path(st), '\033') == NULL, "%s",
+	    store_path(st));
+	store_close(st);
+}
+END_TEST
+
+/* A copy of data.mdb, to damage and restore. */
+struct image {
+	char	*buf;
+	size_t	 len, psize, npages;
+};
+
+static void
+image_take(struct image *im, const char *d)
+{
+	MDB_env		*env;
+	MDB_stat	 ms;
+	char		 path[FIXTURE_PATH_MAX + 64];
+	struct stat	 sb;
+	int		 fd;
+
+	ck_assert_int_eq(mdb_env_create(&env), 0);
+	ck_assert_int_eq(mdb_env_set_maxdbs(env, 8), 0);
+	ck_assert_int_eq(mdb_env_open(env, d, MDB_RDONLY, 0), 0);
+	ck_assert_int_eq(mdb_env_stat(env, &ms), 0);
+	mdb_env_close(env);
+	im->psize = ms.ms_psize;
+	ck_assert_int_ge(fd = open(path_in(path, d, "data.mdb"), O_RDONLY),
+	    0);
+	ck_assert_int_eq(fstat(fd, &sb), 0);
+	im->len = (size_t)sb.st_size;
+	im->npages = im->len / im->psize;
+	ck_assert_ptr_nonnull(im->buf = malloc(im->len));
+	ck_assert_int_eq(pread(fd, im->buf, im->len, 0), (ssize_t)im->len);
+	close(fd);
+}
+
+static void
+image_put(const struct image *im, const char *d)
+{
+	char	 path[FIXTURE_PATH_MAX + 64];
+	int	 fd;
+
+	ck_assert_int_ge(fd = open(path_in(path, d, "data.mdb"), O_WRONLY),
+	    0);
+	ck_assert_int_eq(pwrite(fd, im->buf, im->len, 0), (ssize_t)im->len);
+	ck_assert_int_eq(ftruncate(fd, (off_t)im->len), 0);
+	close(fd);
+}
+
+/* Zero page pg of d's data.mdb, in place. */
+static void
+zero_page(const struct image *im, const char *d, size_t pg)
+{
+	char	 path[FIXTURE_PATH_MAX + 64], *z;
+	int	 fd;
+
+	ck_assert_ptr_nonnull(z = calloc(1, im->psize));
+	ck_assert_int_ge(fd = open(path_in(path, d, "data.mdb"), O_WRONLY),
+	    0);
+	ck_assert_int_eq(pwrite(fd, z, im->psize, (off_t)(pg * im->psize)),
+	    (ssize_t)im->psize);
+	close(fd);
+	free(z);
+}
+
+static void
+truncate_data(const char *d, off_t len)
+{
+	char	 path[FIXTURE_PATH_MAX + 64];
+
+	ck_assert_int_eq(truncate(path_in(path, d, "data.mdb"), len), 0);
+}
+
+/*
+ * data.mdb cut to half its pages, found by a reader and a writer opening
+ * it, and by a writer and a reader that had it open: each says
+ * "truncated", the live ones once damaged for good, and all live on.
+ */
+START_TEST(test_truncated)
+{
+	struct store		*w, *r, *st;
+	struct store_reader	 rd;
+	struct image		 im;
+	char			 first[TALLY_ERRLEN];
+
+	populate(dir, 8, 1000);
+	image_take(&im, dir);
+	ck_assert_uint_gt(im.npages, 16);
+	ck_assert_msg(store_open(&w, dir, 0, err, sizeof err) == 0, "%s", err);
+	ck_assert_int_eq(write_small(w, "live", 1, err, sizeof err), 0);
+	truncate_data(dir, (off_t)(im.npages / 2 * im.psize));
+
+	/* The live writer, and a reader sharing its environment. */
+	ck_assert_int_eq(write_small(w, "live", 2, err, sizeof err),
+	    TALLY_ESTORE);
+	ck_assert_msg(strstr(err, "damaged (data.mdb is truncated: ") !=
+	    NULL && strstr(err, "its meta pages say at least") != NULL, "%s",
+	    err);
+	ck_assert(store_damaged(w));
+	ck_assert_str_eq(store_damage_msg(w), err);
+	snprintf(first, sizeof first, "%s", err);
+	ck_assert_int_eq(write_small(w, "live", 3, err, sizeof err),
+	    TALLY_ESTORE);
+	ck_assert_str_eq(err, first);
+	ck_assert_int_eq(store_open(&r, dir, STORE_RDONLY, err, sizeof err),
+	    TALLY_ESTORE);
+	ck_assert_str_eq(err, first);
+	store_close(w);
+
+	/* Opened afresh. */
+	ck_assert_int_eq(store_open(&st, dir, STORE_RDONLY, err, sizeof err),
+	    TALLY_ESTORE);
+	ck_assert_msg(strstr(err, "data.mdb is truncated: ") != NULL, "%s",
+	    err);
+	ck_assert_int_eq(store_open(&st, dir, 0, err, sizeof err),
+	    TALLY_ESTORE);
+	ck_assert_msg(strstr(err, "data.mdb is truncated: ") != NULL, "%s",
+	    err);
+
+	/* A reader that had it open when it was cut. */
+	image_put(&im, dir);
+	ck_assert_msg(store_open(&r, dir, STORE_RDONLY, err, sizeof err) == 0,
+	    "%s", err);
+	truncate_data(dir, (off_t)(3 * im.psize));
+	ck_assert_int_eq(store_reader_begin(r, &rd, err, sizeof err),
+	    TALLY_ESTORE);
+	ck_assert_msg(strstr(err, "truncated") != NULL, "%s", err);
+	ck_assert(store_damaged(r));
+	store_close(r);
+
+	/* Shorter than its meta pages. */
+	truncate_data(dir, (off_t)(im.psize + 100));
+	ck_assert_int_eq(store_open(&st, dir, STORE_RDONLY, err, sizeof err),
+	    TALLY_ESTORE);
+	ck_assert_msg(strstr(err, "data.mdb is truncated: ") != NULL, "%s",
+	    err);
+	free(im.buf);
+}
+END_TEST
+
+/*
+ * A whole file may be shorter than its meta's last page: a commit does not
+ * write the pages its transaction took at the end and freed again (LMDB's
+ * loose pages).  Such a file is not truncated.  Transactions that add many
+ * keys and delete half of them again leave that; they are made here with
+ * LMDB itself, into the counters table of a tally database.
+ */
+START_TEST(test_free_tail_is_whole)
+{
+	struct store	*st;
+	MDB_env		*env;
+	MDB_envinfo	 ei;
+	MDB_stat	 ms;
+	MDB_txn		*txn;
+	MDB_dbi		 dbi;
+	MDB_val		 k, v;
+	struct stat	 sb;
+	char		 path[FIXTURE_PATH_MAX + 64], key[32], val[100];
+	int		 t, i, gap = 0;
+
+	populate(dir, 1, 10);
+	memset(val, 'v', sizeof val);
+	ck_assert_int_eq(mdb_env_create(&env), 0);
+	ck_assert_int_eq(mdb_env_set_maxdbs(env, 8), 0);
+	ck_assert_int_eq(mdb_env_set_mapsize(env, 64 << 20), 0);
+	ck_assert_int_eq(mdb_env_open(env, dir, 0, 0660), 0);
+	for (t = 0; t < 20 && !gap; t++) {
+		ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+		ck_assert_int_eq(mdb_dbi_open(txn, "counters", 0, &dbi), 0);
+		for (i = 0; i < 5000; i++) {
+			k.mv_size = (size_t)snprintf(key, sizeof key,
+			    "x/k.%02d.%06d", t, i);
+			k.mv_data = key;
+			v.mv_size = sizeof val;
+			v.mv_data = val;
+			ck_assert_int_eq(mdb_put(txn, dbi, &k, &v, 0), 0);
+		}
+		for (i = t == 0 ? 0 : 2500; i < 5000; i++) {
+			k.mv_size = (size_t)snprintf(key, sizeof key,
+			    "x/k.%02d.%06d", t, i);
+			k.mv_data = key;
+			ck_assert_int_eq(mdb_del(txn, dbi, &k, NULL), 0);
+		}
+		ck_assert_int_eq(mdb_txn_commit(txn), 0);
+		mdb_env_info(env, &ei);
+		mdb_env_stat(env, &ms);
+		ck_assert_int_eq(stat(path_in(path, dir, "data.mdb"), &sb), 0);
+		gap = (size_t)sb.st_size < (ei.me_last_pgno + 1) * ms.ms_psize;
+	}
+	mdb_env_close(env);
+	if (!gap) {
+		skip("test_free_tail_is_whole", "this LMDB left no unwritten "
+		    "free pages at the end of data.mdb");
+		return;
+	}
+	/* Readers and writers take it as it is. */
+	ck_assert_msg(store_open(&st, dir, STORE_RDONLY, err, sizeof err) ==
+	    0, "%s", err);
+	store_close(st);
+	ck_assert_msg(store_open(&st, dir, 0, err, sizeof err) == 0, "%s", err);
+	ck_assert_msg(write_small(st, "other", 1, err, sizeof err) == 0, "%s",
+	    err);
+	store_close(st);
+	ck_assert_int_eq(get("other", STORE_COUNTERS, "small.000019", val,
+	    sizeof val), 1);
+	ck_assert_int_eq(get("x", STORE_COUNTERS, "k.01.000001", val,
+	    sizeof val), 1);
+}
+END_TEST
+
+/* Every call a reader or a writer makes: each may fail, none may kill. */
+static int	 count_n;
+
+static int
+count_cb(void *ctx, const char *k, size_t klen, const char *v, size_t vlen)
+{
+	size_t	 i, sum = 0;
+
+	/* Read every byte, as a caller would. */
+	for (i = 0; i < klen; i++)
+		sum += (unsigned char)k[i];
+	for (i = 0; i < vlen; i++)
+		sum += (unsigned char)v[i];
+	count_n += sum > 0;
+	return 0;
+}
+
+static int
+resume_cb(void *ctx, const char *name, size_t len, int64_t v)
+{
+	count_n++;
+	return 0;
+}
+
+/* A message, if any, is a whole statsfile message. */
+static void
+said(int rc, const char *msg)
+{
+	if (rc < 0)
+		ck_assert_msg(strncmp(msg, "statsfile ", 10) == 0,
+		    "odd message for %d: %s", rc, msg);
+}
+
+static int
+exercise(struct store *live)
+{
+	struct store		*st;
+	struct store_reader	 r;
+	MDB_val			 id, rec, v;
+	char			 node[TALLY_NODE_ID_MAX + 1];
+	int			 rc, errors = 0;
+
+	if ((rc = store_open(&st, dir, STORE_RDONLY, err, sizeof err)) == 0) {
+		if ((rc = store_reader_begin(st, &r, err, sizeof err)) == 0) {
+			while ((rc = store_reader_next(&r, &id, &rec)) == 1) {
+				snprintf(node, sizeof node, "%.*s",
+				    (int)(id.mv_size > TALLY_NODE_ID_MAX ?
+				    TALLY_NODE_ID_MAX : id.mv_size),
+				    (const char *)id.mv_data);
+				count_cb(NULL, rec.mv_data, rec.mv_size, "", 0);
+				if (store_reader_scan(&r, STORE_COUNTERS, node,
+				    strlen(node), count_cb, NULL) < 0)
+					errors++;
+				if (store_reader_get(&r, STORE_STATS, node,
+				    strlen(node), "s.one", 5, &v) < 0)
+					errors++;
+			}
+			errors += rc < 0;
+			if (store_reader_walk(&r, STORE_COUNTERS, count_cb,
+			    NULL) < 0 || store_reader_walk(&r, STORE_STATS,
+			    count_cb, NULL) < 0)
+				errors++;
+			if (rc < 0 || errors > 0)
+				ck_assert_msg(store_damaged(st), "a reader "
+				    "call failed on a store not damaged");
+			store_reader_end(&r);
+		} else {
+			said(rc, err);
+			errors++;
+		}
+		store_close(st);
+	} else {
+		said(rc, err);
+		errors++;
+	}
+	if (live != NULL)
+		st = live;
+	else if ((rc = store_open(&st, dir, 0, err, sizeof err)) != 0) {
+		said(rc, err);
+		return errors + 1;
+	}
+	rc = write_small(st, "node0", 7, err, sizeof err);
+	said(rc, err);
+	errors += rc != 0;
+	rc = store_read_counters(st, "node1", resume_cb, NULL, err,
+	    sizeof err);
+	said(rc, err);
+	errors += rc != 0;
+	rc = store_delete_slot(st, "node2", err, sizeof err);
+	said(rc, err);
+	errors += rc != 0;
+	rc = write_small(st, "node2", 8, err, sizeof err);
+	said(rc, err);
+	errors += rc != 0;
+	if (live == NULL)
+		store_close(st);
+	return errors;
+}
+
+/*
+ * Zero each page of data.mdb in turn, once before the environment is
+ * opened and once under a writer that has it open: every call returns,
+ * with success or an error, and the damage is found.
+ */
+START_TEST(test_zeroed_pages)
+{
+	struct store	*w;
+	struct image	 im;
+	size_t		 pg;
+	int		 live, damaged = 0, errors;
+
+	populate(dir, 6, 400);
+	image_take(&im, dir);
+	for (live = 0; live < 2; live++) {
+		for (pg = 0; pg < im.npages; pg++) {
+			image_put(&im, dir);
+			w = NULL;
+			if (live && store_open(&w, dir, 0, err,
+			    sizeof err) != 0)
+				ck_abort_msg("open before damage: %s", err);
+			zero_page(&im, dir, pg);
+			errors = exercise(w);
+			if (w != NULL) {
+				damaged += store_damaged(w);
+				store_close(w);
+			} else
+				damaged += errors > 0;
+		}
+	}
+	/* The writes of the last round must not leave the file unreadable. */
+	image_put(&im, dir);
+	ck_assert_int_eq(exercise(NULL), 0);
+	ck_assert_msg(damaged >= (int)im.npages / 2, "damage found %d times "
+	    "in %zu pages", damaged, 2 * im.npages);
+	free(im.buf);
+}
+END_TEST
+
+/* A zeroed page under a live writer: damaged, said the same every time. */
+START_TEST(test_damaged_sticky)
+{
+	struct store	*w, *again;
+	struct image	 im;
+	char		 first[TALLY_ERRLEN];
+	size_t		 pg;
+	int		 rc = 0;
+
+	populate(dir, 6, 400);
+	image_take(&im, dir);
+	ck_assert_msg(store_open(&w, dir, 0, err, sizeof err) == 0, "%s", err);
+	/* Every page but the metas: the writer's next call trips on it. */
+	for (pg = 2; pg < im.npages; pg++)
+		zero_page(&im, dir, pg);
+	rc = write_small(w, "node0", 9, err, sizeof err);
+	ck_assert_int_eq(rc, TALLY_ESTORE);
+	ck_assert_msg(strstr(err, "statsfile ") == err &&
+	    strstr(err, ": damaged (") != NULL &&
+	    strstr(err, "): no longer written; check it with tally check; "
+	    "move it away to start afresh") != NULL, "%s", err);
+	ck_assert(store_damaged(w));
+	snprintf(first, sizeof first, "%s", err);
+	ck_assert_int_eq(store_read_counters(w, "node1", resume_cb, NULL, err,
+	    sizeof err), TALLY_ESTORE);
+	ck_assert_str_eq(err, first);
+	ck_assert_int_eq(store_delete_slot(w, "node1", err, sizeof err),
+	    TALLY_ESTORE);
+	ck_assert_str_eq(err, first);
+	/* Another open in this process shares it, so it is refused. */
+	ck_assert_int_eq(store_open(&again, dir, 0, err, sizeof err),
+	    TALLY_ESTORE);
+	ck_assert_str_eq(err, first);
+	store_close(w);
+	free(im.buf);
+}
+END_TEST
+
+/*
+ * A map that cannot grow (an address-space limit): an error naming the
+ * limit, a store that stays usable, and a write that succeeds once the
+ * limit is raised.  In a child: the limit is the child's.
+ */
+static int	resume_cb(void *, const char *, size_t, int64_t);
+
+static long
+vm_bytes(void)
+{
+	char	 buf[128];
+	long	 pages = 0;
+	int	 fd;
+	ssize_t	 n;
+
+	if ((fd = open("/proc/self/statm", O_RDONLY)) < 0)
+		return -1;
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	pages = strtol(buf, NULL, 10);
+	return pages * sysconf(_SC_PAGESIZE);
+}
+
+/* A slot of n counters with long names, to fill a map or a disk. */
+static int
+write_big(struct store *st, const char *node, int n, int64_t base, char *e,
+    size_t elen)
+{
+	struct snapshot		 snap;
+	struct record_node	 rn;
+	int			 rc;
+
+	snapshot_init(&snap);
+	fill(&snap, "a.longish.counter.name.to.fill.the.map.or.the.disk", n,
+	    base);
+	snapshot_finish(&snap);
+	node_rec(&rn, "big");
+	rc = store_write_slot(st, node, &rn, &snap, e, elen);
+	snapshot_free(&snap);
+	return rc;
+}
+
+static int
+grow_child(const void *arg, char *e, size_t elen)
+{
+	struct store	*st;
+	struct rlimit	 rl, old;
+	char		 node[16], want[128];
+	long		 vm;
+	int		 i, rc = 0;
+
+	store_mapsize_min = 32 << 20;
+	if (store_open(&st, dir, 0, e, elen) != 0)
+		return 1;
+	if (getrlimit(RLIMIT_AS, &old) != 0 || (vm = vm_bytes()) < 0)
+		return 2;
+	/*
+	 * Room for the heap, and for what ASan's quarantine keeps of each
+	 * environment opened again (LMDB allocates 3 MB), not for a map
+	 * twice as large.
+	 */
+	rl.rlim_cur = (rlim_t)vm + (24 << 20);
+	rl.rlim_max = old.rlim_max;
+	if (setrlimit(RLIMIT_AS, &rl) != 0)
+		return 3;
+	for (i = 0; i < 1000 && rc == 0; i++) {
+		snprintf(node, sizeof node, "n%d", i);
+		rc = write_big(st, node, 1000, i, e, elen);
+	}
+	if (rc == 0)
+		return 4;
+	snprintf(want, sizeof want, "cannot grow the map from %d to %d bytes",
+	    32 << 20, 64 << 20);
+	if (strstr(e, want) == NULL || strstr(e, "(address-space limit of "
+	    "this process: ") == NULL || store_damaged(st))
+		return rc;
+	/*
+	 * The next transactions, still under the limit (LMDB has no map
+	 * left after a failed resize: they used to fault): the same error,
+	 * and reads that work.
+	 */
+	for (i = 0; i < 2; i++) {
+		if ((rc = write_big(st, node, 1000, i, e, elen)) == 0 ||
+		    strstr(e, want) == NULL)
+			return rc == 0 ? 10 : rc;
+		if (store_read_counters(st, "n0", resume_cb, NULL, e,
+		    elen) != 0)
+			return 11;
+	}
+	/* The limit raised, the next write grows the map and succeeds. */
+	if (setrlimit(RLIMIT_AS, &old) != 0)
+		return 5;
+	if (write_big(st, node, 1000, 0, e, elen) != 0 ||
+	    write_small(st, "after", 1, e, elen) != 0)
+		return 6;
+	store_close(st);
+	return 0;
+}
+
+START_TEST(test_map_cannot_grow)
+{
+	struct child	 c;
+	char		 val[64];
+
+	if (under_valgrind()) {
+		skip("test_map_cannot_grow", "valgrind manages the address "
+		    "space itself: RLIMIT_AS means little there");
+		return;
+	}
+	run_child(grow_child, NULL, 0, &c);
+	ck_assert_msg(!c.hung && WIFEXITED(c.status), "the writer died of "
+	    "signal %d", WIFSIGNALED(c.status) ? WTERMSIG(c.status) : 0);
+	ck_assert_msg(c.rc == 0, "step %d: %s", c.rc, c.msg);
+	ck_assert_int_eq(get("after", STORE_COUNTERS, "small.000000", val,
+	    sizeof val), 1);
+}
+END_TEST
+
+/*
+ * A file-size limit: past it, write(2) raises SIGXFSZ, whose default
+ * action ends the process.  The writer gets an error naming the limit,
+ * lives on, and writes again once the limit is raised.  A second thread,
+ * which does not block SIGXFSZ, shows the signal is not delivered there.
+ */
+static void *
+idle_main(void *arg)
+{
+	char	 c;
+
+	(void)!read(*(int *)arg, &c, 1);
+	return NULL;
+}
+
+static int
+fsize_child(const void *arg, char *e, size_t elen)
+{
+	struct store	*st;
+	struct rlimit	 rl, old;
+	struct stat	 sb;
+	pthread_t	 t;
+	char		 node[16], path[FIXTURE_PATH_MAX + 64];
+	int		 i, rc = 0, fds[2];
+
+	if (pipe(fds) != 0 || pthread_create(&t, NULL, idle_main, &fds[0]))
+		return 1;
+	if (store_open(&st, dir, 0, e, elen) != 0)
+		return 2;
+	if (write_small(st, "first", 0, e, elen) != 0 ||
+	    write_small(st, "second", 0, e, elen) != 0 ||
+	    stat(path_in(path, dir, "data.mdb"), &sb) != 0 ||
+	    getrlimit(RLIMIT_FSIZE, &old) != 0)
+		return 3;
+	rl.rlim_cur = (rlim_t)sb.st_size + 8192;
+	rl.rlim_max = old.rlim_max;
+	if (setrlimit(RLIMIT_FSIZE, &rl) != 0)
+		return 4;
+	for (i = 0; i < 200 && rc == 0; i++) {
+		snprintf(node, sizeof node, "n%d", i);
+		rc = write_small(st, node, i, e, elen);
+	}
+	if (rc == 0)
+		return 5;
+	/* The first write comes short; the next ones start past the limit. */
+	for (i = 0; i < 3; i++) {
+		if (strstr(e, "file too large (file-size limit of this "
+		    "process: ") == NULL || store_damaged(st))
+			return rc;
+		rc = write_small(st, "past", i, e, elen);
+	}
+	/*
+	 * A limit below the file's size (a writer started under a small
+	 * ulimit -f): writes past it raise SIGXFSZ at once.
+	 */
+	rl.rlim_cur = (rlim_t)sb.st_size / 2;
+	if (setrlimit(RLIMIT_FSIZE, &rl) != 0)
+		return 6;
+	for (i = 0; i < 3; i++) {
+		rc = write_small(st, "below", i, e, elen);
+		if (rc == 0 || strstr(e, "file too large (file-size limit of "
+		    "this process: ") == NULL || store_damaged(st))
+			return rc == 0 ? 7 : rc;
+	}
+	if (setrlimit(RLIMIT_FSIZE, &old) != 0)
+		return 8;
+	if (write_small(st, "after", 1, e, elen) != 0)
+		return 9;
+	store_close(st);
+	(void)!write(fds[1], "x", 1);
+	pthread_join(t, NULL);
+	return 0;
+}
+
+START_TEST(test_file_size_limit)
+{
+	struct child	 c;
+
+	run_child(fsize_child, NULL, 0, &c);
+	ck_assert_msg(!c.hung && WIFEXITED(c.status), "the writer died of "
+	    "signal %d", WIFSIGNALED(c.status) ? WTERMSIG(c.status) : 0);
+	ck_assert_msg(c.rc == 0, "step %d: %s", c.rc, c.msg);
+}
+END_TEST
+
+/*
+ * A full disk: a 2 MB tmpfs, mounted in a mount namespace of a child of
+ * ours.  The writer says "no space left on device", and writes again once
+ * the tmpfs is made larger.  Skipped where mounting is not allowed.
+ */
+#define NOMOUNT	77
+
+static int
+disk_child(const void *arg, char *e, size_t elen)
+{
+	struct store	*st;
+	char		 env[FIXTURE_PATH_MAX + 64], node[16];
+	int		 i, rc = 0;
+
+	path_in(env, dir, "tmpfs");
+	if (mkdir(env, 0770) != 0)
+		return 1;
+	if (unshare(CLONE_NEWNS) != 0 ||
+	    mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) != 0 ||
+	    mount("none", env, "tmpfs", 0, "size=2m") != 0) {
+		snprintf(e, elen, "%s", strerror(errno));
+		return NOMOUNT;
+	}
+	if (store_open(&st, env, 0, e, elen) != 0)
+		return 2;
+	for (i = 0; i < 1000 && rc == 0; i++) {
+		snprintf(node, sizeof node, "n%d", i);
+		rc = write_big(st, node, 500, i, e, elen);
+	}
+	if (rc == 0)
+		return 3;
+	if (strstr(e, "no space left on device") == NULL || store_damaged(st))
+		return rc;
+	if (mount("none", env, "tmpfs", MS_REMOUNT, "size=64m") != 0)
+		return 4;
+	if (write_small(st, "after", 1, e, elen) != 0)
+		return 5;
+	store_close(st);
+	return 0;
+}
+
+START_TEST(test_disk_full)
+{
+	struct child	 c;
+
+	run_child(disk_child, NULL, 0, &c);
+	ck_assert_msg(!c.hung && WIFEXITED(c.status), "the writer died of "
+	    "signal %d", WIFSIGNALED(c.status) ? WTERMSIG(c.status) : 0);
+	if (c.rc == NOMOUNT) {
+		skip("test_disk_full", "cannot mount a tmpfs here");
+		return;
+	}
+	ck_assert_msg(c.rc == 0, "step %d: %s", c.rc, c.msg);
+}
+END_TEST
+
+/*
+ * Faults outside store calls are not ours: they reach the handler that
+ * was there before the first store_open, or the default action.  Each
+ * case runs in a new process image (this program again, with an argument)
+ * so that the store is first opened there, after the host's handler.
+ */
+static char		 self[PATH_MAX];
+static sigjmp_buf	 host_jb;
+static volatile int	 host_saw;
+
+static void
+host_segv(int sig, siginfo_t *si, void *uc)
+{
+	host_saw = sig;
+	siglongjmp(host_jb, 1);
+}
+
+/* A fault of the host's own, on a page it made inaccessible. */
+static void
+host_fault(void)
+{
+	volatile char	*p;
+
+	p = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		_exit(20);
+	(void)p[0];
+}
+
+static int
+fault_case(const char *which, const char *d)
+{
+	struct sigaction	 sa;
+	struct store		*st;
+	char			 e[TALLY_ERRLEN];
+
+	if (strcmp(which, "host") == 0) {
+		memset(&sa, 0, sizeof sa);
+		sa.sa_sigaction = host_segv;
+		sa.sa_flags = SA_SIGINFO;
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGSEGV, &sa, NULL);
+	}
+	if (store_open(&st, d, 0, e, sizeof e) != 0) {
+		fprintf(stderr, "%s\n", e);
+		return 10;
+	}
+	if (sigsetjmp(host_jb, 1) == 0)
+		host_fault();
+	store_close(st);
+	/* Only the host's handler gets here. */
+	return host_saw == SIGSEGV ? 0 : 11;
+}
+
+static void
+run_fault_case(const char *which, int *status)
+{
+	pid_t	 pid;
+
+	ck_assert_int_ne(pid = fork(), -1);
+	if (pid == 0) {
+		/* Its death is expected: no report of ASan's in the log. */
+		int fd = open("/dev/null", O_WRONLY);
+		if (fd >= 0)
+			dup2(fd, STDERR_FILENO);
+		execl(self, self, "--fault-case", which, dir, (char *)NULL);
+		_exit(12);
+	}
+	ck_assert_int_eq(waitpid(pid, status, 0), pid);
+}
+
+START_TEST(test_fault_passed_on)
+{
+	int	 status;
+
+	run_fault_case("host", &status);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "the host's handler did not get its fault: status 0x%x", status);
+	/* No handler: the default action, as without libtally. */
+	run_fault_case("default", &status);
+	ck_assert_msg(!(WIFEXITED(status) && WEXITSTATUS(status) == 0),
+	    "a fault outside libtally was swallowed");
+	if (WIFSIGNALED(status))
+		ck_assert_int_eq(WTERMSIG(status), SIGSEGV);
+}
+END_TEST
+
+/*
+ * fork() while another thread is inside store_open, holding the list of
+ * stores: the child must open a store of its own.  That thread is held
+ * inside LMDB's open by a lock another process holds on lock.mdb (as
+ * LMDB's first opener does), so the fork is timed, not left to chance.
+ */
+static char	 dir_a[FIXTURE_PATH_MAX + 64], dir_b[FIXTURE_PATH_MAX + 64];
+static pid_t	 opener_tid, forker_tid;
+static int	 forked;
+static pid_t	 fork_pid;
+
+/* The number of the system call a thread of ours waits in, or -1. */
+static long
+thread_syscall(pid_t tid)
+{
+	char	 path[64], buf[64];
+	ssize_t	 n;
+	int	 fd;
+
+	snprintf(path, sizeof path, "/proc/self/task/%ld/syscall", (long)tid);
+	if ((fd = open(path, O_RDONLY)) < 0)
+		return -1;
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0 || buf[0] < '0' || buf[0] > '9')
+		return -1;
+	buf[n] = '\0';
+	return strtol(buf, NULL, 10);
+}
+
+static void *
+opener_main(void *arg)
+{
+	struct store	*st;
+	char		 e[TALLY_ERRLEN];
+
+	__atomic_store_n(&opener_tid, (pid_t)syscall(SYS_gettid),
+	    __ATOMIC_RELEASE);
+	if (store_open(&st, dir_a, 0, e, sizeof e) != 0)
+		return (void *)1;
+	store_close(st);
+	return NULL;
+}
+
+static void *
+forker_main(void *arg)
+{
+	pid_t	 pid;
+
+	__atomic_store_n(&forker_tid, (pid_t)syscall(SYS_gettid),
+	    __ATOMIC_RELEASE);
+	pid = fork();
+	if (pid == 0) {
+		struct store	*st;
+		char		 e[TALLY_ERRLEN];
+
+		if (store_open(&st, dir_b, 0, e, sizeof e) != 0 ||
+		    write_small(st, "child", 1, e, sizeof e) != 0)
+			_exit(1);
+		store_close(st);
+		_exit(0);
+	}
+	fork_pid = pid;
+	__atomic_store_n(&forked, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+START_TEST(test_fork_during_open)
+{
+	struct flock	 fl;
+	pthread_t	 opener, forker;
+	double		 deadline;
+	pid_t		 locker;
+	char		 path[FIXTURE_PATH_MAX + 128], c;
+	void		*ret;
+	int		 go[2], held[2], fd, status;
+
+	path_in(dir_a, dir, "a");
+	path_in(dir_b, dir, "b");
+	ck_assert_int_eq(mkdir(dir_a, 0770), 0);
+	ck_assert_int_eq(mkdir(dir_b, 0770), 0);
+	populate(dir_a, 1, 10);
+	ck_assert_int_eq(pipe(go), 0);
+	ck_assert_int_eq(pipe(held), 0);
+	ck_assert_int_ne(locker = fork(), -1);
+	if (locker == 0) {
+		snprintf(path, sizeof path, "%s/lock.mdb", dir_a);
+		memset(&fl, 0, sizeof fl);
+		fl.l_type = F_WRLCK;
+		fl.l_whence = SEEK_SET;
+		fl.l_len = 1;
+		if ((fd = open(path, O_RDWR)) < 0 || fcntl(fd, F_SETLK, &fl))
+			_exit(1);
+		(void)!write(held[1], "h", 1);
+		(void)!read(go[0], &c, 1);
+		_exit(0);
+	}
+	ck_assert_int_eq(read(held[0], &c, 1), 1);
+
+	/* The opener waits in fcntl(F_SETLKW), inside store_open. */
+	ck_assert_int_eq(pthread_create(&opener, NULL, opener_main, NULL), 0);
+	deadline = fixture_now() + 20;
+	while ((__atomic_load_n(&opener_tid, __ATOMIC_ACQUIRE) == 0 ||
+	    thread_syscall(opener_tid) != SYS_fcntl) &&
+	    fixture_now() < deadline)
+		fixture_pause();
+	ck_assert_msg(thread_syscall(opener_tid) == SYS_fcntl, "the opener "
+	    "never waited on lock.mdb");
+
+	/* The fork waits for the list (futex), or is done at once. */
+	ck_assert_int_eq(pthread_create(&forker, NULL, forker_main, NULL), 0);
+	while (!__atomic_load_n(&forked, __ATOMIC_ACQUIRE) &&
+	    (__atomic_load_n(&forker_tid, __ATOMIC_ACQUIRE) == 0 ||
+	    thread_syscall(forker_tid) != SYS_futex) &&
+	    fixture_now() < deadline)
+		fixture_pause();
+	(void)!write(go[1], "g", 1);
+	ck_assert_int_eq(waitpid(locker, &status, 0), locker);
+	pthread_join(opener, &ret);
+	ck_assert_ptr_null(ret);
+	pthread_join(forker, NULL);
+	ck_assert_int_gt(fork_pid, 0);
+	/* A child that found the list locked waits forever: a deadline. */
+	deadline = fixture_now() + 20;
+	while (waitpid(fork_pid, &status, WNOHANG) == 0) {
+		if (fixture_now() > deadline) {
+			kill(fork_pid, SIGKILL);
+			waitpid(fork_pid, &status, 0);
+			ck_abort_msg("the child hung opening a store of its "
+			    "own");
+		}
+		fixture_pause();
+	}
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "the child could not open a store of its own: status 0x%x",
+	    status);
+}
+END_TEST
+
+int
+main(int argc, char **argv)
+{
+	Suite	*s;
+	TCase	*tc, *td;
+
+	if (argc == 4 && strcmp(argv[1], "--fault-case") == 0)
+		return fault_case(argv[2], argv[3]);
+	s = suite_create("store");
+	tc = tcase_create("core");
+	td = tcase_create("damage");
+	if (realpath("/proc/self/exe", self) == NULL)
+		snprintf(self, sizeof self, "%s", argv[0]);
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 30);
@@ -523,5 +1822,28 @@ main(void)
 	tcase_add_test(tc, test_foreign_env);
 	tcase_add_test(tc, test_reader_needs_data);
 	suite_add_tcase(s, tc);
+
+	tcase_add_checked_fixture(td, setup, teardown);
+	tcase_set_timeout(td, 60);
+	tcase_add_test(td, test_fifo_data);
+	tcase_add_test(td, test_fifo_lock);
+	tcase_add_test(td, test_odd_files);
+	tcase_add_test(td, test_dangling_symlink);
+	tcase_add_test(td, test_valid_symlink);
+	tcase_add_test(td, test_empty_data);
+	tcase_add_test(td, test_unreadable_data);
+	tcase_add_test(td, test_unwritable_lock);
+	tcase_add_test(td, test_unsearchable_dir);
+	tcase_add_test(td, test_path_quoted);
+	tcase_add_test(td, test_truncated);
+	tcase_add_test(td, test_free_tail_is_whole);
+	tcase_add_test(td, test_zeroed_pages);
+	tcase_add_test(td, test_damaged_sticky);
+	tcase_add_test(td, test_map_cannot_grow);
+	tcase_add_test(td, test_file_size_limit);
+	tcase_add_test(td, test_disk_full);
+	tcase_add_test(td, test_fault_passed_on);
+	tcase_add_test(td, test_fork_during_open);
+	suite_add_tcase(s, td);
 	return fixture_run(s);
 }
