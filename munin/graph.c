@@ -14,11 +14,15 @@
  * file and line: a graph dropped in silence is a graph nobody misses until
  * it is needed.
  */
+#include <sys/stat.h>
+
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "plugin.h"
 
@@ -237,14 +241,15 @@ static int
 graph_parse_line(char **col, struct plugin_graph *g, char *err, size_t errlen)
 {
 	size_t	 plen = strlen(PLUGIN_PREFIX);
-	char	*name = col[0];
+	char	*name = col[0], q[ERROR_QUOTE_LEN];
 
+	/* A column may be 4 KB of anything but control characters: quoted. */
 	memset(g, 0, sizeof *g);
 	if (!graph_name_valid(name) || strlen(name) > NAME_FIELD_MAX)
 		return error_set(err, errlen, TALLY_EINVAL, "plugin name '%s' "
 		    "is not a valid munin name (letters, digits and '_', not "
-		    "starting with a digit, at most %d bytes)", name,
-		    NAME_FIELD_MAX);
+		    "starting with a digit, at most %d bytes)",
+		    plugin_quote(q, name), NAME_FIELD_MAX);
 	g->key = name;
 	g->compat = 1;
 	if (strncmp(name, PLUGIN_PREFIX, plen) == 0) {
@@ -262,27 +267,27 @@ graph_parse_line(char **col, struct plugin_graph *g, char *err, size_t errlen)
 	if (!name_stat_valid(g->statid, strlen(g->statid)))
 		return error_set(err, errlen, TALLY_EINVAL, "statid '%s' is "
 		    "not a valid stat name (1 to %d of A-Z a-z 0-9 _ . : -)",
-		    g->statid, TALLY_STAT_NAME_MAX);
+		    plugin_quote(q, g->statid), TALLY_STAT_NAME_MAX);
 	if (strcmp(col[2], "counters") == 0)
 		g->db = STORE_COUNTERS;
 	else if (strcmp(col[2], "stats") == 0)
 		g->db = STORE_STATS;
 	else
 		return error_set(err, errlen, TALLY_EINVAL, "category '%s' "
-		    "must be counters or stats", col[2]);
+		    "must be counters or stats", plugin_quote(q, col[2]));
 	g->title = col[3];
 	g->vlabel = col[4];
 	g->category = col[5];
 	if (!graph_category_valid(g->category))
 		return error_set(err, errlen, TALLY_EINVAL, "graph_category "
 		    "'%s' may hold only letters, digits, '_' and '-'",
-		    g->category);
+		    plugin_quote(q, g->category));
 	g->args = strcmp(col[6], "-") == 0 ? NULL : col[6];
 	if (strcmp(col[7], "yes") == 0)
 		g->derive = 1;
 	else if (strcmp(col[7], "no") != 0)
 		return error_set(err, errlen, TALLY_EINVAL, "DERIVE '%s' must "
-		    "be yes or no", col[7]);
+		    "be yes or no", plugin_quote(q, col[7]));
 	return 0;
 }
 
@@ -349,12 +354,14 @@ plugin_table_parse(struct plugin_table *t, const char *path,
 	size_t			*opline = NULL, nop = 0, lineno = 0, i, j;
 	size_t			 cap = 0, n;
 	char			*p, *end, *line, *col[PLUGIN_TABLE_NCOLS];
-	char			 why[TALLY_ERRLEN];
+	char			 why[TALLY_ERRLEN], qp[ERROR_QUOTE_LEN];
 	int			 rc = 0;
 
 	memset(t, 0, sizeof *t);
 	if (path == NULL)
 		path = "";
+	/* Messages name the file quoted: the environment chose it. */
+	plugin_quote(qp, path);
 	if (text == NULL)
 		len = 0;
 	if ((t->text = malloc(len + 1)) == NULL)
@@ -382,12 +389,12 @@ plugin_table_parse(struct plugin_table *t, const char *path,
 		if (memchr(line, '\0', end - line) != NULL) {
 			rc = error_set(err, errlen, TALLY_EINVAL, "graphs "
 			    "%s:%zu: a NUL byte: this is not a text file",
-			    path, lineno);
+			    qp, lineno);
 			goto out;
 		}
 		if ((size_t)(end - line) > PLUGIN_TABLE_MAXLINE) {
 			rc = error_set(err, errlen, TALLY_EINVAL, "graphs "
-			    "%s:%zu: longer than %d bytes", path, lineno,
+			    "%s:%zu: longer than %d bytes", qp, lineno,
 			    PLUGIN_TABLE_MAXLINE);
 			goto out;
 		}
@@ -395,7 +402,7 @@ plugin_table_parse(struct plugin_table *t, const char *path,
 			continue;
 		if ((rc = graph_split(line, col, why, sizeof why)) != 0 ||
 		    (rc = graph_parse_line(col, &g, why, sizeof why)) != 0) {
-			error_set(err, errlen, rc, "graphs %s:%zu: %s", path,
+			error_set(err, errlen, rc, "graphs %s:%zu: %s", qp,
 			    lineno, why);
 			goto out;
 		}
@@ -404,12 +411,12 @@ plugin_table_parse(struct plugin_table *t, const char *path,
 				continue;
 			rc = error_set(err, errlen, TALLY_EINVAL, "graphs "
 			    "%s:%zu: graph '%s' is already defined at line "
-			    "%zu", path, lineno, g.key, opline[i]);
+			    "%zu", qp, lineno, g.key, opline[i]);
 			goto out;
 		}
 		if (nop == PLUGIN_TABLE_MAXGRAPHS) {
 			rc = error_set(err, errlen, TALLY_ELIMIT, "graphs "
-			    "%s:%zu: more than %d graphs", path, lineno,
+			    "%s:%zu: more than %d graphs", qp, lineno,
 			    PLUGIN_TABLE_MAXGRAPHS);
 			goto out;
 		}
@@ -462,41 +469,99 @@ out:
 	return rc;
 }
 
+/* What a file that is not a regular one is, for the message. */
+static const char *
+graph_file_kind(mode_t mode)
+{
+	if (S_ISFIFO(mode))
+		return "a FIFO";
+	if (S_ISDIR(mode))
+		return "a directory";
+	if (S_ISSOCK(mode))
+		return "a socket";
+	if (S_ISCHR(mode))
+		return "a character device";
+	if (S_ISBLK(mode))
+		return "a block device";
+	return "an unknown kind of file";
+}
+
+/*
+ * The file is opened with O_NONBLOCK: opening a FIFO blocks until a writer
+ * comes, and munin-node would wait for the plugin until its timeout.  Then
+ * fstat on what was opened (no race with a rename) refuses anything but a
+ * regular file, and one larger than the limit before reading it; the read
+ * stays bounded all the same, for a file that grows meanwhile.
+ */
 int
 plugin_table_load(struct plugin_table *t, const char *path, char *err,
     size_t errlen)
 {
-	FILE	*f;
-	char	*buf;
-	size_t	 len = 0, n;
-	int	 rc, saved;
+	struct stat	 sb;
+	char		*buf, qp[ERROR_QUOTE_LEN];
+	size_t		 len = 0;
+	ssize_t		 n;
+	int		 fd, flags, rc;
 
 	memset(t, 0, sizeof *t);
 	if (path == NULL || *path == '\0')
 		return plugin_table_parse(t, NULL, NULL, 0, err, errlen);
-	if ((f = fopen(path, "r")) == NULL)
-		return error_set(err, errlen, TALLY_ESYS, "graphs %s: %s",
-		    path, strerror(errno));
+	plugin_quote(qp, path);
+	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)) ==
+	    -1)
+		return error_set(err, errlen, TALLY_ESYS, "graphs %s: %s", qp,
+		    strerror(errno));
+	if (fstat(fd, &sb) != 0) {
+		rc = error_set(err, errlen, TALLY_ESYS, "graphs %s: fstat: %s",
+		    qp, strerror(errno));
+		close(fd);
+		return rc;
+	}
+	if (!S_ISREG(sb.st_mode)) {
+		rc = error_set(err, errlen, TALLY_ESYS, "graphs file %s is %s, "
+		    "not a regular file", qp, graph_file_kind(sb.st_mode));
+		close(fd);
+		return rc;
+	}
+	if (sb.st_size > (off_t)PLUGIN_TABLE_MAXSIZE) {
+		close(fd);
+		return error_set(err, errlen, TALLY_ELIMIT, "graphs %s: "
+		    "larger than %lu bytes", qp,
+		    (unsigned long)PLUGIN_TABLE_MAXSIZE);
+	}
+	/* A regular file: reads block as they should again. */
+	if ((flags = fcntl(fd, F_GETFL)) == -1 ||
+	    fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) == -1) {
+		rc = error_set(err, errlen, TALLY_ESYS, "graphs %s: fcntl: %s",
+		    qp, strerror(errno));
+		close(fd);
+		return rc;
+	}
 	/* One byte more than allowed tells a file too large. */
 	if ((buf = malloc(PLUGIN_TABLE_MAXSIZE + 1)) == NULL) {
-		fclose(f);
+		close(fd);
 		return error_set(err, errlen, TALLY_ENOMEM, "out of memory");
 	}
-	while (len <= PLUGIN_TABLE_MAXSIZE &&
-	    (n = fread(buf + len, 1, PLUGIN_TABLE_MAXSIZE + 1 - len, f)) > 0)
-		len += n;
-	if (ferror(f)) {
-		saved = errno;
-		fclose(f);
-		free(buf);
-		return error_set(err, errlen, TALLY_ESYS, "graphs %s: %s",
-		    path, strerror(saved));
+	while (len <= PLUGIN_TABLE_MAXSIZE) {
+		n = read(fd, buf + len, PLUGIN_TABLE_MAXSIZE + 1 - len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			rc = error_set(err, errlen, TALLY_ESYS, "graphs %s: %s",
+			    qp, strerror(errno));
+			close(fd);
+			free(buf);
+			return rc;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
 	}
-	fclose(f);
+	close(fd);
 	if (len > PLUGIN_TABLE_MAXSIZE) {
 		free(buf);
 		return error_set(err, errlen, TALLY_ELIMIT, "graphs %s: "
-		    "larger than %lu bytes", path,
+		    "larger than %lu bytes", qp,
 		    (unsigned long)PLUGIN_TABLE_MAXSIZE);
 	}
 	rc = plugin_table_parse(t, path, buf, len, err, errlen);

@@ -26,7 +26,12 @@
 #include "plugin.h"
 
 
-/* Report a skipped node or value; the run goes on. */
+/*
+ * Report a skipped node or value; the run goes on.  Untrusted parts are
+ * quoted where they are formatted; the line is bounded and any control
+ * character left becomes '?' all the same, so that a message is one line
+ * a terminal shows as it is.
+ */
 static void
 plugin_warn(FILE *errf, const char *fmt, ...) TALLY_PRINTF(2, 3);
 
@@ -34,14 +39,31 @@ static void
 plugin_warn(FILE *errf, const char *fmt, ...)
 {
 	va_list	 ap;
+	char	 buf[TALLY_ERRLEN * 2];
 
 	if (errf == NULL)
 		return;
-	fputs(PLUGIN_PREFIX ": ", errf);
 	va_start(ap, fmt);
-	vfprintf(errf, fmt, ap);
+	vsnprintf(buf, sizeof buf, fmt, ap);
 	va_end(ap);
-	fputc('\n', errf);
+	plugin_msg_clean(buf);
+	fprintf(errf, PLUGIN_PREFIX ": %s\n", buf);
+}
+
+void
+plugin_msg_clean(char *msg)
+{
+	for (; *msg != '\0'; msg++)
+		if ((unsigned char)*msg < 0x20 || *msg == 0x7f)
+			*msg = '?';
+}
+
+const char *
+plugin_quote(char *buf, const char *s)
+{
+	if (s == NULL)
+		s = "";
+	return error_quote(buf, ERROR_QUOTE_LEN, s, strlen(s));
 }
 
 /*
@@ -293,7 +315,8 @@ plugin_names_add(struct plugin_names *pn, char *field)
 int
 plugin_open(struct store **sp, const char *path, char *err, size_t errlen)
 {
-	char		 lock[PATH_MAX], gname[64];
+	char		 lock[PATH_MAX], gname[64], q[ERROR_QUOTE_LEN];
+	char		 gq[ERROR_QUOTE_LEN];
 	struct stat	 sb;
 	struct group	*gr;
 
@@ -306,20 +329,29 @@ plugin_open(struct store **sp, const char *path, char *err, size_t errlen)
 	    (size_t)snprintf(lock, sizeof lock, "%s/lock.mdb", path) >=
 	    sizeof lock || stat(lock, &sb) != 0 ||
 	    faccessat(AT_FDCWD, lock, R_OK | W_OK, AT_EACCESS) == 0 ||
-	    errno != EACCES)
+	    errno != EACCES) {
+		/* No path is that long; and its reason would be cut off. */
+		if (path != NULL && strlen(path) >= PATH_MAX)
+			return error_set(err, errlen, TALLY_ESYS, "statsfile "
+			    "%s: %s", plugin_quote(q, path),
+			    strerror(ENAMETOOLONG));
+		/* store.c quotes the path in its messages itself. */
 		return store_open(sp, path, STORE_RDONLY, err, errlen);
+	}
 	if ((sb.st_mode & (S_IRGRP | S_IWGRP)) != (S_IRGRP | S_IWGRP))
 		return error_set(err, errlen, TALLY_ESYS, "statsfile %s: "
 		    "lock.mdb has mode %04o, and LMDB readers must write it: "
-		    "make it 0660", path, (unsigned)(sb.st_mode & 07777));
+		    "make it 0660", plugin_quote(q, path),
+		    (unsigned)(sb.st_mode & 07777));
 	if ((gr = getgrgid(sb.st_gid)) != NULL)
 		snprintf(gname, sizeof gname, "%s", gr->gr_name);
 	else
 		snprintf(gname, sizeof gname, "%ld", (long)sb.st_gid);
 	return error_set(err, errlen, TALLY_ESYS, "statsfile %s: lock.mdb is "
 	    "not writable by uid %ld gid %ld, and LMDB readers must write "
-	    "it: set 'group %s' in this plugin's plugin-conf.d section", path,
-	    (long)geteuid(), (long)getegid(), gname);
+	    "it: set 'group %s' in this plugin's plugin-conf.d section",
+	    plugin_quote(q, path), (long)geteuid(), (long)getegid(),
+	    plugin_quote(gq, gname));
 }
 
 void
@@ -329,7 +361,7 @@ plugin_autoconf(const char *argv0, const char *path, const char *graphs,
 	struct plugin_table	 t;
 	struct store		*st;
 	const char		*base = plugin_basename(argv0);
-	char			 err[TALLY_ERRLEN], *p;
+	char			 err[TALLY_ERRLEN], q[ERROR_QUOTE_LEN];
 	int			 rc;
 
 	/* A bad graph table breaks every graph, so it is a "no" too. */
@@ -343,8 +375,8 @@ plugin_autoconf(const char *argv0, const char *path, const char *graphs,
 		    !plugin_is_multigraph(argv0) &&
 		    plugin_graph_find(&t, argv0) == NULL)
 			rc = error_set(err, sizeof err, TALLY_EINVAL, "no graph "
-			    "named '%.64s'; '%s list' prints the valid names",
-			    base, PLUGIN_PREFIX);
+			    "named '%s'; '%s list' prints the valid names",
+			    plugin_quote(q, base), PLUGIN_PREFIX);
 		plugin_table_free(&t);
 	}
 	if (rc == 0)
@@ -354,10 +386,9 @@ plugin_autoconf(const char *argv0, const char *path, const char *graphs,
 		fputs("yes\n", out);
 		return;
 	}
-	/* munin-node-configure wants exactly one line. */
-	for (p = err; *p != '\0'; p++)
-		if (*p == '\n' || *p == '\r')
-			*p = ' ';
+	/* munin-node-configure wants exactly one line, and a person no
+	 * escape codes. */
+	plugin_msg_clean(err);
 	fprintf(out, "no (%s)\n", err);
 }
 
@@ -462,8 +493,11 @@ plugin_run_begin(struct store *st, struct plugin_run **runp, time_t now,
 		if ((rc = store_reader_next(&run->r, &id, &rec)) <= 0)
 			break;
 		if (!name_node_id_valid(id.mv_data, id.mv_size)) {
-			plugin_warn(errf, "statsfile %s: skipping a node with "
-			    "an invalid id", store_path(st));
+			/* store_path is quoted already; the id is raw. */
+			plugin_warn(errf, "statsfile %s: skipping node '%s': "
+			    "not a valid node id", store_path(st),
+			    error_quote(why, sizeof why, id.mv_data,
+			    id.mv_size));
 			continue;
 		}
 		if (run->n == run->cap) {
@@ -496,6 +530,8 @@ plugin_run_begin(struct store *st, struct plugin_run **runp, time_t now,
 		return 0;
 	if (rc == TALLY_ENOMEM)
 		error_set(err, errlen, rc, "out of memory");
+	else if (store_damage_msg(st) != NULL)
+		error_set(err, errlen, rc, "%s", store_damage_msg(st));
 	else
 		error_set(err, errlen, rc, "statsfile %s: reading nodes: %s",
 		    store_path(st), tally_strerror(rc));
@@ -514,7 +550,11 @@ plugin_run_get(struct plugin_run *run, const struct plugin_graph *g,
 
 	rc = store_reader_get(&run->r, g->db, id->mv_data, id->mv_size,
 	    g->statid, strlen(g->statid), v);
-	if (rc < 0)
+	/* A damaged store's message says what is wrong and what to do. */
+	if (rc < 0 && store_damage_msg(run->r.st) != NULL)
+		error_set(run->err, run->errlen, rc, "%s",
+		    store_damage_msg(run->r.st));
+	else if (rc < 0)
 		error_set(run->err, run->errlen, rc, "statsfile %s: reading "
 		    "%.*s/%s: %s", store_path(run->r.st), (int)id->mv_size,
 		    (const char *)id->mv_data, g->statid, tally_strerror(rc));
@@ -638,6 +678,7 @@ plugin_value(const struct plugin_graph *g, const MDB_val *id,
 {
 	int64_t	 i;
 	double	 d;
+	char	 q[ERROR_QUOTE_LEN];
 
 	if (g->db == STORE_COUNTERS) {
 		if (record_parse_int64(v->mv_data, v->mv_size, &i) != 0)
@@ -659,10 +700,9 @@ plugin_value(const struct plugin_graph *g, const MDB_val *id,
 	}
 	return record_fmt_double(num, d);
 bad:
-	plugin_warn(errf, "node %.*s: %s: unreadable value '%.*s'",
+	plugin_warn(errf, "node %.*s: %s: unreadable value '%s'",
 	    (int)id->mv_size, (const char *)id->mv_data, g->statid,
-	    (int)(v->mv_size > 40 ? 40 : v->mv_size),
-	    (const char *)v->mv_data);
+	    error_quote(q, sizeof q, v->mv_data, v->mv_size));
 	return 0;
 }
 
@@ -682,8 +722,14 @@ plugin_run_values(struct plugin_run *run, const struct plugin_graph *g,
 
 	for (i = 0; i < run->n; i++) {
 		len = 0;
-		/* Written as "older than" so a wild time cannot overflow. */
-		if (run->nodes[i].rn.time >= (int64_t)run->now - PLUGIN_STALE) {
+		/*
+		 * Fresh: a sane time (tally(5)), not older than PLUGIN_STALE.
+		 * A node whose clock is in the future is not fresh for ever
+		 * but stale, as is one before 2000.  Written as "older than",
+		 * on a sane time, so that nothing can overflow.
+		 */
+		if (record_time_sane(run->nodes[i].rn.time, run->now) &&
+		    run->nodes[i].rn.time >= (int64_t)run->now - PLUGIN_STALE) {
 			if (vals != NULL) {
 				v = vals[i];
 				rc = v.mv_data != NULL;

@@ -71,7 +71,9 @@ struct plugin_table {
 /*
  * Fill t with the compiled-in graphs and, if path is neither NULL nor
  * empty, the operator's table in the file at path.  Returns 0, or
- * TALLY_ESYS (unreadable: "graphs PATH: reason"), TALLY_EINVAL (a bad
+ * TALLY_ESYS (unreadable: "graphs PATH: reason"; not a regular file, a
+ * FIFO say, which is never waited on: "graphs file PATH is a FIFO, not a
+ * regular file"), TALLY_EINVAL (a bad
  * line: "graphs PATH:LINE: reason"), TALLY_ELIMIT (too large a file, too
  * many graphs) or TALLY_ENOMEM with a message in err; t is then empty but
  * may still be freed.  Every bad line is an error: none is skipped.
@@ -86,7 +88,11 @@ int	 plugin_table_parse(struct plugin_table *, const char *, const char *,
 	     size_t, char *, size_t);
 void	 plugin_table_free(struct plugin_table *);
 
-/* A node whose snapshot is older than this many seconds prints U. */
+/*
+ * A node whose snapshot is older than this many seconds prints U, as does
+ * one whose time is not sane (record_time_sane: before 2000, or more than a
+ * day ahead of the plugin's clock).
+ */
 #define PLUGIN_STALE 300
 
 /* The prefix of the wildcard plugin's links, and its own name. */
@@ -109,6 +115,14 @@ void	 plugin_table_free(struct plugin_table *);
 #define PLUGIN_MULTI	0x4	/* plugin_suggest: the multigraph link */
 
 /* plugin.c */
+/*
+ * error_quote() of a NUL-terminated string (NULL reads ""), into buf of
+ * ERROR_QUOTE_LEN bytes: what every message does with argv, a path from
+ * the environment, or a name from a file.  Returns buf.
+ */
+const char *plugin_quote(char *, const char *);
+/* Make a message one line without escapes: control characters as '?'. */
+void	 plugin_msg_clean(char *);
 /* The basename of argv0 (after its last '/'). */
 const char *plugin_basename(const char *);
 /*

@@ -22,6 +22,7 @@
  * to stderr, prefixed "tally_: ".
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,28 @@ static const char plugin_magic[] __attribute__((used)) =
 #define EXIT_GRAPHS 3
 
 enum command { CMD_FETCH, CMD_CONFIG, CMD_AUTOCONF, CMD_SUGGEST, CMD_LIST };
+
+/*
+ * A message on stderr: "tally_: " and one line.  Its untrusted parts
+ * (argv, the environment's paths) are quoted where they are formatted;
+ * here the line is bounded and any control character left (a path inside
+ * a store's message) becomes '?', so that no escape reaches a terminal.
+ */
+static void
+msg(const char *fmt, ...) TALLY_PRINTF(1, 2);
+
+static void
+msg(const char *fmt, ...)
+{
+	va_list	 ap;
+	char	 buf[TALLY_ERRLEN * 2];
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	plugin_msg_clean(buf);
+	fprintf(stderr, "%s: %s\n", PLUGIN_PREFIX, buf);
+}
 
 static int
 parse_command(const char *arg, enum command *cmd)
@@ -76,17 +99,17 @@ unknown_graph(const char *argv0)
 {
 	const char	*base = plugin_basename(argv0);
 	size_t		 plen = strlen(PLUGIN_PREFIX);
+	char		 q[ERROR_QUOTE_LEN];
 
 	if (strcmp(base, PLUGIN_PREFIX) == 0)
-		fprintf(stderr, "%s: link me as %s<graph> to pick a graph, or "
-		    "as %s%s for all of them; '%s list' prints the valid "
-		    "names\n", PLUGIN_PREFIX, PLUGIN_PREFIX, PLUGIN_PREFIX,
-		    PLUGIN_ALL, PLUGIN_PREFIX);
+		msg("link me as %s<graph> to pick a graph, or as %s%s for all "
+		    "of them; '%s list' prints the valid names", PLUGIN_PREFIX,
+		    PLUGIN_PREFIX, PLUGIN_ALL, PLUGIN_PREFIX);
 	else
-		fprintf(stderr, "%s: no graph named '%s'; '%s list' prints "
-		    "the valid names\n", PLUGIN_PREFIX,
-		    strncmp(base, PLUGIN_PREFIX, plen) == 0 ? base + plen :
-		    base, PLUGIN_PREFIX);
+		/* argv[0] is anyone's: 100 KB of escape codes, say. */
+		msg("no graph named '%s'; '%s list' prints the valid names",
+		    plugin_quote(q, strncmp(base, PLUGIN_PREFIX, plen) == 0 ?
+		    base + plen : base), PLUGIN_PREFIX);
 	return EXIT_USAGE;
 }
 
@@ -109,16 +132,15 @@ static int
 no_multigraph(const char *base, enum command cmd)
 {
 	if (isatty(STDIN_FILENO)) {
-		fprintf(stderr, "%s: %s is a multigraph plugin, and "
-		    "MUNIN_CAP_MULTIGRAPH is not set: run it with munin-run "
-		    "(munin-run %s%s), or link single graphs as %s<graph>\n",
-		    PLUGIN_PREFIX, base, base, cmd == CMD_CONFIG ?
-		    " config" : "", PLUGIN_PREFIX);
+		msg("%s is a multigraph plugin, and MUNIN_CAP_MULTIGRAPH is "
+		    "not set: run it with munin-run (munin-run %s%s), or link "
+		    "single graphs as %s<graph>", base, base,
+		    cmd == CMD_CONFIG ? " config" : "", PLUGIN_PREFIX);
 		return EXIT_USAGE;
 	}
-	fprintf(stderr, "%s: %s: munin-node did not announce multigraph "
+	msg("%s: munin-node did not announce multigraph "
 	    "(MUNIN_CAP_MULTIGRAPH=1): link single graphs as %s<graph>, or "
-	    "upgrade munin-node\n", PLUGIN_PREFIX, base, PLUGIN_PREFIX);
+	    "upgrade munin-node", base, PLUGIN_PREFIX);
 	plugin_no_multigraph(cmd == CMD_CONFIG, stdout);
 	return fflush(stdout) == 0 ? 0 : EXIT_STORE;
 }
@@ -134,15 +156,16 @@ main(int argc, char **argv)
 	const char			*statsfile = getenv("statsfile");
 	const char			*graphs = getenv("graphs");
 	char				 err[TALLY_ERRLEN];
+	char				 q[ERROR_QUOTE_LEN];
 	char				*buf = NULL;
 	size_t				 len = 0;
 	FILE				*out;
 	int				 rc, multi, dirty, flags;
 
 	if (parse_command(argc > 1 ? argv[1] : NULL, &cmd) != 0) {
-		fprintf(stderr, "%s: unknown command '%s' (expected config, "
-		    "autoconf, suggest, list, or none to fetch)\n",
-		    PLUGIN_PREFIX, argv[1]);
+		msg("unknown command '%s' (expected config, autoconf, "
+		    "suggest, list, or none to fetch)", plugin_quote(q,
+		    argv[1]));
 		return EXIT_USAGE;
 	}
 	/*
@@ -160,7 +183,7 @@ main(int argc, char **argv)
 		return no_multigraph(plugin_basename(argv0), cmd);
 
 	if (plugin_table_load(&table, graphs, err, sizeof err) != 0) {
-		fprintf(stderr, "%s: %s\n", PLUGIN_PREFIX, err);
+		msg("%s", err);
 		return EXIT_GRAPHS;
 	}
 	if (cmd == CMD_LIST) {
@@ -175,13 +198,13 @@ main(int argc, char **argv)
 	}
 
 	if (statsfile == NULL || *statsfile == '\0') {
-		fprintf(stderr, "%s: statsfile is not set: set env.statsfile "
-		    "in this plugin's plugin-conf.d section\n", PLUGIN_PREFIX);
+		msg("statsfile is not set: set env.statsfile in this plugin's "
+		    "plugin-conf.d section");
 		plugin_table_free(&table);
 		return EXIT_STORE;
 	}
 	if ((rc = plugin_open(&st, statsfile, err, sizeof err)) != 0) {
-		fprintf(stderr, "%s: %s\n", PLUGIN_PREFIX, err);
+		msg("%s", err);
 		plugin_table_free(&table);
 		return EXIT_STORE;
 	}
@@ -190,8 +213,7 @@ main(int argc, char **argv)
 	 * munin must not take half a config or fetch for a whole one.
 	 */
 	if ((out = open_memstream(&buf, &len)) == NULL) {
-		fprintf(stderr, "%s: open_memstream: %s\n", PLUGIN_PREFIX,
-		    strerror(errno));
+		msg("open_memstream: %s", strerror(errno));
 		store_close(st);
 		plugin_table_free(&table);
 		return EXIT_STORE;
@@ -232,13 +254,12 @@ main(int argc, char **argv)
 		rc = TALLY_ESYS;
 	}
 	if (rc != 0) {
-		fprintf(stderr, "%s: %s\n", PLUGIN_PREFIX, err);
+		msg("%s", err);
 		free(buf);
 		return EXIT_STORE;
 	}
 	if (fwrite(buf, 1, len, stdout) != len || fflush(stdout) != 0) {
-		fprintf(stderr, "%s: writing to stdout: %s\n", PLUGIN_PREFIX,
-		    strerror(errno));
+		msg("writing to stdout: %s", strerror(errno));
 		free(buf);
 		return EXIT_STORE;
 	}

@@ -9,18 +9,24 @@
  * The statsfile comes from -s (before or after the command), else the
  * environment variable statsfile (as munin's env.statsfile), else
  * TALLY_STATSFILE_DEFAULT.  Every command reads in one read transaction
- * through store.c; only prune writes, through store_delete_slot.
+ * through store.c; only prune writes, through store_delete_slot.  check
+ * walks the pages in a forked child, so that damage LMDB dies of takes
+ * down the child only.  A snapshot time that is not sane (record_time_sane,
+ * tally(5)) is shown raw, never turned into an age.  Whatever comes from
+ * outside (argv, the environment, the file) is quoted in messages.
  *
  * Exit status: 0 success, 1 failure (an unreadable database, an unknown
  * node, a bad duration, problems found by check), 2 a usage error.
  * Messages go to stderr, prefixed "tally: ".
  */
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -41,6 +47,8 @@
 #define METRIC_PREFIX		"tally_"
 #define METRIC_MAX		(sizeof METRIC_PREFIX - 1 + TALLY_STAT_NAME_MAX)
 #define NODE_TIME_STAT		"node_last_snapshot_timestamp_seconds"
+#define MSG_MAX			1024	/* a message line, at most */
+#define CHECK_ERR_MAX		65536	/* a check walk's stderr, kept */
 
 static void
 usage(FILE *f)
@@ -69,6 +77,24 @@ usage(FILE *f)
 "Exit status: 0 success, 1 failure, 2 usage error.  See tally(1).\n");
 }
 
+/*
+ * Write one message line.  Untrusted parts are quoted (quote()) where they
+ * are formatted; this is the last wall: a message is one bounded line, and
+ * a control character that came through some other way (a path in a
+ * store's message) is a '?', never a terminal's escape.
+ */
+static void
+vmsg(const char *suffix, const char *fmt, va_list ap)
+{
+	char	 buf[MSG_MAX], *p;
+
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	for (p = buf; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	fprintf(stderr, PROG ": %s%s\n", buf, suffix);
+}
+
 static void
 warnmsg(const char *fmt, ...) TALLY_PRINTF(1, 2);
 
@@ -77,11 +103,9 @@ warnmsg(const char *fmt, ...)
 {
 	va_list	 ap;
 
-	fputs(PROG ": ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vmsg("", fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 static int
@@ -92,13 +116,26 @@ usage_error(const char *fmt, ...)
 {
 	va_list	 ap;
 
-	fputs(PROG ": ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vmsg(" (try '" PROG " -h')", fmt, ap);
 	va_end(ap);
-	fputs(" (try '" PROG " -h')\n", stderr);
 	return EXIT_USAGE;
 }
+
+/*
+ * An argument, a path or anything else from outside, for a message:
+ * error_quote()'s at most ERROR_QUOTE_MAX bytes, control characters
+ * escaped.  buf holds ERROR_QUOTE_LEN bytes.
+ */
+static const char *
+quote(char *buf, const char *s)
+{
+	return error_quote(buf, ERROR_QUOTE_LEN, s, strlen(s));
+}
+
+/* The statsfile, quoted once for every message that names it, and raw. */
+static char	 qpath[ERROR_QUOTE_LEN] = TALLY_STATSFILE_DEFAULT;
+static const char *rawpath = TALLY_STATSFILE_DEFAULT;
 
 /* getopt_long said '?' or ':' (opterr is 0: the messages are ours). */
 static int
@@ -107,24 +144,28 @@ bad_option(const char *cmd, int c, char **argv)
 	const char	*what = c == ':' ? "missing argument for" :
 	    "unknown option", *arg = argv[optind - 1];
 	char		 opt[3] = { '-', (char)optopt, '\0' };
+	char		 q[ERROR_QUOTE_LEN];
 
 	if (optind > 1 && strncmp(arg, "--", 2) == 0)
-		return usage_error("%s%s%s '%.*s'", cmd, *cmd ? ": " : "",
-		    what, (int)strcspn(arg, "="), arg);
-	return usage_error("%s%s%s '%s'", cmd, *cmd ? ": " : "", what, opt);
+		return usage_error("%s%s%s '%s'", cmd, *cmd ? ": " : "",
+		    what, error_quote(q, sizeof q, arg, strcspn(arg, "=")));
+	return usage_error("%s%s%s '%s'", cmd, *cmd ? ": " : "", what,
+	    quote(q, opt));
 }
 
 /* The statsfile: -s, else $statsfile, else the default. */
 static const char *
 statsfile_path(const char *opt)
 {
-	const char	*env;
+	const char	*env, *path = TALLY_STATSFILE_DEFAULT;
 
 	if (opt != NULL)
-		return opt;
-	if ((env = getenv("statsfile")) != NULL && *env != '\0')
-		return env;
-	return TALLY_STATSFILE_DEFAULT;
+		path = opt;
+	else if ((env = getenv("statsfile")) != NULL && *env != '\0')
+		path = env;
+	quote(qpath, path);
+	rawpath = path;
+	return path;
 }
 
 /*
@@ -135,6 +176,7 @@ statsfile_path(const char *opt)
 static const char	*sigbus_path = "the statsfile";
 static size_t		 sigbus_pathlen = sizeof "the statsfile" - 1;
 static const char	*sigbus_tmp;
+static int		 sigbus_set;
 
 static void
 on_sigbus(int signo)
@@ -155,14 +197,29 @@ store_open_msg(const char *path, int flags, struct store **st)
 {
 	struct sigaction sa;
 	char		 err[TALLY_ERRLEN];
+	int		 rc;
 
-	sigbus_path = path;
-	sigbus_pathlen = strlen(path);
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_sigbus;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGBUS, &sa, NULL);
-	if (store_open(st, path, flags, err, sizeof err) != 0) {
+	/*
+	 * The handler writes what is quoted already: it may not format.
+	 * Installed once, before the first open: libtally's own handler,
+	 * installed by that open, catches the faults inside LMDB and hands
+	 * every other one on to this.
+	 */
+	sigbus_path = qpath;
+	sigbus_pathlen = strlen(qpath);
+	if (!sigbus_set) {
+		memset(&sa, 0, sizeof sa);
+		sa.sa_handler = on_sigbus;
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGBUS, &sa, NULL);
+		sigbus_set = 1;
+	}
+	/* No path is that long; and its reason would be cut off. */
+	if (strlen(path) >= PATH_MAX) {
+		warnmsg("statsfile %s: %s", qpath, strerror(ENAMETOOLONG));
+		return -1;
+	}
+	if ((rc = store_open(st, path, flags, err, sizeof err)) != 0) {
 		warnmsg("%s", err);
 		return -1;
 	}
@@ -174,6 +231,24 @@ static int
 open_rdonly(const char *path, struct store **st)
 {
 	return store_open_msg(path, STORE_RDONLY, st);
+}
+
+/*
+ * A read of the store failed.  A damaged store's own message says what is
+ * wrong and what to do (store.c: LMDB asserted or faulted, or a page is
+ * corrupt); anything else gets what we were doing and rc's reason.  The
+ * caller then fails with EXIT_FAIL, having shown what it could.
+ */
+static void
+read_failed(struct store *st, int rc, const char *what)
+{
+	const char	*dmg = st != NULL ? store_damage_msg(st) : NULL;
+
+	if (dmg != NULL)
+		warnmsg("%s", dmg);
+	else
+		warnmsg("%s: %s: %s", qpath, what, rc == TALLY_ENOMEM ?
+		    "out of memory" : tally_strerror(rc));
 }
 
 static int
@@ -248,26 +323,14 @@ put_clean(FILE *f, const char *s, size_t n)
 }
 
 /*
- * A printable, bounded rendering of an arbitrary key or value for messages,
- * as mdb_dump -p writes them: bytes outside printable ASCII as \xx.
+ * A printable, bounded rendering of an arbitrary key or value read from
+ * the database, for messages: error_quote()'s, as for every other
+ * untrusted text, cut to fit size.
  */
 static const char *
 esc(char *buf, size_t size, const void *data, size_t n)
 {
-	const unsigned char	*s = data;
-	size_t			 i, o = 0;
-
-	for (i = 0; i < n && o + 8 < size; i++) {
-		if (s[i] >= 0x20 && s[i] < 0x7f && s[i] != '\\')
-			buf[o++] = s[i];
-		else
-			o += (size_t)snprintf(buf + o, size - o, "\\%02x",
-			    s[i]);
-	}
-	if (i < n)
-		o += (size_t)snprintf(buf + o, size - o, "...");
-	buf[o] = '\0';
-	return buf;
+	return error_quote(buf, size, data, n);
 }
 
 /* "12s", "3m", "2h", "4d": how long ago a snapshot was taken. */
@@ -464,6 +527,7 @@ static int
 slot_read(struct store_reader *r, struct slot *sl, const char *node,
     size_t nlen)
 {
+	char	 what[TALLY_NODE_ID_MAX + 32];
 	int	 rc;
 
 	sl->node = node;
@@ -477,10 +541,11 @@ slot_read(struct store_reader *r, struct slot *sl, const char *node,
 		rc = store_reader_scan(r, STORE_STATS, node, nlen, slot_cb,
 		    sl);
 	}
-	if (rc != 0)
-		warnmsg("%s: reading node %.*s: %s", store_path(r->st),
-		    (int)nlen, node, sl->enomem ? "out of memory" :
-		    tally_strerror(rc));
+	if (rc != 0) {
+		snprintf(what, sizeof what, "reading node %.*s", (int)nlen,
+		    node);
+		read_failed(r->st, sl->enomem ? TALLY_ENOMEM : rc, what);
+	}
 	return rc;
 }
 
@@ -528,7 +593,7 @@ nodes_read(struct store_reader *r, struct node **out, size_t *nout,
 		}
 		if (!name_node_id_valid(k.mv_data, k.mv_size)) {
 			warnmsg("%s: skipping node '%s': not a valid node id "
-			    "(run tally check)", store_path(r->st),
+			    "(run tally check)", qpath,
 			    esc(b, sizeof b, k.mv_data, k.mv_size));
 			(*skipped)++;
 			continue;
@@ -537,7 +602,7 @@ nodes_read(struct store_reader *r, struct node **out, size_t *nout,
 		    sizeof err) != 0) {
 			(*skipped)++;
 			warnmsg("%s: skipping node %.*s: %s (run tally check)",
-			    store_path(r->st), (int)k.mv_size,
+			    qpath, (int)k.mv_size,
 			    (const char *)k.mv_data, err);
 			continue;
 		}
@@ -546,8 +611,7 @@ nodes_read(struct store_reader *r, struct node **out, size_t *nout,
 		n++;
 	}
 	if (rc < 0) {
-		warnmsg("%s: reading the nodes table: %s", store_path(r->st),
-		    tally_strerror(rc));
+		read_failed(r->st, rc, "reading the nodes table");
 		free(nodes);
 		return -1;
 	}
@@ -558,16 +622,31 @@ nodes_read(struct store_reader *r, struct node **out, size_t *nout,
 
 /* ---- show ------------------------------------------------------------- */
 
+/*
+ * The AGE column: the age of a sane time (tally(5)), else the raw time
+ * and why no age is given, for an age of INT64_MIN or of 2100 means
+ * nothing.
+ */
+static const char *
+node_age(char *buf, size_t size, const struct record_node *rec, time_t now)
+{
+	if (!record_time_sane(rec->time, now)) {
+		snprintf(buf, size, "time %" PRId64 " out of range", rec->time);
+		return buf;
+	}
+	return fmt_age(buf, size, record_time_age(now, rec->time));
+}
+
 /* The table; 0, or -1 if a slot could not be read. */
 static int
 show_table(struct store_reader *r, const struct node *nodes, size_t n,
     struct slot *sl, time_t now)
 {
 	size_t	 i, j, wid = 4, wnick = 8, wage = 3, w, wname, wval;
-	char	 age[32];
+	char	 age[64];
 
 	if (n == 0) {
-		printf("no nodes in %s\n", store_path(r->st));
+		printf("no nodes in %s\n", qpath);
 		return 0;
 	}
 	for (i = 0; i < n; i++) {
@@ -577,7 +656,7 @@ show_table(struct store_reader *r, const struct node *nodes, size_t n,
 		w = text_width(nd->rec.nickname, strlen(nd->rec.nickname));
 		if (w > wnick)
 			wnick = w;
-		w = strlen(fmt_age(age, sizeof age, now - nd->rec.time));
+		w = strlen(node_age(age, sizeof age, &nd->rec, now));
 		if (w > wage)
 			wage = w;
 	}
@@ -591,8 +670,7 @@ show_table(struct store_reader *r, const struct node *nodes, size_t n,
 		printf("%-*.*s  ", (int)wid, (int)nd->idlen, nd->id);
 		put_clean(stdout, nick, nlen);
 		printf("%*s  %-*s  ", (int)(wnick - text_width(nick, nlen)),
-		    "", (int)wage, fmt_age(age, sizeof age,
-		    now - nd->rec.time));
+		    "", (int)wage, node_age(age, sizeof age, &nd->rec, now));
 		put_clean(stdout, nd->rec.source, strlen(nd->rec.source));
 		putchar('\n');
 	}
@@ -658,7 +736,7 @@ static int
 show_json(struct store_reader *r, const struct node *nodes, size_t n,
     struct slot *sl, time_t now)
 {
-	const char	*path = store_path(r->st);
+	const char	*path = rawpath;	/* JSON escapes it itself */
 	char		 num[RECORD_NUMLEN];
 	size_t		 i;
 
@@ -675,9 +753,14 @@ show_json(struct store_reader *r, const struct node *nodes, size_t n,
 		json_str(stdout, nd->id, nd->idlen);
 		printf(",\n      \"nickname\": ");
 		json_str(stdout, nd->rec.nickname, strlen(nd->rec.nickname));
-		printf(",\n      \"time\": %" PRId64 ",\n      \"age\": %"
-		    PRId64 ",\n      \"source\": ", nd->rec.time,
-		    (int64_t)now - nd->rec.time);
+		/* An insane time has no age: null, and the raw time. */
+		printf(",\n      \"time\": %" PRId64 ",\n      \"age\": ",
+		    nd->rec.time);
+		if (record_time_sane(nd->rec.time, now))
+			printf("%" PRId64, record_time_age(now, nd->rec.time));
+		else
+			printf("null");
+		printf(",\n      \"source\": ");
 		json_str(stdout, nd->rec.source, strlen(nd->rec.source));
 		if (nd->rec.interval > 0 && isfinite(nd->rec.interval)) {
 			record_fmt_double(num, nd->rec.interval);
@@ -708,7 +791,7 @@ cmd_show(int argc, char **argv, const char *statsfile)
 	struct slot		 sl;
 	struct node		*nodes = NULL;
 	size_t			 n = 0, skipped = 0;
-	char			*found = NULL;
+	char			*found = NULL, q[ERROR_QUOTE_LEN];
 	time_t			 now = time(NULL);
 	int			 c, i, json = 0, status = EXIT_FAIL, nwant;
 
@@ -751,7 +834,8 @@ cmd_show(int argc, char **argv, const char *statsfile)
 	for (i = 0; i < nwant; i++) {
 		if (found[i])
 			continue;
-		warnmsg("no node '%s' in %s", argv[optind + i], statsfile);
+		warnmsg("no node '%s' in %s", quote(q, argv[optind + i]),
+		    qpath);
 		status = EXIT_FAIL;
 	}
 	if (fflush(stdout) != 0) {
@@ -1384,6 +1468,7 @@ cmd_export(int argc, char **argv, const char *statsfile)
 	struct obuf		 o;
 	const char		*file = NULL;
 	char			*tmp = NULL;
+	char			 q1[ERROR_QUOTE_LEN], q2[ERROR_QUOTE_LEN];
 	size_t			 tmplen;
 	int			 c, rc, status = EXIT_FAIL, prom = 0;
 
@@ -1411,7 +1496,7 @@ cmd_export(int argc, char **argv, const char *statsfile)
 	}
 	if (optind != argc)
 		return usage_error("export: unexpected argument '%s'",
-		    argv[optind]);
+		    quote(q1, argv[optind]));
 	if (file != NULL && *file == '\0')
 		return usage_error("export: -o needs a file name");
 	memset(&ex, 0, sizeof ex);
@@ -1428,12 +1513,11 @@ cmd_export(int argc, char **argv, const char *statsfile)
 	if (reader_begin(st, &r) != 0)
 		goto close;
 	if ((rc = export_collect(&r, &ex)) != 0) {
-		warnmsg("%s: %s", statsfile, rc == TALLY_ENOMEM ?
-		    "out of memory" : tally_strerror(rc));
+		read_failed(st, rc, "export");
 		goto end;
 	}
 	if (ex.skipped > 0)
-		warnmsg("%s: %zu samples skipped", statsfile, ex.skipped);
+		warnmsg("%s: %zu samples skipped", qpath, ex.skipped);
 
 	if (file == NULL)
 		o.fd = STDOUT_FILENO;
@@ -1452,13 +1536,14 @@ cmd_export(int argc, char **argv, const char *statsfile)
 		o.fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
 		    0644);
 		if (o.fd < 0) {
-			warnmsg("%s: %s", tmp, strerror(errno));
+			warnmsg("%s: %s", quote(q1, tmp), strerror(errno));
 			goto end;
 		}
 		sigbus_tmp = tmp;
 		/* 0644 whatever the umask: a collector reads it. */
 		if (fchmod(o.fd, 0644) != 0) {
-			warnmsg("%s: chmod: %s", tmp, strerror(errno));
+			warnmsg("%s: chmod: %s", quote(q1, tmp),
+			    strerror(errno));
 			goto unlink;
 		}
 	}
@@ -1467,23 +1552,26 @@ cmd_export(int argc, char **argv, const char *statsfile)
 		goto unlink;
 	}
 	if (o.err != 0) {
-		warnmsg("writing %s: %s", file ? tmp : "to stdout",
+		warnmsg("writing %s: %s", file ? quote(q1, tmp) : "to stdout",
 		    strerror(o.err));
 		goto unlink;
 	}
 	if (file != NULL) {
 		if (fsync(o.fd) != 0) {
-			warnmsg("%s: fsync: %s", tmp, strerror(errno));
+			warnmsg("%s: fsync: %s", quote(q1, tmp),
+			    strerror(errno));
 			goto unlink;
 		}
 		rc = close(o.fd);
 		o.fd = -1;
 		if (rc != 0) {
-			warnmsg("%s: close: %s", tmp, strerror(errno));
+			warnmsg("%s: close: %s", quote(q1, tmp),
+			    strerror(errno));
 			goto unlink;
 		}
 		if (rename(tmp, file) != 0) {
-			warnmsg("rename %s to %s: %s", tmp, file,
+			warnmsg("rename %s to %s: %s", quote(q1, tmp),
+			    quote(q2, file),
 			    strerror(errno));
 			goto unlink;
 		}
@@ -1517,17 +1605,23 @@ struct victim {
 	char		 id[TALLY_NODE_ID_MAX + 1];
 	char		 nickname[TALLY_NICKNAME_MAX + 1];
 	int64_t		 time;
+	int		 sane;		/* record_time_sane() at the look */
 };
 
-/* The nodes whose snapshot is older than cutoff, copied out of the txn. */
+/*
+ * The nodes whose snapshot is older than cutoff, or whose time is not sane
+ * (tally(5)): a node in the future would otherwise never be old enough,
+ * and one before 2000 is no snapshot of ours.  Copied out of the txn.
+ */
 static int
-prune_find(struct store *st, int64_t cutoff, struct victim **out,
-    size_t *nout)
+prune_find(struct store *st, int64_t now, int64_t cutoff,
+    struct victim **out, size_t *nout)
 {
 	struct store_reader	 r;
 	struct node		*nodes;
 	struct victim		*v = NULL;
 	size_t			 n, i, nv = 0, skipped = 0;
+	int			 sane;
 
 	*out = NULL;
 	*nout = 0;
@@ -1545,12 +1639,14 @@ prune_find(struct store *st, int64_t cutoff, struct victim **out,
 		return -1;
 	}
 	for (i = 0; i < n; i++) {
-		if (nodes[i].rec.time >= cutoff)
+		sane = record_time_sane(nodes[i].rec.time, now);
+		if (sane && nodes[i].rec.time >= cutoff)
 			continue;
 		memcpy(v[nv].id, nodes[i].id, nodes[i].idlen);
 		snprintf(v[nv].nickname, sizeof v[nv].nickname, "%s",
 		    nodes[i].rec.nickname);
 		v[nv].time = nodes[i].rec.time;
+		v[nv].sane = sane;
 		nv++;
 	}
 	free(nodes);
@@ -1558,6 +1654,33 @@ prune_find(struct store *st, int64_t cutoff, struct victim **out,
 	*out = v;
 	*nout = nv;
 	return 0;
+}
+
+/*
+ * Remove a victim's slot, checking its time again in the deleting
+ * transaction: 0 removed, TALLY_ESTATE kept (it wrote a newer snapshot
+ * since the look), or another TALLY_E* code.  A time that is not sane
+ * counts as older than any cutoff there too.
+ */
+static int
+prune_remove(struct store *st, const struct victim *v, int64_t cutoff,
+    char *err, size_t errlen)
+{
+	return store_delete_slot_before(st, v->id, cutoff, err, errlen);
+}
+
+/* "3d ago", or the raw time of a record whose time is not sane. */
+static const char *
+prune_when(char *buf, size_t size, const struct victim *v, int64_t now)
+{
+	char	 age[32];
+
+	if (!v->sane)
+		snprintf(buf, size, "time %" PRId64 " out of range", v->time);
+	else
+		snprintf(buf, size, "%s ago", fmt_age(age, sizeof age,
+		    record_time_age(now, v->time)));
+	return buf;
 }
 
 static const struct option prune_longopts[] = {
@@ -1574,7 +1697,7 @@ cmd_prune(int argc, char **argv, const char *statsfile)
 	struct store	*st = NULL;
 	struct victim	*v = NULL;
 	const char	*older = NULL;
-	char		 err[TALLY_ERRLEN], age[32];
+	char		 err[TALLY_ERRLEN], when[64], q[ERROR_QUOTE_LEN];
 	size_t		 nv = 0, i, removed = 0;
 	int64_t		 secs, now, cutoff;
 	int		 c, rc, status = EXIT_FAIL, dry = 0;
@@ -1600,16 +1723,18 @@ cmd_prune(int argc, char **argv, const char *statsfile)
 	}
 	if (optind != argc)
 		return usage_error("prune: unexpected argument '%s'",
-		    argv[optind]);
+		    quote(q, argv[optind]));
 	if (older == NULL)
 		return usage_error("prune: --older-than DURATION is required");
 	if (parse_duration(older, &secs) != 0) {
-		warnmsg("bad duration '%s' (use e.g. 30m, 12h, 7d)", older);
+		warnmsg("bad duration '%s' (use e.g. 30m, 12h, 7d)",
+		    quote(q, older));
 		return EXIT_FAIL;
 	}
 	statsfile = statsfile_path(statsfile);
 	now = (int64_t)time(NULL);
-	cutoff = now - secs;
+	/* secs is at most a thousand years: saturated for a wild clock. */
+	cutoff = record_time_age(now, secs);
 
 	/*
 	 * Look first through a read-only open, which refuses a directory
@@ -1617,13 +1742,14 @@ cmd_prune(int argc, char **argv, const char *statsfile)
 	 */
 	if (open_rdonly(statsfile, &st) != 0)
 		return EXIT_FAIL;
-	rc = prune_find(st, cutoff, &v, &nv);
+	rc = prune_find(st, now, cutoff, &v, &nv);
 	store_close(st);
 	st = NULL;
 	if (rc != 0)
 		goto out;
 	if (nv == 0) {
-		printf("no node in %s is older than %s\n", statsfile, older);
+		printf("no node in %s is older than %s\n", qpath,
+		    quote(q, older));
 		status = 0;
 		goto out;
 	}
@@ -1632,28 +1758,25 @@ cmd_prune(int argc, char **argv, const char *statsfile)
 			goto out;
 		/*
 		 * Look again, now: a node may have written since.  The
-		 * cutoff stays, so a node is never removed younger than
-		 * asked.  (Without store_delete_slot_before, a node that
-		 * writes between this look and its deletion is removed
-		 * all the same; it writes its slot again at its next flush.)
+		 * cutoff stays, and the deleting transaction checks it
+		 * again, so a node is never removed younger than asked.
 		 */
 		free(v);
-		if (prune_find(st, cutoff, &v, &nv) != 0)
+		if (prune_find(st, now, cutoff, &v, &nv) != 0)
 			goto close;
 	}
 	status = 0;
 	for (i = 0; i < nv; i++) {
-		fmt_age(age, sizeof age, now - v[i].time);
+		prune_when(when, sizeof when, &v[i], now);
 		if (dry) {
 			printf("would remove %s (", v[i].id);
 			put_clean(stdout, v[i].nickname,
 			    strlen(v[i].nickname));
-			printf("), last snapshot %s ago\n", age);
+			printf("), last snapshot %s\n", when);
 			continue;
 		}
 		/* The time is checked again in the deleting transaction. */
-		rc = store_delete_slot_before(st, v[i].id, cutoff, err,
-		    sizeof err);
+		rc = prune_remove(st, &v[i], cutoff, err, sizeof err);
 		if (rc == TALLY_ESTATE)
 			continue;	/* it wrote since we looked: kept */
 		if (rc == TALLY_ENOTFOUND)
@@ -1666,10 +1789,11 @@ cmd_prune(int argc, char **argv, const char *statsfile)
 		removed++;
 		printf("removed %s (", v[i].id);
 		put_clean(stdout, v[i].nickname, strlen(v[i].nickname));
-		printf("), last snapshot %s ago\n", age);
+		printf("), last snapshot %s\n", when);
 	}
 	if (!dry && removed == 0 && status == 0)
-		printf("no node in %s is older than %s\n", statsfile, older);
+		printf("no node in %s is older than %s\n", qpath,
+		    quote(q, older));
 close:
 	store_close(st);
 out:
@@ -1694,6 +1818,7 @@ struct check {
 	size_t		 nids;
 	const char	*last;		/* the last node part found in ids */
 	size_t		 lastlen;
+	int64_t		 now;		/* for record_time_sane */
 };
 
 static void
@@ -1838,8 +1963,113 @@ check_nodes(struct store_reader *r, struct check *ck)
 			check_problem(ck, "node %.*s: %s: '%s'",
 			    (int)k.mv_size, (const char *)k.mv_data, err,
 			    esc(b, sizeof b, v.mv_data, v.mv_size));
+		else if (!record_time_sane(rec.time, ck->now))
+			check_problem(ck, "node %.*s: time %" PRId64 " out of "
+			    "range (before 2000-01-01 or more than a day "
+			    "ahead): a wrong clock", (int)k.mv_size,
+			    (const char *)k.mv_data, rec.time);
 	}
 	return rc < 0 ? rc : 0;
+}
+
+/* The walk, in check's child: its exit status. */
+static int
+check_walk(const char *statsfile)
+{
+	struct store		*st;
+	struct store_reader	 r;
+	struct check		 ck;
+	int			 rc, status = EXIT_FAIL;
+
+	memset(&ck, 0, sizeof ck);
+	ck.path = qpath;
+	ck.now = (int64_t)time(NULL);
+	/* store_open checks the environment, the tables and the format. */
+	if (open_rdonly(statsfile, &st) != 0)
+		return EXIT_FAIL;
+	if (reader_begin(st, &r) != 0)
+		goto close;
+	if ((rc = check_nodes(&r, &ck)) != 0)
+		goto failed;
+	if ((rc = check_slots(&r, &ck)) != 0)
+		goto failed;
+	if (ck.problems == 0) {
+		printf("%s: ok (%zu nodes, %zu counters, %zu stats)\n",
+		    qpath, ck.nodes, ck.counters, ck.stats);
+		status = 0;
+	} else {
+		if (ck.problems > CHECK_SHOW_MAX)
+			printf("%s: ... and %zu more problems\n", qpath,
+			    ck.problems - CHECK_SHOW_MAX);
+		printf("%s: %zu problem%s (%zu nodes, %zu counters, %zu "
+		    "stats)\n", qpath, ck.problems, ck.problems == 1 ? "" :
+		    "s", ck.nodes, ck.counters, ck.stats);
+		fflush(stdout);
+		warnmsg("%s: check failed: %zu problem%s found", qpath,
+		    ck.problems, ck.problems == 1 ? "" : "s");
+	}
+	goto end;
+failed:
+	fflush(stdout);
+	read_failed(st, rc, "check failed: reading the database");
+end:
+	store_reader_end(&r);
+close:
+	store_close(st);
+	free(ck.ids);
+	if (fflush(stdout) != 0) {
+		warnmsg("writing to stdout: %s", strerror(errno));
+		status = EXIT_FAIL;
+	}
+	return status;
+}
+
+/* "SIGABRT" and the like, for the verdict on a walk that died. */
+static const char *
+signal_name(int sig, char *buf, size_t size)
+{
+	static const struct {
+		int		 sig;
+		const char	*name;
+	} names[] = {
+		{ SIGABRT, "SIGABRT" }, { SIGSEGV, "SIGSEGV" },
+		{ SIGBUS, "SIGBUS" }, { SIGILL, "SIGILL" },
+		{ SIGFPE, "SIGFPE" }, { SIGKILL, "SIGKILL" },
+		{ SIGTERM, "SIGTERM" }, { SIGINT, "SIGINT" },
+		{ SIGPIPE, "SIGPIPE" }, { SIGXFSZ, "SIGXFSZ" },
+		{ SIGXCPU, "SIGXCPU" }, { SIGSYS, "SIGSYS" },
+		{ SIGTRAP, "SIGTRAP" },
+	};
+	size_t	 i;
+
+	for (i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (names[i].sig == sig)
+			return names[i].name;
+	snprintf(buf, size, "signal %d", sig);
+	return buf;
+}
+
+/* Read all of fd, keeping the first size bytes; the length kept. */
+static size_t
+read_all(int fd, char *buf, size_t size)
+{
+	char	 sink[4096];
+	size_t	 len = 0;
+	ssize_t	 n;
+
+	for (;;) {
+		if (len < size)
+			n = read(fd, buf + len, size - len);
+		else
+			n = read(fd, sink, sizeof sink);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		if (len < size)
+			len += (size_t)n;
+	}
+	return len;
 }
 
 static const struct option check_longopts[] = {
@@ -1848,13 +2078,23 @@ static const struct option check_longopts[] = {
 	{ NULL, 0, NULL, 0 }
 };
 
+/*
+ * check reads every page of a database that may be damaged, and LMDB
+ * asserts (abort) or faults on some damage.  store.c catches what it can;
+ * the walk runs in a child all the same, so that whatever gets past that
+ * takes down only the child, and the parent can still say what is wrong
+ * and exit 1.  The child opens the statsfile itself (an environment is
+ * never used across fork()) and writes its report to our stdout; its
+ * stderr comes through a pipe, so that its last words (LMDB's assertion)
+ * make the verdict if it dies.
+ */
 static int
 cmd_check(int argc, char **argv, const char *statsfile)
 {
-	struct store		*st;
-	struct store_reader	 r;
-	struct check		 ck;
-	int			 c, rc, status = EXIT_FAIL;
+	char	*buf, *last, *end, sig[32], q[ERROR_QUOTE_LEN];
+	size_t	 len;
+	pid_t	 pid;
+	int	 c, fds[2], ws;
 
 	while ((c = getopt_long(argc, argv, ":s:h", check_longopts, NULL)) !=
 	    -1) {
@@ -1871,49 +2111,73 @@ cmd_check(int argc, char **argv, const char *statsfile)
 	}
 	if (optind != argc)
 		return usage_error("check: unexpected argument '%s'",
-		    argv[optind]);
-	memset(&ck, 0, sizeof ck);
+		    quote(q, argv[optind]));
 	statsfile = statsfile_path(statsfile);
-	ck.path = statsfile;
-	/* store_open checks the environment, the tables and the format. */
-	if (open_rdonly(statsfile, &st) != 0)
+
+	if ((buf = malloc(CHECK_ERR_MAX + 1)) == NULL) {
+		warnmsg("out of memory");
 		return EXIT_FAIL;
-	if (reader_begin(st, &r) != 0)
-		goto close;
-	if ((rc = check_nodes(&r, &ck)) != 0)
-		goto failed;
-	if ((rc = check_slots(&r, &ck)) != 0)
-		goto failed;
-	if (ck.problems == 0) {
-		printf("%s: ok (%zu nodes, %zu counters, %zu stats)\n",
-		    statsfile, ck.nodes, ck.counters, ck.stats);
-		status = 0;
-	} else {
-		if (ck.problems > CHECK_SHOW_MAX)
-			printf("%s: ... and %zu more problems\n", statsfile,
-			    ck.problems - CHECK_SHOW_MAX);
-		printf("%s: %zu problem%s (%zu nodes, %zu counters, %zu "
-		    "stats)\n", statsfile, ck.problems, ck.problems == 1 ? "" :
-		    "s", ck.nodes, ck.counters, ck.stats);
-		fflush(stdout);
-		warnmsg("%s: check failed: %zu problem%s found", statsfile,
-		    ck.problems, ck.problems == 1 ? "" : "s");
 	}
-	goto end;
-failed:
+	if (pipe(fds) != 0) {
+		warnmsg("pipe: %s", strerror(errno));
+		free(buf);
+		return EXIT_FAIL;
+	}
+	/* Nothing buffered may be written twice. */
 	fflush(stdout);
-	warnmsg("%s: check failed: reading the database: %s", statsfile,
-	    rc == TALLY_ENOMEM ? "out of memory" : tally_strerror(rc));
-end:
-	store_reader_end(&r);
-close:
-	store_close(st);
-	free(ck.ids);
-	if (fflush(stdout) != 0) {
-		warnmsg("writing to stdout: %s", strerror(errno));
-		status = EXIT_FAIL;
+	fflush(stderr);
+	if ((pid = fork()) == -1) {
+		warnmsg("fork: %s", strerror(errno));
+		close(fds[0]);
+		close(fds[1]);
+		free(buf);
+		return EXIT_FAIL;
 	}
-	return status;
+	if (pid == 0) {
+		close(fds[0]);
+		if (dup2(fds[1], STDERR_FILENO) == -1)
+			_exit(EXIT_FAIL);
+		close(fds[1]);
+		free(buf);
+		exit(check_walk(statsfile));
+	}
+	close(fds[1]);
+	len = read_all(fds[0], buf, CHECK_ERR_MAX);
+	close(fds[0]);
+	buf[len] = '\0';
+	while (waitpid(pid, &ws, 0) == -1) {
+		if (errno != EINTR) {
+			warnmsg("waitpid: %s", strerror(errno));
+			free(buf);
+			return EXIT_FAIL;
+		}
+	}
+	if (WIFEXITED(ws)) {
+		/* Its messages are ours, written as they would have been. */
+		fwrite(buf, 1, len, stderr);
+		free(buf);
+		return WEXITSTATUS(ws) == 0 ? 0 : EXIT_FAIL;
+	}
+
+	/*
+	 * It died.  The last line it wrote says why (LMDB's "mdb.c:N:
+	 * Assertion '...' failed"); the lines before it are passed on.
+	 */
+	end = buf + len;
+	while (end > buf && (end[-1] == '\n' || end[-1] == '\r'))
+		end--;
+	*end = '\0';
+	last = memrchr(buf, '\n', (size_t)(end - buf));
+	last = last != NULL ? last + 1 : buf;
+	if (last > buf)
+		fwrite(buf, 1, (size_t)(last - buf), stderr);
+	warnmsg("statsfile %s: damaged: the walk died of %s (LMDB assertion "
+	    "or bad page): %s", qpath, signal_name(WIFSIGNALED(ws) ?
+	    WTERMSIG(ws) : 0, sig, sizeof sig), *last != '\0' ?
+	    error_quote(q, sizeof q, last, (size_t)(end - last)) :
+	    "it printed nothing");
+	free(buf);
+	return EXIT_FAIL;
 }
 
 /* ---- main ------------------------------------------------------------- */
@@ -1939,6 +2203,7 @@ int
 main(int argc, char **argv)
 {
 	const char	*statsfile = NULL;
+	char		 q[ERROR_QUOTE_LEN];
 	size_t		 i;
 	int		 c;
 
@@ -1977,5 +2242,5 @@ main(int argc, char **argv)
 #endif
 		return commands[i].fn(argc, argv, statsfile);
 	}
-	return usage_error("unknown command '%s'", argv[optind]);
+	return usage_error("unknown command '%s'", quote(q, argv[optind]));
 }

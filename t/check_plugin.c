@@ -832,6 +832,54 @@ START_TEST(test_fetch_stale)
 }
 END_TEST
 
+/*
+ * A time that is not sane (tally(5): before 2000-01-01, or more than a day
+ * ahead of now) is stale whatever it is: a node whose clock is in 2100 is
+ * not fresh for ever.  Written raw, as a hostile peer or file would have
+ * it; UBSan aborts if any age arithmetic overflows on the extremes.
+ */
+START_TEST(test_fetch_insane_time)
+{
+	static const struct {
+		const char	*id, *time;
+	} nodes[] = {
+		{ "amin", "-9223372036854775808" },
+		{ "bmax", "9223372036854775807" },
+		{ "c2100", "4102444800" },
+		{ "dahead", "1700086401" },	/* NOW + 86401 */
+		{ "eday", "1700086400" },	/* NOW + 86400: sane, fresh */
+		{ "f1999", "946684799" },
+		{ "g2000", "946684800" },	/* sane, but stale */
+		{ "hnow", "1700000000" },
+	};
+	static const char want[] = "n_amin.value U\nn_bmax.value U\n"
+	    "n_c2100.value U\nn_dahead.value U\nn_eday.value 9\n"
+	    "n_f1999.value U\nn_g2000.value U\nn_hnow.value 9\n";
+	char	 rec[128], key[64], *text;
+	size_t	 i;
+
+	for (i = 0; i < sizeof nodes / sizeof nodes[0]; i++) {
+		snprintf(rec, sizeof rec, "nickname=n\ntime=%s\nsource=local\n",
+		    nodes[i].time);
+		snprintf(key, sizeof key, "%s/storage_server.allocate",
+		    nodes[i].id);
+		put_raw("nodes", nodes[i].id, rec, 0);
+		put_raw("counters", key, "9", 1);
+	}
+	text = fetch("tahoe_storage_operations_allocate", NULL);
+	ck_assert_str_eq(text, want);
+	free(text);
+	text = config_flags("tahoe_storage_operations_allocate", PLUGIN_DIRTY);
+	ck_assert_ptr_nonnull(strstr(text, want));
+	free(text);
+	text = multi(0);
+	ck_assert_ptr_nonnull(strstr(text, "multigraph "
+	    "tahoe_storage_operations_allocate\n"));
+	ck_assert_ptr_nonnull(strstr(text, want));
+	free(text);
+}
+END_TEST
+
 /* A node whose record cannot be read is reported and skipped. */
 START_TEST(test_fetch_bad_record)
 {
@@ -1498,7 +1546,8 @@ write_file(const char *name, const char *text, size_t len)
 START_TEST(test_table_load)
 {
 	struct plugin_table	 t;
-	char			 err[TALLY_ERRLEN], *big;
+	struct capture		 c;
+	char			 err[TALLY_ERRLEN], *big, *text;
 	char			 want[FIXTURE_PATH_MAX + 128];
 	char			 path[FIXTURE_PATH_MAX + 64];
 	const char		*p;
@@ -1541,8 +1590,27 @@ START_TEST(test_table_load)
 
 	ck_assert_int_eq(plugin_table_load(&t, dir, err, sizeof err),
 	    TALLY_ESYS);
-	snprintf(want, sizeof want, "graphs %s: Is a directory", dir);
+	snprintf(want, sizeof want, "graphs file %s is a directory, not a "
+	    "regular file", dir);
 	ck_assert_str_eq(err, want);
+
+	/*
+	 * A FIFO with no writer: opened for reading as a file is, it blocks
+	 * for ever (the test's timeout fails it); refused at once instead.
+	 */
+	snprintf(path, sizeof path, "%s/graphs.fifo", dir);
+	ck_assert_int_eq(mkfifo(path, 0600), 0);
+	ck_assert_int_eq(plugin_table_load(&t, path, err, sizeof err),
+	    TALLY_ESYS);
+	snprintf(want, sizeof want, "graphs file %s is a FIFO, not a regular "
+	    "file", path);
+	ck_assert_str_eq(err, want);
+	plugin_autoconf("tally_", dir, path, cap_open(&c));
+	text = cap_text(&c);
+	snprintf(want, sizeof want, "no (graphs file %s is a FIFO, not a "
+	    "regular file)\n", path);
+	ck_assert_str_eq(text, want);
+	free(text);
 
 	big = malloc(PLUGIN_TABLE_MAXSIZE + 1);
 	ck_assert_ptr_nonnull(big);
@@ -1581,6 +1649,80 @@ START_TEST(test_autoconf_graphs)
 	text = cap_text(&c);
 	ck_assert_str_eq(text, "yes\n");
 	free(text);
+}
+END_TEST
+
+/* A message line: short, and nothing a terminal would take for an escape. */
+static void
+assert_tame(const char *what, const char *line, size_t max)
+{
+	const char	*p;
+
+	ck_assert_msg(strlen(line) <= max, "%s: %zu bytes: %.300s", what,
+	    strlen(line), line);
+	for (p = line; *p != '\0'; p++)
+		ck_assert_msg(!((unsigned char)*p < 0x20 && *p != '\n') &&
+		    *p != 0x7f && (unsigned char)*p < 0x80,
+		    "%s: byte 0x%02x at %zu", what, (unsigned char)*p,
+		    (size_t)(p - line));
+}
+
+/*
+ * argv, the environment's paths and the graph table's columns are anyone's:
+ * 100 KB of them, escape codes included, make a message of a few hundred
+ * bytes with the escapes quoted (error_quote).
+ */
+START_TEST(test_messages_quoted)
+{
+	struct plugin_table	 t;
+	struct capture		 c;
+	char			*big, *text, err[TALLY_ERRLEN];
+	const size_t		 n = 100000;
+	size_t			 len;
+
+	big = malloc(n + 1);
+	ck_assert_ptr_nonnull(big);
+
+	/* argv[0], as autoconf is given it. */
+	memset(big, 'x', n);
+	big[n] = '\0';
+	memcpy(big, "/etc/munin/plugins/tally_\033[31m", 30);
+	plugin_autoconf(big, "/nonexistent", NULL, cap_open(&c));
+	text = cap_text(&c);
+	assert_tame("autoconf", text, 300);
+	ck_assert_msg(strncmp(text, "no (no graph named 'tally_\\x1b[31mxx",
+	    36) == 0, "%s", text);
+	free(text);
+
+	/* A path from env.graphs. */
+	memset(big, 'x', n);
+	memcpy(big, "/nonexistent/\033]0;title\007", 23);
+	ck_assert_int_eq(plugin_table_load(&t, big, err, sizeof err),
+	    TALLY_ESYS);
+	assert_tame("graphs path", err, 300);
+	ck_assert_msg(strncmp(err, "graphs /nonexistent/\\x1b]0;title\\x07x",
+	    37) == 0, "%s", err);
+	plugin_table_free(&t);
+
+	/* Columns of the table: 4 KB of bytes that are no ASCII. */
+	memset(big, 0xe9, 4000);
+	len = 4000 + (size_t)snprintf(big + 4000, 64,
+	    "\tst\tstats\tT\tv\tc\t-\tno\n");
+	ck_assert_int_eq(plugin_table_parse(&t, "/x.tsv", big, len, err,
+	    sizeof err), TALLY_EINVAL);
+	assert_tame("a bad plugin name", err, 400);
+	ck_assert_msg(strstr(err, "plugin name '\\xe9\\xe9") != NULL, "%s",
+	    err);
+	plugin_table_free(&t);
+	memcpy(big, "tally_x\t", 8);
+	len = 3000 + (size_t)snprintf(big + 3000, 64,
+	    "\tstats\tT\tv\tc\t-\tno\n");
+	ck_assert_int_eq(plugin_table_parse(&t, "/x.tsv", big, len, err,
+	    sizeof err), TALLY_EINVAL);
+	assert_tame("a bad statid", err, 400);
+	ck_assert_msg(strstr(err, "statid '\\xe9\\xe9") != NULL, "%s", err);
+	plugin_table_free(&t);
+	free(big);
 }
 END_TEST
 
@@ -1635,6 +1777,7 @@ plugin_suite(void)
 	tcase_add_test(tc, test_list);
 	tcase_add_test(tc, test_graph_name);
 	tcase_add_test(tc, test_no_multigraph);
+	tcase_add_test(tc, test_messages_quoted);
 	tcase_set_timeout(tc, FIXTURE_TIMEOUT);
 	suite_add_tcase(s, tc);
 
@@ -1665,6 +1808,7 @@ plugin_suite(void)
 	tcase_add_test(tc, test_fetch_values);
 	tcase_add_test(tc, test_fetch_wrong_table);
 	tcase_add_test(tc, test_fetch_stale);
+	tcase_add_test(tc, test_fetch_insane_time);
 	tcase_add_test(tc, test_fetch_bad_record);
 	tcase_add_test(tc, test_fetch_empty);
 	tcase_add_test(tc, test_config_clean);

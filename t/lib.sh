@@ -486,6 +486,23 @@ fetch_pairs() {
 	sed -n 's/^\([^.[:space:]]*\)\.value \(.*\)$/\1 \2/p' "$1"
 }
 
+# ---- messages ---------------------------------------------------------
+
+# tame FILE [MAX]: every line of FILE (a program's stderr) is at most MAX
+# bytes (default 300) and holds no control character: what error_quote()
+# makes of a hostile argument, path or name.  Says what is wrong if not.
+tame() {
+	LC_ALL=C awk -v max="${2:-300}" '
+		length($0) > max { printf "line %d: %d bytes\n", NR, length($0); bad = 1 }
+		/[\001-\011\013-\037\177]/ { printf "line %d: a control character\n", NR; bad = 1 }
+		END { exit bad }' "$1"
+}
+
+# hostile_arg: 100 KB that start with a terminal escape (red), for argv.
+hostile_arg() {
+	printf '\033[31m%0100000d' 0
+}
+
 is_number() {
 	[[ $1 =~ ^-?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?$ ]]
 }

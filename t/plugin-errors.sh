@@ -148,6 +148,94 @@ env statsfile="$STATS" "$T/plugins/tally_" list >"$T/out" 2>"$T/err" ||
 grep -q tahoe_storage_allocated "$T/out" ||
     fail "tally_ list does not list tahoe_storage_allocated: $(cat "$T/out")"
 
+# ---- hostile input ------------------------------------------------------
+
+# plugin_run NAME ARG...: the plugin binary run with argv[0] NAME (any
+# bytes: exec -a) and the environment as set, bounded in time; stdout in
+# $T/out, stderr in $T/err, status in $rc.
+plugin_run() {
+	# shellcheck disable=SC2016 # the inner shell expands them
+	timeout -k 5 "$WAIT_TIMEOUT" bash -c 'exec -a "$0" "$@"' "$@" \
+	    >"$T/out" 2>"$T/err" </dev/null
+	rc=$?
+}
+
+# check_tame WHAT RC PATTERN: the plugin exited RC with a stderr of short
+# lines without control characters (error_quote), matching PATTERN.
+check_tame() {
+	[ "$rc" -eq "$2" ] || fail "$1: exited $rc, want $2: $(head -c 600 "$T/err")"
+	tame "$T/err" || fail "$1: stderr is no tame line: $(head -c 600 "$T/err")"
+	grep -qE -- "$3" "$T/err" || fail "$1: stderr lacks /$3/: $(cat "$T/err")"
+	note "$1: $(head -c 120 "$T/err")..."
+}
+
+# 100 KB of argv[0] or argv[1], an escape code first: a short line with
+# the escape quoted, not 100 KB of red on the operator's terminal.
+long=$(hostile_arg)
+esc=$(printf '\033[31m')
+statsfile=$STATS plugin_run "tally_$long" "$PLUGIN"
+check_tame "a 100 KB argv[0]" 1 "^tally_: no graph named '\\\\x1b\\[31m0+\\.\\.\\.'"
+statsfile=$STATS plugin_run "tally_$long" "$PLUGIN" autoconf
+[ "$rc" -eq 0 ] || fail "autoconf as a 100 KB argv[0]: exited $rc"
+cp "$T/out" "$T/err"
+check_tame "autoconf as a 100 KB argv[0]" 0 "^no \\(no graph named 'tally_\\\\x1b"
+statsfile=$STATS plugin_run tally_load_avg "$PLUGIN" "$long"
+check_tame "a 100 KB argv[1]" 1 "^tally_: unknown command '\\\\x1b\\[31m0+\\.\\.\\.'"
+statsfile="$T/$esc-missing" plugin_run tally_load_avg "$PLUGIN"
+check_tame "env.statsfile with an escape code" 2 "^tally_: statsfile $T/\\\\x1b\\[31m-missing: "
+statsfile="$long" plugin_run tally_load_avg "$PLUGIN"
+check_tame "a 100 KB env.statsfile" 2 "^tally_: statsfile \\\\x1b\\[31m0+\\.\\.\\.: "
+statsfile=$STATS graphs="$T/$esc-missing.tsv" plugin_run tally_load_avg "$PLUGIN"
+check_tame "env.graphs with an escape code" 3 "^tally_: graphs $T/\\\\x1b\\[31m-missing\\.tsv: No such file"
+
+# env.graphs naming a FIFO that no one writes: opened as a file is, it
+# would block the plugin until munin-node gives up on it.  Refused at once;
+# a hang fails at the deadline rather than blocking the suite.
+mkfifo "$T/graphs.fifo" || fail "mkfifo"
+statsfile=$STATS graphs=$T/graphs.fifo plugin_run tally_load_avg "$PLUGIN"
+[ "$rc" -lt 124 ] || fail "env.graphs a FIFO: exited $rc (a hang?)"
+check_tame "env.graphs a FIFO" 3 "^tally_: graphs file $T/graphs\\.fifo is a FIFO, not a regular file\$"
+statsfile=$STATS graphs=$T/graphs.fifo plugin_run tally_load_avg "$PLUGIN" autoconf
+[ "$rc" -eq 0 ] || fail "autoconf, env.graphs a FIFO: exited $rc"
+grep -qxF "no (graphs file $T/graphs.fifo is a FIFO, not a regular file)" "$T/out" ||
+    fail "autoconf, env.graphs a FIFO: $(cat "$T/out")"
+statsfile=$STATS graphs=$T plugin_run tally_load_avg "$PLUGIN" config
+check_tame "env.graphs a directory" 3 "^tally_: graphs file $T is a directory, not a regular file\$"
+
+# Snapshot times that are not sane (tally(5): before 2000, or more than a
+# day ahead): a node whose clock is in 2100 is stale, not fresh for ever,
+# and INT64_MIN or INT64_MAX overflow nothing (UBSan would abort).
+INSANE=$T/insane
+mkdir "$INSANE"
+now=$(date +%s)
+{
+	printf 'VERSION=3\nformat=print\ntype=btree\nHEADER=END\n'
+	printf ' format\n 1\n'
+	printf 'DATA=END\n'
+} | mdb_load -s meta "$INSANE" || fail "mdb_load meta"
+for n in "t2100:future:4102444800" "tmax:max:9223372036854775807" \
+    "tmin:min:-9223372036854775808" "tnow:now:$now"; do
+	IFS=: read -r id nick t <<<"$n"
+	printf 'VERSION=3\nformat=print\ntype=btree\nHEADER=END\n %s\n %s\nDATA=END\n' \
+	    "$id" "nickname=$nick\\0atime=$t\\0asource=local\\0a" |
+	    mdb_load -s nodes "$INSANE" || fail "mdb_load nodes $id"
+	printf 'VERSION=3\nformat=print\ntype=btree\nHEADER=END\n %s\n %s\nDATA=END\n' \
+	    "$id/storage_server.allocated" 5 |
+	    mdb_load -s stats "$INSANE" || fail "mdb_load stats $id"
+done
+printf 'VERSION=3\nformat=print\ntype=btree\nHEADER=END\nDATA=END\n' |
+    mdb_load -s counters "$INSANE" || fail "mdb_load counters"
+statsfile=$INSANE plugin_run tahoe_storage_allocated "$PLUGIN"
+[ "$rc" -eq 0 ] || fail "fetch of insane times: exited $rc: $(cat "$T/err")"
+fetch_pairs "$T/out" | sort >"$T/pairs"
+printf '%s\n' 'future_t2100 U' 'max_tmax U' 'min_tmin U' 'now_tnow 5' |
+    cmp -s - "$T/pairs" || fail "fetch of insane times: $(cat "$T/out")"
+munin_conf "$INSANE"
+munin_run tahoe_storage_allocated >"$T/out" 2>"$T/err" ||
+    fail "munin-run fetch of insane times: $(cat "$T/err")"
+grep -qx 'future_t2100.value U' "$T/out" ||
+    fail "munin-run: the node in 2100 is not stale: $(cat "$T/out")"
+
 # ---- the provider ------------------------------------------------------
 
 # check_start_fails WHAT [RUNNER...] -- ARG...: tally-demo-node ARG... exits 1
