@@ -141,6 +141,7 @@ struct conn {
 	int			 hashed;	/* in g->table under node_id */
 	int			 polling;	/* POLL seq is unanswered */
 	int			 wr_shut;
+	int			 clock_logged;	/* its time was refused */
 	enum conn_tls		 tls;
 	struct tls		*ssl;
 	struct handshake_job	*job;		/* with a handshake thread */
@@ -179,6 +180,7 @@ enum gatherer_stat {
 	GS_BYTES_OUT,
 	GS_ERRORS,
 	GS_COMMITS,
+	GS_COMMIT_FAILURES,
 	GS_N
 };
 
@@ -190,7 +192,8 @@ static const char *gatherer_stat_names[GS_N] = {
 	"tallyd.bytes_in",
 	"tallyd.bytes_out",
 	"tallyd.errors",
-	"tallyd.commits"
+	"tallyd.commits",
+	"tallyd.commit_failures"
 };
 
 struct gatherer {
@@ -233,6 +236,8 @@ struct gatherer {
 	tally_counter		*stat[GS_N];
 	tally_producer		 producer;
 	double			 commit_sec, commit_max_sec;
+	unsigned long		 commits_failed;	/* in a row */
+	char			 commit_err[TALLY_ERRLEN];
 	int			 self_attached;
 	int			 stopped;
 };
@@ -450,10 +455,26 @@ gatherer_commit(struct gatherer *g)
 	if (sec > g->commit_max_sec)
 		g->commit_max_sec = sec;
 	if (rc != 0) {
-		/* The snapshots are lost; the next round brings new ones. */
-		gatherer_log("commit of %zu snapshots failed: %s", n, err);
+		/*
+		 * The snapshots are lost; the next round brings new ones.
+		 * A store that fails keeps failing the same way (damaged,
+		 * map at its limit, disk full): say it once, not per batch,
+		 * and keep serving the connections.
+		 */
 		gatherer_count(g, GS_ERRORS, 1);
+		gatherer_count(g, GS_COMMIT_FAILURES, 1);
+		if (g->commits_failed++ == 0 ||
+		    strcmp(g->commit_err, err) != 0)
+			gatherer_log("commit of %zu snapshots failed: %s%s", n,
+			    err, g->commits_failed > 1 ? "" : " (logged once "
+			    "until it changes; connections are kept)");
+		snprintf(g->commit_err, sizeof g->commit_err, "%s", err);
 	} else {
+		if (g->commits_failed > 0)
+			gatherer_log("the statsfile is written again, after "
+			    "%lu failed commits", g->commits_failed);
+		g->commits_failed = 0;
+		g->commit_err[0] = '\0';
 		gatherer_count(g, GS_COMMITS, 1);
 		if (g->cfg.verbose)
 			gatherer_log("committed %zu snapshots (%zu samples) in "
@@ -1078,7 +1099,7 @@ conn_snapshot(struct conn *c, const uint8_t *p, size_t len)
 	struct batch_ent	*e;
 	char			 err[TALLY_ERRLEN];
 	uint32_t		 seq;
-	int64_t			 t;
+	int64_t			 t, now;
 	size_t			 n;
 	int			 rc;
 
@@ -1107,6 +1128,22 @@ conn_snapshot(struct conn *c, const uint8_t *p, size_t len)
 	memcpy(e->node_id, c->node_id, sizeof e->node_id);
 	memset(&e->rn, 0, sizeof e->rn);
 	memcpy(e->rn.nickname, c->nickname, sizeof e->rn.nickname);
+	/*
+	 * The node's own clock dates its snapshot, unless it is outside
+	 * the sane window (before 2000, or more than a day ahead of ours):
+	 * then tallyd's clock does, so that no hostile time reaches the
+	 * statsfile, and a node from the future can still go stale and be
+	 * pruned.  Said once per connection.
+	 */
+	now = (int64_t)time(NULL);
+	if (!record_time_sane(t, now)) {
+		if (!c->clock_logged)
+			conn_log(c, "snapshot time %lld is out of range (before "
+			    "2000 or over a day ahead of this clock); dated "
+			    "%lld instead", (long long)t, (long long)now);
+		c->clock_logged = 1;
+		t = now;
+	}
 	e->rn.time = t;
 	snprintf(e->rn.source, sizeof e->rn.source, "remote %s", c->addr);
 	e->rn.interval = g->cfg.interval;
@@ -1571,6 +1608,9 @@ gatherer_get_stats(void *ctx, tally_sink *sink)
 	struct gatherer	*g = ctx;
 
 	tally_sink_put(sink, "tallyd.connected", (double)g->tcount);
+	/* 1 while commits fail: what an alert on tallyd's own node reads. */
+	tally_sink_put(sink, "tallyd.store_failing",
+	    g->commits_failed > 0 ? 1.0 : 0.0);
 	tally_sink_put(sink, "tallyd.commit_latency_seconds", g->commit_sec);
 	tally_sink_put(sink, "tallyd.commit_latency_max_seconds",
 	    g->commit_max_sec);

@@ -72,6 +72,8 @@ struct tally_provider {
 	struct snapshot		 snap;
 	char			 errmsg[TALLY_ERRLEN];
 	char			 flusherr[TALLY_ERRLEN]; /* provider thread's */
+	char			 lastfail[TALLY_ERRLEN]; /* last one logged */
+	unsigned long		 nfailed;	/* flushes since it was */
 };
 
 void
@@ -427,6 +429,32 @@ provider_snapshot(tally_provider *p, struct snapshot *snap)
 	return 0;
 }
 
+/*
+ * Log a failed flush once, not every interval: a damaged statsfile or a
+ * map that cannot grow fails the same way until someone acts, and a host
+ * that flushes every second must not fill its log with it.  A different
+ * failure is logged again, and so is the recovery.
+ */
+static void
+provider_flush_logged(tally_provider *p, int rc, const char *err)
+{
+	if (rc == 0) {
+		if (p->nfailed > 0)
+			provider_log(p, TALLY_LOG_INFO, "flush: the statsfile "
+			    "is written again, after %lu failed flushes",
+			    p->nfailed);
+		p->nfailed = 0;
+		p->lastfail[0] = '\0';
+		return;
+	}
+	p->nfailed++;
+	if (strcmp(p->lastfail, err) == 0)
+		return;
+	snprintf(p->lastfail, sizeof p->lastfail, "%s", err);
+	provider_log(p, TALLY_LOG_ERR, "flush failed: %s%s", err,
+	    p->nfailed > 1 ? "" : " (logged once until it changes)");
+}
+
 /* Build a snapshot and commit it to the statsfile.  On the loop only. */
 static int
 provider_flush_now(tally_provider *p, char *err, size_t errlen)
@@ -450,8 +478,7 @@ provider_flush_now(tally_provider *p, char *err, size_t errlen)
 	rn.interval = p->interval;
 	rc = store_write_slot(p->store, p->node_id, &rn, &p->snap, err,
 	    errlen);
-	if (rc != 0)
-		provider_log(p, TALLY_LOG_ERR, "flush failed: %s", err);
+	provider_flush_logged(p, rc, err);
 	return rc;
 }
 

@@ -535,6 +535,12 @@ main(int argc, char **argv)
 	tallyd_mkdir("statsfile", statsfile, 02770);
 
 	signal(SIGPIPE, SIG_IGN);
+	/*
+	 * A statsfile that reaches a file-size limit (ulimit -f) fails its
+	 * write with EFBIG, which the store reports, rather than killing
+	 * the gatherer and every connection with it.
+	 */
+	signal(SIGXFSZ, SIG_IGN);
 	tallyd_rlimit(maxconn);
 	if ((loop = ev_default_loop(EVFLAG_AUTO)) == NULL)
 		tallyd_die("cannot create the event loop");

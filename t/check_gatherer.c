@@ -634,10 +634,10 @@ cl_handshake(struct client *c, const char *node)
 	return seq;
 }
 
-/* A SNAPSHOT with counter x.count = value and stat x.load = 1.5. */
+/* A SNAPSHOT dated t, with counter x.count = value and x.load = 1.5. */
 static void
-cl_snapshot(struct client *c, uint32_t seq, int64_t value,
-    const char *name)
+cl_snapshot_at(struct client *c, uint32_t seq, int64_t value,
+    const char *name, int64_t t)
 {
 	struct snapshot	 s;
 	struct wire_buf	 b;
@@ -647,10 +647,16 @@ cl_snapshot(struct client *c, uint32_t seq, int64_t value,
 	ck_assert_int_eq(snapshot_add_counter(&s, name, strlen(name), value),
 	    0);
 	ck_assert_int_eq(snapshot_add_stat(&s, "x.load", 6, 1.5), 0);
-	ck_assert_int_eq(wire_put_snapshot(&b, seq, (int64_t)time(NULL), &s),
-	    0);
+	ck_assert_int_eq(wire_put_snapshot(&b, seq, t, &s), 0);
 	snapshot_free(&s);
 	cl_send_buf(c, &b);
+}
+
+static void
+cl_snapshot(struct client *c, uint32_t seq, int64_t value,
+    const char *name)
+{
+	cl_snapshot_at(c, seq, value, name, (int64_t)time(NULL));
 }
 
 /*
@@ -934,6 +940,55 @@ START_TEST(test_stall_mid_snapshot)
 	cl_close(&c);
 	good_round();
 	assert_no_slot("half");
+}
+END_TEST
+
+/*
+ * A snapshot dated outside the sane window (before 2000, more than a day
+ * ahead) is dated by tallyd's clock instead, and said once.
+ */
+START_TEST(test_snapshot_time_hostile)
+{
+	static const int64_t	 bad[] = { INT64_MAX, INT64_MIN, 4102444800LL,
+				     -1, 0, 946684799LL };
+	struct client		 c;
+	struct record_node	 rn;
+	uint8_t			 payload[64];
+	char			 err[128], want[32];
+	const char		*rec;
+	size_t			 plen, i;
+	uint32_t		 seq;
+	int64_t			 t0;
+
+	cl_open(&c);
+	seq = cl_handshake(&c, "clock");
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		t0 = (int64_t)time(NULL);
+		cl_snapshot_at(&c, seq, (int64_t)i + 1, "x.count", bad[i]);
+		snprintf(want, sizeof want, "%zu", i + 1);
+		db_wait(STORE_COUNTERS, "clock", "x.count", want);
+		ck_assert_ptr_nonnull(rec = db_get(STORE_NODES, "clock",
+		    NULL));
+		ck_assert_int_eq(record_node_parse(rec, strlen(rec), &rn, err,
+		    sizeof err), 0);
+		ck_assert_msg(rn.time >= t0 && rn.time <= (int64_t)time(NULL),
+		    "time %lld sent, %lld stored", (long long)bad[i],
+		    (long long)rn.time);
+		ck_assert_int_eq(cl_frame(&c, payload, sizeof payload, &plen,
+		    DEADLINE), WIRE_POLL);
+		ck_assert_int_eq(wire_get_poll(payload, plen, &seq, err,
+		    sizeof err), 0);
+	}
+	/* A sane time is the node's own, even a day ahead. */
+	t0 = (int64_t)time(NULL) + 86000;
+	cl_snapshot_at(&c, seq, 100, "x.count", t0);
+	db_wait(STORE_COUNTERS, "clock", "x.count", "100");
+	ck_assert_ptr_nonnull(rec = db_get(STORE_NODES, "clock", NULL));
+	ck_assert_int_eq(record_node_parse(rec, strlen(rec), &rn, err,
+	    sizeof err), 0);
+	ck_assert_int_eq(rn.time, t0);
+	ck_assert(logged("out of range"));
+	cl_close(&c);
 }
 END_TEST
 
@@ -1643,6 +1698,7 @@ add_common(TCase *tc)
 	tcase_add_test(tc, test_poll_answered_late);
 	tcase_add_test(tc, test_stall_mid_snapshot);
 	tcase_add_test(tc, test_polls_repeat);
+	tcase_add_test(tc, test_snapshot_time_hostile);
 	tcase_add_test(tc, test_first_poll_at_once);
 	tcase_add_test(tc, test_sigterm_commits);
 	tcase_add_test(tc, test_furl_file);
