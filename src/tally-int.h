@@ -214,7 +214,7 @@ struct sockaddr;
 int	 furl_host_loopback(const char *);
 int	 furl_addr_loopback(const struct sockaddr *);
 
-/* store.c: the LMDB environment (its layout: tally(5)). */
+/* store*.c: the LMDB environment (its layout: tally(5)). */
 #define STORE_RDONLY 0x1
 #define STORE_MAPSIZE_MIN	(64UL << 20)
 #define STORE_MAPSIZE_MAX	(1UL << 40)

@@ -1,0 +1,98 @@
+/*
+ * store-int.h: what the store's files (store.c, store-guard.c,
+ * store-check.c, store-write.c, store-read.c) share, and nothing else
+ * includes.  The store's API for the rest of the project is in
+ * tally-int.h; the structure of a store is known to these files only.
+ * Sectioned by file; each function's contract is above its definition.
+ */
+#ifndef STORE_INT_H
+#define STORE_INT_H
+
+#include <sys/types.h>
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+
+#include "tally-int.h"
+
+#define STORE_WHYLEN	400	/* LMDB's assertion text fits in 400 */
+#define STORE_KEYMAX (TALLY_NODE_ID_MAX + 1 + TALLY_STAT_NAME_MAX)
+
+struct store {
+	struct store	*next;
+	char		*path;
+	char		 qpath[ERROR_QUOTE_LEN];	/* for messages */
+	dev_t		 dev;
+	ino_t		 ino;
+	int		 flags;
+	int		 refs;
+	pid_t		 pid;
+	MDB_env		*env;		/* NULL: to be opened again */
+	MDB_dbi		 dbi[STORE_NDB];
+	pthread_mutex_t	 lock;	/* one transaction at a time */
+
+	/* LMDB's figures, for the checks and messages; under lock. */
+	int		 fd;		/* LMDB's descriptor of data.mdb */
+	size_t		 psize;
+	size_t		 mapsize;	/* the map that was last mapped */
+	size_t		 last_pgno;	/* as the meta said at the last check */
+	off_t		 ok_size;	/* a short file found whole: its size */
+	size_t		 ok_last;	/* ... and last page */
+
+	/* What a jump out of LMDB must end; under lock. */
+	MDB_txn		*txn;
+	MDB_cursor	*rcur[2];	/* cursors of a read-only txn */
+	int		 wbegin;	/* inside mdb_txn_begin of a writer */
+	int		 ending;	/* ending txn after a jump */
+	int		 fault_sig;	/* SIGBUS, SIGSEGV, or 0: assertion */
+	char		 fault_why[STORE_WHYLEN];
+	void		*scratch;	/* freed after a jump */
+	int		 checking;	/* in store_check_tail */
+
+	int		 damaged;	/* sticky; atomic */
+	int		 stuck;		/* a txn could not be ended */
+	char		 damage[TALLY_ERRLEN];
+};
+
+/* A function run under the guard (store_run), with the store's lock held. */
+typedef int (*store_fn)(struct store *, void *, char *, size_t);
+
+/* store.c */
+int	 store_set_damaged(struct store *, const char *, char *, size_t);
+void	 store_atfork_prepare(void);
+void	 store_atfork_release(void);
+int	 store_cursor(MDB_txn *, MDB_dbi, MDB_cursor **);
+int	 store_grow(struct store *, char *, size_t);
+int	 store_begin(struct store *, unsigned, MDB_txn **, char *, size_t);
+int	 store_commit(struct store *, MDB_txn *);
+void	 store_abort(struct store *, MDB_txn *);
+int	 store_ready(struct store *, char *, size_t);
+int	 store_forked(const struct store *, char *, size_t);
+
+/* store-guard.c */
+struct store_guard;
+void	 store_init(void);
+void	 store_assert(MDB_env *, const char *);
+int	 store_run(struct store *, store_fn, void *, char *, size_t);
+struct store_guard *store_guard_off(void);
+void	 store_guard_on(struct store_guard *);
+int	 store_end_fn(struct store *, void *, char *, size_t);
+struct store_xfsz {
+	sigset_t	 old;
+	int		 pending;
+};
+void	 store_xfsz_block(struct store_xfsz *);
+void	 store_xfsz_unblock(struct store_xfsz *);
+
+/* store-check.c */
+struct stat;
+const char *store_limit(char *, size_t, int);
+int	 store_truncated(char *, size_t, off_t, uint64_t);
+uint64_t store_need(const struct store *, size_t);
+int	 store_lmdb_err(struct store *, int, char *, size_t, const char *);
+int	 store_check_files(struct store *, struct stat *, char *, size_t);
+int	 store_check_size(struct store *, char *, size_t);
+int	 store_check_live(struct store *, char *, size_t);
+
+#endif

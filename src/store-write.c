@@ -1,0 +1,454 @@
+/*
+ * store-write.c: writing and deleting nodes' slots.
+ *
+ * Replacing a node's slot is one transaction that writes only what
+ * changed (store_merge); a batch of slots is one transaction too.  A
+ * write that finds the map full grows it, with no transaction active,
+ * and tries again.  LMDB does not check the pages a delete rebalances
+ * with, so every write and delete is preceded by a read-only walk over
+ * them (store_prewalk), where LMDB's checks fire, under the guard,
+ * before anything is changed.  Writers hold s->lock, run under the
+ * guard, and hold SIGXFSZ back (store_run_writer).
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "store-int.h"
+
+#define STORE_RECMAX 1024	/* a nodes record: nickname, source, numbers */
+
+/* ---- writing ------------------------------------------------------------ */
+
+/* Compare an existing key's stat part with a new name, as LMDB orders. */
+static int
+store_keycmp(const MDB_val *k, size_t plen, const char *name, size_t nlen)
+{
+	size_t	 klen = k->mv_size - plen, m = klen < nlen ? klen : nlen;
+	int	 c = memcmp((const char *)k->mv_data + plen, name, m);
+
+	if (c != 0)
+		return c;
+	return klen < nlen ? -1 : klen > nlen;
+}
+
+/*
+ * Make db's keys under "<node>/" exactly the snapshot's entries: one pass
+ * over both sorted sequences, writing only what changed, so a flush of an
+ * idle node costs reads, not writes.  Cursors of a write transaction are
+ * freed by its abort, so a jump needs nothing more.
+ */
+static int
+store_merge(struct store *s, MDB_txn *txn, enum store_db db,
+    const char *node, size_t plen, const struct snapshot *snap,
+    const struct snapshot_ent *ents, size_t n)
+{
+	MDB_cursor	*cur;
+	MDB_val		 k, v, nk, nv;
+	char		 key[STORE_KEYMAX], num[RECORD_NUMLEN];
+	size_t		 i = 0;
+	int		 rc, cmp, have;
+
+	memcpy(key, node, plen - 1);
+	key[plen - 1] = '/';
+	if ((rc = store_cursor(txn, s->dbi[db], &cur)) != 0)
+		return rc;
+	k.mv_data = key;
+	k.mv_size = plen;
+	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	for (;;) {
+		if (rc != 0 && rc != MDB_NOTFOUND)
+			break;
+		have = rc == 0 && k.mv_size > plen &&
+		    memcmp(k.mv_data, key, plen) == 0;
+		if (!have && i == n) {
+			rc = 0;
+			break;
+		}
+		if (i < n) {
+			const char *name = snapshot_name(snap, &ents[i]);
+			nv.mv_data = num;
+			nv.mv_size = db == STORE_COUNTERS ?
+			    record_fmt_int64(num, ents[i].v.i) :
+			    record_fmt_double(num, ents[i].v.d);
+			cmp = !have ? 1 : store_keycmp(&k, plen, name,
+			    ents[i].nlen);
+			memcpy(key + plen, name, ents[i].nlen);
+			nk.mv_data = key;
+			nk.mv_size = plen + ents[i].nlen;
+		} else
+			cmp = -1;
+		if (cmp < 0) {		/* gone from the snapshot */
+			if ((rc = mdb_cursor_del(cur, 0)) != 0)
+				break;
+		} else if (cmp == 0) {
+			/*
+			 * Kept: write only if changed.  Not MDB_CURRENT, which
+			 * loses the cursor's place when the size changes.
+			 */
+			i++;
+			if (v.mv_size == nv.mv_size &&
+			    memcmp(v.mv_data, nv.mv_data, nv.mv_size) == 0)
+				;
+			else if ((rc = mdb_cursor_put(cur, &nk, &nv, 0)) != 0)
+				break;
+		} else {		/* new in the snapshot */
+			i++;
+			if ((rc = mdb_cursor_put(cur, &nk, &nv, 0)) != 0)
+				break;
+		}
+		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+	}
+	mdb_cursor_close(cur);
+	return rc;
+}
+
+static int
+store_write_txn(struct store *s, MDB_txn *txn, const char *node,
+    size_t nlen, const struct record_node *rn, const struct snapshot *snap)
+{
+	char	 rec[STORE_RECMAX];
+	MDB_val	 k, v;
+	int	 n, rc;
+
+	if ((n = record_node_fmt(rec, sizeof rec, rn)) < 0)
+		return EINVAL;	/* checked by store_write_slots already */
+	k.mv_data = (void *)node;
+	k.mv_size = nlen;
+	v.mv_data = rec;
+	v.mv_size = (size_t)n;
+	if ((rc = mdb_put(txn, s->dbi[STORE_NODES], &k, &v, 0)) != 0)
+		return rc;
+	if ((rc = store_merge(s, txn, STORE_COUNTERS, node, nlen + 1, snap,
+	    snap->counters, snap->ncounters)) != 0)
+		return rc;
+	return store_merge(s, txn, STORE_STATS, node, nlen + 1, snap,
+	    snap->stats, snap->nstats);
+}
+
+/*
+ * LMDB checks the kind of a page where it descends the tree and where a
+ * cursor steps onto the next leaf, but not where a delete rebalances a
+ * leaf with its neighbour: a damaged neighbour (a zeroed page, say) is
+ * then merged into a heap copy, out of its bounds, and the heap of the
+ * host is corrupt before anything is said.  So before a write, a read-only
+ * walk visits the pages the write may merge: all of the main and free
+ * databases (a few pages), and in each table the keys under a prefix,
+ * with the leaf before and the leaf after them.  LMDB's checks then fire
+ * in the walk (an assertion, caught), and the write never starts.
+ * A key's page is its address rounded down to the page size: mapped pages
+ * are aligned, as the map is.
+ */
+static int
+store_walk_range(MDB_cursor *cur, const char *prefix, size_t plen,
+    size_t psize)
+{
+	MDB_val		 k, v;
+	uintptr_t	 mask = ~(uintptr_t)(psize - 1), page;
+	int		 rc;
+
+	k.mv_data = (void *)prefix;
+	k.mv_size = plen;
+	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	if (rc == MDB_NOTFOUND)
+		rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+	if (rc != 0)
+		return rc == MDB_NOTFOUND ? 0 : rc;
+	/* Back, into the leaf before. */
+	page = (uintptr_t)k.mv_data & mask;
+	while ((rc = mdb_cursor_get(cur, &k, &v, MDB_PREV)) == 0 &&
+	    ((uintptr_t)k.mv_data & mask) == page)
+		;
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return rc;
+	/* Forward, over the prefix and into the leaf after. */
+	k.mv_data = (void *)prefix;
+	k.mv_size = plen;
+	if ((rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE)) != 0)
+		return rc == MDB_NOTFOUND ? 0 : rc;
+	page = (uintptr_t)k.mv_data & mask;
+	while (rc == 0 && ((k.mv_size >= plen && memcmp(k.mv_data, prefix,
+	    plen) == 0) || ((uintptr_t)k.mv_data & mask) == page)) {
+		page = (uintptr_t)k.mv_data & mask;
+		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+	}
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+static int
+store_walk_all(MDB_cursor *cur)
+{
+	MDB_val	 k, v;
+	int	 rc;
+
+	while ((rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0)
+		;
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* Walk what a write of these nodes' slots may merge; 0 or an error. */
+static int
+store_prewalk(struct store *s, const char *const *nodes, size_t n,
+    char *err, size_t errlen)
+{
+	MDB_txn		*txn;
+	MDB_cursor	*cur;
+	MDB_dbi		 main;
+	char		 key[TALLY_NODE_ID_MAX + 1];
+	size_t		 i, nlen;
+	int		 rc, db;
+
+	if ((rc = store_begin(s, MDB_RDONLY, &txn, err, errlen)) != 0)
+		return rc;
+	if ((rc = mdb_dbi_open(txn, NULL, 0, &main)) != 0)
+		goto out;
+	for (db = -2; db < STORE_NDB && rc == 0; db++) {
+		/* The free database, the main one, then ours. */
+		if ((rc = store_cursor(txn, db == -2 ? 0 : db == -1 ? main :
+		    s->dbi[db], &cur)) != 0)
+			break;
+		s->rcur[0] = cur;
+		if (db < 0 || db == STORE_META)
+			rc = store_walk_all(cur);
+		for (i = 0; i < n && rc == 0 && db >= STORE_NODES; i++) {
+			nlen = strlen(nodes[i]);
+			memcpy(key, nodes[i], nlen);
+			key[nlen] = '/';
+			rc = store_walk_range(cur, key, db == STORE_NODES ?
+			    nlen : nlen + 1, s->psize);
+		}
+		s->rcur[0] = NULL;
+		mdb_cursor_close(cur);
+	}
+out:
+	store_abort(s, txn);
+	if (rc != 0)
+		return store_lmdb_err(s, rc, err, errlen, "check before write");
+	return 0;
+}
+
+struct store_write_arg {
+	const struct store_slot	*slots;
+	const char		**nodes;
+	size_t			 n;
+};
+
+static int
+store_write_fn(struct store *s, void *arg, char *err, size_t errlen)
+{
+	struct store_write_arg	*w = arg;
+	MDB_txn			*txn;
+	size_t			 i;
+	int			 rc = 0, tries;
+
+	if ((rc = store_ready(s, err, errlen)) != 0 ||
+	    (rc = store_prewalk(s, w->nodes, w->n, err, errlen)) != 0)
+		return rc;
+	for (tries = 0; tries < 16; tries++) {
+		if ((rc = store_begin(s, 0, &txn, err, errlen)) != 0)
+			return rc;
+		for (i = 0; i < w->n && rc == 0; i++)
+			rc = store_write_txn(s, txn, w->slots[i].node_id,
+			    strlen(w->slots[i].node_id), w->slots[i].rn,
+			    w->slots[i].snap);
+		if (rc == 0)
+			rc = store_commit(s, txn);
+		else
+			store_abort(s, txn);
+		if (rc != MDB_MAP_FULL)
+			break;
+		/* No transaction is active now: the map may grow. */
+		if ((rc = store_grow(s, err, errlen)) != 0)
+			return rc;
+		rc = MDB_MAP_FULL;
+	}
+	if (rc != 0)
+		return store_lmdb_err(s, rc, err, errlen, "write slot");
+	return 0;
+}
+
+/* Run a writer's fn: under s->lock, with SIGXFSZ held back. */
+static int
+store_run_writer(struct store *s, store_fn fn, void *arg, char *err,
+    size_t errlen)
+{
+	struct store_xfsz	 x;
+	int			 rc;
+
+	pthread_mutex_lock(&s->lock);
+	store_xfsz_block(&x);
+	rc = store_run(s, fn, arg, err, errlen);
+	store_xfsz_unblock(&x);
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+int
+store_write_slots(struct store *s, const struct store_slot *slots, size_t n,
+    char *err, size_t errlen)
+{
+	struct store_write_arg	 w = { slots, NULL, n };
+	const char		*one[1];
+	size_t			 i;
+	int			 rc;
+
+	if ((rc = store_forked(s, err, errlen)) != 0)
+		return rc;
+	if (s->flags & STORE_RDONLY)
+		return error_set(err, errlen, TALLY_ESTATE, "statsfile %s: "
+		    "opened read-only", s->qpath);
+	/* Refuse a bad slot before the batch's transaction, not inside it. */
+	for (i = 0; i < n; i++) {
+		char	 rec[STORE_RECMAX];
+
+		if (!name_node_id_valid(slots[i].node_id,
+		    strlen(slots[i].node_id)))
+			return error_set(err, errlen, TALLY_EINVAL,
+			    "invalid node id");
+		if (record_node_fmt(rec, sizeof rec, slots[i].rn) < 0)
+			return error_set(err, errlen, TALLY_EINVAL,
+			    "node %s: record too long", slots[i].node_id);
+	}
+	if (n == 1) {
+		one[0] = slots[0].node_id;
+		w.nodes = one;
+	} else if ((w.nodes = calloc(n, sizeof *w.nodes)) == NULL)
+		return error_set(err, errlen, TALLY_ENOMEM, "out of memory");
+	for (i = 0; i < n; i++)
+		w.nodes[i] = slots[i].node_id;
+	rc = store_run_writer(s, store_write_fn, &w, err, errlen);
+	if (n > 1)
+		free(w.nodes);
+	return rc;
+}
+
+int
+store_write_slot(struct store *s, const char *node,
+    const struct record_node *rn, const struct snapshot *snap, char *err,
+    size_t errlen)
+{
+	struct store_slot	 slot = { node, rn, snap };
+
+	return store_write_slots(s, &slot, 1, err, errlen);
+}
+
+/* ---- deleting ----------------------------------------------------------- */
+
+static int
+store_delete_prefix(MDB_txn *txn, MDB_dbi dbi, const char *key, size_t plen)
+{
+	MDB_cursor	*cur;
+	MDB_val		 k, v;
+	int		 rc;
+
+	if ((rc = store_cursor(txn, dbi, &cur)) != 0)
+		return rc;
+	k.mv_data = (void *)key;
+	k.mv_size = plen;
+	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	while (rc == 0 && k.mv_size > plen && memcmp(k.mv_data, key,
+	    plen) == 0) {
+		if ((rc = mdb_cursor_del(cur, 0)) != 0)
+			break;
+		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+	}
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+struct store_delete_arg {
+	const char	*node;
+	int64_t		 before;
+};
+
+static int
+store_delete_fn(struct store *s, void *arg, char *err, size_t errlen)
+{
+	struct store_delete_arg	*a = arg;
+	struct record_node	 rn;
+	MDB_txn			*txn;
+	MDB_val			 k, v;
+	char			 key[TALLY_NODE_ID_MAX + 1], why[64];
+	const char		*kept = NULL;
+	size_t			 nlen = strlen(a->node);
+	int			 rc;
+
+	memcpy(key, a->node, nlen);
+	key[nlen] = '/';
+	if ((rc = store_ready(s, err, errlen)) != 0 ||
+	    (rc = store_prewalk(s, &a->node, 1, err, errlen)) != 0 ||
+	    (rc = store_begin(s, 0, &txn, err, errlen)) != 0)
+		return rc;
+	k.mv_data = (void *)a->node;
+	k.mv_size = nlen;
+	if (a->before > INT64_MIN && (rc = mdb_get(txn, s->dbi[STORE_NODES],
+	    &k, &v)) == 0) {
+		if (record_node_parse(v.mv_data, v.mv_size, &rn, why,
+		    sizeof why) != 0)
+			kept = why;
+		else if (rn.time >= a->before &&
+		    record_time_sane(rn.time, (int64_t)time(NULL)))
+			/* An insane time is older than any cutoff (prune). */
+			kept = "its snapshot is not that old";
+		if (kept != NULL) {
+			store_abort(s, txn);
+			return error_set(err, errlen, TALLY_ESTATE, "statsfile "
+			    "%s: node %s kept: %s", s->qpath, a->node, kept);
+		}
+	}
+	if (rc == 0)
+		rc = mdb_del(txn, s->dbi[STORE_NODES], &k, NULL);
+	if (rc == MDB_NOTFOUND) {
+		store_abort(s, txn);
+		return error_set(err, errlen, TALLY_ENOTFOUND, "statsfile %s: "
+		    "no node %s", s->qpath, a->node);
+	}
+	if (rc == 0)
+		rc = store_delete_prefix(txn, s->dbi[STORE_COUNTERS], key,
+		    nlen + 1);
+	if (rc == 0)
+		rc = store_delete_prefix(txn, s->dbi[STORE_STATS], key,
+		    nlen + 1);
+	if (rc == 0)
+		rc = store_commit(s, txn);
+	else
+		store_abort(s, txn);
+	if (rc != 0)
+		return store_lmdb_err(s, rc, err, errlen, "delete slot");
+	return 0;
+}
+
+/* Delete node's slot; with before > INT64_MIN, only if older than that. */
+static int
+store_delete(struct store *s, const char *node, int64_t before, char *err,
+    size_t errlen)
+{
+	struct store_delete_arg	 a = { node, before };
+	int			 rc;
+
+	if ((rc = store_forked(s, err, errlen)) != 0)
+		return rc;
+	if (!name_node_id_valid(node, strlen(node)))
+		return error_set(err, errlen, TALLY_EINVAL, "invalid node id");
+	if (s->flags & STORE_RDONLY)
+		return error_set(err, errlen, TALLY_ESTATE, "statsfile %s: "
+		    "opened read-only", s->qpath);
+	return store_run_writer(s, store_delete_fn, &a, err, errlen);
+}
+
+int
+store_delete_slot(struct store *s, const char *node, char *err,
+    size_t errlen)
+{
+	return store_delete(s, node, INT64_MIN, err, errlen);
+}
+
+int
+store_delete_slot_before(struct store *s, const char *node, int64_t before,
+    char *err, size_t errlen)
+{
+	return store_delete(s, node, before, err, errlen);
+}
