@@ -160,7 +160,14 @@ store_run(struct store *s, store_fn fn, void *arg, char *err, size_t errlen)
 
 	g.prev = store_guard_cur;
 	g.s = s;
-	if (g.prev == NULL) {
+	/*
+	 * Writers may run on a thread that blocks every signal (a host's,
+	 * or the provider's own), where a fault would kill the process
+	 * whatever the handler.  Read-only stores are opened only by our
+	 * own programs, whose threads never block faults: they spare the
+	 * system call on each of their many short calls.
+	 */
+	if (g.prev == NULL && !(s->flags & STORE_RDONLY)) {
 		sigemptyset(&faults);
 		sigaddset(&faults, SIGBUS);
 		sigaddset(&faults, SIGSEGV);
