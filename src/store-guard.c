@@ -92,6 +92,7 @@ store_fault(int sig, siginfo_t *si, void *uc)
 
 	if (g != NULL && si != NULL && si->si_code > 0) {
 		g->s->fault_sig = sig;
+		g->s->fault_addr = si->si_addr;
 		siglongjmp(g->jb, 1);
 	}
 	store_fault_pass(sig, si, uc);
@@ -214,6 +215,20 @@ store_fault_why(struct store *s, char *why, size_t len)
 	if (s->fault_sig == 0) {
 		snprintf(why, len, "LMDB: %s", error_quote(q, sizeof q,
 		    s->fault_why, strlen(s->fault_why)));
+		return;
+	}
+	/*
+	 * Outside data.mdb's map, or inside LMDB's open, reader check or
+	 * begin before the map is known: most likely its lock file, whose
+	 * reader table LMDB walks there and when it commits.
+	 */
+	if (s->mapaddr == NULL ? s->wbegin :
+	    ((uintptr_t)s->fault_addr < (uintptr_t)s->mapaddr ||
+	    (uintptr_t)s->fault_addr - (uintptr_t)s->mapaddr >= s->mapsize)) {
+		snprintf(why, len, "%s in lock.mdb's reader table: lock.mdb "
+		    "damaged? (it is rebuilt when no process has the "
+		    "statsfile open)", s->fault_sig == SIGBUS ? "bus error" :
+		    "segmentation fault");
 		return;
 	}
 	/* The map is data.mdb: a page past its end is a SIGBUS. */

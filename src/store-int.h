@@ -43,9 +43,11 @@ struct store {
 	/* What a jump out of LMDB must end; under lock. */
 	MDB_txn		*txn;
 	MDB_cursor	*rcur[2];	/* cursors of a read-only txn */
-	int		 wbegin;	/* inside mdb_txn_begin of a writer */
+	int		 wbegin;	/* inside mdb_txn_begin */
 	int		 ending;	/* ending txn after a jump */
 	int		 fault_sig;	/* SIGBUS, SIGSEGV, or 0: assertion */
+	void		*fault_addr;	/* the fault's si_addr */
+	void		*mapaddr;	/* data.mdb's map, for fault_addr */
 	char		 fault_why[STORE_WHYLEN];
 	void		*scratch;	/* freed after a jump */
 	int		 checking;	/* in store_check_tail */

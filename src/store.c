@@ -158,6 +158,7 @@ store_set_mapsize(struct store *s, size_t size, char *err, size_t errlen)
 	if ((e = mdb_env_set_mapsize(s->env, size)) == 0) {
 		mdb_env_info(s->env, &info);
 		s->mapsize = info.me_mapsize;
+		s->mapaddr = info.me_mapaddr;
 		return 0;
 	}
 	/* Closing reads no page: it unmaps, closes, frees reader slots. */
@@ -207,7 +208,14 @@ store_begin(struct store *s, unsigned flags, MDB_txn **txn, char *err,
 	if ((rc = store_check_live(s, err, errlen)) != 0)
 		return rc;
 	for (tries = 0; tries < 4; tries++) {
-		s->wbegin = !(flags & MDB_RDONLY);
+		/*
+		 * Readers too: a fault inside begin may leave LMDB's reader
+		 * table lock taken.  The environment then stays mapped, so
+		 * that at exit the kernel marks that robust mutex's owner
+		 * dead and the next process recovers it; unmapped, it would
+		 * stay taken for every process, for good.
+		 */
+		s->wbegin = 1;
 		rc = mdb_txn_begin(s->env, NULL, flags, txn);
 		s->wbegin = 0;
 		if (rc == 0) {
@@ -362,7 +370,11 @@ store_open_env(struct store *s, char *err, size_t errlen)
 	    (rc = mdb_env_set_maxreaders(env, STORE_MAXREADERS)) != 0 ||
 	    (rc = mdb_env_set_mapsize(env, s->mapsize)) != 0)
 		goto lmdb;
-	if ((rc = mdb_env_open(env, s->path, flags, 0660)) != 0) {
+	/* Opening and the reader check take lock.mdb's mutexes too. */
+	s->wbegin = 1;
+	rc = mdb_env_open(env, s->path, flags, 0660);
+	s->wbegin = 0;
+	if (rc != 0) {
 		/* Shorter than a meta page: LMDB says "invalid". */
 		if (rc == MDB_INVALID && store_truncated(why, sizeof why,
 		    sb.st_size, 2 * (uint64_t)sysconf(_SC_PAGESIZE))) {
@@ -381,7 +393,9 @@ store_open_env(struct store *s, char *err, size_t errlen)
 		goto fail;
 	}
 	/* Free the reader slots of processes that died holding them. */
+	s->wbegin = 1;
 	mdb_reader_check(env, &dead);
+	s->wbegin = 0;
 	/* The page size is in the meta pages, which the file holds. */
 	if (fsb.st_size < (off_t)sysconf(_SC_PAGESIZE)) {
 		store_truncated(why, sizeof why, fsb.st_size,
@@ -394,6 +408,7 @@ store_open_env(struct store *s, char *err, size_t errlen)
 	mdb_env_info(env, &info);
 	s->psize = ms.ms_psize;
 	s->mapsize = info.me_mapsize;
+	s->mapaddr = info.me_mapaddr;
 	s->ok_size = 0;
 	s->ok_last = 0;
 	if (store_check_size(s, why, sizeof why)) {
