@@ -1527,6 +1527,25 @@ cmd_export(int argc, char **argv, const char *statsfile)
 		 * node_exporter's textfile collector reads only "*.prom", so
 		 * it never sees the temporary file, nor half of FILE.
 		 */
+		struct stat	 fsb;
+
+		/*
+		 * Renaming over FILE replaces whatever it is: only ever a
+		 * regular file, never a device (/dev/full), a FIFO a reader
+		 * waits on, or a symlink, which would be replaced, not
+		 * followed.
+		 */
+		if (lstat(file, &fsb) == 0 && !S_ISREG(fsb.st_mode)) {
+			warnmsg("%s: is %s, not a regular file: -o writes a "
+			    "new file and renames it over FILE", quote(q1,
+			    file), S_ISLNK(fsb.st_mode) ? "a symlink" :
+			    S_ISFIFO(fsb.st_mode) ? "a FIFO" :
+			    S_ISDIR(fsb.st_mode) ? "a directory" :
+			    S_ISCHR(fsb.st_mode) || S_ISBLK(fsb.st_mode) ?
+			    "a device" : S_ISSOCK(fsb.st_mode) ? "a socket" :
+			    "not a file");
+			goto end;
+		}
 		tmplen = strlen(file) + 32;
 		if ((tmp = malloc(tmplen)) == NULL) {
 			warnmsg("out of memory");

@@ -296,6 +296,28 @@ expect 1 "export -o into a missing directory"
 err_has "^tally: $T/nodir/tally\\.prom\\.tmp\\.[0-9]+: No such file or directory\$" \
     "export -o into a missing directory"
 
+# -o never renames over anything but a regular file: a FIFO, a symlink, a
+# directory or a device (as root, /dev/full was once replaced) is refused
+# and left as it was.
+mkfifo "$T/fifo.prom"
+ln -s "$T/textfile/tally.prom" "$T/link.prom"
+mkdir "$T/dir.prom"
+targets=(fifo.prom link.prom dir.prom)
+if mknod "$T/null.prom" c 1 3 2>/dev/null; then
+	targets+=(null.prom)
+fi
+for f in "${targets[@]}"; do
+	before=$(stat -c %F "$T/$f")
+	timeout 20 "$TALLY" -s "$STATS" export -o "$T/$f" >"$T/out" 2>"$T/err"
+	rc=$?
+	expect 1 "export -o $f"
+	err_has "^tally: $T/$f: is a (FIFO|symlink|directory|device), not a regular file" \
+	    "export -o $f"
+	[ "$(stat -c %F "$T/$f")" = "$before" ] ||
+	    fail "export -o replaced $f ($before) with a $(stat -c %F "$T/$f")"
+done
+[ -z "$(ls "$T" | grep '\.tmp\.')" ] || fail "export -o left a temporary file"
+
 # ---- check ----------------------------------------------------------------
 
 tally -s "$STATS" check
