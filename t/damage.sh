@@ -7,7 +7,9 @@
 # writing, and go on with their work: the host keeps counting and tallyd
 # keeps polling its remote node.  Readers (tally check, tally show) refuse
 # the file with a message and a status, never a signal.  Every wait has a
-# deadline.
+# deadline.  (A lock.mdb damaged under live writers is not tested here:
+# LMDB may corrupt a writer's heap walking a bad reader table; see the
+# README's known limits.)
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "$(dirname "$0")/lib.sh"
 
@@ -123,48 +125,4 @@ cut() {
 run_case zeroed zero
 run_case truncated cut
 
-# A lock.mdb damaged under a live writer: its reader count says 2^20,
-# so LMDB's walk of the reader table runs off the file while it holds the
-# table's lock.  A reader refuses the statsfile naming lock.mdb; the
-# writer stops on SIGTERM; once no process has the statsfile open, LMDB
-# rebuilds lock.mdb and all is well.  (A second reader while the writer
-# lives may still wait for that lock under ASan: see the README's known
-# limits.)
-# The count's offset (56) is that of LMDB 0.9 on x86_64 glibc.
-lock_case() {
-	local rc i
-
-	note "case lock.mdb"
-	STATS=$T/lock/stats
-	mkdir -p "$STATS" || fail "mkdir $STATS"
-	: >"$T/loc.err"
-	start_node loc -s "$STATS" -n lock-node -i 0.05 -r 200
-	wait_landed lock-node 0
-	printf '\000\000\020\000' | dd of="$STATS/lock.mdb" bs=1 seek=56 \
-	    conv=notrunc status=none || fail "lock.mdb: damage failed"
-	for i in 1; do
-		timeout 20 "$TALLY" -s "$STATS" show >"$T/show.out" 2>&1
-		rc=$?
-		[ "$rc" -ne 124 ] || fail "lock.mdb: tally show $i hung"
-		no_signal "tally show $i" "$rc"
-		grep -q 'lock\.mdb' "$T/show.out" ||
-		    fail "lock.mdb: show $i said: $(head -c 300 "$T/show.out")"
-	done
-	kill -TERM "${NODE_PID[loc]}"
-	wait_for "the local node to stop" node_gone loc
-	wait "${NODE_PID[loc]}"
-	rc=$?
-	unset "NODE_PID[loc]"
-	[ "$rc" -lt 128 ] || fail "lock.mdb: the node died of signal $((rc - 128))"
-	timeout 20 "$TALLY" -s "$STATS" show >"$T/show.out" 2>&1 ||
-	    fail "lock.mdb: show after the writers left: $(head -c 300 "$T/show.out")"
-	grep -q lock-node "$T/show.out" || fail "lock.mdb: the node's slot is gone"
-	note "case lock.mdb: refused by name, no hang, rebuilt afterwards"
-}
-
-if [ "$(uname -m)" = x86_64 ]; then
-	lock_case
-else
-	note "case lock.mdb skipped: the reader count's offset is x86_64's"
-fi
 exit 0
