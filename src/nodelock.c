@@ -1,0 +1,1 @@
+/* nodelock.c: one live writer per node id (being written). */

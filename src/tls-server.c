@@ -1,0 +1,1 @@
+/* tls-server.c: the gatherer side of TLS (being written). */

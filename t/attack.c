@@ -1,0 +1,2 @@
+/* attack.c: being written. */
+int main(void) { return 77; }

@@ -1,0 +1,3 @@
+#!/bin/bash
+# dos.sh: being written.
+exit 77
