@@ -272,8 +272,10 @@ echo "second), so these two share the gatherer's statsfile:"
 node node1 storage-1 'storage one' -s "$STATS" -i 1
 node node2 storage-2 'storage two' -s "$STATS" -i 1
 echo "Remote mode: the node dials the furl, the gatherer polls it over that"
-echo "connection and writes its slot (the node may be behind NAT):"
-node node3 storage-3 'storage three' -g "$FURL"
+echo "connection and writes its slot (the node may be behind NAT).  It has a"
+echo "key of its own (made on first use, 0600), which the gatherer binds to its"
+echo "node id on first contact, as ssh's known_hosts does:"
+node node3 storage-3 'storage three' -g "$FURL" -k "$DIR/storage-3.key"
 
 echo "waiting for their first snapshots and first load samples..."
 wait_until 20 "the first snapshots" \

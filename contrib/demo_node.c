@@ -101,7 +101,7 @@ static void
 usage(FILE *f, int full)
 {
 	fprintf(f,
-	    "usage: " PROG " [-s STATSFILE] [-g FURL] -n NODE_ID "
+	    "usage: " PROG " [-s STATSFILE] [-g FURL [-k KEYFILE]] -n NODE_ID "
 	    "[-N NICKNAME]\n"
 	    "                       [-i FLUSH_SECONDS] [-d DURATION_SECONDS] "
 	    "[-r OPS_PER_SEC]\n"
@@ -120,6 +120,10 @@ usage(FILE *f, int full)
 	    "tally+tls://FINGERPRINT@HOST:PORT/SECRET\n"
 	    "                (as printed by tallyd); at least one of -s and -g,"
 	    " or both\n"
+	    "  -k KEYFILE    with a tally+tls:// furl: the node's own key, made "
+	    "there\n"
+	    "                on first use (mode 0600); the gatherer knows the "
+	    "node by it\n"
 	    "  -n NODE_ID    the node id ([a-z0-9_-], 1-64 characters)\n"
 	    "  -N NICKNAME   a human name for graphs (default: the node id)\n"
 	    "  -i SECONDS    local mode: seconds between flushes, may be "
@@ -411,13 +415,16 @@ main(int argc, char *argv[])
 	char		 name[32];
 
 	memset(&opt, 0, sizeof(opt));
-	while ((c = getopt(argc, argv, "s:g:n:N:i:d:r:c:f:h")) != -1) {
+	while ((c = getopt(argc, argv, "s:g:k:n:N:i:d:r:c:f:h")) != -1) {
 		switch (c) {
 		case 's':
 			opt.statsfile = optarg;
 			break;
 		case 'g':
 			opt.gatherer_furl = optarg;
+			break;
+		case 'k':
+			opt.key_file = optarg;
 			break;
 		case 'n':
 			opt.node_id = optarg;
@@ -457,8 +464,9 @@ main(int argc, char *argv[])
 		die_usage("unexpected argument", argv[optind]);
 	if (nodedir != NULL && (opt.statsfile != NULL ||
 	    opt.gatherer_furl != NULL || opt.node_id != NULL ||
+	    opt.key_file != NULL ||
 	    opt.nickname != NULL || opt.flush_interval != 0))
-		die_usage("-f excludes -s, -g, -n, -N and -i", NULL);
+		die_usage("-f excludes -s, -g, -k, -n, -N and -i", NULL);
 	if (nodedir == NULL && ((opt.statsfile == NULL &&
 	    opt.gatherer_furl == NULL) || opt.node_id == NULL))
 		die_usage("-n and at least one of -s and -g are required "

@@ -132,6 +132,15 @@ typedef struct tally_options {
 	void *log_ctx;
 	/** Bitwise OR of TALLY_F_* flags. */
 	unsigned    flags;
+	/** Remote mode over TLS (a tally+tls:// furl): the node's own private
+	 *  key (Ed25519, PEM), which it presents as its TLS client certificate
+	 *  and by which the gatherer knows it: the gatherer binds the node id
+	 *  to the key on first contact and refuses the id to any other key.
+	 *  Made on first use, mode 0600; a file of another owner, of a wider
+	 *  mode, or not a regular file is refused by tally_provider_start().
+	 *  NULL: <nodedir>/node.key; with no nodedir either, a tally+tls://
+	 *  furl is refused with TALLY_EINVAL. */
+	const char *key_file;
 } tally_options;
 
 /** Do not start the built-in producers (load_monitor.*, cpu_monitor.*,

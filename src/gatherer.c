@@ -110,6 +110,13 @@
 #define GATHERER_EPSILON	0.001	/* timers may fire this early */
 #define GATHERER_HASH_MIN	256
 #define GATHERER_TLS_THREADS_MAX 8	/* handshake threads */
+/* The limits' defaults (tallyd(8), "LIMITS"). */
+#define GATHERER_FIRST_FLIGHT	3.0	/* seconds for a ClientHello */
+#define GATHERER_HS_PER_ADDR	64	/* TLS handshakes from one address */
+#define GATHERER_MAX_NODES	100000	/* nodes in the statsfile */
+#define GATHERER_MAX_METRICS	100000	/* metrics in a snapshot */
+#define GATHERER_MAX_INPUT	(256UL << 20)	/* buffered, all connections */
+#define GATHERER_ADDR_HASH	1024	/* buckets of the address table */
 /* A numeric address, with an IPv6 scope such as %eth0. */
 #define GATHERER_HOSTLEN	(INET6_ADDRSTRLEN + IF_NAMESIZE)
 #define GATHERER_ADDRLEN	(GATHERER_HOSTLEN + 10)	/* [host]:port */
@@ -142,6 +149,8 @@ struct conn {
 	int			 polling;	/* POLL seq is unanswered */
 	int			 wr_shut;
 	int			 clock_logged;	/* its time was refused */
+	int			 addr_counted;	/* in its address's handshakes */
+	int			 locked;	/* holds node_id's node lock */
 	enum conn_tls		 tls;
 	struct tls		*ssl;
 	struct handshake_job	*job;		/* with a handshake thread */
@@ -160,7 +169,15 @@ struct conn {
 	char			 addr[GATHERER_ADDRLEN];
 	char			 node_id[TALLY_NODE_ID_MAX + 1];
 	char			 nickname[TALLY_NICKNAME_MAX + 1];
+	char			 key[FURL_FP_LEN + 1];	/* its key's, TLS */
 	char			 reason[128];	/* why it closed */
+};
+
+/* Handshakes in flight from one address (the host part of conn.addr). */
+struct gatherer_addr {
+	struct gatherer_addr	*next;
+	unsigned		 n;
+	char			 host[GATHERER_ADDRLEN];
 };
 
 /* A snapshot waiting for the next commit; owns copies of everything. */
@@ -218,6 +235,11 @@ struct gatherer {
 	char			 port[NI_MAXSERV];
 	unsigned long		 busy_refused;	/* since the last log line */
 	double			 busy_logged;
+	struct gatherer_addr	*addrs[GATHERER_ADDR_HASH];
+	unsigned long		 addr_refused;	/* since the last log line */
+	double			 addr_logged;
+	size_t			 input;		/* bytes of every conn's in */
+	struct nodelock		*locks;		/* remote nodes' node locks */
 
 	struct conn		*conns;
 	unsigned		 nconns;
@@ -420,6 +442,118 @@ gatherer_secret_ok(const struct gatherer *g, const char *s, size_t len)
 	for (i = 0; i < len; i++)
 		d |= (unsigned char)s[i] ^ (unsigned char)g->secret[i];
 	return d == 0;
+}
+
+/* ---- TLS handshakes per address ------------------------------------------ */
+
+/*
+ * A TLS handshake costs the gatherer a key exchange and a signature, and
+ * an SSL object while it lasts: so one address may have only so many in
+ * flight (max_handshakes_per_addr), from accept() until its HELLO is
+ * accepted or it goes.  Over the cap a connection is closed at once.  The
+ * table holds the addresses with handshakes in flight, no others.
+ */
+
+/* The host part of "1.2.3.4:5" or "[::1]:5". */
+static void
+gatherer_host(const char *addr, char *host, size_t len)
+{
+	const char	*colon = strrchr(addr, ':');
+	size_t		 n = colon != NULL ? (size_t)(colon - addr) :
+			     strlen(addr);
+
+	if (n >= len)
+		n = len - 1;
+	memcpy(host, addr, n);
+	host[n] = '\0';
+}
+
+static struct gatherer_addr **
+gatherer_addr_slot(struct gatherer *g, const char *host)
+{
+	struct gatherer_addr	**pp;
+
+	pp = &g->addrs[name_hash(host, strlen(host)) % GATHERER_ADDR_HASH];
+	while (*pp != NULL && strcmp((*pp)->host, host) != 0)
+		pp = &(*pp)->next;
+	return pp;
+}
+
+/* Count c among its address's handshakes: 0, or -1 over the cap. */
+static int
+conn_addr_take(struct conn *c)
+{
+	struct gatherer		*g = c->g;
+	struct gatherer_addr	**pp, *a;
+	char			 host[GATHERER_ADDRLEN];
+
+	gatherer_host(c->addr, host, sizeof host);
+	pp = gatherer_addr_slot(g, host);
+	if ((a = *pp) == NULL) {
+		if ((a = calloc(1, sizeof *a)) == NULL)
+			return -1;
+		snprintf(a->host, sizeof a->host, "%s", host);
+		*pp = a;
+	}
+	if (a->n >= g->cfg.max_handshakes_per_addr)
+		return -1;
+	a->n++;
+	c->addr_counted = 1;
+	return 0;
+}
+
+static void
+conn_addr_release(struct conn *c)
+{
+	struct gatherer_addr	**pp, *a;
+	char			 host[GATHERER_ADDRLEN];
+
+	if (!c->addr_counted)
+		return;
+	c->addr_counted = 0;
+	gatherer_host(c->addr, host, sizeof host);
+	pp = gatherer_addr_slot(c->g, host);
+	if ((a = *pp) == NULL)
+		return;
+	if (--a->n == 0) {
+		*pp = a->next;
+		free(a);
+	}
+}
+
+/* ---- buffered input ------------------------------------------------------ */
+
+/*
+ * Room for n more bytes in c->in, within max_input across every
+ * connection: 0, or -1 with the connection closed (ERROR limit) or killed.
+ */
+static int
+conn_in_reserve(struct conn *c, size_t n)
+{
+	struct gatherer	*g = c->g;
+	size_t		 before = c->in.cap;
+
+	if (c->in.cap - c->in.len < n &&
+	    g->input - before + c->in.len + n > g->cfg.max_input) {
+		conn_fail(c, WIRE_E_LIMIT, "tallyd's input buffers are full "
+		    "(%zu bytes across its connections; its limit is %zu, "
+		    "tallyd --max-input): try later", g->input,
+		    g->cfg.max_input);
+		return -1;
+	}
+	if (wire_buf_reserve(&c->in, n) != 0) {
+		conn_kill(c, "out of memory for a frame");
+		return -1;
+	}
+	g->input += c->in.cap - before;
+	return 0;
+}
+
+static void
+conn_in_free(struct conn *c)
+{
+	c->g->input -= c->in.cap;
+	wire_buf_free(&c->in);
 }
 
 /* ---- batches ---------------------------------------------------------- */
@@ -681,8 +815,15 @@ conn_flush(struct conn *c)
 static void
 conn_unhash(struct conn *c)
 {
-	gatherer_hash_del(c->g, c);
+	struct gatherer	*g = c->g;
+
+	gatherer_hash_del(g, c);
 	c->polling = 0;
+	conn_addr_release(c);
+	/* Takes are counted: the lock goes with the node's last connection. */
+	if (c->locked)
+		nodelock_release(g->locks, c->node_id);
+	c->locked = 0;
 }
 
 /* Close at once, without a word: the peer is gone or unwritable. */
@@ -785,7 +926,7 @@ conn_free(struct conn *c)
 		c->next->prev = c->prev;
 	g->nconns--;
 	gatherer_count(g, GS_DISCONNECTIONS, 1);
-	wire_buf_free(&c->in);
+	conn_in_free(c);
 	wire_buf_free(&c->out);
 	free(c);
 }
@@ -936,6 +1077,7 @@ conn_tls_first(struct conn *c)
 	}
 	j->fd = c->fd;
 	j->timeout = c->hs_deadline - gatherer_mono();
+	j->first_timeout = g->cfg.first_flight_timeout;
 	j->arg = c;
 	c->job = j;
 	c->tls = CONN_TLS_SHAKE;
@@ -967,8 +1109,12 @@ gatherer_handshake_done(void *arg, struct handshake_job *j)
 		return;
 	case HANDSHAKE_TIMEOUT:
 		free(j);
-		conn_fail(c, WIRE_E_TIMEOUT, "no TLS handshake within %g s",
-		    g->cfg.handshake_timeout);
+		/* The thread says which deadline: the first flight's or all. */
+		if (err[0] != '\0')
+			conn_fail(c, WIRE_E_TIMEOUT, "%s", err);
+		else
+			conn_fail(c, WIRE_E_TIMEOUT, "no TLS handshake within "
+			    "%g s", g->cfg.handshake_timeout);
 		return;
 	case HANDSHAKE_CANCELLED:	/* the gatherer is stopping */
 		free(j);
@@ -1013,13 +1159,134 @@ conn_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 	conn_flush(c);
 }
 
+/* Where a node's newest state is: the batch, if a snapshot waits there. */
+static struct batch_ent *
+gatherer_batched(struct gatherer *g, const char *id)
+{
+	size_t	 i;
+
+	for (i = g->nbatch; i-- > 0;)
+		if (strcmp(g->batch[i].node_id, id) == 0)
+			return &g->batch[i];
+	return NULL;
+}
+
+/*
+ * Trust on first use, as ssh's known_hosts: the key a node id is bound to
+ * is its live connection's, else its record's in the statsfile (or in the
+ * batch, newer).  None bound: a TLS connection binds its key with its
+ * first snapshot; a plaintext one stays unbound.  Bound: only that key's
+ * holder may speak for the node, never a plaintext peer.  A new node
+ * counts against max_nodes.  0, or -1 with the connection closed.
+ */
+static int
+conn_check_key(struct conn *c)
+{
+	struct gatherer		*g = c->g;
+	struct record_node	 rn;
+	struct batch_ent	*e;
+	struct conn		*old;
+	const char		*bound;
+	char			 err[TALLY_ERRLEN];
+	size_t			 nodes = 0;
+	int			 rc;
+
+	if ((old = gatherer_find(g, c->node_id)) != NULL)
+		bound = old->key;
+	else if ((e = gatherer_batched(g, c->node_id)) != NULL)
+		bound = e->rn.key;
+	else {
+		rc = store_read_node(g->store, c->node_id, &rn, &nodes, err,
+		    sizeof err);
+		if (rc < 0) {
+			conn_log(c, "node %s: cannot read its record: %s",
+			    c->node_id, err);
+			conn_fail(c, WIRE_E_BUSY, "the gatherer cannot read "
+			    "node %s's record now: try later", c->node_id);
+			return -1;
+		}
+		if (rc == 0 && nodes >= g->cfg.max_nodes) {
+			conn_fail(c, WIRE_E_LIMIT, "the statsfile holds %zu "
+			    "nodes, tallyd's limit (tallyd --max-nodes %u): "
+			    "new node %s refused", nodes, g->cfg.max_nodes,
+			    c->node_id);
+			return -1;
+		}
+		bound = rn.key;
+	}
+	if (bound[0] == '\0' || strcmp(bound, c->key) == 0)
+		return 0;
+	gatherer_count(g, GS_ERRORS, 1);
+	if (c->key[0] == '\0') {
+		conn_fail(c, WIRE_E_KEY, "node id %s is bound to key %s: it "
+		    "connects over TLS with that key only", c->node_id, bound);
+		return -1;
+	}
+	gatherer_log("node %s: key %s from %s does not match the key %s "
+	    "bound to it; refused (tally forget %s accepts the new key)",
+	    c->node_id, c->key, c->addr, bound, c->node_id);
+	snprintf(c->reason, sizeof c->reason, "key refused");
+	/* Within WIRE_ERRMSG_MAX for any node id. */
+	snprintf(err, sizeof err, "node id %s is bound to another key (%s): "
+	    "refused; the gatherer's operator accepts a new key with tally "
+	    "forget", c->node_id, bound);
+	conn_close(c, WIRE_E_KEY, err);
+	return -1;
+}
+
+static int
+gatherer_counter_cb(void *ctx, const char *name, size_t len, int64_t v)
+{
+	return snapshot_add_counter(ctx, name, len, v);
+}
+
+/*
+ * WELCOME, with the node's counters as the statsfile holds them, so that
+ * a restarted node resumes them.  A snapshot of the node still in the
+ * batch is committed first: it is newer.  0, or -1 with c closed.
+ */
+static int
+conn_welcome(struct conn *c)
+{
+	struct gatherer	*g = c->g;
+	struct snapshot	 counters;
+	char		 err[TALLY_ERRLEN];
+	int		 rc;
+
+	if (gatherer_batched(g, c->node_id) != NULL)
+		gatherer_commit(g);
+	snapshot_init(&counters);
+	err[0] = '\0';
+	rc = store_read_counters(g->store, c->node_id, gatherer_counter_cb,
+	    &counters, err, sizeof err);
+	if (rc != 0) {
+		snapshot_free(&counters);
+		conn_log(c, "node %s: cannot read its counters: %s",
+		    c->node_id, err);
+		conn_fail(c, WIRE_E_BUSY, "the gatherer cannot read node %s's "
+		    "counters now: try later", c->node_id);
+		return -1;
+	}
+	if (err[0] != '\0')
+		conn_log(c, "%s", err);
+	rc = wire_put_welcome(&c->out, TALLY_PROTOCOL_VERSION, g->interval_ms,
+	    &counters);
+	snapshot_free(&counters);
+	if (rc != 0) {
+		conn_fail(c, WIRE_E_LIMIT, "node %s's counters do not fit a "
+		    "WELCOME: %s", c->node_id, tally_strerror(rc));
+		return -1;
+	}
+	return 0;
+}
+
 static void
 conn_hello(struct conn *c, const uint8_t *p, size_t len)
 {
 	struct gatherer		*g = c->g;
 	struct wire_hello	 h;
 	struct conn		*old;
-	char			 err[128];
+	char			 err[TALLY_ERRLEN];
 	uint16_t		 version;
 	double			 now;
 
@@ -1027,8 +1294,10 @@ conn_hello(struct conn *c, const uint8_t *p, size_t len)
 	if (len >= 2 && (version = (uint16_t)(p[0] << 8 | p[1])) !=
 	    TALLY_PROTOCOL_VERSION) {
 		conn_fail(c, WIRE_E_VERSION, "protocol version %u is not "
-		    "spoken here (version %d is)", version,
-		    TALLY_PROTOCOL_VERSION);
+		    "spoken here: this gatherer speaks version %d only (%s)",
+		    version, TALLY_PROTOCOL_VERSION,
+		    version < TALLY_PROTOCOL_VERSION ? "upgrade the node's "
+		    "libtally" : "upgrade tallyd");
 		return;
 	}
 	if (wire_get_hello(p, len, &h, err, sizeof err) != 0) {
@@ -1066,7 +1335,27 @@ conn_hello(struct conn *c, const uint8_t *p, size_t len)
 	c->node_id[h.node_len] = '\0';
 	memcpy(c->nickname, h.nickname, h.nick_len);
 	c->nickname[h.nick_len] = '\0';
+	/* The handshake made sure there is a certificate. */
+	if (c->tls == CONN_TLS_UP &&
+	    tls_peer_key(c->ssl, c->key, sizeof c->key) != 0) {
+		conn_fail(c, WIRE_E_KEY, "no client key in the TLS handshake");
+		return;
+	}
+	if (conn_check_key(c) != 0)
+		return;
 
+	/*
+	 * One live writer per node id, local providers included.  Taken
+	 * before an older connection lets go, so that the lock never lapses.
+	 */
+	if (nodelock_take(g->locks, c->node_id, err, sizeof err) != 0) {
+		conn_log(c, "%s", err);
+		conn_fail(c, WIRE_E_LOCKED, "node id %s is written by another "
+		    "live process on the gatherer's machine (one writer per "
+		    "node id)", c->node_id);
+		return;
+	}
+	c->locked = 1;
 	if ((old = gatherer_find(g, c->node_id)) != NULL) {
 		conn_log(old, "replaced by a newer connection from %s",
 		    c->addr);
@@ -1075,17 +1364,22 @@ conn_hello(struct conn *c, const uint8_t *p, size_t len)
 		conn_close(old, WIRE_E_REPLACED, "replaced by a newer "
 		    "connection");
 	}
-	if (gatherer_hash_add(g, c) != 0 ||
-	    wire_put_welcome(&c->out, TALLY_PROTOCOL_VERSION,
-	    g->interval_ms) != 0) {
+	if (gatherer_hash_add(g, c) != 0) {
 		conn_kill(c, "out of memory");
 		return;
 	}
+	if (conn_welcome(c) != 0)
+		return;
+	conn_addr_release(c);
 	c->state = CONN_READY;
 	c->phase = (double)(name_hash(c->node_id, h.node_len) %
 	    1000003) / 1000003.0 * g->cfg.interval;
-	gatherer_log("connected node %s (%s) from %s", c->node_id,
-	    c->nickname, c->addr);
+	if (c->key[0] != '\0')
+		gatherer_log("connected node %s (%s) from %s, key %s",
+		    c->node_id, c->nickname, c->addr, c->key);
+	else
+		gatherer_log("connected node %s (%s) from %s", c->node_id,
+		    c->nickname, c->addr);
 	now = gatherer_mono();
 	conn_poll(c, now);
 	if (c->state == CONN_READY)
@@ -1124,10 +1418,19 @@ conn_snapshot(struct conn *c, const uint8_t *p, size_t len)
 		    WIRE_E_MALFORMED, "%s", err);
 		return;
 	}
+	if (e->snap.ncounters + e->snap.nstats > g->cfg.max_metrics) {
+		conn_fail(c, WIRE_E_LIMIT, "SNAPSHOT of %zu metrics is over "
+		    "tallyd's limit of %u a node (tallyd --max-metrics)",
+		    e->snap.ncounters + e->snap.nstats, g->cfg.max_metrics);
+		if (gatherer_snap_size(&e->snap) > GATHERER_SLOT_KEEP)
+			snapshot_free(&e->snap);
+		return;
+	}
 	snapshot_finish(&e->snap);
 	memcpy(e->node_id, c->node_id, sizeof e->node_id);
 	memset(&e->rn, 0, sizeof e->rn);
 	memcpy(e->rn.nickname, c->nickname, sizeof e->rn.nickname);
+	memcpy(e->rn.key, c->key, sizeof e->rn.key);
 	/*
 	 * The node's own clock dates its snapshot, unless it is outside
 	 * the sane window (before 2000, or more than a day ahead of ours):
@@ -1212,9 +1515,10 @@ conn_check_header(struct conn *c, uint32_t flen, const uint8_t *typep)
 		    "gatherer's tally:// furl");
 		return WIRE_E_TOO_BIG;
 	}
-	if (flen > WIRE_FRAME_MAX) {
-		conn_fail(c, WIRE_E_TOO_BIG, "frame of %u bytes (at most %u)",
-		    flen, WIRE_FRAME_MAX);
+	if (flen > c->g->cfg.max_frame) {
+		conn_fail(c, WIRE_E_TOO_BIG, "frame of %u bytes is over tallyd's "
+		    "limit of %zu (tallyd --max-frame)", flen,
+		    c->g->cfg.max_frame);
 		return WIRE_E_TOO_BIG;
 	}
 	if (c->state == CONN_HANDSHAKE && flen > GATHERER_HELLO_MAX) {
@@ -1319,11 +1623,16 @@ conn_read(struct conn *c)
 		tls = c->ssl != NULL && c->state != CONN_CLOSING;
 		/*
 		 * Fair to the others: a few reads per wakeup, and the socket
-		 * stays readable for the rest.  Bytes that TLS decrypted
-		 * already (one record at most) are not in the socket: they
-		 * are read now or never woken for.
+		 * stays readable for the rest.  OpenSSL returns after each
+		 * record that carries no data (the server clears
+		 * SSL_MODE_AUTO_RETRY), so a flood of KeyUpdates or alerts
+		 * costs a read each.  Bytes that TLS decrypted already (one
+		 * record at most, which the shared buffer holds whole) are
+		 * not in the socket: one more read takes them, or no event
+		 * would.
 		 */
-		if (i >= GATHERER_READS && !(tls && tls_pending(c->ssl)))
+		if (i >= GATHERER_READS && !(tls && i == GATHERER_READS &&
+		    tls_pending(c->ssl)))
 			return;
 		/*
 		 * With nothing pending, read into the shared buffer and parse
@@ -1339,10 +1648,8 @@ conn_read(struct conn *c)
 			want = conn_missing(c);
 			if (want > GATHERER_GROW_MAX)
 				want = GATHERER_GROW_MAX;
-			if (wire_buf_reserve(&c->in, want) != 0) {
-				conn_kill(c, "out of memory for a frame");
+			if (conn_in_reserve(c, want) != 0)
 				return;
-			}
 			buf = c->in.data + c->in.len;
 			room = c->in.cap - c->in.len;
 		}
@@ -1370,10 +1677,8 @@ conn_read(struct conn *c)
 			if ((used = conn_parse(c, buf, (size_t)n)) < 0)
 				return;
 			if ((rest = (size_t)n - (size_t)used) > 0) {
-				if (wire_buf_reserve(&c->in, rest) != 0) {
-					conn_kill(c, "out of memory");
+				if (conn_in_reserve(c, rest) != 0)
 					return;
-				}
 				memcpy(c->in.data, buf + used, rest);
 				c->in.len = rest;
 			}
@@ -1384,7 +1689,7 @@ conn_read(struct conn *c)
 			wire_buf_consume(&c->in, (size_t)used);
 			/* Big frames leave no big buffer behind. */
 			if (c->in.len == 0)
-				wire_buf_free(&c->in);
+				conn_in_free(c);
 		}
 		/* A short read drained the socket; TLS reads a record. */
 		if (!tls && (size_t)n < room)
@@ -1470,11 +1775,37 @@ gatherer_busy(struct gatherer *g, int fd, const struct sockaddr *sa,
 	}
 }
 
+/*
+ * Over the cap of TLS handshakes from one address: closed at once, as
+ * over the connection limit, and said once a second at most.
+ */
+static void
+gatherer_addr_refuse(struct conn *c)
+{
+	struct gatherer	*g = c->g;
+	double		 now = gatherer_mono();
+
+	gatherer_count(g, GS_ERRORS, 1);
+	conn_kill(c, "over the limit of TLS handshakes in flight from its "
+	    "address");
+	g->addr_refused++;
+	if (now - g->addr_logged >= 1.0) {
+		gatherer_log("%s: refused: %u TLS handshakes in flight from "
+		    "one address is the limit (tallyd "
+		    "--max-handshakes-per-addr; %lu refused since the last "
+		    "such line)", c->addr, g->cfg.max_handshakes_per_addr,
+		    g->addr_refused);
+		g->addr_refused = 0;
+		g->addr_logged = now;
+	}
+}
+
 static void
 gatherer_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct gatherer		*g = w->data;
 	struct sockaddr_storage	 ss;
+	struct conn		*c;
 	socklen_t		 slen;
 	int			 i, fd;
 
@@ -1525,12 +1856,16 @@ gatherer_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 			gatherer_busy(g, fd, (struct sockaddr *)&ss, slen);
 			continue;
 		}
-		if (conn_new(g, fd, (struct sockaddr *)&ss, slen) == NULL) {
+		if ((c = conn_new(g, fd, (struct sockaddr *)&ss, slen)) ==
+		    NULL) {
 			gatherer_log("accept: out of memory");
 			gatherer_count(g, GS_ERRORS, 1);
 			gatherer_count(g, GS_DISCONNECTIONS, 1);
 			close(fd);
+			continue;
 		}
+		if (g->tls != NULL && conn_addr_take(c) != 0)
+			gatherer_addr_refuse(c);
 	}
 }
 
@@ -1699,11 +2034,30 @@ gatherer_new(struct gatherer **gp, struct ev_loop *loop,
 		snprintf(err, errlen, "invalid gatherer configuration");
 		return TALLY_EINVAL;
 	}
+	if (cfg->max_frame > WIRE_FRAME_MAX ||
+	    (cfg->max_frame != 0 && cfg->max_frame < GATHERER_HELLO_MAX)) {
+		snprintf(err, errlen, "frame limit %zu is out of range (%u to "
+		    "%u bytes)", cfg->max_frame, GATHERER_HELLO_MAX,
+		    WIRE_FRAME_MAX);
+		return TALLY_EINVAL;
+	}
 	if ((g = calloc(1, sizeof *g)) == NULL)
 		goto nomem;
 	g->loop = loop;
 	g->cfg = *cfg;
 	g->lfd = -1;
+	if (g->cfg.first_flight_timeout <= 0)
+		g->cfg.first_flight_timeout = GATHERER_FIRST_FLIGHT;
+	if (g->cfg.max_handshakes_per_addr == 0)
+		g->cfg.max_handshakes_per_addr = GATHERER_HS_PER_ADDR;
+	if (g->cfg.max_nodes == 0)
+		g->cfg.max_nodes = GATHERER_MAX_NODES;
+	if (g->cfg.max_metrics == 0)
+		g->cfg.max_metrics = GATHERER_MAX_METRICS;
+	if (g->cfg.max_frame == 0)
+		g->cfg.max_frame = WIRE_FRAME_MAX;
+	if (g->cfg.max_input == 0)
+		g->cfg.max_input = GATHERER_MAX_INPUT;
 	g->interval_ms = cfg->interval * 1000 > UINT32_MAX ? UINT32_MAX :
 	    (uint32_t)(cfg->interval * 1000);
 	if ((g->secret = strdup(cfg->secret)) == NULL ||
@@ -1744,6 +2098,8 @@ gatherer_new(struct gatherer **gp, struct ev_loop *loop,
 	    err, errlen)) != 0)
 		goto fail;
 	if ((rc = store_open(&g->store, g->statsfile, 0, err, errlen)) != 0)
+		goto fail;
+	if ((rc = nodelock_open(&g->locks, g->statsfile, err, errlen)) != 0)
 		goto fail;
 	if ((rc = gatherer_listen(g, err, errlen)) != 0)
 		goto fail;
@@ -1872,6 +2228,7 @@ gatherer_free(struct gatherer *g)
 	if (g->batch != NULL)
 		for (i = 0; i < GATHERER_BATCH_MAX; i++)
 			snapshot_free(&g->batch[i].snap);
+	nodelock_close(g->locks);
 	store_close(g->store);
 	free(g->slots);
 	free(g->batch);

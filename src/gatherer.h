@@ -25,6 +25,20 @@ struct gatherer_config {
 	double		 handshake_timeout;
 	double		 idle_timeout;	/* seconds without a byte from a peer */
 	unsigned	 max_connections;
+	/*
+	 * Limits, each 0 for its default (tallyd(8) documents them all):
+	 * seconds for a TLS peer's first flight (its ClientHello), TLS
+	 * handshakes in flight from one address, nodes in the statsfile
+	 * (a new node is refused once reached), metrics in a snapshot,
+	 * bytes in a frame (at most WIRE_FRAME_MAX), and bytes of input
+	 * buffered across every connection.
+	 */
+	double		 first_flight_timeout;
+	unsigned	 max_handshakes_per_addr;
+	unsigned	 max_nodes;
+	unsigned	 max_metrics;
+	size_t		 max_frame;
+	size_t		 max_input;
 	unsigned	 tls_threads;	/* handshake threads; 0: one a CPU
 					   beside the loop's, 1 to 8 */
 	int		 verbose;	/* log each snapshot */

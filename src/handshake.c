@@ -2,28 +2,46 @@
  * handshake.c: tallyd's TLS handshakes, on threads of their own.
  *
  * A TLS 1.3 handshake costs the gatherer about a quarter of a millisecond
- * of CPU (an X25519 exchange, an Ed25519 signature, and OpenSSL 3.0's
- * bookkeeping around them), ten times what the rest of a connection's
- * first round costs.  When a fleet reconnects at once, after a restart of
- * tallyd or of the network, a thousand handshakes on the gatherer's loop
- * would hold up the polls and the commits of every connection already up.
- * So the loop hands each handshake to one of a few threads, each with its
- * own libev loop, and takes the connection back once OpenSSL is done with
- * it (tls.c then holds only the record layer).
+ * of CPU (an X25519 exchange, an Ed25519 signature and the check of the
+ * node's, and OpenSSL 3.0's bookkeeping around them), ten times what the
+ * rest of a connection's first round costs.  When a fleet reconnects at
+ * once, after a restart of tallyd or of the network, a thousand handshakes
+ * on the gatherer's loop would hold up the polls and the commits of every
+ * connection already up.  So the loop hands each handshake to one of a
+ * few threads, each with its own libev loop, and takes the connection
+ * back once the handshake is done (its SSL stays with it: OpenSSL does
+ * every record after, on the gatherer's loop).
+ *
+ * A handshake that waits for bytes holds nothing but its memory: every job
+ * has its own ev_io in its thread's loop from the start, and none waits
+ * for a turn, so peers that send a byte and fall silent never delay
+ * anyone else's handshake.  CPU goes where bytes come in, and a thread
+ * serves the handshakes under way (past their ClientHello) before new
+ * ones (a higher libev priority), so that when a fleet reconnects the
+ * first ones finish, and start reporting, instead of all of them finishing
+ * late together.  What bounds the memory is the gatherer's: its
+ * max_connections, and the cap it puts on connections per address; each
+ * job here is a few KiB of OpenSSL state, and a peer in the middle of a
+ * record holds a record buffer (about 17 KiB) until it is whole.
+ *
+ * Two deadlines bound a job's life: first_timeout for the ClientHello to
+ * arrive whole, so that silent or trickling peers go soon, and timeout for
+ * the whole handshake.  A peer past its ClientHello has cost us the
+ * handshake's CPU already, and gets the rest of the overall timeout.
  *
  * Ownership is simple: a job belongs to its thread from handshake_submit()
  * until the thread queues it back, and to the gatherer's loop before and
  * after; the two queues are the only shared state, under one mutex each
  * way, and ev_async wakes the other side.  A thread never logs, counts or
  * touches a connection: what happened travels back in the job (rc, err),
- * and the gatherer's loop says it.  A job's deadline is enforced where it
- * is: the thread gives up on a handshake that outlives it.
+ * and the gatherer's loop says it.
  *
  * Stopping joins the threads; jobs still in flight come back to the caller
  * as cancelled, with their connection untouched but for its TLS state.
  */
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,13 +49,6 @@
 
 #include "tally-int.h"
 #include "handshake.h"
-
-/*
- * Handshakes under way at once on a thread.  Measured with 1,000 nodes
- * connecting at once (make bench): 16 to 128 finish the round alike, and
- * 1,000 (no limit) takes 15% longer and 50 MiB of peak RSS instead of 33.
- */
-#define HANDSHAKE_ACTIVE_MAX	64
 
 /* A list of jobs, oldest first; a job is on one list at most. */
 struct handshake_list {
@@ -54,8 +65,7 @@ struct handshake_thread {
 	pthread_mutex_t		 lock;
 	struct handshake_list	 inbox;		/* under lock */
 	int			 stopping;	/* under lock */
-	struct handshake_list	 active;	/* in the handshake */
-	struct handshake_list	 waiting;	/* for a place in active */
+	struct handshake_list	 jobs;		/* in the handshake */
 };
 
 struct handshake_pool {
@@ -100,10 +110,7 @@ handshake_remove(struct handshake_list *l, struct handshake_job *j)
 
 /* ---- in a handshake thread ---------------------------------------------- */
 
-static void	handshake_start(struct handshake_thread *,
-		    struct handshake_job *);
-
-/* Back to the gatherer's loop, whatever the outcome; the next one in. */
+/* Back to the gatherer's loop, whatever the outcome. */
 static void
 handshake_finish(struct handshake_thread *t, struct handshake_job *j,
     enum handshake_rc rc)
@@ -112,21 +119,19 @@ handshake_finish(struct handshake_thread *t, struct handshake_job *j,
 
 	ev_io_stop(t->loop, &j->io);
 	ev_timer_stop(t->loop, &j->timer);
-	handshake_remove(j->active ? &t->active : &t->waiting, j);
-	j->active = 0;
+	ev_timer_stop(t->loop, &j->first);
+	handshake_remove(&t->jobs, j);
 	j->rc = rc;
 	pthread_mutex_lock(&p->lock);
 	handshake_append(&p->outbox, j);
 	pthread_mutex_unlock(&p->lock);
 	ev_async_send(p->loop, &p->back);
-	if (t->waiting.head != NULL && t->active.n < HANDSHAKE_ACTIVE_MAX)
-		handshake_start(t, t->waiting.head);
 }
 
 static void
 handshake_step(struct handshake_thread *t, struct handshake_job *j)
 {
-	int	 rc, ev;
+	int	 rc, ev, pri;
 
 	rc = tls_handshake(j->tls, j->err, sizeof j->err);
 	if (rc != TLS_WANT_READ && rc != TLS_WANT_WRITE) {
@@ -134,12 +139,18 @@ handshake_step(struct handshake_thread *t, struct handshake_job *j)
 		    HANDSHAKE_FAILED);
 		return;
 	}
+	pri = EV_MINPRI;
+	if (tls_hello_seen(j->tls)) {
+		ev_timer_stop(t->loop, &j->first);
+		pri = EV_MAXPRI;
+	}
 	ev = rc == TLS_WANT_READ ? EV_READ : EV_WRITE;
 	if (ev_is_active(&j->io) && (j->io.events & (EV_READ | EV_WRITE)) ==
-	    ev)
+	    ev && ev_priority(&j->io) == pri)
 		return;
 	ev_io_stop(t->loop, &j->io);
 	ev_io_set(&j->io, j->fd, ev);
+	ev_set_priority(&j->io, pri);
 	ev_io_start(t->loop, &j->io);
 }
 
@@ -156,44 +167,45 @@ handshake_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct handshake_job	*j = w->data;
 
+	/* No err: the gatherer names its own handshake timeout. */
+	j->err[0] = '\0';
 	handshake_finish(j->thread, j, HANDSHAKE_TIMEOUT);
 }
 
-/* A waiting job into the handshake. */
+static void
+handshake_first_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct handshake_job	*j = w->data;
+
+	if (tls_hello_seen(j->tls))
+		return;
+	snprintf(j->err, sizeof j->err, "no ClientHello within %g s",
+	    j->first_timeout);
+	handshake_finish(j->thread, j, HANDSHAKE_TIMEOUT);
+}
+
+/* A new job into the handshake at once, its deadlines running. */
 static void
 handshake_start(struct handshake_thread *t, struct handshake_job *j)
 {
-	handshake_remove(&t->waiting, j);
-	handshake_append(&t->active, j);
-	j->active = 1;
+	j->thread = t;
+	ev_io_init(&j->io, handshake_io_cb, j->fd, EV_READ);
+	ev_set_priority(&j->io, EV_MINPRI);
+	ev_timer_init(&j->timer, handshake_timer_cb,
+	    j->timeout > 0 ? j->timeout : 0., 0.);
+	ev_timer_init(&j->first, handshake_first_cb,
+	    j->first_timeout > 0 ? j->first_timeout : 0., 0.);
+	j->io.data = j->timer.data = j->first.data = j;
+	handshake_append(&t->jobs, j);
+	ev_timer_start(t->loop, &j->timer);
+	if (j->first_timeout > 0)
+		ev_timer_start(t->loop, &j->first);
 	if (tls_new(&j->tls, t->pool->ctx, j->fd, NULL, j->err,
 	    sizeof j->err) != 0) {
 		handshake_finish(t, j, HANDSHAKE_FAILED);
 		return;
 	}
 	handshake_step(t, j);
-}
-
-/*
- * A new job waits its turn, its deadline running: at most
- * HANDSHAKE_ACTIVE_MAX handshakes are under way on a thread, so that when
- * a fleet reconnects at once the first ones finish, and start reporting,
- * instead of all of them finishing late together; and so that OpenSSL's
- * handshake memory is that of a few dozen, not of thousands.
- */
-static void
-handshake_enqueue(struct handshake_thread *t, struct handshake_job *j)
-{
-	j->thread = t;
-	j->active = 0;
-	ev_io_init(&j->io, handshake_io_cb, j->fd, EV_READ);
-	ev_timer_init(&j->timer, handshake_timer_cb,
-	    j->timeout > 0 ? j->timeout : 0., 0.);
-	j->io.data = j->timer.data = j;
-	ev_timer_start(t->loop, &j->timer);
-	handshake_append(&t->waiting, j);
-	if (t->active.n < HANDSHAKE_ACTIVE_MAX)
-		handshake_start(t, j);
 }
 
 static void
@@ -211,7 +223,7 @@ handshake_wake_cb(struct ev_loop *loop, ev_async *w, int revents)
 	pthread_mutex_unlock(&t->lock);
 	while ((j = jobs.head) != NULL) {
 		handshake_remove(&jobs, j);
-		handshake_enqueue(t, j);
+		handshake_start(t, j);
 	}
 	if (stopping)
 		ev_break(loop, EVBREAK_ALL);
@@ -323,7 +335,6 @@ handshake_cancel(struct handshake_pool *p, struct handshake_list *l)
 	while ((j = l->head) != NULL) {
 		handshake_remove(l, j);
 		j->thread = NULL;
-		j->active = 0;
 		j->rc = HANDSHAKE_CANCELLED;
 		p->done(p->arg, j);
 	}
@@ -356,14 +367,12 @@ handshake_pool_free(struct handshake_pool *p)
 	handshake_cancel(p, &p->outbox);
 	for (i = 0; i < p->nthreads; i++) {
 		t = &p->threads[i];
-		for (j = t->active.head; j != NULL; j = j->next) {
+		for (j = t->jobs.head; j != NULL; j = j->next) {
 			ev_io_stop(t->loop, &j->io);
 			ev_timer_stop(t->loop, &j->timer);
+			ev_timer_stop(t->loop, &j->first);
 		}
-		for (j = t->waiting.head; j != NULL; j = j->next)
-			ev_timer_stop(t->loop, &j->timer);
-		handshake_cancel(p, &t->active);
-		handshake_cancel(p, &t->waiting);
+		handshake_cancel(p, &t->jobs);
 		handshake_cancel(p, &t->inbox);
 		if (t->loop != NULL)
 			ev_loop_destroy(t->loop);

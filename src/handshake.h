@@ -20,15 +20,21 @@ enum handshake_rc {
 	HANDSHAKE_CANCELLED	/* the pool stopped first */
 };
 
+/* The first flight's deadline a caller gives unless it knows better. */
+#define HANDSHAKE_FIRST_TIMEOUT	3.0
+
 /*
  * One server handshake on a connected non-blocking socket.  The caller
- * fills fd, timeout (the seconds it may take) and arg; the job comes back
- * through the pool's done function with rc, err and tls, the connection,
- * which is the caller's to free whatever rc says (it may be NULL).
+ * fills fd, timeout (the seconds the whole handshake may take),
+ * first_timeout (the seconds the peer's ClientHello may take to arrive
+ * whole; 0: no deadline of its own) and arg; the job comes back through
+ * the pool's done function with rc, err and tls, the connection, which is
+ * the caller's to free whatever rc says (it may be NULL).
  */
 struct handshake_job {
 	int			 fd;
 	double			 timeout;
+	double			 first_timeout;
 	void			*arg;
 
 	enum handshake_rc	 rc;
@@ -38,9 +44,9 @@ struct handshake_job {
 	/* The pool's. */
 	struct handshake_job	*next, *prev;
 	struct handshake_thread	*thread;
-	int			 active;	/* else waiting its turn */
 	ev_io			 io;
-	ev_timer		 timer;
+	ev_timer		 timer;		/* the whole handshake */
+	ev_timer		 first;		/* the ClientHello */
 };
 
 typedef void (*handshake_done_fn)(void *, struct handshake_job *);

@@ -48,7 +48,10 @@ struct tally_provider {
 	struct furl		 furl;		/* remote mode, if has_furl */
 	int			 has_furl;
 	struct remote		*remote;
+	char			*key_file;	/* TLS: the node's own key */
 	int			 resumed;
+	int			 remote_resumed;	/* from a WELCOME */
+	struct nodelock		*lock;		/* local mode: node_id's */
 
 	pthread_mutex_t		 prod_lock;	/* held while producers run */
 	tally_producer		*prods;
@@ -147,6 +150,14 @@ provider_check(const tally_options *opt, struct furl *furl, char *err,
 	if (opt->gatherer_furl != NULL && furl_parse(opt->gatherer_furl, furl,
 	    err, errlen) != 0)
 		return TALLY_EINVAL;
+	if (opt->gatherer_furl != NULL && furl->fingerprint[0] != '\0' &&
+	    (opt->key_file == NULL || *opt->key_file == '\0') &&
+	    opt->nodedir == NULL) {
+		snprintf(err, errlen, "a tally+tls:// furl needs the node's own "
+		    "key: set key_file, or nodedir (node.key is made there on "
+		    "first use)");
+		return TALLY_EINVAL;
+	}
 	if ((opt->statsfile == NULL || *opt->statsfile == '\0') &&
 	    opt->gatherer_furl == NULL) {
 		snprintf(err, errlen, "no statsfile and no gatherer furl: "
@@ -199,6 +210,14 @@ tally_provider_new(tally_provider **pp, const tally_options *opt)
 		goto fail;
 	}
 	rc = TALLY_ENOMEM;
+	if (p->has_furl && p->furl.fingerprint[0] != '\0' &&
+	    (opt->key_file != NULL && *opt->key_file != '\0' ?
+	    (p->key_file = strdup(opt->key_file)) == NULL :
+	    asprintf(&p->key_file, "%s/node.key", opt->nodedir) < 0)) {
+		p->key_file = NULL;
+		tally_provider_free(p);
+		return TALLY_ENOMEM;
+	}
 	if ((p->nickname = strdup(opt->nickname != NULL ? opt->nickname :
 	    p->node_id)) == NULL ||
 	    (opt->statsfile != NULL && *opt->statsfile != '\0' &&
@@ -206,7 +225,8 @@ tally_provider_new(tally_provider **pp, const tally_options *opt)
 	    counter_set_new(&p->counters) != 0 ||
 	    (!(p->flags & TALLY_F_NO_MONITORS) && monitor_new(&p->mon, p) !=
 	    0) ||
-	    (p->has_furl && remote_new(&p->remote, p, &p->furl) != 0)) {
+	    (p->has_furl && remote_new(&p->remote, p, &p->furl,
+	    p->key_file) != 0)) {
 		tally_provider_free(p);
 		return TALLY_ENOMEM;
 	}
@@ -544,7 +564,63 @@ provider_resume_cb(void *ctx, const char *name, size_t len, int64_t v)
 	return counter_set_resume(ctx, name, len, v);
 }
 
-/* Open the statsfile and, once per provider, resume the counters. */
+void
+provider_resume_remote(tally_provider *p, const struct snapshot *counters)
+{
+	size_t	 i;
+	int	 rc;
+
+	/* A local statsfile resumed them already; a reconnection has them. */
+	if (p->statsfile != NULL || p->remote_resumed)
+		return;
+	p->remote_resumed = 1;
+	for (i = 0; i < counters->ncounters; i++) {
+		rc = counter_set_resume(p->counters,
+		    snapshot_name(counters, &counters->counters[i]),
+		    counters->counters[i].nlen, counters->counters[i].v.i);
+		if (rc != 0) {
+			provider_log(p, TALLY_LOG_WARN, "resume from the "
+			    "gatherer: %s after %zu of %zu counters",
+			    tally_strerror(rc), i, counters->ncounters);
+			return;
+		}
+	}
+	if (counters->ncounters > 0)
+		provider_log(p, TALLY_LOG_INFO, "resumed %zu counters from the "
+		    "gatherer", counters->ncounters);
+}
+
+static void
+provider_close_store(tally_provider *p)
+{
+	store_close(p->store);
+	p->store = NULL;
+	nodelock_close(p->lock);
+	p->lock = NULL;
+}
+
+/*
+ * The node's key, made on first use, before anything is dialled: a key
+ * that cannot be read or made stops the start with the reason.
+ */
+static int
+provider_check_key(tally_provider *p)
+{
+	char	 fp[FURL_FP_LEN + 1], err[TALLY_ERRLEN];
+	int	 rc;
+
+	if (p->key_file == NULL)
+		return 0;
+	if ((rc = tls_node_key(p->key_file, fp, sizeof fp, err,
+	    sizeof err)) != 0)
+		return provider_fail(p, rc, "%s", err);
+	return 0;
+}
+
+/*
+ * Open the statsfile, take the node's lock in it (one live writer per
+ * node id), and, once per provider, resume the counters.
+ */
 static int
 provider_open_store(tally_provider *p)
 {
@@ -552,17 +628,24 @@ provider_open_store(tally_provider *p)
 	int	 rc;
 
 	err[0] = '\0';
+	if ((rc = provider_check_key(p)) != 0)
+		return rc;
 	if (p->statsfile == NULL)
 		return 0;	/* remote mode only */
 	if ((rc = store_open(&p->store, p->statsfile, 0, err,
 	    sizeof err)) != 0)
 		return provider_fail(p, rc, "%s", err);
+	if ((rc = nodelock_open(&p->lock, p->statsfile, err,
+	    sizeof err)) != 0 ||
+	    (rc = nodelock_take(p->lock, p->node_id, err, sizeof err)) != 0) {
+		provider_close_store(p);
+		return provider_fail(p, rc, "%s", err);
+	}
 	if (!p->resumed) {
 		rc = store_read_counters(p->store, p->node_id,
 		    provider_resume_cb, p->counters, err, sizeof err);
 		if (rc != 0) {
-			store_close(p->store);
-			p->store = NULL;
+			provider_close_store(p);
 			return provider_fail(p, rc, "resume: %s", err);
 		}
 		if (err[0] != '\0')
@@ -600,8 +683,7 @@ tally_provider_start(tally_provider *p)
 	if ((rc = provider_open_store(p)) != 0)
 		return rc;
 	if ((p->loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK)) == NULL) {
-		store_close(p->store);
-		p->store = NULL;
+		provider_close_store(p);
 		return provider_fail(p, TALLY_ESYS, "cannot create an ev loop");
 	}
 	p->req_stop = 0;
@@ -618,8 +700,7 @@ tally_provider_start(tally_provider *p)
 	if (rc != 0) {
 		ev_loop_destroy(p->loop);
 		p->loop = NULL;
-		store_close(p->store);
-		p->store = NULL;
+		provider_close_store(p);
 		return provider_fail(p, TALLY_ESYS, "pthread_create: %s",
 		    strerror(rc));
 	}
@@ -703,8 +784,7 @@ tally_provider_stop(tally_provider *p)
 		if (p->state == PROVIDER_THREAD)
 			ev_loop_destroy(p->loop);
 		p->loop = NULL;
-		store_close(p->store);	/* closes nothing in a child */
-		p->store = NULL;
+		provider_close_store(p);	/* nothing of the parent's */
 		p->state = PROVIDER_IDLE;
 		return rc;
 	}
@@ -734,8 +814,7 @@ tally_provider_stop(tally_provider *p)
 		break;
 	}
 	p->loop = NULL;
-	store_close(p->store);
-	p->store = NULL;
+	provider_close_store(p);
 	p->state = PROVIDER_IDLE;
 	return rc;
 }
@@ -754,6 +833,7 @@ tally_provider_free(tally_provider *p)
 	free(p->prods);
 	free(p->nickname);
 	free(p->statsfile);
+	free(p->key_file);
 	pthread_mutex_destroy(&p->prod_lock);
 	pthread_mutex_destroy(&p->req_lock);
 	pthread_cond_destroy(&p->req_cond);

@@ -14,6 +14,10 @@
 
 #include "tally-int.h"
 
+/* The record section of tally-int.h comes before the furl section. */
+_Static_assert(RECORD_KEY_LEN == FURL_FP_LEN,
+    "a node's key= is a fingerprint as furl.c writes one");
+
 static locale_t		record_c_locale;
 static pthread_once_t	record_once = PTHREAD_ONCE_INIT;
 
@@ -135,15 +139,42 @@ record_parse_double(const char *s, size_t len, double *out)
 	return 0;
 }
 
+/*
+ * A key fingerprint: RECORD_KEY_LEN characters of lowercase base32 that
+ * decode to exactly FURL_FP_BYTES bytes with zero pad bits, so that one
+ * key has one spelling and a comparison of texts is a comparison of keys.
+ */
+int
+record_key_valid(const char *s, size_t len)
+{
+	uint8_t	 fp[FURL_FP_BYTES];
+
+	if (len != RECORD_KEY_LEN)
+		return 0;
+	return furl_b32_decode(s, len, fp, sizeof fp) == FURL_FP_BYTES;
+}
+
+/*
+ * Write rn as its nodes record into buf: the record's length, TALLY_ELIMIT
+ * if it does not fit in size, or TALLY_EINVAL for a key that is set but no
+ * fingerprint, which every reader would refuse.  The key= line is written
+ * only when a key is bound, so records of local and plaintext nodes stay
+ * as they always were.
+ */
 int
 record_node_fmt(char *buf, size_t size, const struct record_node *rn)
 {
 	char	 iv[RECORD_NUMLEN];
+	size_t	 klen = strnlen(rn->key, sizeof rn->key);
 	int	 n;
 
+	if (klen > 0 && !record_key_valid(rn->key, klen))
+		return TALLY_EINVAL;
 	record_fmt_double(iv, rn->interval);
 	n = snprintf(buf, size, "nickname=%s\ntime=%" PRId64 "\nsource=%s\n"
-	    "interval=%s\n", rn->nickname, rn->time, rn->source, iv);
+	    "interval=%s\n%s%s%s", rn->nickname, rn->time, rn->source, iv,
+	    klen > 0 ? "key=" : "", klen > 0 ? rn->key : "",
+	    klen > 0 ? "\n" : "");
 	if (n < 0 || (size_t)n >= size)
 		return TALLY_ELIMIT;
 	return n;
@@ -159,6 +190,12 @@ record_field(const char *v, size_t vlen, char *dst, size_t dstsize)
 	return 0;
 }
 
+/*
+ * Parse a nodes record into rn: 0, or TALLY_EINVAL with the reason in err.
+ * nickname, time and source are required; interval and key are optional
+ * (a record without key= has no key bound: rn->key is ""), and fields of
+ * later versions are skipped.
+ */
 int
 record_node_parse(const char *buf, size_t len, struct record_node *rn,
     char *err, size_t errlen)
@@ -210,6 +247,19 @@ record_node_parse(const char *buf, size_t len, struct record_node *rn,
 			if (record_parse_double(v, vlen, &rn->interval) != 0) {
 				snprintf(err, errlen, "bad interval in node "
 				    "record");
+				return TALLY_EINVAL;
+			}
+		} else if (klen == 3 && memcmp(p, "key", 3) == 0) {
+			/*
+			 * Refused, not skipped: a node whose binding cannot
+			 * be read must not look like one without a key.
+			 */
+			if (!record_key_valid(v, vlen) ||
+			    record_field(v, vlen, rn->key,
+			    sizeof rn->key) != 0) {
+				snprintf(err, errlen, "bad key in node record "
+				    "(not a %d-character key fingerprint)",
+				    RECORD_KEY_LEN);
 				return TALLY_EINVAL;
 			}
 		}

@@ -52,6 +52,7 @@ enum remote_state {
 struct remote {
 	tally_provider		*p;
 	struct furl		 furl;
+	const char		*key_file;	/* the provider's */
 	struct ev_loop		*loop;
 	enum remote_state	 state;
 	int			 running;
@@ -85,7 +86,8 @@ remote_random(struct remote *r)
 }
 
 int
-remote_new(struct remote **rp, tally_provider *p, const struct furl *f)
+remote_new(struct remote **rp, tally_provider *p, const struct furl *f,
+    const char *key_file)
 {
 	struct remote	*r;
 
@@ -93,6 +95,7 @@ remote_new(struct remote **rp, tally_provider *p, const struct furl *f)
 		return TALLY_ENOMEM;
 	r->p = p;
 	r->furl = *f;
+	r->key_file = key_file;
 	r->fd = -1;
 	r->backoff = REMOTE_BACKOFF_MIN;
 	if (getrandom(&r->rng, sizeof r->rng, GRND_NONBLOCK) !=
@@ -369,11 +372,25 @@ remote_frame(struct remote *r, uint8_t type, const uint8_t *pl, size_t plen)
 			    "expected WELCOME");
 			return -1;
 		}
-		if (wire_get_welcome(pl, plen, &version, &interval, err,
-		    sizeof err) != 0) {
+		/* The version first: another version's WELCOME differs. */
+		if (plen >= 2 && (version = (uint16_t)(pl[0] << 8 | pl[1])) !=
+		    TALLY_PROTOCOL_VERSION) {
+			snprintf(err, sizeof err, "gatherer speaks protocol "
+			    "version %u, this node %u", version,
+			    TALLY_PROTOCOL_VERSION);
+			remote_protocol_error(r, WIRE_E_VERSION, err);
+			return -1;
+		}
+		snapshot_reset(&r->snap);
+		if (wire_get_welcome(pl, plen, &version, &interval, &r->snap,
+		    err, sizeof err) != 0) {
+			snapshot_reset(&r->snap);
 			remote_protocol_error(r, WIRE_E_MALFORMED, err);
 			return -1;
 		}
+		/* The counters the gatherer holds: a restart resumes them. */
+		provider_resume_remote(r->p, &r->snap);
+		snapshot_reset(&r->snap);
 		if (version != TALLY_PROTOCOL_VERSION) {
 			snprintf(err, sizeof err, "gatherer speaks protocol "
 			    "version %u, this node %u", version,
@@ -601,7 +618,7 @@ remote_connect(struct remote *r)
 	int		 rc, fd;
 
 	if (r->furl.fingerprint[0] != '\0' && r->tls_ctx == NULL &&
-	    tls_client_ctx(&r->tls_ctx, err, sizeof err) != 0) {
+	    tls_client_ctx(&r->tls_ctx, r->key_file, err, sizeof err) != 0) {
 		remote_fail(r, "%s", err);
 		remote_reschedule(r);
 		return;

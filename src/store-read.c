@@ -128,6 +128,72 @@ store_read_counters(struct store *s, const char *node,
 	return rc;
 }
 
+struct store_node_arg {
+	const char		*node;
+	struct record_node	*rn;
+	size_t			*count;
+	int			 found;
+};
+
+static int
+store_node_fn(struct store *s, void *arg, char *err, size_t errlen)
+{
+	struct store_node_arg	*a = arg;
+	MDB_txn			*txn;
+	MDB_stat		 st;
+	MDB_val			 k, v;
+	char			 why[200];
+	int			 rc;
+
+	if ((rc = store_ready(s, err, errlen)) != 0 ||
+	    (rc = store_begin(s, MDB_RDONLY, &txn, err, errlen)) != 0)
+		return rc;
+	if (a->count != NULL) {
+		if ((rc = mdb_stat(txn, s->dbi[STORE_NODES], &st)) != 0)
+			goto out;
+		*a->count = st.ms_entries;
+	}
+	k.mv_data = (void *)a->node;
+	k.mv_size = strlen(a->node);
+	if ((rc = mdb_get(txn, s->dbi[STORE_NODES], &k, &v)) != 0)
+		goto out;
+	if (store_touch(s, &v) != 0) {
+		store_abort(s, txn);
+		return store_bad_value(s, err, errlen);
+	}
+	if (record_node_parse(v.mv_data, v.mv_size, a->rn, why,
+	    sizeof why) != 0) {
+		store_abort(s, txn);
+		return error_set(err, errlen, TALLY_EFORMAT, "statsfile %s: "
+		    "the record of node %s does not parse: %s", s->qpath,
+		    a->node, why);
+	}
+	a->found = 1;
+out:
+	store_abort(s, txn);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return store_lmdb_err(s, rc, err, errlen, "read a node");
+	return 0;
+}
+
+int
+store_read_node(struct store *s, const char *node, struct record_node *rn,
+    size_t *count, char *err, size_t errlen)
+{
+	struct store_node_arg	 a = { node, rn, count, 0 };
+	int			 rc;
+
+	if ((rc = store_forked(s, err, errlen)) != 0)
+		return rc;
+	if (strlen(node) > TALLY_NODE_ID_MAX)
+		return error_set(err, errlen, TALLY_EINVAL, "invalid node id");
+	memset(rn, 0, sizeof *rn);
+	pthread_mutex_lock(&s->lock);
+	rc = store_run(s, store_node_fn, &a, err, errlen);
+	pthread_mutex_unlock(&s->lock);
+	return rc != 0 ? rc : a.found;
+}
+
 /* ---- readers ------------------------------------------------------------ */
 
 /*

@@ -8,7 +8,8 @@
  * with, so every write and delete is preceded by a read-only walk over
  * them (store_prewalk), where LMDB's checks fire, under the guard,
  * before anything is changed.  Writers hold s->lock, run under the
- * guard, and hold SIGXFSZ back (store_run_writer).
+ * guard, and hold SIGXFSZ back (store_run_writer).  Forgetting a node's
+ * key rewrites its record alone, in a transaction of its own.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -110,14 +111,26 @@ static int
 store_write_txn(struct store *s, MDB_txn *txn, const char *node,
     size_t nlen, const struct record_node *rn, const struct snapshot *snap)
 {
-	char	 rec[STORE_RECMAX];
-	MDB_val	 k, v;
-	int	 n, rc;
+	struct record_node	 old, keep;
+	char			 rec[STORE_RECMAX], why[64];
+	MDB_val			 k, v;
+	int			 n, rc;
 
-	if ((n = record_node_fmt(rec, sizeof rec, rn)) < 0)
-		return EINVAL;	/* checked by store_write_slots already */
 	k.mv_data = (void *)node;
 	k.mv_size = nlen;
+	/*
+	 * A writer that knows no key (a local provider, a plaintext node)
+	 * keeps the one bound to the node: only tally forget unbinds it.
+	 */
+	if (rn->key[0] == '\0' && mdb_get(txn, s->dbi[STORE_NODES], &k,
+	    &v) == 0 && record_node_parse(v.mv_data, v.mv_size, &old, why,
+	    sizeof why) == 0 && old.key[0] != '\0') {
+		keep = *rn;
+		memcpy(keep.key, old.key, sizeof keep.key);
+		rn = &keep;
+	}
+	if ((n = record_node_fmt(rec, sizeof rec, rn)) < 0)
+		return EINVAL;	/* checked by store_write_slots already */
 	v.mv_data = rec;
 	v.mv_size = (size_t)n;
 	if ((rc = mdb_put(txn, s->dbi[STORE_NODES], &k, &v, 0)) != 0)
@@ -308,9 +321,11 @@ store_write_slots(struct store *s, const struct store_slot *slots, size_t n,
 		    strlen(slots[i].node_id)))
 			return error_set(err, errlen, TALLY_EINVAL,
 			    "invalid node id");
-		if (record_node_fmt(rec, sizeof rec, slots[i].rn) < 0)
+		if ((rc = record_node_fmt(rec, sizeof rec, slots[i].rn)) < 0)
 			return error_set(err, errlen, TALLY_EINVAL,
-			    "node %s: record too long", slots[i].node_id);
+			    "node %s: %s", slots[i].node_id,
+			    rc == TALLY_ELIMIT ? "record too long" :
+			    "key is not a key fingerprint");
 	}
 	if (n == 1) {
 		one[0] = slots[0].node_id;
@@ -451,4 +466,115 @@ store_delete_slot_before(struct store *s, const char *node, int64_t before,
     char *err, size_t errlen)
 {
 	return store_delete(s, node, before, err, errlen);
+}
+
+/* ---- forgetting a node's key -------------------------------------------- */
+
+/*
+ * Copy the record (rec, len) into out (len bytes) without its key= lines:
+ * the new length, or -1 if it has none.  Every other line, known or not,
+ * is kept byte for byte, so that a field a later version added survives
+ * and nothing but the binding changes.
+ */
+static long
+store_drop_key(const char *rec, size_t len, char *out)
+{
+	const char	*p = rec, *end = rec + len, *nl;
+	size_t		 o = 0, l;
+	int		 found = 0;
+
+	while (p < end) {
+		nl = memchr(p, '\n', (size_t)(end - p));
+		l = nl == NULL ? (size_t)(end - p) : (size_t)(nl - p) + 1;
+		if (l >= 4 && memcmp(p, "key=", 4) == 0)
+			found = 1;
+		else {
+			memcpy(out + o, p, l);
+			o += l;
+		}
+		p += l;
+	}
+	return found ? (long)o : -1;
+}
+
+/*
+ * Rewrite the node's record without its key in one write transaction,
+ * growing the map as store_write_fn does.  The copy is s->scratch while
+ * LMDB runs, so that a jump out of it frees it (store_end_fn).
+ */
+static int
+store_forget_fn(struct store *s, void *arg, char *err, size_t errlen)
+{
+	const char	*node = arg;
+	MDB_txn		*txn;
+	MDB_val		 k, v;
+	size_t		 nlen = strlen(node);
+	long		 n;
+	int		 rc, tries;
+
+	if ((rc = store_ready(s, err, errlen)) != 0 ||
+	    (rc = store_prewalk(s, &node, 1, err, errlen)) != 0)
+		return rc;
+	for (tries = 0; tries < 16; tries++) {
+		if ((rc = store_begin(s, 0, &txn, err, errlen)) != 0)
+			return rc;
+		k.mv_data = (void *)node;
+		k.mv_size = nlen;
+		if ((rc = mdb_get(txn, s->dbi[STORE_NODES], &k, &v)) ==
+		    MDB_NOTFOUND) {
+			store_abort(s, txn);
+			return error_set(err, errlen, TALLY_ENOTFOUND,
+			    "statsfile %s: no node %s", s->qpath, node);
+		}
+		if (rc == 0) {
+			if ((s->scratch = malloc(v.mv_size + 1)) == NULL) {
+				store_abort(s, txn);
+				return error_set(err, errlen, TALLY_ENOMEM,
+				    "out of memory");
+			}
+			if ((n = store_drop_key(v.mv_data, v.mv_size,
+			    s->scratch)) < 0) {
+				free(s->scratch);
+				s->scratch = NULL;
+				store_abort(s, txn);
+				return error_set(err, errlen, TALLY_ESTATE,
+				    "statsfile %s: node %s: no key bound",
+				    s->qpath, node);
+			}
+			v.mv_data = s->scratch;
+			v.mv_size = (size_t)n;
+			rc = mdb_put(txn, s->dbi[STORE_NODES], &k, &v, 0);
+			free(s->scratch);
+			s->scratch = NULL;
+		}
+		if (rc == 0)
+			rc = store_commit(s, txn);
+		else
+			store_abort(s, txn);
+		if (rc != MDB_MAP_FULL)
+			break;
+		/* No transaction is active now: the map may grow. */
+		if ((rc = store_grow(s, err, errlen)) != 0)
+			return rc;
+		rc = MDB_MAP_FULL;
+	}
+	if (rc != 0)
+		return store_lmdb_err(s, rc, err, errlen, "forget key");
+	return 0;
+}
+
+int
+store_forget_key(struct store *s, const char *node, char *err, size_t errlen)
+{
+	int	 rc;
+
+	if ((rc = store_forked(s, err, errlen)) != 0)
+		return rc;
+	if (!name_node_id_valid(node, strlen(node)))
+		return error_set(err, errlen, TALLY_EINVAL, "invalid node id");
+	if (s->flags & STORE_RDONLY)
+		return error_set(err, errlen, TALLY_ESTATE, "statsfile %s: "
+		    "opened read-only", s->qpath);
+	return store_run_writer(s, store_forget_fn, (void *)node, err,
+	    errlen);
 }

@@ -63,13 +63,23 @@ size_t	 record_fmt_int64(char *, int64_t);
 size_t	 record_fmt_double(char *, double);
 int	 record_parse_int64(const char *, size_t, int64_t *);
 int	 record_parse_double(const char *, size_t, double *);
-/* The nodes record: "nickname=..\ntime=..\nsource=..\n", one field a line. */
+/*
+ * The nodes record: "nickname=..\ntime=..\nsource=..\n", one field a line,
+ * then "interval=..\n" and, for a node bound to a TLS key, "key=..\n".
+ * The key is the fingerprint of the node's own key, bound on its first TLS
+ * contact: unpadded base32 of a SHA-256, as FURL_FP_LEN (record.c asserts
+ * that they are equal; the furl section comes later).
+ */
+#define RECORD_KEY_LEN	52
 struct record_node {
 	char	 nickname[TALLY_NICKNAME_MAX + 1];
 	int64_t	 time;
 	char	 source[128];
 	double	 interval;	/* 0 when absent */
+	char	 key[RECORD_KEY_LEN + 1];	/* "": no key bound */
 };
+/* 1 if (s, len) is a key fingerprint as record_node_parse takes one. */
+int	 record_key_valid(const char *, size_t);
 int	 record_node_fmt(char *, size_t, const struct record_node *);
 int	 record_node_parse(const char *, size_t, struct record_node *,
 	     char *, size_t);
@@ -146,7 +156,9 @@ struct wire_hello {
  * 255 bytes), or TALLY_ELIMIT (a frame over WIRE_FRAME_MAX).
  */
 int	 wire_put_hello(struct wire_buf *, const struct wire_hello *);
-int	 wire_put_welcome(struct wire_buf *, uint16_t, uint32_t);
+/* WELCOME carries the node's stored counters (NULL: none). */
+int	 wire_put_welcome(struct wire_buf *, uint16_t, uint32_t,
+	     const struct snapshot *);
 int	 wire_put_poll(struct wire_buf *, uint32_t);
 int	 wire_put_snapshot(struct wire_buf *, uint32_t, int64_t,
 	     const struct snapshot *);
@@ -166,8 +178,10 @@ long	 wire_frame(const uint8_t *, size_t, uint8_t *, const uint8_t **,
  */
 int	 wire_get_hello(const uint8_t *, size_t, struct wire_hello *, char *,
 	     size_t);
+/* Appends WELCOME's counters to snap (reset by the caller; NULL: checked
+ * and dropped); an invalid name gives WIRE_EBADNAME, as below. */
 int	 wire_get_welcome(const uint8_t *, size_t, uint16_t *, uint32_t *,
-	     char *, size_t);
+	     struct snapshot *, char *, size_t);
 int	 wire_get_poll(const uint8_t *, size_t, uint32_t *, char *, size_t);
 /*
  * Appends the counters and stats to snap, which the caller reset; an
@@ -268,6 +282,14 @@ int	 store_write_slots(struct store *, const struct store_slot *, size_t,
 int	 store_read_counters(struct store *, const char *,
 	     int (*)(void *, const char *, size_t, int64_t), void *,
 	     char *, size_t);
+/*
+ * A node's record, parsed, into rn (zeroed when there is none), and the
+ * number of nodes in the statsfile into *count if count is not NULL: 1
+ * found, 0 no such node, or a TALLY_E* code (TALLY_EFORMAT: the record
+ * does not parse).
+ */
+int	 store_read_node(struct store *, const char *, struct record_node *,
+	     size_t *, char *, size_t);
 /* Delete a node's slot entirely. */
 int	 store_delete_slot(struct store *, const char *, char *, size_t);
 /*
@@ -278,6 +300,14 @@ int	 store_delete_slot(struct store *, const char *, char *, size_t);
  */
 int	 store_delete_slot_before(struct store *, const char *, int64_t,
 	     char *, size_t);
+/*
+ * Forget a node's key (tally forget): rewrite its nodes record without its
+ * key= line in one write transaction, every other line, its counters and
+ * its stats untouched, so that its next TLS contact binds a key anew.  0,
+ * TALLY_ENOTFOUND no such node, TALLY_ESTATE no key bound (or a read-only
+ * store), TALLY_EINVAL a bad node id, or the store's errors.
+ */
+int	 store_forget_key(struct store *, const char *, char *, size_t);
 
 /*
  * A read transaction for readers (plugin, CLI): begin, walk, end.  The
@@ -341,10 +371,15 @@ void	 provider_log(tally_provider *, int, const char *, ...)
 /* Build a snapshot (counters, monitors, producers); on the loop only. */
 int	 provider_snapshot(tally_provider *, struct snapshot *);
 const char *provider_nickname(const tally_provider *);
+/* The counters of the gatherer's WELCOME, resumed once per provider, and
+ * only by one without a statsfile (which resumes them itself). */
+void	 provider_resume_remote(tally_provider *, const struct snapshot *);
 
 /* remote.c: remote mode, a provider's connection to the gatherer. */
 struct remote;
-int	 remote_new(struct remote **, tally_provider *, const struct furl *);
+/* key_file: the node's key for a tally+tls:// furl (kept, not copied). */
+int	 remote_new(struct remote **, tally_provider *, const struct furl *,
+	     const char *);
 /* Connect (and reconnect, with backoff) on the loop until stopped. */
 void	 remote_start(struct remote *, struct ev_loop *);
 void	 remote_stop(struct remote *);
@@ -353,13 +388,16 @@ void	 remote_free(struct remote *);
 int	 remote_ready(const struct remote *);
 
 /*
- * tls.c: TLS 1.3 with OpenSSL, non-blocking, for both ends.  The gatherer
+ * tls.c: TLS 1.3 with OpenSSL, non-blocking, for both ends; OpenSSL's SSL
+ * does every record of a connection, for its whole life.  The gatherer
  * has a self-signed certificate; the provider pins its fingerprint (the
- * furl's FINGERPRINT) and checks nothing else.  A connection is a struct
- * tls: OpenSSL's SSL throughout on a client; on the gatherer, OpenSSL's
- * for the handshake, then tlsrec.c's record layer alone.  The context is
- * OpenSSL's SSL_CTX, opaque here.
+ * furl's FINGERPRINT) and checks nothing else.  A node is known by its
+ * public key, which it presents as a TLS client certificate (a self-signed
+ * wrapper made in memory: only the key counts).  A connection is a struct
+ * tls; the context is OpenSSL's SSL_CTX, opaque here.  The gatherer's
+ * side (tls_server_ctx and below) is tls-server.c's, in tallyd only.
  */
+struct evp_pkey_st;
 struct ssl_ctx_st;
 struct ssl_st;
 struct tls;
@@ -367,17 +405,26 @@ struct tls;
 #define TLS_WANT_WRITE	(-2)	/* call again when the fd is writable */
 #define TLS_ERROR	(-3)	/* fatal; the reason is in err */
 /*
- * Make an Ed25519 key and a self-signed certificate as two new PEM files,
- * mode 0600 (an existing file is never replaced: TALLY_ESYS then), and
- * the certificate's fingerprint into fp (FURL_FP_LEN + 1 bytes), if fp.
+ * The node key at path: an Ed25519 private key in PEM, loaded, or made on
+ * first use (mode 0600, linked into place, so that of two creators at
+ * once the loser loads the winner's key).  A file that is not a regular
+ * file of the caller's euid with no mode bit beyond 0600, a symbolic
+ * link, a key of another type or not a key at all is refused with
+ * TALLY_EINVAL and a message naming path and the problem ("key file P:
+ * mode 0644 is wider than 0600; chmod 600 P"), never mended.  fp, if not
+ * NULL (FURL_FP_LEN + 1 bytes), receives the key's fingerprint: the
+ * unpadded base32 of the SHA-256 of its DER SubjectPublicKeyInfo, which
+ * is what the gatherer knows the node by.  0 or TALLY_E*.
  */
-int	 tls_identity_create(const char *, const char *, char *, size_t,
-	     char *, size_t);
-/* The gatherer's context from its key and certificate; fp as above. */
-int	 tls_server_ctx(struct ssl_ctx_st **, const char *, const char *,
-	     char *, size_t, char *, size_t);
-/* A provider's context: TLS 1.3, the peer checked by its pin alone. */
-int	 tls_client_ctx(struct ssl_ctx_st **, char *, size_t);
+int	 tls_node_key(const char *, char *, size_t, char *, size_t);
+/* That fingerprint of any key: 0, or TALLY_EINVAL. */
+int	 tls_key_fingerprint(struct evp_pkey_st *, char *, size_t);
+/*
+ * A provider's context: TLS 1.3, the peer checked by its pin alone.  With
+ * keypath, the node key there (made on first use, as tls_node_key()) is
+ * its client certificate; NULL: none (tests only: a gatherer refuses it).
+ */
+int	 tls_client_ctx(struct ssl_ctx_st **, const char *, char *, size_t);
 void	 tls_ctx_free(struct ssl_ctx_st *);
 /*
  * A connection on a connected non-blocking socket, which stays the
@@ -389,10 +436,13 @@ int	 tls_new(struct tls **, struct ssl_ctx_st *, int, const char *,
 void	 tls_free(struct tls *);
 /* 0 once the handshake is done (and the pin checked), or TLS_WANT_*, or
  * TLS_ERROR with the reason ("certificate fingerprint mismatch (expected
- * X, got Y)", say).  A server's SSL is gone once it says 0. */
+ * X, got Y)", "the peer presented no certificate (...)", say). */
 int	 tls_handshake(struct tls *, char *, size_t);
 /* Bytes (> 0), 0 at EOF (read only), TLS_WANT_* or TLS_ERROR.  A write
- * that says TLS_WANT_* is repeated with the same bytes, or more. */
+ * that says TLS_WANT_* is repeated with the same bytes, or more.  On a
+ * server, a read says TLS_WANT_READ after each record that carried no
+ * data (a KeyUpdate), even if more wait in the socket.  Once a call has
+ * said TLS_ERROR, every later one does. */
 long	 tls_read(struct tls *, void *, size_t, char *, size_t);
 long	 tls_write(struct tls *, const void *, size_t, char *, size_t);
 /* Whether bytes wait inside the connection, where no fd event shows them. */
@@ -403,48 +453,25 @@ int	 tls_established(struct tls *);
 /* Whether the handshake failed because the certificate was not the pin's. */
 int	 tls_pin_failed(struct tls *);
 const char *tls_version(struct tls *);
-/* OpenSSL's SSL under a connection, or NULL once the gatherer's is gone:
- * for tests and diagnostics. */
+/* OpenSSL's SSL under a connection, for tests and diagnostics. */
 struct ssl_st *tls_ssl(struct tls *);
-
 /*
- * tlsrec.c: TLS 1.3's record layer (RFC 8446, 5) from a connection's two
- * application traffic secrets, so that the gatherer can free OpenSSL's
- * SSL after the handshake.  Same return values as tls_read()/tls_write().
+ * tls-server.c, tallyd's (not in libtally).  Make an Ed25519 key and a
+ * self-signed certificate as two new PEM files, mode 0600 (an existing
+ * file is never replaced: TALLY_ESYS then), and the certificate's
+ * fingerprint into fp (FURL_FP_LEN + 1 bytes), if fp.
  */
-#define TLSREC_SECRET_MAX	48	/* SHA-384's */
-#define TLSREC_KEY_MAX		32
-#define TLSREC_IV		12
-struct tlsrec_suite;
-struct tlsrec_dir {
-	uint8_t		 secret[TLSREC_SECRET_MAX];
-	size_t		 secretlen;
-	uint8_t		 key[TLSREC_KEY_MAX];
-	uint8_t		 iv[TLSREC_IV];
-	uint64_t	 seq;
-};
-struct tlsrec {
-	const struct tlsrec_suite *suite;
-	int		 fd;
-	struct tlsrec_dir rd, wr;	/* the peer's secret, and ours */
-	uint8_t		*in;		/* records read, the first opened */
-	size_t		 inlen, reclen;	/* ... and the first one's length */
-	size_t		 inoff, plainlen; /* its data not yet read */
-	uint8_t		*out;		/* sealed, not yet sent */
-	size_t		 outlen, outoff;
-	size_t		 outplain;	/* the caller's bytes in out */
-	int		 keyupdate_owed, eof, failed, alerted;
-	int		 closed;		/* close_notify said */
-};
-/* The secret length of a TLS 1.3 suite we take (0x1301-0x1303), else 0. */
-size_t	 tlsrec_secret_len(uint16_t);
-/* r zeroed but for rd and wr's secrets; derives the keys.  0 or TALLY_E*. */
-int	 tlsrec_init(struct tlsrec *, int, uint16_t, char *, size_t);
-void	 tlsrec_clear(struct tlsrec *);
-long	 tlsrec_read(struct tlsrec *, void *, size_t, char *, size_t);
-long	 tlsrec_write(struct tlsrec *, const void *, size_t, char *, size_t);
-int	 tlsrec_pending(const struct tlsrec *);
-void	 tlsrec_close_notify(struct tlsrec *);
+int	 tls_identity_create(const char *, const char *, char *, size_t,
+	     char *, size_t);
+/* The gatherer's context from its key and certificate; fp as above.  It
+ * requires a client certificate, any self-signed one. */
+int	 tls_server_ctx(struct ssl_ctx_st **, const char *, const char *,
+	     char *, size_t, char *, size_t);
+/* 0 and the fingerprint of the key in the peer's certificate (as
+ * tls_node_key's), or TALLY_ENOTFOUND if it presented none. */
+int	 tls_peer_key(struct tls *, char *, size_t);
+/* Whether a server connection has read a whole ClientHello. */
+int	 tls_hello_seen(struct tls *);
 
 /* nodedir.c: the files of a node directory. */
 /* Read the first line of dir/name into a malloc'd string; 0, or
@@ -453,5 +480,38 @@ int	 nodedir_read_line(const char *, const char *, char **, char *,
 	     size_t);
 /* Read dir/node.id, creating it with a random id on first use. */
 int	 nodedir_node_id(const char *, char *, char *, size_t);
+
+/*
+ * nodelock.c: one live writer per node id.  A writer takes a node id's
+ * lock before it resumes or writes the node's slot; the lock is a Linux
+ * open file description lock on one byte of <statsfile>/nodes.lock, so it
+ * dies with its holder.  Every struct nodelock is its own description:
+ * two in one process conflict too.  Thread-safe (one mutex in the
+ * process; no call waits for another process), but for nodelock_close,
+ * which must not race other calls on the same nodelock.  A fork handler
+ * closes a child's copies of the fds, so that a parent's locks never
+ * outlive it; in a child, a parent's nodelock refuses (TALLY_EFORK).
+ */
+struct nodelock;
+/*
+ * Open, or first create (mode 0660), <statsfile>/nodes.lock for a writer.
+ * 0, or TALLY_EINVAL, TALLY_ENOMEM, TALLY_ESTORE (nodes.lock is not a
+ * regular file: "statsfile P: nodes.lock is a FIFO, not a regular file")
+ * or TALLY_ESYS (cannot create or write it), with a message in err.
+ */
+int	 nodelock_open(struct nodelock **, const char *, char *, size_t);
+/*
+ * Take node_id's lock: 0, also when this nodelock holds it already (takes
+ * are counted; each is undone by one release).  TALLY_ESTATE when another
+ * nodelock, in this process or another live one, holds it: "statsfile P:
+ * node N is being written by another live process; one writer per node
+ * id".  TALLY_EINVAL (invalid id), TALLY_EFORK (in a child of fork),
+ * TALLY_ENOMEM, or TALLY_ESYS on other errors.
+ */
+int	 nodelock_take(struct nodelock *, const char *, char *, size_t);
+/* Undo one take; the lock goes at the last.  Unheld ids are ignored. */
+void	 nodelock_release(struct nodelock *, const char *);
+/* Close, releasing every lock it holds; NULL is ignored. */
+void	 nodelock_close(struct nodelock *);
 
 #endif /* TALLY_INT_H */

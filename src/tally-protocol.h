@@ -23,7 +23,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TALLY_PROTOCOL_VERSION	1
+/*
+ * 2: a TLS provider presents its own key as a client certificate, and
+ * WELCOME returns the node's stored counters.  A gatherer refuses any
+ * other version's HELLO with ERROR version, naming both.
+ */
+#define TALLY_PROTOCOL_VERSION	2
 
 #define WIRE_LENGTH		4		/* the length field */
 #define WIRE_FRAME_MAX		(8U << 20)	/* type + payload, bytes */
@@ -41,11 +46,14 @@ enum wire_type {
 	 */
 	WIRE_HELLO = 1,
 	/*
-	 * WELCOME, gatherer -> provider, the handshake's success.
-	 *   +---------+-------------+
-	 *   | version | interval_ms |
-	 *   |  u16    |  u32        |
-	 *   +---------+-------------+
+	 * WELCOME, gatherer -> provider, the handshake's success, with the
+	 * counters the statsfile holds for the node (ncounters may be 0), so
+	 * that a restarted provider resumes them.
+	 *   +---------+-------------+-----------+----------------------+
+	 *   | version | interval_ms | ncounters | ncounters x counter  |
+	 *   |  u16    |  u32        |  u32      |                      |
+	 *   +---------+-------------+-----------+----------------------+
+	 *   counter: | nlen u8 | name | value i64 |
 	 */
 	WIRE_WELCOME = 2,
 	/*
@@ -89,7 +97,10 @@ enum wire_error {
 	WIRE_E_REPLACED = 7,	/* a newer connection has this node id */
 	WIRE_E_SHUTDOWN = 8,	/* the gatherer is stopping */
 	WIRE_E_TIMEOUT = 9,	/* handshake, poll or idle timeout */
-	WIRE_E_BUSY = 10	/* too many connections */
+	WIRE_E_BUSY = 10,	/* too many connections */
+	WIRE_E_KEY = 11,	/* the node id is bound to another key */
+	WIRE_E_LIMIT = 12,	/* a limit of the gatherer's (its message says) */
+	WIRE_E_LOCKED = 13	/* another live process writes the node id */
 };
 
 #endif /* TALLY_PROTOCOL_H */

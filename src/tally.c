@@ -4,19 +4,22 @@
  *	tally [-s STATSFILE] show [--json] [NODE...]
  *	tally [-s STATSFILE] export [--openmetrics | --prometheus] [-o FILE]
  *	tally [-s STATSFILE] prune --older-than DURATION [--dry-run]
+ *	tally [-s STATSFILE] forget NODE...
  *	tally [-s STATSFILE] check
  *
  * The statsfile comes from -s (before or after the command), else the
  * environment variable statsfile (as munin's env.statsfile), else
  * TALLY_STATSFILE_DEFAULT.  Every command reads in one read transaction
- * through store.c; only prune writes, through store_delete_slot.  check
+ * through store.c; only prune and forget write, through
+ * store_delete_slot_before and store_forget_key.  check
  * walks the pages in a forked child, so that damage LMDB dies of takes
  * down the child only.  A snapshot time that is not sane (record_time_sane,
  * tally(5)) is shown raw, never turned into an age.  Whatever comes from
  * outside (argv, the environment, the file) is quoted in messages.
  *
  * Exit status: 0 success, 1 failure (an unreadable database, an unknown
- * node, a bad duration, problems found by check), 2 a usage error.
+ * node, a node with no key to forget, a bad duration, problems found by
+ * check), 2 a usage error (an invalid node id for forget among them).
  * Messages go to stderr, prefixed "tally: ".
  */
 #include <sys/stat.h>
@@ -58,6 +61,7 @@ usage(FILE *f)
 "       " PROG " [-s STATSFILE] export [--openmetrics | --prometheus] "
 "[-o FILE]\n"
 "       " PROG " [-s STATSFILE] prune --older-than DURATION [--dry-run]\n"
+"       " PROG " [-s STATSFILE] forget NODE...\n"
 "       " PROG " [-s STATSFILE] check\n"
 "       " PROG " -h | --version\n"
 "\n"
@@ -72,6 +76,8 @@ usage(FILE *f)
 "  prune     remove the slots of nodes whose last snapshot is older than\n"
 "            DURATION (90s, 15m, 12h, 7d, 2w, or seconds); --dry-run lists\n"
 "            them only\n"
+"  forget    forget the TLS key bound to each NODE, so that its next\n"
+"            connection binds a new one (a node whose key changed)\n"
 "  check     verify the database: format, keys, records and values\n"
 "\n"
 "Exit status: 0 success, 1 failure, 2 usage error.  See tally(1).\n");
@@ -682,6 +688,9 @@ show_table(struct store_reader *r, const struct node *nodes, size_t n,
 		printf("\n%.*s (", (int)nd->idlen, nd->id);
 		put_clean(stdout, nd->rec.nickname, strlen(nd->rec.nickname));
 		printf(")\n");
+		/* Its own line: a fingerprint would make the table too wide. */
+		printf("  %-7s  %s\n", "key", nd->rec.key[0] != '\0' ?
+		    nd->rec.key : "-");
 		if (sl->n == 0)
 			printf("  no counters or stats\n");
 		wname = wval = 1;
@@ -766,6 +775,12 @@ show_json(struct store_reader *r, const struct node *nodes, size_t n,
 			record_fmt_double(num, nd->rec.interval);
 			printf(",\n      \"interval\": %s", num);
 		}
+		/* A parsed key is base32: no escaping needed, nor harmful. */
+		printf(",\n      \"key\": ");
+		if (nd->rec.key[0] != '\0')
+			json_str(stdout, nd->rec.key, strlen(nd->rec.key));
+		else
+			printf("null");
 		printf(",\n      \"counters\": ");
 		json_kvs(sl, 1);
 		printf(",\n      \"stats\": ");
@@ -1824,6 +1839,88 @@ out:
 	return status;
 }
 
+/* ---- forget ----------------------------------------------------------- */
+
+static const struct option forget_longopts[] = {
+	{ "statsfile",	required_argument,	NULL, 's' },
+	{ "help",	no_argument,		NULL, 'h' },
+	{ NULL, 0, NULL, 0 }
+};
+
+/*
+ * tally forget NODE...: unbind each node's key (store_forget_key), so
+ * that its next TLS connection binds whatever key it comes with: what an
+ * operator does once a node's key changed on purpose (a reinstall) and
+ * tallyd refuses it.  Every node id is checked before anything is opened;
+ * a node that is unknown or has no key is reported and the others are
+ * still done.  0, EXIT_FAIL if any node failed, EXIT_USAGE.
+ */
+static int
+cmd_forget(int argc, char **argv, const char *statsfile)
+{
+	struct store	*st = NULL;
+	char		 err[TALLY_ERRLEN], q[ERROR_QUOTE_LEN];
+	const char	*node;
+	int		 c, i, rc, status = 0;
+
+	while ((c = getopt_long(argc, argv, ":s:h", forget_longopts,
+	    NULL)) != -1) {
+		switch (c) {
+		case 's':
+			statsfile = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			return bad_option("forget", c, argv);
+		}
+	}
+	if (optind == argc)
+		return usage_error("forget: NODE is required");
+	for (i = optind; i < argc; i++)
+		if (!name_node_id_valid(argv[i], strlen(argv[i])))
+			return usage_error("forget: invalid node id '%s'",
+			    quote(q, argv[i]));
+	statsfile = statsfile_path(statsfile);
+
+	/*
+	 * A read-only open first, as prune does: it refuses a directory
+	 * that holds no database, where a writer would create one.
+	 */
+	if (open_rdonly(statsfile, &st) != 0)
+		return EXIT_FAIL;
+	store_close(st);
+	if (store_open_msg(statsfile, 0, &st) != 0)
+		return EXIT_FAIL;
+	for (i = optind; i < argc; i++) {
+		node = argv[i];
+		rc = store_forget_key(st, node, err, sizeof err);
+		if (rc == 0) {
+			printf("node %s: key forgotten; its next connection "
+			    "binds a new key\n", node);
+			continue;
+		}
+		status = EXIT_FAIL;
+		if (rc == TALLY_ENOTFOUND)
+			warnmsg("node %s: no such node", node);
+		else if (rc == TALLY_ESTATE)
+			warnmsg("node %s: no key bound", node);
+		else {
+			warnmsg("%s", err);
+			/* Every later call would say the same. */
+			if (store_damaged(st))
+				break;
+		}
+	}
+	store_close(st);
+	if (fflush(stdout) != 0) {
+		warnmsg("writing to stdout: %s", strerror(errno));
+		status = EXIT_FAIL;
+	}
+	return status;
+}
+
 /* ---- check ------------------------------------------------------------ */
 
 struct check {
@@ -2208,6 +2305,7 @@ static const struct {
 	{ "show",	cmd_show },
 	{ "export",	cmd_export },
 	{ "prune",	cmd_prune },
+	{ "forget",	cmd_forget },
 	{ "check",	cmd_check },
 };
 

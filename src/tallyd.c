@@ -56,7 +56,13 @@ enum {
 	OPT_POLL_TIMEOUT,
 	OPT_IDLE_TIMEOUT,
 	OPT_PLAINTEXT,
-	OPT_TLS_THREADS
+	OPT_TLS_THREADS,
+	OPT_FIRST_FLIGHT,
+	OPT_MAX_HS_PER_ADDR,
+	OPT_MAX_NODES,
+	OPT_MAX_METRICS,
+	OPT_MAX_FRAME,
+	OPT_MAX_INPUT
 };
 
 static const struct option tallyd_longopts[] = {
@@ -73,6 +79,13 @@ static const struct option tallyd_longopts[] = {
 	{ "idle-timeout",	required_argument, NULL, OPT_IDLE_TIMEOUT },
 	{ "plaintext",		no_argument,	   NULL, OPT_PLAINTEXT },
 	{ "tls-threads",	required_argument, NULL, OPT_TLS_THREADS },
+	{ "first-flight-timeout", required_argument, NULL, OPT_FIRST_FLIGHT },
+	{ "max-handshakes-per-addr", required_argument, NULL,
+	    OPT_MAX_HS_PER_ADDR },
+	{ "max-nodes",		required_argument, NULL, OPT_MAX_NODES },
+	{ "max-metrics",	required_argument, NULL, OPT_MAX_METRICS },
+	{ "max-frame",		required_argument, NULL, OPT_MAX_FRAME },
+	{ "max-input",		required_argument, NULL, OPT_MAX_INPUT },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -85,7 +98,10 @@ usage(FILE *f)
 "usage: tallyd [-v] [-l ADDR:PORT] [-i SECONDS] [-s STATSFILE]\n"
 "              [--max-connections N] [--handshake-timeout S]\n"
 "              [--poll-timeout S] [--idle-timeout S] [--plaintext]\n"
-"              [--tls-threads N] BASEDIR\n"
+"              [--tls-threads N] [--first-flight-timeout S]\n"
+"              [--max-handshakes-per-addr N] [--max-nodes N]\n"
+"              [--max-metrics N] [--max-frame BYTES] [--max-input BYTES]\n"
+"              BASEDIR\n"
 "\n"
 "The tally gatherer: prints its furl, polls the nodes that connect with it\n"
 "and writes their snapshots into STATSFILE.  Nodes connect over TLS 1.3\n"
@@ -108,6 +124,17 @@ usage(FILE *f)
 "      --plaintext             no TLS: a tally:// furl, loopback only\n"
 "      --tls-threads N         TLS handshakes on N threads, 1 to 8\n"
 "                              (default: one per CPU beyond the first)\n"
+"      --first-flight-timeout S  a TLS peer's ClientHello within S seconds\n"
+"                              (default 3)\n"
+"      --max-handshakes-per-addr N  TLS handshakes in flight from one\n"
+"                              address (default 64)\n"
+"      --max-nodes N           nodes in the statsfile; a new one is refused\n"
+"                              beyond (default 100000)\n"
+"      --max-metrics N         metrics in one snapshot (default 100000)\n"
+"      --max-frame BYTES       bytes in one frame (default and at most\n"
+"                              8388608)\n"
+"      --max-input BYTES       input buffered across all connections\n"
+"                              (default 268435456)\n"
 "  -h, --help                  this text\n"
 "  -V, --version               the version\n",
 	    TALLYD_INTERVAL, TALLYD_MAX_CONNECTIONS, TALLYD_HANDSHAKE,
@@ -159,6 +186,31 @@ tallyd_count(const char *what, const char *s)
 	    n > 1000000 || s[0] == '-')
 		tallyd_die("bad %s '%s' (1 to 1000000)", what, s);
 	return (unsigned)n;
+}
+
+/* A byte count, 1 to 2^40, with an optional K, M or G (powers of 1024). */
+static size_t
+tallyd_bytes(const char *what, const char *s)
+{
+	char		*end;
+	unsigned long	 n;
+	unsigned	 shift = 0;
+
+	errno = 0;
+	n = strtoul(s, &end, 10);
+	if (*end == 'K' || *end == 'k')
+		shift = 10;
+	else if (*end == 'M' || *end == 'm')
+		shift = 20;
+	else if (*end == 'G' || *end == 'g')
+		shift = 30;
+	if (shift != 0)
+		end++;
+	if (*s == '\0' || s[0] == '-' || *end != '\0' || errno != 0 ||
+	    n == 0 || n > (1UL << 40) >> shift)
+		tallyd_die("bad %s '%s' (bytes, 1 to 2^40, with K, M or G)",
+		    what, s);
+	return (size_t)n << shift;
 }
 
 /* ADDR:PORT or [ADDR6]:PORT into host and port. */
@@ -273,7 +325,12 @@ tallyd_read_file(const char *dir, const char *name)
 	return line;
 }
 
-/* The furl is a capability, and the key an identity: 0600 both. */
+/*
+ * The furl is a capability, and the key an identity: each must be a
+ * regular file of tallyd's own user, mode 0600 or narrower.  Anything
+ * else is refused, not fixed: a key that others could read may have been
+ * read, and only the operator can say whether to make a new one.
+ */
 static void
 tallyd_private(const char *dir, const char *name)
 {
@@ -281,15 +338,25 @@ tallyd_private(const char *dir, const char *name)
 	struct stat	 sb;
 
 	snprintf(path, sizeof path, "%s/%s", dir, name);
-	if (stat(path, &sb) != 0 || (sb.st_mode & 077) == 0)
-		return;
-	fprintf(stderr, "tallyd: warning: %s was readable by others (mode "
-	    "%04o): made it 0600; consider a new %s\n", path,
-	    (unsigned)(sb.st_mode & 07777), strcmp(name, TALLYD_KEY) == 0 ?
-	    "identity (remove " TALLYD_KEY " and " TALLYD_CERT ")" :
-	    "secret");
-	if (chmod(path, 0600) != 0)
-		tallyd_die("%s: chmod: %s", path, strerror(errno));
+	if (lstat(path, &sb) != 0) {
+		if (errno == ENOENT)
+			return;
+		tallyd_die("%s: %s", path, strerror(errno));
+	}
+	if (!S_ISREG(sb.st_mode))
+		tallyd_die("%s is not a regular file (a symlink, say): "
+		    "refused", path);
+	if (sb.st_uid != geteuid())
+		tallyd_die("%s is owned by uid %lu, not by tallyd's user (uid "
+		    "%lu): refused; chown it, or run tallyd as its owner",
+		    path, (unsigned long)sb.st_uid, (unsigned long)geteuid());
+	if ((sb.st_mode & 07177) != 0)
+		tallyd_die("%s has mode %04o, wider than 0600: refused, since "
+		    "others may have read it; chmod 600 it if they cannot "
+		    "have, else make a new %s", path,
+		    (unsigned)(sb.st_mode & 07777), strcmp(name, TALLYD_KEY)
+		    == 0 ? "identity (remove " TALLYD_KEY " and " TALLYD_CERT
+		    ")" : "secret (remove the furl file)");
 }
 
 /*
@@ -405,6 +472,10 @@ main(int argc, char **argv)
 	double			 handshake = TALLYD_HANDSHAKE;
 	unsigned		 maxconn = TALLYD_MAX_CONNECTIONS;
 	unsigned		 tls_threads = 0;	/* gatherer.c decides */
+	unsigned		 hs_per_addr = 0, max_nodes = 0;
+	unsigned		 max_metrics = 0;
+	size_t			 max_frame = 0, max_input = 0;
+	double			 first_flight = 0;
 	int			 ch, verbose = 0, have_furl = 0, rc;
 	int			 plaintext = 0;
 
@@ -450,6 +521,26 @@ main(int argc, char **argv)
 			    optarg)) > 8)
 				tallyd_die("bad tls-threads '%s' (1 to 8)",
 				    optarg);
+			break;
+		case OPT_FIRST_FLIGHT:
+			first_flight = tallyd_seconds("first flight timeout",
+			    optarg);
+			break;
+		case OPT_MAX_HS_PER_ADDR:
+			hs_per_addr = tallyd_count("max-handshakes-per-addr",
+			    optarg);
+			break;
+		case OPT_MAX_NODES:
+			max_nodes = tallyd_count("max-nodes", optarg);
+			break;
+		case OPT_MAX_METRICS:
+			max_metrics = tallyd_count("max-metrics", optarg);
+			break;
+		case OPT_MAX_FRAME:
+			max_frame = tallyd_bytes("max-frame", optarg);
+			break;
+		case OPT_MAX_INPUT:
+			max_input = tallyd_bytes("max-input", optarg);
 			break;
 		default:
 			usage(stderr);
@@ -570,6 +661,12 @@ main(int argc, char **argv)
 	cfg.idle_timeout = idle;
 	cfg.max_connections = maxconn;
 	cfg.tls_threads = tls_threads;
+	cfg.first_flight_timeout = first_flight;
+	cfg.max_handshakes_per_addr = hs_per_addr;
+	cfg.max_nodes = max_nodes;
+	cfg.max_metrics = max_metrics;
+	cfg.max_frame = max_frame;
+	cfg.max_input = max_input;
 	/* A healthy node is silent between polls: that is not idleness. */
 	if (idle <= 1.5 * interval + poll)
 		fprintf(stderr, "tallyd: warning: --idle-timeout %g s is not "
@@ -638,15 +735,26 @@ main(int argc, char **argv)
 		    "refused\n", f.fingerprint[0] == '\0' ? "now plaintext" :
 		    old.fingerprint[0] == '\0' ? "now TLS" :
 		    "a new certificate");
+	/*
+	 * The furl holds the secret: it is printed once, when it is made
+	 * (or changes), for whoever set tallyd up; later starts name its
+	 * file and fingerprint, so that no log or journal keeps it.
+	 */
 	line = tallyd_read_file(basedir, TALLYD_FURL);
-	if (line == NULL || strcmp(line, furl) != 0)
+	if (line == NULL || strcmp(line, furl) != 0) {
 		tallyd_write_file(basedir, TALLYD_FURL, furl);
+		printf("%s\n", furl);
+		fflush(stdout);
+	} else
+		fprintf(stderr, "tallyd: the furl is in %s/%s (%s%s)\n",
+		    basedir, TALLYD_FURL, f.fingerprint[0] != '\0' ?
+		    "certificate fingerprint " : "plaintext",
+		    f.fingerprint);
+	if (line != NULL)
+		explicit_bzero(line, strlen(line));
 	free(line);
 	free(lfile);
 	explicit_bzero(secret, sizeof secret);
-
-	printf("%s\n", furl);
-	fflush(stdout);
 	explicit_bzero(furl, sizeof furl);
 	fprintf(stderr, "tallyd: listening on %s%s%s:%s (%s), polling every "
 	    "%g s, writing %s\n", strchr(bhost, ':') ? "[" : "", bhost,

@@ -1,5 +1,7 @@
 /*
- * tls.c: TLS 1.3 between providers and the gatherer, with OpenSSL.
+ * tls.c: TLS 1.3 between providers and the gatherer, with OpenSSL: the
+ * client's side, and what both sides share (tls-server.c holds the
+ * gatherer's, outside libtally).
  *
  * The gatherer's identity is a key pair and a self-signed certificate of
  * its own making.  Its furl carries the SHA-256 of the certificate's DER
@@ -7,24 +9,27 @@
  * host name, no dates.  Whoever holds the furl knows the certificate, so
  * a certificate authority would add a party to trust and nothing to check.
  *
+ * A node is known by its public key.  Each node has an Ed25519 key of its
+ * own (tls_node_key(), made on first use) and presents it as its TLS
+ * client certificate; the certificate is only a wrapper, self-signed,
+ * made in memory each time a context is made, and nobody reads anything
+ * in it but the key.  The gatherer binds a node id to the key's
+ * fingerprint (the SHA-256 of its DER SubjectPublicKeyInfo) on first
+ * contact.  The handshake's CertificateVerify proves that the node holds
+ * the private key, which is all the certificate's own signature could
+ * have said.
+ *
  * Everything here is non-blocking.  tls_handshake(), tls_read() and
  * tls_write() say TLS_WANT_READ or TLS_WANT_WRITE when the socket must
  * become readable or writable first, and the caller's event loop calls
  * again then.  Either may ask for the other direction (a read may have to
  * write, and a write read), which the callers in remote.c, gatherer.c and
- * loadgen.c honour.
+ * loadgen.c honour.  OpenSSL's SSL does every record, on both ends, for
+ * the whole life of a connection: there is no record layer here.
  *
  * Sockets are wrapped in a BIO of our own that sends with MSG_NOSIGNAL:
  * libtally runs inside host programs, and OpenSSL's socket BIO write()s,
  * which raises SIGPIPE on a connection the peer has reset.
- *
- * On the gatherer, a connection sheds OpenSSL once its handshake is done:
- * the server context logs each connection's two application traffic
- * secrets into its struct tls, tls_handshake() hands them to tlsrec.c and
- * frees the SSL, and reads and writes go to the record layer from then on.
- * An idle connection then costs a few hundred bytes instead of OpenSSL's
- * 14 KiB (tlsrec.c says why that matters, and what the layer does).
- * Clients keep OpenSSL's SSL: a provider has one connection.
  *
  * Like the rest of libtally, nothing here prints, exits or aborts: errors
  * come back as codes with a message in a caller's buffer, and OpenSSL's
@@ -54,39 +59,26 @@
 #include <openssl/x509v3.h>
 
 #include "tally-int.h"
+#include "tls-int.h"
 
 /*
  * RFC 5280 4.1.2.5: "99991231235959Z" means a certificate has no
  * well-defined expiration date.  A pinned certificate needs none: it is
- * replaced by making a new identity, which makes a new furl.
+ * replaced by making a new identity, which makes a new furl.  A node's
+ * needs none either: only its key counts.
  */
 #define TLS_NOT_AFTER	"99991231235959Z"
-#define TLS_SUBJECT	"tallyd"
 #define TLS_SERIAL_LEN	16		/* random, positive, per RFC 5280 */
-
-/*
- * A connection: OpenSSL's SSL, its socket and, for a client, the pin; on
- * the gatherer, once the handshake is done, the record layer instead.
- */
-struct tls {
-	SSL		*ssl;		/* NULL once handed over to rec */
-	int		 fd;
-	int		 sys_errno;	/* of the last failed send or recv */
-	int		 pinned;	/* a client: want holds the fingerprint */
-	int		 mismatch;	/* the verify callback refused the leaf */
-	int		 failed;	/* a fatal error: no close_notify after */
-	uint8_t		 want[FURL_FP_BYTES];
-	char		 got[FURL_FP_LEN + 1];
-	struct tlsrec	 rec;		/* a server's; its secrets come early */
-};
+#define TLS_NODE_CN	"tally node"
+/* A PEM Ed25519 key is 119 bytes; anything this large is something else. */
+#define TLS_KEY_FILE_MAX	16384
 
 static pthread_once_t	 tls_once = PTHREAD_ONCE_INIT;
 static BIO_METHOD	*tls_bio_meth;
 static int		 tls_idx = -1;
 
 
-/* The reason of OpenSSL's last error, and the queue emptied. */
-static const char *
+const char *
 tls_reason(void)
 {
 	static const char	 unknown[] = "unknown OpenSSL error";
@@ -185,7 +177,7 @@ tls_init(void)
 	tls_bio_meth = m;
 }
 
-static int
+int
 tls_ready(char *err, size_t errlen)
 {
 	pthread_once(&tls_once, tls_init);
@@ -195,6 +187,13 @@ tls_ready(char *err, size_t errlen)
 		return TALLY_ENOMEM;
 	}
 	return 0;
+}
+
+struct tls *
+tls_of(const SSL *ssl)
+{
+	return ssl != NULL && tls_idx >= 0 ? SSL_get_ex_data(ssl, tls_idx) :
+	    NULL;
 }
 
 /* ---- fingerprints ----------------------------------------------------- */
@@ -214,8 +213,8 @@ tls_digest(X509 *x, uint8_t *md)
 	return ok && mdlen == FURL_FP_BYTES ? 0 : -1;
 }
 
-static int
-tls_fingerprint(X509 *x, char *fp, size_t fplen)
+int
+tls_cert_fingerprint(X509 *x, char *fp, size_t fplen)
 {
 	uint8_t	 md[FURL_FP_BYTES];
 
@@ -226,26 +225,58 @@ tls_fingerprint(X509 *x, char *fp, size_t fplen)
 }
 
 /*
- * The client's check, during the handshake: only the leaf counts, and only
- * its digest.  Chain errors (self-signed, no trust anchor, dates) are moot
- * and ignored; a leaf with another digest fails the handshake at once, so
- * the provider never says HELLO, and the peer is told by an alert.
+ * A key's fingerprint hashes its SubjectPublicKeyInfo, not a certificate:
+ * a node may remake its wrapper certificate at will (it does, at each
+ * start) and stays the same node.
+ */
+int
+tls_key_fingerprint(struct evp_pkey_st *pk, char *fp, size_t fplen)
+{
+	unsigned char	*der = NULL;
+	uint8_t		 md[FURL_FP_BYTES];
+	unsigned int	 mdlen = 0;
+	int		 len, ok;
+
+	if (pk == NULL || fp == NULL || fplen < FURL_FP_LEN + 1)
+		return TALLY_EINVAL;
+	if ((len = i2d_PUBKEY(pk, &der)) <= 0) {
+		ERR_clear_error();
+		return TALLY_EINVAL;
+	}
+	ok = EVP_Digest(der, (size_t)len, md, &mdlen, EVP_sha256(), NULL);
+	OPENSSL_free(der);
+	if (!ok || mdlen != FURL_FP_BYTES ||
+	    furl_b32_encode(md, sizeof md, fp, fplen) != FURL_FP_LEN) {
+		ERR_clear_error();
+		return TALLY_EINVAL;
+	}
+	return 0;
+}
+
+/*
+ * The client's check, during the handshake, in place of OpenSSL's chain
+ * verification (SSL_CTX_set_cert_verify_callback): only the leaf counts,
+ * and only its digest.  Chains, trust anchors and dates are moot, so
+ * none is built or searched; a leaf with another digest fails the
+ * handshake at once, so the provider never says HELLO, and the peer is
+ * told by an alert.  OpenSSL checks the server's CertificateVerify (that
+ * it holds the leaf's key) whatever this says.
  */
 static int
-tls_verify_cb(int ok, X509_STORE_CTX *xs)
+tls_verify_cb(X509_STORE_CTX *xs, void *arg)
 {
 	SSL		*ssl;
 	struct tls	*tc;
 	uint8_t		 md[FURL_FP_BYTES];
 
-	if (X509_STORE_CTX_get_error_depth(xs) != 0)
-		return 1;
 	ssl = X509_STORE_CTX_get_ex_data(xs,
 	    SSL_get_ex_data_X509_STORE_CTX_idx());
-	tc = ssl != NULL ? SSL_get_ex_data(ssl, tls_idx) : NULL;
+	tc = tls_of(ssl);
 	if (tc == NULL || !tc->pinned ||
-	    tls_digest(X509_STORE_CTX_get_current_cert(xs), md) != 0)
+	    tls_digest(X509_STORE_CTX_get0_cert(xs), md) != 0) {
+		X509_STORE_CTX_set_error(xs, X509_V_ERR_CERT_REJECTED);
 		return 0;
+	}
 	if (memcmp(md, tc->want, sizeof md) != 0) {
 		tc->mismatch = 1;
 		furl_b32_encode(md, sizeof md, tc->got, sizeof tc->got);
@@ -256,26 +287,54 @@ tls_verify_cb(int ok, X509_STORE_CTX *xs)
 	return 1;
 }
 
-/* ---- the gatherer's identity ------------------------------------------ */
+/* ---- keys and certificates -------------------------------------------- */
 
-/* Write a PEM file as path, mode 0600, never replacing one. */
-static int
-tls_write_pem(const char *path, EVP_PKEY *pk, X509 *x, char *err,
-    size_t errlen)
+/* Directory entries are durable once the directory is synced. */
+static void
+tls_sync_dir(const char *path)
 {
-	char		 tmp[PATH_MAX], dir[PATH_MAX];
+	char		 dir[PATH_MAX];
 	const char	*slash;
+	int		 fd;
+
+	if ((slash = strrchr(path, '/')) == NULL ||
+	    (size_t)(slash - path) >= sizeof dir)
+		return;
+	memcpy(dir, path, (size_t)(slash - path));
+	dir[slash - path] = '\0';
+	if ((fd = open(slash == path ? "/" : dir, O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+}
+
+int
+tls_write_pem(const char *path, EVP_PKEY *pk, X509 *x, int *exists,
+    char *err, size_t errlen)
+{
+	char		 tmp[PATH_MAX];
+	unsigned char	 r[4];
 	BIO		*b;
 	int		 fd, ok, e;
 
-	if ((size_t)snprintf(tmp, sizeof tmp, "%s.new.%ld", path,
-	    (long)getpid()) >= sizeof tmp) {
+	if (exists != NULL)
+		*exists = 0;
+	/*
+	 * A name of our own (the pid alone would be shared by two threads),
+	 * so that nobody else's file is ever written or linked.
+	 */
+	if (RAND_bytes(r, sizeof r) != 1) {
+		error_set(err, errlen, 0, "%s: %s", path, tls_reason());
+		return TALLY_ESYS;
+	}
+	if ((size_t)snprintf(tmp, sizeof tmp, "%s.new.%ld.%02x%02x%02x%02x",
+	    path, (long)getpid(), r[0], r[1], r[2], r[3]) >= sizeof tmp) {
 		error_set(err, errlen, 0, "%s: path too long", path);
 		return TALLY_ELIMIT;
 	}
-	unlink(tmp);
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-	    0600)) < 0) {
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0600)) < 0) {
 		error_set(err, errlen, 0, "%s: %s", tmp, strerror(errno));
 		return TALLY_ESYS;
 	}
@@ -299,25 +358,18 @@ tls_write_pem(const char *path, EVP_PKEY *pk, X509 *x, char *err,
 		return TALLY_ESYS;
 	}
 	close(fd);
-	/* link(), not rename(): an identity is never replaced under us. */
+	/* link(), not rename(): a key is never replaced under anyone. */
 	if (link(tmp, path) != 0) {
 		e = errno;
 		unlink(tmp);
+		if (e == EEXIST && exists != NULL)
+			*exists = 1;
 		error_set(err, errlen, 0, "%s: %s", path, e == EEXIST ?
 		    "exists already (not replaced)" : strerror(e));
 		return TALLY_ESYS;
 	}
 	unlink(tmp);
-	if ((slash = strrchr(path, '/')) != NULL &&
-	    (size_t)(slash - path) < sizeof dir) {
-		memcpy(dir, path, (size_t)(slash - path));
-		dir[slash - path] = '\0';
-		if ((fd = open(slash == path ? "/" : dir, O_RDONLY |
-		    O_DIRECTORY | O_CLOEXEC)) >= 0) {
-			fsync(fd);
-			close(fd);
-		}
-	}
+	tls_sync_dir(path);
 	return 0;
 }
 
@@ -337,18 +389,18 @@ tls_add_ext(X509 *x, int nid, const char *value)
 	return ok;
 }
 
-/* An Ed25519 key and a self-signed certificate for it. */
-static int
-tls_make_cert(EVP_PKEY **pkp, X509 **xp)
+int
+tls_make_cert(EVP_PKEY **pkp, X509 **xp, const char *cn)
 {
-	EVP_PKEY	*pk;
+	EVP_PKEY	*pk = *pkp;
 	X509		*x = NULL;
 	X509_NAME	*name;
 	BIGNUM		*bn = NULL;
 	unsigned char	 serial[TLS_SERIAL_LEN];
 	int		 ok = 0;
 
-	if ((pk = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519")) == NULL)
+	if (pk == NULL && (pk = EVP_PKEY_Q_keygen(NULL, NULL,
+	    "ED25519")) == NULL)
 		return -1;
 	if ((x = X509_new()) == NULL ||
 	    RAND_bytes(serial, sizeof serial) != 1)
@@ -363,7 +415,7 @@ tls_make_cert(EVP_PKEY **pkp, X509 **xp)
 	    TLS_NOT_AFTER) ||
 	    (name = X509_get_subject_name(x)) == NULL ||
 	    !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-	    (const unsigned char *)TLS_SUBJECT, -1, -1, 0) ||
+	    (const unsigned char *)cn, -1, -1, 0) ||
 	    !X509_set_issuer_name(x, name) ||
 	    !X509_set_pubkey(x, pk) ||
 	    !tls_add_ext(x, NID_basic_constraints, "critical,CA:FALSE") ||
@@ -376,7 +428,8 @@ out:
 	BN_free(bn);
 	if (!ok) {
 		X509_free(x);
-		EVP_PKEY_free(pk);
+		if (*pkp == NULL)
+			EVP_PKEY_free(pk);
 		return -1;
 	}
 	*pkp = pk;
@@ -384,35 +437,153 @@ out:
 	return 0;
 }
 
-int
-tls_identity_create(const char *keypath, const char *certpath, char *fp,
-    size_t fplen, char *err, size_t errlen)
+/* ---- node keys -------------------------------------------------------- */
+
+/* A key file is never encrypted: never ask anyone for a passphrase. */
+static int
+tls_no_passphrase(char *buf, int size, int rwflag, void *arg)
 {
-	EVP_PKEY	*pk = NULL;
-	X509		*x = NULL;
+	return -1;
+}
+
+/*
+ * Load the key at path, an Ed25519 private key in PEM, from a regular
+ * file of ours that nobody else may read.  A file that is not is refused
+ * with what is wrong and how to mend it, never mended here: the operator
+ * may have had reasons, and a key others could read is no secret anymore.
+ * TALLY_ENOTFOUND (and no message) if there is none.
+ */
+static int
+tls_key_load(const char *path, EVP_PKEY **pkp, char *err, size_t errlen)
+{
+	struct stat	 sb;
+	EVP_PKEY	*pk;
+	BIO		*b;
+	mode_t		 mode;
+	int		 fd, e;
+
+	*pkp = NULL;
+	/* O_NONBLOCK: a FIFO must not hang us at open. */
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK |
+	    O_CLOEXEC)) < 0) {
+		e = errno;
+		if (e == ENOENT)
+			return TALLY_ENOTFOUND;
+		if (e == ELOOP)
+			return error_set(err, errlen, TALLY_EINVAL, "key file "
+			    "%s: is a symbolic link; name the file itself",
+			    path);
+		return error_set(err, errlen, TALLY_ESYS, "key file %s: %s",
+		    path, strerror(e));
+	}
+	if (fstat(fd, &sb) != 0) {
+		e = errno;
+		close(fd);
+		return error_set(err, errlen, TALLY_ESYS, "key file %s: %s",
+		    path, strerror(e));
+	}
+	mode = sb.st_mode & 07777;
+	if (!S_ISREG(sb.st_mode)) {
+		close(fd);
+		return error_set(err, errlen, TALLY_EINVAL, "key file %s: not "
+		    "a regular file", path);
+	}
+	if (sb.st_uid != geteuid()) {
+		close(fd);
+		return error_set(err, errlen, TALLY_EINVAL, "key file %s: "
+		    "owned by uid %lu, not by uid %lu", path,
+		    (unsigned long)sb.st_uid, (unsigned long)geteuid());
+	}
+	if ((mode & ~(mode_t)0600) != 0) {
+		close(fd);
+		return error_set(err, errlen, TALLY_EINVAL, "key file %s: "
+		    "mode %04o is wider than 0600; chmod 600 %s", path,
+		    (unsigned)mode, path);
+	}
+	if (sb.st_size > TLS_KEY_FILE_MAX) {
+		close(fd);
+		return error_set(err, errlen, TALLY_EINVAL, "key file %s: "
+		    "%lld bytes, too large to be a key", path,
+		    (long long)sb.st_size);
+	}
+	ERR_clear_error();
+	if ((b = BIO_new_fd(fd, BIO_NOCLOSE)) == NULL) {
+		close(fd);
+		return error_set(err, errlen, TALLY_ENOMEM, "key file %s: %s",
+		    path, tls_reason());
+	}
+	pk = PEM_read_bio_PrivateKey(b, NULL, tls_no_passphrase, NULL);
+	e = errno;
+	BIO_free(b);
+	close(fd);
+	if (pk == NULL) {
+		if (ERR_peek_last_error() == 0)
+			return error_set(err, errlen, TALLY_ESYS, "key file "
+			    "%s: %s", path, strerror(e));
+		return error_set(err, errlen, TALLY_EINVAL, "key file %s: not "
+		    "an unencrypted PEM private key (%s)", path, tls_reason());
+	}
+	if (EVP_PKEY_get_id(pk) != EVP_PKEY_ED25519) {
+		error_set(err, errlen, 0, "key file %s: a %s key, not Ed25519",
+		    path, EVP_PKEY_get0_type_name(pk) != NULL ?
+		    EVP_PKEY_get0_type_name(pk) : "non-Ed25519");
+		EVP_PKEY_free(pk);
+		ERR_clear_error();
+		return TALLY_EINVAL;
+	}
+	*pkp = pk;
+	return 0;
+}
+
+/*
+ * The node key at path, made first if there is none.  The new key goes to
+ * a file of its own and is linked into place, so that two creators at
+ * once (two processes of one node) never see each other's half-written
+ * file: the loser finds the winner's key there, and loads it.
+ */
+static int
+tls_node_pkey(const char *path, EVP_PKEY **pkp, char *err, size_t errlen)
+{
+	EVP_PKEY	*pk;
+	int		 rc, tries, exists;
+
+	*pkp = NULL;
+	if (path == NULL || *path == '\0')
+		return error_set(err, errlen, TALLY_EINVAL, "no key file");
+	for (tries = 0; tries < 3; tries++) {
+		if ((rc = tls_key_load(path, pkp, err, errlen)) !=
+		    TALLY_ENOTFOUND)
+			return rc;
+		ERR_clear_error();
+		if ((pk = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519")) == NULL)
+			return error_set(err, errlen, TALLY_ENOMEM, "key file "
+			    "%s: cannot make a key: %s", path, tls_reason());
+		rc = tls_write_pem(path, pk, NULL, &exists, err, errlen);
+		if (rc == 0) {
+			*pkp = pk;
+			return 0;
+		}
+		EVP_PKEY_free(pk);
+		if (!exists)
+			return rc;
+	}
+	/* Made and removed under us, over and over. */
+	return error_set(err, errlen, TALLY_ESYS, "key file %s: keeps "
+	    "changing; is another program removing it?", path);
+}
+
+int
+tls_node_key(const char *path, char *fp, size_t fplen, char *err,
+    size_t errlen)
+{
+	EVP_PKEY	*pk;
 	int		 rc;
 
-	ERR_clear_error();
-	if (tls_make_cert(&pk, &x) != 0) {
-		error_set(err, errlen, 0, "cannot make a key and certificate: %s",
-		    tls_reason());
-		return TALLY_ESYS;
-	}
-	if (fp != NULL && tls_fingerprint(x, fp, fplen) != 0) {
-		error_set(err, errlen, 0, "cannot fingerprint the certificate: %s",
-		    tls_reason());
-		rc = TALLY_ESYS;
-		goto out;
-	}
-	if ((rc = tls_write_pem(keypath, pk, NULL, err, errlen)) != 0)
-		goto out;
-	if ((rc = tls_write_pem(certpath, NULL, x, err, errlen)) != 0) {
-		/* A key without its certificate would be refused next time. */
-		unlink(keypath);
-		goto out;
-	}
-out:
-	X509_free(x);
+	if ((rc = tls_node_pkey(path, &pk, err, errlen)) != 0)
+		return rc;
+	if (fp != NULL && tls_key_fingerprint(pk, fp, fplen) != 0)
+		rc = error_set(err, errlen, TALLY_EINVAL, "key file %s: "
+		    "cannot fingerprint the key", path);
 	EVP_PKEY_free(pk);
 	ERR_clear_error();
 	return rc;
@@ -420,60 +591,7 @@ out:
 
 /* ---- contexts --------------------------------------------------------- */
 
-static int
-tls_hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/*
- * The gatherer's key log: of the lines OpenSSL logs for a connection
- * ("LABEL CLIENT_RANDOM SECRET", in hex), the two application traffic
- * secrets go to its record layer, the client's to read with and ours to
- * write with.  A secret that does not parse is left empty, and the hand-
- * over refuses the connection.  Nothing is written anywhere.
- */
-static void
-tls_keylog(const SSL *ssl, const char *line)
-{
-	static const char	 client[] = "CLIENT_TRAFFIC_SECRET_0 ";
-	static const char	 server[] = "SERVER_TRAFFIC_SECRET_0 ";
-	struct tls		*tc = SSL_get_ex_data(ssl, tls_idx);
-	struct tlsrec_dir	*d;
-	const char		*hex;
-	size_t			 n;
-	int			 hi, lo;
-
-	if (tc == NULL)
-		return;
-	if (strncmp(line, client, sizeof client - 1) == 0)
-		d = &tc->rec.rd;
-	else if (strncmp(line, server, sizeof server - 1) == 0)
-		d = &tc->rec.wr;
-	else
-		return;
-	d->secretlen = 0;
-	if ((hex = strchr(line + sizeof client - 1, ' ')) == NULL)
-		return;
-	for (hex++, n = 0; hex[0] != '\0' && n < sizeof d->secret; n++) {
-		if ((hi = tls_hexval(hex[0])) < 0 ||
-		    (lo = tls_hexval(hex[1])) < 0)
-			return;
-		d->secret[n] = (uint8_t)(hi << 4 | lo);
-		hex += 2;
-	}
-	if (hex[0] == '\0')
-		d->secretlen = n;
-}
-
-/* What both ends share: TLS 1.3 only, no sessions, lean buffers. */
-static SSL_CTX *
+SSL_CTX *
 tls_ctx_common(const SSL_METHOD *method)
 {
 	SSL_CTX	*ctx;
@@ -492,89 +610,67 @@ tls_ctx_common(const SSL_METHOD *method)
 	 * connection, which is most of them most of the time; the output
 	 * buffers may move and grow between retries of a write.  An EOF
 	 * without close_notify is an EOF: the frames carry their own lengths,
-	 * so a truncation shows there.
+	 * so a truncation shows there.  Each end sends its one self-signed
+	 * certificate: NO_AUTO_CHAIN spares OpenSSL building (and verifying)
+	 * a chain for it at every handshake, which is most of what a
+	 * handshake costs beside the key exchange.
 	 */
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
-	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS |
+	    SSL_MODE_NO_AUTO_CHAIN);
 	SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF |
 	    SSL_OP_NO_TICKET | SSL_OP_NO_RENEGOTIATION);
 	return ctx;
 }
 
+/*
+ * A provider's context.  With keypath, the node's key (made on first use,
+ * as tls_node_key() does) goes out as the client certificate, in a
+ * self-signed wrapper made here, in memory: nothing but the key is kept,
+ * so nothing else can go stale.
+ */
 int
-tls_server_ctx(struct ssl_ctx_st **ctxp, const char *keypath,
-    const char *certpath, char *fp, size_t fplen, char *err, size_t errlen)
+tls_client_ctx(struct ssl_ctx_st **ctxp, const char *keypath, char *err,
+    size_t errlen)
 {
-	SSL_CTX	*ctx;
-	int	 rc;
+	SSL_CTX		*ctx;
+	EVP_PKEY	*pk = NULL;
+	X509		*x = NULL;
+	int		 rc;
 
 	*ctxp = NULL;
 	if ((rc = tls_ready(err, errlen)) != 0)
 		return rc;
-	ERR_clear_error();
-	if ((ctx = tls_ctx_common(TLS_server_method())) == NULL) {
-		error_set(err, errlen, 0, "TLS: %s", tls_reason());
-		return TALLY_ENOMEM;
-	}
-	SSL_CTX_set_num_tickets(ctx, 0);
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
-	/* TLS 1.3's default suites, the ones tlsrec.c takes over. */
-	if (!SSL_CTX_set_ciphersuites(ctx, "TLS_AES_256_GCM_SHA384:"
-	    "TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256")) {
-		error_set(err, errlen, 0, "TLS: %s", tls_reason());
-		goto fail;
-	}
-	SSL_CTX_set_keylog_callback(ctx, tls_keylog);
-	if (SSL_CTX_use_certificate_file(ctx, certpath,
-	    SSL_FILETYPE_PEM) != 1) {
-		error_set(err, errlen, 0, "%s: %s", certpath, tls_reason());
-		goto fail;
-	}
-	if (SSL_CTX_use_PrivateKey_file(ctx, keypath, SSL_FILETYPE_PEM) != 1) {
-		if (ERR_GET_REASON(ERR_peek_last_error()) ==
-		    X509_R_KEY_VALUES_MISMATCH)
-			error_set(err, errlen, 0, "%s does not belong to %s (%s)",
-			    keypath, certpath, tls_reason());
-		else
-			error_set(err, errlen, 0, "%s: %s", keypath, tls_reason());
-		goto fail;
-	}
-	if (SSL_CTX_check_private_key(ctx) != 1) {
-		error_set(err, errlen, 0, "%s does not belong to %s: %s", keypath,
-		    certpath, tls_reason());
-		goto fail;
-	}
-	if (fp != NULL &&
-	    tls_fingerprint(SSL_CTX_get0_certificate(ctx), fp, fplen) != 0) {
-		error_set(err, errlen, 0, "%s: cannot fingerprint it: %s", certpath,
-		    tls_reason());
-		goto fail;
-	}
-	*ctxp = ctx;
-	return 0;
-fail:
-	SSL_CTX_free(ctx);
-	ERR_clear_error();
-	return TALLY_EINVAL;
-}
-
-int
-tls_client_ctx(struct ssl_ctx_st **ctxp, char *err, size_t errlen)
-{
-	SSL_CTX	*ctx;
-	int	 rc;
-
-	*ctxp = NULL;
-	if ((rc = tls_ready(err, errlen)) != 0)
+	if (keypath != NULL &&
+	    (rc = tls_node_pkey(keypath, &pk, err, errlen)) != 0)
 		return rc;
 	ERR_clear_error();
 	if ((ctx = tls_ctx_common(TLS_client_method())) == NULL) {
+		EVP_PKEY_free(pk);
 		error_set(err, errlen, 0, "TLS: %s", tls_reason());
 		return TALLY_ENOMEM;
 	}
 	/* No trust store: tls_verify_cb decides, by the pin alone. */
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, tls_verify_cb);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	SSL_CTX_set_cert_verify_callback(ctx, tls_verify_cb, NULL);
+	if (pk != NULL) {
+		if (tls_make_cert(&pk, &x, TLS_NODE_CN) != 0 ||
+		    SSL_CTX_use_certificate(ctx, x) != 1 ||
+		    SSL_CTX_use_PrivateKey(ctx, pk) != 1 ||
+		    SSL_CTX_check_private_key(ctx) != 1) {
+			error_set(err, errlen, 0, "key file %s: cannot make "
+			    "its certificate: %s", keypath, tls_reason());
+			X509_free(x);
+			EVP_PKEY_free(pk);
+			SSL_CTX_free(ctx);
+			return TALLY_EINVAL;
+		}
+		/* The context holds references of its own. */
+		X509_free(x);
+		EVP_PKEY_free(pk);
+	}
+	ERR_clear_error();
 	*ctxp = ctx;
 	return 0;
 }
@@ -603,7 +699,6 @@ tls_new(struct tls **tp, struct ssl_ctx_st *ctx, int fd,
 		return TALLY_ENOMEM;
 	}
 	tc->fd = fd;
-	tc->rec.fd = -1;
 	if (fingerprint != NULL) {
 		if (furl_b32_decode(fingerprint, strlen(fingerprint), tc->want,
 		    sizeof tc->want) != FURL_FP_BYTES) {
@@ -644,7 +739,6 @@ tls_free(struct tls *tc)
 	if (tc == NULL)
 		return;
 	SSL_free(tc->ssl);
-	tlsrec_clear(&tc->rec);
 	free(tc);
 	ERR_clear_error();
 }
@@ -652,7 +746,8 @@ tls_free(struct tls *tc)
 /*
  * Why a call failed, in words for a log line, and the connection marked
  * as failed.  Peers that do not speak TLS at all are common enough (an
- * old furl, a scanner) to be named as such.
+ * old furl, a scanner) to be named as such, and so are the two ends of a
+ * node without a key meeting a gatherer that wants one.
  */
 static int
 tls_fail(SSL *ssl, struct tls *tc, int ret, char *err, size_t errlen)
@@ -700,39 +795,20 @@ tls_fail(SSL *ssl, struct tls *tc, int ret, char *err, size_t errlen)
 			hint = " (the peer refused our certificate: its "
 			    "furl names another fingerprint)";
 			break;
+		case SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE:
+			ERR_clear_error();
+			error_set(err, errlen, 0, "the peer presented no "
+			    "certificate (a provider older than protocol 2?)");
+			return TLS_ERROR;
+		case SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED:
+			hint = " (the gatherer wants this node's key as a "
+			    "client certificate)";
+			break;
 		}
 	}
 	r = tls_reason();
 	error_set(err, errlen, 0, "%s%s", r, hint);
 	return TLS_ERROR;
-}
-
-/*
- * The gatherer's side of a finished handshake: the record layer takes the
- * secrets the key log gave, and the SSL goes.  Nothing may wait inside
- * OpenSSL at this point, and nothing does: it reads a record at a time
- * (no read-ahead), and the server sends no tickets.
- */
-static int
-tls_hand_over(struct tls *tc, char *err, size_t errlen)
-{
-	const SSL_CIPHER	*c = SSL_get_current_cipher(tc->ssl);
-	uint16_t		 suite;
-
-	tc->failed = 1;
-	if (SSL_version(tc->ssl) != TLS1_3_VERSION || c == NULL)
-		return error_set(err, errlen, TLS_ERROR, "TLS: not TLS 1.3");
-	if (SSL_has_pending(tc->ssl))
-		return error_set(err, errlen, TLS_ERROR, "TLS: data waits "
-		    "inside OpenSSL at the end of the handshake");
-	suite = (uint16_t)SSL_CIPHER_get_protocol_id(c);
-	if (tlsrec_init(&tc->rec, tc->fd, suite, err, errlen) != 0)
-		return TLS_ERROR;
-	SSL_free(tc->ssl);
-	tc->ssl = NULL;
-	tc->failed = 0;
-	ERR_clear_error();
-	return 0;
 }
 
 int
@@ -742,14 +818,25 @@ tls_handshake(struct tls *tc, char *err, size_t errlen)
 	uint8_t	 md[FURL_FP_BYTES];
 	int	 rc;
 
-	if (ssl == NULL)
-		return 0;
 	ERR_clear_error();
 	tc->sys_errno = 0;
 	rc = SSL_do_handshake(ssl);
 	if (rc == 1) {
-		if (!tc->pinned)
-			return tls_hand_over(tc, err, errlen);
+		if (!tc->pinned) {
+			/*
+			 * tls-server.c's context fails a handshake without
+			 * a certificate; say so again here, where every
+			 * successful one passes, should a context ever not.
+			 */
+			if (SSL_is_server(ssl) &&
+			    SSL_get0_peer_certificate(ssl) == NULL) {
+				tc->failed = 1;
+				return error_set(err, errlen, TLS_ERROR, "the "
+				    "peer presented no certificate (a "
+				    "provider older than protocol 2?)");
+			}
+			return 0;
+		}
 		/*
 		 * The callback has checked the leaf; check again here, the
 		 * one place every successful handshake passes, so that no
@@ -780,8 +867,9 @@ tls_read(struct tls *tc, void *buf, size_t len, char *err, size_t errlen)
 	SSL	*ssl = tc->ssl;
 	int	 n;
 
-	if (ssl == NULL)
-		return tlsrec_read(&tc->rec, buf, len, err, errlen);
+	if (tc->failed)
+		return error_set(err, errlen, TLS_ERROR, "the connection "
+		    "failed before");
 	ERR_clear_error();
 	tc->sys_errno = 0;
 	n = SSL_read(ssl, buf, len > INT_MAX ? INT_MAX : (int)len);
@@ -809,8 +897,9 @@ tls_write(struct tls *tc, const void *buf, size_t len, char *err,
 	SSL	*ssl = tc->ssl;
 	int	 n;
 
-	if (ssl == NULL)
-		return tlsrec_write(&tc->rec, buf, len, err, errlen);
+	if (tc->failed)
+		return error_set(err, errlen, TLS_ERROR, "the connection "
+		    "failed before");
 	if (len == 0)
 		return 0;
 	ERR_clear_error();
@@ -830,17 +919,12 @@ tls_write(struct tls *tc, const void *buf, size_t len, char *err,
 int
 tls_pending(struct tls *tc)
 {
-	return tc->ssl != NULL ? SSL_has_pending(tc->ssl) :
-	    tlsrec_pending(&tc->rec);
+	return SSL_has_pending(tc->ssl);
 }
 
 void
 tls_close_notify(struct tls *tc)
 {
-	if (tc->ssl == NULL) {
-		tlsrec_close_notify(&tc->rec);
-		return;
-	}
 	if (tc->failed || !SSL_is_init_finished(tc->ssl))
 		return;
 	ERR_clear_error();
@@ -857,16 +941,13 @@ tls_pin_failed(struct tls *tc)
 int
 tls_established(struct tls *tc)
 {
-	if (tc == NULL)
-		return 0;
-	return tc->ssl != NULL ? SSL_is_init_finished(tc->ssl) :
-	    tc->rec.suite != NULL;
+	return tc != NULL && SSL_is_init_finished(tc->ssl);
 }
 
 const char *
 tls_version(struct tls *tc)
 {
-	return tc->ssl != NULL ? SSL_get_version(tc->ssl) : "TLSv1.3";
+	return SSL_get_version(tc->ssl);
 }
 
 struct ssl_st *

@@ -138,15 +138,63 @@ wire_put_hello(struct wire_buf *b, const struct wire_hello *h)
 	return 0;
 }
 
+/* The counters of a WELCOME or a SNAPSHOT: | n u32 | n x (name, i64) |. */
+static size_t
+wire_counters_size(const struct snapshot *s)
+{
+	size_t	 i, n = 4;
+
+	for (i = 0; s != NULL && i < s->ncounters; i++)
+		n += 1 + s->counters[i].nlen + 8;
+	return n;
+}
+
+static uint8_t *
+wire_counters(uint8_t *p, const struct snapshot *s)
+{
+	size_t	 i, n = s != NULL ? s->ncounters : 0;
+
+	p = wire_u32(p, (uint32_t)n);
+	for (i = 0; i < n; i++) {
+		p = wire_u8(p, (uint8_t)s->counters[i].nlen);
+		p = wire_bytes(p, snapshot_name(s, &s->counters[i]),
+		    s->counters[i].nlen);
+		p = wire_u64(p, (uint64_t)s->counters[i].v.i);
+	}
+	return p;
+}
+
+/* Whether every name of s fits its length byte. */
+static int
+wire_names_fit(const struct snapshot *s)
+{
+	size_t	 i;
+
+	for (i = 0; s != NULL && i < s->ncounters; i++)
+		if (s->counters[i].nlen > TALLY_STAT_NAME_MAX)
+			return 0;
+	for (i = 0; s != NULL && i < s->nstats; i++)
+		if (s->stats[i].nlen > TALLY_STAT_NAME_MAX)
+			return 0;
+	return 1;
+}
+
 int
-wire_put_welcome(struct wire_buf *b, uint16_t version, uint32_t interval_ms)
+wire_put_welcome(struct wire_buf *b, uint16_t version, uint32_t interval_ms,
+    const struct snapshot *counters)
 {
 	uint8_t	*p;
+	size_t	 max = 2 + 4 + wire_counters_size(counters);
 
-	if ((p = wire_begin(b, WIRE_WELCOME, 6)) == NULL)
+	if (!wire_names_fit(counters))
+		return TALLY_EINVAL;
+	if (max + 1 > WIRE_FRAME_MAX)
+		return TALLY_ELIMIT;
+	if ((p = wire_begin(b, WIRE_WELCOME, max)) == NULL)
 		return TALLY_ENOMEM;
 	p = wire_u16(p, version);
 	p = wire_u32(p, interval_ms);
+	p = wire_counters(p, counters);
 	wire_end(b, p);
 	return 0;
 }
@@ -168,33 +216,20 @@ wire_put_snapshot(struct wire_buf *b, uint32_t seq, int64_t time,
     const struct snapshot *s)
 {
 	uint8_t	*p;
-	size_t	 i, max = 4 + 8 + 4 + 4;
+	size_t	 i, max = 4 + 8 + wire_counters_size(s) + 4;
 	uint64_t bits;
 
-	/* A name's length travels in one byte. */
-	for (i = 0; i < s->ncounters; i++) {
-		if (s->counters[i].nlen > TALLY_STAT_NAME_MAX)
-			return TALLY_EINVAL;
-		max += 1 + s->counters[i].nlen + 8;
-	}
-	for (i = 0; i < s->nstats; i++) {
-		if (s->stats[i].nlen > TALLY_STAT_NAME_MAX)
-			return TALLY_EINVAL;
+	if (!wire_names_fit(s))
+		return TALLY_EINVAL;
+	for (i = 0; i < s->nstats; i++)
 		max += 1 + s->stats[i].nlen + 8;
-	}
 	if (max + 1 > WIRE_FRAME_MAX)
 		return TALLY_ELIMIT;
 	if ((p = wire_begin(b, WIRE_SNAPSHOT, max)) == NULL)
 		return TALLY_ENOMEM;
 	p = wire_u32(p, seq);
 	p = wire_u64(p, (uint64_t)time);
-	p = wire_u32(p, (uint32_t)s->ncounters);
-	for (i = 0; i < s->ncounters; i++) {
-		p = wire_u8(p, (uint8_t)s->counters[i].nlen);
-		p = wire_bytes(p, snapshot_name(s, &s->counters[i]),
-		    s->counters[i].nlen);
-		p = wire_u64(p, (uint64_t)s->counters[i].v.i);
-	}
+	p = wire_counters(p, s);
 	p = wire_u32(p, (uint32_t)s->nstats);
 	for (i = 0; i < s->nstats; i++) {
 		p = wire_u8(p, (uint8_t)s->stats[i].nlen);
@@ -343,17 +378,6 @@ wire_get_hello(const uint8_t *p, size_t len, struct wire_hello *h,
 }
 
 int
-wire_get_welcome(const uint8_t *p, size_t len, uint16_t *version,
-    uint32_t *interval_ms, char *err, size_t errlen)
-{
-	struct wire_cur	 c = { p, len, 0 };
-
-	*version = wire_take_u16(&c);
-	*interval_ms = wire_take_u32(&c);
-	return wire_done(&c, "WELCOME", err, errlen);
-}
-
-int
 wire_get_poll(const uint8_t *p, size_t len, uint32_t *seq, char *err,
     size_t errlen)
 {
@@ -376,54 +400,88 @@ wire_printable(char *out, const char *s, size_t n)
 	out[n] = '\0';
 }
 
-int
-wire_get_snapshot(const uint8_t *p, size_t len, uint32_t *seq,
-    int64_t *time, struct snapshot *snap, char *err, size_t errlen)
+/*
+ * The counters (stats 0) or stats (1) of a frame, appended to snap, which
+ * may be NULL to check them only.  0, or an error with err set.
+ */
+static int
+wire_take_entries(struct wire_cur *c, const char *what, int stats,
+    struct snapshot *snap, char *err, size_t errlen)
 {
-	struct wire_cur	 c = { p, len, 0 };
 	const char	*name;
-	uint32_t	 n, i, pass;
+	uint32_t	 n, i;
 	uint64_t	 bits;
 	size_t		 nlen;
 	double		 d;
 	char		 shown[65];
 	int		 rc;
 
-	*seq = wire_take_u32(&c);
-	*time = (int64_t)wire_take_u64(&c);
-	for (pass = 0; pass < 2; pass++) {
-		n = wire_take_u32(&c);
-		/* Each entry takes at least 10 bytes: refuse lies early. */
-		if (!c.bad && n > c.left / 10) {
-			snprintf(err, errlen, "SNAPSHOT claims %u %s in %zu "
-			    "bytes", n, pass ? "stats" : "counters", c.left);
-			return TALLY_EINVAL;
+	n = wire_take_u32(c);
+	/* Each entry takes at least 10 bytes: refuse lies early. */
+	if (!c->bad && n > c->left / 10) {
+		snprintf(err, errlen, "%s claims %u %s in %zu bytes", what, n,
+		    stats ? "stats" : "counters", c->left);
+		return TALLY_EINVAL;
+	}
+	for (i = 0; i < n && !c->bad; i++) {
+		name = wire_take_str(c, &nlen);
+		bits = wire_take_u64(c);
+		if (c->bad)
+			break;
+		if (!name_stat_valid(name, nlen)) {
+			wire_printable(shown, name, nlen);
+			snprintf(err, errlen, "%s has an invalid stat name "
+			    "'%s'", what, shown);
+			return WIRE_EBADNAME;
 		}
-		for (i = 0; i < n && !c.bad; i++) {
-			name = wire_take_str(&c, &nlen);
-			bits = wire_take_u64(&c);
-			if (c.bad)
-				break;
-			if (!name_stat_valid(name, nlen)) {
-				wire_printable(shown, name, nlen);
-				snprintf(err, errlen, "SNAPSHOT has an invalid "
-				    "stat name '%s'", shown);
-				return WIRE_EBADNAME;
-			}
-			if (pass == 0)
-				rc = snapshot_add_counter(snap, name, nlen,
-				    (int64_t)bits);
-			else {
-				memcpy(&d, &bits, sizeof d);
-				rc = snapshot_add_stat(snap, name, nlen, d);
-			}
-			if (rc != 0) {
-				snprintf(err, errlen, "SNAPSHOT: %s",
-				    tally_strerror(rc));
-				return rc;
-			}
+		if (snap == NULL)
+			continue;
+		if (!stats)
+			rc = snapshot_add_counter(snap, name, nlen,
+			    (int64_t)bits);
+		else {
+			memcpy(&d, &bits, sizeof d);
+			rc = snapshot_add_stat(snap, name, nlen, d);
+		}
+		if (rc != 0) {
+			snprintf(err, errlen, "%s: %s", what,
+			    tally_strerror(rc));
+			return rc;
 		}
 	}
+	return 0;
+}
+
+int
+wire_get_welcome(const uint8_t *p, size_t len, uint16_t *version,
+    uint32_t *interval_ms, struct snapshot *counters, char *err,
+    size_t errlen)
+{
+	struct wire_cur	 c = { p, len, 0 };
+	int		 rc;
+
+	*version = wire_take_u16(&c);
+	*interval_ms = wire_take_u32(&c);
+	if ((rc = wire_take_entries(&c, "WELCOME", 0, counters, err,
+	    errlen)) != 0)
+		return rc;
+	return wire_done(&c, "WELCOME", err, errlen);
+}
+
+int
+wire_get_snapshot(const uint8_t *p, size_t len, uint32_t *seq,
+    int64_t *time, struct snapshot *snap, char *err, size_t errlen)
+{
+	struct wire_cur	 c = { p, len, 0 };
+	int		 rc;
+
+	*seq = wire_take_u32(&c);
+	*time = (int64_t)wire_take_u64(&c);
+	if ((rc = wire_take_entries(&c, "SNAPSHOT", 0, snap, err,
+	    errlen)) != 0 ||
+	    (rc = wire_take_entries(&c, "SNAPSHOT", 1, snap, err,
+	    errlen)) != 0)
+		return rc;
 	return wire_done(&c, "SNAPSHOT", err, errlen);
 }
 

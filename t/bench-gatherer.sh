@@ -32,6 +32,15 @@
 #    connections one after the other (loadgen -w 1), each timed from
 #    connect() to WELCOME; and tallyd's CPU per connection in the
 #    10-metric round, where 1,000 connect at once.
+# 5. Polls under attack (t/attack, beside LOADGEN): one good provider
+#    from 127.0.0.1 beside tallyd (TLS, -i 1) for BENCH_ATTACK_SECONDS
+#    (20), first alone, then under t/dos.sh's mix from 127.0.0.2
+#    (record-flood x4, alert-flood x4, keyupdate-flood x4, onebyte x200,
+#    slow-reader x4); the largest gap between two of its consecutive
+#    polls under attack, beside the same alone.  The poll timeout is the
+#    whole run, so that a late poll is measured rather than cut short.
+#    BENCH_ATTACK=0 skips it; so does a t/attack not built (make t/attack)
+#    or no 127.0.0.2 to bind, with a line saying so.
 #
 # The fleet behind every figure is checked when the figure is taken, from
 # both ends: loadgen lost no connection (its `lost` lines), and tallyd's
@@ -46,7 +55,8 @@
 #
 # Environment: BENCH_CONNECTIONS, BENCH_METRICS, BENCH_HANDSHAKES,
 # BENCH_REPEAT, BENCH_LOADGEN_THREADS, BENCH_STEADY_INTERVAL,
-# BENCH_STEADY_POLL_TIMEOUT,
+# BENCH_STEADY_POLL_TIMEOUT, BENCH_ATTACK (0 skips phase 5),
+# BENCH_ATTACK_SECONDS, BENCH_ATTACK_PROG (default: attack beside LOADGEN),
 # BENCH_DEADLINE (seconds a round may take before it counts as hung, 60),
 # BENCH_KEEP=1 keeps the temporary directory and prints its name.
 # Only bash, coreutils, grep, procps and lmdb-utils; no awk, bc or python.
@@ -243,6 +253,12 @@ start_tallyd() {
 	local name=$1 line i mode=()
 	[ "$2" = plain ] && mode=(--plaintext)
 	[ -n "${4:-}" ] && mode+=(--poll-timeout "$4")
+	# The fleet comes from one loopback address, a real one from many:
+	# lift the cap on handshakes per address, but not under attack.
+	case $name in
+	attack-*) ;;
+	*) mode+=(--max-handshakes-per-addr $((2 * N + 100))) ;;
+	esac
 	G_BASE=$tmp/$name
 	G_STATS=$G_BASE/stats
 	G_OUT=$tmp/$name.out
@@ -769,4 +785,179 @@ if [ "$BROKE" = 0 ]; then
 	    "fleet ($cn connections, $HS one at a time): none lost, checked" \
 	    "from both ends"
 fi
+
+# --- 5. polls under attack ---------------------------------------------
+
+ATK_S=${BENCH_ATTACK_SECONDS:-20}
+ATTACK=${BENCH_ATTACK_PROG:-${LOADGEN%/*}/attack}
+[ "$ATTACK" = "$LOADGEN/attack" ] && ATTACK=./attack	# LOADGEN had no '/'
+ATK_SRC=127.0.0.2
+
+# good_run NAME: t/attack's good provider against G_FURL for ATK_S seconds,
+# from 127.0.0.1.  Sets GOOD_POLLS, GOOD_GAP, GOOD_SINCE, GOOD_WELCOME
+# (its summary's fields, in seconds) and GOOD_LOST (its message if it lost
+# its connection, which under attack is a result, not a broken phase).
+good_run() {
+	local out=$tmp/$1.good.out err=$tmp/$1.good.err pid i w
+	"$ATTACK" -m good -b 127.0.0.1 -i bench-good -d "$ATK_S" "$G_FURL" \
+	    > "$out" 2> "$err" &
+	pid=$!
+	pids+=("$pid")
+	for ((i = 0; i < (ATK_S + DEADLINE) * 50; i++)); do
+		alive "$pid" || break
+		nap 0.02
+	done
+	stop "$pid" "the good provider"
+	GOOD_LOST=
+	if [ "$REPLY" -ne 0 ]; then
+		GOOD_LOST=$(head -n 1 "$err")
+		[ -n "$GOOD_LOST" ] || GOOD_LOST="exit $REPLY"
+	fi
+	w=($(grep '^good polls ' "$out"))
+	if [ "${#w[@]}" -lt 9 ]; then
+		tail_log "$err"
+		broken "attack: the good provider printed no summary"
+	fi
+	GOOD_POLLS=${w[2]} GOOD_GAP=${w[4]} GOOD_SINCE=${w[6]}
+	GOOD_WELCOME=${w[8]}
+	if ! alive "$G_PID"; then
+		tail_log "$G_ERR"
+		broken "attack: tallyd died"
+	fi
+}
+
+# atk_attacking NAME: REPLY = 0 once attacker NAME said it attacks, 1
+# while not yet, 2 if it cannot bind ATK_SRC or has died.
+atk_attacking() {
+	REPLY=1
+	if grep -q '^attacking ' "$tmp/atk-$1.out" 2> /dev/null; then
+		REPLY=0
+	elif grep -q "bind $ATK_SRC: " "$tmp/atk-$1.err" 2> /dev/null ||
+	    ! alive "${ATK_PID[$1]}"; then
+		REPLY=2
+	fi
+}
+
+declare -A ATK_PID=() ATK_STATE=()
+ATK_NAMES=()
+
+# atk_start NAME MODE COUNT: an attacker from ATK_SRC against G_FURL, in
+# the order of t/dos.sh (floods first, onebyte last), waiting up to 10 s
+# for its first attack: a gatherer that a flood stalls may never finish
+# the handshakes of the attackers started after it, or may refuse some
+# (a cap per source address), and the run goes on without them.
+atk_start() {
+	local i
+	"$ATTACK" -m "$2" -c "$3" -b "$ATK_SRC" -q "$G_FURL" \
+	    > "$tmp/atk-$1.out" 2> "$tmp/atk-$1.err" &
+	ATK_PID[$1]=$!
+	pids+=("$!")
+	ATK_NAMES+=("$1")
+	for ((i = 0; i < 500; i++)); do
+		atk_attacking "$1"
+		((REPLY == 1)) || break
+		nap 0.02
+	done
+	ATK_STATE[$1]=$REPLY
+}
+
+# gap_row LABEL: a row of the good provider's figures, GOOD_* beside
+# REF_* (the run without attackers).
+gap_row() {
+	local x=- note w=$GOOD_WELCOME r=$REF_WELCOME
+	if [ "$w" = - ]; then w=never; else w="$w s"; fi
+	if [ "$r" = - ]; then r=never; else r="$r s"; fi
+	# seconds with 3 decimals: without the dot, ms
+	if ((GOOD_POLLS >= 2 && REF_POLLS >= 2 && 10#${REF_GAP/./} > 0)); then
+		fx $((10#${GOOD_GAP/./})) $((10#${REF_GAP/./})) 2
+		x=${REPLY}x
+	fi
+	note="(context: -i 1, $ATK_S s; $GOOD_POLLS polls vs $REF_POLLS"
+	note+=", connect to WELCOME $w vs $r"
+	note+=", none for the last $GOOD_SINCE s)"
+	if ((GOOD_POLLS < 2)); then
+		row "$1" "no gap" "$REF_GAP s" - "$note"
+	else
+		row "$1" "$GOOD_GAP s" "$REF_GAP s" "$x" "$note"
+	fi
+}
+
+attack_phase() {
+	local name words g0 gcpu line
+	if [ "${BENCH_ATTACK:-1}" = 0 ]; then
+		echo "polls under attack: skipped (BENCH_ATTACK=0)"
+		return
+	fi
+	if [ ! -x "$ATTACK" ]; then
+		echo "polls under attack: skipped ($ATTACK not built: make" \
+		    "t/attack)"
+		return
+	fi
+	# Alone: the reference, in the same run.
+	start_tallyd attack-alone tls 1 "$ATK_S"
+	good_run attack-alone
+	REF_POLLS=$GOOD_POLLS REF_GAP=$GOOD_GAP REF_WELCOME=$GOOD_WELCOME
+	stop "$G_PID" tallyd
+	if [ "$REPLY" -ne 0 ]; then
+		tail_log "$G_ERR" 5
+		broken "attack: tallyd exited $REPLY on SIGTERM (alone)"
+	fi
+	if [ -n "$GOOD_LOST" ]; then
+		tail_log "$G_ERR" 5
+		broken "attack: the good provider lost its connection with no" \
+		    "attacker: $GOOD_LOST"
+	fi
+
+	# Under attack.
+	start_tallyd attack-on tls 1 "$ATK_S"
+	atk_start record record-flood 4
+	if ((ATK_STATE[record] == 2)) &&
+	    grep -q "bind $ATK_SRC: " "$tmp/atk-record.err"; then
+		echo "polls under attack: skipped (cannot bind $ATK_SRC:" \
+		    "$(head -n 1 "$tmp/atk-record.err"))"
+		stop "${ATK_PID[record]}" attacker
+		stop "$G_PID" tallyd
+		return
+	fi
+	atk_start alert alert-flood 4
+	atk_start keyupdate keyupdate-flood 4
+	atk_start slow slow-reader 4
+	atk_start onebyte onebyte 200
+	cpu_ticks "$G_PID"; g0=$REPLY
+	good_run attack-on
+	cpu_ticks "$G_PID"; gcpu=$((REPLY - g0))
+	for name in "${ATK_NAMES[@]}"; do
+		stop "${ATK_PID[$name]}" "attacker $name"
+		if [ "$REPLY" -ne 0 ]; then
+			tail_log "$tmp/atk-$name.err" 5
+			broken "attack: attacker $name exited $REPLY"
+		fi
+	done
+	stop "$G_PID" tallyd
+	if [ "$REPLY" -ne 0 ]; then
+		echo "bench-gatherer: attack: tallyd exited $REPLY on SIGTERM" \
+		    "after the attack" >&2
+		tail_log "$G_ERR" 5
+		BROKE=1
+	fi
+
+	echo
+	gap_row "good provider's worst poll gap, under attack"
+	fx "$gcpu" "$CLK_TCK" 2
+	row "  tallyd CPU while the good one ran" "$REPLY s" - - \
+	    "(context: under attack)"
+	[ -n "$GOOD_LOST" ] &&
+	    echo "  the good provider lost its connection: $GOOD_LOST"
+	for name in "${ATK_NAMES[@]}"; do
+		words=($(grep '^attack ' "$tmp/atk-$name.out"))
+		line="  ${words[1]:-$name} x${words[3]:-?}:"
+		line+=" ${words[7]:-?} handshakes, ${words[9]:-?} reconnects,"
+		line+=" ${words[11]:-?} sent"
+		grep -q "^attacking " "$tmp/atk-$name.out" ||
+		    line+=" (never got to attack)"
+		echo "$line"
+	done
+}
+attack_phase
+
 exit $BROKE

@@ -157,11 +157,72 @@ tallyd_read_furl(int fd, char *text, size_t size, struct furl *f)
  * Start this case's tallyd with the fixture's options plus extra and read
  * the furl it prints.  Its stderr is appended to errlog.
  */
+/* How many times the log (its first 256 KiB) says s. */
+static int
+log_count(const char *log, const char *s)
+{
+	static char	 buf[256 * 1024];
+	const char	*p;
+	ssize_t		 n;
+	int		 fd, count = 0;
+
+	if ((fd = open(log, O_RDONLY)) < 0)
+		return 0;
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	for (p = buf; (p = strstr(p, s)) != NULL; p++)
+		count++;
+	return count;
+}
+
+/* How many times the log says tallyd listened: one line a start. */
+static int
+tallyd_starts(const char *log)
+{
+	return log_count(log, "tallyd: listening on ");
+}
+
+/*
+ * tallyd prints its furl once, when it makes it: on a base that has one,
+ * wait for it to listen and read the furl from its file instead.
+ */
+static void
+tallyd_restarted(int fd, int before, char *text, size_t size,
+    struct furl *f)
+{
+	char	 err[TALLY_ERRLEN], *line;
+	double	 end = fixture_now() + DEADLINE;
+
+	while (tallyd_starts(errlog) <= before) {
+		ck_assert_msg(fixture_now() < end, "tallyd did not restart");
+		ck_assert_msg(waitpid(tallyd_pid, NULL, WNOHANG) == 0,
+		    "tallyd exited at its restart");
+		fixture_pause();
+	}
+	close(fd);
+	ck_assert_int_eq(nodedir_read_line(basedir, "stats_gatherer.furl",
+	    &line, err, sizeof err), 0);
+	snprintf(text, size, "%s", line);
+	free(line);
+	ck_assert_msg(furl_parse(text, f, err, sizeof err) == 0, "%s: %s",
+	    text, err);
+}
+
 static void
 tallyd_start(const char *const *extra)
 {
-	tallyd_read_furl(tallyd_spawn(basedir, errlog, extra, &tallyd_pid),
-	    furl_text, sizeof furl_text, &furl);
+	char	 path[FIXTURE_PATH_MAX + 64];
+	int	 before = tallyd_starts(errlog), fd;
+
+	snprintf(path, sizeof path, "%s/stats_gatherer.furl", basedir);
+	if (access(path, F_OK) == 0) {
+		fd = tallyd_spawn(basedir, errlog, extra, &tallyd_pid);
+		tallyd_restarted(fd, before, furl_text, sizeof furl_text,
+		    &furl);
+	} else
+		tallyd_read_furl(tallyd_spawn(basedir, errlog, extra,
+		    &tallyd_pid), furl_text, sizeof furl_text, &furl);
 	ck_assert_msg((furl.fingerprint[0] != '\0') == use_tls,
 	    "a %s tallyd printed %s", use_tls ? "TLS" : "plaintext",
 	    furl_text);
@@ -249,10 +310,15 @@ static void
 setup(void)
 {
 	if (client_ctx == NULL) {
-		char	 err[TALLY_ERRLEN];
+		char	 err[TALLY_ERRLEN], kdir[FIXTURE_PATH_MAX];
+		char	 key[FIXTURE_PATH_MAX + 16];
 
-		ck_assert_msg(tls_client_ctx(&client_ctx, err, sizeof err) ==
-		    0, "%s", err);
+		/* A node key, made there: the gatherer wants one. */
+		ck_assert_ptr_nonnull(fixture_tmpdir(kdir));
+		snprintf(key, sizeof key, "%s/node.key", kdir);
+		ck_assert_msg(tls_client_ctx(&client_ctx, key, err,
+		    sizeof err) == 0, "%s", err);
+		fixture_rmtree(kdir);
 	}
 	/* Reset for each test: without fork, one process runs them all. */
 	tallyd_opts = tallyd_relaxed;
@@ -622,8 +688,8 @@ cl_handshake(struct client *c, const char *node)
 		ck_abort_msg("%s: ERROR %u (%.*s) instead of WELCOME", node,
 		    code, (int)mlen, msg);
 	ck_assert_int_eq(t, WIRE_WELCOME);
-	ck_assert_int_eq(wire_get_welcome(payload, plen, &version, &ms, err,
-	    sizeof err), 0);
+	ck_assert_int_eq(wire_get_welcome(payload, plen, &version, &ms, NULL,
+	    err, sizeof err), 0);
 	ck_assert_uint_eq(version, TALLY_PROTOCOL_VERSION);
 	ck_assert_uint_eq(ms, interval_ms);
 	/* The first poll comes right away (test_first_poll_at_once). */
@@ -707,19 +773,23 @@ static const uint8_t raw_type[] = { 0, 0, 0, 2, 0x77, 0 };
 static const uint8_t raw_snap[] = { 0, 0, 0, 21, WIRE_SNAPSHOT,
     0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 };
 static const uint8_t raw_poll[] = { 0, 0, 0, 5, WIRE_POLL, 0, 0, 0, 1 };
-static const uint8_t raw_short[] = { 0, 0, 0, 3, WIRE_HELLO, 0, 1 };
+static const uint8_t raw_short[] = { 0, 0, 0, 3, WIRE_HELLO, 0,
+    TALLY_PROTOCOL_VERSION };
 static const uint8_t raw_bighello[] = { 0, 0, 0x10, 0, WIRE_HELLO };
 
 static const struct bad_case bad_cases[] = {
-	{ "wrong secret", "bad-secret", WIRE_E_AUTH, 1,
+	{ "wrong secret", "bad-secret", WIRE_E_AUTH, TALLY_PROTOCOL_VERSION,
 	    "abcdefghijklmnopqrstuvwxyz234567", "nick", NULL, 0 },
-	{ "short secret", "bad-short", WIRE_E_AUTH, 1, "x", "nick", NULL, 0 },
-	{ "wrong version", "bad-version", WIRE_E_VERSION, 2, NULL, "nick",
+	{ "short secret", "bad-short", WIRE_E_AUTH, TALLY_PROTOCOL_VERSION,
+	    "x", "nick", NULL, 0 },
+	{ "version 1 (older)", "bad-version", WIRE_E_VERSION, 1, NULL, "nick",
 	    NULL, 0 },
-	{ "invalid node id", "Bad Node!", WIRE_E_NAME, 1, NULL, "nick", NULL,
-	    0 },
-	{ "invalid nickname", "bad-nick", WIRE_E_NAME, 1, NULL, "a\nb", NULL,
-	    0 },
+	{ "a newer version", "bad-version", WIRE_E_VERSION,
+	    TALLY_PROTOCOL_VERSION + 1, NULL, "nick", NULL, 0 },
+	{ "invalid node id", "Bad Node!", WIRE_E_NAME, TALLY_PROTOCOL_VERSION,
+	    NULL, "nick", NULL, 0 },
+	{ "invalid nickname", "bad-nick", WIRE_E_NAME, TALLY_PROTOCOL_VERSION,
+	    NULL, "a\nb", NULL, 0 },
 	{ "garbage", "none", WIRE_E_TOO_BIG, 0, NULL, NULL, raw_http,
 	    sizeof raw_http - 1 },
 	{ "oversized length", "none", WIRE_E_TOO_BIG, 0, NULL, NULL, raw_huge,
@@ -1217,6 +1287,7 @@ plog_wait(const char *s)
 static tally_provider *
 provider_start(const char *node, const char *furl_line)
 {
+	static char	 key[FIXTURE_PATH_MAX + 96];
 	tally_options	 opt;
 	tally_provider	*p;
 
@@ -1229,6 +1300,9 @@ provider_start(const char *node, const char *furl_line)
 	opt.gatherer_furl = furl_line;
 	opt.flags = TALLY_F_NO_MONITORS;
 	opt.log = plog_cb;
+	/* Each node its own key, made on first use in the case's dir. */
+	snprintf(key, sizeof key, "%s/%s.key", dir, node);
+	opt.key_file = key;
 	ck_assert_int_eq(tally_provider_new(&p, &opt), 0);
 	ck_assert_int_eq(tally_count(p, "x.count", 3), 0);
 	ck_assert_int_eq(tally_provider_start(p), 0);
@@ -1339,6 +1413,7 @@ START_TEST(test_mitm)
 	ck_assert_ptr_nonnull(fp = fopen(path, "w"));
 	fprintf(fp, "%s\n", furl_text);
 	fclose(fp);
+	ck_assert_int_eq(chmod(path, 0600), 0);
 	tallyd_read_furl(tallyd_spawn(mbase, mlog, listen, &mpid), mtext,
 	    sizeof mtext, &mf);
 	/* The same secret, another certificate. */
@@ -1682,6 +1757,233 @@ START_TEST(test_tls_threads)
 }
 END_TEST
 
+/* ---- issue 12: counters back in WELCOME, and the limits --------------- */
+
+/* HELLO; the counters WELCOME returns, into back (reset here). */
+static void
+cl_welcome(struct client *c, const char *node, struct snapshot *back)
+{
+	uint8_t		 payload[4096];
+	char		 err[128];
+	size_t		 plen;
+	uint32_t	 ms;
+	uint16_t	 version;
+
+	cl_hello(c, TALLY_PROTOCOL_VERSION, furl.secret, node, "nick");
+	ck_assert_int_eq(cl_frame(c, payload, sizeof payload, &plen,
+	    DEADLINE), WIRE_WELCOME);
+	snapshot_reset(back);
+	ck_assert_msg(wire_get_welcome(payload, plen, &version, &ms, back,
+	    err, sizeof err) == 0, "%s", err);
+}
+
+static int
+snap_counter(const struct snapshot *s, const char *name, int64_t *v)
+{
+	size_t	 i;
+
+	for (i = 0; i < s->ncounters; i++)
+		if (strcmp(snapshot_name(s, &s->counters[i]), name) == 0) {
+			*v = s->counters[i].v.i;
+			return 1;
+		}
+	return 0;
+}
+
+/*
+ * WELCOME returns the node's stored counters, so that a restarted node
+ * resumes them; a new node gets none.
+ */
+START_TEST(test_welcome_counters)
+{
+	struct client	 c;
+	struct snapshot	 back;
+	uint32_t	 seq;
+	int64_t		 v;
+
+	snapshot_init(&back);
+	cl_open(&c);
+	cl_welcome(&c, "wel-node", &back);
+	ck_assert_uint_eq(back.ncounters, 0);
+	cl_close(&c);
+	cl_open(&c);
+	seq = cl_handshake(&c, "wel-node");
+	cl_snapshot(&c, seq, 77, "x.count");
+	db_wait(STORE_COUNTERS, "wel-node", "x.count", "77");
+	cl_close(&c);
+	log_wait("disconnected node wel-node");
+	cl_open(&c);
+	cl_welcome(&c, "wel-node", &back);
+	ck_assert_msg(snap_counter(&back, "x.count", &v) && v == 77,
+	    "WELCOME brought %zu counters", back.ncounters);
+	/* Stats are not counters: they do not come back. */
+	ck_assert_uint_eq(back.nstats, 0);
+	cl_close(&c);
+	snapshot_free(&back);
+	good_round();
+}
+END_TEST
+
+/* A snapshot of more metrics than --max-metrics: ERROR limit, nothing kept. */
+START_TEST(test_limit_metrics)
+{
+	struct client	 c;
+	struct snapshot	 s;
+	struct wire_buf	 b;
+	uint32_t	 seq;
+
+	tallyd_stop();
+	tallyd_start((const char *const[]){ "--max-metrics", "2", NULL });
+	cl_open(&c);
+	seq = cl_handshake(&c, "many-metrics");
+	snapshot_init(&s);
+	wire_buf_init(&b);
+	ck_assert_int_eq(snapshot_add_counter(&s, "a", 1, 1), 0);
+	ck_assert_int_eq(snapshot_add_counter(&s, "b", 1, 2), 0);
+	ck_assert_int_eq(snapshot_add_stat(&s, "c", 1, 3.0), 0);
+	ck_assert_int_eq(wire_put_snapshot(&b, seq, (int64_t)time(NULL), &s),
+	    0);
+	snapshot_free(&s);
+	cl_send_buf(&c, &b);
+	cl_expect_error(&c, WIRE_E_LIMIT, DEADLINE);
+	cl_close(&c);
+	log_wait("SNAPSHOT of 3 metrics is over tallyd's limit of 2 a node "
+	    "(tallyd --max-metrics)");
+	assert_no_slot("many-metrics");
+	good_round();	/* two metrics: within the limit */
+}
+END_TEST
+
+/* A frame over --max-frame: ERROR too_big from its header alone. */
+START_TEST(test_limit_frame)
+{
+	static const uint8_t	 big[] = { 0, 0, 0x10, 0, WIRE_SNAPSHOT };
+	struct client		 c;
+
+	tallyd_stop();
+	tallyd_start((const char *const[]){ "--max-frame", "2K", NULL });
+	cl_open(&c);
+	(void)cl_handshake(&c, "big-frame");
+	cl_send(&c, big, sizeof big);
+	cl_expect_error(&c, WIRE_E_TOO_BIG, DEADLINE);
+	cl_close(&c);
+	log_wait("frame of 4096 bytes is over tallyd's limit of 2048 (tallyd "
+	    "--max-frame)");
+	assert_no_slot("big-frame");
+	good_round();
+}
+END_TEST
+
+/* Input buffered beyond --max-input: ERROR limit; the others go on. */
+START_TEST(test_limit_input)
+{
+	static uint8_t	 part[3000];
+	struct client	 c;
+
+	tallyd_stop();
+	tallyd_start((const char *const[]){ "--max-input", "2048", NULL });
+	cl_open(&c);
+	(void)cl_handshake(&c, "hoarder");
+	/* The first 3,000 bytes of a 5,000-byte SNAPSHOT, then nothing. */
+	memset(part, 0, sizeof part);
+	part[2] = 5000 >> 8;
+	part[3] = 5000 & 0xff;
+	part[4] = WIRE_SNAPSHOT;
+	cl_send(&c, part, sizeof part);
+	cl_expect_error(&c, WIRE_E_LIMIT, DEADLINE);
+	cl_close(&c);
+	log_wait("tallyd's input buffers are full");
+	assert_no_slot("hoarder");
+	good_round();
+}
+END_TEST
+
+/* How many nodes the statsfile holds now. */
+static size_t
+nodes_in_db(void)
+{
+	struct store		*st;
+	struct record_node	 rn;
+	char			 err[TALLY_ERRLEN];
+	size_t			 n = 0;
+
+	ck_assert_msg(store_open(&st, statsfile, STORE_RDONLY, err,
+	    sizeof err) == 0, "%s", err);
+	ck_assert_int_ge(store_read_node(st, "none", &rn, &n, err,
+	    sizeof err), 0);
+	store_close(st);
+	return n;
+}
+
+/* At --max-nodes, a new node id is refused and a known one lands. */
+START_TEST(test_limit_nodes)
+{
+	struct client	 c;
+	char		 n[16];
+
+	good_round();
+	snprintf(n, sizeof n, "%zu", nodes_in_db());
+	tallyd_stop();
+	tallyd_start((const char *const[]){ "--max-nodes", n, NULL });
+	cl_open(&c);
+	cl_hello(&c, TALLY_PROTOCOL_VERSION, furl.secret, "one-too-many",
+	    "nick");
+	cl_expect_error(&c, WIRE_E_LIMIT, DEADLINE);
+	cl_close(&c);
+	log_wait("new node one-too-many refused");
+	assert_no_slot("one-too-many");
+	/* good-1 exists: it lands again. */
+	{
+		uint32_t seq;
+
+		cl_open(&c);
+		seq = cl_handshake(&c, "good-1");
+		cl_snapshot(&c, seq, 99, "x.count");
+		db_wait(STORE_COUNTERS, "good-1", "x.count", "99");
+		cl_close(&c);
+	}
+}
+END_TEST
+
+/*
+ * TLS handshakes in flight from one address beyond the cap: closed at
+ * once, said once; those in flight and those done go on.
+ */
+START_TEST(test_limit_handshakes_per_addr)
+{
+	static const uint8_t	 one = 0x16;
+	struct client		 a, b, c;
+	char			 err[TALLY_ERRLEN];
+
+	tallyd_stop();
+	tallyd_start((const char *const[]){ "--max-handshakes-per-addr", "2",
+	    NULL });
+	cl_connect(&a, furl.port);
+	cl_send(&a, &one, 1);
+	cl_connect(&b, furl.port);
+	cl_send(&b, &one, 1);
+	cl_connect(&c, furl.port);
+	ck_assert_int_eq(cl_tls(&c, furl.fingerprint, err, sizeof err),
+	    TLS_ERROR);
+	log_wait("TLS handshakes in flight from one address is the limit");
+	cl_close(&c);
+	/* Their ends, once tallyd has seen them, free their places. */
+	{
+		int	 before = log_count(errlog, "TLS handshake failed");
+		double	 end = fixture_now() + DEADLINE;
+
+		cl_close(&a);
+		cl_close(&b);
+		while (log_count(errlog, "TLS handshake failed") < before + 2) {
+			ck_assert_msg(fixture_now() < end, "tallyd never saw "
+			    "the two handshakes end");
+			fixture_pause();
+		}
+	}
+	good_round();
+}
+END_TEST
+
 /* The tests both transports run. */
 static void
 add_common(TCase *tc)
@@ -1707,6 +2009,11 @@ add_common(TCase *tc)
 	tcase_add_test(tc, test_own_stats);
 	tcase_add_test(tc, test_provider_tls);
 	tcase_add_test(tc, test_provider_wrong_secret);
+	tcase_add_test(tc, test_welcome_counters);
+	tcase_add_test(tc, test_limit_metrics);
+	tcase_add_test(tc, test_limit_frame);
+	tcase_add_test(tc, test_limit_input);
+	tcase_add_test(tc, test_limit_nodes);
 }
 
 int
@@ -1726,6 +2033,7 @@ main(void)
 	tcase_add_test(tls, test_plaintext_beyond_loopback);
 	tcase_add_test(tls, test_tls_bad_handshake);
 	tcase_add_test(tls, test_tls_threads);
+	tcase_add_test(tls, test_limit_handshakes_per_addr);
 	suite_add_tcase(s, tls);
 
 	tcase_add_checked_fixture(plain, setup_plain, teardown);

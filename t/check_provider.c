@@ -460,6 +460,102 @@ START_TEST(test_two_providers_one_env)
 }
 END_TEST
 
+/*
+ * One live writer per node id: a second provider of the same id on the
+ * same statsfile is refused while the first runs, in this process as in
+ * another, and starts once the first has stopped.
+ */
+START_TEST(test_one_writer_per_node)
+{
+	tally_provider	*a = mk("same", TALLY_F_NO_MONITORS);
+	tally_provider	*b = mk("same", TALLY_F_NO_MONITORS);
+
+	tally_count(a, "x", 5);
+	tally_count(b, "x", 7);
+	ck_assert_int_eq(tally_provider_start(a), 0);
+	ck_assert_int_eq(tally_provider_start(b), TALLY_ESTATE);
+	ck_assert_msg(strstr(tally_provider_errmsg(b), "node same is being "
+	    "written by another live process; one writer per node id") !=
+	    NULL, "%s", tally_provider_errmsg(b));
+	ck_assert_int_eq(tally_provider_flush(a), 0);
+	ck_assert_str_eq(counter("same", "x"), "5");
+	ck_assert_int_eq(tally_provider_stop(a), 0);
+	/* The lock went with the stop: b resumes from a's slot. */
+	ck_assert_int_eq(tally_provider_start(b), 0);
+	ck_assert_int_eq(tally_provider_flush(b), 0);
+	ck_assert_str_eq(counter("same", "x"), "12");
+	tally_provider_free(a);
+	tally_provider_free(b);
+}
+END_TEST
+
+#define TLS_FURL "tally+tls://" \
+	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@127.0.0.1:9/" \
+	"abcdefghijklmnopqrstuvwxyz234567"
+
+/* A TLS furl needs the node's own key: key_file, or a node directory. */
+START_TEST(test_tls_needs_key)
+{
+	tally_options	 opt;
+	tally_provider	*p = (void *)1;
+
+	memset(&opt, 0, sizeof opt);
+	opt.node_id = "k";
+	opt.gatherer_furl = TLS_FURL;
+	opt.log = log_cb;
+	ck_assert_int_eq(tally_provider_new(&p, &opt), TALLY_EINVAL);
+	ck_assert_ptr_null(p);
+	ck_assert_msg(log_has("a tally+tls:// furl needs the node's own key"),
+	    "%s", logged);
+	/* A plaintext furl presents no key, and needs none. */
+	opt.gatherer_furl = "tally://127.0.0.1:9/abcdefghijklmnopqrstuvwxyz234567";
+	ck_assert_int_eq(tally_provider_new(&p, &opt), 0);
+	tally_provider_free(p);
+}
+END_TEST
+
+/*
+ * The key is made on first use, 0600, in the node directory, and kept; a
+ * key file others may read, or that is not a key, stops the start with
+ * the reason, untouched.
+ */
+START_TEST(test_node_key_file)
+{
+	tally_provider	*p;
+	struct stat	 sb;
+	char		 key[FIXTURE_PATH_MAX + 16];
+
+	write_file("stats_gatherer.furl", TLS_FURL "\n");
+	ck_assert_int_eq(tally_provider_open(&p, dir), 0);
+	ck_assert_int_eq(tally_provider_start(p), 0);
+	ck_assert_int_eq(tally_provider_stop(p), 0);
+	tally_provider_free(p);
+	snprintf(key, sizeof key, "%s/node.key", dir);
+	ck_assert_int_eq(lstat(key, &sb), 0);
+	ck_assert(S_ISREG(sb.st_mode));
+	ck_assert_uint_eq(sb.st_mode & 07777, 0600);
+	/* Wider than 0600: refused, and left as it is. */
+	ck_assert_int_eq(chmod(key, 0644), 0);
+	ck_assert_int_eq(tally_provider_open(&p, dir), 0);
+	ck_assert_int_ne(tally_provider_start(p), 0);
+	ck_assert_msg(strstr(tally_provider_errmsg(p), "node.key") != NULL &&
+	    strstr(tally_provider_errmsg(p), "0644") != NULL, "%s",
+	    tally_provider_errmsg(p));
+	tally_provider_free(p);
+	ck_assert_int_eq(lstat(key, &sb), 0);
+	ck_assert_uint_eq(sb.st_mode & 07777, 0644);
+	/* Not a key at all. */
+	ck_assert_int_eq(unlink(key), 0);
+	write_file("node.key", "not a key\n");
+	ck_assert_int_eq(chmod(key, 0600), 0);
+	ck_assert_int_eq(tally_provider_open(&p, dir), 0);
+	ck_assert_int_ne(tally_provider_start(p), 0);
+	ck_assert_msg(strstr(tally_provider_errmsg(p), "node.key") != NULL,
+	    "%s", tally_provider_errmsg(p));
+	tally_provider_free(p);
+}
+END_TEST
+
 /* In a child of fork(), calls fail at once instead of waiting forever. */
 START_TEST(test_fork_child)
 {
@@ -858,6 +954,9 @@ main(void)
 	tcase_add_test(tc, test_open_nodedir_furl);
 	tcase_add_test(tc, test_attach);
 	tcase_add_test(tc, test_two_providers_one_env);
+	tcase_add_test(tc, test_one_writer_per_node);
+	tcase_add_test(tc, test_tls_needs_key);
+	tcase_add_test(tc, test_node_key_file);
 	tcase_add_test(tc, test_fork_child);
 	tcase_add_test(tc, test_producer_reentry);
 	tcase_add_test(tc, test_strerror);

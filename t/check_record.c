@@ -132,6 +132,83 @@ START_TEST(test_node_record)
 }
 END_TEST
 
+/* Two real fingerprints: base32 of the SHA-256 of "node key one", "two". */
+#define FP1 "jp6carkyxellvxjfu7fn4eggy4vydkzflcjqbgkmzug65tboe7pq"
+#define FP2 "farcxg7nqma7npwngh3zuayibu7lgebg6kfjdjgjllq4hsot4w6a"
+
+/* A bound key is written last, and only when there is one. */
+START_TEST(test_node_record_key)
+{
+	struct record_node	 rn, back;
+	char			 buf[512], err[128];
+	int			 n;
+
+	memset(&rn, 0, sizeof rn);
+	strcpy(rn.nickname, "far");
+	strcpy(rn.source, "remote 192.0.2.7:40312");
+	rn.time = 1764093000;
+	rn.interval = 60;
+	strcpy(rn.key, FP1);
+	n = record_node_fmt(buf, sizeof buf, &rn);
+	ck_assert_int_gt(n, 0);
+	ck_assert_str_eq(buf, "nickname=far\ntime=1764093000\n"
+	    "source=remote 192.0.2.7:40312\ninterval=60\nkey=" FP1 "\n");
+	ck_assert_int_eq(record_node_parse(buf, (size_t)n, &back, err,
+	    sizeof err), 0);
+	ck_assert_str_eq(back.key, FP1);
+	ck_assert_str_eq(back.source, "remote 192.0.2.7:40312");
+	/* The record ends at the key: one byte short does not fit. */
+	ck_assert_int_eq(record_node_fmt(buf, (size_t)n, &rn), TALLY_ELIMIT);
+	/* No key, no line. */
+	rn.key[0] = '\0';
+	n = record_node_fmt(buf, sizeof buf, &rn);
+	ck_assert_int_gt(n, 0);
+	ck_assert_ptr_null(strstr(buf, "key="));
+	/* A key that is set but no fingerprint is never written. */
+	strcpy(rn.key, "not-a-fingerprint");
+	ck_assert_int_eq(record_node_fmt(buf, sizeof buf, &rn), TALLY_EINVAL);
+	strcpy(rn.key, FP1);
+	rn.key[RECORD_KEY_LEN - 1] = 'b';	/* a pad bit set */
+	ck_assert_int_eq(record_node_fmt(buf, sizeof buf, &rn), TALLY_EINVAL);
+}
+END_TEST
+
+struct key_record {
+	const char	*rec;
+	const char	*key;		/* what rn.key holds after the parse */
+};
+
+static const struct key_record key_records[] = {
+	/* Older records, without key=: no key bound. */
+	{ "nickname=a\ntime=1\nsource=local\n", "" },
+	{ "nickname=a\ntime=1\nsource=local\ninterval=10\n", "" },
+	{ "nickname=a\ntime=1\nsource=remote 10.0.0.1:5\ninterval=10\n"
+	    "key=" FP1 "\n", FP1 },
+	/* Anywhere in the record, and without a final newline. */
+	{ "key=" FP2 "\nnickname=a\ntime=1\nsource=local\n", FP2 },
+	{ "nickname=a\ntime=1\nsource=local\nkey=" FP2, FP2 },
+	/* The all-zero key is a key. */
+	{ "nickname=a\ntime=1\nsource=local\nkey="
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n",
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" },
+	/* Not key=: a field of some later version, skipped. */
+	{ "nickname=a\ntime=1\nsource=local\nkeys=x\n", "" },
+};
+
+START_TEST(test_node_record_keys)
+{
+	struct record_node	 rn;
+	char			 err[128] = "";
+	const struct key_record	*c = &key_records[_i];
+
+	ck_assert_msg(record_node_parse(c->rec, strlen(c->rec), &rn, err,
+	    sizeof err) == 0, "'%s': %s", c->rec, err);
+	ck_assert_str_eq(rn.key, c->key);
+	ck_assert_int_eq(record_key_valid(rn.key, strlen(rn.key)),
+	    c->key[0] != '\0');
+}
+END_TEST
+
 struct bad_record {
 	const char	*rec;
 	const char	*err;
@@ -146,6 +223,32 @@ static const struct bad_record bad_records[] = {
 	{ "nickname=\ntime=1\nsource=local\n", "bad nickname" },
 	{ "nickname=a\ntime=1\nsource=\n", "bad source" },
 	{ "", "lacks nickname" },
+	/* key=: exactly a fingerprint, or the record is refused. */
+	{ "nickname=a\ntime=1\nsource=local\nkey=\n", "bad key" },
+	{ "nickname=a\ntime=1\nsource=local\nkey=x\n", "bad key" },
+	/* One short, one long. */
+	{ "nickname=a\ntime=1\nsource=local\n"
+	    "key=jp6carkyxellvxjfu7fn4eggy4vydkzflcjqbgkmzug65tboe7p\n",
+	    "bad key" },
+	{ "nickname=a\ntime=1\nsource=local\nkey=" FP1 "a\n", "bad key" },
+	/* Uppercase, padding, a digit outside base32, a blank. */
+	{ "nickname=a\ntime=1\nsource=local\n"
+	    "key=JP6CARKYXELLVXJFU7FN4EGGY4VYDKZFLCJQBGKMZUG65TBOE7PQ\n",
+	    "bad key" },
+	{ "nickname=a\ntime=1\nsource=local\n"
+	    "key=jp6carkyxellvxjfu7fn4eggy4vydkzflcjqbgkmzug65tboe7p=\n",
+	    "bad key" },
+	{ "nickname=a\ntime=1\nsource=local\n"
+	    "key=jp6carkyxellvxjfu7fn4eggy4vydkzflcjqbgkmzug65tboe7p1\n",
+	    "bad key" },
+	{ "nickname=a\ntime=1\nsource=local\nkey= " FP1 "\n", "bad key" },
+	/* Nonzero pad bits: a second spelling of some key. */
+	{ "nickname=a\ntime=1\nsource=local\n"
+	    "key=jp6carkyxellvxjfu7fn4eggy4vydkzflcjqbgkmzug65tboe7pr\n",
+	    "bad key" },
+	/* A bad key after a good one. */
+	{ "nickname=a\ntime=1\nsource=local\nkey=" FP1 "\nkey=x\n",
+	    "bad key" },
 };
 
 START_TEST(test_node_record_bad)
@@ -255,6 +358,9 @@ main(void)
 	    sizeof bad_records / sizeof bad_records[0]);
 	tcase_add_test(tc, test_node_record_nul_source);
 	tcase_add_test(tc, test_node_record_unknown_fields);
+	tcase_add_test(tc, test_node_record_key);
+	tcase_add_loop_test(tc, test_node_record_keys, 0,
+	    sizeof key_records / sizeof key_records[0]);
 	tcase_add_test(tc, test_time_sane);
 	tcase_add_test(tc, test_time_age);
 	tcase_set_timeout(tc, FIXTURE_TIMEOUT);

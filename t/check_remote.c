@@ -33,6 +33,8 @@
 #define DEADLINE 10.0	/* seconds any single wait may take */
 
 static int		 lfd = -1;
+static char		 tlsdir[FIXTURE_PATH_MAX];	/* TLS cases only */
+static char		 keypath[FIXTURE_PATH_MAX + 16];	/* the node's */
 static int		 port;
 static char		 furl[128];
 static pthread_mutex_t	 log_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -100,6 +102,7 @@ setup(void)
 	int			 one = 1;
 
 	logged[0] = '\0';
+	tlsdir[0] = '\0';
 	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	ck_assert_int_ge(lfd, 0);
 	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -120,8 +123,6 @@ teardown(void)
 }
 
 /* ---- a TLS gatherer of the test's making -------------------------------- */
-
-static char		 tlsdir[FIXTURE_PATH_MAX];
 
 /* An identity in tlsdir under name; its server context and fingerprint. */
 static struct ssl_ctx_st *
@@ -233,6 +234,11 @@ mk(void)
 	opt.gatherer_furl = furl;
 	opt.flags = TALLY_F_NO_MONITORS;
 	opt.log = log_cb;
+	/* The node's own key, for a TLS gatherer: made on first use. */
+	if (tlsdir[0] != '\0') {
+		snprintf(keypath, sizeof keypath, "%s/node.key", tlsdir);
+		opt.key_file = keypath;
+	}
 	ck_assert_int_eq(tally_provider_new(&p, &opt), 0);
 	return p;
 }
@@ -319,7 +325,7 @@ START_TEST(test_hello_poll_snapshot)
 	ck_assert(h.nick_len == 8 && memcmp(h.nickname, "far away", 8) == 0);
 
 	/* Nothing but the HELLO before WELCOME. */
-	wire_put_welcome(&out, TALLY_PROTOCOL_VERSION, 60000);
+	wire_put_welcome(&out, TALLY_PROTOCOL_VERSION, 60000, NULL);
 	wire_put_poll(&out, 7);
 	before = (int64_t)time(NULL);
 	send_buf(fd, &out);
@@ -434,7 +440,7 @@ START_TEST(test_welcome_wrong_version)
 	ck_assert_int_eq(tally_provider_start(p), 0);
 	ck_assert_int_ge(fd = accept_next(), 0);
 	ck_assert_int_eq(read_frame(fd, &in, &pl, &plen), WIRE_HELLO);
-	wire_put_welcome(&out, 99, 1000);
+	wire_put_welcome(&out, 99, 1000, NULL);
 	send_buf(fd, &out);
 	ck_assert_int_eq(read_frame(fd, &in, &pl, &plen), WIRE_ERROR);
 	ck_assert_int_eq(wire_get_error(pl, plen, &code, &msg, &mlen, err,
@@ -492,6 +498,18 @@ START_TEST(test_tls_hello_poll_snapshot)
 	ck_assert_msg(srv_handshake(fd, ctx, &ssl, err, sizeof err) == 0,
 	    "%s", err);
 	ck_assert_str_eq(tls_version(ssl), "TLSv1.3");
+	/* The node presented its own key, made 0600 on first use. */
+	{
+		char		 peer[FURL_FP_LEN + 1], mine[FURL_FP_LEN + 1];
+		struct stat	 sb;
+
+		ck_assert_int_eq(tls_peer_key(ssl, peer, sizeof peer), 0);
+		ck_assert_msg(tls_node_key(keypath, mine, sizeof mine, err,
+		    sizeof err) == 0, "%s", err);
+		ck_assert_str_eq(peer, mine);
+		ck_assert_int_eq(stat(keypath, &sb), 0);
+		ck_assert_uint_eq(sb.st_mode & 07777, 0600);
+	}
 
 	ck_assert_int_eq(tls_read_frame(fd, ssl, &in, &pl, &plen),
 	    WIRE_HELLO);
@@ -500,7 +518,7 @@ START_TEST(test_tls_hello_poll_snapshot)
 	    memcmp(h.secret, SECRET, h.secret_len) == 0);
 	ck_assert(h.node_len == 8 && memcmp(h.node_id, "remote-1", 8) == 0);
 
-	wire_put_welcome(&out, TALLY_PROTOCOL_VERSION, 60000);
+	wire_put_welcome(&out, TALLY_PROTOCOL_VERSION, 60000, NULL);
 	wire_put_poll(&out, 3);
 	tls_send_buf(fd, ssl, &out);
 	ck_assert_int_eq(tls_read_frame(fd, ssl, &in, &pl, &plen),
@@ -608,6 +626,58 @@ START_TEST(test_tls_never_plaintext)
 }
 END_TEST
 
+/*
+ * WELCOME's counters: a remote-only provider adds them to what it counted,
+ * once: a reconnection's WELCOME changes nothing.
+ */
+START_TEST(test_welcome_resumes_counters)
+{
+	tally_provider		*p = mk();
+	struct wire_buf		 in, out;
+	struct snapshot		 back, snap;
+	const uint8_t		*pl;
+	size_t			 plen;
+	uint32_t		 seq;
+	int64_t			 t, v;
+	char			 err[128];
+	int			 fd, round;
+
+	wire_buf_init(&in);
+	wire_buf_init(&out);
+	snapshot_init(&back);
+	snapshot_init(&snap);
+	ck_assert_int_eq(snapshot_add_counter(&back, "far.ops", 7, 1000), 0);
+	ck_assert_int_eq(snapshot_add_counter(&back, "far.kept", 8, 5), 0);
+	snapshot_finish(&back);
+	tally_count(p, "far.ops", 42);
+	ck_assert_int_eq(tally_provider_start(p), 0);
+	for (round = 0; round < 2; round++) {
+		ck_assert_int_ge(fd = accept_next(), 0);
+		ck_assert_int_eq(read_frame(fd, &in, &pl, &plen), WIRE_HELLO);
+		wire_put_welcome(&out, TALLY_PROTOCOL_VERSION, 60000, &back);
+		wire_put_poll(&out, 1);
+		send_buf(fd, &out);
+		ck_assert_int_eq(read_frame(fd, &in, &pl, &plen),
+		    WIRE_SNAPSHOT);
+		snapshot_reset(&snap);
+		ck_assert_int_eq(wire_get_snapshot(pl, plen, &seq, &t, &snap,
+		    err, sizeof err), 0);
+		ck_assert(find_counter(&snap, "far.ops", &v));
+		ck_assert_msg(v == 1042, "round %d: far.ops %lld", round,
+		    (long long)v);
+		ck_assert(find_counter(&snap, "far.kept", &v) && v == 5);
+		/* Drop it: the provider reconnects, and is welcomed again. */
+		close(fd);
+	}
+	ck_assert(logged_has("resumed 2 counters from the gatherer"));
+	tally_provider_free(p);
+	wire_buf_free(&in);
+	wire_buf_free(&out);
+	snapshot_free(&back);
+	snapshot_free(&snap);
+}
+END_TEST
+
 /* tally:// is for loopback: elsewhere the provider is not even made. */
 START_TEST(test_plaintext_beyond_loopback)
 {
@@ -643,6 +713,7 @@ main(void)
 	tcase_add_test(tc, test_garbage_from_gatherer);
 	tcase_add_test(tc, test_nobody_listening);
 	tcase_add_test(tc, test_welcome_wrong_version);
+	tcase_add_test(tc, test_welcome_resumes_counters);
 	tcase_add_test(tc, test_plaintext_beyond_loopback);
 	suite_add_tcase(s, tc);
 

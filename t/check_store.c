@@ -400,6 +400,219 @@ START_TEST(test_delete_slot)
 }
 END_TEST
 
+/* A node's key fingerprint: base32 of the SHA-256 of "node key one". */
+#define KEY_FP	"jp6carkyxellvxjfu7fn4eggy4vydkzflcjqbgkmzug65tboe7pq"
+
+/* The node's raw record, through a read-only store; 1 found, 0 not. */
+static int
+record_of(const char *node, char *out, size_t outlen)
+{
+	struct store		*st;
+	struct store_reader	 r;
+	MDB_val			 id, rec;
+	int			 rc, found = 0;
+
+	ck_assert_int_eq(store_open(&st, dir, STORE_RDONLY, err, sizeof err),
+	    0);
+	ck_assert_int_eq(store_reader_begin(st, &r, err, sizeof err), 0);
+	while ((rc = store_reader_next(&r, &id, &rec)) == 1) {
+		if (id.mv_size != strlen(node) ||
+		    memcmp(id.mv_data, node, id.mv_size) != 0)
+			continue;
+		ck_assert_uint_lt(rec.mv_size, outlen);
+		memcpy(out, rec.mv_data, rec.mv_size);
+		out[rec.mv_size] = '\0';
+		found = 1;
+	}
+	ck_assert_int_eq(rc, 0);
+	store_reader_end(&r);
+	store_close(st);
+	return found;
+}
+
+/*
+ * Forgetting a key rewrites the record without its key= line and nothing
+ * else: the other lines byte for byte, the counters and stats, and the
+ * other nodes, untouched.
+ */
+/*
+ * A writer that knows no key (a local provider) keeps the key bound to
+ * the node: only tally forget unbinds it.  One that knows a key writes it.
+ */
+START_TEST(test_write_keeps_key)
+{
+	struct store		*st;
+	struct snapshot		 s;
+	struct record_node	 rn;
+	char			 rec[1024];
+
+	ck_assert_int_eq(store_open(&st, dir, 0, err, sizeof err), 0);
+	snapshot_init(&s);
+	fill(&s, "c", 3, 10);
+	snapshot_finish(&s);
+	node_rec(&rn, "moved");
+	snprintf(rn.key, sizeof rn.key, "%s", KEY_FP);
+	ck_assert_int_eq(store_write_slot(st, "moved", &rn, &s, err,
+	    sizeof err), 0);
+	rn.key[0] = '\0';
+	rn.time++;
+	ck_assert_msg(store_write_slot(st, "moved", &rn, &s, err,
+	    sizeof err) == 0, "%s", err);
+	ck_assert_int_eq(record_of("moved", rec, sizeof rec), 1);
+	ck_assert_msg(strstr(rec, "\nkey=" KEY_FP "\n") != NULL, "%s", rec);
+	/* A node never bound stays unbound. */
+	node_rec(&rn, "fresh");
+	ck_assert_int_eq(store_write_slot(st, "fresh", &rn, &s, err,
+	    sizeof err), 0);
+	ck_assert_int_eq(record_of("fresh", rec, sizeof rec), 1);
+	ck_assert_ptr_null(strstr(rec, "key="));
+	snapshot_free(&s);
+	store_close(st);
+}
+END_TEST
+
+START_TEST(test_forget_key)
+{
+	struct store		*st;
+	struct snapshot		 s;
+	struct record_node	 rn, other, back;
+	char			 want[1024], rec[1024], val[64];
+
+	ck_assert_int_eq(store_open(&st, dir, 0, err, sizeof err), 0);
+	snapshot_init(&s);
+	fill(&s, "c", 3, 10);
+	ck_assert_int_eq(snapshot_add_stat(&s, "s.one", 5, 2.5), 0);
+	snapshot_finish(&s);
+	node_rec(&rn, "far");
+	snprintf(rn.source, sizeof rn.source, "remote 192.0.2.7:40312");
+	snprintf(rn.key, sizeof rn.key, "%s", KEY_FP);
+	ck_assert_msg(store_write_slot(st, "far", &rn, &s, err, sizeof err) ==
+	    0, "%s", err);
+	node_rec(&other, "near");
+	snprintf(other.key, sizeof other.key, "%s", KEY_FP);
+	ck_assert_int_eq(store_write_slot(st, "near", &other, &s, err,
+	    sizeof err), 0);
+	ck_assert_int_eq(record_of("far", rec, sizeof rec), 1);
+	ck_assert_ptr_nonnull(strstr(rec, "\nkey=" KEY_FP "\n"));
+
+	ck_assert_msg(store_forget_key(st, "far", err, sizeof err) == 0, "%s",
+	    err);
+	store_close(st);
+
+	/* What the writer would write for the same node with no key. */
+	rn.key[0] = '\0';
+	ck_assert_int_gt(record_node_fmt(want, sizeof want, &rn), 0);
+	ck_assert_int_eq(record_of("far", rec, sizeof rec), 1);
+	ck_assert_str_eq(rec, want);
+	ck_assert_int_eq(record_node_parse(rec, strlen(rec), &back, err,
+	    sizeof err), 0);
+	ck_assert_str_eq(back.key, "");
+	ck_assert(back.time == rn.time);
+	ck_assert_int_eq(get("far", STORE_COUNTERS, "c.000002", val,
+	    sizeof val), 1);
+	ck_assert_str_eq(val, "12");
+	ck_assert_int_eq(get("far", STORE_STATS, "s.one", val, sizeof val), 1);
+	ck_assert_str_eq(val, "2.5");
+	/* The other node keeps its key. */
+	ck_assert_int_eq(record_of("near", rec, sizeof rec), 1);
+	ck_assert_ptr_nonnull(strstr(rec, "\nkey=" KEY_FP "\n"));
+	snapshot_free(&s);
+}
+END_TEST
+
+/* Twice: the second finds no key; an unknown node; a bad id; read-only. */
+START_TEST(test_forget_key_refused)
+{
+	struct store		*st, *ro;
+	struct snapshot		 s;
+	struct record_node	 rn;
+	char			 before[1024], rec[1024];
+
+	ck_assert_int_eq(store_open(&st, dir, 0, err, sizeof err), 0);
+	snapshot_init(&s);
+	fill(&s, "c", 2, 0);
+	snapshot_finish(&s);
+	node_rec(&rn, "plain");
+	ck_assert_int_eq(store_write_slot(st, "plain", &rn, &s, err,
+	    sizeof err), 0);
+	snprintf(rn.key, sizeof rn.key, "%s", KEY_FP);
+	ck_assert_int_eq(store_write_slot(st, "keyed", &rn, &s, err,
+	    sizeof err), 0);
+
+	ck_assert_int_eq(store_forget_key(st, "keyed", err, sizeof err), 0);
+	ck_assert_int_eq(record_of("keyed", before, sizeof before), 1);
+	ck_assert_int_eq(store_forget_key(st, "keyed", err, sizeof err),
+	    TALLY_ESTATE);
+	ck_assert_msg(strstr(err, ": node keyed: no key bound") != NULL, "%s",
+	    err);
+	ck_assert_int_eq(record_of("keyed", rec, sizeof rec), 1);
+	ck_assert_str_eq(rec, before);
+
+	ck_assert_int_eq(record_of("plain", before, sizeof before), 1);
+	ck_assert_int_eq(store_forget_key(st, "plain", err, sizeof err),
+	    TALLY_ESTATE);
+	ck_assert_int_eq(record_of("plain", rec, sizeof rec), 1);
+	ck_assert_str_eq(rec, before);
+
+	ck_assert_int_eq(store_forget_key(st, "nosuch", err, sizeof err),
+	    TALLY_ENOTFOUND);
+	ck_assert_msg(strstr(err, ": no node nosuch") != NULL, "%s", err);
+	ck_assert_int_eq(record_of("nosuch", rec, sizeof rec), 0);
+
+	ck_assert_int_eq(store_forget_key(st, "Bad Id", err, sizeof err),
+	    TALLY_EINVAL);
+	ck_assert_int_eq(store_forget_key(st, "", err, sizeof err),
+	    TALLY_EINVAL);
+
+	/* A key written again, then refused through a read-only store. */
+	ck_assert_int_eq(store_write_slot(st, "keyed", &rn, &s, err,
+	    sizeof err), 0);
+	store_close(st);
+	ck_assert_int_eq(store_open(&ro, dir, STORE_RDONLY, err, sizeof err),
+	    0);
+	ck_assert_int_eq(store_forget_key(ro, "keyed", err, sizeof err),
+	    TALLY_ESTATE);
+	ck_assert_msg(strstr(err, "opened read-only") != NULL, "%s", err);
+	store_close(ro);
+	ck_assert_int_eq(record_of("keyed", rec, sizeof rec), 1);
+	ck_assert_ptr_nonnull(strstr(rec, "\nkey=" KEY_FP "\n"));
+	snapshot_free(&s);
+}
+END_TEST
+
+/*
+ * A record of another version: its fields unknown here survive, and so
+ * does a record whose key line is the only thing wrong with it, once the
+ * line is gone.
+ */
+static void	raw_env(const char *, const char *, const char *);
+
+START_TEST(test_forget_key_keeps_lines)
+{
+	struct store	*st;
+	char		 rec[1024];
+
+	/* A tally database first, then records as mdb_load would put them. */
+	ck_assert_int_eq(store_open(&st, dir, 0, err, sizeof err), 0);
+	store_close(st);
+	raw_env("nodes", "later", "nickname=l\nkey=" KEY_FP "\ntime=1\n"
+	    "source=remote 10.0.0.1:5\nfuture=1\nkey=" KEY_FP);
+	raw_env("nodes", "broken", "nickname=b\ntime=1\nsource=local\n"
+	    "key=NOT-A-KEY\n");
+	ck_assert_int_eq(store_open(&st, dir, 0, err, sizeof err), 0);
+	ck_assert_msg(store_forget_key(st, "later", err, sizeof err) == 0,
+	    "%s", err);
+	ck_assert_msg(store_forget_key(st, "broken", err, sizeof err) == 0,
+	    "%s", err);
+	store_close(st);
+	ck_assert_int_eq(record_of("later", rec, sizeof rec), 1);
+	ck_assert_str_eq(rec, "nickname=l\ntime=1\nsource=remote "
+	    "10.0.0.1:5\nfuture=1\n");
+	ck_assert_int_eq(record_of("broken", rec, sizeof rec), 1);
+	ck_assert_str_eq(rec, "nickname=b\ntime=1\nsource=local\n");
+}
+END_TEST
+
 /* Bad statsfiles: each refused with a precise message. */
 START_TEST(test_missing_dir)
 {
@@ -1815,6 +2028,10 @@ main(int argc, char **argv)
 	tcase_add_test(tc, test_map_resized_by_other);
 	tcase_add_test(tc, test_fork_refused);
 	tcase_add_test(tc, test_delete_slot);
+	tcase_add_test(tc, test_write_keeps_key);
+	tcase_add_test(tc, test_forget_key);
+	tcase_add_test(tc, test_forget_key_refused);
+	tcase_add_test(tc, test_forget_key_keeps_lines);
 	tcase_add_test(tc, test_missing_dir);
 	tcase_add_test(tc, test_regular_file);
 	tcase_add_test(tc, test_garbage);

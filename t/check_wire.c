@@ -299,11 +299,11 @@ START_TEST(test_welcome_roundtrip)
 
 	wire_buf_init(&b);
 	ck_assert_int_eq(wire_put_welcome(&b, welcomes[_i].version,
-	    welcomes[_i].interval), 0);
+	    welcomes[_i].interval, NULL), 0);
 	one_frame(&b, WIRE_WELCOME, &pl, &plen);
-	ck_assert_uint_eq(plen, 6);
+	ck_assert_uint_eq(plen, 10);
 	copy = dup_bytes(pl, plen);
-	ck_assert_int_eq(wire_get_welcome(copy, plen, &v, &iv, err,
+	ck_assert_int_eq(wire_get_welcome(copy, plen, &v, &iv, NULL, err,
 	    sizeof err), 0);
 	ck_assert_uint_eq(v, welcomes[_i].version);
 	ck_assert_uint_eq(iv, welcomes[_i].interval);
@@ -312,11 +312,63 @@ START_TEST(test_welcome_roundtrip)
 }
 END_TEST
 
+/* WELCOME carries the node's counters back, whole, in name order. */
+START_TEST(test_welcome_counters)
+{
+	struct wire_buf	 b;
+	struct snapshot	 in, out;
+	const uint8_t	*pl;
+	uint8_t		*copy;
+	size_t		 plen;
+	uint16_t	 v;
+	uint32_t	 iv;
+	char		 err[TALLY_ERRLEN];
+
+	wire_buf_init(&b);
+	snapshot_init(&in);
+	snapshot_init(&out);
+	ck_assert_int_eq(snapshot_add_counter(&in, "a.b", 3, INT64_MAX), 0);
+	ck_assert_int_eq(snapshot_add_counter(&in, "z", 1, -7), 0);
+	/* Stats never travel in a WELCOME. */
+	ck_assert_int_eq(snapshot_add_stat(&in, "s", 1, 1.5), 0);
+	ck_assert_int_eq(wire_put_welcome(&b, TALLY_PROTOCOL_VERSION, 1000,
+	    &in), 0);
+	one_frame(&b, WIRE_WELCOME, &pl, &plen);
+	ck_assert_uint_eq(plen, 2 + 4 + 4 + (1 + 3 + 8) + (1 + 1 + 8));
+	copy = dup_bytes(pl, plen);
+	ck_assert_int_eq(wire_get_welcome(copy, plen, &v, &iv, &out, err,
+	    sizeof err), 0);
+	ck_assert_uint_eq(v, TALLY_PROTOCOL_VERSION);
+	ck_assert_uint_eq(iv, 1000);
+	ck_assert_uint_eq(out.ncounters, 2);
+	ck_assert_uint_eq(out.nstats, 0);
+	ck_assert_str_eq(snapshot_name(&out, &out.counters[0]), "a.b");
+	ck_assert(out.counters[0].v.i == INT64_MAX);
+	ck_assert_str_eq(snapshot_name(&out, &out.counters[1]), "z");
+	ck_assert(out.counters[1].v.i == -7);
+	/* A bad name is refused as in a SNAPSHOT; so is a count that lies. */
+	copy[10 + 1] = '/';
+	snapshot_reset(&out);
+	ck_assert_int_eq(wire_get_welcome(copy, plen, &v, &iv, &out, err,
+	    sizeof err), WIRE_EBADNAME);
+	ck_assert_msg(strstr(err, "WELCOME has an invalid stat name") != NULL,
+	    "%s", err);
+	copy[6] = 0x7f;
+	ck_assert_int_eq(wire_get_welcome(copy, plen, &v, &iv, NULL, err,
+	    sizeof err), TALLY_EINVAL);
+	ck_assert_msg(strstr(err, "WELCOME claims") != NULL, "%s", err);
+	free(copy);
+	snapshot_free(&in);
+	snapshot_free(&out);
+	wire_buf_free(&b);
+}
+END_TEST
+
 /* The bytes on the wire, as PROTOCOL.md shows them: big-endian. */
 START_TEST(test_byte_order)
 {
-	static const uint8_t welcome[] = { 0, 0, 0, 7, WIRE_WELCOME,
-	    0x01, 0x02, 0x03, 0x04, 0x05, 0x06 };
+	static const uint8_t welcome[] = { 0, 0, 0, 11, WIRE_WELCOME,
+	    0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0, 0, 0, 0 };
 	static const uint8_t poll[] = { 0, 0, 0, 5, WIRE_POLL,
 	    0xde, 0xad, 0xbe, 0xef };
 	static const uint8_t error[] = { 0, 0, 0, 7, WIRE_ERROR,
@@ -324,7 +376,7 @@ START_TEST(test_byte_order)
 	struct wire_buf	 b;
 
 	wire_buf_init(&b);
-	ck_assert_int_eq(wire_put_welcome(&b, 0x0102, 0x03040506), 0);
+	ck_assert_int_eq(wire_put_welcome(&b, 0x0102, 0x03040506, NULL), 0);
 	ck_assert_uint_eq(b.len, sizeof welcome);
 	ck_assert_mem_eq(b.data, welcome, sizeof welcome);
 	wire_buf_consume(&b, b.len);
@@ -645,7 +697,7 @@ all_frames(struct wire_buf *b, size_t *ends)
 	hello_fields(&hellos[0], &h);
 	ck_assert_int_eq(wire_put_hello(b, &h), 0);
 	ends[k++] = b->len;
-	ck_assert_int_eq(wire_put_welcome(b, 1, 60000), 0);
+	ck_assert_int_eq(wire_put_welcome(b, 1, 60000, NULL), 0);
 	ends[k++] = b->len;
 	ck_assert_int_eq(wire_put_poll(b, 9), 0);
 	ends[k++] = b->len;
@@ -717,7 +769,7 @@ START_TEST(test_frame_back_to_back)
 			break;
 		case WIRE_WELCOME:
 			ck_assert_int_eq(wire_get_welcome(pl, plen, &u16, &u32,
-			    err, sizeof err), 0);
+			    NULL, err, sizeof err), 0);
 			ck_assert_uint_eq(u32, 60000);
 			break;
 		case WIRE_POLL:
@@ -894,7 +946,7 @@ START_TEST(test_small_truncated)
 		copy = dup_bytes(pl, i);
 		err[0] = '\0';
 		if (type == WIRE_WELCOME)
-			rc = wire_get_welcome(copy, i, &u16, &u32, err,
+			rc = wire_get_welcome(copy, i, &u16, &u32, NULL, err,
 			    sizeof err);
 		else if (type == WIRE_POLL)
 			rc = wire_get_poll(copy, i, &u32, err, sizeof err);
@@ -941,7 +993,7 @@ START_TEST(test_trailing_junk)
 		rc = wire_get_hello(copy, plen + 1, &h, err, sizeof err);
 		break;
 	case WIRE_WELCOME:
-		rc = wire_get_welcome(copy, plen + 1, &u16, &u32, err,
+		rc = wire_get_welcome(copy, plen + 1, &u16, &u32, NULL, err,
 		    sizeof err);
 		break;
 	case WIRE_POLL:
@@ -1117,8 +1169,9 @@ START_TEST(test_random_payloads)
 		if (rc == 0)
 			ck_assert(h.nickname + h.nick_len <=
 			    (const char *)copy + len);
-		rc = wire_get_welcome(copy, len, &u16, &u32, err, sizeof err);
-		ck_assert(rc == 0 || rc == TALLY_EINVAL);
+		rc = wire_get_welcome(copy, len, &u16, &u32, NULL, err,
+		    sizeof err);
+		ck_assert(rc == 0 || rc == TALLY_EINVAL || rc == WIRE_EBADNAME);
 		rc = wire_get_poll(copy, len, &u32, err, sizeof err);
 		ck_assert(rc == 0 || rc == TALLY_EINVAL);
 		snapshot_reset(&s);
@@ -1180,6 +1233,7 @@ main(void)
 	tcase_add_test(tc, test_hello_put_too_long);
 	tcase_add_test(tc, test_hello_names_not_validated);
 	tcase_add_loop_test(tc, test_welcome_roundtrip, 0, N(welcomes));
+	tcase_add_test(tc, test_welcome_counters);
 	tcase_add_test(tc, test_byte_order);
 	tcase_add_loop_test(tc, test_poll_roundtrip, 0, N(seqs));
 	tcase_add_loop_test(tc, test_error_roundtrip, 0, WIRE_E_BUSY + 2);

@@ -4,8 +4,9 @@
 # (OpenMetrics and Prometheus text, to stdout and atomically to a file),
 # prune (a threshold too young removes nothing, an aged node goes, a bad
 # duration), check (ok, then damaged records and keys injected with the
-# stock mdb_load), and every command on a missing, empty, garbage,
-# truncated, foreign and unknown-format database.
+# stock mdb_load), forget and show of nodes' key fingerprints (records with
+# key= written with mdb_load, as tallyd would), and every command on a
+# missing, empty, garbage, truncated, foreign and unknown-format database.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "$(dirname "$0")/lib.sh"
 
@@ -435,6 +436,128 @@ for d in 3x 1.5h -5 '' 10dd h 99999999999999999999; do
 done
 db_has_node "$ID1" || fail "a bad duration removed a node"
 
+# ---- key fingerprints and forget ------------------------------------------
+
+# tallyd binds a remote node's id to the fingerprint of its TLS key on its
+# first contact (a key= line in its record, tally(5)); tally forget removes
+# it.  Records written with mdb_load here, as tallyd would write them.
+FP1=jp6carkyxellvxjfu7fn4eggy4vydkzflcjqbgkmzug65tboe7pq
+FP2=farcxg7nqma7npwngh3zuayibu7lgebg6kfjdjgjllq4hsot4w6a
+db=$(db_copy keys)
+now=$(date +%s)
+far_rec="nickname=far away\0atime=$now\0asource=remote 192.0.2.7:40312\0ainterval=60\0a"
+db_put nodes far "${far_rec}key=$FP1\0a" "$db"
+db_put counters far/storage_server.get 42 "$db"
+db_put stats far/storage_server.allocated 1.5 "$db"
+db_put nodes far2 "nickname=two\0atime=$now\0asource=remote 192.0.2.8:1\0akey=$FP2\0a" "$db"
+db_put nodes far3 "nickname=three\0atime=$now\0asource=remote 192.0.2.9:1\0akey=$FP2\0a" "$db"
+
+# key_line NODE: the key line of NODE's section in the last show's output.
+key_line() {
+	awk -v n="$1" 'index($0, n " (") == 1 { getline; print; exit }' "$T/out"
+}
+
+tally -s "$db" show
+expect 0 "show of nodes with keys"
+out_has "^far +far away +[0-9]+[smhd] +remote 192\.0\.2\.7:40312\$" "show's line for a node with a key"
+[ "$(key_line far)" = "  key      $FP1" ] ||
+    fail "show does not print far's key: $(cat "$T/out")"
+[ "$(key_line "$ID1")" = "  key      -" ] ||
+    fail "show does not print '-' for a node without a key: $(cat "$T/out")"
+out_has '^  counter  storage_server\.get +42$' "show of a node with a key: its counters"
+[ ! -s "$T/err" ] || fail "show of nodes with keys wrote to stderr: $(cat "$T/err")"
+
+tally -s "$db" show --json
+expect 0 "show --json of nodes with keys"
+json_ok "$T/out" || fail "show --json of nodes with keys is not JSON: $(cat "$T/out")"
+grep -qxF "      \"key\": \"$FP1\"," "$T/out" || fail "show --json lacks far's key: $(grep key "$T/out")"
+[ "$(grep -cxF '      "key": null,' "$T/out")" -eq 1 ] ||
+    fail "show --json: not one key null (for $ID1): $(grep key "$T/out")"
+if command -v jq >/dev/null 2>&1; then
+	jq -e --arg fp "$FP1" --arg id "$ID1" '
+	    (.nodes[] | select(.id == "far") | .key) == $fp and
+	    (.nodes[] | select(.id == $id) | .key) == null' "$T/out" >/dev/null ||
+	    fail "jq disagrees with show --json of keys: $(cat "$T/out")"
+fi
+
+# export and check read such records as any other.
+tally -s "$db" export --prometheus
+expect 0 "export of nodes with keys"
+om_ok "$T/out" prom || fail "export of nodes with keys is malformed"
+grep -qx 'tally_storage_server_get_total{node="far",nickname="far away"} 42' "$T/out" ||
+    fail "export lacks far's counter: $(grep get_total "$T/out")"
+! grep -q "$FP1" "$T/out" || fail "export gives a key: $(grep "$FP1" "$T/out")"
+[ ! -s "$T/err" ] || fail "export of nodes with keys wrote to stderr: $(cat "$T/err")"
+tally -s "$db" check
+expect 0 "check of nodes with keys"
+
+# forget: the key line goes, and nothing else.
+before=$(db_get nodes far "$db")
+tally -s "$db" forget far
+expect 0 "forget far"
+out_has '^node far: key forgotten; its next connection binds a new key$' "forget far"
+[ ! -s "$T/err" ] || fail "forget wrote to stderr: $(cat "$T/err")"
+mdb_dump -p -s nodes "$db" >"$T/nodes.dump" 2>&1 || fail "mdb_dump: $(cat "$T/nodes.dump")"
+! grep -qF "$FP1" "$T/nodes.dump" || fail "forget left far's key: $(cat "$T/nodes.dump")"
+grep -qF "key=$FP2" "$T/nodes.dump" || fail "forget far removed the others' keys: $(cat "$T/nodes.dump")"
+[ "$(db_get nodes far "$db")" = "$far_rec" ] ||
+    fail "forget changed more than the key: '$before' became '$(db_get nodes far "$db")'"
+[ "$(counter_value far storage_server.get "$db")" = 42 ] ||
+    fail "forget changed far's counter: $(db_dump_all "$db" | grep far/)"
+[ "$(db_get stats far/storage_server.allocated "$db")" = 1.5 ] ||
+    fail "forget changed far's stat: $(db_dump_all "$db" | grep far/)"
+tally -s "$db" show far
+expect 0 "show after forget"
+[ "$(key_line far)" = "  key      -" ] || fail "show after forget: $(cat "$T/out")"
+tally -s "$db" check
+expect 0 "check after forget"
+
+# Twice: no key bound any more; an unknown node; a local node.
+tally -s "$db" forget far
+expect 1 "forget far twice"
+err_has '^tally: node far: no key bound$' "forget far twice"
+[ ! -s "$T/out" ] || fail "forget far twice printed: $(cat "$T/out")"
+tally -s "$db" forget nosuch
+expect 1 "forget of an unknown node"
+err_has '^tally: node nosuch: no such node$' "forget of an unknown node"
+! db_has_node nosuch "$db" || fail "forget created a node"
+
+# Several nodes: each done or reported, in order, exit 1 if one failed;
+# -s after the command.
+tally forget -s "$db" nosuch far2 "$ID1"
+expect 1 "forget of several nodes"
+out_has '^node far2: key forgotten; its next connection binds a new key$' "forget of several nodes"
+err_has '^tally: node nosuch: no such node$' "forget of several nodes"
+err_has "^tally: node $ID1: no key bound\$" "forget of several nodes"
+[ "$(counter_value "$ID1" storage_server.get "$db")" = "$(counter_value "$ID1" storage_server.get)" ] ||
+    fail "forget of a local node changed its counter"
+
+# Invalid node ids and no node are usage errors: nothing is done.
+for args in "far3 Bad-Id" "far3 a/b" "far3 ''" ''; do
+	eval "set -- $args"
+	tally -s "$db" forget "$@"
+	expect 2 "forget $args"
+	err_has "^tally: forget: .*\(try 'tally -h'\)\$" "forget $args"
+done
+err_has "^tally: forget: NODE is required" "forget with no node"
+tally -s "$db" forget far3 Bad-Id
+err_has "^tally: forget: invalid node id 'Bad-Id' \(try 'tally -h'\)\$" "forget of an invalid id"
+mdb_dump -p -s nodes "$db" | grep -q "three.*key=$FP2" ||
+    fail "forget with an invalid id among the nodes forgot far3's key"
+
+# A key that is no fingerprint makes the record unreadable (check, show);
+# forget removes it, and the record reads again.
+bad=$(db_copy bad-key-line)
+db_put nodes odd-key "nickname=odd\0atime=$now\0asource=local\0akey=NOT-A-KEY\0a" "$bad"
+check_bad "$bad" "^$bad: node odd-key: bad key in node record" "a bad key line"
+tally -s "$bad" show
+expect 1 "show of a bad key line"
+err_has "skipping node odd-key: bad key in node record" "show of a bad key line"
+tally -s "$bad" forget odd-key
+expect 0 "forget of a bad key line"
+tally -s "$bad" check
+expect 0 "check after forgetting a bad key line"
+
 # ---- snapshot times that are not sane -------------------------------------
 
 # tally(5): a time is sane from 2000-01-01T00:00:00Z (946684800) to a day
@@ -543,7 +666,8 @@ declare -A WANT=(
 )
 for db in "${!WANT[@]}"; do
 	for cmd in show 'show --json' 'show x' export "export -o $T/x.prom" \
-	    'prune --older-than 1s' 'prune --older-than 1s --dry-run' check; do
+	    'prune --older-than 1s' 'prune --older-than 1s --dry-run' \
+	    'forget x' check; do
 		# shellcheck disable=SC2086
 		tally -s "$db" $cmd
 		expect 1 "$cmd on ${db##*/}"
@@ -622,7 +746,8 @@ out_has '^tally [0-9]+\.[0-9]+\.[0-9]+ \(database format 1\)$' "--version"
 tally -h
 expect 0 "-h"
 out_has '^usage: tally ' "-h"
-for args in '' frob 'show --frob' 'export extra' 'prune' 'check extra' '-s'; do
+for args in '' frob 'show --frob' 'export extra' 'prune' 'check extra' '-s' \
+    forget 'forget --frob x'; do
 	# shellcheck disable=SC2086
 	tally $args
 	expect 2 "tally $args"
@@ -650,6 +775,9 @@ check_tame "a 100 KB duration" "bad duration '\\\\x1b"
 tally -s "$STATS" show "--$long=x"
 expect 2 "a 100 KB option"
 check_tame "a 100 KB option" "unknown option '--\\\\x1b"
+tally -s "$STATS" forget "$long"
+expect 2 "a 100 KB node id for forget"
+check_tame "a 100 KB node id for forget" "invalid node id '\\\\x1b\\[31m0+\\.\\.\\.'"
 tally -s "$STATS" export "$long"
 expect 2 "a 100 KB argument of export"
 check_tame "a 100 KB argument of export" "unexpected argument '\\\\x1b"
@@ -664,5 +792,5 @@ tally -s "$STATS" export -o "$T/nodir/$esc.prom"
 expect 1 "export -o a file with an escape code"
 check_tame "export -o a file with an escape code" "^tally: $T/nodir/\\\\x1b\\[31m\\.prom\\.tmp\\.[0-9]+: No such file"
 
-note "show, export, prune and check on two demo nodes"
+note "show, export, prune, forget and check on two demo nodes"
 exit 0

@@ -1,7 +1,8 @@
 /*
  * fuzz_record.c: libFuzzer target for the database record parser (record.c)
  * that the munin plugin and the tally CLI run on every value they read:
- * record_node_parse, record_parse_int64 and record_parse_double.
+ * record_node_parse (its key= line among the fields), record_parse_int64
+ * and record_parse_double.
  *
  * The whole input is a node record and a number for each parser.  A node
  * record that parses must format and parse back to the same record; a
@@ -181,6 +182,9 @@ fuzz_node(const uint8_t *s, size_t len)
 	}
 	FUZZ_CHECK(name_nickname_valid(rn.nickname, strlen(rn.nickname)));
 	FUZZ_CHECK(strnlen(rn.source, sizeof rn.source) < sizeof rn.source);
+	/* No key, or one as tallyd compares them: one spelling per key. */
+	FUZZ_CHECK(rn.key[0] == '\0' || record_key_valid(rn.key,
+	    strnlen(rn.key, sizeof rn.key)));
 
 	/* What the parser accepted, the writer writes back the same. */
 	if ((text = malloc(1024)) == NULL)
@@ -199,6 +203,7 @@ fuzz_node(const uint8_t *s, size_t len)
 	FUZZ_CHECK(rn.time == back.time);
 	FUZZ_CHECK(strcmp(rn.source, back.source) == 0);
 	FUZZ_CHECK(fuzz_same_double(rn.interval, back.interval));
+	FUZZ_CHECK(strcmp(rn.key, back.key) == 0);
 	free(text);
 }
 

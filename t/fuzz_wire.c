@@ -100,22 +100,30 @@ static void
 fuzz_welcome(const uint8_t *pl, size_t plen)
 {
 	struct wire_buf	 b;
+	struct snapshot	 s;
 	uint16_t	 version;
 	uint32_t	 interval;
 	char		 err[TALLY_ERRLEN];
+	int		 rc;
 
 	err[0] = '\0';
-	if (wire_get_welcome(pl, plen, &version, &interval, err,
-	    sizeof err) != 0) {
+	snapshot_init(&s);
+	rc = wire_get_welcome(pl, plen, &version, &interval, &s, err,
+	    sizeof err);
+	if (rc != 0) {
 		fuzz_check_err(err, sizeof err);
-		FUZZ_CHECK(plen != 6);
+		FUZZ_CHECK(plen != 10 || rc == WIRE_EBADNAME ||
+		    rc == TALLY_ENOMEM);
+		snapshot_free(&s);
 		return;
 	}
-	FUZZ_CHECK(plen == 6);
+	FUZZ_CHECK(plen >= 10 && s.nstats == 0);
+	/* Before snapshot_finish, entries are in wire order. */
 	wire_buf_init(&b);
-	FUZZ_CHECK(wire_put_welcome(&b, version, interval) == 0);
+	FUZZ_CHECK(wire_put_welcome(&b, version, interval, &s) == 0);
 	fuzz_check_frame(&b, WIRE_WELCOME, pl, plen);
 	wire_buf_free(&b);
+	snapshot_free(&s);
 }
 
 static void

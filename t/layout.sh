@@ -106,12 +106,14 @@ is_number "$v" || fail "latencies.get.mean = $v, want a number"
 
 # Files 0660 (LMDB readers need write access to lock.mdb), even under the
 # umask 022 this test runs with.
-for f in data.mdb lock.mdb; do
+# nodes.lock holds the writers' node locks (one live writer per node id).
+for f in data.mdb lock.mdb nodes.lock; do
 	[ -f "$STATS/$f" ] || fail "no $STATS/$f"
 	mode=$(stat -c %a "$STATS/$f")
 	[ "$mode" = 660 ] || fail "$f has mode $mode, want 660"
 done
-[ "$(ls -A "$STATS" | sort | tr '\n' ' ')" = "data.mdb lock.mdb " ] ||
+[ "$(ls -A "$STATS" | sort | tr '\n' ' ')" = \
+    "data.mdb lock.mdb nodes.lock " ] ||
     fail "unexpected files in the statsfile: $(ls -A "$STATS")"
 
 mdb_stat -a "$STATS" >"$T/stat" 2>&1 || fail "mdb_stat -a: $(cat "$T/stat")"

@@ -167,12 +167,21 @@ wait_for() {
 
 # start_node NAME ARG...: start tally-demo-node ARG... in the background,
 # stdout in $T/NAME.out (truncated), stderr appended to $T/NAME.err, and
-# wait for its "ready" line.  NODE_PID[NAME] is its pid.
+# wait for its "ready" line.  NODE_PID[NAME] is its pid.  With -g and no
+# -k, the node's key is $T/NAME.key.
 start_node() {
-	local name=$1
+	local name=$1 arg key=()
 
 	shift
-	"$DEMO" "$@" >"$T/$name.out" 2>>"$T/$name.err" </dev/null &
+	# A remote node needs a key of its own: each NAME gets one, kept
+	# across its restarts, unless the test gives -k itself.
+	for arg; do
+		case $arg in
+		-g) key=(-k "$T/$name.key") ;;
+		-k|-f) key=(); break ;;
+		esac
+	done
+	"$DEMO" "$@" "${key[@]}" >"$T/$name.out" 2>>"$T/$name.err" </dev/null &
 	NODE_PID[$name]=$!
 	wait_for "node $name to be ready" node_ready "$name"
 }
@@ -277,8 +286,10 @@ start_gatherer() {
 	export GATHERER_FURL GATHERER_PID GATHERER_BASEDIR
 }
 
-# gatherer_ready: the furl line is on tallyd's stdout (a whole line: the
-# lines counted by wc -l end in a newline); sets GATHERER_FURL.  Fails at
+# gatherer_ready: tallyd listens; sets GATHERER_FURL.  tallyd prints the
+# furl on stdout only when it makes it (a whole line: the lines counted by
+# wc -l end in a newline); a later start logs "listening on" and the furl
+# is read from BASEDIR/stats_gatherer.furl, as an operator would.  Fails at
 # once if tallyd died.
 gatherer_ready() {
 	local f=$T/gatherer.out n line rc
@@ -286,6 +297,12 @@ gatherer_ready() {
 	n=$(wc -l <"$f" 2>/dev/null) || n=0
 	if [ "$n" -gt 0 ] &&
 	    line=$(head -n "$n" "$f" | grep -m 1 -E '^tally(\+tls)?://'); then
+		GATHERER_FURL=$line
+		return 0
+	fi
+	if gatherer_log_run | grep -q '^tallyd: listening on ' &&
+	    line=$(head -n 1 "$GATHERER_BASEDIR/stats_gatherer.furl") &&
+	    [ -n "$line" ]; then
 		GATHERER_FURL=$line
 		return 0
 	fi

@@ -111,7 +111,8 @@ start_tallyd() {
 	: >"$GATHERER_LOG"
 	"$TALLYD" -l 127.0.0.1:0 -i "$INTERVAL" \
 	    --handshake-timeout "$HS_ARG" --idle-timeout "$IDLE" \
-	    --max-connections $((N + S + 100)) "${TALLYD_ARGS[@]}" "$@" \
+	    --max-connections $((N + S + 100)) \
+	    --max-handshakes-per-addr $((N + S + 100)) "${TALLYD_ARGS[@]}" "$@" \
 	    "$BASE" >"$T/gatherer.out" 2>"$GATHERER_LOG" </dev/null &
 	GATHERER_PID=$!
 	NODE_PID[gatherer]=$GATHERER_PID

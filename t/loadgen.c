@@ -5,10 +5,12 @@
  * answers every POLL by patching seq, time and the values in place, so the
  * client costs little beside the gatherer it measures.  A tally+tls://
  * furl makes every connection TLS 1.3, pinned as a provider pins it
- * (tls.c), non-blocking like the rest.
+ * (tls.c), non-blocking like the rest, and presenting one node key for
+ * all of them as its client certificate.
  *
  * usage: loadgen -f FURL -n CONNECTIONS -m METRICS [-s STALLED]
- *            [-w WINDOW] [-t THREADS] [-o FIRST] [-d SECONDS] [-q]
+ *            [-w WINDOW] [-t THREADS] [-o FIRST] [-d SECONDS] [-k KEYFILE]
+ *            [-q]
  *
  *   -n  connections that say HELLO (node id load-NNNNN, nickname "load N")
  *       and answer every POLL with METRICS metrics: the first half
@@ -22,6 +24,9 @@
  *       doing them all in a row would make TLS look slower than it is
  *   -o  the first node number (default 0): load-FIRST and up
  *   -d  stop after SECONDS (default 0: run until SIGTERM or SIGINT)
+ *   -k  the node key every TLS connection presents (made there if
+ *       absent, as tls_node_key() does); default: a new one, made in a
+ *       temporary file that is removed once the key is loaded
  *   -q  no progress lines on stderr
  *
  * stdout, one line per event, for scripts (SECONDS since `start`):
@@ -41,6 +46,7 @@
 #include <sys/socket.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <netinet/in.h>
@@ -434,8 +440,8 @@ lg_frame(struct lg_conn *c, uint8_t type, const uint8_t *pl, size_t plen)
 			lg_fail(c, "expected WELCOME, got type %u", type);
 			return -1;
 		}
-		if (wire_get_welcome(pl, plen, &version, &interval, err,
-		    sizeof err) != 0) {
+		if (wire_get_welcome(pl, plen, &version, &interval, NULL,
+		    err, sizeof err) != 0) {
 			lg_fail(c, "%s", err);
 			return -1;
 		}
@@ -846,7 +852,7 @@ usage(void)
 {
 	fprintf(stderr, "usage: loadgen -f FURL -n CONNECTIONS -m METRICS "
 	    "[-s STALLED] [-w WINDOW] [-t THREADS] [-o FIRST] [-d SECONDS] "
-	    "[-q]\n");
+	    "[-k KEYFILE] [-q]\n");
 	exit(2);
 }
 
@@ -923,6 +929,42 @@ lg_stop_async_cb(struct ev_loop *loop, ev_async *w, int revents)
 	ev_break(loop, EVBREAK_ALL);
 }
 
+/*
+ * The TLS context, with keyfile as the node key of every connection, or
+ * with a new key made in a temporary directory and removed at once: the
+ * context keeps what it needs in memory.
+ */
+static int
+lg_tls_ctx(struct ssl_ctx_st **ctxp, const char *keyfile)
+{
+	char		 dir[PATH_MAX], path[PATH_MAX + 16];
+	char		 err[TALLY_ERRLEN];
+	const char	*tmp;
+	int		 rc;
+
+	if (keyfile != NULL)
+		rc = tls_client_ctx(ctxp, keyfile, err, sizeof err);
+	else {
+		if ((tmp = getenv("TMPDIR")) == NULL || *tmp == '\0')
+			tmp = "/tmp";
+		snprintf(dir, sizeof dir, "%s/loadgen.XXXXXX", tmp);
+		if (mkdtemp(dir) == NULL) {
+			fprintf(stderr, "loadgen: %s: %s\n", dir,
+			    strerror(errno));
+			return -1;
+		}
+		snprintf(path, sizeof path, "%s/node.key", dir);
+		rc = tls_client_ctx(ctxp, path, err, sizeof err);
+		unlink(path);
+		rmdir(dir);
+	}
+	if (rc != 0) {
+		fprintf(stderr, "loadgen: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
 /* The other threads: their loop until the first thread says stop. */
 static void *
 lg_thread(void *arg)
@@ -940,7 +982,7 @@ main(int argc, char **argv)
 {
 	struct lg_all	 all;
 	struct lg	*lgs, *lg, opt;
-	const char	*furl = NULL;
+	const char	*furl = NULL, *keyfile = NULL;
 	char		 err[TALLY_ERRLEN];
 	sigset_t	 sigs, old;
 	int		 ch, k, nthreads = 1, total, errors = 0;
@@ -950,13 +992,16 @@ main(int argc, char **argv)
 	memset(&all, 0, sizeof all);
 	opt.n = -1;
 	opt.m = -1;
-	while ((ch = getopt(argc, argv, "d:f:m:n:o:qs:t:w:")) != -1) {
+	while ((ch = getopt(argc, argv, "d:f:k:m:n:o:qs:t:w:")) != -1) {
 		switch (ch) {
 		case 'd':
 			opt.duration = (double)lg_number(optarg, 1L << 30);
 			break;
 		case 'f':
 			furl = optarg;
+			break;
+		case 'k':
+			keyfile = optarg;
 			break;
 		case 'm':
 			opt.m = (int)lg_number(optarg, 200000);
@@ -992,10 +1037,8 @@ main(int argc, char **argv)
 		return 2;
 	}
 	if (opt.furl.fingerprint[0] != '\0' &&
-	    tls_client_ctx(&opt.tls, err, sizeof err) != 0) {
-		fprintf(stderr, "loadgen: %s\n", err);
+	    lg_tls_ctx(&opt.tls, keyfile) != 0)
 		return 2;
-	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	signal(SIGPIPE, SIG_IGN);
 	total = opt.n + opt.nstalled;

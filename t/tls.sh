@@ -8,8 +8,10 @@
 # written: a wrong secret over TLS, a plaintext furl against the TLS
 # gatherer, and a man in the middle (a second tallyd with the victim's
 # secret and its own key), which the node names by both fingerprints.  A
-# restart keeps the furl; removing the key and certificate makes a new
-# one, which nodes holding the old furl refuse.  --plaintext beyond
+# restart keeps the furl and names its file instead of printing it; a key
+# or furl file of a wider mode, of another user or behind a symlink is
+# refused at start; removing the key and certificate makes a new one,
+# which nodes holding the old furl refuse.  --plaintext beyond
 # loopback is refused; on loopback it serves a tally:// furl.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "$(dirname "$0")/lib.sh"
@@ -157,14 +159,63 @@ grep -qF -- "$SECRET" "$T/gatherer.err" "$T/mitm.err" &&
     fail "a log line quotes the secret"
 note "refused: a wrong secret, a plaintext furl, a man in the middle"
 
-# ---- restart: the same furl; a new key: a new furl ----------------------
+# ---- restart: the same furl, not printed; a new key: a new furl ---------
 stop_gatherer
-tls_start "$BASE"
-[ "$FURL" = "$FURL0" ] || fail "after a restart tallyd printed '$FURL', not '$FURL0'"
+n0=$(wc -l <"$T/gatherer.err")
+"$TALLYD" -i 1 "$BASE" >"$T/gatherer.out" 2>>"$T/gatherer.err" </dev/null &
+GATHERER_PID=$!
+NODE_PID[gatherer]=$GATHERER_PID
+restarted() {
+	nodes_alive gatherer
+	tail -n "+$((n0 + 1))" "$T/gatherer.err" | grep -q "listening on"
+}
+wait_for "tallyd to restart" restarted
+# The secret is printed once, when made: a restart names the file.
+[ -s "$T/gatherer.out" ] && fail "a restart printed '$(cat "$T/gatherer.out")'"
+tail -n "+$((n0 + 1))" "$T/gatherer.err" |
+    grep -qF "the furl is in $BASE/stats_gatherer.furl (certificate fingerprint $FP)" ||
+    fail "a restart did not name the furl file: $(tail -n 3 "$T/gatherer.err")"
+[ "$(cat "$BASE/stats_gatherer.furl")" = "$FURL0" ] ||
+    fail "after a restart the furl file holds '$(cat "$BASE/stats_gatherer.furl")'"
 t=$(date +%s)
 wait_landed tls-node "$t"
 
+# Key and furl files that others may read, or that another user owns, are
+# refused at start, and left as they are.
 stop_gatherer
+refused_start() {
+	local what=$1
+
+	shift
+	if timeout -k 5 "$WAIT_TIMEOUT" "$TALLYD" -i 1 "$BASE" \
+	    >"$T/refused.out" 2>"$T/refused.err" </dev/null; then
+		fail "tallyd started with $what"
+	fi
+	grep -qF -- "$1" "$T/refused.err" ||
+	    fail "tallyd with $what said: $(cat "$T/refused.err")"
+	[ -s "$T/refused.out" ] && fail "tallyd with $what printed a furl"
+	return 0
+}
+chmod 644 "$BASE/tallyd.key"
+refused_start "a 0644 key" "$BASE/tallyd.key has mode 0644, wider than 0600: refused"
+[ "$(stat -c %a "$BASE/tallyd.key")" = 644 ] || fail "tallyd changed the key's mode"
+chmod 600 "$BASE/tallyd.key"
+chmod 640 "$BASE/stats_gatherer.furl"
+refused_start "a 0640 furl file" "$BASE/stats_gatherer.furl has mode 0640, wider than 0600: refused"
+chmod 600 "$BASE/stats_gatherer.furl"
+if [ "$(id -u)" = 0 ]; then
+	chown 65534 "$BASE/tallyd.key"
+	refused_start "a key of another user" "$BASE/tallyd.key is owned by uid 65534, not by tallyd's user (uid 0): refused"
+	chown 0 "$BASE/tallyd.key"
+else
+	note "not root: the key of another user is not tried"
+fi
+mv "$BASE/tallyd.key" "$BASE/real.key"
+ln -s real.key "$BASE/tallyd.key"
+refused_start "a symlinked key" "$BASE/tallyd.key is not a regular file"
+rm "$BASE/tallyd.key"
+mv "$BASE/real.key" "$BASE/tallyd.key"
+
 rm "$BASE/tallyd.key" "$BASE/tallyd.crt"
 tls_start "$BASE"
 [[ $FURL =~ $TLS_RE ]] || fail "after rotation tallyd printed '$FURL'"
