@@ -172,16 +172,24 @@ int  tally_provider_new(tally_provider **pp, const tally_options *opt);
 int  tally_provider_open(tally_provider **pp, const char *nodedir);
 
 /** Start the provider on a thread of its own, running its own ev loop.
- *  Opens the statsfile (which must be an existing directory), resumes the
- *  node's counters from its slot, starts the built-in producers and the
- *  periodic flush (the first one at once), and dials the gatherer if there
- *  is a furl.  Counts made before start are kept.  A failure to reach the
- *  gatherer is not an error: it is logged and retried.
- *  @return 0, TALLY_ESTATE (already started), TALLY_ESTORE or TALLY_ESYS
- *  (statsfile missing, unwritable, not an LMDB environment),
- *  TALLY_EFORMAT (unknown database format).  On failure the node's slot is
- *  untouched (an empty statsfile may have been initialised) and the
- *  provider may be freed or started again. */
+ *  With a tally+tls:// furl, reads the node's key (tally_options.key_file),
+ *  making it on first use.  Opens the statsfile (which must be an existing
+ *  directory), takes the node id's lock in it (one live writer per node
+ *  id), resumes the node's counters from its slot, starts the built-in
+ *  producers and the periodic flush (the first one at once), and dials the
+ *  gatherer if there is a furl.  Counts made before start are kept.  A
+ *  failure to reach the gatherer is not an error: it is logged and
+ *  retried; a remote-only node resumes its counters from the gatherer's
+ *  WELCOME, once.
+ *  @return 0, TALLY_ESTATE (already started, or another live process or
+ *  provider writes this node id in the statsfile), TALLY_ESTORE or
+ *  TALLY_ESYS (statsfile missing, unwritable, not an LMDB environment; a
+ *  key file that cannot be read or made), TALLY_EINVAL (a key file of
+ *  another owner, of a mode wider than 0600, not a regular file or not an
+ *  Ed25519 key: refused, never fixed), TALLY_EFORMAT (unknown database
+ *  format).  tally_provider_errmsg() says which.  On failure the node's
+ *  slot is untouched (an empty statsfile may have been initialised) and
+ *  the provider may be freed or started again. */
 int  tally_provider_start(tally_provider *p);
 
 /** Like tally_provider_start(), but run the provider's watchers on the

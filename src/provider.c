@@ -49,6 +49,7 @@ struct tally_provider {
 	int			 has_furl;
 	struct remote		*remote;
 	char			*key_file;	/* TLS: the node's own key */
+	int			 key_logged;
 	int			 resumed;
 	int			 remote_resumed;	/* from a WELCOME */
 	struct nodelock		*lock;		/* local mode: node_id's */
@@ -614,6 +615,11 @@ provider_check_key(tally_provider *p)
 	if ((rc = tls_node_key(p->key_file, fp, sizeof fp, err,
 	    sizeof err)) != 0)
 		return provider_fail(p, rc, "%s", err);
+	/* What the gatherer binds the node id to, for its operator. */
+	if (!p->key_logged)
+		provider_log(p, TALLY_LOG_INFO, "node %s: key %s, fingerprint "
+		    "%s", p->node_id, p->key_file, fp);
+	p->key_logged = 1;
 	return 0;
 }
 
