@@ -61,6 +61,7 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 
+#include <arpa/inet.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -151,6 +152,7 @@ struct conn {
 	int			 clock_logged;	/* its time was refused */
 	int			 addr_counted;	/* in its address's handshakes */
 	int			 locked;	/* holds node_id's node lock */
+	int			 is_new;	/* no record yet: counts in nnew */
 	enum conn_tls		 tls;
 	struct tls		*ssl;
 	struct handshake_job	*job;		/* with a handshake thread */
@@ -162,6 +164,7 @@ struct conn {
 	struct wire_buf		 in, out;
 	double			 last_rx;	/* monotonic seconds */
 	double			 hs_deadline;
+	double			 first_deadline;	/* TLS: the first byte */
 	double			 poll_sent;
 	double			 next_poll;	/* 0: not polled yet */
 	double			 phase;		/* of the polls in the interval */
@@ -240,6 +243,7 @@ struct gatherer {
 	double			 addr_logged;
 	size_t			 input;		/* bytes of every conn's in */
 	struct nodelock		*locks;		/* remote nodes' node locks */
+	unsigned		 nnew;		/* connected nodes with no record */
 
 	struct conn		*conns;
 	unsigned		 nconns;
@@ -265,6 +269,7 @@ struct gatherer {
 };
 
 static void	 conn_timer_arm(struct conn *, double);
+static void	 conn_tls_first(struct conn *);
 static void	 conn_read(struct conn *);
 
 static void gatherer_log(const char *, ...) TALLY_PRINTF(1, 2);
@@ -454,11 +459,17 @@ gatherer_secret_ok(const struct gatherer *g, const char *s, size_t len)
  * table holds the addresses with handshakes in flight, no others.
  */
 
-/* The host part of "1.2.3.4:5" or "[::1]:5". */
+/*
+ * Whom a connection counts against: the host part of "1.2.3.4:5", or for
+ * "[2001:db8::1]:5" its /64, since one IPv6 host has a /64 of addresses
+ * to connect from.
+ */
 static void
 gatherer_host(const char *addr, char *host, size_t len)
 {
 	const char	*colon = strrchr(addr, ':');
+	struct in6_addr	 a6;
+	char		 buf[GATHERER_ADDRLEN];
 	size_t		 n = colon != NULL ? (size_t)(colon - addr) :
 			     strlen(addr);
 
@@ -466,6 +477,15 @@ gatherer_host(const char *addr, char *host, size_t len)
 		n = len - 1;
 	memcpy(host, addr, n);
 	host[n] = '\0';
+	if (n < 3 || host[0] != '[' || host[n - 1] != ']')
+		return;
+	memcpy(buf, host + 1, n - 2);
+	buf[n - 2] = '\0';
+	if (inet_pton(AF_INET6, buf, &a6) != 1)
+		return;
+	memset(&a6.s6_addr[8], 0, 8);
+	if (inet_ntop(AF_INET6, &a6, buf, sizeof buf) != NULL)
+		snprintf(host, len, "[%s]/64", buf);
 }
 
 static struct gatherer_addr **
@@ -558,6 +578,19 @@ conn_in_free(struct conn *c)
 
 /* ---- batches ---------------------------------------------------------- */
 
+/* Where a node's newest state is: the batch, if a snapshot waits there. */
+static struct batch_ent *
+gatherer_batched(struct gatherer *g, const char *id)
+{
+	size_t	 i;
+
+	for (i = g->nbatch; i-- > 0;)
+		if (strcmp(g->batch[i].node_id, id) == 0)
+			return &g->batch[i];
+	return NULL;
+}
+
+
 static size_t
 gatherer_snap_size(const struct snapshot *s)
 {
@@ -568,6 +601,7 @@ gatherer_snap_size(const struct snapshot *s)
 static void
 gatherer_commit(struct gatherer *g)
 {
+	struct conn	*c;
 	char		 err[TALLY_ERRLEN];
 	double		 t0, sec;
 	size_t		 i, n = g->nbatch;
@@ -610,6 +644,13 @@ gatherer_commit(struct gatherer *g)
 		g->commits_failed = 0;
 		g->commit_err[0] = '\0';
 		gatherer_count(g, GS_COMMITS, 1);
+		/* New nodes have their record now: they count as nodes. */
+		for (i = 0; i < n && g->nnew > 0; i++)
+			if ((c = gatherer_find(g, g->batch[i].node_id)) !=
+			    NULL && c->is_new) {
+				c->is_new = 0;
+				g->nnew--;
+			}
 		if (g->cfg.verbose)
 			gatherer_log("committed %zu snapshots (%zu samples) in "
 			    "%.1f ms", n, g->nsamples, sec * 1000.0);
@@ -674,6 +715,8 @@ conn_timer_arm(struct conn *c, double now)
 	case CONN_HANDSHAKE:
 		d = gatherer_min(c->hs_deadline, c->last_rx +
 		    g->cfg.idle_timeout);
+		if (c->tls == CONN_TLS_FIRST)
+			d = gatherer_min(d, c->first_deadline);
 		break;
 	case CONN_READY:
 	default:
@@ -820,10 +863,21 @@ conn_unhash(struct conn *c)
 	gatherer_hash_del(g, c);
 	c->polling = 0;
 	conn_addr_release(c);
-	/* Takes are counted: the lock goes with the node's last connection. */
-	if (c->locked)
+	/*
+	 * Takes are counted: the lock goes with the node's last connection,
+	 * and only once its last snapshot is written: a local writer that
+	 * takes the lock next must resume from it, not be overwritten by it.
+	 */
+	if (c->locked) {
+		if (gatherer_batched(g, c->node_id) != NULL)
+			gatherer_commit(g);
 		nodelock_release(g->locks, c->node_id);
+	}
 	c->locked = 0;
+	if (c->is_new) {
+		g->nnew--;
+		c->is_new = 0;
+	}
 }
 
 /* Close at once, without a word: the peer is gone or unwritable. */
@@ -993,6 +1047,21 @@ conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		}
 		break;
 	case CONN_HANDSHAKE:
+		/*
+		 * A TLS peer's first flight is due within first_flight_timeout
+		 * of the accept, its first byte included; one that came in
+		 * time but is still unread is taken first.
+		 */
+		if (c->tls == CONN_TLS_FIRST && slack >= c->first_deadline) {
+			conn_tls_first(c);
+			if (c->tls == CONN_TLS_SHAKE)
+				return;		/* with a thread now */
+			if (c->state == CONN_HANDSHAKE &&
+			    c->tls == CONN_TLS_FIRST)
+				conn_fail(c, WIRE_E_TIMEOUT, "no ClientHello "
+				    "within %g s", g->cfg.first_flight_timeout);
+			break;
+		}
 		if (slack >= c->hs_deadline) {
 			conn_fail(c, WIRE_E_TIMEOUT, "no %s within %g s",
 			    conn_speaks(c) ? "HELLO" : "TLS handshake",
@@ -1159,18 +1228,6 @@ conn_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 	conn_flush(c);
 }
 
-/* Where a node's newest state is: the batch, if a snapshot waits there. */
-static struct batch_ent *
-gatherer_batched(struct gatherer *g, const char *id)
-{
-	size_t	 i;
-
-	for (i = g->nbatch; i-- > 0;)
-		if (strcmp(g->batch[i].node_id, id) == 0)
-			return &g->batch[i];
-	return NULL;
-}
-
 /*
  * Trust on first use, as ssh's known_hosts: the key a node id is bound to
  * is its live connection's, else its record's in the statsfile (or in the
@@ -1205,12 +1262,17 @@ conn_check_key(struct conn *c)
 			    "node %s's record now: try later", c->node_id);
 			return -1;
 		}
-		if (rc == 0 && nodes >= g->cfg.max_nodes) {
+		/* New nodes still on their way to the statsfile count too. */
+		if (rc == 0 && nodes + g->nnew >= g->cfg.max_nodes) {
 			conn_fail(c, WIRE_E_LIMIT, "the statsfile holds %zu "
 			    "nodes, tallyd's limit (tallyd --max-nodes %u): "
-			    "new node %s refused", nodes, g->cfg.max_nodes,
-			    c->node_id);
+			    "new node %s refused", nodes + g->nnew,
+			    g->cfg.max_nodes, c->node_id);
 			return -1;
+		}
+		if (rc == 0) {
+			c->is_new = 1;
+			g->nnew++;
 		}
 		bound = rn.key;
 	}
@@ -1335,9 +1397,12 @@ conn_hello(struct conn *c, const uint8_t *p, size_t len)
 	c->node_id[h.node_len] = '\0';
 	memcpy(c->nickname, h.nickname, h.nick_len);
 	c->nickname[h.nick_len] = '\0';
-	/* The handshake made sure there is a certificate. */
-	if (c->tls == CONN_TLS_UP &&
-	    tls_peer_key(c->ssl, c->key, sizeof c->key) != 0) {
+	/*
+	 * The handshake made sure there is a certificate.  On a TLS
+	 * gatherer, no HELLO counts unless it came over TLS with a key.
+	 */
+	if (g->tls != NULL && (c->tls != CONN_TLS_UP ||
+	    tls_peer_key(c->ssl, c->key, sizeof c->key) != 0)) {
 		conn_fail(c, WIRE_E_KEY, "no client key in the TLS handshake");
 		return;
 	}
@@ -1401,6 +1466,14 @@ conn_snapshot(struct conn *c, const uint8_t *p, size_t len)
 	if (len >= 4 && (seq = gatherer_be32(p)) != c->seq) {
 		conn_fail(c, WIRE_E_UNEXPECTED, "SNAPSHOT answers poll %u, "
 		    "not the outstanding poll %u", seq, c->seq);
+		return;
+	}
+	/* So do too many counters (after seq and time): none is decoded. */
+	if (len >= 16 && gatherer_be32(p + 12) > g->cfg.max_metrics) {
+		conn_fail(c, WIRE_E_LIMIT, "SNAPSHOT of %u counters is over "
+		    "tallyd's limit of %u metrics a node (tallyd "
+		    "--max-metrics)", gatherer_be32(p + 12),
+		    g->cfg.max_metrics);
 		return;
 	}
 	e = &g->batch[g->nbatch];
@@ -1718,6 +1791,7 @@ conn_new(struct gatherer *g, int fd, const struct sockaddr *sa,
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	c->last_rx = now;
 	c->hs_deadline = now + g->cfg.handshake_timeout;
+	c->first_deadline = now + g->cfg.first_flight_timeout;
 	ev_io_init(&c->rio, conn_read_cb, fd, EV_READ);
 	ev_io_init(&c->wio, conn_write_cb, fd, EV_WRITE);
 	ev_init(&c->timer, conn_timer_cb);

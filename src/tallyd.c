@@ -590,6 +590,7 @@ main(int argc, char **argv)
 			tallyd_die("%s/%s: %s (fix or remove it; removing it "
 			    "makes a new secret, and nodes need the new furl)",
 			    basedir, TALLYD_FURL, err);
+		explicit_bzero(line, strlen(line));
 		free(line);
 		have_furl = 1;
 		snprintf(secret, sizeof secret, "%s", old.secret);

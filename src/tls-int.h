@@ -48,5 +48,7 @@ int	 tls_make_cert(EVP_PKEY **, X509 **, const char *);
  */
 int	 tls_write_pem(const char *, EVP_PKEY *, X509 *, int *, char *,
 	     size_t);
+/* A node's key from path, made there on first use (tls_node_key()). */
+int	 tls_node_pkey(const char *, EVP_PKEY **, char *, size_t);
 
 #endif /* TLS_INT_H */

@@ -509,7 +509,8 @@ atk_seal(struct atk_conn *c, uint8_t ct, const uint8_t *buf, size_t len)
 	rec[2] = 0x03;
 	rec[3] = (uint8_t)((inner + REC_TAG) >> 8);
 	rec[4] = (uint8_t)(inner + REC_TAG);
-	memcpy(rec + REC_HEADER, buf, len);
+	if (len > 0)		/* an empty record has no buffer at all */
+		memcpy(rec + REC_HEADER, buf, len);
 	rec[REC_HEADER + len] = ct;
 	memcpy(nonce, c->iv, sizeof nonce);
 	for (i = 0; i < 8; i++)

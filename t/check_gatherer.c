@@ -1915,16 +1915,22 @@ nodes_in_db(void)
 	return n;
 }
 
-/* At --max-nodes, a new node id is refused and a known one lands. */
+/*
+ * At --max-nodes, a new node id is refused and a known one lands.  New
+ * nodes count from their HELLO, before their first snapshot is written.
+ */
 START_TEST(test_limit_nodes)
 {
-	struct client	 c;
+	struct client	 c, d;
 	char		 n[16];
 
 	good_round();
-	snprintf(n, sizeof n, "%zu", nodes_in_db());
+	snprintf(n, sizeof n, "%zu", nodes_in_db() + 1);
 	tallyd_stop();
 	tallyd_start((const char *const[]){ "--max-nodes", n, NULL });
+	/* One place left: the first new node takes it at its HELLO. */
+	cl_open(&d);
+	(void)cl_handshake(&d, "last-place");
 	cl_open(&c);
 	cl_hello(&c, TALLY_PROTOCOL_VERSION, furl.secret, "one-too-many",
 	    "nick");
@@ -1932,6 +1938,7 @@ START_TEST(test_limit_nodes)
 	cl_close(&c);
 	log_wait("new node one-too-many refused");
 	assert_no_slot("one-too-many");
+	cl_close(&d);
 	/* good-1 exists: it lands again. */
 	{
 		uint32_t seq;
@@ -1942,6 +1949,22 @@ START_TEST(test_limit_nodes)
 		db_wait(STORE_COUNTERS, "good-1", "x.count", "99");
 		cl_close(&c);
 	}
+}
+END_TEST
+
+/* A TLS peer that says nothing at all is closed at the first flight's end. */
+START_TEST(test_first_flight_silent)
+{
+	struct client	 c;
+
+	tallyd_stop();
+	tallyd_start((const char *const[]){ "--first-flight-timeout", "0.5",
+	    NULL });
+	cl_connect(&c, furl.port);
+	cl_expect_eof(&c);
+	cl_close(&c);
+	log_wait("no ClientHello within 0.5 s");
+	good_round();
 }
 END_TEST
 
@@ -2034,6 +2057,7 @@ main(void)
 	tcase_add_test(tls, test_tls_bad_handshake);
 	tcase_add_test(tls, test_tls_threads);
 	tcase_add_test(tls, test_limit_handshakes_per_addr);
+	tcase_add_test(tls, test_first_flight_silent);
 	suite_add_tcase(s, tls);
 
 	tcase_add_checked_fixture(plain, setup_plain, teardown);
