@@ -1,6 +1,8 @@
 /*
  * error.c: return codes and the version.
  */
+#include <sys/stat.h>
+
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -106,4 +108,20 @@ error_quote(char *buf, size_t buflen, const char *s, size_t len)
 	}
 	buf[o] = '\0';
 	return buf;
+}
+
+const char *
+error_ftype(mode_t m)
+{
+	if (S_ISFIFO(m))
+		return "a FIFO";
+	if (S_ISSOCK(m))
+		return "a socket";
+	if (S_ISCHR(m))
+		return "a character device";
+	if (S_ISBLK(m))
+		return "a block device";
+	if (S_ISDIR(m))
+		return "a directory";
+	return "of an unknown type";
 }

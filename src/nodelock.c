@@ -235,22 +235,6 @@ nodelock_fcntl(int fd, short type, uint64_t off)
 
 /* ---- the lock file ------------------------------------------------------ */
 
-static const char *
-nodelock_ftype(mode_t m)
-{
-	if (S_ISFIFO(m))
-		return "a FIFO";
-	if (S_ISSOCK(m))
-		return "a socket";
-	if (S_ISCHR(m))
-		return "a character device";
-	if (S_ISBLK(m))
-		return "a block device";
-	if (S_ISDIR(m))
-		return "a directory";
-	return "of an unknown type";
-}
-
 /* The message for a nodes.lock that is not a regular file (*sb, lstat). */
 static int
 nodelock_odd(const char *qpath, const char *file, const struct stat *sb,
@@ -263,7 +247,7 @@ nodelock_odd(const char *qpath, const char *file, const struct stat *sb,
 	if (!S_ISLNK(sb->st_mode))
 		return error_set(err, errlen, TALLY_ESTORE, "statsfile %s: "
 		    NODELOCK_FILE " is %s, not a regular file", qpath,
-		    nodelock_ftype(sb->st_mode));
+		    error_ftype(sb->st_mode));
 	if ((n = readlink(file, target, sizeof target)) < 0)
 		n = 0;
 	error_quote(q, sizeof q, target, (size_t)n);

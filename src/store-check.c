@@ -144,22 +144,6 @@ store_lmdb_err(struct store *s, int rc, char *err, size_t errlen,
 
 /* ---- checks before mapping ---------------------------------------------- */
 
-static const char *
-store_ftype(mode_t m)
-{
-	if (S_ISFIFO(m))
-		return "a FIFO";
-	if (S_ISSOCK(m))
-		return "a socket";
-	if (S_ISCHR(m))
-		return "a character device";
-	if (S_ISBLK(m))
-		return "a block device";
-	if (S_ISDIR(m))
-		return "a directory";
-	return "of an unknown type";
-}
-
 /*
  * lstat path/name: 0 for a regular file, 1 if absent, or an error for
  * anything else.  Symlinks are refused, valid or not: LMDB would create
@@ -205,7 +189,7 @@ store_check_file(struct store *s, const char *name, struct stat *sb,
 	if (!S_ISREG(sb->st_mode))
 		return error_set(err, errlen, TALLY_ESTORE, "statsfile %s: %s "
 		    "is %s, not a regular file", s->qpath, name,
-		    store_ftype(sb->st_mode));
+		    error_ftype(sb->st_mode));
 	return 0;
 }
 

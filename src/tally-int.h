@@ -6,6 +6,8 @@
 #ifndef TALLY_INT_H
 #define TALLY_INT_H
 
+#include <sys/types.h>
+
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -38,6 +40,8 @@ int	 error_set(char *, size_t, int, const char *, ...) TALLY_PRINTF(4, 5);
 #define ERROR_QUOTE_MAX	200
 #define ERROR_QUOTE_LEN	(ERROR_QUOTE_MAX + 1)
 const char *error_quote(char *, size_t, const char *, size_t);
+/* What a file of mode m is, for "P is a FIFO, not a regular file". */
+const char *error_ftype(mode_t);
 
 /* name.c */
 int	 name_node_id_valid(const char *, size_t);
