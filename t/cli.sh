@@ -353,7 +353,7 @@ db_put stats "$ID2/storage_server.allocated" 0x10 "$db"
 check_bad "$db" "^$db: stats key '$ID2/storage_server\\.allocated': value '0x10' is not a number" \
     "a bad stat"
 # Keys of no node need a walk over the whole table (store_reader_walk).
-if grep -q 'store_reader_walk' "$TALLY_SRCDIR/src/tally-int.h"; then
+if grep -q 'store_reader_walk' "$TALLY_SRCDIR/src/lib/tally-int.h"; then
 	db=$(db_copy orphan)
 	db_put stats "gone-node/storage_server.allocated" 1 "$db"
 	check_bad "$db" "^$db: stats key 'gone-node/storage_server\\.allocated': node gone-node is not in the nodes table" \
