@@ -335,6 +335,67 @@ furl_addr_loopback(const struct sockaddr *sa)
 	return 0;
 }
 
+/*
+ * HOST:PORT of a furl, from auth up to slash: "[v6]:PORT" or "NAME:PORT",
+ * each part checked.  0 and the parts, or TALLY_EINVAL with a message.
+ */
+static int
+furl_hostport(const char *auth, const char *slash, int tls,
+    const char **hostp, size_t *hlenp, const char **portp, size_t *plenp,
+    char *err, size_t errlen)
+{
+	char		 q[FURL_QUOTE_MAX + 1];
+	const char	*host, *colon;
+	size_t		 hlen;
+	int		 rc;
+
+	if (*auth == '[') {
+		const char *rb = memchr(auth, ']', (size_t)(slash - auth));
+
+		if (rb == NULL) {
+			error_set(err, errlen, 0, "furl: unclosed '[' in host");
+			return TALLY_EINVAL;
+		}
+		*hostp = host = auth + 1;
+		*hlenp = hlen = (size_t)(rb - host);
+		if ((rc = furl_host_v6(host, hlen, err, errlen)) != 0)
+			return rc;
+		colon = rb + 1;
+		if (colon == slash || *colon != ':') {
+			error_set(err, errlen, 0, "furl: missing ':PORT' after "
+			    "'[%s]' (%s)", furl_quote(q, sizeof q, host, hlen),
+			    tls ? FURL_FORM_TLS : FURL_FORM);
+			return TALLY_EINVAL;
+		}
+	} else {
+		*hostp = host = auth;
+		colon = memchr(auth, ':', (size_t)(slash - auth));
+		if (colon == NULL) {
+			error_set(err, errlen, 0, "furl: missing ':PORT' (%s)",
+			    tls ? FURL_FORM_TLS : FURL_FORM);
+			return TALLY_EINVAL;
+		}
+		if (memchr(colon + 1, ':', (size_t)(slash - colon - 1)) !=
+		    NULL) {
+			error_set(err, errlen, 0, "furl: more than one ':' in "
+			    "HOST:PORT (an IPv6 host goes in brackets, as in "
+			    "tally+tls://FINGERPRINT@[::1]:PORT/SECRET)");
+			return TALLY_EINVAL;
+		}
+		*hlenp = hlen = (size_t)(colon - host);
+		if (hlen == 0) {
+			error_set(err, errlen, 0, "furl: missing host (%s)",
+			    tls ? FURL_FORM_TLS : FURL_FORM);
+			return TALLY_EINVAL;
+		}
+		if ((rc = furl_host_name(host, hlen, err, errlen)) != 0)
+			return rc;
+	}
+	*portp = colon + 1;
+	*plenp = (size_t)(slash - *portp);
+	return furl_port(*portp, *plenp, err, errlen);
+}
+
 int
 furl_parse(const char *s, struct furl *f, char *err, size_t errlen)
 {
@@ -347,7 +408,7 @@ furl_parse_flags(const char *s, int flags, struct furl *f, char *err,
 {
 	struct furl	 tmp;
 	char		 q[FURL_QUOTE_MAX + 1];
-	const char	*p, *auth, *slash, *colon, *host, *port, *secret;
+	const char	*p, *auth, *slash, *host, *port, *secret;
 	const char	*fp = NULL, *at;
 	size_t		 slen, hlen, plen, seclen, fplen = 0;
 	int		 rc, tls;
@@ -403,51 +464,8 @@ furl_parse_flags(const char *s, int flags, struct furl *f, char *err,
 		    tls ? FURL_FORM_TLS : FURL_FORM);
 		return TALLY_EINVAL;
 	}
-	if (*auth == '[') {
-		const char *rb = memchr(auth, ']', (size_t)(slash - auth));
-
-		if (rb == NULL) {
-			error_set(err, errlen, 0, "furl: unclosed '[' in host");
-			return TALLY_EINVAL;
-		}
-		host = auth + 1;
-		hlen = (size_t)(rb - host);
-		if ((rc = furl_host_v6(host, hlen, err, errlen)) != 0)
-			return rc;
-		colon = rb + 1;
-		if (colon == slash || *colon != ':') {
-			error_set(err, errlen, 0, "furl: missing ':PORT' after "
-			    "'[%s]' (%s)", furl_quote(q, sizeof q, host, hlen),
-			    tls ? FURL_FORM_TLS : FURL_FORM);
-			return TALLY_EINVAL;
-		}
-	} else {
-		host = auth;
-		colon = memchr(auth, ':', (size_t)(slash - auth));
-		if (colon == NULL) {
-			error_set(err, errlen, 0, "furl: missing ':PORT' (%s)",
-			    tls ? FURL_FORM_TLS : FURL_FORM);
-			return TALLY_EINVAL;
-		}
-		if (memchr(colon + 1, ':', (size_t)(slash - colon - 1)) !=
-		    NULL) {
-			error_set(err, errlen, 0, "furl: more than one ':' in "
-			    "HOST:PORT (an IPv6 host goes in brackets, as in "
-			    "tally+tls://FINGERPRINT@[::1]:PORT/SECRET)");
-			return TALLY_EINVAL;
-		}
-		hlen = (size_t)(colon - host);
-		if (hlen == 0) {
-			error_set(err, errlen, 0, "furl: missing host (%s)",
-			    tls ? FURL_FORM_TLS : FURL_FORM);
-			return TALLY_EINVAL;
-		}
-		if ((rc = furl_host_name(host, hlen, err, errlen)) != 0)
-			return rc;
-	}
-	port = colon + 1;
-	plen = (size_t)(slash - port);
-	if ((rc = furl_port(port, plen, err, errlen)) != 0)
+	if ((rc = furl_hostport(auth, slash, tls, &host, &hlen, &port,
+	    &plen, err, errlen)) != 0)
 		return rc;
 
 	/* SECRET, the whole rest */
