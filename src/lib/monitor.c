@@ -9,6 +9,10 @@
  *	samples exist.  cpu_monitor.total: CPU seconds used so far.
  *  node.uptime: seconds since the provider was created.
  *
+ * They are one ordinary producer of the provider, registered through
+ * tally.h as a host's are.  monitor_new registers it as the provider is
+ * made, before the host can register any: it runs first, so a host's
+ * producer that puts one of these names still has the last word.
  * Everything here runs on the provider's loop, so nothing needs a lock.
  */
 #include <stdlib.h>
@@ -23,7 +27,8 @@
 #define CPU_PERIOD	60.0
 
 struct monitor {
-	tally_provider	*p;
+	tally_producer	 prod;
+	struct log_hook	 log;
 	double		 born;
 	ev_timer	 load;
 	double		 due;
@@ -53,7 +58,7 @@ monitor_load_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	if (late < 0)
 		late = 0;
 	if (late > 1.0)
-		provider_log(m->p, TALLY_LOG_WARN, "load_monitor: the loop was "
+		log_msg(&m->log, TALLY_LOG_WARN, "load_monitor: the loop was "
 		    "%.3f s late", late);
 	m->lateness[m->iload] = late;
 	m->iload = (m->iload + 1) % LOAD_SAMPLES;
@@ -81,19 +86,74 @@ monitor_cpu_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	monitor_cpu_sample(w->data);
 }
 
+/* CPU use over the last `back` periods, if that many samples exist. */
+static int
+monitor_cpu_avg(const struct monitor *m, int back, double *out)
+{
+	int	 last, first;
+	double	 dt;
+
+	if (m->ncpu <= back)
+		return 0;
+	last = (m->icpu + CPU_SAMPLES - 1) % CPU_SAMPLES;
+	first = (last + CPU_SAMPLES - back) % CPU_SAMPLES;
+	dt = m->wall[last] - m->wall[first];
+	if (dt <= 0)
+		return 0;
+	*out = (m->cpu_s[last] - m->cpu_s[first]) / dt;
+	return 1;
+}
+
+/* The producer's get_stats: every name the table above lists. */
+static int
+monitor_get_stats(void *arg, tally_sink *sink)
+{
+	struct monitor	*m = arg;
+	double		 sum = 0, max = 0, v;
+	int		 i;
+
+	if (m->nload > 0) {
+		for (i = 0; i < m->nload; i++) {
+			sum += m->lateness[i];
+			if (m->lateness[i] > max)
+				max = m->lateness[i];
+		}
+		tally_sink_put(sink, "load_monitor.avg_load", sum / m->nload);
+		tally_sink_put(sink, "load_monitor.max_load", max);
+	}
+	if (monitor_cpu_avg(m, 1, &v))
+		tally_sink_put(sink, "cpu_monitor.1min_avg", v);
+	if (monitor_cpu_avg(m, 5, &v))
+		tally_sink_put(sink, "cpu_monitor.5min_avg", v);
+	if (monitor_cpu_avg(m, 15, &v))
+		tally_sink_put(sink, "cpu_monitor.15min_avg", v);
+	tally_sink_put(sink, "cpu_monitor.total", monitor_cpu_seconds());
+	tally_sink_put(sink, "node.uptime", ev_time() - m->born);
+	return 0;
+}
+
 int
-monitor_new(struct monitor **mp, tally_provider *p)
+monitor_new(struct monitor **mp, tally_provider *p,
+    const struct log_hook *lh)
 {
 	struct monitor	*m;
+	int		 rc;
 
 	if ((m = calloc(1, sizeof *m)) == NULL)
 		return TALLY_ENOMEM;
-	m->p = p;
+	m->log = *lh;
+	m->prod.name = "built-in monitors";
+	m->prod.get_stats = monitor_get_stats;
+	m->prod.ctx = m;
 	m->born = ev_time();
 	ev_timer_init(&m->load, monitor_load_cb, 1.0, 0.);
 	m->load.data = m;
 	ev_timer_init(&m->cpu, monitor_cpu_cb, CPU_PERIOD, CPU_PERIOD);
 	m->cpu.data = m;
+	if ((rc = tally_register_producer(p, &m->prod)) != 0) {
+		free(m);
+		return rc;
+	}
 	*mp = m;
 	return 0;
 }
@@ -116,50 +176,11 @@ monitor_stop(struct monitor *m, struct ev_loop *loop)
 	ev_timer_stop(loop, &m->cpu);
 }
 
-/* CPU use over the last `back` periods, if that many samples exist. */
-static int
-monitor_cpu_avg(const struct monitor *m, int back, double *out)
-{
-	int	 last, first;
-	double	 dt;
-
-	if (m->ncpu <= back)
-		return 0;
-	last = (m->icpu + CPU_SAMPLES - 1) % CPU_SAMPLES;
-	first = (last + CPU_SAMPLES - back) % CPU_SAMPLES;
-	dt = m->wall[last] - m->wall[first];
-	if (dt <= 0)
-		return 0;
-	*out = (m->cpu_s[last] - m->cpu_s[first]) / dt;
-	return 1;
-}
-
-int
-monitor_get_stats(struct monitor *m, tally_sink *sink)
-{
-	double	 sum = 0, max = 0, v;
-	int	 i;
-
-	if (m->nload > 0) {
-		for (i = 0; i < m->nload; i++) {
-			sum += m->lateness[i];
-			if (m->lateness[i] > max)
-				max = m->lateness[i];
-		}
-		tally_sink_put(sink, "load_monitor.avg_load", sum / m->nload);
-		tally_sink_put(sink, "load_monitor.max_load", max);
-	}
-	if (monitor_cpu_avg(m, 1, &v))
-		tally_sink_put(sink, "cpu_monitor.1min_avg", v);
-	if (monitor_cpu_avg(m, 5, &v))
-		tally_sink_put(sink, "cpu_monitor.5min_avg", v);
-	if (monitor_cpu_avg(m, 15, &v))
-		tally_sink_put(sink, "cpu_monitor.15min_avg", v);
-	tally_sink_put(sink, "cpu_monitor.total", monitor_cpu_seconds());
-	tally_sink_put(sink, "node.uptime", ev_time() - m->born);
-	return 0;
-}
-
+/*
+ * Only as the provider is freed, with it: the producer goes with the
+ * provider's list, and no lock is taken, which a child of fork() could
+ * find held by its parent's provider thread for ever.
+ */
 void
 monitor_free(struct monitor *m)
 {
