@@ -6,6 +6,7 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "tally-int.h"
 
@@ -22,4 +23,24 @@ log_msg(const struct log_hook *h, int level, const char *fmt, ...)
 		h->fn(h->ctx, level, buf);
 	else
 		fprintf(stderr, "tally: %s\n", buf);
+}
+
+int
+log_once_fail(struct log_once *o, const char *msg)
+{
+	o->nfailed++;
+	if (strcmp(o->last, msg) == 0)
+		return 0;
+	snprintf(o->last, sizeof o->last, "%s", msg);
+	return 1;
+}
+
+unsigned long
+log_once_ok(struct log_once *o)
+{
+	unsigned long	 n = o->nfailed;
+
+	o->nfailed = 0;
+	o->last[0] = '\0';
+	return n;
 }

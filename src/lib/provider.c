@@ -71,8 +71,7 @@ struct tally_provider {
 	struct snapshot		 snap;
 	char			 errmsg[TALLY_ERRLEN];
 	char			 flusherr[TALLY_ERRLEN]; /* provider thread's */
-	char			 lastfail[TALLY_ERRLEN]; /* last one logged */
-	unsigned long		 nfailed;	/* flushes since it was */
+	struct log_once		 flushfail;	/* failed flushes, logged */
 };
 
 /* Keep msg for tally_provider_errmsg and return rc. */
@@ -340,21 +339,18 @@ provider_snapshot(void *arg, struct snapshot *snap)
 static void
 provider_flush_logged(tally_provider *p, int rc, const char *err)
 {
+	unsigned long	 n;
+
 	if (rc == 0) {
-		if (p->nfailed > 0)
+		if ((n = log_once_ok(&p->flushfail)) > 0)
 			log_msg(&p->log, TALLY_LOG_INFO, "flush: the statsfile "
-			    "is written again, after %lu failed flushes",
-			    p->nfailed);
-		p->nfailed = 0;
-		p->lastfail[0] = '\0';
+			    "is written again, after %lu failed flushes", n);
 		return;
 	}
-	p->nfailed++;
-	if (strcmp(p->lastfail, err) == 0)
-		return;
-	snprintf(p->lastfail, sizeof p->lastfail, "%s", err);
-	log_msg(&p->log, TALLY_LOG_ERR, "flush failed: %s%s", err,
-	    p->nfailed > 1 ? "" : " (logged once until it changes)");
+	if (log_once_fail(&p->flushfail, err))
+		log_msg(&p->log, TALLY_LOG_ERR, "flush failed: %s%s", err,
+		    p->flushfail.nfailed > 1 ? "" :
+		    " (logged once until it changes)");
 }
 
 /* Build a snapshot and commit it to the statsfile.  On the loop only. */

@@ -76,7 +76,7 @@ struct remote {
 	struct wire_buf		 in, out;
 	struct snapshot		 snap;
 	char			 peer[300];
-	char			 last_err[256];
+	struct log_once		 fails;		/* since the last WELCOME */
 };
 
 /* xorshift64*: jitter needs no more, and must not share state. */
@@ -152,10 +152,9 @@ remote_fail(struct remote *r, const char *what, const char *why)
 
 	snprintf(msg, sizeof msg, "%s%s%s", what != NULL ? what : "",
 	    what != NULL ? ": " : "", why);
-	if (strcmp(msg, r->last_err) != 0)
+	if (log_once_fail(&r->fails, msg))
 		log_msg(&r->hooks.log, TALLY_LOG_WARN, "gatherer %s: %s "
 		    "(retrying with backoff)", r->peer, msg);
-	snprintf(r->last_err, sizeof r->last_err, "%s", msg);
 }
 
 static void
@@ -419,7 +418,7 @@ remote_frame(struct remote *r, uint8_t type, const uint8_t *pl, size_t plen)
 		log_msg(&r->hooks.log, TALLY_LOG_INFO, "gatherer %s: "
 		    "connected, polled every %.0f s", r->peer,
 		    interval / 1000.0);
-		r->last_err[0] = '\0';
+		log_once_ok(&r->fails);
 		return 0;
 	}
 	if (type != WIRE_POLL) {

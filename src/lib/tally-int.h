@@ -372,6 +372,20 @@ struct log_hook {
 };
 void	 log_msg(const struct log_hook *, int, const char *, ...)
 	     TALLY_PRINTF(3, 4);
+/*
+ * A failure that repeats is said once: a retry loop, or a flush every
+ * second into a damaged statsfile, fails the same way until someone acts.
+ * log_once_fail notes a failure and returns 1 when its message differs
+ * from the last one noted (log it), 0 when it repeats; log_once_ok notes
+ * a success and returns how many failures came since the last.  A zeroed
+ * struct log_once is ready.
+ */
+struct log_once {
+	char		 last[TALLY_ERRLEN];
+	unsigned long	 nfailed;	/* since the last success */
+};
+int	 log_once_fail(struct log_once *, const char *);
+unsigned long log_once_ok(struct log_once *);
 
 /*
  * producer.c: a provider's producers (tally_producer, tally.h) and the
