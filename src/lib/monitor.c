@@ -9,11 +9,10 @@
  *	samples exist.  cpu_monitor.total: CPU seconds used so far.
  *  node.uptime: seconds since the provider was created.
  *
- * They are one ordinary producer of the provider, registered through
- * tally.h as a host's are.  monitor_new registers it as the provider is
- * made, before the host can register any: it runs first, so a host's
- * producer that puts one of these names still has the last word.
- * Everything here runs on the provider's loop, so nothing needs a lock.
+ * They are one ordinary producer (monitor_producer), which the provider
+ * registers through tally_register_producer as a host does; nothing here
+ * calls the provider.  Everything here runs on the provider's loop, so
+ * nothing needs a lock.
  */
 #include <stdlib.h>
 #include <time.h>
@@ -133,11 +132,9 @@ monitor_get_stats(void *arg, tally_sink *sink)
 }
 
 int
-monitor_new(struct monitor **mp, tally_provider *p,
-    const struct log_hook *lh)
+monitor_new(struct monitor **mp, const struct log_hook *lh)
 {
 	struct monitor	*m;
-	int		 rc;
 
 	if ((m = calloc(1, sizeof *m)) == NULL)
 		return TALLY_ENOMEM;
@@ -150,12 +147,14 @@ monitor_new(struct monitor **mp, tally_provider *p,
 	m->load.data = m;
 	ev_timer_init(&m->cpu, monitor_cpu_cb, CPU_PERIOD, CPU_PERIOD);
 	m->cpu.data = m;
-	if ((rc = tally_register_producer(p, &m->prod)) != 0) {
-		free(m);
-		return rc;
-	}
 	*mp = m;
 	return 0;
+}
+
+const tally_producer *
+monitor_producer(const struct monitor *m)
+{
+	return &m->prod;
 }
 
 void
@@ -176,11 +175,6 @@ monitor_stop(struct monitor *m, struct ev_loop *loop)
 	ev_timer_stop(loop, &m->cpu);
 }
 
-/*
- * Only as the provider is freed, with it: the producer goes with the
- * provider's list, and no lock is taken, which a child of fork() could
- * find held by its parent's provider thread for ever.
- */
 void
 monitor_free(struct monitor *m)
 {

@@ -8,9 +8,9 @@
  * provider's thread through an ev_async and a generation counter under
  * req_lock.
  *
- * The built-in monitors are a producer like any other (monitor.c
- * registers them); remote mode reaches back only through the hooks it is
- * given (provider_remote_new).
+ * The built-in monitors are a producer like any other
+ * (provider_monitors_new); remote mode reaches back only through the
+ * hooks it is given (provider_remote_new).
  */
 #include <errno.h>
 #include <math.h>
@@ -141,6 +141,21 @@ provider_check(const tally_options *opt, struct furl *furl, char *err,
 
 static int	provider_remote_new(tally_provider *);
 
+/*
+ * The built-in monitors: a producer like a host's, registered before the
+ * host can register any, so that they run first and a host's producer
+ * that puts one of their names still has the last word.  It goes with
+ * the provider, unregistered by nobody: tally_provider_free takes no lock
+ * that a child of fork() could find held by its parent's thread.
+ */
+static int
+provider_monitors_new(tally_provider *p)
+{
+	if (monitor_new(&p->mon, &p->log) != 0)
+		return TALLY_ENOMEM;
+	return tally_register_producer(p, monitor_producer(p->mon));
+}
+
 int
 tally_provider_new(tally_provider **pp, const tally_options *opt)
 {
@@ -193,8 +208,8 @@ tally_provider_new(tally_provider **pp, const tally_options *opt)
 	    (p->statsfile = strdup(opt->statsfile)) == NULL) ||
 	    counter_set_new(&p->counters) != 0 ||
 	    producer_set_new(&p->prods, &p->log) != 0 ||
-	    (!(p->flags & TALLY_F_NO_MONITORS) && monitor_new(&p->mon, p,
-	    &p->log) != 0) ||
+	    (!(p->flags & TALLY_F_NO_MONITORS) && provider_monitors_new(p) !=
+	    0) ||
 	    (p->has_furl && provider_remote_new(p) != 0)) {
 		tally_provider_free(p);
 		return TALLY_ENOMEM;

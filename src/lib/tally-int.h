@@ -413,16 +413,15 @@ void	 producer_set_run(struct producer_set *, struct snapshot *);
 
 /*
  * monitor.c: the built-in producers (load_monitor.*, cpu_monitor.*,
- * node.uptime), one ordinary producer of the provider: monitor_new
- * registers it through tally_register_producer, as the provider is made,
- * and it goes with the provider (monitor_free, from tally_provider_free
- * only).  Its timers run on the provider's loop from monitor_start to
- * monitor_stop.  The log hook is copied.
+ * node.uptime), one ordinary producer, for the provider to register
+ * through tally_register_producer; their timers run on the provider's
+ * loop from monitor_start to monitor_stop.  The log hook is copied.
  */
 struct monitor;
 struct ev_loop;
-int	 monitor_new(struct monitor **, tally_provider *,
-	     const struct log_hook *);
+int	 monitor_new(struct monitor **, const struct log_hook *);
+/* The producer: valid until monitor_free. */
+const tally_producer *monitor_producer(const struct monitor *);
 void	 monitor_start(struct monitor *, struct ev_loop *);
 void	 monitor_stop(struct monitor *, struct ev_loop *);
 void	 monitor_free(struct monitor *);
