@@ -9,7 +9,10 @@
  *	samples exist.  cpu_monitor.total: CPU seconds used so far.
  *  node.uptime: seconds since the provider was created.
  *
- * Everything here runs on the provider's loop, so nothing needs a lock.
+ * They are one ordinary producer (monitor_producer), which the provider
+ * registers through tally_register_producer as a host does; nothing here
+ * calls the provider.  Everything here runs on the provider's loop, so
+ * nothing needs a lock.
  */
 #include <stdlib.h>
 #include <time.h>
@@ -23,7 +26,8 @@
 #define CPU_PERIOD	60.0
 
 struct monitor {
-	tally_provider	*p;
+	tally_producer	 prod;
+	struct log_hook	 log;
 	double		 born;
 	ev_timer	 load;
 	double		 due;
@@ -53,7 +57,7 @@ monitor_load_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	if (late < 0)
 		late = 0;
 	if (late > 1.0)
-		provider_log(m->p, TALLY_LOG_WARN, "load_monitor: the loop was "
+		log_msg(&m->log, TALLY_LOG_WARN, "load_monitor: the loop was "
 		    "%.3f s late", late);
 	m->lateness[m->iload] = late;
 	m->iload = (m->iload + 1) % LOAD_SAMPLES;
@@ -81,41 +85,6 @@ monitor_cpu_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	monitor_cpu_sample(w->data);
 }
 
-int
-monitor_new(struct monitor **mp, tally_provider *p)
-{
-	struct monitor	*m;
-
-	if ((m = calloc(1, sizeof *m)) == NULL)
-		return TALLY_ENOMEM;
-	m->p = p;
-	m->born = ev_time();
-	ev_timer_init(&m->load, monitor_load_cb, 1.0, 0.);
-	m->load.data = m;
-	ev_timer_init(&m->cpu, monitor_cpu_cb, CPU_PERIOD, CPU_PERIOD);
-	m->cpu.data = m;
-	*mp = m;
-	return 0;
-}
-
-void
-monitor_start(struct monitor *m, struct ev_loop *loop)
-{
-	m->due = ev_now(loop) + 1.0;
-	ev_timer_set(&m->load, 1.0, 0.);
-	ev_timer_start(loop, &m->load);
-	if (m->ncpu == 0)
-		monitor_cpu_sample(m);
-	ev_timer_start(loop, &m->cpu);
-}
-
-void
-monitor_stop(struct monitor *m, struct ev_loop *loop)
-{
-	ev_timer_stop(loop, &m->load);
-	ev_timer_stop(loop, &m->cpu);
-}
-
 /* CPU use over the last `back` periods, if that many samples exist. */
 static int
 monitor_cpu_avg(const struct monitor *m, int back, double *out)
@@ -134,11 +103,13 @@ monitor_cpu_avg(const struct monitor *m, int back, double *out)
 	return 1;
 }
 
-int
-monitor_get_stats(struct monitor *m, tally_sink *sink)
+/* The producer's get_stats: every name the table above lists. */
+static int
+monitor_get_stats(void *arg, tally_sink *sink)
 {
-	double	 sum = 0, max = 0, v;
-	int	 i;
+	struct monitor	*m = arg;
+	double		 sum = 0, max = 0, v;
+	int		 i;
 
 	if (m->nload > 0) {
 		for (i = 0; i < m->nload; i++) {
@@ -158,6 +129,50 @@ monitor_get_stats(struct monitor *m, tally_sink *sink)
 	tally_sink_put(sink, "cpu_monitor.total", monitor_cpu_seconds());
 	tally_sink_put(sink, "node.uptime", ev_time() - m->born);
 	return 0;
+}
+
+int
+monitor_new(struct monitor **mp, const struct log_hook *lh)
+{
+	struct monitor	*m;
+
+	if ((m = calloc(1, sizeof *m)) == NULL)
+		return TALLY_ENOMEM;
+	m->log = *lh;
+	m->prod.name = "built-in monitors";
+	m->prod.get_stats = monitor_get_stats;
+	m->prod.ctx = m;
+	m->born = ev_time();
+	ev_timer_init(&m->load, monitor_load_cb, 1.0, 0.);
+	m->load.data = m;
+	ev_timer_init(&m->cpu, monitor_cpu_cb, CPU_PERIOD, CPU_PERIOD);
+	m->cpu.data = m;
+	*mp = m;
+	return 0;
+}
+
+const tally_producer *
+monitor_producer(const struct monitor *m)
+{
+	return &m->prod;
+}
+
+void
+monitor_start(struct monitor *m, struct ev_loop *loop)
+{
+	m->due = ev_now(loop) + 1.0;
+	ev_timer_set(&m->load, 1.0, 0.);
+	ev_timer_start(loop, &m->load);
+	if (m->ncpu == 0)
+		monitor_cpu_sample(m);
+	ev_timer_start(loop, &m->cpu);
+}
+
+void
+monitor_stop(struct monitor *m, struct ev_loop *loop)
+{
+	ev_timer_stop(loop, &m->load);
+	ev_timer_stop(loop, &m->cpu);
 }
 
 void

@@ -1,17 +1,21 @@
 /*
  * provider.c: the provider's lifecycle, its producers and its flushes.
  *
- * A provider runs its watchers (the flush timer and the built-in monitors)
- * either on a thread of its own with its own ev loop, or on the host's
- * loop.  Producers and flushes only ever run there, so they never run
- * concurrently.  Other threads reach the provider's thread through an
- * ev_async and a generation counter under req_lock.
+ * A provider runs its watchers (the flush timer, the built-in monitors'
+ * timers and remote mode's connection) either on a thread of its own with
+ * its own ev loop, or on the host's loop.  Producers and flushes only ever
+ * run there, so they never run concurrently.  Other threads reach the
+ * provider's thread through an ev_async and a generation counter under
+ * req_lock.
+ *
+ * The built-in monitors are a producer like any other
+ * (provider_monitors_new); remote mode reaches back only through the
+ * hooks it is given (provider_remote_new).
  */
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,18 +34,13 @@ enum provider_state {
 	PROVIDER_ATTACHED	/* the host's loop */
 };
 
-struct tally_sink {
-	struct snapshot	*snap;
-};
-
 struct tally_provider {
 	char			 node_id[TALLY_NODE_ID_MAX + 1];
 	char			*nickname;
 	char			*statsfile;
 	double			 interval;
 	unsigned		 flags;
-	void			(*log)(void *, int, const char *);
-	void			*log_ctx;
+	struct log_hook		 log;
 
 	struct counter_set	*counters;
 	struct monitor		*mon;
@@ -54,11 +53,7 @@ struct tally_provider {
 	int			 remote_resumed;	/* from a WELCOME */
 	struct nodelock		*lock;		/* local mode: node_id's */
 
-	pthread_mutex_t		 prod_lock;	/* held while producers run */
-	tally_producer		*prods;
-	size_t			 nprods, prodcap;
-	pthread_t		 flusher;
-	int			 in_flush;
+	struct producer_set	*prods;
 
 	enum provider_state	 state;
 	pid_t			 pid;		/* of start or attach */
@@ -76,37 +71,14 @@ struct tally_provider {
 	struct snapshot		 snap;
 	char			 errmsg[TALLY_ERRLEN];
 	char			 flusherr[TALLY_ERRLEN]; /* provider thread's */
-	char			 lastfail[TALLY_ERRLEN]; /* last one logged */
-	unsigned long		 nfailed;	/* flushes since it was */
+	struct log_once		 flushfail;	/* failed flushes, logged */
 };
 
-void
-provider_log(tally_provider *p, int level, const char *fmt, ...)
-{
-	char	 buf[1024];
-	va_list	 ap;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof buf, fmt, ap);
-	va_end(ap);
-	if (p != NULL && p->log != NULL)
-		p->log(p->log_ctx, level, buf);
-	else
-		fprintf(stderr, "tally: %s\n", buf);
-}
-
+/* Keep msg for tally_provider_errmsg and return rc. */
 static int
-provider_fail(tally_provider *p, int rc, const char *fmt, ...)
-    TALLY_PRINTF(3, 4);
-
-static int
-provider_fail(tally_provider *p, int rc, const char *fmt, ...)
+provider_fail(tally_provider *p, int rc, const char *msg)
 {
-	va_list	 ap;
-
-	va_start(ap, fmt);
-	vsnprintf(p->errmsg, sizeof p->errmsg, fmt, ap);
-	va_end(ap);
+	snprintf(p->errmsg, sizeof p->errmsg, "%s", msg);
 	return rc;
 }
 
@@ -120,12 +92,6 @@ const char *
 tally_provider_node_id(const tally_provider *p)
 {
 	return p->node_id;
-}
-
-const char *
-provider_nickname(const tally_provider *p)
-{
-	return p->nickname;
 }
 
 /* Options are checked before anything is allocated, so failures are cheap. */
@@ -173,11 +139,30 @@ provider_check(const tally_options *opt, struct furl *furl, char *err,
 	return 0;
 }
 
+static int	provider_remote_new(tally_provider *);
+
+/*
+ * The built-in monitors: a producer like a host's, registered before the
+ * host can register any, so that they run first and a host's producer
+ * that puts one of their names still has the last word.  It goes with
+ * the provider, unregistered by nobody: tally_provider_free takes no lock
+ * that a child of fork() could find held by its parent's thread.
+ */
+static int
+provider_monitors_new(tally_provider *p)
+{
+	if (monitor_new(&p->mon, &p->log) != 0)
+		return TALLY_ENOMEM;
+	return tally_register_producer(p, monitor_producer(p->mon));
+}
+
 int
 tally_provider_new(tally_provider **pp, const tally_options *opt)
 {
 	tally_provider	*p;
 	struct furl	 furl;
+	struct log_hook	 lh = { opt != NULL ? opt->log : NULL,
+			     opt != NULL ? opt->log_ctx : NULL };
 	char		 err[TALLY_ERRLEN];
 	int		 rc;
 
@@ -194,12 +179,10 @@ tally_provider_new(tally_provider **pp, const tally_options *opt)
 		p->furl = furl;
 		p->has_furl = 1;
 	}
-	p->log = opt->log;
-	p->log_ctx = opt->log_ctx;
+	p->log = lh;
 	p->flags = opt->flags;
 	p->interval = opt->flush_interval > 0 ? opt->flush_interval :
 	    PROVIDER_INTERVAL_DEFAULT;
-	pthread_mutex_init(&p->prod_lock, NULL);
 	pthread_mutex_init(&p->req_lock, NULL);
 	pthread_cond_init(&p->req_cond, NULL);
 	snapshot_init(&p->snap);
@@ -224,10 +207,10 @@ tally_provider_new(tally_provider **pp, const tally_options *opt)
 	    (opt->statsfile != NULL && *opt->statsfile != '\0' &&
 	    (p->statsfile = strdup(opt->statsfile)) == NULL) ||
 	    counter_set_new(&p->counters) != 0 ||
-	    (!(p->flags & TALLY_F_NO_MONITORS) && monitor_new(&p->mon, p) !=
+	    producer_set_new(&p->prods, &p->log) != 0 ||
+	    (!(p->flags & TALLY_F_NO_MONITORS) && provider_monitors_new(p) !=
 	    0) ||
-	    (p->has_furl && remote_new(&p->remote, p, &p->furl,
-	    p->key_file) != 0)) {
+	    (p->has_furl && provider_remote_new(p) != 0)) {
 		tally_provider_free(p);
 		return TALLY_ENOMEM;
 	}
@@ -235,10 +218,7 @@ tally_provider_new(tally_provider **pp, const tally_options *opt)
 	return 0;
 fail:
 	/* No provider to hold the message: log it, as a library may. */
-	if (opt->log != NULL)
-		opt->log(opt->log_ctx, TALLY_LOG_ERR, err);
-	else
-		fprintf(stderr, "tally: %s\n", err);
+	log_msg(&lh, TALLY_LOG_ERR, "%s", err);
 	return rc;
 }
 
@@ -266,7 +246,7 @@ tally_provider_open(tally_provider **pp, const char *nodedir)
 		rc = nodedir_read_line(nodedir, "nickname", &nick, err,
 		    sizeof err);
 	if (rc != 0 && rc != TALLY_ENOTFOUND) {
-		fprintf(stderr, "tally: %s\n", err);
+		log_msg(NULL, TALLY_LOG_ERR, "%s", err);
 		goto out;
 	}
 	if (statsfile == NULL && furl == NULL) {
@@ -294,28 +274,6 @@ out:
 	return rc;
 }
 
-/* Producers and built-in monitors fill the snapshot through the sink. */
-int
-tally_sink_put(tally_sink *s, const char *name, double value)
-{
-	size_t	 len;
-
-	if (s == NULL || name == NULL)
-		return TALLY_EINVAL;
-	len = strnlen(name, TALLY_STAT_NAME_MAX + 1);
-	if (!name_stat_valid(name, len))
-		return TALLY_EINVAL;
-	return snapshot_add_stat(s->snap, name, len, value);
-}
-
-/* Is this thread inside one of p's producers?  Their lock is held then. */
-static int
-provider_in_producer(tally_provider *p)
-{
-	return __atomic_load_n(&p->in_flush, __ATOMIC_ACQUIRE) &&
-	    pthread_equal(p->flusher, pthread_self());
-}
-
 /* A child of fork() has the provider's memory but not its thread. */
 static int
 provider_forked(tally_provider *p)
@@ -331,61 +289,17 @@ provider_forked(tally_provider *p)
 int
 tally_register_producer(tally_provider *p, const tally_producer *prod)
 {
-	size_t	 i;
-	int	 rc = 0;
-
 	if (p == NULL || prod == NULL || prod->get_stats == NULL)
 		return TALLY_EINVAL;
-	if (provider_in_producer(p))
-		return TALLY_ESTATE;
-	pthread_mutex_lock(&p->prod_lock);
-	for (i = 0; i < p->nprods; i++) {
-		if (p->prods[i].get_stats == prod->get_stats &&
-		    p->prods[i].ctx == prod->ctx) {
-			rc = TALLY_EINVAL;
-			goto out;
-		}
-	}
-	if (p->nprods == p->prodcap) {
-		size_t	 ncap = p->prodcap ? p->prodcap * 2 : 8;
-		void	*n = realloc(p->prods, ncap * sizeof *p->prods);
-		if (n == NULL) {
-			rc = TALLY_ENOMEM;
-			goto out;
-		}
-		p->prods = n;
-		p->prodcap = ncap;
-	}
-	p->prods[p->nprods++] = *prod;
-out:
-	pthread_mutex_unlock(&p->prod_lock);
-	return rc;
+	return producer_set_add(p->prods, prod);
 }
 
 int
 tally_unregister_producer(tally_provider *p, const tally_producer *prod)
 {
-	size_t	 i;
-	int	 rc = TALLY_ENOTFOUND;
-
 	if (p == NULL || prod == NULL)
 		return TALLY_EINVAL;
-	/* From inside get_stats the lock is ours already: refuse. */
-	if (provider_in_producer(p))
-		return TALLY_ESTATE;
-	pthread_mutex_lock(&p->prod_lock);
-	for (i = 0; i < p->nprods; i++) {
-		if (p->prods[i].get_stats == prod->get_stats &&
-		    p->prods[i].ctx == prod->ctx) {
-			memmove(&p->prods[i], &p->prods[i + 1],
-			    (p->nprods - i - 1) * sizeof *p->prods);
-			p->nprods--;
-			rc = 0;
-			break;
-		}
-	}
-	pthread_mutex_unlock(&p->prod_lock);
-	return rc;
+	return producer_set_remove(p->prods, prod);
 }
 
 int
@@ -414,39 +328,20 @@ tally_counter_get(tally_provider *p, const char *name)
 }
 
 /*
- * Build a snapshot: counters, built-in monitors, then producers.  On the
- * provider's loop only, for a flush or a gatherer's poll.
+ * Build a snapshot: counters, then producers in the order they came (the
+ * built-in monitors first).  On the provider's loop only, for a flush or
+ * a gatherer's poll (remote mode's snapshot hook).
  */
-int
-provider_snapshot(tally_provider *p, struct snapshot *snap)
+static int
+provider_snapshot(void *arg, struct snapshot *snap)
 {
-	tally_sink		 sink;
-	size_t			 i, mark;
-	int			 rc, prc;
+	tally_provider	*p = arg;
+	int		 rc;
 
-	sink.snap = snap;
 	if ((rc = counter_set_collect(p->counters, snap)) != 0)
 		return rc;
-	if (p->mon != NULL)
-		monitor_get_stats(p->mon, &sink);
-	pthread_mutex_lock(&p->prod_lock);
-	p->flusher = pthread_self();
-	__atomic_store_n(&p->in_flush, 1, __ATOMIC_RELEASE);
-	for (i = 0; i < p->nprods; i++) {
-		mark = snap->nstats;
-		prc = p->prods[i].get_stats(p->prods[i].ctx, &sink);
-		if (prc != 0) {
-			/* Skip this producer's values, keep the rest. */
-			snapshot_truncate_stats(snap, mark);
-			provider_log(p, TALLY_LOG_WARN, "producer %s returned "
-			    "%d: its stats are left out of this snapshot",
-			    p->prods[i].name ? p->prods[i].name : "(unnamed)",
-			    prc);
-		}
-	}
-	__atomic_store_n(&p->in_flush, 0, __ATOMIC_RELEASE);
-	pthread_mutex_unlock(&p->prod_lock);
-	snapshot_finish(snap);
+	producer_set_run(p->prods, snap);
+		snapshot_finish(snap);
 	return 0;
 }
 
@@ -459,21 +354,18 @@ provider_snapshot(tally_provider *p, struct snapshot *snap)
 static void
 provider_flush_logged(tally_provider *p, int rc, const char *err)
 {
+	unsigned long	 n;
+
 	if (rc == 0) {
-		if (p->nfailed > 0)
-			provider_log(p, TALLY_LOG_INFO, "flush: the statsfile "
-			    "is written again, after %lu failed flushes",
-			    p->nfailed);
-		p->nfailed = 0;
-		p->lastfail[0] = '\0';
+		if ((n = log_once_ok(&p->flushfail)) > 0)
+			log_msg(&p->log, TALLY_LOG_INFO, "flush: the statsfile "
+			    "is written again, after %lu failed flushes", n);
 		return;
 	}
-	p->nfailed++;
-	if (strcmp(p->lastfail, err) == 0)
-		return;
-	snprintf(p->lastfail, sizeof p->lastfail, "%s", err);
-	provider_log(p, TALLY_LOG_ERR, "flush failed: %s%s", err,
-	    p->nfailed > 1 ? "" : " (logged once until it changes)");
+	if (log_once_fail(&p->flushfail, err))
+		log_msg(&p->log, TALLY_LOG_ERR, "flush failed: %s%s", err,
+		    p->flushfail.nfailed > 1 ? "" :
+		    " (logged once until it changes)");
 }
 
 /* Build a snapshot and commit it to the statsfile.  On the loop only. */
@@ -565,11 +457,17 @@ provider_resume_cb(void *ctx, const char *name, size_t len, int64_t v)
 	return counter_set_resume(ctx, name, len, v);
 }
 
-void
-provider_resume_remote(tally_provider *p, const struct snapshot *counters)
+/*
+ * Remote mode's resume hook: the counters of the gatherer's WELCOME,
+ * resumed once per provider, and only by one without a statsfile (which
+ * resumes them itself).
+ */
+static void
+provider_resume_remote(void *arg, const struct snapshot *counters)
 {
-	size_t	 i;
-	int	 rc;
+	tally_provider	*p = arg;
+	size_t		 i;
+	int		 rc;
 
 	/* A local statsfile resumed them already; a reconnection has them. */
 	if (p->statsfile != NULL || p->remote_resumed)
@@ -580,15 +478,29 @@ provider_resume_remote(tally_provider *p, const struct snapshot *counters)
 		    snapshot_name(counters, &counters->counters[i]),
 		    counters->counters[i].nlen, counters->counters[i].v.i);
 		if (rc != 0) {
-			provider_log(p, TALLY_LOG_WARN, "resume from the "
+			log_msg(&p->log, TALLY_LOG_WARN, "resume from the "
 			    "gatherer: %s after %zu of %zu counters",
 			    tally_strerror(rc), i, counters->ncounters);
 			return;
 		}
 	}
 	if (counters->ncounters > 0)
-		provider_log(p, TALLY_LOG_INFO, "resumed %zu counters from the "
+		log_msg(&p->log, TALLY_LOG_INFO, "resumed %zu counters from the "
 		    "gatherer", counters->ncounters);
+}
+
+/* Remote mode, which sees the provider only through these hooks. */
+static int
+provider_remote_new(tally_provider *p)
+{
+	struct remote_hooks	 h;
+
+	h.snapshot = provider_snapshot;
+	h.resume = provider_resume_remote;
+	h.ctx = p;
+	h.log = p->log;
+	return remote_new(&p->remote, &p->furl, p->node_id, p->nickname,
+	    p->key_file, &h);
 }
 
 static void
@@ -614,10 +526,10 @@ provider_check_key(tally_provider *p)
 		return 0;
 	if ((rc = tls_node_key(p->key_file, fp, sizeof fp, err,
 	    sizeof err)) != 0)
-		return provider_fail(p, rc, "%s", err);
+		return provider_fail(p, rc, err);
 	/* What the gatherer binds the node id to, for its operator. */
 	if (!p->key_logged)
-		provider_log(p, TALLY_LOG_INFO, "node %s: key %s, fingerprint "
+		log_msg(&p->log, TALLY_LOG_INFO, "node %s: key %s, fingerprint "
 		    "%s", p->node_id, p->key_file, fp);
 	p->key_logged = 1;
 	return 0;
@@ -640,22 +552,23 @@ provider_open_store(tally_provider *p)
 		return 0;	/* remote mode only */
 	if ((rc = store_open(&p->store, p->statsfile, 0, err,
 	    sizeof err)) != 0)
-		return provider_fail(p, rc, "%s", err);
+		return provider_fail(p, rc, err);
 	if ((rc = nodelock_open(&p->lock, p->statsfile, err,
 	    sizeof err)) != 0 ||
 	    (rc = nodelock_take(p->lock, p->node_id, err, sizeof err)) != 0) {
 		provider_close_store(p);
-		return provider_fail(p, rc, "%s", err);
+		return provider_fail(p, rc, err);
 	}
 	if (!p->resumed) {
 		rc = store_read_counters(p->store, p->node_id,
 		    provider_resume_cb, p->counters, err, sizeof err);
 		if (rc != 0) {
 			provider_close_store(p);
-			return provider_fail(p, rc, "resume: %s", err);
+			return error_set(p->errmsg, sizeof p->errmsg, rc,
+			    "resume: %s", err);
 		}
 		if (err[0] != '\0')
-			provider_log(p, TALLY_LOG_WARN, "%s", err);
+			log_msg(&p->log, TALLY_LOG_WARN, "%s", err);
 		p->resumed = 1;
 	}
 	return 0;
@@ -707,8 +620,8 @@ tally_provider_start(tally_provider *p)
 		ev_loop_destroy(p->loop);
 		p->loop = NULL;
 		provider_close_store(p);
-		return provider_fail(p, TALLY_ESYS, "pthread_create: %s",
-		    strerror(rc));
+		return error_set(p->errmsg, sizeof p->errmsg, TALLY_ESYS,
+		    "pthread_create: %s", strerror(rc));
 	}
 	p->pid = getpid();
 	p->state = PROVIDER_THREAD;
@@ -743,7 +656,7 @@ tally_provider_flush(tally_provider *p)
 		return TALLY_EINVAL;
 	if ((rc = provider_forked(p)) != 0)
 		return rc;
-	if (provider_in_producer(p))
+	if (producer_set_inside(p->prods))
 		return provider_fail(p, TALLY_ESTATE, "flush from inside a "
 		    "producer");
 	switch (p->state) {
@@ -794,7 +707,7 @@ tally_provider_stop(tally_provider *p)
 		p->state = PROVIDER_IDLE;
 		return rc;
 	}
-	if (provider_in_producer(p))
+	if (producer_set_inside(p->prods))
 		return provider_fail(p, TALLY_ESTATE, "stop from inside a "
 		    "producer");
 	switch (p->state) {
@@ -836,11 +749,10 @@ tally_provider_free(tally_provider *p)
 	monitor_free(p->mon);
 	remote_free(p->remote);
 	snapshot_free(&p->snap);
-	free(p->prods);
+	producer_set_free(p->prods);
 	free(p->nickname);
 	free(p->statsfile);
 	free(p->key_file);
-	pthread_mutex_destroy(&p->prod_lock);
 	pthread_mutex_destroy(&p->req_lock);
 	pthread_cond_destroy(&p->req_cond);
 	free(p);

@@ -16,6 +16,10 @@
  * Everything here runs on the provider's loop: counting threads never see
  * the network.  Name resolution uses getaddrinfo() on that loop, which may
  * block it briefly for a host name; furls usually carry an address.
+ *
+ * Of the provider, remote mode knows only its hooks (struct remote_hooks):
+ * one builds the node's snapshot, one takes the counters of a WELCOME, and
+ * a log hook says where lines go.
  */
 #include <sys/socket.h>
 #include <sys/random.h>
@@ -25,7 +29,6 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,9 +53,11 @@ enum remote_state {
 };
 
 struct remote {
-	tally_provider		*p;
+	struct remote_hooks	 hooks;
 	struct furl		 furl;
-	const char		*key_file;	/* the provider's */
+	const char		*node_id;	/* these three: not copied */
+	const char		*nickname;
+	const char		*key_file;
 	struct ev_loop		*loop;
 	enum remote_state	 state;
 	int			 running;
@@ -71,7 +76,7 @@ struct remote {
 	struct wire_buf		 in, out;
 	struct snapshot		 snap;
 	char			 peer[300];
-	char			 last_err[256];
+	struct log_once		 fails;		/* since the last WELCOME */
 };
 
 /* xorshift64*: jitter needs no more, and must not share state. */
@@ -86,15 +91,18 @@ remote_random(struct remote *r)
 }
 
 int
-remote_new(struct remote **rp, tally_provider *p, const struct furl *f,
-    const char *key_file)
+remote_new(struct remote **rp, const struct furl *f, const char *node_id,
+    const char *nickname, const char *key_file,
+    const struct remote_hooks *hooks)
 {
 	struct remote	*r;
 
 	if ((r = calloc(1, sizeof *r)) == NULL)
 		return TALLY_ENOMEM;
-	r->p = p;
+	r->hooks = *hooks;
 	r->furl = *f;
+	r->node_id = node_id;
+	r->nickname = nickname;
 	r->key_file = key_file;
 	r->fd = -1;
 	r->backoff = REMOTE_BACKOFF_MIN;
@@ -133,23 +141,20 @@ remote_printable(char *out, size_t size, const char *s, size_t n)
 	out[n] = '\0';
 }
 
-/* Log a failure once until the next success, so retries don't flood. */
+/*
+ * Log a failure, "what: why" (or why alone), once until the next success,
+ * so that retries don't flood.
+ */
 static void
-remote_fail(struct remote *r, const char *fmt, ...) TALLY_PRINTF(2, 3);
-
-static void
-remote_fail(struct remote *r, const char *fmt, ...)
+remote_fail(struct remote *r, const char *what, const char *why)
 {
 	char	 msg[256];
-	va_list	 ap;
 
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	if (strcmp(msg, r->last_err) != 0)
-		provider_log(r->p, TALLY_LOG_WARN, "gatherer %s: %s (retrying "
-		    "with backoff)", r->peer, msg);
-	snprintf(r->last_err, sizeof r->last_err, "%s", msg);
+	snprintf(msg, sizeof msg, "%s%s%s", what != NULL ? what : "",
+	    what != NULL ? ": " : "", why);
+	if (log_once_fail(&r->fails, msg))
+		log_msg(&r->hooks.log, TALLY_LOG_WARN, "gatherer %s: %s "
+		    "(retrying with backoff)", r->peer, msg);
 }
 
 static void
@@ -181,14 +186,16 @@ static void
 remote_retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct remote	*r = w->data;
+	char		 msg[64];
 
 	if (r->state == REMOTE_IDLE)
 		remote_connect(r);
 	else {
 		/* The handshake timer fired. */
-		remote_fail(r, "%s within %.0f s", r->state == REMOTE_TLS ?
-		    "no TLS handshake" : "no WELCOME",
+		snprintf(msg, sizeof msg, "%s within %.0f s", r->state ==
+		    REMOTE_TLS ? "no TLS handshake" : "no WELCOME",
 		    REMOTE_HANDSHAKE_TIMEOUT);
+		remote_fail(r, NULL, msg);
 		remote_reschedule(r);
 	}
 }
@@ -201,8 +208,10 @@ static void
 remote_watchdog_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct remote	*r = w->data;
+	char		 msg[64];
 
-	remote_fail(r, "no poll for %.0f s", 3 * r->interval);
+	snprintf(msg, sizeof msg, "no poll for %.0f s", 3 * r->interval);
+	remote_fail(r, NULL, msg);
 	remote_reschedule(r);
 }
 
@@ -276,7 +285,7 @@ remote_send(struct remote *r, const void *buf, size_t len)
 		}
 		r->wr_wants_read = 0;
 		if (t < 0) {
-			remote_fail(r, "TLS write: %s", err);
+			remote_fail(r, "TLS write", err);
 			return -1;
 		}
 		return t;
@@ -289,7 +298,7 @@ remote_send(struct remote *r, const void *buf, size_t len)
 			continue;
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
 			return 0;
-		remote_fail(r, "send: %s", strerror(errno));
+		remote_fail(r, "send", strerror(errno));
 		return -1;
 	}
 }
@@ -316,7 +325,7 @@ remote_protocol_error(struct remote *r, uint16_t code, const char *msg)
 {
 	char	 err[64];
 
-	remote_fail(r, "%s", msg);
+	remote_fail(r, NULL, msg);
 	/* One try, without waiting: the connection goes either way. */
 	if (wire_put_error(&r->out, code, msg) == 0) {
 		if (r->ssl != NULL)
@@ -335,7 +344,7 @@ remote_answer_poll(struct remote *r, uint32_t seq)
 	int	 rc;
 
 	snapshot_reset(&r->snap);
-	if ((rc = provider_snapshot(r->p, &r->snap)) != 0 ||
+	if ((rc = r->hooks.snapshot(r->hooks.ctx, &r->snap)) != 0 ||
 	    (rc = wire_put_snapshot(&r->out, seq, (int64_t)time(NULL),
 	    &r->snap)) != 0) {
 		remote_protocol_error(r, rc == TALLY_ELIMIT ? WIRE_E_TOO_BIG :
@@ -350,6 +359,7 @@ static int
 remote_frame(struct remote *r, uint8_t type, const uint8_t *pl, size_t plen)
 {
 	char		 err[128], shown[WIRE_ERRMSG_MAX + 1];
+	char		 why[WIRE_ERRMSG_MAX + 32];
 	const char	*msg;
 	size_t		 mlen;
 	uint32_t	 seq, interval;
@@ -358,10 +368,12 @@ remote_frame(struct remote *r, uint8_t type, const uint8_t *pl, size_t plen)
 	if (type == WIRE_ERROR) {
 		if (wire_get_error(pl, plen, &code, &msg, &mlen, err,
 		    sizeof err) != 0)
-			remote_fail(r, "malformed ERROR frame");
+			remote_fail(r, NULL, "malformed ERROR frame");
 		else {
 			remote_printable(shown, sizeof shown, msg, mlen);
-			remote_fail(r, "refused: %s (error %u)", shown, code);
+			snprintf(why, sizeof why, "%s (error %u)", shown,
+			    code);
+			remote_fail(r, "refused", why);
 		}
 		remote_reschedule(r);
 		return -1;
@@ -389,7 +401,7 @@ remote_frame(struct remote *r, uint8_t type, const uint8_t *pl, size_t plen)
 			return -1;
 		}
 		/* The counters the gatherer holds: a restart resumes them. */
-		provider_resume_remote(r->p, &r->snap);
+		r->hooks.resume(r->hooks.ctx, &r->snap);
 		snapshot_reset(&r->snap);
 		if (version != TALLY_PROTOCOL_VERSION) {
 			snprintf(err, sizeof err, "gatherer speaks protocol "
@@ -403,9 +415,10 @@ remote_frame(struct remote *r, uint8_t type, const uint8_t *pl, size_t plen)
 		remote_watchdog_kick(r);
 		r->state = REMOTE_READY;
 		r->backoff = REMOTE_BACKOFF_MIN;
-		provider_log(r->p, TALLY_LOG_INFO, "gatherer %s: connected, "
-		    "polled every %.0f s", r->peer, interval / 1000.0);
-		r->last_err[0] = '\0';
+		log_msg(&r->hooks.log, TALLY_LOG_INFO, "gatherer %s: "
+		    "connected, polled every %.0f s", r->peer,
+		    interval / 1000.0);
+		log_once_ok(&r->fails);
 		return 0;
 	}
 	if (type != WIRE_POLL) {
@@ -444,9 +457,9 @@ remote_recv(struct remote *r)
 		if (t == TLS_WANT_READ || t == TLS_WANT_WRITE)
 			return 0;
 		if (t == 0)
-			remote_fail(r, "connection closed");
+			remote_fail(r, NULL, "connection closed");
 		else if (t < 0)
-			remote_fail(r, "TLS read: %s", err);
+			remote_fail(r, "TLS read", err);
 		return t > 0 ? t : -1;
 	}
 	n = recv(r->fd, buf, room, 0);
@@ -455,7 +468,7 @@ remote_recv(struct remote *r)
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK ||
 	    errno == EINTR))
 		return 0;
-	remote_fail(r, "%s", n == 0 ? "connection closed" : strerror(errno));
+	remote_fail(r, NULL, n == 0 ? "connection closed" : strerror(errno));
 	return -1;
 }
 
@@ -469,7 +482,7 @@ remote_read(struct remote *r)
 
 again:
 	if (wire_buf_reserve(&r->in, REMOTE_READ_CHUNK) != 0) {
-		remote_fail(r, "out of memory");
+		remote_fail(r, NULL, "out of memory");
 		remote_reschedule(r);
 		return;
 	}
@@ -508,18 +521,16 @@ static void
 remote_hello(struct remote *r)
 {
 	struct wire_hello	 h;
-	const char		*id = tally_provider_node_id(r->p);
-	const char		*nick = provider_nickname(r->p);
 
 	h.version = TALLY_PROTOCOL_VERSION;
 	h.secret = r->furl.secret;
 	h.secret_len = strlen(r->furl.secret);
-	h.node_id = id;
-	h.node_len = strlen(id);
-	h.nickname = nick;
-	h.nick_len = strlen(nick);
+	h.node_id = r->node_id;
+	h.node_len = strlen(r->node_id);
+	h.nickname = r->nickname;
+	h.nick_len = strlen(r->nickname);
 	if (wire_put_hello(&r->out, &h) != 0) {
-		remote_fail(r, "cannot build HELLO");
+		remote_fail(r, NULL, "cannot build HELLO");
 		remote_reschedule(r);
 		return;
 	}
@@ -542,8 +553,8 @@ remote_tls_step(struct remote *r)
 		return;
 	}
 	if (rc != 0) {
-		remote_fail(r, "%s%s", tls_pin_failed(r->ssl) ? "" :
-		    "TLS handshake failed: ", err);
+		remote_fail(r, tls_pin_failed(r->ssl) ? NULL :
+		    "TLS handshake failed", err);
 		remote_reschedule(r);
 		return;
 	}
@@ -567,7 +578,7 @@ remote_connected(struct remote *r)
 	}
 	if (tls_new(&r->ssl, r->tls_ctx, r->fd, r->furl.fingerprint, err,
 	    sizeof err) != 0) {
-		remote_fail(r, "%s", err);
+		remote_fail(r, NULL, err);
 		remote_reschedule(r);
 		return;
 	}
@@ -586,7 +597,7 @@ remote_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 		if (getsockopt(r->fd, SOL_SOCKET, SO_ERROR, &soerr, &len) != 0)
 			soerr = errno;
 		if (soerr != 0) {
-			remote_fail(r, "connect: %s", strerror(soerr));
+			remote_fail(r, "connect", strerror(soerr));
 			remote_reschedule(r);
 			return;
 		}
@@ -619,7 +630,7 @@ remote_connect(struct remote *r)
 
 	if (r->furl.fingerprint[0] != '\0' && r->tls_ctx == NULL &&
 	    tls_client_ctx(&r->tls_ctx, r->key_file, err, sizeof err) != 0) {
-		remote_fail(r, "%s", err);
+		remote_fail(r, NULL, err);
 		remote_reschedule(r);
 		return;
 	}
@@ -628,15 +639,15 @@ remote_connect(struct remote *r)
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_NUMERICSERV;
 	if ((rc = getaddrinfo(r->furl.host, r->furl.port, &hints, &ai)) != 0) {
-		remote_fail(r, "%s", gai_strerror(rc));
+		remote_fail(r, NULL, gai_strerror(rc));
 		remote_reschedule(r);
 		return;
 	}
 	/* furl_parse saw a loopback name; this sees where it leads. */
 	if (r->furl.fingerprint[0] == '\0' && !furl_addr_loopback(ai->ai_addr)) {
-		remote_fail(r, "plaintext tally:// furl resolves to an address "
-		    "beyond loopback: refused (use the gatherer's tally+tls:// "
-		    "furl)");
+		remote_fail(r, NULL, "plaintext tally:// furl resolves to an "
+		    "address beyond loopback: refused (use the gatherer's "
+		    "tally+tls:// furl)");
 		freeaddrinfo(ai);
 		remote_reschedule(r);
 		return;
@@ -644,7 +655,7 @@ remote_connect(struct remote *r)
 	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, ai->ai_protocol);
 	if (fd < 0) {
-		remote_fail(r, "socket: %s", strerror(errno));
+		remote_fail(r, "socket", strerror(errno));
 		freeaddrinfo(ai);
 		remote_reschedule(r);
 		return;
@@ -653,7 +664,7 @@ remote_connect(struct remote *r)
 	freeaddrinfo(ai);
 	r->fd = fd;
 	if (rc != 0 && errno != EINPROGRESS) {
-		remote_fail(r, "connect: %s", strerror(errno));
+		remote_fail(r, "connect", strerror(errno));
 		remote_reschedule(r);
 		return;
 	}

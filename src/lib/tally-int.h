@@ -360,30 +360,92 @@ int	 counter_set_resume(struct counter_set *, const char *, size_t,
 int	 counter_set_collect(struct counter_set *, struct snapshot *);
 size_t	 counter_set_count(struct counter_set *);
 
-/* monitor.c: the built-in producers. */
+/*
+ * log.c: the one way libtally logs.  A log_hook is a host's
+ * tally_options.log and log_ctx; a NULL hook, or one without fn, writes
+ * "tally: message" to stderr.  Lines are cut at LOG_LINE_MAX - 1 bytes.
+ */
+#define LOG_LINE_MAX	1024
+struct log_hook {
+	void	(*fn)(void *, int, const char *);
+	void	*ctx;
+};
+void	 log_msg(const struct log_hook *, int, const char *, ...)
+	     TALLY_PRINTF(3, 4);
+/*
+ * A failure that repeats is said once: a retry loop, or a flush every
+ * second into a damaged statsfile, fails the same way until someone acts.
+ * log_once_fail notes a failure and returns 1 when its message differs
+ * from the last one noted (log it), 0 when it repeats; log_once_ok notes
+ * a success and returns how many failures came since the last.  A zeroed
+ * struct log_once is ready.
+ */
+struct log_once {
+	char		 last[TALLY_ERRLEN];
+	unsigned long	 nfailed;	/* since the last success */
+};
+int	 log_once_fail(struct log_once *, const char *);
+unsigned long log_once_ok(struct log_once *);
+
+/*
+ * producer.c: a provider's producers (tally_producer, tally.h) and the
+ * sink they report through.  The set is thread-safe; changing it from
+ * inside one of its producers is refused with TALLY_ESTATE.  The log hook
+ * is copied.
+ */
+struct producer_set;
+int	 producer_set_new(struct producer_set **, const struct log_hook *);
+void	 producer_set_free(struct producer_set *);
+/* 0, TALLY_EINVAL (one of the same get_stats and ctx is in the set),
+ * TALLY_ENOMEM or TALLY_ESTATE. */
+int	 producer_set_add(struct producer_set *, const tally_producer *);
+/* 0, TALLY_ENOTFOUND or TALLY_ESTATE; the producer has stopped running
+ * when it returns. */
+int	 producer_set_remove(struct producer_set *, const tally_producer *);
+/* Whether the calling thread is inside one of the set's producers. */
+int	 producer_set_inside(struct producer_set *);
+/*
+ * Run every producer, in the order they were added, putting their stats
+ * into snap; a producer that fails has its stats of this run dropped, and
+ * a line logged.
+ */
+void	 producer_set_run(struct producer_set *, struct snapshot *);
+
+/*
+ * monitor.c: the built-in producers (load_monitor.*, cpu_monitor.*,
+ * node.uptime), one ordinary producer, for the provider to register
+ * through tally_register_producer; their timers run on the provider's
+ * loop from monitor_start to monitor_stop.  The log hook is copied.
+ */
 struct monitor;
 struct ev_loop;
-int	 monitor_new(struct monitor **, tally_provider *);
+int	 monitor_new(struct monitor **, const struct log_hook *);
+/* The producer: valid until monitor_free. */
+const tally_producer *monitor_producer(const struct monitor *);
 void	 monitor_start(struct monitor *, struct ev_loop *);
 void	 monitor_stop(struct monitor *, struct ev_loop *);
-int	 monitor_get_stats(struct monitor *, tally_sink *);
 void	 monitor_free(struct monitor *);
 
-/* provider.c */
-void	 provider_log(tally_provider *, int, const char *, ...)
-	     TALLY_PRINTF(3, 4);
-/* Build a snapshot (counters, monitors, producers); on the loop only. */
-int	 provider_snapshot(tally_provider *, struct snapshot *);
-const char *provider_nickname(const tally_provider *);
-/* The counters of the gatherer's WELCOME, resumed once per provider, and
- * only by one without a statsfile (which resumes them itself). */
-void	 provider_resume_remote(tally_provider *, const struct snapshot *);
-
-/* remote.c: remote mode, a provider's connection to the gatherer. */
+/*
+ * remote.c: remote mode, a node's connection to the gatherer.  It knows
+ * nothing of the provider: all it needs of it comes through the hooks,
+ * which it calls on the loop it was started on.
+ */
+struct remote_hooks {
+	/* Build the node's snapshot into an empty one: 0 or a TALLY_E* code. */
+	int		(*snapshot)(void *, struct snapshot *);
+	/* The counters the gatherer holds for the node, from each WELCOME. */
+	void		(*resume)(void *, const struct snapshot *);
+	void		*ctx;
+	struct log_hook	 log;
+};
 struct remote;
-/* key_file: the node's key for a tally+tls:// furl (kept, not copied). */
-int	 remote_new(struct remote **, tally_provider *, const struct furl *,
-	     const char *);
+/*
+ * The node id, nickname (for HELLO) and key file (the node's key for a
+ * tally+tls:// furl, or NULL) are kept, not copied; the hooks are copied.
+ */
+int	 remote_new(struct remote **, const struct furl *, const char *,
+	     const char *, const char *, const struct remote_hooks *);
 /* Connect (and reconnect, with backoff) on the loop until stopped. */
 void	 remote_start(struct remote *, struct ev_loop *);
 void	 remote_stop(struct remote *);
