@@ -36,7 +36,7 @@
 #include <ev.h>
 
 #include "tally-int.h"
-#include "gatherer.h"
+#include "tallyd.h"
 
 #define TALLYD_INTERVAL		60.0
 #define TALLYD_HANDSHAKE	10.0
