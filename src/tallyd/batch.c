@@ -219,10 +219,6 @@ batch_add(struct gatherer *g, size_t n)
 		batch_commit(g);
 }
 
-/*
- * Taken before an older connection of the node lets go, so that the lock
- * never lapses.
- */
 int
 batch_lock(struct conn *c, char *err, size_t errlen)
 {

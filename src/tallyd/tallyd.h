@@ -2,7 +2,8 @@
  * tallyd.h: tallyd's private header, for tallyd's files only, sectioned by
  * file as tmux's is.  One libev loop in one thread runs everything:
  *
- *	tallyd.c	main: options, the base directory, the furl, signals
+ *	tallyd.c	main: options, the furl, signals
+ *	basedir.c	the base directory's files and tallyd's TLS identity
  *	gatherer.c	the gatherer object: start, stop, the node id table,
  *			poll scheduling
  *	listener.c	the listening socket, accept, EMFILE, the connection
@@ -212,6 +213,26 @@ struct gatherer {
 	tally_producer		 producer;
 	int			 self_attached;
 };
+
+/* tallyd.c */
+/* Start-up errors only: a message on stderr, and exit 1. */
+void	 tallyd_die(const char *, ...) TALLY_PRINTF(1, 2) __attribute__((noreturn));
+
+/* basedir.c: BASEDIR's files; each dies with a message on failure. */
+#define BASEDIR_FURL		"stats_gatherer.furl"
+#define BASEDIR_KEY		"tallyd.key"
+#define BASEDIR_CERT		"tallyd.crt"
+#define BASEDIR_LISTEN		"listen"
+/* Create the last component of path with mode, if it is missing. */
+void	 basedir_mkdir(const char *, const char *, mode_t);
+/* Write dir/name as one line, mode 0600, atomically. */
+void	 basedir_write(const char *, const char *, const char *);
+/* The first line of dir/name, or NULL if there is no such file. */
+char	*basedir_read(const char *, const char *);
+/* Refuse dir/name unless it is tallyd's own, mode 0600 or narrower. */
+void	 basedir_private(const char *, const char *);
+/* The TLS identity's paths into key and cert; made on the first run. */
+void	 basedir_identity(const char *, char *, size_t, char *, size_t);
 
 /* gatherer.c */
 /*
