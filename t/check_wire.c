@@ -1,7 +1,7 @@
 /*
  * check_wire.c: the frame codec of tally-protocol.h.  Round trips of every
- * frame, wire_frame on partial and back-to-back input, and every malformed
- * payload.  Parsers are always handed a heap copy of exactly the bytes
+ * frame, wire_frame and wire_peek on partial and back-to-back input, the
+ * peeks at a payload's leading fields, and every malformed payload.  Parsers are always handed a heap copy of exactly the bytes
  * under test, so that valgrind or ASan (--enable-asan) catches a read one
  * byte past the end.
  */
@@ -14,6 +14,8 @@
 
 #include "tally-int.h"
 #include "fixture.h"
+
+#define N(a) (sizeof (a) / sizeof (a)[0])
 
 /* Helpers */
 
@@ -850,6 +852,187 @@ START_TEST(test_frame_lengths)
 }
 END_TEST
 
+/* wire_peek, wire_type_name, wire_peek_version, wire_peek_snapshot */
+
+/*
+ * Every prefix of a frame: nothing known before the length, the length
+ * alone with four bytes, the frame's size (the one wire_frame takes) and
+ * its type from five on, whole or not.
+ */
+START_TEST(test_peek_prefixes)
+{
+	struct wire_buf	 b;
+	size_t		 ends[5], start, i, total;
+	uint32_t	 flen;
+	uint8_t		 type, *copy;
+	long		 n;
+
+	wire_buf_init(&b);
+	all_frames(&b, ends);
+	start = _i == 0 ? 0 : ends[_i - 1];
+	total = ends[_i] - start;
+	for (i = 0; i <= total; i++) {
+		copy = dup_bytes(b.data + start, i);
+		type = 0xee;
+		flen = 0xeeeeeeee;
+		n = wire_peek(copy, i, &type, &flen);
+		if (i < WIRE_LENGTH) {
+			ck_assert_int_eq(n, 0);
+			ck_assert_uint_eq(flen, 0);
+			ck_assert_uint_eq(type, 0);
+		} else if (i == WIRE_LENGTH) {
+			ck_assert_int_eq(n, 0);
+			ck_assert_uint_eq(flen, total - WIRE_LENGTH);
+			ck_assert_uint_eq(type, 0);
+		} else {
+			ck_assert_msg(n == (long)total, "type %d prefix %zu: "
+			    "%ld", _i + 1, i, n);
+			ck_assert_uint_eq(flen, total - WIRE_LENGTH);
+			ck_assert_uint_eq(type, _i + 1);
+		}
+		free(copy);
+	}
+	wire_buf_free(&b);
+}
+END_TEST
+
+struct peek_case {
+	uint32_t	 len;
+	uint8_t		 type;
+	size_t		 have;	/* bytes of the frame on hand */
+	long		 rc;
+	uint32_t	 flen;	/* as peeked */
+	uint8_t		 ptype;	/* as peeked */
+};
+
+/*
+ * Bad lengths are judged from four bytes, bad types from five; a good
+ * header gives the frame's size before its body is in.
+ */
+static const struct peek_case peek_cases[] = {
+	{ 0, WIRE_POLL, 3, 0, 0, 0 },
+	{ 0, WIRE_POLL, 4, TALLY_EINVAL, 0, 0 },
+	{ 0, WIRE_POLL, 5, TALLY_EINVAL, 0, 0 },
+	{ WIRE_FRAME_MAX + 1, WIRE_POLL, 4, TALLY_ELIMIT,
+	    WIRE_FRAME_MAX + 1, 0 },
+	{ WIRE_FRAME_MAX + 1, WIRE_POLL, 16, TALLY_ELIMIT,
+	    WIRE_FRAME_MAX + 1, 0 },
+	/* A TLS ClientHello's record header, where a length should be. */
+	{ 0x16030100, 0x02, 5, TALLY_ELIMIT, 0x16030100, 0 },
+	{ UINT32_MAX, WIRE_POLL, 4, TALLY_ELIMIT, UINT32_MAX, 0 },
+	{ WIRE_FRAME_MAX, WIRE_SNAPSHOT, 4, 0, WIRE_FRAME_MAX, 0 },
+	{ WIRE_FRAME_MAX, WIRE_SNAPSHOT, 5, WIRE_LENGTH + WIRE_FRAME_MAX,
+	    WIRE_FRAME_MAX, WIRE_SNAPSHOT },
+	{ 1, WIRE_HELLO, 5, 5, 1, WIRE_HELLO },
+	{ 5, WIRE_POLL, 6, 9, 5, WIRE_POLL },
+	{ 5, WIRE_ERROR, 16, 9, 5, WIRE_ERROR },
+	{ 1, 0, 5, TALLY_EINVAL, 1, 0 },
+	{ 1, WIRE_ERROR + 1, 5, TALLY_EINVAL, 1, WIRE_ERROR + 1 },
+	{ 9, 0xff, 16, TALLY_EINVAL, 9, 0xff },
+};
+
+START_TEST(test_peek_headers)
+{
+	const struct peek_case	*c = &peek_cases[_i];
+	uint8_t			 buf[16] = { 0 }, *copy, type;
+	uint32_t		 flen;
+
+	buf[0] = c->len >> 24;
+	buf[1] = c->len >> 16;
+	buf[2] = c->len >> 8;
+	buf[3] = c->len;
+	buf[4] = c->type;
+	copy = dup_bytes(buf, c->have);
+	ck_assert_int_eq(wire_peek(copy, c->have, &type, &flen), c->rc);
+	ck_assert_uint_eq(flen, c->flen);
+	ck_assert_uint_eq(type, c->ptype);
+	free(copy);
+}
+END_TEST
+
+START_TEST(test_type_names)
+{
+	static const char *want[] = { "?", "HELLO", "WELCOME", "POLL",
+	    "SNAPSHOT", "ERROR" };
+	unsigned	 t;
+
+	for (t = 0; t < 256; t++)
+		ck_assert_str_eq(wire_type_name((uint8_t)t),
+		    t < N(want) ? want[t] : "?");
+}
+END_TEST
+
+/* The version leads HELLO and WELCOME: two bytes, or nothing known. */
+START_TEST(test_peek_version)
+{
+	struct wire_buf		 b;
+	struct wire_hello	 h;
+	const uint8_t		*pl;
+	uint8_t			*copy;
+	size_t			 plen, i;
+	uint16_t		 v;
+
+	wire_buf_init(&b);
+	hello_fields(&hellos[0], &h);
+	h.version = 0x1234;
+	ck_assert_int_eq(wire_put_hello(&b, &h), 0);
+	one_frame(&b, WIRE_HELLO, &pl, &plen);
+	for (i = 0; i <= plen; i++) {
+		copy = dup_bytes(pl, i);
+		v = 0xeeee;
+		if (i < 2) {
+			ck_assert_int_eq(wire_peek_version(copy, i, &v),
+			    TALLY_EINVAL);
+			ck_assert_uint_eq(v, 0);
+		} else {
+			ck_assert_int_eq(wire_peek_version(copy, i, &v), 0);
+			ck_assert_uint_eq(v, 0x1234);
+		}
+		free(copy);
+	}
+	wire_buf_free(&b);
+	ck_assert_int_eq(wire_put_welcome(&b, 7, 60000, NULL), 0);
+	one_frame(&b, WIRE_WELCOME, &pl, &plen);
+	copy = dup_bytes(pl, plen);
+	ck_assert_int_eq(wire_peek_version(copy, plen, &v), 0);
+	ck_assert_uint_eq(v, 7);
+	free(copy);
+	wire_buf_free(&b);
+}
+END_TEST
+
+/* A SNAPSHOT's seq from 4 bytes on, its count of counters from 16. */
+START_TEST(test_peek_snapshot)
+{
+	struct wire_buf	 b;
+	struct snapshot	 s;
+	const uint8_t	*pl;
+	uint8_t		*copy;
+	size_t		 plen, i;
+	uint32_t	 seq, nc;
+	int		 lead;
+
+	wire_buf_init(&b);
+	snapshot_init(&s);
+	ck_assert_int_eq(snapshot_add_counter(&s, "a.b", 3, -5), 0);
+	ck_assert_int_eq(snapshot_add_counter(&s, "a.c", 3, 6), 0);
+	ck_assert_int_eq(snapshot_add_stat(&s, "c:d", 3, 0.5), 0);
+	ck_assert_int_eq(wire_put_snapshot(&b, 0xfedcba98, 100, &s), 0);
+	one_frame(&b, WIRE_SNAPSHOT, &pl, &plen);
+	for (i = 0; i <= plen; i++) {
+		copy = dup_bytes(pl, i);
+		seq = nc = 0xeeeeeeee;
+		lead = wire_peek_snapshot(copy, i, &seq, &nc);
+		ck_assert_int_eq(lead, i < 4 ? 0 : i < 16 ? 1 : 2);
+		ck_assert_uint_eq(seq, i < 4 ? 0 : 0xfedcba98);
+		ck_assert_uint_eq(nc, i < 16 ? 0 : 2);
+		free(copy);
+	}
+	snapshot_free(&s);
+	wire_buf_free(&b);
+}
+END_TEST
+
 /* Malformed payloads */
 
 /* A HELLO cut short at every byte is refused, never read past. */
@@ -1218,8 +1401,6 @@ START_TEST(test_buf)
 }
 END_TEST
 
-#define N(a) (sizeof (a) / sizeof (a)[0])
-
 int
 main(void)
 {
@@ -1251,6 +1432,11 @@ main(void)
 	tcase_add_loop_test(tf, test_frame_prefixes, 0, 5);
 	tcase_add_test(tf, test_frame_back_to_back);
 	tcase_add_loop_test(tf, test_frame_lengths, 0, N(bad_lens));
+	tcase_add_loop_test(tf, test_peek_prefixes, 0, 5);
+	tcase_add_loop_test(tf, test_peek_headers, 0, N(peek_cases));
+	tcase_add_test(tf, test_type_names);
+	tcase_add_test(tf, test_peek_version);
+	tcase_add_test(tf, test_peek_snapshot);
 	tcase_set_timeout(tf, FIXTURE_TIMEOUT);
 	suite_add_tcase(s, tf);
 

@@ -8,7 +8,9 @@
  * exactly the same bytes, and a parsed SNAPSHOT must survive
  * snapshot_finish, re-encoding and parsing again.  The stream is then
  * fed again in small pieces through a wire_buf, as reads deliver it, and
- * must give the same frames.
+ * must give the same frames.  wire_peek must judge each header as
+ * wire_frame does, from its first five bytes alone, and the peeks at a
+ * payload's leading fields must agree with the parsers.
  *
  * Every parser gets a heap copy of exactly the bytes it may read, so that
  * ASan reports a read one byte past the end.  An invariant that fails
@@ -81,6 +83,7 @@ fuzz_hello(const uint8_t *pl, size_t plen)
 	struct wire_hello	 h;
 	struct wire_buf		 b;
 	char			 err[TALLY_ERRLEN];
+	uint16_t		 version;
 
 	err[0] = '\0';
 	if (wire_get_hello(pl, plen, &h, err, sizeof err) != 0) {
@@ -90,6 +93,8 @@ fuzz_hello(const uint8_t *pl, size_t plen)
 	FUZZ_CHECK(h.secret_len <= 255 && h.node_len <= 255 &&
 	    h.nick_len <= 255);
 	FUZZ_CHECK(plen == 2 + 3 + h.secret_len + h.node_len + h.nick_len);
+	FUZZ_CHECK(wire_peek_version(pl, plen, &version) == 0 &&
+	    version == h.version);
 	wire_buf_init(&b);
 	FUZZ_CHECK(wire_put_hello(&b, &h) == 0);
 	fuzz_check_frame(&b, WIRE_HELLO, pl, plen);
@@ -240,7 +245,7 @@ fuzz_snapshot(const uint8_t *pl, size_t plen)
 	const uint8_t			*rpl;
 	char				 err[TALLY_ERRLEN];
 	size_t				 i, nc, ns, rplen;
-	uint32_t			 seq, rseq;
+	uint32_t			 seq, rseq, pcount;
 	int64_t				 time, rtime;
 	uint8_t				 type;
 	int				 rc;
@@ -254,6 +259,10 @@ fuzz_snapshot(const uint8_t *pl, size_t plen)
 		fuzz_check_err(err, sizeof err);
 		goto out;
 	}
+
+	/* What a gatherer peeks at before it decodes. */
+	FUZZ_CHECK(wire_peek_snapshot(pl, plen, &rseq, &pcount) == 2);
+	FUZZ_CHECK(rseq == seq && pcount == s.ncounters);
 
 	/* Before snapshot_finish, entries are in wire order. */
 	wire_buf_init(&b);
@@ -317,17 +326,72 @@ out:
 	snapshot_free(&r);
 }
 
+/* The peeks at any payload: each field once its bytes are in. */
+static void
+fuzz_peeks(const uint8_t *pl, size_t plen)
+{
+	uint32_t	 seq, ncounters;
+	uint16_t	 version;
+	int		 lead;
+
+	FUZZ_CHECK((wire_peek_version(pl, plen, &version) == 0) ==
+	    (plen >= 2));
+	FUZZ_CHECK(plen >= 2 || version == 0);
+	lead = wire_peek_snapshot(pl, plen, &seq, &ncounters);
+	FUZZ_CHECK(lead == (plen < 4 ? 0 : plen < 16 ? 1 : 2));
+	FUZZ_CHECK(lead >= 1 || seq == 0);
+	FUZZ_CHECK(lead >= 2 || ncounters == 0);
+}
+
 static void
 fuzz_payload(const uint8_t *pl, size_t plen)
 {
 	uint8_t	*copy = fuzz_dup(pl, plen);
 
+	fuzz_peeks(copy, plen);
 	fuzz_hello(copy, plen);
 	fuzz_welcome(copy, plen);
 	fuzz_poll(copy, plen);
 	fuzz_error(copy, plen);
 	fuzz_snapshot(copy, plen);
 	free(copy);
+}
+
+/*
+ * wire_peek on the header at buf, given its first five bytes at most:
+ * the verdict of wire_frame (frc) on the length, the frame's size once
+ * the type is in too, whole or not, and TALLY_EINVAL for an unknown type.
+ */
+static void
+fuzz_peek(const uint8_t *buf, size_t left, long frc)
+{
+	size_t		 have = left < WIRE_LENGTH + 1 ? left : WIRE_LENGTH + 1;
+	uint8_t		*copy, type;
+	uint32_t	 flen;
+	long		 n;
+
+	copy = fuzz_dup(buf, have);
+	n = wire_peek(copy, have, &type, &flen);
+	free(copy);
+	if (have < WIRE_LENGTH) {
+		FUZZ_CHECK(n == 0 && flen == 0 && type == 0);
+		return;
+	}
+	FUZZ_CHECK(flen == ((uint32_t)buf[0] << 24 | (uint32_t)buf[1] << 16 |
+	    (uint32_t)buf[2] << 8 | buf[3]));
+	if (frc < 0 || have == WIRE_LENGTH) {
+		FUZZ_CHECK(n == frc && type == 0);
+		return;
+	}
+	FUZZ_CHECK(type == buf[WIRE_LENGTH]);
+	if (type < WIRE_HELLO || type > WIRE_ERROR) {
+		FUZZ_CHECK(n == TALLY_EINVAL);
+		FUZZ_CHECK(strcmp(wire_type_name(type), "?") == 0);
+		return;
+	}
+	FUZZ_CHECK(n == (long)(WIRE_LENGTH + flen));
+	FUZZ_CHECK(frc == 0 || frc == n);
+	FUZZ_CHECK(strcmp(wire_type_name(type), "?") != 0);
 }
 
 /*
@@ -391,6 +455,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	while (off < size) {
 		left = size - off;
 		n = wire_frame(buf + off, left, &type, &pl, &plen);
+		fuzz_peek(buf + off, left, n);
 		if (left < WIRE_LENGTH) {
 			FUZZ_CHECK(n == 0);
 			break;

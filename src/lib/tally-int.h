@@ -176,6 +176,29 @@ int	 wire_put_error(struct wire_buf *, uint16_t, const char *);
 long	 wire_frame(const uint8_t *, size_t, uint8_t *, const uint8_t **,
 	     size_t *);
 /*
+ * Judge the header of the frame that begins (buf, len), whole or not,
+ * without taking it: the frame's total size (length field included) once
+ * its length and type are in and good, however much of the rest is; 0
+ * while more bytes are needed to judge it; TALLY_EINVAL for a length of 0
+ * or an unknown type, TALLY_ELIMIT for a length over WIRE_FRAME_MAX.  A
+ * length is judged as soon as its four bytes are in, so that a receiver
+ * never waits for the body of a frame it will refuse.  *flen (type and
+ * payload bytes, a bad length too) is set once the length is in, *type
+ * once its byte is; each is 0 before.
+ */
+long	 wire_peek(const uint8_t *, size_t, uint8_t *, uint32_t *);
+/* "HELLO" ... "ERROR", or "?" for a type no frame has. */
+const char *wire_type_name(uint8_t);
+/*
+ * The fields a payload leads with, read before the rest is parsed.  The
+ * version of a HELLO or WELCOME (another version's may be laid out
+ * anew): 0, or TALLY_EINVAL if its two bytes are not in.  The seq and the
+ * count of counters of a SNAPSHOT, so that a stale or oversized one costs
+ * no decoding: how many of the two are in (0, 1 or 2); those missing are 0.
+ */
+int	 wire_peek_version(const uint8_t *, size_t, uint16_t *);
+int	 wire_peek_snapshot(const uint8_t *, size_t, uint32_t *, uint32_t *);
+/*
  * Parse a payload; 0 or TALLY_EINVAL with a reason in err.  Names are
  * checked where they are copied (wire_get_snapshot, which may also return
  * TALLY_ENOMEM); wire_get_hello only checks lengths.

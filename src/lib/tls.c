@@ -23,8 +23,8 @@
  * tls_write() say TLS_WANT_READ or TLS_WANT_WRITE when the socket must
  * become readable or writable first, and the caller's event loop calls
  * again then.  Either may ask for the other direction (a read may have to
- * write, and a write read), which the callers in remote.c, gatherer.c and
- * loadgen.c honour.  OpenSSL's SSL does every record, on both ends, for
+ * write, and a write read), which the callers in remote.c, tallyd's
+ * conn-io.c and loadgen.c honour.  OpenSSL's SSL does every record, on both ends, for
  * the whole life of a connection: there is no record layer here.
  *
  * Sockets are wrapped in a BIO of our own that sends with MSG_NOSIGNAL:

@@ -285,6 +285,64 @@ wire_frame(const uint8_t *buf, size_t len, uint8_t *type,
 	return (long)(WIRE_LENGTH + flen);
 }
 
+static const char *wire_type_names[] = {
+	NULL, "HELLO", "WELCOME", "POLL", "SNAPSHOT", "ERROR"
+};
+
+const char *
+wire_type_name(uint8_t type)
+{
+	if (type < WIRE_HELLO || type > WIRE_ERROR)
+		return "?";
+	return wire_type_names[type];
+}
+
+long
+wire_peek(const uint8_t *buf, size_t len, uint8_t *type, uint32_t *flen)
+{
+	*type = 0;
+	*flen = 0;
+	if (len < WIRE_LENGTH)
+		return 0;
+	*flen = wire_get_u32(buf);
+	if (*flen == 0)
+		return TALLY_EINVAL;
+	if (*flen > WIRE_FRAME_MAX)
+		return TALLY_ELIMIT;
+	if (len == WIRE_LENGTH)
+		return 0;
+	*type = buf[WIRE_LENGTH];
+	if (*type < WIRE_HELLO || *type > WIRE_ERROR)
+		return TALLY_EINVAL;
+	return (long)(WIRE_LENGTH + *flen);
+}
+
+int
+wire_peek_version(const uint8_t *p, size_t len, uint16_t *version)
+{
+	*version = 0;
+	if (len < 2)
+		return TALLY_EINVAL;
+	*version = (uint16_t)(p[0] << 8 | p[1]);
+	return 0;
+}
+
+int
+wire_peek_snapshot(const uint8_t *p, size_t len, uint32_t *seq,
+    uint32_t *ncounters)
+{
+	*seq = 0;
+	*ncounters = 0;
+	if (len < 4)
+		return 0;
+	*seq = wire_get_u32(p);
+	/* After seq u32 and time i64. */
+	if (len < 4 + 8 + 4)
+		return 1;
+	*ncounters = wire_get_u32(p + 4 + 8);
+	return 2;
+}
+
 /* A cursor over a payload: every take checks what is left first. */
 struct wire_cur {
 	const uint8_t	*p;

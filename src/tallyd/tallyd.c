@@ -1,21 +1,7 @@
 /*
  * tallyd.c: the gatherer's main: options, the base directory and its furl,
- * signals.  The gatherer itself is gatherer.c.
- *
- * BASEDIR holds:
- *	stats_gatherer.furl	tally+tls://FINGERPRINT@HOST:PORT/SECRET (or
- *				tally://HOST:PORT/SECRET with --plaintext),
- *				mode 0600: the capability that nodes need to
- *				provide stats
- *	tallyd.key		the gatherer's private key (Ed25519, PEM), 0600
- *	tallyd.crt		its self-signed certificate (PEM), 0600, whose
- *				SHA-256 is the furl's FINGERPRINT; both are
- *				made on the first TLS run and kept after
- *	node.id			the gatherer's own node id (its own stats)
- *	listen			ADDR:PORT, only when the furl's host is not
- *				the bound address (a wildcard listen, where
- *				the furl names this machine instead)
- *	stats/			the default statsfile, setgid 02770
+ * signals.  BASEDIR's files are basedir.c's; the gatherer itself is
+ * gatherer.c and the files tallyd.h lists.
  *
  * tallyd runs in the foreground and logs to stderr, as systemd wants.
  */
@@ -28,6 +14,7 @@
 #include <netdb.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,17 +23,13 @@
 #include <ev.h>
 
 #include "tally-int.h"
-#include "gatherer.h"
+#include "tallyd.h"
 
 #define TALLYD_INTERVAL		60.0
 #define TALLYD_HANDSHAKE	10.0
 #define TALLYD_POLL_MAX		30.0
 #define TALLYD_MAX_CONNECTIONS	10000
 #define TALLYD_FD_SPARE		64	/* listener, LMDB, stdio, ... */
-#define TALLYD_FURL		"stats_gatherer.furl"
-#define TALLYD_KEY		"tallyd.key"
-#define TALLYD_CERT		"tallyd.crt"
-#define TALLYD_LISTEN		"listen"
 #define TALLYD_DEFAULT_HOST	"127.0.0.1"
 #define TALLYD_DEFAULT_PORT	"0"
 
@@ -89,6 +72,22 @@ static const struct option tallyd_longopts[] = {
 	{ NULL, 0, NULL, 0 }
 };
 
+/* What one run works with, from the command line to the furl. */
+struct tallyd {
+	struct gatherer_config	 cfg;		/* the options' numbers */
+	const char		*basedir;
+	const char		*listen;	/* -l, or NULL */
+	char			*statsfile;
+	int			 plaintext;
+	char			 lhost[256], lport[8];	/* to bind */
+	char			 bhost[INET6_ADDRSTRLEN], bport[8];	/* bound */
+	char			*lfile;		/* BASEDIR/listen, or NULL */
+	struct furl		 old;		/* an earlier run's furl */
+	int			 have_furl;
+	char			 secret[WIRE_SECRET_MAX + 1];
+	char			 key[4096], cert[4096];
+};
+
 static struct gatherer	*tallyd_g;
 
 static void
@@ -105,8 +104,8 @@ usage(FILE *f)
 "\n"
 "The tally gatherer: polls the nodes that connect with it and writes their\n"
 "snapshots into STATSFILE.  It prints its furl once, when it makes it, and\n"
-"keeps it in BASEDIR/" TALLYD_FURL ".  Nodes connect over TLS 1.3, check\n"
-"the gatherer's certificate (BASEDIR/" TALLYD_CERT ") against the furl's\n"
+"keeps it in BASEDIR/" BASEDIR_FURL ".  Nodes connect over TLS 1.3, check\n"
+"the gatherer's certificate (BASEDIR/" BASEDIR_CERT ") against the furl's\n"
 "fingerprint, and present keys of their own, which tallyd binds to their\n"
 "node ids on first contact.\n"
 "\n"
@@ -144,11 +143,8 @@ usage(FILE *f)
 	    TALLYD_POLL_MAX);
 }
 
-static void
-tallyd_die(const char *fmt, ...) TALLY_PRINTF(1, 2);
-
 /* Start-up errors only: once serving, tallyd logs and carries on. */
-static void
+void
 tallyd_die(const char *fmt, ...)
 {
 	char	 line[2048];
@@ -216,6 +212,77 @@ tallyd_bytes(const char *what, const char *s)
 	return (size_t)n << shift;
 }
 
+/* The options that take a number: what each is, and where it goes. */
+enum tallyd_kind {
+	TALLYD_SECONDS,		/* a double, tallyd_seconds() */
+	TALLYD_COUNT,		/* an unsigned, tallyd_count() */
+	TALLYD_BYTES		/* a size_t, tallyd_bytes() */
+};
+
+#define TALLYD_CFG(f)	offsetof(struct gatherer_config, f)
+
+static const struct tallyd_number {
+	int			 opt;
+	const char		*what;	/* for "bad WHAT 'ARG'" */
+	enum tallyd_kind	 kind;
+	size_t			 off;	/* in struct gatherer_config */
+	unsigned		 max;	/* a count's, if below 1000000 */
+} tallyd_numbers[] = {
+	{ 'i', "interval", TALLYD_SECONDS, TALLYD_CFG(interval), 0 },
+	{ OPT_MAX_CONNECTIONS, "max-connections", TALLYD_COUNT,
+	    TALLYD_CFG(max_connections), 0 },
+	{ OPT_HANDSHAKE_TIMEOUT, "handshake timeout", TALLYD_SECONDS,
+	    TALLYD_CFG(handshake_timeout), 0 },
+	{ OPT_POLL_TIMEOUT, "poll timeout", TALLYD_SECONDS,
+	    TALLYD_CFG(poll_timeout), 0 },
+	{ OPT_IDLE_TIMEOUT, "idle timeout", TALLYD_SECONDS,
+	    TALLYD_CFG(idle_timeout), 0 },
+	{ OPT_TLS_THREADS, "tls-threads", TALLYD_COUNT,
+	    TALLYD_CFG(tls_threads), 8 },
+	{ OPT_FIRST_FLIGHT, "first flight timeout", TALLYD_SECONDS,
+	    TALLYD_CFG(first_flight_timeout), 0 },
+	{ OPT_MAX_HS_PER_ADDR, "max-handshakes-per-addr", TALLYD_COUNT,
+	    TALLYD_CFG(max_handshakes_per_addr), 0 },
+	{ OPT_MAX_NODES, "max-nodes", TALLYD_COUNT, TALLYD_CFG(max_nodes), 0 },
+	{ OPT_MAX_METRICS, "max-metrics", TALLYD_COUNT,
+	    TALLYD_CFG(max_metrics), 0 },
+	{ OPT_MAX_FRAME, "max-frame", TALLYD_BYTES, TALLYD_CFG(max_frame), 0 },
+	{ OPT_MAX_INPUT, "max-input", TALLYD_BYTES, TALLYD_CFG(max_input), 0 }
+};
+
+/* Option ch's number into cfg, if ch takes one: 1, else 0. */
+static int
+tallyd_number(struct gatherer_config *cfg, int ch, const char *arg)
+{
+	const struct tallyd_number	*n;
+	char				*p;
+	size_t				 i;
+
+	for (i = 0; i < sizeof tallyd_numbers / sizeof tallyd_numbers[0];
+	    i++) {
+		n = &tallyd_numbers[i];
+		if (n->opt != ch)
+			continue;
+		p = (char *)cfg + n->off;
+		switch (n->kind) {
+		case TALLYD_SECONDS:
+			*(double *)p = tallyd_seconds(n->what, arg);
+			break;
+		case TALLYD_COUNT:
+			*(unsigned *)p = tallyd_count(n->what, arg);
+			if (n->max != 0 && *(unsigned *)p > n->max)
+				tallyd_die("bad %s '%s' (1 to %u)", n->what,
+				    arg, n->max);
+			break;
+		case TALLYD_BYTES:
+			*(size_t *)p = tallyd_bytes(n->what, arg);
+			break;
+		}
+		return 1;
+	}
+	return 0;
+}
+
 /* ADDR:PORT or [ADDR6]:PORT into host and port. */
 static int
 tallyd_split(const char *s, char *host, size_t hostlen, char *port,
@@ -252,116 +319,6 @@ tallyd_split(const char *s, char *host, size_t hostlen, char *port,
 	return 0;
 }
 
-/* Create the last component of path with mode, if it is missing. */
-static void
-tallyd_mkdir(const char *what, const char *path, mode_t mode)
-{
-	struct stat	 sb;
-
-	if (mkdir(path, mode) == 0) {
-		/* mkdir() drops the setgid bit and obeys the umask. */
-		if (chmod(path, mode) != 0)
-			tallyd_die("%s %s: chmod: %s", what, path,
-			    strerror(errno));
-		return;
-	}
-	if (errno != EEXIST)
-		tallyd_die("%s %s: cannot create it: %s", what, path,
-		    strerror(errno));
-	if (stat(path, &sb) != 0)
-		tallyd_die("%s %s: %s", what, path, strerror(errno));
-	if (!S_ISDIR(sb.st_mode))
-		tallyd_die("%s %s: not a directory", what, path);
-}
-
-/* Write dir/name as one line, mode 0600, atomically. */
-static void
-tallyd_write_file(const char *dir, const char *name, const char *line)
-{
-	char	 path[4096], tmp[4096];
-	size_t	 len = strlen(line);
-	int	 fd, dfd;
-
-	if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, name) >=
-	    sizeof path ||
-	    (size_t)snprintf(tmp, sizeof tmp, "%s/.%s.%ld", dir, name,
-	    (long)getpid()) >= sizeof tmp)
-		tallyd_die("%s/%s: path too long", dir, name);
-	unlink(tmp);
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-	    0600)) < 0)
-		tallyd_die("%s: %s", tmp, strerror(errno));
-	if (fchmod(fd, 0600) != 0 ||
-	    write(fd, line, len) != (ssize_t)len ||
-	    write(fd, "\n", 1) != 1 || fsync(fd) != 0) {
-		int e = errno;
-		close(fd);
-		unlink(tmp);
-		tallyd_die("%s: %s", tmp, strerror(e));
-	}
-	if (close(fd) != 0 || rename(tmp, path) != 0) {
-		int e = errno;
-		unlink(tmp);
-		tallyd_die("%s: %s", path, strerror(e));
-	}
-	/* The rename itself must survive a crash. */
-	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
-		fsync(dfd);
-		close(dfd);
-	}
-}
-
-/* The first line of dir/name, or NULL if there is no such file. */
-static char *
-tallyd_read_file(const char *dir, const char *name)
-{
-	char	 err[TALLY_ERRLEN], *line;
-	int	 rc;
-
-	rc = nodedir_read_line(dir, name, &line, err, sizeof err);
-	if (rc == TALLY_ENOTFOUND)
-		return NULL;
-	if (rc == TALLY_ENOMEM)
-		tallyd_die("out of memory");
-	if (rc != 0)
-		tallyd_die("%s", err);
-	return line;
-}
-
-/*
- * The furl is a capability, and the key an identity: each must be a
- * regular file of tallyd's own user, mode 0600 or narrower.  Anything
- * else is refused, not fixed: a key that others could read may have been
- * read, and only the operator can say whether to make a new one.
- */
-static void
-tallyd_private(const char *dir, const char *name)
-{
-	char		 path[4096];
-	struct stat	 sb;
-
-	snprintf(path, sizeof path, "%s/%s", dir, name);
-	if (lstat(path, &sb) != 0) {
-		if (errno == ENOENT)
-			return;
-		tallyd_die("%s: %s", path, strerror(errno));
-	}
-	if (!S_ISREG(sb.st_mode))
-		tallyd_die("%s is not a regular file (a symlink, say): "
-		    "refused", path);
-	if (sb.st_uid != geteuid())
-		tallyd_die("%s is owned by uid %lu, not by tallyd's user (uid "
-		    "%lu): refused; chown it, or run tallyd as its owner",
-		    path, (unsigned long)sb.st_uid, (unsigned long)geteuid());
-	if ((sb.st_mode & 07177) != 0)
-		tallyd_die("%s has mode %04o, wider than 0600: refused, since "
-		    "others may have read it; chmod 600 it if they cannot "
-		    "have, else make a new %s", path,
-		    (unsigned)(sb.st_mode & 07777), strcmp(name, TALLYD_KEY)
-		    == 0 ? "identity (remove " TALLYD_KEY " and " TALLYD_CERT
-		    ")" : "secret (remove the furl file)");
-}
-
 /*
  * Plaintext serves loopback only.  Checked on the address as given,
  * before anything is created: a refused start leaves no trace.
@@ -380,56 +337,6 @@ tallyd_wildcard(const char *host)
 {
 	return strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0 ||
 	    strcmp(host, "*") == 0;
-}
-
-/* Whether dir/name exists; dies on anything but "no such file". */
-static int
-tallyd_exists(const char *dir, const char *name)
-{
-	char		 path[4096];
-	struct stat	 sb;
-
-	snprintf(path, sizeof path, "%s/%s", dir, name);
-	if (stat(path, &sb) == 0)
-		return 1;
-	if (errno != ENOENT)
-		tallyd_die("%s: %s", path, strerror(errno));
-	return 0;
-}
-
-/*
- * The gatherer's TLS identity: made on the first run, kept after.  Half
- * of one is refused rather than completed: a new key or certificate is a
- * new fingerprint, hence a new furl for every node, which is the
- * operator's call (remove both files to rotate).
- */
-static void
-tallyd_identity(const char *basedir, char *key, size_t keylen, char *cert,
-    size_t certlen)
-{
-	char	 fp[FURL_FP_LEN + 1], err[TALLY_ERRLEN];
-	int	 have_key, have_cert;
-
-	if ((size_t)snprintf(key, keylen, "%s/%s", basedir, TALLYD_KEY) >=
-	    keylen || (size_t)snprintf(cert, certlen, "%s/%s", basedir,
-	    TALLYD_CERT) >= certlen)
-		tallyd_die("BASEDIR %s: path too long", basedir);
-	have_key = tallyd_exists(basedir, TALLYD_KEY);
-	have_cert = tallyd_exists(basedir, TALLYD_CERT);
-	if (have_key && have_cert) {
-		tallyd_private(basedir, TALLYD_KEY);
-		return;
-	}
-	if (have_key || have_cert)
-		tallyd_die("%s exists but %s does not: restore it, or remove "
-		    "%s too for a new identity (and a new furl, which every "
-		    "node then needs)", have_key ? key : cert,
-		    have_key ? cert : key, have_key ? key : cert);
-	if (tls_identity_create(key, cert, fp, sizeof fp, err,
-	    sizeof err) != 0)
-		tallyd_die("cannot make the TLS identity: %s", err);
-	fprintf(stderr, "tallyd: made a new TLS identity: %s and %s, "
-	    "certificate fingerprint %s\n", key, cert, fp);
 }
 
 /* Let every connection have its descriptor, if the hard limit allows. */
@@ -458,176 +365,261 @@ tallyd_signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	gatherer_shutdown(tallyd_g);
 }
 
-int
-main(int argc, char **argv)
+/* The command line: every option and BASEDIR; dies on a bad one. */
+static void
+tallyd_args(struct tallyd *t, int argc, char **argv)
 {
-	struct gatherer_config	 cfg;
-	struct furl		 old, f;
-	struct ev_loop		*loop;
-	ev_signal		 sigterm, sigint, sighup;
-	char			 lhost[256], lport[8], bhost[INET6_ADDRSTRLEN];
-	char			 bport[8], furl[512], err[TALLY_ERRLEN];
-	char			 secret[WIRE_SECRET_MAX + 1], *line, *lfile;
-	char			 key[4096], cert[4096];
-	char			*statsfile = NULL, *dflt = NULL;
-	const char		*basedir, *listen = NULL;
-	double			 interval = TALLYD_INTERVAL, poll = 0, idle = 0;
-	double			 handshake = TALLYD_HANDSHAKE;
-	unsigned		 maxconn = TALLYD_MAX_CONNECTIONS;
-	unsigned		 tls_threads = 0;	/* gatherer.c decides */
-	unsigned		 hs_per_addr = 0, max_nodes = 0;
-	unsigned		 max_metrics = 0;
-	size_t			 max_frame = 0, max_input = 0;
-	double			 first_flight = 0;
-	int			 ch, verbose = 0, have_furl = 0, rc;
-	int			 plaintext = 0;
+	struct gatherer_config	*cfg = &t->cfg;
+	int			 ch;
 
+	cfg->interval = TALLYD_INTERVAL;
+	cfg->handshake_timeout = TALLYD_HANDSHAKE;
+	cfg->max_connections = TALLYD_MAX_CONNECTIONS;
 	while ((ch = getopt_long(argc, argv, "l:i:s:vhV", tallyd_longopts,
 	    NULL)) != -1) {
+		if (tallyd_number(cfg, ch, optarg))
+			continue;
 		switch (ch) {
 		case 'l':
-			listen = optarg;
-			break;
-		case 'i':
-			interval = tallyd_seconds("interval", optarg);
+			t->listen = optarg;
 			break;
 		case 's':
-			statsfile = optarg;
+			t->statsfile = optarg;
 			break;
 		case 'v':
-			verbose = 1;
+			cfg->verbose = 1;
 			break;
 		case 'h':
 			usage(stdout);
-			return 0;
+			exit(0);
 		case 'V':
 			printf("tallyd (%s)\n", tally_version(NULL, NULL,
 			    NULL));
-			return 0;
-		case OPT_MAX_CONNECTIONS:
-			maxconn = tallyd_count("max-connections", optarg);
-			break;
-		case OPT_HANDSHAKE_TIMEOUT:
-			handshake = tallyd_seconds("handshake timeout", optarg);
-			break;
-		case OPT_POLL_TIMEOUT:
-			poll = tallyd_seconds("poll timeout", optarg);
-			break;
-		case OPT_IDLE_TIMEOUT:
-			idle = tallyd_seconds("idle timeout", optarg);
-			break;
+			exit(0);
 		case OPT_PLAINTEXT:
-			plaintext = 1;
-			break;
-		case OPT_TLS_THREADS:
-			if ((tls_threads = tallyd_count("tls-threads",
-			    optarg)) > 8)
-				tallyd_die("bad tls-threads '%s' (1 to 8)",
-				    optarg);
-			break;
-		case OPT_FIRST_FLIGHT:
-			first_flight = tallyd_seconds("first flight timeout",
-			    optarg);
-			break;
-		case OPT_MAX_HS_PER_ADDR:
-			hs_per_addr = tallyd_count("max-handshakes-per-addr",
-			    optarg);
-			break;
-		case OPT_MAX_NODES:
-			max_nodes = tallyd_count("max-nodes", optarg);
-			break;
-		case OPT_MAX_METRICS:
-			max_metrics = tallyd_count("max-metrics", optarg);
-			break;
-		case OPT_MAX_FRAME:
-			max_frame = tallyd_bytes("max-frame", optarg);
-			break;
-		case OPT_MAX_INPUT:
-			max_input = tallyd_bytes("max-input", optarg);
+			t->plaintext = 1;
 			break;
 		default:
 			usage(stderr);
-			return 1;
+			exit(1);
 		}
 	}
 	if (argc - optind != 1) {
 		fprintf(stderr, "tallyd: %s\n", argc == optind ?
 		    "BASEDIR is missing" : "too many arguments");
 		usage(stderr);
-		return 1;
+		exit(1);
 	}
-	basedir = argv[optind];
-	if (*basedir == '\0')
+	t->basedir = argv[optind];
+	if (*t->basedir == '\0')
 		tallyd_die("BASEDIR is empty");
-	if (poll == 0)
-		poll = interval / 2 < TALLYD_POLL_MAX ? interval / 2 :
-		    TALLYD_POLL_MAX;
-	if (idle == 0)
-		idle = 2 * interval + poll;
-	if (listen != NULL && tallyd_split(listen, lhost, sizeof lhost, lport,
-	    sizeof lport) != 0)
+	if (cfg->poll_timeout == 0)
+		cfg->poll_timeout = cfg->interval / 2 < TALLYD_POLL_MAX ?
+		    cfg->interval / 2 : TALLYD_POLL_MAX;
+	if (cfg->idle_timeout == 0)
+		cfg->idle_timeout = 2 * cfg->interval + cfg->poll_timeout;
+	if (t->listen != NULL && tallyd_split(t->listen, t->lhost,
+	    sizeof t->lhost, t->lport, sizeof t->lport) != 0)
 		tallyd_die("bad listen address '%s' (ADDR:PORT, or "
-		    "[ADDR6]:PORT)", listen);
-	if (listen != NULL && plaintext)
-		tallyd_plaintext_host(lhost, "-l");
+		    "[ADDR6]:PORT)", t->listen);
+	if (t->listen != NULL && t->plaintext)
+		tallyd_plaintext_host(t->lhost, "-l");
+}
 
-	/*
-	 * 0750, not 0700: the default statsfile lives inside, and its
-	 * readers (the munin plugin, group tally) must reach it.  The furl
-	 * is the secret, and it is 0600 itself.
-	 */
-	tallyd_mkdir("BASEDIR", basedir, 0750);
+/*
+ * The secret and the address: those of an earlier run's furl and
+ * BASEDIR/listen, else new ones.  -l wins over both.
+ */
+static void
+tallyd_where(struct tallyd *t)
+{
+	char	 err[TALLY_ERRLEN], *line;
+	int	 rc;
 
-	tallyd_private(basedir, TALLYD_FURL);
+	basedir_private(t->basedir, BASEDIR_FURL);
 	/*
 	 * The furl of an earlier run: its secret, and its address.  It is
 	 * ours, so a plaintext furl beyond loopback (of a release before
 	 * TLS) still gives them.
 	 */
-	if ((line = tallyd_read_file(basedir, TALLYD_FURL)) != NULL) {
-		if (furl_parse_flags(line, FURL_F_ANYHOST, &old, err,
+	if ((line = basedir_read(t->basedir, BASEDIR_FURL)) != NULL) {
+		if (furl_parse_flags(line, FURL_F_ANYHOST, &t->old, err,
 		    sizeof err) != 0)
 			tallyd_die("%s/%s: %s (fix or remove it; removing it "
 			    "makes a new secret, and nodes need the new furl)",
-			    basedir, TALLYD_FURL, err);
+			    t->basedir, BASEDIR_FURL, err);
 		explicit_bzero(line, strlen(line));
 		free(line);
-		have_furl = 1;
-		snprintf(secret, sizeof secret, "%s", old.secret);
-	} else if ((rc = furl_secret_new(secret, sizeof secret)) != 0)
+		t->have_furl = 1;
+		snprintf(t->secret, sizeof t->secret, "%s", t->old.secret);
+	} else if ((rc = furl_secret_new(t->secret, sizeof t->secret)) != 0)
 		tallyd_die("cannot make a secret: %s", tally_strerror(rc));
-	lfile = tallyd_read_file(basedir, TALLYD_LISTEN);
-	if (listen == NULL) {
-		if (lfile != NULL) {
-			if (tallyd_split(lfile, lhost, sizeof lhost, lport,
-			    sizeof lport) != 0)
-				tallyd_die("%s/%s: bad address '%s'", basedir,
-				    TALLYD_LISTEN, lfile);
-			if (plaintext)
-				tallyd_plaintext_host(lhost, "the address in "
-				    "BASEDIR/" TALLYD_LISTEN);
-		} else if (have_furl) {
-			snprintf(lhost, sizeof lhost, "%s", old.host);
-			snprintf(lport, sizeof lport, "%s", old.port);
-			if (plaintext)
-				tallyd_plaintext_host(lhost, "the host of "
-				    "BASEDIR/" TALLYD_FURL);
-		} else {
-			snprintf(lhost, sizeof lhost, TALLYD_DEFAULT_HOST);
-			snprintf(lport, sizeof lport, TALLYD_DEFAULT_PORT);
-		}
+	t->lfile = basedir_read(t->basedir, BASEDIR_LISTEN);
+	if (t->listen != NULL)
+		return;
+	if (t->lfile != NULL) {
+		if (tallyd_split(t->lfile, t->lhost, sizeof t->lhost, t->lport,
+		    sizeof t->lport) != 0)
+			tallyd_die("%s/%s: bad address '%s'", t->basedir,
+			    BASEDIR_LISTEN, t->lfile);
+		if (t->plaintext)
+			tallyd_plaintext_host(t->lhost, "the address in "
+			    "BASEDIR/" BASEDIR_LISTEN);
+	} else if (t->have_furl) {
+		snprintf(t->lhost, sizeof t->lhost, "%s", t->old.host);
+		snprintf(t->lport, sizeof t->lport, "%s", t->old.port);
+		if (t->plaintext)
+			tallyd_plaintext_host(t->lhost, "the host of "
+			    "BASEDIR/" BASEDIR_FURL);
+	} else {
+		snprintf(t->lhost, sizeof t->lhost, TALLYD_DEFAULT_HOST);
+		snprintf(t->lport, sizeof t->lport, TALLYD_DEFAULT_PORT);
 	}
+}
 
-	if (!plaintext)
-		tallyd_identity(basedir, key, sizeof key, cert, sizeof cert);
+/* The gatherer, bound and ready (its loop not yet run); dies if not. */
+static void
+tallyd_start(struct tallyd *t, struct ev_loop *loop)
+{
+	struct gatherer_config	*cfg = &t->cfg;
+	char			 err[TALLY_ERRLEN];
 
-	if (statsfile == NULL) {
-		if (asprintf(&dflt, "%s/stats", basedir) < 0)
+	cfg->listen_host = strcmp(t->lhost, "*") == 0 ? "0.0.0.0" : t->lhost;
+	cfg->listen_port = t->lport;
+	cfg->secret = t->secret;
+	cfg->tls_key = t->plaintext ? NULL : t->key;
+	cfg->tls_cert = t->plaintext ? NULL : t->cert;
+	cfg->statsfile = t->statsfile;
+	cfg->basedir = t->basedir;
+	/* A healthy node is silent between polls: that is not idleness. */
+	if (cfg->idle_timeout <= 1.5 * cfg->interval + cfg->poll_timeout)
+		fprintf(stderr, "tallyd: warning: --idle-timeout %g s is not "
+		    "above 1.5 x the interval plus the poll timeout (%g s): "
+		    "healthy nodes will be dropped between polls\n",
+		    cfg->idle_timeout, 1.5 * cfg->interval + cfg->poll_timeout);
+	err[0] = '\0';
+	if (gatherer_new(&tallyd_g, loop, cfg, err, sizeof err) != 0)
+		tallyd_die("%s", err);
+	gatherer_address(tallyd_g, t->bhost, sizeof t->bhost, t->bport,
+	    sizeof t->bport);
+	/* Nothing was accepted yet: the loop has not run. */
+	if (t->plaintext && !furl_host_loopback(t->bhost))
+		tallyd_die("--plaintext is for loopback only, and %s%s%s:%s is "
+		    "not: leave --plaintext out for TLS", strchr(t->bhost,
+		    ':') ? "[" : "", t->bhost, strchr(t->bhost, ':') ? "]" : "",
+		    t->bport);
+}
+
+/*
+ * The host the furl names: what nodes dial, the address as given (a name
+ * stays a name).  A wildcard address cannot be dialled, so this machine's
+ * name goes in the furl, and the bind address in BASEDIR/listen for later
+ * runs.
+ */
+static void
+tallyd_furl_host(struct tallyd *t, struct furl *f)
+{
+	char	 name[256], lline[300], lpath[4096];
+
+	if (!tallyd_wildcard(t->lhost)) {
+		snprintf(f->host, sizeof f->host, "%s", t->lhost);
+		if (t->lfile != NULL) {
+			snprintf(lpath, sizeof lpath, "%s/%s", t->basedir,
+			    BASEDIR_LISTEN);
+			unlink(lpath);
+		}
+		return;
+	}
+	if (gethostname(name, sizeof name) != 0 || name[0] == '\0')
+		snprintf(name, sizeof name, "%s", t->bhost);
+	name[sizeof name - 1] = '\0';
+	snprintf(f->host, sizeof f->host, "%s", name);
+	snprintf(lline, sizeof lline, "%s%s%s:%s",
+	    strchr(t->cfg.listen_host, ':') ? "[" : "", t->cfg.listen_host,
+	    strchr(t->cfg.listen_host, ':') ? "]" : "", t->bport);
+	if (t->lfile == NULL || strcmp(t->lfile, lline) != 0)
+		basedir_write(t->basedir, BASEDIR_LISTEN, lline);
+}
+
+/*
+ * The furl, with the port actually bound: written and printed when it is
+ * new, else named with its fingerprint only.
+ */
+static void
+tallyd_furl(struct tallyd *t)
+{
+	struct furl	 f, check;
+	char		 furl[512], ferr[TALLY_ERRLEN], *line;
+
+	memset(&f, 0, sizeof f);
+	snprintf(f.port, sizeof f.port, "%s", t->bport);
+	snprintf(f.secret, sizeof f.secret, "%s", t->secret);
+	snprintf(f.fingerprint, sizeof f.fingerprint, "%s",
+	    gatherer_fingerprint(tallyd_g));
+	tallyd_furl_host(t, &f);
+	if (furl_fmt(furl, sizeof furl, &f) < 0)
+		tallyd_die("the furl is too long");
+	/* Never hand out (or keep) a furl that nodes, or we, would refuse. */
+	if (furl_parse_flags(furl, FURL_F_ANYHOST, &check, ferr,
+	    sizeof ferr) != 0)
+		tallyd_die("the furl for host '%s' would not parse "
+		    "(%s): give -l a name or address nodes can dial",
+		    f.host, ferr);
+	explicit_bzero(&check, sizeof check);
+	if (t->have_furl && strcmp(t->old.fingerprint, f.fingerprint) != 0)
+		fprintf(stderr, "tallyd: the furl changed (%s): every node "
+		    "needs the new one, and one with the old furl is "
+		    "refused\n", f.fingerprint[0] == '\0' ? "now plaintext" :
+		    t->old.fingerprint[0] == '\0' ? "now TLS" :
+		    "a new certificate");
+	/*
+	 * The furl holds the secret: it is printed once, when it is made
+	 * (or changes), for whoever set tallyd up; later starts name its
+	 * file and fingerprint, so that no log or journal keeps it.
+	 */
+	line = basedir_read(t->basedir, BASEDIR_FURL);
+	if (line == NULL || strcmp(line, furl) != 0) {
+		basedir_write(t->basedir, BASEDIR_FURL, furl);
+		printf("%s\n", furl);
+		fflush(stdout);
+	} else
+		fprintf(stderr, "tallyd: the furl is in %s/%s (%s%s)\n",
+		    t->basedir, BASEDIR_FURL, f.fingerprint[0] != '\0' ?
+		    "certificate fingerprint " : "plaintext",
+		    f.fingerprint);
+	if (line != NULL)
+		explicit_bzero(line, strlen(line));
+	free(line);
+	explicit_bzero(furl, sizeof furl);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct tallyd	 t;
+	struct ev_loop	*loop;
+	ev_signal	 sigterm, sigint, sighup;
+	char		*dflt = NULL;
+
+	memset(&t, 0, sizeof t);
+	tallyd_args(&t, argc, argv);
+	/*
+	 * 0750, not 0700: the default statsfile lives inside, and its
+	 * readers (the munin plugin, group tally) must reach it.  The furl
+	 * is the secret, and it is 0600 itself.
+	 */
+	basedir_mkdir("BASEDIR", t.basedir, 0750);
+	tallyd_where(&t);
+	if (!t.plaintext)
+		basedir_identity(t.basedir, t.key, sizeof t.key, t.cert,
+		    sizeof t.cert);
+	if (t.statsfile == NULL) {
+		if (asprintf(&dflt, "%s/stats", t.basedir) < 0)
 			tallyd_die("out of memory");
-		statsfile = dflt;
+		t.statsfile = dflt;
 	}
 	/* Setgid, so the environment's files keep the directory's group. */
-	tallyd_mkdir("statsfile", statsfile, 02770);
+	basedir_mkdir("statsfile", t.statsfile, 02770);
 
 	signal(SIGPIPE, SIG_IGN);
 	/*
@@ -636,7 +628,7 @@ main(int argc, char **argv)
 	 * the gatherer and every connection with it.
 	 */
 	signal(SIGXFSZ, SIG_IGN);
-	tallyd_rlimit(maxconn);
+	tallyd_rlimit(t.cfg.max_connections);
 	if ((loop = ev_default_loop(EVFLAG_AUTO)) == NULL)
 		tallyd_die("cannot create the event loop");
 	/*
@@ -651,119 +643,15 @@ main(int argc, char **argv)
 	ev_signal_start(loop, &sigint);
 	ev_signal_start(loop, &sighup);
 
-	memset(&cfg, 0, sizeof cfg);
-	cfg.listen_host = strcmp(lhost, "*") == 0 ? "0.0.0.0" : lhost;
-	cfg.listen_port = lport;
-	cfg.secret = secret;
-	cfg.tls_key = plaintext ? NULL : key;
-	cfg.tls_cert = plaintext ? NULL : cert;
-	cfg.statsfile = statsfile;
-	cfg.basedir = basedir;
-	cfg.interval = interval;
-	cfg.poll_timeout = poll;
-	cfg.handshake_timeout = handshake;
-	cfg.idle_timeout = idle;
-	cfg.max_connections = maxconn;
-	cfg.tls_threads = tls_threads;
-	cfg.first_flight_timeout = first_flight;
-	cfg.max_handshakes_per_addr = hs_per_addr;
-	cfg.max_nodes = max_nodes;
-	cfg.max_metrics = max_metrics;
-	cfg.max_frame = max_frame;
-	cfg.max_input = max_input;
-	/* A healthy node is silent between polls: that is not idleness. */
-	if (idle <= 1.5 * interval + poll)
-		fprintf(stderr, "tallyd: warning: --idle-timeout %g s is not "
-		    "above 1.5 x the interval plus the poll timeout (%g s): "
-		    "healthy nodes will be dropped between polls\n", idle,
-		    1.5 * interval + poll);
-	cfg.verbose = verbose;
-	err[0] = '\0';
-	if (gatherer_new(&tallyd_g, loop, &cfg, err, sizeof err) != 0)
-		tallyd_die("%s", err);
-	gatherer_address(tallyd_g, bhost, sizeof bhost, bport, sizeof bport);
-	/* Nothing was accepted yet: the loop has not run. */
-	if (plaintext && !furl_host_loopback(bhost))
-		tallyd_die("--plaintext is for loopback only, and %s%s%s:%s is "
-		    "not: leave --plaintext out for TLS", strchr(bhost, ':') ?
-		    "[" : "", bhost, strchr(bhost, ':') ? "]" : "", bport);
-
-	/*
-	 * The furl names what nodes dial: the address as given (a name
-	 * stays a name), with the port actually bound.  A wildcard address
-	 * cannot be dialled, so this machine's name goes in the furl, and
-	 * the bind address in BASEDIR/listen for later runs.
-	 */
-	memset(&f, 0, sizeof f);
-	snprintf(f.port, sizeof f.port, "%s", bport);
-	snprintf(f.secret, sizeof f.secret, "%s", secret);
-	snprintf(f.fingerprint, sizeof f.fingerprint, "%s",
-	    gatherer_fingerprint(tallyd_g));
-	if (tallyd_wildcard(lhost)) {
-		char	 name[256], lline[300];
-		if (gethostname(name, sizeof name) != 0 || name[0] == '\0')
-			snprintf(name, sizeof name, "%s", bhost);
-		name[sizeof name - 1] = '\0';
-		snprintf(f.host, sizeof f.host, "%s", name);
-		snprintf(lline, sizeof lline, "%s%s%s:%s",
-		    strchr(cfg.listen_host, ':') ? "[" : "", cfg.listen_host,
-		    strchr(cfg.listen_host, ':') ? "]" : "", bport);
-		if (lfile == NULL || strcmp(lfile, lline) != 0)
-			tallyd_write_file(basedir, TALLYD_LISTEN, lline);
-	} else {
-		snprintf(f.host, sizeof f.host, "%s", lhost);
-		if (lfile != NULL) {
-			char	 lpath[4096];
-			snprintf(lpath, sizeof lpath, "%s/%s", basedir,
-			    TALLYD_LISTEN);
-			unlink(lpath);
-		}
-	}
-	if (furl_fmt(furl, sizeof furl, &f) < 0)
-		tallyd_die("the furl is too long");
-	/* Never hand out (or keep) a furl that nodes, or we, would refuse. */
-	{
-		struct furl	 check;
-		char		 ferr[TALLY_ERRLEN];
-
-		if (furl_parse_flags(furl, FURL_F_ANYHOST, &check, ferr,
-		    sizeof ferr) != 0)
-			tallyd_die("the furl for host '%s' would not parse "
-			    "(%s): give -l a name or address nodes can dial",
-			    f.host, ferr);
-		explicit_bzero(&check, sizeof check);
-	}
-	if (have_furl && strcmp(old.fingerprint, f.fingerprint) != 0)
-		fprintf(stderr, "tallyd: the furl changed (%s): every node "
-		    "needs the new one, and one with the old furl is "
-		    "refused\n", f.fingerprint[0] == '\0' ? "now plaintext" :
-		    old.fingerprint[0] == '\0' ? "now TLS" :
-		    "a new certificate");
-	/*
-	 * The furl holds the secret: it is printed once, when it is made
-	 * (or changes), for whoever set tallyd up; later starts name its
-	 * file and fingerprint, so that no log or journal keeps it.
-	 */
-	line = tallyd_read_file(basedir, TALLYD_FURL);
-	if (line == NULL || strcmp(line, furl) != 0) {
-		tallyd_write_file(basedir, TALLYD_FURL, furl);
-		printf("%s\n", furl);
-		fflush(stdout);
-	} else
-		fprintf(stderr, "tallyd: the furl is in %s/%s (%s%s)\n",
-		    basedir, TALLYD_FURL, f.fingerprint[0] != '\0' ?
-		    "certificate fingerprint " : "plaintext",
-		    f.fingerprint);
-	if (line != NULL)
-		explicit_bzero(line, strlen(line));
-	free(line);
-	free(lfile);
-	explicit_bzero(secret, sizeof secret);
-	explicit_bzero(furl, sizeof furl);
+	tallyd_start(&t, loop);
+	tallyd_furl(&t);
+	free(t.lfile);
+	explicit_bzero(t.secret, sizeof t.secret);
 	fprintf(stderr, "tallyd: listening on %s%s%s:%s (%s), polling every "
-	    "%g s, writing %s\n", strchr(bhost, ':') ? "[" : "", bhost,
-	    strchr(bhost, ':') ? "]" : "", bport, plaintext ?
-	    "plaintext, loopback only" : "TLS 1.3", interval, statsfile);
+	    "%g s, writing %s\n", strchr(t.bhost, ':') ? "[" : "", t.bhost,
+	    strchr(t.bhost, ':') ? "]" : "", t.bport, t.plaintext ?
+	    "plaintext, loopback only" : "TLS 1.3", t.cfg.interval,
+	    t.statsfile);
 
 	gatherer_run(tallyd_g);
 	ev_signal_stop(loop, &sigterm);
