@@ -344,8 +344,10 @@ typedef struct tally_metric {
 	 *  up to 2^53).  NaN: unknown, or unreadable. */
 	double      value;
 	/** The stored text exactly, as mdb_dump shows it ("42", "0.25",
-	 *  "nan"), for a reader that only prints values.  For an unreadable
-	 *  value, the stored bytes quoted as tally_node's id. */
+	 *  "nan"), for a reader that only prints values (a counter stored
+	 *  with zeros ahead of it past 200 bytes reads as its plain decimal).
+	 *  For an unreadable value, the stored bytes quoted as tally_node's
+	 *  id. */
 	const char *text;
 	/** NULL, or why the value or name is unreadable ("not a 64-bit
 	 *  integer", "not a number", "not a valid stat name"); @c value is

@@ -180,19 +180,21 @@ reader_metric(tally_reader *r, int kind, const char *name, size_t nlen,
 		rc = record_parse_int64(v->mv_data, v->mv_size, &m->counter);
 	else
 		rc = record_parse_double(v->mv_data, v->mv_size, &m->value);
-	if (rc != 0 || v->mv_size >= sizeof r->mtext) {
+	if (rc != 0) {
 		m->counter = 0;
 		m->value = NAN;
 		error_quote(r->mtext, sizeof r->mtext, v->mv_data, v->mv_size);
-		m->error = rc == 0 ? "longer than 200 bytes" :
-		    kind == TALLY_COUNTER ? "not a 64-bit integer" :
+		m->error = kind == TALLY_COUNTER ? "not a 64-bit integer" :
 		    "not a number";
 		return;
 	}
 	if (kind == TALLY_COUNTER)
 		m->value = (double)m->counter;
-	memcpy(r->mtext, v->mv_data, v->mv_size);
-	r->mtext[v->mv_size] = '\0';
+	if (v->mv_size < sizeof r->mtext) {
+		memcpy(r->mtext, v->mv_data, v->mv_size);
+		r->mtext[v->mv_size] = '\0';
+	} else	/* only zeros ahead of a counter make a text this long */
+		record_fmt_int64(r->mtext, m->counter);
 }
 
 int

@@ -49,16 +49,8 @@ int	 name_node_id_valid(const char *, size_t);
 int	 name_stat_valid(const char *, size_t);
 int	 name_nickname_valid(const char *, size_t);
 /*
- * Turn an arbitrary string into a valid munin field name: [A-Za-z0-9_],
- * never starting with a digit, at most NAME_FIELD_MAX bytes.  Writes a NUL
- * terminated result into out (size >= NAME_FIELD_MAX + 1) and returns 1 if
- * the result differs from the input (characters replaced or cut), else 0.
- */
-#define NAME_FIELD_MAX 64
-int	 name_munin_field(const char *, size_t, char *);
-/*
- * FNV-1a, 32 bits, of a name: for hash tables, poll phases, and the suffix
- * that keeps munin field names apart, which is why it never changes.
+ * FNV-1a, 32 bits, of a name: for hash tables and poll phases.  (The munin
+ * plugin has its own, munin/fields.c, for its field names.)
  */
 uint32_t name_hash(const char *, size_t);
 
