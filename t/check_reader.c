@@ -525,6 +525,51 @@ START_TEST(test_truncated)
 }
 END_TEST
 
+/*
+ * data.mdb cut under an open reader: the pages past the end fault inside
+ * LMDB, which the guard catches.  The walk ends with TALLY_ESTORE and the
+ * store's message, and the reader stays finished; nothing crashes.
+ */
+START_TEST(test_truncated_under_reader)
+{
+	char		 path[FIXTURE_PATH_MAX + 16], first[TALLY_ERRMSG_LEN];
+	struct stat	 sb;
+	tally_reader	*r;
+	tally_node	 node;
+	tally_metric	 m;
+	int		 i, rc;
+
+	for (i = 0; i < 200; i++) {
+		char id[16];
+		snprintf(id, sizeof id, "n%03d", i);
+		put_node(dir, id, NULL, 1700000000, 50, i, 0);
+	}
+	r = open_ok();
+	snprintf(path, sizeof path, "%s/data.mdb", dir);
+	ck_assert_int_eq(stat(path, &sb), 0);
+	ck_assert_int_eq(truncate(path, sb.st_size / 4), 0);
+	while ((rc = tally_reader_next(r, &node)) == 1) {
+		if ((rc = tally_reader_metrics(r, node.id)) != 0)
+			break;
+		while ((rc = tally_reader_next_metric(r, &m)) == 1)
+			continue;
+		if (rc != 0)
+			break;
+	}
+	ck_assert_int_eq(rc, TALLY_ESTORE);
+	ck_assert_msg(strstr(tally_reader_errmsg(r), "damaged (") != NULL,
+	    "%s", tally_reader_errmsg(r));
+	snprintf(first, sizeof first, "%s", tally_reader_errmsg(r));
+	ck_assert_int_eq(tally_reader_next(r, &node), TALLY_ESTORE);
+	ck_assert_int_eq(tally_reader_get(r, "n000", "s", 0, &m),
+	    TALLY_ESTORE);
+	ck_assert_str_eq(tally_reader_errmsg(r), first);
+	tally_reader_close(r);
+	/* A new reader is refused with the same words. */
+	open_fails(dir, TALLY_ESTORE, "damaged (");
+}
+END_TEST
+
 START_TEST(test_quote)
 {
 	char	 buf[TALLY_QUOTE_LEN], big[1000];
@@ -703,6 +748,7 @@ reader_suite(void)
 	tcase_add_test(tc, test_two_readers);
 	tcase_add_test(tc, test_large);
 	tcase_add_test(tc, test_truncated);
+	tcase_add_test(tc, test_truncated_under_reader);
 	tcase_add_test(tc, test_quote);
 	tcase_add_test(tc, test_remove);
 	tcase_add_test(tc, test_forget);
