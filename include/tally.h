@@ -18,6 +18,7 @@
 #ifndef TALLY_H
 #define TALLY_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -76,6 +77,13 @@ const char *tally_strerror(int err);
 int tally_node_id_valid(const char *s);
 /** Return 1 if @p s is a valid stat name, else 0.  Thread-safe. */
 int tally_stat_name_valid(const char *s);
+/** Quote untrusted bytes (a path, a name or a value from a file) for a
+ *  message into @p buf of @p size bytes: printable ASCII as is, other
+ *  bytes and '\' as \xNN, cut with "..." once the text would pass 200
+ *  bytes or the buffer.  TALLY_QUOTE_LEN holds any result.  Returns
+ *  @p buf ("" if @p size is 0).  Thread-safe. */
+#define TALLY_QUOTE_LEN 201
+const char *tally_quote(char *buf, size_t size, const void *s, size_t len);
 /** @} */
 
 typedef struct tally_provider tally_provider;
@@ -278,6 +286,194 @@ int  tally_unregister_producer(tally_provider *p, const tally_producer *prod);
  *  @return 0, TALLY_EINVAL (invalid name: the value is dropped),
  *  TALLY_ENOMEM. */
 int  tally_sink_put(tally_sink *s, const char *name, double value);
+/** @} */
+
+/** @defgroup reader Reading a statsfile
+ *  A reader opens a statsfile read-only and walks it: its nodes in id
+ *  order, and each node's metrics, or one metric by name.  It never blocks
+ *  a writer of another process, and sees one consistent view for its
+ *  whole life: the snapshots committed when it was opened, and nothing
+ *  written since (open a new reader to see them).  A damaged or truncated
+ *  statsfile is an error with a message, never a crash of the caller (the
+ *  faults are caught as for a provider; see libtally(3)).
+ *
+ *  A reader is used by one thread at a time.  It holds the statsfile's
+ *  lock of this process from open to close: a provider of the same
+ *  process writing the same statsfile waits until the reader is closed,
+ *  so a thread must not flush, prune or forget through a statsfile it
+ *  holds a reader on.  Readers of other processes, and writers of other
+ *  processes, never wait for it.  Not to be used in a child of fork()
+ *  (TALLY_EFORK): a child opens its own. @{ */
+typedef struct tally_reader tally_reader;
+
+/** A node as tally_reader_next() finds it.  Its strings are owned by the
+ *  reader and valid until the next tally_reader_next() or
+ *  tally_reader_close(). */
+typedef struct tally_node {
+	/** The node id.  For a node with @c error set and an invalid id,
+	 *  the key quoted: printable ASCII as is, other bytes and '\\' as
+	 *  \xNN, cut with "..." after 200 bytes. */
+	const char *id;
+	const char *nickname;	/**< a nickname (printable); NULL on error */
+	int64_t     time;	/**< UNIX seconds of its last snapshot, as
+				     stored: check it before taking an age */
+	const char *source;	/**< "local" or "remote ADDR:PORT"; NULL on
+				     error */
+	const char *key;	/**< the fingerprint of the TLS key bound to
+				     it, or NULL when none is */
+	/** NULL for a good node.  Else why it cannot be read ("not a valid
+	 *  node id", or why its record does not parse), and only @c id is
+	 *  set.  Readers usually warn and skip it; tally_statsfile_check()
+	 *  reports the same. */
+	const char *error;
+} tally_node;
+
+/** The kinds of a metric (the statsfile's "counters" and "stats"). */
+#define TALLY_COUNTER 1
+#define TALLY_STAT    2
+
+/** A metric as tally_reader_get() or tally_reader_next_metric() finds it.
+ *  Its strings are owned by the reader and valid until the next of those
+ *  two calls, or tally_reader_close(). */
+typedef struct tally_metric {
+	const char *name;	/**< the stat name (quoted as tally_node's
+				     id when @c error says it is invalid) */
+	int         kind;	/**< TALLY_COUNTER or TALLY_STAT */
+	int64_t     counter;	/**< TALLY_COUNTER: the value; else 0 */
+	/** The value as a double: a stat's, or a counter's converted (exact
+	 *  up to 2^53).  NaN: unknown, or unreadable. */
+	double      value;
+	/** The stored text exactly, as mdb_dump shows it ("42", "0.25",
+	 *  "nan"), for a reader that only prints values (a counter stored
+	 *  with zeros ahead of it past 200 bytes reads as its plain decimal).
+	 *  For an unreadable value, the stored bytes quoted as tally_node's
+	 *  id. */
+	const char *text;
+	/** NULL, or why the value or name is unreadable ("not a 64-bit
+	 *  integer", "not a number", "not a valid stat name"); @c value is
+	 *  then NaN and @c counter 0. */
+	const char *error;
+} tally_metric;
+
+/** Open @p statsfile read-only and begin its one read transaction.
+ *  The statsfile must exist and hold a tally database: a writer creates
+ *  it, a reader never does.
+ *  @param[out] rp receives the reader.  On success and on every failure
+ *  but TALLY_ENOMEM, *rp is a reader whose tally_reader_errmsg() says
+ *  why it failed (as redisConnect() does); the caller closes it either
+ *  way, and every other call on a failed reader returns the same code.
+ *  On TALLY_ENOMEM *rp is NULL (tally_reader_errmsg(NULL) and
+ *  tally_reader_close(NULL) are fine).
+ *  @return 0; TALLY_EINVAL (NULL or empty path); TALLY_ESTORE (missing,
+ *  not a directory, not an LMDB environment, no database yet, damaged or
+ *  truncated); TALLY_EFORMAT (an LMDB environment that is not a tally
+ *  database, or a database of another format: the message names both
+ *  formats); TALLY_ESYS (permissions: lock.mdb not writable, for LMDB
+ *  readers write it, and the message says to put the reader in the
+ *  statsfile's group, as tally(5) sets it up; data.mdb not readable; a
+ *  directory above not searchable); TALLY_ESTATE (this thread has a reader open on the
+ *  statsfile already: the second would wait for the first forever);
+ *  TALLY_EFORK; TALLY_ENOMEM. */
+int  tally_reader_open(tally_reader **rp, const char *statsfile);
+
+/** The message of @p r's last failure, naming the statsfile ("statsfile
+ *  /x: No such file or directory (it must be an existing directory)"),
+ *  or "" if none.  "out of memory" for a NULL reader.  Valid until the
+ *  next call on @p r.  Control characters from outside are quoted. */
+const char *tally_reader_errmsg(const tally_reader *r);
+
+/** The next node, in id order (byte order of the ids).
+ *  @param[out] node filled in when 1 is returned.
+ *  @return 1 a node (check node->error), 0 at the end (and at every later
+ *  call), or TALLY_ESTORE (the statsfile turned out damaged: the reader
+ *  is finished, every later call fails the same way) or another code,
+ *  with tally_reader_errmsg(). */
+int  tally_reader_next(tally_reader *r, tally_node *node);
+
+/** Look up metric @p name of node @p node_id.  @p kind is TALLY_COUNTER,
+ *  TALLY_STAT, or 0 for the counter and then, if there is none, the stat.
+ *  Does not disturb a walk of tally_reader_next() nor of
+ *  tally_reader_next_metric(), but reuses the metric strings.
+ *  @return 0 found (an unreadable value too: check m->error),
+ *  TALLY_ENOTFOUND (no such node or metric; a node's absence is not told
+ *  apart), TALLY_EINVAL (an invalid node id, name or kind: nothing is
+ *  looked up), TALLY_ESTORE (damaged, as above). */
+int  tally_reader_get(tally_reader *r, const char *node_id, const char *name,
+	int kind, tally_metric *m);
+
+/** Start a walk of node @p node_id's metrics: its counters, then its stats,
+ *  each in name order.  A new call starts a new walk.
+ *  @return 0 (also for an unknown node, whose walk is empty),
+ *  TALLY_EINVAL (an invalid node id), or the reader's failure. */
+int  tally_reader_metrics(tally_reader *r, const char *node_id);
+
+/** The walk's next metric.
+ *  @return 1 a metric (check m->error), 0 at the end (and at every later
+ *  call), TALLY_ESTATE (no walk started), or TALLY_ESTORE (damaged). */
+int  tally_reader_next_metric(tally_reader *r, tally_metric *m);
+
+/** End the read transaction and free the reader.  NULL is ignored. */
+void tally_reader_close(tally_reader *r);
+/** @} */
+
+/** @defgroup maintenance Maintaining a statsfile
+ *  What an operator does to a statsfile (the tally tool's prune, forget
+ *  and check), for other tools too.  Each call opens the statsfile itself
+ *  and closes it before it returns; one that writes first checks that it
+ *  holds a tally database, so that it never creates one in a wrong
+ *  directory.  Errors come back as a code and a message in the caller's
+ *  buffer @p err of @p errlen bytes (TALLY_ERRMSG_LEN holds any; NULL for
+ *  none), which names the statsfile.  A writing call in a process that
+ *  holds a reader on the same statsfile fails with TALLY_ESTATE
+ *  ("already open read-only in this process"); close the reader first.
+ *  @{ */
+#define TALLY_ERRMSG_LEN 512
+
+/** Remove node @p node_id's slot (its record, counters and stats) if its
+ *  snapshot time is before @p before (UNIX seconds), or is not sane
+ *  (before 2000, or more than a day ahead of this machine's clock: no
+ *  age can be trusted).  The time is checked in the deleting transaction,
+ *  so a node that wrote since the caller looked is kept.
+ *  @return 0 removed; TALLY_ESTATE kept (not that old, or its record does
+ *  not parse: no known age); TALLY_ENOTFOUND no such node; TALLY_EINVAL
+ *  an invalid node id; TALLY_ESTORE, TALLY_EFORMAT, TALLY_ESYS as
+ *  tally_reader_open() (TALLY_ESTORE for a damaged statsfile: every later
+ *  call fails the same way). */
+int  tally_statsfile_remove(const char *statsfile, const char *node_id,
+	int64_t before, char *err, size_t errlen);
+
+/** Forget the TLS key bound to node @p node_id: its record is rewritten
+ *  without its key, everything else untouched, so that its next TLS
+ *  contact binds whatever key it comes with (after a reinstall).
+ *  @return 0; TALLY_ENOTFOUND no such node; TALLY_ESTATE no key bound;
+ *  TALLY_EINVAL an invalid node id; or as tally_statsfile_remove(). */
+int  tally_statsfile_forget(const char *statsfile, const char *node_id,
+	char *err, size_t errlen);
+
+/** What tally_statsfile_check() counted. */
+typedef struct tally_check_counts {
+	size_t problems;	/**< problems reported */
+	size_t nodes;		/**< keys of the nodes table */
+	size_t counters;	/**< keys of the counters table */
+	size_t stats;		/**< keys of the stats table */
+} tally_check_counts;
+
+/** Check every key and value of the statsfile: node ids and records (and
+ *  their times against @p now), the form of every counters and stats key
+ *  (<node id>/<stat name>), their values, and orphans (keys of a node
+ *  that is not in the nodes table).  Each problem is passed to
+ *  @p problem (may be NULL) as one line without the statsfile's name
+ *  ("node a: time 5 out of range (...)"), untrusted bytes quoted, in
+ *  table then key order.  A damaged statsfile may make LMDB fault or
+ *  assert: that is caught like any reader's, but a checker may still
+ *  prefer to run this in a child process.
+ *  @param[out] counts filled in (may be NULL), also on failure.
+ *  @return 0 when the walk ended (counts->problems says if all is well),
+ *  else tally_reader_open()'s codes, or TALLY_ESTORE, TALLY_ENOMEM when
+ *  the walk could not end, with the message in @p err. */
+int  tally_statsfile_check(const char *statsfile, int64_t now,
+	void (*problem)(void *ctx, const char *msg), void *ctx,
+	tally_check_counts *counts, char *err, size_t errlen);
 /** @} */
 
 #ifdef __cplusplus

@@ -26,11 +26,11 @@
 
 #include "plugin.h"
 
-#define COUNTERS STORE_COUNTERS
-#define STATS STORE_STATS
+#define COUNTERS TALLY_COUNTER
+#define STATS TALLY_STAT
 
 const struct plugin_graph plugin_graphs[] = {
-	/* key, statid, db, title, vlabel, category, args, info,
+	/* key, statid, kind, title, vlabel, category, args, info,
 	   derive, scale, compat */
 
 	/* Built-in monitors. */
@@ -241,15 +241,15 @@ static int
 graph_parse_line(char **col, struct plugin_graph *g, char *err, size_t errlen)
 {
 	size_t	 plen = strlen(PLUGIN_PREFIX);
-	char	*name = col[0], q[ERROR_QUOTE_LEN];
+	char	*name = col[0], q[TALLY_QUOTE_LEN];
 
 	/* A column may be 4 KB of anything but control characters: quoted. */
 	memset(g, 0, sizeof *g);
-	if (!graph_name_valid(name) || strlen(name) > NAME_FIELD_MAX)
-		return error_set(err, errlen, TALLY_EINVAL, "plugin name '%s' "
+	if (!graph_name_valid(name) || strlen(name) > PLUGIN_NAME_MAX)
+		return plugin_err(err, errlen, TALLY_EINVAL, "plugin name '%s' "
 		    "is not a valid munin name (letters, digits and '_', not "
 		    "starting with a digit, at most %d bytes)",
-		    plugin_quote(q, name), NAME_FIELD_MAX);
+		    plugin_quote(q, name), PLUGIN_NAME_MAX);
 	g->key = name;
 	g->compat = 1;
 	if (strncmp(name, PLUGIN_PREFIX, plen) == 0) {
@@ -257,36 +257,36 @@ graph_parse_line(char **col, struct plugin_graph *g, char *err, size_t errlen)
 		g->compat = 0;
 	}
 	if (*g->key == '\0')
-		return error_set(err, errlen, TALLY_EINVAL, "plugin name '%s' "
+		return plugin_err(err, errlen, TALLY_EINVAL, "plugin name '%s' "
 		    "names no graph: write %s<graph>", name, PLUGIN_PREFIX);
 	if (strcmp(g->key, PLUGIN_ALL) == 0)
-		return error_set(err, errlen, TALLY_EINVAL, "plugin name '%s' "
+		return plugin_err(err, errlen, TALLY_EINVAL, "plugin name '%s' "
 		    "is reserved: %s%s is the multigraph plugin", name,
 		    PLUGIN_PREFIX, PLUGIN_ALL);
 	g->statid = col[1];
-	if (!name_stat_valid(g->statid, strlen(g->statid)))
-		return error_set(err, errlen, TALLY_EINVAL, "statid '%s' is "
+	if (!tally_stat_name_valid(g->statid))
+		return plugin_err(err, errlen, TALLY_EINVAL, "statid '%s' is "
 		    "not a valid stat name (1 to %d of A-Z a-z 0-9 _ . : -)",
 		    plugin_quote(q, g->statid), TALLY_STAT_NAME_MAX);
 	if (strcmp(col[2], "counters") == 0)
-		g->db = STORE_COUNTERS;
+		g->kind = TALLY_COUNTER;
 	else if (strcmp(col[2], "stats") == 0)
-		g->db = STORE_STATS;
+		g->kind = TALLY_STAT;
 	else
-		return error_set(err, errlen, TALLY_EINVAL, "category '%s' "
+		return plugin_err(err, errlen, TALLY_EINVAL, "category '%s' "
 		    "must be counters or stats", plugin_quote(q, col[2]));
 	g->title = col[3];
 	g->vlabel = col[4];
 	g->category = col[5];
 	if (!graph_category_valid(g->category))
-		return error_set(err, errlen, TALLY_EINVAL, "graph_category "
+		return plugin_err(err, errlen, TALLY_EINVAL, "graph_category "
 		    "'%s' may hold only letters, digits, '_' and '-'",
 		    plugin_quote(q, g->category));
 	g->args = strcmp(col[6], "-") == 0 ? NULL : col[6];
 	if (strcmp(col[7], "yes") == 0)
 		g->derive = 1;
 	else if (strcmp(col[7], "no") != 0)
-		return error_set(err, errlen, TALLY_EINVAL, "DERIVE '%s' must "
+		return plugin_err(err, errlen, TALLY_EINVAL, "DERIVE '%s' must "
 		    "be yes or no", plugin_quote(q, col[7]));
 	return 0;
 }
@@ -313,21 +313,21 @@ graph_split(char *line, char **col, char *err, size_t errlen)
 		p = tab + 1;
 	}
 	if (n != PLUGIN_TABLE_NCOLS)
-		return error_set(err, errlen, TALLY_EINVAL, "%zu column%s, "
+		return plugin_err(err, errlen, TALLY_EINVAL, "%zu column%s, "
 		    "want %d separated by tabs: plugin name, statid, counters "
 		    "or stats, graph_title, graph_vlabel, graph_category, "
 		    "graph_args or -, DERIVE yes or no", n, n == 1 ? "" : "s",
 		    PLUGIN_TABLE_NCOLS);
 	for (i = 0; i < PLUGIN_TABLE_NCOLS; i++) {
 		if (*col[i] == '\0')
-			return error_set(err, errlen, TALLY_EINVAL, "column "
+			return plugin_err(err, errlen, TALLY_EINVAL, "column "
 			    "%zu (%s) is empty%s", i + 1, graph_columns[i],
 			    i == 6 ? ": write - for no graph_args" : "");
 		for (p = col[i]; *p != '\0'; p++) {
 			c = (unsigned char)*p;
 			if (c >= 0x20 && c != 0x7f)
 				continue;
-			return error_set(err, errlen, TALLY_EINVAL, "column "
+			return plugin_err(err, errlen, TALLY_EINVAL, "column "
 			    "%zu (%s) holds a control character (0x%02x)%s",
 			    i + 1, graph_columns[i], c, c == '\r' ? ": a "
 			    "CRLF line end? Save the file with LF line ends" :
@@ -354,7 +354,7 @@ plugin_table_parse(struct plugin_table *t, const char *path,
 	size_t			*opline = NULL, nop = 0, lineno = 0, i, j;
 	size_t			 cap = 0, n;
 	char			*p, *end, *line, *col[PLUGIN_TABLE_NCOLS];
-	char			 why[TALLY_ERRLEN], qp[ERROR_QUOTE_LEN];
+	char			 why[TALLY_ERRMSG_LEN], qp[TALLY_QUOTE_LEN];
 	int			 rc = 0;
 
 	memset(t, 0, sizeof *t);
@@ -365,14 +365,14 @@ plugin_table_parse(struct plugin_table *t, const char *path,
 	if (text == NULL)
 		len = 0;
 	if ((t->text = malloc(len + 1)) == NULL)
-		return error_set(err, errlen, TALLY_ENOMEM, "out of memory");
+		return plugin_err(err, errlen, TALLY_ENOMEM, "out of memory");
 	if (len > 0)
 		memcpy(t->text, text, len);
 	t->text[len] = '\0';
 	/* The entries' graph_info, with no control character of the path. */
 	n = strlen(path) + 64;
 	if ((t->info = malloc(n)) == NULL) {
-		rc = error_set(err, errlen, TALLY_ENOMEM, "out of memory");
+		rc = plugin_err(err, errlen, TALLY_ENOMEM, "out of memory");
 		goto out;
 	}
 	snprintf(t->info, n, "From the operator's graph table %s.", path);
@@ -387,13 +387,13 @@ plugin_table_parse(struct plugin_table *t, const char *path,
 			end = t->text + len;
 		*end = '\0';
 		if (memchr(line, '\0', end - line) != NULL) {
-			rc = error_set(err, errlen, TALLY_EINVAL, "graphs "
+			rc = plugin_err(err, errlen, TALLY_EINVAL, "graphs "
 			    "%s:%zu: a NUL byte: this is not a text file",
 			    qp, lineno);
 			goto out;
 		}
 		if ((size_t)(end - line) > PLUGIN_TABLE_MAXLINE) {
-			rc = error_set(err, errlen, TALLY_EINVAL, "graphs "
+			rc = plugin_err(err, errlen, TALLY_EINVAL, "graphs "
 			    "%s:%zu: longer than %d bytes", qp, lineno,
 			    PLUGIN_TABLE_MAXLINE);
 			goto out;
@@ -402,20 +402,20 @@ plugin_table_parse(struct plugin_table *t, const char *path,
 			continue;
 		if ((rc = graph_split(line, col, why, sizeof why)) != 0 ||
 		    (rc = graph_parse_line(col, &g, why, sizeof why)) != 0) {
-			error_set(err, errlen, rc, "graphs %s:%zu: %s", qp,
+			plugin_err(err, errlen, rc, "graphs %s:%zu: %s", qp,
 			    lineno, why);
 			goto out;
 		}
 		for (i = 0; i < nop; i++) {
 			if (strcmp(op[i].key, g.key) != 0)
 				continue;
-			rc = error_set(err, errlen, TALLY_EINVAL, "graphs "
+			rc = plugin_err(err, errlen, TALLY_EINVAL, "graphs "
 			    "%s:%zu: graph '%s' is already defined at line "
 			    "%zu", qp, lineno, g.key, opline[i]);
 			goto out;
 		}
 		if (nop == PLUGIN_TABLE_MAXGRAPHS) {
-			rc = error_set(err, errlen, TALLY_ELIMIT, "graphs "
+			rc = plugin_err(err, errlen, TALLY_ELIMIT, "graphs "
 			    "%s:%zu: more than %d graphs", qp, lineno,
 			    PLUGIN_TABLE_MAXGRAPHS);
 			goto out;
@@ -426,13 +426,13 @@ plugin_table_parse(struct plugin_table *t, const char *path,
 
 			cap = cap ? cap * 2 : 16;
 			if ((ng = realloc(op, cap * sizeof *op)) == NULL) {
-				rc = error_set(err, errlen, TALLY_ENOMEM,
+				rc = plugin_err(err, errlen, TALLY_ENOMEM,
 				    "out of memory");
 				goto out;
 			}
 			op = ng;
 			if ((nl = realloc(opline, cap * sizeof *nl)) == NULL) {
-				rc = error_set(err, errlen, TALLY_ENOMEM,
+				rc = plugin_err(err, errlen, TALLY_ENOMEM,
 				    "out of memory");
 				goto out;
 			}
@@ -446,7 +446,7 @@ plugin_table_parse(struct plugin_table *t, const char *path,
 	/* The compiled graphs, each replaced by the operator's of its key. */
 	if ((t->graphs = calloc(plugin_ngraphs + nop,
 	    sizeof *t->graphs)) == NULL) {
-		rc = error_set(err, errlen, TALLY_ENOMEM, "out of memory");
+		rc = plugin_err(err, errlen, TALLY_ENOMEM, "out of memory");
 		goto out;
 	}
 	for (i = 0; i < plugin_ngraphs; i++)
@@ -498,7 +498,7 @@ plugin_table_load(struct plugin_table *t, const char *path, char *err,
     size_t errlen)
 {
 	struct stat	 sb;
-	char		*buf, qp[ERROR_QUOTE_LEN];
+	char		*buf, qp[TALLY_QUOTE_LEN];
 	size_t		 len = 0;
 	ssize_t		 n;
 	int		 fd, flags, rc;
@@ -509,30 +509,30 @@ plugin_table_load(struct plugin_table *t, const char *path, char *err,
 	plugin_quote(qp, path);
 	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)) ==
 	    -1)
-		return error_set(err, errlen, TALLY_ESYS, "graphs %s: %s", qp,
+		return plugin_err(err, errlen, TALLY_ESYS, "graphs %s: %s", qp,
 		    strerror(errno));
 	if (fstat(fd, &sb) != 0) {
-		rc = error_set(err, errlen, TALLY_ESYS, "graphs %s: fstat: %s",
+		rc = plugin_err(err, errlen, TALLY_ESYS, "graphs %s: fstat: %s",
 		    qp, strerror(errno));
 		close(fd);
 		return rc;
 	}
 	if (!S_ISREG(sb.st_mode)) {
-		rc = error_set(err, errlen, TALLY_ESYS, "graphs file %s is %s, "
+		rc = plugin_err(err, errlen, TALLY_ESYS, "graphs file %s is %s, "
 		    "not a regular file", qp, graph_file_kind(sb.st_mode));
 		close(fd);
 		return rc;
 	}
 	if (sb.st_size > (off_t)PLUGIN_TABLE_MAXSIZE) {
 		close(fd);
-		return error_set(err, errlen, TALLY_ELIMIT, "graphs %s: "
+		return plugin_err(err, errlen, TALLY_ELIMIT, "graphs %s: "
 		    "larger than %lu bytes", qp,
 		    (unsigned long)PLUGIN_TABLE_MAXSIZE);
 	}
 	/* A regular file: reads block as they should again. */
 	if ((flags = fcntl(fd, F_GETFL)) == -1 ||
 	    fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) == -1) {
-		rc = error_set(err, errlen, TALLY_ESYS, "graphs %s: fcntl: %s",
+		rc = plugin_err(err, errlen, TALLY_ESYS, "graphs %s: fcntl: %s",
 		    qp, strerror(errno));
 		close(fd);
 		return rc;
@@ -540,14 +540,14 @@ plugin_table_load(struct plugin_table *t, const char *path, char *err,
 	/* One byte more than allowed tells a file too large. */
 	if ((buf = malloc(PLUGIN_TABLE_MAXSIZE + 1)) == NULL) {
 		close(fd);
-		return error_set(err, errlen, TALLY_ENOMEM, "out of memory");
+		return plugin_err(err, errlen, TALLY_ENOMEM, "out of memory");
 	}
 	while (len <= PLUGIN_TABLE_MAXSIZE) {
 		n = read(fd, buf + len, PLUGIN_TABLE_MAXSIZE + 1 - len);
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1) {
-			rc = error_set(err, errlen, TALLY_ESYS, "graphs %s: %s",
+			rc = plugin_err(err, errlen, TALLY_ESYS, "graphs %s: %s",
 			    qp, strerror(errno));
 			close(fd);
 			free(buf);
@@ -560,7 +560,7 @@ plugin_table_load(struct plugin_table *t, const char *path, char *err,
 	close(fd);
 	if (len > PLUGIN_TABLE_MAXSIZE) {
 		free(buf);
-		return error_set(err, errlen, TALLY_ELIMIT, "graphs %s: "
+		return plugin_err(err, errlen, TALLY_ELIMIT, "graphs %s: "
 		    "larger than %lu bytes", qp,
 		    (unsigned long)PLUGIN_TABLE_MAXSIZE);
 	}

@@ -2,18 +2,28 @@
  * plugin.h: the munin plugin (tally_), split so that tests can drive it.
  *
  * graph.c holds the compiled-in table of graphs and reads the operator's
- * (env.graphs); plugin.c the pure functions that look a graph up by plugin
- * name, derive field names and write munin's config, fetch, multigraph,
- * suggest and list output to a stream.  Only tally_.c (the main) touches
- * argv, the environment, stdout and exit codes.
+ * (env.graphs); plugin.c looks a graph up by plugin name, opens the
+ * statsfile and answers autoconf and list; fields.c derives the field
+ * names; run.c writes munin's config, fetch, multigraph and suggest
+ * output to a stream.  Only tally_.c (the main) touches argv, the
+ * environment, stdout and exit codes.  The plugin reads the statsfile
+ * through libtally's public interface only (tally.h, tally_reader_*).
  */
 #ifndef PLUGIN_H
 #define PLUGIN_H
 
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <time.h>
 
-#include "tally-int.h"
+#include "tally.h"
+
+#if defined(__GNUC__)
+#define PLUGIN_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define PLUGIN_PRINTF(f, a)
+#endif
 
 /* Where a graph's stat lives and how munin should treat it. */
 struct plugin_graph {
@@ -24,7 +34,7 @@ struct plugin_graph {
 	 */
 	const char	*key;
 	const char	*statid;	/* stat name within a node's slot */
-	enum store_db	 db;		/* STORE_COUNTERS or STORE_STATS */
+	int		 kind;		/* TALLY_COUNTER or TALLY_STAT */
 	const char	*title;
 	const char	*vlabel;
 	const char	*category;
@@ -90,8 +100,8 @@ void	 plugin_table_free(struct plugin_table *);
 
 /*
  * A node whose snapshot is older than this many seconds prints U, as does
- * one whose time is not sane (record_time_sane: before 2000, or more than a
- * day ahead of the plugin's clock).
+ * one whose time is not sane (tally(5): before 2000, or more than a day
+ * ahead of the plugin's clock).
  */
 #define PLUGIN_STALE 300
 
@@ -104,10 +114,11 @@ void	 plugin_table_free(struct plugin_table *);
 #define PLUGIN_ALL "all"
 
 /*
- * A field name: name_munin_field's result (at most NAME_FIELD_MAX bytes,
- * hash suffix included) plus room for a de-duplicating "_<n>".
+ * A field name: plugin_munin_field's result (at most PLUGIN_NAME_MAX
+ * bytes, hash suffix included) plus room for a de-duplicating "_<n>".
  */
-#define PLUGIN_FIELD_LEN (NAME_FIELD_MAX + 24)
+#define PLUGIN_NAME_MAX 64
+#define PLUGIN_FIELD_LEN (PLUGIN_NAME_MAX + 24)
 
 /* What a run prints (plugin_config, plugin_multigraph). */
 #define PLUGIN_CONFIG	0x1	/* the config; without it, the values */
@@ -115,9 +126,11 @@ void	 plugin_table_free(struct plugin_table *);
 #define PLUGIN_MULTI	0x4	/* plugin_suggest: the multigraph link */
 
 /* plugin.c */
+/* Format a message into (err, errlen), if err is not NULL; return code. */
+int	 plugin_err(char *, size_t, int, const char *, ...) PLUGIN_PRINTF(4, 5);
 /*
- * error_quote() of a NUL-terminated string (NULL reads ""), into buf of
- * ERROR_QUOTE_LEN bytes: what every message does with argv, a path from
+ * tally_quote() of a NUL-terminated string (NULL reads ""), into buf of
+ * TALLY_QUOTE_LEN bytes: what every message does with argv, a path from
  * the environment, or a name from a file.  Returns buf.
  */
 const char *plugin_quote(char *, const char *);
@@ -136,6 +149,25 @@ const struct plugin_graph *plugin_graph_find(const struct plugin_table *,
 int	 plugin_is_multigraph(const char *);
 /* Write g's name for munin: its key if compat, else "tally_<key>". */
 void	 plugin_graph_name(const struct plugin_graph *, FILE *);
+/*
+ * Open a reader of statsfile (tally_reader_open).  Returns 0, or a
+ * TALLY_E* code with a one-line message such as "statsfile /x: No such
+ * file or directory" in err and *rp NULL; a lock.mdb this process may not
+ * write gets the plugin-conf.d change that fixes it.
+ */
+int	 plugin_open(tally_reader **, const char *, char *, size_t);
+
+/* fields.c */
+/*
+ * Turn an arbitrary string into a valid munin field name: [A-Za-z0-9_],
+ * never starting with a digit, at most PLUGIN_NAME_MAX bytes.  Writes a
+ * NUL terminated result into out (size >= PLUGIN_NAME_MAX + 1) and
+ * returns 1 if the result differs from the input (characters replaced or
+ * cut), else 0.
+ */
+int	 plugin_munin_field(const char *, size_t, char *);
+/* FNV-1a, 32 bits: the suffix that keeps field names apart; fixed. */
+uint32_t plugin_hash(const char *, size_t);
 /*
  * The field name of a node, before de-duplication: nickname "_" node id
  * made a valid munin name, with "_" and 8 hex digits of a hash of the id
@@ -159,28 +191,24 @@ void	 plugin_names_free(struct plugin_names *);
  * "_2", "_3", ... and add it.  Returns 0 or TALLY_ENOMEM.
  */
 int	 plugin_names_add(struct plugin_names *, char *);
+/* The i-th name added. */
+const char *plugin_names_at(const struct plugin_names *, size_t);
 
+/* run.c */
 /*
- * Open statsfile read-only.  Returns 0, or a TALLY_E* code with a
- * one-line message such as "statsfile /x: No such file or directory" in
- * err; a lock.mdb this process may not write gets the plugin-conf.d
- * change that fixes it.
- */
-int	 plugin_open(struct store **, const char *, char *, size_t);
-
-/*
- * Each writes its output to out and returns 0, or a TALLY_E* code with a
- * message in err; out may then hold partial output, which the caller
- * discards.  Nodes that cannot be shown (a bad record) are reported on
- * errf (if not NULL) and skipped.  Each reads the store in one read
- * transaction, so values printed with a config (PLUGIN_DIRTY) belong to
- * the same fields, and a multigraph run sees one state of the database.
+ * Each opens statsfile (plugin_open), writes its output to out and
+ * returns 0, or a TALLY_E* code with a message in err; out may then hold
+ * partial output, which the caller discards.  Nodes that cannot be shown
+ * (a bad record) and unreadable values are reported on errf (if not NULL)
+ * and skipped.  Each reads through one reader, one read transaction, so
+ * values printed with a config (PLUGIN_DIRTY) belong to the same fields,
+ * and a multigraph run sees one state of the database.
  */
 /* One graph's config; with PLUGIN_DIRTY also its values at now. */
-int	 plugin_config(struct store *, const struct plugin_graph *, int,
+int	 plugin_config(const char *, const struct plugin_graph *, int,
 	     time_t, FILE *, FILE *, char *, size_t);
 /* One graph's values at now. */
-int	 plugin_fetch(struct store *, const struct plugin_graph *, time_t,
+int	 plugin_fetch(const char *, const struct plugin_graph *, time_t,
 	     FILE *, FILE *, char *, size_t);
 /*
  * The multigraph run: a "multigraph NAME" section for every graph of t
@@ -190,14 +218,15 @@ int	 plugin_fetch(struct store *, const struct plugin_graph *, time_t,
  * With no such graph, the first graph of t: never nothing, which
  * munin-node would take for a broken plugin.
  */
-int	 plugin_multigraph(struct store *, const struct plugin_table *, int,
+int	 plugin_multigraph(const char *, const struct plugin_table *, int,
 	     time_t, FILE *, FILE *, char *, size_t);
 /*
  * The keys of the graphs some node has the stat of, one a line; with
  * PLUGIN_MULTI, only "all" (the multigraph link) if there is any.
  */
-int	 plugin_suggest(struct store *, const struct plugin_table *, int,
+int	 plugin_suggest(const char *, const struct plugin_table *, int,
 	     FILE *, FILE *, char *, size_t);
+
 /*
  * autoconf of the plugin run as argv0 (NULL or the bare tally_: every
  * graph), for statsfile and graph table (either may be NULL): always

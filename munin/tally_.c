@@ -48,16 +48,16 @@ enum command { CMD_FETCH, CMD_CONFIG, CMD_AUTOCONF, CMD_SUGGEST, CMD_LIST };
  * A message on stderr: "tally_: " and one line.  Its untrusted parts
  * (argv, the environment's paths) are quoted where they are formatted;
  * here the line is bounded and any control character left (a path inside
- * a store's message) becomes '?', so that no escape reaches a terminal.
+ * a libtally message) becomes '?', so that no escape reaches a terminal.
  */
 static void
-msg(const char *fmt, ...) TALLY_PRINTF(1, 2);
+msg(const char *fmt, ...) PLUGIN_PRINTF(1, 2);
 
 static void
 msg(const char *fmt, ...)
 {
 	va_list	 ap;
-	char	 buf[TALLY_ERRLEN * 2];
+	char	 buf[TALLY_ERRMSG_LEN * 2];
 
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof buf, fmt, ap);
@@ -99,7 +99,7 @@ unknown_graph(const char *argv0)
 {
 	const char	*base = plugin_basename(argv0);
 	size_t		 plen = strlen(PLUGIN_PREFIX);
-	char		 q[ERROR_QUOTE_LEN];
+	char		 q[TALLY_QUOTE_LEN];
 
 	if (strcmp(base, PLUGIN_PREFIX) == 0)
 		msg("link me as %s<graph> to pick a graph, or as %s%s for all "
@@ -150,13 +150,12 @@ main(int argc, char **argv)
 {
 	const struct plugin_graph	*g = NULL;
 	struct plugin_table		 table;
-	struct store			*st;
 	enum command			 cmd;
 	const char			*argv0 = argc > 0 ? argv[0] : NULL;
 	const char			*statsfile = getenv("statsfile");
 	const char			*graphs = getenv("graphs");
-	char				 err[TALLY_ERRLEN];
-	char				 q[ERROR_QUOTE_LEN];
+	char				 err[TALLY_ERRMSG_LEN];
+	char				 q[TALLY_QUOTE_LEN];
 	char				*buf = NULL;
 	size_t				 len = 0;
 	FILE				*out;
@@ -203,18 +202,12 @@ main(int argc, char **argv)
 		plugin_table_free(&table);
 		return EXIT_STORE;
 	}
-	if ((rc = plugin_open(&st, statsfile, err, sizeof err)) != 0) {
-		msg("%s", err);
-		plugin_table_free(&table);
-		return EXIT_STORE;
-	}
 	/*
 	 * Build the whole answer in memory and print it only on success:
 	 * munin must not take half a config or fetch for a whole one.
 	 */
 	if ((out = open_memstream(&buf, &len)) == NULL) {
 		msg("open_memstream: %s", strerror(errno));
-		store_close(st);
 		plugin_table_free(&table);
 		return EXIT_STORE;
 	}
@@ -222,10 +215,10 @@ main(int argc, char **argv)
 	case CMD_CONFIG:
 		flags = PLUGIN_CONFIG | (dirty ? PLUGIN_DIRTY : 0);
 		if (multi)
-			rc = plugin_multigraph(st, &table, flags, time(NULL),
+			rc = plugin_multigraph(statsfile, &table, flags, time(NULL),
 			    out, stderr, err, sizeof err);
 		else
-			rc = plugin_config(st, g, flags, time(NULL), out,
+			rc = plugin_config(statsfile, g, flags, time(NULL), out,
 			    stderr, err, sizeof err);
 		break;
 	case CMD_SUGGEST:
@@ -233,20 +226,19 @@ main(int argc, char **argv)
 		 * munin-node-configure announces multigraph: then the one
 		 * tally_all link is the answer, not a link per graph.
 		 */
-		rc = plugin_suggest(st, &table,
+		rc = plugin_suggest(statsfile, &table,
 		    env_flag("MUNIN_CAP_MULTIGRAPH") ? PLUGIN_MULTI : 0, out,
 		    stderr, err, sizeof err);
 		break;
 	default:
 		if (multi)
-			rc = plugin_multigraph(st, &table, 0, time(NULL), out,
+			rc = plugin_multigraph(statsfile, &table, 0, time(NULL), out,
 			    stderr, err, sizeof err);
 		else
-			rc = plugin_fetch(st, g, time(NULL), out, stderr, err,
+			rc = plugin_fetch(statsfile, g, time(NULL), out, stderr, err,
 			    sizeof err);
 		break;
 	}
-	store_close(st);
 	plugin_table_free(&table);
 	if (fclose(out) != 0 && rc == 0) {
 		snprintf(err, sizeof err, "building output: %s",

@@ -75,42 +75,6 @@ START_TEST(test_nicknames)
 }
 END_TEST
 
-struct field_case {
-	const char	*in;
-	const char	*out;
-	int		 changed;
-};
-
-static const struct field_case fields[] = {
-	{ "storage_1", "storage_1", 0 },
-	{ "storage-1", "storage_1", 1 },
-	{ "1node", "_1node", 1 },
-	{ "a.b c", "a_b_c", 1 },
-	{ "", "_", 1 },
-	{ "h\xc3\xa9", "h__", 1 },
-};
-
-START_TEST(test_munin_fields)
-{
-	const struct field_case *c = &fields[_i];
-	char	 out[NAME_FIELD_MAX + 1];
-
-	ck_assert_int_eq(name_munin_field(c->in, strlen(c->in), out),
-	    c->changed);
-	ck_assert_str_eq(out, c->out);
-}
-END_TEST
-
-START_TEST(test_munin_field_cut)
-{
-	char	 in[100], out[NAME_FIELD_MAX + 1];
-
-	memset(in, 'x', sizeof in);
-	ck_assert_int_eq(name_munin_field(in, sizeof in, out), 1);
-	ck_assert_uint_eq(strlen(out), NAME_FIELD_MAX);
-}
-END_TEST
-
 int
 main(void)
 {
@@ -123,9 +87,6 @@ main(void)
 	    sizeof stat_names / sizeof stat_names[0]);
 	tcase_add_test(tc, test_stat_name_lengths);
 	tcase_add_test(tc, test_nicknames);
-	tcase_add_loop_test(tc, test_munin_fields, 0,
-	    sizeof fields / sizeof fields[0]);
-	tcase_add_test(tc, test_munin_field_cut);
 	tcase_set_timeout(tc, FIXTURE_TIMEOUT);
 	suite_add_tcase(s, tc);
 	return fixture_run(s);

@@ -13,6 +13,8 @@
 #include <string.h>
 #include <time.h>
 
+/* The plugin through its own header; statsfiles built with the store's. */
+#include "tally-int.h"
 #include "fixture.h"
 #include "plugin.h"
 
@@ -170,7 +172,7 @@ fetch(const char *name, char **errtext)
 
 	cap_open(&out);
 	cap_open(&errc);
-	rc = plugin_fetch(st, graph(name), NOW, out.f, errc.f, err,
+	rc = plugin_fetch(dir, graph(name), NOW, out.f, errc.f, err,
 	    sizeof err);
 	ck_assert_msg(rc == 0, "fetch: %s", err);
 	if (errtext != NULL)
@@ -189,7 +191,7 @@ config_flags(const char *name, int flags)
 	int		 rc;
 
 	cap_open(&out);
-	rc = plugin_config(st, graph(name), flags, NOW, out.f, NULL, err,
+	rc = plugin_config(dir, graph(name), flags, NOW, out.f, NULL, err,
 	    sizeof err);
 	ck_assert_msg(rc == 0, "config: %s", err);
 	return cap_text(&out);
@@ -209,7 +211,7 @@ suggest_in(const struct plugin_table *t, int flags)
 	int		 rc;
 
 	cap_open(&out);
-	rc = plugin_suggest(st, t, flags, out.f, NULL, err, sizeof err);
+	rc = plugin_suggest(dir, t, flags, out.f, NULL, err, sizeof err);
 	ck_assert_msg(rc == 0, "suggest: %s", err);
 	return cap_text(&out);
 }
@@ -230,7 +232,7 @@ multi_in(const struct plugin_table *t, int flags, char **errtext)
 
 	cap_open(&out);
 	cap_open(&errc);
-	rc = plugin_multigraph(st, t, flags, NOW, out.f, errc.f, err,
+	rc = plugin_multigraph(dir, t, flags, NOW, out.f, errc.f, err,
 	    sizeof err);
 	ck_assert_msg(rc == 0, "multigraph: %s", err);
 	if (errtext != NULL)
@@ -260,89 +262,89 @@ valid_field(const char *s)
 /* The original system's graphs, as its munin plugins drew them. */
 static const struct {
 	const char	*name, *statid;
-	enum store_db	 db;
+	int		 kind;
 	const char	*title, *vlabel, *category, *args;
 	int		 derive;
 } tahoe[] = {
-	{ "tahoe_runtime_load_avg", "load_monitor.avg_load", STORE_STATS,
+	{ "tahoe_runtime_load_avg", "load_monitor.avg_load", TALLY_STAT,
 	  "Tahoe Runtime Load Average", "load", "tahoe", NULL, 0 },
-	{ "tahoe_runtime_load_peak", "load_monitor.max_load", STORE_STATS,
+	{ "tahoe_runtime_load_peak", "load_monitor.max_load", TALLY_STAT,
 	  "Tahoe Runtime Load Peak", "load", "tahoe", NULL, 0 },
-	{ "tahoe_storage_consumed", "storage_server.consumed", STORE_STATS,
+	{ "tahoe_storage_consumed", "storage_server.consumed", TALLY_STAT,
 	  "Tahoe Storage Server Space Consumed", "bytes",
 	  "tahoe_storage_server", "--base 1024", 0 },
-	{ "tahoe_storage_allocated", "storage_server.allocated", STORE_STATS,
+	{ "tahoe_storage_allocated", "storage_server.allocated", TALLY_STAT,
 	  "Tahoe Storage Server Space Allocated", "bytes",
 	  "tahoe_storage_server", "--base 1024", 0 },
 	{ "tahoe_storage_bytes_added", "storage_server.bytes_added",
-	  STORE_COUNTERS, "Tahoe Storage Server Bytes Added", "bytes",
+	  TALLY_COUNTER, "Tahoe Storage Server Bytes Added", "bytes",
 	  "tahoe_storage_server", NULL, 0 },
 	{ "tahoe_storage_bytes_freed", "storage_server.bytes_freed",
-	  STORE_COUNTERS, "Tahoe Storage Server Bytes Removed", "bytes",
+	  TALLY_COUNTER, "Tahoe Storage Server Bytes Removed", "bytes",
 	  "tahoe_storage_server", NULL, 0 },
 	{ "tahoe_storage_operations_allocate", "storage_server.allocate",
-	  STORE_COUNTERS, "Tahoe Storage Server Allocate_Bucket Operations",
+	  TALLY_COUNTER, "Tahoe Storage Server Allocate_Bucket Operations",
 	  "operations per second", "tahoe_storage_server", NULL, 1 },
-	{ "tahoe_storage_operations_get", "storage_server.get", STORE_COUNTERS,
+	{ "tahoe_storage_operations_get", "storage_server.get", TALLY_COUNTER,
 	  "Tahoe Storage Server get_bucket Operations",
 	  "operations per second", "tahoe_storage_server", NULL, 1 },
 	{ "tahoe_storage_operations_writev", "storage_server.writev",
-	  STORE_COUNTERS, "Tahoe Storage Server writev Operations",
+	  TALLY_COUNTER, "Tahoe Storage Server writev Operations",
 	  "operations per second", "tahoe_storage_server", NULL, 1 },
 	{ "tahoe_storage_operations_readv", "storage_server.readv",
-	  STORE_COUNTERS, "Tahoe Storage Server readv Operations",
+	  TALLY_COUNTER, "Tahoe Storage Server readv Operations",
 	  "operations per second", "tahoe_storage_server", NULL, 1 },
 	{ "tahoe_helper_incoming_files", "chk_upload_helper.incoming_count",
-	  STORE_STATS, "Tahoe Upload Helper Incoming File Count", "n files",
+	  TALLY_STAT, "Tahoe Upload Helper Incoming File Count", "n files",
 	  "tahoe_helper", NULL, 0 },
 	{ "tahoe_helper_incoming_filesize", "chk_upload_helper.incoming_size",
-	  STORE_STATS, "Tahoe Upload Helper Incoming File Size", "bytes",
+	  TALLY_STAT, "Tahoe Upload Helper Incoming File Size", "bytes",
 	  "tahoe_helper", NULL, 0 },
 	{ "tahoe_helper_incoming_files_old",
-	  "chk_upload_helper.incoming_size_old", STORE_STATS,
+	  "chk_upload_helper.incoming_size_old", TALLY_STAT,
 	  "Tahoe Upload Helper Incoming Old Files", "bytes", "tahoe_helper",
 	  NULL, 0 },
 	{ "tahoe_helper_encoding_files", "chk_upload_helper.encoding_count",
-	  STORE_STATS, "Tahoe Upload Helper Encoding File Count", "n files",
+	  TALLY_STAT, "Tahoe Upload Helper Encoding File Count", "n files",
 	  "tahoe_helper", NULL, 0 },
 	{ "tahoe_helper_encoding_filesize", "chk_upload_helper.encoding_size",
-	  STORE_STATS, "Tahoe Upload Helper Encoding File Size", "bytes",
+	  TALLY_STAT, "Tahoe Upload Helper Encoding File Size", "bytes",
 	  "tahoe_helper", NULL, 0 },
 	{ "tahoe_helper_encoding_files_old",
-	  "chk_upload_helper.encoding_size_old", STORE_STATS,
+	  "chk_upload_helper.encoding_size_old", TALLY_STAT,
 	  "Tahoe Upload Helper Encoding Old Files", "bytes", "tahoe_helper",
 	  NULL, 0 },
 	{ "tahoe_helper_active_uploads", "chk_upload_helper.active_uploads",
-	  STORE_STATS, "Tahoe Upload Helper Active Files", "n files",
+	  TALLY_STAT, "Tahoe Upload Helper Active Files", "n files",
 	  "tahoe_helper", NULL, 0 },
 	{ "tahoe_helper_upload_requests", "chk_upload_helper.upload_requests",
-	  STORE_COUNTERS, "Tahoe Upload Helper Upload Requests", "requests",
+	  TALLY_COUNTER, "Tahoe Upload Helper Upload Requests", "requests",
 	  "tahoe_helper", NULL, 1 },
 	{ "tahoe_helper_upload_already_present",
-	  "chk_upload_helper.upload_already_present", STORE_COUNTERS,
+	  "chk_upload_helper.upload_already_present", TALLY_COUNTER,
 	  "Tahoe Upload Helper Uploads Already Present", "requests",
 	  "tahoe_helper", NULL, 1 },
 	{ "tahoe_helper_upload_need_upload",
-	  "chk_upload_helper.upload_need_upload", STORE_COUNTERS,
+	  "chk_upload_helper.upload_need_upload", TALLY_COUNTER,
 	  "Tahoe Upload Helper Uploads Needing Upload", "requests",
 	  "tahoe_helper", NULL, 1 },
 	{ "tahoe_helper_encoded_bytes", "chk_upload_helper.encoded_bytes",
-	  STORE_COUNTERS, "Tahoe Upload Helper Encoded Bytes", "bytes",
+	  TALLY_COUNTER, "Tahoe Upload Helper Encoded Bytes", "bytes",
 	  "tahoe_helper", NULL, 1 },
 	{ "tahoe_helper_fetched_bytes", "chk_upload_helper.fetched_bytes",
-	  STORE_COUNTERS, "Tahoe Upload Helper Fetched Bytes", "bytes",
+	  TALLY_COUNTER, "Tahoe Upload Helper Fetched Bytes", "bytes",
 	  "tahoe_helper", NULL, 1 },
 	{ "tahoe_uploader_bytes_uploaded", "uploader.bytes_uploaded",
-	  STORE_COUNTERS, "Tahoe Uploader Bytes Uploaded", "bytes",
+	  TALLY_COUNTER, "Tahoe Uploader Bytes Uploaded", "bytes",
 	  "tahoe_traffic", NULL, 1 },
 	{ "tahoe_uploader_files_uploaded", "uploader.files_uploaded",
-	  STORE_COUNTERS, "Tahoe Uploader Files Uploaded", "files",
+	  TALLY_COUNTER, "Tahoe Uploader Files Uploaded", "files",
 	  "tahoe_traffic", NULL, 1 },
 	{ "tahoe_mutable_files_published", "mutable.files_published",
-	  STORE_COUNTERS, "Tahoe Mutable Files Published", "files",
+	  TALLY_COUNTER, "Tahoe Mutable Files Published", "files",
 	  "tahoe_traffic", NULL, 1 },
 	{ "tahoe_mutable_files_retrieved", "mutable.files_retrieved",
-	  STORE_COUNTERS, "Tahoe Mutable Files Retrieved", "files",
+	  TALLY_COUNTER, "Tahoe Mutable Files Retrieved", "files",
 	  "tahoe_traffic", NULL, 1 },
 };
 
@@ -360,7 +362,7 @@ START_TEST(test_table_tahoe)
 		ck_assert_msg(g != NULL, "%s missing", tahoe[i].name);
 		ck_assert_str_eq(g->key, tahoe[i].name);
 		ck_assert_str_eq(g->statid, tahoe[i].statid);
-		ck_assert_msg(g->db == tahoe[i].db, "%s: db", g->key);
+		ck_assert_msg(g->kind == tahoe[i].kind, "%s: kind", g->key);
 		ck_assert_str_eq(g->title, tahoe[i].title);
 		ck_assert_str_eq(g->vlabel, tahoe[i].vlabel);
 		ck_assert_str_eq(g->category, tahoe[i].category);
@@ -386,13 +388,13 @@ START_TEST(test_table_sane)
 		ck_assert_msg(valid_field(g->key), "%s", g->key);
 		ck_assert_msg(name_stat_valid(g->statid, strlen(g->statid)),
 		    "%s", g->statid);
-		ck_assert(g->db == STORE_COUNTERS || g->db == STORE_STATS);
+		ck_assert(g->kind == TALLY_COUNTER || g->kind == TALLY_STAT);
 		ck_assert(g->title && g->vlabel && g->category && g->info);
 		ck_assert_msg(g->compat == (strncmp(g->key, "tahoe_", 6) == 0),
 		    "%s", g->key);
 		/* A double scaled for DERIVE must be a DERIVE of a stat. */
 		if (g->scale > 1)
-			ck_assert(g->derive && g->db == STORE_STATS);
+			ck_assert(g->derive && g->kind == TALLY_STAT);
 		for (j = 0; j < i; j++)
 			ck_assert_str_ne(plugin_graphs[j].key, g->key);
 	}
@@ -418,7 +420,7 @@ START_TEST(test_table_builtin)
 	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		const struct plugin_graph *g = graph(cases[i].name);
 		ck_assert_str_eq(g->statid, cases[i].statid);
-		ck_assert_int_eq(g->db, STORE_STATS);
+		ck_assert_int_eq(g->kind, TALLY_STAT);
 		ck_assert_int_eq(g->derive != 0, cases[i].derive);
 		ck_assert_int_eq(g->compat, 0);
 	}
@@ -592,12 +594,57 @@ START_TEST(test_field_name)
 		    cases[i].id, strlen(cases[i].id), out);
 		ck_assert_str_eq(out, cases[i].want);
 		ck_assert_uint_eq(len, strlen(out));
-		ck_assert_uint_le(len, NAME_FIELD_MAX);
+		ck_assert_uint_le(len, PLUGIN_NAME_MAX);
 	}
 }
 END_TEST
 
 /* Whatever the input, the name is a valid munin name of bounded length. */
+struct field_case {
+	const char	*in;
+	const char	*out;
+	int		 changed;
+};
+
+static const struct field_case fields[] = {
+	{ "storage_1", "storage_1", 0 },
+	{ "storage-1", "storage_1", 1 },
+	{ "1node", "_1node", 1 },
+	{ "a.b c", "a_b_c", 1 },
+	{ "", "_", 1 },
+	{ "h\xc3\xa9", "h__", 1 },
+};
+
+START_TEST(test_munin_fields)
+{
+	const struct field_case *c = &fields[_i];
+	char	 out[PLUGIN_NAME_MAX + 1];
+
+	ck_assert_int_eq(plugin_munin_field(c->in, strlen(c->in), out),
+	    c->changed);
+	ck_assert_str_eq(out, c->out);
+}
+END_TEST
+
+START_TEST(test_munin_field_cut)
+{
+	char	 in[100], out[PLUGIN_NAME_MAX + 1];
+
+	memset(in, 'x', sizeof in);
+	ck_assert_int_eq(plugin_munin_field(in, sizeof in, out), 1);
+	ck_assert_uint_eq(strlen(out), PLUGIN_NAME_MAX);
+}
+END_TEST
+
+/* The hash of the field names' suffix is FNV-1a, and never changes. */
+START_TEST(test_field_hash)
+{
+	ck_assert_uint_eq(plugin_hash("", 0), 0x811c9dc5u);
+	ck_assert_uint_eq(plugin_hash("a", 1), 0xe40c292cu);
+	ck_assert_uint_eq(plugin_hash("foobar", 6), 0xbf9cf968u);
+}
+END_TEST
+
 START_TEST(test_field_name_valid)
 {
 	char	 nick[TALLY_NICKNAME_MAX + 1], id[TALLY_NODE_ID_MAX + 1];
@@ -615,7 +662,7 @@ START_TEST(test_field_name_valid)
 			id[j] = idchars[rand_r(&seed) % (sizeof idchars - 1)];
 		plugin_field_name(nick, nl, id, il, out);
 		ck_assert_msg(valid_field(out), "'%s'", out);
-		ck_assert_uint_le(strlen(out), NAME_FIELD_MAX);
+		ck_assert_uint_le(strlen(out), PLUGIN_NAME_MAX);
 	}
 }
 END_TEST
@@ -965,7 +1012,7 @@ START_TEST(test_open_errors)
 		{ "/data.mdb", 0, "not a directory" },
 		{ "/empty", 1, "no database yet" },
 	};
-	struct store	*rd;
+	tally_reader	*rd;
 	char		 path[FIXTURE_PATH_MAX + 32], err[TALLY_ERRLEN];
 	struct capture	 c;
 	char		*text, want[FIXTURE_PATH_MAX + 600];
@@ -1000,7 +1047,7 @@ END_TEST
 
 START_TEST(test_open_format)
 {
-	struct store	*rd;
+	tally_reader	*rd;
 	char		 err[TALLY_ERRLEN];
 
 	put_raw("meta", "format", "99", 0);
@@ -1023,7 +1070,7 @@ START_TEST(test_open_ok)
 		{ "uptime", "no (no graph named 'uptime'; 'tally_ list' "
 		    "prints the valid names)\n" },
 	};
-	struct store	*rd;
+	tally_reader	*rd;
 	struct capture	 c;
 	char		 err[TALLY_ERRLEN], *text;
 	size_t		 i;
@@ -1044,8 +1091,8 @@ START_TEST(test_open_ok)
 		free(text);
 	}
 	ck_assert_msg(plugin_open(&rd, dir, err, sizeof err) == 0, "%s", err);
+	tally_reader_close(rd);
 	/* Read-only: the plugin can never write the database. */
-	st = rd;
 	text = fetch("tally_uptime", NULL);
 	ck_assert_str_eq(text, "n_a.value U\n");
 	free(text);
@@ -1310,7 +1357,7 @@ START_TEST(test_table_operator)
 	ck_assert_ptr_eq(g, &t.graphs[plugin_ngraphs]);
 	ck_assert_str_eq(g->key, "queue_depth");
 	ck_assert_str_eq(g->statid, "queue.depth");
-	ck_assert_int_eq(g->db, STORE_STATS);
+	ck_assert_int_eq(g->kind, TALLY_STAT);
 	ck_assert_str_eq(g->title, "Queue Depth");
 	ck_assert_str_eq(g->vlabel, "jobs");
 	ck_assert_str_eq(g->category, "myapp");
@@ -1325,7 +1372,7 @@ START_TEST(test_table_operator)
 	ck_assert_ptr_nonnull(g);
 	ck_assert_ptr_eq(g, &t.graphs[plugin_ngraphs + 1]);
 	ck_assert_ptr_eq(plugin_graph_find(&t, "tally_myapp_requests"), g);
-	ck_assert_int_eq(g->db, STORE_COUNTERS);
+	ck_assert_int_eq(g->kind, TALLY_COUNTER);
 	ck_assert_ptr_null(g->args);
 	ck_assert_int_eq(g->derive, 1);
 	ck_assert_int_eq(g->compat, 1);
@@ -1370,7 +1417,7 @@ START_TEST(test_table_tsv_roundtrip)
 		if (!g->compat)
 			continue;
 		fprintf(f, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", g->key,
-		    g->statid, g->db == STORE_COUNTERS ? "counters" : "stats",
+		    g->statid, g->kind == TALLY_COUNTER ? "counters" : "stats",
 		    g->title, g->vlabel, g->category,
 		    g->args != NULL ? g->args : "-", g->derive ? "yes" : "no");
 	}
@@ -1383,7 +1430,7 @@ START_TEST(test_table_tsv_roundtrip)
 		const struct plugin_graph *b = &t.graphs[i];
 		ck_assert_str_eq(a->key, b->key);
 		ck_assert_str_eq(a->statid, b->statid);
-		ck_assert_int_eq(a->db, b->db);
+		ck_assert_int_eq(a->kind, b->kind);
 		ck_assert_str_eq(a->title, b->title);
 		ck_assert_str_eq(a->vlabel, b->vlabel);
 		ck_assert_str_eq(a->category, b->category);
@@ -1791,6 +1838,10 @@ plugin_suite(void)
 
 	tc = tcase_create("fields");
 	tcase_add_test(tc, test_field_name);
+	tcase_add_loop_test(tc, test_munin_fields, 0,
+	    sizeof fields / sizeof fields[0]);
+	tcase_add_test(tc, test_munin_field_cut);
+	tcase_add_test(tc, test_field_hash);
 	tcase_add_test(tc, test_field_name_valid);
 	tcase_add_test(tc, test_field_name_distinct);
 	tcase_add_test(tc, test_names_dedup);

@@ -1,11 +1,11 @@
 /*
  * fuzz_name.c: libFuzzer target for the name validators (name.c) and the
- * munin field-name cleaner (name_munin_field, and plugin_field_name and
- * plugin_names_add of munin/plugin.c, which build a node's field from its
+ * munin field-name cleaner (plugin_munin_field, and plugin_field_name and
+ * plugin_names_add of munin/fields.c, which build a node's field from its
  * nickname and id and make it unique in a run).
  *
  * The whole input is a name for the validators, which must agree with a
- * reference character-class check, and for name_munin_field, which must
+ * reference character-class check, and for plugin_munin_field, which must
  * agree with a reference cleaner.  Its first byte then splits the rest
  * into a nickname and an id for plugin_field_name.  Finally its lines,
  * "nickname/id" each, are the nodes of one plugin run: every field must
@@ -118,21 +118,21 @@ fuzz_validators(const uint8_t *s, size_t len)
 static void
 fuzz_munin_field(const uint8_t *s, size_t len)
 {
-	char	*out, *again, ref[NAME_FIELD_MAX + 1];
+	char	*out, *again, ref[PLUGIN_NAME_MAX + 1];
 	size_t	 i, o = 0;
 	int	 changed = 0, rc;
 
 	/* Exactly the room the contract asks for. */
-	if ((out = malloc(NAME_FIELD_MAX + 1)) == NULL ||
-	    (again = malloc(NAME_FIELD_MAX + 1)) == NULL)
+	if ((out = malloc(PLUGIN_NAME_MAX + 1)) == NULL ||
+	    (again = malloc(PLUGIN_NAME_MAX + 1)) == NULL)
 		abort();
-	rc = name_munin_field((const char *)s, len, out);
+	rc = plugin_munin_field((const char *)s, len, out);
 
 	if (len == 0 || fuzz_digit(s[0])) {
 		ref[o++] = '_';
 		changed = 1;
 	}
-	for (i = 0; i < len && o < NAME_FIELD_MAX; i++) {
+	for (i = 0; i < len && o < PLUGIN_NAME_MAX; i++) {
 		if (fuzz_alpha(s[i]) || fuzz_digit(s[i]) || s[i] == '_')
 			ref[o++] = (char)s[i];
 		else {
@@ -144,7 +144,7 @@ fuzz_munin_field(const uint8_t *s, size_t len)
 		changed = 1;
 	ref[o] = '\0';
 
-	FUZZ_CHECK(strlen(out) <= NAME_FIELD_MAX);
+	FUZZ_CHECK(strlen(out) <= PLUGIN_NAME_MAX);
 	FUZZ_CHECK(fuzz_munin_name(out));
 	FUZZ_CHECK(strcmp(out, ref) == 0);
 	FUZZ_CHECK(rc == changed);
@@ -152,7 +152,7 @@ fuzz_munin_field(const uint8_t *s, size_t len)
 	FUZZ_CHECK(rc != 0 || (strlen(out) == len &&
 	    memcmp(out, s, len) == 0));
 	/* Cleaning is idempotent. */
-	FUZZ_CHECK(name_munin_field(out, strlen(out), again) == 0);
+	FUZZ_CHECK(plugin_munin_field(out, strlen(out), again) == 0);
 	FUZZ_CHECK(strcmp(out, again) == 0);
 	free(out);
 	free(again);
@@ -166,15 +166,15 @@ fuzz_check_field(const char *field, size_t n, const char *id, size_t idlen)
 	size_t	 cut = idlen > TALLY_NODE_ID_MAX ? TALLY_NODE_ID_MAX : idlen;
 
 	FUZZ_CHECK(n == strlen(field));
-	FUZZ_CHECK(n <= NAME_FIELD_MAX);
+	FUZZ_CHECK(n <= PLUGIN_NAME_MAX);
 	FUZZ_CHECK(fuzz_munin_name(field));
 	/* It ends with "_<id>", or with "_<hash of the id>". */
-	snprintf(hash, sizeof hash, "_%08x", (unsigned)name_hash(id, cut));
+	snprintf(hash, sizeof hash, "_%08x", (unsigned)plugin_hash(id, cut));
 	FUZZ_CHECK((n > cut && field[n - cut - 1] == '_' &&
 	    memcmp(field + n - cut, id, cut) == 0) ||
 	    (n >= 9 && strcmp(field + n - 9, hash) == 0));
 	/* An id that munin accepts as is and that fits is kept whole. */
-	if (idlen <= NAME_FIELD_MAX - 1 &&
+	if (idlen <= PLUGIN_NAME_MAX - 1 &&
 	    name_node_id_valid(id, idlen) && memchr(id, '-', idlen) == NULL)
 		FUZZ_CHECK(n > idlen && field[n - idlen - 1] == '_' &&
 		    memcmp(field + n - idlen, id, idlen) == 0);

@@ -125,3 +125,9 @@ error_ftype(mode_t m)
 		return "a directory";
 	return "of an unknown type";
 }
+
+const char *
+tally_quote(char *buf, size_t size, const void *s, size_t len)
+{
+	return error_quote(buf, size, s, len);
+}

@@ -1,5 +1,5 @@
 /*
- * name.c: what names are valid, and munin's field names.
+ * name.c: what names are valid, and the hash of names.
  */
 #include <string.h>
 
@@ -52,32 +52,6 @@ name_nickname_valid(const char *s, size_t len)
 			return 0;
 	}
 	return 1;
-}
-
-int
-name_munin_field(const char *s, size_t len, char *out)
-{
-	size_t	i, o = 0;
-	int	changed = 0;
-
-	if (len == 0 || (s[0] >= '0' && s[0] <= '9')) {
-		out[o++] = '_';
-		changed = 1;
-	}
-	for (i = 0; i < len && o < NAME_FIELD_MAX; i++) {
-		unsigned char c = s[i];
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '_')
-			out[o++] = c;
-		else {
-			out[o++] = '_';
-			changed = 1;
-		}
-	}
-	if (i < len)
-		changed = 1;
-	out[o] = '\0';
-	return changed;
 }
 
 int

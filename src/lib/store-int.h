@@ -52,6 +52,10 @@ struct store {
 	void		*scratch;	/* freed after a jump */
 	int		 checking;	/* in store_check_tail */
 
+	/* The thread of the live reader (store_reader_begin), if rheld. */
+	pthread_t	 rowner;
+	int		 rheld;		/* atomic */
+
 	int		 damaged;	/* sticky; atomic */
 	int		 stuck;		/* a txn could not be ended */
 	char		 damage[TALLY_ERRLEN];

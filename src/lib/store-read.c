@@ -232,6 +232,12 @@ store_reader_begin(struct store *s, struct store_reader *r, char *err,
 	memset(r, 0, sizeof *r);
 	if ((rc = store_forked(s, err, errlen)) != 0)
 		return rc;
+	/* Its own reader holds the lock: waiting for it would be forever. */
+	if (__atomic_load_n(&s->rheld, __ATOMIC_ACQUIRE) &&
+	    pthread_equal(s->rowner, pthread_self()))
+		return error_set(err, errlen, TALLY_ESTATE, "statsfile %s: "
+		    "this thread has a reader open on it already; one at a "
+		    "time", s->qpath);
 	pthread_mutex_lock(&s->lock);
 	if ((rc = store_run(s, store_rbegin_fn, r, err, errlen)) != 0) {
 		r->txn = NULL;
@@ -239,7 +245,17 @@ store_reader_begin(struct store *s, struct store_reader *r, char *err,
 		return rc;
 	}
 	r->st = s;
+	s->rowner = pthread_self();
+	__atomic_store_n(&s->rheld, 1, __ATOMIC_RELEASE);
 	return 0;
+}
+
+/* The reader lets go of the store's lock. */
+static void
+store_reader_unlock(struct store *s)
+{
+	__atomic_store_n(&s->rheld, 0, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&s->lock);
 }
 
 /* After a reader call: if a jump (or damage) ended the txn, let go. */
@@ -251,7 +267,7 @@ store_reader_after(struct store_reader *r, int rc)
 	if (s->txn == NULL) {
 		r->txn = NULL;
 		r->nodes = NULL;
-		pthread_mutex_unlock(&s->lock);
+		store_reader_unlock(s);
 		return rc > 0 || rc == 0 ? TALLY_ESTORE : rc;
 	}
 	return rc;
@@ -350,6 +366,61 @@ store_reader_get(struct store_reader *r, enum store_db db, const char *node,
 	a.k.mv_size = nlen + 1 + slen;
 	a.val = val;
 	return store_reader_after(r, store_run(r->st, store_rget_fn, &a,
+	    NULL, 0));
+}
+
+struct store_rseek_arg {
+	struct store_reader	*r;
+	enum store_db		 db;
+	MDB_val			 from;
+	size_t			 plen;
+	MDB_val			*key, *val;
+};
+
+static int
+store_rseek_fn(struct store *s, void *arg, char *err, size_t errlen)
+{
+	struct store_rseek_arg	*a = arg;
+	MDB_cursor		*cur;
+	int			 rc, found = 0;
+
+	if ((rc = store_cursor(a->r->txn, s->dbi[a->db], &cur)) != 0)
+		return store_reader_err(s, rc);
+	s->rcur[1] = cur;
+	*a->key = a->from;
+	rc = mdb_cursor_get(cur, a->key, a->val, MDB_SET_RANGE);
+	if (rc == 0 && (store_touch(s, a->key) != 0 ||
+	    store_touch(s, a->val) != 0)) {
+		store_bad_value(s, NULL, 0);
+		store_end_fn(s, NULL, NULL, 0);
+		return TALLY_ESTORE;
+	}
+	s->rcur[1] = NULL;
+	mdb_cursor_close(cur);
+	if (rc == 0)
+		found = a->key->mv_size >= a->plen &&
+		    memcmp(a->key->mv_data, a->from.mv_data, a->plen) == 0;
+	else if (rc != MDB_NOTFOUND)
+		return store_reader_err(s, rc);
+	return found;
+}
+
+int
+store_reader_seek(struct store_reader *r, enum store_db db, const char *from,
+    size_t flen, size_t plen, MDB_val *key, MDB_val *val)
+{
+	struct store_rseek_arg	 a;
+
+	if (r->txn == NULL)
+		return TALLY_ESTORE;
+	a.r = r;
+	a.db = db;
+	a.from.mv_data = (void *)from;
+	a.from.mv_size = flen;
+	a.plen = plen;
+	a.key = key;
+	a.val = val;
+	return store_reader_after(r, store_run(r->st, store_rseek_fn, &a,
 	    NULL, 0));
 }
 
@@ -459,5 +530,5 @@ store_reader_end(struct store_reader *r)
 	store_run(s, store_rend_fn, NULL, NULL, 0);
 	r->txn = NULL;
 	r->nodes = NULL;
-	pthread_mutex_unlock(&s->lock);
+	store_reader_unlock(s);
 }

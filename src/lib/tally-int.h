@@ -39,6 +39,7 @@ int	 error_set(char *, size_t, int, const char *, ...) TALLY_PRINTF(4, 5);
  */
 #define ERROR_QUOTE_MAX	200
 #define ERROR_QUOTE_LEN	(ERROR_QUOTE_MAX + 1)
+_Static_assert(ERROR_QUOTE_LEN == TALLY_QUOTE_LEN, "tally_quote is error_quote");
 const char *error_quote(char *, size_t, const char *, size_t);
 /* What a file of mode m is, for "P is a FIFO, not a regular file". */
 const char *error_ftype(mode_t);
@@ -48,16 +49,8 @@ int	 name_node_id_valid(const char *, size_t);
 int	 name_stat_valid(const char *, size_t);
 int	 name_nickname_valid(const char *, size_t);
 /*
- * Turn an arbitrary string into a valid munin field name: [A-Za-z0-9_],
- * never starting with a digit, at most NAME_FIELD_MAX bytes.  Writes a NUL
- * terminated result into out (size >= NAME_FIELD_MAX + 1) and returns 1 if
- * the result differs from the input (characters replaced or cut), else 0.
- */
-#define NAME_FIELD_MAX 64
-int	 name_munin_field(const char *, size_t, char *);
-/*
- * FNV-1a, 32 bits, of a name: for hash tables, poll phases, and the suffix
- * that keeps munin field names apart, which is why it never changes.
+ * FNV-1a, 32 bits, of a name: for hash tables and poll phases.  (The munin
+ * plugin has its own, munin/fields.c, for its field names.)
  */
 uint32_t name_hash(const char *, size_t);
 
@@ -362,6 +355,13 @@ int	 store_reader_scan(struct store_reader *, enum store_db,
 	     const char *, size_t,
 	     int (*)(void *, const char *, size_t, const char *, size_t),
 	     void *);
+/*
+ * The first key of db at or after (from, flen) that starts with from's
+ * first plen bytes: 1 and its key and value, 0 none, or a TALLY_E* code.
+ * (A walk resumes after key k by seeking k with a NUL byte appended.)
+ */
+int	 store_reader_seek(struct store_reader *, enum store_db,
+	     const char *, size_t, size_t, MDB_val *, MDB_val *);
 /* Call cb for every key of db (whole keys, in key order), whatever their
  * form: tally check's walk.  Stops at cb's non-zero return, which it
  * returns. */

@@ -1,0 +1,192 @@
+/*
+ * fields.c: the munin field names of the tally_ plugin: a node's name
+ * from its nickname and id, cleaned to what munin takes, with a hash of
+ * the id where the id had to change, and made unique within a run.
+ *
+ * munin keys its RRD files by field name, so a node's field name must
+ * never change between tally versions: the cleaning (plugin_munin_field)
+ * and the hash (plugin_hash, FNV-1a) are fixed, and t/check_plugin.c pins
+ * their output.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plugin.h"
+
+int
+plugin_munin_field(const char *s, size_t len, char *out)
+{
+	size_t	i, o = 0;
+	int	changed = 0;
+
+	if (len == 0 || (s[0] >= '0' && s[0] <= '9')) {
+		out[o++] = '_';
+		changed = 1;
+	}
+	for (i = 0; i < len && o < PLUGIN_NAME_MAX; i++) {
+		unsigned char c = s[i];
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '_')
+			out[o++] = c;
+		else {
+			out[o++] = '_';
+			changed = 1;
+		}
+	}
+	if (i < len)
+		changed = 1;
+	out[o] = '\0';
+	return changed;
+}
+
+/* FNV-1a, 32 bits: the field names' suffix, so it never changes. */
+#define PLUGIN_FNV_BASIS	2166136261u
+#define PLUGIN_FNV_PRIME	16777619u
+
+uint32_t
+plugin_hash(const char *s, size_t len)
+{
+	const unsigned char	*p = (const unsigned char *)s, *end = p + len;
+	uint32_t		 h = PLUGIN_FNV_BASIS;
+
+	while (p < end)
+		h = (h ^ *p++) * PLUGIN_FNV_PRIME;
+	return h;
+}
+
+size_t
+plugin_field_name(const char *nick, size_t nicklen, const char *id,
+    size_t idlen, char *out)
+{
+	char	 buf[TALLY_NICKNAME_MAX + 1 + TALLY_NODE_ID_MAX + 1];
+	size_t	 budget, len, n;
+
+	if (nicklen > TALLY_NICKNAME_MAX)
+		nicklen = TALLY_NICKNAME_MAX;
+	if (idlen > TALLY_NODE_ID_MAX)
+		idlen = TALLY_NODE_ID_MAX;
+	/*
+	 * Cut the nickname, not the id, when both don't fit: the id is what
+	 * makes the name unique.  plugin_munin_field prefixes '_' to a name
+	 * starting with a digit; leave room for it.
+	 */
+	budget = PLUGIN_NAME_MAX > idlen + 1 ? PLUGIN_NAME_MAX - idlen - 1 : 0;
+	if (nicklen > 0 && nick[0] >= '0' && nick[0] <= '9' && budget > 0)
+		budget--;
+	if (nicklen > budget)
+		nicklen = budget;
+	memcpy(buf, nick, nicklen);
+	buf[nicklen] = '_';
+	memcpy(buf + nicklen + 1, id, idlen);
+	n = nicklen + 1 + idlen;
+	plugin_munin_field(buf, n, out);
+	len = strlen(out);
+
+	/*
+	 * If the id came through intact, the name ends with "_<id>" and
+	 * differs from every other node's.  Otherwise ("-" became "_", or
+	 * the id was cut) two ids may have met: add a hash of the raw id.
+	 */
+	if (len > idlen && out[len - idlen - 1] == '_' &&
+	    memcmp(out + len - idlen, id, idlen) == 0)
+		return len;
+	if (len > PLUGIN_NAME_MAX - 9)
+		len = PLUGIN_NAME_MAX - 9;
+	snprintf(out + len, PLUGIN_FIELD_LEN - len, "_%08" PRIx32,
+	    plugin_hash(id, idlen));
+	return len + 9;
+}
+
+void
+plugin_names_init(struct plugin_names *pn)
+{
+	memset(pn, 0, sizeof *pn);
+}
+
+void
+plugin_names_free(struct plugin_names *pn)
+{
+	free(pn->names);
+	free(pn->table);
+	memset(pn, 0, sizeof *pn);
+}
+
+const char *
+plugin_names_at(const struct plugin_names *pn, size_t i)
+{
+	return pn->names + i * PLUGIN_FIELD_LEN;
+}
+
+static size_t
+plugin_names_slot(const struct plugin_names *pn, const char *name,
+    int *found)
+{
+	size_t	 mask = pn->tcap - 1, i;
+
+	i = plugin_hash(name, strlen(name)) & mask;
+	for (;; i = (i + 1) & mask) {
+		if (pn->table[i] == 0) {
+			*found = 0;
+			return i;
+		}
+		if (strcmp(plugin_names_at(pn, pn->table[i] - 1), name) == 0) {
+			*found = 1;
+			return i;
+		}
+	}
+}
+
+/* Double the set; growth is geometric, so a run allocates O(log n) times. */
+static int
+plugin_names_grow(struct plugin_names *pn)
+{
+	size_t		 cap = pn->cap ? pn->cap * 2 : 256, tcap = cap * 4;
+	size_t		 i, slot;
+	char		*names;
+	uint32_t	*table;
+	int		 found;
+
+	if (cap > UINT32_MAX / 4)
+		return TALLY_ENOMEM;
+	if ((names = realloc(pn->names, cap * PLUGIN_FIELD_LEN)) == NULL)
+		return TALLY_ENOMEM;
+	pn->names = names;
+	if ((table = calloc(tcap, sizeof *table)) == NULL)
+		return TALLY_ENOMEM;
+	free(pn->table);
+	pn->table = table;
+	pn->tcap = tcap;
+	pn->cap = cap;
+	for (i = 0; i < pn->n; i++) {
+		slot = plugin_names_slot(pn, plugin_names_at(pn, i), &found);
+		pn->table[slot] = (uint32_t)(i + 1);
+	}
+	return 0;
+}
+
+int
+plugin_names_add(struct plugin_names *pn, char *field)
+{
+	size_t		 base = strlen(field), slot;
+	unsigned	 k = 1;
+	int		 found, rc;
+
+	if (pn->n == pn->cap && (rc = plugin_names_grow(pn)) != 0)
+		return rc;
+	/*
+	 * Nodes come in id order, so the first of a clash keeps the plain
+	 * name and the suffixes are the same on every run.  A suffixed name
+	 * may itself be taken (a node nicknamed "x_2"): keep counting.
+	 */
+	for (;;) {
+		slot = plugin_names_slot(pn, field, &found);
+		if (!found)
+			break;
+		snprintf(field + base, PLUGIN_FIELD_LEN - base, "_%u", ++k);
+	}
+	memcpy(pn->names + pn->n * PLUGIN_FIELD_LEN, field, PLUGIN_FIELD_LEN);
+	pn->table[slot] = (uint32_t)(++pn->n);
+	return 0;
+}

@@ -1,0 +1,618 @@
+/*
+ * run.c: what the tally_ munin plugin prints, as functions of an open
+ * reader, a graph, the time and an output stream.
+ *
+ * Nothing here exits, reads the environment or touches stdout, so that
+ * t/check_plugin.c can run every path against real environments with a
+ * fixed clock.  A run reads everything through one reader (one read
+ * transaction): the nodes once, then each graph's values by key.  It
+ * makes no allocation per node and builds its lines in a buffer, not a
+ * printf per line, so that a multigraph run over every graph stays cheap
+ * with thousands of nodes.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plugin.h"
+
+/*
+ * Report a skipped node or value; the run goes on.  Untrusted parts are
+ * quoted where they are formatted; the line is bounded and any control
+ * character left becomes '?' all the same, so that a message is one line
+ * a terminal shows as it is.
+ */
+static void
+plugin_warn(FILE *errf, const char *fmt, ...) PLUGIN_PRINTF(2, 3);
+
+static void
+plugin_warn(FILE *errf, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	 buf[TALLY_ERRMSG_LEN * 2];
+
+	if (errf == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	plugin_msg_clean(buf);
+	fprintf(errf, PLUGIN_PREFIX ": %s\n", buf);
+}
+
+/*
+ * An output buffer: lines are built here and written with one fwrite per
+ * few kilobytes, since stdio per character or per printf call is most of
+ * a run's time with thousands of nodes.  A node's config lines take less
+ * than PLUGIN_BUF_NODE bytes (seven field names, a nickname, an id, a
+ * source and some words), so plugin_buf_room before each node is all the
+ * bounds checking the appends need.
+ */
+#define PLUGIN_BUF_SIZE	16384
+#define PLUGIN_BUF_NODE	2048
+
+struct plugin_buf {
+	FILE	*out;
+	size_t	 n;
+	char	 b[PLUGIN_BUF_SIZE];
+};
+
+static void
+plugin_buf_flush(struct plugin_buf *pb)
+{
+	if (pb->n > 0)
+		fwrite(pb->b, 1, pb->n, pb->out);
+	pb->n = 0;
+}
+
+static void
+plugin_buf_room(struct plugin_buf *pb)
+{
+	if (sizeof pb->b - pb->n < PLUGIN_BUF_NODE)
+		plugin_buf_flush(pb);
+}
+
+static void
+plugin_buf_add(struct plugin_buf *pb, const char *s, size_t n)
+{
+	memcpy(pb->b + pb->n, s, n);
+	pb->n += n;
+}
+
+static void
+plugin_buf_str(struct plugin_buf *pb, const char *s)
+{
+	plugin_buf_add(pb, s, strlen(s));
+}
+
+/*
+ * Append s, replacing control characters: a newline in a label would end
+ * munin's line and let a node's record inject config lines.
+ */
+static void
+plugin_buf_clean(struct plugin_buf *pb, const char *s)
+{
+	unsigned char	 c;
+
+	for (; (c = (unsigned char)*s) != '\0'; s++)
+		pb->b[pb->n++] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+}
+
+/*
+ * A node's snapshot is fresh when its time is sane (tally(5): not before
+ * 2000-01-01, not more than a day ahead of the plugin's clock) and not
+ * older than PLUGIN_STALE.
+ */
+#define PLUGIN_TIME_MIN		INT64_C(946684800)
+#define PLUGIN_TIME_AHEAD	INT64_C(86400)
+
+/* A source as tally(5) bounds it, cut there if a file says more. */
+#define PLUGIN_SOURCE_LEN	128
+
+/* A value as printed: an int64 or a double's shortest text. */
+#define PLUGIN_NUMLEN		32
+
+/*
+ * The nodes of one run, read once through the run's reader and copied,
+ * each with its unique field (the names set's i-th name is node i's);
+ * graphs then look their values up by id.
+ */
+struct plugin_node {
+	char		 id[TALLY_NODE_ID_MAX + 1];
+	char		 nickname[TALLY_NICKNAME_MAX + 1];
+	char		 source[PLUGIN_SOURCE_LEN];
+	int64_t		 time;
+	size_t		 flen;	/* of its field name */
+};
+
+/* A value of the multigraph's matrix, formatted at collection. */
+#define PLUGIN_VAL_NONE	0	/* the node has no such stat */
+#define PLUGIN_VAL_OK	1	/* num, or U when len is 0 */
+#define PLUGIN_VAL_BAD	2	/* unreadable: warned about when printed */
+struct plugin_val {
+	unsigned char	 state;
+	unsigned char	 len;
+	char		 num[PLUGIN_NUMLEN];
+};
+
+struct plugin_run {
+	tally_reader		*r;
+	char			 qpath[TALLY_QUOTE_LEN];
+	struct plugin_node	*nodes;
+	size_t			 n, cap;
+	struct plugin_names	 names;
+	time_t			 now;
+	FILE			*errf;
+	char			*err;
+	size_t			 errlen;
+	struct plugin_buf	 buf;
+};
+
+static const char *
+plugin_run_field(const struct plugin_run *run, size_t i)
+{
+	return plugin_names_at(&run->names, i);
+}
+
+static void
+plugin_run_end(struct plugin_run *run)
+{
+	plugin_buf_flush(&run->buf);
+	tally_reader_close(run->r);
+	plugin_names_free(&run->names);
+	free(run->nodes);
+	free(run);
+}
+
+/*
+ * Keep a node that can be shown, with its field name; report one that
+ * cannot on errf.  The node array grows geometrically: a run allocates
+ * O(log n) times, never per node.
+ */
+static int
+plugin_run_add(struct plugin_run *run, const tally_node *tn)
+{
+	struct plugin_node	*nodes, *node;
+	char			 field[PLUGIN_FIELD_LEN];
+	size_t			 cap;
+
+	if (tn->error != NULL && !tally_node_id_valid(tn->id)) {
+		/* The id comes quoted, as the path. */
+		plugin_warn(run->errf, "statsfile %s: skipping node '%s': %s",
+		    run->qpath, tn->id, tn->error);
+		return 0;
+	}
+	if (tn->error != NULL) {
+		plugin_warn(run->errf, "statsfile %s: skipping node %s: %s",
+		    run->qpath, tn->id, tn->error);
+		return 0;
+	}
+	if (run->n == run->cap) {
+		cap = run->cap ? run->cap * 2 : 64;
+		if ((nodes = realloc(run->nodes, cap * sizeof *nodes)) == NULL)
+			return TALLY_ENOMEM;
+		run->nodes = nodes;
+		run->cap = cap;
+	}
+	node = &run->nodes[run->n];
+	snprintf(node->id, sizeof node->id, "%s", tn->id);
+	snprintf(node->nickname, sizeof node->nickname, "%s", tn->nickname);
+	snprintf(node->source, sizeof node->source, "%s", tn->source);
+	node->time = tn->time;
+	plugin_field_name(node->nickname, strlen(node->nickname), node->id,
+	    strlen(node->id), field);
+	if (plugin_names_add(&run->names, field) != 0)
+		return TALLY_ENOMEM;
+	node->flen = strlen(field);
+	run->n++;
+	return 0;
+}
+
+/* Open the statsfile and read every node that can be shown. */
+static int
+plugin_run_begin(const char *statsfile, struct plugin_run **runp, time_t now,
+    FILE *out, FILE *errf, char *err, size_t errlen)
+{
+	struct plugin_run	*run;
+	tally_node		 tn;
+	int			 rc;
+
+	if ((*runp = run = calloc(1, sizeof *run)) == NULL)
+		return plugin_err(err, errlen, TALLY_ENOMEM, "out of memory");
+	plugin_names_init(&run->names);
+	plugin_quote(run->qpath, statsfile);
+	run->now = now;
+	run->buf.out = out;
+	run->errf = errf;
+	run->err = err;
+	run->errlen = errlen;
+	if ((rc = plugin_open(&run->r, statsfile, err, errlen)) != 0) {
+		free(run);
+		*runp = NULL;
+		return rc;
+	}
+	while ((rc = tally_reader_next(run->r, &tn)) == 1)
+		if ((rc = plugin_run_add(run, &tn)) != 0)
+			break;
+	if (rc == 0)
+		return 0;
+	if (rc == TALLY_ENOMEM)
+		plugin_err(err, errlen, rc, "out of memory");
+	else
+		plugin_err(err, errlen, rc, "%s", tally_reader_errmsg(run->r));
+	plugin_run_end(run);
+	*runp = NULL;
+	return rc;
+}
+
+static size_t
+plugin_fmt_int64(char *num, int64_t v)
+{
+	return (size_t)snprintf(num, PLUGIN_NUMLEN, "%" PRId64, v);
+}
+
+/*
+ * A double as libtally writes one (tally(5)): an integer below 2^53 in
+ * decimal, else the shortest of %.15g, %.16g and %.17g that reads back
+ * the same.  The plugin never sets a locale: the point is a point.
+ */
+static size_t
+plugin_fmt_double(char *num, double d)
+{
+	int	 prec, n = 0;
+
+	if (fabs(d) < 9007199254740992.0 && d == (double)(int64_t)d &&
+	    !(d == 0 && signbit(d)))
+		return plugin_fmt_int64(num, (int64_t)d);
+	for (prec = 15; prec <= 17; prec++) {
+		n = snprintf(num, PLUGIN_NUMLEN, "%.*g", prec, d);
+		if (strtod(num, NULL) == d)
+			break;
+	}
+	return (size_t)n;
+}
+
+/*
+ * Format a metric of g into num and return its length, or return 0 for
+ * U.  A value that is not what its table holds is reported on warnf (if
+ * not NULL), since it means a writer is broken.
+ */
+static size_t
+plugin_value(const struct plugin_graph *g, const char *id,
+    const tally_metric *m, char *num, FILE *warnf)
+{
+	double	 d;
+
+	if (m->error != NULL) {
+		plugin_warn(warnf, "node %s: %s: unreadable value '%s'", id,
+		    g->statid, m->text);
+		return 0;
+	}
+	if (m->kind == TALLY_COUNTER)
+		return plugin_fmt_int64(num, m->counter);
+	d = m->value;
+	if (!isfinite(d))
+		return 0;		/* nan: unknown; inf: not graphable */
+	if (g->derive) {
+		/* rrdtool takes only integers for DERIVE. */
+		d *= g->scale > 1 ? g->scale : 1;
+		if (!(d > -9.2e18 && d < 9.2e18))
+			return 0;
+		/* Round half away from zero; no libm just for llround. */
+		return plugin_fmt_int64(num,
+		    (int64_t)(d < 0 ? d - 0.5 : d + 0.5));
+	}
+	return plugin_fmt_double(num, d);
+}
+
+/*
+ * Look node i's stat of g up into pv, reporting an unreadable value on
+ * warnf: 1 found, 0 not, or a TALLY_E* code with the reader's message.
+ */
+static int
+plugin_run_get(struct plugin_run *run, const struct plugin_graph *g,
+    size_t i, struct plugin_val *pv, FILE *warnf)
+{
+	tally_metric	 m;
+	int		 rc;
+
+	memset(pv, 0, sizeof *pv);
+	rc = tally_reader_get(run->r, run->nodes[i].id, g->statid, g->kind,
+	    &m);
+	if (rc == TALLY_ENOTFOUND)
+		return 0;
+	if (rc != 0)
+		return plugin_err(run->err, run->errlen, rc, "%s",
+		    tally_reader_errmsg(run->r));
+	pv->state = m.error != NULL ? PLUGIN_VAL_BAD : PLUGIN_VAL_OK;
+	pv->len = (unsigned char)plugin_value(g, run->nodes[i].id, &m,
+	    pv->num, warnf);
+	return 1;
+}
+
+/* 1 if some node has g's stat, 0 if none, or a TALLY_E* code. */
+static int
+plugin_run_present(struct plugin_run *run, const struct plugin_graph *g)
+{
+	struct plugin_val	 v;
+	size_t			 i;
+	int			 rc;
+
+	for (i = 0; i < run->n; i++)
+		if ((rc = plugin_run_get(run, g, i, &v, NULL)) != 0)
+			return rc;
+	return 0;
+}
+
+/*
+ * Look every graph of t up for every node, node after node: a node's keys
+ * sit together in the tree, so its lookups stay in pages the cache holds.
+ * (*valsp)[k * n + i] is node i's value of graph k; present[k] says
+ * whether any node has graph k's stat.
+ */
+static int
+plugin_run_collect(struct plugin_run *run, const struct plugin_table *t,
+    struct plugin_val **valsp, unsigned char *present)
+{
+	struct plugin_val	*vals;
+	size_t			 n = run->n, i, k;
+	int			 rc;
+
+	*valsp = NULL;
+	if (n > 0 && t->n > SIZE_MAX / sizeof *vals / n)
+		return plugin_err(run->err, run->errlen, TALLY_ENOMEM,
+		    "out of memory");
+	if ((vals = calloc(n * t->n + 1, sizeof *vals)) == NULL)
+		return plugin_err(run->err, run->errlen, TALLY_ENOMEM,
+		    "out of memory");
+	for (i = 0; i < n; i++) {
+		for (k = 0; k < t->n; k++) {
+			rc = plugin_run_get(run, &t->graphs[k], i,
+			    &vals[k * n + i], NULL);
+			if (rc < 0) {
+				free(vals);
+				return rc;
+			}
+			if (rc == 1)
+				present[k] = 1;
+		}
+	}
+	*valsp = vals;
+	return 0;
+}
+
+static void
+plugin_run_config(struct plugin_run *run, const struct plugin_graph *g)
+{
+	struct plugin_buf	*pb = &run->buf;
+	const char		*f;
+	char			 scale[24];
+	size_t			 i, fl, sl = 0;
+
+	plugin_buf_flush(pb);
+	fprintf(pb->out, "graph_title %s\ngraph_vlabel %s\ngraph_category "
+	    "%s\n", g->title, g->vlabel, g->category);
+	if (g->args != NULL)
+		fprintf(pb->out, "graph_args %s\n", g->args);
+	fprintf(pb->out, "graph_info %s Stat: %s, a line per node.\n",
+	    g->info, g->statid);
+	if (g->scale > 1)
+		sl = (size_t)snprintf(scale, sizeof scale, ",%d,/\n",
+		    g->scale);
+	for (i = 0; i < run->n; i++) {
+		const struct plugin_node *node = &run->nodes[i];
+
+		f = plugin_run_field(run, i);
+		fl = node->flen;
+		plugin_buf_room(pb);
+		plugin_buf_add(pb, f, fl);
+		plugin_buf_str(pb, ".label ");
+		plugin_buf_clean(pb, node->nickname);
+		plugin_buf_str(pb, "\n");
+		plugin_buf_add(pb, f, fl);
+		plugin_buf_str(pb, ".draw LINE1\n");
+		if (g->derive) {
+			plugin_buf_add(pb, f, fl);
+			plugin_buf_str(pb, ".type DERIVE\n");
+			plugin_buf_add(pb, f, fl);
+			plugin_buf_str(pb, ".min 0\n");
+		}
+		if (g->scale > 1) {
+			plugin_buf_add(pb, f, fl);
+			plugin_buf_str(pb, ".cdef ");
+			plugin_buf_add(pb, f, fl);
+			plugin_buf_add(pb, scale, sl);
+		}
+		plugin_buf_add(pb, f, fl);
+		plugin_buf_str(pb, ".info node ");
+		plugin_buf_str(pb, node->id);
+		plugin_buf_str(pb, ", source ");
+		plugin_buf_clean(pb, node->source);
+		plugin_buf_str(pb, "\n");
+	}
+	plugin_buf_flush(pb);
+}
+
+/* Whether node i's snapshot is fresh (PLUGIN_TIME_MIN, above). */
+static int
+plugin_run_fresh(const struct plugin_run *run, size_t i)
+{
+	int64_t	 t = run->nodes[i].time, now = (int64_t)run->now;
+
+	/*
+	 * A node whose clock is in the future is not fresh for ever but
+	 * stale, as is one before 2000.  Written as "older than", on a
+	 * sane time, so that nothing can overflow.
+	 */
+	return t >= PLUGIN_TIME_MIN && (now > INT64_MAX - PLUGIN_TIME_AHEAD ||
+	    t <= now + PLUGIN_TIME_AHEAD) && t >= now - PLUGIN_STALE;
+}
+
+/*
+ * Print g's values: from vals (node i's at vals[i]) if not NULL, else
+ * looked up.  A stale node reads U.
+ */
+static int
+plugin_run_values(struct plugin_run *run, const struct plugin_graph *g,
+    const struct plugin_val *vals)
+{
+	struct plugin_buf	*pb = &run->buf;
+	struct plugin_val	 v;
+	size_t			 i;
+	int			 rc = 0;
+
+	for (i = 0; i < run->n; i++) {
+		memset(&v, 0, sizeof v);
+		if (plugin_run_fresh(run, i)) {
+			/* An unreadable value again, to say what is wrong. */
+			if (vals == NULL || vals[i].state == PLUGIN_VAL_BAD)
+				rc = plugin_run_get(run, g, i, &v, run->errf);
+			else
+				v = vals[i];
+			if (rc < 0)
+				return rc;
+		}
+		plugin_buf_room(pb);
+		plugin_buf_add(pb, plugin_run_field(run, i),
+		    run->nodes[i].flen);
+		plugin_buf_str(pb, ".value ");
+		if (v.len > 0)
+			plugin_buf_add(pb, v.num, v.len);
+		else
+			plugin_buf_str(pb, "U");
+		plugin_buf_str(pb, "\n");
+	}
+	return 0;
+}
+
+static int
+plugin_output_err(FILE *out, char *err, size_t errlen)
+{
+	if (fflush(out) != 0 || ferror(out))
+		return plugin_err(err, errlen, TALLY_ESYS, "writing output: "
+		    "%s", strerror(errno));
+	return 0;
+}
+
+int
+plugin_config(const char *statsfile, const struct plugin_graph *g, int flags,
+    time_t now, FILE *out, FILE *errf, char *err, size_t errlen)
+{
+	struct plugin_run	*run;
+	int			 rc;
+
+	if ((rc = plugin_run_begin(statsfile, &run, now, out, errf, err,
+	    errlen)) != 0)
+		return rc;
+	plugin_run_config(run, g);
+	if (flags & PLUGIN_DIRTY)
+		rc = plugin_run_values(run, g, NULL);
+	plugin_run_end(run);
+	return rc != 0 ? rc : plugin_output_err(out, err, errlen);
+}
+
+int
+plugin_fetch(const char *statsfile, const struct plugin_graph *g, time_t now,
+    FILE *out, FILE *errf, char *err, size_t errlen)
+{
+	struct plugin_run	*run;
+	int			 rc;
+
+	if ((rc = plugin_run_begin(statsfile, &run, now, out, errf, err,
+	    errlen)) != 0)
+		return rc;
+	rc = plugin_run_values(run, g, NULL);
+	plugin_run_end(run);
+	return rc != 0 ? rc : plugin_output_err(out, err, errlen);
+}
+
+int
+plugin_multigraph(const char *statsfile, const struct plugin_table *t, int flags,
+    time_t now, FILE *out, FILE *errf, char *err, size_t errlen)
+{
+	const struct plugin_graph	*g;
+	struct plugin_run		*run;
+	struct plugin_val		*vals = NULL;
+	unsigned char			*present;
+	size_t				 k;
+	int				 rc, values;
+
+	values = !(flags & PLUGIN_CONFIG) || (flags & PLUGIN_DIRTY);
+	if ((present = calloc(t->n + 1, 1)) == NULL)
+		return plugin_err(err, errlen, TALLY_ENOMEM, "out of memory");
+	if ((rc = plugin_run_begin(statsfile, &run, now, out, errf, err,
+	    errlen)) != 0) {
+		free(present);
+		return rc;
+	}
+	/*
+	 * Values: all of them at once, node after node.  A config alone
+	 * only needs to know which graphs have data: the first node with
+	 * the stat answers that.
+	 */
+	if (values)
+		rc = plugin_run_collect(run, t, &vals, present);
+	else
+		for (k = 0; k < t->n && rc == 0; k++)
+			if ((rc = plugin_run_present(run,
+			    &t->graphs[k])) >= 0) {
+				present[k] = rc == 1;
+				rc = 0;
+			}
+	/*
+	 * munin-node runs every plugin's config when it starts and drops,
+	 * until it restarts, one that prints nothing: with no data yet,
+	 * answer the first graph, without fields.
+	 */
+	if (rc == 0 && t->n > 0 && memchr(present, 1, t->n) == NULL)
+		present[0] = 1;
+	for (k = 0; k < t->n && rc == 0; k++) {
+		if (!present[k])
+			continue;
+		g = &t->graphs[k];
+		fputs("multigraph ", out);
+		plugin_graph_name(g, out);
+		putc('\n', out);
+		if (flags & PLUGIN_CONFIG)
+			plugin_run_config(run, g);
+		if (values)
+			rc = plugin_run_values(run, g, vals + k * run->n);
+		plugin_buf_flush(&run->buf);
+	}
+	plugin_run_end(run);
+	free(vals);
+	free(present);
+	return rc != 0 ? rc : plugin_output_err(out, err, errlen);
+}
+
+int
+plugin_suggest(const char *statsfile, const struct plugin_table *t, int flags,
+    FILE *out, FILE *errf, char *err, size_t errlen)
+{
+	struct plugin_run	*run;
+	size_t			 k;
+	int			 rc;
+
+	if ((rc = plugin_run_begin(statsfile, &run, 0, out, errf, err,
+	    errlen)) != 0)
+		return rc;
+	for (k = 0; k < t->n; k++) {
+		if ((rc = plugin_run_present(run, &t->graphs[k])) <= 0) {
+			if (rc < 0)
+				break;
+			continue;
+		}
+		rc = 0;
+		if (flags & PLUGIN_MULTI) {
+			fputs(PLUGIN_ALL "\n", out);
+			break;
+		}
+		fprintf(out, "%s\n", t->graphs[k].key);
+	}
+	plugin_run_end(run);
+	return rc != 0 ? rc : plugin_output_err(out, err, errlen);
+}

@@ -1,0 +1,293 @@
+/*
+ * reader.c: the public reader of a statsfile (tally_reader_*, tally.h).
+ *
+ * A reader is a read-only store (store.c, shared within the process) and
+ * one read transaction on it (store_reader_*, store-read.c), begun at open
+ * and ended at close: one consistent view, whatever is written meanwhile.
+ * Every call into LMDB runs under the store's guard, so a damaged file is
+ * an error, not a fault; once the store finds damage, the transaction is
+ * gone and every later call returns TALLY_ESTORE with the same message.
+ *
+ * What a reader hands out is copied into the reader first: no pointer into
+ * the map (and no LMDB type) leaves this file, so a caller never reads a
+ * page unguarded.  Nodes come from the nodes table's cursor; a walk of a
+ * node's metrics seeks each next key (store_reader_seek), so that it needs
+ * no second cursor kept between calls.
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tally-int.h"
+
+/* LMDB's largest key (its default), plus the NUL that seeks past one. */
+#define READER_KEYMAX	512
+
+/* The walk of a node's metrics: wkind is the table being walked. */
+#define READER_WALK_NONE	0
+#define READER_WALK_END		(-1)
+
+struct tally_reader {
+	struct store		*st;
+	struct store_reader	 r;
+	int			 failed;	/* sticky code, or 0 */
+	int			 nodes_done;
+	char			 errmsg[TALLY_ERRLEN];
+
+	/* The last node of tally_reader_next. */
+	struct record_node	 rn;
+	char			 id[ERROR_QUOTE_LEN];
+	char			 nerr[TALLY_ERRLEN];
+
+	/* The last metric, and the walk of tally_reader_metrics. */
+	char			 mname[TALLY_STAT_NAME_MAX + 1];
+	char			 mtext[ERROR_QUOTE_LEN];
+	int			 wkind;
+	char			 wkey[READER_KEYMAX + 1];
+	size_t			 wlen, wplen;
+};
+
+static int
+reader_kind_db(int kind)
+{
+	return kind == TALLY_COUNTER ? STORE_COUNTERS : STORE_STATS;
+}
+
+/*
+ * A read failed: a damaged store's message says what is wrong and what to
+ * do; anything else gets what was being done.  Once the transaction is
+ * gone (damage), the reader is finished: every later call says the same.
+ */
+static int
+reader_err(tally_reader *r, int rc, const char *fmt, ...)
+	TALLY_PRINTF(3, 4);
+
+static int
+reader_err(tally_reader *r, int rc, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	 what[TALLY_NODE_ID_MAX + TALLY_STAT_NAME_MAX + 64];
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof what, fmt, ap);
+	va_end(ap);
+	if (store_damage_msg(r->st) != NULL)
+		error_set(r->errmsg, sizeof r->errmsg, rc, "%s",
+		    store_damage_msg(r->st));
+	else
+		error_set(r->errmsg, sizeof r->errmsg, rc, "statsfile %s: %s: "
+		    "%s", store_path(r->st), what, tally_strerror(rc));
+	if (r->r.txn == NULL)
+		r->failed = rc;
+	return rc;
+}
+
+int
+tally_reader_open(tally_reader **rp, const char *statsfile)
+{
+	tally_reader	*r;
+	int		 rc;
+
+	if ((*rp = r = calloc(1, sizeof *r)) == NULL)
+		return TALLY_ENOMEM;
+	if ((rc = store_open(&r->st, statsfile, STORE_RDONLY, r->errmsg,
+	    sizeof r->errmsg)) == 0 && (rc = store_reader_begin(r->st, &r->r,
+	    r->errmsg, sizeof r->errmsg)) == 0)
+		return 0;
+	if (rc == TALLY_ENOMEM) {
+		tally_reader_close(r);
+		*rp = NULL;
+		return rc;
+	}
+	r->failed = rc;
+	return rc;
+}
+
+const char *
+tally_reader_errmsg(const tally_reader *r)
+{
+	return r == NULL ? "out of memory" : r->errmsg;
+}
+
+/* Fill node from a nodes key and record; only id and error if bad. */
+static void
+reader_node(tally_reader *r, const MDB_val *k, const MDB_val *v,
+    tally_node *node)
+{
+	memset(node, 0, sizeof *node);
+	node->id = r->id;
+	if (!name_node_id_valid(k->mv_data, k->mv_size)) {
+		error_quote(r->id, sizeof r->id, k->mv_data, k->mv_size);
+		node->error = "not a valid node id";
+		return;
+	}
+	memcpy(r->id, k->mv_data, k->mv_size);
+	r->id[k->mv_size] = '\0';
+	if (record_node_parse(v->mv_data, v->mv_size, &r->rn, r->nerr,
+	    sizeof r->nerr) != 0) {
+		node->error = r->nerr;
+		return;
+	}
+	node->nickname = r->rn.nickname;
+	node->time = r->rn.time;
+	node->source = r->rn.source;
+	node->key = r->rn.key[0] != '\0' ? r->rn.key : NULL;
+}
+
+int
+tally_reader_next(tally_reader *r, tally_node *node)
+{
+	MDB_val	 k, v;
+	int	 rc;
+
+	if (r->failed != 0)
+		return r->failed;
+	if (r->nodes_done)
+		return 0;
+	if ((rc = store_reader_next(&r->r, &k, &v)) < 0)
+		return reader_err(r, rc, "reading nodes");
+	if (rc == 0) {
+		r->nodes_done = 1;
+		return 0;
+	}
+	reader_node(r, &k, &v, node);
+	return 1;
+}
+
+/* Fill m from a stat name and its stored value; m->error if unreadable. */
+static void
+reader_metric(tally_reader *r, int kind, const char *name, size_t nlen,
+    const MDB_val *v, tally_metric *m)
+{
+	int	 rc;
+
+	memset(m, 0, sizeof *m);
+	m->kind = kind;
+	m->value = NAN;
+	m->name = r->mname;
+	m->text = r->mtext;
+	if (!name_stat_valid(name, nlen)) {
+		error_quote(r->mname, sizeof r->mname, name, nlen);
+		error_quote(r->mtext, sizeof r->mtext, v->mv_data, v->mv_size);
+		m->error = "not a valid stat name";
+		return;
+	}
+	memcpy(r->mname, name, nlen);
+	r->mname[nlen] = '\0';
+	if (kind == TALLY_COUNTER)
+		rc = record_parse_int64(v->mv_data, v->mv_size, &m->counter);
+	else
+		rc = record_parse_double(v->mv_data, v->mv_size, &m->value);
+	if (rc != 0) {
+		m->counter = 0;
+		m->value = NAN;
+		error_quote(r->mtext, sizeof r->mtext, v->mv_data, v->mv_size);
+		m->error = kind == TALLY_COUNTER ? "not a 64-bit integer" :
+		    "not a number";
+		return;
+	}
+	if (kind == TALLY_COUNTER)
+		m->value = (double)m->counter;
+	if (v->mv_size < sizeof r->mtext) {
+		memcpy(r->mtext, v->mv_data, v->mv_size);
+		r->mtext[v->mv_size] = '\0';
+	} else	/* only zeros ahead of a counter make a text this long */
+		record_fmt_int64(r->mtext, m->counter);
+}
+
+int
+tally_reader_get(tally_reader *r, const char *node_id, const char *name,
+    int kind, tally_metric *m)
+{
+	MDB_val	 v;
+	size_t	 nlen, slen;
+	int	 k, rc;
+
+	if (r->failed != 0)
+		return r->failed;
+	if (!tally_node_id_valid(node_id) || !tally_stat_name_valid(name) ||
+	    kind < 0 || kind > TALLY_STAT || m == NULL)
+		return error_set(r->errmsg, sizeof r->errmsg, TALLY_EINVAL,
+		    "tally_reader_get: invalid node id, stat name or kind");
+	nlen = strlen(node_id);
+	slen = strlen(name);
+	for (k = TALLY_COUNTER; k <= TALLY_STAT; k++) {
+		if (kind != 0 && k != kind)
+			continue;
+		rc = store_reader_get(&r->r, reader_kind_db(k), node_id, nlen,
+		    name, slen, &v);
+		if (rc < 0)
+			return reader_err(r, rc, "reading %s/%s", node_id,
+			    name);
+		if (rc == 1) {
+			reader_metric(r, k, name, slen, &v, m);
+			return 0;
+		}
+	}
+	return TALLY_ENOTFOUND;
+}
+
+int
+tally_reader_metrics(tally_reader *r, const char *node_id)
+{
+	if (r->failed != 0)
+		return r->failed;
+	if (!tally_node_id_valid(node_id))
+		return error_set(r->errmsg, sizeof r->errmsg, TALLY_EINVAL,
+		    "tally_reader_metrics: invalid node id");
+	r->wplen = r->wlen = (size_t)snprintf(r->wkey, sizeof r->wkey, "%s/",
+	    node_id);
+	r->wkind = TALLY_COUNTER;
+	return 0;
+}
+
+int
+tally_reader_next_metric(tally_reader *r, tally_metric *m)
+{
+	MDB_val	 k, v;
+	int	 rc;
+
+	if (r->failed != 0)
+		return r->failed;
+	if (r->wkind == READER_WALK_NONE)
+		return error_set(r->errmsg, sizeof r->errmsg, TALLY_ESTATE,
+		    "tally_reader_next_metric: no walk started");
+	while (r->wkind != READER_WALK_END) {
+		rc = store_reader_seek(&r->r, reader_kind_db(r->wkind),
+		    r->wkey, r->wlen, r->wplen, &k, &v);
+		if (rc < 0)
+			return reader_err(r, rc, "reading node %.*s",
+			    (int)r->wplen - 1, r->wkey);
+		if (rc == 0) {
+			/* This table is done: the next one, from the top. */
+			r->wkind = r->wkind == TALLY_COUNTER ? TALLY_STAT :
+			    READER_WALK_END;
+			r->wlen = r->wplen;
+			continue;
+		}
+		/* The next seek starts just past this key: itself and NUL. */
+		if (k.mv_size > READER_KEYMAX - 1)
+			k.mv_size = READER_KEYMAX - 1;
+		memcpy(r->wkey, k.mv_data, k.mv_size);
+		r->wkey[k.mv_size] = '\0';
+		r->wlen = k.mv_size + 1;
+		reader_metric(r, r->wkind, (const char *)k.mv_data + r->wplen,
+		    k.mv_size - r->wplen, &v, m);
+		return 1;
+	}
+	return 0;
+}
+
+void
+tally_reader_close(tally_reader *r)
+{
+	if (r == NULL)
+		return;
+	if (r->st != NULL) {
+		store_reader_end(&r->r);
+		store_close(r->st);
+	}
+	free(r);
+}
