@@ -1,0 +1,153 @@
+/*
+ * text.c: text for a terminal and for messages: UTF-8 lengths and widths,
+ * control characters made harmless, ages of snapshots and durations.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "tally-cmd.h"
+
+/* The length of the valid UTF-8 sequence at s, or 0 if there is none. */
+size_t
+text_utf8_len(const unsigned char *s, size_t n)
+{
+	unsigned char	 c = s[0], lo = 0x80, hi = 0xbf;
+	size_t		 len, i;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		len = 2;
+	else if (c >= 0xe0 && c <= 0xef) {
+		len = 3;
+		if (c == 0xe0)
+			lo = 0xa0;
+		else if (c == 0xed)
+			hi = 0x9f;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		len = 4;
+		if (c == 0xf0)
+			lo = 0x90;
+		else if (c == 0xf4)
+			hi = 0x8f;
+	} else
+		return 0;
+	if (n < len || s[1] < lo || s[1] > hi)
+		return 0;
+	for (i = 2; i < len; i++)
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			return 0;
+	return len;
+}
+
+/* Characters (not bytes) a terminal shows for s, for column widths. */
+size_t
+text_width(const char *s, size_t n)
+{
+	size_t	 i, w = 0;
+
+	for (i = 0; i < n; i++)
+		if (((unsigned char)s[i] & 0xc0) != 0x80)
+			w++;
+	return w;
+}
+
+/* Print s with control characters as '?': a record is not a terminal. */
+void
+text_put_clean(FILE *f, const char *s, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++) {
+		unsigned char c = s[i];
+		putc(c < 0x20 || c == 0x7f ? '?' : c, f);
+	}
+}
+
+/*
+ * A printable, bounded rendering of an arbitrary key or value read from
+ * the database, for messages: error_quote()'s, as for every other
+ * untrusted text, cut to fit size.
+ */
+const char *
+text_esc(char *buf, size_t size, const void *data, size_t n)
+{
+	return error_quote(buf, size, data, n);
+}
+
+/* "12s", "3m", "2h", "4d": how long ago a snapshot was taken. */
+const char *
+text_age(char *buf, size_t size, int64_t secs)
+{
+	const char	*sign = secs < 0 ? "-" : "";
+	uint64_t	 a = secs < 0 ? -(uint64_t)secs : (uint64_t)secs;
+
+	if (a < 60)
+		snprintf(buf, size, "%s%" PRIu64 "s", sign, a);
+	else if (a < 3600)
+		snprintf(buf, size, "%s%" PRIu64 "m", sign, a / 60);
+	else if (a < 86400)
+		snprintf(buf, size, "%s%" PRIu64 "h", sign, a / 3600);
+	else
+		snprintf(buf, size, "%s%" PRIu64 "d", sign, a / 86400);
+	return buf;
+}
+
+/*
+ * The age of a snapshot taken at time, and suffix ("3d ago"); or, for a
+ * time that is not sane (tally(5)), the raw time and why no age is given,
+ * for an age of INT64_MIN or of 2100 means nothing.
+ */
+const char *
+text_snapshot_age(char *buf, size_t size, int64_t time, int64_t now,
+    const char *suffix)
+{
+	char	 age[32];
+
+	if (!record_time_sane(time, now))
+		snprintf(buf, size, "time %" PRId64 " out of range", time);
+	else
+		snprintf(buf, size, "%s%s", text_age(age, sizeof age,
+		    record_time_age(now, time)), suffix);
+	return buf;
+}
+
+/*
+ * A duration: decimal digits and an optional unit, s m h d or w.  Returns
+ * 0 and the seconds, or -1.
+ */
+int
+text_duration(const char *s, int64_t *out)
+{
+	static const struct {
+		char	 unit;
+		int64_t	 secs;
+	} units[] = {
+		{ 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 },
+		{ 'w', 7 * 86400 },
+	};
+	int64_t	 v = 0, mult = 1;
+	size_t	 i;
+
+	if (!(*s >= '0' && *s <= '9'))
+		return -1;
+	for (; *s >= '0' && *s <= '9'; s++) {
+		if (v > (INT64_MAX - 9) / 10)
+			return -1;
+		v = v * 10 + (*s - '0');
+	}
+	if (*s != '\0') {
+		for (i = 0; i < sizeof units / sizeof units[0]; i++)
+			if (*s == units[i].unit)
+				break;
+		if (i == sizeof units / sizeof units[0] || s[1] != '\0')
+			return -1;
+		mult = units[i].secs;
+	}
+	/* Past a thousand years "older than" means nothing any more. */
+	if (v > (INT64_C(1000) * 366 * 86400) / mult)
+		return -1;
+	*out = v * mult;
+	return 0;
+}
