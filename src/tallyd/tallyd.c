@@ -6,10 +6,8 @@
  * tallyd runs in the foreground and logs to stderr, as systemd wants.
  */
 #include <sys/resource.h>
-#include <sys/stat.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <netdb.h>
 #include <signal.h>
