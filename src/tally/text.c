@@ -82,8 +82,10 @@ text_esc(char *buf, size_t size, const void *data, size_t n)
  * cannot be read, quoted to TALLY_QUOTE_LEN), cut again to fit size as
  * text_esc() would have cut the bytes themselves: an escape (\xNN, the
  * only use of '\' in quoted text) is never split, and "..." says more
- * followed.
+ * followed.  Exact up to RECUT_MAX bytes, where the new cut falls before
+ * tally_quote()'s own "..." (at 194 bytes or later); past that, q whole.
  */
+#define RECUT_MAX	194
 const char *
 text_recut(char *buf, size_t size, const char *q)
 {
@@ -91,7 +93,11 @@ text_recut(char *buf, size_t size, const char *q)
 
 	if (size == 0)
 		return "";
-	room = size - 1 < TALLY_QUOTE_LEN - 1 ? size - 1 : TALLY_QUOTE_LEN - 1;
+	if (size > RECUT_MAX) {
+		snprintf(buf, size, "%s", q);
+		return buf;
+	}
+	room = size - 1;
 	while (i < len) {
 		need = q[i] == '\\' && len - i >= 4 ? 4 : 1;
 		if (o + need > room - 3 && i + need < len) {
