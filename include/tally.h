@@ -319,6 +319,10 @@ typedef struct tally_node {
 				     stored: check it before taking an age */
 	const char *source;	/**< "local" or "remote ADDR:PORT"; NULL on
 				     error */
+	/** The flush interval the node recorded, in seconds, as stored
+	 *  (check that it is positive and finite before using it); 0 when
+	 *  it recorded none, and on error. */
+	double      interval;
 	const char *key;	/**< the fingerprint of the TLS key bound to
 				     it, or NULL when none is */
 	/** NULL for a good node.  Else why it cannot be read ("not a valid

@@ -346,12 +346,41 @@ graph_blank(const char *line)
 	return 1;
 }
 
+/*
+ * t's graphs: the compiled ones, each replaced by the operator's graph of
+ * its key (op, nop of them), then the operator's new ones.  0, or
+ * TALLY_ENOMEM said in err.
+ */
+static int
+graph_merge(struct plugin_table *t, const struct plugin_graph *op, size_t nop,
+    char *err, size_t errlen)
+{
+	size_t	 i, j;
+
+	if ((t->graphs = calloc(plugin_ngraphs + nop,
+	    sizeof *t->graphs)) == NULL)
+		return plugin_err(err, errlen, TALLY_ENOMEM, "out of memory");
+	for (i = 0; i < plugin_ngraphs; i++)
+		t->graphs[t->n++] = plugin_graphs[i];
+	for (j = 0; j < nop; j++) {
+		for (i = 0; i < plugin_ngraphs; i++)
+			if (strcmp(t->graphs[i].key, op[j].key) == 0)
+				break;
+		if (i < plugin_ngraphs)
+			t->graphs[i] = op[j];
+		else
+			t->graphs[t->n++] = op[j];
+	}
+	t->noperator = nop;
+	return 0;
+}
+
 int
 plugin_table_parse(struct plugin_table *t, const char *path,
     const char *text, size_t len, char *err, size_t errlen)
 {
 	struct plugin_graph	*op = NULL, g;
-	size_t			*opline = NULL, nop = 0, lineno = 0, i, j;
+	size_t			*opline = NULL, nop = 0, lineno = 0, i;
 	size_t			 cap = 0, n;
 	char			*p, *end, *line, *col[PLUGIN_TABLE_NCOLS];
 	char			 why[TALLY_ERRMSG_LEN], qp[TALLY_QUOTE_LEN];
@@ -443,24 +472,7 @@ plugin_table_parse(struct plugin_table *t, const char *path,
 		op[nop++] = g;
 	}
 
-	/* The compiled graphs, each replaced by the operator's of its key. */
-	if ((t->graphs = calloc(plugin_ngraphs + nop,
-	    sizeof *t->graphs)) == NULL) {
-		rc = plugin_err(err, errlen, TALLY_ENOMEM, "out of memory");
-		goto out;
-	}
-	for (i = 0; i < plugin_ngraphs; i++)
-		t->graphs[t->n++] = plugin_graphs[i];
-	for (j = 0; j < nop; j++) {
-		for (i = 0; i < plugin_ngraphs; i++)
-			if (strcmp(t->graphs[i].key, op[j].key) == 0)
-				break;
-		if (i < plugin_ngraphs)
-			t->graphs[i] = op[j];
-		else
-			t->graphs[t->n++] = op[j];
-	}
-	t->noperator = nop;
+	rc = graph_merge(t, op, nop, err, errlen);
 out:
 	free(op);
 	free(opline);

@@ -126,6 +126,8 @@ START_TEST(test_nodes)
 
 	put_node(dir, "b", NULL, 1700000100, 2, 10, 0.5);
 	put_node(dir, "a", KEY, 1700000000, 1, 5, NAN);
+	put_raw("nodes", "c", 1, "nickname=x\ntime=1\nsource=local\n"
+	    "interval=2.5\n");
 	r = open_ok();
 	ck_assert_int_eq(tally_reader_next(r, &node), 1);
 	ck_assert_str_eq(node.id, "a");
@@ -133,11 +135,15 @@ START_TEST(test_nodes)
 	ck_assert_str_eq(node.source, "local");
 	ck_assert_str_eq(node.key, KEY);
 	ck_assert_int_eq(node.time, 1700000000);
+	ck_assert(node.interval == 0);
 	ck_assert_ptr_null(node.error);
 	ck_assert_int_eq(tally_reader_next(r, &node), 1);
 	ck_assert_str_eq(node.id, "b");
 	ck_assert_ptr_null(node.key);
 	ck_assert_int_eq(node.time, 1700000100);
+	ck_assert_int_eq(tally_reader_next(r, &node), 1);
+	ck_assert_str_eq(node.id, "c");
+	ck_assert(node.interval == 2.5);
 	ck_assert_int_eq(tally_reader_next(r, &node), 0);
 	ck_assert_int_eq(tally_reader_next(r, &node), 0);
 	tally_reader_close(r);

@@ -133,6 +133,7 @@ reader_node(tally_reader *r, const MDB_val *k, const MDB_val *v,
 	node->nickname = r->rn.nickname;
 	node->time = r->rn.time;
 	node->source = r->rn.source;
+	node->interval = r->rn.interval;
 	node->key = r->rn.key[0] != '\0' ? r->rn.key : NULL;
 }
 

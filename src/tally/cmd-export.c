@@ -54,7 +54,7 @@ static int
 export_out_open(struct export_out *out)
 {
 	struct stat	 fsb;
-	char		 q[ERROR_QUOTE_LEN];
+	char		 q[TALLY_QUOTE_LEN];
 	size_t		 tmplen;
 
 	if (out->file == NULL) {
@@ -102,7 +102,7 @@ export_out_open(struct export_out *out)
 static int
 export_out_commit(struct export_out *out)
 {
-	char	 q1[ERROR_QUOTE_LEN], q2[ERROR_QUOTE_LEN];
+	char	 q1[TALLY_QUOTE_LEN], q2[TALLY_QUOTE_LEN];
 	int	 rc;
 
 	if (out->file == NULL)
@@ -142,7 +142,7 @@ export_out_close(struct export_out *out, int failed)
 static int
 export_out_write(struct export *ex, struct export_out *out)
 {
-	char	 q[ERROR_QUOTE_LEN];
+	char	 q[TALLY_QUOTE_LEN];
 	int	 werr;
 
 	if (export_write(ex, out->fd, &werr) != 0) {
@@ -161,7 +161,7 @@ int
 cmd_export_exec(struct cmd *self)
 {
 	struct args		*a = &self->args;
-	struct statsfile	*sf = NULL;
+	tally_reader		*r = NULL;
 	struct export		*ex;
 	struct export_out	 out = { NULL, NULL, -1, 0 };
 	int			 rc, status = EXIT_FAIL;
@@ -173,11 +173,15 @@ cmd_export_exec(struct cmd *self)
 		warnmsg("out of memory");
 		return EXIT_FAIL;
 	}
-	if (statsfile_open(&sf, self->path, 0) != 0 ||
-	    statsfile_begin(sf) != 0)
+	if (statsfile_open(&r, self->path, self->qpath) != 0)
 		goto out;
-	if ((rc = export_collect(ex, sf)) != 0) {
-		statsfile_failed(sf, rc, "export");
+	if ((rc = export_collect(ex, r)) != 0) {
+		if (*tally_reader_errmsg(r) != '\0')
+			warnmsg("%s", tally_reader_errmsg(r));
+		else
+			warnmsg("%s: export: %s", self->qpath,
+			    rc == TALLY_ENOMEM ? "out of memory" :
+			    tally_strerror(rc));
 		goto out;
 	}
 	if (export_skipped(ex) > 0)
@@ -187,7 +191,7 @@ cmd_export_exec(struct cmd *self)
 		status = 0;
 	export_out_close(&out, status != 0);
 out:
-	statsfile_close(sf);
+	tally_reader_close(r);
 	export_free(ex);
 	return status;
 }

@@ -14,29 +14,28 @@
 int
 cmd_forget_exec(struct cmd *self)
 {
-	struct args		*a = &self->args;
-	struct statsfile	*sf = NULL;
-	char			 err[TALLY_ERRLEN], q[ERROR_QUOTE_LEN];
-	const char		*node;
-	int			 i, rc, status = 0;
+	struct args	*a = &self->args;
+	tally_reader	*r;
+	char		 err[TALLY_ERRMSG_LEN], q[TALLY_QUOTE_LEN];
+	const char	*node;
+	int		 i, rc, status = 0;
 
 	for (i = 0; i < a->argc; i++)
-		if (!name_node_id_valid(a->argv[i], strlen(a->argv[i])))
+		if (!tally_node_id_valid(a->argv[i]))
 			return usage_error("forget: invalid node id '%s'",
 			    quote(q, a->argv[i]));
 
 	/*
-	 * A read-only open first, as prune does: it refuses a directory
-	 * that holds no database, where a writer would create one.
+	 * A look first, as prune does: a statsfile that cannot be read is
+	 * said once, before any node.  (tally_statsfile_forget refuses a
+	 * directory that holds no database itself.)
 	 */
-	if (statsfile_open(&sf, self->path, 0) != 0)
+	if (statsfile_open(&r, self->path, self->qpath) != 0)
 		return EXIT_FAIL;
-	statsfile_close(sf);
-	if (statsfile_open(&sf, self->path, STATSFILE_WRITE) != 0)
-		return EXIT_FAIL;
+	tally_reader_close(r);
 	for (i = 0; i < a->argc; i++) {
 		node = a->argv[i];
-		rc = statsfile_forget_key(sf, node, err, sizeof err);
+		rc = tally_statsfile_forget(self->path, node, err, sizeof err);
 		if (rc == 0) {
 			printf("node %s: key forgotten; its next connection "
 			    "binds a new key\n", node);
@@ -48,12 +47,13 @@ cmd_forget_exec(struct cmd *self)
 		else if (rc == TALLY_ESTATE)
 			warnmsg("node %s: no key bound", node);
 		else {
+			/*
+			 * The statsfile could not be opened or written: the
+			 * next node would fail the same way.
+			 */
 			warnmsg("%s", err);
-			/* Every later call would say the same. */
-			if (statsfile_damaged(sf))
-				break;
+			break;
 		}
 	}
-	statsfile_close(sf);
 	return flush_stdout(status);
 }

@@ -4,6 +4,7 @@
  * is not sane.  A node is never removed younger than asked: the age is
  * checked again inside the deleting transaction.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,47 +21,52 @@ struct victim {
 /*
  * The nodes whose snapshot is older than cutoff, or whose time is not sane
  * (tally(5)): a node in the future would otherwise never be old enough,
- * and one before 2000 is no snapshot of ours.  Copied out of the txn.
+ * and one before 2000 is no snapshot of ours.  Read with a reader that is
+ * closed before anything is removed.  0, or -1 said why.
  */
 static int
-prune_find(struct statsfile *sf, int64_t now, int64_t cutoff,
+prune_find(struct cmd *self, int64_t now, int64_t cutoff,
     struct victim **out, size_t *nout)
 {
-	struct statsfile_node	*nodes;
+	tally_reader		*r;
+	struct statsfile_node	*nodes = NULL;
 	struct victim		*v = NULL;
-	size_t			 n, i, nv = 0, skipped = 0;
+	size_t			 n = 0, i, nv = 0, skipped = 0;
+	int			 rc = -1;
 
 	*out = NULL;
 	*nout = 0;
-	if (statsfile_begin(sf) != 0)
+	/*
+	 * A read-only look first: the reader refuses a directory that holds
+	 * no database, where a writer would create one.  A node whose
+	 * record is unreadable has no known age: kept.
+	 */
+	if (statsfile_open(&r, self->path, self->qpath) != 0)
 		return -1;
-	/* A node whose record is unreadable has no known age: kept. */
-	if (statsfile_nodes_list(sf, NULL, 0, NULL, &nodes, &n,
-	    &skipped) != 0) {
-		statsfile_end(sf);
-		return -1;
-	}
+	if (statsfile_nodes_list(r, self->qpath, NULL, 0, NULL, &nodes, &n,
+	    &skipped) != 0)
+		goto out;
 	if (n > 0 && (v = calloc(n, sizeof *v)) == NULL) {
 		warnmsg("out of memory");
-		free(nodes);
-		statsfile_end(sf);
-		return -1;
+		goto out;
 	}
 	for (i = 0; i < n; i++) {
-		if (record_time_sane(nodes[i].rec.time, now) &&
-		    nodes[i].rec.time >= cutoff)
+		if (text_time_sane(nodes[i].time, now) &&
+		    nodes[i].time >= cutoff)
 			continue;
-		memcpy(v[nv].id, nodes[i].id, nodes[i].idlen);
+		snprintf(v[nv].id, sizeof v[nv].id, "%s", nodes[i].id);
 		snprintf(v[nv].nickname, sizeof v[nv].nickname, "%s",
-		    nodes[i].rec.nickname);
-		v[nv].time = nodes[i].rec.time;
+		    nodes[i].nickname);
+		v[nv].time = nodes[i].time;
 		nv++;
 	}
-	free(nodes);
-	statsfile_end(sf);
 	*out = v;
 	*nout = nv;
-	return 0;
+	rc = 0;
+out:
+	statsfile_nodes_free(nodes, n);
+	tally_reader_close(r);
+	return rc;
 }
 
 /* "removed ID (NICKNAME), last snapshot 3d ago", or "would remove". */
@@ -77,19 +83,22 @@ prune_say(const char *verb, const struct victim *v, int64_t now)
 
 /*
  * Remove the victims, each only if it is still older than cutoff in the
- * deleting transaction: 0, or EXIT_FAIL if any failed.  *removed counts
- * those removed.
+ * deleting transaction (tally_statsfile_remove): 0, or EXIT_FAIL if one
+ * failed.  The first failure ends it: the statsfile that could not be
+ * opened or written for one node would fail the next the same way (a
+ * damaged one says so for every later call).  *removed counts those
+ * removed.
  */
 static int
-prune_remove(struct statsfile *sf, const struct victim *v, size_t nv,
+prune_remove(struct cmd *self, const struct victim *v, size_t nv,
     int64_t now, int64_t cutoff, size_t *removed)
 {
-	char	 err[TALLY_ERRLEN];
+	char	 err[TALLY_ERRMSG_LEN];
 	size_t	 i;
-	int	 rc, status = 0;
+	int	 rc;
 
 	for (i = 0; i < nv; i++) {
-		rc = statsfile_delete_before(sf, v[i].id, cutoff, err,
+		rc = tally_statsfile_remove(self->path, v[i].id, cutoff, err,
 		    sizeof err);
 		if (rc == TALLY_ESTATE)
 			continue;	/* it wrote since we looked: kept */
@@ -97,25 +106,23 @@ prune_remove(struct statsfile *sf, const struct victim *v, size_t nv,
 			continue;	/* pruned meanwhile by another */
 		if (rc != 0) {
 			warnmsg("%s", err);
-			status = EXIT_FAIL;
-			continue;
+			return EXIT_FAIL;
 		}
 		(*removed)++;
 		prune_say("removed", &v[i], now);
 	}
-	return status;
+	return 0;
 }
 
 int
 cmd_prune_exec(struct cmd *self)
 {
-	struct statsfile	*sf = NULL;
 	struct victim		*v = NULL;
 	const char		*older = args_get(&self->args, 'o');
-	char			 q[ERROR_QUOTE_LEN];
+	char			 q[TALLY_QUOTE_LEN];
 	size_t			 nv = 0, i, removed = 0;
 	int64_t			 secs, now, cutoff;
-	int			 rc, status = EXIT_FAIL;
+	int			 status = EXIT_FAIL;
 	int			 dry = args_has(&self->args, 'n');
 
 	if (older == NULL)
@@ -127,47 +134,28 @@ cmd_prune_exec(struct cmd *self)
 	}
 	now = (int64_t)time(NULL);
 	/* secs is at most a thousand years: saturated for a wild clock. */
-	cutoff = record_time_age(now, secs);
+	cutoff = text_time_age(now, secs);
 
-	/*
-	 * Look first through a read-only open, which refuses a directory
-	 * that holds no database: a writer would create one there.
-	 */
-	if (statsfile_open(&sf, self->path, 0) != 0)
-		return EXIT_FAIL;
-	rc = prune_find(sf, now, cutoff, &v, &nv);
-	statsfile_close(sf);
-	sf = NULL;
-	if (rc != 0)
+	if (prune_find(self, now, cutoff, &v, &nv) != 0)
 		goto out;
-	if (nv == 0) {
-		printf("no node in %s is older than %s\n", self->qpath,
-		    quote(q, older));
-		status = 0;
-		goto out;
-	}
 	if (dry) {
 		for (i = 0; i < nv; i++)
 			prune_say("would remove", &v[i], now);
-		status = 0;
-		goto out;
+	} else {
+		/*
+		 * A node may have written since the look.  The cutoff stays,
+		 * and the deleting transaction checks it again, so a node is
+		 * never removed younger than asked.
+		 */
+		status = prune_remove(self, v, nv, now, cutoff, &removed);
+		if (status != 0)
+			goto out;
 	}
-	/*
-	 * Look again, now: a node may have written since.  The cutoff
-	 * stays, and the deleting transaction checks it again, so a node is
-	 * never removed younger than asked.
-	 */
-	if (statsfile_open(&sf, self->path, STATSFILE_WRITE) != 0)
-		goto out;
-	free(v);
-	if (prune_find(sf, now, cutoff, &v, &nv) != 0)
-		goto out;
-	status = prune_remove(sf, v, nv, now, cutoff, &removed);
-	if (removed == 0 && status == 0)
+	if (nv == 0 || (!dry && removed == 0))
 		printf("no node in %s is older than %s\n", self->qpath,
 		    quote(q, older));
+	status = 0;
 out:
-	statsfile_close(sf);
 	free(v);
 	return flush_stdout(status);
 }

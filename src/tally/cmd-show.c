@@ -13,68 +13,111 @@
 
 #include "tally-cmd.h"
 
-/* One node's counters then stats, pointing into the read transaction. */
-struct show_slot {
-	struct statsfile	*sf;
-	const char		*node;
-	size_t			 nodelen;
-	struct statsfile_metric	*m;
-	size_t			 n, cap;
-	size_t			 bad;		/* unreadable entries skipped */
-	size_t			 badtotal;	/* over all nodes */
-	int			 enomem;
+/* A metric, copied: its name and text in the slot's buffer. */
+struct show_metric {
+	int		 counter;	/* from counters, else from stats */
+	size_t		 name, nlen;
+	size_t		 text, tlen;
+	int64_t		 i;		/* a counter's value */
+	double		 d;		/* a stat's */
 };
 
-static int
-show_slot_cb(void *ctx, const struct statsfile_metric *m)
-{
-	struct show_slot	*sl = ctx;
-	struct statsfile_metric	*mm;
+/* One node's counters then stats. */
+struct show_slot {
+	tally_reader		*r;
+	const char		*qpath;
+	struct show_metric	*m;
+	size_t			 n, cap;
+	char			*buf;		/* names and texts */
+	size_t			 blen, bcap;
+	size_t			 bad;		/* unreadable entries skipped */
+	size_t			 badtotal;	/* over all nodes */
+};
 
-	if (sl->n == sl->cap) {
-		size_t cap = sl->cap ? sl->cap * 2 : 64;
-		if ((mm = realloc(sl->m, cap * sizeof *mm)) == NULL) {
-			sl->enomem = 1;
-			return TALLY_ENOMEM;
-		}
-		sl->m = mm;
-		sl->cap = cap;
+/* Append n bytes and a NUL to sl's buffer: 0, or -1 (out of memory). */
+static int
+show_slot_put(struct show_slot *sl, const char *s, size_t n, size_t *off)
+{
+	size_t	 cap = sl->bcap ? sl->bcap : 4096;
+	char	*b;
+
+	while (cap < sl->blen + n + 1)
+		cap *= 2;
+	if (cap != sl->bcap) {
+		if ((b = realloc(sl->buf, cap)) == NULL)
+			return -1;
+		sl->buf = b;
+		sl->bcap = cap;
 	}
-	if (!m->ok) {
-		sl->badtotal++;
-		if (sl->bad++ == 0)
-			statsfile_warn_metric(sl->node, sl->nodelen, m);
-		return 0;
-	}
-	sl->m[sl->n++] = *m;
+	memcpy(sl->buf + sl->blen, s, n);
+	sl->buf[sl->blen + n] = '\0';
+	*off = sl->blen;
+	sl->blen += n + 1;
 	return 0;
 }
 
-/* A node's counters then stats, into sl->m; 0, or said why not. */
+/* Keep a copy of m: 0, or -1 (out of memory). */
+static int
+show_slot_add(struct show_slot *sl, const tally_metric *m)
+{
+	struct show_metric	*mm;
+	size_t			 cap;
+
+	if (sl->n == sl->cap) {
+		cap = sl->cap ? sl->cap * 2 : 64;
+		if ((mm = realloc(sl->m, cap * sizeof *mm)) == NULL)
+			return -1;
+		sl->m = mm;
+		sl->cap = cap;
+	}
+	mm = &sl->m[sl->n];
+	mm->counter = m->kind == TALLY_COUNTER;
+	mm->nlen = strlen(m->name);
+	mm->tlen = strlen(m->text);
+	mm->i = m->counter;
+	mm->d = m->value;
+	if (show_slot_put(sl, m->name, mm->nlen, &mm->name) != 0 ||
+	    show_slot_put(sl, m->text, mm->tlen, &mm->text) != 0)
+		return -1;
+	sl->n++;
+	return 0;
+}
+
+/* A node's counters then stats, into sl->m; 0, or -1 said why not. */
 static int
 show_slot_read(struct show_slot *sl, const struct statsfile_node *nd)
 {
-	char	 what[TALLY_NODE_ID_MAX + 32];
-	int	 rc;
+	tally_metric	 m;
+	int		 rc;
 
-	sl->node = nd->id;
-	sl->nodelen = nd->idlen;
 	sl->n = 0;
+	sl->blen = 0;
 	sl->bad = 0;
-	if ((rc = statsfile_metrics(sl->sf, nd->id, nd->idlen, show_slot_cb,
-	    sl)) != 0) {
-		snprintf(what, sizeof what, "reading node %.*s",
-		    (int)nd->idlen, nd->id);
-		statsfile_failed(sl->sf, sl->enomem ? TALLY_ENOMEM : rc, what);
+	if ((rc = tally_reader_metrics(sl->r, nd->id)) == 0) {
+		while ((rc = tally_reader_next_metric(sl->r, &m)) == 1) {
+			if (m.error != NULL) {
+				sl->badtotal++;
+				if (sl->bad++ == 0)
+					statsfile_warn_metric(nd->id, &m);
+			} else if (show_slot_add(sl, &m) != 0) {
+				warnmsg("%s: reading node %s: out of memory",
+				    sl->qpath, nd->id);
+				return -1;
+			}
+		}
 	}
-	return rc;
+	if (rc != 0) {
+		warnmsg("%s", tally_reader_errmsg(sl->r));
+		return -1;
+	}
+	return 0;
 }
 
 /* The AGE column: see text_snapshot_age. */
 static const char *
-show_age(char *buf, size_t size, const struct record_node *rec, time_t now)
+show_age(char *buf, size_t size, const struct statsfile_node *nd, time_t now)
 {
-	return text_snapshot_age(buf, size, rec->time, now, "");
+	return text_snapshot_age(buf, size, nd->time, now, "");
 }
 
 /* The table of the nodes, one line each. */
@@ -86,12 +129,12 @@ show_nodes(const struct statsfile_node *nodes, size_t n, time_t now)
 
 	for (i = 0; i < n; i++) {
 		const struct statsfile_node *nd = &nodes[i];
-		if (nd->idlen > wid)
-			wid = nd->idlen;
-		w = text_width(nd->rec.nickname, strlen(nd->rec.nickname));
+		if ((w = strlen(nd->id)) > wid)
+			wid = w;
+		w = text_width(nd->nickname, strlen(nd->nickname));
 		if (w > wnick)
 			wnick = w;
-		w = strlen(show_age(age, sizeof age, &nd->rec, now));
+		w = strlen(show_age(age, sizeof age, nd, now));
 		if (w > wage)
 			wage = w;
 	}
@@ -99,16 +142,42 @@ show_nodes(const struct statsfile_node *nodes, size_t n, time_t now)
 	    "NICKNAME", (int)wage, "AGE", "SOURCE");
 	for (i = 0; i < n; i++) {
 		const struct statsfile_node *nd = &nodes[i];
-		const char *nick = nd->rec.nickname;
+		const char *nick = nd->nickname;
 		size_t nlen = strlen(nick);
 
-		printf("%-*.*s  ", (int)wid, (int)nd->idlen, nd->id);
+		printf("%-*s  ", (int)wid, nd->id);
 		text_put_clean(stdout, nick, nlen);
 		printf("%*s  %-*s  ", (int)(wnick - text_width(nick, nlen)),
-		    "", (int)wage, show_age(age, sizeof age, &nd->rec, now));
-		text_put_clean(stdout, nd->rec.source,
-		    strlen(nd->rec.source));
+		    "", (int)wage, show_age(age, sizeof age, nd, now));
+		text_put_clean(stdout, nd->source, strlen(nd->source));
 		putchar('\n');
+	}
+}
+
+/* A node's counters and stats, under its name, key and nickname. */
+static void
+show_slot(const struct show_slot *sl, const struct statsfile_node *nd)
+{
+	size_t	 j, wname = 1, wval = 1;
+
+	printf("\n%s (", nd->id);
+	text_put_clean(stdout, nd->nickname, strlen(nd->nickname));
+	printf(")\n");
+	/* Its own line: a fingerprint would make the table too wide. */
+	printf("  %-7s  %s\n", "key", nd->key != NULL ? nd->key : "-");
+	if (sl->n == 0)
+		printf("  no counters or stats\n");
+	for (j = 0; j < sl->n; j++) {
+		if (sl->m[j].nlen > wname)
+			wname = sl->m[j].nlen;
+		if (sl->m[j].tlen > wval)
+			wval = sl->m[j].tlen;
+	}
+	for (j = 0; j < sl->n; j++) {
+		const struct show_metric *m = &sl->m[j];
+		printf("  %-7s  %-*s  %*s\n", m->counter ? "counter" : "stat",
+		    (int)wname, sl->buf + m->name, (int)wval,
+		    sl->buf + m->text);
 	}
 }
 
@@ -117,7 +186,7 @@ static int
 show_table(struct cmd *self, struct show_slot *sl,
     const struct statsfile_node *nodes, size_t n, time_t now)
 {
-	size_t	 i, j, wname, wval;
+	size_t	 i;
 
 	if (n == 0) {
 		printf("no nodes in %s\n", self->qpath);
@@ -125,32 +194,9 @@ show_table(struct cmd *self, struct show_slot *sl,
 	}
 	show_nodes(nodes, n, now);
 	for (i = 0; i < n; i++) {
-		const struct statsfile_node *nd = &nodes[i];
-
-		if (show_slot_read(sl, nd) != 0)
+		if (show_slot_read(sl, &nodes[i]) != 0)
 			return -1;
-		printf("\n%.*s (", (int)nd->idlen, nd->id);
-		text_put_clean(stdout, nd->rec.nickname,
-		    strlen(nd->rec.nickname));
-		printf(")\n");
-		/* Its own line: a fingerprint would make the table too wide. */
-		printf("  %-7s  %s\n", "key", nd->rec.key[0] != '\0' ?
-		    nd->rec.key : "-");
-		if (sl->n == 0)
-			printf("  no counters or stats\n");
-		wname = wval = 1;
-		for (j = 0; j < sl->n; j++) {
-			if (sl->m[j].nlen > wname)
-				wname = sl->m[j].nlen;
-			if (sl->m[j].vlen > wval)
-				wval = sl->m[j].vlen;
-		}
-		for (j = 0; j < sl->n; j++) {
-			const struct statsfile_metric *m = &sl->m[j];
-			printf("  %-7s  %-*.*s  %*.*s\n", m->counter ?
-			    "counter" : "stat", (int)wname, (int)m->nlen,
-			    m->name, (int)wval, (int)m->vlen, m->val);
-		}
+		show_slot(sl, &nodes[i]);
 	}
 	return 0;
 }
@@ -159,28 +205,27 @@ show_table(struct cmd *self, struct show_slot *sl,
 static void
 show_json_metrics(const struct show_slot *sl, int counter)
 {
-	char	 num[RECORD_NUMLEN];
-	size_t	 j, k = 0, len;
+	char	 num[JSON_NUMLEN];
+	size_t	 j, k = 0;
 
 	printf("{");
 	for (j = 0; j < sl->n; j++) {
-		const struct statsfile_metric *m = &sl->m[j];
+		const struct show_metric *m = &sl->m[j];
+		const char *text = sl->buf + m->text;
+
 		if (m->counter != counter)
 			continue;
 		printf(k++ ? ",\n        " : "\n        ");
-		json_str(stdout, m->name, m->nlen);
+		json_str(stdout, sl->buf + m->name, m->nlen);
 		printf(": ");
-		if (counter) {
-			len = record_fmt_int64(num, m->i);
-			fwrite(num, 1, len, stdout);
-		} else if (!isfinite(m->d))
+		if (counter)
+			printf("%" PRId64, m->i);
+		else if (!isfinite(m->d))
 			printf("null");
-		else if (json_number_valid(m->val, m->vlen))
-			fwrite(m->val, 1, m->vlen, stdout);
-		else {
-			len = record_fmt_double(num, m->d);
-			fwrite(num, 1, len, stdout);
-		}
+		else if (json_number_valid(text, m->tlen))
+			fwrite(text, 1, m->tlen, stdout);
+		else
+			fwrite(num, 1, json_fmt_double(num, m->d), stdout);
 	}
 	printf(k ? "\n      }" : "}");
 }
@@ -189,29 +234,28 @@ show_json_metrics(const struct show_slot *sl, int counter)
 static void
 show_json_node(const struct statsfile_node *nd, time_t now)
 {
-	char	 num[RECORD_NUMLEN];
+	char	 num[JSON_NUMLEN];
 
 	printf("\n    {\n      \"id\": ");
-	json_str(stdout, nd->id, nd->idlen);
+	json_str(stdout, nd->id, strlen(nd->id));
 	printf(",\n      \"nickname\": ");
-	json_str(stdout, nd->rec.nickname, strlen(nd->rec.nickname));
+	json_str(stdout, nd->nickname, strlen(nd->nickname));
 	/* An insane time has no age: null, and the raw time. */
-	printf(",\n      \"time\": %" PRId64 ",\n      \"age\": ",
-	    nd->rec.time);
-	if (record_time_sane(nd->rec.time, now))
-		printf("%" PRId64, record_time_age(now, nd->rec.time));
+	printf(",\n      \"time\": %" PRId64 ",\n      \"age\": ", nd->time);
+	if (text_time_sane(nd->time, now))
+		printf("%" PRId64, text_time_age(now, nd->time));
 	else
 		printf("null");
 	printf(",\n      \"source\": ");
-	json_str(stdout, nd->rec.source, strlen(nd->rec.source));
-	if (nd->rec.interval > 0 && isfinite(nd->rec.interval)) {
-		record_fmt_double(num, nd->rec.interval);
+	json_str(stdout, nd->source, strlen(nd->source));
+	if (nd->interval > 0 && isfinite(nd->interval)) {
+		json_fmt_double(num, nd->interval);
 		printf(",\n      \"interval\": %s", num);
 	}
-	/* A parsed key is base32: no escaping needed, nor harmful. */
+	/* A key is base32: no escaping needed, nor harmful. */
 	printf(",\n      \"key\": ");
-	if (nd->rec.key[0] != '\0')
-		json_str(stdout, nd->rec.key, strlen(nd->rec.key));
+	if (nd->key != NULL)
+		json_str(stdout, nd->key, strlen(nd->key));
 	else
 		printf("null");
 }
@@ -248,11 +292,11 @@ int
 cmd_show_exec(struct cmd *self)
 {
 	struct args		*a = &self->args;
-	struct statsfile	*sf = NULL;
+	tally_reader		*r = NULL;
 	struct show_slot	 sl;
 	struct statsfile_node	*nodes = NULL;
 	size_t			 n = 0, skipped = 0;
-	char			*found = NULL, q[ERROR_QUOTE_LEN];
+	char			*found = NULL, q[TALLY_QUOTE_LEN];
 	time_t			 now = time(NULL);
 	int			 i, status = EXIT_FAIL, nwant = a->argc;
 
@@ -261,12 +305,12 @@ cmd_show_exec(struct cmd *self)
 		return EXIT_FAIL;
 	}
 	memset(&sl, 0, sizeof sl);
-	if (statsfile_open(&sf, self->path, 0) != 0 ||
-	    statsfile_begin(sf) != 0)
+	if (statsfile_open(&r, self->path, self->qpath) != 0)
 		goto out;
-	sl.sf = sf;
-	if (statsfile_nodes_list(sf, a->argv, nwant, found, &nodes, &n,
-	    &skipped) != 0)
+	sl.r = r;
+	sl.qpath = self->qpath;
+	if (statsfile_nodes_list(r, self->qpath, a->argv, nwant, found,
+	    &nodes, &n, &skipped) != 0)
 		goto out;
 	if ((args_has(a, 'j') ? show_json : show_table)(self, &sl, nodes, n,
 	    now) != 0) {
@@ -284,9 +328,10 @@ cmd_show_exec(struct cmd *self)
 	}
 	status = flush_stdout(status);
 out:
-	free(nodes);
-	statsfile_close(sf);
+	statsfile_nodes_free(nodes, n);
+	tally_reader_close(r);
 	free(sl.m);
+	free(sl.buf);
 	free(found);
 	return status;
 }

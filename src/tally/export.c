@@ -1,14 +1,16 @@
 /*
  * export.c: every node's metrics as OpenMetrics text or the Prometheus
- * text format 0.0.4, for tally export.  One read of the statsfile collects
- * nodes, metric families and samples (the samples' values point into the
- * read transaction); the write then sorts the families by name and puts
- * each family's samples together, in node order.  Families are found by
- * name in a hash table of their own, over an arena that holds every name
- * and label.
+ * text format 0.0.4, for tally export.  One walk of a reader (tally.h)
+ * collects nodes, metric families and samples; the write then sorts the
+ * families by name and puts each family's samples together, in node
+ * order.  Families are found by name in a hash table of their own, over an
+ * arena that holds every name, label and value.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <math.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -58,7 +60,7 @@ obuf_flush(struct obuf *o)
 static inline void
 obuf_put(struct obuf *o, const char *s, size_t n)
 {
-	if (TALLY_UNLIKELY(n > OBUF_SIZE - o->len)) {
+	if (CMD_UNLIKELY(n > OBUF_SIZE - o->len)) {
 		obuf_flush(o);
 		if (n > OBUF_SIZE) {
 			obuf_write(o, s, n);
@@ -100,9 +102,10 @@ struct fam {
 	uint8_t		 warned;
 };
 
-/* A sample.  val points into the read transaction; NULL: node's time. */
+/* A sample: its value's text in the arena, or ENT_TIME: the node's time. */
+#define ENT_TIME	SIZE_MAX
 struct ent {
-	const char	*val;
+	size_t		 val;
 	uint32_t	 vlen;
 	uint32_t	 node;
 	uint32_t	 fam;
@@ -130,7 +133,6 @@ struct export {
 	size_t		 idlen;
 	int		 counter;	/* the table being scanned */
 	size_t		 skipped;
-	struct statsfile *sf;		/* being read */
 };
 
 static int
@@ -172,6 +174,17 @@ arena_raw(struct export *ex, const char *s, size_t n)
 	memcpy(ex->arena + ex->alen, s, n);
 	ex->alen += n;
 	return 0;
+}
+
+/* The hash table's hash: FNV-1a. */
+static uint32_t
+export_hash(const char *s, size_t n)
+{
+	uint32_t	 h = 2166136261u;
+
+	while (n-- > 0)
+		h = (h ^ (unsigned char)*s++) * 16777619u;
+	return h;
 }
 
 /* Append a label value: \\, \" and \n escaped, bad UTF-8 as U+FFFD. */
@@ -218,7 +231,7 @@ hash_match(const struct export *ex, uint32_t e, const char *s, size_t n)
 static size_t
 hash_slot(const struct export *ex, const char *s, size_t n)
 {
-	size_t	 mask = ex->hcap - 1, i = name_hash(s, n) & mask;
+	size_t	 mask = ex->hcap - 1, i = export_hash(s, n) & mask;
 
 	while (ex->hash[i] != 0 && !hash_match(ex, ex->hash[i], s, n))
 		i = (i + 1) & mask;
@@ -343,15 +356,22 @@ fam_find(struct export *ex, const char *stat, size_t slen, uint32_t *out)
 	    (e1 - 1) >> 1 == (e2 - 1) >> 1;
 }
 
+/* A sample of family fam for the current node: val, or NULL: its time. */
 static int
 export_add(struct export *ex, uint32_t fam, const char *val, size_t vlen)
 {
 	struct ent	*e;
+	size_t		 off = ENT_TIME;
 
 	if (grow(&ex->ents, &ex->ecap, ex->nents + 1, sizeof *e) != 0)
 		return TALLY_ENOMEM;
+	if (val != NULL) {
+		off = ex->alen;
+		if (arena_raw(ex, val, vlen) != 0)
+			return TALLY_ENOMEM;
+	}
 	e = &ex->ents[ex->nents++];
-	e->val = val;
+	e->val = off;
 	e->vlen = (uint32_t)vlen;
 	e->node = ex->cur;
 	e->fam = fam;
@@ -392,53 +412,51 @@ export_skip(struct export *ex, uint32_t fam, int why, const char *stat,
 		    il, ex->id);
 }
 
+/* A counter or stat of the current node. */
 static int
-export_metric_cb(void *ctx, const struct statsfile_metric *m)
+export_metric(struct export *ex, const tally_metric *m)
 {
-	struct export	*ex = ctx;
-	const char	*val = m->val;
-	size_t		 vlen = m->vlen;
+	const char	*val = m->text;
+	size_t		 slen = strlen(m->name);
 	uint32_t	 fam;
 	int		 rc;
 
-	ex->counter = m->counter;
-	if (!m->ok) {
+	ex->counter = m->kind == TALLY_COUNTER;
+	if (m->error != NULL) {
 		if (ex->skipped++ < EXPORT_WARN_MAX)
-			statsfile_warn_metric(ex->id, ex->idlen, m);
+			statsfile_warn_metric(ex->id, m);
 		return 0;
 	}
-	if ((rc = fam_find(ex, m->name, m->nlen, &fam)) < 0)
+	if ((rc = fam_find(ex, m->name, slen, &fam)) < 0)
 		return rc;
 	if (rc == 0) {
-		export_skip(ex, fam, WARN_KIND, m->name, m->nlen);
+		export_skip(ex, fam, WARN_KIND, m->name, slen);
 		return 0;
 	}
 	if (ex->fams[fam].last_node == ex->cur) {
-		export_skip(ex, fam, WARN_DUP, m->name, m->nlen);
+		export_skip(ex, fam, WARN_DUP, m->name, slen);
 		return 0;
 	}
-	if (m->counter && m->i < 0) {
-		export_skip(ex, fam, WARN_NEG, m->name, m->nlen);
+	if (ex->counter && m->counter < 0) {
+		export_skip(ex, fam, WARN_NEG, m->name, slen);
 		return 0;
 	}
 	/* Stored stats are decimal already; only NaN and Inf change. */
-	if (!m->counter && !isfinite(m->d)) {
-		val = isnan(m->d) ? "NaN" : m->d > 0 ? "+Inf" : "-Inf";
-		vlen = strlen(val);
-	}
-	return export_add(ex, fam, val, vlen);
+	if (!ex->counter && !isfinite(m->value))
+		val = isnan(m->value) ? "NaN" : m->value > 0 ? "+Inf" : "-Inf";
+	return export_add(ex, fam, val, strlen(val));
 }
 
 /* A node: its labels, its time's sample, then its counters and stats. */
 static int
-export_node_cb(void *ctx, const struct statsfile_node *nd)
+export_node(struct export *ex, tally_reader *r, const tally_node *nd)
 {
-	struct export	*ex = ctx;
 	struct xnode	*xn;
+	tally_metric	 m;
 	int		 rc;
 
-	if (nd->state != STATSFILE_OK) {
-		statsfile_warn_node(ex->sf, nd, 0);
+	if (nd->error != NULL) {
+		statsfile_warn_node(NULL, nd);
 		return 0;
 	}
 	if (ex->nnodes >= UINT32_MAX - 1 || grow(&ex->nodes, &ex->ncap,
@@ -446,31 +464,37 @@ export_node_cb(void *ctx, const struct statsfile_node *nd)
 		return TALLY_ENOMEM;
 	ex->cur = (uint32_t)ex->nnodes++;
 	ex->id = nd->id;
-	ex->idlen = nd->idlen;
+	ex->idlen = strlen(nd->id);
 	xn = &ex->nodes[ex->cur];
-	xn->time = nd->rec.time;
+	xn->time = nd->time;
 	xn->label = ex->alen;
 	if (arena_raw(ex, "{node=\"", 7) != 0 ||
-	    arena_label(ex, nd->id, nd->idlen) != 0 ||
+	    arena_label(ex, nd->id, ex->idlen) != 0 ||
 	    arena_raw(ex, "\",nickname=\"", 12) != 0 ||
-	    arena_label(ex, nd->rec.nickname, strlen(nd->rec.nickname)) != 0 ||
+	    arena_label(ex, nd->nickname, strlen(nd->nickname)) != 0 ||
 	    arena_raw(ex, "\"} ", 3) != 0)
 		return TALLY_ENOMEM;
 	xn->llen = ex->alen - xn->label;
 	/* The time family is the first: see export_collect. */
 	if ((rc = export_add(ex, 0, NULL, 0)) != 0)
 		return rc;
-	return statsfile_metrics(ex->sf, nd->id, nd->idlen, export_metric_cb,
-	    ex);
+	if ((rc = tally_reader_metrics(r, nd->id)) != 0)
+		return rc;
+	while ((rc = tally_reader_next_metric(r, &m)) == 1)
+		if ((rc = export_metric(ex, &m)) != 0)
+			return rc;
+	return rc;
 }
 
 /*
  * Read every node's slot into ex: nodes, families and samples.  0, or a
- * TALLY_E* code (statsfile_failed says it).
+ * TALLY_E* code: the reader's failure (tally_reader_errmsg says it), or
+ * TALLY_ENOMEM.
  */
 int
-export_collect(struct export *ex, struct statsfile *sf)
+export_collect(struct export *ex, tally_reader *r)
 {
+	tally_node	 nd;
 	uint32_t	 tfam;
 	int		 rc;
 
@@ -479,8 +503,10 @@ export_collect(struct export *ex, struct statsfile *sf)
 	if ((rc = fam_find(ex, NODE_TIME_STAT, strlen(NODE_TIME_STAT),
 	    &tfam)) < 0)
 		return rc;
-	ex->sf = sf;
-	return statsfile_nodes(sf, export_node_cb, ex);
+	while ((rc = tally_reader_next(r, &nd)) == 1)
+		if ((rc = export_node(ex, r, &nd)) != 0)
+			return rc;
+	return rc;
 }
 
 /* Samples skipped, each said (some) on stderr. */
@@ -513,7 +539,7 @@ export_fam(const struct export *ex, struct obuf *o, uint32_t fi,
 	const char		*total = f->kind == FAM_COUNTER ? "_total" : "";
 	const char		*ftotal = ex->prom ? total : "";
 	size_t			 tlen = strlen(total), j;
-	char			 num[RECORD_NUMLEN];
+	char			 num[32];
 
 	obuf_str(o, "# HELP ");
 	obuf_put(o, name, f->nlen);
@@ -542,10 +568,11 @@ export_fam(const struct export *ex, struct obuf *o, uint32_t fi,
 		obuf_put(o, name, f->nlen);
 		obuf_put(o, total, tlen);
 		obuf_put(o, ex->arena + xn->label, xn->llen);
-		if (e->val != NULL)
-			obuf_put(o, e->val, e->vlen);
+		if (e->val != ENT_TIME)
+			obuf_put(o, ex->arena + e->val, e->vlen);
 		else
-			obuf_put(o, num, record_fmt_int64(num, xn->time));
+			obuf_put(o, num, (size_t)snprintf(num, sizeof num,
+			    "%" PRId64, xn->time));
 		obuf_put(o, "\n", 1);
 	}
 }

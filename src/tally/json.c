@@ -1,8 +1,12 @@
 /*
  * json.c: what show --json needs of JSON: strings escaped, numbers
- * checked against JSON's grammar.
+ * checked against JSON's grammar, doubles written as the statsfile holds
+ * them.
  */
+#include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "tally-cmd.h"
 
@@ -72,4 +76,33 @@ json_str(FILE *f, const char *s, size_t n)
 		fwrite(p + i, 1, l, f);
 	}
 	putc('"', f);
+}
+
+/*
+ * v as the statsfile writes a double (tally(5)): an integer in decimal,
+ * else the shortest of %.15g, %.16g, %.17g that reads back as v, in the C
+ * locale (the tool never sets another).  buf holds JSON_NUMLEN bytes;
+ * returns the length.
+ */
+size_t
+json_fmt_double(char *buf, double v)
+{
+	int	 prec, n = 0;
+
+	if (isnan(v))
+		return (size_t)snprintf(buf, JSON_NUMLEN, "nan");
+	if (isinf(v))
+		return (size_t)snprintf(buf, JSON_NUMLEN, v < 0 ? "-inf" :
+		    "inf");
+	/* The range check first: casting a double beyond int64 is undefined. */
+	if (fabs(v) < 9007199254740992.0 && v == (double)(int64_t)v &&
+	    !(v == 0 && signbit(v)))
+		return (size_t)snprintf(buf, JSON_NUMLEN, "%" PRId64,
+		    (int64_t)v);
+	for (prec = 15; prec <= 17; prec++) {
+		n = snprintf(buf, JSON_NUMLEN, "%.*g", prec, v);
+		if (strtod(buf, NULL) == v)
+			break;
+	}
+	return (size_t)n;
 }

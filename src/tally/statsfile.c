@@ -1,9 +1,10 @@
 /*
- * statsfile.c: every access of the tally tool to the statsfile: open it
- * (read-only, with the SIGBUS guard, or to write), a read transaction, the
- * walk of the nodes table, a node's metrics, every key for check, and
- * prune's and forget's writes.  The only file of the tool that knows the
- * store and LMDB's types; the commands see nodes and metrics.
+ * statsfile.c: what the tally tool adds to libtally's reader (tally.h):
+ * the open, guarded against SIGBUS, that says why it failed; the nodes
+ * table copied out of the reader, for a command that reads the nodes
+ * before their metrics; and the warnings for what cannot be read.  Every
+ * read and write of the statsfile is libtally's (tally_reader_*,
+ * tally_statsfile_*): no LMDB here.
  */
 #include <errno.h>
 #include <limits.h>
@@ -14,40 +15,14 @@
 
 #include "tally-cmd.h"
 
-struct statsfile {
-	struct store		*st;
-	struct store_reader	 r;
-	int			 reading;	/* r is begun */
-	char			 qpath[ERROR_QUOTE_LEN];
-};
-
-/* What a scan of counters or stats hands on to a statsfile_metric_cb. */
-struct statsfile_scan {
-	statsfile_metric_cb	 cb;
-	void			*ctx;
-	int			 counter;
-	int			 whole;		/* keys, not a node's names */
-};
-
-/* statsfile_nodes_list's collection. */
-struct statsfile_list {
-	const struct statsfile	*sf;
-	char			**want;
-	int			 nwant;
-	char			*found;
-	struct statsfile_node	*nodes;
-	size_t			 n, cap;
-	size_t			*skipped;
-	int			 enomem;
-};
-
 /*
  * LMDB maps data.mdb: a truncated or damaged file shows as SIGBUS when a
- * page past its end is read.  Say so instead of dying silently, and leave
- * no temporary file of export behind.  The handler writes what is quoted
- * already: it may not format.
+ * page past its end is read.  libtally catches that inside its own calls;
+ * this is the last wall for any other: say so instead of dying silently,
+ * and leave no temporary file of export behind.  The handler writes what
+ * is quoted already: it may not format.
  */
-static char		 sigbus_path[ERROR_QUOTE_LEN] = "the statsfile";
+static char		 sigbus_path[TALLY_QUOTE_LEN] = "the statsfile";
 static size_t		 sigbus_pathlen = sizeof "the statsfile" - 1;
 static const char	*sigbus_tmp;
 static int		 sigbus_set;
@@ -75,28 +50,20 @@ statsfile_unlink_on_sigbus(const char *tmp)
 }
 
 /*
- * Open the statsfile at path, read-only or (STATSFILE_WRITE) to write, or
- * say why not: 0 or -1.
+ * Before libtally opens the statsfile at path (qpath quoted): the SIGBUS
+ * handler, and a path no system takes refused.  0, or -1 said why.
  */
 int
-statsfile_open(struct statsfile **sfp, const char *path, int flags)
+statsfile_prepare(const char *path, const char *qpath)
 {
-	struct statsfile	*sf;
 	struct sigaction	 sa;
-	char			 err[TALLY_ERRLEN];
 
-	*sfp = NULL;
-	if ((sf = calloc(1, sizeof *sf)) == NULL) {
-		warnmsg("out of memory");
-		return -1;
-	}
-	quote(sf->qpath, path);
 	/*
 	 * Installed once, before the first open: libtally's own handler,
 	 * installed by that open, catches the faults inside LMDB and hands
 	 * every other one on to this.
 	 */
-	memcpy(sigbus_path, sf->qpath, sizeof sigbus_path);
+	snprintf(sigbus_path, sizeof sigbus_path, "%s", qpath);
 	sigbus_pathlen = strlen(sigbus_path);
 	if (!sigbus_set) {
 		memset(&sa, 0, sizeof sa);
@@ -107,278 +74,160 @@ statsfile_open(struct statsfile **sfp, const char *path, int flags)
 	}
 	/* No path is that long; and its reason would be cut off. */
 	if (strlen(path) >= PATH_MAX) {
-		warnmsg("statsfile %s: %s", sf->qpath, strerror(ENAMETOOLONG));
-		free(sf);
+		warnmsg("statsfile %s: %s", qpath, strerror(ENAMETOOLONG));
 		return -1;
 	}
-	if (store_open(&sf->st, path, flags & STATSFILE_WRITE ? 0 :
-	    STORE_RDONLY, err, sizeof err) != 0) {
-		warnmsg("%s", err);
-		free(sf);
-		return -1;
-	}
-	*sfp = sf;
 	return 0;
 }
 
-/* End the read transaction if one is open, and close; NULL is no error. */
-void
-statsfile_close(struct statsfile *sf)
-{
-	if (sf == NULL)
-		return;
-	statsfile_end(sf);
-	store_close(sf->st);
-	free(sf);
-}
-
-/* Begin the read transaction everything read goes through: 0 or -1. */
+/*
+ * A reader of the statsfile at path (qpath quoted): its one read
+ * transaction, begun here.  0, or -1 said why.
+ */
 int
-statsfile_begin(struct statsfile *sf)
+statsfile_open(tally_reader **rp, const char *path, const char *qpath)
 {
-	char	 err[TALLY_ERRLEN];
-
-	if (store_reader_begin(sf->st, &sf->r, err, sizeof err) != 0) {
-		warnmsg("%s", err);
+	*rp = NULL;
+	if (statsfile_prepare(path, qpath) != 0)
+		return -1;
+	if (tally_reader_open(rp, path) != 0) {
+		warnmsg("%s", tally_reader_errmsg(*rp));
+		tally_reader_close(*rp);
+		*rp = NULL;
 		return -1;
 	}
-	sf->reading = 1;
 	return 0;
 }
 
-/* End it: what was read from it is gone. */
-void
-statsfile_end(struct statsfile *sf)
-{
-	if (sf->reading)
-		store_reader_end(&sf->r);
-	sf->reading = 0;
-}
-
 /*
- * A read failed with rc.  A damaged store's own message says what is
- * wrong and what to do (store.c: LMDB asserted or faulted, or a page is
- * corrupt); anything else gets what we were doing and rc's reason.  The
- * caller then fails with EXIT_FAIL, having shown what it could.
+ * A node that is skipped, for its bad id or record; with qpath (not NULL),
+ * named with the statsfile's path.
  */
 void
-statsfile_failed(struct statsfile *sf, int rc, const char *what)
+statsfile_warn_node(const char *qpath, const tally_node *nd)
 {
-	const char	*dmg = store_damage_msg(sf->st);
-
-	if (dmg != NULL)
-		warnmsg("%s", dmg);
-	else
-		warnmsg("%s: %s: %s", sf->qpath, what, rc == TALLY_ENOMEM ?
-		    "out of memory" : tally_strerror(rc));
-}
-
-/*
- * The walk of the nodes table, in id order: cb for every node, its id
- * checked and its record parsed (see struct statsfile_node).  Stops at
- * cb's non-zero return, which it returns; else 0 or a TALLY_E* code.
- */
-int
-statsfile_nodes(struct statsfile *sf, statsfile_node_cb cb, void *ctx)
-{
-	struct statsfile_node	 nd;
-	MDB_val			 k, v;
-	int			 rc;
-
-	while ((rc = store_reader_next(&sf->r, &k, &v)) == 1) {
-		nd.id = k.mv_data;
-		nd.idlen = k.mv_size;
-		nd.raw = v.mv_data;
-		nd.rawlen = v.mv_size;
-		if (!name_node_id_valid(nd.id, nd.idlen))
-			nd.state = STATSFILE_BADID;
-		else if (record_node_parse(nd.raw, nd.rawlen, &nd.rec, nd.err,
-		    sizeof nd.err) != 0)
-			nd.state = STATSFILE_BADREC;
-		else
-			nd.state = STATSFILE_OK;
-		if ((rc = cb(ctx, &nd)) != 0)
-			return rc;
-	}
-	return rc < 0 ? rc : 0;
-}
-
-/* A node that is skipped, for its bad id or record; named: with the path. */
-void
-statsfile_warn_node(const struct statsfile *sf,
-    const struct statsfile_node *nd, int named)
-{
-	const char	*path = named ? sf->qpath : "", *sep = named ? ": " : "";
+	const char	*path = qpath != NULL ? qpath : "";
+	const char	*sep = qpath != NULL ? ": " : "";
 	char		 b[80];
 
-	if (nd->state == STATSFILE_BADID)
+	/* A bad id comes quoted, which no valid id is. */
+	if (!tally_node_id_valid(nd->id))
 		warnmsg("%s%sskipping node '%s': not a valid node id (run "
-		    "tally check)", path, sep, text_esc(b, sizeof b, nd->id,
-		    nd->idlen));
-	else if (nd->state == STATSFILE_BADREC)
-		warnmsg("%s%sskipping node %.*s: %s (run tally check)", path,
-		    sep, (int)nd->idlen, nd->id, nd->err);
+		    "tally check)", path, sep, text_recut(b, sizeof b, nd->id));
+	else
+		warnmsg("%s%sskipping node %s: %s (run tally check)", path, sep,
+		    nd->id, nd->error);
 }
 
-static int
-statsfile_list_cb(void *ctx, const struct statsfile_node *nd)
-{
-	struct statsfile_list	*l = ctx;
-	struct statsfile_node	*nn;
-	int			 i, match = l->nwant == 0;
-
-	for (i = 0; i < l->nwant; i++) {
-		if (strlen(l->want[i]) == nd->idlen &&
-		    memcmp(l->want[i], nd->id, nd->idlen) == 0) {
-			l->found[i] = 1;
-			match = 1;
-		}
-	}
-	if (!match)
-		return 0;
-	if (nd->state != STATSFILE_OK) {
-		statsfile_warn_node(l->sf, nd, 1);
-		(*l->skipped)++;
-		return 0;
-	}
-	if (l->n == l->cap) {
-		l->cap = l->cap ? l->cap * 2 : 64;
-		if ((nn = realloc(l->nodes, l->cap * sizeof *nn)) == NULL) {
-			l->enomem = 1;
-			return TALLY_ENOMEM;
-		}
-		l->nodes = nn;
-	}
-	l->nodes[l->n++] = *nd;
-	return 0;
-}
-
-/*
- * The valid nodes, in id order, into *out (free it), each other one
- * reported and counted in *skipped.  With want, only the nodes named
- * there, marking found[] for each name matched.  0, or -1 said why.
- */
-int
-statsfile_nodes_list(struct statsfile *sf, char **want, int nwant,
-    char *found, struct statsfile_node **out, size_t *nout, size_t *skipped)
-{
-	struct statsfile_list	 l;
-	int			 rc;
-
-	memset(&l, 0, sizeof l);
-	l.sf = sf;
-	l.want = want;
-	l.nwant = nwant;
-	l.found = found;
-	l.skipped = skipped;
-	if ((rc = statsfile_nodes(sf, statsfile_list_cb, &l)) != 0) {
-		if (l.enomem)
-			warnmsg("out of memory");
-		else
-			statsfile_failed(sf, rc, "reading the nodes table");
-		free(l.nodes);
-		return -1;
-	}
-	*out = l.nodes;
-	*nout = l.n;
-	return 0;
-}
-
-static int
-statsfile_scan_cb(void *ctx, const char *name, size_t nlen, const char *val,
-    size_t vlen)
-{
-	struct statsfile_scan	*s = ctx;
-	struct statsfile_metric	 m;
-	int			 rc;
-
-	m.counter = s->counter;
-	m.name = name;
-	m.nlen = nlen;
-	m.val = val;
-	m.vlen = vlen;
-	m.i = 0;
-	m.d = 0;
-	rc = s->counter ? record_parse_int64(val, vlen, &m.i) :
-	    record_parse_double(val, vlen, &m.d);
-	m.ok = rc == 0 && (s->whole || name_stat_valid(name, nlen));
-	return s->cb(s->ctx, &m);
-}
-
-/*
- * A node's counters, then its stats, each in name order: cb for each.
- * Stops at cb's non-zero return, which it returns; else 0 or a TALLY_E*
- * code.
- */
-int
-statsfile_metrics(struct statsfile *sf, const char *id, size_t idlen,
-    statsfile_metric_cb cb, void *ctx)
-{
-	struct statsfile_scan	 s = { cb, ctx, 1, 0 };
-	int			 rc;
-
-	if ((rc = store_reader_scan(&sf->r, STORE_COUNTERS, id, idlen,
-	    statsfile_scan_cb, &s)) != 0)
-		return rc;
-	s.counter = 0;
-	return store_reader_scan(&sf->r, STORE_STATS, id, idlen,
-	    statsfile_scan_cb, &s);
-}
-
-/* A counter or stat that is skipped, for its bad name or value. */
+/* A counter or stat of node id that is skipped, for its bad name or value. */
 void
-statsfile_warn_metric(const char *id, size_t idlen,
-    const struct statsfile_metric *m)
+statsfile_warn_metric(const char *id, const tally_metric *m)
 {
 	char	 b1[80], b2[80];
 
-	warnmsg("node %.*s: skipping unreadable %s '%s' = '%s' (run tally "
-	    "check)", (int)idlen, id, m->counter ? "counter" : "stat",
-	    text_esc(b1, sizeof b1, m->name, m->nlen),
-	    text_esc(b2, sizeof b2, m->val, m->vlen));
+	warnmsg("node %s: skipping unreadable %s '%s' = '%s' (run tally "
+	    "check)", id, m->kind == TALLY_COUNTER ? "counter" : "stat",
+	    text_recut(b1, sizeof b1, m->name),
+	    text_recut(b2, sizeof b2, m->text));
+}
+
+/* A copy of nd, its strings in one allocation: 0, or TALLY_ENOMEM. */
+static int
+statsfile_node_copy(struct statsfile_node *dst, const tally_node *nd)
+{
+	const char	*src[4] = { nd->id, nd->nickname, nd->source, nd->key };
+	const char	**to[4] = { &dst->id, &dst->nickname, &dst->source,
+	    &dst->key };
+	size_t		 len[4], total = 0, i;
+	char		*p;
+
+	for (i = 0; i < 4; i++) {
+		len[i] = src[i] != NULL ? strlen(src[i]) + 1 : 0;
+		total += len[i];
+	}
+	if ((dst->buf = p = malloc(total)) == NULL)
+		return TALLY_ENOMEM;
+	for (i = 0; i < 4; i++) {
+		*to[i] = NULL;
+		if (src[i] == NULL)
+			continue;
+		memcpy(p, src[i], len[i]);
+		*to[i] = p;
+		p += len[i];
+	}
+	dst->time = nd->time;
+	dst->interval = nd->interval;
+	return 0;
+}
+
+void
+statsfile_nodes_free(struct statsfile_node *nodes, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		free(nodes[i].buf);
+	free(nodes);
+}
+
+/* Is id one of want[], marking found[] for each match?  Any, with none. */
+static int
+statsfile_wanted(const char *id, char **want, int nwant, char *found)
+{
+	int	 i, match = nwant == 0;
+
+	for (i = 0; i < nwant; i++) {
+		if (strcmp(want[i], id) == 0) {
+			found[i] = 1;
+			match = 1;
+		}
+	}
+	return match;
 }
 
 /*
- * Every key of the counters table (counters) or the stats table, whole,
- * in key order, whatever its form: check's walk.  As statsfile_metrics.
+ * The valid nodes, in id order, copied into *out (statsfile_nodes_free),
+ * each other one reported (named with qpath) and counted in *skipped.
+ * With want, only the nodes named there, marking found[] for each name
+ * matched.  0, or -1 said why.
  */
 int
-statsfile_keys(struct statsfile *sf, int counters, statsfile_metric_cb cb,
-    void *ctx)
+statsfile_nodes_list(tally_reader *r, const char *qpath, char **want,
+    int nwant, char *found, struct statsfile_node **out, size_t *nout,
+    size_t *skipped)
 {
-	struct statsfile_scan	 s = { cb, ctx, counters, 1 };
+	struct statsfile_node	*nodes = NULL, *nn;
+	tally_node		 nd;
+	size_t			 n = 0, cap = 0;
+	int			 rc;
 
-	return store_reader_walk(&sf->r, counters ? STORE_COUNTERS :
-	    STORE_STATS, statsfile_scan_cb, &s);
-}
-
-/*
- * Remove a node's slot if its snapshot is older than cutoff, checked in
- * the deleting transaction: 0 removed, TALLY_ESTATE kept (it wrote a newer
- * snapshot since the look), TALLY_ENOTFOUND gone already, or another
- * TALLY_E* code with a message in err.
- */
-int
-statsfile_delete_before(struct statsfile *sf, const char *id,
-    int64_t cutoff, char *err, size_t errlen)
-{
-	return store_delete_slot_before(sf->st, id, cutoff, err, errlen);
-}
-
-/*
- * Unbind a node's key: 0, TALLY_ENOTFOUND no such node, TALLY_ESTATE no
- * key bound, or another TALLY_E* code with a message in err.
- */
-int
-statsfile_forget_key(struct statsfile *sf, const char *id, char *err,
-    size_t errlen)
-{
-	return store_forget_key(sf->st, id, err, errlen);
-}
-
-/* 1 once the statsfile turned out damaged: every later call fails too. */
-int
-statsfile_damaged(const struct statsfile *sf)
-{
-	return store_damaged(sf->st);
+	while ((rc = tally_reader_next(r, &nd)) == 1) {
+		if (!statsfile_wanted(nd.id, want, nwant, found))
+			continue;
+		if (nd.error != NULL) {
+			statsfile_warn_node(qpath, &nd);
+			(*skipped)++;
+			continue;
+		}
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			if ((nn = realloc(nodes, cap * sizeof *nn)) == NULL)
+				break;
+			nodes = nn;
+		}
+		if (statsfile_node_copy(&nodes[n], &nd) != 0)
+			break;
+		n++;
+	}
+	if (rc != 0) {
+		if (rc == 1)
+			warnmsg("out of memory");
+		else
+			warnmsg("%s", tally_reader_errmsg(r));
+		statsfile_nodes_free(nodes, n);
+		return -1;
+	}
+	*out = nodes;
+	*nout = n;
+	return 0;
 }

@@ -1,9 +1,9 @@
 /*
  * tally-cmd.h: the tally tool's own header, in tmux's manner: the command
  * table's types, and each file's exports under its name.  It serves the
- * tool only.  No file here but statsfile.c touches the store: the others
- * read the statsfile through statsfile_*, which hands out nodes and
- * metrics, not LMDB's types.
+ * tool only.  The tool reads and writes the statsfile through libtally's
+ * public interface only (tally.h: tally_reader_*, tally_statsfile_*), as
+ * any other program would; statsfile.c is the little it adds on top.
  */
 #ifndef TALLY_CMD_H
 #define TALLY_CMD_H
@@ -12,7 +12,15 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "tally-int.h"
+#include "tally.h"
+
+#if defined(__GNUC__) || defined(__clang__)
+#define CMD_PRINTF(f, a)	__attribute__((format(printf, f, a)))
+#define CMD_UNLIKELY(x)		__builtin_expect(!!(x), 0)
+#else
+#define CMD_PRINTF(f, a)
+#define CMD_UNLIKELY(x)		(x)
+#endif
 
 #define PROG			"tally"
 #define EXIT_FAIL		1
@@ -37,7 +45,7 @@ struct cmd {
 	const struct cmd_entry	*entry;
 	struct args		 args;
 	const char		*path;	/* the statsfile: -s, $statsfile, ... */
-	char			 qpath[ERROR_QUOTE_LEN];	/* ... quoted */
+	char			 qpath[TALLY_QUOTE_LEN];	/* ... quoted */
 };
 struct cmd_entry {
 	const char		*name;
@@ -51,9 +59,9 @@ struct cmd_entry {
 };
 int	 args_has(const struct args *, int);
 const char *args_get(const struct args *, int);
-void	 warnmsg(const char *, ...) TALLY_PRINTF(1, 2);
-int	 usage_error(const char *, ...) TALLY_PRINTF(1, 2);
-/* s for a message: error_quote()d into buf, of ERROR_QUOTE_LEN bytes. */
+void	 warnmsg(const char *, ...) CMD_PRINTF(1, 2);
+int	 usage_error(const char *, ...) CMD_PRINTF(1, 2);
+/* s for a message: tally_quote()d into buf, of TALLY_QUOTE_LEN bytes. */
 const char *quote(char *, const char *);
 /* fflush(stdout), saying so if it failed: status, or EXIT_FAIL. */
 int	 flush_stdout(int);
@@ -71,6 +79,9 @@ size_t	 text_width(const char *, size_t);
 void	 text_put_clean(FILE *, const char *, size_t);
 const char *text_esc(char *, size_t, const void *, size_t);
 const char *text_age(char *, size_t, int64_t);
+const char *text_recut(char *, size_t, const char *);
+int	 text_time_sane(int64_t, int64_t);
+int64_t	 text_time_age(int64_t, int64_t);
 const char *text_snapshot_age(char *, size_t, int64_t, int64_t,
 	     const char *);
 int	 text_duration(const char *, int64_t *);
@@ -78,68 +89,38 @@ int	 text_duration(const char *, int64_t *);
 /* json.c */
 int	 json_number_valid(const char *, size_t);
 void	 json_str(FILE *, const char *, size_t);
+#define JSON_NUMLEN	32	/* any int64 or double */
+size_t	 json_fmt_double(char *, double);
 
-/* statsfile.c: every access to the statsfile. */
-#define STATSFILE_WRITE	0x1
-struct statsfile;
 /*
- * A node of the nodes table.  id and the raw record point into the read
- * transaction and stay valid until statsfile_end.
+ * statsfile.c: the tool's door to the statsfile, over libtally's reader:
+ * open it (with the SIGBUS guard), the nodes copied out of the reader, and
+ * the warnings for what cannot be read.
  */
-enum statsfile_node_state { STATSFILE_OK, STATSFILE_BADID, STATSFILE_BADREC };
+/* A node, copied: its strings live in buf, until statsfile_nodes_free. */
 struct statsfile_node {
-	const char			*id;
-	size_t				 idlen;
-	const char			*raw;		/* the record as stored */
-	size_t				 rawlen;
-	enum statsfile_node_state	 state;
-	char				 err[128];	/* BADREC: why */
-	struct record_node		 rec;		/* OK: parsed */
+	const char	*id;
+	const char	*nickname;
+	const char	*source;
+	const char	*key;		/* NULL: no key bound */
+	int64_t		 time;
+	double		 interval;	/* as recorded; 0: none */
+	char		*buf;
 };
-/*
- * A counter or stat, pointing into the read transaction.  ok: the name is
- * a valid stat name and the value parses (statsfile_metrics), or the value
- * parses (statsfile_keys, whose name is the whole key).
- */
-struct statsfile_metric {
-	int		 counter;	/* from counters, else from stats */
-	const char	*name;
-	size_t		 nlen;
-	const char	*val;
-	size_t		 vlen;
-	int		 ok;
-	int64_t		 i;		/* a counter's value */
-	double		 d;		/* a stat's */
-};
-typedef int (*statsfile_node_cb)(void *, const struct statsfile_node *);
-typedef int (*statsfile_metric_cb)(void *, const struct statsfile_metric *);
-int	 statsfile_open(struct statsfile **, const char *, int);
-void	 statsfile_close(struct statsfile *);
-int	 statsfile_begin(struct statsfile *);
-void	 statsfile_end(struct statsfile *);
-void	 statsfile_failed(struct statsfile *, int, const char *);
+int	 statsfile_prepare(const char *, const char *);
+int	 statsfile_open(tally_reader **, const char *, const char *);
 void	 statsfile_unlink_on_sigbus(const char *);
-int	 statsfile_nodes(struct statsfile *, statsfile_node_cb, void *);
-int	 statsfile_nodes_list(struct statsfile *, char **, int, char *,
-	     struct statsfile_node **, size_t *, size_t *);
-void	 statsfile_warn_node(const struct statsfile *,
-	     const struct statsfile_node *, int);
-int	 statsfile_metrics(struct statsfile *, const char *, size_t,
-	     statsfile_metric_cb, void *);
-void	 statsfile_warn_metric(const char *, size_t,
-	     const struct statsfile_metric *);
-int	 statsfile_keys(struct statsfile *, int, statsfile_metric_cb, void *);
-int	 statsfile_delete_before(struct statsfile *, const char *, int64_t,
-	     char *, size_t);
-int	 statsfile_forget_key(struct statsfile *, const char *, char *,
-	     size_t);
-int	 statsfile_damaged(const struct statsfile *);
+int	 statsfile_nodes_list(tally_reader *, const char *, char **, int,
+	     char *, struct statsfile_node **, size_t *, size_t *);
+void	 statsfile_nodes_free(struct statsfile_node *, size_t);
+void	 statsfile_warn_node(const char *, const tally_node *);
+void	 statsfile_warn_metric(const char *, const tally_metric *);
 
 /* export.c: OpenMetrics and Prometheus text from the whole statsfile. */
 struct export;
 struct export *export_new(int);
 void	 export_free(struct export *);
-int	 export_collect(struct export *, struct statsfile *);
+int	 export_collect(struct export *, tally_reader *);
 size_t	 export_skipped(const struct export *);
 int	 export_write(struct export *, int, int *);
 

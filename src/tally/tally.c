@@ -10,12 +10,15 @@
  *
  * The statsfile comes from -s (before or after the command), else the
  * environment variable statsfile (as munin's env.statsfile), else
- * TALLY_STATSFILE_DEFAULT.  Every command reads in one read transaction
- * through statsfile.c; only prune and forget write.  check walks the pages
- * in a forked child, so that damage LMDB dies of takes down the child
- * only.  A snapshot time that is not sane (record_time_sane, tally(5)) is
- * shown raw, never turned into an age.  Whatever comes from outside (argv,
- * the environment, the file) is quoted in messages.
+ * TALLY_STATSFILE_DEFAULT.  Every command goes through libtally's public
+ * interface: show and export read in one read transaction, a reader
+ * (tally_reader_*, with statsfile.c's bits on top); prune and forget write
+ * with tally_statsfile_remove and tally_statsfile_forget; check is
+ * tally_statsfile_check, in a forked child, so that damage LMDB dies of
+ * takes down the child only.  A snapshot time that is not sane
+ * (text_time_sane, tally(5)) is shown raw, never turned into an age.
+ * Whatever comes from outside (argv, the environment, the file) is quoted
+ * in messages.
  *
  * Exit status: 0 success, 1 failure (an unreadable database, an unknown
  * node, a node with no key to forget, a bad duration, problems found by
@@ -128,8 +131,8 @@ usage(FILE *f)
 /*
  * Write one message line.  Untrusted parts are quoted (quote()) where they
  * are formatted; this is the last wall: a message is one bounded line, and
- * a control character that came through some other way (a path in a
- * store's message) is a '?', never a terminal's escape.
+ * a control character that came through some other way (a path in one
+ * of libtally's messages) is a '?', never a terminal's escape.
  */
 static void
 vmsg(const char *suffix, const char *fmt, va_list ap)
@@ -166,13 +169,13 @@ usage_error(const char *fmt, ...)
 
 /*
  * An argument, a path or anything else from outside, for a message:
- * error_quote()'s at most ERROR_QUOTE_MAX bytes, control characters
- * escaped.  buf holds ERROR_QUOTE_LEN bytes.
+ * tally_quote()'s at most TALLY_QUOTE_LEN - 1 bytes, control characters
+ * escaped.  buf holds TALLY_QUOTE_LEN bytes.
  */
 const char *
 quote(char *buf, const char *s)
 {
-	return error_quote(buf, ERROR_QUOTE_LEN, s, strlen(s));
+	return tally_quote(buf, TALLY_QUOTE_LEN, s, strlen(s));
 }
 
 int
@@ -204,11 +207,11 @@ cmd_bad_option(const char *cmd, int c, char **argv)
 	const char	*what = c == ':' ? "missing argument for" :
 	    "unknown option", *arg = argv[optind - 1];
 	char		 opt[3] = { '-', (char)optopt, '\0' };
-	char		 q[ERROR_QUOTE_LEN];
+	char		 q[TALLY_QUOTE_LEN];
 
 	if (optind > 1 && strncmp(arg, "--", 2) == 0)
 		return usage_error("%s%s%s '%s'", cmd, *cmd ? ": " : "",
-		    what, error_quote(q, sizeof q, arg, strcspn(arg, "=")));
+		    what, tally_quote(q, sizeof q, arg, strcspn(arg, "=")));
 	return usage_error("%s%s%s '%s'", cmd, *cmd ? ": " : "", what,
 	    quote(q, opt));
 }
@@ -280,7 +283,7 @@ cmd_run(const struct cmd_entry *ce, int argc, char **argv,
 {
 	struct cmd	 cmd;
 	const char	*env;
-	char		 q[ERROR_QUOTE_LEN];
+	char		 q[TALLY_QUOTE_LEN];
 	int		 rc;
 
 	memset(&cmd, 0, sizeof cmd);
@@ -309,7 +312,7 @@ main(int argc, char **argv)
 {
 	struct args	 a;
 	const char	*statsfile = NULL;
-	char		 q[ERROR_QUOTE_LEN];
+	char		 q[TALLY_QUOTE_LEN];
 	size_t		 i;
 	int		 rc;
 

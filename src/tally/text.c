@@ -3,6 +3,7 @@
  * control characters made harmless, ages of snapshots and durations.
  */
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -67,13 +68,79 @@ text_put_clean(FILE *f, const char *s, size_t n)
 
 /*
  * A printable, bounded rendering of an arbitrary key or value read from
- * the database, for messages: error_quote()'s, as for every other
+ * the database, for messages: tally_quote()'s, as for every other
  * untrusted text, cut to fit size.
  */
 const char *
 text_esc(char *buf, size_t size, const void *data, size_t n)
 {
-	return error_quote(buf, size, data, n);
+	return tally_quote(buf, size, data, n);
+}
+
+/*
+ * Text quoted already by tally_quote() (a reader's name or value that
+ * cannot be read, quoted to TALLY_QUOTE_LEN), cut again to fit size as
+ * text_esc() would have cut the bytes themselves: an escape (\xNN, the
+ * only use of '\' in quoted text) is never split, and "..." says more
+ * followed.  Exact up to RECUT_MAX bytes, where the new cut falls before
+ * tally_quote()'s own "..." (at 194 bytes or later); past that, q whole.
+ */
+#define RECUT_MAX	194
+const char *
+text_recut(char *buf, size_t size, const char *q)
+{
+	size_t	 len = strlen(q), room, o = 0, i = 0, need;
+
+	if (size == 0)
+		return "";
+	if (size > RECUT_MAX) {
+		snprintf(buf, size, "%s", q);
+		return buf;
+	}
+	room = size - 1;
+	while (i < len) {
+		need = q[i] == '\\' && len - i >= 4 ? 4 : 1;
+		if (o + need > room - 3 && i + need < len) {
+			if (o + 3 <= room) {
+				memcpy(buf + o, "...", 3);
+				o += 3;
+			}
+			break;
+		}
+		if (o + need > room)
+			break;
+		memcpy(buf + o, q + i, need);
+		o += need;
+		i += need;
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
+/*
+ * The one rule for a snapshot time (tally(5), "time"): sane when it is no
+ * earlier than 2000-01-01T00:00:00Z and no later than a day ahead of now.
+ * An insane time is shown raw, never turned into an age.  Never overflows.
+ */
+#define TEXT_TIME_MIN		INT64_C(946684800)
+#define TEXT_TIME_AHEAD		INT64_C(86400)
+int
+text_time_sane(int64_t t, int64_t now)
+{
+	/* A day past now, saturated: now + a day may overflow. */
+	int64_t	 latest = now > INT64_MAX - TEXT_TIME_AHEAD ? INT64_MAX :
+	    now + TEXT_TIME_AHEAD;
+
+	return t >= TEXT_TIME_MIN && t <= latest;
+}
+
+/* now - t, saturated at the ends of int64: never a signed overflow. */
+int64_t
+text_time_age(int64_t now, int64_t t)
+{
+	if (t < 0 ? now > INT64_MAX + t : now < INT64_MIN + t)
+		return t < 0 ? INT64_MAX : INT64_MIN;
+	return now - t;
 }
 
 /* "12s", "3m", "2h", "4d": how long ago a snapshot was taken. */
@@ -105,11 +172,11 @@ text_snapshot_age(char *buf, size_t size, int64_t time, int64_t now,
 {
 	char	 age[32];
 
-	if (!record_time_sane(time, now))
+	if (!text_time_sane(time, now))
 		snprintf(buf, size, "time %" PRId64 " out of range", time);
 	else
 		snprintf(buf, size, "%s%s", text_age(age, sizeof age,
-		    record_time_age(now, time)), suffix);
+		    text_time_age(now, time)), suffix);
 	return buf;
 }
 
