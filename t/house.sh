@@ -90,7 +90,7 @@ nm --defined-only "$B"/.libs/libtallycore.a 2>/dev/null |
 for prog in tally munin/tally_; do
 	bin=$B/$prog
 	[ -x "$bin" ] || fail "$prog is not built"
-	file "$bin" 2>/dev/null | grep -q ELF ||
+	[ "$(head -c 4 "$bin" | od -An -c | tr -d ' ')" = '177ELF' ] ||
 	    problem "$prog is not an ELF binary (a libtool wrapper?)"
 	nm -D --undefined-only "$bin" 2>/dev/null | grep -q ' tally_' ||
 	    problem "$prog does not take tally_* from libtally.so"
