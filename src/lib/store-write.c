@@ -249,13 +249,39 @@ struct store_write_arg {
 	size_t			 n;
 };
 
+/*
+ * End one try of a write transaction: commit it if *rcp is 0, else abort
+ * it.  On MDB_MAP_FULL the map grows, now that no transaction is active,
+ * and 1 says try again.  0: done, *rcp the outcome (0 or LMDB's code).
+ * -1: the map could not grow, *rcp its TALLY_E* code, the message set.
+ */
+static int
+store_retry(struct store *s, MDB_txn *txn, int *rcp, char *err,
+    size_t errlen)
+{
+	int	 rc = *rcp;
+
+	if (rc == 0)
+		rc = store_commit(s, txn);
+	else
+		store_abort(s, txn);
+	*rcp = rc;
+	if (rc != MDB_MAP_FULL)
+		return 0;
+	if ((rc = store_grow(s, err, errlen)) != 0) {
+		*rcp = rc;
+		return -1;
+	}
+	return 1;
+}
+
 static int
 store_write_fn(struct store *s, void *arg, char *err, size_t errlen)
 {
 	struct store_write_arg	*w = arg;
 	MDB_txn			*txn;
 	size_t			 i;
-	int			 rc = 0, tries;
+	int			 rc = 0, tries, again;
 
 	if ((rc = store_ready(s, err, errlen)) != 0 ||
 	    (rc = store_prewalk(s, w->nodes, w->n, err, errlen)) != 0)
@@ -267,16 +293,10 @@ store_write_fn(struct store *s, void *arg, char *err, size_t errlen)
 			rc = store_write_txn(s, txn, w->slots[i].node_id,
 			    strlen(w->slots[i].node_id), w->slots[i].rn,
 			    w->slots[i].snap);
-		if (rc == 0)
-			rc = store_commit(s, txn);
-		else
-			store_abort(s, txn);
-		if (rc != MDB_MAP_FULL)
-			break;
-		/* No transaction is active now: the map may grow. */
-		if ((rc = store_grow(s, err, errlen)) != 0)
+		if ((again = store_retry(s, txn, &rc, err, errlen)) < 0)
 			return rc;
-		rc = MDB_MAP_FULL;
+		if (!again)
+			break;
 	}
 	if (rc != 0)
 		return store_lmdb_err(s, rc, err, errlen, "write slot");
@@ -510,7 +530,7 @@ store_forget_fn(struct store *s, void *arg, char *err, size_t errlen)
 	MDB_val		 k, v;
 	size_t		 nlen = strlen(node);
 	long		 n;
-	int		 rc, tries;
+	int		 rc, tries, again;
 
 	if ((rc = store_ready(s, err, errlen)) != 0 ||
 	    (rc = store_prewalk(s, &node, 1, err, errlen)) != 0)
@@ -547,16 +567,10 @@ store_forget_fn(struct store *s, void *arg, char *err, size_t errlen)
 			free(s->scratch);
 			s->scratch = NULL;
 		}
-		if (rc == 0)
-			rc = store_commit(s, txn);
-		else
-			store_abort(s, txn);
-		if (rc != MDB_MAP_FULL)
-			break;
-		/* No transaction is active now: the map may grow. */
-		if ((rc = store_grow(s, err, errlen)) != 0)
+		if ((again = store_retry(s, txn, &rc, err, errlen)) < 0)
 			return rc;
-		rc = MDB_MAP_FULL;
+		if (!again)
+			break;
 	}
 	if (rc != 0)
 		return store_lmdb_err(s, rc, err, errlen, "forget key");
