@@ -495,46 +495,23 @@ END_TEST
  * not drop root.
  */
 static int
-as_nobody(int (*fn)(const char *, char *, size_t), const char *arg,
-    int *rc, char *m, size_t mlen)
+as_nobody(fixture_child_fn fn, const char *arg, int *rc, char *m,
+    size_t mlen)
 {
-	pid_t	 pid;
-	int	 fds[2], status;
-	ssize_t	 n;
+	struct fixture_child	 c;
 
-	ck_assert_int_eq(pipe(fds), 0);
-	ck_assert_int_ne(pid = fork(), -1);
-	if (pid == 0) {
-		char	 cm[TALLY_ERRLEN] = "";
-		int	 crc;
-
-		close(fds[0]);
-		if (geteuid() == 0 && (setgroups(0, NULL) != 0 ||
-		    setgid(65534) != 0 || setuid(65534) != 0))
-			_exit(90);
-		crc = fn(arg, cm, sizeof cm);
-		if (write(fds[1], &crc, sizeof crc) != sizeof crc ||
-		    write(fds[1], cm, strlen(cm)) < 0)
-			_exit(91);
-		_exit(0);
-	}
-	close(fds[1]);
-	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 90) {
-		close(fds[0]);
+	fixture_child(fn, arg, 1, &c);
+	if (WIFEXITED(c.status) && WEXITSTATUS(c.status) == 90)
 		return -1;
-	}
-	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-	    "child status %d", status);
-	ck_assert_int_eq(read(fds[0], rc, sizeof *rc), sizeof *rc);
-	n = read(fds[0], m, mlen - 1);
-	m[n > 0 ? n : 0] = '\0';
-	close(fds[0]);
+	ck_assert_msg(!c.hung && WIFEXITED(c.status) &&
+	    WEXITSTATUS(c.status) == 0, "child status %d", c.status);
+	*rc = c.rc;
+	snprintf(m, mlen, "%s", c.msg);
 	return 0;
 }
 
 static int
-open_take(const char *statsfile, char *m, size_t mlen)
+open_take(const void *statsfile, char *m, size_t mlen)
 {
 	struct nodelock	*nl;
 	int		 rc;

@@ -778,64 +778,10 @@ write_small(struct store *st, const char *node, int64_t base, char *e,
 	return rc;
 }
 
-/*
- * Run fn in a child (as nobody, uid and gid 65534, if asked and root) and
- * wait for it, with a deadline that only a hang reaches.  The child sends
- * fn's code and message back.
- */
-struct child {
-	int	 status;	/* waitpid's */
-	int	 hung;
-	int	 rc;
-	char	 msg[TALLY_ERRLEN];
-};
-typedef int (*child_fn)(const void *, char *, size_t);
-
-static void
-run_child(child_fn fn, const void *arg, int nobody, struct child *c)
-{
-	double	 deadline;
-	pid_t	 pid, w;
-	ssize_t	 n;
-	int	 fds[2];
-
-	memset(c, 0, sizeof *c);
-	c->rc = -1;
-	ck_assert_int_eq(pipe(fds), 0);
-	ck_assert_int_ne(pid = fork(), -1);
-	if (pid == 0) {
-		char	 m[TALLY_ERRLEN] = "";
-		int	 rc;
-
-		close(fds[0]);
-		if (nobody && geteuid() == 0 && (setgroups(0, NULL) != 0 ||
-		    setgid(65534) != 0 || setuid(65534) != 0))
-			_exit(90);
-		rc = fn(arg, m, sizeof m);
-		if (write(fds[1], &rc, sizeof rc) != sizeof rc ||
-		    write(fds[1], m, strlen(m)) < 0)
-			_exit(91);
-		_exit(0);
-	}
-	close(fds[1]);
-	deadline = fixture_now() + 20;
-	while ((w = waitpid(pid, &c->status, WNOHANG)) == 0 &&
-	    fixture_now() < deadline)
-		fixture_pause();
-	if (w == 0) {
-		c->hung = 1;
-		kill(pid, SIGKILL);
-		waitpid(pid, &c->status, 0);
-	}
-	if (read(fds[0], &c->rc, sizeof c->rc) == sizeof c->rc &&
-	    (n = read(fds[0], c->msg, sizeof c->msg - 1)) > 0)
-		c->msg[n] = '\0';
-	close(fds[0]);
-}
-
 /* The child neither hung nor died, and its call failed saying want. */
 static void
-child_refused(const struct child *c, const char *who, const char *want)
+child_refused(const struct fixture_child *c, const char *who,
+    const char *want)
 {
 	ck_assert_msg(!c->hung, "%s hung", who);
 	ck_assert_msg(WIFEXITED(c->status), "%s died of signal %d", who,
@@ -873,12 +819,12 @@ open_writer(const void *d, char *e, size_t elen)
 START_TEST(test_fifo_data)
 {
 	char		 path[FIXTURE_PATH_MAX + 64];
-	struct child	 c;
+	struct fixture_child	 c;
 
 	ck_assert_int_eq(mkfifo(fixture_path(path, dir, "data.mdb"), 0660), 0);
-	run_child(open_reader, dir, 0, &c);
+	fixture_child(open_reader, dir, 0, &c);
 	child_refused(&c, "reader", "data.mdb is a FIFO, not a regular file");
-	run_child(open_writer, dir, 0, &c);
+	fixture_child(open_writer, dir, 0, &c);
 	child_refused(&c, "writer", "data.mdb is a FIFO, not a regular file");
 }
 END_TEST
@@ -886,14 +832,14 @@ END_TEST
 START_TEST(test_fifo_lock)
 {
 	char		 path[FIXTURE_PATH_MAX + 64];
-	struct child	 c;
+	struct fixture_child	 c;
 
 	populate(dir, 1, 10);
 	ck_assert_int_eq(unlink(fixture_path(path, dir, "lock.mdb")), 0);
 	ck_assert_int_eq(mkfifo(path, 0660), 0);
-	run_child(open_reader, dir, 0, &c);
+	fixture_child(open_reader, dir, 0, &c);
 	child_refused(&c, "reader", "lock.mdb is a FIFO");
-	run_child(open_writer, dir, 0, &c);
+	fixture_child(open_writer, dir, 0, &c);
 	child_refused(&c, "writer", "lock.mdb is a FIFO");
 }
 END_TEST
@@ -1042,16 +988,16 @@ perm_file(const char *name, mode_t mode)
 
 START_TEST(test_unreadable_data)
 {
-	struct child	 c;
+	struct fixture_child	 c;
 
 	perm_env();
 	perm_file("data.mdb", 0600);
 	perm_file("lock.mdb", 0666);
-	run_child(open_reader, penv, 1, &c);
+	fixture_child(open_reader, penv, 1, &c);
 	child_refused(&c, "reader", "cannot read data.mdb: Permission denied");
 	ck_assert_msg(strstr(c.msg, "lock.mdb") == NULL, "blamed on "
 	    "lock.mdb: %s", c.msg);
-	run_child(open_writer, penv, 1, &c);
+	fixture_child(open_writer, penv, 1, &c);
 	child_refused(&c, "writer", "cannot write data.mdb: Permission "
 	    "denied");
 }
@@ -1059,12 +1005,12 @@ END_TEST
 
 START_TEST(test_unwritable_lock)
 {
-	struct child	 c;
+	struct fixture_child	 c;
 
 	perm_env();
 	perm_file("data.mdb", 0666);
 	perm_file("lock.mdb", 0644);
-	run_child(open_reader, penv, 1, &c);
+	fixture_child(open_reader, penv, 1, &c);
 	child_refused(&c, "reader", "lock.mdb is not writable by uid");
 	ck_assert_msg(strstr(c.msg, "put the reader in the statsfile's "
 	    "group") != NULL, "%s", c.msg);
@@ -1074,7 +1020,7 @@ END_TEST
 START_TEST(test_unsearchable_dir)
 {
 	char		 want[FIXTURE_PATH_MAX + 128];
-	struct child	 c;
+	struct fixture_child	 c;
 
 	perm_env();
 	perm_file("data.mdb", 0666);
@@ -1082,10 +1028,10 @@ START_TEST(test_unsearchable_dir)
 	ck_assert_int_eq(chmod(penv, 0666), 0);
 	snprintf(want, sizeof want, "cannot search %s: Permission denied",
 	    penv);
-	run_child(open_reader, penv, 1, &c);
+	fixture_child(open_reader, penv, 1, &c);
 	child_refused(&c, "reader", want);
 	ck_assert_msg(strstr(c.msg, "no database yet") == NULL, "%s", c.msg);
-	run_child(open_writer, penv, 1, &c);
+	fixture_child(open_writer, penv, 1, &c);
 	ck_assert_msg(c.rc < 0 && WIFEXITED(c.status), "writer: %s", c.msg);
 }
 END_TEST
@@ -1605,7 +1551,7 @@ grow_child(const void *arg, char *e, size_t elen)
 
 START_TEST(test_map_cannot_grow)
 {
-	struct child	 c;
+	struct fixture_child	 c;
 	char		 val[64];
 
 	if (under_valgrind()) {
@@ -1613,7 +1559,7 @@ START_TEST(test_map_cannot_grow)
 		    "address space itself: RLIMIT_AS means little there");
 		return;
 	}
-	run_child(grow_child, NULL, 0, &c);
+	fixture_child(grow_child, NULL, 0, &c);
 	ck_assert_msg(!c.hung && WIFEXITED(c.status), "the writer died of "
 	    "signal %d", WIFSIGNALED(c.status) ? WTERMSIG(c.status) : 0);
 	ck_assert_msg(c.rc == 0, "step %d: %s", c.rc, c.msg);
@@ -1698,9 +1644,9 @@ fsize_child(const void *arg, char *e, size_t elen)
 
 START_TEST(test_file_size_limit)
 {
-	struct child	 c;
+	struct fixture_child	 c;
 
-	run_child(fsize_child, NULL, 0, &c);
+	fixture_child(fsize_child, NULL, 0, &c);
 	ck_assert_msg(!c.hung && WIFEXITED(c.status), "the writer died of "
 	    "signal %d", WIFSIGNALED(c.status) ? WTERMSIG(c.status) : 0);
 	ck_assert_msg(c.rc == 0, "step %d: %s", c.rc, c.msg);
@@ -1750,9 +1696,9 @@ disk_child(const void *arg, char *e, size_t elen)
 
 START_TEST(test_disk_full)
 {
-	struct child	 c;
+	struct fixture_child	 c;
 
-	run_child(disk_child, NULL, 0, &c);
+	fixture_child(disk_child, NULL, 0, &c);
 	ck_assert_msg(!c.hung && WIFEXITED(c.status), "the writer died of "
 	    "signal %d", WIFSIGNALED(c.status) ? WTERMSIG(c.status) : 0);
 	if (c.rc == NOMOUNT) {

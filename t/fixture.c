@@ -2,10 +2,13 @@
  * fixture.c: what every check program shares (see fixture.h).
  */
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <check.h>
 #include <ftw.h>
+#include <grp.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -188,6 +191,54 @@ void
 fixture_skip(const char *test, const char *why)
 {
 	fprintf(stderr, "# SKIP %s: %s\n", test, why);
+}
+
+/* ---- a child process ----------------------------------------------------- */
+
+_Static_assert(sizeof ((struct fixture_child *)0)->msg == TALLY_ERRLEN,
+    "a child's message is TALLY_ERRLEN bytes");
+
+void
+fixture_child(fixture_child_fn fn, const void *arg, int nobody,
+    struct fixture_child *c)
+{
+	double	 deadline;
+	pid_t	 pid, w;
+	ssize_t	 n;
+	int	 fds[2];
+
+	memset(c, 0, sizeof *c);
+	c->rc = -1;
+	ck_assert_int_eq(pipe(fds), 0);
+	ck_assert_int_ne(pid = fork(), -1);
+	if (pid == 0) {
+		char	 m[TALLY_ERRLEN] = "";
+		int	 rc;
+
+		close(fds[0]);
+		if (nobody && geteuid() == 0 && (setgroups(0, NULL) != 0 ||
+		    setgid(65534) != 0 || setuid(65534) != 0))
+			_exit(90);
+		rc = fn(arg, m, sizeof m);
+		if (write(fds[1], &rc, sizeof rc) != sizeof rc ||
+		    write(fds[1], m, strlen(m)) < 0)
+			_exit(91);
+		_exit(0);
+	}
+	close(fds[1]);
+	deadline = fixture_now() + 20;
+	while ((w = waitpid(pid, &c->status, WNOHANG)) == 0 &&
+	    fixture_now() < deadline)
+		fixture_pause();
+	if (w == 0) {
+		c->hung = 1;
+		kill(pid, SIGKILL);
+		waitpid(pid, &c->status, 0);
+	}
+	if (read(fds[0], &c->rc, sizeof c->rc) == sizeof c->rc &&
+	    (n = read(fds[0], c->msg, sizeof c->msg - 1)) > 0)
+		c->msg[n] = '\0';
+	close(fds[0]);
 }
 
 /* ---- a log to search ----------------------------------------------------- */

@@ -106,6 +106,26 @@ char	*fixture_path(char *buf, const char *d, const char *name);
 /* Say on stderr, as a TAP comment, that test skips a check, and why. */
 void	 fixture_skip(const char *test, const char *why);
 
+/* ---- a child process ----------------------------------------------------- */
+
+/* What fixture_child learnt of a function it ran in a child process. */
+struct fixture_child {
+	int	 status;		/* waitpid's */
+	int	 hung;		/* killed after 20 s */
+	int	 rc;		/* what the function returned; -1 if unsaid */
+	char	 msg[512];	/* its message (TALLY_ERRLEN bytes) */
+};
+typedef int (*fixture_child_fn)(const void *arg, char *msg, size_t msglen);
+
+/*
+ * Run fn(arg) in a child process, as nobody when nobody is set and this
+ * runs as root (root bypasses permissions; the child then exits 90 if it
+ * cannot drop root), and wait up to 20 s for it: a child that hangs is
+ * killed.  What it returned and said comes back in *c.
+ */
+void	 fixture_child(fixture_child_fn fn, const void *arg, int nobody,
+	    struct fixture_child *c);
+
 /* ---- a log to search ----------------------------------------------------- */
 
 /*
