@@ -18,7 +18,7 @@
 #include <string.h>
 
 #include "tally-int.h"
-#include "fuzz.h"
+#include "fuzzer.h"
 
 static int
 fuzz_secret(const char *s)

@@ -18,7 +18,7 @@
 
 #include "tally-int.h"
 #include "plugin.h"
-#include "fuzz.h"
+#include "fuzzer.h"
 
 /* Nodes of one run at most: past the set's first two growths (256, 512). */
 #define FUZZ_NODES 1024

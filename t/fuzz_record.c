@@ -20,7 +20,7 @@
 #include <string.h>
 
 #include "tally-int.h"
-#include "fuzz.h"
+#include "fuzzer.h"
 
 /* The same double, or both NaN. */
 static int

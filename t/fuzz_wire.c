@@ -20,7 +20,7 @@
 #include <string.h>
 
 #include "tally-int.h"
-#include "fuzz.h"
+#include "fuzzer.h"
 
 /* A heap copy of exactly n bytes (one byte kept for n == 0). */
 static uint8_t *
