@@ -290,27 +290,24 @@ END_TEST
 int
 main(void)
 {
-	Suite	*s = suite_create("counter");
-	TCase	*tc = tcase_create("core");
-	TCase	*tl = tcase_create("limit");
+	/* limit: a million counters, seconds under ASan on a busy machine. */
+	const struct fixture_test	 tests[] = {
+		{ "core", test_by_handle, 0, 30 },
+		{ "core", test_by_name, 0, 30 },
+		{ "core", test_invalid_names, FIXTURE_N(bad), 30 },
+		{ "core", test_many, 0, 30 },
+		{ "core", test_threads_exact, 0, 30 },
+		{ "core", test_monotonic_reads, 0, 30 },
+		{ "core", test_slot_reuse, 0, 30 },
+		{ "core", test_wrap_cell, 0, 30 },
+		{ "core", test_wrap_sum, 0, 30 },
+		{ "limit", test_limit, 0, 60 },
+	};
+	const struct fixture_tcase	 tcases[] = {
+		{ "core", setup, teardown, NULL, NULL },
+		{ "limit", setup, teardown, NULL, NULL },
+	};
 
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 30);
-	tcase_add_test(tc, test_by_handle);
-	tcase_add_test(tc, test_by_name);
-	tcase_add_loop_test(tc, test_invalid_names, 0,
-	    sizeof bad / sizeof bad[0]);
-	tcase_add_test(tc, test_many);
-	tcase_add_test(tc, test_threads_exact);
-	tcase_add_test(tc, test_monotonic_reads);
-	tcase_add_test(tc, test_slot_reuse);
-	tcase_add_test(tc, test_wrap_cell);
-	tcase_add_test(tc, test_wrap_sum);
-	suite_add_tcase(s, tc);
-	/* A million counters: seconds under ASan on a busy machine. */
-	tcase_add_checked_fixture(tl, setup, teardown);
-	tcase_set_timeout(tl, 60);
-	tcase_add_test(tl, test_limit);
-	suite_add_tcase(s, tl);
-	return fixture_run(s);
+	return fixture_main("counter", tests, FIXTURE_N(tests), tcases,
+	    FIXTURE_N(tcases));
 }

@@ -484,22 +484,19 @@ END_TEST
 int
 main(void)
 {
-	Suite	*s = suite_create("furl");
-	TCase	*tc = tcase_create("core");
+	const struct fixture_test	 tests[] = {
+		{ "core", test_parse_good, FIXTURE_N(good), FIXTURE_TIMEOUT },
+		{ "core", test_parse_bad, FIXTURE_N(bad), FIXTURE_TIMEOUT },
+		{ "core", test_host_lengths, 0, FIXTURE_TIMEOUT },
+		{ "core", test_huge, 0, FIXTURE_TIMEOUT },
+		{ "core", test_err_buffers, 0, FIXTURE_TIMEOUT },
+		{ "core", test_fmt_limits, 0, FIXTURE_TIMEOUT },
+		{ "core", test_anyhost, 0, FIXTURE_TIMEOUT },
+		{ "core", test_b32, 0, FIXTURE_TIMEOUT },
+		{ "core", test_loopback, 0, FIXTURE_TIMEOUT },
+		{ "core", test_secret_new, 0, FIXTURE_TIMEOUT },
+		{ "core", test_secret_new_small, 0, FIXTURE_TIMEOUT },
+	};
 
-	tcase_add_loop_test(tc, test_parse_good, 0,
-	    sizeof good / sizeof good[0]);
-	tcase_add_loop_test(tc, test_parse_bad, 0, sizeof bad / sizeof bad[0]);
-	tcase_add_test(tc, test_host_lengths);
-	tcase_add_test(tc, test_huge);
-	tcase_add_test(tc, test_err_buffers);
-	tcase_add_test(tc, test_fmt_limits);
-	tcase_add_test(tc, test_anyhost);
-	tcase_add_test(tc, test_b32);
-	tcase_add_test(tc, test_loopback);
-	tcase_add_test(tc, test_secret_new);
-	tcase_add_test(tc, test_secret_new_small);
-	tcase_set_timeout(tc, FIXTURE_TIMEOUT);
-	suite_add_tcase(s, tc);
-	return fixture_run(s);
+	return fixture_main("furl", tests, FIXTURE_N(tests), NULL, 0);
 }

@@ -45,6 +45,7 @@
 
 #include "tally-int.h"
 #include "fixture.h"
+#include "peer.h"
 
 #define DEADLINE	10.0	/* seconds any single wait may take */
 
@@ -428,42 +429,13 @@ struct client {
 	uint16_t	 port;		/* ours, for the source field */
 };
 
-/* Wait until fd is readable (events POLLIN) or writable, to a deadline. */
-static void
-cl_wait(int fd, short events, double end)
-{
-	struct pollfd	 pfd = { fd, events, 0 };
-	double		 left;
-
-	for (;;) {
-		left = end - fixture_now();
-		ck_assert_msg(left > 0, "no progress within %g s", DEADLINE);
-		if (poll(&pfd, 1, (int)(left * 1000) + 1) > 0)
-			return;
-	}
-}
-
 /* A TCP connection to port; the caller then speaks plaintext or TLS. */
 static void
 cl_connect(struct client *c, const char *port)
 {
-	struct sockaddr_in	 sin;
-	socklen_t		 len = sizeof sin;
-
 	memset(c, 0, sizeof *c);
 	wire_buf_init(&c->in);
-	memset(&sin, 0, sizeof sin);
-	sin.sin_family = AF_INET;
-	sin.sin_port = htons((uint16_t)atoi(port));
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	ck_assert_int_ge(c->fd, 0);
-	ck_assert_msg(connect(c->fd, (struct sockaddr *)&sin, sizeof sin) ==
-	    0, "connect: %s", strerror(errno));
-	ck_assert_int_eq(getsockname(c->fd, (struct sockaddr *)&sin, &len),
-	    0);
-	c->port = ntohs(sin.sin_port);
-	ck_assert_int_eq(fcntl(c->fd, F_SETFL, O_NONBLOCK), 0);
+	c->fd = peer_connect(atoi(port), &c->port);
 }
 
 /*
@@ -481,7 +453,7 @@ cl_tls(struct client *c, const char *fingerprint, char *err, size_t errlen)
 	while ((rc = tls_handshake(c->ssl, err, errlen)) != 0) {
 		if (rc == TLS_ERROR)
 			return rc;
-		cl_wait(c->fd, rc == TLS_WANT_READ ? POLLIN : POLLOUT, end);
+		peer_wait(c->fd, rc == TLS_WANT_READ ? POLLIN : POLLOUT, end);
 	}
 	return 0;
 }
@@ -530,7 +502,7 @@ cl_send(struct client *c, const void *buf, size_t len)
 			t = tls_write(c->ssl, p, len, err, sizeof err);
 			ck_assert_msg(t != TLS_ERROR, "TLS write: %s", err);
 			if (t < 0) {
-				cl_wait(c->fd, t == TLS_WANT_READ ? POLLIN :
+				peer_wait(c->fd, t == TLS_WANT_READ ? POLLIN :
 				    POLLOUT, end);
 				continue;
 			}
@@ -538,7 +510,7 @@ cl_send(struct client *c, const void *buf, size_t len)
 		} else {
 			n = send(c->fd, p, len, MSG_NOSIGNAL);
 			if (n < 0 && errno == EAGAIN) {
-				cl_wait(c->fd, POLLOUT, end);
+				peer_wait(c->fd, POLLOUT, end);
 				continue;
 			}
 			ck_assert_msg(n > 0, "send: %s", strerror(errno));
@@ -1249,41 +1221,6 @@ END_TEST
 /* ---- TLS ---------------------------------------------------------------- */
 
 /* A provider of libtally in this process, its log lines kept. */
-static pthread_mutex_t	 plog_lock = PTHREAD_MUTEX_INITIALIZER;
-static char		 plog[16384];
-
-static void
-plog_cb(void *ctx, int level, const char *msg)
-{
-	pthread_mutex_lock(&plog_lock);
-	strncat(plog, msg, sizeof plog - strlen(plog) - 2);
-	strcat(plog, "\n");
-	pthread_mutex_unlock(&plog_lock);
-}
-
-static int
-plog_has(const char *s)
-{
-	int	 found;
-
-	pthread_mutex_lock(&plog_lock);
-	found = strstr(plog, s) != NULL;
-	pthread_mutex_unlock(&plog_lock);
-	return found;
-}
-
-static void
-plog_wait(const char *s)
-{
-	double	 end = fixture_now() + DEADLINE;
-
-	while (!plog_has(s)) {
-		ck_assert_msg(fixture_now() < end, "the provider never logged "
-		    "'%s'; it logged:\n%s", s, plog);
-		fixture_pause();
-	}
-}
-
 static tally_provider *
 provider_start(const char *node, const char *furl_line)
 {
@@ -1291,15 +1228,13 @@ provider_start(const char *node, const char *furl_line)
 	tally_options	 opt;
 	tally_provider	*p;
 
-	pthread_mutex_lock(&plog_lock);
-	plog[0] = '\0';
-	pthread_mutex_unlock(&plog_lock);
+	fixture_log_clear();
 	memset(&opt, 0, sizeof opt);
 	opt.node_id = node;
 	opt.nickname = node;
 	opt.gatherer_furl = furl_line;
 	opt.flags = TALLY_F_NO_MONITORS;
-	opt.log = plog_cb;
+	opt.log = fixture_log;
 	/* Each node its own key, made on first use in the case's dir. */
 	snprintf(key, sizeof key, "%s/%s.key", dir, node);
 	opt.key_file = key;
@@ -1315,7 +1250,7 @@ START_TEST(test_provider_tls)
 	tally_provider	*p = provider_start("prov-ok", furl_text);
 
 	db_wait(STORE_COUNTERS, "prov-ok", "x.count", "3");
-	ck_assert(plog_has(": connected"));
+	ck_assert(fixture_log_has(": connected"));
 	tally_provider_free(p);
 	log_wait("disconnected node prov-ok");
 }
@@ -1332,7 +1267,7 @@ START_TEST(test_provider_wrong_secret)
 	    "abcdefghijklmnopqrstuvwxyz234567");
 	ck_assert_int_gt(furl_fmt(line, sizeof line, &f), 0);
 	p = provider_start("prov-badsecret", line);
-	plog_wait("refused: wrong secret");
+	fixture_log_wait("refused: wrong secret", DEADLINE);
 	log_wait("wrong secret (from node prov-badsecret)");
 	tally_provider_free(p);
 	good_round();
@@ -1362,7 +1297,7 @@ START_TEST(test_plaintext_to_tls)
 	f.fingerprint[0] = '\0';
 	ck_assert_int_gt(furl_fmt(line, sizeof line, &f), 0);
 	p = provider_start("prov-plain", line);
-	plog_wait("this gatherer speaks TLS only");
+	fixture_log_wait("this gatherer speaks TLS only", DEADLINE);
 	tally_provider_free(p);
 	good_round();
 	assert_no_slot("plain-peer");
@@ -1428,7 +1363,7 @@ START_TEST(test_mitm)
 	snprintf(want, sizeof want, "gatherer 127.0.0.1:%s: certificate "
 	    "fingerprint mismatch (expected %s, got %s)", mf.port,
 	    furl.fingerprint, mf.fingerprint);
-	plog_wait(want);
+	fixture_log_wait(want, DEADLINE);
 	tally_provider_free(p);
 
 	/* The raw client pinning the victim fails the same way. */
@@ -1481,7 +1416,7 @@ tallyd_refuses(const char *const *extra, const char *msg)
 
 	fd = tallyd_spawn(basedir, errlog, extra, &tallyd_pid);
 	/* Its stdout ends (or says something) within the deadline. */
-	cl_wait(fd, POLLIN, fixture_now() + DEADLINE);
+	peer_wait(fd, POLLIN, fixture_now() + DEADLINE);
 	n = read(fd, text, sizeof text);
 	ck_assert_msg(n == 0, "tallyd printed '%.*s'", (int)(n > 0 ? n : 0),
 	    text);
@@ -1622,7 +1557,7 @@ START_TEST(test_tls_bad_handshake)
 		uint8_t	 buf[256];
 		ssize_t	 n;
 
-		cl_wait(c.fd, POLLIN, t0 + 2 * DEADLINE);
+		peer_wait(c.fd, POLLIN, t0 + 2 * DEADLINE);
 		if ((n = recv(c.fd, buf, sizeof buf, 0)) <= 0 &&
 		    !(n < 0 && errno == EAGAIN))
 			break;
@@ -1671,7 +1606,7 @@ half_tls_open(struct half_tls *h, SSL_CTX *ctx)
 		cl_send(&c, buf, (size_t)n);
 	wire_buf_free(&c.in);
 	for (;;) {
-		cl_wait(h->fd, POLLIN, end);
+		peer_wait(h->fd, POLLIN, end);
 		if ((n = recv(h->fd, buf, sizeof buf, 0)) < 0 &&
 		    errno == EAGAIN)
 			continue;
@@ -1777,19 +1712,6 @@ cl_welcome(struct client *c, const char *node, struct snapshot *back)
 	    err, sizeof err) == 0, "%s", err);
 }
 
-static int
-snap_counter(const struct snapshot *s, const char *name, int64_t *v)
-{
-	size_t	 i;
-
-	for (i = 0; i < s->ncounters; i++)
-		if (strcmp(snapshot_name(s, &s->counters[i]), name) == 0) {
-			*v = s->counters[i].v.i;
-			return 1;
-		}
-	return 0;
-}
-
 /*
  * WELCOME returns the node's stored counters, so that a restarted node
  * resumes them; a new node gets none.
@@ -1814,7 +1736,7 @@ START_TEST(test_welcome_counters)
 	log_wait("disconnected node wel-node");
 	cl_open(&c);
 	cl_welcome(&c, "wel-node", &back);
-	ck_assert_msg(snap_counter(&back, "x.count", &v) && v == 77,
+	ck_assert_msg(peer_snapshot_counter(&back, "x.count", &v) && v == 77,
 	    "WELCOME brought %zu counters", back.ncounters);
 	/* Stats are not counters: they do not come back. */
 	ck_assert_uint_eq(back.nstats, 0);
@@ -2007,63 +1929,54 @@ START_TEST(test_limit_handshakes_per_addr)
 }
 END_TEST
 
-/* The tests both transports run. */
-static void
-add_common(TCase *tc)
-{
-	tcase_add_loop_test(tc, test_bad_first_frame, 0,
-	    sizeof bad_cases / sizeof bad_cases[0]);
-	tcase_add_test(tc, test_truncated_then_close);
-	tcase_add_test(tc, test_invalid_stat_name);
-	tcase_add_test(tc, test_wrong_seq);
-	tcase_add_test(tc, test_second_hello);
-	tcase_add_test(tc, test_duplicate_node);
-	tcase_add_test(tc, test_stall_mid_frame);
-	tcase_add_test(tc, test_poll_timeout);
-	tcase_add_test(tc, test_poll_answered_late);
-	tcase_add_test(tc, test_stall_mid_snapshot);
-	tcase_add_test(tc, test_polls_repeat);
-	tcase_add_test(tc, test_snapshot_time_hostile);
-	tcase_add_test(tc, test_first_poll_at_once);
-	tcase_add_test(tc, test_sigterm_commits);
-	tcase_add_test(tc, test_furl_file);
-	tcase_add_test(tc, test_busy);
-	tcase_add_test(tc, test_idle_timeout);
-	tcase_add_test(tc, test_own_stats);
-	tcase_add_test(tc, test_provider_tls);
-	tcase_add_test(tc, test_provider_wrong_secret);
-	tcase_add_test(tc, test_welcome_counters);
-	tcase_add_test(tc, test_limit_metrics);
-	tcase_add_test(tc, test_limit_frame);
-	tcase_add_test(tc, test_limit_input);
-	tcase_add_test(tc, test_limit_nodes);
-}
-
 int
 main(void)
 {
-	Suite	*s = suite_create("gatherer");
-	TCase	*tls = tcase_create("tls");
-	TCase	*plain = tcase_create("plain");
+	/*
+	 * Each test runs in both transports but those named for one; over
+	 * 10x the slowest test's 3.5 s (ASan, a loaded machine).
+	 */
+	const struct fixture_test	 tests[] = {
+		{ "tls plain", test_bad_first_frame, FIXTURE_N(bad_cases), 60 },
+		{ "tls plain", test_truncated_then_close, 0, 60 },
+		{ "tls plain", test_invalid_stat_name, 0, 60 },
+		{ "tls plain", test_wrong_seq, 0, 60 },
+		{ "tls plain", test_second_hello, 0, 60 },
+		{ "tls plain", test_duplicate_node, 0, 60 },
+		{ "tls plain", test_stall_mid_frame, 0, 60 },
+		{ "tls plain", test_poll_timeout, 0, 60 },
+		{ "tls plain", test_poll_answered_late, 0, 60 },
+		{ "tls plain", test_stall_mid_snapshot, 0, 60 },
+		{ "tls plain", test_polls_repeat, 0, 60 },
+		{ "tls plain", test_snapshot_time_hostile, 0, 60 },
+		{ "tls plain", test_first_poll_at_once, 0, 60 },
+		{ "tls plain", test_sigterm_commits, 0, 60 },
+		{ "tls plain", test_furl_file, 0, 60 },
+		{ "tls plain", test_busy, 0, 60 },
+		{ "tls plain", test_idle_timeout, 0, 60 },
+		{ "tls plain", test_own_stats, 0, 60 },
+		{ "tls plain", test_provider_tls, 0, 60 },
+		{ "tls plain", test_provider_wrong_secret, 0, 60 },
+		{ "tls plain", test_welcome_counters, 0, 60 },
+		{ "tls plain", test_limit_metrics, 0, 60 },
+		{ "tls plain", test_limit_frame, 0, 60 },
+		{ "tls plain", test_limit_input, 0, 60 },
+		{ "tls plain", test_limit_nodes, 0, 60 },
+		{ "tls", test_plaintext_to_tls, 0, 60 },
+		{ "tls", test_mitm, 0, 60 },
+		{ "tls", test_identity, 0, 60 },
+		{ "tls", test_plaintext_beyond_loopback, 0, 60 },
+		{ "tls", test_tls_bad_handshake, 0, 60 },
+		{ "tls", test_tls_threads, 0, 60 },
+		{ "tls", test_limit_handshakes_per_addr, 0, 60 },
+		{ "tls", test_first_flight_silent, 0, 60 },
+		{ "plain", test_tls_to_plaintext, 0, 60 },
+	};
+	const struct fixture_tcase	 tcases[] = {
+		{ "tls", setup_tls, teardown, NULL, NULL },
+		{ "plain", setup_plain, teardown, NULL, NULL },
+	};
 
-	tcase_add_checked_fixture(tls, setup_tls, teardown);
-	/* Over 10x the slowest test's 3.5 s (ASan, a loaded machine). */
-	tcase_set_timeout(tls, 60);
-	add_common(tls);
-	tcase_add_test(tls, test_plaintext_to_tls);
-	tcase_add_test(tls, test_mitm);
-	tcase_add_test(tls, test_identity);
-	tcase_add_test(tls, test_plaintext_beyond_loopback);
-	tcase_add_test(tls, test_tls_bad_handshake);
-	tcase_add_test(tls, test_tls_threads);
-	tcase_add_test(tls, test_limit_handshakes_per_addr);
-	tcase_add_test(tls, test_first_flight_silent);
-	suite_add_tcase(s, tls);
-
-	tcase_add_checked_fixture(plain, setup_plain, teardown);
-	tcase_set_timeout(plain, 60);
-	add_common(plain);
-	tcase_add_test(plain, test_tls_to_plaintext);
-	suite_add_tcase(s, plain);
-	return fixture_run(s);
+	return fixture_main("gatherer", tests, FIXTURE_N(tests), tcases,
+	    FIXTURE_N(tcases));
 }

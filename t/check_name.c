@@ -78,16 +78,13 @@ END_TEST
 int
 main(void)
 {
-	Suite	*s = suite_create("name");
-	TCase	*tc = tcase_create("core");
+	const struct fixture_test	 tests[] = {
+		{ "core", test_node_ids, FIXTURE_N(node_ids), FIXTURE_TIMEOUT },
+		{ "core", test_stat_names, FIXTURE_N(stat_names),
+		    FIXTURE_TIMEOUT },
+		{ "core", test_stat_name_lengths, 0, FIXTURE_TIMEOUT },
+		{ "core", test_nicknames, 0, FIXTURE_TIMEOUT },
+	};
 
-	tcase_add_loop_test(tc, test_node_ids, 0,
-	    sizeof node_ids / sizeof node_ids[0]);
-	tcase_add_loop_test(tc, test_stat_names, 0,
-	    sizeof stat_names / sizeof stat_names[0]);
-	tcase_add_test(tc, test_stat_name_lengths);
-	tcase_add_test(tc, test_nicknames);
-	tcase_set_timeout(tc, FIXTURE_TIMEOUT);
-	suite_add_tcase(s, tc);
-	return fixture_run(s);
+	return fixture_main("name", tests, FIXTURE_N(tests), NULL, 0);
 }

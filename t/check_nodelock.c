@@ -39,20 +39,6 @@ teardown(void)
 	fixture_rmtree(dir);
 }
 
-static void
-skip(const char *test, const char *why)
-{
-	fprintf(stderr, "# SKIP %s: %s\n", test, why);
-}
-
-/* dir/name into buf (FIXTURE_PATH_MAX + 64). */
-static char *
-path_in(char *buf, const char *d, const char *name)
-{
-	snprintf(buf, FIXTURE_PATH_MAX + 64, "%s/%s", d, name);
-	return buf;
-}
-
 static struct nodelock *
 open_ok(const char *statsfile)
 {
@@ -129,7 +115,7 @@ START_TEST(test_take_release_retake)
 
 	a = open_ok(dir);
 	b = open_ok(dir);
-	ck_assert_int_eq(lstat(path_in(path, dir, "nodes.lock"), &sb), 0);
+	ck_assert_int_eq(lstat(fixture_path(path, dir, "nodes.lock"), &sb), 0);
 	ck_assert(S_ISREG(sb.st_mode));
 	take_ok(a, "alpha");
 	take_busy(b, "alpha");
@@ -215,8 +201,8 @@ START_TEST(test_two_paths)
 	struct nodelock	*a, *b;
 	char		 env[FIXTURE_PATH_MAX + 64], link[FIXTURE_PATH_MAX + 64];
 
-	ck_assert_int_eq(mkdir(path_in(env, dir, "env"), 0777), 0);
-	ck_assert_int_eq(symlink(env, path_in(link, dir, "link")), 0);
+	ck_assert_int_eq(mkdir(fixture_path(env, dir, "env"), 0777), 0);
+	ck_assert_int_eq(symlink(env, fixture_path(link, dir, "link")), 0);
 	a = open_ok(env);
 	b = open_ok(link);
 	take_ok(a, "alpha");
@@ -397,7 +383,8 @@ START_TEST(test_fifo)
 {
 	char	 path[FIXTURE_PATH_MAX + 64];
 
-	ck_assert_int_eq(mkfifo(path_in(path, dir, "nodes.lock"), 0660), 0);
+	ck_assert_int_eq(mkfifo(fixture_path(path, dir, "nodes.lock"), 0660),
+	    0);
 	odd_refused("nodes.lock is a FIFO, not a regular file");
 }
 END_TEST
@@ -406,7 +393,7 @@ START_TEST(test_directory)
 {
 	char	 path[FIXTURE_PATH_MAX + 64];
 
-	ck_assert_int_eq(mkdir(path_in(path, dir, "nodes.lock"), 0770), 0);
+	ck_assert_int_eq(mkdir(fixture_path(path, dir, "nodes.lock"), 0770), 0);
 	odd_refused("nodes.lock is a directory, not a regular file");
 }
 END_TEST
@@ -420,8 +407,8 @@ START_TEST(test_socket)
 	sun.sun_family = AF_UNIX;
 	if ((size_t)snprintf(sun.sun_path, sizeof sun.sun_path,
 	    "%s/nodes.lock", dir) >= sizeof sun.sun_path) {
-		skip("test_socket", "temporary directory too long for a "
-		    "socket path");
+		fixture_skip("test_socket", "temporary directory too long for "
+		    "a socket path");
 		return;
 	}
 	ck_assert_int_ge(s = socket(AF_UNIX, SOCK_STREAM, 0), 0);
@@ -438,9 +425,9 @@ START_TEST(test_symlink)
 	struct stat	 sb;
 
 	/* Valid: refused, the target untouched. */
-	path_in(target, dir, "elsewhere");
+	fixture_path(target, dir, "elsewhere");
 	ck_assert_int_eq(close(open(target, O_CREAT | O_WRONLY, 0600)), 0);
-	ck_assert_int_eq(symlink(target, path_in(path, dir, "nodes.lock")),
+	ck_assert_int_eq(symlink(target, fixture_path(path, dir, "nodes.lock")),
 	    0);
 	odd_refused("nodes.lock is a symlink (to ");
 	ck_assert_int_eq(stat(target, &sb), 0);
@@ -464,7 +451,7 @@ START_TEST(test_mode_and_group)
 	gid_t		 gid = 0;
 	int		 setgid_ok;
 
-	ck_assert_int_eq(mkdir(path_in(env, dir, "env"), 0777), 0);
+	ck_assert_int_eq(mkdir(fixture_path(env, dir, "env"), 0777), 0);
 	/* A group other than ours, if we may give one (root may). */
 	if (geteuid() == 0)
 		gid = 4321;
@@ -488,8 +475,8 @@ START_TEST(test_mode_and_group)
 	if (setgid_ok)
 		ck_assert_int_eq(sb.st_gid, gid);
 	else
-		skip("test_mode_and_group", "no second group to give the "
-		    "directory: its group not checked");
+		fixture_skip("test_mode_and_group", "no second group to give "
+		    "the directory: its group not checked");
 	take_ok(nl, "alpha");
 	nodelock_close(nl);
 
@@ -508,46 +495,23 @@ END_TEST
  * not drop root.
  */
 static int
-as_nobody(int (*fn)(const char *, char *, size_t), const char *arg,
-    int *rc, char *m, size_t mlen)
+as_nobody(fixture_child_fn fn, const char *arg, int *rc, char *m,
+    size_t mlen)
 {
-	pid_t	 pid;
-	int	 fds[2], status;
-	ssize_t	 n;
+	struct fixture_child	 c;
 
-	ck_assert_int_eq(pipe(fds), 0);
-	ck_assert_int_ne(pid = fork(), -1);
-	if (pid == 0) {
-		char	 cm[TALLY_ERRLEN] = "";
-		int	 crc;
-
-		close(fds[0]);
-		if (geteuid() == 0 && (setgroups(0, NULL) != 0 ||
-		    setgid(65534) != 0 || setuid(65534) != 0))
-			_exit(90);
-		crc = fn(arg, cm, sizeof cm);
-		if (write(fds[1], &crc, sizeof crc) != sizeof crc ||
-		    write(fds[1], cm, strlen(cm)) < 0)
-			_exit(91);
-		_exit(0);
-	}
-	close(fds[1]);
-	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 90) {
-		close(fds[0]);
+	fixture_child(fn, arg, 1, &c);
+	if (WIFEXITED(c.status) && WEXITSTATUS(c.status) == 90)
 		return -1;
-	}
-	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-	    "child status %d", status);
-	ck_assert_int_eq(read(fds[0], rc, sizeof *rc), sizeof *rc);
-	n = read(fds[0], m, mlen - 1);
-	m[n > 0 ? n : 0] = '\0';
-	close(fds[0]);
+	ck_assert_msg(!c.hung && WIFEXITED(c.status) &&
+	    WEXITSTATUS(c.status) == 0, "child status %d", c.status);
+	*rc = c.rc;
+	snprintf(m, mlen, "%s", c.msg);
 	return 0;
 }
 
 static int
-open_take(const char *statsfile, char *m, size_t mlen)
+open_take(const void *statsfile, char *m, size_t mlen)
 {
 	struct nodelock	*nl;
 	int		 rc;
@@ -567,10 +531,11 @@ START_TEST(test_readonly_dir)
 	int	 rc;
 
 	ck_assert_int_eq(chmod(dir, 0711), 0);
-	ck_assert_int_eq(mkdir(path_in(env, dir, "env"), 0755), 0);
+	ck_assert_int_eq(mkdir(fixture_path(env, dir, "env"), 0755), 0);
 	ck_assert_int_eq(chmod(env, geteuid() == 0 ? 0755 : 0555), 0);
 	if (as_nobody(open_take, env, &rc, m, sizeof m) != 0) {
-		skip("test_readonly_dir", "cannot drop root to nobody here");
+		fixture_skip("test_readonly_dir", "cannot drop root to nobody "
+		    "here");
 		return;
 	}
 	snprintf(want, sizeof want, "statsfile %s: cannot create nodes.lock: "
@@ -589,14 +554,14 @@ START_TEST(test_unwritable_file)
 	int	 rc;
 
 	ck_assert_int_eq(chmod(dir, 0711), 0);
-	ck_assert_int_eq(mkdir(path_in(env, dir, "env"), 0777), 0);
+	ck_assert_int_eq(mkdir(fixture_path(env, dir, "env"), 0777), 0);
 	ck_assert_int_eq(chmod(env, 0777), 0);
 	snprintf(path, sizeof path, "%s/nodes.lock", env);
 	ck_assert_int_eq(close(open(path, O_CREAT | O_WRONLY, 0644)), 0);
 	ck_assert_int_eq(chmod(path, geteuid() == 0 ? 0644 : 0444), 0);
 	if (as_nobody(open_take, env, &rc, m, sizeof m) != 0) {
-		skip("test_unwritable_file", "cannot drop root to nobody "
-		    "here");
+		fixture_skip("test_unwritable_file", "cannot drop root to "
+		    "nobody here");
 		return;
 	}
 	ck_assert_int_eq(rc, TALLY_ESYS);
@@ -612,7 +577,7 @@ START_TEST(test_not_a_directory)
 	struct nodelock	*nl;
 	char		 file[FIXTURE_PATH_MAX + 64], missing[FIXTURE_PATH_MAX + 64];
 
-	ck_assert_int_eq(close(open(path_in(file, dir, "file"),
+	ck_assert_int_eq(close(open(fixture_path(file, dir, "file"),
 	    O_CREAT | O_WRONLY, 0600)), 0);
 	ck_assert_int_eq(nodelock_open(&nl, file, err, sizeof err),
 	    TALLY_ESYS);
@@ -620,8 +585,8 @@ START_TEST(test_not_a_directory)
 	ck_assert_msg(strstr(err, file) != NULL && strstr(err, "nodes.lock: "
 	    "Not a directory") != NULL, "%s", err);
 
-	ck_assert_int_eq(nodelock_open(&nl, path_in(missing, dir, "missing"),
-	    err, sizeof err), TALLY_ESYS);
+	ck_assert_int_eq(nodelock_open(&nl, fixture_path(missing, dir,
+	    "missing"), err, sizeof err), TALLY_ESYS);
 	ck_assert_msg(strstr(err, "cannot create nodes.lock: No such file or "
 	    "directory") != NULL, "%s", err);
 }
@@ -683,8 +648,10 @@ START_TEST(test_many)
 		take_ok(a, many_id(id, sizeof id, i));
 	/* MANY distinct bytes: no two ids share one (adjacent ones would be
 	 * merged, at odds of about 1e-11). */
-	if ((n = proc_locks_are(path_in(path, dir, "nodes.lock"), MANY)) < 0)
-		skip("test_many", "no /proc/locks: the locks not counted");
+	if ((n = proc_locks_are(fixture_path(path, dir, "nodes.lock"),
+	    MANY)) < 0)
+		fixture_skip("test_many", "no /proc/locks: the locks not "
+		    "counted");
 	else
 		ck_assert_msg(n == 1, "/proc/locks shows %d locks, not %d",
 		    proc_locks(path), MANY);
@@ -767,40 +734,35 @@ END_TEST
 int
 main(void)
 {
-	Suite	*s;
-	TCase	*tc, *tm;
-
-	s = suite_create("nodelock");
-	tc = tcase_create("core");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, FIXTURE_TIMEOUT);
-	tcase_add_test(tc, test_take_release_retake);
-	tcase_add_test(tc, test_same_process);
-	tcase_add_test(tc, test_message);
-	tcase_add_test(tc, test_two_paths);
-	tcase_add_test(tc, test_child_holds);
-	tcase_add_test(tc, test_fork_child_outlives);
-	tcase_add_test(tc, test_fork_parent_keeps);
-	tcase_add_test(tc, test_fifo);
-	tcase_add_test(tc, test_directory);
-	tcase_add_test(tc, test_socket);
-	tcase_add_test(tc, test_symlink);
-	tcase_add_test(tc, test_mode_and_group);
-	tcase_add_test(tc, test_readonly_dir);
-	tcase_add_test(tc, test_unwritable_file);
-	tcase_add_test(tc, test_not_a_directory);
-	tcase_add_test(tc, test_close_releases);
-	suite_add_tcase(s, tc);
-
 	/*
-	 * The kernel walks a file's whole list of locks at each lock and
-	 * unlock: 10,000 takes cost seconds of system time.
+	 * many: the kernel walks a file's whole list of locks at each lock
+	 * and unlock, so 10,000 takes cost seconds of system time.
 	 */
-	tm = tcase_create("many");
-	tcase_add_checked_fixture(tm, setup, teardown);
-	tcase_set_timeout(tm, 4 * FIXTURE_TIMEOUT);
-	tcase_add_test(tm, test_many);
-	tcase_add_test(tm, test_no_collisions);
-	suite_add_tcase(s, tm);
-	return fixture_run(s);
+	const struct fixture_test	 tests[] = {
+		{ "core", test_take_release_retake, 0, FIXTURE_TIMEOUT },
+		{ "core", test_same_process, 0, FIXTURE_TIMEOUT },
+		{ "core", test_message, 0, FIXTURE_TIMEOUT },
+		{ "core", test_two_paths, 0, FIXTURE_TIMEOUT },
+		{ "core", test_child_holds, 0, FIXTURE_TIMEOUT },
+		{ "core", test_fork_child_outlives, 0, FIXTURE_TIMEOUT },
+		{ "core", test_fork_parent_keeps, 0, FIXTURE_TIMEOUT },
+		{ "core", test_fifo, 0, FIXTURE_TIMEOUT },
+		{ "core", test_directory, 0, FIXTURE_TIMEOUT },
+		{ "core", test_socket, 0, FIXTURE_TIMEOUT },
+		{ "core", test_symlink, 0, FIXTURE_TIMEOUT },
+		{ "core", test_mode_and_group, 0, FIXTURE_TIMEOUT },
+		{ "core", test_readonly_dir, 0, FIXTURE_TIMEOUT },
+		{ "core", test_unwritable_file, 0, FIXTURE_TIMEOUT },
+		{ "core", test_not_a_directory, 0, FIXTURE_TIMEOUT },
+		{ "core", test_close_releases, 0, FIXTURE_TIMEOUT },
+		{ "many", test_many, 0, 4 * FIXTURE_TIMEOUT },
+		{ "many", test_no_collisions, 0, 4 * FIXTURE_TIMEOUT },
+	};
+	const struct fixture_tcase	 tcases[] = {
+		{ "core", setup, teardown, NULL, NULL },
+		{ "many", setup, teardown, NULL, NULL },
+	};
+
+	return fixture_main("nodelock", tests, FIXTURE_N(tests), tcases,
+	    FIXTURE_N(tcases));
 }

@@ -1809,86 +1809,66 @@ START_TEST(test_multigraph_operator)
 }
 END_TEST
 
-static Suite *
-plugin_suite(void)
-{
-	Suite	*s = suite_create("plugin");
-	TCase	*tc;
-
-	tc = tcase_create("table");
-	tcase_add_test(tc, test_table_tahoe);
-	tcase_add_test(tc, test_table_sane);
-	tcase_add_test(tc, test_table_builtin);
-	tcase_add_test(tc, test_graph_find);
-	tcase_add_test(tc, test_is_multigraph);
-	tcase_add_test(tc, test_list);
-	tcase_add_test(tc, test_graph_name);
-	tcase_add_test(tc, test_no_multigraph);
-	tcase_add_test(tc, test_messages_quoted);
-	tcase_set_timeout(tc, FIXTURE_TIMEOUT);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("graphs");
-	tcase_add_test(tc, test_table_operator);
-	tcase_add_test(tc, test_table_tsv_roundtrip);
-	tcase_add_test(tc, test_table_bad_lines);
-	tcase_add_test(tc, test_table_limits);
-	tcase_set_timeout(tc, FIXTURE_TIMEOUT);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("fields");
-	tcase_add_test(tc, test_field_name);
-	tcase_add_loop_test(tc, test_munin_fields, 0,
-	    sizeof fields / sizeof fields[0]);
-	tcase_add_test(tc, test_munin_field_cut);
-	tcase_add_test(tc, test_field_hash);
-	tcase_add_test(tc, test_field_name_valid);
-	tcase_add_test(tc, test_field_name_distinct);
-	tcase_add_test(tc, test_names_dedup);
-	tcase_add_test(tc, test_names_many);
-	tcase_set_timeout(tc, FIXTURE_TIMEOUT);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("store");
-	tcase_add_unchecked_fixture(tc, setup_base, teardown_base);
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, test_config_derive);
-	tcase_add_test(tc, test_config_args);
-	tcase_add_test(tc, test_cpu_total_scaled);
-	tcase_add_test(tc, test_fields_collide);
-	tcase_add_test(tc, test_fetch_values);
-	tcase_add_test(tc, test_fetch_wrong_table);
-	tcase_add_test(tc, test_fetch_stale);
-	tcase_add_test(tc, test_fetch_insane_time);
-	tcase_add_test(tc, test_fetch_bad_record);
-	tcase_add_test(tc, test_fetch_empty);
-	tcase_add_test(tc, test_config_clean);
-	tcase_add_test(tc, test_suggest);
-	tcase_add_test(tc, test_open_errors);
-	tcase_add_test(tc, test_open_format);
-	tcase_add_test(tc, test_open_ok);
-	tcase_add_test(tc, test_config_dirty);
-	tcase_add_test(tc, test_multigraph_fetch);
-	tcase_add_test(tc, test_multigraph_config);
-	tcase_add_test(tc, test_multigraph_empty);
-	tcase_add_test(tc, test_multigraph_bad_record);
-	tcase_add_test(tc, test_multigraph_operator);
-	tcase_add_test(tc, test_suggest_multigraph);
-	tcase_add_test(tc, test_table_load);
-	tcase_add_test(tc, test_autoconf_graphs);
-	tcase_set_timeout(tc, FIXTURE_TIMEOUT);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
 int
 main(void)
 {
+	const struct fixture_test	 tests[] = {
+		{ "table", test_table_tahoe, 0, FIXTURE_TIMEOUT },
+		{ "table", test_table_sane, 0, FIXTURE_TIMEOUT },
+		{ "table", test_table_builtin, 0, FIXTURE_TIMEOUT },
+		{ "table", test_graph_find, 0, FIXTURE_TIMEOUT },
+		{ "table", test_is_multigraph, 0, FIXTURE_TIMEOUT },
+		{ "table", test_list, 0, FIXTURE_TIMEOUT },
+		{ "table", test_graph_name, 0, FIXTURE_TIMEOUT },
+		{ "table", test_no_multigraph, 0, FIXTURE_TIMEOUT },
+		{ "table", test_messages_quoted, 0, FIXTURE_TIMEOUT },
+		{ "graphs", test_table_operator, 0, FIXTURE_TIMEOUT },
+		{ "graphs", test_table_tsv_roundtrip, 0, FIXTURE_TIMEOUT },
+		{ "graphs", test_table_bad_lines, 0, FIXTURE_TIMEOUT },
+		{ "graphs", test_table_limits, 0, FIXTURE_TIMEOUT },
+		{ "fields", test_field_name, 0, FIXTURE_TIMEOUT },
+		{ "fields", test_munin_fields, FIXTURE_N(fields),
+		    FIXTURE_TIMEOUT },
+		{ "fields", test_munin_field_cut, 0, FIXTURE_TIMEOUT },
+		{ "fields", test_field_hash, 0, FIXTURE_TIMEOUT },
+		{ "fields", test_field_name_valid, 0, FIXTURE_TIMEOUT },
+		{ "fields", test_field_name_distinct, 0, FIXTURE_TIMEOUT },
+		{ "fields", test_names_dedup, 0, FIXTURE_TIMEOUT },
+		{ "fields", test_names_many, 0, FIXTURE_TIMEOUT },
+		{ "store", test_config_derive, 0, FIXTURE_TIMEOUT },
+		{ "store", test_config_args, 0, FIXTURE_TIMEOUT },
+		{ "store", test_cpu_total_scaled, 0, FIXTURE_TIMEOUT },
+		{ "store", test_fields_collide, 0, FIXTURE_TIMEOUT },
+		{ "store", test_fetch_values, 0, FIXTURE_TIMEOUT },
+		{ "store", test_fetch_wrong_table, 0, FIXTURE_TIMEOUT },
+		{ "store", test_fetch_stale, 0, FIXTURE_TIMEOUT },
+		{ "store", test_fetch_insane_time, 0, FIXTURE_TIMEOUT },
+		{ "store", test_fetch_bad_record, 0, FIXTURE_TIMEOUT },
+		{ "store", test_fetch_empty, 0, FIXTURE_TIMEOUT },
+		{ "store", test_config_clean, 0, FIXTURE_TIMEOUT },
+		{ "store", test_suggest, 0, FIXTURE_TIMEOUT },
+		{ "store", test_open_errors, 0, FIXTURE_TIMEOUT },
+		{ "store", test_open_format, 0, FIXTURE_TIMEOUT },
+		{ "store", test_open_ok, 0, FIXTURE_TIMEOUT },
+		{ "store", test_config_dirty, 0, FIXTURE_TIMEOUT },
+		{ "store", test_multigraph_fetch, 0, FIXTURE_TIMEOUT },
+		{ "store", test_multigraph_config, 0, FIXTURE_TIMEOUT },
+		{ "store", test_multigraph_empty, 0, FIXTURE_TIMEOUT },
+		{ "store", test_multigraph_bad_record, 0, FIXTURE_TIMEOUT },
+		{ "store", test_multigraph_operator, 0, FIXTURE_TIMEOUT },
+		{ "store", test_suggest_multigraph, 0, FIXTURE_TIMEOUT },
+		{ "store", test_table_load, 0, FIXTURE_TIMEOUT },
+		{ "store", test_autoconf_graphs, 0, FIXTURE_TIMEOUT },
+	};
+	const struct fixture_tcase	 tcases[] = {
+		{ "store", setup, teardown, setup_base, teardown_base },
+	};
 	char	 err[TALLY_ERRLEN];
 
 	if (plugin_table_load(&tab, NULL, err, sizeof err) != 0) {
 		fprintf(stderr, "check_plugin: %s\n", err);
 		return EXIT_FAILURE;
 	}
-	return fixture_run(plugin_suite());
+	return fixture_main("plugin", tests, FIXTURE_N(tests), tcases,
+	    FIXTURE_N(tcases));
 }

@@ -22,41 +22,18 @@
 #include "fixture.h"
 
 static char	 dir[FIXTURE_PATH_MAX];
-static char	 logged[4096];
-/* The provider's thread logs too (a monitor, a flush): under a lock. */
-static pthread_mutex_t	 log_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void
 setup(void)
 {
 	ck_assert_ptr_nonnull(fixture_tmpdir(dir));
-	logged[0] = '\0';
+	fixture_log_clear();
 }
 
 static void
 teardown(void)
 {
 	fixture_rmtree(dir);
-}
-
-static void
-log_cb(void *ctx, int level, const char *msg)
-{
-	pthread_mutex_lock(&log_lock);
-	strncat(logged, msg, sizeof logged - strlen(logged) - 2);
-	strcat(logged, "\n");
-	pthread_mutex_unlock(&log_lock);
-}
-
-static int
-log_has(const char *s)
-{
-	int	 found;
-
-	pthread_mutex_lock(&log_lock);
-	found = strstr(logged, s) != NULL;
-	pthread_mutex_unlock(&log_lock);
-	return found;
 }
 
 static tally_provider *
@@ -71,7 +48,7 @@ mk(const char *node, unsigned flags)
 	opt.statsfile = dir;
 	opt.flags = flags;
 	opt.flush_interval = 3600;	/* tests flush by hand */
-	opt.log = log_cb;
+	opt.log = fixture_log;
 	ck_assert_int_eq(tally_provider_new(&p, &opt), 0);
 	return p;
 }
@@ -139,7 +116,8 @@ START_TEST(test_start_flush_stop)
 	/* A failing producer's values are skipped, and said so. */
 	ck_assert_ptr_null(get("node-a", STORE_STATS, "broken.partial"));
 	ck_assert_ptr_null(get("node-a", STORE_STATS, "bad name"));
-	ck_assert_msg(log_has("producer bad returned -1"), "%s", logged);
+	ck_assert_msg(fixture_log_has("producer bad returned -1"), "%s",
+	    fixture_log_text());
 	tally_count(p, "ops.get", 1);
 	ck_assert_int_eq(tally_provider_stop(p), 0);
 	/* The final flush at stop. */
@@ -292,10 +270,11 @@ START_TEST(test_bad_options)
 	opt.statsfile = c->statsfile;
 	opt.gatherer_furl = c->furl;
 	opt.flush_interval = c->interval;
-	opt.log = log_cb;
+	opt.log = fixture_log;
 	ck_assert_int_eq(tally_provider_new(&p, &opt), TALLY_EINVAL);
 	ck_assert_ptr_null(p);
-	ck_assert_msg(log_has(c->msg), "'%s' lacks '%s'", logged, c->msg);
+	ck_assert_msg(fixture_log_has(c->msg), "'%s' lacks '%s'",
+	    fixture_log_text(), c->msg);
 	ck_assert_int_eq(tally_provider_new(&p, NULL), TALLY_EINVAL);
 }
 END_TEST
@@ -310,7 +289,7 @@ mk_at(const char *statsfile)
 	opt.node_id = "n";
 	opt.statsfile = statsfile;
 	opt.flags = TALLY_F_NO_MONITORS;
-	opt.log = log_cb;
+	opt.log = fixture_log;
 	ck_assert_int_eq(tally_provider_new(&p, &opt), 0);
 	return p;
 }
@@ -502,11 +481,12 @@ START_TEST(test_tls_needs_key)
 	memset(&opt, 0, sizeof opt);
 	opt.node_id = "k";
 	opt.gatherer_furl = TLS_FURL;
-	opt.log = log_cb;
+	opt.log = fixture_log;
 	ck_assert_int_eq(tally_provider_new(&p, &opt), TALLY_EINVAL);
 	ck_assert_ptr_null(p);
-	ck_assert_msg(log_has("a tally+tls:// furl needs the node's own key"),
-	    "%s", logged);
+	ck_assert_msg(fixture_log_has(
+	    "a tally+tls:// furl needs the node's own key"),
+	    "%s", fixture_log_text());
 	/* A plaintext furl presents no key, and needs none. */
 	opt.gatherer_furl = "tally://127.0.0.1:9/abcdefghijklmnopqrstuvwxyz234567";
 	ck_assert_int_eq(tally_provider_new(&p, &opt), 0);
@@ -792,7 +772,7 @@ START_TEST(test_fork_while_flushing)
 	opt.statsfile = dir;
 	opt.flags = TALLY_F_NO_MONITORS;
 	opt.flush_interval = 0.001;	/* flush after flush */
-	opt.log = log_cb;
+	opt.log = fixture_log;
 	ck_assert_int_eq(tally_provider_new(&p, &opt), 0);
 	for (i = 0; i < FORK_COUNTERS; i++) {
 		snprintf(name, sizeof name, "fork.%d", i);
@@ -933,38 +913,35 @@ END_TEST
 int
 main(void)
 {
-	Suite	*s = suite_create("provider");
-	TCase	*tc = tcase_create("core");
-	TCase	*tf = tcase_create("fork");
+	/* fork: hundreds of children of a busy parent, ASan, 2 CPUs. */
+	const struct fixture_test	 tests[] = {
+		{ "core", test_start_flush_stop, 0, 20 },
+		{ "core", test_node_record, 0, 20 },
+		{ "core", test_counts_before_start_kept, 0, 20 },
+		{ "core", test_resume, 0, 20 },
+		{ "core", test_resume_wrap, 0, 20 },
+		{ "core", test_builtin_monitors, 0, 20 },
+		{ "core", test_producers_register, 0, 20 },
+		{ "core", test_bad_options, FIXTURE_N(bad_options), 20 },
+		{ "core", test_start_missing_statsfile, 0, 20 },
+		{ "core", test_start_not_lmdb, 0, 20 },
+		{ "core", test_open_nodedir, 0, 20 },
+		{ "core", test_open_nodedir_furl, 0, 20 },
+		{ "core", test_attach, 0, 20 },
+		{ "core", test_two_providers_one_env, 0, 20 },
+		{ "core", test_one_writer_per_node, 0, 20 },
+		{ "core", test_tls_needs_key, 0, 20 },
+		{ "core", test_node_key_file, 0, 20 },
+		{ "core", test_fork_child, 0, 20 },
+		{ "core", test_producer_reentry, 0, 20 },
+		{ "core", test_strerror, 0, 20 },
+		{ "fork", test_fork_while_flushing, 0, 60 },
+	};
+	const struct fixture_tcase	 tcases[] = {
+		{ "core", setup, teardown, NULL, NULL },
+		{ "fork", setup, teardown, NULL, NULL },
+	};
 
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 20);
-	tcase_add_test(tc, test_start_flush_stop);
-	tcase_add_test(tc, test_node_record);
-	tcase_add_test(tc, test_counts_before_start_kept);
-	tcase_add_test(tc, test_resume);
-	tcase_add_test(tc, test_resume_wrap);
-	tcase_add_test(tc, test_builtin_monitors);
-	tcase_add_test(tc, test_producers_register);
-	tcase_add_loop_test(tc, test_bad_options, 0,
-	    sizeof bad_options / sizeof bad_options[0]);
-	tcase_add_test(tc, test_start_missing_statsfile);
-	tcase_add_test(tc, test_start_not_lmdb);
-	tcase_add_test(tc, test_open_nodedir);
-	tcase_add_test(tc, test_open_nodedir_furl);
-	tcase_add_test(tc, test_attach);
-	tcase_add_test(tc, test_two_providers_one_env);
-	tcase_add_test(tc, test_one_writer_per_node);
-	tcase_add_test(tc, test_tls_needs_key);
-	tcase_add_test(tc, test_node_key_file);
-	tcase_add_test(tc, test_fork_child);
-	tcase_add_test(tc, test_producer_reentry);
-	tcase_add_test(tc, test_strerror);
-	suite_add_tcase(s, tc);
-	/* Hundreds of children of a busy parent, under ASan on 2 CPUs. */
-	tcase_add_checked_fixture(tf, setup, teardown);
-	tcase_set_timeout(tf, 60);
-	tcase_add_test(tf, test_fork_while_flushing);
-	suite_add_tcase(s, tf);
-	return fixture_run(s);
+	return fixture_main("provider", tests, FIXTURE_N(tests), tcases,
+	    FIXTURE_N(tcases));
 }

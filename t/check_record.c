@@ -341,29 +341,28 @@ END_TEST
 int
 main(void)
 {
-	Suite	*s = suite_create("record");
-	TCase	*tc = tcase_create("core");
+	const struct fixture_test	 tests[] = {
+		{ "core", test_int64_roundtrip, FIXTURE_N(ints),
+		    FIXTURE_TIMEOUT },
+		{ "core", test_int64_bad, FIXTURE_N(bad_ints),
+		    FIXTURE_TIMEOUT },
+		{ "core", test_double_roundtrip, FIXTURE_N(dbls),
+		    FIXTURE_TIMEOUT },
+		{ "core", test_double_shortest, 0, FIXTURE_TIMEOUT },
+		{ "core", test_double_nan_and_bad, 0, FIXTURE_TIMEOUT },
+		{ "core", test_double_locale, 0, FIXTURE_TIMEOUT },
+		{ "core", test_node_record, 0, FIXTURE_TIMEOUT },
+		{ "core", test_node_record_bad, FIXTURE_N(bad_records),
+		    FIXTURE_TIMEOUT },
+		{ "core", test_node_record_nul_source, 0, FIXTURE_TIMEOUT },
+		{ "core", test_node_record_unknown_fields, 0,
+		    FIXTURE_TIMEOUT },
+		{ "core", test_node_record_key, 0, FIXTURE_TIMEOUT },
+		{ "core", test_node_record_keys, FIXTURE_N(key_records),
+		    FIXTURE_TIMEOUT },
+		{ "core", test_time_sane, 0, FIXTURE_TIMEOUT },
+		{ "core", test_time_age, 0, FIXTURE_TIMEOUT },
+	};
 
-	tcase_add_loop_test(tc, test_int64_roundtrip, 0,
-	    sizeof ints / sizeof ints[0]);
-	tcase_add_loop_test(tc, test_int64_bad, 0,
-	    sizeof bad_ints / sizeof bad_ints[0]);
-	tcase_add_loop_test(tc, test_double_roundtrip, 0,
-	    sizeof dbls / sizeof dbls[0]);
-	tcase_add_test(tc, test_double_shortest);
-	tcase_add_test(tc, test_double_nan_and_bad);
-	tcase_add_test(tc, test_double_locale);
-	tcase_add_test(tc, test_node_record);
-	tcase_add_loop_test(tc, test_node_record_bad, 0,
-	    sizeof bad_records / sizeof bad_records[0]);
-	tcase_add_test(tc, test_node_record_nul_source);
-	tcase_add_test(tc, test_node_record_unknown_fields);
-	tcase_add_test(tc, test_node_record_key);
-	tcase_add_loop_test(tc, test_node_record_keys, 0,
-	    sizeof key_records / sizeof key_records[0]);
-	tcase_add_test(tc, test_time_sane);
-	tcase_add_test(tc, test_time_age);
-	tcase_set_timeout(tc, FIXTURE_TIMEOUT);
-	suite_add_tcase(s, tc);
-	return fixture_run(s);
+	return fixture_main("record", tests, FIXTURE_N(tests), NULL, 0);
 }

@@ -28,6 +28,7 @@
 
 #include "tally-int.h"
 #include "fixture.h"
+#include "peer.h"
 
 #define SECRET "abcdefghijklmnopqrstuvwxyz234567"
 #define DEADLINE 10.0	/* seconds any single wait may take */
@@ -37,82 +38,13 @@ static char		 tlsdir[FIXTURE_PATH_MAX];	/* TLS cases only */
 static char		 keypath[FIXTURE_PATH_MAX + 16];	/* the node's */
 static int		 port;
 static char		 furl[128];
-static pthread_mutex_t	 log_lock = PTHREAD_MUTEX_INITIALIZER;
-static char		 logged[8192];
-
-static void
-log_cb(void *ctx, int level, const char *msg)
-{
-	pthread_mutex_lock(&log_lock);
-	strncat(logged, msg, sizeof logged - strlen(logged) - 2);
-	strcat(logged, "\n");
-	pthread_mutex_unlock(&log_lock);
-}
-
-static int
-logged_has(const char *s)
-{
-	int	 found;
-
-	pthread_mutex_lock(&log_lock);
-	found = strstr(logged, s) != NULL;
-	pthread_mutex_unlock(&log_lock);
-	return found;
-}
-
-/* Wait until the provider has logged s: its thread logs when it will. */
-static void
-log_wait(const char *s)
-{
-	char	 copy[sizeof logged];
-	double	 end = fixture_now() + DEADLINE;
-
-	while (!logged_has(s)) {
-		if (fixture_now() >= end) {
-			pthread_mutex_lock(&log_lock);
-			memcpy(copy, logged, sizeof copy);
-			pthread_mutex_unlock(&log_lock);
-			ck_abort_msg("the provider never logged '%s'; it "
-			    "logged:\n%s", s, copy);
-		}
-		fixture_pause();
-	}
-}
-
-/* Wait until fd is ready for events, within the deadline. */
-static void
-fd_wait(int fd, short events)
-{
-	struct pollfd	 pfd = { fd, events, 0 };
-	double		 end = fixture_now() + DEADLINE, left;
-
-	for (;;) {
-		left = end - fixture_now();
-		ck_assert_msg(left > 0, "nothing within %g s", DEADLINE);
-		if (poll(&pfd, 1, (int)(left * 1000) + 1) > 0)
-			return;
-	}
-}
 
 static void
 setup(void)
 {
-	struct sockaddr_in	 sin;
-	socklen_t		 len = sizeof sin;
-	int			 one = 1;
-
-	logged[0] = '\0';
+	fixture_log_clear();
 	tlsdir[0] = '\0';
-	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	ck_assert_int_ge(lfd, 0);
-	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-	memset(&sin, 0, sizeof sin);
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ck_assert_int_eq(bind(lfd, (struct sockaddr *)&sin, sizeof sin), 0);
-	ck_assert_int_eq(listen(lfd, 8), 0);
-	ck_assert_int_eq(getsockname(lfd, (struct sockaddr *)&sin, &len), 0);
-	port = ntohs(sin.sin_port);
+	lfd = peer_listen(&port);
 	snprintf(furl, sizeof furl, "tally://127.0.0.1:%d/%s", port, SECRET);
 }
 
@@ -156,72 +88,6 @@ teardown_tls(void)
 	fixture_rmtree(tlsdir);
 }
 
-/* The server's handshake on an accepted fd: 0, or TLS_ERROR with err. */
-static int
-srv_handshake(int fd, struct ssl_ctx_st *ctx, struct tls **sslp,
-    char *err, size_t errlen)
-{
-	int	 rc;
-
-	ck_assert_int_eq(fcntl(fd, F_SETFL, O_NONBLOCK), 0);
-	ck_assert_int_eq(tls_new(sslp, ctx, fd, NULL, err, errlen), 0);
-	while ((rc = tls_handshake(*sslp, err, errlen)) != 0) {
-		if (rc == TLS_ERROR)
-			return rc;
-		fd_wait(fd, rc == TLS_WANT_READ ? POLLIN : POLLOUT);
-	}
-	return 0;
-}
-
-/* read_frame's twin inside TLS; -1 at EOF. */
-static int
-tls_read_frame(int fd, struct tls *ssl, struct wire_buf *b,
-    const uint8_t **pl, size_t *plen)
-{
-	char		 err[TALLY_ERRLEN];
-	uint8_t		 type;
-	long		 fl, n;
-
-	b->len = 0;
-	for (;;) {
-		fl = wire_frame(b->data, b->len, &type, pl, plen);
-		if (fl > 0)
-			return type;
-		ck_assert_int_eq(fl, 0);
-		ck_assert_int_eq(wire_buf_reserve(b, 65536), 0);
-		n = tls_read(ssl, b->data + b->len, b->cap - b->len, err,
-		    sizeof err);
-		if (n == TLS_WANT_READ || n == TLS_WANT_WRITE) {
-			fd_wait(fd, n == TLS_WANT_READ ? POLLIN : POLLOUT);
-			continue;
-		}
-		ck_assert_msg(n >= 0, "TLS read: %s", err);
-		if (n == 0)
-			return -1;
-		b->len += (size_t)n;
-	}
-}
-
-static void
-tls_send_buf(int fd, struct tls *ssl, struct wire_buf *b)
-{
-	char		 err[TALLY_ERRLEN];
-	size_t		 off = 0;
-	long		 n;
-
-	while (off < b->len) {
-		n = tls_write(ssl, b->data + off, b->len - off, err,
-		    sizeof err);
-		if (n == TLS_WANT_READ || n == TLS_WANT_WRITE) {
-			fd_wait(fd, n == TLS_WANT_READ ? POLLIN : POLLOUT);
-			continue;
-		}
-		ck_assert_msg(n > 0, "TLS write: %s", err);
-		off += (size_t)n;
-	}
-	b->len = 0;
-}
-
 static tally_provider *
 mk(void)
 {
@@ -233,7 +99,7 @@ mk(void)
 	opt.nickname = "far away";
 	opt.gatherer_furl = furl;
 	opt.flags = TALLY_F_NO_MONITORS;
-	opt.log = log_cb;
+	opt.log = fixture_log;
 	/* The node's own key, for a TLS gatherer: made on first use. */
 	if (tlsdir[0] != '\0') {
 		snprintf(keypath, sizeof keypath, "%s/node.key", tlsdir);
@@ -247,53 +113,8 @@ mk(void)
 static int
 accept_next(void)
 {
-	fd_wait(lfd, POLLIN);
+	peer_wait(lfd, POLLIN, fixture_now() + DEADLINE);
 	return accept(lfd, NULL, NULL);
-}
-
-/* Read one whole frame with a deadline; returns its type. */
-static int
-read_frame(int fd, struct wire_buf *b, const uint8_t **pl, size_t *plen)
-{
-	uint8_t		 type;
-	long		 fl;
-	ssize_t		 n;
-
-	b->len = 0;
-	for (;;) {
-		fl = wire_frame(b->data, b->len, &type, pl, plen);
-		if (fl > 0)
-			return type;
-		ck_assert_int_eq(fl, 0);
-		fd_wait(fd, POLLIN);
-		ck_assert_int_eq(wire_buf_reserve(b, 65536), 0);
-		n = read(fd, b->data + b->len, b->cap - b->len);
-		if (n == 0)
-			return -1;	/* closed */
-		ck_assert_int_gt(n, 0);
-		b->len += (size_t)n;
-	}
-}
-
-static void
-send_buf(int fd, struct wire_buf *b)
-{
-	ck_assert_int_eq(write(fd, b->data, b->len), (ssize_t)b->len);
-	b->len = 0;
-}
-
-static int
-find_counter(const struct snapshot *s, const char *name, int64_t *v)
-{
-	size_t	 i;
-
-	for (i = 0; i < s->ncounters; i++) {
-		if (strcmp(snapshot_name(s, &s->counters[i]), name) == 0) {
-			*v = s->counters[i].v.i;
-			return 1;
-		}
-	}
-	return 0;
 }
 
 START_TEST(test_hello_poll_snapshot)
@@ -316,7 +137,8 @@ START_TEST(test_hello_poll_snapshot)
 	ck_assert_int_eq(tally_provider_start(p), 0);
 	ck_assert_int_ge(fd = accept_next(), 0);
 
-	ck_assert_int_eq(read_frame(fd, &in, &pl, &plen), WIRE_HELLO);
+	ck_assert_int_eq(peer_read_frame(fd, NULL, &in, &pl, &plen),
+	    WIRE_HELLO);
 	ck_assert_int_eq(wire_get_hello(pl, plen, &h, err, sizeof err), 0);
 	ck_assert_int_eq(h.version, TALLY_PROTOCOL_VERSION);
 	ck_assert_uint_eq(h.secret_len, strlen(SECRET));
@@ -328,31 +150,33 @@ START_TEST(test_hello_poll_snapshot)
 	wire_put_welcome(&out, TALLY_PROTOCOL_VERSION, 60000, NULL);
 	wire_put_poll(&out, 7);
 	before = (int64_t)time(NULL);
-	send_buf(fd, &out);
-	ck_assert_int_eq(read_frame(fd, &in, &pl, &plen), WIRE_SNAPSHOT);
+	peer_send_buf(fd, NULL, &out);
+	ck_assert_int_eq(peer_read_frame(fd, NULL, &in, &pl, &plen),
+	    WIRE_SNAPSHOT);
 	ck_assert_int_eq(wire_get_snapshot(pl, plen, &seq, &t, &snap, err,
 	    sizeof err), 0);
 	ck_assert_uint_eq(seq, 7);
 	/* Taken when polled, however long that took. */
 	ck_assert(t >= before && t <= (int64_t)time(NULL));
-	ck_assert(find_counter(&snap, "far.ops", &v) && v == 42);
+	ck_assert(peer_snapshot_counter(&snap, "far.ops", &v) && v == 42);
 
 	/* Each poll is answered with the counters of that moment. */
 	tally_count(p, "far.ops", 1);
 	wire_put_poll(&out, 8);
-	send_buf(fd, &out);
-	ck_assert_int_eq(read_frame(fd, &in, &pl, &plen), WIRE_SNAPSHOT);
+	peer_send_buf(fd, NULL, &out);
+	ck_assert_int_eq(peer_read_frame(fd, NULL, &in, &pl, &plen),
+	    WIRE_SNAPSHOT);
 	snapshot_reset(&snap);
 	ck_assert_int_eq(wire_get_snapshot(pl, plen, &seq, &t, &snap, err,
 	    sizeof err), 0);
 	ck_assert_uint_eq(seq, 8);
-	ck_assert(find_counter(&snap, "far.ops", &v) && v == 43);
+	ck_assert(peer_snapshot_counter(&snap, "far.ops", &v) && v == 43);
 
 	/* Remote only: flush has nothing to write. */
 	ck_assert_int_eq(tally_provider_flush(p), TALLY_ESTATE);
 	ck_assert_int_eq(tally_provider_stop(p), 0);
 	/* Stopping closes the connection. */
-	ck_assert_int_eq(read_frame(fd, &in, &pl, &plen), -1);
+	ck_assert_int_eq(peer_read_frame(fd, NULL, &in, &pl, &plen), -1);
 	close(fd);
 	tally_provider_free(p);
 	wire_buf_free(&in);
@@ -374,14 +198,16 @@ START_TEST(test_refused_then_retry)
 	wire_buf_init(&out);
 	ck_assert_int_eq(tally_provider_start(p), 0);
 	ck_assert_int_ge(fd = accept_next(), 0);
-	ck_assert_int_eq(read_frame(fd, &in, &pl, &plen), WIRE_HELLO);
+	ck_assert_int_eq(peer_read_frame(fd, NULL, &in, &pl, &plen),
+	    WIRE_HELLO);
 	wire_put_error(&out, WIRE_E_AUTH, "wrong secret");
-	send_buf(fd, &out);
+	peer_send_buf(fd, NULL, &out);
 	close(fd);
 	/* The first backoff is 0.5-1 s. */
 	ck_assert_int_ge(fd = accept_next(), 0);
-	ck_assert(logged_has("refused: wrong secret (error 3)"));
-	ck_assert_int_eq(read_frame(fd, &in, &pl, &plen), WIRE_HELLO);
+	ck_assert(fixture_log_has("refused: wrong secret (error 3)"));
+	ck_assert_int_eq(peer_read_frame(fd, NULL, &in, &pl, &plen),
+	    WIRE_HELLO);
 	close(fd);
 	tally_provider_free(p);
 	wire_buf_free(&in);
@@ -406,16 +232,19 @@ START_TEST(test_garbage_from_gatherer)
 	wire_buf_init(&out);
 	ck_assert_int_eq(tally_provider_start(p), 0);
 	ck_assert_int_ge(fd = accept_next(), 0);
-	ck_assert_int_eq(read_frame(fd, &in, &pl, &plen), WIRE_HELLO);
+	ck_assert_int_eq(peer_read_frame(fd, NULL, &in, &pl, &plen),
+	    WIRE_HELLO);
 	wire_put_poll(&out, 1);		/* POLL before WELCOME */
-	send_buf(fd, &out);
-	ck_assert_int_eq(read_frame(fd, &in, &pl, &plen), WIRE_ERROR);
+	peer_send_buf(fd, NULL, &out);
+	ck_assert_int_eq(peer_read_frame(fd, NULL, &in, &pl, &plen),
+	    WIRE_ERROR);
 	ck_assert_int_eq(wire_get_error(pl, plen, &code, &msg, &mlen, err,
 	    sizeof err), 0);
 	ck_assert_int_eq(code, WIRE_E_UNEXPECTED);
 	close(fd);
 	ck_assert_int_ge(fd = accept_next(), 0);
-	ck_assert_int_eq(read_frame(fd, &in, &pl, &plen), WIRE_HELLO);
+	ck_assert_int_eq(peer_read_frame(fd, NULL, &in, &pl, &plen),
+	    WIRE_HELLO);
 	close(fd);
 	tally_provider_free(p);
 	wire_buf_free(&in);
@@ -439,14 +268,16 @@ START_TEST(test_welcome_wrong_version)
 	wire_buf_init(&out);
 	ck_assert_int_eq(tally_provider_start(p), 0);
 	ck_assert_int_ge(fd = accept_next(), 0);
-	ck_assert_int_eq(read_frame(fd, &in, &pl, &plen), WIRE_HELLO);
+	ck_assert_int_eq(peer_read_frame(fd, NULL, &in, &pl, &plen),
+	    WIRE_HELLO);
 	wire_put_welcome(&out, 99, 1000, NULL);
-	send_buf(fd, &out);
-	ck_assert_int_eq(read_frame(fd, &in, &pl, &plen), WIRE_ERROR);
+	peer_send_buf(fd, NULL, &out);
+	ck_assert_int_eq(peer_read_frame(fd, NULL, &in, &pl, &plen),
+	    WIRE_ERROR);
 	ck_assert_int_eq(wire_get_error(pl, plen, &code, &msg, &mlen, err,
 	    sizeof err), 0);
 	ck_assert_int_eq(code, WIRE_E_VERSION);
-	ck_assert(logged_has("protocol version 99"));
+	ck_assert(fixture_log_has("protocol version 99"));
 	close(fd);
 	tally_provider_free(p);
 	wire_buf_free(&in);
@@ -464,7 +295,7 @@ START_TEST(test_nobody_listening)
 	p = mk();
 	ck_assert_int_eq(tally_provider_start(p), 0);
 	ck_assert_int_eq(tally_count(p, "still.counting", 1), 0);
-	log_wait("Connection refused");
+	fixture_log_wait("Connection refused", DEADLINE);
 	tally_provider_free(p);
 }
 END_TEST
@@ -495,7 +326,7 @@ START_TEST(test_tls_hello_poll_snapshot)
 	tally_count(p, "far.ops", 42);
 	ck_assert_int_eq(tally_provider_start(p), 0);
 	ck_assert_int_ge(fd = accept_next(), 0);
-	ck_assert_msg(srv_handshake(fd, ctx, &ssl, err, sizeof err) == 0,
+	ck_assert_msg(peer_tls_accept(fd, ctx, &ssl, err, sizeof err) == 0,
 	    "%s", err);
 	ck_assert_str_eq(tls_version(ssl), "TLSv1.3");
 	/* The node presented its own key, made 0600 on first use. */
@@ -511,7 +342,7 @@ START_TEST(test_tls_hello_poll_snapshot)
 		ck_assert_uint_eq(sb.st_mode & 07777, 0600);
 	}
 
-	ck_assert_int_eq(tls_read_frame(fd, ssl, &in, &pl, &plen),
+	ck_assert_int_eq(peer_read_frame(fd, ssl, &in, &pl, &plen),
 	    WIRE_HELLO);
 	ck_assert_int_eq(wire_get_hello(pl, plen, &h, err, sizeof err), 0);
 	ck_assert(h.secret_len == strlen(SECRET) &&
@@ -520,18 +351,18 @@ START_TEST(test_tls_hello_poll_snapshot)
 
 	wire_put_welcome(&out, TALLY_PROTOCOL_VERSION, 60000, NULL);
 	wire_put_poll(&out, 3);
-	tls_send_buf(fd, ssl, &out);
-	ck_assert_int_eq(tls_read_frame(fd, ssl, &in, &pl, &plen),
+	peer_send_buf(fd, ssl, &out);
+	ck_assert_int_eq(peer_read_frame(fd, ssl, &in, &pl, &plen),
 	    WIRE_SNAPSHOT);
 	ck_assert_int_eq(wire_get_snapshot(pl, plen, &seq, &t, &snap, err,
 	    sizeof err), 0);
 	ck_assert_uint_eq(seq, 3);
-	ck_assert(find_counter(&snap, "far.ops", &v) && v == 42);
-	ck_assert(logged_has(": connected"));
+	ck_assert(peer_snapshot_counter(&snap, "far.ops", &v) && v == 42);
+	ck_assert(fixture_log_has(": connected"));
 
 	/* Stopping says goodbye inside TLS: a clean EOF. */
 	ck_assert_int_eq(tally_provider_stop(p), 0);
-	ck_assert_int_eq(tls_read_frame(fd, ssl, &in, &pl, &plen), -1);
+	ck_assert_int_eq(peer_read_frame(fd, ssl, &in, &pl, &plen), -1);
 	tls_free(ssl);
 	close(fd);
 	tally_provider_free(p);
@@ -564,7 +395,7 @@ START_TEST(test_tls_pin_mismatch)
 	p = mk();
 	ck_assert_int_eq(tally_provider_start(p), 0);
 	ck_assert_int_ge(fd = accept_next(), 0);
-	ck_assert_int_eq(srv_handshake(fd, mitm, &ssl, err, sizeof err),
+	ck_assert_int_eq(peer_tls_accept(fd, mitm, &ssl, err, sizeof err),
 	    TLS_ERROR);
 	ck_assert_msg(strstr(err, "bad certificate") != NULL, "%s", err);
 	tls_free(ssl);
@@ -572,12 +403,12 @@ START_TEST(test_tls_pin_mismatch)
 	snprintf(want, sizeof want, "gatherer 127.0.0.1:%d: certificate "
 	    "fingerprint mismatch (expected %s, got %s)", port, fp, fp2);
 	/* The alert reaches us before the provider's thread logs. */
-	log_wait(want);
-	ck_assert(!logged_has(SECRET));
+	fixture_log_wait(want, DEADLINE);
+	ck_assert(!fixture_log_has(SECRET));
 
 	/* It comes back (0.5-1 s) and finds the real gatherer. */
 	ck_assert_int_ge(fd = accept_next(), 0);
-	ck_assert_msg(srv_handshake(fd, real, &ssl, err, sizeof err) == 0,
+	ck_assert_msg(peer_tls_accept(fd, real, &ssl, err, sizeof err) == 0,
 	    "%s", err);
 	tls_free(ssl);
 	close(fd);
@@ -609,7 +440,7 @@ START_TEST(test_tls_never_plaintext)
 	ck_assert_int_ge(fd = accept_next(), 0);
 	/* The whole first record, however many reads it takes. */
 	while (got < 5 || got < 5 + (size_t)(buf[3] << 8 | buf[4])) {
-		fd_wait(fd, POLLIN);
+		peer_wait(fd, POLLIN, fixture_now() + DEADLINE);
 		ck_assert_int_gt(n = read(fd, buf + got, sizeof buf - got), 0);
 		got += (size_t)n;
 	}
@@ -621,7 +452,7 @@ START_TEST(test_tls_never_plaintext)
 	/* A plaintext gatherer's answer: ERROR too_big. */
 	ck_assert_int_eq(write(fd, "\0\0\0\x05\x05\0\x06\0\0", 9), 9);
 	close(fd);
-	log_wait("does not speak TLS");
+	fixture_log_wait("does not speak TLS", DEADLINE);
 	tally_provider_free(p);
 }
 END_TEST
@@ -653,23 +484,25 @@ START_TEST(test_welcome_resumes_counters)
 	ck_assert_int_eq(tally_provider_start(p), 0);
 	for (round = 0; round < 2; round++) {
 		ck_assert_int_ge(fd = accept_next(), 0);
-		ck_assert_int_eq(read_frame(fd, &in, &pl, &plen), WIRE_HELLO);
+		ck_assert_int_eq(peer_read_frame(fd, NULL, &in, &pl, &plen),
+		    WIRE_HELLO);
 		wire_put_welcome(&out, TALLY_PROTOCOL_VERSION, 60000, &back);
 		wire_put_poll(&out, 1);
-		send_buf(fd, &out);
-		ck_assert_int_eq(read_frame(fd, &in, &pl, &plen),
+		peer_send_buf(fd, NULL, &out);
+		ck_assert_int_eq(peer_read_frame(fd, NULL, &in, &pl, &plen),
 		    WIRE_SNAPSHOT);
 		snapshot_reset(&snap);
 		ck_assert_int_eq(wire_get_snapshot(pl, plen, &seq, &t, &snap,
 		    err, sizeof err), 0);
-		ck_assert(find_counter(&snap, "far.ops", &v));
+		ck_assert(peer_snapshot_counter(&snap, "far.ops", &v));
 		ck_assert_msg(v == 1042, "round %d: far.ops %lld", round,
 		    (long long)v);
-		ck_assert(find_counter(&snap, "far.kept", &v) && v == 5);
+		ck_assert(peer_snapshot_counter(&snap, "far.kept", &v) &&
+		    v == 5);
 		/* Drop it: the provider reconnects, and is welcomed again. */
 		close(fd);
 	}
-	ck_assert(logged_has("resumed 2 counters from the gatherer"));
+	ck_assert(fixture_log_has("resumed 2 counters from the gatherer"));
 	tally_provider_free(p);
 	wire_buf_free(&in);
 	wire_buf_free(&out);
@@ -691,38 +524,36 @@ START_TEST(test_plaintext_beyond_loopback)
 		opt.node_id = "remote-1";
 		opt.gatherer_furl = furl;
 		opt.flags = TALLY_F_NO_MONITORS;
-		opt.log = log_cb;
+		opt.log = fixture_log;
 		ck_assert_int_eq(tally_provider_new(&p, &opt), TALLY_EINVAL);
 	}
-	ck_assert_msg(logged_has("loopback only"), "%s", logged);
-	ck_assert(!logged_has(SECRET));
+	ck_assert_msg(fixture_log_has("loopback only"), "%s",
+	    fixture_log_text());
+	ck_assert(!fixture_log_has(SECRET));
 }
 END_TEST
 
 int
 main(void)
 {
-	Suite	*s = suite_create("remote");
-	TCase	*tc = tcase_create("core");
-
-	tcase_add_checked_fixture(tc, setup, teardown);
 	/* Room for several waits of DEADLINE, should one be slow. */
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, test_hello_poll_snapshot);
-	tcase_add_test(tc, test_refused_then_retry);
-	tcase_add_test(tc, test_garbage_from_gatherer);
-	tcase_add_test(tc, test_nobody_listening);
-	tcase_add_test(tc, test_welcome_wrong_version);
-	tcase_add_test(tc, test_welcome_resumes_counters);
-	tcase_add_test(tc, test_plaintext_beyond_loopback);
-	suite_add_tcase(s, tc);
+	const struct fixture_test	 tests[] = {
+		{ "core", test_hello_poll_snapshot, 0, 60 },
+		{ "core", test_refused_then_retry, 0, 60 },
+		{ "core", test_garbage_from_gatherer, 0, 60 },
+		{ "core", test_nobody_listening, 0, 60 },
+		{ "core", test_welcome_wrong_version, 0, 60 },
+		{ "core", test_welcome_resumes_counters, 0, 60 },
+		{ "core", test_plaintext_beyond_loopback, 0, 60 },
+		{ "tls", test_tls_hello_poll_snapshot, 0, 60 },
+		{ "tls", test_tls_pin_mismatch, 0, 60 },
+		{ "tls", test_tls_never_plaintext, 0, 60 },
+	};
+	const struct fixture_tcase	 tcases[] = {
+		{ "core", setup, teardown, NULL, NULL },
+		{ "tls", setup_tls, teardown_tls, NULL, NULL },
+	};
 
-	tc = tcase_create("tls");
-	tcase_add_checked_fixture(tc, setup_tls, teardown_tls);
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, test_tls_hello_poll_snapshot);
-	tcase_add_test(tc, test_tls_pin_mismatch);
-	tcase_add_test(tc, test_tls_never_plaintext);
-	suite_add_tcase(s, tc);
-	return fixture_run(s);
+	return fixture_main("remote", tests, FIXTURE_N(tests), tcases,
+	    FIXTURE_N(tcases));
 }

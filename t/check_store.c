@@ -734,20 +734,6 @@ under_valgrind(void)
 	return p != NULL && strstr(p, "vgpreload") != NULL;
 }
 
-static void
-skip(const char *test, const char *why)
-{
-	fprintf(stderr, "# SKIP %s: %s\n", test, why);
-}
-
-/* dir/name into buf (FIXTURE_PATH_MAX + 64). */
-static char *
-path_in(char *buf, const char *d, const char *name)
-{
-	snprintf(buf, FIXTURE_PATH_MAX + 64, "%s/%s", d, name);
-	return buf;
-}
-
 /* Write nodes slots of keys counters each (and two stats) into d. */
 static void
 populate(const char *d, int nodes, int keys)
@@ -792,64 +778,10 @@ write_small(struct store *st, const char *node, int64_t base, char *e,
 	return rc;
 }
 
-/*
- * Run fn in a child (as nobody, uid and gid 65534, if asked and root) and
- * wait for it, with a deadline that only a hang reaches.  The child sends
- * fn's code and message back.
- */
-struct child {
-	int	 status;	/* waitpid's */
-	int	 hung;
-	int	 rc;
-	char	 msg[TALLY_ERRLEN];
-};
-typedef int (*child_fn)(const void *, char *, size_t);
-
-static void
-run_child(child_fn fn, const void *arg, int nobody, struct child *c)
-{
-	double	 deadline;
-	pid_t	 pid, w;
-	ssize_t	 n;
-	int	 fds[2];
-
-	memset(c, 0, sizeof *c);
-	c->rc = -1;
-	ck_assert_int_eq(pipe(fds), 0);
-	ck_assert_int_ne(pid = fork(), -1);
-	if (pid == 0) {
-		char	 m[TALLY_ERRLEN] = "";
-		int	 rc;
-
-		close(fds[0]);
-		if (nobody && geteuid() == 0 && (setgroups(0, NULL) != 0 ||
-		    setgid(65534) != 0 || setuid(65534) != 0))
-			_exit(90);
-		rc = fn(arg, m, sizeof m);
-		if (write(fds[1], &rc, sizeof rc) != sizeof rc ||
-		    write(fds[1], m, strlen(m)) < 0)
-			_exit(91);
-		_exit(0);
-	}
-	close(fds[1]);
-	deadline = fixture_now() + 20;
-	while ((w = waitpid(pid, &c->status, WNOHANG)) == 0 &&
-	    fixture_now() < deadline)
-		fixture_pause();
-	if (w == 0) {
-		c->hung = 1;
-		kill(pid, SIGKILL);
-		waitpid(pid, &c->status, 0);
-	}
-	if (read(fds[0], &c->rc, sizeof c->rc) == sizeof c->rc &&
-	    (n = read(fds[0], c->msg, sizeof c->msg - 1)) > 0)
-		c->msg[n] = '\0';
-	close(fds[0]);
-}
-
 /* The child neither hung nor died, and its call failed saying want. */
 static void
-child_refused(const struct child *c, const char *who, const char *want)
+child_refused(const struct fixture_child *c, const char *who,
+    const char *want)
 {
 	ck_assert_msg(!c->hung, "%s hung", who);
 	ck_assert_msg(WIFEXITED(c->status), "%s died of signal %d", who,
@@ -887,12 +819,12 @@ open_writer(const void *d, char *e, size_t elen)
 START_TEST(test_fifo_data)
 {
 	char		 path[FIXTURE_PATH_MAX + 64];
-	struct child	 c;
+	struct fixture_child	 c;
 
-	ck_assert_int_eq(mkfifo(path_in(path, dir, "data.mdb"), 0660), 0);
-	run_child(open_reader, dir, 0, &c);
+	ck_assert_int_eq(mkfifo(fixture_path(path, dir, "data.mdb"), 0660), 0);
+	fixture_child(open_reader, dir, 0, &c);
 	child_refused(&c, "reader", "data.mdb is a FIFO, not a regular file");
-	run_child(open_writer, dir, 0, &c);
+	fixture_child(open_writer, dir, 0, &c);
 	child_refused(&c, "writer", "data.mdb is a FIFO, not a regular file");
 }
 END_TEST
@@ -900,14 +832,14 @@ END_TEST
 START_TEST(test_fifo_lock)
 {
 	char		 path[FIXTURE_PATH_MAX + 64];
-	struct child	 c;
+	struct fixture_child	 c;
 
 	populate(dir, 1, 10);
-	ck_assert_int_eq(unlink(path_in(path, dir, "lock.mdb")), 0);
+	ck_assert_int_eq(unlink(fixture_path(path, dir, "lock.mdb")), 0);
 	ck_assert_int_eq(mkfifo(path, 0660), 0);
-	run_child(open_reader, dir, 0, &c);
+	fixture_child(open_reader, dir, 0, &c);
 	child_refused(&c, "reader", "lock.mdb is a FIFO");
-	run_child(open_writer, dir, 0, &c);
+	fixture_child(open_writer, dir, 0, &c);
 	child_refused(&c, "writer", "lock.mdb is a FIFO");
 }
 END_TEST
@@ -920,7 +852,7 @@ START_TEST(test_odd_files)
 	struct store		*st;
 	int			 fd;
 
-	ck_assert_int_eq(mkdir(path_in(path, dir, "data.mdb"), 0770), 0);
+	ck_assert_int_eq(mkdir(fixture_path(path, dir, "data.mdb"), 0770), 0);
 	ck_assert_int_ne(store_open(&st, dir, 0, err, sizeof err), 0);
 	ck_assert_msg(strstr(err, "data.mdb is a directory, not a regular "
 	    "file") != NULL, "%s", err);
@@ -959,8 +891,8 @@ START_TEST(test_dangling_symlink)
 	struct stat	 sb;
 	int		 i, flags;
 
-	path_in(env, dir, "env");
-	path_in(out, dir, "outside");
+	fixture_path(env, dir, "env");
+	fixture_path(out, dir, "outside");
 	ck_assert_int_eq(mkdir(env, 0770), 0);
 	for (i = 0; i < 2; i++) {
 		snprintf(link, sizeof link, "%s/%s", env, names[i]);
@@ -992,11 +924,11 @@ START_TEST(test_valid_symlink)
 	char		 from[FIXTURE_PATH_MAX + 128];
 	struct store	*st;
 
-	path_in(env, dir, "env");
+	fixture_path(env, dir, "env");
 	ck_assert_int_eq(mkdir(env, 0770), 0);
 	populate(dir, 1, 10);
 	snprintf(from, sizeof from, "%s/data.mdb", dir);
-	path_in(real, dir, "real.mdb");
+	fixture_path(real, dir, "real.mdb");
 	ck_assert_int_eq(rename(from, real), 0);
 	snprintf(link, sizeof link, "%s/data.mdb", env);
 	ck_assert_int_eq(symlink(real, link), 0);
@@ -1016,7 +948,7 @@ START_TEST(test_empty_data)
 	struct store	*st;
 	int		 fd;
 
-	ck_assert_int_ge(fd = open(path_in(path, dir, "data.mdb"),
+	ck_assert_int_ge(fd = open(fixture_path(path, dir, "data.mdb"),
 	    O_CREAT | O_WRONLY, 0660), 0);
 	close(fd);
 	ck_assert_int_eq(store_open(&st, dir, STORE_RDONLY, err, sizeof err),
@@ -1039,7 +971,7 @@ static void
 perm_env(void)
 {
 	ck_assert_int_eq(chmod(dir, 0711), 0);
-	path_in(penv, dir, "env");
+	fixture_path(penv, dir, "env");
 	ck_assert_int_eq(mkdir(penv, 0777), 0);
 	ck_assert_int_eq(chmod(penv, 0777), 0);
 	populate(penv, 1, 10);
@@ -1056,16 +988,16 @@ perm_file(const char *name, mode_t mode)
 
 START_TEST(test_unreadable_data)
 {
-	struct child	 c;
+	struct fixture_child	 c;
 
 	perm_env();
 	perm_file("data.mdb", 0600);
 	perm_file("lock.mdb", 0666);
-	run_child(open_reader, penv, 1, &c);
+	fixture_child(open_reader, penv, 1, &c);
 	child_refused(&c, "reader", "cannot read data.mdb: Permission denied");
 	ck_assert_msg(strstr(c.msg, "lock.mdb") == NULL, "blamed on "
 	    "lock.mdb: %s", c.msg);
-	run_child(open_writer, penv, 1, &c);
+	fixture_child(open_writer, penv, 1, &c);
 	child_refused(&c, "writer", "cannot write data.mdb: Permission "
 	    "denied");
 }
@@ -1073,12 +1005,12 @@ END_TEST
 
 START_TEST(test_unwritable_lock)
 {
-	struct child	 c;
+	struct fixture_child	 c;
 
 	perm_env();
 	perm_file("data.mdb", 0666);
 	perm_file("lock.mdb", 0644);
-	run_child(open_reader, penv, 1, &c);
+	fixture_child(open_reader, penv, 1, &c);
 	child_refused(&c, "reader", "lock.mdb is not writable by uid");
 	ck_assert_msg(strstr(c.msg, "put the reader in the statsfile's "
 	    "group") != NULL, "%s", c.msg);
@@ -1088,7 +1020,7 @@ END_TEST
 START_TEST(test_unsearchable_dir)
 {
 	char		 want[FIXTURE_PATH_MAX + 128];
-	struct child	 c;
+	struct fixture_child	 c;
 
 	perm_env();
 	perm_file("data.mdb", 0666);
@@ -1096,10 +1028,10 @@ START_TEST(test_unsearchable_dir)
 	ck_assert_int_eq(chmod(penv, 0666), 0);
 	snprintf(want, sizeof want, "cannot search %s: Permission denied",
 	    penv);
-	run_child(open_reader, penv, 1, &c);
+	fixture_child(open_reader, penv, 1, &c);
 	child_refused(&c, "reader", want);
 	ck_assert_msg(strstr(c.msg, "no database yet") == NULL, "%s", c.msg);
-	run_child(open_writer, penv, 1, &c);
+	fixture_child(open_writer, penv, 1, &c);
 	ck_assert_msg(c.rc < 0 && WIFEXITED(c.status), "writer: %s", c.msg);
 }
 END_TEST
@@ -1154,7 +1086,7 @@ image_take(struct image *im, const char *d)
 	ck_assert_int_eq(mdb_env_stat(env, &ms), 0);
 	mdb_env_close(env);
 	im->psize = ms.ms_psize;
-	ck_assert_int_ge(fd = open(path_in(path, d, "data.mdb"), O_RDONLY),
+	ck_assert_int_ge(fd = open(fixture_path(path, d, "data.mdb"), O_RDONLY),
 	    0);
 	ck_assert_int_eq(fstat(fd, &sb), 0);
 	im->len = (size_t)sb.st_size;
@@ -1170,7 +1102,7 @@ image_put(const struct image *im, const char *d)
 	char	 path[FIXTURE_PATH_MAX + 64];
 	int	 fd;
 
-	ck_assert_int_ge(fd = open(path_in(path, d, "data.mdb"), O_WRONLY),
+	ck_assert_int_ge(fd = open(fixture_path(path, d, "data.mdb"), O_WRONLY),
 	    0);
 	ck_assert_int_eq(pwrite(fd, im->buf, im->len, 0), (ssize_t)im->len);
 	ck_assert_int_eq(ftruncate(fd, (off_t)im->len), 0);
@@ -1185,7 +1117,7 @@ zero_page(const struct image *im, const char *d, size_t pg)
 	int	 fd;
 
 	ck_assert_ptr_nonnull(z = calloc(1, im->psize));
-	ck_assert_int_ge(fd = open(path_in(path, d, "data.mdb"), O_WRONLY),
+	ck_assert_int_ge(fd = open(fixture_path(path, d, "data.mdb"), O_WRONLY),
 	    0);
 	ck_assert_int_eq(pwrite(fd, z, im->psize, (off_t)(pg * im->psize)),
 	    (ssize_t)im->psize);
@@ -1198,7 +1130,7 @@ truncate_data(const char *d, off_t len)
 {
 	char	 path[FIXTURE_PATH_MAX + 64];
 
-	ck_assert_int_eq(truncate(path_in(path, d, "data.mdb"), len), 0);
+	ck_assert_int_eq(truncate(fixture_path(path, d, "data.mdb"), len), 0);
 }
 
 /*
@@ -1314,13 +1246,14 @@ START_TEST(test_free_tail_is_whole)
 		ck_assert_int_eq(mdb_txn_commit(txn), 0);
 		mdb_env_info(env, &ei);
 		mdb_env_stat(env, &ms);
-		ck_assert_int_eq(stat(path_in(path, dir, "data.mdb"), &sb), 0);
+		ck_assert_int_eq(stat(fixture_path(path, dir, "data.mdb"), &sb),
+		    0);
 		gap = (size_t)sb.st_size < (ei.me_last_pgno + 1) * ms.ms_psize;
 	}
 	mdb_env_close(env);
 	if (!gap) {
-		skip("test_free_tail_is_whole", "this LMDB left no unwritten "
-		    "free pages at the end of data.mdb");
+		fixture_skip("test_free_tail_is_whole", "this LMDB left no "
+		    "unwritten free pages at the end of data.mdb");
 		return;
 	}
 	/* Readers and writers take it as it is. */
@@ -1618,15 +1551,15 @@ grow_child(const void *arg, char *e, size_t elen)
 
 START_TEST(test_map_cannot_grow)
 {
-	struct child	 c;
+	struct fixture_child	 c;
 	char		 val[64];
 
 	if (under_valgrind()) {
-		skip("test_map_cannot_grow", "valgrind manages the address "
-		    "space itself: RLIMIT_AS means little there");
+		fixture_skip("test_map_cannot_grow", "valgrind manages the "
+		    "address space itself: RLIMIT_AS means little there");
 		return;
 	}
-	run_child(grow_child, NULL, 0, &c);
+	fixture_child(grow_child, NULL, 0, &c);
 	ck_assert_msg(!c.hung && WIFEXITED(c.status), "the writer died of "
 	    "signal %d", WIFSIGNALED(c.status) ? WTERMSIG(c.status) : 0);
 	ck_assert_msg(c.rc == 0, "step %d: %s", c.rc, c.msg);
@@ -1666,7 +1599,7 @@ fsize_child(const void *arg, char *e, size_t elen)
 		return 2;
 	if (write_small(st, "first", 0, e, elen) != 0 ||
 	    write_small(st, "second", 0, e, elen) != 0 ||
-	    stat(path_in(path, dir, "data.mdb"), &sb) != 0 ||
+	    stat(fixture_path(path, dir, "data.mdb"), &sb) != 0 ||
 	    getrlimit(RLIMIT_FSIZE, &old) != 0)
 		return 3;
 	rl.rlim_cur = (rlim_t)sb.st_size + 8192;
@@ -1711,9 +1644,9 @@ fsize_child(const void *arg, char *e, size_t elen)
 
 START_TEST(test_file_size_limit)
 {
-	struct child	 c;
+	struct fixture_child	 c;
 
-	run_child(fsize_child, NULL, 0, &c);
+	fixture_child(fsize_child, NULL, 0, &c);
 	ck_assert_msg(!c.hung && WIFEXITED(c.status), "the writer died of "
 	    "signal %d", WIFSIGNALED(c.status) ? WTERMSIG(c.status) : 0);
 	ck_assert_msg(c.rc == 0, "step %d: %s", c.rc, c.msg);
@@ -1734,7 +1667,7 @@ disk_child(const void *arg, char *e, size_t elen)
 	char		 env[FIXTURE_PATH_MAX + 64], node[16];
 	int		 i, rc = 0;
 
-	path_in(env, dir, "tmpfs");
+	fixture_path(env, dir, "tmpfs");
 	if (mkdir(env, 0770) != 0)
 		return 1;
 	if (unshare(CLONE_NEWNS) != 0 ||
@@ -1763,13 +1696,13 @@ disk_child(const void *arg, char *e, size_t elen)
 
 START_TEST(test_disk_full)
 {
-	struct child	 c;
+	struct fixture_child	 c;
 
-	run_child(disk_child, NULL, 0, &c);
+	fixture_child(disk_child, NULL, 0, &c);
 	ck_assert_msg(!c.hung && WIFEXITED(c.status), "the writer died of "
 	    "signal %d", WIFSIGNALED(c.status) ? WTERMSIG(c.status) : 0);
 	if (c.rc == NOMOUNT) {
-		skip("test_disk_full", "cannot mount a tmpfs here");
+		fixture_skip("test_disk_full", "cannot mount a tmpfs here");
 		return;
 	}
 	ck_assert_msg(c.rc == 0, "step %d: %s", c.rc, c.msg);
@@ -1940,8 +1873,8 @@ START_TEST(test_fork_during_open)
 	void		*ret;
 	int		 go[2], held[2], fd, status;
 
-	path_in(dir_a, dir, "a");
-	path_in(dir_b, dir, "b");
+	fixture_path(dir_a, dir, "a");
+	fixture_path(dir_b, dir, "b");
 	ck_assert_int_eq(mkdir(dir_a, 0770), 0);
 	ck_assert_int_eq(mkdir(dir_b, 0770), 0);
 	populate(dir_a, 1, 10);
@@ -2005,62 +1938,56 @@ END_TEST
 int
 main(int argc, char **argv)
 {
-	Suite	*s;
-	TCase	*tc, *td;
+	const struct fixture_test	 tests[] = {
+		{ "core", test_create_layout, 0, 30 },
+		{ "core", test_write_and_read, 0, 30 },
+		{ "core", test_replace_slot, 0, 30 },
+		{ "core", test_duplicates_keep_last, 0, 30 },
+		{ "core", test_read_counters, 0, 30 },
+		{ "core", test_refcount_one_env, 0, 30 },
+		{ "core", test_map_grows, 0, 30 },
+		{ "core", test_map_resized_by_other, 0, 30 },
+		{ "core", test_fork_refused, 0, 30 },
+		{ "core", test_delete_slot, 0, 30 },
+		{ "core", test_write_keeps_key, 0, 30 },
+		{ "core", test_forget_key, 0, 30 },
+		{ "core", test_forget_key_refused, 0, 30 },
+		{ "core", test_forget_key_keeps_lines, 0, 30 },
+		{ "core", test_missing_dir, 0, 30 },
+		{ "core", test_regular_file, 0, 30 },
+		{ "core", test_garbage, 0, 30 },
+		{ "core", test_unknown_format, 0, 30 },
+		{ "core", test_foreign_env, 0, 30 },
+		{ "core", test_reader_needs_data, 0, 30 },
+		{ "damage", test_fifo_data, 0, 60 },
+		{ "damage", test_fifo_lock, 0, 60 },
+		{ "damage", test_odd_files, 0, 60 },
+		{ "damage", test_dangling_symlink, 0, 60 },
+		{ "damage", test_valid_symlink, 0, 60 },
+		{ "damage", test_empty_data, 0, 60 },
+		{ "damage", test_unreadable_data, 0, 60 },
+		{ "damage", test_unwritable_lock, 0, 60 },
+		{ "damage", test_unsearchable_dir, 0, 60 },
+		{ "damage", test_path_quoted, 0, 60 },
+		{ "damage", test_truncated, 0, 60 },
+		{ "damage", test_free_tail_is_whole, 0, 60 },
+		{ "damage", test_zeroed_pages, 0, 60 },
+		{ "damage", test_damaged_sticky, 0, 60 },
+		{ "damage", test_map_cannot_grow, 0, 60 },
+		{ "damage", test_file_size_limit, 0, 60 },
+		{ "damage", test_disk_full, 0, 60 },
+		{ "damage", test_fault_passed_on, 0, 60 },
+		{ "damage", test_fork_during_open, 0, 60 },
+	};
+	const struct fixture_tcase	 tcases[] = {
+		{ "core", setup, teardown, NULL, NULL },
+		{ "damage", setup, teardown, NULL, NULL },
+	};
 
 	if (argc == 4 && strcmp(argv[1], "--fault-case") == 0)
 		return fault_case(argv[2], argv[3]);
-	s = suite_create("store");
-	tc = tcase_create("core");
-	td = tcase_create("damage");
 	if (realpath("/proc/self/exe", self) == NULL)
 		snprintf(self, sizeof self, "%s", argv[0]);
-
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 30);
-	tcase_add_test(tc, test_create_layout);
-	tcase_add_test(tc, test_write_and_read);
-	tcase_add_test(tc, test_replace_slot);
-	tcase_add_test(tc, test_duplicates_keep_last);
-	tcase_add_test(tc, test_read_counters);
-	tcase_add_test(tc, test_refcount_one_env);
-	tcase_add_test(tc, test_map_grows);
-	tcase_add_test(tc, test_map_resized_by_other);
-	tcase_add_test(tc, test_fork_refused);
-	tcase_add_test(tc, test_delete_slot);
-	tcase_add_test(tc, test_write_keeps_key);
-	tcase_add_test(tc, test_forget_key);
-	tcase_add_test(tc, test_forget_key_refused);
-	tcase_add_test(tc, test_forget_key_keeps_lines);
-	tcase_add_test(tc, test_missing_dir);
-	tcase_add_test(tc, test_regular_file);
-	tcase_add_test(tc, test_garbage);
-	tcase_add_test(tc, test_unknown_format);
-	tcase_add_test(tc, test_foreign_env);
-	tcase_add_test(tc, test_reader_needs_data);
-	suite_add_tcase(s, tc);
-
-	tcase_add_checked_fixture(td, setup, teardown);
-	tcase_set_timeout(td, 60);
-	tcase_add_test(td, test_fifo_data);
-	tcase_add_test(td, test_fifo_lock);
-	tcase_add_test(td, test_odd_files);
-	tcase_add_test(td, test_dangling_symlink);
-	tcase_add_test(td, test_valid_symlink);
-	tcase_add_test(td, test_empty_data);
-	tcase_add_test(td, test_unreadable_data);
-	tcase_add_test(td, test_unwritable_lock);
-	tcase_add_test(td, test_unsearchable_dir);
-	tcase_add_test(td, test_path_quoted);
-	tcase_add_test(td, test_truncated);
-	tcase_add_test(td, test_free_tail_is_whole);
-	tcase_add_test(td, test_zeroed_pages);
-	tcase_add_test(td, test_damaged_sticky);
-	tcase_add_test(td, test_map_cannot_grow);
-	tcase_add_test(td, test_file_size_limit);
-	tcase_add_test(td, test_disk_full);
-	tcase_add_test(td, test_fault_passed_on);
-	tcase_add_test(td, test_fork_during_open);
-	suite_add_tcase(s, td);
-	return fixture_run(s);
+	return fixture_main("store", tests, FIXTURE_N(tests), tcases,
+	    FIXTURE_N(tcases));
 }

@@ -1654,41 +1654,42 @@ END_TEST
 int
 main(void)
 {
-	Suite	*s = suite_create("tls");
-	TCase	*tc = tcase_create("core");
-
-	tcase_add_checked_fixture(tc, setup, teardown);
 	/* Over 10x test_bulk's 1.6 s under ASan on a loaded machine. */
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, test_identity_files);
-	tcase_add_test(tc, test_identity_kept);
-	tcase_add_test(tc, test_server_ctx_errors);
-	tcase_add_test(tc, test_node_key_made);
-	tcase_add_test(tc, test_node_key_refused);
-	tcase_add_test(tc, test_node_key_race);
-	tcase_add_test(tc, test_pin_ok);
-	tcase_add_test(tc, test_pin_mismatch);
-	tcase_add_test(tc, test_bad_pin);
-	tcase_add_test(tc, test_tls12_refused);
-	tcase_add_test(tc, test_not_tls);
-	tcase_add_test(tc, test_bulk);
-	tcase_add_test(tc, test_eof_and_reset);
-	tcase_add_test(tc, test_server_keeps_ssl);
-	tcase_add_test(tc, test_no_client_key);
-	tcase_add_test(tc, test_peer_key);
-	tcase_add_test(tc, test_queued_at_finish);
-	tcase_add_test(tc, test_server_close_notify);
-	tcase_add_test(tc, test_key_update);
-	tcase_add_test(tc, test_suites);
-	tcase_add_test(tc, test_relay_bad_mac);
-	tcase_add_test(tc, test_relay_overflow);
-	tcase_add_test(tc, test_relay_unprotected);
-	tcase_add_test(tc, test_relay_truncated);
-	tcase_add_test(tc, test_relay_bare_eof);
-	tcase_add_test(tc, test_write_blocked);
-	tcase_add_test(tc, test_key_update_while_blocked);
-	tcase_add_test(tc, test_empty_records);
-	tcase_add_test(tc, test_key_update_flood);
-	suite_add_tcase(s, tc);
-	return fixture_run(s);
+	const struct fixture_test	 tests[] = {
+		{ "core", test_identity_files, 0, 60 },
+		{ "core", test_identity_kept, 0, 60 },
+		{ "core", test_server_ctx_errors, 0, 60 },
+		{ "core", test_node_key_made, 0, 60 },
+		{ "core", test_node_key_refused, 0, 60 },
+		{ "core", test_node_key_race, 0, 60 },
+		{ "core", test_pin_ok, 0, 60 },
+		{ "core", test_pin_mismatch, 0, 60 },
+		{ "core", test_bad_pin, 0, 60 },
+		{ "core", test_tls12_refused, 0, 60 },
+		{ "core", test_not_tls, 0, 60 },
+		{ "core", test_bulk, 0, 60 },
+		{ "core", test_eof_and_reset, 0, 60 },
+		{ "core", test_server_keeps_ssl, 0, 60 },
+		{ "core", test_no_client_key, 0, 60 },
+		{ "core", test_peer_key, 0, 60 },
+		{ "core", test_queued_at_finish, 0, 60 },
+		{ "core", test_server_close_notify, 0, 60 },
+		{ "core", test_key_update, 0, 60 },
+		{ "core", test_suites, 0, 60 },
+		{ "core", test_relay_bad_mac, 0, 60 },
+		{ "core", test_relay_overflow, 0, 60 },
+		{ "core", test_relay_unprotected, 0, 60 },
+		{ "core", test_relay_truncated, 0, 60 },
+		{ "core", test_relay_bare_eof, 0, 60 },
+		{ "core", test_write_blocked, 0, 60 },
+		{ "core", test_key_update_while_blocked, 0, 60 },
+		{ "core", test_empty_records, 0, 60 },
+		{ "core", test_key_update_flood, 0, 60 },
+	};
+	const struct fixture_tcase	 tcases[] = {
+		{ "core", setup, teardown, NULL, NULL },
+	};
+
+	return fixture_main("tls", tests, FIXTURE_N(tests), tcases,
+	    FIXTURE_N(tcases));
 }

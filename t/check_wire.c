@@ -1404,50 +1404,40 @@ END_TEST
 int
 main(void)
 {
-	Suite	*s = suite_create("wire");
-	TCase	*tc = tcase_create("roundtrip");
-	TCase	*tf = tcase_create("frame");
-	TCase	*tm = tcase_create("malformed");
+	/* roundtrip, malformed: 8 MiB frames under valgrind take a while. */
+	const struct fixture_test	 tests[] = {
+		{ "roundtrip", test_hello_roundtrip, N(hellos), 300 },
+		{ "roundtrip", test_hello_real_maxima, 0, 300 },
+		{ "roundtrip", test_hello_put_too_long, 0, 300 },
+		{ "roundtrip", test_hello_names_not_validated, 0, 300 },
+		{ "roundtrip", test_welcome_roundtrip, N(welcomes), 300 },
+		{ "roundtrip", test_welcome_counters, 0, 300 },
+		{ "roundtrip", test_byte_order, 0, 300 },
+		{ "roundtrip", test_poll_roundtrip, N(seqs), 300 },
+		{ "roundtrip", test_error_roundtrip, WIRE_E_BUSY + 2, 300 },
+		{ "roundtrip", test_error_lengths, 0, 300 },
+		{ "roundtrip", test_error_long_from_peer, 0, 300 },
+		{ "roundtrip", test_snapshot_empty, 0, 300 },
+		{ "roundtrip", test_snapshot_values, 0, 300 },
+		{ "roundtrip", test_snapshot_many, 0, 300 },
+		{ "roundtrip", test_snapshot_frame_max, 0, 300 },
+		{ "roundtrip", test_buf, 0, 300 },
+		{ "frame", test_frame_prefixes, 5, FIXTURE_TIMEOUT },
+		{ "frame", test_frame_back_to_back, 0, FIXTURE_TIMEOUT },
+		{ "frame", test_frame_lengths, N(bad_lens), FIXTURE_TIMEOUT },
+		{ "frame", test_peek_prefixes, 5, FIXTURE_TIMEOUT },
+		{ "frame", test_peek_headers, N(peek_cases), FIXTURE_TIMEOUT },
+		{ "frame", test_type_names, 0, FIXTURE_TIMEOUT },
+		{ "frame", test_peek_version, 0, FIXTURE_TIMEOUT },
+		{ "frame", test_peek_snapshot, 0, FIXTURE_TIMEOUT },
+		{ "malformed", test_hello_truncated, N(hellos), 300 },
+		{ "malformed", test_snapshot_truncated, 0, 300 },
+		{ "malformed", test_small_truncated, N(small_types), 300 },
+		{ "malformed", test_trailing_junk, 5, 300 },
+		{ "malformed", test_snapshot_bad, N(bad_snaps), 300 },
+		{ "malformed", test_hello_lying_lengths, 0, 300 },
+		{ "malformed", test_random_payloads, 0, 300 },
+	};
 
-	tcase_add_loop_test(tc, test_hello_roundtrip, 0, N(hellos));
-	tcase_add_test(tc, test_hello_real_maxima);
-	tcase_add_test(tc, test_hello_put_too_long);
-	tcase_add_test(tc, test_hello_names_not_validated);
-	tcase_add_loop_test(tc, test_welcome_roundtrip, 0, N(welcomes));
-	tcase_add_test(tc, test_welcome_counters);
-	tcase_add_test(tc, test_byte_order);
-	tcase_add_loop_test(tc, test_poll_roundtrip, 0, N(seqs));
-	tcase_add_loop_test(tc, test_error_roundtrip, 0, WIRE_E_BUSY + 2);
-	tcase_add_test(tc, test_error_lengths);
-	tcase_add_test(tc, test_error_long_from_peer);
-	tcase_add_test(tc, test_snapshot_empty);
-	tcase_add_test(tc, test_snapshot_values);
-	tcase_add_test(tc, test_snapshot_many);
-	tcase_add_test(tc, test_snapshot_frame_max);
-	tcase_add_test(tc, test_buf);
-	/* 8 MiB frames under valgrind take a while. */
-	tcase_set_timeout(tc, 300);
-	suite_add_tcase(s, tc);
-
-	tcase_add_loop_test(tf, test_frame_prefixes, 0, 5);
-	tcase_add_test(tf, test_frame_back_to_back);
-	tcase_add_loop_test(tf, test_frame_lengths, 0, N(bad_lens));
-	tcase_add_loop_test(tf, test_peek_prefixes, 0, 5);
-	tcase_add_loop_test(tf, test_peek_headers, 0, N(peek_cases));
-	tcase_add_test(tf, test_type_names);
-	tcase_add_test(tf, test_peek_version);
-	tcase_add_test(tf, test_peek_snapshot);
-	tcase_set_timeout(tf, FIXTURE_TIMEOUT);
-	suite_add_tcase(s, tf);
-
-	tcase_add_loop_test(tm, test_hello_truncated, 0, N(hellos));
-	tcase_add_test(tm, test_snapshot_truncated);
-	tcase_add_loop_test(tm, test_small_truncated, 0, N(small_types));
-	tcase_add_loop_test(tm, test_trailing_junk, 0, 5);
-	tcase_add_loop_test(tm, test_snapshot_bad, 0, N(bad_snaps));
-	tcase_add_test(tm, test_hello_lying_lengths);
-	tcase_add_test(tm, test_random_payloads);
-	tcase_set_timeout(tm, 300);
-	suite_add_tcase(s, tm);
-	return fixture_run(s);
+	return fixture_main("wire", tests, N(tests), NULL, 0);
 }

@@ -18,20 +18,7 @@
 #include <string.h>
 
 #include "tally-int.h"
-
-int	 LLVMFuzzerTestOneInput(const uint8_t *, size_t);
-
-#define FUZZ_CHECK(c) do {						\
-	if (!(c))							\
-		fuzz_fail(__FILE__, __LINE__, #c);			\
-} while (0)
-
-static void
-fuzz_fail(const char *file, int line, const char *what)
-{
-	fprintf(stderr, "%s:%d: invariant failed: %s\n", file, line, what);
-	abort();
-}
+#include "fuzzer.h"
 
 static int
 fuzz_secret(const char *s)

@@ -18,23 +18,10 @@
 
 #include "tally-int.h"
 #include "plugin.h"
-
-int	 LLVMFuzzerTestOneInput(const uint8_t *, size_t);
-
-#define FUZZ_CHECK(c) do {						\
-	if (!(c))							\
-		fuzz_fail(__FILE__, __LINE__, #c);			\
-} while (0)
+#include "fuzzer.h"
 
 /* Nodes of one run at most: past the set's first two growths (256, 512). */
 #define FUZZ_NODES 1024
-
-static void
-fuzz_fail(const char *file, int line, const char *what)
-{
-	fprintf(stderr, "%s:%d: invariant failed: %s\n", file, line, what);
-	abort();
-}
 
 static int
 fuzz_lower(unsigned char c)
