@@ -44,6 +44,7 @@
 #include <pthread.h>
 
 #include "tally-int.h"
+#include "store-int.h"
 #include "fixture.h"
 #include "peer.h"
 

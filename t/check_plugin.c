@@ -15,6 +15,7 @@
 
 /* The plugin through its own header; statsfiles built with the store's. */
 #include "tally-int.h"
+#include "store-int.h"
 #include "fixture.h"
 #include "plugin.h"
 

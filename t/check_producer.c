@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "tally-int.h"
+#include "store-int.h"
 #include "fixture.h"
 
 static char	 dir[FIXTURE_PATH_MAX];

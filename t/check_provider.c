@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "tally-int.h"
+#include "store-int.h"
 #include "fixture.h"
 
 static char	 dir[FIXTURE_PATH_MAX];

@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tally-int.h"
+#include "store-int.h"
 
 /* LMDB's largest key (its default), plus the NUL that seeks past one. */
 #define READER_KEYMAX	512

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tally-int.h"
+#include "store-int.h"
 
 /*
  * Open for writing a statsfile that holds a tally database already: a

@@ -11,7 +11,6 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
-#include <lmdb.h>
 
 #include "tally.h"
 #include "tally-protocol.h"
@@ -329,46 +328,6 @@ int	 store_delete_slot_before(struct store *, const char *, int64_t,
  */
 int	 store_forget_key(struct store *, const char *, char *, size_t);
 
-/*
- * A read transaction for readers (plugin, CLI): begin, walk, end.  The
- * store's mutex is held from begin to end.  Values handed out point into
- * the map and stay valid until end; their pages were read inside the
- * guard.  If a call finds the store damaged, it ends the transaction
- * itself: that call and every later one on r return TALLY_ESTORE (see
- * store_damage_msg), and store_reader_end does nothing more.
- */
-struct store_reader {
-	struct store	*st;
-	MDB_txn		*txn;
-	MDB_cursor	*nodes;
-};
-int	 store_reader_begin(struct store *, struct store_reader *,
-	     char *, size_t);
-/* Next node: 1 and its id/record, 0 at the end, or a TALLY_E* code. */
-int	 store_reader_next(struct store_reader *, MDB_val *, MDB_val *);
-/* Look up <node>/<stat> in db; 1 found, 0 not, or a TALLY_E* code. */
-int	 store_reader_get(struct store_reader *, enum store_db,
-	     const char *, size_t, const char *, size_t, MDB_val *);
-/* Call cb for each <node>/<stat> of db, in name order; stops at cb's
- * non-zero return, which it returns. */
-int	 store_reader_scan(struct store_reader *, enum store_db,
-	     const char *, size_t,
-	     int (*)(void *, const char *, size_t, const char *, size_t),
-	     void *);
-/*
- * The first key of db at or after (from, flen) that starts with from's
- * first plen bytes: 1 and its key and value, 0 none, or a TALLY_E* code.
- * (A walk resumes after key k by seeking k with a NUL byte appended.)
- */
-int	 store_reader_seek(struct store_reader *, enum store_db,
-	     const char *, size_t, size_t, MDB_val *, MDB_val *);
-/* Call cb for every key of db (whole keys, in key order), whatever their
- * form: tally check's walk.  Stops at cb's non-zero return, which it
- * returns. */
-int	 store_reader_walk(struct store_reader *, enum store_db,
-	     int (*)(void *, const char *, size_t, const char *, size_t),
-	     void *);
-void	 store_reader_end(struct store_reader *);
 
 /* counter.c: per-thread cells and the per-provider name table. */
 struct counter_set;
