@@ -485,16 +485,19 @@ out:
 static const char *
 graph_file_kind(mode_t mode)
 {
-	if (S_ISFIFO(mode))
-		return "a FIFO";
-	if (S_ISDIR(mode))
-		return "a directory";
-	if (S_ISSOCK(mode))
-		return "a socket";
-	if (S_ISCHR(mode))
-		return "a character device";
-	if (S_ISBLK(mode))
-		return "a block device";
+	static const struct {
+		mode_t		 fmt;
+		const char	*name;
+	} kinds[] = {
+		{ S_IFIFO, "a FIFO" }, { S_IFDIR, "a directory" },
+		{ S_IFSOCK, "a socket" }, { S_IFCHR, "a character device" },
+		{ S_IFBLK, "a block device" },
+	};
+	size_t	 i;
+
+	for (i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+		if ((mode & S_IFMT) == kinds[i].fmt)
+			return kinds[i].name;
 	return "an unknown kind of file";
 }
 

@@ -549,18 +549,27 @@ tls_handshake(struct tls *tc, char *err, size_t errlen)
 	return tls_fail(ssl, tc, rc, err, errlen);
 }
 
-long
-tls_read(struct tls *tc, void *buf, size_t len, char *err, size_t errlen)
+/*
+ * One SSL_read (rbuf) or SSL_write (wbuf): the bytes moved, TLS_WANT_READ
+ * or TLS_WANT_WRITE, 0 at the peer's close_notify or a clean EOF (reads),
+ * or a negative code with the message.
+ */
+static long
+tls_io(struct tls *tc, void *rbuf, const void *wbuf, size_t len, char *err,
+    size_t errlen)
 {
 	SSL	*ssl = tc->ssl;
-	int	 n;
+	int	 n, ilen = len > INT_MAX ? INT_MAX : (int)len;
 
 	if (tc->failed)
 		return error_set(err, errlen, TLS_ERROR, "the connection "
 		    "failed before");
+	if (wbuf != NULL && len == 0)
+		return 0;
 	ERR_clear_error();
 	tc->sys_errno = 0;
-	n = SSL_read(ssl, buf, len > INT_MAX ? INT_MAX : (int)len);
+	n = wbuf != NULL ? SSL_write(ssl, wbuf, ilen) :
+	    SSL_read(ssl, rbuf, ilen);
 	if (n > 0)
 		return n;
 	switch (SSL_get_error(ssl, n)) {
@@ -569,9 +578,12 @@ tls_read(struct tls *tc, void *buf, size_t len, char *err, size_t errlen)
 	case SSL_ERROR_WANT_WRITE:
 		return TLS_WANT_WRITE;
 	case SSL_ERROR_ZERO_RETURN:
-		return 0;
+		if (wbuf == NULL)
+			return 0;
+		break;
 	case SSL_ERROR_SYSCALL:
-		if (ERR_peek_error() == 0 && tc->sys_errno == 0)
+		if (wbuf == NULL && ERR_peek_error() == 0 &&
+		    tc->sys_errno == 0)
 			return 0;
 		break;
 	}
@@ -579,29 +591,16 @@ tls_read(struct tls *tc, void *buf, size_t len, char *err, size_t errlen)
 }
 
 long
+tls_read(struct tls *tc, void *buf, size_t len, char *err, size_t errlen)
+{
+	return tls_io(tc, buf, NULL, len, err, errlen);
+}
+
+long
 tls_write(struct tls *tc, const void *buf, size_t len, char *err,
     size_t errlen)
 {
-	SSL	*ssl = tc->ssl;
-	int	 n;
-
-	if (tc->failed)
-		return error_set(err, errlen, TLS_ERROR, "the connection "
-		    "failed before");
-	if (len == 0)
-		return 0;
-	ERR_clear_error();
-	tc->sys_errno = 0;
-	n = SSL_write(ssl, buf, len > INT_MAX ? INT_MAX : (int)len);
-	if (n > 0)
-		return n;
-	switch (SSL_get_error(ssl, n)) {
-	case SSL_ERROR_WANT_READ:
-		return TLS_WANT_READ;
-	case SSL_ERROR_WANT_WRITE:
-		return TLS_WANT_WRITE;
-	}
-	return tls_fail(ssl, tc, n, err, errlen);
+	return tls_io(tc, NULL, buf, len, err, errlen);
 }
 
 int
