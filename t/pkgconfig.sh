@@ -3,6 +3,8 @@
 # way the README says, with `pkg-config --cflags --libs tally`, both against
 # the shared library and, with `pkg-config --static`, against libtally.a
 # alone; each binary then counts into a statsfile, and mdb_dump sees it.
+# Then the example reader of libtally(3), as the page prints it, builds the
+# same way and reads those counts back through tally_reader_*.
 # tally.pc is the one this build generated, with its libdir and includedir
 # pointed at the build, as an installed copy points at PREFIX.
 #
@@ -42,6 +44,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	tally_count(p, "app.linked", 7);
+	tally_count(p, "x", 3);
 	if ((rc = tally_provider_start(p)) != 0 ||
 	    (rc = tally_provider_stop(p)) != 0) {
 		fprintf(stderr, "app: %s\n", tally_provider_errmsg(p));
@@ -101,4 +104,25 @@ for id in shared-app static-app; do
 	    grep -qx ' 7' || fail "no $id/app.linked = 7 in: $dump"
 done
 note "both links count into the statsfile"
+
+# libtally(3)'s reader example: the literal block after "This program
+# prints every node's counter", with mdoc's \e turned back into \.
+man=$TALLY_SRCDIR/src/lib/libtally.3
+awk '/^This program prints every node.s counter/ { want = 1; next }
+	want && /^\.Bd/ { on = 1; next }
+	on && /^\.Ed/ { exit }
+	on { gsub(/\\e/, "\\"); print }' "$man" >"$T/reader.c"
+grep -q 'tally_reader_open' "$T/reader.c" ||
+    fail "no reader example found in $man"
+LIBDIR=$TALLY_BUILDDIR/.libs
+cflags=$(pc --cflags) && libs=$(pc --libs) || fail "pkg-config failed"
+# shellcheck disable=SC2086
+"$CC" "${CFLAGS[@]}" $cflags -Wall -Wextra -Werror -o "$T/reader" \
+    "$T/reader.c" "${LDFLAGS[@]}" $libs >"$T/cc-reader.err" 2>&1 ||
+    fail "libtally(3)'s reader example does not build: $(cat "$T/cc-reader.err")"
+LD_LIBRARY_PATH=$LIBDIR "$T/reader" "$STATS" >"$T/reader.out" 2>&1 ||
+    fail "libtally(3)'s reader example failed: $(cat "$T/reader.out")"
+printf 'shared-app 3\nstatic-app 3\n' | cmp -s - "$T/reader.out" ||
+    fail "libtally(3)'s reader example printed: $(cat "$T/reader.out")"
+note "libtally(3)'s reader example reads both counts back"
 exit 0
