@@ -79,8 +79,9 @@ int tally_node_id_valid(const char *s);
 int tally_stat_name_valid(const char *s);
 /** Quote untrusted bytes (a path, a name or a value from a file) for a
  *  message into @p buf of @p size bytes: printable ASCII as is, other
- *  bytes and '\' as \xNN, cut with "..." once the text would pass 200
- *  bytes or the buffer.  TALLY_QUOTE_LEN holds any result.  Returns
+ *  bytes and '\' as \xNN.  A quoted text longer than 200 bytes (or than
+ *  the buffer) is cut and ends with "...", within that length; one that
+ *  fits is never cut.  TALLY_QUOTE_LEN holds any result.  Returns
  *  @p buf ("" if @p size is 0).  Thread-safe. */
 #define TALLY_QUOTE_LEN 201
 const char *tally_quote(char *buf, size_t size, const void *s, size_t len);
@@ -297,13 +298,21 @@ int  tally_sink_put(tally_sink *s, const char *name, double value);
  *  statsfile is an error with a message, never a crash of the caller (the
  *  faults are caught as for a provider; see libtally(3)).
  *
- *  A reader is used by one thread at a time.  It holds the statsfile's
- *  lock of this process from open to close: a provider of the same
- *  process writing the same statsfile waits until the reader is closed,
- *  so a thread must not flush, prune or forget through a statsfile it
- *  holds a reader on.  Readers of other processes, and writers of other
- *  processes, never wait for it.  Not to be used in a child of fork()
- *  (TALLY_EFORK): a child opens its own. @{ */
+ *  A reader belongs to the thread that opened it, as an LMDB read
+ *  transaction does: every call on it, close included, comes from that
+ *  thread.  From open to close it holds the statsfile's lock of this
+ *  process, and keeps SIGBUS and SIGSEGV unblocked on its thread (so that
+ *  a damaged page is caught; close blocks again those that were blocked).
+ *  Other threads of the process that read or write the same statsfile
+ *  wait until it is closed; its own thread is refused at once with
+ *  TALLY_ESTATE (a second reader, tally_statsfile_remove() or _forget(),
+ *  a provider's start or flush), where it would wait for itself.  A
+ *  provider that opened the statsfile read-write before is fine; a
+ *  provider started while a reader holds it read-only fails with
+ *  TALLY_ESTATE ("already open read-only in this process").  Readers and
+ *  writers of other processes never wait for it.  In a child of fork()
+ *  every call returns TALLY_EFORK and close frees only memory (the read
+ *  transaction is the parent's): a child opens its own. @{ */
 typedef struct tally_reader tally_reader;
 
 /** A node as tally_reader_next() finds it.  Its strings are owned by the
@@ -427,9 +436,11 @@ void tally_reader_close(tally_reader *r);
  *  holds a tally database, so that it never creates one in a wrong
  *  directory.  Errors come back as a code and a message in the caller's
  *  buffer @p err of @p errlen bytes (TALLY_ERRMSG_LEN holds any; NULL for
- *  none), which names the statsfile.  A writing call in a process that
- *  holds a reader on the same statsfile fails with TALLY_ESTATE
- *  ("already open read-only in this process"); close the reader first.
+ *  none), which names the statsfile.  A writing call fails with
+ *  TALLY_ESTATE when this thread holds a reader on the same statsfile,
+ *  or when a reader of this process holds it read-only ("already open
+ *  read-only in this process"); close the reader first.  A damaged
+ *  statsfile is found again by each call.
  *  @{ */
 #define TALLY_ERRMSG_LEN 512
 
@@ -441,8 +452,7 @@ void tally_reader_close(tally_reader *r);
  *  @return 0 removed; TALLY_ESTATE kept (not that old, or its record does
  *  not parse: no known age); TALLY_ENOTFOUND no such node; TALLY_EINVAL
  *  an invalid node id; TALLY_ESTORE, TALLY_EFORMAT, TALLY_ESYS as
- *  tally_reader_open() (TALLY_ESTORE for a damaged statsfile: every later
- *  call fails the same way). */
+ *  tally_reader_open() (TALLY_ESTORE for a damaged statsfile). */
 int  tally_statsfile_remove(const char *statsfile, const char *node_id,
 	int64_t before, char *err, size_t errlen);
 

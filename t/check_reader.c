@@ -7,6 +7,9 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <pthread.h>
+#include <signal.h>
+
 #include <check.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -588,6 +591,138 @@ START_TEST(test_quote)
 	ck_assert_uint_eq(strlen(buf), 200);
 	ck_assert_str_eq(buf + 197, "...");
 	ck_assert_str_eq(tally_quote(buf, 0, "a", 1), "");
+	/* A text that fits is never cut, and one that does not says so. */
+	tally_quote(buf, sizeof buf, big, 200);
+	ck_assert_uint_eq(strlen(buf), 200);
+	ck_assert_ptr_null(strchr(buf, '.'));
+	big[197] = '\x01';
+	tally_quote(buf, sizeof buf, big, 198);
+	ck_assert_uint_eq(strlen(buf), 200);
+	ck_assert_str_eq(buf + 197, "...");
+	ck_assert_str_eq(tally_quote(buf, 8, "\x01\x02", 2), "\\x01...");
+}
+END_TEST
+
+/* Rewrite node a's counter as 2, 3, ... n times, from a child process. */
+static void
+rewrite_in_child(int n)
+{
+	pid_t	 pid;
+	int	 i, ws;
+
+	ck_assert_int_ne(pid = fork(), -1);
+	if (pid == 0) {
+		for (i = 0; i < n; i++)
+			put_node(dir, "a", NULL, 1700000000 + i, 1, 2 + i, 0);
+		_exit(0);
+	}
+	ck_assert_int_eq(waitpid(pid, &ws, 0), pid);
+	ck_assert(WIFEXITED(ws) && WEXITSTATUS(ws) == 0);
+}
+
+/*
+ * A child of fork() is refused every call on the parent's reader, and its
+ * close frees only memory: the parent's snapshot stays pinned however
+ * much is written after (were the child to end the transaction, LMDB
+ * would reuse the snapshot's pages under the parent).
+ */
+START_TEST(test_fork)
+{
+	tally_reader	*r;
+	tally_node	 node;
+	tally_metric	 m;
+	pid_t		 pid;
+	int		 ws, bad;
+
+	put_node(dir, "a", NULL, 1700000000, 1, 1, 0);
+	r = open_ok();
+	ck_assert_int_eq(tally_reader_get(r, "a", "c.000000", 0, &m), 0);
+	ck_assert_int_eq(m.counter, 1);
+	ck_assert_int_ne(pid = fork(), -1);
+	if (pid == 0) {
+		bad = tally_reader_next(r, &node) != TALLY_EFORK ||
+		    tally_reader_get(r, "a", "s", 0, &m) != TALLY_EFORK ||
+		    strstr(tally_reader_errmsg(r), "after fork") == NULL;
+		tally_reader_close(r);
+		_exit(bad);
+	}
+	ck_assert_int_eq(waitpid(pid, &ws, 0), pid);
+	ck_assert_msg(WIFEXITED(ws) && WEXITSTATUS(ws) == 0,
+	    "the child was not refused with TALLY_EFORK");
+	rewrite_in_child(40);
+	ck_assert_msg(tally_reader_get(r, "a", "c.000000", 0, &m) == 0, "%s",
+	    tally_reader_errmsg(r));
+	ck_assert_int_eq(m.counter, 1);
+	ck_assert_int_eq(tally_reader_next(r, &node), 1);
+	ck_assert_int_eq(node.time, 1700000000);
+	tally_reader_close(r);
+}
+END_TEST
+
+/*
+ * A thread that blocks SIGBUS and SIGSEGV still gets a damaged page as an
+ * error, not a killed process; closing the reader blocks them again.
+ */
+START_TEST(test_faults_blocked)
+{
+	char		 path[FIXTURE_PATH_MAX + 16];
+	struct stat	 sb;
+	sigset_t	 all, old, now;
+	tally_reader	*r;
+	tally_node	 node;
+	tally_metric	 m;
+	int		 i, rc;
+
+	for (i = 0; i < 200; i++) {
+		char id[16];
+		snprintf(id, sizeof id, "n%03d", i);
+		put_node(dir, id, NULL, 1700000000, 50, i, 0);
+	}
+	sigfillset(&all);
+	ck_assert_int_eq(pthread_sigmask(SIG_BLOCK, &all, &old), 0);
+	r = open_ok();
+	snprintf(path, sizeof path, "%s/data.mdb", dir);
+	ck_assert_int_eq(stat(path, &sb), 0);
+	ck_assert_int_eq(truncate(path, sb.st_size / 4), 0);
+	while ((rc = tally_reader_next(r, &node)) == 1) {
+		if ((rc = tally_reader_metrics(r, node.id)) != 0)
+			break;
+		while ((rc = tally_reader_next_metric(r, &m)) == 1)
+			continue;
+		if (rc != 0)
+			break;
+	}
+	ck_assert_int_eq(rc, TALLY_ESTORE);
+	tally_reader_close(r);
+	ck_assert_int_eq(pthread_sigmask(SIG_SETMASK, &old, &now), 0);
+	ck_assert(sigismember(&now, SIGBUS) == 1);
+	ck_assert(sigismember(&now, SIGSEGV) == 1);
+}
+END_TEST
+
+/*
+ * A write from the thread that holds a reader would wait for that reader
+ * forever: TALLY_ESTATE at once, also when a writer of this process
+ * opened the statsfile first (the reader then shares its store).
+ */
+START_TEST(test_write_under_reader)
+{
+	struct store	*st;
+	tally_reader	*r;
+
+	put_node(dir, "a", KEY, 1700000000, 1, 1, 0);
+	ck_assert_msg(store_open(&st, dir, 0, err, sizeof err) == 0, "%s",
+	    err);
+	r = open_ok();
+	ck_assert_int_eq(tally_statsfile_forget(dir, "a", err, sizeof err),
+	    TALLY_ESTATE);
+	ck_assert_msg(strstr(err, "reader open on it") != NULL, "%s", err);
+	ck_assert_int_eq(tally_statsfile_remove(dir, "a", INT64_MAX, err,
+	    sizeof err), TALLY_ESTATE);
+	tally_reader_close(r);
+	ck_assert_msg(tally_statsfile_forget(dir, "a", err, sizeof err) == 0,
+	    "%s", err);
+	store_close(st);
 }
 END_TEST
 
@@ -734,38 +869,36 @@ START_TEST(test_check)
 }
 END_TEST
 
-static Suite *
-reader_suite(void)
-{
-	Suite	*s = suite_create("reader");
-	TCase	*tc = tcase_create("reader");
-
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, FIXTURE_TIMEOUT);
-	tcase_add_test(tc, test_nodes);
-	tcase_add_test(tc, test_get);
-	tcase_add_test(tc, test_metrics);
-	tcase_add_test(tc, test_missing);
-	tcase_add_test(tc, test_foreign);
-	tcase_add_test(tc, test_newer_format);
-	tcase_add_test(tc, test_unwritable_lock);
-	tcase_add_test(tc, test_bad_node_skipped);
-	tcase_add_test(tc, test_bad_value);
-	tcase_add_test(tc, test_consistent_view);
-	tcase_add_test(tc, test_two_readers);
-	tcase_add_test(tc, test_large);
-	tcase_add_test(tc, test_truncated);
-	tcase_add_test(tc, test_truncated_under_reader);
-	tcase_add_test(tc, test_quote);
-	tcase_add_test(tc, test_remove);
-	tcase_add_test(tc, test_forget);
-	tcase_add_test(tc, test_check);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
 int
 main(void)
 {
-	return fixture_run(reader_suite());
+	const struct fixture_test	 tests[] = {
+		{ "reader", test_nodes, 0, FIXTURE_TIMEOUT },
+		{ "reader", test_get, 0, FIXTURE_TIMEOUT },
+		{ "reader", test_metrics, 0, FIXTURE_TIMEOUT },
+		{ "reader", test_missing, 0, FIXTURE_TIMEOUT },
+		{ "reader", test_foreign, 0, FIXTURE_TIMEOUT },
+		{ "reader", test_newer_format, 0, FIXTURE_TIMEOUT },
+		{ "reader", test_unwritable_lock, 0, FIXTURE_TIMEOUT },
+		{ "reader", test_bad_node_skipped, 0, FIXTURE_TIMEOUT },
+		{ "reader", test_bad_value, 0, FIXTURE_TIMEOUT },
+		{ "reader", test_consistent_view, 0, FIXTURE_TIMEOUT },
+		{ "reader", test_two_readers, 0, FIXTURE_TIMEOUT },
+		{ "reader", test_large, 0, FIXTURE_TIMEOUT },
+		{ "reader", test_truncated, 0, FIXTURE_TIMEOUT },
+		{ "reader", test_truncated_under_reader, 0, FIXTURE_TIMEOUT },
+		{ "reader", test_quote, 0, FIXTURE_TIMEOUT },
+		{ "reader", test_fork, 0, FIXTURE_TIMEOUT },
+		{ "reader", test_faults_blocked, 0, FIXTURE_TIMEOUT },
+		{ "reader", test_write_under_reader, 0, FIXTURE_TIMEOUT },
+		{ "reader", test_remove, 0, FIXTURE_TIMEOUT },
+		{ "reader", test_forget, 0, FIXTURE_TIMEOUT },
+		{ "reader", test_check, 0, FIXTURE_TIMEOUT },
+	};
+	const struct fixture_tcase	 tcases[] = {
+		{ "reader", setup, teardown, NULL, NULL },
+	};
+
+	return fixture_main("reader", tests, FIXTURE_N(tests), tcases,
+	    FIXTURE_N(tcases));
 }

@@ -12,7 +12,9 @@
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "$(dirname "$0")/lib.sh"
 
-S=$TALLY_SRCDIR
+# Canonical, as pwd -P gives the folders below (distcheck names the source
+# tree through "..").
+S=$(cd "$TALLY_SRCDIR" && pwd -P) || fail "no source tree at $TALLY_SRCDIR"
 B=$TALLY_BUILDDIR
 bad=0
 problem() {
@@ -31,7 +33,7 @@ header_home() {
 	local from=$1 h=$2 d
 	for d in "$(dirname "$from")" "$S/include" "$S/src/lib"; do
 		if [ -f "$d/$h" ]; then
-			(cd "$d" && pwd)
+			(cd "$d" && pwd -P)
 			return
 		fi
 	done
@@ -39,7 +41,7 @@ header_home() {
 }
 
 for dir in src/lib src/tallyd src/tally munin; do
-	home=$(cd "$S/$dir" && pwd)
+	home=$(cd "$S/$dir" && pwd -P)
 	for f in "$S/$dir"/*.c "$S/$dir"/*.h; do
 		[ -f "$f" ] || continue
 		rel=${f#"$S"/}

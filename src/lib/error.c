@@ -70,31 +70,37 @@ error_set(char *err, size_t errlen, int code, const char *fmt, ...)
 /*
  * Quote untrusted bytes (a path from the environment, a name from argv or
  * a file) for a message: printable ASCII as is, everything else as \xNN,
- * cut with "..." once the quoted text would pass ERROR_QUOTE_MAX bytes.
+ * cut with "..." when the quoted text would pass ERROR_QUOTE_MAX bytes
+ * (or the buffer): a text that fits is never cut.
  * A terminal never sees an escape code of ours, and a 100 KB argument
  * becomes a line.
  */
+/* How many bytes c takes quoted. */
+static size_t
+error_quote_need(unsigned char c)
+{
+	return c >= 0x20 && c < 0x7f && c != '\\' ? 1 : 4;
+}
+
 const char *
 error_quote(char *buf, size_t buflen, const char *s, size_t len)
 {
 	static const char hex[] = "0123456789abcdef";
-	size_t		  i, o = 0, room;
+	size_t		  i, o = 0, max, room, total = 0;
+	int		  cut;
 
 	if (buflen == 0)
 		return "";
-	room = buflen - 1 < ERROR_QUOTE_MAX ? buflen - 1 : ERROR_QUOTE_MAX;
+	max = buflen - 1 < ERROR_QUOTE_MAX ? buflen - 1 : ERROR_QUOTE_MAX;
+	/* The whole text, if it fits; else as much as leaves room for "...". */
+	for (i = 0; i < len && total <= max; i++)
+		total += error_quote_need((unsigned char)s[i]);
+	cut = total > max;
+	room = !cut ? max : max < 3 ? 0 : max - 3;
 	for (i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
-		size_t need = (c >= 0x20 && c < 0x7f && c != '\\') ? 1 : 4;
+		size_t need = error_quote_need(c);
 
-		if (o + need > room - 3 && i + 1 < len) {
-			/* More follows: end with "..." if it fits. */
-			if (o + 3 <= room) {
-				memcpy(buf + o, "...", 3);
-				o += 3;
-			}
-			break;
-		}
 		if (o + need > room)
 			break;
 		if (need == 1)
@@ -105,6 +111,10 @@ error_quote(char *buf, size_t buflen, const char *s, size_t len)
 			buf[o++] = hex[c >> 4];
 			buf[o++] = hex[c & 15];
 		}
+	}
+	if (cut && o + 3 <= max) {
+		memcpy(buf + o, "...", 3);
+		o += 3;
 	}
 	buf[o] = '\0';
 	return buf;

@@ -33,6 +33,7 @@ struct tally_reader {
 	struct store		*st;
 	struct store_reader	 r;
 	int			 failed;	/* sticky code, or 0 */
+	int			 held;		/* store_faults_hold */
 	int			 nodes_done;
 	char			 errmsg[TALLY_ERRLEN];
 
@@ -84,6 +85,22 @@ reader_err(tally_reader *r, int rc, const char *fmt, ...)
 	return rc;
 }
 
+/*
+ * Before each call: a failed reader says the same again, and a reader
+ * used in a child of fork() is refused (its transaction is the parent's).
+ */
+static int
+reader_ready(tally_reader *r)
+{
+	int	 rc;
+
+	if (r->failed != 0)
+		return r->failed;
+	if ((rc = store_forked(r->st, r->errmsg, sizeof r->errmsg)) != 0)
+		return r->failed = rc;
+	return 0;
+}
+
 int
 tally_reader_open(tally_reader **rp, const char *statsfile)
 {
@@ -94,8 +111,11 @@ tally_reader_open(tally_reader **rp, const char *statsfile)
 		return TALLY_ENOMEM;
 	if ((rc = store_open(&r->st, statsfile, STORE_RDONLY, r->errmsg,
 	    sizeof r->errmsg)) == 0 && (rc = store_reader_begin(r->st, &r->r,
-	    r->errmsg, sizeof r->errmsg)) == 0)
+	    r->errmsg, sizeof r->errmsg)) == 0) {
+		store_faults_hold();
+		r->held = 1;
 		return 0;
+	}
 	if (rc == TALLY_ENOMEM) {
 		tally_reader_close(r);
 		*rp = NULL;
@@ -143,8 +163,8 @@ tally_reader_next(tally_reader *r, tally_node *node)
 	MDB_val	 k, v;
 	int	 rc;
 
-	if (r->failed != 0)
-		return r->failed;
+	if ((rc = reader_ready(r)) != 0)
+		return rc;
 	if (r->nodes_done)
 		return 0;
 	if ((rc = store_reader_next(&r->r, &k, &v)) < 0)
@@ -206,8 +226,8 @@ tally_reader_get(tally_reader *r, const char *node_id, const char *name,
 	size_t	 nlen, slen;
 	int	 k, rc;
 
-	if (r->failed != 0)
-		return r->failed;
+	if ((rc = reader_ready(r)) != 0)
+		return rc;
 	if (!tally_node_id_valid(node_id) || !tally_stat_name_valid(name) ||
 	    kind < 0 || kind > TALLY_STAT || m == NULL)
 		return error_set(r->errmsg, sizeof r->errmsg, TALLY_EINVAL,
@@ -233,8 +253,11 @@ tally_reader_get(tally_reader *r, const char *node_id, const char *name,
 int
 tally_reader_metrics(tally_reader *r, const char *node_id)
 {
-	if (r->failed != 0)
-		return r->failed;
+	int	 rc;
+
+	if ((rc = reader_ready(r)) != 0)
+		return rc;
+	r->wkind = READER_WALK_NONE;
 	if (!tally_node_id_valid(node_id))
 		return error_set(r->errmsg, sizeof r->errmsg, TALLY_EINVAL,
 		    "tally_reader_metrics: invalid node id");
@@ -250,8 +273,8 @@ tally_reader_next_metric(tally_reader *r, tally_metric *m)
 	MDB_val	 k, v;
 	int	 rc;
 
-	if (r->failed != 0)
-		return r->failed;
+	if ((rc = reader_ready(r)) != 0)
+		return rc;
 	if (r->wkind == READER_WALK_NONE)
 		return error_set(r->errmsg, sizeof r->errmsg, TALLY_ESTATE,
 		    "tally_reader_next_metric: no walk started");
@@ -268,9 +291,20 @@ tally_reader_next_metric(tally_reader *r, tally_metric *m)
 			r->wlen = r->wplen;
 			continue;
 		}
-		/* The next seek starts just past this key: itself and NUL. */
-		if (k.mv_size > READER_KEYMAX - 1)
-			k.mv_size = READER_KEYMAX - 1;
+		/*
+		 * The next seek starts just past this key: itself and NUL.
+		 * LMDB writes no longer key; one is a damaged page, which a
+		 * cut copy would seek back to forever.
+		 */
+		if (k.mv_size > READER_KEYMAX - 1) {
+			r->failed = error_set(r->errmsg, sizeof r->errmsg,
+			    TALLY_ESTORE, "statsfile %s: node %.*s: a key of "
+			    "%zu bytes, longer than LMDB writes: the statsfile "
+			    "is damaged; see what tally check says, and move it "
+			    "away to start afresh", store_path(r->st),
+			    (int)r->wplen - 1, r->wkey, k.mv_size);
+			return r->failed;
+		}
 		memcpy(r->wkey, k.mv_data, k.mv_size);
 		r->wkey[k.mv_size] = '\0';
 		r->wlen = k.mv_size + 1;
@@ -287,7 +321,16 @@ tally_reader_close(tally_reader *r)
 	if (r == NULL)
 		return;
 	if (r->st != NULL) {
-		store_reader_end(&r->r);
+		/*
+		 * In a child of fork() the transaction is the parent's: ending
+		 * it here would free the parent's snapshot in lock.mdb.  Only
+		 * the memory goes.
+		 */
+		if (store_forked(r->st, NULL, 0) == 0) {
+			store_reader_end(&r->r);
+			if (r->held)
+				store_faults_let();
+		}
 		store_close(r->st);
 	}
 	free(r);

@@ -140,6 +140,48 @@ store_init(void)
 	}
 }
 
+/* The readers of this thread that keep its fault signals unblocked. */
+static __thread int	 store_faults_held;
+static __thread int	 store_faults_were;	/* 1 SIGBUS, 2 SIGSEGV */
+
+/*
+ * A reader unblocks SIGBUS and SIGSEGV on its thread from open to close,
+ * so that the guard catches a damaged page there even if the thread
+ * blocked them; store_faults_let blocks again those that were.
+ */
+void
+store_faults_hold(void)
+{
+	sigset_t	 faults, old;
+
+	if (store_faults_held++ > 0)
+		return;
+	sigemptyset(&faults);
+	sigaddset(&faults, SIGBUS);
+	sigaddset(&faults, SIGSEGV);
+	if (pthread_sigmask(SIG_UNBLOCK, &faults, &old) == 0)
+		store_faults_were = (sigismember(&old, SIGBUS) == 1 ? 1 : 0) |
+		    (sigismember(&old, SIGSEGV) == 1 ? 2 : 0);
+}
+
+void
+store_faults_let(void)
+{
+	sigset_t	 back;
+
+	if (store_faults_held == 0 || --store_faults_held > 0)
+		return;
+	if (store_faults_were == 0)
+		return;
+	sigemptyset(&back);
+	if (store_faults_were & 1)
+		sigaddset(&back, SIGBUS);
+	if (store_faults_were & 2)
+		sigaddset(&back, SIGSEGV);
+	pthread_sigmask(SIG_BLOCK, &back, NULL);
+	store_faults_were = 0;
+}
+
 /*
  * Run fn under a guard: the one place that calls sigsetjmp, so that no
  * variable of a store function lives across it.  A jump comes back here,
@@ -162,13 +204,12 @@ store_run(struct store *s, store_fn fn, void *arg, char *err, size_t errlen)
 	g.prev = store_guard_cur;
 	g.s = s;
 	/*
-	 * Writers may run on a thread that blocks every signal (a host's,
-	 * or the provider's own), where a fault would kill the process
-	 * whatever the handler.  Read-only stores are opened only by our
-	 * own programs, whose threads never block faults: they spare the
-	 * system call on each of their many short calls.
+	 * Any thread may block every signal (a host's, or the provider's
+	 * own), where a fault would kill the process whatever the handler.
+	 * A reader's thread has them unblocked from open to close
+	 * (store_faults_hold): its many short calls spare the system call.
 	 */
-	if (g.prev == NULL && !(s->flags & STORE_RDONLY)) {
+	if (g.prev == NULL && store_faults_held == 0) {
 		sigemptyset(&faults);
 		sigaddset(&faults, SIGBUS);
 		sigaddset(&faults, SIGSEGV);

@@ -85,6 +85,8 @@ struct store_guard;
 void	 store_init(void);
 void	 store_assert(MDB_env *, const char *);
 int	 store_run(struct store *, store_fn, void *, char *, size_t);
+void	 store_faults_hold(void);
+void	 store_faults_let(void);
 struct store_guard *store_guard_off(void);
 void	 store_guard_on(struct store_guard *);
 int	 store_end_fn(struct store *, void *, char *, size_t);
@@ -106,6 +108,7 @@ int	 store_check_size(struct store *, char *, size_t);
 int	 store_check_live(struct store *, char *, size_t);
 
 /* store-read.c */
+int	 store_lock(struct store *, char *, size_t);
 /*
  * A read transaction for the readers of reader.c and statsfile.c (and
  * tests): begin, walk, end.  The

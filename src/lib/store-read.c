@@ -122,7 +122,8 @@ store_read_counters(struct store *s, const char *node,
 		return rc;
 	if (strlen(node) > TALLY_NODE_ID_MAX)
 		return error_set(err, errlen, TALLY_EINVAL, "invalid node id");
-	pthread_mutex_lock(&s->lock);
+	if ((rc = store_lock(s, err, errlen)) != 0)
+		return rc;
 	rc = store_run(s, store_counters_fn, &a, err, errlen);
 	pthread_mutex_unlock(&s->lock);
 	return rc;
@@ -188,7 +189,8 @@ store_read_node(struct store *s, const char *node, struct record_node *rn,
 	if (strlen(node) > TALLY_NODE_ID_MAX)
 		return error_set(err, errlen, TALLY_EINVAL, "invalid node id");
 	memset(rn, 0, sizeof *rn);
-	pthread_mutex_lock(&s->lock);
+	if ((rc = store_lock(s, err, errlen)) != 0)
+		return rc;
 	rc = store_run(s, store_node_fn, &a, err, errlen);
 	pthread_mutex_unlock(&s->lock);
 	return rc != 0 ? rc : a.found;
@@ -223,6 +225,23 @@ store_rbegin_fn(struct store *s, void *arg, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * Take the store's lock for a call of this thread.  A reader holds it from
+ * begin to end, so a call of the reader's own thread would wait for
+ * itself forever: TALLY_ESTATE at once instead.
+ */
+int
+store_lock(struct store *s, char *err, size_t errlen)
+{
+	if (__atomic_load_n(&s->rheld, __ATOMIC_ACQUIRE) &&
+	    pthread_equal(s->rowner, pthread_self()))
+		return error_set(err, errlen, TALLY_ESTATE, "statsfile %s: "
+		    "this thread has a reader open on it already; close it "
+		    "first (one at a time)", s->qpath);
+	pthread_mutex_lock(&s->lock);
+	return 0;
+}
+
 int
 store_reader_begin(struct store *s, struct store_reader *r, char *err,
     size_t errlen)
@@ -232,13 +251,8 @@ store_reader_begin(struct store *s, struct store_reader *r, char *err,
 	memset(r, 0, sizeof *r);
 	if ((rc = store_forked(s, err, errlen)) != 0)
 		return rc;
-	/* Its own reader holds the lock: waiting for it would be forever. */
-	if (__atomic_load_n(&s->rheld, __ATOMIC_ACQUIRE) &&
-	    pthread_equal(s->rowner, pthread_self()))
-		return error_set(err, errlen, TALLY_ESTATE, "statsfile %s: "
-		    "this thread has a reader open on it already; one at a "
-		    "time", s->qpath);
-	pthread_mutex_lock(&s->lock);
+	if ((rc = store_lock(s, err, errlen)) != 0)
+		return rc;
 	if ((rc = store_run(s, store_rbegin_fn, r, err, errlen)) != 0) {
 		r->txn = NULL;
 		pthread_mutex_unlock(&s->lock);

@@ -311,7 +311,8 @@ store_run_writer(struct store *s, store_fn fn, void *arg, char *err,
 	struct store_xfsz	 x;
 	int			 rc;
 
-	pthread_mutex_lock(&s->lock);
+	if ((rc = store_lock(s, err, errlen)) != 0)
+		return rc;
 	store_xfsz_block(&x);
 	rc = store_run(s, fn, arg, err, errlen);
 	store_xfsz_unblock(&x);
