@@ -516,18 +516,50 @@ START_TEST(test_large)
 }
 END_TEST
 
+/* 200 nodes of 50 counters: a data.mdb of many pages. */
+static void
+put_many(void)
+{
+	char	 id[16];
+	int	 i;
+
+	for (i = 0; i < 200; i++) {
+		snprintf(id, sizeof id, "n%03d", i);
+		put_node(dir, id, NULL, 1700000000, 50, i, 0);
+	}
+}
+
+/* Cut data.mdb to a quarter under r, then walk everything: the last code. */
+static int
+cut_and_walk(tally_reader *r)
+{
+	char		 path[FIXTURE_PATH_MAX + 16];
+	struct stat	 sb;
+	tally_node	 node;
+	tally_metric	 m;
+	int		 rc;
+
+	snprintf(path, sizeof path, "%s/data.mdb", dir);
+	ck_assert_int_eq(stat(path, &sb), 0);
+	ck_assert_int_eq(truncate(path, sb.st_size / 4), 0);
+	while ((rc = tally_reader_next(r, &node)) == 1) {
+		if ((rc = tally_reader_metrics(r, node.id)) != 0)
+			break;
+		while ((rc = tally_reader_next_metric(r, &m)) == 1)
+			continue;
+		if (rc != 0)
+			break;
+	}
+	return rc;
+}
+
 /* A truncated data.mdb is an error with a message, never a fault. */
 START_TEST(test_truncated)
 {
 	char		 path[FIXTURE_PATH_MAX + 16];
 	struct stat	 sb;
-	int		 i;
 
-	for (i = 0; i < 200; i++) {
-		char id[16];
-		snprintf(id, sizeof id, "n%03d", i);
-		put_node(dir, id, NULL, 1700000000, 50, i, 0);
-	}
+	put_many();
 	snprintf(path, sizeof path, "%s/data.mdb", dir);
 	ck_assert_int_eq(stat(path, &sb), 0);
 	ck_assert_int_eq(truncate(path, sb.st_size / 2), 0);
@@ -542,30 +574,15 @@ END_TEST
  */
 START_TEST(test_truncated_under_reader)
 {
-	char		 path[FIXTURE_PATH_MAX + 16], first[TALLY_ERRMSG_LEN];
-	struct stat	 sb;
+	char		 first[TALLY_ERRMSG_LEN];
 	tally_reader	*r;
 	tally_node	 node;
 	tally_metric	 m;
-	int		 i, rc;
+	int		 rc;
 
-	for (i = 0; i < 200; i++) {
-		char id[16];
-		snprintf(id, sizeof id, "n%03d", i);
-		put_node(dir, id, NULL, 1700000000, 50, i, 0);
-	}
+	put_many();
 	r = open_ok();
-	snprintf(path, sizeof path, "%s/data.mdb", dir);
-	ck_assert_int_eq(stat(path, &sb), 0);
-	ck_assert_int_eq(truncate(path, sb.st_size / 4), 0);
-	while ((rc = tally_reader_next(r, &node)) == 1) {
-		if ((rc = tally_reader_metrics(r, node.id)) != 0)
-			break;
-		while ((rc = tally_reader_next_metric(r, &m)) == 1)
-			continue;
-		if (rc != 0)
-			break;
-	}
+	rc = cut_and_walk(r);
 	ck_assert_int_eq(rc, TALLY_ESTORE);
 	ck_assert_msg(strstr(tally_reader_errmsg(r), "damaged (") != NULL,
 	    "%s", tally_reader_errmsg(r));
@@ -665,33 +682,15 @@ END_TEST
  */
 START_TEST(test_faults_blocked)
 {
-	char		 path[FIXTURE_PATH_MAX + 16];
-	struct stat	 sb;
 	sigset_t	 all, old, now;
 	tally_reader	*r;
-	tally_node	 node;
-	tally_metric	 m;
-	int		 i, rc;
+	int		 rc;
 
-	for (i = 0; i < 200; i++) {
-		char id[16];
-		snprintf(id, sizeof id, "n%03d", i);
-		put_node(dir, id, NULL, 1700000000, 50, i, 0);
-	}
+	put_many();
 	sigfillset(&all);
 	ck_assert_int_eq(pthread_sigmask(SIG_BLOCK, &all, &old), 0);
 	r = open_ok();
-	snprintf(path, sizeof path, "%s/data.mdb", dir);
-	ck_assert_int_eq(stat(path, &sb), 0);
-	ck_assert_int_eq(truncate(path, sb.st_size / 4), 0);
-	while ((rc = tally_reader_next(r, &node)) == 1) {
-		if ((rc = tally_reader_metrics(r, node.id)) != 0)
-			break;
-		while ((rc = tally_reader_next_metric(r, &m)) == 1)
-			continue;
-		if (rc != 0)
-			break;
-	}
+	rc = cut_and_walk(r);
 	ck_assert_int_eq(rc, TALLY_ESTORE);
 	tally_reader_close(r);
 	ck_assert_int_eq(pthread_sigmask(SIG_SETMASK, &old, &now), 0);
