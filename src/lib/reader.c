@@ -11,8 +11,8 @@
  * What a reader hands out is copied into the reader first: no pointer into
  * the map (and no LMDB type) leaves this file, so a caller never reads a
  * page unguarded.  Nodes come from the nodes table's cursor; a walk of a
- * node's metrics seeks each next key (store_reader_seek), so that it needs
- * no second cursor kept between calls.
+ * node's metrics seeks its first key and steps a second cursor from there
+ * (store_reader_seek).
  */
 #include <math.h>
 #include <stdarg.h>
@@ -280,7 +280,7 @@ tally_reader_next_metric(tally_reader *r, tally_metric *m)
 		    "tally_reader_next_metric: no walk started");
 	while (r->wkind != READER_WALK_END) {
 		rc = store_reader_seek(&r->r, reader_kind_db(r->wkind),
-		    r->wkey, r->wlen, r->wplen, &k, &v);
+		    r->wkey, r->wlen, r->wplen, r->wlen != r->wplen, &k, &v);
 		if (rc < 0)
 			return reader_err(r, rc, "reading node %.*s",
 			    (int)r->wplen - 1, r->wkey);

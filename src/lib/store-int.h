@@ -32,6 +32,7 @@ struct store {
 	int		 flags;
 	int		 refs;
 	pid_t		 pid;
+	unsigned	 forks;		/* store_forks at open */
 	MDB_env		*env;		/* NULL: to be opened again */
 	MDB_dbi		 dbi[STORE_NDB];
 	pthread_mutex_t	 lock;	/* one transaction at a time */
@@ -46,7 +47,7 @@ struct store {
 
 	/* What a jump out of LMDB must end; under lock. */
 	MDB_txn		*txn;
-	MDB_cursor	*rcur[2];	/* cursors of a read-only txn */
+	MDB_cursor	*rcur[3];	/* cursors of a read-only txn */
 	int		 wbegin;	/* inside mdb_txn_begin */
 	int		 ending;	/* ending txn after a jump */
 	int		 fault_sig;	/* SIGBUS, SIGSEGV, or 0: assertion */
@@ -72,6 +73,7 @@ typedef int (*store_fn)(struct store *, void *, char *, size_t);
 int	 store_set_damaged(struct store *, const char *, char *, size_t);
 void	 store_atfork_prepare(void);
 void	 store_atfork_release(void);
+void	 store_atfork_child(void);
 int	 store_cursor(MDB_txn *, MDB_dbi, MDB_cursor **);
 int	 store_grow(struct store *, char *, size_t);
 int	 store_begin(struct store *, unsigned, MDB_txn **, char *, size_t);
@@ -122,6 +124,9 @@ struct store_reader {
 	struct store	*st;
 	MDB_txn		*txn;
 	MDB_cursor	*nodes;
+	MDB_cursor	*walk;		/* store_reader_seek's, on walkdb */
+	enum store_db	 walkdb;
+	int		 walkat;	/* walk stands on the key it gave last */
 };
 int	 store_reader_begin(struct store *, struct store_reader *,
 	     char *, size_t);
@@ -142,7 +147,7 @@ int	 store_reader_scan(struct store_reader *, enum store_db,
  * (A walk resumes after key k by seeking k with a NUL byte appended.)
  */
 int	 store_reader_seek(struct store_reader *, enum store_db,
-	     const char *, size_t, size_t, MDB_val *, MDB_val *);
+	     const char *, size_t, size_t, int, MDB_val *, MDB_val *);
 /* Call cb for every key of db (whole keys, in key order), whatever their
  * form: tally check's walk.  Stops at cb's non-zero return, which it
  * returns. */

@@ -281,6 +281,7 @@ store_reader_after(struct store_reader *r, int rc)
 	if (s->txn == NULL) {
 		r->txn = NULL;
 		r->nodes = NULL;
+		r->walk = NULL;
 		store_reader_unlock(s);
 		return rc > 0 || rc == 0 ? TALLY_ESTORE : rc;
 	}
@@ -388,29 +389,46 @@ struct store_rseek_arg {
 	enum store_db		 db;
 	MDB_val			 from;
 	size_t			 plen;
+	int			 next;
 	MDB_val			*key, *val;
 };
 
+/*
+ * The reader's walk cursor on db, kept from call to call (opening one
+ * allocates): a walk of a node's metrics steps it with MDB_NEXT, not a
+ * search from the root for each key.
+ */
 static int
 store_rseek_fn(struct store *s, void *arg, char *err, size_t errlen)
 {
 	struct store_rseek_arg	*a = arg;
-	MDB_cursor		*cur;
+	struct store_reader	*r = a->r;
 	int			 rc, found = 0;
 
-	if ((rc = store_cursor(a->r->txn, s->dbi[a->db], &cur)) != 0)
-		return store_reader_err(s, rc);
-	s->rcur[1] = cur;
+	if (r->walk != NULL && r->walkdb != a->db) {
+		s->rcur[2] = NULL;
+		mdb_cursor_close(r->walk);
+		r->walk = NULL;
+	}
+	if (r->walk == NULL) {
+		if ((rc = store_cursor(r->txn, s->dbi[a->db], &r->walk)) != 0) {
+			r->walk = NULL;
+			return store_reader_err(s, rc);
+		}
+		s->rcur[2] = r->walk;
+		r->walkdb = a->db;
+		r->walkat = 0;
+	}
 	*a->key = a->from;
-	rc = mdb_cursor_get(cur, a->key, a->val, MDB_SET_RANGE);
+	rc = mdb_cursor_get(r->walk, a->key, a->val, a->next && r->walkat ?
+	    MDB_NEXT : MDB_SET_RANGE);
+	r->walkat = rc == 0;
 	if (rc == 0 && (store_touch(s, a->key) != 0 ||
 	    store_touch(s, a->val) != 0)) {
 		store_bad_value(s, NULL, 0);
 		store_end_fn(s, NULL, NULL, 0);
 		return TALLY_ESTORE;
 	}
-	s->rcur[1] = NULL;
-	mdb_cursor_close(cur);
 	if (rc == 0)
 		found = a->key->mv_size >= a->plen &&
 		    memcmp(a->key->mv_data, a->from.mv_data, a->plen) == 0;
@@ -421,7 +439,7 @@ store_rseek_fn(struct store *s, void *arg, char *err, size_t errlen)
 
 int
 store_reader_seek(struct store_reader *r, enum store_db db, const char *from,
-    size_t flen, size_t plen, MDB_val *key, MDB_val *val)
+    size_t flen, size_t plen, int next, MDB_val *key, MDB_val *val)
 {
 	struct store_rseek_arg	 a;
 
@@ -432,6 +450,7 @@ store_reader_seek(struct store_reader *r, enum store_db db, const char *from,
 	a.from.mv_data = (void *)from;
 	a.from.mv_size = flen;
 	a.plen = plen;
+	a.next = next;
 	a.key = key;
 	a.val = val;
 	return store_reader_after(r, store_run(r->st, store_rseek_fn, &a,
@@ -544,5 +563,6 @@ store_reader_end(struct store_reader *r)
 	store_run(s, store_rend_fn, NULL, NULL, 0);
 	r->txn = NULL;
 	r->nodes = NULL;
+	r->walk = NULL;
 	store_reader_unlock(s);
 }
