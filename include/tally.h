@@ -311,8 +311,12 @@ int  tally_sink_put(tally_sink *s, const char *name, double value);
  *  provider started while a reader holds it read-only fails with
  *  TALLY_ESTATE ("already open read-only in this process").  Readers and
  *  writers of other processes never wait for it.  In a child of fork()
- *  every call returns TALLY_EFORK and close frees only memory (the read
- *  transaction is the parent's): a child opens its own. @{ */
+ *  tally_reader_next() and tally_reader_metrics() return TALLY_EFORK, and
+ *  so does every call after (a failed reader stays failed); lookups
+ *  before that (get, next_metric, checked only there to spare a system
+ *  call each) read the snapshot the parent keeps.  Close in a child frees
+ *  only memory (the read transaction is the parent's): a child opens its
+ *  own. @{ */
 typedef struct tally_reader tally_reader;
 
 /** A node as tally_reader_next() finds it.  Its strings are owned by the

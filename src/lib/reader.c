@@ -88,15 +88,19 @@ reader_err(tally_reader *r, int rc, const char *fmt, ...)
 /*
  * Before each call: a failed reader says the same again, and a reader
  * used in a child of fork() is refused (its transaction is the parent's).
+ * The lookups of a walk (get, next_metric) skip the fork check, a system
+ * call, on their many calls: in a child they read only the child's view
+ * of the parent's snapshot, which the parent keeps pinned.
  */
 static int
-reader_ready(tally_reader *r)
+reader_ready(tally_reader *r, int fork_check)
 {
 	int	 rc;
 
 	if (r->failed != 0)
 		return r->failed;
-	if ((rc = store_forked(r->st, r->errmsg, sizeof r->errmsg)) != 0)
+	if (fork_check &&
+	    (rc = store_forked(r->st, r->errmsg, sizeof r->errmsg)) != 0)
 		return r->failed = rc;
 	return 0;
 }
@@ -163,7 +167,7 @@ tally_reader_next(tally_reader *r, tally_node *node)
 	MDB_val	 k, v;
 	int	 rc;
 
-	if ((rc = reader_ready(r)) != 0)
+	if ((rc = reader_ready(r, 1)) != 0)
 		return rc;
 	if (r->nodes_done)
 		return 0;
@@ -226,7 +230,7 @@ tally_reader_get(tally_reader *r, const char *node_id, const char *name,
 	size_t	 nlen, slen;
 	int	 k, rc;
 
-	if ((rc = reader_ready(r)) != 0)
+	if ((rc = reader_ready(r, 0)) != 0)
 		return rc;
 	if (!tally_node_id_valid(node_id) || !tally_stat_name_valid(name) ||
 	    kind < 0 || kind > TALLY_STAT || m == NULL)
@@ -255,7 +259,7 @@ tally_reader_metrics(tally_reader *r, const char *node_id)
 {
 	int	 rc;
 
-	if ((rc = reader_ready(r)) != 0)
+	if ((rc = reader_ready(r, 1)) != 0)
 		return rc;
 	r->wkind = READER_WALK_NONE;
 	if (!tally_node_id_valid(node_id))
@@ -273,7 +277,7 @@ tally_reader_next_metric(tally_reader *r, tally_metric *m)
 	MDB_val	 k, v;
 	int	 rc;
 
-	if ((rc = reader_ready(r)) != 0)
+	if ((rc = reader_ready(r, 0)) != 0)
 		return rc;
 	if (r->wkind == READER_WALK_NONE)
 		return error_set(r->errmsg, sizeof r->errmsg, TALLY_ESTATE,

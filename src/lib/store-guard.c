@@ -128,7 +128,7 @@ store_init(void)
 	int			 i;
 
 	pthread_atfork(store_atfork_prepare, store_atfork_release,
-	    store_atfork_child);
+	    store_atfork_release);
 	memset(&sa, 0, sizeof sa);
 	sa.sa_sigaction = store_fault;
 	sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;

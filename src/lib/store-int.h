@@ -32,7 +32,6 @@ struct store {
 	int		 flags;
 	int		 refs;
 	pid_t		 pid;
-	unsigned	 forks;		/* store_forks at open */
 	MDB_env		*env;		/* NULL: to be opened again */
 	MDB_dbi		 dbi[STORE_NDB];
 	pthread_mutex_t	 lock;	/* one transaction at a time */
@@ -73,7 +72,6 @@ typedef int (*store_fn)(struct store *, void *, char *, size_t);
 int	 store_set_damaged(struct store *, const char *, char *, size_t);
 void	 store_atfork_prepare(void);
 void	 store_atfork_release(void);
-void	 store_atfork_child(void);
 int	 store_cursor(MDB_txn *, MDB_dbi, MDB_cursor **);
 int	 store_grow(struct store *, char *, size_t);
 int	 store_begin(struct store *, unsigned, MDB_txn **, char *, size_t);

@@ -122,20 +122,6 @@ store_atfork_release(void)
 }
 
 /*
- * Each child of fork() counts one more fork: a store opened under another
- * count is its parent's (store_forked), which a compare tells without the
- * system call getpid() is, on a reader's every call.
- */
-static unsigned	 store_forks;
-
-void
-store_atfork_child(void)
-{
-	__atomic_add_fetch(&store_forks, 1, __ATOMIC_RELAXED);
-	pthread_mutex_unlock(&store_list_lock);
-}
-
-/*
  * mdb_cursor_open allocates the cursor, then reads the table's record in
  * the main database if the transaction has not yet: an assertion there
  * loses the cursor.  mdb_stat reads it with a cursor on the stack.
@@ -469,8 +455,7 @@ store_ready(struct store *s, char *err, size_t errlen)
 int
 store_forked(const struct store *s, char *err, size_t errlen)
 {
-	if (TALLY_LIKELY(s->forks ==
-	    __atomic_load_n(&store_forks, __ATOMIC_RELAXED)))
+	if (TALLY_LIKELY(s->pid == getpid()))
 		return 0;
 	return error_set(err, errlen, TALLY_EFORK, "statsfile %s: opened in "
 	    "process %ld, used in its child %ld after fork", s->qpath,
@@ -559,7 +544,6 @@ store_open(struct store **sp, const char *path, int flags, char *err,
 	s->flags = flags;
 	s->refs = 1;
 	s->pid = getpid();
-	s->forks = __atomic_load_n(&store_forks, __ATOMIC_RELAXED);
 	s->fd = -1;
 	s->mapsize = store_mapsize_min;
 	pthread_mutex_init(&s->lock, NULL);
