@@ -457,13 +457,12 @@ store_delete_fn(struct store *s, void *arg, char *err, size_t errlen)
 	return 0;
 }
 
-/* Delete node's slot; with before > INT64_MIN, only if older than that. */
+/* May this process write node's slot in s: 0, or why not. */
 static int
-store_delete(struct store *s, const char *node, int64_t before, char *err,
+store_node_writable(struct store *s, const char *node, char *err,
     size_t errlen)
 {
-	struct store_delete_arg	 a = { node, before };
-	int			 rc;
+	int	 rc;
 
 	if ((rc = store_forked(s, err, errlen)) != 0)
 		return rc;
@@ -472,6 +471,19 @@ store_delete(struct store *s, const char *node, int64_t before, char *err,
 	if (s->flags & STORE_RDONLY)
 		return error_set(err, errlen, TALLY_ESTATE, "statsfile %s: "
 		    "opened read-only", s->qpath);
+	return 0;
+}
+
+/* Delete node's slot; with before > INT64_MIN, only if older than that. */
+static int
+store_delete(struct store *s, const char *node, int64_t before, char *err,
+    size_t errlen)
+{
+	struct store_delete_arg	 a = { node, before };
+	int			 rc;
+
+	if ((rc = store_node_writable(s, node, err, errlen)) != 0)
+		return rc;
 	return store_run_writer(s, store_delete_fn, &a, err, errlen);
 }
 
@@ -583,13 +595,8 @@ store_forget_key(struct store *s, const char *node, char *err, size_t errlen)
 {
 	int	 rc;
 
-	if ((rc = store_forked(s, err, errlen)) != 0)
+	if ((rc = store_node_writable(s, node, err, errlen)) != 0)
 		return rc;
-	if (!name_node_id_valid(node, strlen(node)))
-		return error_set(err, errlen, TALLY_EINVAL, "invalid node id");
-	if (s->flags & STORE_RDONLY)
-		return error_set(err, errlen, TALLY_ESTATE, "statsfile %s: "
-		    "opened read-only", s->qpath);
 	return store_run_writer(s, store_forget_fn, (void *)node, err,
 	    errlen);
 }
