@@ -35,9 +35,11 @@ extern "C" {
 	 TALLY_VERSION_PATCH)
 #define TALLY_VERSION_STRING "0.1.0"
 
-/** The database format this library reads and writes (the "format" key of
- *  the "meta" database).  Other formats are refused by name. */
-#define TALLY_DB_FORMAT 1
+/** The database format this library writes (the "format" key of the
+ *  "meta" database): 2, with the stat index.  It reads format 1 too, and
+ *  converts it in place on its first write; other formats are refused by
+ *  name. */
+#define TALLY_DB_FORMAT 2
 
 /** Return the run-time version as a string such as "tally 0.1.0", and, for
  *  each non-NULL pointer, its parts.  Thread-safe. */
@@ -428,6 +430,37 @@ int  tally_reader_metrics(tally_reader *r, const char *node_id);
  *  @return 1 a metric (check m->error), 0 at the end (and at every later
  *  call), TALLY_ESTATE (no walk started), or TALLY_ESTORE (damaged). */
 int  tally_reader_next_metric(tally_reader *r, tally_metric *m);
+
+/** Look up node @p node_id's record, as tally_reader_next() finds it
+ *  (check node->error), without disturbing a walk of it; the strings
+ *  are those tally_reader_next() hands out, valid until the next of the
+ *  two calls.
+ *  @return 0 found, TALLY_ENOTFOUND, TALLY_EINVAL (an invalid node id),
+ *  or the reader's failure (TALLY_ESTORE). */
+int  tally_reader_node(tally_reader *r, const char *node_id,
+	tally_node *node);
+
+/** Start a walk of the nodes that have metric @p name of @p kind
+ *  (TALLY_COUNTER or TALLY_STAT), in node id order: one graph across the
+ *  fleet.  It reads the statsfile's stat index (tally(5)), so it costs
+ *  what those nodes' values cost, however many other nodes and metrics
+ *  the statsfile holds; over a statsfile of format 1, which has no index
+ *  until its first write, it looks the metric up in every node.  A new
+ *  call starts a new walk, and ends one of tally_reader_metrics() (the
+ *  two share their place).
+ *  @return 0, TALLY_EINVAL (an invalid name or kind), or the reader's
+ *  failure. */
+int  tally_reader_stat(tally_reader *r, const char *name, int kind);
+
+/** The stat walk's next node and its value.
+ *  @param[out] node_id the node's id, owned by the reader and valid until
+ *  the next call or tally_reader_close(); quoted as tally_node's id when
+ *  m->error is "not a valid node id".
+ *  @param[out] m the value, as tally_reader_next_metric() gives it.
+ *  @return 1 (check m->error), 0 at the end (and at every later call),
+ *  TALLY_ESTATE (no stat walk started), or TALLY_ESTORE (damaged). */
+int  tally_reader_next_stat(tally_reader *r, const char **node_id,
+	tally_metric *m);
 
 /** End the read transaction and free the reader.  NULL is ignored. */
 void tally_reader_close(tally_reader *r);

@@ -5,10 +5,13 @@
  * Nothing here exits, reads the environment or touches stdout, so that
  * t/check_plugin.c can run every path against real environments with a
  * fixed clock.  A run reads everything through one reader (one read
- * transaction): the nodes once, then each graph's values by key.  It
- * makes no allocation per node and builds its lines in a buffer, not a
- * printf per line, so that a multigraph run over every graph stays cheap
- * with thousands of nodes.
+ * transaction).  A graph is the nodes that have its stat: the reader's
+ * stat walk (the statsfile's stat index) gives them and their values, so
+ * a graph costs what its own values cost, however big the fleet's other
+ * stats are.  One graph looks each of its nodes up; a multigraph run
+ * reads every node once and merges each graph's walk with them, both in
+ * id order.  A run makes no allocation per node and builds its lines in
+ * a buffer, not a printf per line.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -116,6 +119,16 @@ plugin_buf_clean(struct plugin_buf *pb, const char *s)
 /* A value as printed: an int64 or a double's shortest text. */
 #define PLUGIN_NUMLEN		32
 
+/* A node's value of a graph, formatted at collection. */
+#define PLUGIN_VAL_NONE	0	/* the node has no such stat */
+#define PLUGIN_VAL_OK	1	/* num, or U when len is 0 */
+#define PLUGIN_VAL_BAD	2	/* unreadable: warned about when printed */
+struct plugin_val {
+	unsigned char	 state;
+	unsigned char	 len;
+	char		 num[PLUGIN_NUMLEN];
+};
+
 /*
  * The nodes of one run, read once through the run's reader and copied,
  * each with its unique field (the names set's i-th name is node i's);
@@ -127,17 +140,9 @@ struct plugin_node {
 	char		 source[PLUGIN_SOURCE_LEN];
 	int64_t		 time;
 	size_t		 flen;	/* of its field name */
+	struct plugin_val val;	/* one graph's run: its value */
 };
 
-/* A value of the multigraph's matrix, formatted at collection. */
-#define PLUGIN_VAL_NONE	0	/* the node has no such stat */
-#define PLUGIN_VAL_OK	1	/* num, or U when len is 0 */
-#define PLUGIN_VAL_BAD	2	/* unreadable: warned about when printed */
-struct plugin_val {
-	unsigned char	 state;
-	unsigned char	 len;
-	char		 num[PLUGIN_NUMLEN];
-};
 
 struct plugin_run {
 	tally_reader		*r;
@@ -212,10 +217,13 @@ plugin_run_add(struct plugin_run *run, const tally_node *tn)
 	return 0;
 }
 
-/* Open the statsfile and read every node that can be shown. */
+/*
+ * Open the statsfile and, if all, read every node that can be shown (a
+ * multigraph run); one graph's run finds its own (plugin_run_graph).
+ */
 static int
-plugin_run_begin(const char *statsfile, struct plugin_run **runp, time_t now,
-    FILE *out, FILE *errf, char *err, size_t errlen)
+plugin_run_begin(const char *statsfile, struct plugin_run **runp, int all,
+    time_t now, FILE *out, FILE *errf, char *err, size_t errlen)
 {
 	struct plugin_run	*run;
 	tally_node		 tn;
@@ -235,7 +243,7 @@ plugin_run_begin(const char *statsfile, struct plugin_run **runp, time_t now,
 		*runp = NULL;
 		return rc;
 	}
-	while ((rc = tally_reader_next(run->r, &tn)) == 1)
+	while (all && (rc = tally_reader_next(run->r, &tn)) == 1)
 		if ((rc = plugin_run_add(run, &tn)) != 0)
 			break;
 	if (rc == 0)
@@ -309,58 +317,118 @@ plugin_value(const struct plugin_graph *g, const char *id,
 	return plugin_fmt_double(num, d);
 }
 
-/*
- * Look node i's stat of g up into pv, reporting an unreadable value on
- * warnf: 1 found, 0 not, or a TALLY_E* code with the reader's message.
- */
-static int
-plugin_run_get(struct plugin_run *run, const struct plugin_graph *g,
-    size_t i, struct plugin_val *pv, FILE *warnf)
+/* Fill pv from a metric of g, warning on warnf about an unreadable one. */
+static void
+plugin_run_val(const struct plugin_graph *g, const char *id,
+    const tally_metric *m, struct plugin_val *pv, FILE *warnf)
 {
-	tally_metric	 m;
-	int		 rc;
-
 	memset(pv, 0, sizeof *pv);
-	rc = tally_reader_get(run->r, run->nodes[i].id, g->statid, g->kind,
-	    &m);
-	if (rc == TALLY_ENOTFOUND)
-		return 0;
-	if (rc != 0)
+	pv->state = m->error != NULL ? PLUGIN_VAL_BAD : PLUGIN_VAL_OK;
+	pv->len = (unsigned char)plugin_value(g, id, m, pv->num, warnf);
+}
+
+/* Start the walk of g's nodes: 0, or a TALLY_E* code with the message. */
+static int
+plugin_run_walk(struct plugin_run *run, const struct plugin_graph *g)
+{
+	int	 rc;
+
+	if ((rc = tally_reader_stat(run->r, g->statid, g->kind)) != 0)
 		return plugin_err(run->err, run->errlen, rc, "%s",
 		    tally_reader_errmsg(run->r));
-	pv->state = m.error != NULL ? PLUGIN_VAL_BAD : PLUGIN_VAL_OK;
-	pv->len = (unsigned char)plugin_value(g, run->nodes[i].id, &m,
-	    pv->num, warnf);
-	return 1;
+	return 0;
+}
+
+/*
+ * The walk's next node with g's stat: 1 (its id in *id), 0 at the end,
+ * or a TALLY_E* code.  An id that is not one is reported and skipped.
+ */
+static int
+plugin_run_next(struct plugin_run *run, const char **id, tally_metric *m)
+{
+	int	 rc;
+
+	while ((rc = tally_reader_next_stat(run->r, id, m)) == 1) {
+		if (tally_node_id_valid(*id))
+			return 1;
+		plugin_warn(run->errf, "statsfile %s: skipping node '%s': %s",
+		    run->qpath, *id, "not a valid node id");
+	}
+	if (rc == 0)
+		return 0;
+	return plugin_err(run->err, run->errlen, rc, "%s",
+	    tally_reader_errmsg(run->r));
 }
 
 /* 1 if some node has g's stat, 0 if none, or a TALLY_E* code. */
 static int
 plugin_run_present(struct plugin_run *run, const struct plugin_graph *g)
 {
-	struct plugin_val	 v;
-	size_t			 i;
-	int			 rc;
+	tally_metric	 m;
+	const char	*id;
+	int		 rc;
 
-	for (i = 0; i < run->n; i++)
-		if ((rc = plugin_run_get(run, g, i, &v, NULL)) != 0)
-			return rc;
-	return 0;
+	if ((rc = plugin_run_walk(run, g)) != 0)
+		return rc;
+	return plugin_run_next(run, &id, &m);
 }
 
 /*
- * Look every graph of t up for every node, node after node: a node's keys
- * sit together in the tree, so its lookups stay in pages the cache holds.
- * (*valsp)[k * n + i] is node i's value of graph k; present[k] says
- * whether any node has graph k's stat.
+ * One graph's run: the nodes that have g's stat, each looked up by id,
+ * with its value.  A node of the index that has no record is reported
+ * and skipped (tally check says more).
+ */
+static int
+plugin_run_graph(struct plugin_run *run, const struct plugin_graph *g)
+{
+	tally_metric	 m;
+	tally_node	 tn;
+	const char	*id;
+	size_t		 n0;
+	int		 rc;
+
+	if ((rc = plugin_run_walk(run, g)) != 0)
+		return rc;
+	while ((rc = plugin_run_next(run, &id, &m)) == 1) {
+		struct plugin_val pv;
+
+
+		plugin_run_val(g, id, &m, &pv, run->errf);
+		rc = tally_reader_node(run->r, id, &tn);
+		if (rc == TALLY_ENOTFOUND) {
+			plugin_warn(run->errf, "statsfile %s: skipping node "
+			    "%s: it has %s but no record", run->qpath, id,
+			    g->statid);
+			continue;
+		}
+		if (rc != 0)
+			return plugin_err(run->err, run->errlen, rc, "%s",
+			    tally_reader_errmsg(run->r));
+		n0 = run->n;
+		if ((rc = plugin_run_add(run, &tn)) != 0)
+			return plugin_err(run->err, run->errlen, rc,
+			    "out of memory");
+		if (run->n > n0)
+			run->nodes[n0].val = pv;
+	}
+	return rc;
+}
+
+/*
+ * Every graph of t over the run's nodes (read in plugin_run_begin), each
+ * graph's walk merged with them: both come in id order, byte by byte.
+ * (*valsp)[k * n + i] is node i's value of graph k (PLUGIN_VAL_NONE if
+ * it has none); present[k] says whether any node has graph k's stat.
  */
 static int
 plugin_run_collect(struct plugin_run *run, const struct plugin_table *t,
     struct plugin_val **valsp, unsigned char *present)
 {
 	struct plugin_val	*vals;
+	tally_metric		 m;
+	const char		*id;
 	size_t			 n = run->n, i, k;
-	int			 rc;
+	int			 rc = 0, c;
 
 	*valsp = NULL;
 	if (n > 0 && t->n > SIZE_MAX / sizeof *vals / n)
@@ -369,24 +437,33 @@ plugin_run_collect(struct plugin_run *run, const struct plugin_table *t,
 	if ((vals = calloc(n * t->n + 1, sizeof *vals)) == NULL)
 		return plugin_err(run->err, run->errlen, TALLY_ENOMEM,
 		    "out of memory");
-	for (i = 0; i < n; i++) {
-		for (k = 0; k < t->n; k++) {
-			rc = plugin_run_get(run, &t->graphs[k], i,
-			    &vals[k * n + i], NULL);
-			if (rc < 0) {
-				free(vals);
-				return rc;
-			}
-			if (rc == 1)
-				present[k] = 1;
+	for (k = 0; k < t->n && rc == 0; k++) {
+		if ((rc = plugin_run_walk(run, &t->graphs[k])) != 0)
+			break;
+		i = 0;
+		while ((rc = plugin_run_next(run, &id, &m)) == 1) {
+			c = -1;
+			while (i < n && (c = strcmp(run->nodes[i].id, id)) < 0)
+				i++;
+			if (c != 0)
+				continue;	/* skipped, or no record */
+			plugin_run_val(&t->graphs[k], id, &m,
+			    &vals[k * n + i], run->errf);
+			present[k] = 1;
 		}
+	}
+	if (rc < 0) {
+		free(vals);
+		return rc;
 	}
 	*valsp = vals;
 	return 0;
 }
 
+/* g's config: a line for each node that has its stat (in vals, if set). */
 static void
-plugin_run_config(struct plugin_run *run, const struct plugin_graph *g)
+plugin_run_config(struct plugin_run *run, const struct plugin_graph *g,
+    const struct plugin_val *vals)
 {
 	struct plugin_buf	*pb = &run->buf;
 	const char		*f;
@@ -406,6 +483,8 @@ plugin_run_config(struct plugin_run *run, const struct plugin_graph *g)
 	for (i = 0; i < run->n; i++) {
 		const struct plugin_node *node = &run->nodes[i];
 
+		if (vals != NULL && vals[i].state == PLUGIN_VAL_NONE)
+			continue;
 		f = plugin_run_field(run, i);
 		fl = node->flen;
 		plugin_buf_room(pb);
@@ -453,40 +532,30 @@ plugin_run_fresh(const struct plugin_run *run, size_t i)
 }
 
 /*
- * Print g's values: from vals (node i's at vals[i]) if not NULL, else
- * looked up.  A stale node reads U.
+ * Print g's values: node i's from vals[i] if vals is set (none if it has
+ * none), else from the node.  A stale node reads U.
  */
-static int
-plugin_run_values(struct plugin_run *run, const struct plugin_graph *g,
-    const struct plugin_val *vals)
+static void
+plugin_run_values(struct plugin_run *run, const struct plugin_val *vals)
 {
 	struct plugin_buf	*pb = &run->buf;
-	struct plugin_val	 v;
+	const struct plugin_val	*v;
 	size_t			 i;
-	int			 rc = 0;
 
 	for (i = 0; i < run->n; i++) {
-		memset(&v, 0, sizeof v);
-		if (plugin_run_fresh(run, i)) {
-			/* An unreadable value again, to say what is wrong. */
-			if (vals == NULL || vals[i].state == PLUGIN_VAL_BAD)
-				rc = plugin_run_get(run, g, i, &v, run->errf);
-			else
-				v = vals[i];
-			if (rc < 0)
-				return rc;
-		}
+		v = vals != NULL ? &vals[i] : &run->nodes[i].val;
+		if (v->state == PLUGIN_VAL_NONE)
+			continue;
 		plugin_buf_room(pb);
 		plugin_buf_add(pb, plugin_run_field(run, i),
 		    run->nodes[i].flen);
 		plugin_buf_str(pb, ".value ");
-		if (v.len > 0)
-			plugin_buf_add(pb, v.num, v.len);
+		if (v->len > 0 && plugin_run_fresh(run, i))
+			plugin_buf_add(pb, v->num, v->len);
 		else
 			plugin_buf_str(pb, "U");
 		plugin_buf_str(pb, "\n");
 	}
-	return 0;
 }
 
 static int
@@ -505,12 +574,14 @@ plugin_config(const char *statsfile, const struct plugin_graph *g, int flags,
 	struct plugin_run	*run;
 	int			 rc;
 
-	if ((rc = plugin_run_begin(statsfile, &run, now, out, errf, err,
+	if ((rc = plugin_run_begin(statsfile, &run, 0, now, out, errf, err,
 	    errlen)) != 0)
 		return rc;
-	plugin_run_config(run, g);
-	if (flags & PLUGIN_DIRTY)
-		rc = plugin_run_values(run, g, NULL);
+	if ((rc = plugin_run_graph(run, g)) == 0) {
+		plugin_run_config(run, g, NULL);
+		if (flags & PLUGIN_DIRTY)
+			plugin_run_values(run, NULL);
+	}
 	plugin_run_end(run);
 	return rc != 0 ? rc : plugin_output_err(out, err, errlen);
 }
@@ -522,10 +593,11 @@ plugin_fetch(const char *statsfile, const struct plugin_graph *g, time_t now,
 	struct plugin_run	*run;
 	int			 rc;
 
-	if ((rc = plugin_run_begin(statsfile, &run, now, out, errf, err,
+	if ((rc = plugin_run_begin(statsfile, &run, 0, now, out, errf, err,
 	    errlen)) != 0)
 		return rc;
-	rc = plugin_run_values(run, g, NULL);
+	if ((rc = plugin_run_graph(run, g)) == 0)
+		plugin_run_values(run, NULL);
 	plugin_run_end(run);
 	return rc != 0 ? rc : plugin_output_err(out, err, errlen);
 }
@@ -544,25 +616,13 @@ plugin_multigraph(const char *statsfile, const struct plugin_table *t, int flags
 	values = !(flags & PLUGIN_CONFIG) || (flags & PLUGIN_DIRTY);
 	if ((present = calloc(t->n + 1, 1)) == NULL)
 		return plugin_err(err, errlen, TALLY_ENOMEM, "out of memory");
-	if ((rc = plugin_run_begin(statsfile, &run, now, out, errf, err,
+	if ((rc = plugin_run_begin(statsfile, &run, 1, now, out, errf, err,
 	    errlen)) != 0) {
 		free(present);
 		return rc;
 	}
-	/*
-	 * Values: all of them at once, node after node.  A config alone
-	 * only needs to know which graphs have data: the first node with
-	 * the stat answers that.
-	 */
-	if (values)
-		rc = plugin_run_collect(run, t, &vals, present);
-	else
-		for (k = 0; k < t->n && rc == 0; k++)
-			if ((rc = plugin_run_present(run,
-			    &t->graphs[k])) >= 0) {
-				present[k] = rc == 1;
-				rc = 0;
-			}
+	/* Each graph's nodes and values, a config's field lines too. */
+	rc = plugin_run_collect(run, t, &vals, present);
 	/*
 	 * munin-node runs every plugin's config when it starts and drops,
 	 * until it restarts, one that prints nothing: with no data yet,
@@ -578,9 +638,9 @@ plugin_multigraph(const char *statsfile, const struct plugin_table *t, int flags
 		plugin_graph_name(g, out);
 		putc('\n', out);
 		if (flags & PLUGIN_CONFIG)
-			plugin_run_config(run, g);
+			plugin_run_config(run, g, vals + k * run->n);
 		if (values)
-			rc = plugin_run_values(run, g, vals + k * run->n);
+			plugin_run_values(run, vals + k * run->n);
 		plugin_buf_flush(&run->buf);
 	}
 	plugin_run_end(run);
@@ -597,7 +657,7 @@ plugin_suggest(const char *statsfile, const struct plugin_table *t, int flags,
 	size_t			 k;
 	int			 rc;
 
-	if ((rc = plugin_run_begin(statsfile, &run, 0, out, errf, err,
+	if ((rc = plugin_run_begin(statsfile, &run, 0, 0, out, errf, err,
 	    errlen)) != 0)
 		return rc;
 	for (k = 0; k < t->n; k++) {

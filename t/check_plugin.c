@@ -96,6 +96,34 @@ put_node(const char *id, const char *nick, int64_t t,
 }
 
 /*
+ * A raw put in counters or stats, of a <node>/<stat> key, goes to the stat
+ * index too, as the store's writes do (tally(5)), if the index is there.
+ */
+static void
+put_raw_index(MDB_txn *txn, const char *db, const MDB_val *k, MDB_val *v)
+{
+	char		 name[64], key[600];
+	const char	*slash = memchr(k->mv_data, '/', k->mv_size);
+	MDB_dbi		 idx;
+	MDB_val		 ik;
+	size_t		 nlen;
+
+	if ((strcmp(db, "counters") != 0 && strcmp(db, "stats") != 0) ||
+	    slash == NULL || k->mv_size >= sizeof key)
+		return;
+	snprintf(name, sizeof name, "%s-by-stat", db);
+	if (mdb_dbi_open(txn, name, 0, &idx) != 0)
+		return;
+	nlen = (size_t)(slash - (const char *)k->mv_data);
+	memcpy(key, slash + 1, k->mv_size - nlen - 1);
+	key[k->mv_size - nlen - 1] = '/';
+	memcpy(key + k->mv_size - nlen, k->mv_data, nlen);
+	ik.mv_data = key;
+	ik.mv_size = k->mv_size;
+	ck_assert_int_eq(mdb_put(txn, idx, &ik, v, 0), 0);
+}
+
+/*
  * Put a raw value with LMDB itself, to write what the store never would.
  * The store is closed meanwhile (an environment is opened once a process)
  * and reopened only if reopen is set.
@@ -121,6 +149,7 @@ put_raw(const char *db, const char *key, const char *val, int reopen)
 	v.mv_data = (void *)val;
 	v.mv_size = strlen(val);
 	ck_assert_int_eq(mdb_put(txn, dbi, &k, &v, 0), 0);
+	put_raw_index(txn, db, &k, &v);
 	ck_assert_int_eq(mdb_txn_commit(txn), 0);
 	mdb_env_close(env);
 	st = NULL;
@@ -750,18 +779,22 @@ END_TEST
 
 START_TEST(test_config_args)
 {
+	static const struct stat_val s[] = {
+	    { "storage_server.allocated", 1 }, { NULL, 0 } };
 	char	*text;
 
-	put_node("aaa", "alpha", NOW, NULL, NULL);
-	put_node("bbb", "beta", NOW, NULL, NULL);
+	put_node("aaa", "alpha", NOW, NULL, s);
+	put_node("bbb", "beta", NOW, NULL, s);
+	put_node("ccc", "gamma", NOW, NULL, NULL);
 	text = config("tally_tahoe_storage_allocated");
 	ck_assert_ptr_nonnull(strstr(text, "graph_title Tahoe Storage Server "
 	    "Space Allocated\ngraph_vlabel bytes\ngraph_category "
 	    "tahoe_storage_server\ngraph_args --base 1024\ngraph_info "));
-	/* One field per node, in id order, even without the stat. */
+	/* One field per node that has the stat, in id order. */
 	ck_assert_ptr_nonnull(strstr(text, "alpha_aaa.label alpha\n"
 	    "alpha_aaa.draw LINE1\nalpha_aaa.info node aaa, source local\n"
 	    "beta_bbb.label beta\n"));
+	ck_assert_ptr_null(strstr(text, "gamma"));
 	ck_assert_ptr_null(strstr(text, "DERIVE"));
 	ck_assert_ptr_null(strstr(text, ".min"));
 	free(text);
@@ -830,10 +863,10 @@ START_TEST(test_fetch_values)
 		{ "tahoe_storage_allocated", "n_a.value 1.5\n" },
 		{ "tahoe_storage_consumed", "n_a.value 0.1\n" },
 		{ "tally_load_avg", "n_a.value 1e-07\n" },
-		/* Unknown, unplottable, or absent: U. */
+		/* Unknown or unplottable: U; absent: no line. */
 		{ "tahoe_helper_incoming_files", "n_a.value U\n" },
 		{ "tahoe_helper_incoming_filesize", "n_a.value U\n" },
-		{ "tahoe_storage_operations_get", "n_a.value U\n" },
+		{ "tahoe_storage_operations_get", "" },
 	};
 	size_t	 i;
 	char	*text;
@@ -858,7 +891,7 @@ START_TEST(test_fetch_wrong_table)
 
 	put_node("a", "n", NOW, NULL, s);
 	text = fetch("tahoe_storage_bytes_freed", NULL);
-	ck_assert_str_eq(text, "n_a.value U\n");
+	ck_assert_str_eq(text, "");
 	free(text);
 }
 END_TEST
@@ -938,7 +971,10 @@ START_TEST(test_fetch_bad_record)
 	put_node("a", "n", NOW, c, NULL);
 	put_node("c", "n", NOW, c, NULL);
 	put_raw("nodes", "b", "nickname=x\nsource=local\n", 1);
+	put_raw("counters", "b/storage_server.allocate", "1", 1);
 	put_raw("counters", "c/storage_server.allocate", "12abc", 1);
+	/* Values of a node with no record: skipped too. */
+	put_raw("counters", "d/storage_server.allocate", "1", 1);
 	text = fetch("tahoe_storage_operations_allocate", &errtext);
 	ck_assert_str_eq(text, "n_a.value 1\nn_c.value U\n");
 	ck_assert_ptr_nonnull(strstr(errtext, "tally_: "));
@@ -946,6 +982,8 @@ START_TEST(test_fetch_bad_record)
 	    "lacks time"));
 	ck_assert_ptr_nonnull(strstr(errtext, "node c: "
 	    "storage_server.allocate: unreadable value '12abc'"));
+	ck_assert_ptr_nonnull(strstr(errtext, "skipping node d: it has "
+	    "storage_server.allocate but no record"));
 	free(text);
 	free(errtext);
 }
@@ -958,6 +996,7 @@ START_TEST(test_config_clean)
 
 	put_raw("nodes", "a", "nickname=n\ntime=1700000000\n"
 	    "source=remote 10.0.0.1:99\r\001x\n", 1);
+	put_raw("stats", "a/node.uptime", "1", 1);
 	text = config("tally_uptime");
 	ck_assert_ptr_nonnull(strstr(text, "\nn_a.info node a, source remote "
 	    "10.0.0.1:99??x\n"));
@@ -1076,7 +1115,10 @@ START_TEST(test_open_ok)
 	char		 err[TALLY_ERRLEN], *text;
 	size_t		 i;
 
-	put_node("a", "n", NOW, NULL, NULL);
+	static const struct stat_val s[] = { { "node.uptime", 1 },
+	    { NULL, 0 } };
+
+	put_node("a", "n", NOW, NULL, s);
 	store_close(st);
 	st = NULL;
 	plugin_autoconf("tally_", dir, NULL, cap_open(&c));
@@ -1095,7 +1137,7 @@ START_TEST(test_open_ok)
 	tally_reader_close(rd);
 	/* Read-only: the plugin can never write the database. */
 	text = fetch("tally_uptime", NULL);
-	ck_assert_str_eq(text, "n_a.value U\n");
+	ck_assert_str_eq(text, "n_a.value 1\n");
 	free(text);
 }
 END_TEST
@@ -1110,11 +1152,10 @@ START_TEST(test_config_dirty)
 
 	put_node("aaa", "alpha", NOW, c, NULL);
 	put_node("bbb", "beta", NOW - 301, c, NULL);	/* stale: U */
-	put_node("ccc", "gamma", NOW, NULL, NULL);	/* no stat: U */
+	put_node("ccc", "gamma", NOW, NULL, NULL);	/* no stat: no line */
 	plain = config(g);
 	values = fetch(g, NULL);
-	ck_assert_str_eq(values, "alpha_aaa.value 7\nbeta_bbb.value U\n"
-	    "gamma_ccc.value U\n");
+	ck_assert_str_eq(values, "alpha_aaa.value 7\nbeta_bbb.value U\n");
 	dirty = config_flags(g, PLUGIN_DIRTY);
 	ck_assert_int_gt(asprintf(&want, "%s%s", plain, values), 0);
 	ck_assert_str_eq(dirty, want);
@@ -1160,15 +1201,15 @@ START_TEST(test_multigraph_fetch)
 	text = multi(0);
 	ck_assert_str_eq(text,
 	    "multigraph tally_cpu_total\n"
-	    "n_a.value U\nm_b.value 2500\ns_c.value U\n"
+	    "m_b.value 2500\n"
 	    "multigraph tally_uptime\n"
-	    "n_a.value 10\nm_b.value 20\ns_c.value U\n"
+	    "n_a.value 10\nm_b.value 20\n"
 	    "multigraph tahoe_storage_allocated\n"
-	    "n_a.value 1.5\nm_b.value U\ns_c.value U\n"
+	    "n_a.value 1.5\n"
 	    "multigraph tahoe_storage_operations_allocate\n"
-	    "n_a.value 5\nm_b.value U\ns_c.value U\n"
+	    "n_a.value 5\n"
 	    "multigraph tahoe_uploader_files_uploaded\n"
-	    "n_a.value U\nm_b.value U\ns_c.value U\n");
+	    "s_c.value U\n");
 	free(text);
 }
 END_TEST
@@ -1226,7 +1267,7 @@ START_TEST(test_multigraph_empty)
 			put_node("a", "n", NOW, NULL, s);
 		conf = config("tally_load_avg");
 		vals = fetch("tally_load_avg", NULL);
-		ck_assert_str_eq(vals, round == 0 ? "" : "n_a.value U\n");
+		ck_assert_str_eq(vals, "");
 
 		text = multi(0);
 		ck_assert_int_gt(asprintf(&want, "multigraph tally_load_avg\n"

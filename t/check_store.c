@@ -693,13 +693,13 @@ START_TEST(test_unknown_format)
 {
 	struct store	*st;
 
-	raw_env("meta", "format", "2");
+	raw_env("meta", "format", "3");
 	ck_assert_int_eq(store_open(&st, dir, 0, err, sizeof err),
 	    TALLY_EFORMAT);
-	ck_assert_msg(strstr(err, "format '2'") != NULL, "%s", err);
+	ck_assert_msg(strstr(err, "format '3'") != NULL, "%s", err);
 	ck_assert_int_eq(store_open(&st, dir, STORE_RDONLY, err, sizeof err),
 	    TALLY_EFORMAT);
-	ck_assert_msg(strstr(err, "format '2'") != NULL, "%s", err);
+	ck_assert_msg(strstr(err, "format '3'") != NULL, "%s", err);
 }
 END_TEST
 

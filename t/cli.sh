@@ -648,7 +648,7 @@ printf 'VERSION=3\nformat=print\ntype=btree\nHEADER=END\n colour\n blue\nDATA=EN
     mdb_load "$T/foreign" 2>"$T/mdb_load.err" || fail "mdb_load: $(cat "$T/mdb_load.err")"
 # A tally database of a future format.
 fmt=$(db_copy future)
-db_put meta format 2 "$fmt"
+db_put meta format 3 "$fmt"
 # A data.mdb cut short: its pages are gone (LMDB itself would SIGBUS).
 cut=$(db_copy truncated)
 truncate -s 8192 "$cut/data.mdb"
@@ -658,7 +658,7 @@ declare -A WANT=(
 	[$T/empty]='no database yet'
 	[$T/garbage]='not an LMDB environment'
 	[$T/foreign]='not a tally database'
-	[$fmt]="database format '2' is not supported"
+	[$fmt]="database format '3' is not supported"
 	# tally's SIGBUS handler, or the store finding it short first.
 	[$cut]='(bus error reading data\.mdb: the database is truncated or damaged|damaged \(.*truncated)'
 )
@@ -740,7 +740,7 @@ ls "$T" | grep -q 'x\.prom' && fail "a temporary export file was left: $(ls "$T"
 
 tally --version
 expect 0 "--version"
-out_has '^tally [0-9]+\.[0-9]+\.[0-9]+ \(database format 1\)$' "--version"
+out_has '^tally [0-9]+\.[0-9]+\.[0-9]+ \(database format 2\)$' "--version"
 tally -h
 expect 0 "-h"
 out_has '^usage: tally ' "-h"

@@ -33,18 +33,18 @@ mdb_dump -p -a "$STATS" >"$T/dump.raw" 2>"$T/dump.err" ||
 
 # Exactly the four named databases (mdb_dump -a lists them in key order).
 dbs=$(sed -n 's/^database=//p' "$T/dump.raw" | sort | tr '\n' ' ')
-[ "$dbs" = "counters meta nodes stats " ] ||
-    fail "named databases are '$dbs', want 'counters meta nodes stats'"
+[ "$dbs" = "counters counters-by-stat meta nodes stats stats-by-stat " ] ||
+    fail "named databases are '$dbs', want 'counters counters-by-stat meta nodes stats stats-by-stat'"
 # mdb_dump -p writes a value as is unless a byte is not printable: the keys
 # and values are text, with no escapes but \0a (newline, in records).
 if grep -v '^\(nodes\)	' "$T/dump" | grep -q '\\'; then
 	fail "escaped (non-printable) bytes in: $(grep '\\' "$T/dump" | head -3)"
 fi
 
-# meta: format = 1, nothing else.
+# meta: format = 2, nothing else.
 meta=$(awk -F '\t' '$1 == "meta"' "$T/dump")
-[ "$meta" = "$(printf 'meta\tformat\t1')" ] ||
-    fail "meta is '$meta', want one record format=1"
+[ "$meta" = "$(printf 'meta\tformat\t2')" ] ||
+    fail "meta is '$meta', want one record format=2"
 
 # nodes: one record, keyed by the node id, one field=value per line.
 nodes=$(awk -F '\t' '$1 == "nodes"' "$T/dump")
@@ -103,6 +103,18 @@ done
 # The get latencies: 200 ops/s for a while, so some gets were timed.
 v=$(db_get stats "$ID/storage_server.latencies.get.mean")
 is_number "$v" || fail "latencies.get.mean = $v, want a number"
+
+# The stat index: each table's keys once more as <stat name>/<node id>,
+# with the same values, and nothing else.
+for t in counters stats; do
+	awk -F '\t' -v t="$t" '$1 == t { n = split($2, p, "/");
+	    print p[2] "/" p[1] "\t" $3 }' "$T/dump" | sort >"$T/want.idx"
+	awk -F '\t' -v t="$t-by-stat" '$1 == t { print $2 "\t" $3 }' \
+	    "$T/dump" | sort >"$T/got.idx"
+	[ -s "$T/got.idx" ] || fail "$t-by-stat is empty"
+	cmp -s "$T/want.idx" "$T/got.idx" ||
+	    fail "$t-by-stat is not $t keyed by stat: $(diff "$T/want.idx" "$T/got.idx" | head -5)"
+done
 
 # Files 0660 (LMDB readers need write access to lock.mdb), even under the
 # umask 022 this test runs with.

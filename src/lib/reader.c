@@ -25,9 +25,14 @@
 /* LMDB's largest key (its default), plus the NUL that seeks past one. */
 #define READER_KEYMAX	512
 
-/* The walk of a node's metrics: wkind is the table being walked. */
+/*
+ * The walk of a node's metrics (wkind: the table being walked) or of a
+ * stat's nodes (READER_WALK_STAT, skind its kind).
+ */
 #define READER_WALK_NONE	0
 #define READER_WALK_END		(-1)
+#define READER_WALK_STAT	3
+#define READER_WALK_STAT_END	4
 
 struct tally_reader {
 	struct store		*st;
@@ -48,6 +53,12 @@ struct tally_reader {
 	int			 wkind;
 	char			 wkey[READER_KEYMAX + 1];
 	size_t			 wlen, wplen;
+
+	/* The walk of tally_reader_stat: by the index, or node by node. */
+	int			 skind;
+	int			 sindex;
+	char			 sname[TALLY_STAT_NAME_MAX + 1];
+	char			 sid[ERROR_QUOTE_LEN];
 };
 
 static int
@@ -279,7 +290,8 @@ tally_reader_next_metric(tally_reader *r, tally_metric *m)
 
 	if ((rc = reader_ready(r, 0)) != 0)
 		return rc;
-	if (r->wkind == READER_WALK_NONE)
+	if (r->wkind == READER_WALK_NONE || r->wkind == READER_WALK_STAT ||
+	    r->wkind == READER_WALK_STAT_END)
 		return error_set(r->errmsg, sizeof r->errmsg, TALLY_ESTATE,
 		    "tally_reader_next_metric: no walk started");
 	while (r->wkind != READER_WALK_END) {
@@ -314,6 +326,135 @@ tally_reader_next_metric(tally_reader *r, tally_metric *m)
 		r->wlen = k.mv_size + 1;
 		reader_metric(r, r->wkind, (const char *)k.mv_data + r->wplen,
 		    k.mv_size - r->wplen, &v, m);
+		return 1;
+	}
+	return 0;
+}
+
+int
+tally_reader_node(tally_reader *r, const char *node_id, tally_node *node)
+{
+	MDB_val	 k, v;
+	int	 rc;
+
+	if ((rc = reader_ready(r, 0)) != 0)
+		return rc;
+	if (!tally_node_id_valid(node_id) || node == NULL)
+		return error_set(r->errmsg, sizeof r->errmsg, TALLY_EINVAL,
+		    "tally_reader_node: invalid node id");
+	k.mv_data = (void *)node_id;
+	k.mv_size = strlen(node_id);
+	rc = store_reader_get_key(&r->r, STORE_NODES, node_id, k.mv_size, &v);
+	if (rc < 0)
+		return reader_err(r, rc, "reading node %s", node_id);
+	if (rc == 0)
+		return TALLY_ENOTFOUND;
+	reader_node(r, &k, &v, node);
+	return 0;
+}
+
+int
+tally_reader_stat(tally_reader *r, const char *name, int kind)
+{
+	int	 rc;
+
+	if ((rc = reader_ready(r, 1)) != 0)
+		return rc;
+	r->wkind = READER_WALK_NONE;
+	if (!tally_stat_name_valid(name) || (kind != TALLY_COUNTER &&
+	    kind != TALLY_STAT))
+		return error_set(r->errmsg, sizeof r->errmsg, TALLY_EINVAL,
+		    "tally_reader_stat: invalid stat name or kind");
+	snprintf(r->sname, sizeof r->sname, "%s", name);
+	r->skind = kind;
+	/* A statsfile of format 1 has no index: its nodes, one by one. */
+	r->sindex = r->st->idx == STORE_IDX_READY;
+	if (r->sindex)
+		r->wplen = (size_t)snprintf(r->wkey, sizeof r->wkey, "%s/",
+		    name);
+	else
+		r->wplen = 0;
+	r->wlen = r->wplen;
+	r->wkind = READER_WALK_STAT;
+	return 0;
+}
+
+/*
+ * The stat walk's next key: of the index under "<stat>/", or of the
+ * nodes table.  1 and the key and value, 0 at the end, or an error.
+ */
+static int
+reader_stat_seek(tally_reader *r, MDB_val *k, MDB_val *v)
+{
+	enum store_db	 db = r->sindex ? STORE_IDX(reader_kind_db(r->skind)) :
+			     STORE_NODES;
+	int		 rc;
+
+	rc = store_reader_seek(&r->r, db, r->wkey, r->wlen, r->wplen,
+	    r->wlen != r->wplen, k, v);
+	if (rc < 0)
+		return reader_err(r, rc, "reading stat %s", r->sname);
+	if (rc == 0) {
+		r->wkind = READER_WALK_STAT_END;
+		return 0;
+	}
+	/* As in a metric walk: the next seek starts just past this key. */
+	if (k->mv_size > READER_KEYMAX - 1) {
+		r->failed = error_set(r->errmsg, sizeof r->errmsg,
+		    TALLY_ESTORE, "statsfile %s: stat %s: a key of %zu bytes, "
+		    "longer than LMDB writes: the statsfile is damaged; see "
+		    "what tally check says, and move it away to start afresh",
+		    store_path(r->st), r->sname, k->mv_size);
+		return r->failed;
+	}
+	memcpy(r->wkey, k->mv_data, k->mv_size);
+	r->wkey[k->mv_size] = '\0';
+	r->wlen = k->mv_size + 1;
+	return 1;
+}
+
+int
+tally_reader_next_stat(tally_reader *r, const char **node_id,
+    tally_metric *m)
+{
+	MDB_val		 k, v;
+	const char	*id;
+	size_t		 ilen, slen = strlen(r->sname);
+	int		 rc;
+
+	if ((rc = reader_ready(r, 0)) != 0)
+		return rc;
+	if (r->wkind != READER_WALK_STAT && r->wkind != READER_WALK_STAT_END)
+		return error_set(r->errmsg, sizeof r->errmsg, TALLY_ESTATE,
+		    "tally_reader_next_stat: no stat walk started");
+	while (r->wkind == READER_WALK_STAT) {
+		if ((rc = reader_stat_seek(r, &k, &v)) <= 0)
+			return rc;
+		id = (const char *)k.mv_data + r->wplen;
+		ilen = k.mv_size - r->wplen;
+		if (!r->sindex) {
+			/* Node by node: this one's value, if it has one. */
+			if (!name_node_id_valid(id, ilen))
+				continue;
+			rc = store_reader_get(&r->r, reader_kind_db(r->skind),
+			    id, ilen, r->sname, slen, &v);
+			if (rc < 0)
+				return reader_err(r, rc, "reading node %.*s",
+				    (int)ilen, id);
+			if (rc == 0)
+				continue;
+		}
+		reader_metric(r, r->skind, r->sname, slen, &v, m);
+		*node_id = r->sid;
+		if (!name_node_id_valid(id, ilen)) {
+			error_quote(r->sid, sizeof r->sid, id, ilen);
+			m->error = "not a valid node id";
+			m->value = NAN;
+			m->counter = 0;
+		} else {
+			memcpy(r->sid, id, ilen);
+			r->sid[ilen] = '\0';
+		}
 		return 1;
 	}
 	return 0;

@@ -34,6 +34,7 @@ struct store {
 	pid_t		 pid;
 	MDB_env		*env;		/* NULL: to be opened again */
 	MDB_dbi		 dbi[STORE_NDB];
+	int		 idx;		/* STORE_IDX_*: the index tables' state */
 	pthread_mutex_t	 lock;	/* one transaction at a time */
 
 	/* LMDB's figures, for the checks and messages; under lock. */
@@ -65,10 +66,16 @@ struct store {
 	char		 damage[TALLY_ERRLEN];
 };
 
+/* store->idx: no index open; opened in the live write txn; open. */
+#define STORE_IDX_NONE		0
+#define STORE_IDX_PENDING	1
+#define STORE_IDX_READY		2
+
 /* A function run under the guard (store_run), with the store's lock held. */
 typedef int (*store_fn)(struct store *, void *, char *, size_t);
 
 /* store.c */
+const char *store_db_name(enum store_db);
 int	 store_set_damaged(struct store *, const char *, char *, size_t);
 void	 store_atfork_prepare(void);
 void	 store_atfork_release(void);
@@ -107,6 +114,18 @@ int	 store_check_files(struct store *, struct stat *, char *, size_t);
 int	 store_check_size(struct store *, char *, size_t);
 int	 store_check_live(struct store *, char *, size_t);
 
+/* store-index.c */
+int	 store_index_ready(struct store *, MDB_txn *);
+void	 store_index_end(struct store *, int);
+int	 store_index_put(struct store *, MDB_txn *, enum store_db,
+	     const char *, size_t, const char *, size_t, const MDB_val *);
+int	 store_index_del(struct store *, MDB_txn *, enum store_db,
+	     const char *, size_t, const char *, size_t);
+int	 store_index_fill(struct store *, MDB_txn *, enum store_db);
+
+/* store-write.c */
+int	 store_walk_range(MDB_cursor *, const char *, size_t, size_t);
+
 /* store-read.c */
 int	 store_lock(struct store *, char *, size_t);
 /*
@@ -130,6 +149,9 @@ int	 store_reader_begin(struct store *, struct store_reader *,
 	     char *, size_t);
 /* Next node: 1 and its id/record, 0 at the end, or a TALLY_E* code. */
 int	 store_reader_next(struct store_reader *, MDB_val *, MDB_val *);
+/* Look up key in db; 1 found, 0 not, or a TALLY_E* code. */
+int	 store_reader_get_key(struct store_reader *, enum store_db,
+	     const char *, size_t, MDB_val *);
 /* Look up <node>/<stat> in db; 1 found, 0 not, or a TALLY_E* code. */
 int	 store_reader_get(struct store_reader *, enum store_db,
 	     const char *, size_t, const char *, size_t, MDB_val *);

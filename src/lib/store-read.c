@@ -362,11 +362,27 @@ store_rget_fn(struct store *s, void *arg, char *err, size_t errlen)
 }
 
 int
+store_reader_get_key(struct store_reader *r, enum store_db db,
+    const char *key, size_t klen, MDB_val *val)
+{
+	struct store_rget_arg	 a;
+
+	if (r->txn == NULL)
+		return TALLY_ESTORE;
+	a.r = r;
+	a.db = db;
+	a.k.mv_data = (void *)key;
+	a.k.mv_size = klen;
+	a.val = val;
+	return store_reader_after(r, store_run(r->st, store_rget_fn, &a,
+	    NULL, 0));
+}
+
+int
 store_reader_get(struct store_reader *r, enum store_db db, const char *node,
     size_t nlen, const char *stat, size_t slen, MDB_val *val)
 {
-	struct store_rget_arg	 a;
-	char			 key[STORE_KEYMAX];
+	char	 key[STORE_KEYMAX];
 
 	if (r->txn == NULL)
 		return TALLY_ESTORE;
@@ -375,13 +391,7 @@ store_reader_get(struct store_reader *r, enum store_db db, const char *node,
 	memcpy(key, node, nlen);
 	key[nlen] = '/';
 	memcpy(key + nlen + 1, stat, slen);
-	a.r = r;
-	a.db = db;
-	a.k.mv_data = key;
-	a.k.mv_size = nlen + 1 + slen;
-	a.val = val;
-	return store_reader_after(r, store_run(r->st, store_rget_fn, &a,
-	    NULL, 0));
+	return store_reader_get_key(r, db, key, nlen + 1 + slen, val);
 }
 
 struct store_rseek_arg {

@@ -83,7 +83,9 @@ store_merge(struct store *s, MDB_txn *txn, enum store_db db,
 		} else
 			cmp = -1;
 		if (cmp < 0) {		/* gone from the snapshot */
-			if ((rc = mdb_cursor_del(cur, 0)) != 0)
+			if ((rc = store_index_del(s, txn, db, node, plen - 1,
+			    (const char *)k.mv_data + plen, k.mv_size -
+			    plen)) != 0 || (rc = mdb_cursor_del(cur, 0)) != 0)
 				break;
 		} else if (cmp == 0) {
 			/*
@@ -94,11 +96,15 @@ store_merge(struct store *s, MDB_txn *txn, enum store_db db,
 			if (v.mv_size == nv.mv_size &&
 			    memcmp(v.mv_data, nv.mv_data, nv.mv_size) == 0)
 				;
-			else if ((rc = mdb_cursor_put(cur, &nk, &nv, 0)) != 0)
+			else if ((rc = mdb_cursor_put(cur, &nk, &nv, 0)) != 0 ||
+			    (rc = store_index_put(s, txn, db, node, plen - 1,
+			    key + plen, nk.mv_size - plen, &nv)) != 0)
 				break;
 		} else {		/* new in the snapshot */
 			i++;
-			if ((rc = mdb_cursor_put(cur, &nk, &nv, 0)) != 0)
+			if ((rc = mdb_cursor_put(cur, &nk, &nv, 0)) != 0 ||
+			    (rc = store_index_put(s, txn, db, node, plen - 1,
+			    key + plen, nk.mv_size - plen, &nv)) != 0)
 				break;
 		}
 		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
@@ -155,7 +161,7 @@ store_write_txn(struct store *s, MDB_txn *txn, const char *node,
  * A key's page is its address rounded down to the page size: mapped pages
  * are aligned, as the map is.
  */
-static int
+int
 store_walk_range(MDB_cursor *cur, const char *prefix, size_t plen,
     size_t psize)
 {
@@ -218,8 +224,11 @@ store_prewalk(struct store *s, const char *const *nodes, size_t n,
 		return rc;
 	if ((rc = mdb_dbi_open(txn, NULL, 0, &main)) != 0)
 		goto out;
-	for (db = -2; db < STORE_NDB && rc == 0; db++) {
-		/* The free database, the main one, then ours. */
+	for (db = -2; db <= STORE_STATS && rc == 0; db++) {
+		/*
+		 * The free database, the main one, then ours; the index's
+		 * deletes walk their own pages (store_index_del).
+		 */
 		if ((rc = store_cursor(txn, db == -2 ? 0 : db == -1 ? main :
 		    s->dbi[db], &cur)) != 0)
 			break;
@@ -289,11 +298,14 @@ store_write_fn(struct store *s, void *arg, char *err, size_t errlen)
 	for (tries = 0; tries < 16; tries++) {
 		if ((rc = store_begin(s, 0, &txn, err, errlen)) != 0)
 			return rc;
+		rc = store_index_ready(s, txn);
 		for (i = 0; i < w->n && rc == 0; i++)
 			rc = store_write_txn(s, txn, w->slots[i].node_id,
 			    strlen(w->slots[i].node_id), w->slots[i].rn,
 			    w->slots[i].snap);
-		if ((again = store_retry(s, txn, &rc, err, errlen)) < 0)
+		again = store_retry(s, txn, &rc, err, errlen);
+		store_index_end(s, again == 0 && rc == 0);
+		if (again < 0)
 			return rc;
 		if (!again)
 			break;
@@ -373,21 +385,25 @@ store_write_slot(struct store *s, const char *node,
 
 /* ---- deleting ----------------------------------------------------------- */
 
+/* Delete db's keys under key (<node>/), and their index entries. */
 static int
-store_delete_prefix(MDB_txn *txn, MDB_dbi dbi, const char *key, size_t plen)
+store_delete_prefix(struct store *s, MDB_txn *txn, enum store_db db,
+    const char *key, size_t plen)
 {
 	MDB_cursor	*cur;
 	MDB_val		 k, v;
 	int		 rc;
 
-	if ((rc = store_cursor(txn, dbi, &cur)) != 0)
+	if ((rc = store_cursor(txn, s->dbi[db], &cur)) != 0)
 		return rc;
 	k.mv_data = (void *)key;
 	k.mv_size = plen;
 	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
 	while (rc == 0 && k.mv_size > plen && memcmp(k.mv_data, key,
 	    plen) == 0) {
-		if ((rc = mdb_cursor_del(cur, 0)) != 0)
+		if ((rc = store_index_del(s, txn, db, key, plen - 1,
+		    (const char *)k.mv_data + plen, k.mv_size - plen)) != 0 ||
+		    (rc = mdb_cursor_del(cur, 0)) != 0)
 			break;
 		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
 	}
@@ -418,6 +434,11 @@ store_delete_fn(struct store *s, void *arg, char *err, size_t errlen)
 	    (rc = store_prewalk(s, &a->node, 1, err, errlen)) != 0 ||
 	    (rc = store_begin(s, 0, &txn, err, errlen)) != 0)
 		return rc;
+	if ((rc = store_index_ready(s, txn)) != 0) {
+		store_abort(s, txn);
+		store_index_end(s, 0);
+		return store_lmdb_err(s, rc, err, errlen, "delete slot");
+	}
 	k.mv_data = (void *)a->node;
 	k.mv_size = nlen;
 	if (a->before > INT64_MIN && (rc = mdb_get(txn, s->dbi[STORE_NODES],
@@ -431,6 +452,7 @@ store_delete_fn(struct store *s, void *arg, char *err, size_t errlen)
 			kept = "its snapshot is not that old";
 		if (kept != NULL) {
 			store_abort(s, txn);
+			store_index_end(s, 0);
 			return error_set(err, errlen, TALLY_ESTATE, "statsfile "
 			    "%s: node %s kept: %s", s->qpath, a->node, kept);
 		}
@@ -439,19 +461,20 @@ store_delete_fn(struct store *s, void *arg, char *err, size_t errlen)
 		rc = mdb_del(txn, s->dbi[STORE_NODES], &k, NULL);
 	if (rc == MDB_NOTFOUND) {
 		store_abort(s, txn);
+		store_index_end(s, 0);
 		return error_set(err, errlen, TALLY_ENOTFOUND, "statsfile %s: "
 		    "no node %s", s->qpath, a->node);
 	}
 	if (rc == 0)
-		rc = store_delete_prefix(txn, s->dbi[STORE_COUNTERS], key,
+		rc = store_delete_prefix(s, txn, STORE_COUNTERS, key,
 		    nlen + 1);
 	if (rc == 0)
-		rc = store_delete_prefix(txn, s->dbi[STORE_STATS], key,
-		    nlen + 1);
+		rc = store_delete_prefix(s, txn, STORE_STATS, key, nlen + 1);
 	if (rc == 0)
 		rc = store_commit(s, txn);
 	else
 		store_abort(s, txn);
+	store_index_end(s, rc == 0);
 	if (rc != 0)
 		return store_lmdb_err(s, rc, err, errlen, "delete slot");
 	return 0;

@@ -68,8 +68,15 @@ static struct store	*store_list;
 static pthread_once_t	 store_once = PTHREAD_ONCE_INIT;
 
 static const char *store_db_names[STORE_NDB] = {
-	"meta", "nodes", "counters", "stats"
+	"meta", "nodes", "counters", "stats", "counters-by-stat",
+	"stats-by-stat"
 };
+
+const char *
+store_db_name(enum store_db db)
+{
+	return store_db_names[db];
+}
 
 static int	store_open_env(struct store *, char *, size_t);
 
@@ -247,9 +254,14 @@ store_abort(struct store *s, MDB_txn *txn)
 	mdb_txn_abort(txn);
 }
 
+/*
+ * The format in meta: TALLY_DB_FORMAT, or 1 (no stat index yet: its first
+ * write converts it, store-index.c).  A writer sets it in a new
+ * environment.  *fmt: the format found or set.
+ */
 static int
-store_check_format(struct store *s, MDB_txn *txn, int create, char *err,
-    size_t errlen)
+store_check_format(struct store *s, MDB_txn *txn, int create, int *fmt,
+    char *err, size_t errlen)
 {
 	MDB_val	 k = { 6, (void *)"format" }, v;
 	char	 want[8], q[ERROR_QUOTE_LEN];
@@ -263,6 +275,7 @@ store_check_format(struct store *s, MDB_txn *txn, int create, char *err,
 		rc = mdb_put(txn, s->dbi[STORE_META], &k, &v, 0);
 		if (rc != 0)
 			return store_lmdb_err(s, rc, err, errlen, "set format");
+		*fmt = 0;	/* new: its tables are made now */
 		return 0;
 	}
 	if (rc == MDB_NOTFOUND)
@@ -270,19 +283,27 @@ store_check_format(struct store *s, MDB_txn *txn, int create, char *err,
 		    "not a tally database (meta has no format key)", s->qpath);
 	if (rc != 0)
 		return store_lmdb_err(s, rc, err, errlen, "read format");
+	if (v.mv_size == 1 && *(const char *)v.mv_data == '1') {
+		*fmt = 1;
+		return 0;
+	}
 	if (v.mv_size != (size_t)n || memcmp(v.mv_data, want, n) != 0)
 		return error_set(err, errlen, TALLY_EFORMAT, "statsfile %s: "
 		    "database format '%s' is not supported (this tally "
-		    "reads format %d)", s->qpath, error_quote(q, 40,
+		    "reads formats 1 and %d)", s->qpath, error_quote(q, 40,
 		    v.mv_data, v.mv_size > 32 ? 32 : v.mv_size),
 		    TALLY_DB_FORMAT);
+	*fmt = TALLY_DB_FORMAT;
 	return 0;
 }
 
 /*
  * Open the named databases.  A writer creates them in a new environment,
  * but refuses an environment that holds something else: its main
- * database's keys would then not be exactly our four tables.
+ * database's keys would then not be exactly our tables.  The stat index
+ * is opened in a statsfile of the current format (and made in a new one);
+ * one of format 1 has none until its first write (store-index.c), and
+ * its readers do without.
  */
 static int
 store_open_dbs(struct store *s, char *err, size_t errlen)
@@ -290,7 +311,7 @@ store_open_dbs(struct store *s, char *err, size_t errlen)
 	MDB_txn		*txn;
 	MDB_dbi		 main;
 	MDB_stat	 ms;
-	int		 rc, i, rdonly = s->flags & STORE_RDONLY;
+	int		 rc, i, fmt = 1, rdonly = s->flags & STORE_RDONLY;
 	unsigned	 flags = rdonly ? 0 : MDB_CREATE;
 
 	if ((rc = store_begin(s, rdonly ? MDB_RDONLY : 0, &txn, err,
@@ -309,14 +330,19 @@ store_open_dbs(struct store *s, char *err, size_t errlen)
 			    "tally database (no meta table)", s->qpath);
 		}
 	}
+	s->idx = STORE_IDX_NONE;
 	for (i = 0; i < STORE_NDB; i++) {
 		/* Meta first: an unknown format is refused by its name. */
 		if (i == STORE_NODES && (rc = store_check_format(s, txn,
-		    !rdonly, err, errlen)) != 0) {
+		    !rdonly, &fmt, err, errlen)) != 0) {
 			store_abort(s, txn);
 			return rc;
 		}
-		rc = mdb_dbi_open(txn, store_db_names[i], flags, &s->dbi[i]);
+		if (i >= STORE_COUNTERS_IDX && fmt == 1)
+			break;
+		/* The index is made with a new statsfile, never after. */
+		rc = mdb_dbi_open(txn, store_db_names[i], i >=
+		    STORE_COUNTERS_IDX && fmt != 0 ? 0 : flags, &s->dbi[i]);
 		if (rc == MDB_NOTFOUND) {
 			store_abort(s, txn);
 			return error_set(err, errlen, TALLY_EFORMAT,
@@ -331,13 +357,18 @@ store_open_dbs(struct store *s, char *err, size_t errlen)
 		}
 		if (rc != 0)
 			goto lmdb;
+		if (i == STORE_STATS_IDX)
+			s->idx = STORE_IDX_READY;
 	}
 	/* Committing, even read-only, keeps the handles for later txns. */
-	if ((rc = store_commit(s, txn)) != 0)
+	if ((rc = store_commit(s, txn)) != 0) {
+		s->idx = STORE_IDX_NONE;
 		return store_lmdb_err(s, rc, err, errlen, "commit");
+	}
 	return 0;
 lmdb:
 	store_abort(s, txn);
+	s->idx = STORE_IDX_NONE;
 	return store_lmdb_err(s, rc, err, errlen, "open tables");
 }
 

@@ -253,8 +253,13 @@ int	 furl_addr_loopback(const struct sockaddr *);
 #define STORE_MAPSIZE_MAX	(1UL << 40)
 #define STORE_MAXDBS		8
 #define STORE_MAXREADERS	510
+/*
+ * The tables; the last two are the stat index of format 2 (store-index.c):
+ * each is its node-major table two places before, keyed stat first.
+ */
 enum store_db { STORE_META, STORE_NODES, STORE_COUNTERS, STORE_STATS,
-	STORE_NDB };
+	STORE_COUNTERS_IDX, STORE_STATS_IDX, STORE_NDB };
+#define STORE_IDX(db)	((enum store_db)((db) + 2))
 struct store;
 /* The smallest map a store opens with; tests lower it to exercise growth. */
 extern size_t store_mapsize_min;
