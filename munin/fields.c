@@ -108,31 +108,31 @@ plugin_names_init(struct plugin_names *pn)
 void
 plugin_names_free(struct plugin_names *pn)
 {
-	free(pn->names);
 	free(pn->table);
 	memset(pn, 0, sizeof *pn);
 }
 
-const char *
-plugin_names_at(const struct plugin_names *pn, size_t i)
+/* FNV-1a, 64 bits, never 0 (a free slot). */
+static uint64_t
+plugin_hash64(const char *s)
 {
-	return pn->names + i * PLUGIN_FIELD_LEN;
+	const unsigned char	*p = (const unsigned char *)s;
+	uint64_t		 h = UINT64_C(14695981039346656037);
+
+	while (*p != '\0')
+		h = (h ^ *p++) * UINT64_C(1099511628211);
+	return h != 0 ? h : 1;
 }
 
+/* The slot of h: where it is (*found) or would go. */
 static size_t
-plugin_names_slot(const struct plugin_names *pn, const char *name,
-    int *found)
+plugin_names_slot(const struct plugin_names *pn, uint64_t h, int *found)
 {
 	size_t	 mask = pn->tcap - 1, i;
 
-	i = plugin_hash(name, strlen(name)) & mask;
-	for (;; i = (i + 1) & mask) {
-		if (pn->table[i] == 0) {
-			*found = 0;
-			return i;
-		}
-		if (strcmp(plugin_names_at(pn, pn->table[i] - 1), name) == 0) {
-			*found = 1;
+	for (i = (size_t)(h ^ h >> 32) & mask;; i = (i + 1) & mask) {
+		if (pn->table[i] == 0 || pn->table[i] == h) {
+			*found = pn->table[i] == h;
 			return i;
 		}
 	}
@@ -142,27 +142,22 @@ plugin_names_slot(const struct plugin_names *pn, const char *name,
 static int
 plugin_names_grow(struct plugin_names *pn)
 {
-	size_t		 cap = pn->cap ? pn->cap * 2 : 256, tcap = cap * 4;
-	size_t		 i, slot;
-	char		*names;
-	uint32_t	*table;
+	uint64_t	*old = pn->table;
+	size_t		 otcap = pn->tcap, i;
 	int		 found;
 
-	if (cap > UINT32_MAX / 4)
+	pn->tcap = otcap ? otcap * 2 : 4096;
+	if (pn->tcap > SIZE_MAX / sizeof *old ||
+	    (pn->table = calloc(pn->tcap, sizeof *old)) == NULL) {
+		pn->table = old;
+		pn->tcap = otcap;
 		return TALLY_ENOMEM;
-	if ((names = realloc(pn->names, cap * PLUGIN_FIELD_LEN)) == NULL)
-		return TALLY_ENOMEM;
-	pn->names = names;
-	if ((table = calloc(tcap, sizeof *table)) == NULL)
-		return TALLY_ENOMEM;
-	free(pn->table);
-	pn->table = table;
-	pn->tcap = tcap;
-	pn->cap = cap;
-	for (i = 0; i < pn->n; i++) {
-		slot = plugin_names_slot(pn, plugin_names_at(pn, i), &found);
-		pn->table[slot] = (uint32_t)(i + 1);
 	}
+	for (i = 0; i < otcap; i++)
+		if (old[i] != 0)
+			pn->table[plugin_names_slot(pn, old[i], &found)] =
+			    old[i];
+	free(old);
 	return 0;
 }
 
@@ -170,10 +165,11 @@ int
 plugin_names_add(struct plugin_names *pn, char *field)
 {
 	size_t		 base = strlen(field), slot;
+	uint64_t	 h;
 	unsigned	 k = 1;
 	int		 found, rc;
 
-	if (pn->n == pn->cap && (rc = plugin_names_grow(pn)) != 0)
+	if (2 * (pn->n + 1) > pn->tcap && (rc = plugin_names_grow(pn)) != 0)
 		return rc;
 	/*
 	 * Nodes come in id order, so the first of a clash keeps the plain
@@ -181,12 +177,13 @@ plugin_names_add(struct plugin_names *pn, char *field)
 	 * may itself be taken (a node nicknamed "x_2"): keep counting.
 	 */
 	for (;;) {
-		slot = plugin_names_slot(pn, field, &found);
+		h = plugin_hash64(field);
+		slot = plugin_names_slot(pn, h, &found);
 		if (!found)
 			break;
 		snprintf(field + base, PLUGIN_FIELD_LEN - base, "_%u", ++k);
 	}
-	memcpy(pn->names + pn->n * PLUGIN_FIELD_LEN, field, PLUGIN_FIELD_LEN);
-	pn->table[slot] = (uint32_t)(++pn->n);
+	pn->table[slot] = h;
+	pn->n++;
 	return 0;
 }

@@ -177,12 +177,18 @@ uint32_t plugin_hash(const char *, size_t);
 size_t	 plugin_field_name(const char *, size_t, const char *, size_t,
 	     char *);
 
-/* The set of field names given out in one run, to make them unique. */
+/*
+ * The set of field names given out in one run, to make them unique: the
+ * 64-bit hashes of the names (FNV-1a), not the names, so that a run over
+ * 10,000 nodes touches a few pages, not a megabyte.  Two names whose
+ * hashes are equal count as one (a suffix follows): at 10,000 names the
+ * odds are about one in 10^11, and a run still gives the same answer
+ * every time.
+ */
 struct plugin_names {
-	char		*names;		/* cap slots of PLUGIN_FIELD_LEN */
-	size_t		 n, cap;
-	uint32_t	*table;		/* open addressing, 1 + index; 0 free */
-	size_t		 tcap;		/* a power of two, > 2 * cap */
+	uint64_t	*table;		/* open addressing; 0 free */
+	size_t		 n;		/* names in it */
+	size_t		 tcap;		/* a power of two, >= 2 * n */
 };
 void	 plugin_names_init(struct plugin_names *);
 void	 plugin_names_free(struct plugin_names *);
@@ -191,8 +197,6 @@ void	 plugin_names_free(struct plugin_names *);
  * "_2", "_3", ... and add it.  Returns 0 or TALLY_ENOMEM.
  */
 int	 plugin_names_add(struct plugin_names *, char *);
-/* The i-th name added. */
-const char *plugin_names_at(const struct plugin_names *, size_t);
 
 /* run.c */
 /*

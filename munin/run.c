@@ -130,19 +130,30 @@ struct plugin_val {
 };
 
 /*
- * The nodes of one run, read once through the run's reader and copied,
- * each with its unique field (the names set's i-th name is node i's);
- * graphs then look their values up by id.
+ * A node as a run shows it: copied from the reader, with its field name,
+ * unique in the run.  A multigraph run keeps every node; one graph's run
+ * needs only the node at hand.
  */
 struct plugin_node {
 	char		 id[TALLY_NODE_ID_MAX + 1];
 	char		 nickname[TALLY_NICKNAME_MAX + 1];
 	char		 source[PLUGIN_SOURCE_LEN];
+	char		 field[PLUGIN_FIELD_LEN];
 	int64_t		 time;
 	size_t		 flen;	/* of its field name */
-	struct plugin_val val;	/* one graph's run: its value */
 };
 
+/* Copy s into buf of size bytes, cut if it must be. */
+static void
+plugin_copy(char *buf, size_t size, const char *s)
+{
+	size_t	 n = strlen(s);
+
+	if (n >= size)
+		n = size - 1;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+}
 
 struct plugin_run {
 	tally_reader		*r;
@@ -150,18 +161,13 @@ struct plugin_run {
 	struct plugin_node	*nodes;
 	size_t			 n, cap;
 	struct plugin_names	 names;
+	struct plugin_node	 one;	/* one graph's run: the node at hand */
 	time_t			 now;
 	FILE			*errf;
 	char			*err;
 	size_t			 errlen;
 	struct plugin_buf	 buf;
 };
-
-static const char *
-plugin_run_field(const struct plugin_run *run, size_t i)
-{
-	return plugin_names_at(&run->names, i);
-}
 
 static void
 plugin_run_end(struct plugin_run *run)
@@ -174,28 +180,44 @@ plugin_run_end(struct plugin_run *run)
 }
 
 /*
- * Keep a node that can be shown, with its field name; report one that
- * cannot on errf.  The node array grows geometrically: a run allocates
- * O(log n) times, never per node.
+ * Copy a node that can be shown into *node, with its field name; one that
+ * cannot is reported on warnf (if set): 1.  0, or TALLY_ENOMEM.
+ */
+static int
+plugin_run_node(struct plugin_run *run, const tally_node *tn,
+    struct plugin_node *node, FILE *warnf)
+{
+	if (tn->error != NULL) {
+		/* An invalid id comes quoted, as the path. */
+		plugin_warn(warnf, tally_node_id_valid(tn->id) ?
+		    "statsfile %s: skipping node %s: %s" :
+		    "statsfile %s: skipping node '%s': %s", run->qpath,
+		    tn->id, tn->error);
+		return 1;
+	}
+	plugin_copy(node->id, sizeof node->id, tn->id);
+	plugin_copy(node->nickname, sizeof node->nickname, tn->nickname);
+	plugin_copy(node->source, sizeof node->source, tn->source);
+	node->time = tn->time;
+	plugin_field_name(node->nickname, strlen(node->nickname), node->id,
+	    strlen(node->id), node->field);
+	if (plugin_names_add(&run->names, node->field) != 0)
+		return TALLY_ENOMEM;
+	node->flen = strlen(node->field);
+	return 0;
+}
+
+/*
+ * Keep a node of a multigraph run.  The array grows geometrically: a run
+ * allocates O(log n) times, never per node.
  */
 static int
 plugin_run_add(struct plugin_run *run, const tally_node *tn)
 {
-	struct plugin_node	*nodes, *node;
-	char			 field[PLUGIN_FIELD_LEN];
+	struct plugin_node	*nodes;
 	size_t			 cap;
+	int			 rc;
 
-	if (tn->error != NULL && !tally_node_id_valid(tn->id)) {
-		/* The id comes quoted, as the path. */
-		plugin_warn(run->errf, "statsfile %s: skipping node '%s': %s",
-		    run->qpath, tn->id, tn->error);
-		return 0;
-	}
-	if (tn->error != NULL) {
-		plugin_warn(run->errf, "statsfile %s: skipping node %s: %s",
-		    run->qpath, tn->id, tn->error);
-		return 0;
-	}
 	if (run->n == run->cap) {
 		cap = run->cap ? run->cap * 2 : 64;
 		if ((nodes = realloc(run->nodes, cap * sizeof *nodes)) == NULL)
@@ -203,18 +225,10 @@ plugin_run_add(struct plugin_run *run, const tally_node *tn)
 		run->nodes = nodes;
 		run->cap = cap;
 	}
-	node = &run->nodes[run->n];
-	snprintf(node->id, sizeof node->id, "%s", tn->id);
-	snprintf(node->nickname, sizeof node->nickname, "%s", tn->nickname);
-	snprintf(node->source, sizeof node->source, "%s", tn->source);
-	node->time = tn->time;
-	plugin_field_name(node->nickname, strlen(node->nickname), node->id,
-	    strlen(node->id), field);
-	if (plugin_names_add(&run->names, field) != 0)
-		return TALLY_ENOMEM;
-	node->flen = strlen(field);
-	run->n++;
-	return 0;
+	if ((rc = plugin_run_node(run, tn, &run->nodes[run->n],
+	    run->errf)) == 0)
+		run->n++;
+	return rc < 0 ? rc : 0;
 }
 
 /*
@@ -305,6 +319,15 @@ plugin_value(const struct plugin_graph *g, const char *id,
 	d = m->value;
 	if (!isfinite(d))
 		return 0;		/* nan: unknown; inf: not graphable */
+	/*
+	 * A finite stat's stored text is what libtally wrote (tally(5)), or
+	 * at least what strtod read it from: digits, a sign, a point, an
+	 * exponent.  Printed as it is, it costs no formatting.
+	 */
+	if (!g->derive && strlen(m->text) < PLUGIN_NUMLEN) {
+		memcpy(num, m->text, strlen(m->text));
+		return strlen(m->text);
+	}
 	if (g->derive) {
 		/* rrdtool takes only integers for DERIVE. */
 		d *= g->scale > 1 ? g->scale : 1;
@@ -373,154 +396,78 @@ plugin_run_present(struct plugin_run *run, const struct plugin_graph *g)
 	return plugin_run_next(run, &id, &m);
 }
 
-/*
- * One graph's run: the nodes that have g's stat, each looked up by id,
- * with its value.  A node of the index that has no record is reported
- * and skipped (tally check says more).
- */
-static int
-plugin_run_graph(struct plugin_run *run, const struct plugin_graph *g)
-{
-	tally_metric	 m;
-	tally_node	 tn;
-	const char	*id;
-	size_t		 n0;
-	int		 rc;
-
-	if ((rc = plugin_run_walk(run, g)) != 0)
-		return rc;
-	while ((rc = plugin_run_next(run, &id, &m)) == 1) {
-		struct plugin_val pv;
-
-
-		plugin_run_val(g, id, &m, &pv, run->errf);
-		rc = tally_reader_node(run->r, id, &tn);
-		if (rc == TALLY_ENOTFOUND) {
-			plugin_warn(run->errf, "statsfile %s: skipping node "
-			    "%s: it has %s but no record", run->qpath, id,
-			    g->statid);
-			continue;
-		}
-		if (rc != 0)
-			return plugin_err(run->err, run->errlen, rc, "%s",
-			    tally_reader_errmsg(run->r));
-		n0 = run->n;
-		if ((rc = plugin_run_add(run, &tn)) != 0)
-			return plugin_err(run->err, run->errlen, rc,
-			    "out of memory");
-		if (run->n > n0)
-			run->nodes[n0].val = pv;
-	}
-	return rc;
-}
-
-/*
- * Every graph of t over the run's nodes (read in plugin_run_begin), each
- * graph's walk merged with them: both come in id order, byte by byte.
- * (*valsp)[k * n + i] is node i's value of graph k (PLUGIN_VAL_NONE if
- * it has none); present[k] says whether any node has graph k's stat.
- */
-static int
-plugin_run_collect(struct plugin_run *run, const struct plugin_table *t,
-    struct plugin_val **valsp, unsigned char *present)
-{
-	struct plugin_val	*vals;
-	tally_metric		 m;
-	const char		*id;
-	size_t			 n = run->n, i, k;
-	int			 rc = 0, c;
-
-	*valsp = NULL;
-	if (n > 0 && t->n > SIZE_MAX / sizeof *vals / n)
-		return plugin_err(run->err, run->errlen, TALLY_ENOMEM,
-		    "out of memory");
-	if ((vals = calloc(n * t->n + 1, sizeof *vals)) == NULL)
-		return plugin_err(run->err, run->errlen, TALLY_ENOMEM,
-		    "out of memory");
-	for (k = 0; k < t->n && rc == 0; k++) {
-		if ((rc = plugin_run_walk(run, &t->graphs[k])) != 0)
-			break;
-		i = 0;
-		while ((rc = plugin_run_next(run, &id, &m)) == 1) {
-			c = -1;
-			while (i < n && (c = strcmp(run->nodes[i].id, id)) < 0)
-				i++;
-			if (c != 0)
-				continue;	/* skipped, or no record */
-			plugin_run_val(&t->graphs[k], id, &m,
-			    &vals[k * n + i], run->errf);
-			present[k] = 1;
-		}
-	}
-	if (rc < 0) {
-		free(vals);
-		return rc;
-	}
-	*valsp = vals;
-	return 0;
-}
-
-/* g's config: a line for each node that has its stat (in vals, if set). */
+/* The graph_* lines of g's config. */
 static void
-plugin_run_config(struct plugin_run *run, const struct plugin_graph *g,
-    const struct plugin_val *vals)
+plugin_emit_head(struct plugin_run *run, const struct plugin_graph *g)
+{
+	FILE	*out = run->buf.out;
+
+	plugin_buf_flush(&run->buf);
+	fprintf(out, "graph_title %s\ngraph_vlabel %s\ngraph_category %s\n",
+	    g->title, g->vlabel, g->category);
+	if (g->args != NULL)
+		fprintf(out, "graph_args %s\n", g->args);
+	fprintf(out, "graph_info %s Stat: %s, a line per node.\n", g->info,
+	    g->statid);
+}
+
+/* A multigraph section's first line, and g's graph_* lines if config. */
+static void
+plugin_emit_section(struct plugin_run *run, const struct plugin_graph *g,
+    int config)
+{
+	plugin_buf_flush(&run->buf);
+	fputs("multigraph ", run->buf.out);
+	plugin_graph_name(g, run->buf.out);
+	putc('\n', run->buf.out);
+	if (config)
+		plugin_emit_head(run, g);
+}
+
+/* A node's field lines of g's config. */
+static void
+plugin_emit_config(struct plugin_run *run, const struct plugin_graph *g,
+    const struct plugin_node *node)
 {
 	struct plugin_buf	*pb = &run->buf;
-	const char		*f;
+	const char		*f = node->field;
 	char			 scale[24];
-	size_t			 i, fl, sl = 0;
+	size_t			 fl = node->flen, sl;
 
-	plugin_buf_flush(pb);
-	fprintf(pb->out, "graph_title %s\ngraph_vlabel %s\ngraph_category "
-	    "%s\n", g->title, g->vlabel, g->category);
-	if (g->args != NULL)
-		fprintf(pb->out, "graph_args %s\n", g->args);
-	fprintf(pb->out, "graph_info %s Stat: %s, a line per node.\n",
-	    g->info, g->statid);
-	if (g->scale > 1)
+	plugin_buf_room(pb);
+	plugin_buf_add(pb, f, fl);
+	plugin_buf_str(pb, ".label ");
+	plugin_buf_clean(pb, node->nickname);
+	plugin_buf_str(pb, "\n");
+	plugin_buf_add(pb, f, fl);
+	plugin_buf_str(pb, ".draw LINE1\n");
+	if (g->derive) {
+		plugin_buf_add(pb, f, fl);
+		plugin_buf_str(pb, ".type DERIVE\n");
+		plugin_buf_add(pb, f, fl);
+		plugin_buf_str(pb, ".min 0\n");
+	}
+	if (g->scale > 1) {
 		sl = (size_t)snprintf(scale, sizeof scale, ",%d,/\n",
 		    g->scale);
-	for (i = 0; i < run->n; i++) {
-		const struct plugin_node *node = &run->nodes[i];
-
-		if (vals != NULL && vals[i].state == PLUGIN_VAL_NONE)
-			continue;
-		f = plugin_run_field(run, i);
-		fl = node->flen;
-		plugin_buf_room(pb);
 		plugin_buf_add(pb, f, fl);
-		plugin_buf_str(pb, ".label ");
-		plugin_buf_clean(pb, node->nickname);
-		plugin_buf_str(pb, "\n");
+		plugin_buf_str(pb, ".cdef ");
 		plugin_buf_add(pb, f, fl);
-		plugin_buf_str(pb, ".draw LINE1\n");
-		if (g->derive) {
-			plugin_buf_add(pb, f, fl);
-			plugin_buf_str(pb, ".type DERIVE\n");
-			plugin_buf_add(pb, f, fl);
-			plugin_buf_str(pb, ".min 0\n");
-		}
-		if (g->scale > 1) {
-			plugin_buf_add(pb, f, fl);
-			plugin_buf_str(pb, ".cdef ");
-			plugin_buf_add(pb, f, fl);
-			plugin_buf_add(pb, scale, sl);
-		}
-		plugin_buf_add(pb, f, fl);
-		plugin_buf_str(pb, ".info node ");
-		plugin_buf_str(pb, node->id);
-		plugin_buf_str(pb, ", source ");
-		plugin_buf_clean(pb, node->source);
-		plugin_buf_str(pb, "\n");
+		plugin_buf_add(pb, scale, sl);
 	}
-	plugin_buf_flush(pb);
+	plugin_buf_add(pb, f, fl);
+	plugin_buf_str(pb, ".info node ");
+	plugin_buf_str(pb, node->id);
+	plugin_buf_str(pb, ", source ");
+	plugin_buf_clean(pb, node->source);
+	plugin_buf_str(pb, "\n");
 }
 
-/* Whether node i's snapshot is fresh (PLUGIN_TIME_MIN, above). */
+/* Whether a node's snapshot is fresh (PLUGIN_TIME_MIN, above). */
 static int
-plugin_run_fresh(const struct plugin_run *run, size_t i)
+plugin_node_fresh(const struct plugin_run *run, const struct plugin_node *n)
 {
-	int64_t	 t = run->nodes[i].time, now = (int64_t)run->now;
+	int64_t	 t = n->time, now = (int64_t)run->now;
 
 	/*
 	 * A node whose clock is in the future is not fresh for ever but
@@ -531,31 +478,109 @@ plugin_run_fresh(const struct plugin_run *run, size_t i)
 	    t <= now + PLUGIN_TIME_AHEAD) && t >= now - PLUGIN_STALE;
 }
 
-/*
- * Print g's values: node i's from vals[i] if vals is set (none if it has
- * none), else from the node.  A stale node reads U.
- */
+/* A node's value line; a stale node reads U. */
 static void
-plugin_run_values(struct plugin_run *run, const struct plugin_val *vals)
+plugin_emit_value(struct plugin_run *run, const struct plugin_node *node,
+    const struct plugin_val *v)
 {
 	struct plugin_buf	*pb = &run->buf;
-	const struct plugin_val	*v;
-	size_t			 i;
 
-	for (i = 0; i < run->n; i++) {
-		v = vals != NULL ? &vals[i] : &run->nodes[i].val;
-		if (v->state == PLUGIN_VAL_NONE)
+	plugin_buf_room(pb);
+	plugin_buf_add(pb, node->field, node->flen);
+	plugin_buf_str(pb, ".value ");
+	if (v->len > 0 && plugin_node_fresh(run, node))
+		plugin_buf_add(pb, v->num, v->len);
+	else
+		plugin_buf_str(pb, "U");
+	plugin_buf_str(pb, "\n");
+}
+
+/*
+ * One graph's run, streamed: each node that has g's stat, looked up by id,
+ * printed as soon as it is read: its config lines (config) or its value.
+ * A config with values (dirtyconfig) walks twice, with the same names.
+ * A node of the index that has no record is reported and skipped (tally
+ * check says more); warn says whether this walk reports nodes.
+ */
+static int
+plugin_run_graph(struct plugin_run *run, const struct plugin_graph *g,
+    int config, int warn)
+{
+	struct plugin_node	*node = &run->one;
+	struct plugin_val	 pv;
+	tally_metric		 m;
+	tally_node		 tn;
+	const char		*id;
+	int			 rc;
+
+	plugin_names_free(&run->names);
+	plugin_names_init(&run->names);
+	if ((rc = plugin_run_walk(run, g)) != 0)
+		return rc;
+	while ((rc = plugin_run_next(run, &id, &m)) == 1) {
+		if (!config)
+			plugin_run_val(g, id, &m, &pv, run->errf);
+		rc = tally_reader_node(run->r, id, &tn);
+		if (rc == TALLY_ENOTFOUND) {
+			if (warn)
+				plugin_warn(run->errf, "statsfile %s: skipping "
+				    "node %s: it has %s but no record",
+				    run->qpath, id, g->statid);
 			continue;
-		plugin_buf_room(pb);
-		plugin_buf_add(pb, plugin_run_field(run, i),
-		    run->nodes[i].flen);
-		plugin_buf_str(pb, ".value ");
-		if (v->len > 0 && plugin_run_fresh(run, i))
-			plugin_buf_add(pb, v->num, v->len);
+		}
+		if (rc != 0)
+			return plugin_err(run->err, run->errlen, rc, "%s",
+			    tally_reader_errmsg(run->r));
+		if ((rc = plugin_run_node(run, &tn, node, warn ? run->errf :
+		    NULL)) < 0)
+			return plugin_err(run->err, run->errlen, rc,
+			    "out of memory");
+		if (rc == 1)
+			continue;
+		if (config)
+			plugin_emit_config(run, g, node);
 		else
-			plugin_buf_str(pb, "U");
-		plugin_buf_str(pb, "\n");
+			plugin_emit_value(run, node, &pv);
 	}
+	return rc;
+}
+
+/*
+ * A multigraph section: g's walk merged with the run's nodes (read in
+ * plugin_run_begin; both in id order, byte by byte), printing each node's
+ * config lines (config) or value, and, if header, the section's name (and
+ * graph_* lines) before the first.  1 if some node has g's stat, 0 if
+ * none, or a TALLY_E* code.
+ */
+static int
+plugin_run_section(struct plugin_run *run, const struct plugin_graph *g,
+    int config, int header)
+{
+	struct plugin_val	 pv;
+	tally_metric		 m;
+	const char		*id;
+	size_t			 i = 0, n = run->n;
+	int			 rc, c, found = 0;
+
+	if ((rc = plugin_run_walk(run, g)) != 0)
+		return rc;
+	while ((rc = plugin_run_next(run, &id, &m)) == 1) {
+		c = -1;
+		while (i < n && (c = strcmp(run->nodes[i].id, id)) < 0)
+			i++;
+		if (c != 0)
+			continue;	/* skipped, or no record */
+		if (!found && header)
+			plugin_emit_section(run, g, config);
+		found = 1;
+		if (config)
+			plugin_emit_config(run, g, &run->nodes[i]);
+		else {
+			plugin_run_val(g, id, &m, &pv, run->errf);
+			plugin_emit_value(run, &run->nodes[i], &pv);
+		}
+	}
+	return rc < 0 ? rc : found;
 }
 
 static int
@@ -577,11 +602,10 @@ plugin_config(const char *statsfile, const struct plugin_graph *g, int flags,
 	if ((rc = plugin_run_begin(statsfile, &run, 0, now, out, errf, err,
 	    errlen)) != 0)
 		return rc;
-	if ((rc = plugin_run_graph(run, g)) == 0) {
-		plugin_run_config(run, g, NULL);
-		if (flags & PLUGIN_DIRTY)
-			plugin_run_values(run, NULL);
-	}
+	plugin_emit_head(run, g);
+	rc = plugin_run_graph(run, g, 1, 1);
+	if (rc == 0 && (flags & PLUGIN_DIRTY))
+		rc = plugin_run_graph(run, g, 0, 0);
 	plugin_run_end(run);
 	return rc != 0 ? rc : plugin_output_err(out, err, errlen);
 }
@@ -596,8 +620,7 @@ plugin_fetch(const char *statsfile, const struct plugin_graph *g, time_t now,
 	if ((rc = plugin_run_begin(statsfile, &run, 0, now, out, errf, err,
 	    errlen)) != 0)
 		return rc;
-	if ((rc = plugin_run_graph(run, g)) == 0)
-		plugin_run_values(run, NULL);
+	rc = plugin_run_graph(run, g, 0, 1);
 	plugin_run_end(run);
 	return rc != 0 ? rc : plugin_output_err(out, err, errlen);
 }
@@ -608,45 +631,35 @@ plugin_multigraph(const char *statsfile, const struct plugin_table *t, int flags
 {
 	const struct plugin_graph	*g;
 	struct plugin_run		*run;
-	struct plugin_val		*vals = NULL;
-	unsigned char			*present;
 	size_t				 k;
-	int				 rc, values;
+	int				 rc, any = 0;
 
-	values = !(flags & PLUGIN_CONFIG) || (flags & PLUGIN_DIRTY);
-	if ((present = calloc(t->n + 1, 1)) == NULL)
-		return plugin_err(err, errlen, TALLY_ENOMEM, "out of memory");
 	if ((rc = plugin_run_begin(statsfile, &run, 1, now, out, errf, err,
-	    errlen)) != 0) {
-		free(present);
+	    errlen)) != 0)
 		return rc;
+	/*
+	 * Graph after graph, each a walk of its stat: its config, then its
+	 * values again for a dirty config.  Nothing is kept from one graph
+	 * to the next, so a run over 10,000 nodes holds the nodes only.
+	 */
+	for (k = 0; k < t->n && rc >= 0; k++) {
+		g = &t->graphs[k];
+		rc = plugin_run_section(run, g, flags & PLUGIN_CONFIG, 1);
+		if (rc == 1 && (flags & PLUGIN_CONFIG) &&
+		    (flags & PLUGIN_DIRTY))
+			rc = plugin_run_section(run, g, 0, 0);
+		if (rc == 1)
+			any = 1;
 	}
-	/* Each graph's nodes and values, a config's field lines too. */
-	rc = plugin_run_collect(run, t, &vals, present);
 	/*
 	 * munin-node runs every plugin's config when it starts and drops,
 	 * until it restarts, one that prints nothing: with no data yet,
 	 * answer the first graph, without fields.
 	 */
-	if (rc == 0 && t->n > 0 && memchr(present, 1, t->n) == NULL)
-		present[0] = 1;
-	for (k = 0; k < t->n && rc == 0; k++) {
-		if (!present[k])
-			continue;
-		g = &t->graphs[k];
-		fputs("multigraph ", out);
-		plugin_graph_name(g, out);
-		putc('\n', out);
-		if (flags & PLUGIN_CONFIG)
-			plugin_run_config(run, g, vals + k * run->n);
-		if (values)
-			plugin_run_values(run, vals + k * run->n);
-		plugin_buf_flush(&run->buf);
-	}
+	if (rc >= 0 && !any && t->n > 0)
+		plugin_emit_section(run, &t->graphs[0], flags & PLUGIN_CONFIG);
 	plugin_run_end(run);
-	free(vals);
-	free(present);
-	return rc != 0 ? rc : plugin_output_err(out, err, errlen);
+	return rc < 0 ? rc : plugin_output_err(out, err, errlen);
 }
 
 int

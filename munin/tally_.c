@@ -21,7 +21,10 @@
  * could not be read, 3 the graph table (env.graphs) is bad.  Messages go
  * to stderr, prefixed "tally_: ".
  */
+#include <sys/mman.h>
+
 #include <errno.h>
+#include <stdint.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +40,62 @@
  */
 static const char plugin_magic[] __attribute__((used)) =
     "\n#%# family=auto\n#%# capabilities=autoconf suggest\n";
+
+/*
+ * The whole answer, built in memory: a stdio stream (fopencookie) over a
+ * buffer of our own that doubles.  glibc's open_memstream zeroes and
+ * copies what it grows, and page by page the first touch of new memory
+ * traps into the kernel: a fifth of a fetch over 10,000 nodes, more of
+ * tally_all.  The buffer is mapped here, grown with mremap (no copy), and
+ * each new part is populated in one call (MADV_POPULATE_WRITE, Linux 5.14;
+ * elsewhere the pages just fault in as before).
+ */
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE	23
+#endif
+#define OUTBUF_MIN		(256 * 1024)
+
+struct outbuf {
+	char	*b;
+	size_t	 n, cap;
+};
+
+static ssize_t
+outbuf_write(void *cookie, const char *p, size_t n)
+{
+	struct outbuf	*ob = cookie;
+	size_t		 cap;
+	void		*b;
+
+	if (n > SIZE_MAX / 4 - ob->n) {
+		errno = ENOMEM;
+		return -1;
+	}
+	if (ob->n + n > ob->cap) {
+		for (cap = ob->cap ? ob->cap : OUTBUF_MIN; cap < ob->n + n;
+		    cap *= 2)
+			;
+		b = ob->b == NULL ? mmap(NULL, cap, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) :
+		    mremap(ob->b, ob->cap, cap, MREMAP_MAYMOVE);
+		if (b == MAP_FAILED)
+			return -1;
+		(void)madvise((char *)b + ob->cap, cap - ob->cap,
+		    MADV_POPULATE_WRITE);
+		ob->b = b;
+		ob->cap = cap;
+	}
+	memcpy(ob->b + ob->n, p, n);
+	ob->n += n;
+	return (ssize_t)n;
+}
+
+static void
+outbuf_free(struct outbuf *ob)
+{
+	if (ob->b != NULL)
+		munmap(ob->b, ob->cap);
+}
 
 #define EXIT_USAGE 1
 #define EXIT_STORE 2
@@ -156,8 +215,9 @@ main(int argc, char **argv)
 	const char			*graphs = getenv("graphs");
 	char				 err[TALLY_ERRMSG_LEN];
 	char				 q[TALLY_QUOTE_LEN];
-	char				*buf = NULL;
-	size_t				 len = 0;
+	struct outbuf			 ob = { NULL, 0, 0 };
+	cookie_io_functions_t		 io = { NULL, outbuf_write, NULL,
+					     NULL };
 	FILE				*out;
 	int				 rc, multi, dirty, flags;
 
@@ -206,8 +266,8 @@ main(int argc, char **argv)
 	 * Build the whole answer in memory and print it only on success:
 	 * munin must not take half a config or fetch for a whole one.
 	 */
-	if ((out = open_memstream(&buf, &len)) == NULL) {
-		msg("open_memstream: %s", strerror(errno));
+	if ((out = fopencookie(&ob, "w", io)) == NULL) {
+		msg("fopencookie: %s", strerror(errno));
 		plugin_table_free(&table);
 		return EXIT_STORE;
 	}
@@ -247,14 +307,14 @@ main(int argc, char **argv)
 	}
 	if (rc != 0) {
 		msg("%s", err);
-		free(buf);
+		outbuf_free(&ob);
 		return EXIT_STORE;
 	}
-	if (fwrite(buf, 1, len, stdout) != len || fflush(stdout) != 0) {
+	if (fwrite(ob.b, 1, ob.n, stdout) != ob.n || fflush(stdout) != 0) {
 		msg("writing to stdout: %s", strerror(errno));
-		free(buf);
+		outbuf_free(&ob);
 		return EXIT_STORE;
 	}
-	free(buf);
+	outbuf_free(&ob);
 	return 0;
 }

@@ -2,12 +2,13 @@
  * bench.c: `make bench`.  Prints each figure beside a reference measured in
  * the same run, on this machine; no figure passes or fails.  It exits 1,
  * with no figure, only when a part could not run as it says: the plugin's
- * 1,000 nodes are counted in the statsfile, and a run of each plugin
- * figure must print a value for every one of them.  Links the shared
- * libtally, as a node program would.
+ * fleets (1,000 and 10,000 nodes, or BENCH_NODES) are counted in the
+ * statsfile, and a run of each plugin figure must print a value for every
+ * one of their nodes.  Links the shared libtally, as a node program would.
  *
  * usage: bench PLUGIN
  */
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -294,14 +295,16 @@ bench_flush(const char *dir, double *first)
 }
 
 /*
- * The plugin's fleet: NODES storage nodes of NODE_METRICS metrics each, as
+ * The plugin's fleet: storage nodes of NODE_METRICS metrics each, as
  * the original system's storage nodes carried about 200.  Each node holds
  * every statid of the plugin's graph table, so that tally_all draws every
  * graph; the storage server's latency summaries under the original's
  * names; and filler up to NODE_METRICS, half counters, half stats.
  */
-#define NODES		1000
+#define NODES_SMALL	1000
+#define NODES_BIG	10000
 #define NODE_METRICS	200
+static int	 fleet;		/* the nodes of the fleet being measured */
 
 static const char *const graph_counters[] = {
 	"storage_server.allocate", "storage_server.get",
@@ -385,8 +388,80 @@ node_stats(void *ctx, tally_sink *sink)
 	return 0;
 }
 
+/* A double as tally(5) writes it: shortest round-trip text. */
+static void
+fmt_double(char *buf, size_t len, double d)
+{
+	int	 prec;
+
+	if (d == (double)(int64_t)d && d > -9e15 && d < 9e15) {
+		snprintf(buf, len, "%lld", (long long)d);
+		return;
+	}
+	for (prec = 15; prec <= 17; prec++) {
+		snprintf(buf, len, "%.*g", prec, d);
+		if (strtod(buf, NULL) == d)
+			return;
+	}
+}
+
+/*
+ * Nodes from..n-1 with the stock mdb_load, laid out as tally(5) says and
+ * as fill_nodes' providers write them (the same names, values and times,
+ * the stat index too): 10,000 flushes, each a transaction of its own,
+ * take minutes, and the first nodes would be stale before the last.
+ */
 static int
-fill_nodes(const char *dir, int n, const struct node_names *nn)
+fill_load(const char *dir, int from, int n, const struct node_names *nn)
+{
+	static const char *const hdr = "VERSION=3\nformat=print\n"
+	    "type=btree\nmapsize=4294967296\ndatabase=%s\nHEADER=END\n";
+	char	 cmd[4200], num[64];
+	FILE	*f;
+	int	 i, j, t, idx;
+
+	snprintf(cmd, sizeof cmd, "mdb_load '%s'", dir);
+	if ((f = popen(cmd, "w")) == NULL)
+		return -1;
+	fprintf(f, hdr, "nodes");
+	for (i = from; i < n; i++)
+		fprintf(f, " node-%05d\n nickname=storage %d\\0atime=%lld"
+		    "\\0asource=local\\0ainterval=3600\\0a\n", i, i,
+		    (long long)time(NULL));
+	fputs("DATA=END\n", f);
+	for (t = 0; t < 2; t++) {
+		for (idx = 0; idx < 2; idx++) {
+			fprintf(f, hdr, t == 0 ? (idx ? "counters-by-stat" :
+			    "counters") : (idx ? "stats-by-stat" : "stats"));
+			for (i = from; i < n; i++)
+				for (j = 0; j < (t == 0 ? nn->ncounters :
+				    nn->nstats); j++) {
+					if (t == 0)
+						snprintf(num, sizeof num, "%lld",
+						    (long long)i * 1000 + j);
+					else
+						fmt_double(num, sizeof num,
+						    i * 0.001 + j);
+					if (idx)
+						fprintf(f, " %s/node-%05d\n"
+						    " %s\n", t == 0 ?
+						    nn->counter[j] :
+						    nn->stat[j], i, num);
+					else
+						fprintf(f, " node-%05d/%s\n"
+						    " %s\n", i, t == 0 ?
+						    nn->counter[j] :
+						    nn->stat[j], num);
+				}
+			fputs("DATA=END\n", f);
+		}
+	}
+	return pclose(f) == 0 ? 0 : -1;
+}
+
+/* Nodes from..n-1 (node-NNNNN), each a provider's one flush. */
+static int
+fill_nodes(const char *dir, int from, int n, const struct node_names *nn)
 {
 	tally_options	 opt;
 	tally_provider	*p;
@@ -396,8 +471,8 @@ fill_nodes(const char *dir, int n, const struct node_names *nn)
 	int		 i, j;
 
 	prod.ctx = &nc;
-	for (i = 0; i < n; i++) {
-		snprintf(id, sizeof id, "node-%04d", i);
+	for (i = from; i < n; i++) {
+		snprintf(id, sizeof id, "node-%05d", i);
 		snprintf(nick, sizeof nick, "storage %d", i);
 		memset(&opt, 0, sizeof opt);
 		opt.node_id = id;
@@ -453,13 +528,17 @@ db_entries(const char *dir, long *nodes, long *counters, long *stats)
 	return pclose(f) == 0 && *nodes >= 0 ? 0 : -1;
 }
 
-/* Wall time of one run of argv with statsfile set, stdout discarded. */
+/*
+ * Wall time of one run of argv with statsfile set, stdout discarded; the
+ * run's peak RSS (KiB) goes to *rss.
+ */
 static double
-run_once(char *const argv[], const char *statsfile)
+run_once(char *const argv[], const char *statsfile, long *rss)
 {
-	double	 t = now();
-	pid_t	 pid;
-	int	 status, fd;
+	struct rusage	 ru;
+	double		 t = now();
+	pid_t		 pid;
+	int		 status, fd;
 
 	if ((pid = fork()) == 0) {
 		fd = open("/dev/null", O_WRONLY);
@@ -468,22 +547,33 @@ run_once(char *const argv[], const char *statsfile)
 		execv(argv[0], argv);
 		_exit(127);
 	}
-	waitpid(pid, &status, 0);
+	if (wait4(pid, &status, 0, &ru) != pid)
+		return NAN;
+	t = (now() - t) * 1e3;
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		return NAN;
-	return (now() - t) * 1e3;
+	*rss = ru.ru_maxrss;
+	return t;
 }
 
-/* The median of 21 runs, or NaN if any run failed. */
+/*
+ * The median of 21 runs, or NaN if any run failed; the largest peak RSS
+ * of them in *rss (KiB).
+ */
 static double
-run_median(char *const argv[], const char *statsfile)
+run_median(char *const argv[], const char *statsfile, long *rss)
 {
 	double	 times[21];
+	long	 r;
 	int	 i;
 
-	for (i = 0; i < 21; i++)
-		if (isnan(times[i] = run_once(argv, statsfile)))
+	*rss = 0;
+	for (i = 0; i < 21; i++) {
+		if (isnan(times[i] = run_once(argv, statsfile, &r)))
 			return NAN;
+		if (r > *rss)
+			*rss = r;
+	}
 	return median(times, 21);
 }
 
@@ -536,7 +626,7 @@ run_count(char *const argv[], const char *statsfile, struct output *o)
 }
 
 /*
- * Whether a run of argv printed a value, not U, for each of the NODES
+ * Whether a run of argv printed a value, not U, for each of the fleet's
  * nodes in each of `graphs' graphs (0: a single graph, no sections).
  * Says what was missing and returns -1 if not.
  */
@@ -545,7 +635,7 @@ check_fleet(const char *what, char *const argv[], const char *statsfile,
     long graphs)
 {
 	struct output	 o;
-	long		 want = (graphs > 0 ? graphs : 1) * NODES;
+	long		 want = (graphs > 0 ? graphs : 1) * fleet;
 	int		 rc;
 
 	rc = run_count(argv, statsfile, &o);
@@ -555,7 +645,7 @@ check_fleet(const char *what, char *const argv[], const char *statsfile,
 	fprintf(stderr, "bench: %s: the plugin exited %d and printed %ld "
 	    "values (%ld of them U) in %ld graphs; want %ld values of %d "
 	    "nodes in %ld graphs: no figure\n", what, rc, o.values,
-	    o.unknown, o.graphs, want, NODES, graphs);
+	    o.unknown, o.graphs, want, fleet, graphs);
 	return -1;
 }
 
@@ -571,6 +661,88 @@ rm_env(const char *dir)
 	rmdir(dir);
 }
 
+/*
+ * The plugin's figures over the fleet in nodes: one graph, then every
+ * graph (tally_all) fetched and configured, beside spawning /bin/true.
+ */
+static int
+plugin_figures(const char *nodes, char *one_link, char *all_link)
+{
+	char	*pa[] = { one_link, NULL };
+	char	*ta[] = { (char *)"/bin/true", NULL };
+	char	*pl[] = { one_link, (char *)"list", NULL };
+	char	*ma[] = { all_link, NULL };
+	char	*mc[] = { all_link, (char *)"config", NULL };
+	char	 what[64];
+	struct output o;
+	double	 fetch, spawn, mf, mcf;
+	long	 en, ec, es, ngraphs, rss, trss, mrss;
+
+	if (db_entries(nodes, &en, &ec, &es) != 0) {
+		fprintf(stderr, "bench: mdb_stat -a %s failed (lmdb-utils): "
+		    "cannot count the plugin's fleet\n", nodes);
+		return -1;
+	}
+	if (en != fleet || ec + es != (long)fleet * NODE_METRICS) {
+		fprintf(stderr, "bench: the statsfile holds %ld nodes and %ld "
+		    "values, not %d and %d: no plugin figure\n", en, ec + es,
+		    fleet, fleet * NODE_METRICS);
+		return -1;
+	}
+	if (check_fleet("plugin fetch", pa, nodes, 0) != 0)
+		return -1;
+	fetch = run_median(pa, nodes, &rss);
+	spawn = run_median(ta, nodes, &trss);
+	if (isnan(fetch) || isnan(spawn)) {
+		fprintf(stderr, "bench: a plugin fetch failed\n");
+		return -1;
+	}
+	/* Every graph of the table, since every node has every stat. */
+	if (run_count(pl, nodes, &o) != 0 || o.listed < 2) {
+		fprintf(stderr, "bench: %s list failed\n", one_link);
+		return -1;
+	}
+	ngraphs = o.listed - 1;		/* less tally_all */
+	snprintf(what, sizeof what, "plugin fetch, %d nodes x %d vs true",
+	    fleet, NODE_METRICS);
+	printf("%-44s %9.2f ms %9.2f ms %7.2fx %s\n", what, fetch, spawn,
+	    fetch / spawn, fleet > NODES_SMALL ? "<= 3x" : "<= 1.5x");
+	snprintf(what, sizeof what, "  its peak RSS, %d nodes", fleet);
+	printf("%-44s %8.1f MiB %8.1f MiB %7.2fx %s\n", what, rss / 1024.0,
+	    trss / 1024.0, (double)rss / trss, "<= 32 MiB");
+	/* tally_all: every graph with data, in one run, as munin-node asks. */
+	setenv("MUNIN_CAP_MULTIGRAPH", "1", 1);
+	if (check_fleet("multigraph fetch", ma, nodes, ngraphs) != 0)
+		return -1;
+	mf = run_median(ma, nodes, &mrss);
+	setenv("MUNIN_CAP_DIRTYCONFIG", "1", 1);
+	if (check_fleet("multigraph dirty config", mc, nodes, ngraphs) != 0)
+		return -1;
+	mcf = run_median(mc, nodes, &rss);
+	unsetenv("MUNIN_CAP_MULTIGRAPH");
+	unsetenv("MUNIN_CAP_DIRTYCONFIG");
+	if (isnan(mf) || isnan(mcf)) {
+		fprintf(stderr, "bench: a multigraph run failed\n");
+		return -1;
+	}
+	snprintf(what, sizeof what, "multigraph fetch, all graphs, %d nodes",
+	    fleet);
+	printf("%-44s %9.2f ms %9.2f ms %7.2fx %s\n", what, mf, spawn,
+	    mf / spawn, "<= 100 ms");
+	snprintf(what, sizeof what, "  its peak RSS, %d nodes", fleet);
+	printf("%-44s %8.1f MiB %12s %8s %s\n", what, mrss / 1024.0, "-",
+	    "-", "(context)");
+	snprintf(what, sizeof what, "multigraph dirty config, %d nodes",
+	    fleet);
+	printf("%-44s %9.2f ms %9.2f ms %7.2fx %s\n", what, mcf, spawn,
+	    mcf / spawn, "(context)");
+	printf("  fleet: %d nodes x %d metrics in the statsfile (mdb_stat); "
+	    "a run of each plugin figure printed a value for every node in "
+	    "each of its graphs (%ld in tally_all)\n", fleet, NODE_METRICS,
+	    ngraphs);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -578,12 +750,11 @@ main(int argc, char **argv)
 	char		 dir[] = "/tmp/tally-bench.XXXXXX";
 	char		 nodes[] = "/tmp/tally-bench-nodes.XXXXXX";
 	char		 plugin[4096], one_link[4200] = "", all_link[4200] = "";
+	const char	*env;
 	double		 r, a, one, two, tworaw, byname, flush, first;
-	double		 fetch, spawn;
 	long		 ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	long		 en, ec, es, ngraphs;
 	static struct node_names nn;
-	int		 i, rc = 1;
+	int		 i, rc = 1, sizes[2], filled, small;
 
 	if (argc != 2) {
 		fprintf(stderr, "usage: bench PLUGIN\n");
@@ -607,6 +778,48 @@ main(int argc, char **argv)
 	printf("%-44s %12s %12s %8s %s\n", "figure", "tally", "reference",
 	    "ratio", "target");
 
+	/*
+	 * The plugin's figures, on fleets counted in the statsfile and in
+	 * one run of each figure's command: 1,000 nodes, then 9,000 more.
+	 * First, while this process is small: a child's peak RSS counts the
+	 * pages it shared with its parent before its exec.
+	 */
+	node_names_init(&nn);
+	snprintf(plugin, sizeof plugin, "%s", argv[1]);
+	if (plugin[0] != '/') {
+		char cwd[2048];
+		if (getcwd(cwd, sizeof cwd) == NULL)
+			goto out;
+		snprintf(plugin, sizeof plugin, "%s/%s", cwd, argv[1]);
+	}
+	snprintf(one_link, sizeof one_link, "%s/tahoe_storage_allocated",
+	    nodes);
+	snprintf(all_link, sizeof all_link, "%s/tally_all", nodes);
+	if (symlink(plugin, one_link) != 0 || symlink(plugin, all_link) != 0) {
+		perror("bench: symlink");
+		goto out;
+	}
+	sizes[0] = NODES_SMALL;
+	sizes[1] = NODES_BIG;
+	if ((env = getenv("BENCH_NODES")) != NULL && atoi(env) > 0) {
+		sizes[0] = atoi(env);
+		sizes[1] = 0;
+	}
+	for (i = 0, filled = 0; i < 2 && sizes[i] > 0; i++) {
+		/* Providers write the first 1,000, mdb_load the rest. */
+		small = sizes[i] < NODES_SMALL ? sizes[i] : NODES_SMALL;
+		if ((filled < small && fill_nodes(nodes, filled, small,
+		    &nn) != 0) || (sizes[i] > small && fill_load(nodes,
+		    filled > small ? filled : small, sizes[i], &nn) != 0)) {
+			fprintf(stderr, "bench: could not fill %d nodes\n",
+			    sizes[i]);
+			goto out;
+		}
+		filled = fleet = sizes[i];
+		if (plugin_figures(nodes, one_link, all_link) != 0)
+			goto out;
+	}
+
 	{
 		double ra[REPEAT], aa[REPEAT];
 		for (i = 0; i < REPEAT; i++) {
@@ -617,7 +830,7 @@ main(int argc, char **argv)
 		a = median(aa, REPEAT);
 	}
 	printf("%-44s %9.2f ns %9.2f ns %7.2fx %s\n",
-	    "counter_add vs relaxed atomic add", a, r, a / r, "<= 1.5x");
+	    "counter_add vs relaxed atomic add", a, r, a / r, "<= 0.5x");
 	{
 		double ma[REPEAT], ua[REPEAT], m, u;
 		for (i = 0; i < REPEAT; i++) {
@@ -647,7 +860,7 @@ main(int argc, char **argv)
 	}
 	printf("%-44s %8.0f M/s %8.0f M/s %7.2fx %s\n",
 	    "2 threads, one counter vs 1 thread", two / 1e6, one / 1e6,
-	    two / one, ">= 1x");
+	    two / one, ">= 1.5x");
 	printf("%-44s %8.0f M/s %8.0f M/s %7.2fx %s\n",
 	    "2 threads, one counter vs shared atomic", two / 1e6,
 	    tworaw / 1e6, two / tworaw, "(context)");
@@ -670,97 +883,6 @@ main(int argc, char **argv)
 	printf("%-44s %9.2f ms %12s %8s %s\n",
 	    "flush of 10k counters + 10k stats, all new", flush, "-", "-",
 	    "<= 10 ms");
-
-	/*
-	 * The plugin's figures, on a fleet counted in the statsfile and in
-	 * one run of each figure's command.
-	 */
-	node_names_init(&nn);
-	if (fill_nodes(nodes, NODES, &nn) != 0) {
-		fprintf(stderr, "bench: could not fill %d nodes\n", NODES);
-		goto out;
-	}
-	if (db_entries(nodes, &en, &ec, &es) != 0) {
-		fprintf(stderr, "bench: mdb_stat -a %s failed (lmdb-utils): "
-		    "cannot count the plugin's fleet\n", nodes);
-		goto out;
-	}
-	if (en != NODES || ec + es != (long)NODES * NODE_METRICS) {
-		fprintf(stderr, "bench: the statsfile holds %ld nodes and %ld "
-		    "values, not %d and %d: no plugin figure\n", en, ec + es,
-		    NODES, NODES * NODE_METRICS);
-		goto out;
-	}
-	snprintf(plugin, sizeof plugin, "%s", argv[1]);
-	if (plugin[0] != '/') {
-		char cwd[2048];
-		if (getcwd(cwd, sizeof cwd) == NULL)
-			goto out;
-		snprintf(plugin, sizeof plugin, "%s/%s", cwd, argv[1]);
-	}
-	snprintf(one_link, sizeof one_link, "%s/tahoe_storage_allocated",
-	    nodes);
-	snprintf(all_link, sizeof all_link, "%s/tally_all", nodes);
-	if (symlink(plugin, one_link) != 0 || symlink(plugin, all_link) != 0) {
-		perror("bench: symlink");
-		goto out;
-	}
-	{
-		char *pa[] = { one_link, NULL };
-		char *ta[] = { (char *)"/bin/true", NULL };
-		char *pl[] = { one_link, (char *)"list", NULL };
-		struct output o;
-
-		if (check_fleet("plugin fetch", pa, nodes, 0) != 0)
-			goto out;
-		fetch = run_median(pa, nodes);
-		spawn = run_median(ta, nodes);
-		if (isnan(fetch) || isnan(spawn)) {
-			fprintf(stderr, "bench: a plugin fetch failed\n");
-			goto out;
-		}
-		/* Every graph of the table, since every node has every stat. */
-		if (run_count(pl, nodes, &o) != 0 || o.listed < 2) {
-			fprintf(stderr, "bench: %s list failed\n", plugin);
-			goto out;
-		}
-		ngraphs = o.listed - 1;		/* less tally_all */
-	}
-	printf("%-44s %9.2f ms %9.2f ms %7.2fx %s\n",
-	    "plugin fetch, 1,000 nodes x 200 vs true", fetch, spawn,
-	    fetch / spawn, "<= 10 ms");
-	/* tally_all: every graph with data, in one run, as munin-node asks. */
-	{
-		char *pa[] = { all_link, NULL };
-		char *pc[] = { all_link, (char *)"config", NULL };
-		double mf, mc;
-
-		setenv("MUNIN_CAP_MULTIGRAPH", "1", 1);
-		if (check_fleet("multigraph fetch", pa, nodes, ngraphs) != 0)
-			goto out;
-		mf = run_median(pa, nodes);
-		setenv("MUNIN_CAP_DIRTYCONFIG", "1", 1);
-		if (check_fleet("multigraph dirty config", pc, nodes,
-		    ngraphs) != 0)
-			goto out;
-		mc = run_median(pc, nodes);
-		unsetenv("MUNIN_CAP_MULTIGRAPH");
-		unsetenv("MUNIN_CAP_DIRTYCONFIG");
-		if (isnan(mf) || isnan(mc)) {
-			fprintf(stderr, "bench: a multigraph run failed\n");
-			goto out;
-		}
-		printf("%-44s %9.2f ms %9.2f ms %7.2fx %s\n",
-		    "multigraph fetch, all graphs, 1,000 nodes", mf, spawn,
-		    mf / spawn, "<= 100 ms");
-		printf("%-44s %9.2f ms %9.2f ms %7.2fx %s\n",
-		    "multigraph dirty config, 1,000 nodes", mc, spawn,
-		    mc / spawn, "(context)");
-	}
-	printf("  fleet: %d nodes x %d metrics in the statsfile (mdb_stat); "
-	    "a run of each plugin figure printed a value for every node in "
-	    "each of its graphs (%ld in tally_all)\n", NODES, NODE_METRICS,
-	    ngraphs);
 
 	rc = 0;
 out:

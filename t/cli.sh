@@ -39,11 +39,17 @@ err_has() {
 }
 
 # db_put DB KEY VALUE [ENV]: write one record with the stock mdb_load; KEY
-# and VALUE in mdb_dump -p's printable form (\xx for a byte).
+# and VALUE in mdb_dump -p's printable form (\xx for a byte).  A
+# <node>/<stat> key of counters or stats goes to the stat index too
+# (DB-by-stat, <stat>/<node>), as the store writes it (tally(5)).
 db_put() {
 	printf 'VERSION=3\nformat=print\ntype=btree\nHEADER=END\n %s\n %s\nDATA=END\n' \
 	    "$2" "$3" | mdb_load -s "$1" "${4:-$STATS}" 2>"$T/mdb_load.err" ||
 	    fail "mdb_load $1 '$2': $(cat "$T/mdb_load.err")"
+	case $1/$2 in
+	counters/*/* | stats/*/*)
+		db_put "$1-by-stat" "${2#*/}/${2%%/*}" "$3" "${4:-$STATS}" ;;
+	esac
 }
 
 # db_copy NAME: a copy of $STATS (the nodes are stopped by then), printed.

@@ -5,8 +5,11 @@
 #     src/tally, munin; a folder's private headers are included from that
 #     folder only, and libtally includes nothing of the programs;
 #   - the tally tool and the munin plugin read through libtally's public
-#     interface only: they include no header of src/lib, link libtally.so
-#     and hold none of its internal functions;
+#     interface only: they include no header of src/lib; the tool links
+#     libtally.so and holds none of its internal functions; the plugin,
+#     linked with libtally's objects so that it loads neither OpenSSL nor
+#     libev, calls nothing of libtally from its own objects but tally_*
+#     functions of libtally.so's export list;
 #   - no C file over 800 lines and no function over 120 lines in src/ and
 #     munin/.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
@@ -85,7 +88,7 @@ done
 
 # What the tool and the plugin take from libtally: its public interface, from
 # libtally.so, and none of its internals compiled in.
-require_cmd nm
+require_cmd nm readelf
 nm --defined-only "$B"/.libs/libtallycore.a 2>/dev/null |
     awk '$2 == "T" {print $3}' | sort -u >"$T/internal"
 [ -s "$T/internal" ] || fail "cannot list libtally's functions"
@@ -94,14 +97,32 @@ for prog in tally munin/tally_; do
 	[ -x "$bin" ] || fail "$prog is not built"
 	[ "$(head -c 4 "$bin" | od -An -c | tr -d ' ')" = '177ELF' ] ||
 	    problem "$prog is not an ELF binary (a libtool wrapper?)"
-	nm -D --undefined-only "$bin" 2>/dev/null | grep -q ' tally_' ||
-	    problem "$prog does not take tally_* from libtally.so"
-	nm --defined-only "$bin" 2>/dev/null | awk '{print $3}' |
-	    sort -u | comm -12 - "$T/internal" >"$T/in"
-	while read -r sym; do
-		problem "$prog holds libtally's internal $sym"
-	done <"$T/in"
 done
+nm -D --undefined-only "$B/tally" 2>/dev/null | grep -q ' tally_' ||
+    problem "tally does not take tally_* from libtally.so"
+nm --defined-only "$B/tally" 2>/dev/null | awk '{print $3}' |
+    sort -u | comm -12 - "$T/internal" >"$T/in"
+while read -r sym; do
+	problem "tally holds libtally's internal $sym"
+done <"$T/in"
+# The plugin's own objects call into libtally through exported tally_*
+# functions only (libtally.so's list), and it loads no OpenSSL, no libev.
+nm -D --defined-only "$B"/.libs/libtally.so 2>/dev/null |
+    awk '{print $3}' | sort -u >"$T/exported"
+[ -s "$T/exported" ] || fail "cannot list libtally.so's exports"
+nm --undefined-only "$B"/munin/*.o 2>/dev/null | awk 'NF == 2 {print $2}' |
+    sort -u | comm -12 - "$T/internal" | comm -23 - "$T/exported" >"$T/in"
+while read -r sym; do
+	problem "the plugin calls libtally's internal $sym"
+done <"$T/in"
+nm --undefined-only "$B"/munin/*.o 2>/dev/null | grep -q ' tally_reader_' ||
+    problem "the plugin's objects call no tally_reader_*"
+readelf -d "$B/munin/tally_" 2>/dev/null | grep NEEDED >"$T/needed" ||
+    fail "readelf -d munin/tally_ failed"
+grep -E 'libssl|libcrypto|libev|libtally' "$T/needed" >"$T/in"
+while read -r line; do
+	problem "the plugin loads what it does not use: $line"
+done <"$T/in"
 
 [ "$bad" -eq 0 ] || fail "$bad problem(s) in the source tree's layout"
 echo "ok: programs in their folders, sizes within bounds"

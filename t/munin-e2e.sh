@@ -123,8 +123,12 @@ grep -q "^graph_info From the operator's graph table $GRAPHS\." \
     "$T/lat.config" || fail "tally_get_latency: no graph_info: $(cat "$T/lat.config")"
 munin_run demo_extra config >"$T/extra.config" 2>"$T/err" ||
     fail "demo_extra config: $(cat "$T/err")"
-[ "$(grep -c '\.type DERIVE$' "$T/extra.config")" -eq 2 ] ||
-    fail "demo_extra is not DERIVE: $(cat "$T/extra.config")"
+# A field for node a alone, which has the stat.
+[ "$(grep -c '\.type DERIVE$' "$T/extra.config")" -eq 1 ] ||
+    fail "demo_extra is not DERIVE for node a alone: $(cat "$T/extra.config")"
+grep -q "\.info node $ID1," "$T/extra.config" &&
+    ! grep -q "\.info node $ID2," "$T/extra.config" ||
+    fail "demo_extra: want node $ID1's field and not $ID2's: $(cat "$T/extra.config")"
 
 # ---- (a) munin-run: tally_all, a multigraph plugin ----------------------
 

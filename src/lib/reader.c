@@ -57,6 +57,7 @@ struct tally_reader {
 	/* The walk of tally_reader_stat: by the index, or node by node. */
 	int			 skind;
 	int			 sindex;
+	int			 snext;		/* past the walk's first key */
 	char			 sname[TALLY_STAT_NAME_MAX + 1];
 	char			 sid[ERROR_QUOTE_LEN];
 };
@@ -369,12 +370,17 @@ tally_reader_stat(tally_reader *r, const char *name, int kind)
 	r->skind = kind;
 	/* A statsfile of format 1 has no index: its nodes, one by one. */
 	r->sindex = r->st->idx == STORE_IDX_READY;
-	if (r->sindex)
+	if (r->sindex) {
 		r->wplen = (size_t)snprintf(r->wkey, sizeof r->wkey, "%s/",
 		    name);
-	else
+		r->wlen = r->wplen;
+	} else {
+		/* From the top: LMDB seeks no empty key, and no id is "". */
 		r->wplen = 0;
-	r->wlen = r->wplen;
+		r->wkey[0] = '\0';
+		r->wlen = 1;
+	}
+	r->snext = 0;
 	r->wkind = READER_WALK_STAT;
 	return 0;
 }
@@ -391,7 +397,7 @@ reader_stat_seek(tally_reader *r, MDB_val *k, MDB_val *v)
 	int		 rc;
 
 	rc = store_reader_seek(&r->r, db, r->wkey, r->wlen, r->wplen,
-	    r->wlen != r->wplen, k, v);
+	    r->snext, k, v);
 	if (rc < 0)
 		return reader_err(r, rc, "reading stat %s", r->sname);
 	if (rc == 0) {
@@ -410,6 +416,7 @@ reader_stat_seek(tally_reader *r, MDB_val *k, MDB_val *v)
 	memcpy(r->wkey, k->mv_data, k->mv_size);
 	r->wkey[k->mv_size] = '\0';
 	r->wlen = k->mv_size + 1;
+	r->snext = 1;
 	return 1;
 }
 

@@ -110,10 +110,20 @@ record_parse_double(const char *s, size_t len, double *out)
 {
 	char	 buf[64], *end;
 	double	 v;
+	int64_t	 iv;
 	size_t	 i;
 
 	if (len == 0 || len >= sizeof buf)
 		return TALLY_EINVAL;
+	/*
+	 * A whole number of up to 15 digits, most stats, is exact as an
+	 * int64 and as a double: no strtod (readers parse every value).
+	 */
+	if (len <= 16 && record_parse_int64(s, len, &iv) == 0 &&
+	    iv > -INT64_C(1000000000000000) && iv < INT64_C(1000000000000000)) {
+		*out = iv == 0 && s[0] == '-' ? -0.0 : (double)iv;
+		return 0;
+	}
 	/* strtod accepts hex, leading blanks and more; we wrote none. */
 	for (i = 0; i < len; i++) {
 		char c = s[i];

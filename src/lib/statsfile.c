@@ -81,6 +81,9 @@ struct check {
 	const char		*last;		/* the last node part seen */
 	size_t			 lastlen;
 	int64_t			 now;		/* for record_time_sane */
+	struct store_reader	*r;
+	size_t			 indexed;	/* keys the index must hold */
+	int			 rc;		/* a failed index lookup */
 };
 
 static void
@@ -136,6 +139,68 @@ check_id_cmp(const void *a, const void *b)
 	return x->mv_size < y->mv_size ? -1 : x->mv_size > y->mv_size;
 }
 
+/*
+ * The stat index (format 2) holds key's value under <stat>/<node>, byte
+ * for byte.  A malformed key (quiet) is only counted if the index has it
+ * too, since a conversion indexes it and a write never makes one.  0, or
+ * a lookup's failure (the walk stops).
+ */
+static int
+check_index_entry(struct check *ck, const char *table, const char *key,
+    size_t klen, size_t plen, const char *val, size_t vlen, int quiet)
+{
+	MDB_val	 iv;
+	char	 ikey[STORE_KEYMAX], b1[CHECK_QKEY], b2[CHECK_QKEY];
+	int	 rc;
+
+	if (ck->r->st->idx != STORE_IDX_READY || klen > STORE_KEYMAX)
+		return 0;
+	memcpy(ikey, key + plen, klen - plen);
+	ikey[klen - plen] = '/';
+	memcpy(ikey + klen - plen + 1, key, plen - 1);
+	rc = store_reader_get_key(ck->r, ck->counter ? STORE_COUNTERS_IDX :
+	    STORE_STATS_IDX, ikey, klen, &iv);
+	if (rc < 0)
+		return ck->rc = rc;
+	if (rc == 1 || !quiet)
+		ck->indexed++;
+	if (quiet)
+		return 0;
+	if (rc == 0)
+		check_problem(ck, "%s key '%s': not in the stat index "
+		    "(%s-by-stat): a graph would miss it", table,
+		    error_quote(b1, sizeof b1, key, klen), table);
+	else if (iv.mv_size != vlen || memcmp(iv.mv_data, val, vlen) != 0)
+		check_problem(ck, "%s key '%s': the stat index (%s-by-stat) "
+		    "holds '%s', not its value", table, error_quote(b1,
+		    sizeof b1, key, klen), table, error_quote(b2, sizeof b2,
+		    iv.mv_data, iv.mv_size));
+	return 0;
+}
+
+/*
+ * The index holds no more keys than its table's: the entries of each
+ * key were checked above, so a count above says some value is indexed
+ * that is gone (a graph would show it).
+ */
+static int
+check_index_count(struct store_reader *r, struct check *ck,
+    enum store_db db, size_t want)
+{
+	MDB_stat	 ms;
+	int		 rc;
+
+	if (r->st->idx != STORE_IDX_READY)
+		return 0;
+	if ((rc = mdb_stat(r->txn, r->st->dbi[db], &ms)) != 0)
+		return TALLY_ESTORE;
+	if (ms.ms_entries > want)
+		check_problem(ck, "%s holds %zu keys that its table does not "
+		    "(values a graph would show, of nodes or stats that are "
+		    "gone)", store_db_name(db), ms.ms_entries - want);
+	return 0;
+}
+
 /* store_reader_walk's callback: any key of counters or stats. */
 static int
 check_walk_cb(void *ctx, const char *key, size_t klen, const char *val,
@@ -156,7 +221,8 @@ check_walk_cb(void *ctx, const char *key, size_t klen, const char *val,
 	    key))) {
 		check_problem(ck, "%s key '%s': not <node id>/<stat name>",
 		    table, error_quote(b, sizeof b, key, klen));
-		return 0;
+		return slash == NULL ? 0 : check_index_entry(ck, table, key,
+		    klen, (size_t)(slash - key) + 1, val, vlen, 1);
 	}
 	plen = (size_t)(slash - key) + 1;
 	/* Keys come sorted: look a node up once, report an orphan once. */
@@ -174,7 +240,7 @@ check_walk_cb(void *ctx, const char *key, size_t klen, const char *val,
 			    klen), (int)plen - 1, key);
 	}
 	check_entry(ck, key, klen, plen, val, vlen);
-	return 0;
+	return check_index_entry(ck, table, key, klen, plen, val, vlen, 0);
 }
 
 /* Every key of both tables: malformed keys and orphans too. */
@@ -183,14 +249,20 @@ check_slots(struct store_reader *r, struct check *ck)
 {
 	int	 rc;
 
+	ck->r = r;
 	ck->counter = 1;
 	ck->last = NULL;
 	if ((rc = store_reader_walk(r, STORE_COUNTERS, check_walk_cb,
-	    ck)) != 0)
+	    ck)) != 0 || (rc = ck->rc) != 0 || (rc = check_index_count(r, ck,
+	    STORE_COUNTERS_IDX, ck->indexed)) != 0)
 		return rc;
 	ck->counter = 0;
 	ck->last = NULL;
-	return store_reader_walk(r, STORE_STATS, check_walk_cb, ck);
+	ck->indexed = 0;
+	if ((rc = store_reader_walk(r, STORE_STATS, check_walk_cb, ck)) != 0 ||
+	    (rc = ck->rc) != 0)
+		return rc;
+	return check_index_count(r, ck, STORE_STATS_IDX, ck->indexed);
 }
 
 static int

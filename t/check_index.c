@@ -1,0 +1,548 @@
+/*
+ * check_index.c: the stat index of format 2 (tally(5)): every write keeps
+ * counters-by-stat and stats-by-stat equal to counters and stats keyed
+ * stat first; a statsfile of format 1 is read without one and converted
+ * by its first write, also when another process converts it under an
+ * open store; the reader's stat walk (tally_reader_stat) gives the same
+ * nodes and values either way; tally check finds an index that differs.
+ * Real LMDB environments in temporary directories, read back with LMDB
+ * itself.
+ */
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "tally-int.h"
+#include "store-int.h"
+#include "fixture.h"
+
+static char	 dir[FIXTURE_PATH_MAX];
+static char	 err[TALLY_ERRLEN];
+
+static void
+setup(void)
+{
+	ck_assert_ptr_nonnull(fixture_tmpdir(dir));
+	err[0] = '\0';
+}
+
+static void
+teardown(void)
+{
+	fixture_rmtree(dir);
+}
+
+/*
+ * Write node id's slot through st: counters c.000..c.(n-1) = base + i,
+ * stats s.000.. = base + i + 0.5.
+ */
+static void
+put_slot(struct store *st, const char *id, int n, int64_t base)
+{
+	struct record_node	 rn;
+	struct snapshot		 snap;
+	char			 name[32];
+	int			 i, len;
+
+	memset(&rn, 0, sizeof rn);
+	snprintf(rn.nickname, sizeof rn.nickname, "nick %s", id);
+	snprintf(rn.source, sizeof rn.source, "local");
+	rn.time = (int64_t)time(NULL);
+	snapshot_init(&snap);
+	for (i = 0; i < n; i++) {
+		len = snprintf(name, sizeof name, "c.%03d", i);
+		ck_assert_int_eq(snapshot_add_counter(&snap, name, (size_t)len,
+		    base + i), 0);
+		len = snprintf(name, sizeof name, "s.%03d", i);
+		ck_assert_int_eq(snapshot_add_stat(&snap, name, (size_t)len,
+		    (double)(base + i) + 0.5), 0);
+	}
+	snapshot_finish(&snap);
+	ck_assert_msg(store_write_slot(st, id, &rn, &snap, err,
+	    sizeof err) == 0, "%s", err);
+	snapshot_free(&snap);
+}
+
+static void
+write_slot(const char *id, int n, int64_t base)
+{
+	struct store	*st;
+
+	ck_assert_msg(store_open(&st, dir, 0, err, sizeof err) == 0, "%s",
+	    err);
+	put_slot(st, id, n, base);
+	store_close(st);
+}
+
+/*
+ * A table read with LMDB itself, as lines "key=value\n", keys turned
+ * stat first if swap is set (a node-major table), sorted; NULL if the
+ * table is not there.  The caller frees it.
+ */
+static int
+line_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static char *
+table_text(const char *table, int swap)
+{
+	MDB_env		*env;
+	MDB_txn		*txn;
+	MDB_dbi		 dbi;
+	MDB_cursor	*cur;
+	MDB_val		 k, v;
+	char		**lines = NULL, *out, *p;
+	const char	*slash;
+	size_t		 n = 0, cap = 0, len = 1, i, nl;
+
+	ck_assert_int_eq(mdb_env_create(&env), 0);
+	mdb_env_set_maxdbs(env, STORE_MAXDBS);
+	ck_assert_int_eq(mdb_env_open(env, dir, MDB_RDONLY, 0660), 0);
+	ck_assert_int_eq(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+	if (mdb_dbi_open(txn, table, 0, &dbi) != 0) {
+		mdb_txn_abort(txn);
+		mdb_env_close(env);
+		return NULL;
+	}
+	ck_assert_int_eq(mdb_cursor_open(txn, dbi, &cur), 0);
+	while (mdb_cursor_get(cur, &k, &v, MDB_NEXT) == 0) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			lines = realloc(lines, cap * sizeof *lines);
+			ck_assert_ptr_nonnull(lines);
+		}
+		slash = memchr(k.mv_data, '/', k.mv_size);
+		ck_assert(slash != NULL || !swap);
+		nl = slash != NULL ? (size_t)(slash - (const char *)k.mv_data) :
+		    0;
+		if (swap)
+			ck_assert_int_gt(asprintf(&lines[n], "%.*s/%.*s=%.*s\n",
+			    (int)(k.mv_size - nl - 1), slash + 1, (int)nl,
+			    (const char *)k.mv_data, (int)v.mv_size,
+			    (const char *)v.mv_data), 0);
+		else
+			ck_assert_int_gt(asprintf(&lines[n], "%.*s=%.*s\n",
+			    (int)k.mv_size, (const char *)k.mv_data,
+			    (int)v.mv_size, (const char *)v.mv_data), 0);
+		len += strlen(lines[n++]);
+	}
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	mdb_env_close(env);
+	qsort(lines, n, sizeof *lines, line_cmp);
+	ck_assert_ptr_nonnull(out = p = malloc(len));
+	*p = '\0';
+	for (i = 0; i < n; i++) {
+		p = stpcpy(p, lines[i]);
+		free(lines[i]);
+	}
+	free(lines);
+	return out;
+}
+
+/*
+ * Each index holds exactly its table, keyed stat first: nc counters and
+ * ns stats.
+ */
+static void
+assert_index2(size_t nc, size_t ns)
+{
+	static const char *const tables[][2] = {
+		{ "counters", "counters-by-stat" },
+		{ "stats", "stats-by-stat" },
+	};
+	char	*want, *got;
+	size_t	 i, lines;
+	char	*p;
+
+	for (i = 0; i < 2; i++) {
+		want = table_text(tables[i][0], 1);
+		got = table_text(tables[i][1], 0);
+		ck_assert_ptr_nonnull(want);
+		ck_assert_msg(got != NULL, "no %s", tables[i][1]);
+		ck_assert_str_eq(got, want);
+		for (lines = 0, p = got; (p = strchr(p, '\n')) != NULL; p++)
+			lines++;
+		ck_assert_uint_eq(lines, i == 0 ? nc : ns);
+		free(want);
+		free(got);
+	}
+}
+
+/* The same, as many stats as counters. */
+static void
+assert_index(size_t n)
+{
+	assert_index2(n, n);
+}
+
+/* The format in meta, read with LMDB itself. */
+static char *
+meta_format(void)
+{
+	char	*text = table_text("meta", 0);
+
+	ck_assert_ptr_nonnull(text);
+	return text;
+}
+
+/* Writes, changes, removals and deletes keep the index equal. */
+START_TEST(test_mirror)
+{
+	struct store	*st;
+
+	ck_assert_msg(store_open(&st, dir, 0, err, sizeof err) == 0, "%s",
+	    err);
+	put_slot(st, "a", 5, 10);
+	put_slot(st, "b", 5, 20);
+	store_close(st);
+	assert_index(10);
+	/* Changed values, and fewer stats: the rest is deleted. */
+	write_slot("a", 3, 100);
+	assert_index(8);
+	/* More again, and a new node. */
+	write_slot("a", 6, 7);
+	write_slot("c", 1, 1);
+	assert_index(12);
+	ck_assert_int_eq(tally_statsfile_remove(dir, "b", INT64_MAX, err,
+	    sizeof err), 0);
+	assert_index(7);
+	/* An empty snapshot leaves the node nothing, in both. */
+	write_slot("a", 0, 0);
+	assert_index(1);
+}
+END_TEST
+
+/*
+ * A statsfile of format 1, as the previous release wrote it: meta, nodes,
+ * counters and stats, no index.
+ */
+static void
+format1_env(void)
+{
+	static const char *const rows[][3] = {
+		{ "meta", "format", "1" },
+		{ "nodes", "old", "nickname=o\ntime=%lld\nsource=local\n" },
+		{ "nodes", "two", "nickname=t\ntime=%lld\nsource=local\n" },
+		{ "counters", "old/c.000", "41" },
+		{ "counters", "two/c.000", "42" },
+		{ "counters", "two/c.001", "43" },
+		{ "stats", "old/s.000", "0.25" },
+	};
+	MDB_env	*env;
+	MDB_txn	*txn;
+	MDB_dbi	 dbi;
+	MDB_val	 k, v;
+	char	 val[128];
+	size_t	 i;
+
+	ck_assert_int_eq(mdb_env_create(&env), 0);
+	mdb_env_set_maxdbs(env, STORE_MAXDBS);
+	mdb_env_set_mapsize(env, STORE_MAPSIZE_MIN);
+	ck_assert_int_eq(mdb_env_open(env, dir, 0, 0660), 0);
+	ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	for (i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		snprintf(val, sizeof val, rows[i][2],
+		    (long long)time(NULL));
+		ck_assert_int_eq(mdb_dbi_open(txn, rows[i][0], MDB_CREATE,
+		    &dbi), 0);
+		k.mv_data = (void *)rows[i][1];
+		k.mv_size = strlen(rows[i][1]);
+		v.mv_data = val;
+		v.mv_size = strlen(val);
+		ck_assert_int_eq(mdb_put(txn, dbi, &k, &v, 0), 0);
+	}
+	ck_assert_int_eq(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+}
+
+/* A stat walk's "node=value ..." over dir, through the public reader. */
+static char *
+walk_text(const char *name, int kind)
+{
+	tally_reader	*r;
+	tally_metric	 m;
+	const char	*id;
+	char		*out = strdup(""), *tmp;
+	int		 rc;
+
+	ck_assert_msg(tally_reader_open(&r, dir) == 0, "%s",
+	    tally_reader_errmsg(r));
+	ck_assert_int_eq(tally_reader_stat(r, name, kind), 0);
+	while ((rc = tally_reader_next_stat(r, &id, &m)) == 1) {
+		ck_assert_ptr_null(m.error);
+		ck_assert_int_gt(asprintf(&tmp, "%s%s=%s ", out, id, m.text),
+		    0);
+		free(out);
+		out = tmp;
+	}
+	ck_assert_int_eq(rc, 0);
+	/* The end stays the end. */
+	ck_assert_int_eq(tally_reader_next_stat(r, &id, &m), 0);
+	tally_reader_close(r);
+	return out;
+}
+
+/* Format 1 is read as it is, then converted by the first write. */
+START_TEST(test_format1_converted)
+{
+	char	*text;
+
+	format1_env();
+	ck_assert_ptr_null(table_text("counters-by-stat", 0));
+	/* Read without an index: node by node, the same answers. */
+	text = walk_text("c.000", TALLY_COUNTER);
+	ck_assert_str_eq(text, "old=41 two=42 ");
+	free(text);
+	text = walk_text("s.000", TALLY_STAT);
+	ck_assert_str_eq(text, "old=0.25 ");
+	free(text);
+	ck_assert_ptr_null(table_text("counters-by-stat", 0));
+	/* A write of another node converts the whole file. */
+	write_slot("new", 2, 5);
+	text = meta_format();
+	ck_assert_str_eq(text, "format=2\n");
+	free(text);
+	assert_index2(5, 3);
+	text = walk_text("c.000", TALLY_COUNTER);
+	ck_assert_str_eq(text, "new=5 old=41 two=42 ");
+	free(text);
+	/* The check agrees. */
+	{
+		tally_check_counts c;
+
+		ck_assert_msg(tally_statsfile_check(dir, (int64_t)time(NULL),
+		    NULL, NULL, &c, err, sizeof err) == 0, "%s", err);
+		ck_assert_uint_eq(c.problems, 0);
+	}
+}
+END_TEST
+
+/* A prune of a format-1 statsfile converts it too, and deletes in both. */
+START_TEST(test_format1_remove)
+{
+	format1_env();
+	ck_assert_int_eq(tally_statsfile_remove(dir, "two", INT64_MAX, err,
+	    sizeof err), 0);
+	assert_index(1);
+}
+END_TEST
+
+/* Another process converts the statsfile while this one has it open. */
+static int
+convert_child(const void *arg, char *msg, size_t msglen)
+{
+	struct store	*st;
+	int		 rc;
+
+	(void)arg;
+	if ((rc = store_open(&st, dir, 0, msg, msglen)) != 0)
+		return rc;
+	put_slot(st, "child", 1, 9);
+	store_close(st);
+	return 0;
+}
+
+START_TEST(test_converted_meanwhile)
+{
+	struct store		*st;
+	struct fixture_child	 c;
+	char			*text;
+
+	format1_env();
+	ck_assert_msg(store_open(&st, dir, 0, err, sizeof err) == 0, "%s",
+	    err);
+	ck_assert_int_eq(st->idx, STORE_IDX_NONE);
+	fixture_child(convert_child, NULL, 0, &c);
+	ck_assert_msg(c.rc == 0, "child: %d %s", c.rc, c.msg);
+	/* This store finds the index at its next write, and keeps it. */
+	put_slot(st, "two", 1, 77);
+	ck_assert_int_eq(st->idx, STORE_IDX_READY);
+	store_close(st);
+	text = meta_format();
+	ck_assert_str_eq(text, "format=2\n");
+	free(text);
+	assert_index2(3, 3);
+	text = walk_text("c.000", TALLY_COUNTER);
+	ck_assert_str_eq(text, "child=9 old=41 two=77 ");
+	free(text);
+}
+END_TEST
+
+/* The stat walk: order, kinds, node lookups, and its place among walks. */
+START_TEST(test_walk)
+{
+	tally_reader	*r;
+	tally_metric	 m;
+	tally_node	 n;
+	const char	*id;
+	char		*text;
+
+	write_slot("b", 2, 20);
+	write_slot("a", 1, 10);
+	write_slot("c", 2, 30);
+	text = walk_text("c.001", TALLY_COUNTER);
+	ck_assert_str_eq(text, "b=21 c=31 ");
+	free(text);
+	text = walk_text("s.000", TALLY_STAT);
+	ck_assert_str_eq(text, "a=10.5 b=20.5 c=30.5 ");
+	free(text);
+	/* A counter's name asked as a stat, or a prefix: nothing. */
+	text = walk_text("c.000", TALLY_STAT);
+	ck_assert_str_eq(text, "");
+	free(text);
+	text = walk_text("c.00", TALLY_COUNTER);
+	ck_assert_str_eq(text, "");
+	free(text);
+
+	ck_assert_int_eq(tally_reader_open(&r, dir), 0);
+	ck_assert_int_eq(tally_reader_stat(r, "bad name", TALLY_STAT),
+	    TALLY_EINVAL);
+	ck_assert_int_eq(tally_reader_stat(r, "s.000", 0), TALLY_EINVAL);
+	ck_assert_int_eq(tally_reader_next_stat(r, &id, &m), TALLY_ESTATE);
+	ck_assert_int_eq(tally_reader_stat(r, "s.000", TALLY_STAT), 0);
+	ck_assert_int_eq(tally_reader_next_stat(r, &id, &m), 1);
+	ck_assert_str_eq(id, "a");
+	/* A node lookup does not disturb the walk. */
+	ck_assert_int_eq(tally_reader_node(r, "c", &n), 0);
+	ck_assert_str_eq(n.nickname, "nick c");
+	ck_assert_int_eq(tally_reader_node(r, "zz", &n), TALLY_ENOTFOUND);
+	ck_assert_int_eq(tally_reader_node(r, "A", &n), TALLY_EINVAL);
+	ck_assert_int_eq(tally_reader_next_stat(r, &id, &m), 1);
+	ck_assert_str_eq(id, "b");
+	ck_assert(m.value == 20.5);
+	/* A metric walk is not a stat walk, nor the other way round. */
+	ck_assert_int_eq(tally_reader_next_metric(r, &m), TALLY_ESTATE);
+	ck_assert_int_eq(tally_reader_metrics(r, "b"), 0);
+	ck_assert_int_eq(tally_reader_next_stat(r, &id, &m), TALLY_ESTATE);
+	ck_assert_int_eq(tally_reader_next_metric(r, &m), 1);
+	ck_assert_str_eq(m.name, "c.000");
+	tally_reader_close(r);
+}
+END_TEST
+
+/* Put a raw key and value with LMDB itself, in the index or anywhere. */
+static void
+put_raw(const char *db, const char *key, const char *val)
+{
+	MDB_env	*env;
+	MDB_txn	*txn;
+	MDB_dbi	 dbi;
+	MDB_val	 k = { strlen(key), (void *)key };
+	MDB_val	 v = { strlen(val), (void *)val };
+
+	ck_assert_int_eq(mdb_env_create(&env), 0);
+	mdb_env_set_maxdbs(env, STORE_MAXDBS);
+	mdb_env_set_mapsize(env, STORE_MAPSIZE_MIN);
+	ck_assert_int_eq(mdb_env_open(env, dir, 0, 0660), 0);
+	ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	ck_assert_int_eq(mdb_dbi_open(txn, db, 0, &dbi), 0);
+	if (val[0] == '\0')
+		ck_assert_int_eq(mdb_del(txn, dbi, &k, NULL), 0);
+	else
+		ck_assert_int_eq(mdb_put(txn, dbi, &k, &v, 0), 0);
+	ck_assert_int_eq(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+}
+
+struct problems {
+	char	 all[4096];
+};
+
+static void
+problem_cb(void *ctx, const char *msg)
+{
+	struct problems	*p = ctx;
+	size_t		 n = strlen(p->all);
+
+	snprintf(p->all + n, sizeof p->all - n, "%s\n", msg);
+}
+
+/*
+ * An index that differs from its table, as a hostile or broken writer
+ * leaves it: tally check says each way; the walk reports a bad node id
+ * rather than handing it out as one.
+ */
+START_TEST(test_index_differs)
+{
+	struct problems		 p;
+	tally_check_counts	 c;
+	tally_reader		*r;
+	tally_metric		 m;
+	const char		*id;
+
+	write_slot("a", 2, 1);
+	write_slot("b", 1, 5);
+	put_raw("counters-by-stat", "c.000/a", "99");		/* changed */
+	put_raw("counters-by-stat", "c.001/a", "");		/* missing */
+	put_raw("stats-by-stat", "s.000/gone", "1");		/* extra */
+	put_raw("stats-by-stat", "s.000/B\x01", "1");		/* bad id */
+	memset(&p, 0, sizeof p);
+	ck_assert_msg(tally_statsfile_check(dir, (int64_t)time(NULL),
+	    problem_cb, &p, &c, err, sizeof err) == 0, "%s", err);
+	ck_assert_msg(strstr(p.all, "counters key 'a/c.000': the stat index "
+	    "(counters-by-stat) holds '99', not its value\n") != NULL, "%s",
+	    p.all);
+	ck_assert_msg(strstr(p.all, "counters key 'a/c.001': not in the stat "
+	    "index (counters-by-stat)") != NULL, "%s", p.all);
+	ck_assert_msg(strstr(p.all, "stats-by-stat holds 2 keys that its "
+	    "table does not") != NULL, "%s", p.all);
+	ck_assert_uint_eq(c.problems, 3);
+
+	ck_assert_int_eq(tally_reader_open(&r, dir), 0);
+	ck_assert_int_eq(tally_reader_stat(r, "s.000", TALLY_STAT), 0);
+	ck_assert_int_eq(tally_reader_next_stat(r, &id, &m), 1);
+	ck_assert_str_eq(id, "B\\x01");
+	ck_assert_str_eq(m.error, "not a valid node id");
+	ck_assert(isnan(m.value));
+	ck_assert_int_eq(tally_reader_next_stat(r, &id, &m), 1);
+	ck_assert_str_eq(id, "a");
+	ck_assert_int_eq(tally_reader_next_stat(r, &id, &m), 1);
+	ck_assert_str_eq(id, "b");
+	ck_assert_int_eq(tally_reader_next_stat(r, &id, &m), 1);
+	ck_assert_str_eq(id, "gone");
+	ck_assert_int_eq(tally_reader_next_stat(r, &id, &m), 0);
+	tally_reader_close(r);
+}
+END_TEST
+
+/* Format 2 without its index is not ours: refused by name. */
+START_TEST(test_format2_without_index)
+{
+	struct store	*st;
+
+	format1_env();
+	put_raw("meta", "format", "2");
+	ck_assert_int_eq(store_open(&st, dir, STORE_RDONLY, err, sizeof err),
+	    TALLY_EFORMAT);
+	ck_assert_msg(strstr(err, "no counters-by-stat table") != NULL, "%s",
+	    err);
+	ck_assert_int_eq(store_open(&st, dir, 0, err, sizeof err),
+	    TALLY_EFORMAT);
+}
+END_TEST
+
+int
+main(void)
+{
+	const struct fixture_test	 tests[] = {
+		{ "index", test_mirror, 0, FIXTURE_TIMEOUT },
+		{ "index", test_format1_converted, 0, FIXTURE_TIMEOUT },
+		{ "index", test_format1_remove, 0, FIXTURE_TIMEOUT },
+		{ "index", test_converted_meanwhile, 0, FIXTURE_TIMEOUT },
+		{ "index", test_walk, 0, FIXTURE_TIMEOUT },
+		{ "index", test_index_differs, 0, FIXTURE_TIMEOUT },
+		{ "index", test_format2_without_index, 0, FIXTURE_TIMEOUT },
+	};
+	const struct fixture_tcase	 tcases[] = {
+		{ "index", setup, teardown, NULL, NULL },
+	};
+
+	return fixture_main("index", tests, FIXTURE_N(tests), tcases,
+	    FIXTURE_N(tcases));
+}
