@@ -30,7 +30,7 @@ out=$(munin_run tahoe_storage_allocated autoconf 2>&1)
 MISSING=$T/no-such-dir
 REGULAR=$T/regular-file
 GARBAGE=$T/garbage
-FORMAT2=$T/format2
+FUTURE=$T/future
 echo 'not a statsfile' >"$REGULAR"
 mkdir "$GARBAGE"
 for _ in $(seq 2048); do printf 'this is not an LMDB environment\n'; done \
@@ -44,20 +44,20 @@ awk '
 	/^DATA=END$/	{ data = 0 }
 	data && db == "meta" {
 		if (k == 0) { key = $0; k = 1 }
-		else { if (key == " format") { $0 = " 2"; done = 1 }; k = 0 }
+		else { if (key == " format") { $0 = " 3"; done = 1 }; k = 0 }
 	}
 	{ print }
-	END { exit !done }' "$T/good.dump" >"$T/format2.dump" ||
+	END { exit !done }' "$T/good.dump" >"$T/future.dump" ||
     fail "no meta/format in the dump of $STATS"
-mkdir "$FORMAT2"
-mdb_load -f "$T/format2.dump" "$FORMAT2" 2>"$T/mdb_load.err" ||
+mkdir "$FUTURE"
+mdb_load -f "$T/future.dump" "$FUTURE" 2>"$T/mdb_load.err" ||
     fail "mdb_load: $(cat "$T/mdb_load.err")"
-[ "$(db_get meta format "$FORMAT2")" = 2 ] || fail "could not make format 2"
+[ "$(db_get meta format "$FUTURE")" = 3 ] || fail "could not make format 3"
 
 # The cases: names, and their statsfiles ("" for unset).
-CASES=(unset missing regular garbage format2)
+CASES=(unset missing regular garbage future)
 declare -A SF=([unset]= [missing]=$MISSING [regular]=$REGULAR
-    [garbage]=$GARBAGE [format2]=$FORMAT2)
+    [garbage]=$GARBAGE [future]=$FUTURE)
 
 # ---- the plugin --------------------------------------------------------
 
@@ -123,7 +123,7 @@ for name in "${CASES[@]}"; do
 	case $name in
 	unset)	grep -q statsfile "$T/err" ||
 		    fail "statsfile unset: the message does not say so: $(cat "$T/err")" ;;
-	format2) grep -qi format "$T/err" ||
+	future) grep -qi format "$T/err" ||
 		    fail "unknown format: the message does not say so: $(cat "$T/err")" ;;
 	missing) grep -qF "$MISSING" "$T/err" ||
 		    fail "missing statsfile: the message does not name it: $(cat "$T/err")" ;;
@@ -265,10 +265,10 @@ check_start_fails "statsfile not LMDB" run_demo -s "$GARBAGE" -n p1
 cksum <"$GARBAGE/data.mdb" | cmp -s - "$T/garbage.sum" ||
     fail "the garbage data.mdb was changed"
 
-check_start_fails "unknown format" run_demo -s "$FORMAT2" -n p1
+check_start_fails "unknown format" run_demo -s "$FUTURE" -n p1
 grep -qi format "$T/err" || fail "the message does not mention the format"
-[ "$(db_get meta format "$FORMAT2")" = 2 ] || fail "the format was changed"
-db_has_node p1 "$FORMAT2" && fail "a node was written into a format-2 database"
+[ "$(db_get meta format "$FUTURE")" = 3 ] || fail "the format was changed"
+db_has_node p1 "$FUTURE" && fail "a node was written into a format-2 database"
 
 # Unwritable: root ignores permissions, so run as nobody when root.
 RO=$T/readonly
