@@ -37,12 +37,13 @@
 #
 # The choices, for a 2-CPU machine that runs tallyd, loadgen (both
 # sides' TLS) and this script at once:
-#  - tallyd -i SCALE_INTERVAL (20): a steady round costs tallyd about 1.3
-#    s of CPU for 2,000,000 samples plaintext, a little more over TLS
-#    (measured here), so 20 s leaves it idle most of each interval
-#    beside loadgen, and four rounds take about 80 s a transport.  At -i 5
-#    the rounds would take a third of a CPU and the first round (10 s of
-#    TLS handshakes) would overlap the second and third.
+#  - tallyd -i SCALE_INTERVAL (20): a steady round of 2,000,000 samples
+#    costs tallyd about 3 s of CPU here, plaintext or TLS (most of it
+#    LMDB's page writes and the values' text), so 20 s leaves its loop
+#    idle 85% of each interval beside loadgen, and four rounds take
+#    about 80 s a transport.  At -i 5 tallyd would need 60% of a CPU for
+#    the rounds alone, and the TLS fleet's first round (about 13 s of
+#    handshakes) would run into its third.
 #  - --poll-timeout equal to the interval (tallyd's default is half): a
 #    poll that waits a whole interval is lost anyway, and the first
 #    round's polls go out right after each HELLO while the handshake
@@ -69,6 +70,12 @@
 #    tallyd, then sends the last ClientHellos more than 3 s after the
 #    kernel accepted their connections: tallyd's first-flight timeout
 #    closed 598 of them in a trial.  A real fleet has a CPU per node.
+#  - the first round's CPU holds the kernel's work for nodes.lock: tallyd
+#    takes an open file description lock per node id at its HELLO, and
+#    Linux keeps a file's locks in one list that every lock and unlock
+#    walks, so the fleet's locks cost O(N^2): 10,000 locks on one file
+#    took 1.7 s of CPU in a separate test here (1,000: 9 ms; 30,000:
+#    28 s).  See README, Performance.
 #  - descriptors: each side holds one per connection; the script raises
 #    its soft limit to the hard one, and needs N + 200; tallyd raises its
 #    own to --max-connections + 64.
@@ -533,7 +540,9 @@ phase() {
 		label="TLS 1.3"
 	fi
 	echo
-	echo "$label: $cn providers x $cm metrics ($cs samples a round)"
+	read -r load1 _ < /proc/loadavg
+	echo "$label: $cn providers x $cm metrics ($cs samples a round);" \
+	    "load average $load1 at its end"
 	fx "$first" 1000000 2; local f=$REPLY
 	fx "$((L_MARKS[1]))" 1000 2; local f_lg=$REPLY
 	row "first round, handshakes included" "$f s" \
