@@ -26,10 +26,15 @@
 #    "answered K" lines for K = N, 2N, 3N and 4N, and at its stop no
 #    error, no close and no dropped poll in its `done` line;
 #  - the statsfile: after the first round N load nodes with all their
-#    entries (mdb_stat -a, mdb_dump of `nodes`); at each of loadgen's
-#    marks 2N, 3N and 4N, every node's record `time` newer than at the
-#    mark before (polls are at least half an interval apart, so a new
-#    snapshot has a new second); after loadgen and then tallyd stopped
+#    entries (mdb_stat -a, mdb_dump of `nodes`).  Every node's record
+#    `time` is read every quarter interval from loadgen's start: a
+#    node's polls are at least half an interval apart, so each new time
+#    is one snapshot landed, and none is overwritten unseen.  Each node
+#    must be seen landing 4 snapshots or more, never more than 1.5
+#    intervals (+1 s) apart (the first two polls are half an interval to
+#    1.5 apart, later ones one interval: a skipped poll makes a gap of
+#    two), and one within the last 1.5 intervals; after loadgen and then
+#    tallyd stopped
 #    (tallyd commits what it read), each node's count of snapshots, which
 #    loadgen writes into its counter load.counter.0000 (node number x
 #    1000 + polls answered), at least 4, and their sum equal to the
@@ -127,7 +132,10 @@ THREADS=${SCALE_THREADS:-$(nproc 2> /dev/null || echo 1)}
 DEADLINE=${SCALE_DEADLINE:-180}
 MODES=${SCALE_MODES:-plain tls}
 POLL=0.05		# seconds between looks at the database
-NEWER_WAIT=$IV		# seconds after a mark for every node to be newer
+ROUNDS=4			# rounds a phase runs, the first included
+MAX_GAP=$(( (3 * IV + 1) / 2 + 1 ))	# s between two snapshots of a node, at most
+OBSERVE_MS=$((IV * 1000 / 4))	# between two looks at every node
+OBSERVE_MAX_MS=$((IV * 1000 / 2 - 500))	# a look later than this may miss one
 
 for prog in "$TALLYD" "$LOADGEN"; do
 	if [ ! -x "$prog" ]; then
@@ -386,60 +394,60 @@ done_field() {
 	return 1
 }
 
-# wait_mark K: until loadgen's K*N-th answer, or the phase's deadline.
-wait_mark() {
-	local now
-	while [ -z "${L_MARKS[$1]:-}" ]; do
-		lg_lines
-		lg_alive
-		now_us; now=$REPLY
-		if ((now > PHASE_END)); then
-			tail_log "$L_OUT" 5
-			tail_log "$G_ERR" 5
-			broken "loadgen's $(($1 * N))-th answer did not come" \
-			    "within the phase's $(( (PHASE_END - L_T0) / 1000000 ))" \
-			    "s"
-		fi
-		nap $POLL
-	done
-}
-
-# copy_prev: PREV[i] = NT[i] for every node of the fleet (0 if missing).
-copy_prev() {
-	local i
-	PREV=()
+# observe: one look at every node's record time.  A time not seen before
+# is a snapshot landed: SEEN[i] counts them, LAST[i] is the newest, and
+# GAP[i] the longest wait between two (seconds, the node's clock).  The
+# looks are OBSERVE_MS apart, less than the half interval that separates
+# two polls of a node, so that no snapshot is overwritten unseen; OBS_GAP
+# is the longest time between two looks (us).
+observe() {
+	local i t
+	now_us
+	if ((OBS_LAST > 0 && REPLY - OBS_LAST > OBS_GAP)); then
+		OBS_GAP=$((REPLY - OBS_LAST))
+	fi
+	OBS_LAST=$REPLY
+	OBS_NEXT=$((REPLY + OBSERVE_MS * 1000))
+	node_times
 	for ((i = 0; i < N; i++)); do
-		PREV[i]=${NT[i]:-0}
+		t=${NT[i]:-0}
+		((t == 0 || t == LAST[i])) && continue
+		if ((LAST[i] > 0 && t - LAST[i] > GAP[i])); then
+			GAP[i]=$((t - LAST[i]))
+		fi
+		LAST[i]=$t
+		SEEN[i]=$((SEEN[i] + 1))
 	done
 }
 
-# newer K: every node's record time is newer than PREV's (the mark
-# before), within NEWER_WAIT s of loadgen's mark K; PREV becomes NT.
-newer() {
-	local i stale deadline now
-	now_us; deadline=$((REPLY + NEWER_WAIT * 1000000))
-	while :; do
-		node_times
-		stale=0
-		for ((i = 0; i < N; i++)); do
-			((${NT[i]:-0} > ${PREV[i]:-0})) || stale=$((stale + 1))
-		done
-		((stale == 0)) && break
-		lg_lines
-		lg_alive
-		now_us; now=$REPLY
-		if ((now > deadline)); then
-			commas "$stale"
-			echo "$ME: $L_PHASE: round $1: $REPLY of $N nodes have" \
-			    "no newer snapshot in the statsfile $NEWER_WAIT s" \
-			    "after loadgen's $(($1 * N))-th answer.  No figure" \
-			    "for $L_PHASE." >&2
-			tail_log "$G_ERR" 5
-			exit 1
-		fi
-		nap 0.2
+# observe_init: no node seen yet.
+observe_init() {
+	local i
+	LAST=() GAP=() SEEN=()
+	for ((i = 0; i < N; i++)); do
+		LAST[i]=0 GAP[i]=0 SEEN[i]=0
 	done
-	copy_prev
+	OBS_LAST=0 OBS_GAP=0 OBS_NEXT=0
+}
+
+# observe_due: observe if it is time to.
+observe_due() {
+	now_us
+	((REPLY >= OBS_NEXT)) && observe
+	return 0
+}
+
+# fleet_landed: every node seen landing ROUNDS snapshots or more, none
+# waiting more than MAX_GAP s for its next.  REPLY = the nodes short of
+# ROUNDS; R_GAPPED = the nodes with a longer wait.
+fleet_landed() {
+	local i short=0
+	R_GAPPED=0
+	for ((i = 0; i < N; i++)); do
+		((SEEN[i] < ROUNDS)) && short=$((short + 1))
+		((GAP[i] > MAX_GAP)) && R_GAPPED=$((R_GAPPED + 1))
+	done
+	REPLY=$short
 }
 
 row() {
@@ -463,6 +471,7 @@ phase() {
 	db_entries
 	b_c=$E_COUNTERS b_s=$E_STATS
 	cpu_ticks "$G_PID"; cpu0=$REPLY
+	observe_init
 	start_loadgen
 	now_us; L_T0=$REPLY		# until loadgen says when it began
 	PHASE_END=$((L_T0 + (DEADLINE + 4 * IV + 60) * 1000000))
@@ -470,8 +479,9 @@ phase() {
 	# 1. The first round: every provider's first snapshot committed.
 	while :; do
 		lg_lines
-		now_us; now=$REPLY
 		lg_alive
+		observe_due
+		now_us; now=$REPLY
 		db_entries
 		if ((E_COUNTERS >= N * c + b_c && E_STATS >= N * s + b_s)) &&
 		    [ -n "${L_MARKS[1]:-}" ]; then
@@ -495,15 +505,53 @@ phase() {
 		fi
 		nap $POLL
 	done
-	copy_prev
+	observe
 	first=$((t1 - L_T0))
 	cpu_first=$((cpu1 - cpu0))
 
-	# 2. Rounds 2 to 4: each of loadgen's marks, then every node newer.
-	for k in 2 3 4; do
-		wait_mark $k
-		newer $k
+	# 2. Rounds 2 to ROUNDS: until loadgen's ROUNDS*N-th answer, and
+	# every node seen landing ROUNDS snapshots.
+	while :; do
+		lg_lines
+		lg_alive
+		observe_due
+		if [ -n "${L_MARKS[ROUNDS]:-}" ]; then
+			fleet_landed
+			((REPLY == 0)) && break
+		fi
+		now_us; now=$REPLY
+		if ((now > PHASE_END)); then
+			fleet_landed
+			commas "$REPLY"
+			echo "$ME: $mode: $REPLY of $N nodes were not seen" \
+			    "landing $ROUNDS snapshots within the phase's" \
+			    "$(( (PHASE_END - L_T0) / 1000000 )) s (loadgen's" \
+			    "answers: ${#L_MARKS[@]} rounds).  No figure for" \
+			    "$mode." >&2
+			tail_log "$L_OUT" 5
+			tail_log "$G_ERR" 5
+			exit 1
+		fi
+		nap $POLL
 	done
+	observe
+	fleet_landed
+	local stale=0 cutoff=$(( OBS_LAST / 1000000 - MAX_GAP ))
+	for ((i = 0; i < N; i++)); do
+		((LAST[i] < cutoff)) && stale=$((stale + 1))
+	done
+	if ((R_GAPPED > 0 || stale > 0)); then
+		broken "$R_GAPPED nodes waited more than $MAX_GAP s" \
+		    "(1.5 intervals) between two snapshots, and $stale" \
+		    "landed none in the last $MAX_GAP s: polls were skipped." \
+		    "No figure for $mode."
+	fi
+	if ((OBS_GAP > OBSERVE_MAX_MS * 1000)); then
+		fx "$OBS_GAP" 1000000 1
+		broken "two looks at the statsfile were $REPLY s apart:" \
+		    "a snapshot may have gone unseen (the machine is too" \
+		    "busy for this check).  No figure for $mode."
+	fi
 	steady=$(( (L_MARKS[4] - L_MARKS[2]) / 2 ))
 	cpu_steady=$(( (L_CPU[4] - L_CPU[2]) / 2 ))
 	status_kib "$G_PID" VmHWM; hwm=$REPLY
@@ -572,8 +620,9 @@ phase() {
 	    "(after round 4: RssAnon $a MiB, RssFile $REPLY MiB)"
 	commas "$sent"
 	echo "  fleet: $cn of $cn (loadgen: none lost, no error; statsfile:" \
-	    "every node newer at each round, $REPLY snapshots committed," \
-	    "as many as loadgen sent, at least 4 a node)"
+	    "every node seen landing $ROUNDS+ snapshots, never" \
+	    "more than $MAX_GAP s apart; $REPLY committed, as many as" \
+	    "loadgen sent)"
 }
 
 cleanup_phase() {
