@@ -33,11 +33,12 @@
 #    must be seen landing 4 snapshots or more, never more than 1.5
 #    intervals (+1 s) apart (the first two polls are half an interval to
 #    1.5 apart, later ones one interval: a skipped poll makes a gap of
-#    two), and one within the last 1.5 intervals; after loadgen and then
-#    tallyd stopped
-#    (tallyd commits what it read), each node's count of snapshots, which
-#    loadgen writes into its counter load.counter.0000 (node number x
-#    1000 + polls answered), at least 4, and their sum equal to the
+#    two), and one within the last 1.5 intervals (looks more than half
+#    an interval apart fail the phase: one could have missed a
+#    snapshot); after loadgen and then tallyd stopped (tallyd commits
+#    what it read), each node's count of snapshots, which loadgen
+#    writes into its counter load.counter.0000 (node number x 1000 +
+#    polls answered), at least 4, and their sum equal to the
 #    answers loadgen sent: not one snapshot lost between the two.
 #
 # The choices, for a 2-CPU machine that runs tallyd, loadgen (both
