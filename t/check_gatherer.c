@@ -969,6 +969,62 @@ START_TEST(test_poll_answered_late)
 }
 END_TEST
 
+/*
+ * A node is quiet between polls: a gatherer whose loop was late past the
+ * idle timeout polls it on waking, and does not close it as idle.  tallyd
+ * is stopped (SIGSTOP) right after it has read an answer, while no poll
+ * is on its way, until its next poll and the idle deadline (-i 1,
+ * --idle-timeout 3) are both past, whatever the machine's load.
+ */
+START_TEST(test_idle_after_late_loop)
+{
+	struct client	 c;
+	struct pollfd	 pfd;
+	uint8_t		 payload[64];
+	char		 err[128], value[16];
+	size_t		 plen;
+	uint32_t	 seq;
+	int		 n = 0;
+	double		 until;
+
+	tallyd_tighten();
+	cl_open(&c);
+	seq = cl_handshake(&c, "napping");
+	for (;;) {
+		cl_snapshot(&c, seq, ++n, "x.count");
+		snprintf(value, sizeof value, "%d", n);
+		db_wait(STORE_COUNTERS, "napping", "x.count", value);
+		ck_assert_int_eq(kill(tallyd_pid, SIGSTOP), 0);
+		/* No poll on its way, or the next answer would be late. */
+		pfd.fd = c.fd;
+		pfd.events = POLLIN;
+		if ((c.ssl == NULL || !tls_pending(c.ssl)) && c.in.len == 0 &&
+		    poll(&pfd, 1, 0) == 0)
+			break;
+		ck_assert_int_eq(kill(tallyd_pid, SIGCONT), 0);
+		ck_assert_int_eq(cl_frame(&c, payload, sizeof payload, &plen,
+		    DEADLINE), WIRE_POLL);
+		ck_assert_int_eq(wire_get_poll(payload, plen, &seq, err,
+		    sizeof err), 0);
+	}
+	/* Its last byte from us is before this: idle deadline and poll due. */
+	until = fixture_now() + 3.5;
+	while (fixture_now() < until)
+		fixture_pause();
+	ck_assert_int_eq(kill(tallyd_pid, SIGCONT), 0);
+	ck_assert_int_eq(cl_frame(&c, payload, sizeof payload, &plen,
+	    DEADLINE), WIRE_POLL);
+	ck_assert_int_eq(wire_get_poll(payload, plen, &seq, err, sizeof err),
+	    0);
+	cl_snapshot(&c, seq, ++n, "x.count");
+	snprintf(value, sizeof value, "%d", n);
+	db_wait(STORE_COUNTERS, "napping", "x.count", value);
+	ck_assert_msg(!logged("idle for"), "tallyd closed a node as idle "
+	    "that it had not polled");
+	cl_close(&c);
+}
+END_TEST
+
 /* A node that stops in the middle of its SNAPSHOT is timed out too. */
 START_TEST(test_stall_mid_snapshot)
 {
@@ -1947,6 +2003,7 @@ main(void)
 		{ "tls plain", test_stall_mid_frame, 0, 60 },
 		{ "tls plain", test_poll_timeout, 0, 60 },
 		{ "tls plain", test_poll_answered_late, 0, 60 },
+		{ "tls plain", test_idle_after_late_loop, 0, 60 },
 		{ "tls plain", test_stall_mid_snapshot, 0, 60 },
 		{ "tls plain", test_polls_repeat, 0, 60 },
 		{ "tls plain", test_snapshot_time_hostile, 0, 60 },

@@ -77,6 +77,20 @@ conn_log(const struct conn *c, const char *fmt, ...)
 		fprintf(stderr, "tallyd: %s: %s\n", c->addr, line);
 }
 
+/*
+ * Since when the peer has been quiet, for the idle timeout: its last byte,
+ * or, for a node that tallyd polls, tallyd's last poll if later.  A node
+ * speaks when polled, so a gatherer that was late to poll it (a loop
+ * stalled past the idle timeout) must not call the node idle.
+ */
+static double
+conn_quiet_since(const struct conn *c)
+{
+	if (c->state == CONN_READY && c->poll_sent > c->last_rx)
+		return c->poll_sent;
+	return c->last_rx;
+}
+
 /* Arm the timer for the connection's earliest deadline. */
 void
 conn_timer_arm(struct conn *c, double now)
@@ -101,7 +115,8 @@ conn_timer_arm(struct conn *c, double now)
 	default:
 		d = c->polling ? c->poll_sent + g->cfg.poll_timeout :
 		    c->next_poll;
-		d = gatherer_min(d, c->last_rx + g->cfg.idle_timeout);
+		d = gatherer_min(d, conn_quiet_since(c) +
+		    g->cfg.idle_timeout);
 		break;
 	}
 	ev_timer_stop(g->loop, &c->timer);
@@ -352,7 +367,7 @@ conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		if (c->state == CONN_READY && ev_is_active(&c->rio) &&
 		    ((c->polling && slack >= c->poll_sent +
 		    g->cfg.poll_timeout) ||
-		    slack >= c->last_rx + g->cfg.idle_timeout)) {
+		    slack >= conn_quiet_since(c) + g->cfg.idle_timeout)) {
 			conn_io_read(c);
 			if (c->state != CONN_READY)
 				break;
@@ -364,14 +379,20 @@ conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 			    "%g s", c->seq, g->cfg.poll_timeout);
 			break;
 		}
-		if (slack >= c->last_rx + g->cfg.idle_timeout) {
+		/*
+		 * A poll that is due goes out before the idle check: a loop
+		 * late past the idle timeout owes the node its poll, and the
+		 * poll's timeout judges the node (test_idle_after_late_loop).
+		 */
+		if (c->state == CONN_READY && !c->polling &&
+		    slack >= c->next_poll)
+			conn_poll(c, now);
+		if ((c->state == CONN_READY || c->state == CONN_HANDSHAKE) &&
+		    slack >= conn_quiet_since(c) + g->cfg.idle_timeout) {
 			conn_fail(c, WIRE_E_TIMEOUT, "idle for %g s",
 			    g->cfg.idle_timeout);
 			break;
 		}
-		if (c->state == CONN_READY && !c->polling &&
-		    slack >= c->next_poll)
-			conn_poll(c, now);
 		break;
 	}
 	if (c->state == CONN_DEAD) {
