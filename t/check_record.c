@@ -2,12 +2,15 @@
  * check_record.c: the text encoding of database values.
  */
 #include <check.h>
+#include <inttypes.h>
 #include <locale.h>
 #include <math.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "tally-int.h"
+#include "store-int.h"
 #include "fixture.h"
 
 static const int64_t ints[] = {
@@ -72,6 +75,155 @@ START_TEST(test_double_shortest)
 	ck_assert_str_eq(buf, "nan");
 	record_fmt_double(buf, -INFINITY);
 	ck_assert_str_eq(buf, "-inf");
+}
+END_TEST
+
+/* The text record_fmt_double wrote before its fast paths: the reference. */
+static size_t
+ref_fmt_double(char *buf, double v)
+{
+	int	 prec, n = 0;
+
+	if (isnan(v))
+		return (size_t)snprintf(buf, RECORD_NUMLEN, "nan");
+	if (isinf(v))
+		return (size_t)snprintf(buf, RECORD_NUMLEN, v < 0 ? "-inf" :
+		    "inf");
+	/* Integers as record_fmt_int64 writes them, as before. */
+	if (fabs(v) < 9007199254740992.0 && v == (double)(int64_t)v &&
+	    !(v == 0 && signbit(v)))
+		return (size_t)snprintf(buf, RECORD_NUMLEN, "%" PRId64,
+		    (int64_t)v);
+	for (prec = 15; prec <= 17; prec++) {
+		n = snprintf(buf, RECORD_NUMLEN, "%.*g", prec, v);
+		if (strtod(buf, NULL) == v)
+			break;
+	}
+	return (size_t)n;
+}
+
+static void
+same_text(double v)
+{
+	char	 got[RECORD_NUMLEN], want[RECORD_NUMLEN];
+	size_t	 n = record_fmt_double(got, v);
+	double	 back;
+
+	ref_fmt_double(want, v);
+	ck_assert_msg(strcmp(got, want) == 0, "%.17g: \"%s\", printf says "
+	    "\"%s\"", v, got, want);
+	ck_assert_uint_eq(n, strlen(got));
+	ck_assert_int_eq(record_parse_double(got, n, &back), 0);
+	ck_assert_msg(memcmp(&back, &v, sizeof v) == 0 || isnan(v),
+	    "%s does not read back bit for bit", got);
+}
+
+/*
+ * The fast paths (integers, short decimals) write what printf's search
+ * writes, byte for byte, and every text reads back bit for bit: short
+ * decimals of each length, t/loadgen's values, the edges of the fast
+ * path's range (1e-4, 1e14, 15 digits), and doubles of random bits.
+ */
+START_TEST(test_double_fast_paths)
+{
+	static const double edges[] = { 1e-4, 0.00009999999999999999,
+	    0.00010000000000000002, 1e14, 99999999999999.9,
+	    99999999999999.98, 0.1 + 0.2, 1.0 / 3, 2.0 / 3, 0.1, 0.7, 1.005,
+	    123456789012345.6, 12345678901234.5, 1234567890.12345,
+	    0.123456789012345, 0.1234567890123456, 5e-324, 1.7976931348623157e308,
+	    -0.0, 4503599627370495.5, 9007199254740993.0, 1e15 + 0.5 };
+	uint64_t	 x = 88172645463325252ULL, bits;
+	double		 v, p;
+	int		 i, k;
+
+	for (i = 0; i < (int)(sizeof edges / sizeof edges[0]); i++) {
+		same_text(edges[i]);
+		same_text(-edges[i]);
+	}
+	for (i = 0; i < 50000; i++) {
+		/* xorshift64: the same values on every run */
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		for (k = 0, p = 1; k < (int)(x % 16); k++)
+			p *= 10;
+		same_text((double)(int64_t)(x >> 14) / p);
+		same_text((double)(x % 100000) / p);
+		same_text(i % 7 + i * 0.5 + (i % 1000) / 1000.0);
+		bits = x;
+		memcpy(&v, &bits, sizeof v);
+		same_text(v);
+	}
+}
+END_TEST
+
+/*
+ * A node's stats are formatted once per value: a snapshot that repeats a
+ * value takes its text from the cache, one that changes it is formatted
+ * anew, and what reaches the database reads back bit for bit.
+ */
+START_TEST(test_texts_cached)
+{
+	static const double first[] = { 0.5, 1.0 / 3, NAN, 1e300 / 7, -2.25,
+	    4.9406564584124654e-324 };
+	static const double second[] = { 0.5, 2.0 / 3, NAN, 1e300 / 7, -2.5,
+	    -4.9406564584124654e-324 };
+	struct text_cache	 c = { NULL, 0 };
+	struct snapshot		 s;
+	struct store		*st;
+	struct store_reader	 r;
+	struct record_node	 rn;
+	char			 dir[FIXTURE_PATH_MAX], err[TALLY_ERRLEN];
+	char			 name[8];
+	size_t			 i, formatted;
+	const double		*want;
+	int			 round;
+	MDB_val			 v;
+	double			 back;
+
+	ck_assert_ptr_nonnull(fixture_tmpdir(dir));
+	ck_assert_int_eq(store_open(&st, dir, 0, err, sizeof err), 0);
+	memset(&rn, 0, sizeof rn);
+	snprintf(rn.nickname, sizeof rn.nickname, "n");
+	snprintf(rn.source, sizeof rn.source, "local");
+	rn.time = RECORD_TIME_MIN;
+	snapshot_init(&s);
+	for (round = 0; round < 3; round++) {
+		want = round == 0 ? first : second;
+		snapshot_reset(&s);
+		for (i = 0; i < 6; i++) {
+			snprintf(name, sizeof name, "s.%zu", i);
+			ck_assert_int_eq(snapshot_add_stat(&s, name,
+			    strlen(name), want[i]), 0);
+		}
+		snapshot_finish(&s);
+		formatted = 0;
+		ck_assert_int_eq(snapshot_texts(&s, &c, &formatted), 0);
+		/* All new; then the 3 that changed (a NaN is the same
+		 * bits); then none. */
+		ck_assert_uint_eq(formatted, round == 0 ? 6 : round == 1 ?
+		    3 : 0);
+		ck_assert_int_eq(store_write_slot(st, "n", &rn, &s, err,
+		    sizeof err), 0);
+		ck_assert_int_eq(store_reader_begin(st, &r, err, sizeof err),
+		    0);
+		for (i = 0; i < 6; i++) {
+			snprintf(name, sizeof name, "s.%zu", i);
+			ck_assert_int_eq(store_reader_get(&r, STORE_STATS, "n",
+			    1, name, strlen(name), &v), 1);
+			ck_assert_int_eq(record_parse_double(v.mv_data,
+			    v.mv_size, &back), 0);
+			ck_assert_msg(memcmp(&back, &want[i], sizeof back) ==
+			    0 || (isnan(back) && isnan(want[i])),
+			    "%s: %.*s is not %.17g", name, (int)v.mv_size,
+			    (const char *)v.mv_data, want[i]);
+		}
+		store_reader_end(&r);
+	}
+	text_cache_free(&c);
+	snapshot_free(&s);
+	store_close(st);
+	fixture_rmtree(dir);
 }
 END_TEST
 
@@ -350,6 +502,8 @@ main(void)
 		    FIXTURE_TIMEOUT },
 		{ "core", test_double_shortest, 0, FIXTURE_TIMEOUT },
 		{ "core", test_double_nan_and_bad, 0, FIXTURE_TIMEOUT },
+		{ "core", test_double_fast_paths, 0, FIXTURE_TIMEOUT },
+		{ "core", test_texts_cached, 0, FIXTURE_TIMEOUT },
 		{ "core", test_double_locale, 0, FIXTURE_TIMEOUT },
 		{ "core", test_node_record, 0, FIXTURE_TIMEOUT },
 		{ "core", test_node_record_bad, FIXTURE_N(bad_records),

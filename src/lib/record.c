@@ -47,6 +47,61 @@ record_fmt_int64(char *buf, int64_t v)
 	return i;
 }
 
+/*
+ * A non-integral v in [1e-4, 1e14) that some decimal of at most 15
+ * significant digits and k <= 15 places spells exactly, written as %.15g
+ * writes it, with no printf or strtod: 0 if v is no such value.
+ *
+ * Why it is exact: if n / 10^k (n < 10^15) reads back as v, then v * 10^k
+ * computed in doubles is within 0.23 of n, so rounding finds n at the
+ * smallest such k; n and 10^k are exact doubles, so n / 10^k in doubles
+ * is rounded as strtod rounds the text, and comparing it with v is
+ * strtod's verdict.  Such a decimal is the only one of at most 15 digits
+ * within half an ulp of v, so it is what %.15g prints (trailing zeros
+ * dropped, no exponent: -4 <= its exponent < 15).  Any other v, and any
+ * value a fraction of 16 or 17 digits spells, takes the printf path.
+ */
+static size_t
+record_fmt_short(char *buf, double v)
+{
+	static const double p10[] = { 1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6,
+	    1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15 };
+	double		 a = fabs(v), s;
+	uint64_t	 n;
+	char		 dig[24];
+	size_t		 nd, i, o = 0;
+	int		 k;
+
+	if (!(a >= 1e-4 && a < 1e14))
+		return 0;
+	for (k = 1; k <= 15; k++) {
+		if ((s = a * p10[k]) >= 1e15)
+			return 0;
+		n = (uint64_t)(s + 0.5);
+		if ((double)n / p10[k] == a)
+			break;
+	}
+	if (k > 15)
+		return 0;
+	for (nd = 0; n != 0; n /= 10)
+		dig[nd++] = (char)('0' + n % 10);
+	if (v < 0)
+		buf[o++] = '-';
+	if (nd <= (size_t)k) {
+		buf[o++] = '0';
+		buf[o++] = '.';
+		for (i = nd; i < (size_t)k; i++)
+			buf[o++] = '0';
+	}
+	for (i = nd; i-- > 0;) {
+		buf[o++] = dig[i];
+		if (i == (size_t)k && nd > (size_t)k)
+			buf[o++] = '.';
+	}
+	buf[o] = '\0';
+	return o;
+}
+
 /* The shortest of %.15g, %.16g, %.17g that reads back as the same double. */
 size_t
 record_fmt_double(char *buf, double v)
@@ -65,6 +120,8 @@ record_fmt_double(char *buf, double v)
 	if (fabs(v) < 9007199254740992.0 && v == (double)(int64_t)v &&
 	    !(v == 0 && signbit(v)))
 		return record_fmt_int64(buf, (int64_t)v);
+	if ((n = (int)record_fmt_short(buf, v)) > 0)
+		return (size_t)n;
 
 	pthread_once(&record_once, record_init);
 	old = record_c_locale ? uselocale(record_c_locale) : (locale_t)0;

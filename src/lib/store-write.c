@@ -71,10 +71,11 @@ store_merge(struct store *s, MDB_txn *txn, enum store_db db,
 		}
 		if (i < n) {
 			const char *name = snapshot_name(snap, &ents[i]);
-			nv.mv_data = num;
+			const char *text = num;	/* or the stat's own text */
 			nv.mv_size = db == STORE_COUNTERS ?
 			    record_fmt_int64(num, ents[i].v.i) :
-			    record_fmt_double(num, ents[i].v.d);
+			    snapshot_stat_text(snap, &ents[i], num, &text);
+			nv.mv_data = (void *)text;
 			cmp = !have ? 1 : store_keycmp(&k, plen, name,
 			    ents[i].nlen);
 			memcpy(key + plen, name, ents[i].nlen);
