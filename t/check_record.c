@@ -158,24 +158,25 @@ START_TEST(test_double_fast_paths)
 END_TEST
 
 /*
- * A node's stats are formatted once per value: a snapshot that repeats a
- * value takes its text from the cache, one that changes it is formatted
- * anew, and what reaches the database reads back bit for bit.
+ * A stat whose stored text already says its value is not formatted again:
+ * a first write formats every stat, a second formats only those that
+ * changed (a NaN is the same NaN), a third none; what is stored reads
+ * back bit for bit each time.
  */
-START_TEST(test_texts_cached)
+START_TEST(test_unchanged_not_formatted)
 {
 	static const double first[] = { 0.5, 1.0 / 3, NAN, 1e300 / 7, -2.25,
-	    4.9406564584124654e-324 };
+	    4.9406564584124654e-324, 0.0 };
 	static const double second[] = { 0.5, 2.0 / 3, NAN, 1e300 / 7, -2.5,
-	    -4.9406564584124654e-324 };
-	struct text_cache	 c = { NULL, 0 };
+	    -4.9406564584124654e-324, -0.0 };
+	static const size_t want_formatted[] = { 7, 4, 0 };
 	struct snapshot		 s;
 	struct store		*st;
 	struct store_reader	 r;
 	struct record_node	 rn;
 	char			 dir[FIXTURE_PATH_MAX], err[TALLY_ERRLEN];
 	char			 name[8];
-	size_t			 i, formatted;
+	size_t			 i, before;
 	const double		*want;
 	int			 round;
 	MDB_val			 v;
@@ -191,23 +192,20 @@ START_TEST(test_texts_cached)
 	for (round = 0; round < 3; round++) {
 		want = round == 0 ? first : second;
 		snapshot_reset(&s);
-		for (i = 0; i < 6; i++) {
+		for (i = 0; i < FIXTURE_N(first); i++) {
 			snprintf(name, sizeof name, "s.%zu", i);
 			ck_assert_int_eq(snapshot_add_stat(&s, name,
 			    strlen(name), want[i]), 0);
 		}
 		snapshot_finish(&s);
-		formatted = 0;
-		ck_assert_int_eq(snapshot_texts(&s, &c, &formatted), 0);
-		/* All new; then the 3 that changed (a NaN is the same
-		 * bits); then none. */
-		ck_assert_uint_eq(formatted, round == 0 ? 6 : round == 1 ?
-		    3 : 0);
+		before = store_formatted();
 		ck_assert_int_eq(store_write_slot(st, "n", &rn, &s, err,
 		    sizeof err), 0);
+		ck_assert_uint_eq(store_formatted() - before,
+		    want_formatted[round]);
 		ck_assert_int_eq(store_reader_begin(st, &r, err, sizeof err),
 		    0);
-		for (i = 0; i < 6; i++) {
+		for (i = 0; i < FIXTURE_N(first); i++) {
 			snprintf(name, sizeof name, "s.%zu", i);
 			ck_assert_int_eq(store_reader_get(&r, STORE_STATS, "n",
 			    1, name, strlen(name), &v), 1);
@@ -220,10 +218,27 @@ START_TEST(test_texts_cached)
 		}
 		store_reader_end(&r);
 	}
-	text_cache_free(&c);
 	snapshot_free(&s);
 	store_close(st);
 	fixture_rmtree(dir);
+}
+END_TEST
+
+/* Plain decimals are read as strtod reads them, bit for bit. */
+static const char *const parse_texts[] = { "0", "-0", "5.", ".5", "-.5",
+    "0.1", "0.30000000000000004", "123456789012345", "1234567890123456",
+    "0.000000000000001", "0.0000000000000001", "999999999999999.9",
+    "1.7976931348623157e308", "4.9406564584124654e-324", "1e+20",
+    "2.5e-05", "-12.75", "007.25" };
+
+START_TEST(test_double_parse_plain)
+{
+	const char	*t = parse_texts[_i];
+	double		 got, want = strtod(t, NULL);
+
+	ck_assert_int_eq(record_parse_double(t, strlen(t), &got), 0);
+	ck_assert_msg(memcmp(&got, &want, sizeof got) == 0, "%s: %.17g, "
+	    "strtod says %.17g", t, got, want);
 }
 END_TEST
 
@@ -240,6 +255,10 @@ START_TEST(test_double_nan_and_bad)
 	ck_assert_int_eq(record_parse_double("0x10", 4, &v), TALLY_EINVAL);
 	ck_assert_int_eq(record_parse_double(" 1", 2, &v), TALLY_EINVAL);
 	ck_assert_int_eq(record_parse_double("1e", 2, &v), TALLY_EINVAL);
+	ck_assert_int_eq(record_parse_double(".", 1, &v), TALLY_EINVAL);
+	ck_assert_int_eq(record_parse_double("-", 1, &v), TALLY_EINVAL);
+	ck_assert_int_eq(record_parse_double("1.2.3", 5, &v), TALLY_EINVAL);
+	ck_assert_int_eq(record_parse_double("--1", 3, &v), TALLY_EINVAL);
 }
 END_TEST
 
@@ -503,7 +522,9 @@ main(void)
 		{ "core", test_double_shortest, 0, FIXTURE_TIMEOUT },
 		{ "core", test_double_nan_and_bad, 0, FIXTURE_TIMEOUT },
 		{ "core", test_double_fast_paths, 0, FIXTURE_TIMEOUT },
-		{ "core", test_texts_cached, 0, FIXTURE_TIMEOUT },
+		{ "core", test_unchanged_not_formatted, 0, FIXTURE_TIMEOUT },
+		{ "core", test_double_parse_plain, FIXTURE_N(parse_texts),
+		    FIXTURE_TIMEOUT },
 		{ "core", test_double_locale, 0, FIXTURE_TIMEOUT },
 		{ "core", test_node_record, 0, FIXTURE_TIMEOUT },
 		{ "core", test_node_record_bad, FIXTURE_N(bad_records),

@@ -162,6 +162,44 @@ record_parse_int64(const char *s, size_t len, int64_t *out)
 	return 0;
 }
 
+/*
+ * A plain decimal, [-]digits[.digits] with at most 15 digits, read as
+ * strtod reads it: n and 10^k are exact doubles and n / 10^k is rounded
+ * once, as strtod rounds.  1 and *out set, or 0 for anything else.
+ */
+static int
+record_parse_short(const char *s, size_t len, double *out)
+{
+	static const double p10[] = { 1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6,
+	    1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15 };
+	uint64_t	 n = 0;
+	size_t		 i = 0, nd = 0;
+	int		 k = -1, neg = 0;
+	double		 v;
+
+	if (len > 0 && s[0] == '-') {
+		neg = 1;
+		i = 1;
+	}
+	for (; i < len; i++) {
+		if (s[i] >= '0' && s[i] <= '9') {
+			if (++nd > 15)
+				return 0;
+			n = n * 10 + (uint64_t)(s[i] - '0');
+			if (k >= 0)
+				k++;
+		} else if (s[i] == '.' && k < 0)
+			k = 0;
+		else
+			return 0;
+	}
+	if (nd == 0)
+		return 0;
+	v = (double)n / p10[k < 0 ? 0 : k];
+	*out = neg ? -v : v;
+	return 1;
+}
+
 int
 record_parse_double(const char *s, size_t len, double *out)
 {
@@ -179,6 +217,8 @@ record_parse_double(const char *s, size_t len, double *out)
 		    c == 'i' || c == 'f'))
 			return TALLY_EINVAL;
 	}
+	if (record_parse_short(s, len, out))
+		return 0;
 	memcpy(buf, s, len);
 	buf[len] = '\0';
 	if (strcmp(buf, "nan") == 0) {

@@ -59,7 +59,6 @@ snapshot_add(struct snapshot *s, struct snapshot_ent **arr, size_t *n,
 	e = &(*arr)[(*n)++];
 	e->name = s->alen;
 	e->nlen = (uint16_t)nlen;
-	e->tlen = 0;
 	e->seq = s->seq++;
 	memcpy(s->arena + s->alen, name, nlen);
 	s->arena[s->alen + nlen] = '\0';
@@ -143,82 +142,4 @@ snapshot_finish(struct snapshot *s)
 {
 	s->ncounters = snapshot_sort(s->arena, s->counters, s->ncounters);
 	s->nstats = snapshot_sort(s->arena, s->stats, s->nstats);
-}
-
-size_t
-snapshot_stat_text(const struct snapshot *s, const struct snapshot_ent *e,
-    char *buf, const char **text)
-{
-	if (e->tlen > 0) {
-		*text = s->arena + e->text;
-		return e->tlen;
-	}
-	*text = buf;
-	return record_fmt_double(buf, e->v.d);
-}
-
-/* Copy a stat's text into the arena, where the snapshot owns it. */
-static int
-snapshot_set_text(struct snapshot *s, struct snapshot_ent *e, const char *t,
-    size_t len)
-{
-	if (s->alen + len > s->acap) {
-		size_t	 ncap = s->acap ? s->acap : 4096;
-		char	*na;
-		while (ncap < s->alen + len)
-			ncap *= 2;
-		if ((na = realloc(s->arena, ncap)) == NULL)
-			return TALLY_ENOMEM;
-		s->arena = na;
-		s->acap = ncap;
-	}
-	memcpy(s->arena + s->alen, t, len);
-	e->text = s->alen;
-	e->tlen = (uint8_t)len;
-	s->alen += len;
-	return 0;
-}
-
-int
-snapshot_texts(struct snapshot *s, struct text_cache *c, size_t *formatted)
-{
-	struct text_cache_ent	*t;
-	char			 buf[RECORD_NUMLEN];
-	uint64_t		 bits;
-	size_t			 i, n;
-
-	if (s->nstats > c->n) {
-		if ((t = realloc(c->ent, s->nstats * sizeof *t)) == NULL)
-			return TALLY_ENOMEM;
-		memset(t + c->n, 0, (s->nstats - c->n) * sizeof *t);
-		c->ent = t;
-		c->n = s->nstats;
-	}
-	for (i = 0; i < s->nstats; i++) {
-		t = &c->ent[i];
-		memcpy(&bits, &s->stats[i].v.d, sizeof bits);
-		if (t->len == 0 || t->bits != bits) {
-			if (formatted != NULL)
-				(*formatted)++;
-			n = record_fmt_double(buf, s->stats[i].v.d);
-			if (n > sizeof t->text) {
-				t->len = 0;	/* the store formats it */
-				continue;
-			}
-			memcpy(t->text, buf, n);
-			t->len = (uint8_t)n;
-			t->bits = bits;
-		}
-		if (snapshot_set_text(s, &s->stats[i], t->text, t->len) != 0)
-			return TALLY_ENOMEM;
-	}
-	return 0;
-}
-
-void
-text_cache_free(struct text_cache *c)
-{
-	free(c->ent);
-	c->ent = NULL;
-	c->n = 0;
 }

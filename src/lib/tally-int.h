@@ -97,13 +97,11 @@ int64_t	 record_time_age(int64_t, int64_t);
 struct snapshot_ent {
 	size_t	 name;		/* offset of the NUL-terminated name in arena */
 	uint16_t nlen;
-	uint8_t	 tlen;		/* a stat's text, if not 0 (snapshot_texts) */
 	uint32_t seq;		/* insertion order, so the last put wins */
 	union {
 		int64_t	 i;
 		double	 d;
 	} v;
-	size_t	 text;		/* offset of that text in arena */
 };
 struct snapshot {
 	struct snapshot_ent	*counters;
@@ -127,37 +125,6 @@ snapshot_name(const struct snapshot *s, const struct snapshot_ent *e)
 {
 	return s->arena + e->name;
 }
-/*
- * A stat's value as its database text: the text snapshot_texts gave it,
- * or else formatted into buf (RECORD_NUMLEN).  Its length; *text is set.
- */
-size_t	 snapshot_stat_text(const struct snapshot *,
-	    const struct snapshot_ent *, char *, const char **);
-/*
- * The texts of a node's stats from its last snapshot, by position in the
- * sorted array, each with the bits of the double it spells: a value the
- * next snapshot repeats is not formatted again.  The text is a function
- * of the bits alone, so a cache that matches the wrong stat (a stat added
- * or dropped shifts the positions) costs a format, never a wrong text.
- */
-#define TEXT_CACHE_TEXT	23	/* longer texts (rare) are not kept */
-struct text_cache_ent {
-	uint64_t	 bits;
-	uint8_t		 len;		/* 0: nothing kept */
-	char		 text[TEXT_CACHE_TEXT];
-};
-struct text_cache {
-	struct text_cache_ent	*ent;
-	size_t			 n;
-};
-/*
- * Give each stat of s (finished) its text, from cache where the bits are
- * the same, formatted and kept in cache where not.  *formatted (if not
- * NULL) is increased by the number formatted.  0 or TALLY_ENOMEM (then s
- * may have texts for some stats, which stay right).
- */
-int	 snapshot_texts(struct snapshot *, struct text_cache *, size_t *);
-void	 text_cache_free(struct text_cache *);
 
 /* wire.c: frames of tally-protocol.h, built and parsed from (buf, len). */
 struct wire_buf {
@@ -330,6 +297,9 @@ struct store_slot {
 };
 int	 store_write_slots(struct store *, const struct store_slot *, size_t,
 	     char *, size_t);
+/* How many stats this thread's writes have formatted: a stat whose stored
+ * text already says its value is not (for tests and tallyd -v). */
+size_t	 store_formatted(void);
 /* Call cb for each counter of node's slot. */
 int	 store_read_counters(struct store *, const char *,
 	     int (*)(void *, const char *, size_t, int64_t), void *,

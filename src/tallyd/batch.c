@@ -67,7 +67,7 @@ batch_commit(struct gatherer *g)
 	struct conn	*c;
 	char		 err[TALLY_ERRLEN];
 	double		 t0, sec;
-	size_t		 i, n = g->nbatch;
+	size_t		 i, n = g->nbatch, formatted;
 	int		 rc;
 
 	ev_timer_stop(g->loop, &g->batch_timer);
@@ -79,6 +79,7 @@ batch_commit(struct gatherer *g)
 		g->slots[i].snap = &g->batch[i].snap;
 	}
 	err[0] = '\0';
+	formatted = store_formatted();
 	t0 = gatherer_mono();
 	rc = store_write_slots(g->store, g->slots, n, err, sizeof err);
 	sec = gatherer_mono() - t0;
@@ -115,8 +116,9 @@ batch_commit(struct gatherer *g)
 				g->nnew--;
 			}
 		if (g->cfg.verbose)
-			gatherer_log("committed %zu snapshots (%zu samples) in "
-			    "%.1f ms", n, g->nsamples, sec * 1000.0);
+			gatherer_log("committed %zu snapshots (%zu samples, "
+			    "%zu stats formatted) in %.1f ms", n, g->nsamples,
+			    store_formatted() - formatted, sec * 1000.0);
 	}
 	/* Keep the slots' memory for the next batch, unless it was huge. */
 	for (i = 0; i < n; i++) {

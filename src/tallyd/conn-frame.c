@@ -261,7 +261,7 @@ conn_frame_snapshot(struct conn *c, const uint8_t *p, size_t len)
 	char			 err[TALLY_ERRLEN];
 	uint32_t		 seq, ncounters;
 	int64_t			 t, now;
-	size_t			 n, formatted;
+	size_t			 n;
 	int			 rc, lead;
 
 	/* The seq comes first: a stale answer costs no decoding. */
@@ -300,13 +300,6 @@ conn_frame_snapshot(struct conn *c, const uint8_t *p, size_t len)
 		return;
 	}
 	snapshot_finish(&e->snap);
-	/* Texts of the values the node repeats are kept from its last one. */
-	formatted = 0;
-	if (snapshot_texts(&e->snap, &c->texts, &formatted) != 0) {
-		batch_spill(e);
-		conn_kill(c, "out of memory keeping a SNAPSHOT's texts");
-		return;
-	}
 	memcpy(e->node_id, c->node_id, sizeof e->node_id);
 	memset(&e->rn, 0, sizeof e->rn);
 	memcpy(e->rn.nickname, c->nickname, sizeof e->rn.nickname);
@@ -335,9 +328,9 @@ conn_frame_snapshot(struct conn *c, const uint8_t *p, size_t len)
 	stats_count(g, STATS_SNAPSHOTS, 1);
 	stats_count(g, STATS_SAMPLES, (int64_t)n);
 	if (g->cfg.verbose)
-		conn_log(c, "snapshot %u: %zu counters, %zu stats (%zu "
-		    "formatted), %zu bytes", seq, e->snap.ncounters,
-		    e->snap.nstats, formatted, len + 1 + WIRE_LENGTH);
+		conn_log(c, "snapshot %u: %zu counters, %zu stats, %zu bytes",
+		    seq, e->snap.ncounters, e->snap.nstats, len + 1 +
+		    WIRE_LENGTH);
 	batch_add(g, n);
 	conn_timer_arm(c, gatherer_mono());
 }

@@ -234,7 +234,6 @@ conn_free(struct conn *c)
 	stats_count(g, STATS_DISCONNECTIONS, 1);
 	conn_io_in_free(c);
 	wire_buf_free(&c->out);
-	text_cache_free(&c->texts);
 	free(c);
 }
 

@@ -116,7 +116,6 @@ struct conn {
 	ev_io			 rio, wio;
 	ev_timer		 timer;
 	struct wire_buf		 in, out;
-	struct text_cache	 texts;		/* its stats' texts, last snapshot */
 	double			 last_rx;	/* monotonic seconds */
 	double			 hs_deadline;
 	double			 first_deadline;	/* TLS: the first byte */
