@@ -63,8 +63,8 @@ store_text(enum store_db db, const struct snapshot_ent *e, char *num,
  * Whether the stored text v already says entry e, else its text in nv.  A
  * stat's old text is read back and compared as a double (NaN with NaN), so
  * a value that did not change is never formatted: reading a short decimal
- * back costs a few nanoseconds (record_parse_double), formatting one
- * costs printf's search (record_fmt_double).
+ * back costs a few nanoseconds (record_parse_double), formatting a double
+ * that is not one costs printf's search (record_fmt_double).
  */
 static int
 store_same(enum store_db db, const MDB_val *v, const struct snapshot_ent *e,
