@@ -28,6 +28,13 @@
 #    a fleet kept connected; tallyd's CPU per round over rounds 3 and 4,
 #    TLS against plaintext.  The first round pays for the handshakes; this
 #    is what every later one costs.
+#    Beside the plaintext one, its floor: t/floor (beside LOADGEN), a
+#    plain LMDB program, writes what one such round changed in the
+#    statsfile (the copy taken before the rounds against the file after
+#    them), in as many write transactions as tallyd committed per round;
+#    tallyd's CPU against the floor's (target at most 1.5x), and tallyd's
+#    CPU per million samples (target at most 0.25 s).  No t/floor, no
+#    floor row, with a line saying so.
 # 4. The handshake's cost per connection: BENCH_HANDSHAKES (200)
 #    connections one after the other (loadgen -w 1), each timed from
 #    connect() to WELCOME; and tallyd's CPU per connection in the
@@ -58,6 +65,8 @@
 # BENCH_STEADY_POLL_TIMEOUT, BENCH_ATTACK (0 skips phase 5),
 # BENCH_ATTACK_SECONDS, BENCH_ATTACK_PROG (default: attack beside LOADGEN),
 # BENCH_DEADLINE (seconds a round may take before it counts as hung, 60),
+# BENCH_FLOOR_PROG (default: floor beside LOADGEN), BENCH_PHASES (of
+# "round steady small attack", the default: 1-2, 3, 4, 5),
 # BENCH_KEEP=1 keeps the temporary directory and prints its name.
 # Only bash, coreutils, grep, procps and lmdb-utils; no awk, bc or python.
 
@@ -100,6 +109,12 @@ STEADY_POLL_TIMEOUT=${BENCH_STEADY_POLL_TIMEOUT:-$((2 * STEADY_IV))}
 # bench measures their cost, not the timeout; a row says how long the
 # slowest took.
 HS_TIMEOUT=30
+# BENCH_PHASES: which phases run, of "round steady small attack" (all):
+# round is 1 and 2 above, steady 3 and the floor, small 4, attack 5.
+PHASES=" ${BENCH_PHASES:-round steady small attack} "
+want() {
+	[[ $PHASES == *" $1 "* ]]
+}
 
 for prog in "$TALLYD" "$LOADGEN"; do
 	if [ ! -x "$prog" ]; then
@@ -607,6 +622,7 @@ big() {
 	    "lost none; tallyd logged $cn up, none down)"
 }
 
+if want round; then
 big plain
 # The gatherer's own figures, committed as it stopped (context).
 own_stats() {
@@ -663,21 +679,34 @@ x=-
 ((cp > 0)) && { fx "$ct" "$cp" 2; x=${REPLY}x; }
 row "  tallyd CPU in the round, TLS vs plaintext" "$secs s" "$ref s" \
     "$x" "(context: median of $REPEAT each)"
+fi
 
 # steady MODE: the same fleet, kept connected and polled every STEADY_IV
 # seconds: tallyd's CPU for rounds 3 and 4, from loadgen's 2N-th answer
 # to its 4N-th, when the handshakes are long done.  Sets ST_CPU[MODE]
-# (ticks).
-declare -A ST_CPU=()
+# (ticks) and ST_TX[MODE], the write transactions committed to the
+# statsfile meanwhile (LMDB's last transaction id, mdb_stat -e: every
+# commit of tallyd, its own stats' flushes included, and nothing else,
+# since no other process writes there).  On plaintext it also copies the
+# statsfile at the N-th answer, for the floor (mdb_copy, before the
+# measured rounds: the copy is a reader and a disk load of its own).
+declare -A ST_CPU=() ST_TX=()
 steady() {
 	local mode=$1 now deadline_us
 	start_tallyd "steady-$mode" "$mode" "$STEADY_IV" "$STEADY_POLL_TIMEOUT"
-	ST_G2= ST_G4=
+	ST_G2= ST_G4= ST_X2= ST_X4= ST_PREV=
 	on_answered() {
-		if (($1 == 2 * N)); then
+		if (($1 == N)) && [ "$mode" = plain ]; then
+			ST_PREV=$tmp/steady-$mode.prev
+			mkdir -p "$ST_PREV"
+			mdb_copy "${MDB_OPT[@]}" "$G_STATS" "$ST_PREV" ||
+			    broken "$L_PHASE: mdb_copy of the statsfile failed"
+		elif (($1 == 2 * N)); then
 			cpu_ticks "$G_PID"; ST_G2=$REPLY
+			last_txn; ST_X2=$REPLY
 		elif (($1 == 4 * N)) && [ -n "$ST_G2" ]; then
 			cpu_ticks "$G_PID"; ST_G4=$REPLY
+			last_txn; ST_X4=$REPLY
 		fi
 	}
 	start_loadgen "steady-$mode" "$N" -m "$M" -t "$LG_THREADS"
@@ -697,9 +726,47 @@ steady() {
 	on_answered() { :; }
 	fleet_check
 	ST_CPU[$mode]=$(( (ST_G4 - ST_G2) / 2 ))
+	ST_TX[$mode]=$(( (ST_X4 - ST_X2 + 1) / 2 ))
 	stop_all
 }
+
+# last_txn: REPLY = the statsfile's last committed transaction id.
+last_txn() {
+	local line
+	REPLY=
+	while read -r line; do
+		case $line in
+		"Last transaction ID: "*) REPLY=${line#*: } ;;
+		esac
+	done < <(mdb_stat "${MDB_OPT[@]}" -e "$G_STATS" 2> /dev/null)
+	[ -n "$REPLY" ] || broken "$L_PHASE: mdb_stat -e gave no transaction id"
+}
+
+# floor: t/floor on the plaintext steady phase's statsfile (G_STATS, tallyd
+# stopped): the changes of one round, from the copy taken before the
+# measured rounds to the file after them, written in ST_TX[plain]
+# transactions by a plain LMDB program.  Sets F_WALL and F_CPU (us).
+floor() {
+	local out w
+	F_WALL= F_CPU=
+	if [ ! -x "$FLOOR" ]; then
+		echo "floor: skipped ($FLOOR not built: make t/floor)"
+		return 1
+	fi
+	out=$("$FLOOR" "$ST_PREV" "$G_STATS" "${ST_TX[plain]}" 2> "$tmp/floor.err") ||
+	    { tail_log "$tmp/floor.err" 5; broken "floor: $FLOOR failed"; }
+	w=($out)
+	# floor wall S cpu S puts N dels N txns N dbs N; 6 decimals: us
+	F_WALL=$((10#${w[2]/./})) F_CPU=$((10#${w[4]/./}))
+	F_PUTS=${w[6]} F_DELS=${w[8]} F_DBS=${w[12]}
+	rm -rf "$ST_PREV"
+}
+FLOOR=${BENCH_FLOOR_PROG:-${LOADGEN%/*}/floor}
+[ "$FLOOR" = "$LOADGEN/floor" ] && FLOOR=./floor	# LOADGEN had no '/'
+
+if want steady; then
 steady plain
+floor && have_floor=1 || have_floor=0
 steady tls
 fx "${ST_CPU[plain]}" "$CLK_TCK" 2; ref=$REPLY
 fx "${ST_CPU[tls]}" "$CLK_TCK" 2; secs=$REPLY
@@ -708,7 +775,25 @@ x=-
 echo
 row "steady round, connections up: tallyd CPU, TLS" "$secs s" "$ref s" \
     "$x" "(context: rounds 3-4 at -i $STEADY_IV, vs plaintext)"
+if ((have_floor)); then
+	# CPU against CPU: neither counts the wait for fdatasync, which
+	# blocks tallyd's loop but not its CPU; the floor's wall shows it.
+	st_us=$(( ST_CPU[plain] * 1000000 / CLK_TCK ))
+	fx "$st_us" 1000000 3; g=$REPLY
+	fx "$F_CPU" 1000000 3; f=$REPLY
+	x=-
+	((F_CPU > 0)) && { fx "$st_us" "$F_CPU" 2; x=${REPLY}x; }
+	row "steady round, plaintext: tallyd CPU vs floor" "$g s" "$f s" \
+	    "$x" "<= 1.5x (floor: plain LMDB, same writes and commits)"
+	fx "$F_WALL" 1000000 3; f=$REPLY
+	commas "$F_PUTS"; p=$REPLY
+	row "  floor's wall time, ${ST_TX[plain]} commits" "$f s" - - \
+	    "(context: $p puts, $F_DELS deletes in $F_DBS databases)"
+	fx $(( st_us * 1000000 / samples )) 1000000 3
+	row "  tallyd CPU per 1M samples, steady" "$REPLY s" - - "<= 0.25 s"
+fi
 echo "  fleet: $cn of $cn connections up through round 4, both transports"
+fi
 
 # small MODE: the same fleet with 10-metric snapshots: the connection's
 # own overhead, and tallyd's CPU per connection, handshakes and all.
@@ -737,6 +822,7 @@ small() {
 	    "(context)"
 	stop_all
 }
+if want small; then
 small plain
 small tls
 
@@ -778,6 +864,7 @@ fx $(( S_CPU[plain] * 1000000 / CLK_TCK / N )) 1000 3; cp=$REPLY
 commas "$N"
 row "tallyd CPU per connection, $REPLY at once" "$ct ms" "$cp ms" - \
     "(context: TLS vs plaintext, $SMALL_M-metric round)"
+fi
 
 echo
 if [ "$BROKE" = 0 ]; then
@@ -958,6 +1045,6 @@ attack_phase() {
 		echo "$line"
 	done
 }
-attack_phase
+want attack && attack_phase
 
 exit $BROKE

@@ -27,6 +27,7 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -1117,6 +1118,91 @@ START_TEST(test_polls_repeat)
 }
 END_TEST
 
+/* A SNAPSHOT of stats s.0, s.1, ... with these values; waits for its POLL. */
+static uint32_t
+cl_stats(struct client *c, uint32_t seq, const double *v, size_t n)
+{
+	struct snapshot	 s;
+	struct wire_buf	 b;
+	uint8_t		 payload[64];
+	char		 name[32], err[128];
+	size_t		 i, plen;
+
+	snapshot_init(&s);
+	wire_buf_init(&b);
+	for (i = 0; i < n; i++) {
+		snprintf(name, sizeof name, "s.%zu", i);
+		ck_assert_int_eq(snapshot_add_stat(&s, name, strlen(name),
+		    v[i]), 0);
+	}
+	ck_assert_int_eq(wire_put_snapshot(&b, seq, (int64_t)time(NULL), &s),
+	    0);
+	snapshot_free(&s);
+	cl_send_buf(c, &b);
+	ck_assert_int_eq(cl_frame(c, payload, sizeof payload, &plen,
+	    DEADLINE), WIRE_POLL);
+	ck_assert_int_eq(wire_get_poll(payload, plen, &seq, err, sizeof err),
+	    0);
+	return seq;
+}
+
+/* Wait until every s.I of node reads back as v[I], bit for bit. */
+static void
+db_wait_stats(const char *node, const double *v, size_t n)
+{
+	double		 end = fixture_now() + DEADLINE, back;
+	const char	*t;
+	char		 name[32];
+	size_t		 i;
+
+	for (i = 0; i < n; i++) {
+		snprintf(name, sizeof name, "s.%zu", i);
+		while ((t = db_get(STORE_STATS, node, name)) == NULL ||
+		    record_parse_double(t, strlen(t), &back) != 0 ||
+		    !(memcmp(&back, &v[i], sizeof back) == 0 ||
+		    (isnan(back) && isnan(v[i])))) {
+			ck_assert_msg(fixture_now() < end, "%s/%s is '%s', "
+			    "not %.17g", node, name, t != NULL ? t : "(none)",
+			    v[i]);
+			fixture_pause();
+		}
+	}
+}
+
+/*
+ * A value a node repeats is not formatted again (tallyd -v says how many
+ * stats a commit formatted), and what changed lands bit for bit: a value
+ * of 17 digits, a short decimal, a NaN, the smallest subnormal.
+ */
+START_TEST(test_formatted_once)
+{
+	static const double first[] = { 0.1 + 0.2, 1.0 / 3, 2.5, NAN,
+	    4.9406564584124654e-324, -1e-7 };
+	static const double second[] = { 0.1 + 0.2, 2.0 / 3, 2.5, NAN,
+	    -4.9406564584124654e-324, -1e-7 };
+	struct client	 c;
+	uint32_t	 seq, next;
+
+	tallyd_stop();
+	tallyd_start((const char *const[]){ "-v", NULL });
+	cl_open(&c);
+	seq = cl_handshake(&c, "texts");
+	next = cl_stats(&c, seq, first, FIXTURE_N(first));
+	log_wait("committed 1 snapshots (6 samples, 6 stats formatted)");
+	db_wait_stats("texts", first, FIXTURE_N(first));
+	seq = next;
+	next = cl_stats(&c, seq, second, FIXTURE_N(second));
+	log_wait("committed 1 snapshots (6 samples, 2 stats formatted)");
+	db_wait_stats("texts", second, FIXTURE_N(second));
+	/* Nothing changed: nothing formatted, nothing lost. */
+	seq = next;
+	cl_stats(&c, seq, second, FIXTURE_N(second));
+	log_wait("committed 1 snapshots (6 samples, 0 stats formatted)");
+	db_wait_stats("texts", second, FIXTURE_N(second));
+	cl_close(&c);
+}
+END_TEST
+
 /*
  * The first poll comes right after WELCOME, not an interval (nor half of
  * one) later: with an hour's interval, it comes within DEADLINE.
@@ -2006,6 +2092,7 @@ main(void)
 		{ "tls plain", test_idle_after_late_loop, 0, 60 },
 		{ "tls plain", test_stall_mid_snapshot, 0, 60 },
 		{ "tls plain", test_polls_repeat, 0, 60 },
+		{ "tls plain", test_formatted_once, 0, 60 },
 		{ "tls plain", test_snapshot_time_hostile, 0, 60 },
 		{ "tls plain", test_first_poll_at_once, 0, 60 },
 		{ "tls plain", test_sigterm_commits, 0, 60 },

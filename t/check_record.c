@@ -2,12 +2,15 @@
  * check_record.c: the text encoding of database values.
  */
 #include <check.h>
+#include <inttypes.h>
 #include <locale.h>
 #include <math.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "tally-int.h"
+#include "store-int.h"
 #include "fixture.h"
 
 static const int64_t ints[] = {
@@ -75,6 +78,170 @@ START_TEST(test_double_shortest)
 }
 END_TEST
 
+/* The text record_fmt_double wrote before its fast paths: the reference. */
+static size_t
+ref_fmt_double(char *buf, double v)
+{
+	int	 prec, n = 0;
+
+	if (isnan(v))
+		return (size_t)snprintf(buf, RECORD_NUMLEN, "nan");
+	if (isinf(v))
+		return (size_t)snprintf(buf, RECORD_NUMLEN, v < 0 ? "-inf" :
+		    "inf");
+	/* Integers as record_fmt_int64 writes them, as before. */
+	if (fabs(v) < 9007199254740992.0 && v == (double)(int64_t)v &&
+	    !(v == 0 && signbit(v)))
+		return (size_t)snprintf(buf, RECORD_NUMLEN, "%" PRId64,
+		    (int64_t)v);
+	for (prec = 15; prec <= 17; prec++) {
+		n = snprintf(buf, RECORD_NUMLEN, "%.*g", prec, v);
+		if (strtod(buf, NULL) == v)
+			break;
+	}
+	return (size_t)n;
+}
+
+static void
+same_text(double v)
+{
+	char	 got[RECORD_NUMLEN], want[RECORD_NUMLEN];
+	size_t	 n = record_fmt_double(got, v);
+	double	 back;
+
+	ref_fmt_double(want, v);
+	ck_assert_msg(strcmp(got, want) == 0, "%.17g: \"%s\", printf says "
+	    "\"%s\"", v, got, want);
+	ck_assert_uint_eq(n, strlen(got));
+	ck_assert_int_eq(record_parse_double(got, n, &back), 0);
+	ck_assert_msg(memcmp(&back, &v, sizeof v) == 0 || isnan(v),
+	    "%s does not read back bit for bit", got);
+}
+
+/*
+ * The fast paths (integers, short decimals) write what printf's search
+ * writes, byte for byte, and every text reads back bit for bit: short
+ * decimals of each length, t/loadgen's values, the edges of the fast
+ * path's range (1e-4, 1e14, 15 digits), and doubles of random bits.
+ */
+START_TEST(test_double_fast_paths)
+{
+	static const double edges[] = { 1e-4, 0.00009999999999999999,
+	    0.00010000000000000002, 1e14, 99999999999999.9,
+	    99999999999999.98, 0.1 + 0.2, 1.0 / 3, 2.0 / 3, 0.1, 0.7, 1.005,
+	    123456789012345.6, 12345678901234.5, 1234567890.12345,
+	    0.123456789012345, 0.1234567890123456, 5e-324, 1.7976931348623157e308,
+	    -0.0, 4503599627370495.5, 9007199254740993.0, 1e15 + 0.5 };
+	uint64_t	 x = 88172645463325252ULL, bits;
+	double		 v, p;
+	int		 i, k;
+
+	for (i = 0; i < (int)(sizeof edges / sizeof edges[0]); i++) {
+		same_text(edges[i]);
+		same_text(-edges[i]);
+	}
+	for (i = 0; i < 50000; i++) {
+		/* xorshift64: the same values on every run */
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		for (k = 0, p = 1; k < (int)(x % 16); k++)
+			p *= 10;
+		same_text((double)(int64_t)(x >> 14) / p);
+		same_text((double)(x % 100000) / p);
+		same_text(i % 7 + i * 0.5 + (i % 1000) / 1000.0);
+		bits = x;
+		memcpy(&v, &bits, sizeof v);
+		same_text(v);
+	}
+}
+END_TEST
+
+/*
+ * A stat whose stored text already says its value is not formatted again:
+ * a first write formats every stat, a second formats only those that
+ * changed (a NaN is the same NaN), a third none; what is stored reads
+ * back bit for bit each time.
+ */
+START_TEST(test_unchanged_not_formatted)
+{
+	static const double first[] = { 0.5, 1.0 / 3, NAN, 1e300 / 7, -2.25,
+	    4.9406564584124654e-324, 0.0 };
+	static const double second[] = { 0.5, 2.0 / 3, NAN, 1e300 / 7, -2.5,
+	    -4.9406564584124654e-324, -0.0 };
+	static const size_t want_formatted[] = { 7, 4, 0 };
+	struct snapshot		 s;
+	struct store		*st;
+	struct store_reader	 r;
+	struct record_node	 rn;
+	char			 dir[FIXTURE_PATH_MAX], err[TALLY_ERRLEN];
+	char			 name[8];
+	size_t			 i, before;
+	const double		*want;
+	int			 round;
+	MDB_val			 v;
+	double			 back;
+
+	ck_assert_ptr_nonnull(fixture_tmpdir(dir));
+	ck_assert_int_eq(store_open(&st, dir, 0, err, sizeof err), 0);
+	memset(&rn, 0, sizeof rn);
+	snprintf(rn.nickname, sizeof rn.nickname, "n");
+	snprintf(rn.source, sizeof rn.source, "local");
+	rn.time = RECORD_TIME_MIN;
+	snapshot_init(&s);
+	for (round = 0; round < 3; round++) {
+		want = round == 0 ? first : second;
+		snapshot_reset(&s);
+		for (i = 0; i < FIXTURE_N(first); i++) {
+			snprintf(name, sizeof name, "s.%zu", i);
+			ck_assert_int_eq(snapshot_add_stat(&s, name,
+			    strlen(name), want[i]), 0);
+		}
+		snapshot_finish(&s);
+		before = store_formatted();
+		ck_assert_int_eq(store_write_slot(st, "n", &rn, &s, err,
+		    sizeof err), 0);
+		ck_assert_uint_eq(store_formatted() - before,
+		    want_formatted[round]);
+		ck_assert_int_eq(store_reader_begin(st, &r, err, sizeof err),
+		    0);
+		for (i = 0; i < FIXTURE_N(first); i++) {
+			snprintf(name, sizeof name, "s.%zu", i);
+			ck_assert_int_eq(store_reader_get(&r, STORE_STATS, "n",
+			    1, name, strlen(name), &v), 1);
+			ck_assert_int_eq(record_parse_double(v.mv_data,
+			    v.mv_size, &back), 0);
+			ck_assert_msg(memcmp(&back, &want[i], sizeof back) ==
+			    0 || (isnan(back) && isnan(want[i])),
+			    "%s: %.*s is not %.17g", name, (int)v.mv_size,
+			    (const char *)v.mv_data, want[i]);
+		}
+		store_reader_end(&r);
+	}
+	snapshot_free(&s);
+	store_close(st);
+	fixture_rmtree(dir);
+}
+END_TEST
+
+/* Plain decimals are read as strtod reads them, bit for bit. */
+static const char *const parse_texts[] = { "0", "-0", "5.", ".5", "-.5",
+    "0.1", "0.30000000000000004", "123456789012345", "1234567890123456",
+    "0.000000000000001", "0.0000000000000001", "999999999999999.9",
+    "1.7976931348623157e308", "4.9406564584124654e-324", "1e+20",
+    "2.5e-05", "-12.75", "007.25" };
+
+START_TEST(test_double_parse_plain)
+{
+	const char	*t = parse_texts[_i];
+	double		 got, want = strtod(t, NULL);
+
+	ck_assert_int_eq(record_parse_double(t, strlen(t), &got), 0);
+	ck_assert_msg(memcmp(&got, &want, sizeof got) == 0, "%s: %.17g, "
+	    "strtod says %.17g", t, got, want);
+}
+END_TEST
+
 START_TEST(test_double_nan_and_bad)
 {
 	double	 v;
@@ -88,6 +255,10 @@ START_TEST(test_double_nan_and_bad)
 	ck_assert_int_eq(record_parse_double("0x10", 4, &v), TALLY_EINVAL);
 	ck_assert_int_eq(record_parse_double(" 1", 2, &v), TALLY_EINVAL);
 	ck_assert_int_eq(record_parse_double("1e", 2, &v), TALLY_EINVAL);
+	ck_assert_int_eq(record_parse_double(".", 1, &v), TALLY_EINVAL);
+	ck_assert_int_eq(record_parse_double("-", 1, &v), TALLY_EINVAL);
+	ck_assert_int_eq(record_parse_double("1.2.3", 5, &v), TALLY_EINVAL);
+	ck_assert_int_eq(record_parse_double("--1", 3, &v), TALLY_EINVAL);
 }
 END_TEST
 
@@ -350,6 +521,10 @@ main(void)
 		    FIXTURE_TIMEOUT },
 		{ "core", test_double_shortest, 0, FIXTURE_TIMEOUT },
 		{ "core", test_double_nan_and_bad, 0, FIXTURE_TIMEOUT },
+		{ "core", test_double_fast_paths, 0, FIXTURE_TIMEOUT },
+		{ "core", test_unchanged_not_formatted, 0, FIXTURE_TIMEOUT },
+		{ "core", test_double_parse_plain, FIXTURE_N(parse_texts),
+		    FIXTURE_TIMEOUT },
 		{ "core", test_double_locale, 0, FIXTURE_TIMEOUT },
 		{ "core", test_node_record, 0, FIXTURE_TIMEOUT },
 		{ "core", test_node_record_bad, FIXTURE_N(bad_records),

@@ -47,6 +47,61 @@ record_fmt_int64(char *buf, int64_t v)
 	return i;
 }
 
+/*
+ * A non-integral v in [1e-4, 1e14) that some decimal of at most 15
+ * significant digits and k <= 15 places spells exactly, written as %.15g
+ * writes it, with no printf or strtod: 0 if v is no such value.
+ *
+ * Why it is exact: if n / 10^k (n < 10^15) reads back as v, then v * 10^k
+ * computed in doubles is within 0.23 of n, so rounding finds n at the
+ * smallest such k; n and 10^k are exact doubles, so n / 10^k in doubles
+ * is rounded as strtod rounds the text, and comparing it with v is
+ * strtod's verdict.  Such a decimal is the only one of at most 15 digits
+ * within half an ulp of v, so it is what %.15g prints (trailing zeros
+ * dropped, no exponent: -4 <= its exponent < 15).  Any other v, and any
+ * value a fraction of 16 or 17 digits spells, takes the printf path.
+ */
+static size_t
+record_fmt_short(char *buf, double v)
+{
+	static const double p10[] = { 1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6,
+	    1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15 };
+	double		 a = fabs(v), s;
+	uint64_t	 n;
+	char		 dig[24];
+	size_t		 nd, i, o = 0;
+	int		 k;
+
+	if (!(a >= 1e-4 && a < 1e14))
+		return 0;
+	for (k = 1; k <= 15; k++) {
+		if ((s = a * p10[k]) >= 1e15)
+			return 0;
+		n = (uint64_t)(s + 0.5);
+		if ((double)n / p10[k] == a)
+			break;
+	}
+	if (k > 15)
+		return 0;
+	for (nd = 0; n != 0; n /= 10)
+		dig[nd++] = (char)('0' + n % 10);
+	if (v < 0)
+		buf[o++] = '-';
+	if (nd <= (size_t)k) {
+		buf[o++] = '0';
+		buf[o++] = '.';
+		for (i = nd; i < (size_t)k; i++)
+			buf[o++] = '0';
+	}
+	for (i = nd; i-- > 0;) {
+		buf[o++] = dig[i];
+		if (i == (size_t)k && nd > (size_t)k)
+			buf[o++] = '.';
+	}
+	buf[o] = '\0';
+	return o;
+}
+
 /* The shortest of %.15g, %.16g, %.17g that reads back as the same double. */
 size_t
 record_fmt_double(char *buf, double v)
@@ -65,6 +120,8 @@ record_fmt_double(char *buf, double v)
 	if (fabs(v) < 9007199254740992.0 && v == (double)(int64_t)v &&
 	    !(v == 0 && signbit(v)))
 		return record_fmt_int64(buf, (int64_t)v);
+	if ((n = (int)record_fmt_short(buf, v)) > 0)
+		return (size_t)n;
 
 	pthread_once(&record_once, record_init);
 	old = record_c_locale ? uselocale(record_c_locale) : (locale_t)0;
@@ -105,25 +162,53 @@ record_parse_int64(const char *s, size_t len, int64_t *out)
 	return 0;
 }
 
+/*
+ * A plain decimal, [-]digits[.digits] with at most 15 digits, read as
+ * strtod reads it: n and 10^k are exact doubles and n / 10^k is rounded
+ * once, as strtod rounds.  1 and *out set, or 0 for anything else.
+ */
+static int
+record_parse_short(const char *s, size_t len, double *out)
+{
+	static const double p10[] = { 1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6,
+	    1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15 };
+	uint64_t	 n = 0;
+	size_t		 i = 0, nd = 0;
+	int		 k = -1, neg = 0;
+	double		 v;
+
+	if (len > 0 && s[0] == '-') {
+		neg = 1;
+		i = 1;
+	}
+	for (; i < len; i++) {
+		if (s[i] >= '0' && s[i] <= '9') {
+			if (++nd > 15)
+				return 0;
+			n = n * 10 + (uint64_t)(s[i] - '0');
+			if (k >= 0)
+				k++;
+		} else if (s[i] == '.' && k < 0)
+			k = 0;
+		else
+			return 0;
+	}
+	if (nd == 0)
+		return 0;
+	v = (double)n / p10[k < 0 ? 0 : k];
+	*out = neg ? -v : v;
+	return 1;
+}
+
 int
 record_parse_double(const char *s, size_t len, double *out)
 {
 	char	 buf[64], *end;
 	double	 v;
-	int64_t	 iv;
 	size_t	 i;
 
 	if (len == 0 || len >= sizeof buf)
 		return TALLY_EINVAL;
-	/*
-	 * A whole number of up to 15 digits, most stats, is exact as an
-	 * int64 and as a double: no strtod (readers parse every value).
-	 */
-	if (len <= 16 && record_parse_int64(s, len, &iv) == 0 &&
-	    iv > -INT64_C(1000000000000000) && iv < INT64_C(1000000000000000)) {
-		*out = iv == 0 && s[0] == '-' ? -0.0 : (double)iv;
-		return 0;
-	}
 	/* strtod accepts hex, leading blanks and more; we wrote none. */
 	for (i = 0; i < len; i++) {
 		char c = s[i];
@@ -132,6 +217,8 @@ record_parse_double(const char *s, size_t len, double *out)
 		    c == 'i' || c == 'f'))
 			return TALLY_EINVAL;
 	}
+	if (record_parse_short(s, len, out))
+		return 0;
 	memcpy(buf, s, len);
 	buf[len] = '\0';
 	if (strcmp(buf, "nan") == 0) {

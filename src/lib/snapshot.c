@@ -121,6 +121,12 @@ snapshot_sort(const char *arena, struct snapshot_ent *arr, size_t n)
 
 	if (n < 2)
 		return n;
+	/* Providers send their names sorted: then there is nothing to do. */
+	for (i = 1; i < n; i++)
+		if (strcmp(arena + arr[i - 1].name, arena + arr[i].name) >= 0)
+			break;
+	if (i == n)
+		return n;
 	qsort_r(arr, n, sizeof *arr, snapshot_cmp, (void *)arena);
 	/* Equal names are adjacent, in insertion order: keep the last. */
 	for (i = 1, o = 0; i < n; i++) {

@@ -12,6 +12,7 @@
  * key rewrites its record alone, in a transaction of its own.
  */
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -34,6 +35,50 @@ store_keycmp(const MDB_val *k, size_t plen, const char *name, size_t nlen)
 	if (c != 0)
 		return c;
 	return klen < nlen ? -1 : klen > nlen;
+}
+
+static _Thread_local size_t store_nformatted;
+
+size_t
+store_formatted(void)
+{
+	return store_nformatted;
+}
+
+/* An entry's value as its text, in num (RECORD_NUMLEN); into nv. */
+static void
+store_text(enum store_db db, const struct snapshot_ent *e, char *num,
+    MDB_val *nv)
+{
+	nv->mv_data = num;
+	if (db == STORE_COUNTERS)
+		nv->mv_size = record_fmt_int64(num, e->v.i);
+	else {
+		store_nformatted++;
+		nv->mv_size = record_fmt_double(num, e->v.d);
+	}
+}
+
+/*
+ * Whether the stored text v already says entry e, else its text in nv.  A
+ * stat's old text is read back and compared as a double (NaN with NaN), so
+ * a value that did not change is never formatted: reading a short decimal
+ * back costs a few nanoseconds (record_parse_double), formatting a double
+ * that is not one costs printf's search (record_fmt_double).
+ */
+static int
+store_same(enum store_db db, const MDB_val *v, const struct snapshot_ent *e,
+    char *num, MDB_val *nv)
+{
+	double	 old;
+
+	if (db == STORE_STATS && record_parse_double(v->mv_data, v->mv_size,
+	    &old) == 0 && (old == e->v.d ? signbit(old) == signbit(e->v.d) :
+	    isnan(old) && isnan(e->v.d)))
+		return 1;
+	store_text(db, e, num, nv);
+	return v->mv_size == nv->mv_size &&
+	    memcmp(v->mv_data, nv->mv_data, nv->mv_size) == 0;
 }
 
 /*
@@ -71,10 +116,6 @@ store_merge(struct store *s, MDB_txn *txn, enum store_db db,
 		}
 		if (i < n) {
 			const char *name = snapshot_name(snap, &ents[i]);
-			nv.mv_data = num;
-			nv.mv_size = db == STORE_COUNTERS ?
-			    record_fmt_int64(num, ents[i].v.i) :
-			    record_fmt_double(num, ents[i].v.d);
 			cmp = !have ? 1 : store_keycmp(&k, plen, name,
 			    ents[i].nlen);
 			memcpy(key + plen, name, ents[i].nlen);
@@ -92,16 +133,14 @@ store_merge(struct store *s, MDB_txn *txn, enum store_db db,
 			 * Kept: write only if changed.  Not MDB_CURRENT, which
 			 * loses the cursor's place when the size changes.
 			 */
-			i++;
-			if (v.mv_size == nv.mv_size &&
-			    memcmp(v.mv_data, nv.mv_data, nv.mv_size) == 0)
+			if (store_same(db, &v, &ents[i++], num, &nv))
 				;
 			else if ((rc = mdb_cursor_put(cur, &nk, &nv, 0)) != 0 ||
 			    (rc = store_index_put(s, txn, db, node, plen - 1,
 			    key + plen, nk.mv_size - plen, &nv)) != 0)
 				break;
 		} else {		/* new in the snapshot */
-			i++;
+			store_text(db, &ents[i++], num, &nv);
 			if ((rc = mdb_cursor_put(cur, &nk, &nv, 0)) != 0 ||
 			    (rc = store_index_put(s, txn, db, node, plen - 1,
 			    key + plen, nk.mv_size - plen, &nv)) != 0)

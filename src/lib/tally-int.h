@@ -302,6 +302,9 @@ struct store_slot {
 };
 int	 store_write_slots(struct store *, const struct store_slot *, size_t,
 	     char *, size_t);
+/* How many stats this thread's writes have formatted: a stat whose stored
+ * text already says its value is not (for tests and tallyd -v). */
+size_t	 store_formatted(void);
 /* Call cb for each counter of node's slot. */
 int	 store_read_counters(struct store *, const char *,
 	     int (*)(void *, const char *, size_t, int64_t), void *,
