@@ -23,6 +23,7 @@ struct tls {
 	int		 mismatch;	/* the verify callback refused the leaf */
 	int		 failed;	/* a fatal error: no close_notify after */
 	int		 hello;		/* a server: a ClientHello was read */
+	SSL_SESSION	**keep;		/* a client: where new sessions go */
 	uint8_t		 want[FURL_FP_BYTES];
 	char		 got[FURL_FP_LEN + 1];
 };
