@@ -481,15 +481,41 @@ tls_server_tickets(struct ssl_ctx_st *ctx, const char *path, char *msg,
  * The fingerprint of the key in the peer's certificate, the node's
  * identity.  OpenSSL keeps the certificate for the connection's life (its
  * API has no way to drop it once read); that is a few hundred bytes.
+ * After a resumed handshake it is the certificate of the handshake that
+ * made the session, carried in the ticket: the key that proved itself
+ * then.  The digest is of the SubjectPublicKeyInfo as the certificate
+ * carries it, the same DER that tls_key_fingerprint() has i2d_PUBKEY()
+ * make of a key: without the encoder that OpenSSL 3.0 would build for
+ * that at every connection (a tenth of tallyd's work per reconnecting
+ * node).
  */
 int
 tls_peer_key(struct tls *tc, char *fp, size_t fplen)
 {
-	X509	*x;
+	X509		*x;
+	X509_PUBKEY	*xpk;
+	unsigned char	*der = NULL;
+	uint8_t		 md[FURL_FP_BYTES];
+	unsigned int	 mdlen = 0;
+	int		 len, ok;
 
 	if (tc == NULL || (x = SSL_get0_peer_certificate(tc->ssl)) == NULL)
 		return TALLY_ENOTFOUND;
-	return tls_key_fingerprint(X509_get0_pubkey(x), fp, fplen);
+	if (fp == NULL || fplen < FURL_FP_LEN + 1)
+		return TALLY_EINVAL;
+	if ((xpk = X509_get_X509_PUBKEY(x)) == NULL ||
+	    (len = i2d_X509_PUBKEY(xpk, &der)) <= 0) {
+		ERR_clear_error();
+		return TALLY_EINVAL;
+	}
+	ok = EVP_Digest(der, (size_t)len, md, &mdlen, EVP_sha256(), NULL);
+	OPENSSL_free(der);
+	if (!ok || mdlen != FURL_FP_BYTES ||
+	    furl_b32_encode(md, sizeof md, fp, fplen) != FURL_FP_LEN) {
+		ERR_clear_error();
+		return TALLY_EINVAL;
+	}
+	return 0;
 }
 
 int
