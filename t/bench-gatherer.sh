@@ -849,6 +849,7 @@ restart() {
 	port=${port%%/*}
 	[ "$mode" = plain ] && opts+=(--plaintext)
 	G_ERR=$tmp/$label-again.err
+	: > "$G_ERR"
 	G_STATS=$G_BASE/stats-again
 	"$TALLYD" -l "127.0.0.1:$port" -i 60 -s "$G_STATS" \
 	    --handshake-timeout "$HS_TIMEOUT" \

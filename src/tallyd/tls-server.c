@@ -433,11 +433,32 @@ int
 tls_server_tickets(struct ssl_ctx_st *ctx, const char *path, char *msg,
     size_t msglen)
 {
-	static const unsigned char sid[] = "tallyd";
 	struct tls_tickets	*tk;
-	int			 rc;
+	unsigned char		 sid[EVP_MAX_MD_SIZE], *der = NULL;
+	unsigned int		 sidlen = 0;
+	int			 rc, len, ok;
 
 	msg[0] = '\0';
+	/*
+	 * The session context is the SHA-256 of tallyd's certificate, the
+	 * furl's pin.  OpenSSL resumes only a session made under the same
+	 * context, so after a new identity (a rotated key, a new furl) no
+	 * session made under the old one resumes, even with the same ticket
+	 * keys: a node with the old furl meets the new certificate in a full
+	 * handshake, and refuses it, as it would without tickets.  (OpenSSL
+	 * wants a context of a server that verifies peers anyway.)
+	 */
+	if ((len = i2d_X509(SSL_CTX_get0_certificate(ctx), &der)) <= 0) {
+		snprintf(msg, msglen, "session tickets: no certificate: %s",
+		    tls_reason());
+		return TALLY_EINVAL;
+	}
+	ok = EVP_Digest(der, (size_t)len, sid, &sidlen, EVP_sha256(), NULL);
+	OPENSSL_free(der);
+	if (!ok || sidlen > SSL_MAX_SID_CTX_LENGTH) {
+		snprintf(msg, msglen, "session tickets: %s", tls_reason());
+		return TALLY_ENOMEM;
+	}
 	pthread_once(&tls_tk_once, tls_tk_init);
 	if (tls_tk_idx < 0) {
 		snprintf(msg, msglen, "session tickets: %s", tls_reason());
@@ -457,16 +478,14 @@ tls_server_tickets(struct ssl_ctx_st *ctx, const char *path, char *msg,
 	    NULL);
 	/*
 	 * One ticket per handshake (each costs a seal), valid as long as TLS
-	 * 1.3 lets one live (OpenSSL's default is two hours); the session
-	 * context is what OpenSSL requires of a server that verifies peers
-	 * before it resumes anything.
+	 * 1.3 lets one live (OpenSSL's default is two hours).
 	 */
 	if (!SSL_CTX_set_ex_data(ctx, tls_tk_idx, tk)) {
 		OPENSSL_clear_free(tk, sizeof *tk);
 		snprintf(msg, msglen, "session tickets: %s", tls_reason());
 		return TALLY_ENOMEM;
 	}
-	if (!SSL_CTX_set_session_id_context(ctx, sid, sizeof sid - 1) ||
+	if (!SSL_CTX_set_session_id_context(ctx, sid, sidlen) ||
 	    !SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, tls_tk_cb) ||
 	    !SSL_CTX_set_num_tickets(ctx, 1)) {
 		snprintf(msg, msglen, "session tickets: %s", tls_reason());
