@@ -2067,7 +2067,7 @@ END_TEST
 
 /*
  * A ticket-key file that cannot serve (garbage, short, readable by
- * others) is replaced by new keys, with a line in the log: tallyd starts,
+ * others, missing) is replaced by new keys, with a line in the log: tallyd starts,
  * the old sessions no longer resume, and new ones do.
  */
 START_TEST(test_tls_ticket_keys_damaged)
@@ -2089,6 +2089,7 @@ START_TEST(test_tls_ticket_keys_damaged)
 	int			 fd;
 
 	snprintf(path, sizeof path, "%s/tallyd.tickets", basedir);
+	log_wait("tallyd.tickets: none yet: made new ones");
 	ck_assert_int_eq(stat(path, &sb), 0);
 	ck_assert_uint_eq(sb.st_mode & 07777, 0600);
 	ck_assert_int_eq(sb.st_size, 176);
@@ -2111,6 +2112,13 @@ START_TEST(test_tls_ticket_keys_damaged)
 		/* The old keys are gone: a full handshake, a new session. */
 		visit(client_ctx, &s, "tk-node", 0, 2 + i);
 	}
+	/* Removed: new ones, said as on the first run. */
+	tallyd_stop();
+	ck_assert_int_eq(unlink(path), 0);
+	tallyd_start(none);
+	ck_assert_int_eq(log_count(errlog, "tallyd.tickets: none yet: "
+	    "made new ones"), 2);
+	visit(client_ctx, &s, "tk-node", 0, 9);
 	/* And the new keys are kept. */
 	tallyd_stop();
 	tallyd_start(none);

@@ -413,10 +413,13 @@ tls_tk_setup(struct tls_tickets *tk, const char *path, char *msg,
 	}
 	if (path == NULL)
 		return 0;
-	if (fresh && strstr(why, ": none yet") == NULL)
+	if (fresh && strstr(why, ": none yet") != NULL)
+		snprintf(msg, msglen, "session ticket keys %s: made new ones",
+		    why);
+	else if (fresh)
 		snprintf(msg, msglen, "session ticket keys %s; made new ones "
 		    "(returning nodes do one full handshake)", why);
-	else if (!fresh)
+	else
 		snprintf(msg, msglen, "session ticket key %s is over %d days "
 		    "old: retired, a new one made", path,
 		    TLS_TK_ROTATE / 86400);
