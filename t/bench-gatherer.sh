@@ -49,7 +49,9 @@
 #    at once, BENCH_RESTART_WINDOW (1000) connections in flight, each
 #    resuming its TLS session as a provider does; the round is timed from
 #    then until every snapshot is committed.  TLS against plaintext, the
-#    target at most 2x; the count of resumed handshakes is shown.
+#    target at most 2x; the count of resumed handshakes is shown, and the
+#    same round with full handshakes (the ticket keys removed before the
+#    restart, so that nothing resumes) beside the same plaintext one.
 #
 # The fleet behind every figure is checked when the figure is taken, from
 # both ends: loadgen lost no connection (its `lost` lines), and tallyd's
@@ -830,9 +832,11 @@ fi
 declare -A RS_US=() RS_CPU=() RS_RES=()
 restart() {
 	local mode=$1 n=$2 label=restart-$1-$2 port i g0 b_c b_s keep_n=$N
+	local transport=$1
 	local opts=(--max-handshakes-per-addr $((2 * $2 + 100)))
 	N=$n
-	start_tallyd "$label" "$mode"
+	[ "$mode" = full ] && transport=tls
+	start_tallyd "$label" "$transport"
 	LG_EXTRA=(-r -w "$RESTART_WINDOW")
 	round "$RESTART_M" "$label"
 	LG_EXTRA=()
@@ -847,7 +851,10 @@ restart() {
 	    "closed in $DEADLINE s"
 	port=${G_FURL##*:}
 	port=${port%%/*}
-	[ "$mode" = plain ] && opts+=(--plaintext)
+	[ "$transport" = plain ] && opts+=(--plaintext)
+	# full: no ticket keys survive, so no session resumes (the reference
+	# of before resumption)
+	[ "$mode" = full ] && rm -f "$G_BASE/tallyd.tickets"
 	G_ERR=$tmp/$label-again.err
 	: > "$G_ERR"
 	G_STATS=$G_BASE/stats-again
@@ -892,6 +899,7 @@ restart_phase() {
 		fi
 		restart plain "$n"
 		restart tls "$n"
+		restart full "$n"
 		commas "$n"; cn=$REPLY
 		fx "${RS_US[tls-$n]}" 1000000 2; secs=$REPLY
 		fx "${RS_US[plain-$n]}" 1000000 2; ref=$REPLY
@@ -907,6 +915,13 @@ restart_phase() {
 		    "(loadgen -r -w $RESTART_WINDOW -t $LG_THREADS; the" \
 		    "fleet reconnects at once, a window of $RESTART_WINDOW" \
 		    "in flight)"
+		fx "${RS_US[full-$n]}" 1000000 2; secs=$REPLY
+		fx "${RS_US[full-$n]}" "${RS_US[plain-$n]}" 2; x=$REPLY
+		row "  the same, full handshakes (no ticket keys)" "$secs s" \
+		    "$ref s" "${x}x" "(context: before resumption)"
+		fx "${RS_CPU[full-$n]}" "$CLK_TCK" 2; cpu=$REPLY
+		row "  tallyd CPU in that round, full handshakes" "$cpu s" \
+		    "$rcpu s" - "(context; resumed ${RS_RES[full-$n]})"
 	done
 }
 

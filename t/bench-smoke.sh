@@ -36,7 +36,8 @@ for row in \
     "handshake, one connection at a time, TLS" \
     "first round after a restart, 40 x 20, TLS" \
     "resumed TLS handshakes: 40 of 40" \
-    "fleet: each of the 14 phases above ran on its whole fleet"; do
+    "the same, full handshakes (no ticket keys)" \
+    "fleet: each of the 16 phases above ran on its whole fleet"; do
 	grep -qF -- "$row" "$T/bench.out" ||
 	    fail "no row '$row' in: $(cat "$T/bench.out")"
 done
@@ -70,5 +71,5 @@ for out in "$K"/*.loadgen.out; do
 done
 # two rounds of each transport, then steady, small, handshakes and restart
 # on each
-[ "$phases" -eq 12 ] || fail "$phases loadgen runs kept, not 12"
+[ "$phases" -eq 13 ] || fail "$phases loadgen runs kept, not 13"
 note "every phase ran on its whole fleet; tallyd and loadgen exited cleanly"
