@@ -369,10 +369,16 @@ tls_tk_save(const char *path, const struct tls_tickets *tk)
 		return -1;
 	}
 	if (fchmod(fd, 0600) != 0 || write(fd, buf, sizeof buf) !=
-	    (ssize_t)sizeof buf || fsync(fd) != 0 || close(fd) != 0 ||
-	    rename(tmp, path) != 0) {
+	    (ssize_t)sizeof buf || fsync(fd) != 0) {
 		e = errno;
 		close(fd);
+		unlink(tmp);
+		OPENSSL_cleanse(buf, sizeof buf);
+		errno = e;
+		return -1;
+	}
+	if (close(fd) != 0 || rename(tmp, path) != 0) {
+		e = errno;
 		unlink(tmp);
 		OPENSSL_cleanse(buf, sizeof buf);
 		errno = e;
@@ -437,6 +443,7 @@ tls_server_tickets(struct ssl_ctx_st *ctx, const char *path, char *msg,
     size_t msglen)
 {
 	struct tls_tickets	*tk;
+	void			*old;
 	unsigned char		 sid[EVP_MAX_MD_SIZE], *der = NULL;
 	unsigned int		 sidlen = 0;
 	int			 rc, len, ok;
@@ -477,17 +484,17 @@ tls_server_tickets(struct ssl_ctx_st *ctx, const char *path, char *msg,
 		    tls_reason());
 		return rc;
 	}
-	tls_tk_free(NULL, SSL_CTX_get_ex_data(ctx, tls_tk_idx), NULL, 0, 0,
-	    NULL);
 	/*
 	 * One ticket per handshake (each costs a seal), valid as long as TLS
 	 * 1.3 lets one live (OpenSSL's default is two hours).
 	 */
+	old = SSL_CTX_get_ex_data(ctx, tls_tk_idx);
 	if (!SSL_CTX_set_ex_data(ctx, tls_tk_idx, tk)) {
 		OPENSSL_clear_free(tk, sizeof *tk);
 		snprintf(msg, msglen, "session tickets: %s", tls_reason());
 		return TALLY_ENOMEM;
 	}
+	tls_tk_free(NULL, old, NULL, 0, 0, NULL);
 	if (!SSL_CTX_set_session_id_context(ctx, sid, sidlen) ||
 	    !SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, tls_tk_cb) ||
 	    !SSL_CTX_set_num_tickets(ctx, 1)) {
