@@ -48,6 +48,17 @@
 #    whole run, so that a late poll is measured rather than cut short.
 #    BENCH_ATTACK=0 skips it; so does a t/attack not built (make t/attack)
 #    or no 127.0.0.2 to bind, with a line saying so.
+# 6. The first round after a restart: for each of BENCH_RESTART_FLEETS
+#    (1000 5000) load nodes of BENCH_RESTART_METRICS (200) metrics, a first
+#    round, then tallyd stopped and started again on the same BASEDIR (its
+#    certificate, ticket keys, secret and port; a fresh statsfile, so the
+#    round is counted as the first was); the fleet (loadgen -r) comes back
+#    at once, BENCH_RESTART_WINDOW (1000) connections in flight, each
+#    resuming its TLS session as a provider does; the round is timed from
+#    then until every snapshot is committed.  TLS against plaintext, the
+#    target at most 2x; the count of resumed handshakes is shown, and the
+#    same round with full handshakes (the ticket keys removed before the
+#    restart, so that nothing resumes) beside the same plaintext one.
 #
 # The fleet behind every figure is checked when the figure is taken, from
 # both ends: loadgen lost no connection (its `lost` lines), and tallyd's
@@ -65,8 +76,11 @@
 # BENCH_STEADY_POLL_TIMEOUT, BENCH_ATTACK (0 skips phase 5),
 # BENCH_ATTACK_SECONDS, BENCH_ATTACK_PROG (default: attack beside LOADGEN),
 # BENCH_DEADLINE (seconds a round may take before it counts as hung, 60),
-# BENCH_FLOOR_PROG (default: floor beside LOADGEN), BENCH_PHASES (of
-# "round steady small attack", the default: 1-2, 3, 4, 5),
+# BENCH_FLOOR_PROG (default: floor beside LOADGEN),
+# BENCH_RESTART_FLEETS, BENCH_RESTART_METRICS, BENCH_RESTART_WINDOW,
+# BENCH_PHASES (the phases to run, by name: round steady small restart
+# attack; default all; "small" is phases 2b and 4; steady includes the
+# floor),
 # BENCH_KEEP=1 keeps the temporary directory and prints its name.
 # Only bash, coreutils, grep, procps and lmdb-utils; no awk, bc or python.
 
@@ -87,6 +101,11 @@ M=${BENCH_METRICS:-1000}
 DEADLINE=${BENCH_DEADLINE:-60}
 HS=${BENCH_HANDSHAKES:-200}
 REPEAT=${BENCH_REPEAT:-3}
+PHASES=" ${BENCH_PHASES:-round steady small restart attack} "
+phase() { [[ $PHASES == *" $1 "* ]]; }
+RESTART_FLEETS=${BENCH_RESTART_FLEETS:-1000 5000}
+RESTART_M=${BENCH_RESTART_METRICS:-200}
+RESTART_WINDOW=${BENCH_RESTART_WINDOW:-1000}
 LG_THREADS=${BENCH_LOADGEN_THREADS:-$(nproc 2> /dev/null || echo 1)}
 SMALL_M=10
 POLL=0.02		# seconds between looks at the database
@@ -109,12 +128,6 @@ STEADY_POLL_TIMEOUT=${BENCH_STEADY_POLL_TIMEOUT:-$((2 * STEADY_IV))}
 # bench measures their cost, not the timeout; a row says how long the
 # slowest took.
 HS_TIMEOUT=30
-# BENCH_PHASES: which phases run, of "round steady small attack" (all):
-# round is 1 and 2 above, steady 3 and the floor, small 4, attack 5.
-PHASES=" ${BENCH_PHASES:-round steady small attack} "
-want() {
-	[[ $PHASES == *" $1 "* ]]
-}
 
 for prog in "$TALLYD" "$LOADGEN"; do
 	if [ ! -x "$prog" ]; then
@@ -355,6 +368,7 @@ start_loadgen() {
 	L_OUT=$tmp/$L_PHASE.loadgen.out
 	L_ERR=$tmp/$L_PHASE.loadgen.err
 	L_T0= L_SHAKE=- L_ANSWER=- L_PART=
+	L_DOWN=0
 	: > "$L_OUT"
 	"$LOADGEN" -f "$G_FURL" -n "$L_N" "$@" > "$L_OUT" 2> "$L_ERR" &
 	L_PID=$!
@@ -384,6 +398,7 @@ lg_lines() {
 			[ "$2" = "$L_N" ] && L_ANSWER=$((10#${3/./}))
 			on_answered "$2"
 			;;
+		down) L_DOWN=1 ;;	# -r: the gatherer closed them all
 		lost) fleet_lost "loadgen lost a connection" ;;
 		esac
 	done
@@ -490,13 +505,26 @@ stop_all() {
 # load nodes are committed.  Sets R_US (the round), R_SHAKE and R_ANSWER
 # (loadgen's times, in ms), R_GCPU (tallyd's ticks in the round).
 round() {
-	local m=$1 label=$2 c=$(( ($1 + 1) / 2 )) s=$(( $1 / 2 ))
-	local t_end g0 b_c b_s now got
+	local m=$1 label=$2 g0 b_c b_s
 	db_entries
 	b_c=$E_COUNTERS b_s=$E_STATS
 	cpu_ticks "$G_PID"; g0=$REPLY
-	start_loadgen "$label" "$N" -m "$m" -t "$LG_THREADS"
+	start_loadgen "$label" "$N" -m "$m" -t "$LG_THREADS" "${LG_EXTRA[@]}"
 	now_us; L_T0=$REPLY		# until loadgen says when it began
+	await_round "$m" "$label" "$b_c" "$b_s"
+	R_US=$((R_END - L_T0))
+	R_SHAKE=$L_SHAKE R_ANSWER=$L_ANSWER
+	cpu_ticks "$G_PID"; R_GCPU=$((REPLY - g0))
+}
+LG_EXTRA=()
+
+# await_round METRICS LABEL B_C B_S: wait until all N load nodes of a round
+# of METRICS metrics are committed (counters and stats beyond B_C and B_S,
+# what the database held before), or break the phase after DEADLINE
+# seconds from L_T0.  Sets R_END (us of the wall clock).
+await_round() {
+	local m=$1 label=$2 b_c=$3 b_s=$4 c=$(( ($1 + 1) / 2 )) s=$(( $1 / 2 ))
+	local now got
 	while :; do
 		lg_lines
 		now_us; now=$REPLY
@@ -505,7 +533,7 @@ round() {
 		if ((E_COUNTERS >= N * c + b_c && E_STATS >= N * s + b_s)); then
 			load_nodes
 			if ((REPLY >= N)); then
-				t_end=$now
+				R_END=$now
 				break
 			fi
 		fi
@@ -526,9 +554,6 @@ round() {
 		fi
 		nap $POLL
 	done
-	R_US=$((t_end - L_T0))
-	R_SHAKE=$L_SHAKE R_ANSWER=$L_ANSWER
-	cpu_ticks "$G_PID"; R_GCPU=$((REPLY - g0))
 }
 
 row() {
@@ -622,7 +647,7 @@ big() {
 	    "lost none; tallyd logged $cn up, none down)"
 }
 
-if want round; then
+if phase round; then
 big plain
 # The gatherer's own figures, committed as it stopped (context).
 own_stats() {
@@ -764,7 +789,7 @@ floor() {
 FLOOR=${BENCH_FLOOR_PROG:-${LOADGEN%/*}/floor}
 [ "$FLOOR" = "$LOADGEN/floor" ] && FLOOR=./floor	# LOADGEN had no '/'
 
-if want steady; then
+if phase steady; then
 steady plain
 floor && have_floor=1 || have_floor=0
 steady tls
@@ -822,7 +847,7 @@ small() {
 	    "(context)"
 	stop_all
 }
-if want small; then
+if phase small; then
 small plain
 small tls
 
@@ -866,6 +891,116 @@ row "tallyd CPU per connection, $REPLY at once" "$ct ms" "$cp ms" - \
     "(context: TLS vs plaintext, $SMALL_M-metric round)"
 fi
 
+# --- 6. the first round after a restart ------------------------------------
+
+# restart MODE FLEET: tallyd on MODE (-i 60) and FLEET load nodes of
+# RESTART_M metrics (loadgen -r: a connection the gatherer closes waits
+# for SIGUSR1, then comes back, resuming its TLS session as a provider
+# does); after the first round, tallyd stops (SIGTERM) and starts again
+# on the same BASEDIR (its key, its ticket keys, its secret and port) and
+# a fresh statsfile, so that the round after the restart is counted as
+# the first was; once it listens, the fleet is told to come back, and
+# the round is timed from then until every node's snapshot is committed.
+# Sets RS_US[MODE-FLEET], RS_CPU[...] (tallyd's ticks) and RS_RES[...]
+# (loadgen's resumed handshakes, over its life: the first round has
+# none to resume).
+declare -A RS_US=() RS_CPU=() RS_RES=()
+restart() {
+	local mode=$1 n=$2 label=restart-$1-$2 port i g0 b_c b_s keep_n=$N
+	local transport=$1
+	local opts=(--max-handshakes-per-addr $((2 * $2 + 100)))
+	N=$n
+	[ "$mode" = full ] && transport=tls
+	start_tallyd "$label" "$transport"
+	LG_EXTRA=(-r -w "$RESTART_WINDOW")
+	round "$RESTART_M" "$label"
+	LG_EXTRA=()
+	fleet_check
+	stop "$G_PID" tallyd
+	((REPLY == 0)) || broken "$label: tallyd exited $REPLY on SIGTERM"
+	for ((i = 0; i < DEADLINE * 50 && L_DOWN == 0; i++)); do
+		lg_lines
+		nap 0.02
+	done
+	((L_DOWN)) || broken "$label: loadgen did not see every connection" \
+	    "closed in $DEADLINE s"
+	port=${G_FURL##*:}
+	port=${port%%/*}
+	[ "$transport" = plain ] && opts+=(--plaintext)
+	# full: no ticket keys survive, so no session resumes (the reference
+	# of before resumption)
+	[ "$mode" = full ] && rm -f "$G_BASE/tallyd.tickets"
+	G_ERR=$tmp/$label-again.err
+	: > "$G_ERR"
+	G_STATS=$G_BASE/stats-again
+	"$TALLYD" -l "127.0.0.1:$port" -i 60 -s "$G_STATS" \
+	    --handshake-timeout "$HS_TIMEOUT" \
+	    --max-connections $((2 * n + 100)) "${opts[@]}" "$G_BASE" \
+	    > /dev/null 2> "$G_ERR" &
+	G_PID=$!
+	pids+=("$G_PID")
+	for ((i = 0; i < 500; i++)); do
+		alive "$G_PID" || { tail_log "$G_ERR"; broken "$label: tallyd" \
+		    "exited at its restart"; }
+		grep -q '^tallyd: listening on ' "$G_ERR" && [ -e "$G_STATS" ] &&
+		    break
+		nap 0.02
+	done
+	grep -q '^tallyd: listening on ' "$G_ERR" ||
+	    broken "$label: tallyd did not listen again in 10 s"
+	db_entries
+	b_c=$E_COUNTERS b_s=$E_STATS
+	cpu_ticks "$G_PID"; g0=$REPLY
+	now_us; L_T0=$REPLY
+	kill -USR1 "$L_PID"
+	await_round "$RESTART_M" "$label, after the restart" "$b_c" "$b_s"
+	RS_US[$mode-$n]=$((R_END - L_T0))
+	cpu_ticks "$G_PID"; RS_CPU[$mode-$n]=$((REPLY - g0))
+	fleet_check
+	stop_all
+	done_field resumed; RS_RES[$mode-$n]=$REPLY
+	N=$keep_n
+}
+
+restart_phase() {
+	local n x secs ref cn cpu rcpu
+	for n in $RESTART_FLEETS; do
+		if [ "$(ulimit -n)" != unlimited ] &&
+		    [ "$(ulimit -n)" -lt $((n + 64)) ]; then
+			echo "first round after a restart, $n nodes: skipped" \
+			    "(the descriptor limit $(ulimit -n) is below" \
+			    "$((n + 64)))"
+			continue
+		fi
+		restart plain "$n"
+		restart tls "$n"
+		restart full "$n"
+		commas "$n"; cn=$REPLY
+		fx "${RS_US[tls-$n]}" 1000000 2; secs=$REPLY
+		fx "${RS_US[plain-$n]}" 1000000 2; ref=$REPLY
+		fx "${RS_US[tls-$n]}" "${RS_US[plain-$n]}" 2; x=$REPLY
+		echo
+		row "first round after a restart, $cn x $RESTART_M, TLS" \
+		    "$secs s" "$ref s" "${x}x" "<= 2x the plaintext one"
+		fx "${RS_CPU[tls-$n]}" "$CLK_TCK" 2; cpu=$REPLY
+		fx "${RS_CPU[plain-$n]}" "$CLK_TCK" 2; rcpu=$REPLY
+		row "  tallyd CPU in that round, TLS vs plaintext" "$cpu s" \
+		    "$rcpu s" - "(context)"
+		echo "  resumed TLS handshakes: ${RS_RES[tls-$n]} of $cn" \
+		    "(loadgen -r -w $RESTART_WINDOW -t $LG_THREADS; the" \
+		    "fleet reconnects at once, a window of $RESTART_WINDOW" \
+		    "in flight)"
+		fx "${RS_US[full-$n]}" 1000000 2; secs=$REPLY
+		fx "${RS_US[full-$n]}" "${RS_US[plain-$n]}" 2; x=$REPLY
+		row "  the same, full handshakes (no ticket keys)" "$secs s" \
+		    "$ref s" "${x}x" "(context: before resumption)"
+		fx "${RS_CPU[full-$n]}" "$CLK_TCK" 2; cpu=$REPLY
+		row "  tallyd CPU in that round, full handshakes" "$cpu s" \
+		    "$rcpu s" - "(context; resumed ${RS_RES[full-$n]})"
+	done
+}
+
+phase restart && restart_phase
 echo
 if [ "$BROKE" = 0 ]; then
 	echo "fleet: each of the $FLEETS phases above ran on its whole" \
@@ -1045,6 +1180,6 @@ attack_phase() {
 		echo "$line"
 	done
 }
-want attack && attack_phase
+phase attack && attack_phase
 
 exit $BROKE

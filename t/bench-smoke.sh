@@ -21,6 +21,7 @@ setup
 # ample for 40 small snapshots even under the sanitizers on a busy
 # machine, and 4 rounds in under 10 s.
 BENCH_CONNECTIONS=40 BENCH_METRICS=20 BENCH_REPEAT=2 BENCH_HANDSHAKES=5 \
+    BENCH_RESTART_FLEETS=40 BENCH_RESTART_METRICS=20 \
     BENCH_LOADGEN_THREADS=2 BENCH_STEADY_INTERVAL=2 BENCH_KEEP=1 TMPDIR=$T \
     bash "$TALLY_SRCDIR/t/bench-gatherer.sh" "$TALLYD" "$LOADGEN" \
     >"$T/bench.out" 2>"$T/bench.err"
@@ -33,7 +34,10 @@ for row in \
     "steady round, connections up: tallyd CPU, TLS" \
     "idle connection, after the round" \
     "handshake, one connection at a time, TLS" \
-    "fleet: each of the 10 phases above ran on its whole fleet"; do
+    "first round after a restart, 40 x 20, TLS" \
+    "resumed TLS handshakes: 40 of 40" \
+    "the same, full handshakes (no ticket keys)" \
+    "fleet: each of the 16 phases above ran on its whole fleet"; do
 	grep -qF -- "$row" "$T/bench.out" ||
 	    fail "no row '$row' in: $(cat "$T/bench.out")"
 done
@@ -50,9 +54,11 @@ for out in "$K"/*.loadgen.out; do
 	    fail "$phase: loadgen lost connections: $(grep -c '^lost ' "$out")"
 	done_line=$(grep '^done ' "$out") || fail "$phase: loadgen printed no done line"
 	set -- $done_line
-	n=$3
+	n=$3 twice=$3
+	# A restart phase's fleet connects twice: before and after it.
+	case $phase in restart-*) twice=$((2 * n)) ;; esac
 	case " $done_line " in
-	*" connected $n handshaken $n "*" errors 0 closed 0 "*) ;;
+	*" connected $twice handshaken $twice "*" errors 0 closed 0 "*) ;;
 	*) fail "$phase: loadgen's fleet was not whole: $done_line" ;;
 	esac
 	# tallyd's end: no timeout of its own (loadgen's stop, which closes
@@ -63,6 +69,7 @@ for out in "$K"/*.loadgen.out; do
 	[ "$(grep -c '^tallyd: connected node ' "$K/$phase.err")" -eq "$n" ] ||
 	    fail "$phase: tallyd did not log $n connections"
 done
-# two rounds of each transport, then steady, small and handshakes on each
-[ "$phases" -eq 10 ] || fail "$phases loadgen runs kept, not 10"
+# two rounds of each transport, then steady, small, handshakes and restart
+# on each
+[ "$phases" -eq 13 ] || fail "$phases loadgen runs kept, not 13"
 note "every phase ran on its whole fleet; tallyd and loadgen exited cleanly"

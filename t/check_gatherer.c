@@ -472,6 +472,26 @@ cl_open(struct client *c)
 		    0, "TLS handshake: %s", err);
 }
 
+/*
+ * Over TLS, read the session ticket that the gatherer sends after the
+ * handshake: a socket closed with bytes unread is reset, not closed, and
+ * the gatherer would see a reset where a test wants it to see an EOF.
+ */
+static void
+cl_read_ticket(struct client *c)
+{
+	double	 end = fixture_now() + DEADLINE;
+	char	 err[TALLY_ERRLEN], buf[64];
+	long	 n;
+
+	if (c->ssl == NULL)
+		return;
+	peer_wait(c->fd, POLLIN, end);
+	n = tls_read(c->ssl, buf, sizeof buf, err, sizeof err);
+	ck_assert_msg(n == TLS_WANT_READ, "after the ticket: %ld (%s)", n,
+	    err);
+}
+
 /* A plaintext connection, whatever the case. */
 static void
 cl_open_plain(struct client *c)
@@ -811,6 +831,7 @@ START_TEST(test_truncated_then_close)
 	struct client		 c;
 
 	cl_open(&c);
+	cl_read_ticket(&c);
 	cl_send(&c, part, sizeof part);
 	cl_close(&c);
 	log_wait("closed in the middle of a frame (7 bytes of it)");
@@ -2072,6 +2093,182 @@ START_TEST(test_limit_handshakes_per_addr)
 }
 END_TEST
 
+
+/* ---- resumption --------------------------------------------------------- */
+
+/* A TLS connection with ctx's key, offering *sess (kept up to date). */
+static void
+cl_open_ctx(struct client *c, struct ssl_ctx_st *ctx,
+    struct ssl_session_st **sess)
+{
+	double	 end = fixture_now() + DEADLINE;
+	char	 err[TALLY_ERRLEN];
+	int	 rc;
+
+	cl_connect(c, furl.port);
+	ck_assert_int_eq(tls_new(&c->ssl, ctx, c->fd, furl.fingerprint, err,
+	    sizeof err), 0);
+	tls_session_keep(c->ssl, sess);
+	while ((rc = tls_handshake(c->ssl, err, sizeof err)) != 0) {
+		ck_assert_msg(rc != TLS_ERROR, "TLS handshake: %s", err);
+		peer_wait(c->fd, rc == TLS_WANT_READ ? POLLIN : POLLOUT, end);
+	}
+}
+
+/* A client context with a new key, and that key's fingerprint. */
+static struct ssl_ctx_st *
+other_key(char *fp)
+{
+	struct ssl_ctx_st	*ctx;
+	char			 kdir[FIXTURE_PATH_MAX], err[TALLY_ERRLEN];
+	char			 key[FIXTURE_PATH_MAX + 16];
+
+	ck_assert_ptr_nonnull(fixture_tmpdir(kdir));
+	snprintf(key, sizeof key, "%s/node.key", kdir);
+	ck_assert_msg(tls_client_ctx(&ctx, key, err, sizeof err) == 0, "%s",
+	    err);
+	ck_assert_msg(tls_node_key(key, fp, FURL_FP_LEN + 1, err,
+	    sizeof err) == 0, "%s", err);
+	fixture_rmtree(kdir);
+	return ctx;
+}
+
+/* A node's whole visit: a session (resumed or not), HELLO to a snapshot. */
+static void
+visit(struct ssl_ctx_st *ctx, struct ssl_session_st **sess,
+    const char *node, int resumed, int64_t value)
+{
+	struct client	 c;
+	char		 v[24];
+	uint32_t	 seq;
+
+	cl_open_ctx(&c, ctx, sess);
+	ck_assert_int_eq(tls_resumed(c.ssl), resumed);
+	seq = cl_handshake(&c, node);
+	cl_snapshot(&c, seq, value, "x.count");
+	snprintf(v, sizeof v, "%lld", (long long)value);
+	db_wait(STORE_COUNTERS, node, "x.count", v);
+	/* The gatherer's ticket came before WELCOME. */
+	ck_assert_ptr_nonnull(*sess);
+	cl_close(&c);
+}
+
+/*
+ * A node that comes back after tallyd restarts resumes its session (the
+ * ticket keys are kept in BASEDIR), and the key its session was made with
+ * is the one its node id is checked against: a session made with key K2
+ * is refused for a node id bound to K exactly as a full handshake with K2
+ * is, until tally forget, after which the session's key is bound.
+ */
+START_TEST(test_tls_resume)
+{
+	static const char *const none[] = { NULL };
+	struct ssl_session_st	*s1 = NULL, *s2 = NULL, *s0 = NULL;
+	struct ssl_ctx_st	*k2;
+	struct client		 c;
+	char			 fp2[FURL_FP_LEN + 1], want[FURL_FP_LEN + 8];
+	char			 err[TALLY_ERRLEN];
+	const char		*rec;
+
+	k2 = other_key(fp2);
+	visit(client_ctx, &s1, "res-a", 0, 1);		/* binds K */
+	visit(k2, &s2, "res-b", 0, 2);			/* binds K2 */
+	tallyd_stop();
+	tallyd_start(none);
+	visit(client_ctx, &s1, "res-a", 1, 3);
+	visit(k2, &s2, "res-b", 1, 4);
+
+	/* K2's session for res-a: as K2's full handshake, refused. */
+	cl_open_ctx(&c, k2, &s2);
+	ck_assert(tls_resumed(c.ssl));
+	cl_hello(&c, TALLY_PROTOCOL_VERSION, furl.secret, "res-a", "nick");
+	cl_expect_error(&c, WIRE_E_KEY, DEADLINE);
+	cl_close(&c);
+	cl_open_ctx(&c, k2, &s0);
+	ck_assert(!tls_resumed(c.ssl));
+	cl_hello(&c, TALLY_PROTOCOL_VERSION, furl.secret, "res-a", "nick");
+	cl_expect_error(&c, WIRE_E_KEY, DEADLINE);
+	cl_close(&c);
+	ck_assert_int_eq(log_count(errlog, "node res-a: key "), 2);
+	db_wait(STORE_COUNTERS, "res-a", "x.count", "3");
+
+	/* Forgotten: the resumed session's key is the one bound now. */
+	ck_assert_msg(tally_statsfile_forget(statsfile, "res-a", err,
+	    sizeof err) == 0, "%s", err);
+	visit(k2, &s2, "res-a", 1, 5);
+	rec = db_get(STORE_NODES, "res-a", NULL);
+	snprintf(want, sizeof want, "key=%s\n", fp2);
+	ck_assert_msg(rec != NULL && strstr(rec, want) != NULL, "%s lacks %s",
+	    rec, want);
+	tls_session_free(s0);
+	tls_session_free(s1);
+	tls_session_free(s2);
+	tls_ctx_free(k2);
+}
+END_TEST
+
+/*
+ * A ticket-key file that cannot serve (garbage, short, readable by
+ * others, missing) is replaced by new keys, with a line in the log: tallyd starts,
+ * the old sessions no longer resume, and new ones do.
+ */
+START_TEST(test_tls_ticket_keys_damaged)
+{
+	static const char *const none[] = { NULL };
+	static const struct { const char *data; size_t len; mode_t mode;
+	    const char *said; } cases[] = {
+		{ "0123456789abcdef0123456789abcdef0123456789abcdef0123456789"
+		  "abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123"
+		  "456789abcdef0123456789abcdef0123456789abcdef0123456789abcd"
+		  "ef0123456789abcdef", 176, 0600, "not a key file of tallyd's" },
+		{ "tallytk1", 8, 0600, "not the size of a key file" },
+		{ NULL, 0, 0644, "others may have read it" },
+	};
+	struct ssl_session_st	*s = NULL;
+	struct stat		 sb;
+	char			 path[FIXTURE_PATH_MAX + 32];
+	unsigned		 i;
+	int			 fd;
+
+	snprintf(path, sizeof path, "%s/tallyd.tickets", basedir);
+	log_wait("tallyd.tickets: none yet: made new ones");
+	ck_assert_int_eq(stat(path, &sb), 0);
+	ck_assert_uint_eq(sb.st_mode & 07777, 0600);
+	ck_assert_int_eq(sb.st_size, 176);
+	visit(client_ctx, &s, "tk-node", 0, 1);
+	for (i = 0; i < FIXTURE_N(cases); i++) {
+		tallyd_stop();
+		if (cases[i].data != NULL) {
+			fd = open(path, O_WRONLY | O_TRUNC);
+			ck_assert_int_ge(fd, 0);
+			ck_assert_int_eq(write(fd, cases[i].data,
+			    cases[i].len), (ssize_t)cases[i].len);
+			close(fd);
+		}
+		ck_assert_int_eq(chmod(path, cases[i].mode), 0);
+		tallyd_start(none);
+		log_wait(cases[i].said);
+		ck_assert_int_eq(stat(path, &sb), 0);
+		ck_assert_uint_eq(sb.st_mode & 07777, 0600);
+		ck_assert_int_eq(sb.st_size, 176);
+		/* The old keys are gone: a full handshake, a new session. */
+		visit(client_ctx, &s, "tk-node", 0, 2 + i);
+	}
+	/* Removed: new ones, said as on the first run. */
+	tallyd_stop();
+	ck_assert_int_eq(unlink(path), 0);
+	tallyd_start(none);
+	ck_assert_int_eq(log_count(errlog, "tallyd.tickets: none yet: "
+	    "made new ones"), 2);
+	visit(client_ctx, &s, "tk-node", 0, 9);
+	/* And the new keys are kept. */
+	tallyd_stop();
+	tallyd_start(none);
+	visit(client_ctx, &s, "tk-node", 1, 10);
+	tls_session_free(s);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -2115,6 +2312,8 @@ main(void)
 		{ "tls", test_tls_threads, 0, 60 },
 		{ "tls", test_limit_handshakes_per_addr, 0, 60 },
 		{ "tls", test_first_flight_silent, 0, 60 },
+		{ "tls", test_tls_resume, 0, 60 },
+		{ "tls", test_tls_ticket_keys_damaged, 0, 60 },
 		{ "plain", test_tls_to_plaintext, 0, 60 },
 	};
 	const struct fixture_tcase	 tcases[] = {

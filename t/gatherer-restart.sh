@@ -12,6 +12,8 @@
 # each node connect in every run; each node's log shows its reconnects.  The
 # gatherer's own node (nickname tallyd) keeps its id across restarts, and
 # its tallyd.snapshots counter never goes backwards either.
+# The nodes resume their TLS sessions after each restart: tallyd counts
+# them (tallyd.tls_resumed, at least one run's three).
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "$(dirname "$0")/lib.sh"
 
@@ -176,7 +178,14 @@ for n in "${ALL[@]}"; do
 done
 stop_gatherer
 mdb_stat -a "$STATS" >"$T/stat" 2>&1 || fail "mdb_stat -a: $(cat "$T/stat")"
+# The nodes resumed their TLS sessions (libtally keeps each one's last
+# session, tallyd its ticket keys in BASEDIR): the last run, stopped
+# cleanly, counted at least its three returning nodes.
+resumed=$(counter_value "$GID" tallyd.tls_resumed) ||
+    fail "no tallyd.tls_resumed in the gatherer's own stats"
+[ "$resumed" -ge 3 ] ||
+    fail "tallyd.tls_resumed is $resumed after $KILLS restarts: the nodes did not resume their sessions"
 note "$KILLS kills and restarts in ${SECONDS}s; storage_server.get:" \
     "$(for id in "${IDS[@]}"; do printf '%s=%s ' "$id" "${seen_c[$id]}"; done)" \
-    "tallyd.snapshots=${seen_c[tallyd]}"
+    "tallyd.snapshots=${seen_c[tallyd]} tallyd.tls_resumed=$resumed"
 exit 0

@@ -10,7 +10,7 @@
  *
  * usage: loadgen -f FURL -n CONNECTIONS -m METRICS [-s STALLED]
  *            [-w WINDOW] [-t THREADS] [-o FIRST] [-d SECONDS] [-k KEYFILE]
- *            [-q]
+ *            [-q] [-r]
  *
  *   -n  connections that say HELLO (node id load-NNNNN, nickname "load N")
  *       and answer every POLL with METRICS metrics: the first half
@@ -28,6 +28,10 @@
  *       absent, as tls_node_key() does); default: a new one, made in a
  *       temporary file that is removed once the key is loaded
  *   -q  no progress lines on stderr
+ *   -r  a connection the gatherer closes is not lost: it waits for SIGUSR1,
+ *       then connects again, resuming its TLS session as a provider does
+ *       (a gatherer restart: every connection waits until the new one
+ *       listens, then the fleet comes back at once)
  *
  * stdout, one line per event, for scripts (SECONDS since `start`):
  *   start N S REALTIME         connecting begins; REALTIME is epoch seconds
@@ -36,6 +40,7 @@
  *                              WELCOME: a connection's whole handshake)
  *   answered K SECONDS         K snapshots sent in full, at each multiple of N
  *   stalled-closed S SECONDS   the gatherer closed all S stalled connections
+ *   down N SECONDS             (-r) the gatherer closed all N, at each N
  *   lost K SECONDS             a healthy connection failed or was closed,
  *                              the K-th of the fleet: a figure taken now
  *                              would be a smaller fleet's (one line each)
@@ -86,8 +91,11 @@ struct lg_all {
 	double			 t0;
 	long			 connected, handshaken, answered;
 	long			 stalled_closed, polls, errors, closed;
+	long			 down;
 	long			 next_answered_mark;
 	int			 stopping;
+	struct lg		*lgs;		/* every thread's, for SIGUSR1 */
+	int			 nthreads;
 };
 
 struct lg_conn {
@@ -99,6 +107,7 @@ struct lg_conn {
 	enum lg_state	 state;
 	double		 t_start;	/* connect() called */
 	struct tls	*ssl;		/* TLS, or NULL */
+	struct ssl_session_st *sess;	/* the last ticket's, to resume */
 	int		 hs_want;	/* EV_READ or EV_WRITE, in LG_TLS */
 	int		 rd_wants_write; /* a TLS read waits to write */
 	int		 wr_wants_read;	/* a TLS write waits to read */
@@ -143,11 +152,14 @@ struct lg {
 	double			 handshake_sum, tls_sum, tls_max;
 	long			 connected, handshaken, answered, polls;
 	long			 errors, closed, stalled_closed, dropped_polls;
+	long			 resumed, down;
+	int			 reconnect;	/* -r */
+	ev_async		 again;		/* SIGUSR1: reconnect the fleet */
 	long			 next_answered_mark;
 	unsigned long long	 bytes_out, bytes_in;
 	int			 stopping;
 	ev_timer		 duration_timer, progress_timer;
-	ev_signal		 sigterm, sigint;
+	ev_signal		 sigterm, sigint, sigusr1;
 };
 
 static void	lg_start_more(struct lg *);
@@ -167,7 +179,7 @@ lg_number_of(const struct lg_conn *c)
 }
 
 enum lg_event { LG_EV_CONNECTED, LG_EV_HANDSHAKEN, LG_EV_ANSWERED,
-    LG_EV_STALLED_CLOSED, LG_EV_POLL, LG_EV_ERROR, LG_EV_CLOSED };
+    LG_EV_STALLED_CLOSED, LG_EV_POLL, LG_EV_ERROR, LG_EV_CLOSED, LG_EV_DOWN };
 
 /*
  * Count an event for the fleet, and print its line when the fleet's count
@@ -183,12 +195,12 @@ lg_event(struct lg *lg, enum lg_event ev)
 	pthread_mutex_lock(&a->lock);
 	switch (ev) {
 	case LG_EV_CONNECTED:
-		if (++a->connected == a->n + a->nstalled)
+		if (++a->connected % (a->n + a->nstalled) == 0)
 			printf("connected %d %.3f\n", a->n + a->nstalled,
 			    lg_elapsed(lg));
 		break;
 	case LG_EV_HANDSHAKEN:
-		if (++a->handshaken == a->n)
+		if (a->n > 0 && ++a->handshaken % a->n == 0)
 			printf("handshaken %d %.3f\n", a->n, lg_elapsed(lg));
 		break;
 	case LG_EV_ANSWERED:
@@ -203,6 +215,10 @@ lg_event(struct lg *lg, enum lg_event ev)
 			printf("stalled-closed %d %.3f\n", a->nstalled,
 			    lg_elapsed(lg));
 		r = a->stalled_closed;
+		break;
+	case LG_EV_DOWN:
+		if (++a->down % a->n == 0)
+			printf("down %d %.3f\n", a->n, lg_elapsed(lg));
 		break;
 	case LG_EV_POLL:
 		a->polls++;
@@ -244,6 +260,10 @@ lg_fail(struct lg_conn *c, const char *fmt, ...)
 			fprintf(stderr, "loadgen: stall-%05d: %s after "
 			    "%.1f s\n", lg_number_of(c), msg,
 			    ev_time() - c->t_start);
+	} else if (!lg->stopping && lg->reconnect && c->state == LG_READY) {
+		/* -r: the gatherer went away; back at SIGUSR1. */
+		lg->down++;
+		lg_event(lg, LG_EV_DOWN);
 	} else if (!lg->stopping) {
 		if (c->state == LG_READY) {
 			lg->closed++;
@@ -601,6 +621,8 @@ lg_tls_step(struct lg_conn *c)
 		lg_fail(c, "TLS handshake: %s", err);
 		return;
 	}
+	if (tls_resumed(c->ssl))
+		lg->resumed++;
 	t = ev_time() - c->t_start;
 	lg->tls_sum += t;
 	if (t > lg->tls_max)
@@ -632,6 +654,8 @@ lg_connected(struct lg_conn *c)
 		return;
 	}
 	c->state = LG_TLS;
+	/* As a provider does: resume the session of the last connection. */
+	tls_session_keep(c->ssl, &c->sess);
 	lg_tls_step(c);
 }
 
@@ -700,7 +724,8 @@ lg_start_more(struct lg *lg)
 
 	while (lg->next < total &&
 	    (lg->window == 0 || lg->inflight < lg->window))
-		lg_connect(&lg->conns[lg->next++]);
+		if (lg->conns[lg->next++].state == LG_IDLE)
+			lg_connect(&lg->conns[lg->next - 1]);
 }
 
 /* Encode the SNAPSHOT once and note where each value sits. */
@@ -847,12 +872,56 @@ lg_signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	ev_break(loop, EVBREAK_ALL);
 }
 
+/*
+ * -r: the connections the gatherer closed start again, as a fleet does
+ * once its gatherer is back (a provider after its backoff), each
+ * resuming its last session.  Each thread does its own, woken by the
+ * first thread's SIGUSR1.
+ */
+static void
+lg_again_cb(struct ev_loop *loop, ev_async *w, int revents)
+{
+	struct lg	*lg = w->data;
+	struct lg_conn	*c;
+	int		 i;
+
+	(void)loop;
+	(void)revents;
+	for (i = 0; i < lg->n + lg->nstalled; i++) {
+		c = &lg->conns[i];
+		if (c->state != LG_DEAD || c->stalled)
+			continue;
+		c->state = LG_IDLE;
+		c->out = NULL;
+		c->outlen = c->sent = 0;
+		c->sending_snap = 0;
+		c->nq = 0;
+		c->inlen = 0;
+		c->rd_wants_write = c->wr_wants_read = 0;
+		c->t_poll = c->t_sent = 0;
+	}
+	lg->next = 0;
+	lg_start_more(lg);
+}
+
+static void
+lg_sigusr1_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct lg_all	*a = ((struct lg *)w->data)->all;
+	int		 k;
+
+	(void)loop;
+	(void)revents;
+	for (k = 0; k < a->nthreads; k++)
+		ev_async_send(a->lgs[k].loop, &a->lgs[k].again);
+}
+
 static void
 usage(void)
 {
 	fprintf(stderr, "usage: loadgen -f FURL -n CONNECTIONS -m METRICS "
 	    "[-s STALLED] [-w WINDOW] [-t THREADS] [-o FIRST] [-d SECONDS] "
-	    "[-k KEYFILE] [-q]\n");
+	    "[-k KEYFILE] [-q] [-r]\n");
 	exit(2);
 }
 
@@ -913,6 +982,7 @@ lg_teardown(struct lg *lg)
 		tls_free(c->ssl);
 		if (c->fd >= 0)
 			close(c->fd);
+		tls_session_free(c->sess);
 		wire_buf_free(&c->hello);
 		free(c->frame);
 	}
@@ -992,7 +1062,7 @@ main(int argc, char **argv)
 	memset(&all, 0, sizeof all);
 	opt.n = -1;
 	opt.m = -1;
-	while ((ch = getopt(argc, argv, "d:f:k:m:n:o:qs:t:w:")) != -1) {
+	while ((ch = getopt(argc, argv, "d:f:k:m:n:o:qrs:t:w:")) != -1) {
 		switch (ch) {
 		case 'd':
 			opt.duration = (double)lg_number(optarg, 1L << 30);
@@ -1014,6 +1084,9 @@ main(int argc, char **argv)
 			break;
 		case 'q':
 			opt.quiet = 1;
+			break;
+		case 'r':
+			opt.reconnect = 1;
 			break;
 		case 's':
 			opt.nstalled = (int)lg_number(optarg, 99999);
@@ -1052,6 +1125,8 @@ main(int argc, char **argv)
 	all.n = opt.n;
 	all.nstalled = opt.nstalled;
 	all.next_answered_mark = opt.n > 0 ? opt.n : -1;
+	all.lgs = lgs;
+	all.nthreads = nthreads;
 	/* Thread k takes its share of each kind, numbered on from the last. */
 	for (k = 0; k < nthreads; k++) {
 		lg = &lgs[k];
@@ -1076,12 +1151,18 @@ main(int argc, char **argv)
 		}
 		ev_async_init(&lg->stop, lg_stop_async_cb);
 		ev_async_start(lg->loop, &lg->stop);
+		ev_async_init(&lg->again, lg_again_cb);
+		lg->again.data = lg;
+		ev_async_start(lg->loop, &lg->again);
 	}
 	lg = &lgs[0];
 	ev_signal_init(&lg->sigterm, lg_signal_cb, SIGTERM);
 	ev_signal_start(lg->loop, &lg->sigterm);
 	ev_signal_init(&lg->sigint, lg_signal_cb, SIGINT);
 	ev_signal_start(lg->loop, &lg->sigint);
+	ev_signal_init(&lg->sigusr1, lg_sigusr1_cb, SIGUSR1);
+	lg->sigusr1.data = lg;
+	ev_signal_start(lg->loop, &lg->sigusr1);
 	if (opt.duration > 0) {
 		ev_timer_init(&lg->duration_timer, lg_stop_cb, opt.duration,
 		    0.);
@@ -1125,6 +1206,8 @@ main(int argc, char **argv)
 
 		lg->connected += o->connected;
 		lg->handshaken += o->handshaken;
+		lg->resumed += o->resumed;
+		lg->down += o->down;
 		lg->polls += o->polls;
 		lg->answered += o->answered;
 		lg->dropped_polls += o->dropped_polls;
@@ -1147,7 +1230,7 @@ main(int argc, char **argv)
 	    "dropped_polls %ld errors %ld closed %ld stalled_closed %ld "
 	    "connect_max %.3f handshake_max %.3f handshake_avg %.6f "
 	    "tls %s tls_avg %.6f tls_max %.3f bytes_out %llu "
-	    "bytes_in %llu frame_bytes %zu threads %d\n", opt.n,
+	    "bytes_in %llu frame_bytes %zu threads %d resumed %ld down %ld\n", opt.n,
 	    opt.nstalled, opt.m, wall, lg->connected, lg->handshaken,
 	    lg->polls, lg->answered, lg->dropped_polls, lg->errors,
 	    lg->closed, lg->stalled_closed, lg->connect_max,
@@ -1155,11 +1238,12 @@ main(int argc, char **argv)
 	    lg->handshake_sum / lg->handshaken : 0.0,
 	    opt.tls != NULL ? "yes" : "no", lg->handshaken > 0 ?
 	    lg->tls_sum / lg->handshaken : 0.0, lg->tls_max, lg->bytes_out,
-	    lg->bytes_in, lg->tlen, nthreads);
+	    lg->bytes_in, lg->tlen, nthreads, lg->resumed, lg->down);
 	errors = lg->errors + lg->closed > 0;
 	for (k = 0; k < nthreads; k++) {
 		lg_teardown(&lgs[k]);
 		ev_async_stop(lgs[k].loop, &lgs[k].stop);
+		ev_async_stop(lgs[k].loop, &lgs[k].again);
 		ev_loop_destroy(lgs[k].loop);
 	}
 	free(lgs);

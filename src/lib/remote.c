@@ -67,6 +67,8 @@ struct remote {
 	ev_timer		 watchdog;	/* a gatherer gone silent */
 	struct ssl_ctx_st	*tls_ctx;	/* tally+tls://: made once */
 	struct tls		*ssl;		/* this connection's, or NULL */
+	struct ssl_session_st	*session;	/* the last ticket's, to resume */
+	pid_t			 session_pid;	/* the process it belongs to */
 	int			 hs_want;	/* EV_READ or EV_WRITE */
 	int			 rd_wants_write; /* a TLS read waits to write */
 	int			 wr_wants_read;	/* a TLS write waits to read */
@@ -561,6 +563,27 @@ remote_tls_step(struct remote *r)
 	remote_hello(r);
 }
 
+/*
+ * Resume the last session with the gatherer, if there is one: a returning
+ * node (a lost connection, a restart of tallyd) then costs the gatherer no
+ * certificate, no signature and no check of either, only a key exchange.
+ * The session comes from this remote's furl, so from its pinned gatherer
+ * (tls_session_keep() checks the pin again), and only this process uses
+ * it: a child of fork() has a copy of the parent's memory, session
+ * included, and drops it rather than share it.  The tickets that follow
+ * the handshake replace it.
+ */
+static void
+remote_session(struct remote *r)
+{
+	if (r->session != NULL && r->session_pid != getpid()) {
+		tls_session_free(r->session);
+		r->session = NULL;
+	}
+	r->session_pid = getpid();
+	tls_session_keep(r->ssl, &r->session);
+}
+
 static void
 remote_connected(struct remote *r)
 {
@@ -582,6 +605,7 @@ remote_connected(struct remote *r)
 		remote_reschedule(r);
 		return;
 	}
+	remote_session(r);
 	r->state = REMOTE_TLS;
 	remote_tls_step(r);
 }
@@ -703,6 +727,7 @@ remote_free(struct remote *r)
 	wire_buf_free(&r->in);
 	wire_buf_free(&r->out);
 	snapshot_free(&r->snap);
+	tls_session_free(r->session);
 	tls_ctx_free(r->tls_ctx);
 	explicit_bzero(&r->furl, sizeof r->furl);
 	free(r);

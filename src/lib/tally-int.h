@@ -509,6 +509,20 @@ int	 tls_established(struct tls *);
 /* Whether the handshake failed because the certificate was not the pin's. */
 int	 tls_pin_failed(struct tls *);
 const char *tls_version(struct tls *);
+/*
+ * Resumption, a client's: the sessions the gatherer sends (a ticket each,
+ * after a handshake) go into *slot, each replacing the one before, which
+ * is freed; and *slot's session, if any, is offered in this handshake,
+ * if it was made with the pinned certificate (else it is freed and
+ * *slot emptied).  Call before the first tls_handshake().  The slot is the
+ * caller's (one per gatherer, so per pin), as is freeing it at the end
+ * (tls_session_free()).
+ */
+struct ssl_session_st;
+void	 tls_session_keep(struct tls *, struct ssl_session_st **);
+void	 tls_session_free(struct ssl_session_st *);
+/* Whether the handshake resumed a session (no certificate was sent). */
+int	 tls_resumed(struct tls *);
 /* OpenSSL's SSL under a connection, for tests and diagnostics. */
 struct ssl_st *tls_ssl(struct tls *);
 /*
@@ -523,6 +537,14 @@ int	 tls_identity_create(const char *, const char *, char *, size_t,
  * requires a client certificate, any self-signed one. */
 int	 tls_server_ctx(struct ssl_ctx_st **, const char *, const char *,
 	     char *, size_t, char *, size_t);
+/*
+ * Session tickets for the gatherer's context, their keys from path (made
+ * there, mode 0600, if missing, unreadable, damaged or too old; NULL: in
+ * memory only).  0, with a line for the log in msg if the keys were made
+ * anew or could not be saved (else msg is empty); TALLY_E* and why if
+ * there are no tickets.
+ */
+int	 tls_server_tickets(struct ssl_ctx_st *, const char *, char *, size_t);
 /* 0 and the fingerprint of the key in the peer's certificate (as
  * tls_node_key's), or TALLY_ENOTFOUND if it presented none. */
 int	 tls_peer_key(struct tls *, char *, size_t);

@@ -23,6 +23,7 @@ struct tls {
 	int		 mismatch;	/* the verify callback refused the leaf */
 	int		 failed;	/* a fatal error: no close_notify after */
 	int		 hello;		/* a server: a ClientHello was read */
+	SSL_SESSION	**keep;		/* a client: where new sessions go */
 	uint8_t		 want[FURL_FP_BYTES];
 	char		 got[FURL_FP_LEN + 1];
 };
@@ -33,7 +34,8 @@ int	 tls_ready(char *, size_t);
 const char *tls_reason(void);
 /* The struct tls of an SSL made by tls_new(), or NULL. */
 struct tls *tls_of(const SSL *);
-/* A context of either side: TLS 1.3 only, no sessions, lean buffers. */
+/* A context of either side: TLS 1.3 only, X25519 only, no session cache
+ * (tickets only, where a side turns them on), lean buffers. */
 SSL_CTX	*tls_ctx_common(const SSL_METHOD *);
 /* SHA-256 of a certificate's DER, in furl base32; 0 or -1. */
 int	 tls_cert_fingerprint(X509 *, char *, size_t);

@@ -279,6 +279,8 @@ tls_verify_cb(X509_STORE_CTX *xs, void *arg)
 
 /* ---- contexts --------------------------------------------------------- */
 
+static int	tls_session_cb(SSL *, SSL_SESSION *);
+
 SSL_CTX *
 tls_ctx_common(const SSL_METHOD *method)
 {
@@ -292,8 +294,11 @@ tls_ctx_common(const SSL_METHOD *method)
 		return NULL;
 	}
 	/*
-	 * A provider keeps its connection for days: resuming sessions would
-	 * save little, and tickets cost the gatherer a write per handshake.
+	 * Sessions are resumed from tickets only (tls_session_keep(), and
+	 * tls_server_tickets() on the gatherer), never from a cache in the
+	 * context; either side that wants tickets turns them on.  One group,
+	 * X25519, at both ends: the client's key share is always the one the
+	 * server takes, so there is never a HelloRetryRequest.
 	 * RELEASE_BUFFERS frees the 16k+ record buffers of an idle
 	 * connection, which is most of them most of the time; the output
 	 * buffers may move and grow between retries of a write.  An EOF
@@ -309,6 +314,10 @@ tls_ctx_common(const SSL_METHOD *method)
 	    SSL_MODE_NO_AUTO_CHAIN);
 	SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF |
 	    SSL_OP_NO_TICKET | SSL_OP_NO_RENEGOTIATION);
+	if (SSL_CTX_set1_groups_list(ctx, "X25519") != 1) {
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
 	return ctx;
 }
 
@@ -342,6 +351,11 @@ tls_client_ctx(struct ssl_ctx_st **ctxp, const char *keypath, char *err,
 	/* No trust store: tls_verify_cb decides, by the pin alone. */
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
 	SSL_CTX_set_cert_verify_callback(ctx, tls_verify_cb, NULL);
+	/* Tickets, handed to tls_session_cb(), kept by whoever asked. */
+	SSL_CTX_clear_options(ctx, SSL_OP_NO_TICKET);
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT |
+	    SSL_SESS_CACHE_NO_INTERNAL_STORE);
+	SSL_CTX_sess_set_new_cb(ctx, tls_session_cb);
 	if (pk != NULL) {
 		if (tls_make_cert(&pk, &x, TLS_NODE_CN) != 0 ||
 		    SSL_CTX_use_certificate(ctx, x) != 1 ||
@@ -629,6 +643,77 @@ int
 tls_established(struct tls *tc)
 {
 	return tc != NULL && SSL_is_init_finished(tc->ssl);
+}
+
+/* ---- resumption, a client's --------------------------------------------- */
+
+/*
+ * A session from a ticket that the gatherer sent (OpenSSL calls this from
+ * the SSL_read() that meets it): a copy kept in the connection's slot, if
+ * it has one.  A copy, because OpenSSL marks the session it hands over
+ * as not resumable should the connection end without a close_notify
+ * (SSL_free() takes it for a broken one), which is how a connection ends
+ * when its gatherer restarts; the session was whole before that.
+ */
+static int
+tls_session_cb(SSL *ssl, SSL_SESSION *sess)
+{
+	struct tls	*tc = tls_of(ssl);
+	SSL_SESSION	*copy;
+
+	if (tc == NULL || tc->keep == NULL || !SSL_SESSION_is_resumable(sess))
+		return 0;
+	if ((copy = SSL_SESSION_dup(sess)) == NULL) {
+		ERR_clear_error();
+		return 0;
+	}
+	SSL_SESSION_free(*tc->keep);
+	*tc->keep = copy;
+	return 0;
+}
+
+/*
+ * The session is offered only to the gatherer of the same pin: the slot
+ * is a provider's (one furl) or a load generator connection's, and the
+ * session's peer certificate, which OpenSSL keeps in it, is checked
+ * against the pin here too.  A server that resumes it must hold the
+ * ticket's keys and the session's secret, that is, be the server that
+ * made the session, the pinned one, which proved its certificate then;
+ * tls_handshake() checks the pin again after a resumed handshake, against
+ * that same certificate, as after a full one.
+ */
+void
+tls_session_keep(struct tls *tc, struct ssl_session_st **slot)
+{
+	SSL_SESSION	*use = NULL;
+	uint8_t		 md[FURL_FP_BYTES];
+
+	tc->keep = slot;
+	if (slot == NULL || *slot == NULL)
+		return;
+	if (!tc->pinned || !SSL_SESSION_is_resumable(*slot) ||
+	    tls_digest(SSL_SESSION_get0_peer(*slot), md) != 0 ||
+	    memcmp(md, tc->want, sizeof md) != 0) {
+		SSL_SESSION_free(*slot);
+		*slot = NULL;
+	} else if ((use = SSL_SESSION_dup(*slot)) != NULL) {
+		/* A copy again: see tls_session_cb(). */
+		(void)SSL_set_session(tc->ssl, use);
+		SSL_SESSION_free(use);
+	}
+	ERR_clear_error();
+}
+
+void
+tls_session_free(struct ssl_session_st *sess)
+{
+	SSL_SESSION_free(sess);
+}
+
+int
+tls_resumed(struct tls *tc)
+{
+	return tc != NULL && SSL_session_reused(tc->ssl);
 }
 
 const char *

@@ -12,6 +12,8 @@
  *	tallyd.crt		its self-signed certificate (PEM), 0600, whose
  *				SHA-256 is the furl's FINGERPRINT; both are
  *				made on the first TLS run and kept after
+ *	tallyd.tickets		the session-ticket keys (tls-server.c), 0600,
+ *				made on the first TLS run, renewed weekly
  *	node.id			the gatherer's own node id (its own stats)
  *	listen			ADDR:PORT, only when the furl's host is not
  *				the bound address (a wildcard listen, where

@@ -416,6 +416,8 @@ conn_handshake_done(void *arg, struct handshake_job *j)
 	case HANDSHAKE_OK:
 		free(j);
 		c->tls = CONN_TLS_UP;
+		if (tls_resumed(c->ssl))
+			stats_count(g, STATS_TLS_RESUMED, 1);
 		ev_io_start(g->loop, &c->rio);
 		conn_timer_arm(c, gatherer_mono());
 		/* HELLO may have come with the client's last flight. */

@@ -228,6 +228,33 @@ gatherer_defaults(struct gatherer_config *cfg)
 		cfg->max_input = GATHERER_MAX_INPUT;
 }
 
+/*
+ * Session tickets, their keys in BASEDIR, so that nodes resume their
+ * sessions across a restart of tallyd: a ticket-key file that cannot
+ * serve is replaced, with a line in the log, and costs one full
+ * handshake per node; only a failure of OpenSSL itself stops tallyd.
+ */
+static int
+gatherer_tickets(struct gatherer *g, char *err, size_t errlen)
+{
+	char	 path[4096], msg[TALLY_ERRLEN];
+	int	 rc;
+
+	if ((size_t)snprintf(path, sizeof path, "%s/%s", g->basedir,
+	    BASEDIR_TICKETS) >= sizeof path) {
+		snprintf(err, errlen, "%s/%s: path too long", g->basedir,
+		    BASEDIR_TICKETS);
+		return TALLY_EINVAL;
+	}
+	if ((rc = tls_server_tickets(g->tls, path, msg, sizeof msg)) != 0) {
+		snprintf(err, errlen, "%s", msg);
+		return rc;
+	}
+	if (msg[0] != '\0')
+		gatherer_log("%s", msg);
+	return 0;
+}
+
 int
 gatherer_new(struct gatherer **gp, struct ev_loop *loop,
     const struct gatherer_config *cfg, char *err, size_t errlen)
@@ -279,6 +306,8 @@ gatherer_new(struct gatherer **gp, struct ev_loop *loop,
 	if (cfg->tls_key != NULL && (rc = tls_server_ctx(&g->tls,
 	    cfg->tls_key, cfg->tls_cert, g->fingerprint, sizeof g->fingerprint,
 	    err, errlen)) != 0)
+		goto fail;
+	if (g->tls != NULL && (rc = gatherer_tickets(g, err, errlen)) != 0)
 		goto fail;
 	/* The paths were only needed to load the identity. */
 	g->cfg.tls_key = g->cfg.tls_cert = NULL;

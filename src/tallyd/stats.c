@@ -19,7 +19,8 @@ static const char *stats_names[STATS_N] = {
 	"tallyd.bytes_out",
 	"tallyd.errors",
 	"tallyd.commits",
-	"tallyd.commit_failures"
+	"tallyd.commit_failures",
+	"tallyd.tls_resumed"
 };
 
 void

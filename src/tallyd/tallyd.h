@@ -155,6 +155,7 @@ enum stats_counter {
 	STATS_ERRORS,
 	STATS_COMMITS,
 	STATS_COMMIT_FAILURES,
+	STATS_TLS_RESUMED,
 	STATS_N
 };
 
@@ -222,6 +223,7 @@ void	 tallyd_die(const char *, ...) TALLY_PRINTF(1, 2) __attribute__((noreturn))
 #define BASEDIR_FURL		"stats_gatherer.furl"
 #define BASEDIR_KEY		"tallyd.key"
 #define BASEDIR_CERT		"tallyd.crt"
+#define BASEDIR_TICKETS		"tallyd.tickets"
 #define BASEDIR_LISTEN		"listen"
 /* Create the last component of path with mode, if it is missing. */
 void	 basedir_mkdir(const char *, const char *, mode_t);

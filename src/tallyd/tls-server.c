@@ -33,13 +33,21 @@
  * So one tls_read() handles at most 33 records, of at most 16 KiB + 256
  * bytes each, and returns.
  */
+#include <sys/stat.h>
+
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/params.h>
+#include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -180,19 +188,363 @@ fail:
 	return TALLY_EINVAL;
 }
 
+
+/* ---- session tickets -------------------------------------------------- */
+
+/*
+ * Session tickets, so that a node that comes back (after a restart of
+ * tallyd, or of its network) resumes its session: a PSK handshake with a
+ * fresh X25519 exchange (psk_dhe_ke, OpenSSL's default), no certificate,
+ * no signature, no chain.  The ticket is OpenSSL's own, stateless: the
+ * session, the node's certificate with it, sealed under tallyd's ticket
+ * key (AES-256-CBC and HMAC-SHA256, as OpenSSL seals them with keys of its
+ * own), so a resumed connection's SSL_get0_peer_certificate() is the
+ * certificate of the handshake that made the session, and tls_peer_key()
+ * and the node id's binding check it exactly as after a full handshake.
+ *
+ * The keys live in BASEDIR/tallyd.tickets, so that they outlive a
+ * restart: TLS_TK_FILE bytes, a magic, the current key's birth (UNIX
+ * seconds, big-endian) and two keys (name, HMAC key, AES key), the
+ * current one, which seals, and the previous one, which only opens.
+ * Whoever reads the file can forge a ticket for any node key: it is as
+ * secret as tallyd.key, mode 0600, written whole (a temporary file, then
+ * rename()).  A key older than TLS_TK_ROTATE is retired at start: it
+ * becomes the previous one and a new one is made.  A ticket lives at
+ * most TLS_TK_ROTATE too (TLS 1.3's bound), so a ticket sealed under the
+ * previous key is still good, and one under the key before it has
+ * expired anyway.  A file that is missing, short, of another owner or
+ * readable by others, or not ours is replaced by new keys, with a
+ * message: nodes then do one full handshake each.
+ */
+#define TLS_TK_MAGIC	"tallytk1"
+#define TLS_TK_ROTATE	(7 * 86400)
+#define TLS_TK_KEY	80		/* name 16, HMAC 32, AES 32 */
+#define TLS_TK_FILE	(8 + 8 + 2 * TLS_TK_KEY)
+
+struct tls_tkey {
+	unsigned char	 name[16];
+	unsigned char	 hmac[32];
+	unsigned char	 aes[32];
+};
+
+/* Set up once, never changed after: the handshake threads share it. */
+struct tls_tickets {
+	struct tls_tkey	 cur, prev;
+	int		 have_prev;
+	uint64_t	 born;		/* of cur */
+};
+
+static pthread_once_t	 tls_tk_once = PTHREAD_ONCE_INIT;
+static int		 tls_tk_idx = -1;
+
+static void
+tls_tk_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
+    void *argp)
+{
+	if (ptr != NULL)
+		OPENSSL_clear_free(ptr, sizeof(struct tls_tickets));
+}
+
+static void
+tls_tk_init(void)
+{
+	tls_tk_idx = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, tls_tk_free);
+}
+
+/*
+ * OpenSSL's ticket callback (SSL_CTX_set_tlsext_ticket_key_evp_cb): seal
+ * under the current key; open a ticket under either key, 2 (a new ticket,
+ * under the current key) for the previous one, 0 (a full handshake) for
+ * a key we do not have.
+ */
+static int
+tls_tk_cb(SSL *ssl, unsigned char name[16], unsigned char *iv,
+    EVP_CIPHER_CTX *cctx, EVP_MAC_CTX *hctx, int enc)
+{
+	static char		 digest[] = "SHA256";
+	const struct tls_tickets *tk;
+	const struct tls_tkey	*k;
+	OSSL_PARAM		 params[2];
+	int			 ret = 1;
+
+	tk = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), tls_tk_idx);
+	if (tk == NULL)
+		return enc ? -1 : 0;
+	if (enc) {
+		k = &tk->cur;
+		if (RAND_bytes(iv, 16) != 1)
+			return -1;
+		memcpy(name, k->name, sizeof k->name);
+	} else if (memcmp(name, tk->cur.name, sizeof tk->cur.name) == 0)
+		k = &tk->cur;
+	else if (tk->have_prev &&
+	    memcmp(name, tk->prev.name, sizeof tk->prev.name) == 0) {
+		k = &tk->prev;
+		ret = 2;
+	} else
+		return 0;
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+	    digest, 0);
+	params[1] = OSSL_PARAM_construct_end();
+	if (EVP_MAC_init(hctx, k->hmac, sizeof k->hmac, params) != 1)
+		return -1;
+	if (enc ? EVP_EncryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, k->aes,
+	    iv) != 1 : EVP_DecryptInit_ex(cctx, EVP_aes_256_cbc(), NULL,
+	    k->aes, iv) != 1)
+		return -1;
+	return ret;
+}
+
+/* The keys of path into tk: 0, or -1 and why in msg. */
+static int
+tls_tk_load(const char *path, struct tls_tickets *tk, char *msg,
+    size_t msglen)
+{
+	unsigned char	 buf[TLS_TK_FILE + 1];
+	struct stat	 sb;
+	ssize_t		 n;
+	int		 fd, i;
+
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+		snprintf(msg, msglen, "%s: %s", path, errno == ENOENT ?
+		    "none yet" : strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+		snprintf(msg, msglen, "%s: not a regular file", path);
+		close(fd);
+		return -1;
+	}
+	if (sb.st_uid != geteuid() || (sb.st_mode & 077) != 0) {
+		snprintf(msg, msglen, "%s: mode %04o, owner %ld: others may "
+		    "have read it, not used", path,
+		    (unsigned)(sb.st_mode & 07777), (long)sb.st_uid);
+		close(fd);
+		return -1;
+	}
+	n = read(fd, buf, sizeof buf);
+	close(fd);
+	if (n != TLS_TK_FILE || memcmp(buf, TLS_TK_MAGIC, 8) != 0) {
+		snprintf(msg, msglen, "%s: %s", path, n < 0 ? strerror(errno) :
+		    n != TLS_TK_FILE ? "not the size of a key file" :
+		    "not a key file of tallyd's");
+		OPENSSL_cleanse(buf, sizeof buf);
+		return -1;
+	}
+	for (i = 0, tk->born = 0; i < 8; i++)
+		tk->born = tk->born << 8 | buf[8 + i];
+	memcpy(&tk->cur, buf + 16, TLS_TK_KEY);
+	memcpy(&tk->prev, buf + 16 + TLS_TK_KEY, TLS_TK_KEY);
+	OPENSSL_cleanse(buf, sizeof buf);
+	for (i = 0; i < (int)sizeof tk->prev.name; i++)
+		tk->have_prev |= tk->prev.name[i] != 0;
+	return 0;
+}
+
+/* Write tk to path, mode 0600, whole or not at all: 0, or -1 and errno. */
+static int
+tls_tk_save(const char *path, const struct tls_tickets *tk)
+{
+	unsigned char	 buf[TLS_TK_FILE];
+	char		 tmp[4096];
+	int		 fd, i, e;
+
+	if ((size_t)snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path,
+	    (long)getpid()) >= sizeof tmp) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(buf, TLS_TK_MAGIC, 8);
+	for (i = 0; i < 8; i++)
+		buf[8 + i] = (unsigned char)(tk->born >> (56 - 8 * i));
+	memcpy(buf + 16, &tk->cur, TLS_TK_KEY);
+	if (tk->have_prev)
+		memcpy(buf + 16 + TLS_TK_KEY, &tk->prev, TLS_TK_KEY);
+	else
+		memset(buf + 16 + TLS_TK_KEY, 0, TLS_TK_KEY);
+	unlink(tmp);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+	    0600)) < 0) {
+		OPENSSL_cleanse(buf, sizeof buf);
+		return -1;
+	}
+	if (fchmod(fd, 0600) != 0 || write(fd, buf, sizeof buf) !=
+	    (ssize_t)sizeof buf || fsync(fd) != 0) {
+		e = errno;
+		close(fd);
+		unlink(tmp);
+		OPENSSL_cleanse(buf, sizeof buf);
+		errno = e;
+		return -1;
+	}
+	if (close(fd) != 0 || rename(tmp, path) != 0) {
+		e = errno;
+		unlink(tmp);
+		OPENSSL_cleanse(buf, sizeof buf);
+		errno = e;
+		return -1;
+	}
+	OPENSSL_cleanse(buf, sizeof buf);
+	return 0;
+}
+
+/*
+ * The keys for ctx: path's, retired if old, or new ones (saved to path if
+ * given); what was done, when worth a log line, in msg.
+ */
+static int
+tls_tk_setup(struct tls_tickets *tk, const char *path, char *msg,
+    size_t msglen)
+{
+	uint64_t	 now = (uint64_t)time(NULL);
+	char		 why[512];
+	int		 fresh = 1;
+
+	msg[0] = '\0';
+	why[0] = '\0';
+	if (path != NULL && tls_tk_load(path, tk, why, sizeof why) == 0) {
+		if (tk->born <= now && now - tk->born < TLS_TK_ROTATE)
+			return 0;
+		/* Retired: it opens tickets until the next rotation. */
+		tk->prev = tk->cur;
+		tk->have_prev = 1;
+		fresh = 0;
+	}
+	if (RAND_bytes((unsigned char *)&tk->cur, sizeof tk->cur) != 1)
+		return TALLY_ESYS;
+	tk->born = now;
+	if (fresh) {
+		OPENSSL_cleanse(&tk->prev, sizeof tk->prev);
+		tk->have_prev = 0;
+	}
+	if (path == NULL)
+		return 0;
+	if (fresh && strstr(why, ": none yet") != NULL)
+		snprintf(msg, msglen, "session ticket keys %s: made new ones",
+		    why);
+	else if (fresh)
+		snprintf(msg, msglen, "session ticket keys %s; made new ones "
+		    "(returning nodes do one full handshake)", why);
+	else
+		snprintf(msg, msglen, "session ticket key %s is over %d days "
+		    "old: retired, a new one made", path,
+		    TLS_TK_ROTATE / 86400);
+	if (tls_tk_save(path, tk) != 0) {
+		size_t l = strlen(msg);
+		snprintf(msg + l, msglen - l, "%scannot write %s: %s (the "
+		    "keys last until tallyd stops)", l > 0 ? "; " : "", path,
+		    strerror(errno));
+	}
+	return 0;
+}
+
+int
+tls_server_tickets(struct ssl_ctx_st *ctx, const char *path, char *msg,
+    size_t msglen)
+{
+	struct tls_tickets	*tk;
+	void			*old;
+	unsigned char		 sid[EVP_MAX_MD_SIZE], *der = NULL;
+	unsigned int		 sidlen = 0;
+	int			 rc, len, ok;
+
+	msg[0] = '\0';
+	/*
+	 * The session context is the SHA-256 of tallyd's certificate, the
+	 * furl's pin.  OpenSSL resumes only a session made under the same
+	 * context, so after a new identity (a rotated key, a new furl) no
+	 * session made under the old one resumes, even with the same ticket
+	 * keys: a node with the old furl meets the new certificate in a full
+	 * handshake, and refuses it, as it would without tickets.  (OpenSSL
+	 * wants a context of a server that verifies peers anyway.)
+	 */
+	if ((len = i2d_X509(SSL_CTX_get0_certificate(ctx), &der)) <= 0) {
+		snprintf(msg, msglen, "session tickets: no certificate: %s",
+		    tls_reason());
+		return TALLY_EINVAL;
+	}
+	ok = EVP_Digest(der, (size_t)len, sid, &sidlen, EVP_sha256(), NULL);
+	OPENSSL_free(der);
+	if (!ok || sidlen > SSL_MAX_SID_CTX_LENGTH) {
+		snprintf(msg, msglen, "session tickets: %s", tls_reason());
+		return TALLY_ENOMEM;
+	}
+	pthread_once(&tls_tk_once, tls_tk_init);
+	if (tls_tk_idx < 0) {
+		snprintf(msg, msglen, "session tickets: %s", tls_reason());
+		return TALLY_ENOMEM;
+	}
+	if ((tk = OPENSSL_zalloc(sizeof *tk)) == NULL) {
+		snprintf(msg, msglen, "session tickets: out of memory");
+		return TALLY_ENOMEM;
+	}
+	if ((rc = tls_tk_setup(tk, path, msg, msglen)) != 0) {
+		OPENSSL_clear_free(tk, sizeof *tk);
+		snprintf(msg, msglen, "session tickets: no random bytes: %s",
+		    tls_reason());
+		return rc;
+	}
+	/*
+	 * One ticket per handshake (each costs a seal), valid as long as TLS
+	 * 1.3 lets one live (OpenSSL's default is two hours).
+	 */
+	old = SSL_CTX_get_ex_data(ctx, tls_tk_idx);
+	if (!SSL_CTX_set_ex_data(ctx, tls_tk_idx, tk)) {
+		OPENSSL_clear_free(tk, sizeof *tk);
+		snprintf(msg, msglen, "session tickets: %s", tls_reason());
+		return TALLY_ENOMEM;
+	}
+	tls_tk_free(NULL, old, NULL, 0, 0, NULL);
+	if (!SSL_CTX_set_session_id_context(ctx, sid, sidlen) ||
+	    !SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, tls_tk_cb) ||
+	    !SSL_CTX_set_num_tickets(ctx, 1)) {
+		snprintf(msg, msglen, "session tickets: %s", tls_reason());
+		return TALLY_ENOMEM;
+	}
+	SSL_CTX_set_timeout(ctx, TLS_TK_ROTATE);
+	SSL_CTX_clear_options(ctx, SSL_OP_NO_TICKET);
+	return 0;
+}
+
 /*
  * The fingerprint of the key in the peer's certificate, the node's
  * identity.  OpenSSL keeps the certificate for the connection's life (its
  * API has no way to drop it once read); that is a few hundred bytes.
+ * After a resumed handshake it is the certificate of the handshake that
+ * made the session, carried in the ticket: the key that proved itself
+ * then.  The digest is of the SubjectPublicKeyInfo as the certificate
+ * carries it, the same DER that tls_key_fingerprint() has i2d_PUBKEY()
+ * make of a key: without the encoder that OpenSSL 3.0 would build for
+ * that at every connection (a tenth of tallyd's work per reconnecting
+ * node).
  */
 int
 tls_peer_key(struct tls *tc, char *fp, size_t fplen)
 {
-	X509	*x;
+	X509		*x;
+	X509_PUBKEY	*xpk;
+	unsigned char	*der = NULL;
+	uint8_t		 md[FURL_FP_BYTES];
+	unsigned int	 mdlen = 0;
+	int		 len, ok;
 
 	if (tc == NULL || (x = SSL_get0_peer_certificate(tc->ssl)) == NULL)
 		return TALLY_ENOTFOUND;
-	return tls_key_fingerprint(X509_get0_pubkey(x), fp, fplen);
+	if (fp == NULL || fplen < FURL_FP_LEN + 1)
+		return TALLY_EINVAL;
+	if ((xpk = X509_get_X509_PUBKEY(x)) == NULL ||
+	    (len = i2d_X509_PUBKEY(xpk, &der)) <= 0) {
+		ERR_clear_error();
+		return TALLY_EINVAL;
+	}
+	ok = EVP_Digest(der, (size_t)len, md, &mdlen, EVP_sha256(), NULL);
+	OPENSSL_free(der);
+	if (!ok || mdlen != FURL_FP_BYTES ||
+	    furl_b32_encode(md, sizeof md, fp, fplen) != FURL_FP_LEN) {
+		ERR_clear_error();
+		return TALLY_EINVAL;
+	}
+	return 0;
 }
 
 int
