@@ -35,10 +35,10 @@ extern "C" {
 	 TALLY_VERSION_PATCH)
 #define TALLY_VERSION_STRING "0.1.0"
 
-/** The database format this library writes (the "format" key of the
- *  "meta" database): 2, with the stat index.  It reads format 1 too, and
- *  converts it in place on its first write; other formats are refused by
- *  name. */
+/** The newest database format this library reads and writes (the
+ *  "format" key of the "meta" database): 2, a statsfile with the stat
+ *  index (tally_statsfile_index()).  Format 1 is the same without it, as
+ *  a writer creates a statsfile; other formats are refused by name. */
 #define TALLY_DB_FORMAT 2
 
 /** Return the run-time version as a string such as "tally 0.1.0", and, for
@@ -444,8 +444,8 @@ int  tally_reader_node(tally_reader *r, const char *node_id,
  *  (TALLY_COUNTER or TALLY_STAT), in node id order: one graph across the
  *  fleet.  It reads the statsfile's stat index (tally(5)), so it costs
  *  what those nodes' values cost, however many other nodes and metrics
- *  the statsfile holds; over a statsfile of format 1, which has no index
- *  until its first write, it looks the metric up in every node.  A new
+ *  the statsfile holds; over a statsfile without the index (format 1: see
+ *  tally_statsfile_index()), it looks the metric up in every node.  A new
  *  call starts a new walk, and ends one of tally_reader_metrics() (the
  *  two share their place).
  *  @return 0, TALLY_EINVAL (an invalid name or kind), or the reader's
@@ -500,6 +500,19 @@ int  tally_statsfile_remove(const char *statsfile, const char *node_id,
  *  TALLY_EINVAL an invalid node id; or as tally_statsfile_remove(). */
 int  tally_statsfile_forget(const char *statsfile, const char *node_id,
 	char *err, size_t errlen);
+
+/** Make the statsfile's stat index (@p on), or drop it (tally(5)): with
+ *  it, tally_reader_stat() and so a munin graph read one stat's pages,
+ *  not a page of every node; without it, writers write each value once,
+ *  not twice.  Making it converts the file to format 2 in one
+ *  transaction (time and memory once, as for a write of every value);
+ *  dropping it converts back to format 1.  Writers and readers of this
+ *  version that have the file open follow at their next transaction.
+ *  @return 0; TALLY_ESTATE the index is there (or off) already, or the
+ *  file is held read-only by this process; or as tally_statsfile_remove()
+ *  (TALLY_ESTORE for a damaged statsfile, TALLY_ESYS for a full disk). */
+int  tally_statsfile_index(const char *statsfile, int on, char *err,
+	size_t errlen);
 
 /** What tally_statsfile_check() counted. */
 typedef struct tally_check_counts {

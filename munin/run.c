@@ -6,9 +6,9 @@
  * t/check_plugin.c can run every path against real environments with a
  * fixed clock.  A run reads everything through one reader (one read
  * transaction).  A graph is the nodes that have its stat: the reader's
- * stat walk (the statsfile's stat index) gives them and their values, so
- * a graph costs what its own values cost, however big the fleet's other
- * stats are.  One graph looks each of its nodes up; a multigraph run
+ * stat walk gives them and their values, from the statsfile's stat index
+ * when it has one (tally index), so that a graph costs what its own
+ * values cost, however big the fleet's other stats are.  One graph looks each of its nodes up; a multigraph run
  * reads every node once and merges each graph's walk with them, both in
  * id order.  A run makes no allocation per node and builds its lines in
  * a buffer, not a printf per line.

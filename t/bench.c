@@ -743,6 +743,36 @@ plugin_figures(const char *nodes, char *one_link, char *all_link)
 	return 0;
 }
 
+/*
+ * The providers wrote format 1, as any new statsfile is: one graph's
+ * fetch without the stat index, for reference, then tally index (the
+ * figures after are with it; fill_load writes it too).
+ */
+static int
+index_fleet(const char *nodes, char *one_link)
+{
+	char	*pa[] = { one_link, NULL };
+	char	 err[TALLY_ERRMSG_LEN], what[64];
+	double	 fetch;
+	long	 rss;
+
+	if (check_fleet("plugin fetch, no index", pa, nodes, 0) != 0)
+		return -1;
+	if (isnan(fetch = run_median(pa, nodes, &rss))) {
+		fprintf(stderr, "bench: a plugin fetch failed\n");
+		return -1;
+	}
+	snprintf(what, sizeof what, "plugin fetch, %d nodes, no stat index",
+	    fleet);
+	printf("%-44s %9.2f ms %12s %8s %s\n", what, fetch, "-", "-",
+	    "(context: format 1)");
+	if (tally_statsfile_index(nodes, 1, err, sizeof err) != 0) {
+		fprintf(stderr, "bench: tally index: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -816,6 +846,8 @@ main(int argc, char **argv)
 			goto out;
 		}
 		filled = fleet = sizes[i];
+		if (i == 0 && index_fleet(nodes, one_link) != 0)
+			goto out;
 		if (plugin_figures(nodes, one_link, all_link) != 0)
 			goto out;
 	}

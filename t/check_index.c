@@ -1,10 +1,11 @@
 /*
- * check_index.c: the stat index of format 2 (tally(5)): every write keeps
- * counters-by-stat and stats-by-stat equal to counters and stats keyed
- * stat first; a statsfile of format 1 is read without one and converted
- * by its first write, also when another process converts it under an
- * open store; the reader's stat walk (tally_reader_stat) gives the same
- * nodes and values either way; tally check finds an index that differs.
+ * check_index.c: the stat index of format 2 (tally(5)): tally index
+ * (tally_statsfile_index) makes it from a statsfile of format 1 and drops
+ * it again; while it is there, every write keeps counters-by-stat and
+ * stats-by-stat equal to counters and stats keyed stat first, also in a
+ * process that opened the file before another made or dropped it; the
+ * reader's stat walk (tally_reader_stat) gives the same nodes and values
+ * with and without it; tally check finds an index that differs.
  * Real LMDB environments in temporary directories, read back with LMDB
  * itself.
  */
@@ -14,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "tally-int.h"
 #include "store-int.h"
@@ -64,6 +66,14 @@ put_slot(struct store *st, const char *id, int n, int64_t base)
 	ck_assert_msg(store_write_slot(st, id, &rn, &snap, err,
 	    sizeof err) == 0, "%s", err);
 	snapshot_free(&snap);
+}
+
+/* tally index, or tally index --off: must succeed. */
+static void
+index_set(int on)
+{
+	ck_assert_msg(tally_statsfile_index(dir, on, err, sizeof err) == 0,
+	    "%s", err);
 }
 
 static void
@@ -201,6 +211,7 @@ START_TEST(test_mirror)
 	put_slot(st, "a", 5, 10);
 	put_slot(st, "b", 5, 20);
 	store_close(st);
+	index_set(1);
 	assert_index(10);
 	/* Changed values, and fewer stats: the rest is deleted. */
 	write_slot("a", 3, 100);
@@ -288,23 +299,29 @@ walk_text(const char *name, int kind)
 	return out;
 }
 
-/* Format 1 is read as it is, then converted by the first write. */
-START_TEST(test_format1_converted)
+/*
+ * Format 1 is read and written as it is; tally index makes the index from
+ * it, --off drops it again; the stat walk answers the same throughout.
+ */
+START_TEST(test_index_on_off)
 {
-	char	*text;
+	tally_check_counts	 c;
+	char			*text;
 
 	format1_env();
-	ck_assert_ptr_null(table_text("counters-by-stat", 0));
-	/* Read without an index: node by node, the same answers. */
 	text = walk_text("c.000", TALLY_COUNTER);
 	ck_assert_str_eq(text, "old=41 two=42 ");
 	free(text);
 	text = walk_text("s.000", TALLY_STAT);
 	ck_assert_str_eq(text, "old=0.25 ");
 	free(text);
-	ck_assert_ptr_null(table_text("counters-by-stat", 0));
-	/* A write of another node converts the whole file. */
+	/* A write leaves it as it is: no index, format 1. */
 	write_slot("new", 2, 5);
+	ck_assert_ptr_null(table_text("counters-by-stat", 0));
+	text = meta_format();
+	ck_assert_str_eq(text, "format=1\n");
+	free(text);
+	index_set(1);
 	text = meta_format();
 	ck_assert_str_eq(text, "format=2\n");
 	free(text);
@@ -312,40 +329,49 @@ START_TEST(test_format1_converted)
 	text = walk_text("c.000", TALLY_COUNTER);
 	ck_assert_str_eq(text, "new=5 old=41 two=42 ");
 	free(text);
-	/* The check agrees. */
-	{
-		tally_check_counts c;
-
-		ck_assert_msg(tally_statsfile_check(dir, (int64_t)time(NULL),
-		    NULL, NULL, &c, err, sizeof err) == 0, "%s", err);
-		ck_assert_uint_eq(c.problems, 0);
-	}
+	ck_assert_msg(tally_statsfile_check(dir, (int64_t)time(NULL), NULL,
+	    NULL, &c, err, sizeof err) == 0, "%s", err);
+	ck_assert_uint_eq(c.problems, 0);
+	/* Twice is said, and changes nothing. */
+	ck_assert_int_eq(tally_statsfile_index(dir, 1, err, sizeof err),
+	    TALLY_ESTATE);
+	ck_assert_msg(strstr(err, "the stat index is there already") != NULL,
+	    "%s", err);
+	index_set(0);
+	ck_assert_ptr_null(table_text("counters-by-stat", 0));
+	ck_assert_ptr_null(table_text("stats-by-stat", 0));
+	text = meta_format();
+	ck_assert_str_eq(text, "format=1\n");
+	free(text);
+	text = walk_text("c.000", TALLY_COUNTER);
+	ck_assert_str_eq(text, "new=5 old=41 two=42 ");
+	free(text);
+	ck_assert_int_eq(tally_statsfile_index(dir, 0, err, sizeof err),
+	    TALLY_ESTATE);
+	/* No statsfile: said, and none made. */
+	fixture_rmtree(dir);
+	ck_assert_int_eq(tally_statsfile_index(dir, 1, err, sizeof err),
+	    TALLY_ESTORE);
+	ck_assert_int_ne(access(dir, F_OK), 0);
 }
 END_TEST
 
-/* A prune of a format-1 statsfile converts it too, and deletes in both. */
+/* A prune deletes in both. */
 START_TEST(test_format1_remove)
 {
 	format1_env();
+	index_set(1);
 	ck_assert_int_eq(tally_statsfile_remove(dir, "two", INT64_MAX, err,
 	    sizeof err), 0);
 	assert_index(1);
 }
 END_TEST
 
-/* Another process converts the statsfile while this one has it open. */
+/* Another process makes or drops the index while this one has it open. */
 static int
-convert_child(const void *arg, char *msg, size_t msglen)
+index_child(const void *arg, char *msg, size_t msglen)
 {
-	struct store	*st;
-	int		 rc;
-
-	(void)arg;
-	if ((rc = store_open(&st, dir, 0, msg, msglen)) != 0)
-		return rc;
-	put_slot(st, "child", 1, 9);
-	store_close(st);
-	return 0;
+	return tally_statsfile_index(dir, *(const int *)arg, msg, msglen);
 }
 
 START_TEST(test_converted_meanwhile)
@@ -354,22 +380,33 @@ START_TEST(test_converted_meanwhile)
 	struct fixture_child	 c;
 	char			*text;
 
+	static const int on = 1, off = 0;
+
 	format1_env();
 	ck_assert_msg(store_open(&st, dir, 0, err, sizeof err) == 0, "%s",
 	    err);
 	ck_assert_int_eq(st->idx, STORE_IDX_NONE);
-	fixture_child(convert_child, NULL, 0, &c);
+	fixture_child(index_child, &on, 0, &c);
 	ck_assert_msg(c.rc == 0, "child: %d %s", c.rc, c.msg);
 	/* This store finds the index at its next write, and keeps it. */
 	put_slot(st, "two", 1, 77);
 	ck_assert_int_eq(st->idx, STORE_IDX_READY);
-	store_close(st);
-	text = meta_format();
-	ck_assert_str_eq(text, "format=2\n");
-	free(text);
-	assert_index2(3, 3);
+	assert_index2(2, 2);
 	text = walk_text("c.000", TALLY_COUNTER);
-	ck_assert_str_eq(text, "child=9 old=41 two=77 ");
+	ck_assert_str_eq(text, "old=41 two=77 ");
+	free(text);
+	/* Dropped meanwhile: the next write stops mirroring, and lands. */
+	fixture_child(index_child, &off, 0, &c);
+	ck_assert_msg(c.rc == 0, "child: %d %s", c.rc, c.msg);
+	put_slot(st, "two", 1, 78);
+	ck_assert_int_eq(st->idx, STORE_IDX_NONE);
+	store_close(st);
+	ck_assert_ptr_null(table_text("counters-by-stat", 0));
+	text = meta_format();
+	ck_assert_str_eq(text, "format=1\n");
+	free(text);
+	text = walk_text("c.000", TALLY_COUNTER);
+	ck_assert_str_eq(text, "old=41 two=78 ");
 	free(text);
 }
 END_TEST
@@ -386,6 +423,7 @@ START_TEST(test_walk)
 	write_slot("b", 2, 20);
 	write_slot("a", 1, 10);
 	write_slot("c", 2, 30);
+	index_set(1);
 	text = walk_text("c.001", TALLY_COUNTER);
 	ck_assert_str_eq(text, "b=21 c=31 ");
 	free(text);
@@ -478,6 +516,7 @@ START_TEST(test_index_differs)
 
 	write_slot("a", 2, 1);
 	write_slot("b", 1, 5);
+	index_set(1);
 	put_raw("counters-by-stat", "c.000/a", "99");		/* changed */
 	put_raw("counters-by-stat", "c.001/a", "");		/* missing */
 	put_raw("stats-by-stat", "s.000/gone", "1");		/* extra */
@@ -532,7 +571,7 @@ main(void)
 {
 	const struct fixture_test	 tests[] = {
 		{ "index", test_mirror, 0, FIXTURE_TIMEOUT },
-		{ "index", test_format1_converted, 0, FIXTURE_TIMEOUT },
+		{ "index", test_index_on_off, 0, FIXTURE_TIMEOUT },
 		{ "index", test_format1_remove, 0, FIXTURE_TIMEOUT },
 		{ "index", test_converted_meanwhile, 0, FIXTURE_TIMEOUT },
 		{ "index", test_walk, 0, FIXTURE_TIMEOUT },

@@ -966,7 +966,7 @@ START_TEST(test_fetch_bad_record)
 {
 	static const struct stat_val c[] = { { "storage_server.allocate", 1 },
 	    { NULL, 0 } };
-	char	*text, *errtext;
+	char	*text, *errtext, msg[TALLY_ERRLEN];
 
 	put_node("a", "n", NOW, c, NULL);
 	put_node("c", "n", NOW, c, NULL);
@@ -982,6 +982,15 @@ START_TEST(test_fetch_bad_record)
 	    "lacks time"));
 	ck_assert_ptr_nonnull(strstr(errtext, "node c: "
 	    "storage_server.allocate: unreadable value '12abc'"));
+	free(text);
+	free(errtext);
+	/* With the stat index, the walk meets d's value, and says so. */
+	ck_assert_msg(tally_statsfile_index(dir, 1, msg, sizeof msg) == 0,
+	    "%s", msg);
+	text = fetch("tahoe_storage_operations_allocate", &errtext);
+	ck_assert_str_eq(text, "n_a.value 1\nn_c.value U\n");
+	ck_assert_ptr_nonnull(strstr(errtext, "skipping node b: node record "
+	    "lacks time"));
 	ck_assert_ptr_nonnull(strstr(errtext, "skipping node d: it has "
 	    "storage_server.allocate but no record"));
 	free(text);

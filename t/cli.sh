@@ -41,14 +41,16 @@ err_has() {
 # db_put DB KEY VALUE [ENV]: write one record with the stock mdb_load; KEY
 # and VALUE in mdb_dump -p's printable form (\xx for a byte).  A
 # <node>/<stat> key of counters or stats goes to the stat index too
-# (DB-by-stat, <stat>/<node>), as the store writes it (tally(5)).
+# (DB-by-stat, <stat>/<node>), as the store writes it (tally(5)), if the
+# statsfile has one.
 db_put() {
 	printf 'VERSION=3\nformat=print\ntype=btree\nHEADER=END\n %s\n %s\nDATA=END\n' \
 	    "$2" "$3" | mdb_load -s "$1" "${4:-$STATS}" 2>"$T/mdb_load.err" ||
 	    fail "mdb_load $1 '$2': $(cat "$T/mdb_load.err")"
 	case $1/$2 in
 	counters/*/* | stats/*/*)
-		db_put "$1-by-stat" "${2#*/}/${2%%/*}" "$3" "${4:-$STATS}" ;;
+		mdb_stat -s "$1-by-stat" "${4:-$STATS}" >/dev/null 2>&1 &&
+		    db_put "$1-by-stat" "${2#*/}/${2%%/*}" "$3" "${4:-$STATS}" ;;
 	esac
 }
 
@@ -330,6 +332,30 @@ done
 tally -s "$STATS" check
 expect 0 "check"
 out_has "^$STATS: ok \\(2 nodes, [1-9][0-9]* counters, [1-9][0-9]* stats\\)\$" "check"
+
+# ---- index ----------------------------------------------------------------
+# tally index makes the stat index in a copy (format 2, the two tables),
+# says so, refuses to make it twice, and check and show agree with it;
+# --off drops it again.
+idx=$(db_copy indexed)
+tally -s "$idx" index
+expect 0 "index"
+out_has "stat index made\$" "index"
+[ "$(db_get meta format "$idx")" = 2 ] || fail "index left format $(db_get meta format "$idx")"
+mdb_stat -s counters-by-stat "$idx" >/dev/null 2>&1 || fail "index made no counters-by-stat"
+tally -s "$idx" index
+expect 1 "index, twice"
+err_has "the stat index is there already" "index, twice"
+tally -s "$idx" check
+expect 0 "check of an indexed database"
+tally -s "$idx" index --off
+expect 0 "index --off"
+out_has "stat index dropped\$" "index --off"
+[ "$(db_get meta format "$idx")" = 1 ] || fail "index --off left format $(db_get meta format "$idx")"
+mdb_stat -s counters-by-stat "$idx" >/dev/null 2>&1 && fail "index --off left counters-by-stat"
+tally -s "$T/no-such-dir" index
+expect 1 "index of a missing statsfile"
+[ -e "$T/no-such-dir" ] && fail "index created a statsfile"
 
 # Damaged records and keys, each in a copy of the database: exit 1 and the
 # reason.

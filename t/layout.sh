@@ -33,18 +33,18 @@ mdb_dump -p -a "$STATS" >"$T/dump.raw" 2>"$T/dump.err" ||
 
 # Exactly the four named databases (mdb_dump -a lists them in key order).
 dbs=$(sed -n 's/^database=//p' "$T/dump.raw" | sort | tr '\n' ' ')
-[ "$dbs" = "counters counters-by-stat meta nodes stats stats-by-stat " ] ||
-    fail "named databases are '$dbs', want 'counters counters-by-stat meta nodes stats stats-by-stat'"
+[ "$dbs" = "counters meta nodes stats " ] ||
+    fail "named databases are '$dbs', want 'counters meta nodes stats'"
 # mdb_dump -p writes a value as is unless a byte is not printable: the keys
 # and values are text, with no escapes but \0a (newline, in records).
 if grep -v '^\(nodes\)	' "$T/dump" | grep -q '\\'; then
 	fail "escaped (non-printable) bytes in: $(grep '\\' "$T/dump" | head -3)"
 fi
 
-# meta: format = 2, nothing else.
+# meta: format = 1 (no stat index: tally index makes it), nothing else.
 meta=$(awk -F '\t' '$1 == "meta"' "$T/dump")
-[ "$meta" = "$(printf 'meta\tformat\t2')" ] ||
-    fail "meta is '$meta', want one record format=2"
+[ "$meta" = "$(printf 'meta\tformat\t1')" ] ||
+    fail "meta is '$meta', want one record format=1"
 
 # nodes: one record, keyed by the node id, one field=value per line.
 nodes=$(awk -F '\t' '$1 == "nodes"' "$T/dump")
@@ -104,8 +104,18 @@ done
 v=$(db_get stats "$ID/storage_server.latencies.get.mean")
 is_number "$v" || fail "latencies.get.mean = $v, want a number"
 
-# The stat index: each table's keys once more as <stat name>/<node id>,
-# with the same values, and nothing else.
+# The stat index, made by tally index: each table's keys once more as
+# <stat name>/<node id>, with the same values, and nothing else.
+"$TALLY_BUILDDIR/tally" -s "$STATS" index >"$T/index.out" 2>&1 ||
+    fail "tally index: $(cat "$T/index.out")"
+db_dump_all >"$T/dump" || fail "mdb_dump -p -a failed"
+mdb_dump -p -a "$STATS" >"$T/dump.raw" 2>"$T/dump.err" ||
+    fail "mdb_dump -p -a: $(cat "$T/dump.err")"
+dbs=$(sed -n 's/^database=//p' "$T/dump.raw" | sort | tr '\n' ' ')
+[ "$dbs" = "counters counters-by-stat meta nodes stats stats-by-stat " ] ||
+    fail "after tally index, named databases are '$dbs'"
+[ "$(awk -F '\t' '$1 == "meta"' "$T/dump")" = "$(printf 'meta\tformat\t2')" ] ||
+    fail "after tally index, meta is not format=2"
 for t in counters stats; do
 	awk -F '\t' -v t="$t" '$1 == t { n = split($2, p, "/");
 	    print p[2] "/" p[1] "\t" $3 }' "$T/dump" | sort >"$T/want.idx"

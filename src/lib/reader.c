@@ -368,7 +368,7 @@ tally_reader_stat(tally_reader *r, const char *name, int kind)
 		    "tally_reader_stat: invalid stat name or kind");
 	snprintf(r->sname, sizeof r->sname, "%s", name);
 	r->skind = kind;
-	/* A statsfile of format 1 has no index: its nodes, one by one. */
+	/* Without the stat index (format 1): the nodes, one by one. */
 	r->sindex = r->st->idx == STORE_IDX_READY;
 	if (r->sindex) {
 		r->wplen = (size_t)snprintf(r->wkey, sizeof r->wkey, "%s/",

@@ -1,7 +1,7 @@
 /*
  * statsfile.c: an operator's calls on a statsfile (tally_statsfile_*,
- * tally.h): remove an old node's slot, forget a node's key, and check
- * every key and value.  The tally tool's prune, forget and check are
+ * tally.h): remove an old node's slot, forget a node's key, make or drop
+ * the stat index, and check every key and value.  The tally tool's prune, forget and check are
  * these; each opens the statsfile and closes it before it returns.
  */
 #include <inttypes.h>
@@ -61,6 +61,24 @@ tally_statsfile_forget(const char *statsfile, const char *node_id,
 	    errlen)) != 0)
 		return rc;
 	rc = store_forget_key(st, node_id, err, errlen);
+	store_close(st);
+	return rc;
+}
+
+int
+tally_statsfile_index(const char *statsfile, int on, char *err,
+    size_t errlen)
+{
+	struct store	*st;
+	int		 rc;
+
+	/* A read-only open first: never create a database here. */
+	if ((rc = store_open(&st, statsfile, STORE_RDONLY, err, errlen)) != 0)
+		return rc;
+	store_close(st);
+	if ((rc = store_open(&st, statsfile, 0, err, errlen)) != 0)
+		return rc;
+	rc = store_index_set(st, on != 0, err, errlen);
 	store_close(st);
 	return rc;
 }

@@ -6,10 +6,14 @@
  * one stat across the fleet (a munin graph) then touches that stat's
  * pages only, not a page of every node.  Every change to a node-major
  * table is mirrored here in the same write transaction (store-write.c),
- * so a reader sees both or neither.  A statsfile of format 1 has no index;
- * its first write makes one from the node-major tables and sets format 2,
- * in that write's transaction.  A delete here is preceded by a read-only
- * walk of the pages it may merge, as every delete of the store is
+ * so a reader sees both or neither.  The index is the operator's choice,
+ * since it costs writers dearly: a batch of snapshots from many nodes
+ * dirties pages all over it.  A statsfile of format 1 has none; tally
+ * index (store_index_set) makes one from the node-major tables and sets
+ * format 2, in one transaction, and --off drops it.  Writers look at the
+ * format in each write transaction, so one that opened the file before
+ * either keeps step.  A delete here is preceded by a read-only walk of
+ * the pages it may merge, as every delete of the store is
  * (store_walk_range in store-write.c).
  */
 #include <stdio.h>
@@ -63,47 +67,139 @@ store_index_fill(struct store *s, MDB_txn *txn, enum store_db db)
 }
 
 /*
- * Make the index ready for a write transaction: nothing if it is open;
- * open it if another process converted the statsfile since this one
- * opened it; else (format 1) make it, fill it and set format 2.  The
- * handles are this transaction's until store_index_end says it
- * committed.  (A transaction that a fault ended left them pending, and
- * closed: they are opened again.)  0 or LMDB's code (MDB_INCOMPATIBLE: a format this store
- * does not know was set meanwhile).
+ * The format of the statsfile, as this transaction sees it: 1, 2, or 0
+ * for anything else; or LMDB's code.
+ */
+static int
+store_index_format(struct store *s, MDB_txn *txn, int *fmt)
+{
+	MDB_val	 k = { 6, (void *)"format" }, v;
+	int	 rc;
+
+	*fmt = 0;
+	if ((rc = mdb_get(txn, s->dbi[STORE_META], &k, &v)) != 0)
+		return rc == MDB_NOTFOUND ? 0 : rc;
+	if (v.mv_size == 1 && (*(const char *)v.mv_data == '1' ||
+	    *(const char *)v.mv_data == '2'))
+		*fmt = *(const char *)v.mv_data - '0';
+	return 0;
+}
+
+/*
+ * Make the index ready for a write transaction: in a statsfile of format
+ * 2, open it if this store has not (another process made it since), and
+ * in one of format 1, forget it (another process dropped it).  The
+ * handles are this transaction's until store_index_end says it committed.
+ * (A transaction that a fault ended left them pending, and closed: they
+ * are opened again.)  0 or LMDB's code (MDB_INCOMPATIBLE: a format this
+ * store does not know was set meanwhile).
  */
 int
 store_index_ready(struct store *s, MDB_txn *txn)
 {
-	MDB_val		 k = { 6, (void *)"format" }, v;
-	char		 want[8];
-	unsigned	 flags;
-	int		 rc, n, db, convert;
+	int	 rc, db, fmt;
 
+	if ((rc = store_index_format(s, txn, &fmt)) != 0)
+		return rc;
+	if (fmt == 1) {
+		s->idx = STORE_IDX_NONE;
+		return 0;
+	}
+	if (fmt != 2)
+		return MDB_INCOMPATIBLE;
 	if (s->idx == STORE_IDX_READY)
 		return 0;
-	if ((rc = mdb_get(txn, s->dbi[STORE_META], &k, &v)) != 0)
-		return rc == MDB_NOTFOUND ? MDB_INCOMPATIBLE : rc;
-	n = snprintf(want, sizeof want, "%d", TALLY_DB_FORMAT);
-	convert = v.mv_size == 1 && *(const char *)v.mv_data == '1';
-	if (!convert && (v.mv_size != (size_t)n || memcmp(v.mv_data, want,
-	    (size_t)n) != 0))
-		return MDB_INCOMPATIBLE;
-	flags = convert ? MDB_CREATE : 0;
 	for (db = STORE_COUNTERS_IDX; db <= STORE_STATS_IDX; db++)
-		if ((rc = mdb_dbi_open(txn, store_db_name(db), flags,
+		if ((rc = mdb_dbi_open(txn, store_db_name(db), 0,
 		    &s->dbi[db])) != 0)
 			return rc == MDB_NOTFOUND ? MDB_INCOMPATIBLE : rc;
-	if (convert) {
-		if ((rc = store_index_fill(s, txn, STORE_COUNTERS)) != 0 ||
-		    (rc = store_index_fill(s, txn, STORE_STATS)) != 0)
-			return rc;
-		v.mv_data = want;
-		v.mv_size = (size_t)n;
-		if ((rc = mdb_put(txn, s->dbi[STORE_META], &k, &v, 0)) != 0)
-			return rc;
-	}
 	s->idx = STORE_IDX_PENDING;
 	return 0;
+}
+
+/* Make (on) or drop the index in txn; 1 if it was so already. */
+static int
+store_index_switch(struct store *s, MDB_txn *txn, int on)
+{
+	MDB_val	 k = { 6, (void *)"format" }, v;
+	int	 rc, db, fmt;
+
+	if ((rc = store_index_format(s, txn, &fmt)) != 0)
+		return rc;
+	if (fmt == 0)
+		return MDB_INCOMPATIBLE;
+	if (fmt == (on ? 2 : 1))
+		return 1;
+	for (db = STORE_COUNTERS_IDX; db <= STORE_STATS_IDX; db++) {
+		if ((rc = mdb_dbi_open(txn, store_db_name(db), on ?
+		    MDB_CREATE : 0, &s->dbi[db])) != 0)
+			return rc;
+		if (!on && (rc = mdb_drop(txn, s->dbi[db], 1)) != 0)
+			return rc;
+	}
+	if (on && ((rc = store_index_fill(s, txn, STORE_COUNTERS)) != 0 ||
+	    (rc = store_index_fill(s, txn, STORE_STATS)) != 0))
+		return rc;
+	v.mv_data = (void *)(on ? "2" : "1");
+	v.mv_size = 1;
+	return mdb_put(txn, s->dbi[STORE_META], &k, &v, 0);
+}
+
+struct store_index_arg {
+	int	 on;
+	int	 already;
+};
+
+static int
+store_index_fn(struct store *s, void *arg, char *err, size_t errlen)
+{
+	struct store_index_arg	*a = arg;
+	MDB_txn			*txn;
+	int			 rc, tries, again;
+
+	if ((rc = store_ready(s, err, errlen)) != 0)
+		return rc;
+	for (tries = 0; tries < 16; tries++) {
+		if ((rc = store_begin(s, 0, &txn, err, errlen)) != 0)
+			return rc;
+		rc = store_index_switch(s, txn, a->on);
+		a->already = rc == 1;
+		if (rc == 1)
+			rc = 0;
+		if ((again = store_retry(s, txn, &rc, err, errlen)) < 0) {
+			s->idx = STORE_IDX_NONE;
+			return rc;
+		}
+		if (!again)
+			break;
+	}
+	/* Handles made or dropped in an aborted txn are gone: look again. */
+	s->idx = rc == 0 && a->on && !a->already ? STORE_IDX_READY :
+	    STORE_IDX_NONE;
+	if (rc != 0)
+		return store_lmdb_err(s, rc, err, errlen, a->on ? "make the "
+		    "stat index" : "drop the stat index");
+	if (a->already)
+		return error_set(err, errlen, TALLY_ESTATE, "statsfile %s: "
+		    "the stat index is %s already", store_path(s), a->on ?
+		    "there" : "off");
+	return 0;
+}
+
+/*
+ * tally index: make the stat index (on) or drop it, in one transaction
+ * that grows the map as a write does.  0, TALLY_ESTATE if it was so
+ * already, or an error with its message.
+ */
+int
+store_index_set(struct store *s, int on, char *err, size_t errlen)
+{
+	struct store_index_arg	 a = { on, 0 };
+
+	if (s->flags & STORE_RDONLY)
+		return error_set(err, errlen, TALLY_ESTATE, "statsfile %s: "
+		    "opened read-only", store_path(s));
+	return store_run_writer(s, store_index_fn, &a, err, errlen);
 }
 
 /*
@@ -117,7 +213,7 @@ store_index_end(struct store *s, int committed)
 		s->idx = committed ? STORE_IDX_READY : STORE_IDX_NONE;
 }
 
-/* Mirror a put of <node>/<stat> = v in db (counters or stats). */
+/* Mirror a put of <node>/<stat> = v in db (counters or stats), if indexed. */
 int
 store_index_put(struct store *s, MDB_txn *txn, enum store_db db,
     const char *node, size_t nlen, const char *stat, size_t slen,
@@ -126,14 +222,16 @@ store_index_put(struct store *s, MDB_txn *txn, enum store_db db,
 	MDB_val	 k, val = *v;
 	char	 key[STORE_KEYMAX];
 
+	if (s->idx == STORE_IDX_NONE)
+		return 0;
 	k.mv_data = key;
 	k.mv_size = store_index_key(key, node, nlen, stat, slen);
 	return mdb_put(txn, s->dbi[STORE_IDX(db)], &k, &val, 0);
 }
 
 /*
- * Mirror a delete of <node>/<stat> in db.  A key the index lacks is no
- * error: the index is only ever short of what tally check reports.
+ * Mirror a delete of <node>/<stat> in db, if indexed.  A key the index
+ * lacks is no error: the index is only ever short of what tally check reports.
  */
 int
 store_index_del(struct store *s, MDB_txn *txn, enum store_db db,
@@ -144,6 +242,8 @@ store_index_del(struct store *s, MDB_txn *txn, enum store_db db,
 	char		 key[STORE_KEYMAX];
 	int		 rc;
 
+	if (s->idx == STORE_IDX_NONE)
+		return 0;
 	k.mv_data = key;
 	k.mv_size = store_index_key(key, node, nlen, stat, slen);
 	if ((rc = store_cursor(txn, s->dbi[STORE_IDX(db)], &cur)) != 0)

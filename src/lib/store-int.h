@@ -117,6 +117,7 @@ int	 store_check_live(struct store *, char *, size_t);
 /* store-index.c */
 int	 store_index_ready(struct store *, MDB_txn *);
 void	 store_index_end(struct store *, int);
+int	 store_index_set(struct store *, int, char *, size_t);
 int	 store_index_put(struct store *, MDB_txn *, enum store_db,
 	     const char *, size_t, const char *, size_t, const MDB_val *);
 int	 store_index_del(struct store *, MDB_txn *, enum store_db,
@@ -125,6 +126,8 @@ int	 store_index_fill(struct store *, MDB_txn *, enum store_db);
 
 /* store-write.c */
 int	 store_walk_range(MDB_cursor *, const char *, size_t, size_t);
+int	 store_retry(struct store *, MDB_txn *, int *, char *, size_t);
+int	 store_run_writer(struct store *, store_fn, void *, char *, size_t);
 
 /* store-read.c */
 int	 store_lock(struct store *, char *, size_t);

@@ -303,7 +303,7 @@ struct store_write_arg {
  * and 1 says try again.  0: done, *rcp the outcome (0 or LMDB's code).
  * -1: the map could not grow, *rcp its TALLY_E* code, the message set.
  */
-static int
+int
 store_retry(struct store *s, MDB_txn *txn, int *rcp, char *err,
     size_t errlen)
 {
@@ -355,7 +355,7 @@ store_write_fn(struct store *s, void *arg, char *err, size_t errlen)
 }
 
 /* Run a writer's fn: under s->lock, with SIGXFSZ held back. */
-static int
+int
 store_run_writer(struct store *s, store_fn fn, void *arg, char *err,
     size_t errlen)
 {

@@ -255,9 +255,9 @@ store_abort(struct store *s, MDB_txn *txn)
 }
 
 /*
- * The format in meta: TALLY_DB_FORMAT, or 1 (no stat index yet: its first
- * write converts it, store-index.c).  A writer sets it in a new
- * environment.  *fmt: the format found or set.
+ * The format in meta: 1, or TALLY_DB_FORMAT (2: with the stat index,
+ * store-index.c).  A writer sets 1 in a new environment.  *fmt: the
+ * format found or set.
  */
 static int
 store_check_format(struct store *s, MDB_txn *txn, int create, int *fmt,
@@ -270,12 +270,13 @@ store_check_format(struct store *s, MDB_txn *txn, int create, int *fmt,
 	n = snprintf(want, sizeof want, "%d", TALLY_DB_FORMAT);
 	rc = mdb_get(txn, s->dbi[STORE_META], &k, &v);
 	if (rc == MDB_NOTFOUND && create) {
-		v.mv_data = want;
-		v.mv_size = (size_t)n;
+		/* A new statsfile has no stat index until tally index. */
+		v.mv_data = (void *)"1";
+		v.mv_size = 1;
 		rc = mdb_put(txn, s->dbi[STORE_META], &k, &v, 0);
 		if (rc != 0)
 			return store_lmdb_err(s, rc, err, errlen, "set format");
-		*fmt = 0;	/* new: its tables are made now */
+		*fmt = 1;
 		return 0;
 	}
 	if (rc == MDB_NOTFOUND)
@@ -301,9 +302,8 @@ store_check_format(struct store *s, MDB_txn *txn, int create, int *fmt,
  * Open the named databases.  A writer creates them in a new environment,
  * but refuses an environment that holds something else: its main
  * database's keys would then not be exactly our tables.  The stat index
- * is opened in a statsfile of the current format (and made in a new one);
- * one of format 1 has none until its first write (store-index.c), and
- * its readers do without.
+ * is opened in a statsfile of format 2; one of format 1 has none (until
+ * tally index makes it, store-index.c), and its readers do without.
  */
 static int
 store_open_dbs(struct store *s, char *err, size_t errlen)
@@ -340,9 +340,9 @@ store_open_dbs(struct store *s, char *err, size_t errlen)
 		}
 		if (i >= STORE_COUNTERS_IDX && fmt == 1)
 			break;
-		/* The index is made with a new statsfile, never after. */
+		/* The index is made by tally index (store_index_set) only. */
 		rc = mdb_dbi_open(txn, store_db_names[i], i >=
-		    STORE_COUNTERS_IDX && fmt != 0 ? 0 : flags, &s->dbi[i]);
+		    STORE_COUNTERS_IDX ? 0 : flags, &s->dbi[i]);
 		if (rc == MDB_NOTFOUND) {
 			store_abort(s, txn);
 			return error_set(err, errlen, TALLY_EFORMAT,

@@ -71,6 +71,7 @@ int	 cmd_show_exec(struct cmd *);
 int	 cmd_export_exec(struct cmd *);
 int	 cmd_prune_exec(struct cmd *);
 int	 cmd_forget_exec(struct cmd *);
+int	 cmd_index_exec(struct cmd *);
 int	 cmd_check_exec(struct cmd *);
 
 /* text.c: text for a terminal, ages and durations. */

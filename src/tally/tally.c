@@ -6,6 +6,7 @@
  *	tally [-s STATSFILE] export [--openmetrics | --prometheus] [-o FILE]
  *	tally [-s STATSFILE] prune --older-than DURATION [--dry-run]
  *	tally [-s STATSFILE] forget NODE...
+ *	tally [-s STATSFILE] index [--off]
  *	tally [-s STATSFILE] check
  *
  * The statsfile comes from -s (before or after the command), else the
@@ -54,6 +55,10 @@ static const struct option prune_longopts[] = {
 	{ "dry-run",		no_argument,		NULL, 'n' },
 	{ NULL, 0, NULL, 0 }
 };
+static const struct option index_longopts[] = {
+	{ "off",		no_argument,		NULL, 'f' },
+	{ NULL, 0, NULL, 0 }
+};
 static const struct option no_longopts[] = {
 	{ NULL, 0, NULL, 0 }
 };
@@ -88,6 +93,10 @@ static const struct cmd_entry cmd_table[] = {
 	{ "check", "",
 	  "verify the database: format, keys, records and values",
 	  "", no_longopts, 0, 0, NULL, cmd_check_exec },
+	{ "index", "[--off]",
+	  "make the stat index, so that a munin graph reads its own stat's\n"
+	  "values only (writers then write each value twice); --off drops it",
+	  "f", index_longopts, 0, 0, NULL, cmd_index_exec },
 };
 #define NCOMMANDS	(sizeof cmd_table / sizeof cmd_table[0])
 
