@@ -1,8 +1,6 @@
 # t/bench-lib.sh: the gatherer benchmarks' shell helpers, sourced by
 # t/scale.sh: arithmetic on bash integers, /proc readers, process stops,
-# a sleep that forks nothing.  They are t/bench-gatherer.sh's own, copied
-# unchanged but for the message prefix ($ME), so that bench-gatherer.sh
-# can source this file in turn and drop its copies.
+# a sleep that forks nothing; t/bench-gatherer.sh sources it too.
 #
 # The sourcing script sets ME (its name, for messages), an array pids of
 # the processes it started (stop removes from it), and bash 5

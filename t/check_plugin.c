@@ -96,34 +96,6 @@ put_node(const char *id, const char *nick, int64_t t,
 }
 
 /*
- * A raw put in counters or stats, of a <node>/<stat> key, goes to the stat
- * index too, as the store's writes do (tally(5)), if the index is there.
- */
-static void
-put_raw_index(MDB_txn *txn, const char *db, const MDB_val *k, MDB_val *v)
-{
-	char		 name[64], key[600];
-	const char	*slash = memchr(k->mv_data, '/', k->mv_size);
-	MDB_dbi		 idx;
-	MDB_val		 ik;
-	size_t		 nlen;
-
-	if ((strcmp(db, "counters") != 0 && strcmp(db, "stats") != 0) ||
-	    slash == NULL || k->mv_size >= sizeof key)
-		return;
-	snprintf(name, sizeof name, "%s-by-stat", db);
-	if (mdb_dbi_open(txn, name, 0, &idx) != 0)
-		return;
-	nlen = (size_t)(slash - (const char *)k->mv_data);
-	memcpy(key, slash + 1, k->mv_size - nlen - 1);
-	key[k->mv_size - nlen - 1] = '/';
-	memcpy(key + k->mv_size - nlen, k->mv_data, nlen);
-	ik.mv_data = key;
-	ik.mv_size = k->mv_size;
-	ck_assert_int_eq(mdb_put(txn, idx, &ik, v, 0), 0);
-}
-
-/*
  * Put a raw value with LMDB itself, to write what the store never would.
  * The store is closed meanwhile (an environment is opened once a process)
  * and reopened only if reopen is set.
@@ -131,28 +103,11 @@ put_raw_index(MDB_txn *txn, const char *db, const MDB_val *k, MDB_val *v)
 static void
 put_raw(const char *db, const char *key, const char *val, int reopen)
 {
-	MDB_env	*env;
-	MDB_txn	*txn;
-	MDB_dbi	 dbi;
-	MDB_val	 k, v;
 	char	 err[TALLY_ERRLEN];
 
 	store_close(st);
-	ck_assert_int_eq(mdb_env_create(&env), 0);
-	ck_assert_int_eq(mdb_env_set_maxdbs(env, STORE_MAXDBS), 0);
-	ck_assert_int_eq(mdb_env_set_mapsize(env, STORE_MAPSIZE_MIN), 0);
-	ck_assert_int_eq(mdb_env_open(env, dir, 0, 0660), 0);
-	ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
-	ck_assert_int_eq(mdb_dbi_open(txn, db, MDB_CREATE, &dbi), 0);
-	k.mv_data = (void *)key;
-	k.mv_size = strlen(key);
-	v.mv_data = (void *)val;
-	v.mv_size = strlen(val);
-	ck_assert_int_eq(mdb_put(txn, dbi, &k, &v, 0), 0);
-	put_raw_index(txn, db, &k, &v);
-	ck_assert_int_eq(mdb_txn_commit(txn), 0);
-	mdb_env_close(env);
 	st = NULL;
+	fixture_put_raw(dir, db, key, strlen(key), val);
 	if (reopen)
 		ck_assert_msg(store_open(&st, dir, 0, err, sizeof err) == 0,
 		    "%s", err);

@@ -126,6 +126,17 @@ typedef int (*fixture_child_fn)(const void *arg, char *msg, size_t msglen);
 void	 fixture_child(fixture_child_fn fn, const void *arg, int nobody,
 	    struct fixture_child *c);
 
+/* ---- raw LMDB ------------------------------------------------------------ */
+
+/*
+ * Put key = val in table db of the statsfile dir with LMDB itself, to
+ * write what the store never would; a <node>/<stat> key of counters or
+ * stats goes to the stat index too if the statsfile has one.  The store
+ * must not be open in this process.
+ */
+void	 fixture_put_raw(const char *dir, const char *db, const void *key,
+	    size_t klen, const char *val);
+
 /* ---- a log to search ----------------------------------------------------- */
 
 /*
