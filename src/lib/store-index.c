@@ -134,7 +134,12 @@ store_index_switch(struct store *s, MDB_txn *txn, int on)
 		if ((rc = mdb_dbi_open(txn, store_db_name(db), on ?
 		    MDB_CREATE : 0, &s->dbi[db])) != 0)
 			return rc;
-		if (!on && (rc = mdb_drop(txn, s->dbi[db], 1)) != 0)
+		/*
+		 * Dropped, or emptied before it is filled: a format-1 file
+		 * may hold a table of that name already (a half-done tool, a
+		 * hostile file), whose keys would outlive their values.
+		 */
+		if ((rc = mdb_drop(txn, s->dbi[db], !on)) != 0)
 			return rc;
 	}
 	if (on && ((rc = store_index_fill(s, txn, STORE_COUNTERS)) != 0 ||
