@@ -154,18 +154,27 @@ four_numeric() {
 	done
 }
 
+# config_fields_at_least GRAPH N: munin-run GRAPH config succeeds with at
+# least N fields. A graph lists the nodes that have its stat, and a node has
+# its load monitor's only after the first sample, a second after it starts.
+config_fields_at_least() {
+	munin_run "$1" config >"$T/$1.config" 2>"$T/$1.config.err" ||
+	    return 1
+	[ "$(config_fields "$T/$1.config" | wc -l)" -ge "$2" ]
+}
+
 for g in $GRAPHS; do
-	munin_run "$g" config >"$T/$g.config" 2>"$T/$g.config.err" ||
-	    fail "munin-run $g config failed: $(cat "$T/$g.config.err")"
+	# Four demo nodes, and the gatherer's own in the graph of a stat it
+	# has (its load monitor): a graph lists the nodes that have its stat.
+	nwant=4
+	[ "$g" = tally_load_avg ] && nwant=5
+	wait_for "$nwant fields in munin-run $g config" \
+	    config_fields_at_least "$g" "$nwant"
 	grep -q '^graph_title .' "$T/$g.config" ||
 	    fail "$g config has no graph_title: $(cat "$T/$g.config")"
 	nf=$(config_fields "$T/$g.config" | wc -l)
 	[ "$(config_fields "$T/$g.config" | sort -u | wc -l)" -eq "$nf" ] ||
 	    fail "$g config repeats a field: $(cat "$T/$g.config")"
-	# Four demo nodes, and the gatherer's own in the graph of a stat it
-	# has (its load monitor): a graph lists the nodes that have its stat.
-	nwant=4
-	[ "$g" = tally_load_avg ] && nwant=5
 	[ "$nf" -eq "$nwant" ] ||
 	    fail "$g config has $nf fields, want $nwant: $(cat "$T/$g.config")"
 	for i in 0 1 2 3; do

@@ -43,10 +43,18 @@ fetch_numeric() {
 	    '^-?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?$'
 }
 
+# config_two GRAPH: munin-run GRAPH config succeeds and lists two fields. A
+# graph lists the nodes that have its stat, and a node has the load
+# monitor's only after its first sample, a second after it starts.
+config_two() {
+	munin_run "$1" config >"$T/$1.config" 2>"$T/$1.config.err" ||
+	    return 1
+	[ "$(config_fields "$T/$1.config" | wc -l)" -ge 2 ]
+}
+
 for g in $GRAPHS; do
 	# config: a graph with one labelled field per node.
-	munin_run "$g" config >"$T/$g.config" 2>"$T/$g.config.err" ||
-	    fail "munin-run $g config failed: $(cat "$T/$g.config.err")"
+	wait_for "two fields in munin-run $g config" config_two "$g"
 	grep -q '^graph_title .' "$T/$g.config" ||
 	    fail "$g config has no graph_title: $(cat "$T/$g.config")"
 	config_fields "$T/$g.config" | sort >"$T/$g.fields"
