@@ -110,13 +110,37 @@ plugin_open_failed(tally_reader **rp, int rc, char *err, size_t errlen)
 	return rc;
 }
 
+/*
+ * The name of group gid, from /etc/group, into buf; else its number.  Read
+ * with fgetgrent, not getgrgid: the plugin may be linked statically
+ * (configure.ac), and a static getgrgid loads NSS modules that must match
+ * the C library it was built with.  The name only makes a message clearer.
+ */
+static void
+plugin_group_name(gid_t gid, char *buf, size_t len)
+{
+	struct group	*gr;
+	FILE		*f;
+
+	snprintf(buf, len, "%ld", (long)gid);
+	if ((f = fopen("/etc/group", "re")) == NULL)
+		return;
+	while ((gr = fgetgrent(f)) != NULL) {
+		if (gr->gr_gid == gid && gr->gr_name != NULL &&
+		    *gr->gr_name != '\0') {
+			snprintf(buf, len, "%s", gr->gr_name);
+			break;
+		}
+	}
+	fclose(f);
+}
+
 int
 plugin_open(tally_reader **rp, const char *path, char *err, size_t errlen)
 {
 	char		 lock[PATH_MAX], gname[64], q[TALLY_QUOTE_LEN];
 	char		 gq[TALLY_QUOTE_LEN];
 	struct stat	 sb;
-	struct group	*gr;
 	int		 rc;
 
 	*rp = NULL;
@@ -145,10 +169,7 @@ plugin_open(tally_reader **rp, const char *path, char *err, size_t errlen)
 		    "lock.mdb has mode %04o, and LMDB readers must write it: "
 		    "make it 0660", plugin_quote(q, path),
 		    (unsigned)(sb.st_mode & 07777));
-	if ((gr = getgrgid(sb.st_gid)) != NULL)
-		snprintf(gname, sizeof gname, "%s", gr->gr_name);
-	else
-		snprintf(gname, sizeof gname, "%ld", (long)sb.st_gid);
+	plugin_group_name(sb.st_gid, gname, sizeof gname);
 	return plugin_err(err, errlen, TALLY_ESYS, "statsfile %s: lock.mdb is "
 	    "not writable by uid %ld gid %ld, and LMDB readers must write "
 	    "it: set 'group %s' in this plugin's plugin-conf.d section",

@@ -658,6 +658,8 @@ rm_env(const char *dir)
 	unlink(path);
 	snprintf(path, sizeof path, "%s/lock.mdb", dir);
 	unlink(path);
+	snprintf(path, sizeof path, "%s/nodes.lock", dir);
+	unlink(path);
 	rmdir(dir);
 }
 

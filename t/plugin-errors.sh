@@ -297,4 +297,40 @@ else
 fi
 [ -z "$(ls -A "$RO")" ] || fail "files were created in the unwritable dir"
 
+# A reader must write lock.mdb: a plugin that cannot says what to change in
+# munin's terms, the lock's mode or the group its section must run as (by
+# its name in /etc/group; the plugin may be linked statically, and reads
+# that file itself).  Root ignores permissions: only when root.
+# nobody_run: the plugin, through its graph's link, as nobody.
+nobody_run() {
+	statsfile=$LK timeout -k 5 "$WAIT_TIMEOUT" setpriv --reuid=65534 \
+	    --regid=65534 --clear-groups "$T/plugins/tahoe_storage_allocated" \
+	    >"$T/out" 2>"$T/err" </dev/null
+	rc=$?
+}
+if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null 2>&1 &&
+    setpriv --reuid=65534 --regid=65534 --clear-groups "$PLUGIN" list \
+    >/dev/null 2>&1; then
+	LK=$T/locked
+	mkdir "$LK"
+	cp "$STATS/data.mdb" "$STATS/lock.mdb" "$LK/"
+	gid=$(awk -F: '$3 != 0 && $3 != 65534 && $1 != "" { print $3; exit }' /etc/group)
+	gname=$(awk -F: -v g="$gid" '$3 == g { print $1; exit }' /etc/group)
+	[ -n "$gid" ] && [ -n "$gname" ] || fail "no group in /etc/group to test with"
+	chmod 0755 "$LK"
+	chmod 0644 "$LK/data.mdb"
+	chgrp "$gid" "$LK/lock.mdb"
+	chmod 0660 "$LK/lock.mdb"
+	cksum <"$LK/data.mdb" >"$T/locked.sum"
+	nobody_run
+	check_tame "lock.mdb not writable by the plugin's user" 2 \
+	    "lock\.mdb is not writable by uid 65534 gid 65534.*set 'group $gname' in this plugin's plugin-conf\.d section"
+	chmod 0640 "$LK/lock.mdb"
+	nobody_run
+	check_tame "lock.mdb not group-writable" 2 \
+	    "lock\.mdb has mode 0640, and LMDB readers must write it: make it 0660"
+	cksum <"$LK/data.mdb" | cmp -s - "$T/locked.sum" ||
+	    fail "the plugin changed a data.mdb it could not lock"
+fi
+
 exit 0
