@@ -49,7 +49,6 @@
 
 #define PROG		"tally-demo-node"
 #define TICK_NS		10000000L	/* 10 ms between simulation steps */
-#define LAT_WINDOW	1000		/* get latencies kept for the stats */
 #define EXTRA_MAX	99999		/* demo.extra.NNNNN */
 #define DEFAULT_RATE	50.0
 #define RATE_MAX	1e6		/* operations per second */
@@ -67,21 +66,27 @@ static const char *const counter_names[C_NCOUNTERS] = {
 	"storage_server.bytes_freed",
 };
 
+/* The simulated operations' latencies: histograms, in this order. */
+enum { H_GET, H_ALLOCATE, H_NHISTS };
+static const char *const hist_names[H_NHISTS] = {
+	"storage_server.latencies.get",
+	"storage_server.latencies.allocate",
+};
+
 /*
  * The simulated server.  The main thread runs the operations; the producer
- * runs on the provider's thread and only reads the atomics and, under the
- * lock, the latency window.
+ * runs on the provider's thread and only reads the atomics.  Latencies go
+ * into histograms, whose percentiles libtally computes at each snapshot
+ * under the original system's names (storage_server.latencies.get.mean,
+ * ...99_9_percentile).
  */
 struct sim {
 	uint64_t	 rng;			/* main thread only */
 	int64_t		 pending;		/* main thread only */
 	_Atomic int64_t	 allocated;		/* bytes in open buckets */
 	_Atomic int64_t	 consumed;		/* bytes stored */
-	pthread_mutex_t	 lat_lock;
-	double		 lat[LAT_WINDOW];	/* ring of get latencies */
-	size_t		 nlat, lat_next;
-	double		 scratch[LAT_WINDOW];	/* producer's sort buffer */
 	tally_counter	*c[C_NCOUNTERS];	/* NULL: running without stats */
+	tally_histogram	*h[H_NHISTS];		/* NULL: the same */
 	tally_counter	**extra;
 	unsigned	 nextra;
 	double		 start_id;		/* demo.start_id, fixed at start */
@@ -246,17 +251,12 @@ bump(tally_counter *c, int64_t delta)
 		tally_counter_add(c, delta);
 }
 
-static void
-sim_latency(struct sim *s, double seconds)
+/* tally_histogram_observe ignores a NULL histogram: no stats, no cost. */
+static inline void
+sim_latency(struct sim *s, int which, double seconds)
 {
-	pthread_mutex_lock(&s->lat_lock);
-	s->lat[s->lat_next] = seconds;
-	s->lat_next = (s->lat_next + 1) % LAT_WINDOW;
-	if (s->nlat < LAT_WINDOW)
-		s->nlat++;
-	pthread_mutex_unlock(&s->lat_lock);
+	tally_histogram_observe(s->h[which], seconds);
 }
-
 /* One simulated client request. */
 static void
 sim_op(struct sim *s)
@@ -270,6 +270,7 @@ sim_op(struct sim *s)
 		size = 4096 + (int64_t)(sim_rand(s) % (1024 * 1024));
 		bump(s->c[C_ALLOCATE], 1);
 		bump(s->c[C_WRITEV], 1);
+		sim_latency(s, H_ALLOCATE, 0.002 + 0.001 * sim_unit(s));
 		s->pending += size;
 		atomic_store(&s->allocated, s->pending);
 	} else if (r < 55) {
@@ -277,7 +278,7 @@ sim_op(struct sim *s)
 		u = sim_unit(s);
 		bump(s->c[C_GET], 1);
 		bump(s->c[C_READV], 1);
-		sim_latency(s, 0.0005 + 0.02 * u * u * u * u);
+		sim_latency(s, H_GET, 0.0005 + 0.02 * u * u * u * u);
 	} else if (r < 80) {
 		bump(s->c[C_READV], 1);
 	} else if (r < 95) {
@@ -316,42 +317,17 @@ sim_tick(struct sim *s)
 		tally_counter_add(s->extra[i], 1);
 }
 
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
 /* The producer: the storage server's gauges, on the provider's thread. */
 static int
 sim_get_stats(void *ctx, tally_sink *sink)
 {
 	struct sim *s = ctx;
-	double	 mean = NAN, p999 = NAN, sum = 0;
-	size_t	 n, i;
 	int	 rc;
 
-	pthread_mutex_lock(&s->lat_lock);
-	n = s->nlat;
-	memcpy(s->scratch, s->lat, n * sizeof(s->lat[0]));
-	pthread_mutex_unlock(&s->lat_lock);
-	if (n > 0) {
-		for (i = 0; i < n; i++)
-			sum += s->scratch[i];
-		mean = sum / (double)n;
-		qsort(s->scratch, n, sizeof(s->scratch[0]), cmp_double);
-		p999 = s->scratch[(n * 999 + 999) / 1000 - 1];
-	}
 	if ((rc = tally_sink_put(sink, "storage_server.allocated",
 	    (double)atomic_load(&s->allocated))) != 0 ||
 	    (rc = tally_sink_put(sink, "storage_server.consumed",
 	    (double)atomic_load(&s->consumed))) != 0 ||
-	    (rc = tally_sink_put(sink, "storage_server.latencies.get.mean",
-	    mean)) != 0 ||
-	    (rc = tally_sink_put(sink,
-	    "storage_server.latencies.get.99_9_percentile", p999)) != 0 ||
 	    (rc = tally_sink_put(sink, "demo.start_id", s->start_id)) != 0)
 		return rc;
 	return 0;
@@ -478,7 +454,6 @@ main(int argc, char *argv[])
 		report(TALLY_ENOMEM, NULL);
 		return 1;
 	}
-	pthread_mutex_init(&s->lat_lock, NULL);
 	s->start_id = start_id_new();
 
 	if (nodedir != NULL)
@@ -504,6 +479,14 @@ main(int argc, char *argv[])
 			    counter_names[i])) == NULL) {
 				fprintf(stderr, PROG ": counter %s: %s\n",
 				    counter_names[i],
+				    tally_strerror(TALLY_ENOMEM));
+				goto out;
+			}
+		for (i = 0; i < H_NHISTS; i++)
+			if ((s->h[i] = tally_histogram_get(p,
+			    hist_names[i])) == NULL) {
+				fprintf(stderr, PROG ": histogram %s: %s\n",
+				    hist_names[i],
 				    tally_strerror(TALLY_ENOMEM));
 				goto out;
 			}
@@ -571,7 +554,6 @@ out:
 		tally_unregister_producer(p, &prod);
 	tally_provider_free(p);
 	free(s->extra);
-	pthread_mutex_destroy(&s->lat_lock);
 	free(s);
 	return status;
 }

@@ -92,6 +92,7 @@ const char *tally_quote(char *buf, size_t size, const void *s, size_t len);
 typedef struct tally_provider tally_provider;
 typedef struct tally_counter  tally_counter;
 typedef struct tally_sink     tally_sink;
+typedef struct tally_histogram tally_histogram;
 struct ev_loop;
 
 /** A producer: an object asked for its current stats at each flush (the
@@ -267,6 +268,43 @@ void tally_counter_add(tally_counter *c, int64_t delta);
 /** Return the counter's current value (all threads, plus what was resumed
  *  from the slot).  Slower than add: it visits every thread. */
 int64_t tally_counter_value(tally_counter *c);
+/** @} */
+
+/** @defgroup histograms Histograms: latency distributions
+ *  A histogram counts observations, in seconds, into buckets of a fixed
+ *  relative width: those of Prometheus's native histograms at schema 3,
+ *  eight a power of two, bucket i holding 2^((i-1)/8) < x <= 2^(i/8).
+ *  Buckets run from 2^-30 s (under a nanosecond; smaller values, 0
+ *  included, count there) to 2^14 s (four and a half hours; larger values
+ *  count there).  A percentile reads the geometric middle of its bucket:
+ *  within 4.43% (2^(1/16) - 1) of the exact percentile of the same
+ *  samples, for values in that range.
+ *
+ *  Each snapshot carries, for a histogram H, the cumulative counters
+ *  H.count, H.sum_ns (the sum in nanoseconds) and H.bucket.<i> (each
+ *  bucket counted so far), which resume across restarts as counters do,
+ *  and, over the interval since the previous snapshot to the same place
+ *  (the statsfile, the gatherer), the stats H.mean and H.01_0_percentile,
+ *  H.10_0_percentile, H.50_0_percentile, H.90_0_percentile,
+ *  H.95_0_percentile, H.99_0_percentile and H.99_9_percentile: nan (unknown)
+ *  for an interval without observation.  Those names are H's: a counter or
+ *  stat of the same name is overwritten.  tally(5) has the layout.
+ *  Thread-safe from any thread, as counters are. @{ */
+
+/** Return the handle of histogram @p name, creating it on first use, or
+ *  NULL for a NULL provider, an invalid name or one longer than 239
+ *  characters (its parts must be valid names), when out of memory, or when
+ *  the process holds too many counters (a histogram takes 354 of the
+ *  1,048,576 cells).  The handle belongs to @p p and lives until
+ *  tally_provider_free().  Creating one takes a lock: keep the handle. */
+tally_histogram *tally_histogram_get(tally_provider *p, const char *name);
+
+/** Count one observation of @p seconds.  The hot path: two thread-local
+ *  adds, no lock, no atomic read-modify-write and no call into the
+ *  allocator after this thread's first observation in a block of 1,024
+ *  cells.  A negative, NaN or infinite value is not counted: it adds to
+ *  the counter H.refused instead.  A NULL @p h is ignored. */
+void tally_histogram_observe(tally_histogram *h, double seconds);
 /** @} */
 
 /** @defgroup producers Producers and the sink @{ */

@@ -38,18 +38,7 @@
 #include <string.h>
 
 #include "tally-int.h"
-
-#define CELL_SHIFT	10
-#define CELL_CHUNK	(1U << CELL_SHIFT)	/* 8 KiB of cells */
-#define CELL_MASK	(CELL_CHUNK - 1)
-#define CELL_NCHUNKS	1024			/* 1M counters a process */
-#define CELL_MAX	(CELL_CHUNK * CELL_NCHUNKS)
-
-struct shard {
-	int64_t		*chunk[CELL_NCHUNKS];
-	struct shard	*next;
-	struct shard	**prevp;
-};
+#include "counter-int.h"
 
 struct tally_counter {
 	uint64_t	 hash;
@@ -66,6 +55,7 @@ struct ctable {
 
 struct counter_set {
 	pthread_mutex_t	  lock;		/* serialises creation */
+	unsigned long	  resumes;	/* atomic: counter_set_resume calls */
 	struct ctable	 *tab;		/* read with acquire, no lock */
 	size_t		  n;		/* published with release */
 	tally_counter	**all[CELL_NCHUNKS];
@@ -97,8 +87,7 @@ counter_base_add(int64_t *base, int64_t v)
 }
 
 /* initial-exec: no __tls_get_addr call on the hot path. */
-static __thread struct shard *counter_tls
-    __attribute__((tls_model("initial-exec")));
+__thread struct shard *counter_tls __attribute__((tls_model("initial-exec")));
 
 /* A thread exits: fold its cells into the bases so nothing is lost. */
 static void
@@ -172,12 +161,12 @@ counter_shard_new(void)
 	return s;
 }
 
-/* A thread's first add to a counter's chunk: allocate its cells. */
-static void __attribute__((noinline))
-counter_add_slow(tally_counter *c, int64_t delta)
+/* A thread's first add to a slot's chunk: allocate its cells. */
+void __attribute__((noinline))
+counter_cell_add_slow(uint32_t slot, int64_t delta)
 {
 	struct shard	*s = counter_tls;
-	uint32_t	 ci = c->slot >> CELL_SHIFT;
+	uint32_t	 ci = slot >> CELL_SHIFT;
 	int64_t		*ch;
 
 	if (s == NULL && (s = counter_shard_new()) == NULL)
@@ -188,13 +177,13 @@ counter_add_slow(tally_counter *c, int64_t delta)
 		__atomic_store_n(&s->chunk[ci], ch, __ATOMIC_RELEASE);
 	}
 	/* The chunk is published: a flush may be reading this cell. */
-	__atomic_store_n(&ch[c->slot & CELL_MASK], counter_wrap_add(
-	    __atomic_load_n(&ch[c->slot & CELL_MASK], __ATOMIC_RELAXED), delta),
+	__atomic_store_n(&ch[slot & CELL_MASK], counter_wrap_add(
+	    __atomic_load_n(&ch[slot & CELL_MASK], __ATOMIC_RELAXED), delta),
 	    __ATOMIC_RELAXED);
 	return;
 fallback:
 	/* Out of memory: count on the shared base rather than lose it. */
-	counter_base_add(&counter_base[ci][c->slot & CELL_MASK], delta);
+	counter_base_add(&counter_base[ci][slot & CELL_MASK], delta);
 }
 
 void
@@ -211,7 +200,7 @@ tally_counter_add(tally_counter *c, int64_t delta)
 		    __ATOMIC_RELAXED), delta), __ATOMIC_RELAXED);
 		return;
 	}
-	counter_add_slow(c, delta);
+	counter_cell_add_slow(c->slot, delta);
 }
 
 /* The caller holds counter_lock. */
@@ -291,6 +280,83 @@ counter_slot_release(uint32_t slot)
 		counter_freecap = ncap;
 	}
 	counter_freeslots[counter_nfree++] = slot;
+}
+
+int
+counter_range_alloc(uint32_t n, uint32_t *slot)
+{
+	uint32_t	 ci, end;
+	int		 rc = 0;
+
+	if (n == 0 || n > CELL_CHUNK)
+		return TALLY_EINVAL;
+	pthread_once(&counter_once, counter_init);
+	pthread_mutex_lock(&counter_lock);
+	/* Past the end of this chunk: its rest goes to single counters. */
+	if ((counter_nslots & CELL_MASK) + n > CELL_CHUNK) {
+		end = (counter_nslots | CELL_MASK) + 1;
+		ci = counter_nslots >> CELL_SHIFT;
+		if (end > CELL_MAX) {
+			rc = TALLY_ELIMIT;
+			goto out;
+		}
+		if (counter_base[ci] == NULL &&
+		    (counter_base[ci] = calloc(CELL_CHUNK,
+		    sizeof(int64_t))) == NULL) {
+			rc = TALLY_ENOMEM;
+			goto out;
+		}
+		while (counter_nslots < end)
+			counter_slot_release(counter_nslots++);
+	}
+	if (counter_nslots + n > CELL_MAX) {
+		rc = TALLY_ELIMIT;
+		goto out;
+	}
+	ci = counter_nslots >> CELL_SHIFT;
+	if (counter_base[ci] == NULL &&
+	    (counter_base[ci] = calloc(CELL_CHUNK, sizeof(int64_t))) == NULL) {
+		rc = TALLY_ENOMEM;
+		goto out;
+	}
+	*slot = counter_nslots;
+	counter_nslots += n;
+out:
+	pthread_mutex_unlock(&counter_lock);
+	return rc;
+}
+
+void
+counter_range_release(uint32_t slot, uint32_t n)
+{
+	uint32_t	 i;
+
+	pthread_mutex_lock(&counter_lock);
+	for (i = 0; i < n; i++)
+		counter_slot_release(slot + i);
+	pthread_mutex_unlock(&counter_lock);
+}
+
+void
+counter_range_sum(uint32_t slot, uint32_t n, int64_t *out)
+{
+	struct shard	*s;
+	uint32_t	 ci = slot >> CELL_SHIFT, j = slot & CELL_MASK, i;
+	int64_t		*ch;
+
+	pthread_mutex_lock(&counter_lock);
+	for (i = 0; i < n; i++)
+		out[i] = __atomic_load_n(&counter_base[ci][j + i],
+		    __ATOMIC_RELAXED);
+	for (s = counter_shards; s != NULL; s = s->next) {
+		ch = __atomic_load_n(&s->chunk[ci], __ATOMIC_ACQUIRE);
+		if (ch == NULL)
+			continue;
+		for (i = 0; i < n; i++)
+			out[i] = counter_wrap_add(out[i],
+			    __atomic_load_n(&ch[j + i], __ATOMIC_RELAXED));
+	}
+	pthread_mutex_unlock(&counter_lock);
 }
 
 /* A fast hash of short strings, eight bytes at a time. */
@@ -496,7 +562,30 @@ counter_set_resume(struct counter_set *cs, const char *name, size_t len,
 		return err;
 	counter_base_add(&counter_base[c->slot >> CELL_SHIFT]
 	    [c->slot & CELL_MASK], v);
+	__atomic_fetch_add(&cs->resumes, 1, __ATOMIC_RELEASE);
 	return 0;
+}
+
+unsigned long
+counter_set_resumes(struct counter_set *cs)
+{
+	return __atomic_load_n(&cs->resumes, __ATOMIC_ACQUIRE);
+}
+
+int
+counter_set_peek(struct counter_set *cs, const char *name, size_t len,
+    int64_t *v)
+{
+	tally_counter	*c;
+
+	c = counter_find(__atomic_load_n(&cs->tab, __ATOMIC_ACQUIRE), name,
+	    len, counter_hash(name, len));
+	if (c == NULL)
+		return 0;
+	pthread_mutex_lock(&counter_lock);
+	*v = counter_sum(c->slot);
+	pthread_mutex_unlock(&counter_lock);
+	return 1;
 }
 
 int

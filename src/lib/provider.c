@@ -43,6 +43,7 @@ struct tally_provider {
 	struct log_hook		 log;
 
 	struct counter_set	*counters;
+	struct histogram_set	*hists;		/* cells of the counters' */
 	struct monitor		*mon;
 	struct furl		 furl;		/* remote mode, if has_furl */
 	int			 has_furl;
@@ -207,6 +208,7 @@ tally_provider_new(tally_provider **pp, const tally_options *opt)
 	    (opt->statsfile != NULL && *opt->statsfile != '\0' &&
 	    (p->statsfile = strdup(opt->statsfile)) == NULL) ||
 	    counter_set_new(&p->counters) != 0 ||
+	    histogram_set_new(&p->hists, p->counters) != 0 ||
 	    producer_set_new(&p->prods, &p->log) != 0 ||
 	    (!(p->flags & TALLY_F_NO_MONITORS) && provider_monitors_new(p) !=
 	    0) ||
@@ -317,6 +319,16 @@ tally_count(tally_provider *p, const char *name, int64_t delta)
 	return 0;
 }
 
+tally_histogram *
+tally_histogram_get(tally_provider *p, const char *name)
+{
+	int	 err;
+
+	if (p == NULL || name == NULL)
+		return NULL;
+	return histogram_set_get(p->hists, name, &err);
+}
+
 tally_counter *
 tally_counter_get(tally_provider *p, const char *name)
 {
@@ -329,20 +341,30 @@ tally_counter_get(tally_provider *p, const char *name)
 
 /*
  * Build a snapshot: counters, then producers in the order they came (the
- * built-in monitors first).  On the provider's loop only, for a flush or
- * a gatherer's poll (remote mode's snapshot hook).
+ * built-in monitors first), then histograms, whose parts win over a
+ * resumed counter's or a producer's of the same name.  On the provider's
+ * loop only, for a flush or a gatherer's poll (dest: whose interval the
+ * histograms' stats cover).
  */
 static int
-provider_snapshot(void *arg, struct snapshot *snap)
+provider_snapshot_to(tally_provider *p, int dest, struct snapshot *snap)
 {
-	tally_provider	*p = arg;
 	int		 rc;
 
 	if ((rc = counter_set_collect(p->counters, snap)) != 0)
 		return rc;
 	producer_set_run(p->prods, snap);
-		snapshot_finish(snap);
+	if ((rc = histogram_set_collect(p->hists, dest, snap)) != 0)
+		return rc;
+	snapshot_finish(snap);
 	return 0;
+}
+
+/* Remote mode's snapshot hook: a gatherer's poll. */
+static int
+provider_snapshot(void *arg, struct snapshot *snap)
+{
+	return provider_snapshot_to(arg, HISTOGRAM_REMOTE, snap);
 }
 
 /*
@@ -380,7 +402,7 @@ provider_flush_now(tally_provider *p, char *err, size_t errlen)
 		return TALLY_ESTATE;
 	}
 	snapshot_reset(&p->snap);
-	if ((rc = provider_snapshot(p, &p->snap)) != 0) {
+	if ((rc = provider_snapshot_to(p, HISTOGRAM_LOCAL, &p->snap)) != 0) {
 		snprintf(err, errlen, "flush: %s", tally_strerror(rc));
 		return rc;
 	}
@@ -745,6 +767,7 @@ tally_provider_free(tally_provider *p)
 		return;
 	if (p->state != PROVIDER_IDLE)
 		tally_provider_stop(p);
+	histogram_set_free(p->hists);
 	counter_set_free(p->counters);
 	monitor_free(p->mon);
 	remote_free(p->remote);

@@ -349,6 +349,41 @@ int	 counter_set_resume(struct counter_set *, const char *, size_t,
 /* Append every counter's current value to a snapshot. */
 int	 counter_set_collect(struct counter_set *, struct snapshot *);
 size_t	 counter_set_count(struct counter_set *);
+/* The value of counter (name, len) if the set has one: 1, else 0. */
+int	 counter_set_peek(struct counter_set *, const char *, size_t,
+	     int64_t *);
+/* How many counter_set_resume calls the set has taken. */
+unsigned long counter_set_resumes(struct counter_set *);
+
+/*
+ * histogram.c: a provider's histograms (tally_histogram, tally.h); their
+ * parts in a snapshot are ordinary counters and stats (tally(5)).  Buckets
+ * as Prometheus's schema 3: bucket i holds 2^((i-1)/8) < x <= 2^(i/8).
+ */
+#define HISTOGRAM_IMIN		(-240)	/* 2^-30 s, and everything below */
+#define HISTOGRAM_IMAX		112	/* 2^14 s, and everything above */
+#define HISTOGRAM_NB		(HISTOGRAM_IMAX - HISTOGRAM_IMIN + 1)
+/* A name leaves room for its longest part, ".01_0_percentile". */
+#define HISTOGRAM_NAME_MAX	(TALLY_STAT_NAME_MAX - 16)
+/* The destinations whose intervals are kept apart: flush and poll. */
+#define HISTOGRAM_LOCAL		0
+#define HISTOGRAM_REMOTE	1
+#define HISTOGRAM_NDEST		2
+/* The bucket of an observation x >= 0 (not NaN). */
+int	 histogram_index(double);
+/* The value a percentile in bucket i reads: its geometric middle. */
+double	 histogram_value(int);
+struct histogram_set;
+int	 histogram_set_new(struct histogram_set **, struct counter_set *);
+void	 histogram_set_free(struct histogram_set *);
+/* Look up or create; NULL with *err set (TALLY_EINVAL, _ENOMEM, _ELIMIT). */
+tally_histogram *histogram_set_get(struct histogram_set *, const char *,
+	     int *);
+/*
+ * Append every histogram's parts to snap: the cumulative counters, and
+ * the stats of the interval since dest's previous collect.
+ */
+int	 histogram_set_collect(struct histogram_set *, int, struct snapshot *);
 
 /*
  * log.c: the one way libtally logs.  A log_hook is a host's
