@@ -7,6 +7,8 @@
  * Usage (munin runs it; operators mostly see the links):
  *	tally_<graph> [config]	config, or fetch without an argument
  *	tally_all [config]	every graph with data, as a multigraph plugin
+ *	tally_hist_<H>_<stat> [config]
+ *				histogram H's mean or a percentile (hist.c)
  *	tally_ autoconf		"yes" or "no (reason)"; always exits 0
  *	tally_ suggest		the graphs some node has data for, or "all"
  *				when munin-node announces multigraph
@@ -209,6 +211,7 @@ main(int argc, char **argv)
 {
 	const struct plugin_graph	*g = NULL;
 	struct plugin_table		 table;
+	struct plugin_hist		 hist;
 	enum command			 cmd;
 	const char			*argv0 = argc > 0 ? argv[0] : NULL;
 	const char			*statsfile = getenv("statsfile");
@@ -250,10 +253,22 @@ main(int argc, char **argv)
 		plugin_table_free(&table);
 		return fflush(stdout) == 0 ? 0 : EXIT_STORE;
 	}
+	/*
+	 * A name the table lacks may be a histogram's graph, spelled in the
+	 * name itself: no table and no walk of the statsfile tell which.
+	 */
 	if (cmd != CMD_SUGGEST && !multi &&
 	    (g = plugin_graph_find(&table, argv0)) == NULL) {
-		plugin_table_free(&table);
-		return unknown_graph(argv0);
+		if ((rc = plugin_hist_find(argv0, &hist, err,
+		    sizeof err)) == 1)
+			g = &hist.g;
+		else {
+			plugin_table_free(&table);
+			if (rc == 0)
+				return unknown_graph(argv0);
+			msg("%s", err);
+			return EXIT_USAGE;
+		}
 	}
 
 	if (statsfile == NULL || *statsfile == '\0') {
