@@ -174,6 +174,30 @@ unknown_graph(const char *argv0)
 	return EXIT_USAGE;
 }
 
+/*
+ * The graph argv0 names: the table's, or else a histogram's, spelled in
+ * the name itself (no table and no walk of the statsfile tell which).
+ * NULL, said on stderr, for none.
+ */
+static const struct plugin_graph *
+find_graph(const struct plugin_table *t, const char *argv0,
+    struct plugin_hist *hist)
+{
+	const struct plugin_graph	*g;
+	char				 err[TALLY_ERRMSG_LEN];
+	int				 rc;
+
+	if ((g = plugin_graph_find(t, argv0)) != NULL)
+		return g;
+	if ((rc = plugin_hist_find(argv0, hist, err, sizeof err)) == 1)
+		return &hist->g;
+	if (rc == 0)
+		unknown_graph(argv0);
+	else
+		msg("%s", err);
+	return NULL;
+}
+
 /* munin-node sets its capabilities to 1 in the plugin's environment. */
 static int
 env_flag(const char *name)
@@ -253,22 +277,10 @@ main(int argc, char **argv)
 		plugin_table_free(&table);
 		return fflush(stdout) == 0 ? 0 : EXIT_STORE;
 	}
-	/*
-	 * A name the table lacks may be a histogram's graph, spelled in the
-	 * name itself: no table and no walk of the statsfile tell which.
-	 */
 	if (cmd != CMD_SUGGEST && !multi &&
-	    (g = plugin_graph_find(&table, argv0)) == NULL) {
-		if ((rc = plugin_hist_find(argv0, &hist, err,
-		    sizeof err)) == 1)
-			g = &hist.g;
-		else {
-			plugin_table_free(&table);
-			if (rc == 0)
-				return unknown_graph(argv0);
-			msg("%s", err);
-			return EXIT_USAGE;
-		}
+	    (g = find_graph(&table, argv0, &hist)) == NULL) {
+		plugin_table_free(&table);
+		return EXIT_USAGE;
 	}
 
 	if (statsfile == NULL || *statsfile == '\0') {
