@@ -4,7 +4,9 @@
  * graph.c holds the compiled-in table of graphs and reads the operator's
  * (env.graphs); plugin.c looks a graph up by plugin name, opens the
  * statsfile and answers autoconf and list; fields.c derives the field
- * names; run.c writes munin's config, fetch, multigraph and suggest
+ * names; hist.c makes histograms' graphs from a link's name and finds
+ * which histograms nodes have; run.c writes munin's config, fetch,
+ * multigraph and suggest
  * output to a stream.  Only tally_.c (the main) touches argv, the
  * environment, stdout and exit codes.  The plugin reads the statsfile
  * through libtally's public interface only (tally.h, tally_reader_*).
