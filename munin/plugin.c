@@ -182,6 +182,7 @@ plugin_autoconf(const char *argv0, const char *path, const char *graphs,
     FILE *out)
 {
 	struct plugin_table	 t;
+	struct plugin_hist	 hg;
 	tally_reader		*r;
 	const char		*base = plugin_basename(argv0);
 	char			 err[TALLY_ERRMSG_LEN], q[TALLY_QUOTE_LEN];
@@ -196,10 +197,13 @@ plugin_autoconf(const char *argv0, const char *path, const char *graphs,
 		 */
 		if (*base != '\0' && strcmp(base, PLUGIN_PREFIX) != 0 &&
 		    !plugin_is_multigraph(argv0) &&
-		    plugin_graph_find(&t, argv0) == NULL)
+		    plugin_graph_find(&t, argv0) == NULL &&
+		    (rc = plugin_hist_find(argv0, &hg, err, sizeof err)) == 0)
 			rc = plugin_err(err, sizeof err, TALLY_EINVAL, "no graph "
 			    "named '%s'; '%s list' prints the valid names",
 			    plugin_quote(q, base), PLUGIN_PREFIX);
+		if (rc == 1)
+			rc = 0;		/* a histogram's graph */
 		plugin_table_free(&t);
 	}
 	if (rc == 0)

@@ -4,7 +4,9 @@
  * graph.c holds the compiled-in table of graphs and reads the operator's
  * (env.graphs); plugin.c looks a graph up by plugin name, opens the
  * statsfile and answers autoconf and list; fields.c derives the field
- * names; run.c writes munin's config, fetch, multigraph and suggest
+ * names; hist.c makes histograms' graphs from a link's name and finds
+ * which histograms nodes have; run.c writes munin's config, fetch,
+ * multigraph and suggest
  * output to a stream.  Only tally_.c (the main) touches argv, the
  * environment, stdout and exit codes.  The plugin reads the statsfile
  * through libtally's public interface only (tally.h, tally_reader_*).
@@ -197,6 +199,63 @@ void	 plugin_names_free(struct plugin_names *);
  * "_2", "_3", ... and add it.  Returns 0 or TALLY_ENOMEM.
  */
 int	 plugin_names_add(struct plugin_names *, char *);
+
+/* hist.c */
+/*
+ * The histogram graphs: tally_hist_<spelling of H>_<stat>, one per
+ * histogram H and stat of it (mean, p01_0, p10_0, p50_0, p90_0, p95_0,
+ * p99_0, p99_9), H spelled reversibly in [A-Za-z0-9_] (hist.c says how).
+ */
+#define PLUGIN_HIST		"hist_"		/* their keys' start */
+#define PLUGIN_HIST_CATEGORY	"latency"
+#define PLUGIN_HIST_NSTATS	8
+/* A histogram name leaves room for ".99_9_percentile" (tally(5)). */
+#define PLUGIN_HIST_MAX		(TALLY_STAT_NAME_MAX - 16)
+/* A link's name is a file name: at most NAME_MAX bytes. */
+#define PLUGIN_LINK_MAX		255
+
+/* A histogram graph: a plugin_graph and the strings it points to. */
+struct plugin_hist {
+	struct plugin_graph	 g;
+	char			 key[PLUGIN_LINK_MAX + 1];
+	char			 statid[TALLY_STAT_NAME_MAX + 1];
+	char			 title[PLUGIN_HIST_MAX + 64];
+	char			 info[PLUGIN_HIST_MAX + 256];
+};
+
+/*
+ * Spell histogram name h for a link into out (size bytes): its length,
+ * or 0 if it does not fit.
+ */
+size_t	 plugin_hist_spell(const char *, char *, size_t);
+/*
+ * Make hg the graph of histogram h's stat p (0 the mean, then the
+ * percentiles in increasing order).  0, TALLY_EINVAL (h.<stat> is no
+ * valid stat name) or TALLY_ELIMIT (its link would be longer than
+ * PLUGIN_LINK_MAX bytes).
+ */
+int	 plugin_hist_graph(struct plugin_hist *, const char *, size_t);
+/*
+ * The histogram graph that plugin name argv0 selects, into hg: 1; 0 when
+ * argv0 does not start with tally_hist_; TALLY_EINVAL, with why in err,
+ * for a name that does but names no histogram's stat.
+ */
+int	 plugin_hist_find(const char *, struct plugin_hist *, char *, size_t);
+
+/* The histograms found in some nodes, sorted, each once. */
+struct plugin_hists {
+	char		**h;
+	size_t		 n, cap;
+};
+void	 plugin_hists_init(struct plugin_hists *);
+void	 plugin_hists_free(struct plugin_hists *);
+/*
+ * Add the histograms of node id (each H whose counters H.count and
+ * H.sum_ns it has) to hs: a walk of the node's counters.  0, TALLY_ENOMEM,
+ * or the reader's failure (tally_reader_errmsg).
+ */
+int	 plugin_hists_node(struct plugin_hists *, tally_reader *,
+	     const char *);
 
 /* run.c */
 /*

@@ -625,25 +625,86 @@ plugin_fetch(const char *statsfile, const struct plugin_graph *g, time_t now,
 	return rc != 0 ? rc : plugin_output_err(out, err, errlen);
 }
 
+/*
+ * The histograms some node of the run has (hist.c), into hs: a walk of
+ * each node's counters, which only tally_all and suggest pay for.  0, or
+ * a TALLY_E* code said in the run's err.
+ */
+static int
+plugin_run_hists(struct plugin_run *run, struct plugin_hists *hs)
+{
+	size_t	 i;
+	int	 rc;
+
+	for (i = 0; i < run->n; i++) {
+		rc = plugin_hists_node(hs, run->r, run->nodes[i].id);
+		if (rc == TALLY_ENOMEM)
+			return plugin_err(run->err, run->errlen, rc,
+			    "out of memory");
+		if (rc != 0)
+			return plugin_err(run->err, run->errlen, rc, "%s",
+			    tally_reader_errmsg(run->r));
+	}
+	return 0;
+}
+
+/*
+ * The graph of histogram h's stat p in a run over t, into hg: 1, or 0
+ * when it has none: a name too long for a link (said once, at p 0), or
+ * one that a graph of t has (the link draws that graph).
+ */
+static int
+plugin_run_hist(struct plugin_run *run, const struct plugin_table *t,
+    const char *h, size_t p, struct plugin_hist *hg)
+{
+	char	 link[PLUGIN_LINK_MAX + 8];
+	int	 rc;
+
+	if ((rc = plugin_hist_graph(hg, h, p)) != 0) {
+		if (rc == TALLY_ELIMIT && p == 0)
+			plugin_warn(run->errf, "statsfile %s: leaving out "
+			    "histogram %s: its graphs' names would be longer "
+			    "than %d bytes", run->qpath, h, PLUGIN_LINK_MAX);
+		return 0;
+	}
+	snprintf(link, sizeof link, "%s%s", PLUGIN_PREFIX, hg->key);
+	return plugin_graph_find(t, link) == NULL;
+}
+
 int
 plugin_multigraph(const char *statsfile, const struct plugin_table *t, int flags,
     time_t now, FILE *out, FILE *errf, char *err, size_t errlen)
 {
 	const struct plugin_graph	*g;
 	struct plugin_run		*run;
-	size_t				 k;
+	struct plugin_hists		 hs;
+	struct plugin_hist		 hg;
+	size_t				 k, p, ng = t->n;
 	int				 rc, any = 0;
 
 	if ((rc = plugin_run_begin(statsfile, &run, 1, now, out, errf, err,
 	    errlen)) != 0)
 		return rc;
+	plugin_hists_init(&hs);
+	if ((rc = plugin_run_hists(run, &hs)) != 0)
+		goto done;
 	/*
 	 * Graph after graph, each a walk of its stat: its config, then its
 	 * values again for a dirty config.  Nothing is kept from one graph
 	 * to the next, so a run over 10,000 nodes holds the nodes only.
+	 * The table's graphs come first, then the histograms', by name and
+	 * stat.
 	 */
-	for (k = 0; k < t->n && rc >= 0; k++) {
-		g = &t->graphs[k];
+	for (k = 0; k < ng + hs.n * PLUGIN_HIST_NSTATS && rc >= 0; k++) {
+		if (k < ng)
+			g = &t->graphs[k];
+		else {
+			p = (k - ng) % PLUGIN_HIST_NSTATS;
+			if (!plugin_run_hist(run, t, hs.h[(k - ng) /
+			    PLUGIN_HIST_NSTATS], p, &hg))
+				continue;
+			g = &hg.g;
+		}
 		rc = plugin_run_section(run, g, flags & PLUGIN_CONFIG, 1);
 		if (rc == 1 && (flags & PLUGIN_CONFIG) &&
 		    (flags & PLUGIN_DIRTY))
@@ -658,6 +719,8 @@ plugin_multigraph(const char *statsfile, const struct plugin_table *t, int flags
 	 */
 	if (rc >= 0 && !any && t->n > 0)
 		plugin_emit_section(run, &t->graphs[0], flags & PLUGIN_CONFIG);
+done:
+	plugin_hists_free(&hs);
 	plugin_run_end(run);
 	return rc < 0 ? rc : plugin_output_err(out, err, errlen);
 }
@@ -666,15 +729,29 @@ int
 plugin_suggest(const char *statsfile, const struct plugin_table *t, int flags,
     FILE *out, FILE *errf, char *err, size_t errlen)
 {
-	struct plugin_run	*run;
-	size_t			 k;
-	int			 rc;
+	const struct plugin_graph	*g;
+	struct plugin_run		*run;
+	struct plugin_hists		 hs;
+	struct plugin_hist		 hg;
+	size_t				 k, ng = t->n;
+	int				 rc;
 
-	if ((rc = plugin_run_begin(statsfile, &run, 0, 0, out, errf, err,
+	/* Every node, for the histograms: their counters say which. */
+	if ((rc = plugin_run_begin(statsfile, &run, 1, 0, out, errf, err,
 	    errlen)) != 0)
 		return rc;
-	for (k = 0; k < t->n; k++) {
-		if ((rc = plugin_run_present(run, &t->graphs[k])) <= 0) {
+	plugin_hists_init(&hs);
+	if ((rc = plugin_run_hists(run, &hs)) != 0)
+		goto done;
+	for (k = 0; k < ng + hs.n * PLUGIN_HIST_NSTATS; k++) {
+		if (k < ng)
+			g = &t->graphs[k];
+		else if (plugin_run_hist(run, t, hs.h[(k - ng) /
+		    PLUGIN_HIST_NSTATS], (k - ng) % PLUGIN_HIST_NSTATS, &hg))
+			g = &hg.g;
+		else
+			continue;
+		if ((rc = plugin_run_present(run, g)) <= 0) {
 			if (rc < 0)
 				break;
 			continue;
@@ -684,8 +761,10 @@ plugin_suggest(const char *statsfile, const struct plugin_table *t, int flags,
 			fputs(PLUGIN_ALL "\n", out);
 			break;
 		}
-		fprintf(out, "%s\n", t->graphs[k].key);
+		fprintf(out, "%s\n", g->key);
 	}
+done:
+	plugin_hists_free(&hs);
 	plugin_run_end(run);
 	return rc != 0 ? rc : plugin_output_err(out, err, errlen);
 }

@@ -7,6 +7,8 @@
  * Usage (munin runs it; operators mostly see the links):
  *	tally_<graph> [config]	config, or fetch without an argument
  *	tally_all [config]	every graph with data, as a multigraph plugin
+ *	tally_hist_<H>_<stat> [config]
+ *				histogram H's mean or a percentile (hist.c)
  *	tally_ autoconf		"yes" or "no (reason)"; always exits 0
  *	tally_ suggest		the graphs some node has data for, or "all"
  *				when munin-node announces multigraph
@@ -172,6 +174,30 @@ unknown_graph(const char *argv0)
 	return EXIT_USAGE;
 }
 
+/*
+ * The graph argv0 names: the table's, or else a histogram's, spelled in
+ * the name itself (no table and no walk of the statsfile tell which).
+ * NULL, said on stderr, for none.
+ */
+static const struct plugin_graph *
+find_graph(const struct plugin_table *t, const char *argv0,
+    struct plugin_hist *hist)
+{
+	const struct plugin_graph	*g;
+	char				 err[TALLY_ERRMSG_LEN];
+	int				 rc;
+
+	if ((g = plugin_graph_find(t, argv0)) != NULL)
+		return g;
+	if ((rc = plugin_hist_find(argv0, hist, err, sizeof err)) == 1)
+		return &hist->g;
+	if (rc == 0)
+		unknown_graph(argv0);
+	else
+		msg("%s", err);
+	return NULL;
+}
+
 /* munin-node sets its capabilities to 1 in the plugin's environment. */
 static int
 env_flag(const char *name)
@@ -209,6 +235,7 @@ main(int argc, char **argv)
 {
 	const struct plugin_graph	*g = NULL;
 	struct plugin_table		 table;
+	struct plugin_hist		 hist;
 	enum command			 cmd;
 	const char			*argv0 = argc > 0 ? argv[0] : NULL;
 	const char			*statsfile = getenv("statsfile");
@@ -251,9 +278,9 @@ main(int argc, char **argv)
 		return fflush(stdout) == 0 ? 0 : EXIT_STORE;
 	}
 	if (cmd != CMD_SUGGEST && !multi &&
-	    (g = plugin_graph_find(&table, argv0)) == NULL) {
+	    (g = find_graph(&table, argv0, &hist)) == NULL) {
 		plugin_table_free(&table);
-		return unknown_graph(argv0);
+		return EXIT_USAGE;
 	}
 
 	if (statsfile == NULL || *statsfile == '\0') {
