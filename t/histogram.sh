@@ -11,6 +11,8 @@
 #    index or one out of range, a negative bucket, buckets that disagree
 #    with H.count): their parts export as counters, with a warning naming
 #    the histogram, the output still passes promtool, no crash;
+#  - two histograms that make one family, and names of a histogram's
+#    samples, are skipped with a warning;
 #  - show: one line per histogram, the other metrics unchanged; show
 #    --json: a "histograms" object, well-formed.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
@@ -227,6 +229,33 @@ err_has "histogram '$H' of node bad-sum: buckets that do not add up" \
     "show's warning"
 tally show --json
 ok "show --json of hostile histograms"
+
+# ---- clashes -------------------------------------------------------------
+
+# Two histograms of one node that make one family (x.y and x_y), and a
+# counter and a stat of another node named as its samples: the later ones
+# are skipped with a warning, as for any two names that make one metric.
+STATS=$T/clash
+mkdir "$STATS"
+echo 'format 1' | load meta
+node a
+node b
+printf '%s\n' "a/x.y.count 1" "a/x.y.sum_ns 5" "a/x.y.bucket.0 1" \
+    "a/x_y.count 2" "a/x_y.sum_ns 5" "a/x_y.bucket.3 2" \
+    "b/x.y_seconds_count 9" | load counters
+echo "b/x.y_seconds_sum 1" | load stats
+tally export --prometheus
+ok "export of clashing histograms"
+err_has "histogram 'x_y' of node a: another of the node's names gives metric tally_x_y_seconds" \
+    "the second histogram's warning"
+err_has "counter 'x.y_seconds_count' of node b clashes with histogram metric tally_x_y_seconds" \
+    "the counter's warning"
+out_has '^tally_x_y_seconds_bucket\{node="a",nickname="a",le="1"\} 1$' \
+    "the first histogram"
+[ "$(grep -c '^tally_x_y_seconds_count' "$T/out")" -eq 1 ] ||
+    fail "not one _count sample: $(cat "$T/out")"
+promtool check metrics <"$T/out" >"$T/promtool.out" 2>&1 ||
+    fail "promtool check metrics on clashes: $(cat "$T/promtool.out")"
 
 note "histograms export as Prometheus histograms and show as one line;" \
     "damaged ones as their counters"
