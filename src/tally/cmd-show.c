@@ -20,6 +20,16 @@ struct show_metric {
 	size_t		 text, tlen;
 	int64_t		 i;		/* a counter's value */
 	double		 d;		/* a stat's */
+	uint32_t	 hist;		/* HIST_NONE, or the histogram it is of */
+	int		 role;		/* HIST_PART, HIST_REFUSED, or a stat's
+					   HIST_STAT + its index; 0: none */
+};
+#define HIST_STAT	16
+
+/* A histogram's line or object: its parts, gathered. */
+struct show_hist {
+	int64_t		 refused;	/* -1: none */
+	const struct show_metric *stat[HIST_NSTATS];
 };
 
 /* One node's counters then stats. */
@@ -32,6 +42,10 @@ struct show_slot {
 	size_t			 blen, bcap;
 	size_t			 bad;		/* unreadable entries skipped */
 	size_t			 badtotal;	/* over all nodes */
+	struct hist_part	*parts;		/* its counters, for hist_scan */
+	size_t			 pcap;
+	struct hist		*hists;
+	size_t			 nh, hcap;
 };
 
 /* Append n bytes and a NUL to sl's buffer: 0, or -1 (out of memory). */
@@ -83,6 +97,83 @@ show_slot_add(struct show_slot *sl, const tally_metric *m)
 	return 0;
 }
 
+/*
+ * The histograms among the node's metrics: each part marked with its
+ * histogram, a damaged one said and left as its counters.  0, or -1.
+ */
+static int
+show_slot_hists(struct show_slot *sl, const struct statsfile_node *nd)
+{
+	const struct hist	*h;
+	size_t			 j, np = 0;
+	int			 k;
+
+	if (sl->pcap < sl->n + 1) {
+		free(sl->parts);
+		sl->pcap = sl->n + 1;
+		if ((sl->parts = calloc(sl->pcap, sizeof *sl->parts)) == NULL) {
+			sl->pcap = 0;
+			warnmsg("%s: reading node %s: out of memory",
+			    sl->qpath, nd->id);
+			return -1;
+		}
+	}
+	/* The walk gives the counters first: parts[j] is m[j]. */
+	for (j = 0; j < sl->n && sl->m[j].counter; j++, np++) {
+		sl->parts[j].name = sl->buf + sl->m[j].name;
+		sl->parts[j].nlen = sl->m[j].nlen;
+		sl->parts[j].value = sl->m[j].i;
+	}
+	if (hist_scan(sl->parts, np, &sl->hists, &sl->nh, &sl->hcap) != 0) {
+		warnmsg("%s: reading node %s: out of memory", sl->qpath,
+		    nd->id);
+		return -1;
+	}
+	for (j = 0; j < sl->n; j++) {
+		struct show_metric *m = &sl->m[j];
+
+		m->hist = HIST_NONE;
+		m->role = 0;
+		if (j < np) {
+			m->hist = sl->parts[j].hist;
+			m->role = sl->parts[j].role;
+		} else if ((k = hist_stat(sl->hists, sl->nh, sl->buf + m->name,
+		    m->nlen, &h)) >= 0) {
+			m->hist = (uint32_t)(h - sl->hists);
+			m->role = HIST_STAT + k;
+		}
+	}
+	for (j = 0; j < sl->nh; j++) {
+		h = &sl->hists[j];
+		if (h->bad != NULL)
+			warnmsg("histogram '%.*s' of node %s: %s ('%s'): shown "
+			    "as counters", (int)h->nlen, h->name, nd->id,
+			    h->bad, sl->parts[h->why].name);
+	}
+	return 0;
+}
+
+/* Histogram hi's refused count and stats, from the node's metrics. */
+static void
+show_hist_gather(const struct show_slot *sl, uint32_t hi,
+    struct show_hist *sh)
+{
+	size_t	 j;
+
+	memset(sh, 0, sizeof *sh);
+	sh->refused = -1;
+	for (j = 0; j < sl->n; j++) {
+		const struct show_metric *m = &sl->m[j];
+
+		if (m->hist != hi)
+			continue;
+		if (m->role == HIST_REFUSED)
+			sh->refused = m->i;
+		else if (m->role >= HIST_STAT)
+			sh->stat[m->role - HIST_STAT] = m;
+	}
+}
+
 /* A node's counters then stats, into sl->m; 0, or -1 said why not. */
 static int
 show_slot_read(struct show_slot *sl, const struct statsfile_node *nd)
@@ -110,7 +201,7 @@ show_slot_read(struct show_slot *sl, const struct statsfile_node *nd)
 		warnmsg("%s", tally_reader_errmsg(sl->r));
 		return -1;
 	}
-	return 0;
+	return show_slot_hists(sl, nd);
 }
 
 /* The AGE column: see text_snapshot_age. */
@@ -154,6 +245,31 @@ show_nodes(const struct statsfile_node *nodes, size_t n, time_t now)
 	}
 }
 
+/*
+ * A histogram on one line: count, sum in seconds, refused if any, then
+ * the last interval's mean and percentiles that are known (stored text).
+ */
+static void
+show_hist_line(const struct show_slot *sl, uint32_t hi, size_t wname)
+{
+	const struct hist	*h = &sl->hists[hi];
+	struct show_hist	 sh;
+	char			 sum[48];
+	int			 k;
+
+	show_hist_gather(sl, hi, &sh);
+	hist_seconds(sum, sizeof sum, h->sum_ns);
+	printf("  %-7s  %.*s%*s  count=%" PRId64 " sum=%ss", "hist",
+	    (int)h->nlen, h->name, (int)(wname - h->nlen), "", h->count, sum);
+	if (sh.refused >= 0)
+		printf(" refused=%" PRId64, sh.refused);
+	for (k = 0; k < HIST_NSTATS; k++)
+		if (sh.stat[k] != NULL && isfinite(sh.stat[k]->d))
+			printf(" %s=%s", hist_stat_label[k],
+			    sl->buf + sh.stat[k]->text);
+	putchar('\n');
+}
+
 /* A node's counters and stats, under its name, key and nickname. */
 static void
 show_slot(const struct show_slot *sl, const struct statsfile_node *nd)
@@ -168,17 +284,27 @@ show_slot(const struct show_slot *sl, const struct statsfile_node *nd)
 	if (sl->n == 0)
 		printf("  no counters or stats\n");
 	for (j = 0; j < sl->n; j++) {
+		if (sl->m[j].role != 0)		/* a histogram's */
+			continue;
 		if (sl->m[j].nlen > wname)
 			wname = sl->m[j].nlen;
 		if (sl->m[j].tlen > wval)
 			wval = sl->m[j].tlen;
 	}
+	for (j = 0; j < sl->nh; j++)
+		if (sl->hists[j].bad == NULL && sl->hists[j].nlen > wname)
+			wname = sl->hists[j].nlen;
 	for (j = 0; j < sl->n; j++) {
 		const struct show_metric *m = &sl->m[j];
+		if (m->role != 0)
+			continue;
 		printf("  %-7s  %-*s  %*s\n", m->counter ? "counter" : "stat",
 		    (int)wname, sl->buf + m->name, (int)wval,
 		    sl->buf + m->text);
 	}
+	for (j = 0; j < sl->nh; j++)
+		if (sl->hists[j].bad == NULL)
+			show_hist_line(sl, (uint32_t)j, wname);
 }
 
 /* The table; 0, or -1 if a slot could not be read. */
@@ -213,7 +339,7 @@ show_json_metrics(const struct show_slot *sl, int counter)
 		const struct show_metric *m = &sl->m[j];
 		const char *text = sl->buf + m->text;
 
-		if (m->counter != counter)
+		if (m->counter != counter || m->role != 0)
 			continue;
 		printf(k++ ? ",\n        " : "\n        ");
 		json_str(stdout, sl->buf + m->name, m->nlen);
@@ -226,6 +352,83 @@ show_json_metrics(const struct show_slot *sl, int counter)
 			fwrite(text, 1, m->tlen, stdout);
 		else
 			fwrite(num, 1, json_fmt_double(num, m->d), stdout);
+	}
+	printf(k ? "\n      }" : "}");
+}
+
+/* A stat's value in JSON: a number, or null for NaN and Inf. */
+static void
+show_json_double(const struct show_metric *m, const char *text)
+{
+	char	 num[JSON_NUMLEN];
+
+	if (m == NULL || !isfinite(m->d))
+		printf("null");
+	else if (json_number_valid(text, m->tlen))
+		fwrite(text, 1, m->tlen, stdout);
+	else
+		fwrite(num, 1, json_fmt_double(num, m->d), stdout);
+}
+
+/* Histogram hi as a JSON object; its buckets in index order. */
+static void
+show_json_hist(const struct show_slot *sl, uint32_t hi)
+{
+	const struct hist	*h = &sl->hists[hi];
+	struct show_hist	 sh;
+	int64_t			 b[353];	/* buckets -240 .. 112 */
+	char			 seen[353], sum[48];
+	size_t			 j, plen = h->nlen + 8;
+	int			 k, n = 0;
+
+	show_hist_gather(sl, hi, &sh);
+	memset(seen, 0, sizeof seen);
+	for (j = 0; j < sl->n; j++) {
+		const struct show_metric *m = &sl->m[j];
+
+		/* A good histogram's H.bucket.<i>: i is in range. */
+		if (m->hist != hi || m->role != HIST_PART || m->nlen <= plen ||
+		    memcmp(sl->buf + m->name + h->nlen, ".bucket.", 8) != 0)
+			continue;
+		k = atoi(sl->buf + m->name + plen) + 240;
+		b[k] = m->i;
+		seen[k] = 1;
+	}
+	hist_seconds(sum, sizeof sum, h->sum_ns);
+	printf(": {\n          \"count\": %" PRId64 ",\n          \"sum_ns\": %"
+	    PRId64 ",\n          \"sum\": %s,", h->count, h->sum_ns, sum);
+	if (sh.refused >= 0)
+		printf("\n          \"refused\": %" PRId64 ",", sh.refused);
+	printf("\n          \"buckets\": {");
+	for (k = 0; k < 353; k++)
+		if (seen[k])
+			printf("%s\"%d\": %" PRId64, n++ ? ", " : "", k - 240,
+			    b[k]);
+	printf("},\n          \"mean\": ");
+	show_json_double(sh.stat[0], sh.stat[0] ? sl->buf + sh.stat[0]->text :
+	    NULL);
+	printf(",\n          \"percentiles\": {");
+	for (k = 1; k < HIST_NSTATS; k++) {
+		printf("%s\"%s\": ", k > 1 ? ", " : "", hist_stat_label[k] + 1);
+		show_json_double(sh.stat[k], sh.stat[k] ?
+		    sl->buf + sh.stat[k]->text : NULL);
+	}
+	printf("}\n        }");
+}
+
+/* The "histograms" object: the good ones, by name. */
+static void
+show_json_hists(const struct show_slot *sl)
+{
+	size_t	 j, k = 0;
+
+	printf("{");
+	for (j = 0; j < sl->nh; j++) {
+		if (sl->hists[j].bad != NULL)
+			continue;
+		printf(k++ ? ",\n        " : "\n        ");
+		json_str(stdout, sl->hists[j].name, sl->hists[j].nlen);
+		show_json_hist(sl, (uint32_t)j);
 	}
 	printf(k ? "\n      }" : "}");
 }
@@ -282,6 +485,8 @@ show_json(struct cmd *self, struct show_slot *sl,
 		show_json_metrics(sl, 1);
 		printf(",\n      \"stats\": ");
 		show_json_metrics(sl, 0);
+		printf(",\n      \"histograms\": ");
+		show_json_hists(sl);
 		printf("\n    }");
 	}
 	printf(n ? "\n  ]\n}\n" : "]\n}\n");
@@ -332,6 +537,8 @@ out:
 	tally_reader_close(r);
 	free(sl.m);
 	free(sl.buf);
+	free(sl.parts);
+	free(sl.hists);
 	free(found);
 	return status;
 }

@@ -1,138 +1,30 @@
 /*
  * export.c: every node's metrics as OpenMetrics text or the Prometheus
  * text format 0.0.4, for tally export.  One walk of a reader (tally.h)
- * collects nodes, metric families and samples; the write then sorts the
- * families by name and puts each family's samples together, in node
- * order.  Families are found by name in a hash table of their own, over an
- * arena that holds every name, label and value.
+ * collects nodes, metric families and samples (this file); the write
+ * (export-write.c) then sorts the families by name and puts each family's
+ * samples together, in node order.  Families are found by name in a hash
+ * table of their own, over an arena that holds every name, label and
+ * value.  Histograms (hist.c) become histogram families.
  */
-#include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "tally-cmd.h"
+#include "export.h"
 
-#define OBUF_SIZE		(1 << 20)
-#define METRIC_PREFIX		"tally_"
-#define METRIC_MAX		(sizeof METRIC_PREFIX - 1 + TALLY_STAT_NAME_MAX)
 #define NODE_TIME_STAT		"node_last_snapshot_timestamp_seconds"
 #define EXPORT_WARN_MAX		10	/* unreadable samples said */
 
-/*
- * Large buffered output straight to a file descriptor: an export is tens
- * of megabytes for a big fleet, and stdio's locking per call shows.
- */
-struct obuf {
-	int	 fd;
-	int	 err;		/* errno of the first failed write */
-	char	*buf;
-	size_t	 len;
+const char *const fam_kind_name[] = {
+	"gauge", "counter", "unknown", "histogram"
 };
-
-static void
-obuf_write(struct obuf *o, const char *p, size_t n)
-{
-	ssize_t	 w;
-
-	while (n > 0 && o->err == 0) {
-		if ((w = write(o->fd, p, n)) < 0) {
-			if (errno != EINTR)
-				o->err = errno;
-			continue;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-}
-
-static void
-obuf_flush(struct obuf *o)
-{
-	obuf_write(o, o->buf, o->len);
-	o->len = 0;
-}
-
-static inline void
-obuf_put(struct obuf *o, const char *s, size_t n)
-{
-	if (CMD_UNLIKELY(n > OBUF_SIZE - o->len)) {
-		obuf_flush(o);
-		if (n > OBUF_SIZE) {
-			obuf_write(o, s, n);
-			return;
-		}
-	}
-	memcpy(o->buf + o->len, s, n);
-	o->len += n;
-}
-
-static inline void
-obuf_str(struct obuf *o, const char *s)
-{
-	obuf_put(o, s, strlen(s));
-}
-
-/*
- * Stats are gauges, except those whose metric name ends in "_total": that
- * suffix promises a counter, which tally cannot vouch for a stat, so they
- * go without a TYPE line: "unknown" to OpenMetrics, "untyped" to the
- * Prometheus text format (whose parsers, promtool's and node_exporter's
- * textfile collector's, know no type "unknown").  cpu_monitor.total is one.
- */
-enum fam_kind { FAM_GAUGE, FAM_COUNTER, FAM_UNKNOWN };
-static const char *const fam_kind_name[] = { "gauge", "counter", "unknown" };
-
-/* Why a family warned already: warn once per family and reason. */
-#define WARN_KIND	0x1	/* a counter and a gauge met */
-#define WARN_DUP	0x2	/* two stats of one node met */
-#define WARN_NEG	0x4	/* a negative counter */
-
-/* A metric family; its name and the first stat's live in the arena. */
-struct fam {
-	size_t		 name, nlen;
-	size_t		 stat, slen;
-	uint32_t	 last_node;	/* UINT32_MAX: no sample yet */
-	uint32_t	 count;
-	uint8_t		 kind;
-	uint8_t		 warned;
-};
-
-/* A sample: its value's text in the arena, or ENT_TIME: the node's time. */
-#define ENT_TIME	SIZE_MAX
-struct ent {
-	size_t		 val;
-	uint32_t	 vlen;
-	uint32_t	 node;
-	uint32_t	 fam;
-};
-
-struct xnode {
-	int64_t		 time;
-	size_t		 label, llen;	/* {node="..",nickname=".."} */
-};
-
-struct export {
-	int		 prom;		/* Prometheus text format 0.0.4 */
-	struct fam	*fams;
-	size_t		 nfams, fcap;
-	uint32_t	*hash;		/* 0 empty, else (fam << 1 | alias) + 1 */
-	size_t		 hcap, hused;
-	struct ent	*ents;
-	size_t		 nents, ecap;
-	struct xnode	*nodes;
-	size_t		 nnodes, ncap;
-	char		*arena;
-	size_t		 alen, acap;
-	uint32_t	 cur;		/* the node being scanned */
-	const char	*id;		/* its id */
-	size_t		 idlen;
-	int		 counter;	/* the table being scanned */
-	size_t		 skipped;
+const char *const alias_sfx[] = {
+	"", "_total", "_bucket", "_count", "_sum"
 };
 
 static int
@@ -215,16 +107,17 @@ arena_label(struct export *ex, const char *s, size_t n)
 	return 0;
 }
 
-/* Does hash entry e name (s, n)?  An alias is its family's name_total. */
+/* Does hash entry e name (s, n)? */
 static int
 hash_match(const struct export *ex, uint32_t e, const char *s, size_t n)
 {
-	const struct fam	*f = &ex->fams[(e - 1) >> 1];
-	size_t			 len = f->nlen + ((e - 1) & 1 ? 6 : 0);
+	const struct fam	*f = &ex->fams[(e - 1) >> ALIAS_BITS];
+	const char		*sfx = alias_sfx[(e - 1) & 7];
+	size_t			 sl = strlen(sfx);
 
-	if (len != n || memcmp(ex->arena + f->name, s, f->nlen) != 0)
-		return 0;
-	return !((e - 1) & 1) || memcmp(s + f->nlen, "_total", 6) == 0;
+	return f->nlen + sl == n &&
+	    memcmp(ex->arena + f->name, s, f->nlen) == 0 &&
+	    memcmp(s + f->nlen, sfx, sl) == 0;
 }
 
 /* The slot of (s, n): its entry, or the empty slot where it would go. */
@@ -258,13 +151,11 @@ hash_insert(struct export *ex, const char *s, size_t n, uint32_t e)
 
 			if (old[i] == 0)
 				continue;
-			f = &ex->fams[(old[i] - 1) >> 1];
+			f = &ex->fams[(old[i] - 1) >> ALIAS_BITS];
 			memcpy(name, ex->arena + f->name, f->nlen);
 			len = f->nlen;
-			if ((old[i] - 1) & 1) {
-				memcpy(name + len, "_total", 6);
-				len += 6;
-			}
+			strcpy(name + len, alias_sfx[(old[i] - 1) & 7]);
+			len += strlen(name + len);
 			ex->hash[hash_slot(ex, name, len)] = old[i];
 		}
 		free(old);
@@ -279,10 +170,11 @@ fam_new(struct export *ex, const char *name, size_t nlen, const char *stat,
     size_t slen, int kind, uint32_t *out)
 {
 	struct fam	*f;
-	uint32_t	 idx = (uint32_t)ex->nfams;
-	char		 total[METRIC_MAX + 8];
+	uint32_t	 idx = (uint32_t)ex->nfams, a, a1, a2;
+	char		 alias[METRIC_MAX + 16];
 
-	if (grow(&ex->fams, &ex->fcap, ex->nfams + 1, sizeof *f) != 0)
+	if (ex->nfams >= FAM_MAX ||
+	    grow(&ex->fams, &ex->fcap, ex->nfams + 1, sizeof *f) != 0)
 		return TALLY_ENOMEM;
 	f = &ex->fams[idx];
 	memset(f, 0, sizeof *f);
@@ -294,32 +186,29 @@ fam_new(struct export *ex, const char *name, size_t nlen, const char *stat,
 	f->kind = (uint8_t)kind;
 	f->last_node = UINT32_MAX;
 	ex->nfams++;
-	if (hash_insert(ex, name, nlen, (idx << 1) + 1) != 0)
+	if (hash_insert(ex, name, nlen, (idx << ALIAS_BITS) + 1) != 0)
 		return TALLY_ENOMEM;
-	if (kind == FAM_COUNTER) {
-		memcpy(total, name, nlen);
-		memcpy(total + nlen, "_total", 6);
-		if (hash_insert(ex, total, nlen + 6, (idx << 1 | 1) + 1) != 0)
+	a1 = kind == FAM_COUNTER ? ALIAS_TOTAL : kind == FAM_HIST ?
+	    ALIAS_BUCKET : 1;
+	a2 = kind == FAM_COUNTER ? ALIAS_TOTAL + 1 : kind == FAM_HIST ?
+	    ALIAS_BUCKET + 3 : 1;
+	memcpy(alias, name, nlen);
+	for (a = a1; a < a2; a++) {
+		strcpy(alias + nlen, alias_sfx[a]);
+		if (hash_insert(ex, alias, nlen + strlen(alias_sfx[a]),
+		    (idx << ALIAS_BITS | a) + 1) != 0)
 			return TALLY_ENOMEM;
 	}
 	*out = idx;
 	return 0;
 }
 
-/*
- * The family of a stat: "tally_" and the name with every character outside
- * [a-zA-Z0-9_] as '_' (colons are for recording rules); a counter's
- * "_total" comes off, as client libraries do, since it is the sample's
- * suffix.  Returns 1 and the family, 0 and the family it clashes with (a
- * family of another kind, or a counter's sample name), or a TALLY_E* code.
- */
-static int
-fam_find(struct export *ex, const char *stat, size_t slen, uint32_t *out)
+/* "tally_" and the stat name with every character outside [a-zA-Z0-9_]
+ * as '_' (colons are for recording rules), in name: its length. */
+static size_t
+fam_mangle(char *name, const char *stat, size_t slen)
 {
-	char		 name[METRIC_MAX + 8];
-	size_t		 n = sizeof METRIC_PREFIX - 1, i;
-	int		 kind, total;
-	uint32_t	 e1, e2;
+	size_t	 n = sizeof METRIC_PREFIX - 1, i;
 
 	memcpy(name, METRIC_PREFIX, n);
 	for (i = 0; i < slen; i++) {
@@ -327,33 +216,98 @@ fam_find(struct export *ex, const char *stat, size_t slen, uint32_t *out)
 		name[n++] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
 		    (c >= '0' && c <= '9') ? c : '_';
 	}
-	total = n > sizeof METRIC_PREFIX - 1 + 6 &&
-	    memcmp(name + n - 6, "_total", 6) == 0;
-	kind = ex->counter ? FAM_COUNTER : total ? FAM_UNKNOWN : FAM_GAUGE;
-	if (kind == FAM_COUNTER && total)
-		n -= 6;
+	return n;
+}
+
+/* The hash entry of (name, n), 0 if none; the table made on first use. */
+static int
+fam_lookup(struct export *ex, const char *name, size_t n, uint32_t *e)
+{
 	if (ex->hcap == 0) {
 		if ((ex->hash = calloc(1024, sizeof *ex->hash)) == NULL)
 			return TALLY_ENOMEM;
 		ex->hcap = 1024;
 	}
-	e1 = ex->hash[hash_slot(ex, name, n)];
+	*e = ex->hash[hash_slot(ex, name, n)];
+	return 0;
+}
+
+/*
+ * The family of a stat: its mangled name; a counter's "_total" comes off,
+ * as client libraries do, since it is the sample's suffix.  Returns 1 and
+ * the family, 0 and the family it clashes with (a family of another kind,
+ * or another family's sample name), or a TALLY_E* code.
+ */
+static int
+fam_find(struct export *ex, const char *stat, size_t slen, uint32_t *out)
+{
+	char		 name[METRIC_MAX + 16];
+	size_t		 n;
+	int		 kind, total;
+	uint32_t	 e1, e2;
+
+	n = fam_mangle(name, stat, slen);
+	total = n > sizeof METRIC_PREFIX - 1 + 6 &&
+	    memcmp(name + n - 6, "_total", 6) == 0;
+	kind = ex->counter ? FAM_COUNTER : total ? FAM_UNKNOWN : FAM_GAUGE;
+	if (kind == FAM_COUNTER && total)
+		n -= 6;
+	if (fam_lookup(ex, name, n, &e1) != 0)
+		return TALLY_ENOMEM;
 	if (kind != FAM_COUNTER) {
 		if (e1 == 0)
 			return fam_new(ex, name, n, stat, slen, kind, out) == 0 ?
 			    1 : TALLY_ENOMEM;
-		*out = (e1 - 1) >> 1;
-		return !((e1 - 1) & 1) && ex->fams[*out].kind == kind;
+		*out = (e1 - 1) >> ALIAS_BITS;
+		return !((e1 - 1) & 7) && ex->fams[*out].kind == kind;
 	}
 	memcpy(name + n, "_total", 6);
-	e2 = ex->hash[hash_slot(ex, name, n + 6)];
+	if (fam_lookup(ex, name, n + 6, &e2) != 0)
+		return TALLY_ENOMEM;
 	if (e1 == 0 && e2 == 0)
 		return fam_new(ex, name, n, stat, slen, kind, out) == 0 ? 1 :
 		    TALLY_ENOMEM;
 	/* Ours only if both names are this counter family's. */
-	*out = ((e1 ? e1 : e2) - 1) >> 1;
-	return e1 != 0 && e2 != 0 && !((e1 - 1) & 1) && ((e2 - 1) & 1) &&
-	    (e1 - 1) >> 1 == (e2 - 1) >> 1;
+	*out = ((e1 ? e1 : e2) - 1) >> ALIAS_BITS;
+	return e1 != 0 && e2 != 0 && (e1 - 1) == *out << ALIAS_BITS &&
+	    (e2 - 1) == (*out << ALIAS_BITS | ALIAS_TOTAL);
+}
+
+/*
+ * The family of histogram H: its mangled name with the base unit's
+ * "_seconds" (unless it ends so already), as Prometheus names a latency.
+ * Returns as fam_find; ours only if the family and its three sample
+ * names are this histogram family's.
+ */
+static int
+fam_find_hist(struct export *ex, const char *h, size_t hlen, uint32_t *out)
+{
+	char		 name[METRIC_MAX + 32];
+	size_t		 n, ul = sizeof HIST_UNIT - 1;
+	uint32_t	 e[4], a, any = 0, ours = 1;
+
+	n = fam_mangle(name, h, hlen);
+	if (n < ul || memcmp(name + n - ul, HIST_UNIT, ul) != 0) {
+		memcpy(name + n, HIST_UNIT, ul);
+		n += ul;
+	}
+	for (a = 0; a < 4; a++) {
+		strcpy(name + n, a ? alias_sfx[ALIAS_BUCKET + a - 1] : "");
+		if (fam_lookup(ex, name, strlen(name), &e[a]) != 0)
+			return TALLY_ENOMEM;
+		if (e[a] != 0 && any == 0)
+			any = e[a];
+	}
+	name[n] = '\0';
+	if (any == 0)
+		return fam_new(ex, name, n, h, hlen, FAM_HIST, out) == 0 ? 1 :
+		    TALLY_ENOMEM;
+	*out = (any - 1) >> ALIAS_BITS;
+	for (a = 0; a < 4; a++)
+		if (e[a] - 1 != (*out << ALIAS_BITS | (a ? ALIAS_BUCKET + a - 1 :
+		    0)))
+			ours = 0;
+	return ours;
 }
 
 /* A sample of family fam for the current node: val, or NULL: its time. */
@@ -386,7 +340,8 @@ export_skip(struct export *ex, uint32_t fam, int why, const char *stat,
     size_t slen)
 {
 	struct fam	*f = &ex->fams[fam];
-	const char	*what = ex->counter ? "counter" : "stat";
+	const char	*what = ex->counter == 2 ? "histogram" :
+			    ex->counter ? "counter" : "stat";
 	int		 il = (int)ex->idlen;
 
 	ex->skipped++;
@@ -447,13 +402,114 @@ export_metric(struct export *ex, const tally_metric *m)
 	return export_add(ex, fam, val, strlen(val));
 }
 
+/* Keep counter m of the current node for export_counters. */
+static int
+export_keep(struct export *ex, const tally_metric *m)
+{
+	struct xpart	*x;
+	size_t		 nlen = strlen(m->name), tlen = strlen(m->text);
+
+	if (grow(&ex->xparts, &ex->xpcap, ex->nxparts + 1, sizeof *x) != 0 ||
+	    grow(&ex->pbuf, &ex->pbcap, ex->pblen + nlen + tlen + 2, 1) != 0)
+		return TALLY_ENOMEM;
+	x = &ex->xparts[ex->nxparts++];
+	x->name = ex->pblen;
+	x->nlen = nlen;
+	memcpy(ex->pbuf + ex->pblen, m->name, nlen + 1);
+	ex->pblen += nlen + 1;
+	x->text = ex->pblen;
+	memcpy(ex->pbuf + ex->pblen, m->text, tlen + 1);
+	ex->pblen += tlen + 1;
+	x->value = m->counter;
+	return 0;
+}
+
+/*
+ * Histogram h of the current node: one sample holding its count, sum and
+ * cumulative buckets, written out by export_hist_lines.
+ */
+static int
+export_hist(struct export *ex, const struct hist *h)
+{
+	int64_t		 v[2 + HIST_NLE];
+	uint32_t	 fam;
+	int		 rc;
+
+	ex->counter = 2;
+	if ((rc = fam_find_hist(ex, h->name, h->nlen, &fam)) < 0)
+		return rc;
+	if (rc == 0) {
+		export_skip(ex, fam, WARN_KIND, h->name, h->nlen);
+		return 0;
+	}
+	if (ex->fams[fam].last_node == ex->cur) {
+		export_skip(ex, fam, WARN_DUP, h->name, h->nlen);
+		return 0;
+	}
+	v[0] = h->count;
+	v[1] = h->sum_ns;
+	memcpy(v + 2, h->le, sizeof h->le);
+	return export_add(ex, fam, (const char *)v, sizeof v);
+}
+
+/*
+ * The counters kept: the histograms among them as histograms, the rest
+ * (a damaged histogram's parts too, said once) as counters.
+ */
+static int
+export_counters(struct export *ex)
+{
+	tally_metric	 m;
+	size_t		 i;
+	int		 rc;
+
+	if (grow(&ex->parts, &ex->pcap, ex->nxparts + 1, sizeof *ex->parts) !=
+	    0)
+		return TALLY_ENOMEM;
+	for (i = 0; i < ex->nxparts; i++) {
+		ex->parts[i].name = ex->pbuf + ex->xparts[i].name;
+		ex->parts[i].nlen = ex->xparts[i].nlen;
+		ex->parts[i].value = ex->xparts[i].value;
+	}
+	if (hist_scan(ex->parts, ex->nxparts, &ex->hists, &ex->nhists,
+	    &ex->hcap2) != 0)
+		return TALLY_ENOMEM;
+	for (i = 0; i < ex->nhists; i++) {
+		const struct hist *h = &ex->hists[i];
+
+		if (h->bad == NULL) {
+			if ((rc = export_hist(ex, h)) != 0)
+				return rc;
+		} else if (ex->hwarned++ < EXPORT_WARN_MAX)
+			warnmsg("histogram '%.*s' of node %.*s: %s ('%s'): "
+			    "exported as counters", (int)h->nlen, h->name,
+			    (int)ex->idlen, ex->id, h->bad,
+			    ex->parts[h->why].name);
+	}
+	memset(&m, 0, sizeof m);
+	m.kind = TALLY_COUNTER;
+	for (i = 0; i < ex->nxparts; i++) {
+		if (ex->parts[i].role == HIST_PART)
+			continue;
+		m.name = ex->parts[i].name;
+		m.counter = ex->parts[i].value;
+		m.value = (double)m.counter;
+		m.text = ex->pbuf + ex->xparts[i].text;
+		if ((rc = export_metric(ex, &m)) != 0)
+			return rc;
+	}
+	ex->nxparts = 0;
+	ex->pblen = 0;
+	return 0;
+}
+
 /* A node: its labels, its time's sample, then its counters and stats. */
 static int
 export_node(struct export *ex, tally_reader *r, const tally_node *nd)
 {
 	struct xnode	*xn;
 	tally_metric	 m;
-	int		 rc;
+	int		 rc, kept = 0;
 
 	if (nd->error != NULL) {
 		statsfile_warn_node(NULL, nd);
@@ -480,9 +536,25 @@ export_node(struct export *ex, tally_reader *r, const tally_node *nd)
 		return rc;
 	if ((rc = tally_reader_metrics(r, nd->id)) != 0)
 		return rc;
-	while ((rc = tally_reader_next_metric(r, &m)) == 1)
+	/* Counters come first: kept until the stats, for hist_scan. */
+	ex->nxparts = 0;
+	ex->pblen = 0;
+	while ((rc = tally_reader_next_metric(r, &m)) == 1) {
+		if (m.kind == TALLY_COUNTER && m.error == NULL && !kept) {
+			if ((rc = export_keep(ex, &m)) != 0)
+				return rc;
+			continue;
+		}
+		if (m.kind != TALLY_COUNTER && !kept) {
+			kept = 1;
+			if ((rc = export_counters(ex)) != 0)
+				return rc;
+		}
 		if ((rc = export_metric(ex, &m)) != 0)
 			return rc;
+	}
+	if (rc == 0 && !kept)
+		rc = export_counters(ex);
 	return rc;
 }
 
@@ -516,121 +588,6 @@ export_skipped(const struct export *ex)
 	return ex->skipped;
 }
 
-/* A family for sorting by name: the key precomputed, no context needed. */
-struct fam_key {
-	const char	*name;
-	uint32_t	 fam;
-};
-
-static int
-fam_key_cmp(const void *a, const void *b)
-{
-	return strcmp(((const struct fam_key *)a)->name,
-	    ((const struct fam_key *)b)->name);
-}
-
-/* One family: HELP, TYPE and its samples, order[at..] of them. */
-static void
-export_fam(const struct export *ex, struct obuf *o, uint32_t fi,
-    const uint32_t *order)
-{
-	const struct fam	*f = &ex->fams[fi];
-	const char		*name = ex->arena + f->name;
-	const char		*total = f->kind == FAM_COUNTER ? "_total" : "";
-	const char		*ftotal = ex->prom ? total : "";
-	size_t			 tlen = strlen(total), j;
-	char			 num[32];
-
-	obuf_str(o, "# HELP ");
-	obuf_put(o, name, f->nlen);
-	obuf_str(o, ftotal);
-	if (fi == 0)			/* see export_collect */
-		obuf_str(o, " UNIX time of the node's last snapshot in "
-		    "the tally statsfile\n");
-	else {
-		obuf_str(o, f->kind == FAM_COUNTER ? " tally counter " :
-		    " tally stat ");
-		obuf_put(o, ex->arena + f->stat, f->slen);
-		obuf_put(o, "\n", 1);
-	}
-	if (f->kind != FAM_UNKNOWN) {
-		obuf_str(o, "# TYPE ");
-		obuf_put(o, name, f->nlen);
-		obuf_str(o, ftotal);
-		obuf_put(o, " ", 1);
-		obuf_str(o, fam_kind_name[f->kind]);
-		obuf_put(o, "\n", 1);
-	}
-	for (j = 0; j < f->count; j++) {
-		const struct ent *e = &ex->ents[order[j]];
-		const struct xnode *xn = &ex->nodes[e->node];
-
-		obuf_put(o, name, f->nlen);
-		obuf_put(o, total, tlen);
-		obuf_put(o, ex->arena + xn->label, xn->llen);
-		if (e->val != ENT_TIME)
-			obuf_put(o, ex->arena + e->val, e->vlen);
-		else
-			obuf_put(o, num, (size_t)snprintf(num, sizeof num,
-			    "%" PRId64, xn->time));
-		obuf_put(o, "\n", 1);
-	}
-}
-
-/*
- * Write the families in name order to fd, each with all its samples
- * together (OpenMetrics wants families contiguous), samples in node order.
- * A counting sort by family keeps the scan's node order: one pass, no
- * comparison per sample.  0, or TALLY_ENOMEM; *werr is the errno of the
- * first write that failed, or 0.
- */
-int
-export_write(struct export *ex, int fd, int *werr)
-{
-	struct obuf	 o = { fd, 0, NULL, 0 };
-	struct fam_key	*sorted = NULL;
-	uint32_t	*order = NULL, *pos = NULL;
-	size_t		 i, at = 0;
-
-	*werr = 0;
-	if ((o.buf = malloc(OBUF_SIZE)) == NULL ||
-	    (sorted = malloc((ex->nfams + 1) * sizeof *sorted)) == NULL ||
-	    (pos = malloc((ex->nfams + 1) * sizeof *pos)) == NULL ||
-	    (order = malloc((ex->nents + 1) * sizeof *order)) == NULL) {
-		free(pos);
-		free(sorted);
-		free(o.buf);
-		return TALLY_ENOMEM;
-	}
-	for (i = 0; i < ex->nfams; i++) {
-		sorted[i].name = ex->arena + ex->fams[i].name;
-		sorted[i].fam = (uint32_t)i;
-	}
-	qsort(sorted, ex->nfams, sizeof *sorted, fam_key_cmp);
-	for (i = 0; i < ex->nfams; i++) {
-		pos[sorted[i].fam] = (uint32_t)at;
-		at += ex->fams[sorted[i].fam].count;
-	}
-	for (i = 0; i < ex->nents; i++)
-		order[pos[ex->ents[i].fam]++] = (uint32_t)i;
-
-	for (i = 0, at = 0; i < ex->nfams; i++) {
-		if (ex->fams[sorted[i].fam].count == 0)
-			continue;
-		export_fam(ex, &o, sorted[i].fam, order + at);
-		at += ex->fams[sorted[i].fam].count;
-	}
-	if (!ex->prom)
-		obuf_str(&o, "# EOF\n");
-	obuf_flush(&o);
-	*werr = o.err;
-	free(order);
-	free(pos);
-	free(sorted);
-	free(o.buf);
-	return 0;
-}
-
 /* A new exporter, for the Prometheus text format (prom) or OpenMetrics. */
 struct export *
 export_new(int prom)
@@ -652,5 +609,9 @@ export_free(struct export *ex)
 	free(ex->ents);
 	free(ex->nodes);
 	free(ex->arena);
+	free(ex->xparts);
+	free(ex->parts);
+	free(ex->pbuf);
+	free(ex->hists);
 	free(ex);
 }

@@ -117,6 +117,45 @@ void	 statsfile_nodes_free(struct statsfile_node *, size_t);
 void	 statsfile_warn_node(const char *, const tally_node *);
 void	 statsfile_warn_metric(const char *, const tally_metric *);
 
+/*
+ * hist.c: the histograms among a node's counters (tally(5)): H.count,
+ * H.sum_ns, H.bucket.<i>, H.refused, and the stats H.mean and
+ * H.<p>_percentile.  le[k] counts the observations up to 2^(k + HIST_LE_MIN)
+ * seconds, exactly: bucket i ends at 2^(i/8) s.
+ */
+#define HIST_LE_MIN	(-20)		/* 2^-20 s, about a microsecond */
+#define HIST_LE_MAX	13		/* 2^13 s: bucket 112 holds overflow */
+#define HIST_NLE	(HIST_LE_MAX - HIST_LE_MIN + 1)
+#define HIST_NSTATS	8
+#define HIST_NONE	UINT32_MAX
+#define HIST_PART	1		/* H.count, H.sum_ns, H.bucket.<i> */
+#define HIST_REFUSED	2		/* H.refused */
+/* A counter of a node, as hist_scan reads it; hist and role are its. */
+struct hist_part {
+	const char	*name;
+	size_t		 nlen;
+	int64_t		 value;
+	uint32_t	 hist;		/* HIST_NONE, or its histogram */
+	int		 role;		/* 0, HIST_PART or HIST_REFUSED */
+};
+struct hist {
+	const char	*name;		/* H, nlen bytes of its H.count's name */
+	size_t		 nlen;
+	int64_t		 count, sum_ns;
+	int64_t		 le[HIST_NLE];	/* cumulative */
+	const char	*bad;		/* NULL, or why it is left as counters */
+	size_t		 why;		/* the part at fault */
+};
+extern const char *const hist_stat_suffix[HIST_NSTATS];
+extern const char *const hist_stat_label[HIST_NSTATS];
+int	 hist_scan(struct hist_part *, size_t, struct hist **, size_t *,
+	     size_t *);
+const struct hist *hist_find(const struct hist *, size_t, const char *,
+	     size_t);
+int	 hist_stat(const struct hist *, size_t, const char *, size_t,
+	     const struct hist **);
+size_t	 hist_seconds(char *, size_t, int64_t);
+
 /* export.c: OpenMetrics and Prometheus text from the whole statsfile. */
 struct export;
 struct export *export_new(int);
