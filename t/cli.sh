@@ -158,7 +158,7 @@ om_ok() {
 		if ($3 != fam || type != "" || nsamples[fam] > 0)
 			err("TYPE not right after its HELP")
 		type = $4
-		if (type !~ /^(counter|gauge)$/) err("type " type)
+		if (type !~ /^(counter|gauge|histogram)$/) err("type " type)
 		if (type == "counter" && prom && fam !~ /_total$/)
 			err("a Prometheus counter family without _total")
 		if (type == "counter" && !prom) want = fam "_total"
@@ -168,8 +168,16 @@ om_ok() {
 	{
 		if (fam == "") err("a sample before any HELP")
 		name = $0; sub(/\{.*/, "", name)
-		if (name != want) err("sample " name " in family " fam)
-		if ($0 !~ /^[a-zA-Z_][a-zA-Z0-9_]*\{node="[a-z0-9_-]+",nickname="([^"\\]|\\[\\"n])*"\} [^ ]+$/)
+		# A histogram: _bucket samples with an le label, _sum, _count.
+		if (type == "histogram") {
+			if (name != fam "_bucket" && name != fam "_sum" &&
+			    name != fam "_count")
+				err("sample " name " in histogram " fam)
+			if ((name == fam "_bucket") != ($0 ~ /,le="[^"]+"\} /))
+				err("le label on a sample other than _bucket")
+		} else if (name != want)
+			err("sample " name " in family " fam)
+		if ($0 !~ /^[a-zA-Z_][a-zA-Z0-9_]*\{node="[a-z0-9_-]+",nickname="([^"\\]|\\[\\"n])*"(,le="[^"]+")?\} [^ ]+$/)
 			err("malformed sample")
 		v = $NF
 		if (v !~ /^([-+]?[0-9]*\.?[0-9]+([eE][-+]?[0-9]+)?|[-+]?[0-9]+\.|NaN|[-+]Inf)$/)
@@ -209,7 +217,14 @@ out_has '^NODE +NICKNAME +AGE +SOURCE$' "show's header"
 out_has "^$ID1 +$NICK1 +[0-9]+[smhd] +local\$" "show's line for $ID1"
 out_has "^$ID2 +b \"quoted\" \\\\ ünïcode +[0-9]+[smhd] +local\$" "show's line for $ID2"
 out_has "^  counter  storage_server\.get +[1-9][0-9]*\$" "show's counters"
-out_has '^  stat     storage_server\.latencies\.get\.mean +nan$' "show's NaN stat"
+# A histogram is one line; b (-r 0) observed nothing: no mean, no
+# percentile (nan) on it, a's has them.
+out_has '^  hist     storage_server\.latencies\.get +count=0 sum=0s$' \
+    "show's histogram without observations"
+out_has '^  hist     storage_server\.latencies\.get +count=[1-9][0-9]* sum=[0-9.]+s mean=[0-9.e-]+ p1=.* p99\.9=[0-9.e-]+$' \
+    "show's histogram with observations"
+grep -q '^  \(counter\|stat\) .*storage_server\.latencies\.get\.' "$T/out" &&
+    fail "show prints a histogram's parts: $(cat "$T/out")"
 # Sorted by node id: 9b-storage before storage-a1.
 [ "$(sed -n '2,3s/ .*//p' "$T/out" | tr '\n' ' ')" = "$ID2 $ID1 " ] ||
     fail "show is not sorted by id: $(cat "$T/out")"
@@ -242,15 +257,18 @@ json_ok "$T/show.json" || fail "show --json is not JSON: $(cat "$T/show.json")"
 grep -q "\"id\": \"$ID1\"" "$T/show.json" || fail "no $ID1 in JSON"
 grep -q '"nickname": "b \\"quoted\\" \\\\ ünïcode"' "$T/show.json" ||
     fail "nickname not escaped in JSON: $(grep nickname "$T/show.json")"
-grep -q '"storage_server.latencies.get.mean": null' "$T/show.json" ||
-    fail "a NaN stat is not null in JSON"
+grep -q '"mean": null' "$T/show.json" ||
+    fail "a NaN mean is not null in JSON"
 if command -v jq >/dev/null 2>&1; then
 	jq -e --arg n2 "$NICK2" '
 	    (.nodes | length) == 2 and
 	    ([.nodes[].id] == ["9b-storage", "storage-a1"]) and
 	    (.nodes[0].nickname == $n2) and
 	    (.nodes[1].counters["storage_server.get"] >= 1) and
-	    (.nodes[0].stats["storage_server.latencies.get.mean"] == null) and
+	    (.nodes[0].histograms["storage_server.latencies.get"].mean == null) and
+	    (.nodes[0].histograms["storage_server.latencies.get"].count == 0) and
+	    (.nodes[1].histograms["storage_server.latencies.get"].count ==
+	     ([.nodes[1].histograms["storage_server.latencies.get"].buckets[]] | add)) and
 	    (.nodes[1].age >= 0) and (.nodes[1].source == "local") and
 	    (.nodes[1].time | type == "number")' "$T/show.json" >/dev/null ||
 	    fail "jq disagrees with show --json: $(cat "$T/show.json")"
