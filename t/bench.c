@@ -177,6 +177,23 @@ bench_add(void)
 	return (now() - t) / ADDS * 1e9;
 }
 
+static tally_histogram	*hist;
+/* Latencies to observe: 100 us to 100 ms, spread over 24 buckets. */
+static double		 lat[1024];
+
+/* Observations a second, one thread, into one histogram. */
+static double
+bench_observe(void)
+{
+	double	 t = now();
+	long	 i;
+
+	for (i = 0; i < ADDS; i++)
+		tally_histogram_observe(hist, lat[i & 1023]);
+	return (now() - t) / ADDS * 1e9;
+}
+
+/* What a worker does: 0 a raw atomic add, 1 a counter, 2 a histogram. */
 struct two {
 	int	 tally;
 	double	 secs;
@@ -189,7 +206,10 @@ two_worker(void *arg)
 	double		 t = now();
 	long		 i;
 
-	if (w->tally)
+	if (w->tally == 2)
+		for (i = 0; i < ADDS; i++)
+			tally_histogram_observe(hist, lat[i & 1023]);
+	else if (w->tally)
 		for (i = 0; i < ADDS; i++)
 			tally_counter_add(hot, 1);
 	else
@@ -803,6 +823,9 @@ main(int argc, char **argv)
 	if (tally_provider_new(&prov, &opt) != 0)
 		return 1;
 	hot = tally_counter_get(prov, "bench.hot");
+	hist = tally_histogram_get(prov, "bench.latency");
+	for (i = 0; i < 1024; i++)
+		lat[i] = 1e-4 * exp2(10.0 * i / 1024);
 	tally_count(prov, "storage_server.allocate", 0);
 
 	printf("tally %s benchmarks, %ld CPUs; medians of %d runs\n\n",
@@ -898,6 +921,27 @@ main(int argc, char **argv)
 	printf("%-44s %8.0f M/s %8.0f M/s %7.2fx %s\n",
 	    "2 threads, one counter vs shared atomic", two / 1e6,
 	    tworaw / 1e6, two / tworaw, "(context)");
+
+	{
+		double ha[REPEAT], aa[REPEAT], h2[REPEAT], c2[REPEAT], h, ca, ht,
+		    ct;
+		for (i = 0; i < REPEAT; i++) {
+			ha[i] = bench_observe();
+			aa[i] = bench_add();
+			h2[i] = bench_two(2);
+			c2[i] = bench_two(1);
+		}
+		h = median(ha, REPEAT);
+		ca = median(aa, REPEAT);
+		ht = median(h2, REPEAT);
+		ct = median(c2, REPEAT);
+		printf("%-44s %9.2f ns %9.2f ns %7.2fx %s\n",
+		    "histogram_observe vs counter_add", h, ca, h / ca, "<= 3x");
+		/* Time an operation, two threads on one of each. */
+		printf("%-44s %9.2f ns %9.2f ns %7.2fx %s\n",
+		    "2 threads, one histogram vs one counter", 1e9 / ht,
+		    1e9 / ct, ct / ht, "<= 3x");
+	}
 
 	{
 		double ba[REPEAT];

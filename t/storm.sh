@@ -14,8 +14,10 @@
 # (storage_server.get; tallyd.snapshots for the gatherer's own node), its
 # demo.start_id (which the demo node draws at random at each start and
 # puts in every snapshot, beside the counters), its node.uptime (for the
-# messages) and its time=.  Verified:
-#   - no node's time= ever goes backwards, and no counter ever does, except
+# messages), its time= and the cumulative count of its histogram of get
+# latencies (storage_server.latencies.get.count).  Verified:
+#   - no node's time= ever goes backwards, and no counter or histogram
+#     count ever does, except
 #     a remote node's in a snapshot of a new run (its start id changed): a
 #     remote-only provider cannot read its slot, so it starts its counters
 #     from 0.  Such resets are counted and reported, and never more than
@@ -223,9 +225,11 @@ stale_pids() {
 # ---- the sampler -----------------------------------------------------------
 
 # One sample: the whole database in one read transaction, as a line
-#	S MS ID:COUNTER:START:UPTIME:TIME ... E
-# (START is demo.start_id; the gatherer's own node as ID "tallyd", its
-# counter tallyd.snapshots; "-" for a missing field), or "F MS message E"
+#	S MS ID:COUNTER:START:UPTIME:TIME:HIST ... E
+# (START is demo.start_id; HIST the cumulative count of the demo's
+# histogram storage_server.latencies.get; the gatherer's own node as ID
+# "tallyd", its counter tallyd.snapshots; "-" for a missing field), or
+# "F MS message E"
 # if mdb_dump failed.  The final E tells a whole line from one being
 # written.
 sample_once() {
@@ -238,7 +242,8 @@ sample_once() {
 		printf 'F %s %s E\n' "$ms" "$(printf '%s' "$out" | tr '\n' ' ')"
 		return
 	fi
-	printf '%s\n' "$out" | awk -v ms="$ms" '
+	printf '%s\n' "$out" | awk -v ms="$ms" \
+	    -v hist=storage_server.latencies.get.count '
 		/^database=/	{ db = substr($0, 10); next }
 		/^HEADER=END$/	{ data = 1; havekey = 0; next }
 		/^DATA=END$/	{ data = 0; next }
@@ -263,6 +268,8 @@ sample_once() {
 				if (name == "storage_server.get" ||
 				    name == "tallyd.snapshots")
 					ctr[id] = line
+				else if (name == hist)
+					hc[id] = line
 			} else if (db == "stats") {
 				s = index(key, "/")
 				name = substr(key, s + 1)
@@ -282,7 +289,8 @@ sample_once() {
 				    ((id in ctr) ? ctr[id] : "-") ":" \
 				    ((id in sid) ? sid[id] : "-") ":" \
 				    ((id in up) ? up[id] : "-") ":" \
-				    ((id in tm) ? tm[id] : "-")
+				    ((id in tm) ? tm[id] : "-") ":" \
+				    ((id in hc) ? hc[id] : "-")
 			}
 			print out " E"
 		}'
@@ -320,6 +328,7 @@ check_samples() {
 			for (f = 3; f < NF; f++) {
 				split($f, a, ":")
 				id = a[1]; c = a[2]; st = a[3]; u = a[4]; t = a[5]
+				h = a[6]
 				if (id ~ /^tallyd-dup-/) {
 					print "VIOLATION two nodes nicknamed" \
 					    " tallyd at " $2
@@ -344,6 +353,17 @@ check_samples() {
 					gone[id, ls[id]] = 1
 				}
 				if (st != "-") ls[id] = st
+				# A histogram count, as a counter: never back
+				# but in a new run of a remote node.
+				if (h != "-" && (id in lh) && h + 0 < lh[id] + 0 &&
+				    !(id ~ /^remote-/ && st != "-" &&
+				    lhs[id] != "-" && st != lhs[id]))
+					print "VIOLATION " id " histogram count" \
+					    " went back from " lh[id] " to " h \
+					    " at " $2
+				if (h != "-") {
+					lh[id] = h; lhs[id] = st
+				}
 				if (c == "-") continue
 				if (!(id in max) || c + 0 > max[id] + 0)
 					max[id] = c
@@ -370,7 +390,7 @@ check_samples() {
 			for (id in count)
 				print "max " id " " (id in max ? max[id] : "-") \
 				    " " count[id] " " resets[id] + 0 \
-				    " " starts[id] + 0
+				    " " starts[id] + 0 " " (id in lh ? lh[id] : "-")
 			print "samples " nsamples + 0
 			print "failures " failures + 0
 		}' "$SAMPLES"
@@ -610,16 +630,19 @@ for n in "${NODES[@]}" tallyd; do
 	id=$n
 	[ "$n" = tallyd ] || id=$(node_id "$n")
 	line=$(printf '%s\n' "$SAMPLE_REPORT" | awk -v id="$id" '
-		$1 == "max" && $2 == id { print $3, $4, $5, $6 }')
-	read -r mx cnt resets starts <<<"$line"
+		$1 == "max" && $2 == id { print $3, $4, $5, $6, $7 }')
+	read -r mx cnt resets starts hist <<<"$line"
 	[ -n "${mx:-}" ] || fail "no samples of $id"
 	if [ "$n" = tallyd ]; then
 		what="tallyd.snapshots" kills=${KILLED[gatherer]:-0}
 	else
 		what="storage_server.get" kills=${KILLED[$n]:-0}
 	fi
-	note "  $(printf '%-9s %-18s max %8s  kills %3s  samples %5s  resets %s  restarts seen %s' \
-	    "$id" "$what" "$mx" "$kills" "$cnt" "$resets" "$starts")"
+	note "  $(printf '%-9s %-18s max %8s  kills %3s  samples %5s  resets %s  restarts seen %s  get latencies %s' \
+	    "$id" "$what" "$mx" "$kills" "$cnt" "$resets" "$starts" "$hist")"
+	# Every demo node's histogram was sampled, and never went back.
+	[ "$n" = tallyd ] || [ "${hist:--}" != - ] ||
+	    fail "$id: no storage_server.latencies.get.count in any sample"
 	[ "$resets" -le "$kills" ] ||
 	    fail "$id: $resets counter resets but only $kills kills"
 	[ "$starts" -le "$kills" ] ||
