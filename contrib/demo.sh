@@ -427,7 +427,10 @@ for sec in 'tally_*' 'tahoe_*'; do
 	[ "$(id -u)" -ne 0 ] || printf 'user root\n'
 	printf 'env.statsfile %s\n\n' "$STATS"
 done >"$DIR/plugin-conf.d/tally"
-GRAPHS="tahoe_storage_allocated tahoe_storage_operations_get tally_load_avg"
+# The 99th percentile of the get latencies: the histogram
+# storage_server.latencies.get, spelled in a link name (tally_(8)).
+P99=tally_hist_storage_server__latencies__get_p99_0
+GRAPHS="tahoe_storage_allocated tahoe_storage_operations_get tally_load_avg $P99"
 for g in $GRAPHS tally_; do
 	ln -sfn "$PLUGIN" "$DIR/plugins/$g"
 done
@@ -457,7 +460,7 @@ munin tally_all | head -n 12
 
 echo
 SAMPLES=16
-MUNIN_GRAPHS="tally_load_avg tahoe_storage_operations_get tahoe_storage_allocated"
+MUNIN_GRAPHS="tally_load_avg $P99 tahoe_storage_operations_get tahoe_storage_allocated"
 echo "The real munin master: munin-node serves tally_all, munin-update"
 echo "fetches it $SAMPLES times, 2 s apart, and munin-graph draws those"
 echo "$((SAMPLES * 2)) seconds.  (munin keeps a value per 5 minutes by default,"
@@ -474,6 +477,7 @@ then
 	    "(rrdtool fetch)"
 	echo "  drawn: $MUNIN_PNG"
 	echo "  and ${MUNIN_GRAPHS#* }, beside it"
+	echo "  the 99th percentile of get latencies: ${MUNIN_PNG/tally_load_avg-/$P99-}"
 else
 	[ "$MUNIN_SAMPLES" -eq "$SAMPLES" ] || echo
 	echo "  (not drawn${MUNIN_KNOWN:+: $MUNIN_KNOWN lines of tally_load_avg" \
