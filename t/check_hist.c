@@ -18,76 +18,13 @@
 #include "store-int.h"
 #include "fixture.h"
 #include "plugin.h"
+#include "plugin-fixture.h"
 
 #define NOW ((time_t)1700000000)
 #define H "storage_server.latencies.get"
 #define LINK(p) PLUGIN_PREFIX PLUGIN_HIST "storage_server__latencies__get_" p
 
-static char		 base[FIXTURE_PATH_MAX];
 static struct plugin_table	 tab;
-static char		 dir[FIXTURE_PATH_MAX + 16];
-static struct store	*st;
-
-static void
-setup_base(void)
-{
-	ck_assert_ptr_nonnull(fixture_tmpdir(base));
-}
-
-static void
-teardown_base(void)
-{
-	fixture_rmtree(base);
-}
-
-static void
-setup(void)
-{
-	char	 err[TALLY_ERRLEN];
-
-	snprintf(dir, sizeof dir, "%s/envXXXXXX", base);
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	ck_assert_msg(store_open(&st, dir, 0, err, sizeof err) == 0, "%s",
-	    err);
-}
-
-static void
-teardown(void)
-{
-	store_close(st);
-	st = NULL;
-	fixture_rmtree(dir);
-}
-
-struct stat_val {
-	const char	*name;
-	double		 v;
-};
-
-static void
-put_node(const char *id, const char *nick, int64_t t,
-    const struct stat_val *counters, const struct stat_val *stats)
-{
-	struct record_node	 rn;
-	struct snapshot		 s;
-	char			 err[TALLY_ERRLEN];
-
-	memset(&rn, 0, sizeof rn);
-	snprintf(rn.nickname, sizeof rn.nickname, "%s", nick);
-	snprintf(rn.source, sizeof rn.source, "local");
-	rn.time = t;
-	snapshot_init(&s);
-	for (; counters != NULL && counters->name != NULL; counters++)
-		ck_assert_int_eq(snapshot_add_counter(&s, counters->name,
-		    strlen(counters->name), (int64_t)counters->v), 0);
-	for (; stats != NULL && stats->name != NULL; stats++)
-		ck_assert_int_eq(snapshot_add_stat(&s, stats->name,
-		    strlen(stats->name), stats->v), 0);
-	snapshot_finish(&s);
-	ck_assert_msg(store_write_slot(st, id, &rn, &s, err, sizeof err) == 0,
-	    "%s", err);
-	snapshot_free(&s);
-}
 
 /*
  * The fleet: a and b have histogram H (b's interval had no observation:
@@ -122,30 +59,6 @@ put_fleet(void)
 	put_node("b", "m", NOW - 1, cb, sb);
 	put_node("c", "s", NOW - 1, cc, NULL);
 	put_node("d", "o", NOW - 1, NULL, sd);
-}
-
-struct capture {
-	FILE	*f;
-	char	*buf;
-	size_t	 len;
-};
-
-static FILE *
-cap_open(struct capture *c)
-{
-	c->buf = NULL;
-	c->len = 0;
-	c->f = open_memstream(&c->buf, &c->len);
-	ck_assert_ptr_nonnull(c->f);
-	return c->f;
-}
-
-static char *
-cap_text(struct capture *c)
-{
-	ck_assert_int_eq(fclose(c->f), 0);
-	c->f = NULL;
-	return c->buf;
 }
 
 /* The graph of a histogram link, as the plugin's main finds it. */
@@ -543,7 +456,8 @@ main(void)
 		{ "store", test_autoconf, 0, FIXTURE_TIMEOUT },
 	};
 	const struct fixture_tcase	 tcases[] = {
-		{ "store", setup, teardown, setup_base, teardown_base },
+		{ "store", pf_setup, pf_teardown, pf_setup_base,
+		    pf_teardown_base },
 	};
 	char	 err[TALLY_ERRLEN];
 

@@ -298,6 +298,45 @@ START_TEST(test_names)
 }
 END_TEST
 
+/*
+ * Histograms take ranges of cells within a chunk of 1,024: the third of
+ * 354 skips to the next chunk, and single counters take the cells it
+ * skipped.  No two share a cell.
+ */
+START_TEST(test_many)
+{
+	tally_histogram	*h[10];
+	tally_counter	*c[400];
+	char		 name[32];
+	int		 i, j, err;
+
+	for (i = 0; i < 10; i++) {
+		snprintf(name, sizeof name, "h%d", i);
+		ck_assert_ptr_nonnull(h[i] = histogram_set_get(hs, name, &err));
+		if (i == 2) {
+			for (j = 0; j < 400; j++) {
+				snprintf(name, sizeof name, "c%d", j);
+				ck_assert_ptr_nonnull(c[j] =
+				    counter_set_get(cs, name, &err));
+				tally_counter_add(c[j], j + 1);
+			}
+		}
+	}
+	for (i = 0; i < 10; i++)
+		for (j = 0; j <= i; j++)
+			tally_histogram_observe(h[i], exp2(i - 5));
+	collect(HISTOGRAM_LOCAL);
+	for (i = 0; i < 10; i++) {
+		snprintf(name, sizeof name, "h%d.count", i);
+		ck_assert(ctr(name) == i + 1);
+		snprintf(name, sizeof name, "h%d.bucket.%d", i, 8 * (i - 5));
+		ck_assert(ctr(name) == i + 1);
+	}
+	for (j = 0; j < 400; j++)
+		ck_assert(tally_counter_value(c[j]) == j + 1);
+}
+END_TEST
+
 /* An interval without observations reads nan; dests keep their own. */
 START_TEST(test_intervals)
 {
@@ -446,6 +485,7 @@ main(void)
 		{ "core", test_refused, 0, 30 },
 		{ "core", test_names, FIXTURE_N(bad_names), 30 },
 		{ "core", test_intervals, 0, 30 },
+		{ "core", test_many, 0, 30 },
 		{ "store", test_resume, 0, 30 },
 	};
 	const struct fixture_tcase	 tcases[] = {

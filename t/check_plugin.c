@@ -18,82 +18,12 @@
 #include "store-int.h"
 #include "fixture.h"
 #include "plugin.h"
+#include "plugin-fixture.h"
 
 #define NOW ((time_t)1700000000)
 
-/*
- * Each test gets a fresh environment in a directory under base.  A failed
- * assertion ends the forked test before its checked teardown, so base is
- * made and removed by the unchecked fixture, in the runner, which always
- * runs; the store itself is opened in the test's process, as LMDB wants.
- */
-static char		 base[FIXTURE_PATH_MAX];
 /* The compiled-in graphs, loaded once in main. */
 static struct plugin_table	 tab;
-static char		 dir[FIXTURE_PATH_MAX + 16];
-static struct store	*st;
-
-static void
-setup_base(void)
-{
-	ck_assert_ptr_nonnull(fixture_tmpdir(base));
-}
-
-static void
-teardown_base(void)
-{
-	fixture_rmtree(base);
-}
-
-static void
-setup(void)
-{
-	char	 err[TALLY_ERRLEN];
-
-	snprintf(dir, sizeof dir, "%s/envXXXXXX", base);
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	ck_assert_msg(store_open(&st, dir, 0, err, sizeof err) == 0, "%s",
-	    err);
-}
-
-static void
-teardown(void)
-{
-	store_close(st);
-	st = NULL;
-	fixture_rmtree(dir);
-}
-
-struct stat_val {
-	const char	*name;
-	double		 v;
-};
-
-/* Write one node's slot: counters and stats end at a NULL name. */
-static void
-put_node(const char *id, const char *nick, int64_t t,
-    const struct stat_val *counters, const struct stat_val *stats)
-{
-	struct record_node	 rn;
-	struct snapshot		 s;
-	char			 err[TALLY_ERRLEN];
-
-	memset(&rn, 0, sizeof rn);
-	snprintf(rn.nickname, sizeof rn.nickname, "%s", nick);
-	snprintf(rn.source, sizeof rn.source, "local");
-	rn.time = t;
-	snapshot_init(&s);
-	for (; counters != NULL && counters->name != NULL; counters++)
-		ck_assert_int_eq(snapshot_add_counter(&s, counters->name,
-		    strlen(counters->name), (int64_t)counters->v), 0);
-	for (; stats != NULL && stats->name != NULL; stats++)
-		ck_assert_int_eq(snapshot_add_stat(&s, stats->name,
-		    strlen(stats->name), stats->v), 0);
-	snapshot_finish(&s);
-	ck_assert_msg(store_write_slot(st, id, &rn, &s, err, sizeof err) == 0,
-	    "%s", err);
-	snapshot_free(&s);
-}
 
 /*
  * Put a raw value with LMDB itself, to write what the store never would.
@@ -111,31 +41,6 @@ put_raw(const char *db, const char *key, const char *val, int reopen)
 	if (reopen)
 		ck_assert_msg(store_open(&st, dir, 0, err, sizeof err) == 0,
 		    "%s", err);
-}
-
-/* An in-memory stream whose text the test reads back. */
-struct capture {
-	FILE	*f;
-	char	*buf;
-	size_t	 len;
-};
-
-static FILE *
-cap_open(struct capture *c)
-{
-	c->buf = NULL;
-	c->len = 0;
-	c->f = open_memstream(&c->buf, &c->len);
-	ck_assert_ptr_nonnull(c->f);
-	return c->f;
-}
-
-static char *
-cap_text(struct capture *c)
-{
-	ck_assert_int_eq(fclose(c->f), 0);
-	c->f = NULL;
-	return c->buf;
 }
 
 static const struct plugin_graph *
@@ -1867,7 +1772,8 @@ main(void)
 		{ "store", test_autoconf_graphs, 0, FIXTURE_TIMEOUT },
 	};
 	const struct fixture_tcase	 tcases[] = {
-		{ "store", setup, teardown, setup_base, teardown_base },
+		{ "store", pf_setup, pf_teardown, pf_setup_base,
+		    pf_teardown_base },
 	};
 	char	 err[TALLY_ERRLEN];
 

@@ -232,10 +232,19 @@ tally_counter_value(tally_counter *c)
 	return v;
 }
 
+/* Chunk ci's bases, allocated on its first slot; the caller holds the lock. */
+static int
+counter_base_chunk(uint32_t ci)
+{
+	if (counter_base[ci] == NULL &&
+	    (counter_base[ci] = calloc(CELL_CHUNK, sizeof(int64_t))) == NULL)
+		return TALLY_ENOMEM;
+	return 0;
+}
+
 static int
 counter_slot_alloc(uint32_t *slot)
 {
-	uint32_t	 ci;
 	int		 rc = 0;
 
 	pthread_mutex_lock(&counter_lock);
@@ -247,12 +256,8 @@ counter_slot_alloc(uint32_t *slot)
 		rc = TALLY_ELIMIT;
 		goto out;
 	}
-	ci = counter_nslots >> CELL_SHIFT;
-	if (counter_base[ci] == NULL &&
-	    (counter_base[ci] = calloc(CELL_CHUNK, sizeof(int64_t))) == NULL) {
-		rc = TALLY_ENOMEM;
+	if ((rc = counter_base_chunk(counter_nslots >> CELL_SHIFT)) != 0)
 		goto out;
-	}
 	*slot = counter_nslots++;
 out:
 	pthread_mutex_unlock(&counter_lock);
@@ -285,7 +290,7 @@ counter_slot_release(uint32_t slot)
 int
 counter_range_alloc(uint32_t n, uint32_t *slot)
 {
-	uint32_t	 ci, end;
+	uint32_t	 end;
 	int		 rc = 0;
 
 	if (n == 0 || n > CELL_CHUNK)
@@ -295,17 +300,12 @@ counter_range_alloc(uint32_t n, uint32_t *slot)
 	/* Past the end of this chunk: its rest goes to single counters. */
 	if ((counter_nslots & CELL_MASK) + n > CELL_CHUNK) {
 		end = (counter_nslots | CELL_MASK) + 1;
-		ci = counter_nslots >> CELL_SHIFT;
 		if (end > CELL_MAX) {
 			rc = TALLY_ELIMIT;
 			goto out;
 		}
-		if (counter_base[ci] == NULL &&
-		    (counter_base[ci] = calloc(CELL_CHUNK,
-		    sizeof(int64_t))) == NULL) {
-			rc = TALLY_ENOMEM;
+		if ((rc = counter_base_chunk(counter_nslots >> CELL_SHIFT)) != 0)
 			goto out;
-		}
 		while (counter_nslots < end)
 			counter_slot_release(counter_nslots++);
 	}
@@ -313,12 +313,8 @@ counter_range_alloc(uint32_t n, uint32_t *slot)
 		rc = TALLY_ELIMIT;
 		goto out;
 	}
-	ci = counter_nslots >> CELL_SHIFT;
-	if (counter_base[ci] == NULL &&
-	    (counter_base[ci] = calloc(CELL_CHUNK, sizeof(int64_t))) == NULL) {
-		rc = TALLY_ENOMEM;
+	if ((rc = counter_base_chunk(counter_nslots >> CELL_SHIFT)) != 0)
 		goto out;
-	}
 	*slot = counter_nslots;
 	counter_nslots += n;
 out:
