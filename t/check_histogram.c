@@ -41,14 +41,21 @@ teardown(void)
 	counter_set_free(cs);
 }
 
-/* Collect for dest into a fresh snapshot. */
+/* Collect for dest into a fresh snapshot; commit it, as a written one. */
 static void
-collect(int dest)
+collect_only(int dest)
 {
 	snapshot_reset(&snap);
 	ck_assert_int_eq(counter_set_collect(cs, &snap), 0);
 	ck_assert_int_eq(histogram_set_collect(hs, dest, &snap), 0);
 	snapshot_finish(&snap);
+}
+
+static void
+collect(int dest)
+{
+	collect_only(dest);
+	histogram_set_commit(hs, dest);
 }
 
 static const struct snapshot_ent *
@@ -367,6 +374,88 @@ START_TEST(test_intervals)
 }
 END_TEST
 
+/* A snapshot that was not written (a failed flush) keeps its interval. */
+START_TEST(test_uncommitted)
+{
+	tally_histogram	*h;
+	int		 err;
+
+	ck_assert_ptr_nonnull(h = histogram_set_get(hs, "u", &err));
+	tally_histogram_observe(h, 1.0);
+	collect_only(HISTOGRAM_LOCAL);		/* lost */
+	ck_assert(fabs(st_of("u.mean") - 1) < 1e-12);
+	tally_histogram_observe(h, 3.0);
+	collect(HISTOGRAM_LOCAL);
+	ck_assert(fabs(st_of("u.mean") - 2) < 1e-12);
+	collect(HISTOGRAM_LOCAL);
+	ck_assert(isnan(st_of("u.mean")));
+}
+END_TEST
+
+/*
+ * A resumed H.count that disagrees with the resumed buckets (a hand-made
+ * or half-resumed slot) does not make a snapshot disagree: the count is the
+ * buckets' sum, and a resumed bucket is put even when it comes to 0.
+ */
+START_TEST(test_resumed_disagree)
+{
+	tally_histogram	*h;
+	int		 err;
+
+	ck_assert_int_eq(counter_set_resume(cs, "a.bucket.0", 10, -1), 0);
+	ck_assert_int_eq(counter_set_resume(cs, "a.bucket.8", 10, 5), 0);
+	ck_assert_int_eq(counter_set_resume(cs, "a.count", 7, 1000), 0);
+	ck_assert_ptr_nonnull(h = histogram_set_get(hs, "a", &err));
+	tally_histogram_observe(h, 1.0);
+	collect(HISTOGRAM_LOCAL);
+	ck_assert(ctr("a.bucket.0") == 0);
+	ck_assert(ctr("a.bucket.8") == 5);
+	ck_assert(ctr("a.count") == 5);
+	/* Only this process's observation makes the interval. */
+	ck_assert(fabs(st_of("a.mean") - 1) < 1e-12);
+}
+END_TEST
+
+/* Sums past 2^63 ns in one interval: the stats still read, not nan. */
+START_TEST(test_huge_sum)
+{
+	tally_histogram	*h;
+	int		 err, i;
+
+	ck_assert_ptr_nonnull(h = histogram_set_get(hs, "big", &err));
+	for (i = 0; i < 10; i++)
+		tally_histogram_observe(h, 1e10);
+	collect(HISTOGRAM_LOCAL);
+	ck_assert(ctr("big.count") == 10);
+	ck_assert(ctr("big.bucket.112") == 10);
+	ck_assert(fabs(st_of("big.mean") - 1e9) < 1);
+	ck_assert(!isnan(st_of("big.99_9_percentile")));
+}
+END_TEST
+
+/* Histograms of freed sets leave their cells to new ones: no limit. */
+START_TEST(test_reuse)
+{
+	struct counter_set	*c2;
+	struct histogram_set	*h2;
+	tally_histogram		*h;
+	int			 i, err;
+
+	for (i = 0; i < 4000; i++) {
+		ck_assert_int_eq(counter_set_new(&c2), 0);
+		ck_assert_int_eq(histogram_set_new(&h2, c2), 0);
+		ck_assert_ptr_nonnull(h = histogram_set_get(h2, "lat", &err));
+		/* The cells come back zeroed. */
+		tally_histogram_observe(h, 1.0);
+		histogram_set_free(h2);
+		counter_set_free(c2);
+	}
+	ck_assert_ptr_nonnull(h = histogram_set_get(hs, "after", &err));
+	collect(HISTOGRAM_LOCAL);
+	ck_assert(ctr("after.count") == 0);
+}
+END_TEST
+
 /* ---- through a provider and a statsfile ---------------------------- */
 
 static void
@@ -486,6 +575,10 @@ main(void)
 		{ "core", test_names, FIXTURE_N(bad_names), 30 },
 		{ "core", test_intervals, 0, 30 },
 		{ "core", test_many, 0, 30 },
+		{ "core", test_uncommitted, 0, 30 },
+		{ "core", test_resumed_disagree, 0, 30 },
+		{ "core", test_huge_sum, 0, 30 },
+		{ "core", test_reuse, 0, 60 },
 		{ "store", test_resume, 0, 30 },
 	};
 	const struct fixture_tcase	 tcases[] = {

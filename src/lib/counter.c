@@ -68,6 +68,9 @@ static int64_t		*counter_base[CELL_NCHUNKS];
 static uint32_t		 counter_nslots;
 static uint32_t		*counter_freeslots;
 static size_t		 counter_nfree, counter_freecap;
+/* Released ranges (histograms'), for ranges of the same size. */
+static struct { uint32_t slot, n; } *counter_freeranges;
+static size_t		 counter_nfreer, counter_freercap;
 static pthread_key_t	 counter_key;
 static pthread_once_t	 counter_once = PTHREAD_ONCE_INIT;
 static int		 counter_key_ok;
@@ -265,17 +268,35 @@ out:
 }
 
 /* Zero a slot everywhere and keep it for reuse; caller holds the lock. */
+/*
+ * Zero n cells from slot in the bases and every shard; the caller holds
+ * the lock.  A thread's first add may publish its chunk meanwhile, without
+ * the lock: the chunk pointer is loaded atomically, and a chunk published
+ * after the load is new, all zeros.
+ */
+static void
+counter_cells_zero(uint32_t slot, uint32_t n)
+{
+	struct shard	*s;
+	uint32_t	 ci = slot >> CELL_SHIFT, j = slot & CELL_MASK, i;
+	int64_t		*ch;
+
+	for (i = 0; i < n; i++)
+		__atomic_store_n(&counter_base[ci][j + i], 0, __ATOMIC_RELAXED);
+	for (s = counter_shards; s != NULL; s = s->next) {
+		ch = __atomic_load_n(&s->chunk[ci], __ATOMIC_ACQUIRE);
+		if (ch == NULL)
+			continue;
+		for (i = 0; i < n; i++)
+			__atomic_store_n(&ch[j + i], 0, __ATOMIC_RELAXED);
+	}
+}
+
 static void
 counter_slot_release(uint32_t slot)
 {
-	struct shard	*s;
-	uint32_t	 ci = slot >> CELL_SHIFT, j = slot & CELL_MASK;
 
-	counter_base[ci][j] = 0;
-	for (s = counter_shards; s != NULL; s = s->next) {
-		if (s->chunk[ci] != NULL)
-			s->chunk[ci][j] = 0;
-	}
+	counter_cells_zero(slot, 1);
 	if (counter_nfree == counter_freecap) {
 		size_t	 ncap = counter_freecap ? counter_freecap * 2 : 256;
 		void	*n = realloc(counter_freeslots, ncap * sizeof(uint32_t));
@@ -291,12 +312,21 @@ int
 counter_range_alloc(uint32_t n, uint32_t *slot)
 {
 	uint32_t	 end;
+	size_t		 i;
 	int		 rc = 0;
 
 	if (n == 0 || n > CELL_CHUNK)
 		return TALLY_EINVAL;
 	pthread_once(&counter_once, counter_init);
 	pthread_mutex_lock(&counter_lock);
+	/* A range released before, zeroed then, of this size. */
+	for (i = counter_nfreer; i-- > 0;) {
+		if (counter_freeranges[i].n == n) {
+			*slot = counter_freeranges[i].slot;
+			counter_freeranges[i] = counter_freeranges[--counter_nfreer];
+			goto out;
+		}
+	}
 	/* Past the end of this chunk: its rest goes to single counters. */
 	if ((counter_nslots & CELL_MASK) + n > CELL_CHUNK) {
 		end = (counter_nslots | CELL_MASK) + 1;
@@ -326,10 +356,26 @@ void
 counter_range_release(uint32_t slot, uint32_t n)
 {
 	uint32_t	 i;
+	void		*nr;
 
 	pthread_mutex_lock(&counter_lock);
-	for (i = 0; i < n; i++)
-		counter_slot_release(slot + i);
+	counter_cells_zero(slot, n);
+	if (counter_nfreer == counter_freercap) {
+		size_t	 ncap = counter_freercap ? counter_freercap * 2 : 16;
+		if ((nr = realloc(counter_freeranges,
+		    ncap * sizeof *counter_freeranges)) == NULL) {
+			/* Out of memory: the cells serve single counters. */
+			for (i = 0; i < n; i++)
+				counter_slot_release(slot + i);
+			goto out;
+		}
+		counter_freeranges = nr;
+		counter_freercap = ncap;
+	}
+	counter_freeranges[counter_nfreer].slot = slot;
+	counter_freeranges[counter_nfreer].n = n;
+	counter_nfreer++;
+out:
 	pthread_mutex_unlock(&counter_lock);
 }
 

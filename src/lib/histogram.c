@@ -61,9 +61,12 @@ struct tally_histogram {
 	uint64_t	 refused;	/* atomic: negative, NaN, infinite */
 	/* Collect's, on the provider's loop only (under the set's lock). */
 	unsigned long	 rgen;		/* the counter set's resumes, seen */
-	int64_t		 rcount, rrefused;	/* resumed H.count, H.refused */
+	int64_t		 rrefused;		/* resumed H.refused */
 	int64_t		 resumed[HIST_NCELLS];	/* resumed buckets and sum */
+	/* Cells at dest's last snapshot that was written, and at its last. */
 	int64_t		 prev[HISTOGRAM_NDEST][HIST_NCELLS];
+	int64_t		 pend[HISTOGRAM_NDEST][HIST_NCELLS];
+	int		 pending[HISTOGRAM_NDEST];
 	uint16_t	 nlen;
 	char		 name[];
 };
@@ -289,7 +292,6 @@ hist_resumed(struct histogram_set *hs, tally_histogram *h)
 		h->resumed[i - HISTOGRAM_IMIN] = hist_peek(hs->cs, h,
 		    ".bucket.%d", i);
 	h->resumed[HIST_SUM] = hist_peek(hs->cs, h, ".sum_ns", 0);
-	h->rcount = hist_peek(hs->cs, h, ".count", 0);
 	h->rrefused = hist_peek(hs->cs, h, ".refused", 0);
 }
 
@@ -309,12 +311,13 @@ hist_interval(const int64_t *d, double *out)
 
 	for (i = 0; i < HIST_NB; i++)
 		n += d[i] > 0 ? d[i] : 0;
-	if (n <= 0 || d[HIST_SUM] < 0) {
+	if (n <= 0) {
 		for (k = 0; k < HIST_NSTATS; k++)
 			out[k] = NAN;
 		return;
 	}
-	out[0] = (double)d[HIST_SUM] / 1e9 / (double)n;
+	/* An interval's sum is never negative: one that reads so wrapped. */
+	out[0] = (double)(uint64_t)d[HIST_SUM] / 1e9 / (double)n;
 	/* Nearest rank: the smallest bucket holding ceil(q n) samples. */
 	for (i = 0; i < HIST_NB && k < HIST_NSTATS; i++) {
 		cum += d[i] > 0 ? d[i] : 0;
@@ -344,10 +347,16 @@ hist_collect(struct histogram_set *hs, tally_histogram *h, int dest,
 
 	counter_range_sum(h->slot, HIST_NCELLS, live);
 	hist_resumed(hs, h);
-	count = h->rcount;
+	/*
+	 * The count is the buckets' sum, whatever a resumed H.count said: the
+	 * two always agree in a snapshot.  A bucket resumed non-zero is put
+	 * even at 0, so that its resumed counter never outlives it.
+	 */
+	count = 0;
 	for (i = 0; i < HIST_NB; i++) {
-		count = hist_add(count, live[i]);
-		if ((v = hist_add(h->resumed[i], live[i])) == 0)
+		v = hist_add(h->resumed[i], live[i]);
+		count = hist_add(count, v);
+		if (v == 0 && h->resumed[i] == 0)
 			continue;
 		if ((rc = snapshot_add_counter(snap, buf, hist_part(h, buf,
 		    ".bucket.%d", i + HISTOGRAM_IMIN), v)) != 0)
@@ -365,12 +374,17 @@ hist_collect(struct histogram_set *hs, tally_histogram *h, int dest,
 	    ".refused", 0), v)) != 0)
 		return rc;
 
-	/* The interval: this process's own cells since dest's last look. */
+	/*
+	 * The interval: this process's own cells since dest's last snapshot
+	 * that was written; they become its start once this one is
+	 * (histogram_set_commit), so that a failed flush loses no interval.
+	 */
 	for (i = 0; i < HIST_NCELLS; i++) {
 		d[i] = (int64_t)((uint64_t)live[i] -
 		    (uint64_t)h->prev[dest][i]);
-		h->prev[dest][i] = live[i];
+		h->pend[dest][i] = live[i];
 	}
+	h->pending[dest] = 1;
 	hist_interval(d, st);
 	for (k = 0; k < HIST_NSTATS; k++) {
 		if ((rc = snapshot_add_stat(snap, buf, hist_stat_name(h, buf,
@@ -394,4 +408,23 @@ histogram_set_collect(struct histogram_set *hs, int dest,
 		rc = hist_collect(hs, hs->all[i], dest, snap);
 	pthread_mutex_unlock(&hs->lock);
 	return rc;
+}
+
+void
+histogram_set_commit(struct histogram_set *hs, int dest)
+{
+	tally_histogram	*h;
+	size_t		 i;
+
+	if (dest < 0 || dest >= HISTOGRAM_NDEST)
+		return;
+	pthread_mutex_lock(&hs->lock);
+	for (i = 0; i < hs->n; i++) {
+		h = hs->all[i];
+		if (!h->pending[dest])
+			continue;
+		memcpy(h->prev[dest], h->pend[dest], sizeof h->prev[dest]);
+		h->pending[dest] = 0;
+	}
+	pthread_mutex_unlock(&hs->lock);
 }

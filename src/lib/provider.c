@@ -360,11 +360,19 @@ provider_snapshot_to(tally_provider *p, int dest, struct snapshot *snap)
 	return 0;
 }
 
-/* Remote mode's snapshot hook: a gatherer's poll. */
+/*
+ * Remote mode's snapshot hook: a gatherer's poll.  The snapshot is sent
+ * as it is built, or the connection is lost: its interval is over.
+ */
 static int
 provider_snapshot(void *arg, struct snapshot *snap)
 {
-	return provider_snapshot_to(arg, HISTOGRAM_REMOTE, snap);
+	tally_provider	*p = arg;
+	int		 rc;
+
+	if ((rc = provider_snapshot_to(p, HISTOGRAM_REMOTE, snap)) == 0)
+		histogram_set_commit(p->hists, HISTOGRAM_REMOTE);
+	return rc;
 }
 
 /*
@@ -413,6 +421,8 @@ provider_flush_now(tally_provider *p, char *err, size_t errlen)
 	rn.interval = p->interval;
 	rc = store_write_slot(p->store, p->node_id, &rn, &p->snap, err,
 	    errlen);
+	if (rc == 0)
+		histogram_set_commit(p->hists, HISTOGRAM_LOCAL);
 	provider_flush_logged(p, rc, err);
 	return rc;
 }

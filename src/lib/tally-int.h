@@ -384,6 +384,10 @@ tally_histogram *histogram_set_get(struct histogram_set *, const char *,
  * the stats of the interval since dest's previous collect.
  */
 int	 histogram_set_collect(struct histogram_set *, int, struct snapshot *);
+/* dest's last collect was written (or sent): the next interval starts
+ * there.  Until then, a collect covers the interval since the last one
+ * committed. */
+void	 histogram_set_commit(struct histogram_set *, int);
 
 /*
  * log.c: the one way libtally logs.  A log_hook is a host's
