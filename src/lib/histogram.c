@@ -38,7 +38,6 @@
 #define HIST_NB		HISTOGRAM_NB
 #define HIST_SUM	HIST_NB			/* the cell of the sum */
 #define HIST_NCELLS	(HIST_NB + 1)
-#define HIST_NS_MAX	INT64_C(1000000000000000000)	/* 31 years */
 
 /* The interval stats: suffix and quantile (0: the mean). */
 static const struct {
@@ -102,8 +101,9 @@ hist_init(void)
 	}
 }
 
-int
-histogram_index(double x)
+/* Inlined into the hot path; histogram_index() is its name elsewhere. */
+static inline int
+hist_index(double x)
 {
 	uint64_t	 b, f;
 	int		 e, i;
@@ -111,17 +111,22 @@ histogram_index(double x)
 	memcpy(&b, &x, sizeof b);
 	e = (int)((b >> 52) & 0x7ff) - 1023;
 	f = b & HIST_FRAC_MASK;
-	if (e < HISTOGRAM_IMIN / 8)
-		return HISTOGRAM_IMIN;
-	if (e >= HISTOGRAM_IMAX / 8)
-		return HISTOGRAM_IMAX;
-	if (f == 0)
-		return 8 * e;
-	i = 8 * e + 1 + (f > hist_thresh[0]) + (f > hist_thresh[1]) +
+	/* One test for both ends: e below -30 wraps to a large unsigned. */
+	if (TALLY_UNLIKELY((unsigned)(e - HISTOGRAM_IMIN / 8) >=
+	    (unsigned)(HISTOGRAM_IMAX / 8 - HISTOGRAM_IMIN / 8)))
+		return e < 0 ? HISTOGRAM_IMIN : HISTOGRAM_IMAX;
+	/* 2^e itself ends bucket 8e; above it, one more per threshold. */
+	i = 8 * e + (f != 0) + (f > hist_thresh[0]) + (f > hist_thresh[1]) +
 	    (f > hist_thresh[2]) + (f > hist_thresh[3]) +
 	    (f > hist_thresh[4]) + (f > hist_thresh[5]) +
 	    (f > hist_thresh[6]);
 	return i;
+}
+
+int
+histogram_index(double x)
+{
+	return hist_index(x);
 }
 
 double
@@ -146,9 +151,10 @@ tally_histogram_observe(tally_histogram *h, double seconds)
 		__atomic_fetch_add(&h->refused, 1, __ATOMIC_RELAXED);
 		return;
 	}
-	i = histogram_index(seconds) - HISTOGRAM_IMIN;
+	i = hist_index(seconds) - HISTOGRAM_IMIN;
+	/* At most 10^9 s (31 years) an observation: no overflow in the sum. */
 	ns = TALLY_LIKELY(seconds < 1e9) ? (int64_t)(seconds * 1e9 + 0.5) :
-	    HIST_NS_MAX;
+	    INT64_C(1000000000000000000);
 	if (TALLY_LIKELY(s != NULL) &&
 	    TALLY_LIKELY((ch = s->chunk[h->slot >> CELL_SHIFT]) != NULL)) {
 		c = ch + (h->slot & CELL_MASK);
