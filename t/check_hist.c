@@ -455,16 +455,6 @@ main(void)
 		{ "store", test_suggest, 0, FIXTURE_TIMEOUT },
 		{ "store", test_autoconf, 0, FIXTURE_TIMEOUT },
 	};
-	const struct fixture_tcase	 tcases[] = {
-		{ "store", pf_setup, pf_teardown, pf_setup_base,
-		    pf_teardown_base },
-	};
-	char	 err[TALLY_ERRLEN];
 
-	if (plugin_table_load(&tab, NULL, err, sizeof err) != 0) {
-		fprintf(stderr, "check_hist: %s\n", err);
-		return EXIT_FAILURE;
-	}
-	return fixture_main("hist", tests, FIXTURE_N(tests), tcases,
-	    FIXTURE_N(tcases));
+	return pf_main("hist", tests, FIXTURE_N(tests), &tab);
 }

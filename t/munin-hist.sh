@@ -3,8 +3,8 @@
 # node makes the statsfile; the stock mdb_load then adds two nodes whose
 # snapshots carry histogram storage_server.latencies.get as tally(5)
 # stores one (H.count, H.sum_ns, H.bucket.<i> counters; H.mean and
-# H.<P>_percentile stats, nan on one node), since libtally writes no
-# histogram here yet.  A link per stat gives a config (title, vlabel
+# H.<P>_percentile stats, nan on one node), values known to the test; the
+# demo node's own histogram has observed nothing (-r 0).  A link per stat gives a config (title, vlabel
 # seconds, a valid unique field per node that has the stat) and a fetch
 # (numbers, U for nan); tally_all has a section per stat; suggest lists
 # them; a malformed histogram link fails with a clear message and a

@@ -13,6 +13,7 @@
 
 #include "tally-int.h"
 #include "store-int.h"
+#include "plugin.h"
 #include "plugin-fixture.h"
 
 char		 base[FIXTURE_PATH_MAX];
@@ -91,4 +92,21 @@ cap_text(struct capture *c)
 	ck_assert_int_eq(fclose(c->f), 0);
 	c->f = NULL;
 	return c->buf;
+}
+
+int
+pf_main(const char *name, const struct fixture_test *tests, size_t ntests,
+    struct plugin_table *tab)
+{
+	const struct fixture_tcase	 tcases[] = {
+		{ "store", pf_setup, pf_teardown, pf_setup_base,
+		    pf_teardown_base },
+	};
+	char				 err[TALLY_ERRLEN];
+
+	if (plugin_table_load(tab, NULL, err, sizeof err) != 0) {
+		fprintf(stderr, "check_%s: %s\n", name, err);
+		return EXIT_FAILURE;
+	}
+	return fixture_main(name, tests, ntests, tcases, FIXTURE_N(tcases));
 }

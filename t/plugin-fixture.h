@@ -44,4 +44,13 @@ FILE	*cap_open(struct capture *);
 /* Close the stream: its text, to free. */
 char	*cap_text(struct capture *);
 
+/*
+ * A check program's main: tests is the whole list, in one tcase "store"
+ * with the fixtures above; the compiled-in graph table is loaded into tab
+ * first.
+ */
+struct plugin_table;
+int	 pf_main(const char *, const struct fixture_test *, size_t,
+	     struct plugin_table *);
+
 #endif /* PLUGIN_FIXTURE_H */
