@@ -254,7 +254,8 @@ hist_scan(struct hist_part *p, size_t n, struct hist **hp, size_t *nh,
 		h->bad = hist_check(h, p, idx, n, c, s, &h->why);
 	}
 	/* Sorted, then marked: a part names its histogram's final place. */
-	qsort(*hp, *nh, sizeof **hp, hist_cmp);
+	if (*nh > 1)
+		qsort(*hp, *nh, sizeof **hp, hist_cmp);
 	for (i = 0; i < *nh; i++) {
 		h = &(*hp)[i];
 		if (h->bad != NULL)
