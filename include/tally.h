@@ -500,6 +500,25 @@ int  tally_reader_stat(tally_reader *r, const char *name, int kind);
 int  tally_reader_next_stat(tally_reader *r, const char **node_id,
 	tally_metric *m);
 
+/** Start a walk of the distinct names of metrics of @p kind (TALLY_COUNTER
+ *  or TALLY_STAT) that some node has, each once, in the stat index's
+ *  order (name order, but for a name that another extends: "x.y" comes
+ *  before "x", as '.' sorts before '/'): what a fleet counts,
+ *  at the cost of one seek in the stat index per name, however many nodes
+ *  have it.  A new call starts a new walk, and ends one of
+ *  tally_reader_metrics() or tally_reader_stat().
+ *  @return 0, TALLY_EINVAL (an invalid kind), TALLY_ENOTFOUND (the
+ *  statsfile has no stat index: walk the nodes' metrics instead), or the
+ *  reader's failure. */
+int  tally_reader_names(tally_reader *r, int kind);
+
+/** The name walk's next name, owned by the reader and valid until the next
+ *  call or tally_reader_close().  Keys of the index that are no stat's are
+ *  passed over.
+ *  @return 1, 0 at the end (and at every later call), TALLY_ESTATE (no
+ *  name walk started), or TALLY_ESTORE (damaged). */
+int  tally_reader_next_name(tally_reader *r, const char **name);
+
 /** End the read transaction and free the reader.  NULL is ignored. */
 void tally_reader_close(tally_reader *r);
 /** @} */

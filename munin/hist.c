@@ -332,6 +332,67 @@ hists_add(struct plugin_hists *hs, const char *h)
 	return 0;
 }
 
+/* Whether h is in the set. */
+static int
+hists_has(const struct plugin_hists *hs, const char *h)
+{
+	size_t	 lo = 0, hi = hs->n, mid;
+	int	 c;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if ((c = strcmp(hs->h[mid], h)) == 0)
+			return 1;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 0;
+}
+
+/* If name is <H><suffix> with H a histogram's name, add H to hs. */
+static int
+hists_add_suffixed(struct plugin_hists *hs, const char *name,
+    const char *suffix)
+{
+	char	 h[TALLY_STAT_NAME_MAX + 1];
+	size_t	 n = strlen(name), sl = strlen(suffix);
+
+	if (n <= sl || n - sl > PLUGIN_HIST_MAX ||
+	    strcmp(name + n - sl, suffix) != 0)
+		return 0;
+	memcpy(h, name, n - sl);
+	h[n - sl] = '\0';
+	return hists_add(hs, h);
+}
+
+int
+plugin_hists_index(struct plugin_hists *hs, tally_reader *r)
+{
+	struct plugin_hists	 counts, sums;
+	const char		*name;
+	size_t			 i;
+	int			 rc;
+
+	if ((rc = tally_reader_names(r, TALLY_COUNTER)) != 0)
+		return rc;
+	plugin_hists_init(&counts);
+	plugin_hists_init(&sums);
+	while ((rc = tally_reader_next_name(r, &name)) == 1) {
+		if ((rc = hists_add_suffixed(&counts, name, HIST_COUNT)) != 0 ||
+		    (rc = hists_add_suffixed(&sums, name, HIST_SUM)) != 0)
+			break;
+	}
+	for (i = 0; rc == 0 && i < sums.n; i++) {
+		if (hists_has(&counts, sums.h[i]))
+			rc = hists_add(hs, sums.h[i]);
+	}
+	plugin_hists_free(&counts);
+	plugin_hists_free(&sums);
+	return rc;
+}
+
 int
 plugin_hists_node(struct plugin_hists *hs, tally_reader *r, const char *id)
 {

@@ -250,6 +250,13 @@ struct plugin_hists {
 void	 plugin_hists_init(struct plugin_hists *);
 void	 plugin_hists_free(struct plugin_hists *);
 /*
+ * Add the histograms of the statsfile to hs from its stat index: each H
+ * whose counters H.count and H.sum_ns some node has, a seek per counter
+ * name.  0, TALLY_ENOTFOUND (no stat index: walk the nodes below),
+ * TALLY_ENOMEM, or the reader's failure.
+ */
+int	 plugin_hists_index(struct plugin_hists *, tally_reader *);
+/*
  * Add the histograms of node id (each H whose counters H.count and
  * H.sum_ns it has) to hs: a walk of the node's counters.  0, TALLY_ENOMEM,
  * or the reader's failure (tally_reader_errmsg).

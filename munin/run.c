@@ -626,9 +626,10 @@ plugin_fetch(const char *statsfile, const struct plugin_graph *g, time_t now,
 }
 
 /*
- * The histograms some node of the run has (hist.c), into hs: a walk of
- * each node's counters, which only tally_all and suggest pay for.  0, or
- * a TALLY_E* code said in the run's err.
+ * The histograms some node of the run has (hist.c), into hs: a seek per
+ * counter name in the stat index, or without one a walk of each node's
+ * counters; only tally_all and suggest pay for it.  0, or a TALLY_E* code
+ * said in the run's err.
  */
 static int
 plugin_run_hists(struct plugin_run *run, struct plugin_hists *hs)
@@ -636,6 +637,12 @@ plugin_run_hists(struct plugin_run *run, struct plugin_hists *hs)
 	size_t	 i;
 	int	 rc;
 
+	rc = plugin_hists_index(hs, run->r);
+	if (rc == TALLY_ENOMEM)
+		return plugin_err(run->err, run->errlen, rc, "out of memory");
+	if (rc != TALLY_ENOTFOUND)
+		return rc == 0 ? 0 : plugin_err(run->err, run->errlen, rc,
+		    "%s", tally_reader_errmsg(run->r));
 	for (i = 0; i < run->n; i++) {
 		rc = plugin_hists_node(hs, run->r, run->nodes[i].id);
 		if (rc == TALLY_ENOMEM)

@@ -490,6 +490,83 @@ put_raw(const char *db, const char *key, const char *val)
 	mdb_env_close(env);
 }
 
+/* Every name tally_reader_names gives, each followed by a space. */
+static char *
+names_text(int kind)
+{
+	tally_reader	*r;
+	const char	*name;
+	char		*text = NULL;
+	size_t		 len = 0;
+	FILE		*f;
+	int		 rc;
+
+	ck_assert_ptr_nonnull(f = open_memstream(&text, &len));
+	ck_assert_int_eq(tally_reader_open(&r, dir), 0);
+	ck_assert_int_eq(tally_reader_names(r, kind), 0);
+	while ((rc = tally_reader_next_name(r, &name)) == 1)
+		fprintf(f, "%s ", name);
+	ck_assert_int_eq(rc, 0);
+	ck_assert_int_eq(tally_reader_next_name(r, &name), 0);
+	tally_reader_close(r);
+	ck_assert_int_eq(fclose(f), 0);
+	return text;
+}
+
+/*
+ * The names a fleet has, one seek each in the index: distinct, in order,
+ * whatever nodes have them; a key of the index that is no stat's is
+ * passed over; without the index, TALLY_ENOTFOUND.
+ */
+START_TEST(test_names)
+{
+	tally_reader	*r;
+	const char	*name;
+	char		*text;
+
+	write_slot("b", 2, 20);
+	write_slot("a", 1, 10);
+	ck_assert_int_eq(tally_reader_open(&r, dir), 0);
+	ck_assert_int_eq(tally_reader_names(r, TALLY_COUNTER),
+	    TALLY_ENOTFOUND);
+	ck_assert_msg(strstr(tally_reader_errmsg(r), "tally index") != NULL,
+	    "%s", tally_reader_errmsg(r));
+	tally_reader_close(r);
+	index_set(1);
+	write_slot("c", 3, 30);
+	text = names_text(TALLY_COUNTER);
+	ck_assert_str_eq(text, "c.000 c.001 c.002 ");
+	free(text);
+	text = names_text(TALLY_STAT);
+	ck_assert_str_eq(text, "s.000 s.001 s.002 ");
+	free(text);
+	/*
+	 * Names that are prefixes of others, each once, in the index's
+	 * order ('/' sorts after '.'); a key without a node, or of no valid
+	 * name, passed over.
+	 */
+	put_raw("counters-by-stat", "c/z", "1");
+	put_raw("counters-by-stat", "c.0", "1");
+	put_raw("counters-by-stat", "c.0/z", "1");
+	put_raw("counters-by-stat", "c.0/zz", "1");
+	put_raw("counters-by-stat", "bad name/z", "1");
+	text = names_text(TALLY_COUNTER);
+	ck_assert_str_eq(text, "c.0 c.000 c.001 c.002 c ");
+	free(text);
+
+	ck_assert_int_eq(tally_reader_open(&r, dir), 0);
+	ck_assert_int_eq(tally_reader_next_name(r, &name), TALLY_ESTATE);
+	ck_assert_int_eq(tally_reader_names(r, 0), TALLY_EINVAL);
+	ck_assert_int_eq(tally_reader_names(r, TALLY_STAT), 0);
+	ck_assert_int_eq(tally_reader_next_name(r, &name), 1);
+	ck_assert_str_eq(name, "s.000");
+	/* A metric walk ends it. */
+	ck_assert_int_eq(tally_reader_metrics(r, "c"), 0);
+	ck_assert_int_eq(tally_reader_next_name(r, &name), TALLY_ESTATE);
+	tally_reader_close(r);
+}
+END_TEST
+
 struct problems {
 	char	 all[4096];
 };
@@ -577,6 +654,7 @@ main(void)
 		{ "index", test_format1_remove, 0, FIXTURE_TIMEOUT },
 		{ "index", test_converted_meanwhile, 0, FIXTURE_TIMEOUT },
 		{ "index", test_walk, 0, FIXTURE_TIMEOUT },
+		{ "index", test_names, 0, FIXTURE_TIMEOUT },
 		{ "index", test_index_differs, 0, FIXTURE_TIMEOUT },
 		{ "index", test_format2_without_index, 0, FIXTURE_TIMEOUT },
 	};

@@ -33,6 +33,8 @@
 #define READER_WALK_END		(-1)
 #define READER_WALK_STAT	3
 #define READER_WALK_STAT_END	4
+#define READER_WALK_NAMES	5
+#define READER_WALK_NAMES_END	6
 
 struct tally_reader {
 	struct store		*st;
@@ -292,7 +294,9 @@ tally_reader_next_metric(tally_reader *r, tally_metric *m)
 	if ((rc = reader_ready(r, 0)) != 0)
 		return rc;
 	if (r->wkind == READER_WALK_NONE || r->wkind == READER_WALK_STAT ||
-	    r->wkind == READER_WALK_STAT_END)
+	    r->wkind == READER_WALK_STAT_END ||
+	    r->wkind == READER_WALK_NAMES ||
+	    r->wkind == READER_WALK_NAMES_END)
 		return error_set(r->errmsg, sizeof r->errmsg, TALLY_ESTATE,
 		    "tally_reader_next_metric: no walk started");
 	while (r->wkind != READER_WALK_END) {
@@ -462,6 +466,79 @@ tally_reader_next_stat(tally_reader *r, const char **node_id,
 			memcpy(r->sid, id, ilen);
 			r->sid[ilen] = '\0';
 		}
+		return 1;
+	}
+	return 0;
+}
+
+int
+tally_reader_names(tally_reader *r, int kind)
+{
+	int	 rc;
+
+	if ((rc = reader_ready(r, 1)) != 0)
+		return rc;
+	r->wkind = READER_WALK_NONE;
+	if (kind != TALLY_COUNTER && kind != TALLY_STAT)
+		return error_set(r->errmsg, sizeof r->errmsg, TALLY_EINVAL,
+		    "tally_reader_names: invalid kind");
+	if (r->st->idx != STORE_IDX_READY)
+		return error_set(r->errmsg, sizeof r->errmsg, TALLY_ENOTFOUND,
+		    "statsfile %s has no stat index (tally index makes it)",
+		    store_path(r->st));
+	r->skind = kind;
+	/* From the top: LMDB seeks no empty key. */
+	r->wkey[0] = '\0';
+	r->wlen = 1;
+	r->wplen = 0;
+	r->wkind = READER_WALK_NAMES;
+	return 0;
+}
+
+/*
+ * A seek per name: the index's first key from wkey on is <name>/<node>,
+ * and the next name's keys begin at or after "<name>0" ('0' follows '/'),
+ * past every node of this one.
+ */
+int
+tally_reader_next_name(tally_reader *r, const char **name)
+{
+	MDB_val		 k, v;
+	const char	*key, *slash;
+	size_t		 nlen;
+	int		 rc;
+
+	if ((rc = reader_ready(r, 0)) != 0)
+		return rc;
+	if (r->wkind != READER_WALK_NAMES && r->wkind != READER_WALK_NAMES_END)
+		return error_set(r->errmsg, sizeof r->errmsg, TALLY_ESTATE,
+		    "tally_reader_next_name: no name walk started");
+	while (r->wkind == READER_WALK_NAMES) {
+		rc = store_reader_seek(&r->r,
+		    STORE_IDX(reader_kind_db(r->skind)), r->wkey, r->wlen, 0,
+		    0, &k, &v);
+		if (rc < 0)
+			return reader_err(r, rc, "reading the stat index");
+		if (rc == 0 || k.mv_size > READER_KEYMAX - 1) {
+			r->wkind = READER_WALK_NAMES_END;
+			return 0;
+		}
+		key = k.mv_data;
+		slash = memchr(key, '/', k.mv_size);
+		nlen = slash != NULL ? (size_t)(slash - key) : k.mv_size;
+		if (slash == NULL || !name_stat_valid(key, nlen)) {
+			/* Not the index's (tally check says so): past it. */
+			memcpy(r->wkey, key, k.mv_size);
+			r->wkey[k.mv_size] = '\0';
+			r->wlen = k.mv_size + 1;
+			continue;
+		}
+		memcpy(r->sname, key, nlen);
+		r->sname[nlen] = '\0';
+		memcpy(r->wkey, key, nlen);
+		r->wkey[nlen] = '/' + 1;
+		r->wlen = nlen + 1;
+		*name = r->sname;
 		return 1;
 	}
 	return 0;
