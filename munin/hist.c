@@ -295,6 +295,28 @@ plugin_hists_free(struct plugin_hists *hs)
 	memset(hs, 0, sizeof *hs);
 }
 
+/* Whether h is in the set; *at, where it is or would go. */
+static int
+hists_find(const struct plugin_hists *hs, const char *h, size_t *at)
+{
+	size_t	 lo = 0, hi = hs->n, mid;
+	int	 c;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if ((c = strcmp(hs->h[mid], h)) == 0) {
+			*at = mid;
+			return 1;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*at = lo;
+	return 0;
+}
+
 /*
  * Add h to the set, kept sorted: a binary search and an insert, since a
  * fleet has a few distinct histograms and each node repeats them.
@@ -302,19 +324,11 @@ plugin_hists_free(struct plugin_hists *hs)
 static int
 hists_add(struct plugin_hists *hs, const char *h)
 {
-	size_t	 lo = 0, hi = hs->n, mid, cap;
+	size_t	 lo, cap;
 	char	**v;
-	int	 c;
 
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		if ((c = strcmp(hs->h[mid], h)) == 0)
-			return 0;
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	if (hists_find(hs, h, &lo))
+		return 0;
 	if (hs->n == hs->cap) {
 		cap = hs->cap ? hs->cap * 2 : 16;
 		if ((v = realloc(hs->h, cap * sizeof *v)) == NULL)
@@ -329,25 +343,6 @@ hists_add(struct plugin_hists *hs, const char *h)
 		return TALLY_ENOMEM;
 	}
 	hs->n++;
-	return 0;
-}
-
-/* Whether h is in the set. */
-static int
-hists_has(const struct plugin_hists *hs, const char *h)
-{
-	size_t	 lo = 0, hi = hs->n, mid;
-	int	 c;
-
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		if ((c = strcmp(hs->h[mid], h)) == 0)
-			return 1;
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
 	return 0;
 }
 
@@ -372,7 +367,7 @@ plugin_hists_index(struct plugin_hists *hs, tally_reader *r)
 {
 	struct plugin_hists	 counts, sums;
 	const char		*name;
-	size_t			 i;
+	size_t			 i, at;
 	int			 rc;
 
 	if ((rc = tally_reader_names(r, TALLY_COUNTER)) != 0)
@@ -385,7 +380,7 @@ plugin_hists_index(struct plugin_hists *hs, tally_reader *r)
 			break;
 	}
 	for (i = 0; rc == 0 && i < sums.n; i++) {
-		if (hists_has(&counts, sums.h[i]))
+		if (hists_find(&counts, sums.h[i], &at))
 			rc = hists_add(hs, sums.h[i]);
 	}
 	plugin_hists_free(&counts);

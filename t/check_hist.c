@@ -20,7 +20,6 @@
 #include "plugin.h"
 #include "plugin-fixture.h"
 
-#define NOW ((time_t)1700000000)
 #define H "storage_server.latencies.get"
 #define LINK(p) PLUGIN_PREFIX PLUGIN_HIST "storage_server__latencies__get_" p
 
@@ -95,38 +94,6 @@ run_one(const char *name, int config, char **errtext)
 		*errtext = cap_text(&errc);
 	else
 		free(cap_text(&errc));
-	return cap_text(&out);
-}
-
-static char *
-multi(int flags, char **errtext)
-{
-	struct capture	 out, errc;
-	char		 err[TALLY_ERRLEN];
-	int		 rc;
-
-	cap_open(&out);
-	cap_open(&errc);
-	rc = plugin_multigraph(dir, &tab, flags, NOW, out.f, errc.f, err,
-	    sizeof err);
-	ck_assert_msg(rc == 0, "multigraph: %s", err);
-	if (errtext != NULL)
-		*errtext = cap_text(&errc);
-	else
-		free(cap_text(&errc));
-	return cap_text(&out);
-}
-
-static char *
-suggest(int flags)
-{
-	struct capture	 out;
-	char		 err[TALLY_ERRLEN];
-	int		 rc;
-
-	cap_open(&out);
-	rc = plugin_suggest(dir, &tab, flags, out.f, NULL, err, sizeof err);
-	ck_assert_msg(rc == 0, "suggest: %s", err);
 	return cap_text(&out);
 }
 
@@ -350,12 +317,12 @@ START_TEST(test_multigraph)
 			free(part);
 			want = tmp;
 		}
-		text = multi(flags[j], NULL);
+		text = multi_in(&tab, flags[j], NULL);
 		ck_assert_str_eq(text, want);
 		free(text);
 		free(want);
 	}
-	text = multi(PLUGIN_CONFIG | PLUGIN_DIRTY, NULL);
+	text = multi_in(&tab, PLUGIN_CONFIG | PLUGIN_DIRTY, NULL);
 	ck_assert_ptr_nonnull(strstr(text, "multigraph " LINK("p99_9") "\n"
 	    "graph_title"));
 	ck_assert_ptr_nonnull(strstr(text, "m_b.value U\n"));
@@ -370,11 +337,11 @@ START_TEST(test_suggest)
 {
 	char	*text;
 
-	text = suggest(PLUGIN_MULTI);
+	text = suggest_in(&tab, PLUGIN_MULTI);
 	ck_assert_str_eq(text, "");
 	free(text);
 	put_fleet();
-	text = suggest(0);
+	text = suggest_in(&tab, 0);
 	ck_assert_str_eq(text,
 	    "hist_storage_server__latencies__get_mean\n"
 	    "hist_storage_server__latencies__get_p01_0\n"
@@ -387,7 +354,7 @@ START_TEST(test_suggest)
 	    "hist_x___h_y_mean\n");
 	free(text);
 	/* Histograms alone are data enough for tally_all. */
-	text = suggest(PLUGIN_MULTI);
+	text = suggest_in(&tab, PLUGIN_MULTI);
 	ck_assert_str_eq(text, "all\n");
 	free(text);
 }
@@ -411,7 +378,7 @@ START_TEST(test_multigraph_long)
 	s[0].name = mn;
 	s[0].v = 1;
 	put_node("a", "n", NOW, c, s);
-	text = multi(0, &errtext);
+	text = multi_in(&tab, 0, &errtext);
 	ck_assert_str_eq(text, "multigraph tally_load_avg\n");
 	ck_assert_ptr_nonnull(strstr(errtext, "leaving out histogram ---"));
 	ck_assert_ptr_nonnull(strstr(errtext, "longer than 255 bytes"));

@@ -20,7 +20,6 @@
 #include "plugin.h"
 #include "plugin-fixture.h"
 
-#define NOW ((time_t)1700000000)
 
 /* The compiled-in graphs, loaded once in main. */
 static struct plugin_table	 tab;
@@ -94,42 +93,9 @@ config(const char *name)
 }
 
 static char *
-suggest_in(const struct plugin_table *t, int flags)
-{
-	struct capture	 out;
-	char		 err[TALLY_ERRLEN];
-	int		 rc;
-
-	cap_open(&out);
-	rc = plugin_suggest(dir, t, flags, out.f, NULL, err, sizeof err);
-	ck_assert_msg(rc == 0, "suggest: %s", err);
-	return cap_text(&out);
-}
-
-static char *
 suggest(void)
 {
 	return suggest_in(&tab, 0);
-}
-
-/* A multigraph run of table t at NOW; errtext as for fetch. */
-static char *
-multi_in(const struct plugin_table *t, int flags, char **errtext)
-{
-	struct capture	 out, errc;
-	char		 err[TALLY_ERRLEN];
-	int		 rc;
-
-	cap_open(&out);
-	cap_open(&errc);
-	rc = plugin_multigraph(dir, t, flags, NOW, out.f, errc.f, err,
-	    sizeof err);
-	ck_assert_msg(rc == 0, "multigraph: %s", err);
-	if (errtext != NULL)
-		*errtext = cap_text(&errc);
-	else
-		free(cap_text(&errc));
-	return cap_text(&out);
 }
 
 static char *

@@ -94,6 +94,38 @@ cap_text(struct capture *c)
 	return c->buf;
 }
 
+char *
+suggest_in(const struct plugin_table *t, int flags)
+{
+	struct capture	 out;
+	char		 err[TALLY_ERRLEN];
+	int		 rc;
+
+	cap_open(&out);
+	rc = plugin_suggest(dir, t, flags, out.f, NULL, err, sizeof err);
+	ck_assert_msg(rc == 0, "suggest: %s", err);
+	return cap_text(&out);
+}
+
+char *
+multi_in(const struct plugin_table *t, int flags, char **errtext)
+{
+	struct capture	 out, errc;
+	char		 err[TALLY_ERRLEN];
+	int		 rc;
+
+	cap_open(&out);
+	cap_open(&errc);
+	rc = plugin_multigraph(dir, t, flags, NOW, out.f, errc.f, err,
+	    sizeof err);
+	ck_assert_msg(rc == 0, "multigraph: %s", err);
+	if (errtext != NULL)
+		*errtext = cap_text(&errc);
+	else
+		free(cap_text(&errc));
+	return cap_text(&out);
+}
+
 int
 pf_main(const char *name, const struct fixture_test *tests, size_t ntests,
     struct plugin_table *tab)

@@ -8,6 +8,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "fixture.h"
 
@@ -44,12 +45,22 @@ FILE	*cap_open(struct capture *);
 /* Close the stream: its text, to free. */
 char	*cap_text(struct capture *);
 
+struct plugin_table;
+
+/* The plugin's clock in these tests. */
+#define NOW ((time_t)1700000000)
+
+/* Runs of the plugin at NOW over table t in dir; the caller frees the
+ * text.  multi_in: a multigraph run, its stderr into *errtext if not
+ * NULL. */
+char	*suggest_in(const struct plugin_table *, int);
+char	*multi_in(const struct plugin_table *, int, char **);
+
 /*
  * A check program's main: tests is the whole list, in one tcase "store"
  * with the fixtures above; the compiled-in graph table is loaded into tab
  * first.
  */
-struct plugin_table;
 int	 pf_main(const char *, const struct fixture_test *, size_t,
 	     struct plugin_table *);
 
