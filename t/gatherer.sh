@@ -230,6 +230,25 @@ for round in 2 3; do
 	    snapshots_moved
 done
 
+# Histograms come over the wire as counters and stats (tally(5)): each
+# remote node's get latencies, counted, their buckets adding up to the
+# count, with an interval mean (a number, or nan for a poll without get).
+# Count and buckets from one read transaction (one mdb_dump): the nodes
+# go on writing.
+for id in "${RIDS[@]}"; do
+	h=storage_server.latencies.get
+	read -r c b < <(db_pairs counters | awk -F '\t' \
+	    -v k="$id/$h.count" -v p="$id/$h.bucket." '
+		$1 == k { c = $2 }
+		index($1, p) == 1 { s += $2 }
+		END { print (c == "" ? "-" : c), s + 0 }')
+	[ "$c" != - ] || fail "$id: no $h.count"
+	[ "$c" -gt 0 ] || fail "$id: $h.count is $c"
+	[ "$b" -eq "$c" ] || fail "$id: $h buckets add up to $b, count $c"
+	m=$(db_get stats "$id/$h.mean") || fail "$id: no $h.mean"
+	is_number "$m" || [ "$m" = nan ] || fail "$id: $h.mean is '$m'"
+done
+
 # -v: a log line per snapshot, naming the node (at least the three rounds
 # waited for above).
 for id in "${RIDS[@]}"; do
