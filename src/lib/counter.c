@@ -7,7 +7,9 @@
  * with a plain load and a relaxed atomic store: no lock, no read-modify-write
  * on a shared cache line, so two threads on one counter scale.  A flush
  * sums a counter's cells over all shards, plus its base: what exited
- * threads left behind and what was resumed from the statsfile.
+ * threads left behind and what was resumed from the statsfile.  A
+ * histogram (histogram.c) owns a range of slots within one chunk, its
+ * buckets and its sum; a released range is kept for the next histogram.
  *
  * Names map to counters through an open-addressing table per provider that
  * readers walk without a lock: entries are only ever added, and a grown
@@ -267,7 +269,6 @@ out:
 	return rc;
 }
 
-/* Zero a slot everywhere and keep it for reuse; caller holds the lock. */
 /*
  * Zero n cells from slot in the bases and every shard; the caller holds
  * the lock.  A thread's first add may publish its chunk meanwhile, without
@@ -292,10 +293,10 @@ counter_cells_zero(uint32_t slot, uint32_t n)
 	}
 }
 
+/* Zero a slot everywhere and keep it for reuse; caller holds the lock. */
 static void
 counter_slot_release(uint32_t slot)
 {
-
 	counter_cells_zero(slot, 1);
 	if (counter_nfree == counter_freecap) {
 		size_t	 ncap = counter_freecap ? counter_freecap * 2 : 256;
