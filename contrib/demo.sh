@@ -95,7 +95,7 @@ pkgs=
 cmds=
 if [ "$build" -eq 1 ]; then
 	pkgs="build-essential autoconf automake libtool pkg-config liblmdb-dev
-	    libev-dev libssl-dev"
+	    libev-dev libssl-dev libmicrohttpd-dev zlib1g-dev"
 	cmds="cc make pkg-config"
 	[ -x "$srcdir/configure" ] || cmds="$cmds autoreconf"
 fi

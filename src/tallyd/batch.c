@@ -86,6 +86,7 @@ batch_commit(struct gatherer *g)
 	g->commit_sec = sec;
 	if (sec > g->commit_max_sec)
 		g->commit_max_sec = sec;
+	http_commit(g, sec, rc == 0, err);
 	if (rc != 0) {
 		/*
 		 * The snapshots are lost; the next round brings new ones.

@@ -240,6 +240,7 @@ conn_frame_admit(struct conn *c)
 		return;
 	listener_addr_release(c);
 	c->state = CONN_READY;
+	http_node_up(g, c);
 	c->phase = gatherer_phase(g, c->node_id, strlen(c->node_id));
 	if (c->key[0] != '\0')
 		gatherer_log("connected node %s (%s) from %s, key %s",
@@ -326,6 +327,7 @@ conn_frame_snapshot(struct conn *c, const uint8_t *p, size_t len)
 	n = e->snap.ncounters + e->snap.nstats;
 	c->polling = 0;
 	stats_count(g, STATS_SNAPSHOTS, 1);
+	http_snapshot(g);
 	stats_count(g, STATS_SAMPLES, (int64_t)n);
 	if (g->cfg.verbose)
 		conn_log(c, "snapshot %u: %zu counters, %zu stats, %zu bytes",

@@ -136,8 +136,13 @@ static void
 conn_unhash(struct conn *c)
 {
 	struct gatherer	*g = c->g;
+	int		 was_up = c->hashed;
 
 	gatherer_hash_del(g, c);
+	if (!c->http_said && c->node_id[0] != '\0') {
+		c->http_said = 1;
+		http_node_down(g, c, was_up);
+	}
 	c->polling = 0;
 	listener_addr_release(c);
 	batch_unlock(c);

@@ -391,6 +391,9 @@ gatherer_free(struct gatherer *g)
 {
 	if (g == NULL)
 		return;
+	/* No request reads the loop's state from here on. */
+	http_free(g->http);
+	g->http = NULL;
 	if (!g->stopped && g->lfd >= 0 && g->self_attached)
 		gatherer_shutdown(g);
 	stats_stop(g);

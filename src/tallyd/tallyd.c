@@ -43,7 +43,8 @@ enum {
 	OPT_MAX_NODES,
 	OPT_MAX_METRICS,
 	OPT_MAX_FRAME,
-	OPT_MAX_INPUT
+	OPT_MAX_INPUT,
+	OPT_HTTP
 };
 
 static const struct option tallyd_longopts[] = {
@@ -67,6 +68,7 @@ static const struct option tallyd_longopts[] = {
 	{ "max-metrics",	required_argument, NULL, OPT_MAX_METRICS },
 	{ "max-frame",		required_argument, NULL, OPT_MAX_FRAME },
 	{ "max-input",		required_argument, NULL, OPT_MAX_INPUT },
+	{ "http",		required_argument, NULL, OPT_HTTP },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -75,6 +77,8 @@ struct tallyd {
 	struct gatherer_config	 cfg;		/* the options' numbers */
 	const char		*basedir;
 	const char		*listen;	/* -l, or NULL */
+	const char		*http;		/* --http, or NULL */
+	char			 hhost[256], hport[8];
 	char			*statsfile;
 	int			 plaintext;
 	char			 lhost[256], lport[8];	/* to bind */
@@ -363,6 +367,36 @@ tallyd_signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	gatherer_shutdown(tallyd_g);
 }
 
+/*
+ * --http [ADDR:]PORT: a port alone is loopback's.  Checked before anything
+ * is created, as -l is.
+ */
+static void
+tallyd_http_args(struct tallyd *t)
+{
+	const char	*s = t->http;
+	char		*end;
+	unsigned long	 p;
+
+	if (s == NULL)
+		return;
+	if (strchr(s, ':') == NULL) {
+		errno = 0;
+		p = strtoul(s, &end, 10);
+		if (*s < '0' || *s > '9' || *end != '\0' || errno != 0 ||
+		    p > 65535)
+			tallyd_die("bad --http address '%s' (PORT, ADDR:PORT "
+			    "or [ADDR6]:PORT)", s);
+		snprintf(t->hhost, sizeof t->hhost, "127.0.0.1");
+		snprintf(t->hport, sizeof t->hport, "%lu", p);
+		return;
+	}
+	if (tallyd_split(s, t->hhost, sizeof t->hhost, t->hport,
+	    sizeof t->hport) != 0)
+		tallyd_die("bad --http address '%s' (PORT, ADDR:PORT or "
+		    "[ADDR6]:PORT)", s);
+}
+
 /* The command line: every option and BASEDIR; dies on a bad one. */
 static void
 tallyd_args(struct tallyd *t, int argc, char **argv)
@@ -397,6 +431,9 @@ tallyd_args(struct tallyd *t, int argc, char **argv)
 		case OPT_PLAINTEXT:
 			t->plaintext = 1;
 			break;
+		case OPT_HTTP:
+			t->http = optarg;
+			break;
 		default:
 			usage(stderr);
 			exit(1);
@@ -422,6 +459,7 @@ tallyd_args(struct tallyd *t, int argc, char **argv)
 		    "[ADDR6]:PORT)", t->listen);
 	if (t->listen != NULL && t->plaintext)
 		tallyd_plaintext_host(t->lhost, "-l");
+	tallyd_http_args(t);
 }
 
 /*
@@ -599,6 +637,9 @@ main(int argc, char **argv)
 	ev_signal	 sigterm, sigint, sighup;
 	char		*dflt = NULL;
 
+	/* http.c's reader: tallyd again, in a process of its own. */
+	if (argc > 1 && strcmp(argv[1], "--http-reader") == 0)
+		return http_reader_main(argc, argv);
 	memset(&t, 0, sizeof t);
 	tallyd_args(&t, argc, argv);
 	/*
@@ -642,6 +683,15 @@ main(int argc, char **argv)
 	ev_signal_start(loop, &sighup);
 
 	tallyd_start(&t, loop);
+	if (t.http != NULL) {
+		char	 err[TALLY_ERRLEN];
+		struct http *h;
+
+		if (http_new(&h, tallyd_g, t.hhost, t.hport, err,
+		    sizeof err) != 0)
+			tallyd_die("%s", err);
+		tallyd_g->http = h;
+	}
 	tallyd_furl(&t);
 	free(t.lfile);
 	explicit_bzero(t.secret, sizeof t.secret);
@@ -650,6 +700,9 @@ main(int argc, char **argv)
 	    strchr(t.bhost, ':') ? "]" : "", t.bport, t.plaintext ?
 	    "plaintext, loopback only" : "TLS 1.3", t.cfg.interval,
 	    t.statsfile);
+	if (tallyd_g->http != NULL)
+		fprintf(stderr, "tallyd: http: listening on %s\n",
+		    http_where(tallyd_g->http));
 
 	gatherer_run(tallyd_g);
 	ev_signal_stop(loop, &sigterm);

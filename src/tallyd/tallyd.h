@@ -16,6 +16,10 @@
  *			trimming
  *	stats.c		tallyd's own stats, as a libtally producer
  *	handshake.c	TLS handshakes on threads of their own (handshake.h)
+ *	http.c		--http: /metrics, the status page, /nodes.json, on
+ *			libmicrohttpd's thread
+ *	http-reader.c	tallyd --http-reader: what http.c reads from the
+ *			statsfile, in a process of its own
  *	tls-server.c	the server side of TLS (declared in tally-int.h)
  *
  * Frames are decoded by libtally's wire.c only.
@@ -106,6 +110,7 @@ struct conn {
 	int			 clock_logged;	/* its time was refused */
 	int			 addr_counted;	/* in its address's handshakes */
 	int			 locked;	/* holds node_id's node lock */
+	int			 http_said;	/* its end told http.c */
 	int			 is_new;	/* no record yet: counts in nnew */
 	enum conn_tls		 tls;
 	struct tls		*ssl;
@@ -207,6 +212,9 @@ struct gatherer {
 	double			 commit_sec, commit_max_sec;
 	unsigned long		 commits_failed;	/* in a row */
 	char			 commit_err[TALLY_ERRLEN];
+
+	/* http.c: NULL without --http */
+	struct http		*http;
 
 	/* stats.c */
 	tally_provider		*self;
@@ -341,6 +349,27 @@ void	 batch_commit(struct gatherer *);
 int	 batch_lock(struct conn *, char *, size_t);
 /* Let go of c's node lock, once its last snapshot is written. */
 void	 batch_unlock(struct conn *);
+
+/* http.c */
+struct http;
+/*
+ * Listen on host:port and serve from libmicrohttpd's thread.  0, or a
+ * TALLY_E* code with a message in err.  Set g->http to it afterwards.
+ */
+int	 http_new(struct http **, struct gatherer *, const char *,
+	     const char *, char *, size_t);
+/* "http://ADDR:PORT/", as bound. */
+const char *http_where(const struct http *);
+/* Stop serving (waits for the request at hand) and free.  NULL ignored. */
+void	 http_free(struct http *);
+/* From the loop: what the status page shows; each a no-op without --http. */
+void	 http_node_up(struct gatherer *, const struct conn *);
+void	 http_node_down(struct gatherer *, const struct conn *, int);
+void	 http_snapshot(struct gatherer *);
+void	 http_commit(struct gatherer *, double, int, const char *);
+
+/* http-reader.c: tallyd --http-reader MODE STATSFILE; an exit status. */
+int	 http_reader_main(int, char **);
 
 /* stats.c */
 int	 stats_new(struct gatherer *, char *, size_t);

@@ -1,0 +1,1196 @@
+/*
+ * http.c: tallyd --http: /metrics for Prometheus, a status page and
+ * /nodes.json, served by libmicrohttpd from a thread of its own.
+ *
+ * Two sources, neither of which the loop ever waits for:
+ *  - the statsfile, read by tallyd --http-reader (http-reader.c), a
+ *    process of its own per request: the store's lock would otherwise be
+ *    held for a whole scrape, and with it every commit;
+ *  - what only the loop knows (which nodes are connected, from where,
+ *    why each last went away, the commits' figures), kept here under a
+ *    mutex that the loop holds for a few stores per event and this
+ *    thread for one copy per request.
+ * Requests are answered one at a time, on libmicrohttpd's thread: a
+ * scrape is what costs, and two at once would only share the CPU.  Slow
+ * and idle clients are bounded by libmicrohttpd: HTTP_TIMEOUT seconds
+ * without progress, HTTP_CONN_MAX connections (HTTP_PER_IP from one
+ * address), HTTP_MEMORY bytes for a request's headers.
+ */
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <math.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+#include <zlib.h>
+
+#include "tallyd.h"
+
+#define HTTP_TIMEOUT	10		/* seconds without progress */
+#define HTTP_CONN_MAX	128
+#define HTTP_PER_IP	16
+#define HTTP_MEMORY	(32 * 1024)	/* a request's headers and more */
+#define HTTP_READER_MAX	60.0		/* seconds a reader may take */
+#define HTTP_REFRESH	10		/* the page reloads itself */
+#define HTTP_MINUTE	60
+#define HTTP_NODES_MAX	100000		/* entries a refusal may make */
+#define HTTP_LOG_BURST	5		/* libmicrohttpd's lines, then ... */
+#define HTTP_LOG_EVERY	60.0		/* ... one a minute, with a count */
+
+/* What the loop knows of a node, this run. */
+struct http_node {
+	char	 id[TALLY_NODE_ID_MAX + 1];
+	char	 addr[LISTENER_ADDRLEN];
+	char	 key[FURL_FP_LEN + 1];
+	char	 error[LISTENER_ADDRLEN + 160];	/* why it last went away */
+	int64_t	 since;			/* connected, or went away, at */
+	int	 connected;
+};
+
+struct http {
+	struct MHD_Daemon	*d;
+	int			 fd;
+	char			*statsfile;
+	char			 node_id[TALLY_NODE_ID_MAX + 1];
+	double			 interval;
+	int64_t			 started;
+	char			 where[LISTENER_ADDRLEN + 16];
+
+	pthread_mutex_t		 mu;	/* everything below */
+	struct http_node	*nodes;
+	size_t			 n, cap;
+	uint32_t		*hash;	/* 0 empty, else index + 1 */
+	size_t			 hcap;
+	unsigned		 nconns, nready;
+	uint32_t		 snaps[HTTP_MINUTE];	/* per second */
+	double			 cmax[HTTP_MINUTE];	/* slowest commit */
+	int64_t			 stamp[HTTP_MINUTE];	/* second of a slot */
+	double			 commit_last;
+	unsigned long		 commit_failures;	/* in a row */
+	char			 commit_err[TALLY_ERRLEN];
+
+	/* libmicrohttpd's thread only */
+	uint64_t		 warned;	/* the reader's last warnings */
+	unsigned long		 logged, quiet;
+	double			 log_at;
+};
+
+/* ---- a growing buffer --------------------------------------------------- */
+
+struct hbuf {
+	char	*b;
+	size_t	 n, cap;
+	int	 oom;
+};
+
+static void
+hbuf_put(struct hbuf *hb, const char *s, size_t n)
+{
+	size_t	 cap;
+	char	*b;
+
+	if (hb->oom)
+		return;
+	if (n > hb->cap - hb->n) {
+		for (cap = hb->cap ? hb->cap : 16384; cap - hb->n < n; cap *= 2)
+			if (cap > SIZE_MAX / 4) {
+				hb->oom = 1;
+				return;
+			}
+		if ((b = realloc(hb->b, cap)) == NULL) {
+			hb->oom = 1;
+			return;
+		}
+		hb->b = b;
+		hb->cap = cap;
+	}
+	memcpy(hb->b + hb->n, s, n);
+	hb->n += n;
+}
+
+static void
+hbuf_str(struct hbuf *hb, const char *s)
+{
+	hbuf_put(hb, s, strlen(s));
+}
+
+static void hbuf_printf(struct hbuf *, const char *, ...) TALLY_PRINTF(2, 3);
+static void
+hbuf_printf(struct hbuf *hb, const char *fmt, ...)
+{
+	char	 line[512];
+	va_list	 ap;
+	int	 n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		hbuf_put(hb, line, (size_t)n < sizeof line ? (size_t)n :
+		    sizeof line - 1);
+}
+
+/* s for HTML text or a quoted attribute. */
+static void
+hbuf_html(struct hbuf *hb, const char *s)
+{
+	const char	*run = s;
+
+	for (; *s != '\0'; s++) {
+		const char *e = *s == '&' ? "&amp;" : *s == '<' ? "&lt;" :
+		    *s == '>' ? "&gt;" : *s == '"' ? "&quot;" :
+		    *s == '\'' ? "&#39;" : NULL;
+		if (e == NULL)
+			continue;
+		hbuf_put(hb, run, (size_t)(s - run));
+		hbuf_str(hb, e);
+		run = s + 1;
+	}
+	hbuf_put(hb, run, (size_t)(s - run));
+}
+
+/* s as a JSON string, quotes included; NULL as null. */
+static void
+hbuf_json(struct hbuf *hb, const char *s)
+{
+	char	 esc[8];
+
+	if (s == NULL) {
+		hbuf_str(hb, "null");
+		return;
+	}
+	hbuf_put(hb, "\"", 1);
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\') {
+			esc[0] = '\\';
+			esc[1] = (char)c;
+			hbuf_put(hb, esc, 2);
+		} else if (c < 0x20 || c == 0x7f) {
+			snprintf(esc, sizeof esc, "\\u%04x", c);
+			hbuf_put(hb, esc, 6);
+		} else
+			hbuf_put(hb, s, 1);
+	}
+	hbuf_put(hb, "\"", 1);
+}
+
+/* ---- what the loop tells ------------------------------------------------ */
+
+static uint32_t
+http_hash(const char *s)
+{
+	uint32_t	 h = 2166136261u;
+
+	while (*s != '\0')
+		h = (h ^ (unsigned char)*s++) * 16777619u;
+	return h;
+}
+
+/* The slot of id in h->hash: where it is, or the empty one to take. */
+static size_t
+http_slot(const struct http *h, const char *id)
+{
+	size_t	 i, mask = h->hcap - 1;
+
+	for (i = http_hash(id) & mask; h->hash[i] != 0; i = (i + 1) & mask)
+		if (strcmp(h->nodes[h->hash[i] - 1].id, id) == 0)
+			break;
+	return i;
+}
+
+/* id's entry, made if new; NULL when out of memory.  Under h->mu. */
+static struct http_node *
+http_node_get(struct http *h, const char *id)
+{
+	struct http_node	*nodes;
+	uint32_t		*hash;
+	size_t			 i, cap, hcap;
+
+	if (h->hcap > 0 && h->hash[i = http_slot(h, id)] != 0)
+		return &h->nodes[h->hash[i] - 1];
+	if (h->n == h->cap) {
+		cap = h->cap ? h->cap * 2 : 256;
+		if ((nodes = realloc(h->nodes, cap * sizeof *nodes)) == NULL)
+			return NULL;
+		h->nodes = nodes;
+		h->cap = cap;
+	}
+	if (2 * (h->n + 1) > h->hcap) {
+		hcap = h->hcap ? h->hcap * 2 : 512;
+		if ((hash = calloc(hcap, sizeof *hash)) == NULL)
+			return NULL;
+		free(h->hash);
+		h->hash = hash;
+		h->hcap = hcap;
+		for (i = 0; i < h->n; i++)
+			h->hash[http_slot(h, h->nodes[i].id)] = (uint32_t)i + 1;
+	}
+	memset(&h->nodes[h->n], 0, sizeof h->nodes[h->n]);
+	snprintf(h->nodes[h->n].id, sizeof h->nodes[h->n].id, "%s", id);
+	h->hash[http_slot(h, id)] = (uint32_t)h->n + 1;
+	return &h->nodes[h->n++];
+}
+
+static void
+http_counts(struct http *h, const struct gatherer *g)
+{
+	h->nconns = g->nconns;
+	h->nready = (unsigned)g->tcount;
+}
+
+void
+http_node_up(struct gatherer *g, const struct conn *c)
+{
+	struct http		*h = g->http;
+	struct http_node	*n;
+
+	if (h == NULL)
+		return;
+	pthread_mutex_lock(&h->mu);
+	if ((n = http_node_get(h, c->node_id)) != NULL) {
+		snprintf(n->addr, sizeof n->addr, "%s", c->addr);
+		snprintf(n->key, sizeof n->key, "%s", c->key);
+		n->connected = 1;
+		n->since = (int64_t)time(NULL);
+	}
+	http_counts(h, g);
+	pthread_mutex_unlock(&h->mu);
+}
+
+void
+http_node_down(struct gatherer *g, const struct conn *c, int was_up)
+{
+	struct http		*h = g->http;
+	struct http_node	*n;
+
+	if (h == NULL || c->node_id[0] == '\0')
+		return;
+	pthread_mutex_lock(&h->mu);
+	/* Refusals make no entry past HTTP_NODES_MAX: ids cost nothing. */
+	if ((was_up || h->n < HTTP_NODES_MAX) &&
+	    (n = http_node_get(h, c->node_id)) != NULL) {
+		if (was_up) {
+			n->connected = 0;
+			n->since = (int64_t)time(NULL);
+			snprintf(n->error, sizeof n->error, "%s", c->reason);
+		} else		/* a connection that claimed it, refused */
+			snprintf(n->error, sizeof n->error, "refused from %s: "
+			    "%s", c->addr, c->reason);
+	}
+	http_counts(h, g);
+	pthread_mutex_unlock(&h->mu);
+}
+
+/* The ring slot of this second, emptied if it held an older one. */
+static size_t
+http_second(struct http *h, int64_t now)
+{
+	size_t	 i = (size_t)(now % HTTP_MINUTE);
+
+	if (h->stamp[i] != now) {
+		h->stamp[i] = now;
+		h->snaps[i] = 0;
+		h->cmax[i] = 0;
+	}
+	return i;
+}
+
+void
+http_snapshot(struct gatherer *g)
+{
+	struct http	*h = g->http;
+
+	if (h == NULL)
+		return;
+	pthread_mutex_lock(&h->mu);
+	h->snaps[http_second(h, (int64_t)time(NULL))]++;
+	http_counts(h, g);
+	pthread_mutex_unlock(&h->mu);
+}
+
+void
+http_commit(struct gatherer *g, double sec, int ok, const char *err)
+{
+	struct http	*h = g->http;
+	size_t		 i;
+
+	if (h == NULL)
+		return;
+	pthread_mutex_lock(&h->mu);
+	i = http_second(h, (int64_t)time(NULL));
+	if (sec > h->cmax[i])
+		h->cmax[i] = sec;
+	h->commit_last = sec;
+	if (ok) {
+		h->commit_failures = 0;
+		h->commit_err[0] = '\0';
+	} else {
+		h->commit_failures++;
+		snprintf(h->commit_err, sizeof h->commit_err, "%s", err);
+	}
+	pthread_mutex_unlock(&h->mu);
+}
+
+/* ---- the statsfile, through tallyd --http-reader ------------------------- */
+
+/*
+ * libmicrohttpd's lines and the reader's warnings go to tallyd's log, a
+ * few and then one a minute: a hostile client must not fill the log.
+ */
+static void
+http_log(struct http *h, const char *fmt, ...) TALLY_PRINTF(2, 3);
+static void
+http_log(struct http *h, const char *fmt, ...)
+{
+	char	 line[512];
+	double	 now = gatherer_mono();
+	va_list	 ap;
+
+	if (h->logged >= HTTP_LOG_BURST && now - h->log_at < HTTP_LOG_EVERY) {
+		h->quiet++;
+		return;
+	}
+	if (h->logged >= HTTP_LOG_BURST)
+		h->log_at = now;
+	h->logged++;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	if (h->quiet > 0)
+		gatherer_log("http: %s (and %lu lines not logged)", line,
+		    h->quiet);
+	else
+		gatherer_log("http: %s", line);
+	h->quiet = 0;
+}
+
+static void
+http_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char	 line[256];
+	size_t	 n;
+
+	vsnprintf(line, sizeof line, fmt, ap);
+	n = strlen(line);
+	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		line[--n] = '\0';
+	http_log(cls, "%s", line);
+}
+
+/*
+ * Run tallyd --http-reader mode; its stdout into out, its messages into
+ * msg.  0 when it wrote "ok" at the end, else -1 (msg says why).
+ */
+static int
+http_reader(struct http *h, const char *mode, struct hbuf *out,
+    struct hbuf *msg)
+{
+	posix_spawn_file_actions_t	 fa;
+	posix_spawnattr_t		 sa;
+	sigset_t			 none;
+	struct pollfd			 pf[3];
+	char				*argv[] = { (char *)"tallyd",
+					     (char *)"--http-reader",
+					     (char *)mode, h->statsfile, NULL };
+	char				*envp[] = { NULL };
+	char				 buf[65536], ok[4] = "";
+	int				 po[2] = { -1, -1 }, pe[2] = { -1, -1 },
+					 ps[2] = { -1, -1 }, rc = -1, i, st;
+	size_t				 nok = 0;
+	double				 deadline;
+	ssize_t				 r;
+	pid_t				 pid = -1;
+
+	if (pipe2(po, O_CLOEXEC) != 0 || pipe2(pe, O_CLOEXEC) != 0 ||
+	    pipe2(ps, O_CLOEXEC) != 0) {
+		hbuf_printf(msg, "pipe: %s", strerror(errno));
+		goto out;
+	}
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, po[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, pe[1], 2);
+	posix_spawn_file_actions_adddup2(&fa, ps[1], 3);
+	posix_spawn_file_actions_addclosefrom_np(&fa, 4);
+	posix_spawnattr_init(&sa);
+	sigemptyset(&none);
+	posix_spawnattr_setsigmask(&sa, &none);
+	posix_spawnattr_setflags(&sa, POSIX_SPAWN_SETSIGMASK);
+	rc = posix_spawn(&pid, "/proc/self/exe", &fa, &sa, argv, envp);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&sa);
+	if (rc != 0) {
+		hbuf_printf(msg, "cannot run tallyd --http-reader: %s",
+		    strerror(rc));
+		pid = -1;
+		rc = -1;
+		goto out;
+	}
+	rc = -1;
+	close(po[1]);
+	close(pe[1]);
+	close(ps[1]);
+	po[1] = pe[1] = ps[1] = -1;
+	pf[0].fd = po[0];
+	pf[1].fd = pe[0];
+	pf[2].fd = ps[0];
+	deadline = gatherer_mono() + HTTP_READER_MAX;
+	while (pf[0].fd >= 0 || pf[1].fd >= 0 || pf[2].fd >= 0) {
+		double left = deadline - gatherer_mono();
+		for (i = 0; i < 3; i++)
+			pf[i].events = POLLIN;
+		if (left <= 0) {
+			hbuf_printf(msg, "the statsfile took over %g s to "
+			    "read", HTTP_READER_MAX);
+			goto out;
+		}
+		if (poll(pf, 3, (int)(left * 1000) + 1) < 0) {
+			if (errno == EINTR)
+				continue;
+			hbuf_printf(msg, "poll: %s", strerror(errno));
+			goto out;
+		}
+		for (i = 0; i < 3; i++) {
+			if (pf[i].fd < 0 || pf[i].revents == 0)
+				continue;
+			r = read(pf[i].fd, buf, sizeof buf);
+			if (r < 0 && (errno == EINTR || errno == EAGAIN))
+				continue;
+			if (r <= 0) {
+				pf[i].fd = -1;
+				continue;
+			}
+			if (i == 0)
+				hbuf_put(out, buf, (size_t)r);
+			else if (i == 1 && msg->n < 4096)
+				hbuf_put(msg, buf, (size_t)r);
+			else if (i == 2)
+				for (ssize_t j = 0; j < r && nok < 3; j++)
+					ok[nok++] = buf[j];
+		}
+	}
+	if (out->oom) {
+		hbuf_str(msg, "out of memory");
+		goto out;
+	}
+	if (nok == 2 && memcmp(ok, "ok", 2) == 0)
+		rc = 0;
+	else if (msg->n == 0)
+		hbuf_str(msg, "reading the statsfile failed");
+out:
+	if (pid > 0) {
+		if (rc != 0)
+			kill(pid, SIGKILL);
+		/* libev's SIGCHLD handler may have reaped it: ECHILD. */
+		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+			;
+	}
+	for (i = 0; i < 2; i++) {
+		if (po[i] >= 0)
+			close(po[i]);
+		if (pe[i] >= 0)
+			close(pe[i]);
+		if (ps[i] >= 0)
+			close(ps[i]);
+	}
+	/* A message is one line in the log: the last newline goes. */
+	while (msg->n > 0 && msg->b[msg->n - 1] == '\n')
+		msg->n--;
+	hbuf_put(msg, "", 1);
+	return rc;
+}
+
+/* ---- answers ------------------------------------------------------------- */
+
+static enum MHD_Result
+http_send(struct MHD_Connection *mc, unsigned status, const char *type,
+    struct hbuf *body, int gzip)
+{
+	struct MHD_Response	*resp;
+	enum MHD_Result		 ret;
+
+	if (body->oom) {
+		free(body->b);
+		body->b = NULL;
+		body->n = 0;
+		body->oom = 0;
+		hbuf_str(body, "out of memory\n");
+		status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+		type = "text/plain; charset=utf-8";
+		gzip = 0;
+		if (body->oom)
+			return MHD_NO;
+	}
+	resp = MHD_create_response_from_buffer_with_free_callback(body->n,
+	    body->b, free);
+	if (resp == NULL) {
+		free(body->b);
+		return MHD_NO;
+	}
+	body->b = NULL;
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
+	    "no-store");
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	if (gzip)
+		MHD_add_response_header(resp,
+		    MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
+	if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
+		    "GET, HEAD");
+	ret = MHD_queue_response(mc, status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+static enum MHD_Result
+http_text(struct MHD_Connection *mc, unsigned status, const char *text)
+{
+	struct hbuf	 b = { NULL, 0, 0, 0 };
+
+	hbuf_str(&b, text);
+	hbuf_str(&b, "\n");
+	return http_send(mc, status, "text/plain; charset=utf-8", &b, 0);
+}
+
+/*
+ * The q of a media range or coding named in an Accept-style header: -1
+ * when it is not named (nor by "*" when star), else 0 to 1.
+ */
+static double
+http_q(const char *hdr, const char *name, const char *star)
+{
+	const char	*p = hdr, *end, *semi, *q;
+	size_t		 len, nlen = strlen(name);
+	double		 best = -1, v;
+
+	while (p != NULL && *p != '\0') {
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		end = strchr(p, ',');
+		if (end == NULL)
+			end = p + strlen(p);
+		semi = memchr(p, ';', (size_t)(end - p));
+		len = (size_t)((semi != NULL ? semi : end) - p);
+		while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+			len--;
+		if ((len == nlen && strncasecmp(p, name, len) == 0) ||
+		    (star != NULL && len == strlen(star) &&
+		    strncasecmp(p, star, len) == 0)) {
+			v = 1;
+			for (q = semi; q != NULL && q < end;
+			    q = memchr(q + 1, ';', (size_t)(end - q - 1))) {
+				const char *t = q + 1;
+				while (*t == ' ')
+					t++;
+				if ((t[0] == 'q' || t[0] == 'Q') &&
+				    t[1] == '=') {
+					v = strtod(t + 2, NULL);
+					if (!(v >= 0 && v <= 1))
+						v = 0;
+				}
+			}
+			/* The name itself wins over the star. */
+			if (len == nlen && strncasecmp(p, name, len) == 0)
+				return v;
+			best = v;
+		}
+		p = *end == ',' ? end + 1 : end;
+	}
+	return best;
+}
+
+/* Deflate b in gzip's format, in place: 0, or -1 (b as it was). */
+static int
+http_gzip(struct hbuf *b)
+{
+	z_stream	 z;
+	char		*out;
+	uLong		 bound;
+
+	memset(&z, 0, sizeof z);
+	if (deflateInit2(&z, 1, Z_DEFLATED, 15 + 16, 8,
+	    Z_DEFAULT_STRATEGY) != Z_OK)
+		return -1;
+	bound = deflateBound(&z, (uLong)b->n);
+	if ((out = malloc(bound)) == NULL) {
+		deflateEnd(&z);
+		return -1;
+	}
+	z.next_in = (Bytef *)b->b;
+	z.avail_in = (uInt)b->n;
+	z.next_out = (Bytef *)out;
+	z.avail_out = (uInt)bound;
+	if (b->n > UINT32_MAX || deflate(&z, Z_FINISH) != Z_STREAM_END) {
+		deflateEnd(&z);
+		free(out);
+		return -1;
+	}
+	free(b->b);
+	b->b = out;
+	b->n = z.total_out;
+	b->cap = bound;
+	deflateEnd(&z);
+	return 0;
+}
+
+static enum MHD_Result
+http_metrics(struct http *h, struct MHD_Connection *mc)
+{
+	struct hbuf	 body = { NULL, 0, 0, 0 }, msg = { NULL, 0, 0, 0 };
+	const char	*accept, *enc;
+	double		 qom, qtext;
+	int		 om, gz = 0;
+	uint64_t	 sum;
+	enum MHD_Result	 ret;
+
+	accept = MHD_lookup_connection_value(mc, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_ACCEPT);
+	enc = MHD_lookup_connection_value(mc, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_ACCEPT_ENCODING);
+	qom = accept != NULL ? http_q(accept, "application/openmetrics-text",
+	    NULL) : -1;
+	qtext = accept != NULL ? http_q(accept, "text/plain", "*/*") : -1;
+	om = qom > 0 && qom >= qtext;
+	if (http_reader(h, om ? "om" : "prom", &body, &msg) != 0) {
+		http_log(h, "/metrics: %s", msg.b);
+		free(body.b);
+		ret = http_text(mc, MHD_HTTP_SERVICE_UNAVAILABLE, msg.b);
+		free(msg.b);
+		return ret;
+	}
+	/* The reader's warnings (skipped samples), once while they last. */
+	sum = http_hash(msg.b);
+	if (msg.b[0] != '\0' && sum != h->warned)
+		gatherer_log("%s", msg.b);
+	h->warned = msg.b[0] != '\0' ? sum : 0;
+	free(msg.b);
+	if (enc != NULL && http_q(enc, "gzip", "*") > 0 &&
+	    http_gzip(&body) == 0)
+		gz = 1;
+	return http_send(mc, MHD_HTTP_OK, om ? "application/openmetrics-text; "
+	    "version=1.0.0; charset=utf-8" : "text/plain; version=0.0.4; "
+	    "charset=utf-8", &body, gz);
+}
+
+/* A node as a page or nodes.json shows it. */
+struct http_row {
+	const char		*id, *nickname, *source, *key;
+	int64_t			 time;
+	double			 interval;
+	const struct http_node	*live;	/* NULL: not seen this run */
+};
+
+/* What a request shows: rows by id, and the loop's figures. */
+struct http_view {
+	struct http_row		*rows;
+	size_t			 n;
+	struct http_node	*live;	/* a copy of the loop's table */
+	size_t			 nlive;
+	unsigned		 nconns, nready;
+	uint32_t		 per_minute;
+	double			 commit_last, commit_max;
+	unsigned long		 commit_failures;
+	char			 commit_err[TALLY_ERRLEN];
+	int64_t			 now;
+	struct hbuf		 raw;	/* the reader's output */
+};
+
+static int
+http_live_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct http_node *)a)->id,
+	    ((const struct http_node *)b)->id);
+}
+
+static void
+http_view_free(struct http_view *v)
+{
+	free(v->rows);
+	free(v->live);
+	free(v->raw.b);
+}
+
+/* Fill v: 0, or -1 with the message in msg. */
+static int
+http_view(struct http *h, struct http_view *v, struct hbuf *msg)
+{
+	const char	*p, *end, *f[6];
+	size_t		 i, j, k, cap = 0;
+	int		 c;
+
+	memset(v, 0, sizeof *v);
+	if (http_reader(h, "nodes", &v->raw, msg) != 0)
+		return -1;
+	v->now = (int64_t)time(NULL);
+	pthread_mutex_lock(&h->mu);
+	if (h->n > 0 && (v->live = malloc(h->n * sizeof *v->live)) != NULL) {
+		memcpy(v->live, h->nodes, h->n * sizeof *v->live);
+		v->nlive = h->n;
+	}
+	v->nconns = h->nconns;
+	v->nready = h->nready;
+	for (i = 0; i < HTTP_MINUTE; i++)
+		if (h->stamp[i] > v->now - HTTP_MINUTE &&
+		    h->stamp[i] <= v->now) {
+			v->per_minute += h->snaps[i];
+			if (h->cmax[i] > v->commit_max)
+				v->commit_max = h->cmax[i];
+		}
+	v->commit_last = h->commit_last;
+	v->commit_failures = h->commit_failures;
+	snprintf(v->commit_err, sizeof v->commit_err, "%s", h->commit_err);
+	pthread_mutex_unlock(&h->mu);
+	if (h->n > 0 && v->live == NULL) {
+		hbuf_str(msg, "out of memory");
+		hbuf_put(msg, "", 1);
+		return -1;
+	}
+	qsort(v->live, v->nlive, sizeof *v->live, http_live_cmp);
+
+	/* The reader's records, in id order, merged with the live table. */
+	p = v->raw.b;
+	end = p + v->raw.n;
+	for (i = 0, j = 0;; ) {
+		struct http_row r;
+
+		memset(&r, 0, sizeof r);
+		for (k = 0; k < 6 && p < end; k++) {
+			const char *z = memchr(p, '\0', (size_t)(end - p));
+			if (z == NULL)
+				break;
+			f[k] = p;
+			p = z + 1;
+		}
+		if (k == 6) {
+			r.id = f[0];
+			r.nickname = f[1];
+			r.source = f[2];
+			r.key = *f[3] != '\0' ? f[3] : NULL;
+			r.time = strtoll(f[4], NULL, 10);
+			r.interval = strtod(f[5], NULL);
+		}
+		/* Live nodes with no record yet come in their place. */
+		while (j < v->nlive && (r.id == NULL ||
+		    (c = strcmp(v->live[j].id, r.id)) <= 0)) {
+			if (r.id != NULL && c == 0) {
+				r.live = &v->live[j++];
+				break;
+			}
+			if (v->n == cap && (cap = cap ? 2 * cap : 256,
+			    (v->rows = reallocarray(v->rows, cap,
+			    sizeof *v->rows)) == NULL))
+				goto oom;
+			memset(&v->rows[v->n], 0, sizeof v->rows[v->n]);
+			v->rows[v->n].id = v->live[j].id;
+			v->rows[v->n++].live = &v->live[j++];
+		}
+		if (r.id == NULL)
+			break;
+		if (v->n == cap && (cap = cap ? 2 * cap : 256,
+		    (v->rows = reallocarray(v->rows, cap, sizeof *v->rows)) ==
+		    NULL))
+			goto oom;
+		v->rows[v->n++] = r;
+		(void)i;
+	}
+	return 0;
+oom:
+	hbuf_str(msg, "out of memory");
+	hbuf_put(msg, "", 1);
+	return -1;
+}
+
+/* A row's state: connected, local (writes its own slot) or disconnected. */
+static const char *
+http_state(const struct http_row *r)
+{
+	if (r->live != NULL && r->live->connected)
+		return "connected";
+	if (r->source != NULL && strcmp(r->source, "local") == 0)
+		return "local";
+	return "disconnected";
+}
+
+/*
+ * Its snapshot's age in seconds, or -1 when it has none or its time is
+ * not sane; stale when older than three intervals and ten seconds.
+ */
+static int64_t
+http_age(const struct http *h, const struct http_row *r, int64_t now,
+    int *stale)
+{
+	double	 iv = r->interval > 0 && isfinite(r->interval) &&
+		     r->interval < 1e6 ? r->interval : h->interval;
+	int64_t	 age;
+
+	*stale = 1;
+	if (r->source == NULL || r->time < 946684800 ||
+	    r->time > now + 86400)
+		return -1;
+	age = now > r->time ? now - r->time : 0;
+	*stale = (double)age > 3 * iv + 10;
+	return age;
+}
+
+static void
+http_fmt_age(char *buf, size_t len, int64_t age)
+{
+	if (age < 0)
+		snprintf(buf, len, "none");
+	else if (age < 120)
+		snprintf(buf, len, "%" PRId64 " s", age);
+	else if (age < 7200)
+		snprintf(buf, len, "%" PRId64 " min", age / 60);
+	else if (age < 2 * 86400)
+		snprintf(buf, len, "%" PRId64 " h", age / 3600);
+	else
+		snprintf(buf, len, "%" PRId64 " d", age / 86400);
+}
+
+static enum MHD_Result
+http_nodes_json(struct http *h, struct MHD_Connection *mc)
+{
+	struct http_view	 v;
+	struct hbuf		 b = { NULL, 0, 0, 0 }, msg = { NULL, 0, 0, 0 };
+	size_t			 i;
+	int64_t			 age;
+	int			 stale;
+	enum MHD_Result		 ret;
+
+	if (http_view(h, &v, &msg) != 0) {
+		http_log(h, "/nodes.json: %s", msg.b);
+		http_view_free(&v);
+		ret = http_text(mc, MHD_HTTP_SERVICE_UNAVAILABLE, msg.b);
+		free(msg.b);
+		return ret;
+	}
+	free(msg.b);
+	hbuf_str(&b, "{\"tallyd\":{\"version\":");
+	hbuf_json(&b, tally_version(NULL, NULL, NULL));
+	hbuf_str(&b, ",\"node_id\":");
+	hbuf_json(&b, h->node_id);
+	hbuf_printf(&b, ",\"uptime_seconds\":%" PRId64 ",\"connections\":%u,"
+	    "\"nodes_connected\":%u,\"snapshots_per_minute\":%" PRIu32
+	    ",\"commit_seconds_last\":%.6f,\"commit_seconds_max\":%.6f,"
+	    "\"commit_failures\":%lu,\"commit_error\":", v.now - h->started,
+	    v.nconns, v.nready, v.per_minute, v.commit_last, v.commit_max,
+	    v.commit_failures);
+	hbuf_json(&b, v.commit_err[0] != '\0' ? v.commit_err : NULL);
+	hbuf_str(&b, "},\"nodes\":[");
+	for (i = 0; i < v.n; i++) {
+		const struct http_row *r = &v.rows[i];
+		const struct http_node *l = r->live;
+
+		age = http_age(h, r, v.now, &stale);
+		hbuf_str(&b, i > 0 ? ",\n{\"id\":" : "\n{\"id\":");
+		hbuf_json(&b, r->id);
+		hbuf_str(&b, ",\"nickname\":");
+		hbuf_json(&b, r->nickname);
+		hbuf_str(&b, ",\"source\":");
+		hbuf_json(&b, r->source);
+		hbuf_str(&b, ",\"key\":");
+		hbuf_json(&b, r->key != NULL ? r->key : l != NULL &&
+		    l->key[0] != '\0' ? l->key : NULL);
+		hbuf_printf(&b, ",\"connected\":%s,\"address\":",
+		    l != NULL && l->connected ? "true" : "false");
+		hbuf_json(&b, l != NULL && l->connected ? l->addr : NULL);
+		if (age >= 0)
+			hbuf_printf(&b, ",\"snapshot_time\":%" PRId64
+			    ",\"snapshot_age_seconds\":%" PRId64, r->time, age);
+		else
+			hbuf_str(&b, ",\"snapshot_time\":null,"
+			    "\"snapshot_age_seconds\":null");
+		hbuf_printf(&b, ",\"stale\":%s,\"state\":\"%s\",\"last_error\":",
+		    stale ? "true" : "false", http_state(r));
+		hbuf_json(&b, l != NULL && l->error[0] != '\0' ? l->error :
+		    NULL);
+		hbuf_str(&b, "}");
+	}
+	hbuf_str(&b, "\n]}\n");
+	http_view_free(&v);
+	return http_send(mc, MHD_HTTP_OK, "application/json", &b, 0);
+}
+
+static const char http_style[] =
+"body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}"
+"h1{font-size:1.3em;margin:0 0 .6em}"
+"#tallyd dl{display:grid;grid-template-columns:max-content auto;"
+"gap:.2em 1.2em;margin:0 0 1.2em}"
+"#tallyd dt{color:#666}#tallyd dd{margin:0}"
+"table{border-collapse:collapse;width:100%}"
+"th,td{text-align:left;padding:.3em .6em;border-bottom:1px solid #ddd;"
+"vertical-align:top}"
+"th{background:#f4f4f4}"
+"td.key,td.id{font-family:monospace;font-size:.9em;word-break:break-all}"
+"tr[data-state=connected] td.state{color:#0a7d2c;font-weight:600}"
+"tr[data-state=disconnected] td.state{color:#b3261e;font-weight:600}"
+"tr[data-state=local] td.state{color:#245fa8;font-weight:600}"
+"tr[data-stale=\"1\"]{background:#fff4e0}"
+"tr[data-stale=\"1\"] td.age{color:#b3261e;font-weight:600}"
+"td.error{color:#b3261e}"
+".muted{color:#888}";
+
+static enum MHD_Result
+http_page(struct http *h, struct MHD_Connection *mc)
+{
+	struct http_view	 v;
+	struct hbuf		 b = { NULL, 0, 0, 0 }, msg = { NULL, 0, 0, 0 };
+	char			 age[32], when[64];
+	size_t			 i, nstale = 0, nup = 0;
+	int64_t			 a;
+	int			 stale;
+	struct tm		 tm;
+	time_t			 t;
+	enum MHD_Result		 ret;
+
+	if (http_view(h, &v, &msg) != 0) {
+		http_log(h, "/: %s", msg.b);
+		http_view_free(&v);
+		ret = http_text(mc, MHD_HTTP_SERVICE_UNAVAILABLE, msg.b);
+		free(msg.b);
+		return ret;
+	}
+	free(msg.b);
+	for (i = 0; i < v.n; i++) {
+		(void)http_age(h, &v.rows[i], v.now, &stale);
+		nstale += stale;
+		nup += strcmp(http_state(&v.rows[i]), "disconnected") != 0;
+	}
+	t = (time_t)v.now;
+	gmtime_r(&t, &tm);
+	strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", &tm);
+	hbuf_printf(&b, "<!DOCTYPE html>\n<html lang=\"en\"><head>"
+	    "<meta charset=\"utf-8\"><meta http-equiv=\"refresh\" "
+	    "content=\"%d\"><title>tallyd: %zu nodes</title><style>",
+	    HTTP_REFRESH, v.n);
+	hbuf_str(&b, http_style);
+	hbuf_printf(&b, "</style></head><body>\n<h1>tallyd: %zu nodes, %zu "
+	    "connected or local, %zu stale</h1>\n<section id=\"tallyd\"><dl>\n",
+	    v.n, nup, nstale);
+	hbuf_str(&b, "<dt>version</dt><dd>");
+	hbuf_html(&b, tally_version(NULL, NULL, NULL));
+	hbuf_str(&b, "</dd>\n<dt>node id</dt><dd class=\"id\">");
+	hbuf_html(&b, h->node_id);
+	hbuf_printf(&b, "</dd>\n<dt>up for</dt><dd>%" PRId64 " s</dd>\n"
+	    "<dt>connections</dt><dd id=\"connections\">%u (%u nodes)</dd>\n"
+	    "<dt>snapshots in the last minute</dt><dd id=\"snapshots\">%"
+	    PRIu32 "</dd>\n<dt>commit latency</dt><dd id=\"commit\">"
+	    "last %.1f ms, slowest in the last minute %.1f ms</dd>\n",
+	    v.now - h->started, v.nconns, v.nready, v.per_minute,
+	    v.commit_last * 1e3, v.commit_max * 1e3);
+	if (v.commit_failures > 0) {
+		hbuf_printf(&b, "<dt>commits failing</dt><dd class=\"error\">"
+		    "%lu in a row: ", v.commit_failures);
+		hbuf_html(&b, v.commit_err);
+		hbuf_str(&b, "</dd>\n");
+	}
+	hbuf_printf(&b, "<dt>as of</dt><dd>%s, refreshed every %d s</dd>\n"
+	    "</dl></section>\n", when, HTTP_REFRESH);
+	hbuf_str(&b, "<table id=\"nodes\"><thead><tr><th>nickname</th>"
+	    "<th>node id</th><th>source</th><th>key fingerprint</th>"
+	    "<th>state</th><th>last snapshot</th><th>last error</th></tr>"
+	    "</thead><tbody>\n");
+	for (i = 0; i < v.n; i++) {
+		const struct http_row *r = &v.rows[i];
+		const struct http_node *l = r->live;
+		const char *key = r->key != NULL ? r->key : l != NULL &&
+		    l->key[0] != '\0' ? l->key : NULL;
+
+		a = http_age(h, r, v.now, &stale);
+		http_fmt_age(age, sizeof age, a);
+		hbuf_str(&b, "<tr class=\"node\" data-id=\"");
+		hbuf_html(&b, r->id);
+		hbuf_printf(&b, "\" data-state=\"%s\" data-stale=\"%d\">"
+		    "<td class=\"nickname\">", http_state(r), stale);
+		hbuf_html(&b, r->nickname != NULL ? r->nickname : "");
+		hbuf_str(&b, "</td><td class=\"id\">");
+		hbuf_html(&b, r->id);
+		hbuf_str(&b, "</td><td class=\"source\">");
+		if (r->source != NULL)
+			hbuf_html(&b, r->source);
+		else
+			hbuf_str(&b, "<span class=\"muted\">no record "
+			    "yet</span>");
+		hbuf_str(&b, "</td><td class=\"key\">");
+		if (key != NULL)
+			hbuf_html(&b, key);
+		else
+			hbuf_str(&b, "<span class=\"muted\">none</span>");
+		hbuf_printf(&b, "</td><td class=\"state\">%s", http_state(r));
+		if (l != NULL && l->connected) {
+			hbuf_str(&b, " <span class=\"muted\">from ");
+			hbuf_html(&b, l->addr);
+			hbuf_str(&b, "</span>");
+		}
+		hbuf_printf(&b, "</td><td class=\"age\">%s%s</td>"
+		    "<td class=\"error\">", age, stale && a >= 0 ?
+		    " (stale)" : "");
+		if (l != NULL)
+			hbuf_html(&b, l->error);
+		hbuf_str(&b, "</td></tr>\n");
+	}
+	hbuf_str(&b, "</tbody></table>\n<p class=\"muted\">Also: "
+	    "<a href=\"/metrics\">/metrics</a>, "
+	    "<a href=\"/nodes.json\">/nodes.json</a>.</p>\n</body></html>\n");
+	http_view_free(&v);
+	return http_send(mc, MHD_HTTP_OK, "text/html; charset=utf-8", &b, 0);
+}
+
+static enum MHD_Result
+http_answer(void *cls, struct MHD_Connection *mc, const char *url,
+    const char *method, const char *version, const char *upload,
+    size_t *upload_size, void **req)
+{
+	static int	 seen;
+	struct http	*h = cls;
+
+	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 &&
+	    strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
+		return http_text(mc, MHD_HTTP_METHOD_NOT_ALLOWED,
+		    "method not allowed: GET or HEAD");
+	/*
+	 * Answer once the whole request is in (the second call), so that
+	 * libmicrohttpd can keep the connection for the next scrape.  A
+	 * GET with a body is refused: nothing here reads one.
+	 */
+	if (*req == NULL) {
+		*req = &seen;
+		return MHD_YES;
+	}
+	if (*upload_size != 0) {
+		*upload_size = 0;
+		return http_text(mc, MHD_HTTP_BAD_REQUEST, "a GET has no "
+		    "body");
+	}
+	if (strcmp(url, "/metrics") == 0)
+		return http_metrics(h, mc);
+	if (strcmp(url, "/nodes.json") == 0)
+		return http_nodes_json(h, mc);
+	if (strcmp(url, "/") == 0)
+		return http_page(h, mc);
+	return http_text(mc, MHD_HTTP_NOT_FOUND, "not found: try /, /metrics "
+	    "or /nodes.json");
+}
+
+/* ---- start and stop ------------------------------------------------------- */
+
+int
+http_new(struct http **hp, struct gatherer *g, const char *host,
+    const char *port, char *err, size_t errlen)
+{
+	struct addrinfo		 hints, *res = NULL, *ai;
+	struct sockaddr_storage	 ss;
+	socklen_t		 sl = sizeof ss;
+	struct http		*h;
+	char			 addr[LISTENER_ADDRLEN];
+	int			 rc, one = 1, e = 0;
+
+	*hp = NULL;
+	if ((h = calloc(1, sizeof *h)) == NULL ||
+	    (h->statsfile = strdup(g->statsfile)) == NULL) {
+		free(h);
+		snprintf(err, errlen, "http: out of memory");
+		return TALLY_ENOMEM;
+	}
+	h->fd = -1;
+	h->interval = g->cfg.interval;
+	h->started = (int64_t)time(NULL);
+	snprintf(h->node_id, sizeof h->node_id, "%s", stats_node_id(g));
+	pthread_mutex_init(&h->mu, NULL);
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE;
+	if ((rc = getaddrinfo(host, port, &hints, &res)) != 0) {
+		snprintf(err, errlen, "http: address %s: %s", host,
+		    gai_strerror(rc));
+		http_free(h);
+		return TALLY_EINVAL;
+	}
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		h->fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC |
+		    SOCK_NONBLOCK, ai->ai_protocol);
+		if (h->fd < 0) {
+			e = errno;
+			continue;
+		}
+		setsockopt(h->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+		if (bind(h->fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
+		    listen(h->fd, 64) == 0)
+			break;
+		e = errno;
+		close(h->fd);
+		h->fd = -1;
+	}
+	freeaddrinfo(res);
+	if (h->fd < 0) {
+		snprintf(err, errlen, "http: cannot listen on %s%s%s:%s: %s",
+		    strchr(host, ':') ? "[" : "", host, strchr(host, ':') ?
+		    "]" : "", port, strerror(e));
+		http_free(h);
+		return TALLY_ESYS;
+	}
+	if (getsockname(h->fd, (struct sockaddr *)&ss, &sl) == 0)
+		listener_fmt_addr((struct sockaddr *)&ss, sl, addr,
+		    sizeof addr);
+	else
+		snprintf(addr, sizeof addr, "%s:%s", host, port);
+	snprintf(h->where, sizeof h->where, "http://%s/", addr);
+	h->d = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD |
+	    MHD_USE_ERROR_LOG, 0, NULL, NULL, http_answer, h,
+	    MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, h,
+	    MHD_OPTION_LISTEN_SOCKET, h->fd,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_CONN_MAX,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)HTTP_PER_IP,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_TIMEOUT,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_MEMORY,
+	    MHD_OPTION_END);
+	/* libmicrohttpd owns the socket now, and closes it. */
+	h->fd = -1;
+	if (h->d == NULL) {
+		snprintf(err, errlen, "http: libmicrohttpd did not start on "
+		    "%s", addr);
+		http_free(h);
+		return TALLY_ESYS;
+	}
+	*hp = h;
+	return 0;
+}
+
+const char *
+http_where(const struct http *h)
+{
+	return h->where;
+}
+
+void
+http_free(struct http *h)
+{
+	if (h == NULL)
+		return;
+	if (h->d != NULL)
+		MHD_stop_daemon(h->d);
+	if (h->fd >= 0)		/* not yet given to libmicrohttpd */
+		close(h->fd);
+	pthread_mutex_destroy(&h->mu);
+	free(h->nodes);
+	free(h->hash);
+	free(h->statsfile);
+	free(h);
+}
