@@ -68,13 +68,15 @@ start_http_gatherer() {
 # $T/NAME.head (CRs removed), the body in $T/NAME.body.  True if curl got
 # an answer, whatever its status.
 http() {
-	local name=$1 method=$2 path=$3 code m=(-X "$2")
+	local name=$1 method=$2 path=$3 code m=(-X "$2") out=$T/$1.body
 
 	shift 3
-	[ "$method" = HEAD ] && m=(--head)
+	# curl --head writes the headers where the body would go: the body
+	# of a HEAD is for a raw request to see (see raw).
+	[ "$method" = HEAD ] && m=(--head) out=/dev/null
 	rm -f "$T/$name.head" "$T/$name.body"
 	code=$(curl -sS --max-time "$HTTP_MAX_TIME" "${m[@]}" \
-	    -D "$T/$name.head.raw" -o "$T/$name.body" -w '%{http_code}' \
+	    -D "$T/$name.head.raw" -o "$out" -w '%{http_code}' \
 	    "$@" "$HTTP_URL$path" 2>"$T/$name.curl") ||
 	    { echo "${code:-000}"; return 1; }
 	tr -d '\r' <"$T/$name.head.raw" >"$T/$name.head"
