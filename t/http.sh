@@ -312,6 +312,11 @@ for n in a b x; do
 	fi
 done
 jqe "three nodes connected" '.tallyd.nodes_connected == 3'
+snapshots_counted() {
+	http_get nodes /nodes.json
+	jq -e '.tallyd.snapshots_per_minute > 0' "$J" >/dev/null
+}
+wait_for "/nodes.json to count snapshots in the last minute" snapshots_counted
 
 # ---- the page ---------------------------------------------------------
 
@@ -414,6 +419,15 @@ want_sample "$T/metrics.body" "/metrics after $IDB stopped" \
     tally_storage_server_get_total "$IDB" "$GETB"
 
 # ---- hostile clients --------------------------------------------------
+
+# What tallyd holds before the hostile clients: its descriptors (node
+# connections, listeners, the statsfile), and the time its nodes' last
+# snapshots were taken: the polls must go on throughout.
+fds() {
+	find "/proc/$GATHERER_PID/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l
+}
+FDS0=$(fds)
+T0=$(date +%s)
 
 # serving WHAT: tallyd is alive and answers GET /metrics (with the
 # known counter) within the usual deadline.
@@ -532,6 +546,19 @@ unset "NODE_PID[trickle]"
 exec 7>&-
 serving "after the slow clients left"
 
+# A client that sends 200 pipelined requests and reads none of the
+# answers: its socket fills, the others are still served.
+exec 7<>"/dev/tcp/127.0.0.1/$HTTP_PORT" || fail "cannot connect to $HTTP_PORT"
+for i in $(seq 200); do
+	printf 'GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n'
+done >&7 2>/dev/null
+for i in 1 2 3; do
+	serving "while a client does not read its answers"
+	http_get root /
+done
+exec 7>&-
+serving "after a client that did not read"
+
 # Many connections at once, idle (half of them with half a request): held
 # by one process here, which reports how many it opened.
 IDLE=${TALLY_HTTP_IDLE:-1100}
@@ -570,6 +597,22 @@ kill_node idle
 nodes_alive gatherer
 wait_for "tallyd to answer once the idle connections are gone" http_ok /metrics
 serving "after $opened idle connections"
+
+# The polls went on, and nothing leaked: no more descriptors than before
+# (libmicrohttpd may take a moment to close the last), no child left
+# unreaped (tallyd --http-reader, one per request).
+wait_landed "$IDA" "$T0" storage_server.get "$GETA"
+wait_landed "$IDX" "$T0" storage_server.get "$GETX"
+fds_back() {
+	nodes_alive gatherer
+	[ "$(fds)" -le $((FDS0 + 2)) ]
+}
+wait_for "tallyd's descriptors back to $FDS0 (+2)" fds_back
+no_zombie() {
+	! ps -o stat= --ppid "$GATHERER_PID" 2>/dev/null | grep -q Z
+}
+wait_for "no unreaped child of tallyd" no_zombie
+note "tallyd holds $(fds) descriptors, $FDS0 before the hostile clients"
 
 # ---- IPv6, a port alone, a port in use ---------------------------------
 
