@@ -92,6 +92,11 @@ start_fixed x -g "$GATHERER_FURL" -n "$IDX" -N "$NICKX" \
 wait_landed "$IDA" 0 storage_server.get "$GETA"
 wait_landed "$IDB" 0 storage_server.get "$GETB"
 wait_landed "$IDX" 0 storage_server.get "$GETX"
+# And a demo node, as t/gatherer.sh starts them, counting all along.
+IDD=http-d
+NICKD='demo d'
+start_node d -g "$GATHERER_FURL" -n "$IDD" -N "$NICKD" -r 200
+wait_landed "$IDD" 0 storage_server.get 1
 # The gatherer's own node (nickname tallyd) has committed its stats.
 gatherer_self() {
 	nodes_alive gatherer
@@ -169,7 +174,7 @@ metrics_match() {
 	cmp -s "$T/s1" "$T/sm"
 }
 wait_for "/metrics with the series of tally export --prometheus" metrics_match
-for id in "$IDA" "$IDB" "$IDX"; do
+for id in "$IDA" "$IDB" "$IDX" "$IDD"; do
 	grep -qF "node=\"$id\"" "$T/metrics.body" ||
 	    fail "/metrics has no series of $id: $(head -c 2000 "$T/metrics.body")"
 done
@@ -191,6 +196,16 @@ grep -qF "tally_storage_server_get_total{node=\"$IDA\",nickname=\"$NICKA\"} $GET
     "$T/metrics.body" || fail "/metrics: no sample with $IDA's nickname label"
 grep -q '^# TYPE tally_storage_server_get_total counter$' "$T/metrics.body" ||
     fail "/metrics: no TYPE line for the counter"
+# The demo node counts all along: /metrics shows a value between what the
+# statsfile held just before the request and just after it.
+v1=$(counter_value "$IDD" storage_server.get) || fail "no counter of $IDD"
+http_get metrics /metrics
+v2=$(counter_value "$IDD" storage_server.get) || fail "no counter of $IDD"
+v=$(sample "$T/metrics.body" tally_storage_server_get_total "$IDD") ||
+    fail "/metrics: no counter of $IDD"
+[ "$v1" -le "$v" ] && [ "$v" -le "$v2" ] ||
+    fail "/metrics: $IDD counted $v, the statsfile $v1 before and $v2 after"
+note "$IDD: /metrics $v, the statsfile $v1 then $v2"
 
 # OpenMetrics, by Accept (as Prometheus asks for it).
 om_match() {
@@ -267,7 +282,7 @@ jqe "no commit failures" '.tallyd.commit_failures == 0'
 jqe "nodes an array" '.nodes | type == "array"'
 jqe "nodes sorted by id" '[.nodes[].id] == ([.nodes[].id] | sort)'
 jqe "one entry per node" '[.nodes[].id] == ([.nodes[].id] | unique)'
-jqe "four nodes" '.nodes | length == 4'
+jqe "five nodes" '.nodes | length == 5'
 jqe "every node's fields and types" '
 	all(.nodes[];
 	    (.id | type == "string") and
@@ -289,9 +304,9 @@ node_is() {
 	jq -e --arg id "$1" "[.nodes[] | select(.id == \$id)] | length == 1 and (.[0] | $2)" \
 	    "$J" >/dev/null 2>&1
 }
-for n in a b x; do
+for n in a b x d; do
 	case $n in a) id=$IDA nick=$NICKA ;; b) id=$IDB nick=$NICKB ;;
-	x) id=$IDX nick=$NICKX ;; esac
+	x) id=$IDX nick=$NICKX ;; d) id=$IDD nick=$NICKD ;; esac
 	node_is "$id" '.connected == true and .state == "connected" and .stale == false' ||
 	    fail "/nodes.json: $id is not connected: $(jq -c --arg id "$id" '.nodes[] | select(.id == $id)' "$J")"
 	jq -e --arg id "$id" --arg nick "$nick" \
@@ -311,7 +326,7 @@ for n in a b x; do
 		    fail "/nodes.json: $id's key is not $fp, which tallyd logged"
 	fi
 done
-jqe "three nodes connected" '.tallyd.nodes_connected == 3'
+jqe "four nodes connected" '.tallyd.nodes_connected == 4'
 snapshots_counted() {
 	http_get nodes /nodes.json
 	jq -e '.tallyd.snapshots_per_minute > 0' "$J" >/dev/null
@@ -363,11 +378,11 @@ grep -qiE '<(script|link|img|iframe)[^>]* (src|href)=' "$H" &&
 grep -qiE '(src|href)="?(https?:)?//' "$H" &&
     fail "/: a link off the page: $(grep -oiE '(src|href)="?(https?:)?//[^ >]*' "$H" | head -3)"
 rows "$H" >"$T/rows"
-[ "$(wc -l <"$T/rows")" -eq 4 ] ||
-    fail "/: $(wc -l <"$T/rows") node rows, want 4: $(cat "$T/rows")"
+[ "$(wc -l <"$T/rows")" -eq 5 ] ||
+    fail "/: $(wc -l <"$T/rows") node rows, want 5: $(cat "$T/rows")"
 cut -f 1 "$T/rows" >"$T/row-ids"
 sort "$T/row-ids" | cmp -s - "$T/row-ids" || fail "/: rows not sorted by id: $(cat "$T/row-ids")"
-for id in "$IDA" "$IDB" "$IDX" "$GID"; do
+for id in "$IDA" "$IDB" "$IDX" "$IDD" "$GID"; do
 	row=$(awk -F '\t' -v id="$id" '$1 == id' "$T/rows")
 	[ -n "$row" ] || fail "/: no row data-id=\"$id\": $(cat "$T/rows")"
 	# shellcheck disable=SC2034 # read through ${!c} below
@@ -406,7 +421,7 @@ b_disconnected() {
 wait_for "/nodes.json to show $IDB disconnected" b_disconnected
 node_is "$IDA" '.connected == true and .state == "connected"' ||
     fail "/nodes.json: $IDA is not connected after $IDB stopped"
-jqe "two nodes connected" '.tallyd.nodes_connected == 2'
+jqe "three nodes connected" '.tallyd.nodes_connected == 3'
 http_get root /
 rows "$T/root.body" >"$T/rows"
 awk -F '\t' -v id="$IDB" '$1 == id && $2 == "disconnected"' "$T/rows" | grep -q . ||
