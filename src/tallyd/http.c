@@ -771,7 +771,8 @@ http_view(struct http *h, struct http_view *v, struct hbuf *msg)
 		hbuf_put(msg, "", 1);
 		return -1;
 	}
-	qsort(v->live, v->nlive, sizeof *v->live, http_live_cmp);
+	if (v->nlive > 1)	/* never qsort(NULL, 0): UBSan says so */
+		qsort(v->live, v->nlive, sizeof *v->live, http_live_cmp);
 
 	/* The reader's records, in id order, merged with the live table. */
 	p = v->raw.b;
