@@ -100,7 +100,7 @@ if [ "$build" -eq 1 ]; then
 	[ -x "$srcdir/configure" ] || cmds="$cmds autoreconf"
 fi
 if [ "$run" -eq 1 ]; then
-	pkgs="$pkgs lmdb-utils munin-node munin rrdtool"
+	pkgs="$pkgs lmdb-utils munin-node munin rrdtool curl"
 	cmds="$cmds mdb_dump munin-run"
 fi
 missing=
@@ -228,9 +228,10 @@ furl_printed() {
 	    grep -qE '^tally(\+tls)?://' "$DIR/tallyd.out"
 }
 
-printf '$ %s -i 1 %s &    # poll every second (default: 60)\n' \
+printf '$ %s -i 1 --http 127.0.0.1:0 %s &    # poll every second (default: 60)\n' \
     "${TALLYD##*/}" "$BASE"
-"$TALLYD" -i 1 "$BASE" >"$DIR/tallyd.out" 2>"$DIR/tallyd.log" </dev/null &
+"$TALLYD" -i 1 --http 127.0.0.1:0 "$BASE" >"$DIR/tallyd.out" \
+    2>"$DIR/tallyd.log" </dev/null &
 pids[tallyd]=$!
 wait_until 10 "tallyd's furl" furl_printed ||
     die "tallyd did not start: $(cat "$DIR/tallyd.log")"
@@ -292,6 +293,22 @@ printf '$ cat %s    # a line per connection (-v: per snapshot too)\n' \
 sed 's/^/  | /' "$DIR/tallyd.log"
 printf '$ cat %s\n' "$DIR/node3.log"
 sed 's/^/  | /' "$DIR/node3.log"
+
+# tallyd --http: what Prometheus scrapes, and the fleet at a glance.
+HTTP=$(sed -n 's/^tallyd: http: listening on //p' "$DIR/tallyd.log" |
+    head -n 1)
+if [ -n "$HTTP" ] && command -v curl >/dev/null 2>&1; then
+	echo
+	echo "tallyd --http serves Prometheus (/metrics), a status page (/) and"
+	echo "/nodes.json at $HTTP while it runs:"
+	printf '$ curl -s %smetrics | grep ^tally_storage_server_get_total\n' \
+	    "$HTTP"
+	curl -s --max-time 10 "${HTTP}metrics" |
+	    grep '^tally_storage_server_get_total' | sed 's/^/  | /' || true
+	printf '$ curl -s %snodes.json\n' "$HTTP"
+	curl -s --max-time 10 "${HTTP}nodes.json" | cut -c 1-160 |
+	    sed 's/^/  | /' || true
+fi
 
 # munin_draw STATSFILE PLUGIN DIR SAMPLES: serve tally_all for STATSFILE from
 # a real munin-node on a free loopback port, and run the munin master from
@@ -515,7 +532,7 @@ trap - EXIT
 
 section "Where things are"
 cat <<EOF
-  gatherer:           $TALLYD -i 1 $BASE
+  gatherer:           $TALLYD -i 1 --http 127.0.0.1:0 $BASE
                       (run again, it reuses its furl: port and secret)
   furl:               $BASE/stats_gatherer.furl
   statsfile (LMDB):   $STATS

@@ -30,13 +30,15 @@
 #include "tally-cmd.h"
 #include "export.h"
 
-/* export.c and statsfile.c warn through this, as the tally tool does. */
+/*
+ * export.c and statsfile.c warn through this, as the tally tool does: a
+ * line each on stderr, which http.c logs.
+ */
 void
 warnmsg(const char *fmt, ...)
 {
 	va_list	 ap;
 
-	fputs("tallyd: http: ", stderr);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);

@@ -180,7 +180,8 @@ hbuf_json(struct hbuf *hb, const char *s)
 			esc[0] = '\\';
 			esc[1] = (char)c;
 			hbuf_put(hb, esc, 2);
-		} else if (c < 0x20 || c == 0x7f) {
+		} else if (c < 0x20 || c >= 0x7f) {
+			/* Names are ASCII (tally(5)); anything else, a byte. */
 			snprintf(esc, sizeof esc, "\\u%04x", c);
 			hbuf_put(hb, esc, 6);
 		} else
@@ -508,10 +509,15 @@ out:
 		if (ps[i] >= 0)
 			close(ps[i]);
 	}
-	/* A message is one line in the log: the last newline goes. */
+	/* The last newline goes; several lines stay several. */
 	while (msg->n > 0 && msg->b[msg->n - 1] == '\n')
 		msg->n--;
 	hbuf_put(msg, "", 1);
+	if (msg->oom) {
+		free(msg->b);
+		*msg = (struct hbuf){ NULL, 0, 0, 0 };
+		hbuf_put(msg, "out of memory", 14);
+	}
 	return rc;
 }
 
@@ -676,8 +682,12 @@ http_metrics(struct http *h, struct MHD_Connection *mc)
 	}
 	/* The reader's warnings (skipped samples), once while they last. */
 	sum = http_hash(msg.b);
-	if (msg.b[0] != '\0' && sum != h->warned)
-		gatherer_log("%s", msg.b);
+	if (msg.b[0] != '\0' && sum != h->warned) {
+		char *line, *save = NULL;
+		for (line = strtok_r(msg.b, "\n", &save); line != NULL;
+		    line = strtok_r(NULL, "\n", &save))
+			gatherer_log("http: /metrics: %s", line);
+	}
 	h->warned = msg.b[0] != '\0' ? sum : 0;
 	free(msg.b);
 	if (enc != NULL && http_q(enc, "gzip", "*") > 0 &&
@@ -732,7 +742,7 @@ http_view(struct http *h, struct http_view *v, struct hbuf *msg)
 {
 	const char	*p, *end, *f[6];
 	size_t		 i, j, k, cap = 0;
-	int		 c;
+	int		 c = 0;
 
 	memset(v, 0, sizeof *v);
 	if (http_reader(h, "nodes", &v->raw, msg) != 0)
@@ -761,12 +771,13 @@ http_view(struct http *h, struct http_view *v, struct hbuf *msg)
 		hbuf_put(msg, "", 1);
 		return -1;
 	}
-	qsort(v->live, v->nlive, sizeof *v->live, http_live_cmp);
+	if (v->nlive > 1)	/* never qsort(NULL, 0): UBSan says so */
+		qsort(v->live, v->nlive, sizeof *v->live, http_live_cmp);
 
 	/* The reader's records, in id order, merged with the live table. */
 	p = v->raw.b;
 	end = p + v->raw.n;
-	for (i = 0, j = 0;; ) {
+	for (j = 0;; ) {
 		struct http_row r;
 
 		memset(&r, 0, sizeof r);
@@ -807,7 +818,6 @@ http_view(struct http *h, struct http_view *v, struct hbuf *msg)
 		    NULL))
 			goto oom;
 		v->rows[v->n++] = r;
-		(void)i;
 	}
 	return 0;
 oom:
