@@ -702,7 +702,7 @@ exec 7>&-
 
 "$TALLYD" --help 2>&1 | grep -q -- "--http" ||
     fail "tallyd --help does not mention --http"
-grep -q -- '\\-\\-http' "$TALLY_SRCDIR/src/tallyd/tallyd.8" ||
+grep -qE -- '(Fl \\-|\\-\\-)http\>' "$TALLY_SRCDIR/src/tallyd/tallyd.8" ||
     fail "tallyd(8) does not mention --http"
 note "tallyd served /, /metrics (text, OpenMetrics, gzip) and /nodes.json," \
     "refused the rest, and outlived its hostile clients"
