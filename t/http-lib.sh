@@ -148,3 +148,22 @@ sample() {
 		index($0, n "{node=\"" id "\",") == 1 { print $NF; found = 1 }
 		END { exit !found }' "$1"
 }
+
+# later MESSAGE: a failure that does not stop the test (a wrong field, not
+# a dead server): the rest still runs, and finish fails with every one.
+LATER=()
+later() {
+	printf '%s: FAIL (later): %s\n' "$test_name" "$*" >&2
+	LATER+=("$*")
+}
+
+# finish: exit 0, or fail with the failures later collected.
+finish() {
+	local m
+
+	[ "${#LATER[@]}" -eq 0 ] && exit 0
+	for m in "${LATER[@]}"; do
+		printf '%s: FAIL: %s\n' "$test_name" "$m" >&2
+	done
+	fail "${#LATER[@]} check(s) failed"
+}
