@@ -167,3 +167,24 @@ finish() {
 	done
 	fail "${#LATER[@]} check(s) failed"
 }
+
+# settles [-t SECONDS] WHAT CMD [ARG...]: wait_for, but a timeout is a
+# later failure, not the end of the test.
+settles() {
+	local t=$WAIT_TIMEOUT what deadline
+
+	if [ "$1" = -t ]; then
+		t=$2
+		shift 2
+	fi
+	what=$1
+	shift
+	deadline=$(( $(now_ms) + t * 1000 ))
+	until "$@"; do
+		if [ "$(now_ms)" -ge "$deadline" ]; then
+			later "timed out after ${t}s waiting for $what"
+			return 1
+		fi
+		sleep 0.05
+	done
+}

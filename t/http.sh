@@ -698,6 +698,33 @@ else
 	note "no ::1 here: IPv6 not tried"
 fi
 
+# ---- the nodes go -------------------------------------------------------
+
+# The remaining nodes stop at once: /nodes.json counts no connection and
+# no node connected, and lists them all disconnected.
+for n in a x d; do
+	kill -TERM "${NODE_PID[$n]}" || fail "node $n is not running"
+done
+for n in a x d; do
+	wait_for "node $n to stop" node_gone "$n"
+	wait "${NODE_PID[$n]}" || fail "node $n exited $? after SIGTERM"
+	unset "NODE_PID[$n]"
+done
+all_gone() {
+	nodes_alive gatherer
+	http_get nodes /nodes.json
+	jq -e '[.nodes[] | select(.state == "connected")] | length == 0' "$J" \
+	    >/dev/null
+}
+wait_for "/nodes.json to show every node disconnected" all_gone
+no_connection() {
+	http_get nodes /nodes.json
+	jq -e '.tallyd.connections == 0 and .tallyd.nodes_connected == 0' "$J" \
+	    >/dev/null
+}
+settles "/nodes.json to count 0 connections, 0 nodes connected" no_connection ||
+    LATER[-1]+=": it says $(jq -c '.tallyd | {connections, nodes_connected}' "$J")"
+
 # ---- SIGTERM with an HTTP connection open --------------------------------
 
 exec 7<>"/dev/tcp/127.0.0.1/$HTTP_PORT" || fail "cannot connect to $HTTP_PORT"
