@@ -698,6 +698,63 @@ else
 	note "no ::1 here: IPv6 not tried"
 fi
 
+# ---- many nodes -----------------------------------------------------------
+
+# t/loadgen's fleet (node ids load-NNNNN, nicknames "load N", 4 metrics
+# each), a window of 32 handshakes at a time (tallyd takes 64 from one
+# address): tallyd's tables of nodes grow past their first sizes, and
+# every answer holds them all.
+LOADGEN=$TALLY_BUILDDIR/t/loadgen
+NLOAD=${TALLY_HTTP_NODES:-300}
+if [ -x "$LOADGEN" ]; then
+	"$LOADGEN" -f "$GATHERER_FURL" -n "$NLOAD" -m 4 -w 32 -q \
+	    >"$T/loadgen.out" 2>"$T/loadgen.err" </dev/null &
+	NODE_PID[loadgen]=$!
+	fleet_answered() {
+		nodes_alive gatherer loadgen
+		grep -q "^answered $NLOAD " "$T/loadgen.out"
+	}
+	wait_for -t $((WAIT_TIMEOUT * 3)) "$NLOAD nodes of t/loadgen to answer" \
+	    fleet_answered
+	fleet_listed() {
+		nodes_alive gatherer loadgen
+		http_get nodes /nodes.json
+		jq -e --argjson n "$NLOAD" '[.nodes[] | select(.id | startswith("load-")) |
+		    select(.state == "connected" and .snapshot_time != null)] |
+		    length == $n' "$J" >/dev/null
+	}
+	wait_for "/nodes.json to list $NLOAD nodes of t/loadgen connected, with a snapshot" \
+	    fleet_listed
+	jqe "$((NLOAD + 5)) nodes" ".nodes | length == $((NLOAD + 5))"
+	jqe "nodes sorted by id" '[.nodes[].id] == ([.nodes[].id] | sort)'
+	jqe "every node connected counted" \
+	    ".tallyd.nodes_connected as \$n | [.nodes[] | select(.connected)] | length == \$n"
+	jqe "the fleet's nicknames" \
+	    '[.nodes[] | select(.id | startswith("load-")) |
+	      select(.nickname != "load \(.id[5:] | tonumber)")] | length == 0'
+	http_get root /
+	rows "$T/root.body" >"$T/rows"
+	[ "$(wc -l <"$T/rows")" -eq $((NLOAD + 5)) ] ||
+	    fail "/: $(wc -l <"$T/rows") node rows, want $((NLOAD + 5))"
+	[ "$(awk -F '\t' '$1 ~ /^load-/ && $2 == "connected"' "$T/rows" | wc -l)" -eq "$NLOAD" ] ||
+	    fail "/: not all $NLOAD nodes of t/loadgen connected"
+	wait_for "/metrics with the series of tally export --prometheus ($NLOAD more nodes)" \
+	    metrics_match
+	n=$(grep -c '^tally_load_counter_0000_total{node="load-' "$T/metrics.body")
+	[ "$n" -eq "$NLOAD" ] || fail "/metrics: $n nodes' load.counter.0000, want $NLOAD"
+	http_get gz /metrics -H 'Accept-Encoding: gzip'
+	[ "$(gzip -dc <"$T/gz.body" | grep -c '^tally_load_counter_0000_total{')" -eq "$NLOAD" ] ||
+	    fail "gzip /metrics: not $NLOAD nodes' load.counter.0000"
+	note "$NLOAD more nodes: /metrics $(wc -c <"$T/metrics.body") bytes," \
+	    "gzip $(wc -c <"$T/gz.body"), /nodes.json $(wc -c <"$J"), / $(wc -c <"$T/root.body")"
+	kill -TERM "${NODE_PID[loadgen]}"
+	wait_for "t/loadgen to stop" node_gone loadgen
+	wait "${NODE_PID[loadgen]}"
+	unset "NODE_PID[loadgen]"
+else
+	note "$LOADGEN not built (make t/loadgen): no fleet"
+fi
+
 # ---- the nodes go -------------------------------------------------------
 
 # The remaining nodes stop at once: /nodes.json counts no connection and
