@@ -4,8 +4,8 @@
 # one of them stopped, and a third whose nickname is a script that would
 # mark the page if it ever ran.  chromium --dump-dom gives the DOM as the
 # browser built it: a row per node (data-id) with its state, connected or
-# disconnected, and tallyd's own (local); the nicknames as text; the
-# script never run.  Then --screenshot of a 1280x800 window, kept in the
+# disconnected, and tallyd's own (local); the nicknames as text, UTF-8
+# included; the script never run.  Then --screenshot of a 1280x800 window, kept in the
 # build directory as t/http-browser.png for a human to look at: a PNG
 # (signature, IHDR of 1280x800), not empty.
 #
@@ -54,7 +54,7 @@ IDA=web-a
 IDB=web-b
 IDX=web-x
 NICKX="<script>document.documentElement.setAttribute('data-pwned','1')</script> & co"
-start_fixed a -g "$GATHERER_FURL" -n "$IDA" -N 'node A' storage_server.get=1
+start_fixed a -g "$GATHERER_FURL" -n "$IDA" -N 'node A, ünïcödé ✓' storage_server.get=1
 start_fixed b -g "$GATHERER_FURL" -n "$IDB" -N 'node B' storage_server.get=2
 start_fixed x -g "$GATHERER_FURL" -n "$IDX" -N "$NICKX" storage_server.get=3
 wait_landed "$IDA" 0 storage_server.get 1
@@ -111,6 +111,9 @@ grep -qF '&lt;script&gt;document.documentElement' "$D" ||
     fail "the nickname is not text in the DOM: $(grep -F "$IDX" "$D" | head -c 1000)"
 grep -qF "<script>document.documentElement" "$D" &&
     fail "the nickname became a <script> element"
+# UTF-8 in a nickname: the same text in the DOM.
+grep -qF 'node A, ünïcödé ✓' "$D" ||
+    fail "the DOM does not show $IDA's nickname in UTF-8: $(grep -F "$IDA" "$D" | head -c 1000)"
 note "the DOM lists $IDA connected, $IDB disconnected, $IDX connected, $GID local"
 
 # ---- a screenshot -------------------------------------------------------
