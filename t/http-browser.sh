@@ -5,9 +5,9 @@
 # mark the page if it ever ran.  chromium --dump-dom gives the DOM as the
 # browser built it: a row per node (data-id) with its state, connected or
 # disconnected, and tallyd's own (local); the nicknames as text, UTF-8
-# included; the script never run.  Then --screenshot of a 1280x800 window, kept in the
-# build directory as t/http-browser.png for a human to look at: a PNG
-# (signature, IHDR of 1280x800), not empty.
+# included; the script never run.  Then --screenshot of a 1280x800
+# window, kept in the build directory as t/http-browser.png for a human to
+# look at: a PNG (signature, IHDR of 1280x800), larger than a blank page's.
 #
 # Chromium runs as whoever runs the test (root too: --no-sandbox), with
 # HOME and its profile in $T, no GPU, every run bounded by timeout.

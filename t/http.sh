@@ -1,31 +1,42 @@
 #!/bin/bash
 # t/http.sh: tallyd --http, its HTTP server, with curl and hostile clients.
-# One gatherer (tallyd -i 1 --http 127.0.0.1:0) and three remote nodes of
-# t/fixednode, whose counters hold known values; one has a nickname of
-# HTML, quotes and ampersands.
+# One gatherer (tallyd -i 1 --http 127.0.0.1:0), three remote nodes of
+# t/fixednode, whose counters hold known values, and a remote demo node
+# counting all along, as t/gatherer.sh starts them.  Nicknames: one of
+# HTML, quotes and ampersands, one in UTF-8, one with a byte that is not.
 #
-#  - --http refuses a bad address (nope, port 99999) and a port in use,
-#    exit 1 with a message naming it; a port alone means 127.0.0.1; [::1]
-#    serves IPv6 (if the machine has ::1);
+#  - --http refuses a bad address (nope, port 99999, '', an unknown host)
+#    and a port in use, exit 1 with a message naming it; a port alone
+#    means 127.0.0.1; [::1] serves IPv6 (if the machine has ::1);
 #  - GET /, /metrics and /nodes.json answer 200 with their Content-Type;
 #    HEAD the same, without a body; 404 on unknown paths; 405 with
 #    "Allow: GET, HEAD" on other methods;
-#  - /metrics: the same series as `tally export --prometheus`, each node's
-#    counters with the values it counted; Accept: application/openmetrics-
+#  - /metrics: the same series as `tally export --prometheus`, each fixed
+#    node's counters with the values it counted, the demo node's between
+#    the statsfile's before and after; Accept: application/openmetrics-
 #    text gives `tally export --openmetrics`'s (ends with # EOF);
 #    Accept-Encoding: gzip gives a gzip body that gunzips to the same;
-#  - /nodes.json: parses with jq; every node, sorted by id, with the
-#    fields and types of the contract; remote nodes connected, tallyd's own
-#    node local; a stopped node reads connected false, disconnected;
+#  - /nodes.json: UTF-8, parses with jq; every node, sorted by id, with the
+#    fields and types of the contract, nicknames as they are (U+FFFD for a
+#    byte that is not UTF-8), keys as tallyd logged them; remote nodes
+#    connected, tallyd's own node local; a stopped node reads connected
+#    false, disconnected; once every node has gone, 0 connections;
 #  - /: the nodes table (a row per node, with its state), tallyd's
 #    section, no external asset, and the hostile nickname escaped;
 #  - hostile clients: a malformed request line and binary garbage get 400
-#    or a close; a slow client (half a request line, then nothing) and a
-#    trickling one (a byte at a time) do not stop others being answered;
-#    a 100 KB URL or header gets a 4xx; 1100 idle connections at once do
-#    not crash tallyd, which answers once they are gone; SIGTERM with an
-#    HTTP connection open still ends tallyd cleanly (exit 0).
-# tallyd is checked alive and answering after each hostile client.
+#    or a close; a slow client (half a request line, then nothing), a
+#    trickling one (a byte at a time) and one that never reads its
+#    pipelined answers do not stop others being answered; a 100 KB URL or
+#    header gets a 4xx; 1100 idle connections at once do not crash tallyd,
+#    which closes them (its timeout) and answers again; through all of
+#    it, the nodes are still polled, and no descriptor or child is leaked;
+#  - 300 nodes of t/loadgen: all of them in /nodes.json, the page and
+#    /metrics;
+#  - SIGTERM with an HTTP connection open still ends tallyd cleanly (exit
+#    0); --help and tallyd(8) document --http.
+# tallyd is checked alive and answering after each hostile client.  A
+# wrong field is reported with the others at the end (later, finish); a
+# dead or silent server ends the test at once.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/http-lib.sh"
