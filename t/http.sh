@@ -41,7 +41,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/http-lib.sh"
 
-require_cmd curl jq gzip timeout mdb_dump
+require_cmd curl jq gzip timeout mdb_dump iconv ps find
 require_tallyd
 require_fixed
 setup
@@ -427,6 +427,13 @@ dec=$(unhtml <<<"$cnick")
 [ "$dec" = "$NICKX" ] || fail "/: the nickname cell decodes to '$dec', want '$NICKX'"
 cnick=$(awk -F '\t' -v id="$IDB" '$1 == id { print $4 }' "$T/rows")
 [ "$(unhtml <<<"$cnick")" = "$NICKB" ] || fail "/: $IDB's nickname cell: $cnick"
+# The page and /nodes.json agree on every node's state and staleness (read
+# a moment apart, with every node steady).
+jq -r '.nodes[] | [.id, .state, (if .stale then 1 else 0 end)] | @tsv' \
+    "$J" | sort >"$T/json-states"
+cut -f 1-3 "$T/rows" | sort >"$T/page-states"
+cmp -s "$T/json-states" "$T/page-states" ||
+    later "/ and /nodes.json disagree on states: $(diff "$T/json-states" "$T/page-states")"
 
 # ---- a node stops -------------------------------------------------------
 
@@ -721,12 +728,36 @@ if [ -x "$LOADGEN" ]; then
 	"$LOADGEN" -f "$GATHERER_FURL" -n "$NLOAD" -m 4 -w 32 -q \
 	    >"$T/loadgen.out" 2>"$T/loadgen.err" </dev/null &
 	NODE_PID[loadgen]=$!
+	# Requests all along while the fleet connects: every one answered, in
+	# JSON that parses, while tallyd's tables grow under them.
+	(
+		n=0
+		while [ ! -e "$T/hammer.stop" ]; do
+			code=$(curl -s --max-time "$HTTP_MAX_TIME" -o "$T/hammer.json" \
+			    -w '%{http_code}' "$HTTP_URL/nodes.json")
+			[ "$code" = 200 ] && jq -e .tallyd "$T/hammer.json" >/dev/null 2>&1 ||
+			    { echo "request $n: status $code"; exit 1; }
+			code=$(curl -s --max-time "$HTTP_MAX_TIME" -o /dev/null \
+			    -w '%{http_code}' "$HTTP_URL/")
+			[ "$code" = 200 ] || { echo "request $n: GET /: $code"; exit 1; }
+			n=$((n + 1))
+			echo "$n" >"$T/hammer.count"
+		done
+	) >"$T/hammer.out" 2>&1 &
+	NODE_PID[hammer]=$!
 	fleet_answered() {
 		nodes_alive gatherer loadgen
 		grep -q "^answered $NLOAD " "$T/loadgen.out"
 	}
 	wait_for -t $((WAIT_TIMEOUT * 3)) "$NLOAD nodes of t/loadgen to answer" \
 	    fleet_answered
+	: >"$T/hammer.stop"
+	wait_for -t $((WAIT_TIMEOUT * 3)) "the requests during the fleet's arrival to end" \
+	    node_gone hammer
+	wait "${NODE_PID[hammer]}" ||
+	    fail "during the fleet's arrival: $(cat "$T/hammer.out")"
+	unset "NODE_PID[hammer]"
+	note "$(cat "$T/hammer.count" 2>/dev/null || echo 0) requests answered while the fleet arrived"
 	fleet_listed() {
 		nodes_alive gatherer loadgen
 		http_get nodes /nodes.json
