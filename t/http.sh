@@ -20,7 +20,9 @@
 #    fields and types of the contract, nicknames as they are (U+FFFD for a
 #    byte that is not UTF-8), keys as tallyd logged them; remote nodes
 #    connected, tallyd's own node local; a stopped node reads connected
-#    false, disconnected; once every node has gone, 0 connections;
+#    false, disconnected; an impostor (its id, another key) shows in the
+#    node's last_error, which keeps its key; once every node has gone,
+#    0 connections;
 #  - /: the nodes table (a row per node, with its state), tallyd's
 #    section, no external asset, and the hostile nickname escaped;
 #  - hostile clients: a malformed request line and binary garbage get 400
@@ -457,6 +459,35 @@ awk -F '\t' -v id="$IDA" '$1 == id && $2 == "connected"' "$T/rows" | grep -q . |
 http_get metrics /metrics
 want_sample "$T/metrics.body" "/metrics after $IDB stopped" \
     tally_storage_server_get_total "$IDB" "$GETB"
+
+# ---- an impostor --------------------------------------------------------
+
+# A node that claims $IDA with another key: tallyd refuses it (the id is
+# bound to $IDA's key); /nodes.json says so in $IDA's last_error, which the
+# page shows escaped, and $IDA stays connected, with its own key.
+keya=$(jq -r --arg id "$IDA" '.nodes[] | select(.id == $id) | .key' "$J")
+start_fixed imp -g "$GATHERER_FURL" -n "$IDA" -N "impostor <i>" \
+    -k "$T/impostor.key" storage_server.get=1
+refused_shown() {
+	nodes_alive gatherer
+	http_get nodes /nodes.json
+	jq -e --arg id "$IDA" '.nodes[] | select(.id == $id) |
+	    .last_error | type == "string" and test("refused")' "$J" >/dev/null
+}
+settles "/nodes.json to show $IDA's impostor refused in its last_error" \
+    refused_shown &&
+    note "$IDA's last_error: $(jq -r --arg id "$IDA" '.nodes[] | select(.id == $id) | .last_error' "$J")"
+node_is "$IDA" '.connected == true and .state == "connected"' ||
+    fail "/nodes.json: $IDA is not connected while an impostor is refused"
+jq -e --arg id "$IDA" --arg k "$keya" '.nodes[] | select(.id == $id) |
+    .key == $k' "$J" >/dev/null ||
+    fail "/nodes.json: $IDA's key is not its own while an impostor is refused"
+jq -e --arg id "$IDA" '.nodes[] | select(.id == $id) | .nickname == "alpha"' \
+    "$J" >/dev/null || fail "/nodes.json: the impostor's nickname replaced $IDA's"
+http_get root /
+grep -q '<i>' "$T/root.body" && fail "/: the impostor's nickname is in the page raw"
+stop_node imp
+nodes_alive gatherer
 
 # ---- hostile clients --------------------------------------------------
 
