@@ -251,6 +251,7 @@ conn_free(struct conn *c)
 	if (c->next != NULL)
 		c->next->prev = c->prev;
 	g->nconns--;
+	http_conns(g);
 	stats_count(g, STATS_DISCONNECTIONS, 1);
 	conn_io_in_free(c);
 	wire_buf_free(&c->out);
@@ -511,6 +512,7 @@ conn_new(struct gatherer *g, int fd, const struct sockaddr *sa,
 		g->conns->prev = c;
 	g->conns = c;
 	g->nconns++;
+	http_conns(g);
 	ev_io_start(g->loop, &c->rio);
 	conn_timer_arm(c, now);
 	return c;

@@ -39,6 +39,7 @@
 #include <zlib.h>
 
 #include "tallyd.h"
+#include "tally-cmd.h"	/* text_utf8_len() */
 
 #define HTTP_TIMEOUT	10		/* seconds without progress */
 #define HTTP_CONN_MAX	128
@@ -144,48 +145,64 @@ hbuf_printf(struct hbuf *hb, const char *fmt, ...)
 		    sizeof line - 1);
 }
 
-/* s for HTML text or a quoted attribute. */
+/*
+ * s for HTML text or a quoted attribute.  Nicknames may be UTF-8; a byte
+ * that is not part of a valid sequence becomes U+FFFD, as does a control
+ * character.
+ */
 static void
 hbuf_html(struct hbuf *hb, const char *s)
 {
-	const char	*run = s;
+	const unsigned char	*p = (const unsigned char *)s;
+	size_t			 n = strlen(s), i, k;
 
-	for (; *s != '\0'; s++) {
-		const char *e = *s == '&' ? "&amp;" : *s == '<' ? "&lt;" :
-		    *s == '>' ? "&gt;" : *s == '"' ? "&quot;" :
-		    *s == '\'' ? "&#39;" : NULL;
-		if (e == NULL)
-			continue;
-		hbuf_put(hb, run, (size_t)(s - run));
-		hbuf_str(hb, e);
-		run = s + 1;
+	for (i = 0; i < n; i += k) {
+		const char *e = p[i] == '&' ? "&amp;" : p[i] == '<' ? "&lt;" :
+		    p[i] == '>' ? "&gt;" : p[i] == '"' ? "&quot;" :
+		    p[i] == '\'' ? "&#39;" : NULL;
+		k = text_utf8_len(p + i, n - i);
+		if (e != NULL)
+			hbuf_str(hb, e);
+		else if (k == 0 || p[i] < 0x20 || p[i] == 0x7f) {
+			hbuf_str(hb, "\xef\xbf\xbd");
+			k = 1;
+		} else
+			hbuf_put(hb, s + i, k);
 	}
-	hbuf_put(hb, run, (size_t)(s - run));
 }
 
-/* s as a JSON string, quotes included; NULL as null. */
+/*
+ * s as a JSON string, quotes included; NULL as null.  UTF-8 passes; a
+ * byte that is not part of a valid sequence becomes U+FFFD.
+ */
 static void
 hbuf_json(struct hbuf *hb, const char *s)
 {
-	char	 esc[8];
+	const unsigned char	*p = (const unsigned char *)s;
+	char			 esc[8];
+	size_t			 n, i, k;
 
 	if (s == NULL) {
 		hbuf_str(hb, "null");
 		return;
 	}
+	n = strlen(s);
 	hbuf_put(hb, "\"", 1);
-	for (; *s != '\0'; s++) {
-		unsigned char c = (unsigned char)*s;
+	for (i = 0; i < n; i += k) {
+		unsigned char c = p[i];
+		k = text_utf8_len(p + i, n - i);
 		if (c == '"' || c == '\\') {
 			esc[0] = '\\';
 			esc[1] = (char)c;
 			hbuf_put(hb, esc, 2);
-		} else if (c < 0x20 || c >= 0x7f) {
-			/* Names are ASCII (tally(5)); anything else, a byte. */
+		} else if (c < 0x20 || c == 0x7f) {
 			snprintf(esc, sizeof esc, "\\u%04x", c);
 			hbuf_put(hb, esc, 6);
+		} else if (k == 0) {	/* not UTF-8: the replacement */
+			hbuf_str(hb, "\\ufffd");
+			k = 1;
 		} else
-			hbuf_put(hb, s, 1);
+			hbuf_put(hb, s + i, k);
 	}
 	hbuf_put(hb, "\"", 1);
 }
@@ -309,6 +326,19 @@ http_second(struct http *h, int64_t now)
 		h->cmax[i] = 0;
 	}
 	return i;
+}
+
+/* A connection opened or freed. */
+void
+http_conns(struct gatherer *g)
+{
+	struct http	*h = g->http;
+
+	if (h == NULL)
+		return;
+	pthread_mutex_lock(&h->mu);
+	http_counts(h, g);
+	pthread_mutex_unlock(&h->mu);
 }
 
 void

@@ -366,6 +366,7 @@ void	 http_free(struct http *);
 void	 http_node_up(struct gatherer *, const struct conn *);
 void	 http_node_down(struct gatherer *, const struct conn *, int);
 void	 http_snapshot(struct gatherer *);
+void	 http_conns(struct gatherer *);
 void	 http_commit(struct gatherer *, double, int, const char *);
 
 /* http-reader.c: tallyd --http-reader MODE STATSFILE; an exit status. */
