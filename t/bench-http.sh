@@ -228,7 +228,7 @@ commas "$M"; cm=$REPLY
 # --- 1. a scrape beside tally export ---------------------------------------
 
 scrape_phase() {
-	local D=$tmp/scrape now n i t0 t1 ok
+	local D=$tmp/scrape now n i t0 t1
 	local a_plain= a_gz= a_export= size_plain size_gz mp mg me x
 	mkdir -p "$D/stats"
 	# A real tally environment (meta/format and the four tables), then
@@ -527,7 +527,7 @@ poll_phase() {
 	row "  scrapes while polled, median time" "$REPLY s" - - \
 	    "(context: $n scrapes, all 200, in $((WINS * WIN)) s)"
 	echo "  fleet: $cn connections x $cm metrics (plaintext, loadgen" \
-	    "-t $LG_THREADS), $WINS windows of $WIN s each way; none lost," \
+	    "-t $LG_THREADS), windows of $WIN s, $WINS of each kind; none lost," \
 	    "and a last scrape held all $((N * M)) values"
 
 	stop "$L_PID" loadgen
