@@ -1139,6 +1139,8 @@ static const char http_style[] =
 "vertical-align:top}"
 "th{background:#f4f4f4}"
 "td.key,td.id{font-family:monospace;font-size:.9em;word-break:break-all}"
+"td.nickname{max-width:24em;overflow-wrap:anywhere}"
+"td.error{max-width:28em}"
 "tr[data-state=connected] td.state{color:#0a7d2c;font-weight:600}"
 "tr[data-state=disconnected] td.state{color:#b3261e;font-weight:600}"
 "tr[data-state=local] td.state{color:#245fa8;font-weight:600}"
