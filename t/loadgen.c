@@ -44,6 +44,15 @@
  *   lost K SECONDS             a healthy connection failed or was closed,
  *                              the K-th of the fleet: a figure taken now
  *                              would be a smaller fleet's (one line each)
+ *   gaps K WORST SECONDS       at each SIGUSR2: of the K gaps between two
+ *                              consecutive POLLs of one connection that
+ *                              ended since the last SIGUSR2 (or the
+ *                              start), across the fleet, the longest was
+ *                              WORST seconds (monotonic clock); the
+ *                              interval is a gap's floor, and the rest
+ *                              is how late the gatherer polled
+ *                              (a gap still open at SIGUSR2 counts in
+ *                              the window where its POLL comes)
  *   done key value ...         the summary, at exit
  * Exits 0, or 1 if any connection failed, or 2 on a usage or setup error.
  */
@@ -93,6 +102,9 @@ struct lg_all {
 	long			 stalled_closed, polls, errors, closed;
 	long			 down;
 	long			 next_answered_mark;
+	long			 gaps;		/* POLL to POLL, this window */
+	double			 gap_max;	/* ... the longest, in s */
+	double			 gap_max_all;	/* ... over the whole run */
 	int			 stopping;
 	struct lg		*lgs;		/* every thread's, for SIGUSR1 */
 	int			 nthreads;
@@ -120,6 +132,7 @@ struct lg_conn {
 	unsigned	 nq;
 	uint32_t	 polls;
 	double		 t_poll;	/* the last POLL read, or 0 */
+	double		 t_poll_mono;	/* the same, on the monotonic clock */
 	double		 t_sent;	/* the last SNAPSHOT sent in full, or 0 */
 	uint8_t		 in[LG_IN_MAX];
 	size_t		 inlen;
@@ -159,7 +172,7 @@ struct lg {
 	unsigned long long	 bytes_out, bytes_in;
 	int			 stopping;
 	ev_timer		 duration_timer, progress_timer;
-	ev_signal		 sigterm, sigint, sigusr1;
+	ev_signal		 sigterm, sigint, sigusr1, sigusr2;
 };
 
 static void	lg_start_more(struct lg *);
@@ -169,6 +182,36 @@ static double
 lg_elapsed(struct lg *lg)
 {
 	return ev_time() - lg->all->t0;
+}
+
+/* The monotonic clock, for poll gaps that a clock step must not bend. */
+static double
+lg_mono(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A POLL read on c: the gap since its last one counts for the fleet. */
+static void
+lg_poll_gap(struct lg_conn *c)
+{
+	struct lg_all	*a = c->lg->all;
+	double		 now = lg_mono(), gap = now - c->t_poll_mono;
+	int		 first = c->t_poll_mono == 0;
+
+	c->t_poll_mono = now;
+	if (first)
+		return;
+	pthread_mutex_lock(&a->lock);
+	a->gaps++;
+	if (gap > a->gap_max)
+		a->gap_max = gap;
+	if (gap > a->gap_max_all)
+		a->gap_max_all = gap;
+	pthread_mutex_unlock(&a->lock);
 }
 
 /* The number in a connection's node id: the fleet's, not the thread's. */
@@ -488,6 +531,7 @@ lg_frame(struct lg_conn *c, uint8_t type, const uint8_t *pl, size_t plen)
 	}
 	lg->polls++;
 	c->t_poll = ev_time();
+	lg_poll_gap(c);
 	lg_event(lg, LG_EV_POLL);
 	if (c->out != NULL) {
 		/* A snapshot (or the HELLO) is still going out: later. */
@@ -899,6 +943,7 @@ lg_again_cb(struct ev_loop *loop, ev_async *w, int revents)
 		c->inlen = 0;
 		c->rd_wants_write = c->wr_wants_read = 0;
 		c->t_poll = c->t_sent = 0;
+		c->t_poll_mono = 0;
 	}
 	lg->next = 0;
 	lg_start_more(lg);
@@ -914,6 +959,22 @@ lg_sigusr1_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	(void)revents;
 	for (k = 0; k < a->nthreads; k++)
 		ev_async_send(a->lgs[k].loop, &a->lgs[k].again);
+}
+
+/* SIGUSR2: the fleet's worst poll gap since the last one, and a new window. */
+static void
+lg_sigusr2_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct lg	*lg = w->data;
+	struct lg_all	*a = lg->all;
+
+	(void)loop;
+	(void)revents;
+	pthread_mutex_lock(&a->lock);
+	printf("gaps %ld %.6f %.3f\n", a->gaps, a->gap_max, lg_elapsed(lg));
+	a->gaps = 0;
+	a->gap_max = 0;
+	pthread_mutex_unlock(&a->lock);
 }
 
 static void
@@ -1163,6 +1224,9 @@ main(int argc, char **argv)
 	ev_signal_init(&lg->sigusr1, lg_sigusr1_cb, SIGUSR1);
 	lg->sigusr1.data = lg;
 	ev_signal_start(lg->loop, &lg->sigusr1);
+	ev_signal_init(&lg->sigusr2, lg_sigusr2_cb, SIGUSR2);
+	lg->sigusr2.data = lg;
+	ev_signal_start(lg->loop, &lg->sigusr2);
 	if (opt.duration > 0) {
 		ev_timer_init(&lg->duration_timer, lg_stop_cb, opt.duration,
 		    0.);
@@ -1230,7 +1294,8 @@ main(int argc, char **argv)
 	    "dropped_polls %ld errors %ld closed %ld stalled_closed %ld "
 	    "connect_max %.3f handshake_max %.3f handshake_avg %.6f "
 	    "tls %s tls_avg %.6f tls_max %.3f bytes_out %llu "
-	    "bytes_in %llu frame_bytes %zu threads %d resumed %ld down %ld\n", opt.n,
+	    "bytes_in %llu frame_bytes %zu threads %d resumed %ld down %ld "
+	    "gap_max %.6f\n", opt.n,
 	    opt.nstalled, opt.m, wall, lg->connected, lg->handshaken,
 	    lg->polls, lg->answered, lg->dropped_polls, lg->errors,
 	    lg->closed, lg->stalled_closed, lg->connect_max,
@@ -1238,7 +1303,8 @@ main(int argc, char **argv)
 	    lg->handshake_sum / lg->handshaken : 0.0,
 	    opt.tls != NULL ? "yes" : "no", lg->handshaken > 0 ?
 	    lg->tls_sum / lg->handshaken : 0.0, lg->tls_max, lg->bytes_out,
-	    lg->bytes_in, lg->tlen, nthreads, lg->resumed, lg->down);
+	    lg->bytes_in, lg->tlen, nthreads, lg->resumed, lg->down,
+	    all.gap_max_all);
 	errors = lg->errors + lg->closed > 0;
 	for (k = 0; k < nthreads; k++) {
 		lg_teardown(&lgs[k]);

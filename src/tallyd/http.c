@@ -16,7 +16,9 @@
  * without progress, HTTP_CONN_MAX connections (HTTP_PER_IP from one
  * address), HTTP_MEMORY bytes for a request's headers.
  */
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <errno.h>
@@ -42,15 +44,23 @@
 #include "tally-cmd.h"	/* text_utf8_len() */
 
 #define HTTP_TIMEOUT	10		/* seconds without progress */
-#define HTTP_CONN_MAX	128
 #define HTTP_PER_IP	16
 #define HTTP_MEMORY	(32 * 1024)	/* a request's headers and more */
-#define HTTP_READER_MAX	60.0		/* seconds a reader may take */
+#define HTTP_READER_MAX	20.0		/* seconds a reader may take */
+#define HTTP_COPY	512		/* live entries copied per lock */
+#define HTTP_MSG_MAX	4096		/* bytes of a reader's messages */
+#define HTTP_WARN_LINES	5		/* of them logged, at a change */
 #define HTTP_REFRESH	10		/* the page reloads itself */
 #define HTTP_MINUTE	60
-#define HTTP_NODES_MAX	100000		/* entries a refusal may make */
+#define HTTP_NODES_MAX	200000		/* nodes tracked; then no more */
 #define HTTP_LOG_BURST	5		/* libmicrohttpd's lines, then ... */
 #define HTTP_LOG_EVERY	60.0		/* ... one a minute, with a count */
+
+/* Log lines of one kind: HTTP_LOG_BURST, then one a minute. */
+struct http_limit {
+	unsigned long	 logged, quiet;
+	double		 at;
+};
 
 /* What the loop knows of a node, this run. */
 struct http_node {
@@ -86,8 +96,9 @@ struct http {
 
 	/* libmicrohttpd's thread only */
 	uint64_t		 warned;	/* the reader's last warnings */
-	unsigned long		 logged, quiet;
-	double			 log_at;
+	struct http_limit	 mhd_log, fail_log;
+
+	int			 stop[2];	/* http_free() ends a reader */
 };
 
 /* ---- a growing buffer --------------------------------------------------- */
@@ -241,6 +252,8 @@ http_node_get(struct http *h, const char *id)
 
 	if (h->hcap > 0 && h->hash[i = http_slot(h, id)] != 0)
 		return &h->nodes[h->hash[i] - 1];
+	if (h->n >= HTTP_NODES_MAX)
+		return NULL;
 	if (h->n == h->cap) {
 		cap = h->cap ? h->cap * 2 : 256;
 		if ((nodes = realloc(h->nodes, cap * sizeof *nodes)) == NULL)
@@ -299,9 +312,7 @@ http_node_down(struct gatherer *g, const struct conn *c, int was_up)
 	if (h == NULL || c->node_id[0] == '\0')
 		return;
 	pthread_mutex_lock(&h->mu);
-	/* Refusals make no entry past HTTP_NODES_MAX: ids cost nothing. */
-	if ((was_up || h->n < HTTP_NODES_MAX) &&
-	    (n = http_node_get(h, c->node_id)) != NULL) {
+	if ((n = http_node_get(h, c->node_id)) != NULL) {
 		if (was_up) {
 			n->connected = 0;
 			n->since = (int64_t)time(NULL);
@@ -380,34 +391,35 @@ http_commit(struct gatherer *g, double sec, int ok, const char *err)
 /* ---- the statsfile, through tallyd --http-reader ------------------------- */
 
 /*
- * libmicrohttpd's lines and the reader's warnings go to tallyd's log, a
- * few and then one a minute: a hostile client must not fill the log.
+ * libmicrohttpd's lines and the readers' failures go to tallyd's log, each
+ * kind HTTP_LOG_BURST lines and then one a minute: a hostile client must
+ * not fill the log, nor spend the budget of the other kind.
  */
 static void
-http_log(struct http *h, const char *fmt, ...) TALLY_PRINTF(2, 3);
+http_log(struct http_limit *l, const char *fmt, ...) TALLY_PRINTF(2, 3);
 static void
-http_log(struct http *h, const char *fmt, ...)
+http_log(struct http_limit *l, const char *fmt, ...)
 {
 	char	 line[512];
 	double	 now = gatherer_mono();
 	va_list	 ap;
 
-	if (h->logged >= HTTP_LOG_BURST && now - h->log_at < HTTP_LOG_EVERY) {
-		h->quiet++;
+	if (l->logged >= HTTP_LOG_BURST && now - l->at < HTTP_LOG_EVERY) {
+		l->quiet++;
 		return;
 	}
-	if (h->logged >= HTTP_LOG_BURST)
-		h->log_at = now;
-	h->logged++;
+	if (l->logged >= HTTP_LOG_BURST)
+		l->at = now;
+	l->logged++;
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof line, fmt, ap);
 	va_end(ap);
-	if (h->quiet > 0)
+	if (l->quiet > 0)
 		gatherer_log("http: %s (and %lu lines not logged)", line,
-		    h->quiet);
+		    l->quiet);
 	else
 		gatherer_log("http: %s", line);
-	h->quiet = 0;
+	l->quiet = 0;
 }
 
 static void
@@ -420,41 +432,52 @@ http_mhd_log(void *cls, const char *fmt, va_list ap)
 	n = strlen(line);
 	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
 		line[--n] = '\0';
-	http_log(cls, "%s", line);
+	http_log(&((struct http *)cls)->mhd_log, "%s", line);
 }
 
 /*
- * Run tallyd --http-reader mode; its stdout into out, its messages into
- * msg.  0 when it wrote "ok" at the end, else -1 (msg says why).
+ * Run tallyd --http-reader mode, its stdout a memfd: *fdp (the caller's
+ * to close) of *sizep bytes, sent with sendfile() or mapped, never copied
+ * through tallyd's heap; its messages into msg (NUL-terminated).  0 when
+ * it wrote "ok" at the end and exited 0, else -1 (msg says why).  A reader that takes over HTTP_READER_MAX
+ * seconds, or is running when http_free() stops the server, is killed:
+ * tallyd's loop is libev's own, not the default one, so that no one else
+ * reaps the child and its pid is ours to signal until waitpid() here.
  */
 static int
-http_reader(struct http *h, const char *mode, struct hbuf *out,
+http_reader(struct http *h, const char *mode, int *fdp, size_t *sizep,
     struct hbuf *msg)
 {
 	posix_spawn_file_actions_t	 fa;
 	posix_spawnattr_t		 sa;
 	sigset_t			 none;
-	struct pollfd			 pf[3];
+	struct pollfd			 pf[4];
 	char				*argv[] = { (char *)"tallyd",
 					     (char *)"--http-reader",
 					     (char *)mode, h->statsfile, NULL };
 	char				*envp[] = { NULL };
 	char				 buf[65536], ok[4] = "";
-	int				 po[2] = { -1, -1 }, pe[2] = { -1, -1 },
-					 ps[2] = { -1, -1 }, rc = -1, i, st;
-	size_t				 nok = 0;
+	int				 po = -1, pe[2] = { -1, -1 },
+					 ps[2] = { -1, -1 }, rc = -1, i, st = 0;
+	struct stat			 sb;
+	size_t				 nok = 0, take;
 	double				 deadline;
-	ssize_t				 r;
+	ssize_t				 r, j;
 	pid_t				 pid = -1;
 
-	if (pipe2(po, O_CLOEXEC) != 0 || pipe2(pe, O_CLOEXEC) != 0 ||
-	    pipe2(ps, O_CLOEXEC) != 0) {
+	*fdp = -1;
+	*sizep = 0;
+	if ((po = memfd_create("tallyd-http", MFD_CLOEXEC)) < 0) {
+		hbuf_printf(msg, "memfd_create: %s", strerror(errno));
+		goto out;
+	}
+	if (pipe2(pe, O_CLOEXEC) != 0 || pipe2(ps, O_CLOEXEC) != 0) {
 		hbuf_printf(msg, "pipe: %s", strerror(errno));
 		goto out;
 	}
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, po[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, po, 1);
 	posix_spawn_file_actions_adddup2(&fa, pe[1], 2);
 	posix_spawn_file_actions_adddup2(&fa, ps[1], 3);
 	posix_spawn_file_actions_addclosefrom_np(&fa, 4);
@@ -473,27 +496,31 @@ http_reader(struct http *h, const char *mode, struct hbuf *out,
 		goto out;
 	}
 	rc = -1;
-	close(po[1]);
 	close(pe[1]);
 	close(ps[1]);
-	po[1] = pe[1] = ps[1] = -1;
-	pf[0].fd = po[0];
+	pe[1] = ps[1] = -1;
+	pf[0].fd = -1;		/* stdout is the memfd */
 	pf[1].fd = pe[0];
 	pf[2].fd = ps[0];
+	pf[3].fd = h->stop[0];
 	deadline = gatherer_mono() + HTTP_READER_MAX;
 	while (pf[0].fd >= 0 || pf[1].fd >= 0 || pf[2].fd >= 0) {
 		double left = deadline - gatherer_mono();
-		for (i = 0; i < 3; i++)
+		for (i = 0; i < 4; i++)
 			pf[i].events = POLLIN;
 		if (left <= 0) {
-			hbuf_printf(msg, "the statsfile took over %g s to "
-			    "read", HTTP_READER_MAX);
+			hbuf_printf(msg, "reading the statsfile took over %g "
+			    "s: given up", HTTP_READER_MAX);
 			goto out;
 		}
-		if (poll(pf, 3, (int)(left * 1000) + 1) < 0) {
+		if (poll(pf, 4, (int)(left * 1000) + 1) < 0) {
 			if (errno == EINTR)
 				continue;
 			hbuf_printf(msg, "poll: %s", strerror(errno));
+			goto out;
+		}
+		if (pf[3].revents != 0) {
+			hbuf_str(msg, "tallyd is stopping");
 			goto out;
 		}
 		for (i = 0; i < 3; i++) {
@@ -506,39 +533,49 @@ http_reader(struct http *h, const char *mode, struct hbuf *out,
 				pf[i].fd = -1;
 				continue;
 			}
-			if (i == 0)
-				hbuf_put(out, buf, (size_t)r);
-			else if (i == 1 && msg->n < 4096)
-				hbuf_put(msg, buf, (size_t)r);
-			else if (i == 2)
-				for (ssize_t j = 0; j < r && nok < 3; j++)
+			if (i == 1) {
+				take = msg->n < HTTP_MSG_MAX ? HTTP_MSG_MAX -
+				    msg->n : 0;
+				hbuf_put(msg, buf, (size_t)r < take ?
+				    (size_t)r : take);
+			} else
+				for (j = 0; j < r && nok < 3; j++)
 					ok[nok++] = buf[j];
 		}
 	}
-	if (out->oom) {
-		hbuf_str(msg, "out of memory");
-		goto out;
-	}
-	if (nok == 2 && memcmp(ok, "ok", 2) == 0)
-		rc = 0;
-	else if (msg->n == 0)
-		hbuf_str(msg, "reading the statsfile failed");
+	rc = 0;
 out:
 	if (pid > 0) {
 		if (rc != 0)
 			kill(pid, SIGKILL);
-		/* libev's SIGCHLD handler may have reaped it: ECHILD. */
 		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 			;
+		if (rc == 0 && !(nok == 2 && memcmp(ok, "ok", 2) == 0 &&
+		    WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
+			rc = -1;
+			if (msg->n == 0 && WIFSIGNALED(st))
+				hbuf_printf(msg, "reading the statsfile "
+				    "failed: the reader died of signal %d",
+				    WTERMSIG(st));
+			else if (msg->n == 0)
+				hbuf_str(msg, "reading the statsfile failed");
+		}
 	}
 	for (i = 0; i < 2; i++) {
-		if (po[i] >= 0)
-			close(po[i]);
 		if (pe[i] >= 0)
 			close(pe[i]);
 		if (ps[i] >= 0)
 			close(ps[i]);
 	}
+	if (rc == 0 && fstat(po, &sb) != 0) {
+		hbuf_printf(msg, "fstat: %s", strerror(errno));
+		rc = -1;
+	}
+	if (rc == 0) {
+		*fdp = po;
+		*sizep = (size_t)sb.st_size;
+	} else if (po >= 0)
+		close(po);
 	/* The last newline goes; several lines stay several. */
 	while (msg->n > 0 && msg->b[msg->n - 1] == '\n')
 		msg->n--;
@@ -553,42 +590,57 @@ out:
 
 /* ---- answers ------------------------------------------------------------- */
 
-static enum MHD_Result
-http_send(struct MHD_Connection *mc, unsigned status, const char *type,
-    struct hbuf *body, int gzip)
+/* The headers of every answer; kind 'h': a page, 'm': negotiated. */
+static void
+http_headers(struct MHD_Response *resp, unsigned status, const char *type,
+    int gzip, int kind)
 {
-	struct MHD_Response	*resp;
-	enum MHD_Result		 ret;
-
-	if (body->oom) {
-		free(body->b);
-		body->b = NULL;
-		body->n = 0;
-		body->oom = 0;
-		hbuf_str(body, "out of memory\n");
-		status = MHD_HTTP_INTERNAL_SERVER_ERROR;
-		type = "text/plain; charset=utf-8";
-		gzip = 0;
-		if (body->oom)
-			return MHD_NO;
-	}
-	resp = MHD_create_response_from_buffer_with_free_callback(body->n,
-	    body->b, free);
-	if (resp == NULL) {
-		free(body->b);
-		return MHD_NO;
-	}
-	body->b = NULL;
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
 	    "no-store");
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	if (kind == 'h')
+		MHD_add_response_header(resp, "Content-Security-Policy",
+		    "default-src 'none'; style-src 'unsafe-inline'");
+	if (kind == 'm')
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY,
+		    "Accept, Accept-Encoding");
 	if (gzip)
 		MHD_add_response_header(resp,
 		    MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
 	if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
 		    "GET, HEAD");
+}
+
+/* Send body (freed here, whatever happens). */
+static enum MHD_Result
+http_send(struct MHD_Connection *mc, unsigned status, const char *type,
+    struct hbuf *body, int gzip, int kind)
+{
+	static const char	 oom[] = "out of memory\n";
+	struct MHD_Response	*resp;
+	enum MHD_Result		 ret;
+
+	if (body->oom) {
+		free(body->b);
+		*body = (struct hbuf){ NULL, 0, 0, 0 };
+		resp = MHD_create_response_from_buffer(sizeof oom - 1,
+		    (void *)oom, MHD_RESPMEM_PERSISTENT);
+		status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+		type = "text/plain; charset=utf-8";
+		gzip = 0;
+		kind = 0;
+	} else {
+		resp = MHD_create_response_from_buffer_with_free_callback(
+		    body->n, body->b, free);
+		if (resp == NULL)
+			free(body->b);
+		body->b = NULL;
+	}
+	if (resp == NULL)
+		return MHD_NO;
+	http_headers(resp, status, type, gzip, kind);
 	ret = MHD_queue_response(mc, status, resp);
 	MHD_destroy_response(resp);
 	return ret;
@@ -601,7 +653,7 @@ http_text(struct MHD_Connection *mc, unsigned status, const char *text)
 
 	hbuf_str(&b, text);
 	hbuf_str(&b, "\n");
-	return http_send(mc, status, "text/plain; charset=utf-8", &b, 0);
+	return http_send(mc, status, "text/plain; charset=utf-8", &b, 0, 0);
 }
 
 /*
@@ -651,49 +703,73 @@ http_q(const char *hdr, const char *name, const char *star)
 	return best;
 }
 
-/* Deflate b in gzip's format, in place: 0, or -1 (b as it was). */
+/* Deflate (p, n) in gzip's format into out: 0, or -1. */
 static int
-http_gzip(struct hbuf *b)
+http_gzip(const char *p, size_t n, struct hbuf *out)
 {
 	z_stream	 z;
-	char		*out;
 	uLong		 bound;
 
 	memset(&z, 0, sizeof z);
-	if (deflateInit2(&z, 1, Z_DEFLATED, 15 + 16, 8,
+	if (n > UINT32_MAX || deflateInit2(&z, 1, Z_DEFLATED, 15 + 16, 8,
 	    Z_DEFAULT_STRATEGY) != Z_OK)
 		return -1;
-	bound = deflateBound(&z, (uLong)b->n);
-	if ((out = malloc(bound)) == NULL) {
+	bound = deflateBound(&z, (uLong)n);
+	if ((out->b = malloc(bound)) == NULL) {
 		deflateEnd(&z);
 		return -1;
 	}
-	z.next_in = (Bytef *)b->b;
-	z.avail_in = (uInt)b->n;
-	z.next_out = (Bytef *)out;
+	z.next_in = (Bytef *)p;
+	z.avail_in = (uInt)n;
+	z.next_out = (Bytef *)out->b;
 	z.avail_out = (uInt)bound;
-	if (b->n > UINT32_MAX || deflate(&z, Z_FINISH) != Z_STREAM_END) {
+	if (deflate(&z, Z_FINISH) != Z_STREAM_END) {
 		deflateEnd(&z);
-		free(out);
+		free(out->b);
+		out->b = NULL;
 		return -1;
 	}
-	free(b->b);
-	b->b = out;
-	b->n = z.total_out;
-	b->cap = bound;
+	out->n = z.total_out;
+	out->cap = bound;
 	deflateEnd(&z);
 	return 0;
+}
+
+/*
+ * The reader's warnings (samples skipped, said on every scrape), logged
+ * when they change: HTTP_WARN_LINES of them and a count.
+ */
+static void
+http_warnings(struct http *h, char *msg)
+{
+	char		*line, *save = NULL;
+	uint64_t	 sum = http_hash(msg);
+	unsigned	 n = 0;
+
+	if (msg[0] != '\0' && sum != h->warned) {
+		for (line = strtok_r(msg, "\n", &save); line != NULL;
+		    line = strtok_r(NULL, "\n", &save))
+			if (n++ < HTTP_WARN_LINES)
+				gatherer_log("http: /metrics: %s", line);
+		if (n > HTTP_WARN_LINES)
+			gatherer_log("http: /metrics: and %u more warnings "
+			    "(tally export says them all)",
+			    n - HTTP_WARN_LINES);
+	}
+	h->warned = msg[0] != '\0' ? sum : 0;
 }
 
 static enum MHD_Result
 http_metrics(struct http *h, struct MHD_Connection *mc)
 {
-	struct hbuf	 body = { NULL, 0, 0, 0 }, msg = { NULL, 0, 0, 0 };
-	const char	*accept, *enc;
-	double		 qom, qtext;
-	int		 om, gz = 0;
-	uint64_t	 sum;
-	enum MHD_Result	 ret;
+	struct hbuf		 msg = { NULL, 0, 0, 0 }, gz = { NULL, 0, 0, 0 };
+	struct MHD_Response	*resp = NULL;
+	const char		*accept, *enc, *type;
+	double			 qom, qtext;
+	size_t			 size;
+	void			*map;
+	int			 om, fd;
+	enum MHD_Result		 ret;
 
 	accept = MHD_lookup_connection_value(mc, MHD_HEADER_KIND,
 	    MHD_HTTP_HEADER_ACCEPT);
@@ -703,29 +779,37 @@ http_metrics(struct http *h, struct MHD_Connection *mc)
 	    NULL) : -1;
 	qtext = accept != NULL ? http_q(accept, "text/plain", "*/*") : -1;
 	om = qom > 0 && qom >= qtext;
-	if (http_reader(h, om ? "om" : "prom", &body, &msg) != 0) {
-		http_log(h, "/metrics: %s", msg.b);
-		free(body.b);
+	type = om ? "application/openmetrics-text; version=1.0.0; "
+	    "charset=utf-8" : "text/plain; version=0.0.4; charset=utf-8";
+	if (http_reader(h, om ? "om" : "prom", &fd, &size, &msg) != 0) {
+		http_log(&h->fail_log, "/metrics: %s", msg.b);
 		ret = http_text(mc, MHD_HTTP_SERVICE_UNAVAILABLE, msg.b);
 		free(msg.b);
 		return ret;
 	}
-	/* The reader's warnings (skipped samples), once while they last. */
-	sum = http_hash(msg.b);
-	if (msg.b[0] != '\0' && sum != h->warned) {
-		char *line, *save = NULL;
-		for (line = strtok_r(msg.b, "\n", &save); line != NULL;
-		    line = strtok_r(NULL, "\n", &save))
-			gatherer_log("http: /metrics: %s", line);
-	}
-	h->warned = msg.b[0] != '\0' ? sum : 0;
+	http_warnings(h, msg.b);
 	free(msg.b);
-	if (enc != NULL && http_q(enc, "gzip", "*") > 0 &&
-	    http_gzip(&body) == 0)
-		gz = 1;
-	return http_send(mc, MHD_HTTP_OK, om ? "application/openmetrics-text; "
-	    "version=1.0.0; charset=utf-8" : "text/plain; version=0.0.4; "
-	    "charset=utf-8", &body, gz);
+	/* gzip from the mapped answer; else the memfd goes by sendfile(). */
+	if (size > 0 && enc != NULL && http_q(enc, "gzip", "*") > 0 &&
+	    (map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0)) !=
+	    MAP_FAILED) {
+		if (http_gzip(map, size, &gz) == 0) {
+			close(fd);
+			fd = -1;
+		}
+		munmap(map, size);
+		if (fd < 0)
+			return http_send(mc, MHD_HTTP_OK, type, &gz, 1, 'm');
+	}
+	if ((resp = MHD_create_response_from_fd(size, fd)) == NULL) {
+		close(fd);
+		return http_text(mc, MHD_HTTP_INTERNAL_SERVER_ERROR,
+		    "out of memory");
+	}
+	http_headers(resp, MHD_HTTP_OK, type, 0, 'm');
+	ret = MHD_queue_response(mc, MHD_HTTP_OK, resp);
+	MHD_destroy_response(resp);
+	return ret;
 }
 
 /* A node as a page or nodes.json shows it. */
@@ -739,7 +823,7 @@ struct http_row {
 /* What a request shows: rows by id, and the loop's figures. */
 struct http_view {
 	struct http_row		*rows;
-	size_t			 n;
+	size_t			 n, cap;
 	struct http_node	*live;	/* a copy of the loop's table */
 	size_t			 nlive;
 	unsigned		 nconns, nready;
@@ -748,7 +832,8 @@ struct http_view {
 	unsigned long		 commit_failures;
 	char			 commit_err[TALLY_ERRLEN];
 	int64_t			 now;
-	struct hbuf		 raw;	/* the reader's output */
+	char			*map;	/* the reader's output, mapped */
+	size_t			 mapn;
 };
 
 static int
@@ -763,53 +848,128 @@ http_view_free(struct http_view *v)
 {
 	free(v->rows);
 	free(v->live);
-	free(v->raw.b);
+	if (v->map != NULL)
+		munmap(v->map, v->mapn);
+}
+
+/* msg says only what: a failure of our own, after the reader's text. */
+static void
+http_msg_set(struct hbuf *msg, const char *what)
+{
+	free(msg->b);
+	*msg = (struct hbuf){ NULL, 0, 0, 0 };
+	hbuf_put(msg, what, strlen(what) + 1);
+}
+
+static int
+http_row_add(struct http_view *v, const struct http_row *r)
+{
+	struct http_row	*rows;
+	size_t		 cap;
+
+	if (v->n == v->cap) {
+		cap = v->cap ? 2 * v->cap : 256;
+		if ((rows = reallocarray(v->rows, cap, sizeof *rows)) == NULL)
+			return -1;
+		v->rows = rows;
+		v->cap = cap;
+	}
+	v->rows[v->n++] = *r;
+	return 0;
+}
+
+/*
+ * Copy the loop's table into v->live, HTTP_COPY entries per hold of the
+ * mutex, so that the loop never waits for more than a short memcpy; the
+ * figures with the last hold.  Entries change in place and are only ever
+ * appended, so the copy is each entry as it was at some moment of the
+ * request.  0, or -1 out of memory.
+ */
+static int
+http_live_copy(struct http *h, struct http_view *v)
+{
+	struct http_node	*live;
+	size_t			 n, cap = 0, i, k;
+
+	for (;;) {
+		pthread_mutex_lock(&h->mu);
+		n = h->n;
+		if (v->nlive < n && v->nlive < cap) {
+			k = n - v->nlive < HTTP_COPY ? n - v->nlive : HTTP_COPY;
+			if (k > cap - v->nlive)
+				k = cap - v->nlive;
+			memcpy(v->live + v->nlive, h->nodes + v->nlive,
+			    k * sizeof *live);
+			v->nlive += k;
+		}
+		if (v->nlive == n) {
+			v->nconns = h->nconns;
+			v->nready = h->nready;
+			for (i = 0; i < HTTP_MINUTE; i++)
+				if (h->stamp[i] > v->now - HTTP_MINUTE &&
+				    h->stamp[i] <= v->now) {
+					v->per_minute += h->snaps[i];
+					if (h->cmax[i] > v->commit_max)
+						v->commit_max = h->cmax[i];
+				}
+			v->commit_last = h->commit_last;
+			v->commit_failures = h->commit_failures;
+			snprintf(v->commit_err, sizeof v->commit_err, "%s",
+			    h->commit_err);
+			pthread_mutex_unlock(&h->mu);
+			return 0;
+		}
+		pthread_mutex_unlock(&h->mu);
+		if (n > cap) {	/* allocated outside the lock */
+			cap = n + n / 8 + 16;
+			if ((live = reallocarray(v->live, cap,
+			    sizeof *live)) == NULL)
+				return -1;
+			v->live = live;
+		}
+	}
 }
 
 /* Fill v: 0, or -1 with the message in msg. */
 static int
 http_view(struct http *h, struct http_view *v, struct hbuf *msg)
 {
+	struct http_row	 r;
 	const char	*p, *end, *f[6];
-	size_t		 i, j, k, cap = 0;
-	int		 c = 0;
+	size_t		 j, k, size;
+	int		 c = 0, fd;
 
 	memset(v, 0, sizeof *v);
-	if (http_reader(h, "nodes", &v->raw, msg) != 0)
+	if (http_reader(h, "nodes", &fd, &size, msg) != 0)
 		return -1;
-	v->now = (int64_t)time(NULL);
-	pthread_mutex_lock(&h->mu);
-	if (h->n > 0 && (v->live = malloc(h->n * sizeof *v->live)) != NULL) {
-		memcpy(v->live, h->nodes, h->n * sizeof *v->live);
-		v->nlive = h->n;
-	}
-	v->nconns = h->nconns;
-	v->nready = h->nready;
-	for (i = 0; i < HTTP_MINUTE; i++)
-		if (h->stamp[i] > v->now - HTTP_MINUTE &&
-		    h->stamp[i] <= v->now) {
-			v->per_minute += h->snaps[i];
-			if (h->cmax[i] > v->commit_max)
-				v->commit_max = h->cmax[i];
+	if (size > 0) {
+		v->map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (v->map == MAP_FAILED) {
+			v->map = NULL;
+			close(fd);
+			http_msg_set(msg, "mapping the reader's answer failed");
+			return -1;
 		}
-	v->commit_last = h->commit_last;
-	v->commit_failures = h->commit_failures;
-	snprintf(v->commit_err, sizeof v->commit_err, "%s", h->commit_err);
-	pthread_mutex_unlock(&h->mu);
-	if (h->n > 0 && v->live == NULL) {
-		hbuf_str(msg, "out of memory");
-		hbuf_put(msg, "", 1);
+		v->mapn = size;
+	}
+	close(fd);
+	v->now = (int64_t)time(NULL);
+	if (http_live_copy(h, v) != 0) {
+		http_msg_set(msg, "out of memory");
 		return -1;
 	}
 	if (v->nlive > 1)	/* never qsort(NULL, 0): UBSan says so */
 		qsort(v->live, v->nlive, sizeof *v->live, http_live_cmp);
 
-	/* The reader's records, in id order, merged with the live table. */
-	p = v->raw.b;
-	end = p + v->raw.n;
+	/*
+	 * The reader's records, in id order, merged with the live table.  A
+	 * node of the table without a record shows while it is connected
+	 * (it has sent no snapshot yet); once gone (pruned, forgotten, or
+	 * refused before its first), it is no node of the statsfile.
+	 */
+	p = v->map;
+	end = p + v->mapn;
 	for (j = 0;; ) {
-		struct http_row r;
-
 		memset(&r, 0, sizeof r);
 		for (k = 0; k < 6 && p < end; k++) {
 			const char *z = memchr(p, '\0', (size_t)(end - p));
@@ -826,33 +986,32 @@ http_view(struct http *h, struct http_view *v, struct hbuf *msg)
 			r.time = strtoll(f[4], NULL, 10);
 			r.interval = strtod(f[5], NULL);
 		}
-		/* Live nodes with no record yet come in their place. */
 		while (j < v->nlive && (r.id == NULL ||
 		    (c = strcmp(v->live[j].id, r.id)) <= 0)) {
+			struct http_row lr;
+
 			if (r.id != NULL && c == 0) {
 				r.live = &v->live[j++];
 				break;
 			}
-			if (v->n == cap && (cap = cap ? 2 * cap : 256,
-			    (v->rows = reallocarray(v->rows, cap,
-			    sizeof *v->rows)) == NULL))
+			if (!v->live[j].connected) {
+				j++;
+				continue;
+			}
+			memset(&lr, 0, sizeof lr);
+			lr.id = v->live[j].id;
+			lr.live = &v->live[j++];
+			if (http_row_add(v, &lr) != 0)
 				goto oom;
-			memset(&v->rows[v->n], 0, sizeof v->rows[v->n]);
-			v->rows[v->n].id = v->live[j].id;
-			v->rows[v->n++].live = &v->live[j++];
 		}
 		if (r.id == NULL)
 			break;
-		if (v->n == cap && (cap = cap ? 2 * cap : 256,
-		    (v->rows = reallocarray(v->rows, cap, sizeof *v->rows)) ==
-		    NULL))
+		if (http_row_add(v, &r) != 0)
 			goto oom;
-		v->rows[v->n++] = r;
 	}
 	return 0;
 oom:
-	hbuf_str(msg, "out of memory");
-	hbuf_put(msg, "", 1);
+	http_msg_set(msg, "out of memory");
 	return -1;
 }
 
@@ -879,7 +1038,9 @@ http_age(const struct http *h, const struct http_row *r, int64_t now,
 		     r->interval < 1e6 ? r->interval : h->interval;
 	int64_t	 age;
 
-	*stale = 1;
+	/* Connected, no snapshot written yet: young, not stale. */
+	*stale = !(r->source == NULL && r->live != NULL &&
+	    r->live->connected);
 	if (r->source == NULL || r->time < 946684800 ||
 	    r->time > now + 86400)
 		return -1;
@@ -914,7 +1075,7 @@ http_nodes_json(struct http *h, struct MHD_Connection *mc)
 	enum MHD_Result		 ret;
 
 	if (http_view(h, &v, &msg) != 0) {
-		http_log(h, "/nodes.json: %s", msg.b);
+		http_log(&h->fail_log, "/nodes.json: %s", msg.b);
 		http_view_free(&v);
 		ret = http_text(mc, MHD_HTTP_SERVICE_UNAVAILABLE, msg.b);
 		free(msg.b);
@@ -964,7 +1125,7 @@ http_nodes_json(struct http *h, struct MHD_Connection *mc)
 	}
 	hbuf_str(&b, "\n]}\n");
 	http_view_free(&v);
-	return http_send(mc, MHD_HTTP_OK, "application/json", &b, 0);
+	return http_send(mc, MHD_HTTP_OK, "application/json", &b, 0, 0);
 }
 
 static const char http_style[] =
@@ -978,6 +1139,8 @@ static const char http_style[] =
 "vertical-align:top}"
 "th{background:#f4f4f4}"
 "td.key,td.id{font-family:monospace;font-size:.9em;word-break:break-all}"
+"td.nickname{max-width:24em;overflow-wrap:anywhere}"
+"td.error{max-width:28em}"
 "tr[data-state=connected] td.state{color:#0a7d2c;font-weight:600}"
 "tr[data-state=disconnected] td.state{color:#b3261e;font-weight:600}"
 "tr[data-state=local] td.state{color:#245fa8;font-weight:600}"
@@ -1000,7 +1163,7 @@ http_page(struct http *h, struct MHD_Connection *mc)
 	enum MHD_Result		 ret;
 
 	if (http_view(h, &v, &msg) != 0) {
-		http_log(h, "/: %s", msg.b);
+		http_log(&h->fail_log, "/: %s", msg.b);
 		http_view_free(&v);
 		ret = http_text(mc, MHD_HTTP_SERVICE_UNAVAILABLE, msg.b);
 		free(msg.b);
@@ -1089,7 +1252,7 @@ http_page(struct http *h, struct MHD_Connection *mc)
 	    "<a href=\"/metrics\">/metrics</a>, "
 	    "<a href=\"/nodes.json\">/nodes.json</a>.</p>\n</body></html>\n");
 	http_view_free(&v);
-	return http_send(mc, MHD_HTTP_OK, "text/html; charset=utf-8", &b, 0);
+	return http_send(mc, MHD_HTTP_OK, "text/html; charset=utf-8", &b, 0, 'h');
 }
 
 static enum MHD_Result
@@ -1097,7 +1260,7 @@ http_answer(void *cls, struct MHD_Connection *mc, const char *url,
     const char *method, const char *version, const char *upload,
     size_t *upload_size, void **req)
 {
-	static int	 seen;
+	static int	 seen, body;
 	struct http	*h = cls;
 
 	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 &&
@@ -1113,11 +1276,14 @@ http_answer(void *cls, struct MHD_Connection *mc, const char *url,
 		*req = &seen;
 		return MHD_YES;
 	}
-	if (*upload_size != 0) {
+	if (*upload_size != 0) {	/* read and dropped, then refused */
 		*upload_size = 0;
-		return http_text(mc, MHD_HTTP_BAD_REQUEST, "a GET has no "
-		    "body");
+		*req = &body;
+		return MHD_YES;
 	}
+	if (*req == &body)
+		return http_text(mc, MHD_HTTP_BAD_REQUEST, "a GET or HEAD "
+		    "takes no body");
 	if (strcmp(url, "/metrics") == 0)
 		return http_metrics(h, mc);
 	if (strcmp(url, "/nodes.json") == 0)
@@ -1149,10 +1315,16 @@ http_new(struct http **hp, struct gatherer *g, const char *host,
 		return TALLY_ENOMEM;
 	}
 	h->fd = -1;
+	h->stop[0] = h->stop[1] = -1;
 	h->interval = g->cfg.interval;
 	h->started = (int64_t)time(NULL);
 	snprintf(h->node_id, sizeof h->node_id, "%s", stats_node_id(g));
 	pthread_mutex_init(&h->mu, NULL);
+	if (pipe2(h->stop, O_CLOEXEC | O_NONBLOCK) != 0) {
+		snprintf(err, errlen, "http: pipe: %s", strerror(errno));
+		http_free(h);
+		return TALLY_ESYS;
+	}
 	memset(&hints, 0, sizeof hints);
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
@@ -1224,8 +1396,15 @@ http_free(struct http *h)
 {
 	if (h == NULL)
 		return;
+	/* A reader at work is killed at once: stopping waits for no scrape. */
+	if (h->stop[1] >= 0)
+		(void)write(h->stop[1], "x", 1);
 	if (h->d != NULL)
 		MHD_stop_daemon(h->d);
+	if (h->stop[0] >= 0)
+		close(h->stop[0]);
+	if (h->stop[1] >= 0)
+		close(h->stop[1]);
 	if (h->fd >= 0)		/* not yet given to libmicrohttpd */
 		close(h->fd);
 	pthread_mutex_destroy(&h->mu);

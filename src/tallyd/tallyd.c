@@ -671,8 +671,13 @@ main(int argc, char **argv)
 	 * the gatherer and every connection with it.
 	 */
 	signal(SIGXFSZ, SIG_IGN);
-	tallyd_rlimit(t.cfg.max_connections);
-	if ((loop = ev_default_loop(EVFLAG_AUTO)) == NULL)
+	tallyd_rlimit(t.cfg.max_connections + (t.http != NULL ? HTTP_FDS : 0));
+	/*
+	 * Not libev's default loop: that one reaps every child with
+	 * waitpid(-1), and http.c's readers are children whose status (and
+	 * pid, until reaped) must stay http.c's own.
+	 */
+	if ((loop = ev_loop_new(EVFLAG_AUTO)) == NULL)
 		tallyd_die("cannot create the event loop");
 	/*
 	 * Before the furl is printed: whoever reads it may signal at once,

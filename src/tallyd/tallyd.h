@@ -352,6 +352,9 @@ void	 batch_unlock(struct conn *);
 
 /* http.c */
 struct http;
+/* Descriptors --http may hold: its connections, a reader's pipes. */
+#define HTTP_CONN_MAX	128
+#define HTTP_FDS	(HTTP_CONN_MAX + 16)
 /*
  * Listen on host:port and serve from libmicrohttpd's thread.  0, or a
  * TALLY_E* code with a message in err.  Set g->http to it afterwards.
