@@ -273,6 +273,21 @@ want_header Content-Encoding gzip "$T/gzom.head" "GET /metrics (OpenMetrics, gzi
 http_get comp /metrics --compressed
 want_sample "$T/comp.body" "curl --compressed /metrics" \
     tally_storage_server_get_total "$IDB" "$GETB"
+# What HTTP says of the two headers beyond that: q=0 refuses (RFC 9110
+# 12.4.2), names are case-insensitive, and an answer that depends on them
+# says so to caches (Vary).
+http_get neg /metrics -H 'Accept-Encoding: gzip;q=0'
+header Content-Encoding "$T/neg.head" >/dev/null &&
+    later "Accept-Encoding: gzip;q=0 got Content-Encoding $(header Content-Encoding "$T/neg.head")"
+http_get neg /metrics -H 'Accept-Encoding: deflate, GZIP;q=0.5'
+[ "$(header Content-Encoding "$T/neg.head")" = gzip ] ||
+    later "Accept-Encoding: deflate, GZIP;q=0.5 got no gzip"
+http_get neg /metrics -H 'Accept: application/openmetrics-text;q=0, text/plain'
+[[ $(header Content-Type "$T/neg.head") == text/plain* ]] ||
+    later "Accept: application/openmetrics-text;q=0 got $(header Content-Type "$T/neg.head")"
+vary=$(header Vary "$T/neg.head") || vary=
+[[ ${vary,,} == *accept-encoding* && ${vary,,} =~ (^|[ ,])accept([ ,]|$) ]] ||
+    later "/metrics: Vary is '$vary', want Accept and Accept-Encoding"
 
 # ---- /nodes.json --------------------------------------------------------
 
