@@ -20,7 +20,7 @@
 #    fields and types of the contract, nicknames as they are (U+FFFD for a
 #    byte that is not UTF-8), keys as tallyd logged them; remote nodes
 #    connected, tallyd's own node local; a stopped node reads connected
-#    false, disconnected; an impostor (its id, another key) shows in the
+#    false, disconnected, and stale a few intervals later; an impostor (its id, another key) shows in the
 #    node's last_error, which keeps its key; once every node has gone,
 #    0 connections;
 #  - /: the nodes table (a row per node, with its state), tallyd's
@@ -763,6 +763,24 @@ if grep -q '^0\{31\}1 ' /proc/net/if_inet6 2>/dev/null; then
 else
 	note "no ::1 here: IPv6 not tried"
 fi
+
+# ---- a stale node -------------------------------------------------------
+
+# $IDB, stopped a while ago, has no snapshot younger than a few intervals
+# now: stale in /nodes.json and on the page; the nodes still polled are not.
+b_stale() {
+	nodes_alive gatherer
+	http_get nodes /nodes.json
+	node_is "$IDB" '.stale == true and .state == "disconnected"'
+}
+settles -t $((WAIT_TIMEOUT * 3)) "/nodes.json to show $IDB stale" b_stale
+node_is "$IDA" '.stale == false' || later "/nodes.json: $IDA, polled, is stale"
+http_get root /
+rows "$T/root.body" >"$T/rows"
+awk -F '\t' -v id="$IDB" '$1 == id && $3 == "1"' "$T/rows" | grep -q . ||
+    later "/: $IDB is not data-stale=\"1\": $(grep -F "$IDB" "$T/rows")"
+awk -F '\t' -v id="$IDA" '$1 == id && $3 == "0"' "$T/rows" | grep -q . ||
+    later "/: $IDA is not data-stale=\"0\": $(grep -F "$IDA" "$T/rows")"
 
 # ---- many nodes -----------------------------------------------------------
 
