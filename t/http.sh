@@ -20,9 +20,9 @@
 #    fields and types of the contract, nicknames as they are (U+FFFD for a
 #    byte that is not UTF-8), keys as tallyd logged them; remote nodes
 #    connected, tallyd's own node local; a stopped node reads connected
-#    false, disconnected, and stale a few intervals later; an impostor (its id, another key) shows in the
-#    node's last_error, which keeps its key; once every node has gone,
-#    0 connections;
+#    false, disconnected, and stale a few intervals later; an impostor
+#    (its id, another key) shows in the node's last_error, which keeps its
+#    key; once every node has gone, 0 connections;
 #  - /: the nodes table (a row per node, with its state), tallyd's
 #    section, no external asset, and the hostile nickname escaped;
 #  - hostile clients: a malformed request line and binary garbage get 400
