@@ -34,8 +34,8 @@
 #    it, the nodes are still polled, and no descriptor or child is leaked;
 #  - 300 nodes of t/loadgen: all of them in /nodes.json, the page and
 #    /metrics;
-#  - SIGTERM with an HTTP connection open still ends tallyd cleanly (exit
-#    0); --help and tallyd(8) document --http.
+#  - SIGTERM with an HTTP connection open and scrapes in flight still ends
+#    tallyd cleanly (exit 0); --help and tallyd(8) document --http.
 # tallyd is checked alive and answering after each hostile client.  A
 # wrong field is reported with the others at the end (later, finish); a
 # dead or silent server ends the test at once.
@@ -903,12 +903,28 @@ no_connection() {
 settles "/nodes.json to count 0 connections, 0 nodes connected" no_connection ||
     LATER[-1]+=": it says $(jq -c '.tallyd | {connections, nodes_connected}' "$J")"
 
-# ---- SIGTERM with an HTTP connection open --------------------------------
+# ---- SIGTERM with HTTP connections open and requests in flight ---------
 
+# One connection with half a request; another client asking for /metrics
+# over and over (a reader process may be running when SIGTERM comes):
+# tallyd still stops cleanly, exit 0, within the usual deadline.
 exec 7<>"/dev/tcp/127.0.0.1/$HTTP_PORT" || fail "cannot connect to $HTTP_PORT"
 printf 'GET / HTTP/1.1\r\n' >&7
+(
+	n=0
+	while curl -s --max-time "$HTTP_MAX_TIME" -o /dev/null "$HTTP_URL/metrics"; do
+		n=$((n + 1))
+		echo "$n" >"$T/scraper.count"
+	done
+) 2>/dev/null &
+NODE_PID[scraper]=$!
+wait_for "a few scrapes before SIGTERM" \
+    eval '[ "$(cat "$T/scraper.count" 2>/dev/null || echo 0)" -ge 3 ]'
 stop_gatherer
 exec 7>&-
+wait_for "the scraper to see tallyd gone" node_gone scraper
+wait "${NODE_PID[scraper]}" 2>/dev/null
+unset "NODE_PID[scraper]"
 
 # ---- the documentation -------------------------------------------------
 
