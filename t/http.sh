@@ -32,6 +32,8 @@
 #    header gets a 4xx; 1100 idle connections at once do not crash tallyd,
 #    which closes them (its timeout) and answers again; through all of
 #    it, the nodes are still polled, and no descriptor or child is leaked;
+#    a slowloris from 8 other loopback addresses, at the connection limit,
+#    delays requests but they are answered;
 #  - 300 nodes of t/loadgen: all of them in /nodes.json, the page and
 #    /metrics;
 #  - SIGTERM with an HTTP connection open and scrapes in flight still ends
@@ -762,6 +764,57 @@ if grep -q '^0\{31\}1 ' /proc/net/if_inet6 2>/dev/null; then
 	stop_second v6
 else
 	note "no ::1 here: IPv6 not tried"
+fi
+
+# ---- slowloris at the connection limit ----------------------------------
+
+# t/attack -m onebyte from 8 other loopback addresses, 16 connections each
+# (tallyd takes 16 from one address, 128 in all): a byte, then silence,
+# and a new connection as soon as tallyd closes one.  The server is full;
+# a request waits in the listen queue until tallyd's timeout frees a
+# place, and is answered then: later, never lost.
+ATTACK=$TALLY_BUILDDIR/t/attack
+loris_ready() {
+	nodes_alive gatherer "$1"
+	grep -q '^attacking ' "$T/$1.out" 2>/dev/null && return 0
+	if grep -q 'bind' "$T/$1.err" 2>/dev/null; then
+		LORIS_BIND=$(grep -m 1 bind "$T/$1.err")
+		return 0
+	fi
+	return 1
+}
+LORIS_BIND=
+LORIS=()
+if [ -x "$ATTACK" ]; then
+	for k in 2 3 4 5 6 7 8 9; do
+		"$ATTACK" -m onebyte -c 16 -b "127.0.0.$k" -q "127.0.0.1:$HTTP_PORT" \
+		    >"$T/loris$k.out" 2>"$T/loris$k.err" </dev/null &
+		NODE_PID[loris$k]=$!
+		LORIS+=("loris$k")
+		wait_for "attacker 127.0.0.$k to attack" loris_ready "loris$k"
+		[ -z "$LORIS_BIND" ] || break
+	done
+	if [ -n "$LORIS_BIND" ]; then
+		note "no slowloris: $LORIS_BIND"
+	else
+		for i in 1 2; do
+			nodes_alive gatherer "${LORIS[@]}"
+			HTTP_MAX_TIME=$((WAIT_TIMEOUT * 3)) http_get loris /metrics
+			note "a request under slowloris: $(curl -s -o /dev/null \
+			    -w '%{http_code} in %{time_total} s' --max-time \
+			    $((WAIT_TIMEOUT * 3)) "$HTTP_URL/nodes.json")"
+		done
+	fi
+	for n in "${LORIS[@]}"; do
+		kill -TERM "${NODE_PID[$n]}" 2>/dev/null
+		wait_for "$n to stop" node_gone "$n"
+		wait "${NODE_PID[$n]}" 2>/dev/null
+		unset "NODE_PID[$n]"
+	done
+	wait_for "tallyd to answer once the slowloris is gone" http_ok /metrics
+	serving "after a slowloris"
+else
+	note "$ATTACK not built (make t/attack): no slowloris"
 fi
 
 # ---- a stale node -------------------------------------------------------
