@@ -5,9 +5,10 @@
 # counting all along, as t/gatherer.sh starts them.  Nicknames: one of
 # HTML, quotes and ampersands, one in UTF-8, one with a byte that is not.
 #
-#  - --http refuses a bad address (nope, port 99999, '', an unknown host)
-#    and a port in use, exit 1 with a message naming it; a port alone
-#    means 127.0.0.1; [::1] serves IPv6 (if the machine has ::1);
+#  - --http refuses a bad address (nope, port 99999, '', [::1:80, one of
+#    no interface here) and a port in use, exit 1 with a message naming
+#    it; a port alone means 127.0.0.1; [::1] serves IPv6 (if the machine
+#    has ::1);
 #  - GET /, /metrics and /nodes.json answer 200 with their Content-Type;
 #    HEAD the same, without a body; 404 on unknown paths; 405 with
 #    "Allow: GET, HEAD" on other methods;
@@ -78,7 +79,10 @@ bad_http() {
 bad_http bad-nope nope nope
 bad_http bad-port 127.0.0.1:99999 99999
 bad_http bad-empty '' ''
-bad_http bad-host 'no.such.host.invalid:80' 'no.such.host.invalid'
+# An address of no interface here (TEST-NET-1: no DNS asked), and an IPv6
+# one without its closing bracket.
+bad_http bad-host '192.0.2.1:80' '192.0.2.1:80'
+bad_http bad-v6 '[::1:80' '[::1:80'
 
 # ---- the gatherer and its nodes -----------------------------------------
 
