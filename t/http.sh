@@ -142,14 +142,16 @@ ct=$(header Content-Type "$T/nodes.head") || fail "GET /nodes.json: no Content-T
 [[ ${ct,,} =~ ^application/json(\;\ *charset=utf-8)?$ ]] ||
     fail "GET /nodes.json: Content-Type '$ct', want application/json"
 
-# HEAD: the GET's status and type, no body.  curl first, then a raw
-# HTTP/1.0 HEAD read up to the server's close: nothing after the headers.
+# HEAD: the GET's status and type (curl), and no body: a raw HTTP/1.0
+# HEAD, read up to the server's close, has nothing after the headers.
 for p in / /metrics /nodes.json; do
 	code=$(http head HEAD "$p") || fail "HEAD $p: no answer: $(cat "$T/head.curl")"
 	[ "$code" = 200 ] || fail "HEAD $p: status $code, want 200"
-	[ ! -s "$T/head.body" ] || fail "HEAD $p: a body: $(head -c 200 "$T/head.body")"
-	header Content-Type "$T/head.head" >/dev/null ||
+	ct=$(header Content-Type "$T/head.head") ||
 	    fail "HEAD $p: no Content-Type: $(cat "$T/head.head")"
+	code=$(http get GET "$p") || fail "GET $p: no answer"
+	[ "$ct" = "$(header Content-Type "$T/get.head")" ] ||
+	    fail "HEAD $p: Content-Type '$ct', GET's '$(header Content-Type "$T/get.head")'"
 	printf 'HEAD %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' "$p" >"$T/head.req"
 	raw "$HTTP_PORT" "$T/head.req" "$HTTP_MAX_TIME" ||
 	    fail "raw HEAD $p: the server did not close an HTTP/1.0 answer (status $?)"
@@ -160,6 +162,18 @@ for p in / /metrics /nodes.json; do
 	    "$T/raw.out" | wc -c)
 	[ "$body" -eq 0 ] || fail "raw HEAD $p: $body bytes after the headers"
 done
+
+# HEAD, then GET, on one kept-alive connection: two answers, the second
+# whole (a HEAD that sent its body would shift it).
+printf 'HEAD /metrics HTTP/1.1\r\nHost: a\r\n\r\nGET /nodes.json HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n' \
+    >"$T/ka.req"
+raw "$HTTP_PORT" "$T/ka.req" "$HTTP_MAX_TIME" ||
+    fail "HEAD then GET on one connection: not closed after the second (status $?)"
+[ "$(grep -ac '^HTTP/1\.1 200 ' "$T/raw.out")" -eq 2 ] ||
+    fail "HEAD then GET on one connection: $(grep -a '^HTTP/' "$T/raw.out")"
+awk 'BEGIN { RS = "\r?\n" } n == 2 { print } /^$/ { n++ }' "$T/raw.out" |
+    jq -e .tallyd >/dev/null 2>&1 ||
+    fail "HEAD then GET on one connection: the GET's body is not /nodes.json"
 
 for p in /nope /metrics/x /nodes.json/x /metricsx '/?x=<b>'; do
 	code=$(http nf GET "$p") || fail "GET $p: no answer: $(cat "$T/nf.curl")"
