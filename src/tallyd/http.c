@@ -41,7 +41,6 @@
 #include <zlib.h>
 
 #include "tallyd.h"
-#include "tally-cmd.h"	/* text_utf8_len() */
 
 #define HTTP_TIMEOUT	10		/* seconds without progress */
 #define HTTP_PER_IP	16
@@ -76,6 +75,7 @@ struct http {
 	struct MHD_Daemon	*d;
 	int			 fd;
 	char			*statsfile;
+	char			 tally[4096];	/* the tally tool beside us */
 	char			 node_id[TALLY_NODE_ID_MAX + 1];
 	double			 interval;
 	int64_t			 started;
@@ -102,6 +102,41 @@ struct http {
 };
 
 /* ---- a growing buffer --------------------------------------------------- */
+
+/*
+ * The length of the valid UTF-8 sequence at s (n bytes left), or 0: no
+ * overlong forms, no surrogates, nothing above U+10FFFF.
+ */
+static size_t
+http_utf8_len(const unsigned char *s, size_t n)
+{
+	static const struct {
+		unsigned char	 first_lo, first_hi, lo, hi;
+		size_t		 len;
+	} forms[] = {
+		{ 0xc2, 0xdf, 0x80, 0xbf, 2 },
+		{ 0xe0, 0xe0, 0xa0, 0xbf, 3 }, { 0xe1, 0xec, 0x80, 0xbf, 3 },
+		{ 0xed, 0xed, 0x80, 0x9f, 3 }, { 0xee, 0xef, 0x80, 0xbf, 3 },
+		{ 0xf0, 0xf0, 0x90, 0xbf, 4 }, { 0xf1, 0xf3, 0x80, 0xbf, 4 },
+		{ 0xf4, 0xf4, 0x80, 0x8f, 4 },
+	};
+	size_t	 f, i;
+
+	if (s[0] < 0x80)
+		return 1;
+	for (f = 0; f < sizeof forms / sizeof forms[0]; f++) {
+		if (s[0] < forms[f].first_lo || s[0] > forms[f].first_hi)
+			continue;
+		if (n < forms[f].len || s[1] < forms[f].lo ||
+		    s[1] > forms[f].hi)
+			return 0;
+		for (i = 2; i < forms[f].len; i++)
+			if (s[i] < 0x80 || s[i] > 0xbf)
+				return 0;
+		return forms[f].len;
+	}
+	return 0;
+}
 
 struct hbuf {
 	char	*b;
@@ -171,7 +206,7 @@ hbuf_html(struct hbuf *hb, const char *s)
 		const char *e = p[i] == '&' ? "&amp;" : p[i] == '<' ? "&lt;" :
 		    p[i] == '>' ? "&gt;" : p[i] == '"' ? "&quot;" :
 		    p[i] == '\'' ? "&#39;" : NULL;
-		k = text_utf8_len(p + i, n - i);
+		k = http_utf8_len(p + i, n - i);
 		if (e != NULL)
 			hbuf_str(hb, e);
 		else if (k == 0 || p[i] < 0x20 || p[i] == 0x7f) {
@@ -201,7 +236,7 @@ hbuf_json(struct hbuf *hb, const char *s)
 	hbuf_put(hb, "\"", 1);
 	for (i = 0; i < n; i += k) {
 		unsigned char c = p[i];
-		k = text_utf8_len(p + i, n - i);
+		k = http_utf8_len(p + i, n - i);
 		if (c == '"' || c == '\\') {
 			esc[0] = '\\';
 			esc[1] = (char)c;
@@ -436,112 +471,96 @@ http_mhd_log(void *cls, const char *fmt, va_list ap)
 }
 
 /*
- * Run tallyd --http-reader mode, its stdout a memfd: *fdp (the caller's
- * to close) of *sizep bytes, sent with sendfile() or mapped, never copied
- * through tallyd's heap; its messages into msg (NUL-terminated).  0 when
- * it wrote "ok" at the end and exited 0, else -1 (msg says why).  A reader that takes over HTTP_READER_MAX
- * seconds, or is running when http_free() stops the server, is killed:
- * tallyd's loop is libev's own, not the default one, so that no one else
- * reaps the child and its pid is ours to signal until waitpid() here.
+ * Run argv (tally export, or tallyd --http-reader), its stdout a memfd:
+ * *fdp (the caller's to close) of *sizep bytes, sent with sendfile() or
+ * mapped, never copied through tallyd's heap; its messages into msg
+ * (NUL-terminated).  0 when it exited 0, else -1 (msg says why).  One
+ * that takes over HTTP_READER_MAX seconds, or runs when http_free() stops
+ * the server, is killed.  tallyd's loop is libev's own, not its default
+ * loop, which would reap every child: the pid is ours to signal until
+ * waitpid() here, and its exit status ours to read.
  */
 static int
-http_reader(struct http *h, const char *mode, int *fdp, size_t *sizep,
+http_reader(struct http *h, char *const argv[], int *fdp, size_t *sizep,
     struct hbuf *msg)
 {
 	posix_spawn_file_actions_t	 fa;
 	posix_spawnattr_t		 sa;
 	sigset_t			 none;
-	struct pollfd			 pf[4];
-	char				*argv[] = { (char *)"tallyd",
-					     (char *)"--http-reader",
-					     (char *)mode, h->statsfile, NULL };
-	char				*envp[] = { NULL };
-	char				 buf[65536], ok[4] = "";
-	int				 po = -1, pe[2] = { -1, -1 },
-					 ps[2] = { -1, -1 }, rc = -1, i, st = 0;
+	struct pollfd			 pf[2];
 	struct stat			 sb;
-	size_t				 nok = 0, take;
-	double				 deadline;
-	ssize_t				 r, j;
+	char				*envp[] = { NULL };
+	char				 buf[4096];
+	int				 out = -1, pe[2] = { -1, -1 }, rc = -1,
+					 st = 0, done = 0;
+	size_t				 take;
+	double				 deadline, left;
+	ssize_t				 r;
 	pid_t				 pid = -1;
 
 	*fdp = -1;
 	*sizep = 0;
-	if ((po = memfd_create("tallyd-http", MFD_CLOEXEC)) < 0) {
+	if ((out = memfd_create("tallyd-http", MFD_CLOEXEC)) < 0) {
 		hbuf_printf(msg, "memfd_create: %s", strerror(errno));
 		goto out;
 	}
-	if (pipe2(pe, O_CLOEXEC) != 0 || pipe2(ps, O_CLOEXEC) != 0) {
+	if (pipe2(pe, O_CLOEXEC) != 0) {
 		hbuf_printf(msg, "pipe: %s", strerror(errno));
 		goto out;
 	}
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, po, 1);
+	posix_spawn_file_actions_adddup2(&fa, out, 1);
 	posix_spawn_file_actions_adddup2(&fa, pe[1], 2);
-	posix_spawn_file_actions_adddup2(&fa, ps[1], 3);
-	posix_spawn_file_actions_addclosefrom_np(&fa, 4);
+	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
 	posix_spawnattr_init(&sa);
 	sigemptyset(&none);
 	posix_spawnattr_setsigmask(&sa, &none);
 	posix_spawnattr_setflags(&sa, POSIX_SPAWN_SETSIGMASK);
-	rc = posix_spawn(&pid, "/proc/self/exe", &fa, &sa, argv, envp);
+	rc = posix_spawn(&pid, argv[0], &fa, &sa, argv, envp);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&sa);
 	if (rc != 0) {
-		hbuf_printf(msg, "cannot run tallyd --http-reader: %s",
-		    strerror(rc));
+		hbuf_printf(msg, "cannot run %s: %s", argv[0], strerror(rc));
 		pid = -1;
 		rc = -1;
 		goto out;
 	}
 	rc = -1;
 	close(pe[1]);
-	close(ps[1]);
-	pe[1] = ps[1] = -1;
-	pf[0].fd = -1;		/* stdout is the memfd */
-	pf[1].fd = pe[0];
-	pf[2].fd = ps[0];
-	pf[3].fd = h->stop[0];
+	pe[1] = -1;
+	pf[0].fd = pe[0];
+	pf[1].fd = h->stop[0];
 	deadline = gatherer_mono() + HTTP_READER_MAX;
-	while (pf[0].fd >= 0 || pf[1].fd >= 0 || pf[2].fd >= 0) {
-		double left = deadline - gatherer_mono();
-		for (i = 0; i < 4; i++)
-			pf[i].events = POLLIN;
-		if (left <= 0) {
+	/* Its messages until it closes stderr, that is, until it ends. */
+	while (!done) {
+		pf[0].events = pf[1].events = POLLIN;
+		if ((left = deadline - gatherer_mono()) <= 0) {
 			hbuf_printf(msg, "reading the statsfile took over %g "
 			    "s: given up", HTTP_READER_MAX);
 			goto out;
 		}
-		if (poll(pf, 4, (int)(left * 1000) + 1) < 0) {
+		if (poll(pf, 2, (int)(left * 1000) + 1) < 0) {
 			if (errno == EINTR)
 				continue;
 			hbuf_printf(msg, "poll: %s", strerror(errno));
 			goto out;
 		}
-		if (pf[3].revents != 0) {
+		if (pf[1].revents != 0) {
 			hbuf_str(msg, "tallyd is stopping");
 			goto out;
 		}
-		for (i = 0; i < 3; i++) {
-			if (pf[i].fd < 0 || pf[i].revents == 0)
-				continue;
-			r = read(pf[i].fd, buf, sizeof buf);
-			if (r < 0 && (errno == EINTR || errno == EAGAIN))
-				continue;
-			if (r <= 0) {
-				pf[i].fd = -1;
-				continue;
-			}
-			if (i == 1) {
-				take = msg->n < HTTP_MSG_MAX ? HTTP_MSG_MAX -
-				    msg->n : 0;
-				hbuf_put(msg, buf, (size_t)r < take ?
-				    (size_t)r : take);
-			} else
-				for (j = 0; j < r && nok < 3; j++)
-					ok[nok++] = buf[j];
+		if (pf[0].revents == 0)
+			continue;
+		r = read(pe[0], buf, sizeof buf);
+		if (r < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (r <= 0) {
+			done = 1;
+			continue;
 		}
+		take = msg->n < HTTP_MSG_MAX ? HTTP_MSG_MAX - msg->n : 0;
+		hbuf_put(msg, buf, (size_t)r < take ? (size_t)r : take);
 	}
 	rc = 0;
 out:
@@ -550,32 +569,29 @@ out:
 			kill(pid, SIGKILL);
 		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 			;
-		if (rc == 0 && !(nok == 2 && memcmp(ok, "ok", 2) == 0 &&
-		    WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
+		if (rc == 0 && !(WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
 			rc = -1;
 			if (msg->n == 0 && WIFSIGNALED(st))
-				hbuf_printf(msg, "reading the statsfile "
-				    "failed: the reader died of signal %d",
-				    WTERMSIG(st));
+				hbuf_printf(msg, "%s died of signal %d",
+				    argv[0], WTERMSIG(st));
 			else if (msg->n == 0)
-				hbuf_str(msg, "reading the statsfile failed");
+				hbuf_printf(msg, "%s exited %d", argv[0],
+				    WEXITSTATUS(st));
 		}
 	}
-	for (i = 0; i < 2; i++) {
-		if (pe[i] >= 0)
-			close(pe[i]);
-		if (ps[i] >= 0)
-			close(ps[i]);
-	}
-	if (rc == 0 && fstat(po, &sb) != 0) {
+	if (pe[0] >= 0)
+		close(pe[0]);
+	if (pe[1] >= 0)
+		close(pe[1]);
+	if (rc == 0 && fstat(out, &sb) != 0) {
 		hbuf_printf(msg, "fstat: %s", strerror(errno));
 		rc = -1;
 	}
 	if (rc == 0) {
-		*fdp = po;
+		*fdp = out;
 		*sizep = (size_t)sb.st_size;
-	} else if (po >= 0)
-		close(po);
+	} else if (out >= 0)
+		close(out);
 	/* The last newline goes; several lines stay several. */
 	while (msg->n > 0 && msg->b[msg->n - 1] == '\n')
 		msg->n--;
@@ -764,6 +780,8 @@ http_metrics(struct http *h, struct MHD_Connection *mc)
 {
 	struct hbuf		 msg = { NULL, 0, 0, 0 }, gz = { NULL, 0, 0, 0 };
 	struct MHD_Response	*resp = NULL;
+	char			*argv[] = { NULL, (char *)"-s", h->statsfile,
+				     (char *)"export", NULL, NULL };
 	const char		*accept, *enc, *type;
 	double			 qom, qtext;
 	size_t			 size;
@@ -781,7 +799,9 @@ http_metrics(struct http *h, struct MHD_Connection *mc)
 	om = qom > 0 && qom >= qtext;
 	type = om ? "application/openmetrics-text; version=1.0.0; "
 	    "charset=utf-8" : "text/plain; version=0.0.4; charset=utf-8";
-	if (http_reader(h, om ? "om" : "prom", &fd, &size, &msg) != 0) {
+	argv[0] = h->tally;
+	argv[4] = om ? (char *)"--openmetrics" : (char *)"--prometheus";
+	if (http_reader(h, argv, &fd, &size, &msg) != 0) {
 		http_log(&h->fail_log, "/metrics: %s", msg.b);
 		ret = http_text(mc, MHD_HTTP_SERVICE_UNAVAILABLE, msg.b);
 		free(msg.b);
@@ -936,11 +956,14 @@ http_view(struct http *h, struct http_view *v, struct hbuf *msg)
 {
 	struct http_row	 r;
 	const char	*p, *end, *f[6];
+	char		*argv[] = { (char *)"/proc/self/exe",
+			     (char *)"--http-reader", (char *)"nodes",
+			     h->statsfile, NULL };
 	size_t		 j, k, size;
 	int		 c = 0, fd;
 
 	memset(v, 0, sizeof *v);
-	if (http_reader(h, "nodes", &fd, &size, msg) != 0)
+	if (http_reader(h, argv, &fd, &size, msg) != 0)
 		return -1;
 	if (size > 0) {
 		v->map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
@@ -1296,6 +1319,27 @@ http_answer(void *cls, struct MHD_Connection *mc, const char *url,
 
 /* ---- start and stop ------------------------------------------------------- */
 
+/*
+ * /metrics is tally export itself: the tally tool installed beside tallyd
+ * (make install puts both in bindir; a build tree has both at its top).
+ */
+static void
+http_tally_path(struct http *h)
+{
+	char	 exe[4000], *slash;
+	ssize_t	 n;
+
+	n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	if (n <= 0 || (size_t)n >= sizeof exe - 1) {
+		snprintf(h->tally, sizeof h->tally, "%s", "tally");
+		return;
+	}
+	exe[n] = '\0';
+	if ((slash = strrchr(exe, '/')) != NULL)
+		*slash = '\0';
+	snprintf(h->tally, sizeof h->tally, "%s/tally", exe);
+}
+
 int
 http_new(struct http **hp, struct gatherer *g, const char *host,
     const char *port, char *err, size_t errlen)
@@ -1319,6 +1363,11 @@ http_new(struct http **hp, struct gatherer *g, const char *host,
 	h->interval = g->cfg.interval;
 	h->started = (int64_t)time(NULL);
 	snprintf(h->node_id, sizeof h->node_id, "%s", stats_node_id(g));
+	http_tally_path(h);
+	if (access(h->tally, X_OK) != 0)
+		gatherer_log("http: warning: /metrics runs %s (tally export), "
+		    "which is not there: %s; install the tally tool beside "
+		    "tallyd", h->tally, strerror(errno));
 	pthread_mutex_init(&h->mu, NULL);
 	if (pipe2(h->stop, O_CLOEXEC | O_NONBLOCK) != 0) {
 		snprintf(err, errlen, "http: pipe: %s", strerror(errno));
