@@ -9,6 +9,8 @@
 #    no interface here) and a port in use, exit 1 with a message naming
 #    it; a port alone means 127.0.0.1; [::1] serves IPv6 (if the machine
 #    has ::1);
+#  - a tallyd without the tally tool beside it warns at start, and its
+#    /metrics (tally export) answers 503 naming it; the rest still serves;
 #  - GET /, /metrics and /nodes.json answer 200 with their Content-Type;
 #    HEAD the same, without a body; 404 on unknown paths; 405 with
 #    "Allow: GET, HEAD" on other methods;
@@ -768,6 +770,29 @@ second portonly --http 0
 wait_for "tallyd --http 0 on 127.0.0.1" \
     second_http portonly 'http://127\.0\.0\.1:[1-9][0-9]*/$'
 stop_second portonly
+# A tallyd with no tally tool beside it (/metrics runs it: tally export):
+# a warning at start; /metrics answers 503 naming what it could not run,
+# at once; / and /nodes.json still answer.
+mkdir "$T/alone-bin"
+cp "$TALLYD" "$T/alone-bin/tallyd" || fail "cp $TALLYD"
+TALLYD=$T/alone-bin/tallyd second alone --http 127.0.0.1:0
+wait_for "the lone tallyd's HTTP server" \
+    second_http alone 'http://127\.0\.0\.1:[1-9][0-9]*/$'
+grep -q 'warning.*tally' "$T/alone.err" ||
+    later "a tallyd without its tally tool gives no warning at start: $(cat "$T/alone.err")"
+url=$(second_http alone 'http://127\.0\.0\.1:[1-9][0-9]*/$')
+url=${url#tallyd: http: listening on }
+code=$(curl -s --max-time "$HTTP_MAX_TIME" -o "$T/alone.body" -w '%{http_code}' \
+    "${url}metrics")
+[[ $code == 5[0-9][0-9] ]] ||
+    later "/metrics without the tally tool: status $code, want a 5xx"
+grep -qF "$T/alone-bin/tally" "$T/alone.body" ||
+    later "/metrics without the tally tool does not name it: $(head -c 300 "$T/alone.body")"
+for p in nodes.json ''; do
+	code=$(curl -s --max-time "$HTTP_MAX_TIME" -o /dev/null -w '%{http_code}' "$url$p")
+	[ "$code" = 200 ] || later "/$p without the tally tool: status $code"
+done
+stop_second alone
 if grep -q '^0\{31\}1 ' /proc/net/if_inet6 2>/dev/null; then
 	second v6 --http '[::1]:0'
 	wait_for "tallyd --http [::1]:0" second_http v6 'http://\[::1\]:[1-9][0-9]*/$'
