@@ -11,6 +11,8 @@
 #
 # Chromium runs as whoever runs the test (root too: --no-sandbox), with
 # HOME and its profile in $T, no GPU, every run bounded by timeout.
+# TALLY_CHROMIUM names the browser if it is not chromium (chromium-browser
+# and google-chrome are tried too).
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/http-lib.sh"
