@@ -48,7 +48,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/http-lib.sh"
 
-require_cmd curl jq gzip timeout mdb_dump iconv ps find
+require_cmd curl jq gzip timeout mdb_dump iconv find
 require_tallyd
 require_fixed
 setup
@@ -718,8 +718,17 @@ fds_back() {
 	[ "$(fds)" -le $((FDS0 + 2)) ]
 }
 wait_for "tallyd's descriptors back to $FDS0 (+2)" fds_back
+# no_zombie: no child of tallyd is a zombie (/proc/PID/stat: after the
+# command's name in parentheses, the state, then the parent's pid).
 no_zombie() {
-	! ps -o stat= --ppid "$GATHERER_PID" 2>/dev/null | grep -q Z
+	local f s
+
+	for f in /proc/[0-9]*/stat; do
+		read -r s 2>/dev/null <"$f" || continue
+		s=${s##*) }
+		[[ $s == "Z $GATHERER_PID "* ]] && return 1
+	done
+	return 0
 }
 wait_for "no unreaped child of tallyd" no_zombie
 note "tallyd holds $(fds) descriptors, $FDS0 before the hostile clients"
