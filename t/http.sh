@@ -177,6 +177,11 @@ awk 'BEGIN { RS = "\r?\n" } n == 2 { print } /^$/ { n++ }' "$T/raw.out" |
     jq -e .tallyd >/dev/null 2>&1 ||
     fail "HEAD then GET on one connection: the GET's body is not /nodes.json"
 
+# A query string is not part of the path: Prometheus adds one for a scrape
+# config's params.
+http_get qs '/metrics?collect%5B%5D=tally&x=1'
+grep -q '^tally_storage_server_get_total{' "$T/qs.body" ||
+    fail "GET /metrics?...: no metrics: $(head -c 300 "$T/qs.body")"
 for p in /nope /metrics/x /nodes.json/x /metricsx '/?x=<b>'; do
 	code=$(http nf GET "$p") || fail "GET $p: no answer: $(cat "$T/nf.curl")"
 	[ "$code" = 404 ] || [ "$p" = '/?x=<b>' ] ||
@@ -618,6 +623,14 @@ code=$(http many GET / "${hdrs[@]}") || true
 [[ $code =~ ^(200|4[0-9][0-9])$ ]] || fail "2000 headers: status $code, want 200 or a 4xx"
 note "2000 headers: $code"
 serving "after 2000 headers"
+# 1000 query arguments (7 KB): libmicrohttpd keeps a record for each in the
+# connection's memory; it runs out and closes, or answers a 4xx.
+args=$(for i in $(seq 1000); do printf 'a%d=1&' "$i"; done)
+code=$(http args GET "/metrics?$args") || true
+[[ $code =~ ^(000|4[0-9][0-9])$ ]] ||
+    fail "1000 query arguments: status $code, want a 4xx or a close"
+note "1000 query arguments: $code"
+serving "after 1000 query arguments"
 
 # A slow client: half a request line, then nothing, its connection held
 # open here (fd 7) while others are answered.
