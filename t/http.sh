@@ -12,7 +12,8 @@
 #  - a tallyd without the tally tool beside it warns at start, and its
 #    /metrics (tally export) answers 503 naming it; the rest still serves;
 #  - GET /, /metrics and /nodes.json answer 200 with their Content-Type;
-#    HEAD the same, without a body; 404 on unknown paths; 405 with
+#    HEAD the same, without a body, also before a GET on one connection;
+#    a query string changes nothing; 404 on unknown paths; 405 with
 #    "Allow: GET, HEAD" on other methods;
 #  - /metrics: the same series as `tally export --prometheus`, each fixed
 #    node's counters with the values it counted, the demo node's between
@@ -32,9 +33,10 @@
 #    or a close; a slow client (half a request line, then nothing), a
 #    trickling one (a byte at a time) and one that never reads its
 #    pipelined answers do not stop others being answered; a 100 KB URL or
-#    header gets a 4xx; 1100 idle connections at once do not crash tallyd,
-#    which closes them (its timeout) and answers again; through all of
-#    it, the nodes are still polled, and no descriptor or child is leaked;
+#    header gets a 4xx, 1000 query arguments a 4xx or a close; 1100 idle
+#    connections at once do not crash tallyd, which closes them (its
+#    timeout) and answers again; through all of it, the nodes are still
+#    polled, and no descriptor or child is leaked;
 #    a slowloris from 8 other loopback addresses, at the connection limit,
 #    delays requests but they are answered;
 #  - 300 nodes of t/loadgen: all of them in /nodes.json, the page and
