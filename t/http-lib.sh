@@ -171,7 +171,7 @@ finish() {
 # settles [-t SECONDS] WHAT CMD [ARG...]: wait_for, but a timeout is a
 # later failure, not the end of the test.
 settles() {
-	local t=$WAIT_TIMEOUT what deadline
+	local t=$WAIT_TIMEOUT what
 
 	if [ "$1" = -t ]; then
 		t=$2
@@ -179,12 +179,7 @@ settles() {
 	fi
 	what=$1
 	shift
-	deadline=$(( $(now_ms) + t * 1000 ))
-	until "$@"; do
-		if [ "$(now_ms)" -ge "$deadline" ]; then
-			later "timed out after ${t}s waiting for $what"
-			return 1
-		fi
-		sleep 0.05
-	done
+	poll_until "$t" "$@" && return 0
+	later "timed out after ${t}s waiting for $what"
+	return 1
 }

@@ -141,12 +141,25 @@ now_ms() {
 	fi
 }
 
+# poll_until SECONDS CMD [ARG...]: run CMD every 0.05 s until it succeeds
+# (0), or until SECONDS have passed (1).
+poll_until() {
+	local deadline=$(( $(now_ms) + $1 * 1000 ))
+
+	shift
+	while :; do
+		"$@" && return 0
+		[ "$(now_ms)" -lt "$deadline" ] || return 1
+		sleep 0.05
+	done
+}
+
 # wait_for [-t SECONDS] WHAT CMD [ARG...]: run CMD every 0.05 s until it
 # succeeds; fail with "timed out waiting for WHAT" after the deadline
 # (TALLY_WAIT_TIMEOUT seconds by default).  CMD may itself call fail to end
 # the wait early (e.g. when the process it waits on died).
 wait_for() {
-	local t=$WAIT_TIMEOUT what deadline
+	local t=$WAIT_TIMEOUT what
 
 	if [ "$1" = -t ]; then
 		t=$2
@@ -154,13 +167,8 @@ wait_for() {
 	fi
 	what=$1
 	shift
-	deadline=$(( $(now_ms) + t * 1000 ))
-	while :; do
-		"$@" && return 0
-		[ "$(now_ms)" -lt "$deadline" ] ||
-		    fail "timed out after ${t}s waiting for $what"
-		sleep 0.05
-	done
+	poll_until "$t" "$@" ||
+	    fail "timed out after ${t}s waiting for $what"
 }
 
 # ---- demo nodes -------------------------------------------------------

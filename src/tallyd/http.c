@@ -672,6 +672,19 @@ http_text(struct MHD_Connection *mc, unsigned status, const char *text)
 	return http_send(mc, status, "text/plain; charset=utf-8", &b, 0, 0);
 }
 
+/* What could not be read: said in the log (limited) and answered 503. */
+static enum MHD_Result
+http_unavailable(struct http *h, struct MHD_Connection *mc,
+    const char *path, struct hbuf *msg)
+{
+	enum MHD_Result	 ret;
+
+	http_log(&h->fail_log, "%s: %s", path, msg->b);
+	ret = http_text(mc, MHD_HTTP_SERVICE_UNAVAILABLE, msg->b);
+	free(msg->b);
+	return ret;
+}
+
 /*
  * The q of a media range or coding named in an Accept-style header: -1
  * when it is not named (nor by "*" when star), else 0 to 1.
@@ -801,12 +814,8 @@ http_metrics(struct http *h, struct MHD_Connection *mc)
 	    "charset=utf-8" : "text/plain; version=0.0.4; charset=utf-8";
 	argv[0] = h->tally;
 	argv[4] = om ? (char *)"--openmetrics" : (char *)"--prometheus";
-	if (http_reader(h, argv, &fd, &size, &msg) != 0) {
-		http_log(&h->fail_log, "/metrics: %s", msg.b);
-		ret = http_text(mc, MHD_HTTP_SERVICE_UNAVAILABLE, msg.b);
-		free(msg.b);
-		return ret;
-	}
+	if (http_reader(h, argv, &fd, &size, &msg) != 0)
+		return http_unavailable(h, mc, "/metrics", &msg);
 	http_warnings(h, msg.b);
 	free(msg.b);
 	/* gzip from the mapped answer; else the memfd goes by sendfile(). */
@@ -1095,14 +1104,10 @@ http_nodes_json(struct http *h, struct MHD_Connection *mc)
 	size_t			 i;
 	int64_t			 age;
 	int			 stale;
-	enum MHD_Result		 ret;
 
 	if (http_view(h, &v, &msg) != 0) {
-		http_log(&h->fail_log, "/nodes.json: %s", msg.b);
 		http_view_free(&v);
-		ret = http_text(mc, MHD_HTTP_SERVICE_UNAVAILABLE, msg.b);
-		free(msg.b);
-		return ret;
+		return http_unavailable(h, mc, "/nodes.json", &msg);
 	}
 	free(msg.b);
 	hbuf_str(&b, "{\"tallyd\":{\"version\":");
@@ -1183,14 +1188,10 @@ http_page(struct http *h, struct MHD_Connection *mc)
 	int			 stale;
 	struct tm		 tm;
 	time_t			 t;
-	enum MHD_Result		 ret;
 
 	if (http_view(h, &v, &msg) != 0) {
-		http_log(&h->fail_log, "/: %s", msg.b);
 		http_view_free(&v);
-		ret = http_text(mc, MHD_HTTP_SERVICE_UNAVAILABLE, msg.b);
-		free(msg.b);
-		return ret;
+		return http_unavailable(h, mc, "/", &msg);
 	}
 	free(msg.b);
 	for (i = 0; i < v.n; i++) {
