@@ -562,6 +562,23 @@ http_reader(struct http *h, char *const argv[], int *fdp, size_t *sizep,
 		take = msg->n < HTTP_MSG_MAX ? HTTP_MSG_MAX - msg->n : 0;
 		hbuf_put(msg, buf, (size_t)r < take ? (size_t)r : take);
 	}
+	/* Its stderr closed: its end, unless it closed it early. */
+	while ((r = waitpid(pid, &st, WNOHANG)) != pid) {
+		if (r < 0 && errno != EINTR) {
+			hbuf_printf(msg, "waitpid: %s", strerror(errno));
+			goto out;
+		}
+		if (gatherer_mono() >= deadline) {
+			hbuf_printf(msg, "reading the statsfile took over %g "
+			    "s: given up", HTTP_READER_MAX);
+			goto out;
+		}
+		if (poll(&pf[1], 1, 10) > 0) {
+			hbuf_str(msg, "tallyd is stopping");
+			goto out;
+		}
+	}
+	pid = -1;	/* reaped: st is its status */
 	rc = 0;
 out:
 	if (pid > 0) {
@@ -569,6 +586,8 @@ out:
 			kill(pid, SIGKILL);
 		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 			;
+	}
+	if (pid > 0 || rc == 0) {
 		if (rc == 0 && !(WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
 			rc = -1;
 			if (msg->n == 0 && WIFSIGNALED(st))
