@@ -16,10 +16,11 @@
  *			trimming
  *	stats.c		tallyd's own stats, as a libtally producer
  *	handshake.c	TLS handshakes on threads of their own (handshake.h)
- *	http.c		--http: /metrics, the status page, /nodes.json, on
- *			libmicrohttpd's thread
- *	http-reader.c	tallyd --http-reader: what http.c reads from the
- *			statsfile, in a process of its own
+ *	http.c		--http: libmicrohttpd on a thread of its own,
+ *			requests, /metrics (http.h has the plan)
+ *	http-live.c	what the loop tells the HTTP thread
+ *	http-page.c	the status page and /nodes.json
+ *	http-reader.c	the statsfile read for them in a process of its own
  *	tls-server.c	the server side of TLS (declared in tally-int.h)
  *
  * Frames are decoded by libtally's wire.c only.
