@@ -56,6 +56,19 @@ plugin_hash(const char *s, size_t len)
 	return h;
 }
 
+/* "_" and h in 8 lowercase hex digits, as "_%08x" prints it. */
+static void
+plugin_hex_suffix(char *out, uint32_t h)
+{
+	static const char	 hex[] = "0123456789abcdef";
+	int			 i;
+
+	out[0] = '_';
+	for (i = 8; i >= 1; i--, h >>= 4)
+		out[i] = hex[h & 0xf];
+	out[9] = '\0';
+}
+
 size_t
 plugin_field_name(const char *nick, size_t nicklen, const char *id,
     size_t idlen, char *out)
@@ -94,8 +107,7 @@ plugin_field_name(const char *nick, size_t nicklen, const char *id,
 		return len;
 	if (len > PLUGIN_NAME_MAX - 9)
 		len = PLUGIN_NAME_MAX - 9;
-	snprintf(out + len, PLUGIN_FIELD_LEN - len, "_%08" PRIx32,
-	    plugin_hash(id, idlen));
+	plugin_hex_suffix(out + len, plugin_hash(id, idlen));
 	return len + 9;
 }
 

@@ -271,10 +271,24 @@ plugin_run_begin(const char *statsfile, struct plugin_run **runp, int all,
 	return rc;
 }
 
+/* v in decimal, as printf writes it, without printf. */
 static size_t
 plugin_fmt_int64(char *num, int64_t v)
 {
-	return (size_t)snprintf(num, PLUGIN_NUMLEN, "%" PRId64, v);
+	char		 tmp[24], *p = tmp + sizeof tmp;
+	uint64_t	 u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+	size_t		 n;
+
+	do {
+		*--p = (char)('0' + u % 10);
+		u /= 10;
+	} while (u != 0);
+	if (v < 0)
+		*--p = '-';
+	n = (size_t)(tmp + sizeof tmp - p);
+	memcpy(num, p, n);
+	num[n] = '\0';
+	return n;
 }
 
 /*
@@ -372,7 +386,8 @@ plugin_run_next(struct plugin_run *run, const char **id, tally_metric *m)
 	int	 rc;
 
 	while ((rc = tally_reader_next_stat(run->r, id, m)) == 1) {
-		if (tally_node_id_valid(*id))
+		/* The reader has checked the id of a metric without error. */
+		if (m->error == NULL || tally_node_id_valid(*id))
 			return 1;
 		plugin_warn(run->errf, "statsfile %s: skipping node '%s': %s",
 		    run->qpath, *id, "not a valid node id");

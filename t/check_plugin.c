@@ -708,6 +708,51 @@ START_TEST(test_fetch_values)
 }
 END_TEST
 
+/*
+ * Counters are printed without printf: the extremes of int64, zero, a
+ * negative and a text with zeros ahead of it read as what they are.  A
+ * node id with a '-' gets the hash suffix, also written without printf,
+ * as "_%08x" would.
+ */
+START_TEST(test_fetch_int64_text)
+{
+	static const struct {
+		const char	*id, *text, *want;
+	} nodes[] = {
+		{ "amin", "-9223372036854775808", "-9223372036854775808" },
+		{ "bmax", "9223372036854775807", "9223372036854775807" },
+		{ "czero", "0", "0" },
+		{ "dneg", "-1", "-1" },
+		{ "epad", "0000000000000000000000000000000042", "42" },
+		{ "f-g", "7", "7" },
+	};
+	char	 rec[128], key[64], want[1024], line[128], *text;
+	size_t	 i;
+
+	want[0] = '\0';
+	for (i = 0; i < sizeof nodes / sizeof nodes[0]; i++) {
+		snprintf(rec, sizeof rec, "nickname=n\ntime=%lld\n"
+		    "source=local\n", (long long)NOW);
+		snprintf(key, sizeof key, "%s/storage_server.allocate",
+		    nodes[i].id);
+		put_raw("nodes", nodes[i].id, rec, 0);
+		put_raw("counters", key, nodes[i].text, 1);
+		if (strchr(nodes[i].id, '-') == NULL)
+			snprintf(line, sizeof line, "n_%s.value %s\n",
+			    nodes[i].id, nodes[i].want);
+		else
+			snprintf(line, sizeof line, "n_f_g_%08x.value %s\n",
+			    (unsigned)plugin_hash(nodes[i].id,
+			    strlen(nodes[i].id)), nodes[i].want);
+		strcat(want, line);
+	}
+	text = fetch("tahoe_storage_operations_allocate", NULL);
+	ck_assert_str_eq(text, want);
+	free(text);
+	ck_assert_ptr_nonnull(strstr(want, "n_f_g_"));
+}
+END_TEST
+
 /* A stat written in the wrong table does not count as the graph's. */
 START_TEST(test_fetch_wrong_table)
 {
@@ -1720,6 +1765,7 @@ main(void)
 		{ "store", test_fetch_wrong_table, 0, FIXTURE_TIMEOUT },
 		{ "store", test_fetch_stale, 0, FIXTURE_TIMEOUT },
 		{ "store", test_fetch_insane_time, 0, FIXTURE_TIMEOUT },
+		{ "store", test_fetch_int64_text, 0, FIXTURE_TIMEOUT },
 		{ "store", test_fetch_bad_record, 0, FIXTURE_TIMEOUT },
 		{ "store", test_fetch_empty, 0, FIXTURE_TIMEOUT },
 		{ "store", test_config_clean, 0, FIXTURE_TIMEOUT },

@@ -5,39 +5,46 @@
 
 #include "tally-int.h"
 
-/* The bytes each kind of name may hold. */
-static inline int
-name_id_char(unsigned char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-	    c == '_' || c == '-';
-}
+/*
+ * The bytes each kind of name may hold, a bit per kind: a table, since
+ * readers check every id and name they read from a statsfile.  A
+ * nickname takes any byte but controls and DEL; UTF-8 passes through
+ * untouched.  Sixteen bytes a row, the row's first byte in its comment.
+ */
+#define NAME_ID		1	/* [a-z0-9_-] */
+#define NAME_STAT	2	/* [A-Za-z0-9_.:-] */
+#define NAME_NICK	4	/* 0x20 to 0xff but 0x7f */
 
-static inline int
-name_stat_char(unsigned char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9') || c == '_' || c == '.' || c == ':' ||
-	    c == '-';
-}
+static const unsigned char name_class[256] = {
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,	/* 0x00 */
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,	/* 0x10 */
+	4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 7, 6, 4,	/* 0x20 */
+	7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 6, 4, 4, 4, 4, 4,	/* 0x30 */
+	4, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6,	/* 0x40 */
+	6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 4, 4, 4, 4, 7,	/* 0x50 */
+	4, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7,	/* 0x60 */
+	7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 4, 4, 4, 4, 0,	/* 0x70 */
+	4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,	/* 0x80 */
+	4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,	/* 0x90 */
+	4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,	/* 0xa0 */
+	4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,	/* 0xb0 */
+	4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,	/* 0xc0 */
+	4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,	/* 0xd0 */
+	4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,	/* 0xe0 */
+	4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,	/* 0xf0 */
+};
 
-/* Any byte but controls and DEL; UTF-8 passes through untouched. */
+/* 1 if (s, len) is 1 to max bytes, each of the class. */
 static inline int
-name_nickname_char(unsigned char c)
+name_all(const char *s, size_t len, size_t max, unsigned char class)
 {
-	return c >= 0x20 && c != 0x7f;
-}
-
-/* 1 if (s, len) is 1 to max bytes, each of which ok() takes. */
-static inline int
-name_all(const char *s, size_t len, size_t max, int (*ok)(unsigned char))
-{
-	size_t	i;
+	const unsigned char	*p = (const unsigned char *)s;
+	size_t			 i;
 
 	if (len == 0 || len > max)
 		return 0;
 	for (i = 0; i < len; i++)
-		if (!ok((unsigned char)s[i]))
+		if ((name_class[p[i]] & class) == 0)
 			return 0;
 	return 1;
 }
@@ -45,19 +52,19 @@ name_all(const char *s, size_t len, size_t max, int (*ok)(unsigned char))
 int
 name_node_id_valid(const char *s, size_t len)
 {
-	return name_all(s, len, TALLY_NODE_ID_MAX, name_id_char);
+	return name_all(s, len, TALLY_NODE_ID_MAX, NAME_ID);
 }
 
 int
 name_stat_valid(const char *s, size_t len)
 {
-	return name_all(s, len, TALLY_STAT_NAME_MAX, name_stat_char);
+	return name_all(s, len, TALLY_STAT_NAME_MAX, NAME_STAT);
 }
 
 int
 name_nickname_valid(const char *s, size_t len)
 {
-	return name_all(s, len, TALLY_NICKNAME_MAX, name_nickname_char);
+	return name_all(s, len, TALLY_NICKNAME_MAX, NAME_NICK);
 }
 
 int

@@ -195,26 +195,15 @@ tally_reader_next(tally_reader *r, tally_node *node)
 	return 1;
 }
 
-/* Fill m from a stat name and its stored value; m->error if unreadable. */
+/*
+ * Fill m's value from a stored text, its name already set (m->name):
+ * m->error if unreadable.
+ */
 static void
-reader_metric(tally_reader *r, int kind, const char *name, size_t nlen,
-    const MDB_val *v, tally_metric *m)
+reader_value(tally_reader *r, int kind, const MDB_val *v, tally_metric *m)
 {
 	int	 rc;
 
-	memset(m, 0, sizeof *m);
-	m->kind = kind;
-	m->value = NAN;
-	m->name = r->mname;
-	m->text = r->mtext;
-	if (!name_stat_valid(name, nlen)) {
-		error_quote(r->mname, sizeof r->mname, name, nlen);
-		error_quote(r->mtext, sizeof r->mtext, v->mv_data, v->mv_size);
-		m->error = "not a valid stat name";
-		return;
-	}
-	memcpy(r->mname, name, nlen);
-	r->mname[nlen] = '\0';
 	if (kind == TALLY_COUNTER)
 		rc = record_parse_int64(v->mv_data, v->mv_size, &m->counter);
 	else
@@ -234,6 +223,27 @@ reader_metric(tally_reader *r, int kind, const char *name, size_t nlen,
 		r->mtext[v->mv_size] = '\0';
 	} else	/* only zeros ahead of a counter make a text this long */
 		record_fmt_int64(r->mtext, m->counter);
+}
+
+/* Fill m from a stat name and its stored value; m->error if unreadable. */
+static void
+reader_metric(tally_reader *r, int kind, const char *name, size_t nlen,
+    const MDB_val *v, tally_metric *m)
+{
+	memset(m, 0, sizeof *m);
+	m->kind = kind;
+	m->value = NAN;
+	m->name = r->mname;
+	m->text = r->mtext;
+	if (!name_stat_valid(name, nlen)) {
+		error_quote(r->mname, sizeof r->mname, name, nlen);
+		error_quote(r->mtext, sizeof r->mtext, v->mv_data, v->mv_size);
+		m->error = "not a valid stat name";
+		return;
+	}
+	memcpy(r->mname, name, nlen);
+	r->mname[nlen] = '\0';
+	reader_value(r, kind, v, m);
 }
 
 int
@@ -455,7 +465,13 @@ tally_reader_next_stat(tally_reader *r, const char **node_id,
 			if (rc == 0)
 				continue;
 		}
-		reader_metric(r, r->skind, r->sname, slen, &v, m);
+		/* The walk's name, checked by tally_reader_stat. */
+		memset(m, 0, sizeof *m);
+		m->kind = r->skind;
+		m->value = NAN;
+		m->name = r->sname;
+		m->text = r->mtext;
+		reader_value(r, r->skind, &v, m);
 		*node_id = r->sid;
 		if (!name_node_id_valid(id, ilen)) {
 			error_quote(r->sid, sizeof r->sid, id, ilen);
