@@ -141,6 +141,55 @@ START_TEST(test_nodes)
 }
 END_TEST
 
+/*
+ * tally_reader_node by id, in any order: forward (a step each, through
+ * ids that are there and ids between them that are not), the same id
+ * twice, backwards, past the last, and interleaved with a walk of the
+ * nodes, each answer the record of the id asked for.
+ */
+START_TEST(test_node_lookups)
+{
+	static const char *const ids[] = { "b", "d", "f", "h", "j" };
+	static const struct {
+		const char	*id;
+		int		 rc;
+	} asks[] = {
+		{ "a", TALLY_ENOTFOUND }, { "b", 0 }, { "c", TALLY_ENOTFOUND },
+		{ "d", 0 }, { "d", 0 }, { "e", TALLY_ENOTFOUND },
+		{ "ea", TALLY_ENOTFOUND }, { "f", 0 }, { "j", 0 },
+		{ "h", 0 }, { "b", 0 }, { "h", 0 }, { "i", TALLY_ENOTFOUND },
+		{ "j", 0 }, { "k", TALLY_ENOTFOUND }, { "j", 0 },
+		{ "z", TALLY_ENOTFOUND }, { "f", 0 }, { "b-", TALLY_ENOTFOUND },
+		{ "d", 0 },
+	};
+	tally_reader	*r;
+	tally_node	 node, walked;
+	char		 nick[32];
+	size_t		 i, w = 0;
+
+	for (i = 0; i < sizeof ids / sizeof ids[0]; i++)
+		put_node(dir, ids[i], NULL, 1700000000 + (int64_t)i, 1, 5,
+		    0.5);
+	r = open_ok();
+	for (i = 0; i < sizeof asks / sizeof asks[0]; i++) {
+		/* The walk of the nodes goes on where it was. */
+		if (i % 3 == 0 && w < sizeof ids / sizeof ids[0]) {
+			ck_assert_int_eq(tally_reader_next(r, &walked), 1);
+			ck_assert_str_eq(walked.id, ids[w++]);
+		}
+		ck_assert_msg(tally_reader_node(r, asks[i].id, &node) ==
+		    asks[i].rc, "ask %zu, node %s", i, asks[i].id);
+		if (asks[i].rc != 0)
+			continue;
+		snprintf(nick, sizeof nick, "nick %s", asks[i].id);
+		ck_assert_str_eq(node.id, asks[i].id);
+		ck_assert_str_eq(node.nickname, nick);
+	}
+	ck_assert_uint_eq(w, sizeof ids / sizeof ids[0]);
+	tally_reader_close(r);
+}
+END_TEST
+
 START_TEST(test_get)
 {
 	tally_reader	*r;
@@ -860,6 +909,7 @@ main(void)
 {
 	const struct fixture_test	 tests[] = {
 		{ "reader", test_nodes, 0, FIXTURE_TIMEOUT },
+		{ "reader", test_node_lookups, 0, FIXTURE_TIMEOUT },
 		{ "reader", test_get, 0, FIXTURE_TIMEOUT },
 		{ "reader", test_metrics, 0, FIXTURE_TIMEOUT },
 		{ "reader", test_missing, 0, FIXTURE_TIMEOUT },

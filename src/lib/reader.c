@@ -359,7 +359,7 @@ tally_reader_node(tally_reader *r, const char *node_id, tally_node *node)
 		    "tally_reader_node: invalid node id");
 	k.mv_data = (void *)node_id;
 	k.mv_size = strlen(node_id);
-	rc = store_reader_get_key(&r->r, STORE_NODES, node_id, k.mv_size, &v);
+	rc = store_reader_node(&r->r, node_id, k.mv_size, &v);
 	if (rc < 0)
 		return reader_err(r, rc, "reading node %s", node_id);
 	if (rc == 0)

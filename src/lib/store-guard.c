@@ -297,7 +297,7 @@ store_end_fn(struct store *s, void *arg, char *err, size_t errlen)
 {
 	int	 i;
 
-	for (i = 0; i < 3; i++) {
+	for (i = 0; i < STORE_RCURS; i++) {
 		if (s->rcur[i] != NULL) {
 			MDB_cursor *c = s->rcur[i];
 			s->rcur[i] = NULL;
@@ -332,7 +332,7 @@ store_caught(struct store *s, char *err, size_t errlen)
 		s->stuck = 1;
 		s->checking = 0;
 		s->txn = NULL;
-		s->rcur[0] = s->rcur[1] = s->rcur[2] = NULL;
+		memset(s->rcur, 0, sizeof s->rcur);
 		return TALLY_ESTORE;
 	}
 	store_fault_why(s, why, sizeof why);
@@ -342,7 +342,7 @@ store_caught(struct store *s, char *err, size_t errlen)
 		s->stuck = 1;
 	}
 	if (s->txn != NULL || s->rcur[0] != NULL || s->rcur[1] != NULL ||
-	    s->rcur[2] != NULL || s->scratch != NULL) {
+	    s->rcur[2] != NULL || s->rcur[3] != NULL || s->scratch != NULL) {
 		s->ending = 1;
 		store_run(s, store_end_fn, NULL, NULL, 0);
 		s->ending = 0;

@@ -22,6 +22,7 @@
 
 #define STORE_WHYLEN	400	/* LMDB's assertion text fits in 400 */
 #define STORE_KEYMAX (TALLY_NODE_ID_MAX + 1 + TALLY_STAT_NAME_MAX)
+#define STORE_RCURS	4	/* a reader's cursors: see store_reader */
 
 struct store {
 	struct store	*next;
@@ -47,7 +48,7 @@ struct store {
 
 	/* What a jump out of LMDB must end; under lock. */
 	MDB_txn		*txn;
-	MDB_cursor	*rcur[3];	/* cursors of a read-only txn */
+	MDB_cursor	*rcur[STORE_RCURS];	/* cursors of a read-only txn */
 	int		 wbegin;	/* inside mdb_txn_begin */
 	int		 ending;	/* ending txn after a jump */
 	int		 fault_sig;	/* SIGBUS, SIGSEGV, or 0: assertion */
@@ -147,11 +148,19 @@ struct store_reader {
 	MDB_cursor	*walk;		/* store_reader_seek's, on walkdb */
 	enum store_db	 walkdb;
 	int		 walkat;	/* walk stands on the key it gave last */
+	MDB_cursor	*look;		/* store_reader_node's, on nodes */
+	int		 lookat;	/* look stands on a key */
 };
 int	 store_reader_begin(struct store *, struct store_reader *,
 	     char *, size_t);
 /* Next node: 1 and its id/record, 0 at the end, or a TALLY_E* code. */
 int	 store_reader_next(struct store_reader *, MDB_val *, MDB_val *);
+/*
+ * Look up a node's record; 1 found, 0 not, or a TALLY_E* code.  Ids asked
+ * in order cost a step each, not a search from the root.
+ */
+int	 store_reader_node(struct store_reader *, const char *, size_t,
+	     MDB_val *);
 /* Look up key in db; 1 found, 0 not, or a TALLY_E* code. */
 int	 store_reader_get_key(struct store_reader *, enum store_db,
 	     const char *, size_t, MDB_val *);

@@ -282,6 +282,7 @@ store_reader_after(struct store_reader *r, int rc)
 		r->txn = NULL;
 		r->nodes = NULL;
 		r->walk = NULL;
+		r->look = NULL;
 		store_reader_unlock(s);
 		return rc > 0 || rc == 0 ? TALLY_ESTORE : rc;
 	}
@@ -375,6 +376,91 @@ store_reader_get_key(struct store_reader *r, enum store_db db,
 	a.k.mv_size = klen;
 	a.val = val;
 	return store_reader_after(r, store_run(r->st, store_rget_fn, &a,
+	    NULL, 0));
+}
+
+/* LMDB's order of keys (mdb_cmp_memn): bytes, then the shorter first. */
+static int
+store_keycmp(const MDB_val *a, const MDB_val *b)
+{
+	size_t	 n = a->mv_size < b->mv_size ? a->mv_size : b->mv_size;
+	int	 c = n > 0 ? memcmp(a->mv_data, b->mv_data, n) : 0;
+
+	if (c != 0)
+		return c;
+	return a->mv_size < b->mv_size ? -1 : a->mv_size > b->mv_size;
+}
+
+struct store_rnode_arg {
+	struct store_reader	*r;
+	MDB_val			 k;
+	MDB_val			*val;
+};
+
+/*
+ * A node's record by a cursor kept from call to call: where the cursor
+ * stands before the id, one step forward finds it, or shows it is not
+ * there; anything else is a search from the root.  A graph asks for its
+ * nodes in id order, so a fetch steps through the nodes table once.
+ */
+static int
+store_rnode_fn(struct store *s, void *arg, char *err, size_t errlen)
+{
+	struct store_rnode_arg	*a = arg;
+	struct store_reader	*r = a->r;
+	MDB_val			 k, v;
+	int			 rc, c = 1, stepped = 0;
+
+	if (r->look == NULL) {
+		if ((rc = store_cursor(r->txn, s->dbi[STORE_NODES],
+		    &r->look)) != 0) {
+			r->look = NULL;
+			return store_reader_err(s, rc);
+		}
+		s->rcur[3] = r->look;
+		r->lookat = 0;
+	}
+	/* Settled by standing on it, or by one step to it or past it. */
+	if (r->lookat && (rc = mdb_cursor_get(r->look, &k, &v,
+	    MDB_GET_CURRENT)) == 0) {
+		if ((c = store_keycmp(&k, &a->k)) == 0)
+			stepped = 1;
+		else if (c < 0 && (rc = mdb_cursor_get(r->look, &k, &v,
+		    MDB_NEXT)) == 0 && (c = store_keycmp(&k, &a->k)) >= 0)
+			stepped = 1;
+	}
+	if (!stepped) {
+		k = a->k;
+		rc = mdb_cursor_get(r->look, &k, &v, MDB_SET_RANGE);
+		c = rc == 0 ? store_keycmp(&k, &a->k) : 1;
+	}
+	r->lookat = rc == 0;
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return store_reader_err(s, rc);
+	if (rc != 0 || c != 0)
+		return 0;
+	if (store_touch(s, &v) != 0) {
+		store_bad_value(s, NULL, 0);
+		store_end_fn(s, NULL, NULL, 0);
+		return TALLY_ESTORE;
+	}
+	*a->val = v;
+	return 1;
+}
+
+int
+store_reader_node(struct store_reader *r, const char *id, size_t len,
+    MDB_val *val)
+{
+	struct store_rnode_arg	 a;
+
+	if (r->txn == NULL)
+		return TALLY_ESTORE;
+	a.r = r;
+	a.k.mv_data = (void *)id;
+	a.k.mv_size = len;
+	a.val = val;
+	return store_reader_after(r, store_run(r->st, store_rnode_fn, &a,
 	    NULL, 0));
 }
 
@@ -574,5 +660,6 @@ store_reader_end(struct store_reader *r)
 	r->txn = NULL;
 	r->nodes = NULL;
 	r->walk = NULL;
+	r->look = NULL;
 	store_reader_unlock(s);
 }
