@@ -237,6 +237,21 @@ const char *tally_provider_errmsg(const tally_provider *p);
 const char *tally_provider_node_id(const tally_provider *p);
 /** @} */
 
+/*
+ * The hot calls are made through the GOT, not the PLT, where the compiler
+ * can (GCC's noplt): from a position-independent program, one indirect
+ * jump less on every add (about a nanosecond a call on a 2-CPU EPYC, make
+ * bench).  It changes how the call is made, not what is called.
+ */
+#if defined(__has_attribute)
+#if __has_attribute(noplt)
+#define TALLY_HOT_CALL __attribute__((noplt))
+#endif
+#endif
+#ifndef TALLY_HOT_CALL
+#define TALLY_HOT_CALL
+#endif
+
 /** @defgroup counting Counters
  *  Counters are signed 64-bit, summed over threads, and stay monotonic
  *  across restarts in local mode.  They wrap modulo 2^64: INT64_MAX plus 1
@@ -263,7 +278,7 @@ tally_counter *tally_counter_get(tally_provider *p, const char *name);
 /** Add @p delta to a counter.  The hot path: a thread-local add, with no
  *  lock, no atomic read-modify-write and no call into the allocator after
  *  this thread's first use of the counter.  @p c must not be NULL. */
-void tally_counter_add(tally_counter *c, int64_t delta);
+void tally_counter_add(tally_counter *c, int64_t delta) TALLY_HOT_CALL;
 
 /** Return the counter's current value (all threads, plus what was resumed
  *  from the slot).  Slower than add: it visits every thread. */
@@ -304,7 +319,8 @@ tally_histogram *tally_histogram_get(tally_provider *p, const char *name);
  *  allocator after this thread's first observation in a block of 1,024
  *  cells.  A negative, NaN or infinite value is not counted: it adds to
  *  the counter H.refused instead.  A NULL @p h is ignored. */
-void tally_histogram_observe(tally_histogram *h, double seconds);
+void tally_histogram_observe(tally_histogram *h, double seconds)
+    TALLY_HOT_CALL;
 /** @} */
 
 /** @defgroup producers Producers and the sink @{ */
