@@ -55,7 +55,7 @@ static const char plugin_magic[] __attribute__((used)) =
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE	23
 #endif
-#define OUTBUF_MIN		(256 * 1024)
+#define OUTBUF_MIN		(64 * 1024)
 
 struct outbuf {
 	char	*b;
