@@ -124,15 +124,29 @@ plugin_names_free(struct plugin_names *pn)
 	memset(pn, 0, sizeof *pn);
 }
 
-/* FNV-1a, 64 bits, never 0 (a free slot). */
-static uint64_t
-plugin_hash64(const char *s)
-{
-	const unsigned char	*p = (const unsigned char *)s;
-	uint64_t		 h = UINT64_C(14695981039346656037);
+/*
+ * A 64-bit hash of a name, eight bytes at a step (a multiply and a shift
+ * each, as in MurmurHash's finalizer), never 0 (a free slot).  It lives
+ * only within a run: a name's bytes, in the machine's order.
+ */
+#define PLUGIN_MIX	UINT64_C(0xff51afd7ed558ccd)
 
-	while (*p != '\0')
-		h = (h ^ *p++) * UINT64_C(1099511628211);
+static uint64_t
+plugin_hash64(const char *s, size_t len)
+{
+	uint64_t	 h = UINT64_C(0x9e3779b97f4a7c15) ^ len, w;
+
+	for (; len >= 8; s += 8, len -= 8) {
+		memcpy(&w, s, 8);
+		h = (h ^ w) * PLUGIN_MIX;
+		h ^= h >> 32;
+	}
+	w = 0;
+	memcpy(&w, s, len);
+	h = (h ^ w) * PLUGIN_MIX;
+	h ^= h >> 33;
+	h *= UINT64_C(0xc4ceb9fe1a85ec53);
+	h ^= h >> 33;
 	return h != 0 ? h : 1;
 }
 
@@ -176,7 +190,7 @@ plugin_names_grow(struct plugin_names *pn)
 int
 plugin_names_add(struct plugin_names *pn, char *field)
 {
-	size_t		 base = strlen(field), slot;
+	size_t		 base = strlen(field), slot, len;
 	uint64_t	 h;
 	unsigned	 k = 1;
 	int		 found, rc;
@@ -188,12 +202,13 @@ plugin_names_add(struct plugin_names *pn, char *field)
 	 * name and the suffixes are the same on every run.  A suffixed name
 	 * may itself be taken (a node nicknamed "x_2"): keep counting.
 	 */
-	for (;;) {
-		h = plugin_hash64(field);
+	for (len = base;;) {
+		h = plugin_hash64(field, len);
 		slot = plugin_names_slot(pn, h, &found);
 		if (!found)
 			break;
 		snprintf(field + base, PLUGIN_FIELD_LEN - base, "_%u", ++k);
+		len = strlen(field);
 	}
 	pn->table[slot] = h;
 	pn->n++;
