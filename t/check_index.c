@@ -456,6 +456,14 @@ START_TEST(test_walk)
 	ck_assert_int_eq(tally_reader_next_stat(r, &id, &m), 1);
 	ck_assert_str_eq(id, "b");
 	ck_assert(m.value == 20.5);
+	/* The walk's own name, given back, starts it again. */
+	ck_assert_str_eq(m.name, "s.000");
+	ck_assert_int_eq(tally_reader_stat(r, m.name, TALLY_STAT), 0);
+	ck_assert_int_eq(tally_reader_next_stat(r, &id, &m), 1);
+	ck_assert_str_eq(id, "a");
+	ck_assert_str_eq(m.name, "s.000");
+	ck_assert_int_eq(tally_reader_next_stat(r, &id, &m), 1);
+	ck_assert_str_eq(id, "b");
 	/* A metric walk is not a stat walk, nor the other way round. */
 	ck_assert_int_eq(tally_reader_next_metric(r, &m), TALLY_ESTATE);
 	ck_assert_int_eq(tally_reader_metrics(r, "b"), 0);

@@ -380,7 +380,8 @@ tally_reader_stat(tally_reader *r, const char *name, int kind)
 	    kind != TALLY_STAT))
 		return error_set(r->errmsg, sizeof r->errmsg, TALLY_EINVAL,
 		    "tally_reader_stat: invalid stat name or kind");
-	snprintf(r->sname, sizeof r->sname, "%s", name);
+	/* name may be r->sname itself: a metric's name given back. */
+	memmove(r->sname, name, strlen(name) + 1);
 	r->skind = kind;
 	/* Without the stat index (format 1): the nodes, one by one. */
 	r->sindex = r->st->idx == STORE_IDX_READY;
