@@ -3,7 +3,7 @@
 # munin-run shows a field for each of them in the config and fetch output of
 # a stats graph, a DERIVE counters graph and a built-in monitor's graph,
 # under the plain and the tally_-prefixed plugin names; autoconf says yes and
-# suggest lists graphs.
+# suggest lists graphs.  Then a fleet of 3,000 nodes in one fetch.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "$(dirname "$0")/lib.sh"
 
@@ -143,6 +143,41 @@ v2=$(fetch_pairs "$T/stale.fetch" | awk -v f="$f2" '$1 == f { print $2 }')
 is_number "$v1" || fail "the fresh node's value is '$v1': $(cat "$T/stale.fetch")"
 [ "$v2" = U ] || fail "the stale node's value is '$v2', want U: $(cat "$T/stale.fetch")"
 
+# A fleet whose answer outgrows the plugin's first buffer (64 KiB, grown
+# by doubling): 3,000 nodes, each line whole and in its place, read in id
+# order by munin-run.
+FLEET=$T/fleet
+mkdir "$FLEET"
+hdr='VERSION=3\nformat=print\ntype=btree\nHEADER=END\n'
+printf "$hdr"' format\n 1\nDATA=END\n' | mdb_load -s meta "$FLEET" ||
+    fail "mdb_load meta"
+printf "$hdr"'DATA=END\n' | mdb_load -s counters "$FLEET" ||
+    fail "mdb_load counters"
+now=$(date +%s)
+awk -v now="$now" -v h="$hdr" 'BEGIN {
+	printf "%s", h
+	for (i = 0; i < 3000; i++)
+		printf " f%05d\n nickname=fleet\\0atime=%d\\0asource=local\\0a\n",
+		    i, now
+	print "DATA=END"
+}' | mdb_load -s nodes "$FLEET" || fail "mdb_load nodes"
+awk -v h="$hdr" 'BEGIN {
+	printf "%s", h
+	for (i = 0; i < 3000; i++)
+		printf " f%05d/storage_server.allocated\n %d.5\n", i, i
+	print "DATA=END"
+}' | mdb_load -s stats "$FLEET" || fail "mdb_load stats"
+munin_conf "$FLEET"
+munin_run tahoe_storage_allocated >"$T/fleet.fetch" 2>"$T/fleet.err" ||
+    fail "fetch of 3,000 nodes: $(cat "$T/fleet.err")"
+size=$(wc -c <"$T/fleet.fetch")
+[ "$size" -gt 65536 ] || fail "the fleet's answer is $size bytes, not past 64 KiB"
+fetch_pairs "$T/fleet.fetch" | awk '
+	$1 != sprintf("fleet_f%05d", NR - 1) || $2 != (NR - 1) ".5" { bad++ }
+	END { exit !(NR == 3000 && bad == 0) }' ||
+    fail "fetch of 3,000 nodes: not each node's line in order ($size bytes)"
+munin_conf "$STATS"
+
 stop_node a
-note "two nodes shown by munin-run for: $(echo $GRAPHS)"
+note "two nodes shown by munin-run for: $(echo $GRAPHS); 3,000 in one fetch"
 exit 0
