@@ -362,8 +362,9 @@ store_rget_fn(struct store *s, void *arg, char *err, size_t errlen)
 	return 1;
 }
 
-int
-store_reader_get_key(struct store_reader *r, enum store_db db,
+/* Run fn, a lookup of key in db into *val, under the reader's guard. */
+static int
+store_reader_lookup(struct store_reader *r, store_fn fn, enum store_db db,
     const char *key, size_t klen, MDB_val *val)
 {
 	struct store_rget_arg	 a;
@@ -375,27 +376,15 @@ store_reader_get_key(struct store_reader *r, enum store_db db,
 	a.k.mv_data = (void *)key;
 	a.k.mv_size = klen;
 	a.val = val;
-	return store_reader_after(r, store_run(r->st, store_rget_fn, &a,
-	    NULL, 0));
+	return store_reader_after(r, store_run(r->st, fn, &a, NULL, 0));
 }
 
-/* LMDB's order of keys (mdb_cmp_memn): bytes, then the shorter first. */
-static int
-store_keycmp(const MDB_val *a, const MDB_val *b)
+int
+store_reader_get_key(struct store_reader *r, enum store_db db,
+    const char *key, size_t klen, MDB_val *val)
 {
-	size_t	 n = a->mv_size < b->mv_size ? a->mv_size : b->mv_size;
-	int	 c = n > 0 ? memcmp(a->mv_data, b->mv_data, n) : 0;
-
-	if (c != 0)
-		return c;
-	return a->mv_size < b->mv_size ? -1 : a->mv_size > b->mv_size;
+	return store_reader_lookup(r, store_rget_fn, db, key, klen, val);
 }
-
-struct store_rnode_arg {
-	struct store_reader	*r;
-	MDB_val			 k;
-	MDB_val			*val;
-};
 
 /*
  * A node's record by a cursor kept from call to call: where the cursor
@@ -406,14 +395,14 @@ struct store_rnode_arg {
 static int
 store_rnode_fn(struct store *s, void *arg, char *err, size_t errlen)
 {
-	struct store_rnode_arg	*a = arg;
+	struct store_rget_arg	*a = arg;
 	struct store_reader	*r = a->r;
+	MDB_dbi			 dbi = s->dbi[STORE_NODES];
 	MDB_val			 k, v;
 	int			 rc, c = 1, stepped = 0;
 
 	if (r->look == NULL) {
-		if ((rc = store_cursor(r->txn, s->dbi[STORE_NODES],
-		    &r->look)) != 0) {
+		if ((rc = store_cursor(r->txn, dbi, &r->look)) != 0) {
 			r->look = NULL;
 			return store_reader_err(s, rc);
 		}
@@ -423,16 +412,17 @@ store_rnode_fn(struct store *s, void *arg, char *err, size_t errlen)
 	/* Settled by standing on it, or by one step to it or past it. */
 	if (r->lookat && (rc = mdb_cursor_get(r->look, &k, &v,
 	    MDB_GET_CURRENT)) == 0) {
-		if ((c = store_keycmp(&k, &a->k)) == 0)
+		if ((c = mdb_cmp(r->txn, dbi, &k, &a->k)) == 0)
 			stepped = 1;
 		else if (c < 0 && (rc = mdb_cursor_get(r->look, &k, &v,
-		    MDB_NEXT)) == 0 && (c = store_keycmp(&k, &a->k)) >= 0)
+		    MDB_NEXT)) == 0 &&
+		    (c = mdb_cmp(r->txn, dbi, &k, &a->k)) >= 0)
 			stepped = 1;
 	}
 	if (!stepped) {
 		k = a->k;
 		rc = mdb_cursor_get(r->look, &k, &v, MDB_SET_RANGE);
-		c = rc == 0 ? store_keycmp(&k, &a->k) : 1;
+		c = rc == 0 ? mdb_cmp(r->txn, dbi, &k, &a->k) : 1;
 	}
 	r->lookat = rc == 0;
 	if (rc != 0 && rc != MDB_NOTFOUND)
@@ -452,16 +442,8 @@ int
 store_reader_node(struct store_reader *r, const char *id, size_t len,
     MDB_val *val)
 {
-	struct store_rnode_arg	 a;
-
-	if (r->txn == NULL)
-		return TALLY_ESTORE;
-	a.r = r;
-	a.k.mv_data = (void *)id;
-	a.k.mv_size = len;
-	a.val = val;
-	return store_reader_after(r, store_run(r->st, store_rnode_fn, &a,
-	    NULL, 0));
+	return store_reader_lookup(r, store_rnode_fn, STORE_NODES, id, len,
+	    val);
 }
 
 int
