@@ -25,13 +25,14 @@
 #    which shows the per-connection overhead without 1,000-metric buffers.
 # 3. A steady round: tallyd at -i BENCH_STEADY_INTERVAL (5) with polls
 #    timing out after BENCH_STEADY_POLL_TIMEOUT (twice the interval), and
-#    a fleet kept connected; tallyd's CPU per round over rounds 3 and 4,
+#    a fleet kept connected; tallyd's CPU per round over rounds 6 and 7,
 #    TLS against plaintext.  The first round pays for the handshakes; this
 #    is what every later one costs.
 #    Beside the plaintext one, its floor: t/floor (beside LOADGEN), a
 #    plain LMDB program, writes what one such round changed in the
-#    statsfile (the copy taken before the rounds against the file after
-#    them), in as many write transactions as tallyd committed per round;
+#    statsfile (a copy taken after round 4, before the measured rounds,
+#    against the file after them), in as many write transactions as
+#    tallyd committed per round;
 #    tallyd's CPU against the floor's (target at most 1.5x), and tallyd's
 #    CPU per million samples (target at most 0.25 s).  No t/floor, no
 #    floor row, with a line saying so.
@@ -119,7 +120,7 @@ POLL=0.02		# seconds between looks at the database
 # machine's other work (load average 10 to 15) a 4 s poll timeout lost
 # 22 TLS connections on their first poll; 10 s lost none in four runs at
 # load averages up to 18.  Later rounds are spread over the interval.
-# -i 5 keeps rounds 3 and 4 within about 20 s.
+# -i 5 keeps rounds 6 and 7 within about 35 s.
 STEADY_IV=${BENCH_STEADY_INTERVAL:-5}	# whole seconds
 STEADY_POLL_TIMEOUT=${BENCH_STEADY_POLL_TIMEOUT:-$((2 * STEADY_IV))}
 # The handshake timeout of every tallyd here.  1,000 TLS handshakes at
@@ -616,51 +617,60 @@ row "  tallyd CPU in the round, TLS vs plaintext" "$secs s" "$ref s" \
 fi
 
 # steady MODE: the same fleet, kept connected and polled every STEADY_IV
-# seconds: tallyd's CPU for rounds 3 and 4, from loadgen's 2N-th answer
-# to its 4N-th, when the handshakes are long done.  Sets ST_CPU[MODE]
+# seconds: tallyd's CPU for rounds 6 and 7, from loadgen's 5N-th answer
+# to its 7N-th, when the handshakes are long done and the file is in its
+# steady state.  Sets ST_CPU[MODE]
 # (ticks) and ST_TX[MODE], the write transactions committed to the
 # statsfile meanwhile (LMDB's last transaction id, mdb_stat -e: every
 # commit of tallyd, its own stats' flushes included, and nothing else,
 # since no other process writes there).  On plaintext it also copies the
-# statsfile at the N-th answer, for the floor (mdb_copy, before the
-# measured rounds: the copy is a reader and a disk load of its own).
+# statsfile at the 4N-th answer, for the floor (mdb_copy, a round before
+# the measured ones: the copy is a reader and a disk load of its own).
+# Not earlier: LMDB gives a write the pages that earlier transactions
+# freed, and after round 1 there are hardly any, so a floor starting
+# there writes its pages at the end of the file, in long runs, where
+# tallyd fills the pages earlier rounds freed, one here and one there.
+# On one 2-CPU machine, the same round's writes cost the floor 0.118 s of
+# CPU from a copy taken after round 1, then 0.146, 0.157, 0.171 and
+# 0.171 s after rounds 2 to 5; tallyd's own round grew from 0.34 s (round
+# 2) to 0.40-0.45 s (rounds 4 to 12).
 declare -A ST_CPU=() ST_TX=()
 steady() {
 	local mode=$1 now deadline_us
 	start_tallyd "steady-$mode" "$mode" "$STEADY_IV" "$STEADY_POLL_TIMEOUT"
-	ST_G2= ST_G4= ST_X2= ST_X4= ST_PREV=
+	ST_GA= ST_GB= ST_XA= ST_XB= ST_PREV=
 	on_answered() {
-		if (($1 == N)) && [ "$mode" = plain ]; then
+		if (($1 == 4 * N)) && [ "$mode" = plain ]; then
 			ST_PREV=$tmp/steady-$mode.prev
 			mkdir -p "$ST_PREV"
 			mdb_copy "${MDB_OPT[@]}" "$G_STATS" "$ST_PREV" ||
 			    broken "$L_PHASE: mdb_copy of the statsfile failed"
-		elif (($1 == 2 * N)); then
-			cpu_ticks "$G_PID"; ST_G2=$REPLY
-			last_txn; ST_X2=$REPLY
-		elif (($1 == 4 * N)) && [ -n "$ST_G2" ]; then
-			cpu_ticks "$G_PID"; ST_G4=$REPLY
-			last_txn; ST_X4=$REPLY
+		elif (($1 == 5 * N)); then
+			cpu_ticks "$G_PID"; ST_GA=$REPLY
+			last_txn; ST_XA=$REPLY
+		elif (($1 == 7 * N)) && [ -n "$ST_GA" ]; then
+			cpu_ticks "$G_PID"; ST_GB=$REPLY
+			last_txn; ST_XB=$REPLY
 		fi
 	}
 	start_loadgen "steady-$mode" "$N" -m "$M" -t "$LG_THREADS"
-	# Four rounds: the first, and three intervals.
-	now_us; deadline_us=$(( REPLY + (DEADLINE + 4 * STEADY_IV) * 1000000 ))
-	while [ -z "$ST_G4" ]; do
+	# Seven rounds: the first, and six intervals.
+	now_us; deadline_us=$(( REPLY + (DEADLINE + 7 * STEADY_IV) * 1000000 ))
+	while [ -z "$ST_GB" ]; do
 		lg_lines
 		lg_alive
 		now_us; now=$REPLY
 		if ((now > deadline_us)); then
 			tail_log "$L_OUT"
-			broken "$L_PHASE: 4 rounds not done in" \
-			    "$((DEADLINE + 4 * STEADY_IV)) s"
+			broken "$L_PHASE: 7 rounds not done in" \
+			    "$((DEADLINE + 7 * STEADY_IV)) s"
 		fi
 		nap $POLL
 	done
 	on_answered() { :; }
 	fleet_check
-	ST_CPU[$mode]=$(( (ST_G4 - ST_G2) / 2 ))
-	ST_TX[$mode]=$(( (ST_X4 - ST_X2 + 1) / 2 ))
+	ST_CPU[$mode]=$(( (ST_GB - ST_GA) / 2 ))
+	ST_TX[$mode]=$(( (ST_XB - ST_XA + 1) / 2 ))
 	stop_all
 }
 
@@ -708,7 +718,7 @@ x=-
 ((ST_CPU[plain] > 0)) && { fx "${ST_CPU[tls]}" "${ST_CPU[plain]}" 2; x=${REPLY}x; }
 echo
 row "steady round, connections up: tallyd CPU, TLS" "$secs s" "$ref s" \
-    "$x" "(context: rounds 3-4 at -i $STEADY_IV, vs plaintext)"
+    "$x" "(context: rounds 6-7 at -i $STEADY_IV, vs plaintext)"
 if ((have_floor)); then
 	# CPU against CPU: neither counts the wait for fdatasync, which
 	# blocks tallyd's loop but not its CPU; the floor's wall shows it.
@@ -726,7 +736,7 @@ if ((have_floor)); then
 	fx $(( st_us * 1000000 / samples )) 1000000 3
 	row "  tallyd CPU per 1M samples, steady" "$REPLY s" - - "<= 0.25 s"
 fi
-echo "  fleet: $cn of $cn connections up through round 4, both transports"
+echo "  fleet: $cn of $cn connections up through round 7, both transports"
 fi
 
 # small MODE: the same fleet with 10-metric snapshots: the connection's

@@ -19,7 +19,7 @@ setup
 
 # -i 2 for the steady rounds (bench-gatherer.sh then allows a poll 4 s):
 # ample for 40 small snapshots even under the sanitizers on a busy
-# machine, and 4 rounds in under 10 s.
+# machine, and the steady phase's 7 rounds in under 15 s.
 BENCH_CONNECTIONS=40 BENCH_METRICS=20 BENCH_REPEAT=2 BENCH_HANDSHAKES=5 \
     BENCH_RESTART_FLEETS=40 BENCH_RESTART_METRICS=20 \
     BENCH_LOADGEN_THREADS=2 BENCH_STEADY_INTERVAL=2 BENCH_KEEP=1 TMPDIR=$T \

@@ -27,7 +27,12 @@
  *     page) and the map size tallyd's file has now.  Overwriting keys that
  *     exist dirties and copies the pages tallyd's round dirtied, and
  *     grows no tree; writing into an empty environment would be cheaper,
- *     appending to an empty tree cheaper still.
+ *     appending to an empty tree cheaper still.  The copy must be of a
+ *     file in its steady state (t/bench-gatherer.sh takes it after round
+ *     4): LMDB gives a write the pages that earlier transactions freed,
+ *     and after round 1 there are hardly any, so a floor starting there
+ *     writes new pages at the end of the file, in long runs (a tenth of
+ *     the write calls, two thirds of the CPU).
  *   - The same values, as text: CUR's bytes, so nothing is formatted.
  *     What changed between PREV and CUR is written once, as one round of
  *     tallyd writes it when every value changed (t/loadgen changes every
