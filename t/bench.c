@@ -624,6 +624,36 @@ run_median(char *const argv[], const char *statsfile, long *rss)
 	return median(times, 21);
 }
 
+/*
+ * The medians of 21 runs of a and 21 of b, taken in turn (a, b, a, b...),
+ * so that whatever else the machine does meanwhile falls on both; the
+ * largest peak RSS of each in *rssa and *rssb (KiB).  0, or -1 if any
+ * run failed.
+ */
+static int
+run_pair(char *const a[], char *const b[], const char *statsfile,
+    double *ma, double *mb, long *rssa, long *rssb)
+{
+	double	 ta[21], tb[21];
+	long	 r;
+	int	 i;
+
+	*rssa = *rssb = 0;
+	for (i = 0; i < 21; i++) {
+		if (isnan(ta[i] = run_once(a, statsfile, &r)))
+			return -1;
+		if (r > *rssa)
+			*rssa = r;
+		if (isnan(tb[i] = run_once(b, statsfile, &r)))
+			return -1;
+		if (r > *rssb)
+			*rssb = r;
+	}
+	*ma = median(ta, 21);
+	*mb = median(tb, 21);
+	return 0;
+}
+
 /* What one run printed: multigraph sections, values, and U among them. */
 struct output {
 	long	 graphs, values, unknown;
@@ -740,9 +770,7 @@ plugin_figures(const char *nodes, char *one_link, char *all_link)
 	}
 	if (check_fleet("plugin fetch", pa, nodes, 0) != 0)
 		return -1;
-	fetch = run_median(pa, nodes, &rss);
-	spawn = run_median(ta, nodes, &trss);
-	if (isnan(fetch) || isnan(spawn)) {
+	if (run_pair(pa, ta, nodes, &fetch, &spawn, &rss, &trss) != 0) {
 		fprintf(stderr, "bench: a plugin fetch failed\n");
 		return -1;
 	}
