@@ -143,8 +143,8 @@ struct plugin_node {
 	size_t		 flen;	/* of its field name */
 };
 
-/* Copy s into buf of size bytes, cut if it must be. */
-static void
+/* Copy s into buf of size bytes, cut if it must be; the length copied. */
+static size_t
 plugin_copy(char *buf, size_t size, const char *s)
 {
 	size_t	 n = strlen(s);
@@ -153,6 +153,7 @@ plugin_copy(char *buf, size_t size, const char *s)
 		n = size - 1;
 	memcpy(buf, s, n);
 	buf[n] = '\0';
+	return n;
 }
 
 struct plugin_run {
@@ -187,6 +188,8 @@ static int
 plugin_run_node(struct plugin_run *run, const tally_node *tn,
     struct plugin_node *node, FILE *warnf)
 {
+	size_t	 idlen, nicklen;
+
 	if (tn->error != NULL) {
 		/* An invalid id comes quoted, as the path. */
 		plugin_warn(warnf, tally_node_id_valid(tn->id) ?
@@ -195,12 +198,13 @@ plugin_run_node(struct plugin_run *run, const tally_node *tn,
 		    tn->id, tn->error);
 		return 1;
 	}
-	plugin_copy(node->id, sizeof node->id, tn->id);
-	plugin_copy(node->nickname, sizeof node->nickname, tn->nickname);
+	idlen = plugin_copy(node->id, sizeof node->id, tn->id);
+	nicklen = plugin_copy(node->nickname, sizeof node->nickname,
+	    tn->nickname);
 	plugin_copy(node->source, sizeof node->source, tn->source);
 	node->time = tn->time;
-	plugin_field_name(node->nickname, strlen(node->nickname), node->id,
-	    strlen(node->id), node->field);
+	plugin_field_name(node->nickname, nicklen, node->id, idlen,
+	    node->field);
 	if (plugin_names_add(&run->names, node->field) != 0)
 		return TALLY_ENOMEM;
 	node->flen = strlen(node->field);
@@ -322,6 +326,7 @@ plugin_value(const struct plugin_graph *g, const char *id,
     const tally_metric *m, char *num, FILE *warnf)
 {
 	double	 d;
+	size_t	 len;
 
 	if (m->error != NULL) {
 		plugin_warn(warnf, "node %s: %s: unreadable value '%s'", id,
@@ -338,9 +343,9 @@ plugin_value(const struct plugin_graph *g, const char *id,
 	 * at least what strtod read it from: digits, a sign, a point, an
 	 * exponent.  Printed as it is, it costs no formatting.
 	 */
-	if (!g->derive && strlen(m->text) < PLUGIN_NUMLEN) {
-		memcpy(num, m->text, strlen(m->text));
-		return strlen(m->text);
+	if (!g->derive && (len = strlen(m->text)) < PLUGIN_NUMLEN) {
+		memcpy(num, m->text, len);
+		return len;
 	}
 	if (g->derive) {
 		/* rrdtool takes only integers for DERIVE. */

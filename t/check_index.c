@@ -453,6 +453,20 @@ START_TEST(test_walk)
 	ck_assert_str_eq(n.nickname, "nick c");
 	ck_assert_int_eq(tally_reader_node(r, "zz", &n), TALLY_ENOTFOUND);
 	ck_assert_int_eq(tally_reader_node(r, "A", &n), TALLY_EINVAL);
+	ck_assert_int_eq(tally_reader_node(r, NULL, &n), TALLY_EINVAL);
+	ck_assert_int_eq(tally_reader_node(r, "c", NULL), TALLY_EINVAL);
+	{
+		/* One byte past the longest id, every byte valid. */
+		char long_id[TALLY_NODE_ID_MAX + 2];
+
+		memset(long_id, 'c', sizeof long_id - 1);
+		long_id[sizeof long_id - 1] = '\0';
+		ck_assert_int_eq(tally_reader_node(r, long_id, &n),
+		    TALLY_EINVAL);
+		long_id[TALLY_NODE_ID_MAX] = '\0';
+		ck_assert_int_eq(tally_reader_node(r, long_id, &n),
+		    TALLY_ENOTFOUND);
+	}
 	ck_assert_int_eq(tally_reader_next_stat(r, &id, &m), 1);
 	ck_assert_str_eq(id, "b");
 	ck_assert(m.value == 20.5);

@@ -149,14 +149,17 @@ tally_reader_errmsg(const tally_reader *r)
 	return r == NULL ? "out of memory" : r->errmsg;
 }
 
-/* Fill node from a nodes key and record; only id and error if bad. */
+/*
+ * Fill node from a nodes key and record; only id and error if bad.  A key
+ * the caller has checked (an id looked up exactly) is not checked again.
+ */
 static void
 reader_node(tally_reader *r, const MDB_val *k, const MDB_val *v,
-    tally_node *node)
+    tally_node *node, int checked)
 {
 	memset(node, 0, sizeof *node);
 	node->id = r->id;
-	if (!name_node_id_valid(k->mv_data, k->mv_size)) {
+	if (!checked && !name_node_id_valid(k->mv_data, k->mv_size)) {
 		error_quote(r->id, sizeof r->id, k->mv_data, k->mv_size);
 		node->error = "not a valid node id";
 		return;
@@ -191,7 +194,7 @@ tally_reader_next(tally_reader *r, tally_node *node)
 		r->nodes_done = 1;
 		return 0;
 	}
-	reader_node(r, &k, &v, node);
+	reader_node(r, &k, &v, node, 0);
 	return 1;
 }
 
@@ -354,17 +357,20 @@ tally_reader_node(tally_reader *r, const char *node_id, tally_node *node)
 
 	if ((rc = reader_ready(r, 0)) != 0)
 		return rc;
-	if (!tally_node_id_valid(node_id) || node == NULL)
+	if (node_id != NULL)
+		k.mv_size = strnlen(node_id, TALLY_NODE_ID_MAX + 1);
+	if (node_id == NULL || node == NULL ||
+	    !name_node_id_valid(node_id, k.mv_size))
 		return error_set(r->errmsg, sizeof r->errmsg, TALLY_EINVAL,
 		    "tally_reader_node: invalid node id");
 	k.mv_data = (void *)node_id;
-	k.mv_size = strlen(node_id);
 	rc = store_reader_node(&r->r, node_id, k.mv_size, &v);
 	if (rc < 0)
 		return reader_err(r, rc, "reading node %s", node_id);
 	if (rc == 0)
 		return TALLY_ENOTFOUND;
-	reader_node(r, &k, &v, node);
+	/* k is node_id itself, checked above. */
+	reader_node(r, &k, &v, node, 1);
 	return 0;
 }
 
