@@ -633,7 +633,7 @@ fi
 # On one 2-CPU machine, the same round's writes cost the floor 0.118 s of
 # CPU from a copy taken after round 1, then 0.146, 0.157, 0.171 and
 # 0.171 s after rounds 2 to 5; tallyd's own round grew from 0.34 s (round
-# 2) to 0.40-0.45 s (rounds 4 to 12).
+# 2) to 0.38-0.45 s (rounds 3 to 12).
 declare -A ST_CPU=() ST_TX=()
 steady() {
 	local mode=$1 now deadline_us

@@ -771,7 +771,7 @@ plugin_figures(const char *nodes, char *one_link, char *all_link)
 	if (check_fleet("plugin fetch", pa, nodes, 0) != 0)
 		return -1;
 	if (run_pair(pa, ta, nodes, &fetch, &spawn, &rss, &trss) != 0) {
-		fprintf(stderr, "bench: a plugin fetch failed\n");
+		fprintf(stderr, "bench: a plugin fetch or /bin/true failed\n");
 		return -1;
 	}
 	/* Every graph of the table, since every node has every stat. */

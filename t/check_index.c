@@ -450,6 +450,7 @@ START_TEST(test_walk)
 	ck_assert_str_eq(id, "a");
 	/* A node lookup does not disturb the walk. */
 	ck_assert_int_eq(tally_reader_node(r, "c", &n), 0);
+	ck_assert_str_eq(n.id, "c");
 	ck_assert_str_eq(n.nickname, "nick c");
 	ck_assert_int_eq(tally_reader_node(r, "zz", &n), TALLY_ENOTFOUND);
 	ck_assert_int_eq(tally_reader_node(r, "A", &n), TALLY_EINVAL);
