@@ -55,6 +55,67 @@ START_TEST(test_by_name)
 }
 END_TEST
 
+/*
+ * A thread remembers the counters it looked up by the address of the name:
+ * a buffer that says another name there must find the other counter, and
+ * one that says an invalid name must be refused.
+ */
+START_TEST(test_by_name_buffer)
+{
+	char	 buf[32];
+	int	 i;
+
+	for (i = 0; i < 100; i++) {
+		snprintf(buf, sizeof buf, "buf.%d", i % 4);
+		ck_assert_int_eq(tally_count(p, buf, i % 4 + 1), 0);
+	}
+	for (i = 0; i < 4; i++) {
+		snprintf(buf, sizeof buf, "buf.%d", i);
+		ck_assert(tally_counter_value(tally_counter_get(p, buf)) ==
+		    25 * (i + 1));
+	}
+	strcpy(buf, "buf.0");
+	ck_assert_int_eq(tally_count(p, buf, 1), 0);
+	strcpy(buf, "buf 0");
+	ck_assert_int_eq(tally_count(p, buf, 1), TALLY_EINVAL);
+	strcpy(buf, "buf.0x");
+	ck_assert_int_eq(tally_count(p, buf, 1), 0);
+	ck_assert(tally_counter_value(tally_counter_get(p, "buf.0")) == 26);
+	ck_assert(tally_counter_value(tally_counter_get(p, "buf.0x")) == 1);
+}
+END_TEST
+
+/*
+ * The same name, from the same address, for two providers in turn, then
+ * for a provider made after one was freed (perhaps at its address): each
+ * count lands in its own provider's counter.
+ */
+START_TEST(test_by_name_providers)
+{
+	static const char	*name = "shared.name";
+	tally_options		 opt;
+	tally_provider		*q;
+	int			 i, round;
+
+	for (round = 0; round < 3; round++) {
+		memset(&opt, 0, sizeof opt);
+		opt.node_id = "other";
+		opt.statsfile = "/nonexistent";
+		opt.flags = TALLY_F_NO_MONITORS;
+		ck_assert_int_eq(tally_provider_new(&q, &opt), 0);
+		for (i = 0; i < 10; i++) {
+			ck_assert_int_eq(tally_count(p, name, 1), 0);
+			ck_assert_int_eq(tally_count(q, name, 2), 0);
+		}
+		ck_assert(tally_counter_value(tally_counter_get(q, name)) ==
+		    20);
+		ck_assert(tally_counter_value(tally_counter_get(p, name)) ==
+		    10 * (round + 1));
+		tally_provider_free(q);
+	}
+}
+END_TEST
+
 static const char *bad[] = { "", "a b", "a/b", "é", "x\n" };
 
 START_TEST(test_invalid_names)
@@ -294,6 +355,8 @@ main(void)
 	const struct fixture_test	 tests[] = {
 		{ "core", test_by_handle, 0, 30 },
 		{ "core", test_by_name, 0, 30 },
+		{ "core", test_by_name_buffer, 0, 30 },
+		{ "core", test_by_name_providers, 0, 30 },
 		{ "core", test_invalid_names, FIXTURE_N(bad), 30 },
 		{ "core", test_many, 0, 30 },
 		{ "core", test_threads_exact, 0, 30 },

@@ -14,11 +14,28 @@
 #define CELL_NCHUNKS	1024			/* 1M counters a process */
 #define CELL_MAX	(CELL_CHUNK * CELL_NCHUNKS)
 
+/*
+ * A thread's last counters looked up by name (counter_set_get), by the
+ * address of the name: a call with a literal finds its counter without a
+ * strlen or a hash.  An entry counts only for the set of its generation
+ * (a set freed and another made at its address has a new one), and only
+ * if the name there still reads the same: a buffer reused for another
+ * name misses.
+ */
+#define SHARD_NAMES	16
+
+struct shard_name {
+	const char		*name;
+	uint64_t		 gen;
+	struct tally_counter	*c;
+};
+
 /* A thread's cells: chunks indexed by slot >> CELL_SHIFT. */
 struct shard {
-	int64_t		*chunk[CELL_NCHUNKS];
-	struct shard	*next;
-	struct shard	**prevp;
+	int64_t			*chunk[CELL_NCHUNKS];
+	struct shard_name	 names[SHARD_NAMES];
+	struct shard		*next;
+	struct shard		**prevp;
 };
 
 /* This thread's shard, or NULL before its first add. */

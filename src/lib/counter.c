@@ -56,6 +56,7 @@ struct ctable {
 };
 
 struct counter_set {
+	uint64_t	  gen;		/* unique in the process, never 0 */
 	pthread_mutex_t	  lock;		/* serialises creation */
 	unsigned long	  resumes;	/* atomic: counter_set_resume calls */
 	struct ctable	 *tab;		/* read with acquire, no lock */
@@ -76,6 +77,7 @@ static size_t		 counter_nfreer, counter_freercap;
 static pthread_key_t	 counter_key;
 static pthread_once_t	 counter_once = PTHREAD_ONCE_INIT;
 static int		 counter_key_ok;
+static uint64_t		 counter_gens;	/* atomic: sets made so far */
 
 /* Adds modulo 2^64, so that no add or sum is undefined behaviour. */
 static inline int64_t
@@ -474,6 +476,7 @@ counter_set_new(struct counter_set **csp)
 		return TALLY_ENOMEM;
 	}
 	pthread_mutex_init(&cs->lock, NULL);
+	cs->gen = __atomic_add_fetch(&counter_gens, 1, __ATOMIC_RELAXED);
 	*csp = cs;
 	return 0;
 }
@@ -575,18 +578,37 @@ out:
 tally_counter *
 counter_set_get(struct counter_set *cs, const char *name, int *err)
 {
-	struct ctable	*t;
-	tally_counter	*c;
-	size_t		 len;
-	uint64_t	 h;
+	struct shard		*s = counter_tls;
+	struct shard_name	*e = NULL;
+	struct ctable		*t;
+	tally_counter		*c;
+	size_t			 len;
+	uint64_t		 h;
 
 	*err = 0;
+	/*
+	 * An entry of this set's generation holds one of its counters,
+	 * alive as long as the set (entries are never removed).
+	 */
+	if (TALLY_LIKELY(s != NULL)) {
+		e = &s->names[((uintptr_t)name ^ (uintptr_t)name >> 5) &
+		    (SHARD_NAMES - 1)];
+		if (e->name == name && e->gen == cs->gen &&
+		    strcmp(e->c->name, name) == 0)
+			return e->c;
+	}
 	len = strlen(name);
 	h = counter_hash(name, len);
 	t = __atomic_load_n(&cs->tab, __ATOMIC_ACQUIRE);
-	if (TALLY_LIKELY((c = counter_find(t, name, len, h)) != NULL))
-		return c;
-	return counter_create(cs, name, len, h, err);
+	if (TALLY_UNLIKELY((c = counter_find(t, name, len, h)) == NULL) &&
+	    (c = counter_create(cs, name, len, h, err)) == NULL)
+		return NULL;
+	if (s != NULL) {
+		e->name = name;
+		e->gen = cs->gen;
+		e->c = c;
+	}
+	return c;
 }
 
 int
