@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <sched.h>
 #include <setjmp.h>
@@ -203,6 +204,80 @@ START_TEST(test_replace_slot)
 	ck_assert_str_eq(val, "99");
 	ck_assert_int_eq(get("n", STORE_COUNTERS, "x.000099", val,
 	    sizeof val), 1);
+	snapshot_free(&a);
+	snapshot_free(&b);
+}
+END_TEST
+
+/*
+ * A rewrite over several pages where values keep their size (written in
+ * place), grow (pages split), shrink, go, or come: every value reads back
+ * as written, in order.
+ */
+static int64_t
+merged_value(int i)
+{
+	if (i % 3 == 0)
+		return INT64_C(1000000000000) + i;	/* longer */
+	if (i % 3 == 1)
+		return i % 10 == 9 ? i - 1 : i + 1;	/* the same size */
+	return i % 10;					/* shorter */
+}
+
+START_TEST(test_merge_sizes)
+{
+	struct store		*st;
+	struct store_reader	 r;
+	struct snapshot		 a, b;
+	struct record_node	 rn;
+	MDB_val			 v;
+	char			 name[32], want[32];
+	int			 i, n = 3000, len;
+
+	ck_assert_int_eq(store_open(&st, dir, 0, err, sizeof err), 0);
+	snapshot_init(&a);
+	snapshot_init(&b);
+	fill(&a, "m", n, 0);
+	snapshot_finish(&a);
+	node_rec(&rn, "one");
+	ck_assert_int_eq(store_write_slot(st, "n1", &rn, &a, err, sizeof err),
+	    0);
+	ck_assert_int_eq(store_write_slot(st, "n2", &rn, &a, err, sizeof err),
+	    0);
+	for (i = 0; i < n; i++) {
+		if (i % 7 == 0)
+			continue;
+		len = snprintf(name, sizeof name, "m.%06d", i);
+		ck_assert_int_eq(snapshot_add_counter(&b, name, (size_t)len,
+		    merged_value(i)), 0);
+	}
+	ck_assert_int_eq(snapshot_add_counter(&b, "z.new", 5, 7), 0);
+	snapshot_finish(&b);
+	ck_assert_int_eq(store_write_slot(st, "n1", &rn, &b, err, sizeof err),
+	    0);
+
+	ck_assert_int_eq(store_reader_begin(st, &r, err, sizeof err), 0);
+	for (i = 0; i < n; i++) {
+		len = snprintf(name, sizeof name, "m.%06d", i);
+		ck_assert_int_eq(store_reader_get(&r, STORE_COUNTERS, "n1", 2,
+		    name, (size_t)len, &v), i % 7 != 0);
+		if (i % 7 != 0) {
+			snprintf(want, sizeof want, "%" PRId64,
+			    merged_value(i));
+			ck_assert_uint_eq(v.mv_size, strlen(want));
+			ck_assert(memcmp(v.mv_data, want, v.mv_size) == 0);
+		}
+		/* The neighbour is untouched. */
+		ck_assert_int_eq(store_reader_get(&r, STORE_COUNTERS, "n2", 2,
+		    name, (size_t)len, &v), 1);
+		snprintf(want, sizeof want, "%d", i);
+		ck_assert_uint_eq(v.mv_size, strlen(want));
+		ck_assert(memcmp(v.mv_data, want, v.mv_size) == 0);
+	}
+	ck_assert_int_eq(store_reader_get(&r, STORE_COUNTERS, "n1", 2, "z.new",
+	    5, &v), 1);
+	store_reader_end(&r);
+	store_close(st);
 	snapshot_free(&a);
 	snapshot_free(&b);
 }
@@ -1943,6 +2018,7 @@ main(int argc, char **argv)
 		{ "core", test_create_layout, 0, 30 },
 		{ "core", test_write_and_read, 0, 30 },
 		{ "core", test_replace_slot, 0, 30 },
+		{ "core", test_merge_sizes, 0, 30 },
 		{ "core", test_duplicates_keep_last, 0, 30 },
 		{ "core", test_read_counters, 0, 30 },
 		{ "core", test_refcount_one_env, 0, 30 },

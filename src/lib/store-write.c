@@ -130,12 +130,16 @@ store_merge(struct store *s, MDB_txn *txn, enum store_db db,
 				break;
 		} else if (cmp == 0) {
 			/*
-			 * Kept: write only if changed.  Not MDB_CURRENT, which
-			 * loses the cursor's place when the size changes.
+			 * Kept: write only if changed.  A text of the old size
+			 * is written over the old one where the cursor stands,
+			 * with no search: MDB_CURRENT as lmdb.h intends it.  A
+			 * text of another size is put by its key, a delete and
+			 * an insert either way.
 			 */
 			if (store_same(db, &v, &ents[i++], num, &nv))
 				;
-			else if ((rc = mdb_cursor_put(cur, &nk, &nv, 0)) != 0 ||
+			else if ((rc = mdb_cursor_put(cur, &nk, &nv,
+			    nv.mv_size == v.mv_size ? MDB_CURRENT : 0)) != 0 ||
 			    (rc = store_index_put(s, txn, db, node, plen - 1,
 			    key + plen, nk.mv_size - plen, &nv)) != 0)
 				break;
