@@ -13,16 +13,25 @@
 
 static tally_provider *p;
 
+/* A provider that only counts: its statsfile is never opened here. */
+static tally_provider *
+counting(const char *id)
+{
+	tally_options	 opt;
+	tally_provider	*q;
+
+	memset(&opt, 0, sizeof opt);
+	opt.node_id = id;
+	opt.statsfile = "/nonexistent";
+	opt.flags = TALLY_F_NO_MONITORS;
+	ck_assert_int_eq(tally_provider_new(&q, &opt), 0);
+	return q;
+}
+
 static void
 setup(void)
 {
-	tally_options	 opt;
-
-	memset(&opt, 0, sizeof opt);
-	opt.node_id = "counting";
-	opt.statsfile = "/nonexistent";	/* never started here */
-	opt.flags = TALLY_F_NO_MONITORS;
-	ck_assert_int_eq(tally_provider_new(&p, &opt), 0);
+	p = counting("counting");
 }
 
 static void
@@ -93,16 +102,11 @@ END_TEST
 START_TEST(test_by_name_providers)
 {
 	static const char	*name = "shared.name";
-	tally_options		 opt;
 	tally_provider		*q;
 	int			 i, round;
 
 	for (round = 0; round < 3; round++) {
-		memset(&opt, 0, sizeof opt);
-		opt.node_id = "other";
-		opt.statsfile = "/nonexistent";
-		opt.flags = TALLY_F_NO_MONITORS;
-		ck_assert_int_eq(tally_provider_new(&q, &opt), 0);
+		q = counting("other");
 		for (i = 0; i < 10; i++) {
 			ck_assert_int_eq(tally_count(p, name, 1), 0);
 			ck_assert_int_eq(tally_count(q, name, 2), 0);
@@ -232,16 +236,11 @@ END_TEST
 /* A freed provider's slots are reused from zero by the next one. */
 START_TEST(test_slot_reuse)
 {
-	tally_options	 opt;
 	tally_provider	*q;
 	int		 i;
 
 	for (i = 0; i < 3; i++) {
-		memset(&opt, 0, sizeof opt);
-		opt.node_id = "again";
-		opt.statsfile = "/nonexistent";
-		opt.flags = TALLY_F_NO_MONITORS;
-		ck_assert_int_eq(tally_provider_new(&q, &opt), 0);
+		q = counting("again");
 		ck_assert(tally_counter_value(tally_counter_get(q, "x")) == 0);
 		tally_count(q, "x", 5);
 		ck_assert(tally_counter_value(tally_counter_get(q, "x")) == 5);
@@ -312,15 +311,9 @@ count_nth(tally_provider *q, const char *prefix, int i)
  */
 START_TEST(test_limit)
 {
-	tally_options	 opt;
-	tally_provider	*q;
+	tally_provider	*q = counting("other");
 	int		 i;
 
-	memset(&opt, 0, sizeof opt);
-	opt.node_id = "other";
-	opt.statsfile = "/nonexistent";
-	opt.flags = TALLY_F_NO_MONITORS;
-	ck_assert_int_eq(tally_provider_new(&q, &opt), 0);
 	for (i = 0; i < LIMIT - 3; i++) {
 		if (count_nth(p, "c", i) != 0)
 			ck_abort_msg("counter %d refused", i);
