@@ -15,29 +15,41 @@
 
 #include "plugin.h"
 
+/* The bytes a munin field name keeps, [A-Za-z0-9_]; others become '_'. */
+static const unsigned char plugin_field_byte[256] = {
+	['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1,
+	['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1, ['_'] = 1,
+	['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1,
+	['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1,
+	['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1,
+	['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
+	['Y'] = 1, ['Z'] = 1,
+	['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1,
+	['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1,
+	['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1,
+	['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
+	['y'] = 1, ['z'] = 1,
+};
+
 int
 plugin_munin_field(const char *s, size_t len, char *out)
 {
-	size_t	i, o = 0;
+	size_t	i, n, o = 0;
 	int	changed = 0;
 
 	if (len == 0 || (s[0] >= '0' && s[0] <= '9')) {
 		out[o++] = '_';
 		changed = 1;
 	}
-	for (i = 0; i < len && o < PLUGIN_NAME_MAX; i++) {
-		unsigned char c = s[i];
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '_')
-			out[o++] = c;
-		else {
-			out[o++] = '_';
-			changed = 1;
-		}
+	n = len < PLUGIN_NAME_MAX - o ? len : PLUGIN_NAME_MAX - o;
+	for (i = 0; i < n; i++) {
+		unsigned char c = s[i], keep = plugin_field_byte[c];
+		out[o + i] = keep ? c : '_';
+		changed |= !keep;
 	}
-	if (i < len)
+	if (n < len)
 		changed = 1;
-	out[o] = '\0';
+	out[o + n] = '\0';
 	return changed;
 }
 

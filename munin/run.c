@@ -333,8 +333,19 @@ plugin_value(const struct plugin_graph *g, const char *id,
 		    g->statid, m->text);
 		return 0;
 	}
-	if (m->kind == TALLY_COUNTER)
+	if (m->kind == TALLY_COUNTER) {
+		/*
+		 * The stored text, as the reader checked it, when it is what
+		 * printf writes: no leading zero, no "-0".
+		 */
+		len = strlen(m->text);
+		if (len < PLUGIN_NUMLEN && (m->text[0] != '0' || len == 1) &&
+		    (m->text[0] != '-' || m->text[1] != '0')) {
+			memcpy(num, m->text, len + 1);
+			return len;
+		}
 		return plugin_fmt_int64(num, m->counter);
+	}
 	d = m->value;
 	if (!isfinite(d))
 		return 0;		/* nan: unknown; inf: not graphable */

@@ -710,7 +710,8 @@ END_TEST
 
 /*
  * Counters are printed without printf: the extremes of int64, zero, a
- * negative and a text with zeros ahead of it read as what they are.  A
+ * negative and texts with zeros ahead of them (or "-0") read as what
+ * they are; a text already as printf writes it is printed as stored.  A
  * node id with a '-' gets the hash suffix, also written without printf,
  * as "_%08x" would.
  */
@@ -725,6 +726,10 @@ START_TEST(test_fetch_int64_text)
 		{ "dneg", "-1", "-1" },
 		{ "epad", "0000000000000000000000000000000042", "42" },
 		{ "f-g", "7", "7" },
+		{ "gnegzero", "-0", "0" },
+		{ "hpad", "007", "7" },
+		{ "inegpad", "-007", "-7" },
+		{ "jten", "10", "10" },
 	};
 	char	 rec[128], key[64], want[1024], line[128], *text;
 	size_t	 i;

@@ -2,6 +2,7 @@
  * check_record.c: the text encoding of database values.
  */
 #include <check.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <locale.h>
 #include <math.h>
@@ -31,8 +32,52 @@ END_TEST
 
 static const char *bad_ints[] = {
 	"", "-", "1a", " 1", "1 ", "+1", "9223372036854775808",
-	"-9223372036854775809", "0x10", "1.0",
+	"-9223372036854775809", "0x10", "1.0", "10000000000000000000",
+	"18446744073709551616", "99999999999999999999", "-99999999999999999999",
 };
+
+/*
+ * Random decimals of 1 to 21 digits, some signed, some with leading
+ * zeros, across the 19th digit where the overflow check starts: read as
+ * strtoll reads them, and refused where strtoll says ERANGE.
+ */
+START_TEST(test_int64_random)
+{
+	char		 buf[32];
+	uint64_t	 x = 88172645463325252ULL;
+	long long	 want;
+	int64_t		 got;
+	size_t		 n, nd, i;
+	int		 rc;
+
+	for (i = 0; i < 200000; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		n = 0;
+		if (x & 1)
+			buf[n++] = '-';
+		nd = 1 + (x >> 8) % 21;
+		while (nd-- > 0) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			/* Mostly nines and zeros: near the limits, and zeros. */
+			buf[n++] = (x & 3) == 0 ? '9' : (x & 3) == 1 ? '0' :
+			    (char)('0' + (x >> 4) % 10);
+		}
+		buf[n] = '\0';
+		errno = 0;
+		want = strtoll(buf, NULL, 10);
+		rc = record_parse_int64(buf, n, &got);
+		if (errno == ERANGE)
+			ck_assert_msg(rc == TALLY_EINVAL, "%s: taken", buf);
+		else
+			ck_assert_msg(rc == 0 && got == want, "%s: %d %" PRId64
+			    ", strtoll says %lld", buf, rc, got, want);
+	}
+}
+END_TEST
 
 START_TEST(test_int64_bad)
 {
@@ -229,7 +274,51 @@ static const char *const parse_texts[] = { "0", "-0", "5.", ".5", "-.5",
     "0.1", "0.30000000000000004", "123456789012345", "1234567890123456",
     "0.000000000000001", "0.0000000000000001", "999999999999999.9",
     "1.7976931348623157e308", "4.9406564584124654e-324", "1e+20",
-    "2.5e-05", "-12.75", "007.25" };
+    "2.5e-05", "-12.75", "007.25", "9007199254740992", "9007199254740993",
+    "-9007199254740993", "0.009000000000000001", "90071992547409.93",
+    "0.0000000000000000000001", "0.00000000000000000000001",
+    "1.0000000000000000000000", "12345678901234567890",
+    "000000000000000000000000000000000000000000000000000000000000.5" };
+
+/*
+ * Random plain decimals, [-]digits[.digits] of 1 to 26 digits with the
+ * point anywhere, many zeros and nines: each read as strtod reads it,
+ * bit for bit, whether the fast path takes it (2^53, 22 places) or not.
+ */
+START_TEST(test_double_parse_random)
+{
+	char		 buf[40];
+	uint64_t	 x = 0x9e3779b97f4a7c15ULL;
+	double		 got, want;
+	size_t		 n, nd, at, i, j;
+
+	for (i = 0; i < 200000; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		n = 0;
+		if (x & 1)
+			buf[n++] = '-';
+		nd = 1 + (x >> 8) % 26;
+		at = (x >> 16) % (nd + 2);	/* nd + 1: no point */
+		for (j = 0; j < nd; j++) {
+			if (j == at)
+				buf[n++] = '.';
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			buf[n++] = (x & 3) == 0 ? '9' : (x & 3) == 1 ? '0' :
+			    (char)('0' + (x >> 4) % 10);
+		}
+		buf[n] = '\0';
+		want = strtod(buf, NULL);
+		ck_assert_msg(record_parse_double(buf, n, &got) == 0,
+		    "%s: refused", buf);
+		ck_assert_msg(memcmp(&got, &want, sizeof got) == 0, "%s: "
+		    "%.17g, strtod says %.17g", buf, got, want);
+	}
+}
+END_TEST
 
 START_TEST(test_double_parse_plain)
 {
@@ -517,6 +606,7 @@ main(void)
 		    FIXTURE_TIMEOUT },
 		{ "core", test_int64_bad, FIXTURE_N(bad_ints),
 		    FIXTURE_TIMEOUT },
+		{ "core", test_int64_random, 0, FIXTURE_TIMEOUT },
 		{ "core", test_double_roundtrip, FIXTURE_N(dbls),
 		    FIXTURE_TIMEOUT },
 		{ "core", test_double_shortest, 0, FIXTURE_TIMEOUT },
@@ -525,6 +615,7 @@ main(void)
 		{ "core", test_unchanged_not_formatted, 0, FIXTURE_TIMEOUT },
 		{ "core", test_double_parse_plain, FIXTURE_N(parse_texts),
 		    FIXTURE_TIMEOUT },
+		{ "core", test_double_parse_random, 0, FIXTURE_TIMEOUT },
 		{ "core", test_double_locale, 0, FIXTURE_TIMEOUT },
 		{ "core", test_node_record, 0, FIXTURE_TIMEOUT },
 		{ "core", test_node_record_bad, FIXTURE_N(bad_records),

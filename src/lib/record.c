@@ -154,7 +154,8 @@ record_parse_int64(const char *s, size_t len, int64_t *out)
 		unsigned d = (unsigned char)s[i] - '0';
 		if (d > 9)
 			return TALLY_EINVAL;
-		if (u > (lim - d) / 10)
+		/* Below 10^17, u * 10 + 9 cannot pass lim: no check. */
+		if (u >= UINT64_C(100000000000000000) && u > (lim - d) / 10)
 			return TALLY_EINVAL;
 		u = u * 10 + d;
 	}
@@ -163,15 +164,18 @@ record_parse_int64(const char *s, size_t len, int64_t *out)
 }
 
 /*
- * A plain decimal, [-]digits[.digits] with at most 15 digits, read as
- * strtod reads it: n and 10^k are exact doubles and n / 10^k is rounded
- * once, as strtod rounds.  1 and *out set, or 0 for anything else.
+ * A plain decimal, [-]digits[.digits], read as strtod reads it where its
+ * digits make an integer n of at most 2^53 with at most 22 of them after
+ * the point (Clinger's fast path): n and 10^k are exact doubles, so
+ * n / 10^k is rounded once, as strtod rounds.  Leading zeros count for
+ * nothing.  1 and *out set, or 0 for anything else.
  */
 static int
 record_parse_short(const char *s, size_t len, double *out)
 {
 	static const double p10[] = { 1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6,
-	    1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15 };
+	    1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17,
+	    1e18, 1e19, 1e20, 1e21, 1e22 };
 	uint64_t	 n = 0;
 	size_t		 i = 0, nd = 0;
 	int		 k = -1, neg = 0;
@@ -182,12 +186,16 @@ record_parse_short(const char *s, size_t len, double *out)
 		i = 1;
 	}
 	for (; i < len; i++) {
-		if (s[i] >= '0' && s[i] <= '9') {
-			if (++nd > 15)
+		unsigned d = (unsigned char)s[i] - '0';
+
+		if (d <= 9) {
+			/* n stays at most 2^53, so n * 10 + 9 cannot wrap. */
+			n = n * 10 + d;
+			if (n > UINT64_C(9007199254740992))
 				return 0;
-			n = n * 10 + (uint64_t)(s[i] - '0');
-			if (k >= 0)
-				k++;
+			nd++;
+			if (k >= 0 && ++k > 22)
+				return 0;
 		} else if (s[i] == '.' && k < 0)
 			k = 0;
 		else
@@ -209,6 +217,9 @@ record_parse_double(const char *s, size_t len, double *out)
 
 	if (len == 0 || len >= sizeof buf)
 		return TALLY_EINVAL;
+	/* What it takes, [-0-9.], strtod takes alike: no check first. */
+	if (record_parse_short(s, len, out))
+		return 0;
 	/* strtod accepts hex, leading blanks and more; we wrote none. */
 	for (i = 0; i < len; i++) {
 		char c = s[i];
@@ -217,8 +228,6 @@ record_parse_double(const char *s, size_t len, double *out)
 		    c == 'i' || c == 'f'))
 			return TALLY_EINVAL;
 	}
-	if (record_parse_short(s, len, out))
-		return 0;
 	memcpy(buf, s, len);
 	buf[len] = '\0';
 	if (strcmp(buf, "nan") == 0) {
