@@ -53,6 +53,26 @@ plugin_munin_field(const char *s, size_t len, char *out)
 	return changed;
 }
 
+/* v in decimal, as printf writes it, without printf. */
+size_t
+plugin_fmt_int64(char *num, int64_t v)
+{
+	char		 tmp[24], *p = tmp + sizeof tmp;
+	uint64_t	 u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+	size_t		 n;
+
+	do {
+		*--p = (char)('0' + u % 10);
+		u /= 10;
+	} while (u != 0);
+	if (v < 0)
+		*--p = '-';
+	n = (size_t)(tmp + sizeof tmp - p);
+	memcpy(num, p, n);
+	num[n] = '\0';
+	return n;
+}
+
 /* FNV-1a, 32 bits: the field names' suffix, so it never changes. */
 #define PLUGIN_FNV_BASIS	2166136261u
 #define PLUGIN_FNV_PRIME	16777619u

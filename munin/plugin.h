@@ -168,6 +168,8 @@ int	 plugin_open(tally_reader **, const char *, char *, size_t);
  * cut), else 0.
  */
 int	 plugin_munin_field(const char *, size_t, char *);
+/* v in decimal into num (24 bytes), as printf writes it; its length. */
+size_t	 plugin_fmt_int64(char *, int64_t);
 /* FNV-1a, 32 bits: the suffix that keeps field names apart; fixed. */
 uint32_t plugin_hash(const char *, size_t);
 /*

@@ -275,26 +275,6 @@ plugin_run_begin(const char *statsfile, struct plugin_run **runp, int all,
 	return rc;
 }
 
-/* v in decimal, as printf writes it, without printf. */
-static size_t
-plugin_fmt_int64(char *num, int64_t v)
-{
-	char		 tmp[24], *p = tmp + sizeof tmp;
-	uint64_t	 u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-	size_t		 n;
-
-	do {
-		*--p = (char)('0' + u % 10);
-		u /= 10;
-	} while (u != 0);
-	if (v < 0)
-		*--p = '-';
-	n = (size_t)(tmp + sizeof tmp - p);
-	memcpy(num, p, n);
-	num[n] = '\0';
-	return n;
-}
-
 /*
  * A double as libtally writes one (tally(5)): an integer below 2^53 in
  * decimal, else the shortest of %.15g, %.16g and %.17g that reads back
@@ -325,8 +305,9 @@ static size_t
 plugin_value(const struct plugin_graph *g, const char *id,
     const tally_metric *m, char *num, FILE *warnf)
 {
-	double	 d;
-	size_t	 len;
+	const char	*digits;
+	double		 d;
+	size_t		 len;
 
 	if (m->error != NULL) {
 		plugin_warn(warnf, "node %s: %s: unreadable value '%s'", id,
@@ -334,16 +315,11 @@ plugin_value(const struct plugin_graph *g, const char *id,
 		return 0;
 	}
 	if (m->kind == TALLY_COUNTER) {
-		/*
-		 * The stored text, as the reader checked it, when it is what
-		 * printf writes: no leading zero, no "-0".
-		 */
-		len = strlen(m->text);
-		if (len < PLUGIN_NUMLEN && (m->text[0] != '0' || len == 1) &&
-		    (m->text[0] != '-' || m->text[1] != '0')) {
-			memcpy(num, m->text, len + 1);
-			return len;
-		}
+		/* The text the reader checked, if printf's: no 0 ahead, no -0. */
+		digits = m->text + (m->text[0] == '-');
+		if ((len = strlen(m->text)) < PLUGIN_NUMLEN && (*digits != '0' ||
+		    len == 1))
+			return (size_t)(stpcpy(num, m->text) - num);
 		return plugin_fmt_int64(num, m->counter);
 	}
 	d = m->value;

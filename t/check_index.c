@@ -489,6 +489,106 @@ START_TEST(test_walk)
 }
 END_TEST
 
+/*
+ * Walks longer than the keys a reader reads ahead (STORE_RBATCH), ending
+ * just before a batch's end, on it, and past it: each node once, in
+ * order (n000.., then zbig), whether the walk's stat is followed by another (c.001, s.001)
+ * or ends its table (s.002), with the index (format 2) or without it
+ * (node by node).  Node lookups and gets between the steps, a second
+ * walk started halfway and a metric walk over more than a batch of
+ * metrics each leave the others right.
+ */
+static const int walk_sizes[] = { 1, STORE_RBATCH - 1, STORE_RBATCH,
+    STORE_RBATCH + 1, 2 * STORE_RBATCH, 2 * STORE_RBATCH + 1, 97 };
+
+static void
+walk_check(int nodes, const char *stat, int kind, int idx)
+{
+	tally_reader	*r;
+	tally_metric	 m, g;
+	tally_node	 n;
+	const char	*id;
+	char		 want[16];
+	int		 i = 0, base, rc;
+
+	ck_assert_int_eq(tally_reader_open(&r, dir), 0);
+	ck_assert_int_eq(tally_reader_stat(r, stat, kind), 0);
+	while ((rc = tally_reader_next_stat(r, &id, &m)) == 1) {
+		/* The n nodes, then the big one, whose base is 0. */
+		base = i < nodes ? 1000 * i : 0;
+		snprintf(want, sizeof want, i < nodes ? "n%03d" : "zbig", i);
+		ck_assert_msg(strcmp(id, want) == 0, "%s, index %d: %s, not "
+		    "%s", stat, idx, id, want);
+		ck_assert_ptr_null(m.error);
+		ck_assert(m.value == (kind == TALLY_COUNTER ? base + stat[4] -
+		    '0' : base + stat[4] - '0' + 0.5));
+		if (i % 7 == 3 && i < nodes) {
+			/* Elsewhere in the file, between two steps. */
+			ck_assert_int_eq(tally_reader_node(r, "n000", &n), 0);
+			ck_assert_int_eq(tally_reader_get(r, want, "c.002",
+			    TALLY_COUNTER, &g), 0);
+			ck_assert(g.counter == 1000 * i + 2);
+		}
+		i++;
+	}
+	ck_assert_int_eq(rc, 0);
+	ck_assert_int_eq(i, nodes + 1);
+	ck_assert_int_eq(tally_reader_next_stat(r, &id, &m), 0);
+	tally_reader_close(r);
+}
+
+START_TEST(test_walk_batches)
+{
+	tally_reader	*r;
+	tally_metric	 m;
+	const char	*id, *stats[] = { "c.001", "s.001", "s.002" };
+	char		 nid[16], want[16];
+	int		 nodes = walk_sizes[_i], i, j, idx, rc;
+	struct store	*st;
+
+	ck_assert_msg(store_open(&st, dir, 0, err, sizeof err) == 0, "%s",
+	    err);
+	for (i = 0; i < nodes; i++) {
+		snprintf(nid, sizeof nid, "n%03d", i);
+		put_slot(st, nid, 3, 1000 * i);
+	}
+	/* One node with more metrics than a batch, in both tables. */
+	put_slot(st, "zbig", 3 * STORE_RBATCH, 0);
+	store_close(st);
+	/* Format 1 first, node by node; then with the index. */
+	for (idx = 0; idx <= 1; idx++) {
+		if (idx)
+			index_set(1);
+		for (j = 0; j < 3; j++)
+			walk_check(nodes, stats[j], stats[j][0] == 'c' ?
+			    TALLY_COUNTER : TALLY_STAT, idx);
+	}
+	/* A walk dropped halfway for another of its table: that one whole. */
+	ck_assert_int_eq(tally_reader_open(&r, dir), 0);
+	ck_assert_int_eq(tally_reader_stat(r, "s.001", TALLY_STAT), 0);
+	for (i = 0; i < nodes / 2 + 1; i++)
+		ck_assert_int_eq(tally_reader_next_stat(r, &id, &m), 1);
+	ck_assert_int_eq(tally_reader_stat(r, "s.000", TALLY_STAT), 0);
+	for (i = 0; (rc = tally_reader_next_stat(r, &id, &m)) == 1; i++) {
+		snprintf(want, sizeof want, i < nodes ? "n%03d" : "zbig", i);
+		ck_assert_str_eq(id, want);
+		ck_assert(m.value == (i < nodes ? 1000 * i : 0) + 0.5);
+	}
+	ck_assert_int_eq(rc, 0);
+	ck_assert_int_eq(i, nodes + 1);
+	/* Every metric of the big node, counters then stats, in order. */
+	ck_assert_int_eq(tally_reader_metrics(r, "zbig"), 0);
+	for (i = 0; (rc = tally_reader_next_metric(r, &m)) == 1; i++) {
+		snprintf(want, sizeof want, "%c.%03d", i < 3 * STORE_RBATCH ?
+		    'c' : 's', i % (3 * STORE_RBATCH));
+		ck_assert_str_eq(m.name, want);
+	}
+	ck_assert_int_eq(rc, 0);
+	ck_assert_int_eq(i, 6 * STORE_RBATCH);
+	tally_reader_close(r);
+}
+END_TEST
+
 /* Put a raw key and value with LMDB itself, in the index or anywhere. */
 static void
 put_raw(const char *db, const char *key, const char *val)
@@ -677,6 +777,8 @@ main(void)
 		{ "index", test_format1_remove, 0, FIXTURE_TIMEOUT },
 		{ "index", test_converted_meanwhile, 0, FIXTURE_TIMEOUT },
 		{ "index", test_walk, 0, FIXTURE_TIMEOUT },
+		{ "index", test_walk_batches, FIXTURE_N(walk_sizes),
+		    FIXTURE_TIMEOUT },
 		{ "index", test_names, 0, FIXTURE_TIMEOUT },
 		{ "index", test_index_differs, 0, FIXTURE_TIMEOUT },
 		{ "index", test_format2_without_index, 0, FIXTURE_TIMEOUT },

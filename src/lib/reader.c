@@ -447,7 +447,7 @@ tally_reader_next_stat(tally_reader *r, const char **node_id,
 {
 	MDB_val		 k, v;
 	const char	*id;
-	size_t		 ilen, slen = strlen(r->sname);
+	size_t		 ilen;
 	int		 rc;
 
 	if ((rc = reader_ready(r, 0)) != 0)
@@ -465,7 +465,7 @@ tally_reader_next_stat(tally_reader *r, const char **node_id,
 			if (!name_node_id_valid(id, ilen))
 				continue;
 			rc = store_reader_get(&r->r, reader_kind_db(r->skind),
-			    id, ilen, r->sname, slen, &v);
+			    id, ilen, r->sname, strlen(r->sname), &v);
 			if (rc < 0)
 				return reader_err(r, rc, "reading node %.*s",
 				    (int)ilen, id);
