@@ -490,16 +490,16 @@ START_TEST(test_walk)
 END_TEST
 
 /*
- * Walks longer than the keys a reader reads ahead (STORE_RBATCH), ending
- * just before a batch's end, on it, and past it: each node once, in
- * order (n000.., then zbig), whether the walk's stat is followed by another (c.001, s.001)
- * or ends its table (s.002), with the index (format 2) or without it
- * (node by node).  Node lookups and gets between the steps, a second
- * walk started halfway and a metric walk over more than a batch of
- * metrics each leave the others right.
+ * Walks of 1 to 97 nodes and a node of 192 metrics: each node once, in
+ * order (n000.., then zbig), whether the walk's stat is followed by
+ * another (c.001, s.001) or ends its table (s.002), with the index
+ * (format 2) or without it (node by node).  Node lookups and gets
+ * between the steps, a second walk started halfway and a metric walk
+ * over both tables each leave the others right.
  */
-static const int walk_sizes[] = { 1, STORE_RBATCH - 1, STORE_RBATCH,
-    STORE_RBATCH + 1, 2 * STORE_RBATCH, 2 * STORE_RBATCH + 1, 97 };
+#define WALK_BIG	96	/* zbig's counters, and as many stats */
+
+static const int walk_sizes[] = { 1, 31, 32, 33, 64, 65, 97 };
 
 static void
 walk_check(int nodes, const char *stat, int kind, int idx)
@@ -537,7 +537,7 @@ walk_check(int nodes, const char *stat, int kind, int idx)
 	tally_reader_close(r);
 }
 
-START_TEST(test_walk_batches)
+START_TEST(test_walk_long)
 {
 	tally_reader	*r;
 	tally_metric	 m;
@@ -552,8 +552,8 @@ START_TEST(test_walk_batches)
 		snprintf(nid, sizeof nid, "n%03d", i);
 		put_slot(st, nid, 3, 1000 * i);
 	}
-	/* One node with more metrics than a batch, in both tables. */
-	put_slot(st, "zbig", 3 * STORE_RBATCH, 0);
+	/* One node with many metrics, in both tables. */
+	put_slot(st, "zbig", WALK_BIG, 0);
 	store_close(st);
 	/* Format 1 first, node by node; then with the index. */
 	for (idx = 0; idx <= 1; idx++) {
@@ -579,12 +579,12 @@ START_TEST(test_walk_batches)
 	/* Every metric of the big node, counters then stats, in order. */
 	ck_assert_int_eq(tally_reader_metrics(r, "zbig"), 0);
 	for (i = 0; (rc = tally_reader_next_metric(r, &m)) == 1; i++) {
-		snprintf(want, sizeof want, "%c.%03d", i < 3 * STORE_RBATCH ?
-		    'c' : 's', i % (3 * STORE_RBATCH));
+		snprintf(want, sizeof want, "%c.%03d", i < WALK_BIG ?
+		    'c' : 's', i % (WALK_BIG));
 		ck_assert_str_eq(m.name, want);
 	}
 	ck_assert_int_eq(rc, 0);
-	ck_assert_int_eq(i, 6 * STORE_RBATCH);
+	ck_assert_int_eq(i, 2 * WALK_BIG);
 	tally_reader_close(r);
 }
 END_TEST
@@ -777,7 +777,7 @@ main(void)
 		{ "index", test_format1_remove, 0, FIXTURE_TIMEOUT },
 		{ "index", test_converted_meanwhile, 0, FIXTURE_TIMEOUT },
 		{ "index", test_walk, 0, FIXTURE_TIMEOUT },
-		{ "index", test_walk_batches, FIXTURE_N(walk_sizes),
+		{ "index", test_walk_long, FIXTURE_N(walk_sizes),
 		    FIXTURE_TIMEOUT },
 		{ "index", test_names, 0, FIXTURE_TIMEOUT },
 		{ "index", test_index_differs, 0, FIXTURE_TIMEOUT },

@@ -633,6 +633,50 @@ START_TEST(test_truncated_under_reader)
 }
 END_TEST
 
+/*
+ * data.mdb cut in the middle of a walk, between two of its steps: a
+ * node's metric walk, then a stat walk across the index.  Each step
+ * after the cut reads the file afresh inside the guard, so the walk ends
+ * with TALLY_ESTORE and the store's message; no step hands out a key it
+ * read before the cut, where a fault would kill the process.
+ */
+START_TEST(test_truncated_mid_walk)
+{
+	char		 path[FIXTURE_PATH_MAX + 16];
+	tally_reader	*r;
+	tally_metric	 m;
+	const char	*id;
+	struct stat	 sb;
+	int		 i, rc, stat_walk;
+
+	for (stat_walk = 0; stat_walk <= 1; stat_walk++) {
+		if (stat_walk) {
+			fixture_rmtree(dir);
+			ck_assert_ptr_nonnull(fixture_tmpdir(dir));
+			put_many();
+			ck_assert_msg(tally_statsfile_index(dir, 1, err,
+			    sizeof err) == 0, "%s", err);
+		} else
+			put_node(dir, "a", NULL, 1700000000, 5000, 0, 0);
+		snprintf(path, sizeof path, "%s/data.mdb", dir);
+		ck_assert_int_eq(stat(path, &sb), 0);
+		r = open_ok();
+		ck_assert_int_eq(stat_walk ? tally_reader_stat(r, "c.000010",
+		    TALLY_COUNTER) : tally_reader_metrics(r, "a"), 0);
+		for (i = 0; (rc = stat_walk ? tally_reader_next_stat(r, &id,
+		    &m) : tally_reader_next_metric(r, &m)) == 1; i++)
+			if (i == 10)
+				ck_assert_int_eq(truncate(path, sb.st_size /
+				    10), 0);
+		ck_assert_int_eq(rc, TALLY_ESTORE);
+		ck_assert_int_lt(i, stat_walk ? 200 : 5001);
+		ck_assert_msg(strstr(tally_reader_errmsg(r), "damaged (") !=
+		    NULL, "%s", tally_reader_errmsg(r));
+		tally_reader_close(r);
+	}
+}
+END_TEST
+
 START_TEST(test_quote)
 {
 	char	 buf[TALLY_QUOTE_LEN], big[1000];
@@ -923,6 +967,7 @@ main(void)
 		{ "reader", test_large, 0, FIXTURE_TIMEOUT },
 		{ "reader", test_truncated, 0, FIXTURE_TIMEOUT },
 		{ "reader", test_truncated_under_reader, 0, FIXTURE_TIMEOUT },
+		{ "reader", test_truncated_mid_walk, 0, FIXTURE_TIMEOUT },
 		{ "reader", test_quote, 0, FIXTURE_TIMEOUT },
 		{ "reader", test_fork, 0, FIXTURE_TIMEOUT },
 		{ "reader", test_faults_blocked, 0, FIXTURE_TIMEOUT },

@@ -23,7 +23,6 @@
 #define STORE_WHYLEN	400	/* LMDB's assertion text fits in 400 */
 #define STORE_KEYMAX (TALLY_NODE_ID_MAX + 1 + TALLY_STAT_NAME_MAX)
 #define STORE_RCURS	4	/* a reader's cursors: see store_reader */
-#define STORE_RBATCH	32	/* a walk's keys read ahead: see store_reader */
 
 struct store {
 	struct store	*next;
@@ -151,18 +150,6 @@ struct store_reader {
 	int		 walkat;	/* walk stands on the key it gave last */
 	MDB_cursor	*look;		/* store_reader_node's, on nodes */
 	int		 lookat;	/* look stands on a key */
-	/*
-	 * The keys after the one store_reader_seek gave last, read ahead in
-	 * the same guarded call (each touched there): a walk takes them one
-	 * by one without a call into LMDB.  walk stands on the last of them,
-	 * or, if bend, on what ended the walk (bendat: on a key).  bresume:
-	 * read-ahead stopped at something to read again, so after the batch
-	 * the walk seeks from its last key afresh.
-	 */
-	MDB_val		 bk[STORE_RBATCH], bv[STORE_RBATCH];
-	int		 bn, bi;
-	enum store_db	 bdb;
-	int		 bend, bendat, bresume;
 };
 int	 store_reader_begin(struct store *, struct store_reader *,
 	     char *, size_t);

@@ -283,7 +283,6 @@ store_reader_after(struct store_reader *r, int rc)
 		r->nodes = NULL;
 		r->walk = NULL;
 		r->look = NULL;
-		r->bn = r->bi = r->bend = r->bresume = 0;
 		store_reader_unlock(s);
 		return rc > 0 || rc == 0 ? TALLY_ESTORE : rc;
 	}
@@ -473,45 +472,6 @@ struct store_rseek_arg {
 };
 
 /*
- * Read ahead of a walk under way (store_reader): the keys after the one
- * found, under the same prefix, as the calls to come would find them.
- * The end of the prefix or of the table is kept, to be given when the
- * batch is done; anything else (an LMDB error, a value past the map)
- * stops the batch short, to be met again by a fresh seek in its turn.
- */
-static void
-store_rseek_ahead(struct store *s, struct store_rseek_arg *a)
-{
-	struct store_reader	*r = a->r;
-	MDB_val			*k, *v;
-	int			 rc;
-
-	r->bdb = a->db;
-	while (r->bn < STORE_RBATCH) {
-		k = &r->bk[r->bn];
-		v = &r->bv[r->bn];
-		if ((rc = mdb_cursor_get(r->walk, k, v, MDB_NEXT)) != 0) {
-			if (rc == MDB_NOTFOUND)
-				r->bend = 1;	/* bendat 0: off the end */
-			else
-				r->bresume = 1;
-			return;
-		}
-		if (store_touch(s, k) != 0 || store_touch(s, v) != 0) {
-			r->bresume = 1;
-			return;
-		}
-		if (k->mv_size < a->plen ||
-		    memcmp(k->mv_data, a->from.mv_data, a->plen) != 0) {
-			r->bend = 1;
-			r->bendat = 1;
-			return;
-		}
-		r->bn++;
-	}
-}
-
-/*
  * The reader's walk cursor on db, kept from call to call (opening one
  * allocates): a walk of a node's metrics steps it with MDB_NEXT, not a
  * search from the root for each key.
@@ -523,7 +483,6 @@ store_rseek_fn(struct store *s, void *arg, char *err, size_t errlen)
 	struct store_reader	*r = a->r;
 	int			 rc, found = 0;
 
-	r->bn = r->bi = r->bend = r->bendat = r->bresume = 0;
 	if (r->walk != NULL && r->walkdb != a->db) {
 		s->rcur[2] = NULL;
 		mdb_cursor_close(r->walk);
@@ -553,8 +512,6 @@ store_rseek_fn(struct store *s, void *arg, char *err, size_t errlen)
 		    memcmp(a->key->mv_data, a->from.mv_data, a->plen) == 0;
 	else if (rc != MDB_NOTFOUND)
 		return store_reader_err(s, rc);
-	if (found && a->next)
-		store_rseek_ahead(s, a);
 	return found;
 }
 
@@ -566,22 +523,6 @@ store_reader_seek(struct store_reader *r, enum store_db db, const char *from,
 
 	if (r->txn == NULL)
 		return TALLY_ESTORE;
-	/* A walk under way takes what was read ahead for it. */
-	if (next && r->walkat && r->bdb == db && (r->bn > 0 || r->bend ||
-	    r->bresume)) {
-		if (r->bi < r->bn) {
-			*key = r->bk[r->bi];
-			*val = r->bv[r->bi++];
-			return 1;
-		}
-		if (r->bend) {
-			r->walkat = r->bendat;
-			r->bn = r->bi = r->bend = r->bendat = 0;
-			return 0;
-		}
-		if (r->bresume)
-			r->walkat = 0;	/* seek past from afresh */
-	}
 	a.r = r;
 	a.db = db;
 	a.from.mv_data = (void *)from;
@@ -702,6 +643,5 @@ store_reader_end(struct store_reader *r)
 	r->nodes = NULL;
 	r->walk = NULL;
 	r->look = NULL;
-	r->bn = r->bi = r->bend = r->bresume = 0;
 	store_reader_unlock(s);
 }
