@@ -36,6 +36,41 @@ static const char *bad_ints[] = {
 	"18446744073709551616", "99999999999999999999", "-99999999999999999999",
 };
 
+/* The next of a xorshift64 sequence: the random tests' numbers. */
+static uint64_t
+next_random(uint64_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return *x;
+}
+
+/*
+ * A random decimal into buf: a sign half the time, 1 to max digits,
+ * mostly nines and zeros (near the limits, and zeros ahead), and, if
+ * point, a point before one of them now and then.  Its length.
+ */
+static size_t
+random_decimal(char *buf, uint64_t *x, size_t max, int point)
+{
+	uint64_t	 r = next_random(x);
+	size_t		 n = 0, nd = 1 + (r >> 8) % max, j;
+	size_t		 at = point ? (r >> 16) % (nd + 2) : nd;
+
+	if (r & 1)
+		buf[n++] = '-';
+	for (j = 0; j < nd; j++) {
+		if (j == at)
+			buf[n++] = '.';
+		r = next_random(x);
+		buf[n++] = (r & 3) == 0 ? '9' : (r & 3) == 1 ? '0' :
+		    (char)('0' + (r >> 4) % 10);
+	}
+	buf[n] = '\0';
+	return n;
+}
+
 /*
  * Random decimals of 1 to 21 digits, some signed, some with leading
  * zeros, across the 19th digit where the overflow check starts: read as
@@ -47,26 +82,11 @@ START_TEST(test_int64_random)
 	uint64_t	 x = 88172645463325252ULL;
 	long long	 want;
 	int64_t		 got;
-	size_t		 n, nd, i;
+	size_t		 n, i;
 	int		 rc;
 
 	for (i = 0; i < 200000; i++) {
-		x ^= x << 13;
-		x ^= x >> 7;
-		x ^= x << 17;
-		n = 0;
-		if (x & 1)
-			buf[n++] = '-';
-		nd = 1 + (x >> 8) % 21;
-		while (nd-- > 0) {
-			x ^= x << 13;
-			x ^= x >> 7;
-			x ^= x << 17;
-			/* Mostly nines and zeros: near the limits, and zeros. */
-			buf[n++] = (x & 3) == 0 ? '9' : (x & 3) == 1 ? '0' :
-			    (char)('0' + (x >> 4) % 10);
-		}
-		buf[n] = '\0';
+		n = random_decimal(buf, &x, 21, 0);
 		errno = 0;
 		want = strtoll(buf, NULL, 10);
 		rc = record_parse_int64(buf, n, &got);
@@ -290,27 +310,10 @@ START_TEST(test_double_parse_random)
 	char		 buf[40];
 	uint64_t	 x = 0x9e3779b97f4a7c15ULL;
 	double		 got, want;
-	size_t		 n, nd, at, i, j;
+	size_t		 n, i;
 
 	for (i = 0; i < 200000; i++) {
-		x ^= x << 13;
-		x ^= x >> 7;
-		x ^= x << 17;
-		n = 0;
-		if (x & 1)
-			buf[n++] = '-';
-		nd = 1 + (x >> 8) % 26;
-		at = (x >> 16) % (nd + 2);	/* nd + 1: no point */
-		for (j = 0; j < nd; j++) {
-			if (j == at)
-				buf[n++] = '.';
-			x ^= x << 13;
-			x ^= x >> 7;
-			x ^= x << 17;
-			buf[n++] = (x & 3) == 0 ? '9' : (x & 3) == 1 ? '0' :
-			    (char)('0' + (x >> 4) % 10);
-		}
-		buf[n] = '\0';
+		n = random_decimal(buf, &x, 26, 1);
 		want = strtod(buf, NULL);
 		ck_assert_msg(record_parse_double(buf, n, &got) == 0,
 		    "%s: refused", buf);
