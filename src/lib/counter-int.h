@@ -17,10 +17,10 @@
 /*
  * Counters a thread found by name (counter_set_get), in slots chosen by
  * the address of the name, the last one found there kept: a call with a
- * literal finds its counter without a strlen or a hash.  An entry counts only for the set of its generation
- * (a set freed and another made at its address has a new one), and only
- * if the name there still reads the same: a buffer reused for another
- * name misses.
+ * literal finds its counter without a strlen or a hash.  An entry counts
+ * only for the set of its generation (a set freed and another made at
+ * its address has a new one), and only if the name there still reads
+ * the same: a buffer reused for another name misses.
  */
 #define SHARD_NAMES	16
 
