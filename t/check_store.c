@@ -476,6 +476,117 @@ START_TEST(test_delete_slot)
 }
 END_TEST
 
+/* A slot of n counters c.* from base and one stat s.one = d. */
+static void
+slot_snap(struct snapshot *s, int n, int64_t base, double d)
+{
+	snapshot_init(s);
+	fill(s, "c", n, base);
+	ck_assert_int_eq(snapshot_add_stat(s, "s.one", 5, d), 0);
+	snapshot_finish(s);
+}
+
+static int64_t	 slot_n, slot_v;
+
+static int
+slot_cb(void *ctx, const char *name, size_t len, int64_t v)
+{
+	slot_n++;
+	slot_v += v;
+	return 0;
+}
+
+/* node holds exactly n counters base..base+n-1, and s.one = text. */
+static void
+assert_slot(struct store *st, const char *node, int n, int64_t base,
+    const char *text)
+{
+	char	 val[64];
+
+	slot_n = slot_v = 0;
+	ck_assert_msg(store_read_counters(st, node, slot_cb, NULL, err,
+	    sizeof err) == 0, "%s", err);
+	ck_assert_int_eq(slot_n, n);
+	ck_assert_int_eq(slot_v, n * base + (int64_t)n * (n - 1) / 2);
+	ck_assert_int_eq(get(node, STORE_STATS, "s.one", val, sizeof val), 1);
+	ck_assert_str_eq(val, text);
+}
+
+/*
+ * A write that only puts (new keys, changed values) walks no node range
+ * before it (store_prewalk); one that must delete is undone, walks the
+ * ranges of its nodes, three tables each, and is done again, deletes and
+ * all, with each stat formatted once.  The same in a batch.
+ */
+START_TEST(test_walk_only_to_delete)
+{
+	struct store		*st;
+	struct snapshot		 a, b;
+	struct record_node	 rn;
+	struct store_slot	 two[2];
+	size_t			 walked, formatted;
+
+	ck_assert_int_eq(store_open(&st, dir, 0, err, sizeof err), 0);
+	node_rec(&rn, "x");
+	slot_snap(&a, 100, 0, 0.5);
+	walked = store_walked();
+	formatted = store_formatted();
+	ck_assert_msg(store_write_slot(st, "a", &rn, &a, err,
+	    sizeof err) == 0, "%s", err);
+	ck_assert_uint_eq(store_walked() - walked, 0);
+	ck_assert_uint_eq(store_formatted() - formatted, 1);
+	snapshot_free(&a);
+	assert_slot(st, "a", 100, 0, "0.5");
+
+	slot_snap(&a, 100, 7, 1.5);
+	walked = store_walked();
+	ck_assert_msg(store_write_slot(st, "a", &rn, &a, err,
+	    sizeof err) == 0, "%s", err);
+	ck_assert_uint_eq(store_walked() - walked, 0);
+	snapshot_free(&a);
+	assert_slot(st, "a", 100, 7, "1.5");
+
+	/* 60 counters gone: walked, then written once. */
+	slot_snap(&a, 40, 9, 2.5);
+	walked = store_walked();
+	formatted = store_formatted();
+	ck_assert_msg(store_write_slot(st, "a", &rn, &a, err,
+	    sizeof err) == 0, "%s", err);
+	ck_assert_uint_eq(store_walked() - walked, 3);
+	ck_assert_uint_eq(store_formatted() - formatted, 1);
+	snapshot_free(&a);
+	assert_slot(st, "a", 40, 9, "2.5");
+
+	/* A batch of puts only, then one where b loses counters. */
+	slot_snap(&a, 100, 3, 3.5);
+	slot_snap(&b, 10, 1, 4.5);
+	two[0] = (struct store_slot){ "a", &rn, &a };
+	two[1] = (struct store_slot){ "b", &rn, &b };
+	walked = store_walked();
+	ck_assert_msg(store_write_slots(st, two, 2, err, sizeof err) == 0,
+	    "%s", err);
+	ck_assert_uint_eq(store_walked() - walked, 0);
+	snapshot_free(&a);
+	snapshot_free(&b);
+	/* a's stat is formatted before b's delete undoes the try: once. */
+	slot_snap(&a, 100, 3, 6.5);
+	slot_snap(&b, 4, 2, 5.5);
+	two[0].snap = &a;
+	two[1].snap = &b;
+	walked = store_walked();
+	formatted = store_formatted();
+	ck_assert_msg(store_write_slots(st, two, 2, err, sizeof err) == 0,
+	    "%s", err);
+	ck_assert_uint_eq(store_walked() - walked, 6);
+	ck_assert_uint_eq(store_formatted() - formatted, 2);
+	assert_slot(st, "a", 100, 3, "6.5");
+	assert_slot(st, "b", 4, 2, "5.5");
+	snapshot_free(&a);
+	snapshot_free(&b);
+	store_close(st);
+}
+END_TEST
+
 /* A node's key fingerprint: base32 of the SHA-256 of "node key one". */
 #define KEY_FP	"jp6carkyxellvxjfu7fn4eggy4vydkzflcjqbgkmzug65tboe7pq"
 
@@ -2026,6 +2137,7 @@ main(int argc, char **argv)
 		{ "core", test_map_resized_by_other, 0, 30 },
 		{ "core", test_fork_refused, 0, 30 },
 		{ "core", test_delete_slot, 0, 30 },
+		{ "core", test_walk_only_to_delete, 0, 30 },
 		{ "core", test_write_keeps_key, 0, 30 },
 		{ "core", test_forget_key, 0, 30 },
 		{ "core", test_forget_key_refused, 0, 30 },

@@ -23,6 +23,8 @@
 #define STORE_WHYLEN	400	/* LMDB's assertion text fits in 400 */
 #define STORE_KEYMAX (TALLY_NODE_ID_MAX + 1 + TALLY_STAT_NAME_MAX)
 #define STORE_RCURS	4	/* a reader's cursors: see store_reader */
+/* store_merge met a key to delete in a range not walked (store-write.c) */
+#define STORE_NEEDWALK	(-3900)
 
 struct store {
 	struct store	*next;

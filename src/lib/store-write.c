@@ -5,11 +5,13 @@
  * changed (store_merge); a batch of slots is one transaction too.  A
  * write that finds the map full grows it, with no transaction active,
  * and tries again.  LMDB does not check the pages a delete rebalances
- * with, so every write and delete is preceded by a read-only walk over
- * them (store_prewalk), where LMDB's checks fire, under the guard,
- * before anything is changed.  Writers hold s->lock, run under the
- * guard, and hold SIGXFSZ back (store_run_writer).  Forgetting a node's
- * key rewrites its record alone, in a transaction of its own.
+ * with, so no key is deleted before a read-only walk over them
+ * (store_prewalk), where LMDB's checks fire, under the guard, before
+ * anything is changed.  A write of slots walks them only when it must
+ * delete (store_write_fn): a put touches no page that its own search has
+ * not checked.  Writers hold s->lock, run under the guard, and hold
+ * SIGXFSZ back (store_run_writer).  Forgetting a node's key rewrites its
+ * record alone, in a transaction of its own.
  */
 #include <errno.h>
 #include <math.h>
@@ -37,12 +39,18 @@ store_keycmp(const MDB_val *k, size_t plen, const char *name, size_t nlen)
 	return klen < nlen ? -1 : klen > nlen;
 }
 
-static _Thread_local size_t store_nformatted;
+static _Thread_local size_t store_nformatted, store_nwalked;
 
 size_t
 store_formatted(void)
 {
 	return store_nformatted;
+}
+
+size_t
+store_walked(void)
+{
+	return store_nwalked;
 }
 
 /* An entry's value as its text, in num (RECORD_NUMLEN); into nv. */
@@ -73,9 +81,18 @@ store_same(enum store_db db, const MDB_val *v, const struct snapshot_ent *e,
 	double	 old;
 
 	if (db == STORE_STATS && record_parse_double(v->mv_data, v->mv_size,
-	    &old) == 0 && (old == e->v.d ? signbit(old) == signbit(e->v.d) :
-	    isnan(old) && isnan(e->v.d)))
-		return 1;
+	    &old) == 0) {
+		if (old == e->v.d ? signbit(old) == signbit(e->v.d) :
+		    isnan(old) && isnan(e->v.d))
+			return 1;
+		/*
+		 * Another value: its text reads back as itself
+		 * (record_fmt_double), so it cannot be the old text, which
+		 * reads as old.  No compare.
+		 */
+		store_text(db, e, num, nv);
+		return 0;
+	}
 	store_text(db, e, num, nv);
 	return v->mv_size == nv->mv_size &&
 	    memcmp(v->mv_data, nv->mv_data, nv->mv_size) == 0;
@@ -84,13 +101,14 @@ store_same(enum store_db db, const MDB_val *v, const struct snapshot_ent *e,
 /*
  * Make db's keys under "<node>/" exactly the snapshot's entries: one pass
  * over both sorted sequences, writing only what changed, so a flush of an
- * idle node costs reads, not writes.  Cursors of a write transaction are
- * freed by its abort, so a jump needs nothing more.
+ * idle node costs reads, not writes.  A key to delete when dels is 0 (the
+ * range not walked yet) stops the pass with STORE_NEEDWALK.  Cursors of a
+ * write transaction are freed by its abort, so a jump needs nothing more.
  */
 static int
 store_merge(struct store *s, MDB_txn *txn, enum store_db db,
     const char *node, size_t plen, const struct snapshot *snap,
-    const struct snapshot_ent *ents, size_t n)
+    const struct snapshot_ent *ents, size_t n, int dels)
 {
 	MDB_cursor	*cur;
 	MDB_val		 k, v, nk, nv;
@@ -124,6 +142,10 @@ store_merge(struct store *s, MDB_txn *txn, enum store_db db,
 		} else
 			cmp = -1;
 		if (cmp < 0) {		/* gone from the snapshot */
+			if (!dels) {
+				rc = STORE_NEEDWALK;
+				break;
+			}
 			if ((rc = store_index_del(s, txn, db, node, plen - 1,
 			    (const char *)k.mv_data + plen, k.mv_size -
 			    plen)) != 0 || (rc = mdb_cursor_del(cur, 0)) != 0)
@@ -158,7 +180,8 @@ store_merge(struct store *s, MDB_txn *txn, enum store_db db,
 
 static int
 store_write_txn(struct store *s, MDB_txn *txn, const char *node,
-    size_t nlen, const struct record_node *rn, const struct snapshot *snap)
+    size_t nlen, const struct record_node *rn, const struct snapshot *snap,
+    int dels)
 {
 	struct record_node	 old, keep;
 	char			 rec[STORE_RECMAX], why[64];
@@ -185,10 +208,10 @@ store_write_txn(struct store *s, MDB_txn *txn, const char *node,
 	if ((rc = mdb_put(txn, s->dbi[STORE_NODES], &k, &v, 0)) != 0)
 		return rc;
 	if ((rc = store_merge(s, txn, STORE_COUNTERS, node, nlen + 1, snap,
-	    snap->counters, snap->ncounters)) != 0)
+	    snap->counters, snap->ncounters, dels)) != 0)
 		return rc;
 	return store_merge(s, txn, STORE_STATS, node, nlen + 1, snap,
-	    snap->stats, snap->nstats);
+	    snap->stats, snap->nstats, dels);
 }
 
 /*
@@ -251,10 +274,14 @@ store_walk_all(MDB_cursor *cur)
 	return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
-/* Walk what a write of these nodes' slots may merge; 0 or an error. */
+/*
+ * Walk what a write of these nodes' slots may merge: the free and main
+ * databases and meta, and if ranges, the nodes' keys in each table.  0 or
+ * an error.
+ */
 static int
 store_prewalk(struct store *s, const char *const *nodes, size_t n,
-    char *err, size_t errlen)
+    int ranges, char *err, size_t errlen)
 {
 	MDB_txn		*txn;
 	MDB_cursor	*cur;
@@ -267,7 +294,8 @@ store_prewalk(struct store *s, const char *const *nodes, size_t n,
 		return rc;
 	if ((rc = mdb_dbi_open(txn, NULL, 0, &main)) != 0)
 		goto out;
-	for (db = -2; db <= STORE_STATS && rc == 0; db++) {
+	for (db = -2; db <= (ranges ? STORE_STATS : STORE_META) && rc == 0;
+	    db++) {
 		/*
 		 * The free database, the main one, then ours; the index's
 		 * deletes walk their own pages (store_index_del).
@@ -279,6 +307,7 @@ store_prewalk(struct store *s, const char *const *nodes, size_t n,
 		if (db < 0 || db == STORE_META)
 			rc = store_walk_all(cur);
 		for (i = 0; i < n && rc == 0 && db >= STORE_NODES; i++) {
+			store_nwalked++;
 			nlen = strlen(nodes[i]);
 			memcpy(key, nodes[i], nlen);
 			key[nlen] = '/';
@@ -327,16 +356,22 @@ store_retry(struct store *s, MDB_txn *txn, int *rcp, char *err,
 	return 1;
 }
 
+/*
+ * Write the slots in one transaction.  Most writes only put (a steady
+ * node sends the stats it sent before): they skip the walk of their
+ * ranges.  One that must delete (a stat gone from a snapshot) is undone,
+ * the ranges are walked, and it is done again, deletes and all.
+ */
 static int
 store_write_fn(struct store *s, void *arg, char *err, size_t errlen)
 {
 	struct store_write_arg	*w = arg;
 	MDB_txn			*txn;
-	size_t			 i;
-	int			 rc = 0, tries, again;
+	size_t			 i, formatted = store_nformatted;
+	int			 rc = 0, tries, again, dels = 0;
 
 	if ((rc = store_ready(s, err, errlen)) != 0 ||
-	    (rc = store_prewalk(s, w->nodes, w->n, err, errlen)) != 0)
+	    (rc = store_prewalk(s, w->nodes, w->n, 0, err, errlen)) != 0)
 		return rc;
 	for (tries = 0; tries < 16; tries++) {
 		if ((rc = store_begin(s, 0, &txn, err, errlen)) != 0)
@@ -345,7 +380,17 @@ store_write_fn(struct store *s, void *arg, char *err, size_t errlen)
 		for (i = 0; i < w->n && rc == 0; i++)
 			rc = store_write_txn(s, txn, w->slots[i].node_id,
 			    strlen(w->slots[i].node_id), w->slots[i].rn,
-			    w->slots[i].snap);
+			    w->slots[i].snap, dels);
+		if (rc == STORE_NEEDWALK) {
+			store_abort(s, txn);
+			store_index_end(s, 0);
+			store_nformatted = formatted;	/* none written */
+			if ((rc = store_prewalk(s, w->nodes, w->n, 1, err,
+			    errlen)) != 0)
+				return rc;
+			dels = 1;
+			continue;
+		}
 		again = store_retry(s, txn, &rc, err, errlen);
 		store_index_end(s, again == 0 && rc == 0);
 		if (again < 0)
@@ -474,7 +519,7 @@ store_delete_fn(struct store *s, void *arg, char *err, size_t errlen)
 	memcpy(key, a->node, nlen);
 	key[nlen] = '/';
 	if ((rc = store_ready(s, err, errlen)) != 0 ||
-	    (rc = store_prewalk(s, &a->node, 1, err, errlen)) != 0 ||
+	    (rc = store_prewalk(s, &a->node, 1, 1, err, errlen)) != 0 ||
 	    (rc = store_begin(s, 0, &txn, err, errlen)) != 0)
 		return rc;
 	if ((rc = store_index_ready(s, txn)) != 0) {
@@ -612,7 +657,7 @@ store_forget_fn(struct store *s, void *arg, char *err, size_t errlen)
 	int		 rc, tries, again;
 
 	if ((rc = store_ready(s, err, errlen)) != 0 ||
-	    (rc = store_prewalk(s, &node, 1, err, errlen)) != 0)
+	    (rc = store_prewalk(s, &node, 1, 1, err, errlen)) != 0)
 		return rc;
 	for (tries = 0; tries < 16; tries++) {
 		if ((rc = store_begin(s, 0, &txn, err, errlen)) != 0)

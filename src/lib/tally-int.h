@@ -305,6 +305,9 @@ int	 store_write_slots(struct store *, const struct store_slot *, size_t,
 /* How many stats this thread's writes have formatted: a stat whose stored
  * text already says its value is not (for tests and tallyd -v). */
 size_t	 store_formatted(void);
+/* How many node ranges this thread's writes have walked before writing
+ * (store_prewalk): a write that deletes nothing walks none (for tests). */
+size_t	 store_walked(void);
 /* Call cb for each counter of node's slot. */
 int	 store_read_counters(struct store *, const char *,
 	     int (*)(void *, const char *, size_t, int64_t), void *,
