@@ -75,6 +75,56 @@ START_TEST(test_nicknames)
 }
 END_TEST
 
+/* The classes as tally(5) words them, byte by byte, for the table. */
+static int
+ref_id(int c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+	    c == '_' || c == '-';
+}
+
+static int
+ref_stat(int c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9') || c == '_' || c == '.' || c == ':' ||
+	    c == '-';
+}
+
+static int
+ref_nick(int c)
+{
+	return c >= 0x20 && c != 0x7f;
+}
+
+/*
+ * Every byte, at every place of names 1 to 11 bytes long (the checks go
+ * four bytes at a time, then one by one), in a name otherwise valid: the
+ * name is valid exactly when the byte is of its class.
+ */
+START_TEST(test_every_byte_everywhere)
+{
+	char	 buf[16];
+	size_t	 len, at;
+	int	 c;
+
+	for (len = 1; len <= 11; len++) {
+		for (at = 0; at < len; at++) {
+			for (c = 0; c < 256; c++) {
+				memset(buf, 'a', len);
+				buf[at] = (char)c;
+				ck_assert_int_eq(name_node_id_valid(buf, len),
+				    ref_id(c));
+				ck_assert_int_eq(name_stat_valid(buf, len),
+				    ref_stat(c));
+				ck_assert_int_eq(name_nickname_valid(buf, len),
+				    ref_nick(c));
+			}
+		}
+	}
+}
+END_TEST
+
 int
 main(void)
 {
@@ -84,6 +134,7 @@ main(void)
 		    FIXTURE_TIMEOUT },
 		{ "core", test_stat_name_lengths, 0, FIXTURE_TIMEOUT },
 		{ "core", test_nicknames, 0, FIXTURE_TIMEOUT },
+		{ "core", test_every_byte_everywhere, 0, FIXTURE_TIMEOUT },
 	};
 
 	return fixture_main("name", tests, FIXTURE_N(tests), NULL, 0);
