@@ -42,8 +42,9 @@
  *    transaction and marks the store damaged.  A damaged store never
  *    enters LMDB again: every call returns the same message.  Faults
  *    anywhere else go to the handler that was there before ours;
- *  - LMDB does not check the pages a delete rebalances with, so a write is
- *    preceded by a read-only walk over them (store_prewalk, store-write.c);
+ *  - LMDB does not check the pages a delete rebalances with, so no key is
+ *    deleted before a read-only walk over them (store_prewalk,
+ *    store-write.c); a write that only puts skips it;
  *  - a map that cannot grow leaves LMDB without a map: the environment is
  *    closed and opened again at the next call; SIGXFSZ is held back while
  *    writing, so that a file-size limit fails the write, not the process.
