@@ -516,7 +516,8 @@ assert_slot(struct store *st, const char *node, int n, int64_t base,
  * A write that only puts (new keys, changed values) walks no node range
  * before it (store_prewalk); one that must delete is undone, walks the
  * ranges of its nodes, three tables each, and is done again, deletes and
- * all, with each stat formatted once.  The same in a batch.
+ * all, with each stat formatted once.  The write after one that deleted
+ * walks first.  The same in a batch.
  */
 START_TEST(test_walk_only_to_delete)
 {
@@ -557,11 +558,18 @@ START_TEST(test_walk_only_to_delete)
 	snapshot_free(&a);
 	assert_slot(st, "a", 40, 9, "2.5");
 
-	/* A batch of puts only, then one where b loses counters. */
+	/*
+	 * A batch of puts only: walked first all the same, since the write
+	 * before it deleted; the next one is not.
+	 */
 	slot_snap(&a, 100, 3, 3.5);
 	slot_snap(&b, 10, 1, 4.5);
 	two[0] = (struct store_slot){ "a", &rn, &a };
 	two[1] = (struct store_slot){ "b", &rn, &b };
+	walked = store_walked();
+	ck_assert_msg(store_write_slots(st, two, 2, err, sizeof err) == 0,
+	    "%s", err);
+	ck_assert_uint_eq(store_walked() - walked, 6);
 	walked = store_walked();
 	ck_assert_msg(store_write_slots(st, two, 2, err, sizeof err) == 0,
 	    "%s", err);
@@ -581,6 +589,16 @@ START_TEST(test_walk_only_to_delete)
 	ck_assert_uint_eq(store_formatted() - formatted, 2);
 	assert_slot(st, "a", 100, 3, "6.5");
 	assert_slot(st, "b", 4, 2, "5.5");
+	snapshot_free(&a);
+	/* Deleting in every write: walked first, written once each time. */
+	slot_snap(&a, 99, 3, 7.5);
+	walked = store_walked();
+	formatted = store_formatted();
+	ck_assert_msg(store_write_slot(st, "a", &rn, &a, err,
+	    sizeof err) == 0, "%s", err);
+	ck_assert_uint_eq(store_walked() - walked, 3);
+	ck_assert_uint_eq(store_formatted() - formatted, 1);
+	assert_slot(st, "a", 99, 3, "7.5");
 	snapshot_free(&a);
 	snapshot_free(&b);
 	store_close(st);

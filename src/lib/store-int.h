@@ -39,6 +39,7 @@ struct store {
 	MDB_dbi		 dbi[STORE_NDB];
 	int		 idx;		/* STORE_IDX_*: the index tables' state */
 	pthread_mutex_t	 lock;	/* one transaction at a time */
+	int		 deleted;	/* the last write of slots deleted; lock */
 
 	/* LMDB's figures, for the checks and messages; under lock. */
 	int		 fd;		/* LMDB's descriptor of data.mdb */

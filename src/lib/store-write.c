@@ -146,6 +146,7 @@ store_merge(struct store *s, MDB_txn *txn, enum store_db db,
 				rc = STORE_NEEDWALK;
 				break;
 			}
+			s->deleted = 1;
 			if ((rc = store_index_del(s, txn, db, node, plen - 1,
 			    (const char *)k.mv_data + plen, k.mv_size -
 			    plen)) != 0 || (rc = mdb_cursor_del(cur, 0)) != 0)
@@ -360,7 +361,9 @@ store_retry(struct store *s, MDB_txn *txn, int *rcp, char *err,
  * Write the slots in one transaction.  Most writes only put (a steady
  * node sends the stats it sent before): they skip the walk of their
  * ranges.  One that must delete (a stat gone from a snapshot) is undone,
- * the ranges are walked, and it is done again, deletes and all.
+ * the ranges are walked, and it is done again, deletes and all.  After a
+ * write that deleted, the next walks first: a fleet whose stats come and
+ * go deletes in every batch, and would otherwise write each one twice.
  */
 static int
 store_write_fn(struct store *s, void *arg, char *err, size_t errlen)
@@ -368,14 +371,15 @@ store_write_fn(struct store *s, void *arg, char *err, size_t errlen)
 	struct store_write_arg	*w = arg;
 	MDB_txn			*txn;
 	size_t			 i, formatted = store_nformatted;
-	int			 rc = 0, tries, again, dels = 0;
+	int			 rc = 0, tries, again, dels = s->deleted;
 
 	if ((rc = store_ready(s, err, errlen)) != 0 ||
-	    (rc = store_prewalk(s, w->nodes, w->n, 0, err, errlen)) != 0)
+	    (rc = store_prewalk(s, w->nodes, w->n, dels, err, errlen)) != 0)
 		return rc;
 	for (tries = 0; tries < 16; tries++) {
 		if ((rc = store_begin(s, 0, &txn, err, errlen)) != 0)
 			return rc;
+		s->deleted = 0;
 		rc = store_index_ready(s, txn);
 		for (i = 0; i < w->n && rc == 0; i++)
 			rc = store_write_txn(s, txn, w->slots[i].node_id,
