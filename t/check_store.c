@@ -513,6 +513,22 @@ assert_slot(struct store *st, const char *node, int n, int64_t base,
 }
 
 /*
+ * Write n slots through st: the write walks walks node ranges before it
+ * and formats fmts stats.
+ */
+static void
+write_walked(struct store *st, const struct store_slot *slots, size_t n,
+    size_t walks, size_t fmts)
+{
+	size_t	 walked = store_walked(), formatted = store_formatted();
+
+	ck_assert_msg(store_write_slots(st, slots, n, err, sizeof err) == 0,
+	    "%s", err);
+	ck_assert_uint_eq(store_walked() - walked, walks);
+	ck_assert_uint_eq(store_formatted() - formatted, fmts);
+}
+
+/*
  * A write that only puts (new keys, changed values) walks no node range
  * before it (store_prewalk); one that must delete is undone, walks the
  * ranges of its nodes, three tables each, and is done again, deletes and
@@ -524,80 +540,44 @@ START_TEST(test_walk_only_to_delete)
 	struct store		*st;
 	struct snapshot		 a, b;
 	struct record_node	 rn;
-	struct store_slot	 two[2];
-	size_t			 walked, formatted;
+	struct store_slot	 two[2] = { { "a", &rn, &a }, { "b", &rn, &b } };
 
 	ck_assert_int_eq(store_open(&st, dir, 0, err, sizeof err), 0);
 	node_rec(&rn, "x");
 	slot_snap(&a, 100, 0, 0.5);
-	walked = store_walked();
-	formatted = store_formatted();
-	ck_assert_msg(store_write_slot(st, "a", &rn, &a, err,
-	    sizeof err) == 0, "%s", err);
-	ck_assert_uint_eq(store_walked() - walked, 0);
-	ck_assert_uint_eq(store_formatted() - formatted, 1);
-	snapshot_free(&a);
+	write_walked(st, two, 1, 0, 1);
 	assert_slot(st, "a", 100, 0, "0.5");
-
-	slot_snap(&a, 100, 7, 1.5);
-	walked = store_walked();
-	ck_assert_msg(store_write_slot(st, "a", &rn, &a, err,
-	    sizeof err) == 0, "%s", err);
-	ck_assert_uint_eq(store_walked() - walked, 0);
 	snapshot_free(&a);
+	slot_snap(&a, 100, 7, 1.5);
+	write_walked(st, two, 1, 0, 1);
 	assert_slot(st, "a", 100, 7, "1.5");
+	snapshot_free(&a);
 
 	/* 60 counters gone: walked, then written once. */
 	slot_snap(&a, 40, 9, 2.5);
-	walked = store_walked();
-	formatted = store_formatted();
-	ck_assert_msg(store_write_slot(st, "a", &rn, &a, err,
-	    sizeof err) == 0, "%s", err);
-	ck_assert_uint_eq(store_walked() - walked, 3);
-	ck_assert_uint_eq(store_formatted() - formatted, 1);
-	snapshot_free(&a);
+	write_walked(st, two, 1, 3, 1);
 	assert_slot(st, "a", 40, 9, "2.5");
+	snapshot_free(&a);
 
-	/*
-	 * A batch of puts only: walked first all the same, since the write
-	 * before it deleted; the next one is not.
-	 */
+	/* Puts only: walked first all the same after a delete, then not. */
 	slot_snap(&a, 100, 3, 3.5);
 	slot_snap(&b, 10, 1, 4.5);
-	two[0] = (struct store_slot){ "a", &rn, &a };
-	two[1] = (struct store_slot){ "b", &rn, &b };
-	walked = store_walked();
-	ck_assert_msg(store_write_slots(st, two, 2, err, sizeof err) == 0,
-	    "%s", err);
-	ck_assert_uint_eq(store_walked() - walked, 6);
-	walked = store_walked();
-	ck_assert_msg(store_write_slots(st, two, 2, err, sizeof err) == 0,
-	    "%s", err);
-	ck_assert_uint_eq(store_walked() - walked, 0);
+	write_walked(st, two, 2, 6, 2);
+	write_walked(st, two, 2, 0, 0);
 	snapshot_free(&a);
 	snapshot_free(&b);
+
 	/* a's stat is formatted before b's delete undoes the try: once. */
 	slot_snap(&a, 100, 3, 6.5);
 	slot_snap(&b, 4, 2, 5.5);
-	two[0].snap = &a;
-	two[1].snap = &b;
-	walked = store_walked();
-	formatted = store_formatted();
-	ck_assert_msg(store_write_slots(st, two, 2, err, sizeof err) == 0,
-	    "%s", err);
-	ck_assert_uint_eq(store_walked() - walked, 6);
-	ck_assert_uint_eq(store_formatted() - formatted, 2);
+	write_walked(st, two, 2, 6, 2);
 	assert_slot(st, "a", 100, 3, "6.5");
 	assert_slot(st, "b", 4, 2, "5.5");
 	snapshot_free(&a);
+
 	/* Deleting in every write: walked first, written once each time. */
 	slot_snap(&a, 99, 3, 7.5);
-	walked = store_walked();
-	formatted = store_formatted();
-	ck_assert_msg(store_write_slot(st, "a", &rn, &a, err,
-	    sizeof err) == 0, "%s", err);
-	ck_assert_uint_eq(store_walked() - walked, 3);
-	ck_assert_uint_eq(store_formatted() - formatted, 1);
+	write_walked(st, two, 1, 3, 1);
 	assert_slot(st, "a", 99, 3, "7.5");
 	snapshot_free(&a);
 	snapshot_free(&b);
