@@ -585,6 +585,49 @@ START_TEST(test_walk_only_to_delete)
 }
 END_TEST
 
+/*
+ * One write that fills the map with its new keys (grown, tried again)
+ * and then meets keys to delete (undone, walked, done again): it ends
+ * written whole, the old keys gone.
+ */
+START_TEST(test_map_grows_then_deletes)
+{
+	struct store		*st;
+	struct snapshot		 s;
+	struct record_node	 rn;
+	size_t			 walked;
+	char			 val[64];
+
+	store_mapsize_min = 1 << 20;
+	ck_assert_int_eq(store_open(&st, dir, 0, err, sizeof err), 0);
+	node_rec(&rn, "big");
+	snapshot_init(&s);
+	fill(&s, "z.old", 100, 0);
+	snapshot_finish(&s);
+	ck_assert_msg(store_write_slot(st, "big", &rn, &s, err, sizeof err) ==
+	    0, "%s", err);
+	snapshot_free(&s);
+	snapshot_init(&s);
+	fill(&s, "a.new.counter.with.a.name.long.enough.to.fill.the.map",
+	    30000, 5);
+	snapshot_finish(&s);
+	walked = store_walked();
+	ck_assert_msg(store_write_slot(st, "big", &rn, &s, err, sizeof err) ==
+	    0, "%s", err);
+	ck_assert_uint_eq(store_walked() - walked, 3);
+	ck_assert_uint_gt(st->mapsize, (size_t)1 << 20);
+	slot_n = slot_v = 0;
+	ck_assert_msg(store_read_counters(st, "big", slot_cb, NULL, err,
+	    sizeof err) == 0, "%s", err);
+	ck_assert_int_eq(slot_n, 30000);
+	ck_assert_int_eq(slot_v, 30000 * 5 + (int64_t)30000 * 29999 / 2);
+	store_close(st);
+	ck_assert_int_eq(get("big", STORE_COUNTERS, "z.old.000007", val,
+	    sizeof val), 0);
+	snapshot_free(&s);
+}
+END_TEST
+
 /* A node's key fingerprint: base32 of the SHA-256 of "node key one". */
 #define KEY_FP	"jp6carkyxellvxjfu7fn4eggy4vydkzflcjqbgkmzug65tboe7pq"
 
@@ -2132,6 +2175,7 @@ main(int argc, char **argv)
 		{ "core", test_read_counters, 0, 30 },
 		{ "core", test_refcount_one_env, 0, 30 },
 		{ "core", test_map_grows, 0, 30 },
+		{ "core", test_map_grows_then_deletes, 0, 30 },
 		{ "core", test_map_resized_by_other, 0, 30 },
 		{ "core", test_fork_refused, 0, 30 },
 		{ "core", test_delete_slot, 0, 30 },

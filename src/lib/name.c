@@ -14,6 +14,8 @@
 #define NAME_ID		1	/* [a-z0-9_-] */
 #define NAME_STAT	2	/* [A-Za-z0-9_.:-] */
 #define NAME_NICK	4	/* 0x20 to 0xff but 0x7f */
+_Static_assert(NAME_ID == 1 && NAME_STAT == 2 && NAME_NICK == 4,
+    "name_all ands the classes: each must be one bit of its own");
 
 static const unsigned char name_class[256] = {
 	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,	/* 0x00 */

@@ -220,11 +220,13 @@ store_write_txn(struct store *s, MDB_txn *txn, const char *node,
  * cursor steps onto the next leaf, but not where a delete rebalances a
  * leaf with its neighbour: a damaged neighbour (a zeroed page, say) is
  * then merged into a heap copy, out of its bounds, and the heap of the
- * host is corrupt before anything is said.  So before a write, a read-only
- * walk visits the pages the write may merge: all of the main and free
- * databases (a few pages), and in each table the keys under a prefix,
- * with the leaf before and the leaf after them.  LMDB's checks then fire
- * in the walk (an assertion, caught), and the write never starts.
+ * host is corrupt before anything is said.  So before a write that
+ * deletes, a read-only walk visits the pages it may merge: all of the
+ * main and free databases (a few pages; every write walks these, as its
+ * commit deletes from the free database), and in each table the keys
+ * under a prefix, with the leaf before and the leaf after them.  LMDB's
+ * checks then fire in the walk (an assertion, caught), and the write
+ * never starts.
  * A key's page is its address rounded down to the page size: mapped pages
  * are aligned, as the map is.
  */
@@ -370,7 +372,7 @@ store_write_fn(struct store *s, void *arg, char *err, size_t errlen)
 {
 	struct store_write_arg	*w = arg;
 	MDB_txn			*txn;
-	size_t			 i, formatted = store_nformatted;
+	size_t			 i, formatted;
 	int			 rc = 0, tries, again, dels = s->deleted;
 
 	if ((rc = store_ready(s, err, errlen)) != 0 ||
@@ -380,6 +382,7 @@ store_write_fn(struct store *s, void *arg, char *err, size_t errlen)
 		if ((rc = store_begin(s, 0, &txn, err, errlen)) != 0)
 			return rc;
 		s->deleted = 0;
+		formatted = store_nformatted;
 		rc = store_index_ready(s, txn);
 		for (i = 0; i < w->n && rc == 0; i++)
 			rc = store_write_txn(s, txn, w->slots[i].node_id,
@@ -392,7 +395,13 @@ store_write_fn(struct store *s, void *arg, char *err, size_t errlen)
 			if ((rc = store_prewalk(s, w->nodes, w->n, 1, err,
 			    errlen)) != 0)
 				return rc;
+			/*
+			 * Not a try: only a full map counts.  Once at most, as
+			 * dels is set: the last try must end in a commit or
+			 * in its error, never with nothing written.
+			 */
 			dels = 1;
+			tries--;
 			continue;
 		}
 		again = store_retry(s, txn, &rc, err, errlen);
