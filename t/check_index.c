@@ -369,6 +369,45 @@ START_TEST(test_format1_remove)
 }
 END_TEST
 
+/*
+ * A format-1 file holding a table of the index's name made with other
+ * flags (MDB_DUPSORT, a hostile or foreign file): tally index drops it
+ * whole and makes it again, plain.
+ */
+START_TEST(test_index_over_flagged)
+{
+	MDB_env		*env;
+	MDB_txn		*txn;
+	MDB_dbi		 dbi;
+	MDB_val		 k = { 9, (void *)"c.000/old" }, v = { 1, (void *)"1" };
+	unsigned	 flags;
+
+	format1_env();
+	ck_assert_int_eq(mdb_env_create(&env), 0);
+	mdb_env_set_maxdbs(env, STORE_MAXDBS);
+	ck_assert_int_eq(mdb_env_open(env, dir, 0, 0660), 0);
+	ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	ck_assert_int_eq(mdb_dbi_open(txn, "counters-by-stat", MDB_CREATE |
+	    MDB_DUPSORT, &dbi), 0);
+	ck_assert_int_eq(mdb_put(txn, dbi, &k, &v, 0), 0);
+	v.mv_data = (void *)"2";
+	ck_assert_int_eq(mdb_put(txn, dbi, &k, &v, 0), 0);
+	ck_assert_int_eq(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+	index_set(1);
+	assert_index2(3, 1);
+	ck_assert_int_eq(mdb_env_create(&env), 0);
+	mdb_env_set_maxdbs(env, STORE_MAXDBS);
+	ck_assert_int_eq(mdb_env_open(env, dir, MDB_RDONLY, 0660), 0);
+	ck_assert_int_eq(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+	ck_assert_int_eq(mdb_dbi_open(txn, "counters-by-stat", 0, &dbi), 0);
+	ck_assert_int_eq(mdb_dbi_flags(txn, dbi, &flags), 0);
+	ck_assert_uint_eq(flags, 0);
+	mdb_txn_abort(txn);
+	mdb_env_close(env);
+}
+END_TEST
+
 /* Another process makes or drops the index while this one has it open. */
 static int
 index_child(const void *arg, char *msg, size_t msglen)
@@ -775,6 +814,7 @@ main(void)
 		{ "index", test_mirror, 0, FIXTURE_TIMEOUT },
 		{ "index", test_index_on_off, 0, FIXTURE_TIMEOUT },
 		{ "index", test_format1_remove, 0, FIXTURE_TIMEOUT },
+		{ "index", test_index_over_flagged, 0, FIXTURE_TIMEOUT },
 		{ "index", test_converted_meanwhile, 0, FIXTURE_TIMEOUT },
 		{ "index", test_walk, 0, FIXTURE_TIMEOUT },
 		{ "index", test_walk_long, FIXTURE_N(walk_sizes),

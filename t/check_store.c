@@ -941,6 +941,47 @@ START_TEST(test_foreign_env)
 }
 END_TEST
 
+/*
+ * A statsfile whose table is made with LMDB flags tally never sets: its
+ * keys would sort or mean otherwise.  Refused, naming the table.
+ */
+START_TEST(test_flagged_table)
+{
+	static const unsigned	 flags[] = { MDB_DUPSORT, MDB_REVERSEKEY,
+	    MDB_INTEGERKEY };
+	static const char *const plain[] = { "meta", "nodes", "stats" };
+	struct store	*st;
+	MDB_env		*env;
+	MDB_txn		*txn;
+	MDB_dbi		 dbi;
+	MDB_val		 k = { 6, (void *)"format" }, v = { 1, (void *)"1" };
+	size_t		 i;
+	int		 ro;
+
+	fixture_rmtree(dir);
+	ck_assert_ptr_nonnull(fixture_tmpdir(dir));
+	ck_assert_int_eq(mdb_env_create(&env), 0);
+	mdb_env_set_maxdbs(env, 8);
+	ck_assert_int_eq(mdb_env_open(env, dir, 0, 0660), 0);
+	ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	for (i = 0; i < FIXTURE_N(plain); i++)
+		ck_assert_int_eq(mdb_dbi_open(txn, plain[i], MDB_CREATE,
+		    &dbi), 0);
+	ck_assert_int_eq(mdb_dbi_open(txn, "meta", 0, &dbi), 0);
+	ck_assert_int_eq(mdb_put(txn, dbi, &k, &v, 0), 0);
+	ck_assert_int_eq(mdb_dbi_open(txn, "counters", MDB_CREATE |
+	    flags[_i], &dbi), 0);
+	ck_assert_int_eq(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+	for (ro = 0; ro < 2; ro++) {
+		ck_assert_int_eq(store_open(&st, dir, ro ? STORE_RDONLY : 0,
+		    err, sizeof err), TALLY_EFORMAT);
+		ck_assert_msg(strstr(err, "counters is not a plain table") !=
+		    NULL, "%s", err);
+	}
+}
+END_TEST
+
 START_TEST(test_reader_needs_data)
 {
 	struct store	*st;
@@ -2189,6 +2230,7 @@ main(int argc, char **argv)
 		{ "core", test_garbage, 0, 30 },
 		{ "core", test_unknown_format, 0, 30 },
 		{ "core", test_foreign_env, 0, 30 },
+		{ "core", test_flagged_table, 3, 30 },
 		{ "core", test_reader_needs_data, 0, 30 },
 		{ "damage", test_fifo_data, 0, 60 },
 		{ "damage", test_fifo_lock, 0, 60 },

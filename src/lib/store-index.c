@@ -109,10 +109,13 @@ store_index_ready(struct store *s, MDB_txn *txn)
 		return MDB_INCOMPATIBLE;
 	if (s->idx == STORE_IDX_READY)
 		return 0;
-	for (db = STORE_COUNTERS_IDX; db <= STORE_STATS_IDX; db++)
+	for (db = STORE_COUNTERS_IDX; db <= STORE_STATS_IDX; db++) {
 		if ((rc = mdb_dbi_open(txn, store_db_name(db), 0,
 		    &s->dbi[db])) != 0)
 			return rc == MDB_NOTFOUND ? MDB_INCOMPATIBLE : rc;
+		if (store_dbi_plain(txn, s->dbi[db]) != 0)
+			return MDB_INCOMPATIBLE;
+	}
 	s->idx = STORE_IDX_PENDING;
 	return 0;
 }
@@ -133,6 +136,12 @@ store_index_switch(struct store *s, MDB_txn *txn, int on)
 	for (db = STORE_COUNTERS_IDX; db <= STORE_STATS_IDX; db++) {
 		if ((rc = mdb_dbi_open(txn, store_db_name(db), on ?
 		    MDB_CREATE : 0, &s->dbi[db])) != 0)
+			return rc;
+		/* One made with other flags (store_dbi_plain) goes whole. */
+		if (on && store_dbi_plain(txn, s->dbi[db]) != 0 &&
+		    ((rc = mdb_drop(txn, s->dbi[db], 1)) != 0 ||
+		    (rc = mdb_dbi_open(txn, store_db_name(db), MDB_CREATE,
+		    &s->dbi[db])) != 0))
 			return rc;
 		/*
 		 * Dropped, or emptied before it is filled: a format-1 file

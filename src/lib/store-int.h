@@ -84,6 +84,7 @@ int	 store_set_damaged(struct store *, const char *, char *, size_t);
 void	 store_atfork_prepare(void);
 void	 store_atfork_release(void);
 int	 store_cursor(MDB_txn *, MDB_dbi, MDB_cursor **);
+int	 store_dbi_plain(MDB_txn *, MDB_dbi);
 int	 store_grow(struct store *, char *, size_t);
 int	 store_begin(struct store *, unsigned, MDB_txn **, char *, size_t);
 int	 store_commit(struct store *, MDB_txn *);

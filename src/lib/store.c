@@ -300,6 +300,22 @@ store_check_format(struct store *s, MDB_txn *txn, int create, int *fmt,
 }
 
 /*
+ * A table's flags come from the file, not from mdb_dbi_open's (LMDB does
+ * not compare them): a table made with MDB_DUPSORT, MDB_INTEGERKEY or
+ * MDB_REVERSEKEY would take tally's keys with another order or meaning.
+ * 0 if dbi is a plain table, else its flags.
+ */
+int
+store_dbi_plain(MDB_txn *txn, MDB_dbi dbi)
+{
+	unsigned	 f = 0;
+
+	if (mdb_dbi_flags(txn, dbi, &f) != 0)
+		return -1;
+	return (int)(f & ~(unsigned)MDB_CREATE);
+}
+
+/*
  * Open the named databases.  A writer creates them in a new environment,
  * but refuses an environment that holds something else: its main
  * database's keys would then not be exactly our tables.  The stat index
@@ -358,6 +374,13 @@ store_open_dbs(struct store *s, char *err, size_t errlen)
 		}
 		if (rc != 0)
 			goto lmdb;
+		if ((rc = store_dbi_plain(txn, s->dbi[i])) != 0) {
+			store_abort(s, txn);
+			return error_set(err, errlen, TALLY_EFORMAT,
+			    "statsfile %s: not a tally database (%s is not a "
+			    "plain table: LMDB flags %#x)", s->qpath,
+			    store_db_names[i], (unsigned)rc);
+		}
 		if (i == STORE_STATS_IDX)
 			s->idx = STORE_IDX_READY;
 	}
