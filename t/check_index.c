@@ -38,16 +38,16 @@ teardown(void)
 }
 
 /*
- * Write node id's slot through st: counters c.000..c.(n-1) = base + i,
- * stats s.000.. = base + i + 0.5.
+ * Node id's slot: counters c.000..c.(n-1) = base + i, stats s.000.. =
+ * base + i + 0.5; written through st, its outcome returned (err set).
  */
-static void
-put_slot(struct store *st, const char *id, int n, int64_t base)
+static int
+write_slot_rc(struct store *st, const char *id, int n, int64_t base)
 {
 	struct record_node	 rn;
 	struct snapshot		 snap;
 	char			 name[32];
-	int			 i, len;
+	int			 i, len, rc;
 
 	memset(&rn, 0, sizeof rn);
 	snprintf(rn.nickname, sizeof rn.nickname, "nick %s", id);
@@ -63,9 +63,16 @@ put_slot(struct store *st, const char *id, int n, int64_t base)
 		    (double)(base + i) + 0.5), 0);
 	}
 	snapshot_finish(&snap);
-	ck_assert_msg(store_write_slot(st, id, &rn, &snap, err,
-	    sizeof err) == 0, "%s", err);
+	rc = store_write_slot(st, id, &rn, &snap, err, sizeof err);
 	snapshot_free(&snap);
+	return rc;
+}
+
+/* The same, which must succeed. */
+static void
+put_slot(struct store *st, const char *id, int n, int64_t base)
+{
+	ck_assert_msg(write_slot_rc(st, id, n, base) == 0, "%s", err);
 }
 
 /* tally index, or tally index --off: must succeed. */
@@ -452,6 +459,47 @@ START_TEST(test_converted_meanwhile)
 }
 END_TEST
 
+/*
+ * Another process sets format 2 over index tables made with LMDB flags
+ * (MDB_DUPSORT) while this store is open: its next write is refused,
+ * saying so, and the node's values stay as they were.
+ */
+START_TEST(test_flagged_meanwhile)
+{
+	static const char *const names[] = { "counters-by-stat",
+	    "stats-by-stat" };
+	struct store	*st;
+	MDB_env		*env;
+	MDB_txn		*txn;
+	MDB_dbi		 dbi;
+	MDB_val		 k = { 6, (void *)"format" }, v = { 1, (void *)"2" };
+	char		*text;
+	size_t		 i;
+
+	format1_env();
+	ck_assert_msg(store_open(&st, dir, 0, err, sizeof err) == 0, "%s",
+	    err);
+	ck_assert_int_eq(mdb_env_create(&env), 0);
+	mdb_env_set_maxdbs(env, STORE_MAXDBS);
+	ck_assert_int_eq(mdb_env_open(env, dir, 0, 0660), 0);
+	ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	for (i = 0; i < FIXTURE_N(names); i++)
+		ck_assert_int_eq(mdb_dbi_open(txn, names[i], MDB_CREATE |
+		    MDB_DUPSORT, &dbi), 0);
+	ck_assert_int_eq(mdb_dbi_open(txn, "meta", 0, &dbi), 0);
+	ck_assert_int_eq(mdb_put(txn, dbi, &k, &v, 0), 0);
+	ck_assert_int_eq(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+	ck_assert_int_lt(write_slot_rc(st, "two", 1, 77), 0);
+	ck_assert_msg(strstr(err, "flags") != NULL, "%s", err);
+	store_close(st);
+	text = table_text("counters", 0);
+	ck_assert_ptr_nonnull(text);
+	ck_assert_msg(strstr(text, "two/c.000=42\n") != NULL, "%s", text);
+	free(text);
+}
+END_TEST
+
 /* The stat walk: order, kinds, node lookups, and its place among walks. */
 START_TEST(test_walk)
 {
@@ -816,6 +864,7 @@ main(void)
 		{ "index", test_format1_remove, 0, FIXTURE_TIMEOUT },
 		{ "index", test_index_over_flagged, 0, FIXTURE_TIMEOUT },
 		{ "index", test_converted_meanwhile, 0, FIXTURE_TIMEOUT },
+		{ "index", test_flagged_meanwhile, 0, FIXTURE_TIMEOUT },
 		{ "index", test_walk, 0, FIXTURE_TIMEOUT },
 		{ "index", test_walk_long, FIXTURE_N(walk_sizes),
 		    FIXTURE_TIMEOUT },

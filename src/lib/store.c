@@ -312,7 +312,7 @@ store_dbi_plain(MDB_txn *txn, MDB_dbi dbi)
 
 	if (mdb_dbi_flags(txn, dbi, &f) != 0)
 		return -1;
-	return (int)(f & ~(unsigned)MDB_CREATE);
+	return (int)f;		/* LMDB's persistent flags only */
 }
 
 /*
