@@ -637,8 +637,10 @@ END_TEST
  * data.mdb cut in the middle of a walk, between two of its steps: a
  * node's metric walk, then a stat walk across the index.  Each step
  * after the cut reads the file afresh inside the guard, so the walk ends
- * with TALLY_ESTORE and the store's message; no step hands out a key it
- * read before the cut, where a fault would kill the process.
+ * with TALLY_ESTORE and the store's message; no step reads a key it read
+ * before the cut, where a fault would kill the process.  (A stat walk
+ * reads its keys a batch at a time, copying them under the guard: what
+ * it hands out of a batch read before the cut is that copy.)
  */
 START_TEST(test_truncated_mid_walk)
 {

@@ -323,6 +323,90 @@ START_TEST(test_double_parse_random)
 }
 END_TEST
 
+/* One text, read by record_parse_double and by strtod: the same bits. */
+static void
+parse_as_strtod(const char *buf)
+{
+	double	 got, want = strtod(buf, NULL);
+
+	ck_assert_msg(record_parse_double(buf, strlen(buf), &got) == 0,
+	    "%s: refused", buf);
+	ck_assert_msg(memcmp(&got, &want, sizeof got) == 0, "%s: %.17g, "
+	    "strtod says %.17g", buf, got, want);
+}
+
+/*
+ * Random decimals of 1 to 22 digits with an exponent of -45 to 45 (e or
+ * E, a sign or none, zeros ahead or none): the exact path's n * 10^q on
+ * both sides of its bounds (-22, 19, 2^64), as strtod reads them.
+ */
+START_TEST(test_double_parse_exponent)
+{
+	char		 buf[64];
+	uint64_t	 x = 0x2545f4914f6cdd1dULL, r;
+	size_t		 n, i;
+	int		 e;
+
+	for (i = 0; i < 50000; i++) {
+		n = random_decimal(buf, &x, 22, 1);
+		r = next_random(&x);
+		e = (int)(r % 91) - 45;
+		snprintf(buf + n, sizeof buf - n, "%c%s%s%d",
+		    (r >> 8) & 1 ? 'e' : 'E', e >= 0 && (r >> 9) & 1 ? "+" : "",
+		    (r >> 10) & 1 ? "0" : "", e);
+		/* "-0" for 0 with a zero ahead: what %d cannot spell. */
+		if (e < 0 && (r >> 10) & 1) {
+			char *z = strrchr(buf, '-');
+
+			z[-1] = '-';
+			z[0] = '0';
+		}
+		parse_as_strtod(buf);
+	}
+}
+END_TEST
+
+/*
+ * Exact halves between two doubles, where rounding to even decides, and
+ * their neighbours a unit of the last digit away: o * 2^-j (o odd, 54
+ * bits) is a decimal of j places, o * 2^i an integer of up to 19 digits.
+ * Written plain and with an exponent.
+ */
+START_TEST(test_double_parse_ties)
+{
+	char		 buf[64], dig[32];
+	uint64_t	 x = 0x853c49e6748fea9bULL, o, n;
+	size_t		 i, len;
+	int		 j, d;
+
+	for (i = 0; i < 1000; i++) {
+		o = (next_random(&x) >> 11) | (UINT64_C(1) << 53) | 1;
+		for (j = -3; j <= 10; j++) {
+			if (j < 0) {
+				for (n = o, d = 0; d < -j; d++)
+					n *= 5;
+			} else if ((n = o << j) >> j != o ||
+			    n >= UINT64_C(10000000000000000000))
+				continue;
+			for (d = -1; d <= 1; d++) {
+				snprintf(dig, sizeof dig, "%" PRIu64, n + d);
+				len = strlen(dig);
+				if (j < 0)
+					snprintf(buf, sizeof buf, "%.*s.%s",
+					    (int)(len - (size_t)-j), dig,
+					    dig + len - (size_t)-j);
+				else
+					snprintf(buf, sizeof buf, "%s", dig);
+				parse_as_strtod(buf);
+				snprintf(buf, sizeof buf, "%se%d", dig,
+				    j < 0 ? j : 0);
+				parse_as_strtod(buf);
+			}
+		}
+	}
+}
+END_TEST
+
 START_TEST(test_double_parse_plain)
 {
 	const char	*t = parse_texts[_i];
@@ -619,6 +703,8 @@ main(void)
 		{ "core", test_double_parse_plain, FIXTURE_N(parse_texts),
 		    FIXTURE_TIMEOUT },
 		{ "core", test_double_parse_random, 0, FIXTURE_TIMEOUT },
+		{ "core", test_double_parse_exponent, 0, FIXTURE_TIMEOUT },
+		{ "core", test_double_parse_ties, 0, FIXTURE_TIMEOUT },
 		{ "core", test_double_locale, 0, FIXTURE_TIMEOUT },
 		{ "core", test_node_record, 0, FIXTURE_TIMEOUT },
 		{ "core", test_node_record_bad, FIXTURE_N(bad_records),

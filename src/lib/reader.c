@@ -25,6 +25,17 @@
 /* LMDB's largest key (its default), plus the NUL that seeks past one. */
 #define READER_KEYMAX	512
 
+/* The keys of an indexed stat walk read under one guard, and kept. */
+#define READER_BATCH	32
+
+/* One node of a stat walk's batch: what tally_reader_next_stat gives. */
+struct reader_item {
+	tally_metric	 m;
+	size_t		 klen;		/* its key's size */
+	char		 sid[ERROR_QUOTE_LEN];
+	char		 text[ERROR_QUOTE_LEN];
+};
+
 /*
  * The walk of a node's metrics (wkind: the table being walked) or of a
  * stat's nodes (READER_WALK_STAT, skind its kind).
@@ -62,6 +73,11 @@ struct tally_reader {
 	int			 snext;		/* past the walk's first key */
 	char			 sname[TALLY_STAT_NAME_MAX + 1];
 	char			 sid[ERROR_QUOTE_LEN];
+	/* By the index: a batch, items[bi..bn), and its last key. */
+	struct reader_item	 items[READER_BATCH];
+	size_t			 bi, bn;
+	char			 bkey[READER_KEYMAX];
+	size_t			 bklen;
 };
 
 static int
@@ -203,7 +219,7 @@ tally_reader_next(tally_reader *r, tally_node *node)
  * m->error if unreadable.
  */
 static void
-reader_value(tally_reader *r, int kind, const MDB_val *v, tally_metric *m)
+reader_value(char *text, int kind, const MDB_val *v, tally_metric *m)
 {
 	int	 rc;
 
@@ -214,18 +230,18 @@ reader_value(tally_reader *r, int kind, const MDB_val *v, tally_metric *m)
 	if (rc != 0) {
 		m->counter = 0;
 		m->value = NAN;
-		error_quote(r->mtext, sizeof r->mtext, v->mv_data, v->mv_size);
+		error_quote(text, ERROR_QUOTE_LEN, v->mv_data, v->mv_size);
 		m->error = kind == TALLY_COUNTER ? "not a 64-bit integer" :
 		    "not a number";
 		return;
 	}
 	if (kind == TALLY_COUNTER)
 		m->value = (double)m->counter;
-	if (v->mv_size < sizeof r->mtext) {
-		memcpy(r->mtext, v->mv_data, v->mv_size);
-		r->mtext[v->mv_size] = '\0';
+	if (v->mv_size < ERROR_QUOTE_LEN) {
+		memcpy(text, v->mv_data, v->mv_size);
+		text[v->mv_size] = '\0';
 	} else	/* only zeros ahead of a counter make a text this long */
-		record_fmt_int64(r->mtext, m->counter);
+		record_fmt_int64(text, m->counter);
 }
 
 /* Fill m from a stat name and its stored value; m->error if unreadable. */
@@ -246,7 +262,7 @@ reader_metric(tally_reader *r, int kind, const char *name, size_t nlen,
 	}
 	memcpy(r->mname, name, nlen);
 	r->mname[nlen] = '\0';
-	reader_value(r, kind, v, m);
+	reader_value(r->mtext, kind, v, m);
 }
 
 int
@@ -402,22 +418,120 @@ tally_reader_stat(tally_reader *r, const char *name, int kind)
 		r->wlen = 1;
 	}
 	r->snext = 0;
+	r->bi = r->bn = 0;
 	r->wkind = READER_WALK_STAT;
 	return 0;
 }
 
 /*
- * The stat walk's next key: of the index under "<stat>/", or of the
- * nodes table.  1 and the key and value, 0 at the end, or an error.
+ * Fill m, its text and the node's id (sid) from a key of a stat walk and
+ * its value; m->error if either is unreadable.
+ */
+static void
+reader_stat_metric(tally_reader *r, const MDB_val *k, const MDB_val *v,
+    tally_metric *m, char *text, char *sid)
+{
+	const char	*id = (const char *)k->mv_data + r->wplen;
+	size_t		 ilen = k->mv_size - r->wplen;
+
+	memset(m, 0, sizeof *m);
+	m->kind = r->skind;
+	m->value = NAN;
+	m->name = r->sname;	/* the walk's, checked by tally_reader_stat */
+	m->text = text;
+	reader_value(text, r->skind, v, m);
+	if (!name_node_id_valid(id, ilen)) {
+		error_quote(sid, ERROR_QUOTE_LEN, id, ilen);
+		m->error = "not a valid node id";
+		m->value = NAN;
+		m->counter = 0;
+	} else {
+		memcpy(sid, id, ilen);
+		sid[ilen] = '\0';
+	}
+}
+
+/* A walk's key longer than LMDB writes: a damaged page. */
+static int
+reader_stat_longkey(tally_reader *r, size_t klen)
+{
+	r->failed = error_set(r->errmsg, sizeof r->errmsg, TALLY_ESTORE,
+	    "statsfile %s: stat %s: a key of %zu bytes, longer than LMDB "
+	    "writes: the statsfile is damaged; see what tally check says, and "
+	    "move it away to start afresh", store_path(r->st), r->sname, klen);
+	return r->failed;
+}
+
+/*
+ * store_reader_seekfn's callback, under the store's guard: the batch's
+ * next item, read and copied.  A key too long stops the batch; it is said
+ * when the walk reaches it.
+ */
+static int
+reader_stat_item(void *arg, const MDB_val *k, const MDB_val *v)
+{
+	tally_reader		*r = arg;
+	struct reader_item	*it = &r->items[r->bn++];
+
+	it->klen = k->mv_size;
+	if (k->mv_size > READER_KEYMAX - 1)
+		return 1;
+	memcpy(r->bkey, k->mv_data, k->mv_size);
+	r->bklen = k->mv_size;
+	reader_stat_metric(r, k, v, &it->m, it->text, it->sid);
+	return 0;
+}
+
+/*
+ * The indexed walk's next node, from its batch or the next batch of
+ * the index under "<stat>/", which starts just past the last one's last
+ * key (as a metric walk does): 1 and *itp, 0 at the end, or an error.
+ * Nothing read from the map is used outside the guard: a file cut under
+ * the walk is an error at the next batch, not a fault.
+ */
+static int
+reader_stat_next(tally_reader *r, struct reader_item **itp)
+{
+	struct reader_item	*it;
+	int			 rc;
+
+	if (r->bi == r->bn) {
+		if (r->bn > 0) {
+			memcpy(r->wkey, r->bkey, r->bklen);
+			r->wkey[r->bklen] = '\0';
+			r->wlen = r->bklen + 1;
+			r->snext = 1;
+		}
+		r->bi = r->bn = 0;
+		rc = store_reader_seekfn(&r->r,
+		    STORE_IDX(reader_kind_db(r->skind)), r->wkey, r->wlen,
+		    r->wplen, r->snext, READER_BATCH, reader_stat_item, r);
+		if (rc <= 0) {
+			r->bn = 0;
+			if (rc < 0)
+				return reader_err(r, rc, "reading stat %s",
+				    r->sname);
+			r->wkind = READER_WALK_STAT_END;
+			return 0;
+		}
+	}
+	it = &r->items[r->bi++];
+	if (it->klen > READER_KEYMAX - 1)
+		return reader_stat_longkey(r, it->klen);
+	*itp = it;
+	return 1;
+}
+
+/*
+ * The unindexed walk's next node of the nodes table (format 1): 1 and
+ * its key and record, 0 at the end, or an error.
  */
 static int
 reader_stat_seek(tally_reader *r, MDB_val *k, MDB_val *v)
 {
-	enum store_db	 db = r->sindex ? STORE_IDX(reader_kind_db(r->skind)) :
-			     STORE_NODES;
-	int		 rc;
+	int	 rc;
 
-	rc = store_reader_seek(&r->r, db, r->wkey, r->wlen, r->wplen,
+	rc = store_reader_seek(&r->r, STORE_NODES, r->wkey, r->wlen, r->wplen,
 	    r->snext, k, v);
 	if (rc < 0)
 		return reader_err(r, rc, "reading stat %s", r->sname);
@@ -426,14 +540,8 @@ reader_stat_seek(tally_reader *r, MDB_val *k, MDB_val *v)
 		return 0;
 	}
 	/* As in a metric walk: the next seek starts just past this key. */
-	if (k->mv_size > READER_KEYMAX - 1) {
-		r->failed = error_set(r->errmsg, sizeof r->errmsg,
-		    TALLY_ESTORE, "statsfile %s: stat %s: a key of %zu bytes, "
-		    "longer than LMDB writes: the statsfile is damaged; see "
-		    "what tally check says, and move it away to start afresh",
-		    store_path(r->st), r->sname, k->mv_size);
-		return r->failed;
-	}
+	if (k->mv_size > READER_KEYMAX - 1)
+		return reader_stat_longkey(r, k->mv_size);
 	memcpy(r->wkey, k->mv_data, k->mv_size);
 	r->wkey[k->mv_size] = '\0';
 	r->wlen = k->mv_size + 1;
@@ -445,50 +553,37 @@ int
 tally_reader_next_stat(tally_reader *r, const char **node_id,
     tally_metric *m)
 {
-	MDB_val		 k, v;
-	const char	*id;
-	size_t		 ilen;
-	int		 rc;
+	struct reader_item	*it = NULL;
+	MDB_val			 k, v;
+	int			 rc;
 
 	if ((rc = reader_ready(r, 0)) != 0)
 		return rc;
 	if (r->wkind != READER_WALK_STAT && r->wkind != READER_WALK_STAT_END)
 		return error_set(r->errmsg, sizeof r->errmsg, TALLY_ESTATE,
 		    "tally_reader_next_stat: no stat walk started");
+	if (r->wkind == READER_WALK_STAT && r->sindex) {
+		if ((rc = reader_stat_next(r, &it)) <= 0)
+			return rc;
+		*m = it->m;
+		*node_id = it->sid;
+		return 1;
+	}
 	while (r->wkind == READER_WALK_STAT) {
 		if ((rc = reader_stat_seek(r, &k, &v)) <= 0)
 			return rc;
-		id = (const char *)k.mv_data + r->wplen;
-		ilen = k.mv_size - r->wplen;
-		if (!r->sindex) {
-			/* Node by node: this one's value, if it has one. */
-			if (!name_node_id_valid(id, ilen))
-				continue;
-			rc = store_reader_get(&r->r, reader_kind_db(r->skind),
-			    id, ilen, r->sname, strlen(r->sname), &v);
-			if (rc < 0)
-				return reader_err(r, rc, "reading node %.*s",
-				    (int)ilen, id);
-			if (rc == 0)
-				continue;
-		}
-		/* The walk's name, checked by tally_reader_stat. */
-		memset(m, 0, sizeof *m);
-		m->kind = r->skind;
-		m->value = NAN;
-		m->name = r->sname;
-		m->text = r->mtext;
-		reader_value(r, r->skind, &v, m);
+		/* Node by node: this one's value, if it has one. */
+		if (!name_node_id_valid(k.mv_data, k.mv_size))
+			continue;
+		rc = store_reader_get(&r->r, reader_kind_db(r->skind),
+		    k.mv_data, k.mv_size, r->sname, strlen(r->sname), &v);
+		if (rc < 0)
+			return reader_err(r, rc, "reading node %.*s",
+			    (int)k.mv_size, (const char *)k.mv_data);
+		if (rc == 0)
+			continue;
+		reader_stat_metric(r, &k, &v, m, r->mtext, r->sid);
 		*node_id = r->sid;
-		if (!name_node_id_valid(id, ilen)) {
-			error_quote(r->sid, sizeof r->sid, id, ilen);
-			m->error = "not a valid node id";
-			m->value = NAN;
-			m->counter = 0;
-		} else {
-			memcpy(r->sid, id, ilen);
-			r->sid[ilen] = '\0';
-		}
 		return 1;
 	}
 	return 0;

@@ -163,22 +163,67 @@ record_parse_int64(const char *s, size_t len, int64_t *out)
 	return 0;
 }
 
+/* 2^e as a double, for -1022 <= e <= 1023: exact, and no libm. */
+static double
+record_pow2(int e)
+{
+	uint64_t	 bits = (uint64_t)(1023 + e) << 52;
+	double		 d;
+
+	memcpy(&d, &bits, sizeof d);
+	return d;
+}
+
+#ifdef __SIZEOF_INT128__
+typedef unsigned __int128 record_u128;
+
+static int
+record_bits128(record_u128 x)
+{
+	uint64_t	 hi = (uint64_t)(x >> 64);
+
+	return hi != 0 ? 128 - __builtin_clzll(hi) :
+	    64 - __builtin_clzll((uint64_t)x | 1);
+}
+
 /*
- * A plain decimal, [-]digits[.digits], read as strtod reads it where its
- * digits make an integer n of at most 2^53 with at most 22 of them after
- * the point (Clinger's fast path): n and 10^k are exact doubles, so
- * n / 10^k is rounded once, as strtod rounds.  Leading zeros count for
- * nothing.  1 and *out set, or 0 for anything else.
+ * (q + f) * 2^e rounded to 53 bits, half to even, as strtod rounds: q of
+ * 54 bits or more, f in [0, 1) and sticky whether f is not 0.
+ */
+static double
+record_round(record_u128 q, int sticky, int e)
+{
+	int		 t = record_bits128(q) - 53;
+	record_u128	 low = q & (((record_u128)1 << t) - 1);
+	record_u128	 half = (record_u128)1 << (t - 1);
+	uint64_t	 m = (uint64_t)(q >> t);
+
+	if (low > half || (low == half && (sticky || (m & 1))))
+		m++;			/* 2^53 at most: still exact */
+	return (double)m * record_pow2(t + e);
+}
+#endif
+
+/*
+ * A decimal [-]digits[.digits][(e|E)[+|-]digits] read exactly as strtod
+ * reads it, without strtod, where its digits make an integer n below 2^64
+ * (19 digits always fit, leading zeros aside) and its value is n * 10^q
+ * for -22 <= q <= 19.  Below 2^53 and 22 places, n / 10^-q in doubles is
+ * rounded once, as strtod rounds (Clinger's fast path).  Otherwise, in
+ * 128-bit integers: n * 10^q exactly, or the quotient of n * 2^s by
+ * 10^-q with s chosen to leave it 54 bits or more and its remainder, then
+ * rounded to 53 bits from those exact figures.  1 and *out set, or 0 for
+ * anything else, which strtod reads.
  */
 static int
-record_parse_short(const char *s, size_t len, double *out)
+record_parse_fast(const char *s, size_t len, double *out)
 {
 	static const double p10[] = { 1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6,
 	    1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17,
 	    1e18, 1e19, 1e20, 1e21, 1e22 };
 	uint64_t	 n = 0;
 	size_t		 i = 0, nd = 0;
-	int		 k = -1, neg = 0;
+	int		 k = -1, q, x = 0, xneg = 0, neg = 0;
 	double		 v;
 
 	if (len > 0 && s[0] == '-') {
@@ -189,21 +234,66 @@ record_parse_short(const char *s, size_t len, double *out)
 		unsigned d = (unsigned char)s[i] - '0';
 
 		if (d <= 9) {
-			/* n stays at most 2^53, so n * 10 + 9 cannot wrap. */
+			/* n * 10 + 9 below 2^64 for n below this: no wrap. */
+			if (n > UINT64_C(1844674407370955160))
+				return 0;
 			n = n * 10 + d;
-			if (n > UINT64_C(9007199254740992))
-				return 0;
 			nd++;
-			if (k >= 0 && ++k > 22)
-				return 0;
+			if (k >= 0)
+				k++;
 		} else if (s[i] == '.' && k < 0)
 			k = 0;
 		else
-			return 0;
+			break;
 	}
 	if (nd == 0)
 		return 0;
-	v = (double)n / p10[k < 0 ? 0 : k];
+	if (i < len) {
+		/* An exponent: e, a sign, and at least one digit. */
+		if ((s[i] != 'e' && s[i] != 'E') || ++i == len)
+			return 0;
+		if (s[i] == '-' || s[i] == '+')
+			xneg = s[i++] == '-';
+		if (i == len)
+			return 0;
+		for (; i < len; i++) {
+			unsigned d = (unsigned char)s[i] - '0';
+
+			if (d > 9 || x > 10000)
+				return 0;
+			x = x * 10 + (int)d;
+		}
+	}
+	q = (xneg ? -x : x) - (k < 0 ? 0 : k);
+	if (n == 0)
+		v = 0;
+	else if (n <= UINT64_C(9007199254740992) && q <= 0 && q >= -22)
+		v = (double)n / p10[-q];
+	else {
+#ifdef __SIZEOF_INT128__
+		record_u128	 num, den, p = 1;
+		int		 sh;
+
+		if (q > 19 || q < -22)
+			return 0;
+		for (x = 0; x < (q < 0 ? -q : q); x++)
+			p *= 10;
+		if (q >= 0) {
+			num = (record_u128)n * p;
+			v = num <= ((record_u128)1 << 53) ?
+			    (double)(uint64_t)num : record_round(num, 0, 0);
+		} else {
+			den = p;
+			sh = 54 + record_bits128(den) - record_bits128(n);
+			if (sh < 0)
+				sh = 0;
+			num = (record_u128)n << sh;
+			v = record_round(num / den, num % den != 0, -sh);
+		}
+#else
+		return 0;
+#endif
+	}
 	*out = neg ? -v : v;
 	return 1;
 }
@@ -217,8 +307,8 @@ record_parse_double(const char *s, size_t len, double *out)
 
 	if (len == 0 || len >= sizeof buf)
 		return TALLY_EINVAL;
-	/* What it takes, [-0-9.], strtod takes alike: no check first. */
-	if (record_parse_short(s, len, out))
+	/* What it takes, strtod takes alike: no check first. */
+	if (record_parse_fast(s, len, out))
 		return 0;
 	/* strtod accepts hex, leading blanks and more; we wrote none. */
 	for (i = 0; i < len; i++) {

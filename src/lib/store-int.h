@@ -184,6 +184,16 @@ int	 store_reader_scan(struct store_reader *, enum store_db,
  */
 int	 store_reader_seek(struct store_reader *, enum store_db,
 	     const char *, size_t, size_t, int, MDB_val *, MDB_val *);
+/*
+ * The same for up to n keys, each handed to cb under the store's guard
+ * until cb returns non-zero: cb may read the key and value (the guard
+ * catches a fault) and copies what it keeps.  How many keys cb was given,
+ * or a TALLY_E* code.  Fewer than n when the prefix's keys end, cb stops
+ * or an error stops the batch: the next call says which.
+ */
+int	 store_reader_seekfn(struct store_reader *, enum store_db,
+	     const char *, size_t, size_t, int, size_t,
+	     int (*)(void *, const MDB_val *, const MDB_val *), void *);
 /* Call cb for every key of db (whole keys, in key order), whatever their
  * form: tally check's walk.  Stops at cb's non-zero return, which it
  * returns. */

@@ -8,6 +8,7 @@
  * the guard (store_touch), where a fault is caught.  Callbacks into the
  * caller run with the guard off: their faults are not ours.
  */
+#include <limits.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <string.h>
@@ -468,20 +469,27 @@ struct store_rseek_arg {
 	MDB_val			 from;
 	size_t			 plen;
 	int			 next;
-	MDB_val			*key, *val;
+	MDB_val			*key, *val;	/* cb NULL: the one key */
+	size_t			 n;
+	int			(*cb)(void *, const MDB_val *, const MDB_val *);
+	void			*ctx;
 };
 
 /*
  * The reader's walk cursor on db, kept from call to call (opening one
  * allocates): a walk of a node's metrics steps it with MDB_NEXT, not a
- * search from the root for each key.
+ * search from the root for each key.  A stat walk takes its keys a batch
+ * at a time, each handed to a->cb under this guard, so that the guard's
+ * sigsetjmp is paid once a batch, not once a key.
  */
 static int
 store_rseek_fn(struct store *s, void *arg, char *err, size_t errlen)
 {
 	struct store_rseek_arg	*a = arg;
 	struct store_reader	*r = a->r;
-	int			 rc, found = 0;
+	MDB_val			 k, v;
+	size_t			 got = 0;
+	int			 rc;
 
 	if (r->walk != NULL && r->walkdb != a->db) {
 		s->rcur[2] = NULL;
@@ -497,42 +505,67 @@ store_rseek_fn(struct store *s, void *arg, char *err, size_t errlen)
 		r->walkdb = a->db;
 		r->walkat = 0;
 	}
-	*a->key = a->from;
-	rc = mdb_cursor_get(r->walk, a->key, a->val, a->next && r->walkat ?
+	k = a->from;
+	rc = mdb_cursor_get(r->walk, &k, &v, a->next && r->walkat ?
 	    MDB_NEXT : MDB_SET_RANGE);
-	r->walkat = rc == 0;
-	if (rc == 0 && (store_touch(s, a->key) != 0 ||
-	    store_touch(s, a->val) != 0)) {
-		store_bad_value(s, NULL, 0);
-		store_end_fn(s, NULL, NULL, 0);
-		return TALLY_ESTORE;
+	while (rc == 0) {
+		r->walkat = 1;
+		if (store_touch(s, &k) != 0 || store_touch(s, &v) != 0) {
+			store_bad_value(s, NULL, 0);
+			store_end_fn(s, NULL, NULL, 0);
+			return TALLY_ESTORE;
+		}
+		if (k.mv_size < a->plen ||
+		    memcmp(k.mv_data, a->from.mv_data, a->plen) != 0)
+			return (int)got;
+		got++;
+		if (a->cb == NULL) {
+			*a->key = k;
+			*a->val = v;
+			return 1;
+		}
+		if (a->cb(a->ctx, &k, &v) != 0 || got == a->n)
+			return (int)got;
+		rc = mdb_cursor_get(r->walk, &k, &v, MDB_NEXT);
 	}
-	if (rc == 0)
-		found = a->key->mv_size >= a->plen &&
-		    memcmp(a->key->mv_data, a->from.mv_data, a->plen) == 0;
-	else if (rc != MDB_NOTFOUND)
-		return store_reader_err(s, rc);
-	return found;
+	r->walkat = 0;
+	if (rc == MDB_NOTFOUND)
+		return (int)got;
+	rc = store_reader_err(s, rc);
+	/* What came before an error is given; the next call meets it. */
+	return got > 0 && s->txn != NULL ? (int)got : rc;
+}
+
+static int
+store_reader_seek_run(struct store_reader *r, struct store_rseek_arg *a)
+{
+	if (r->txn == NULL)
+		return TALLY_ESTORE;
+	return store_reader_after(r, store_run(r->st, store_rseek_fn, a,
+	    NULL, 0));
 }
 
 int
 store_reader_seek(struct store_reader *r, enum store_db db, const char *from,
     size_t flen, size_t plen, int next, MDB_val *key, MDB_val *val)
 {
-	struct store_rseek_arg	 a;
+	struct store_rseek_arg	 a = { r, db, { flen, (void *)from }, plen,
+				     next, key, val, 1, NULL, NULL };
 
-	if (r->txn == NULL)
-		return TALLY_ESTORE;
-	a.r = r;
-	a.db = db;
-	a.from.mv_data = (void *)from;
-	a.from.mv_size = flen;
-	a.plen = plen;
-	a.next = next;
-	a.key = key;
-	a.val = val;
-	return store_reader_after(r, store_run(r->st, store_rseek_fn, &a,
-	    NULL, 0));
+	return store_reader_seek_run(r, &a);
+}
+
+int
+store_reader_seekfn(struct store_reader *r, enum store_db db,
+    const char *from, size_t flen, size_t plen, int next, size_t n,
+    int (*cb)(void *, const MDB_val *, const MDB_val *), void *ctx)
+{
+	struct store_rseek_arg	 a = { r, db, { flen, (void *)from }, plen,
+				     next, NULL, NULL, n, cb, ctx };
+
+	if (n == 0 || n > INT_MAX || cb == NULL)
+		return TALLY_EINVAL;
+	return store_reader_seek_run(r, &a);
 }
 
 struct store_rscan_arg {
