@@ -503,6 +503,29 @@ plugin_emit_value(struct plugin_run *run, const struct plugin_node *node,
 }
 
 /*
+ * A node's value line straight from its metric m (plugin_value writes
+ * the number into the buffer, which plugin_buf_room left room for); a
+ * stale node reads U.
+ */
+static void
+plugin_emit_metric(struct plugin_run *run, const struct plugin_graph *g,
+    const struct plugin_node *node, const char *id, const tally_metric *m)
+{
+	struct plugin_buf	*pb = &run->buf;
+	size_t			 len;
+
+	plugin_buf_room(pb);
+	plugin_buf_add(pb, node->field, node->flen);
+	plugin_buf_str(pb, ".value ");
+	len = plugin_value(g, id, m, pb->b + pb->n, run->errf);
+	if (len > 0 && plugin_node_fresh(run, node))
+		pb->n += len;
+	else
+		plugin_buf_str(pb, "U");
+	plugin_buf_str(pb, "\n");
+}
+
+/*
  * One graph's run, streamed: each node that has g's stat, looked up by id,
  * printed as soon as it is read: its config lines (config) or its value.
  * A config with values (dirtyconfig) walks twice, with the same names.
@@ -563,7 +586,6 @@ static int
 plugin_run_section(struct plugin_run *run, const struct plugin_graph *g,
     int config, int header)
 {
-	struct plugin_val	 pv;
 	tally_metric		 m;
 	const char		*id;
 	size_t			 i = 0, n = run->n;
@@ -582,10 +604,9 @@ plugin_run_section(struct plugin_run *run, const struct plugin_graph *g,
 		found = 1;
 		if (config)
 			plugin_emit_config(run, g, &run->nodes[i]);
-		else {
-			plugin_run_val(g, id, &m, &pv, run->errf);
-			plugin_emit_value(run, &run->nodes[i], &pv);
-		}
+		else
+			plugin_emit_metric(run, g, &run->nodes[i], id, &m);
+		i++;		/* the walk's next id is past this one */
 	}
 	return rc < 0 ? rc : found;
 }

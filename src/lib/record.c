@@ -149,6 +149,17 @@ record_parse_int64(const char *s, size_t len, int64_t *out)
 	}
 	if (i == len)
 		return TALLY_EINVAL;
+	if (len - i <= 18) {
+		/* At most 18 digits: below 10^18, no overflow to check. */
+		for (; i < len; i++) {
+			unsigned d = (unsigned char)s[i] - '0';
+			if (d > 9)
+				return TALLY_EINVAL;
+			u = u * 10 + d;
+		}
+		*out = neg ? (int64_t)(0 - u) : (int64_t)u;
+		return 0;
+	}
 	lim = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
 	for (; i < len; i++) {
 		unsigned d = (unsigned char)s[i] - '0';
@@ -222,31 +233,33 @@ record_parse_fast(const char *s, size_t len, double *out)
 	    1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17,
 	    1e18, 1e19, 1e20, 1e21, 1e22 };
 	uint64_t	 n = 0;
-	size_t		 i = 0, nd = 0;
-	int		 k = -1, q, x = 0, xneg = 0, neg = 0;
+	size_t		 i = 0, at;
+	unsigned	 d;
+	int		 k = 0, q, x = 0, xneg = 0, neg = 0;
 	double		 v;
 
 	if (len > 0 && s[0] == '-') {
 		neg = 1;
 		i = 1;
 	}
-	for (; i < len; i++) {
-		unsigned d = (unsigned char)s[i] - '0';
-
-		if (d <= 9) {
-			/* n * 10 + 9 below 2^64 for n below this: no wrap. */
+	/* n * 10 + 9 stays below 2^64 for n up to 2^64 / 10 - 1: no wrap. */
+	for (at = i; i < len && (d = (unsigned char)s[i] - '0') <= 9; i++) {
+		if (n > UINT64_C(1844674407370955160))
+			return 0;
+		n = n * 10 + d;
+	}
+	if (i < len && s[i] == '.') {
+		/* k places; "." alone has no digit, so it is no number. */
+		if (i++ == at && (i == len || (unsigned char)s[i] - '0' > 9))
+			return 0;
+		for (at = i; i < len && (d = (unsigned char)s[i] - '0') <= 9;
+		    i++) {
 			if (n > UINT64_C(1844674407370955160))
 				return 0;
 			n = n * 10 + d;
-			nd++;
-			if (k >= 0)
-				k++;
-		} else if (s[i] == '.' && k < 0)
-			k = 0;
-		else
-			break;
-	}
-	if (nd == 0)
+		}
+		k = (int)(i - at);
+	} else if (i == at)
 		return 0;
 	if (i < len) {
 		/* An exponent: e, a sign, and at least one digit. */
@@ -257,26 +270,32 @@ record_parse_fast(const char *s, size_t len, double *out)
 		if (i == len)
 			return 0;
 		for (; i < len; i++) {
-			unsigned d = (unsigned char)s[i] - '0';
-
+			d = (unsigned char)s[i] - '0';
 			if (d > 9 || x > 10000)
 				return 0;
 			x = x * 10 + (int)d;
 		}
 	}
-	q = (xneg ? -x : x) - (k < 0 ? 0 : k);
+	q = (xneg ? -x : x) - k;
 	if (n == 0)
 		v = 0;
 	else if (n <= UINT64_C(9007199254740992) && q <= 0 && q >= -22)
 		v = (double)n / p10[-q];
 	else {
 #ifdef __SIZEOF_INT128__
-		record_u128	 num, den, p = 1;
-		int		 sh;
+		static const uint64_t p10n[] = { 1, 10, 100, 1000, 10000,
+		    100000, 1000000, 10000000, 100000000, 1000000000,
+		    10000000000, 100000000000, 1000000000000, 10000000000000,
+		    100000000000000, 1000000000000000, 10000000000000000,
+		    100000000000000000, 1000000000000000000,
+		    10000000000000000000U };
+		record_u128	 num, den, p;
+		int		 sh, a = q < 0 ? -q : q;
 
 		if (q > 19 || q < -22)
 			return 0;
-		for (x = 0; x < (q < 0 ? -q : q); x++)
+		p = p10n[a > 19 ? 19 : a];
+		for (x = 19; x < a; x++)
 			p *= 10;
 		if (q >= 0) {
 			num = (record_u128)n * p;

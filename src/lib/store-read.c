@@ -510,7 +510,13 @@ store_rseek_fn(struct store *s, void *arg, char *err, size_t errlen)
 	    MDB_NEXT : MDB_SET_RANGE);
 	while (rc == 0) {
 		r->walkat = 1;
-		if (store_touch(s, &k) != 0 || store_touch(s, &v) != 0) {
+		/*
+		 * A key lies whole in the leaf page LMDB just read; a value
+		 * given to cb is read under this guard.  What leaves it is
+		 * touched here first, every page of it.
+		 */
+		if ((a->cb == NULL && (store_touch(s, &k) != 0 ||
+		    store_touch(s, &v) != 0)) || v.mv_size > s->mapsize) {
 			store_bad_value(s, NULL, 0);
 			store_end_fn(s, NULL, NULL, 0);
 			return TALLY_ESTORE;
