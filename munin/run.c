@@ -119,14 +119,10 @@ plugin_buf_clean(struct plugin_buf *pb, const char *s)
 /* A value as printed: an int64 or a double's shortest text. */
 #define PLUGIN_NUMLEN		32
 
-/* A node's value of a graph, formatted at collection. */
-#define PLUGIN_VAL_NONE	0	/* the node has no such stat */
-#define PLUGIN_VAL_OK	1	/* num, or U when len is 0 */
-#define PLUGIN_VAL_BAD	2	/* unreadable: warned about when printed */
+/* A node's value of a graph, formatted before its node is looked up. */
 struct plugin_val {
-	unsigned char	 state;
-	unsigned char	 len;
-	char		 num[PLUGIN_NUMLEN];
+	size_t	 len;		/* 0: U */
+	char	 num[PLUGIN_NUMLEN];
 };
 
 /*
@@ -346,16 +342,6 @@ plugin_value(const struct plugin_graph *g, const char *id,
 	return plugin_fmt_double(num, d);
 }
 
-/* Fill pv from a metric of g, warning on warnf about an unreadable one. */
-static void
-plugin_run_val(const struct plugin_graph *g, const char *id,
-    const tally_metric *m, struct plugin_val *pv, FILE *warnf)
-{
-	memset(pv, 0, sizeof *pv);
-	pv->state = m->error != NULL ? PLUGIN_VAL_BAD : PLUGIN_VAL_OK;
-	pv->len = (unsigned char)plugin_value(g, id, m, pv->num, warnf);
-}
-
 /* Start the walk of g's nodes: 0, or a TALLY_E* code with the message. */
 static int
 plugin_run_walk(struct plugin_run *run, const struct plugin_graph *g)
@@ -549,7 +535,7 @@ plugin_run_graph(struct plugin_run *run, const struct plugin_graph *g,
 		return rc;
 	while ((rc = plugin_run_next(run, &id, &m)) == 1) {
 		if (!config)
-			plugin_run_val(g, id, &m, &pv, run->errf);
+			pv.len = plugin_value(g, id, &m, pv.num, run->errf);
 		rc = tally_reader_node(run->r, id, &tn);
 		if (rc == TALLY_ENOTFOUND) {
 			if (warn)

@@ -127,7 +127,9 @@ record_fmt_double(char *buf, double v)
 	old = record_c_locale ? uselocale(record_c_locale) : (locale_t)0;
 	for (prec = 15; prec <= 17; prec++) {
 		n = snprintf(buf, RECORD_NUMLEN, "%.*g", prec, v);
-		back = strtod(buf, NULL);
+		/* Read back as strtod reads it, mostly without strtod. */
+		if (record_parse_double(buf, (size_t)n, &back) != 0)
+			back = strtod(buf, NULL);
 		if (back == v)
 			break;
 	}
