@@ -420,7 +420,12 @@ record_node_parse(const char *buf, size_t len, struct record_node *rn,
 	const char	*p = buf, *end = buf + len, *nl, *eq;
 	int		 have = 0;
 
-	memset(rn, 0, sizeof *rn);
+	/* The fields, not the whole struct: a record is parsed per node. */
+	rn->nickname[0] = '\0';
+	rn->time = 0;
+	rn->source[0] = '\0';
+	rn->interval = 0;
+	rn->key[0] = '\0';
 	while (p < end) {
 		size_t	 klen, vlen;
 		const char *v;
@@ -428,7 +433,17 @@ record_node_parse(const char *buf, size_t len, struct record_node *rn,
 		nl = memchr(p, '\n', end - p);
 		if (nl == NULL)
 			nl = end;
-		eq = memchr(p, '=', nl - p);
+		/* The usual keys by their first bytes; any other by its '='. */
+		if (nl - p > 8 && memcmp(p, "nickname=", 9) == 0)
+			eq = p + 8;
+		else if (nl - p > 4 && memcmp(p, "time=", 5) == 0)
+			eq = p + 4;
+		else if (nl - p > 6 && memcmp(p, "source=", 7) == 0)
+			eq = p + 6;
+		else if (nl - p > 8 && memcmp(p, "interval=", 9) == 0)
+			eq = p + 8;
+		else
+			eq = memchr(p, '=', nl - p);
 		if (eq == NULL) {
 			snprintf(err, errlen, "line without '=' in node record");
 			return TALLY_EINVAL;
