@@ -3,6 +3,7 @@
  */
 #include <check.h>
 #include <errno.h>
+#include <fenv.h>
 #include <inttypes.h>
 #include <locale.h>
 #include <math.h>
@@ -407,6 +408,28 @@ START_TEST(test_double_parse_ties)
 }
 END_TEST
 
+/*
+ * A host may set another rounding mode; strtod follows it, and so must
+ * what reads as strtod does: the exact path steps aside for strtod.
+ */
+START_TEST(test_double_parse_rounding)
+{
+	static const char *const texts[] = { "9007199254740993",
+	    "1.2345678901234567891", "123456789012345678e-3",
+	    "15.274000000000001", "0.1", "-7.001" };
+	static const int modes[] = { FE_UPWARD, FE_DOWNWARD, FE_TOWARDZERO,
+	    FE_TONEAREST };
+	size_t	 i, j;
+
+	for (j = 0; j < FIXTURE_N(modes); j++) {
+		ck_assert_int_eq(fesetround(modes[j]), 0);
+		for (i = 0; i < FIXTURE_N(texts); i++)
+			parse_as_strtod(texts[i]);
+	}
+	ck_assert_int_eq(fesetround(FE_TONEAREST), 0);
+}
+END_TEST
+
 START_TEST(test_double_parse_plain)
 {
 	const char	*t = parse_texts[_i];
@@ -705,6 +728,7 @@ main(void)
 		{ "core", test_double_parse_random, 0, FIXTURE_TIMEOUT },
 		{ "core", test_double_parse_exponent, 0, FIXTURE_TIMEOUT },
 		{ "core", test_double_parse_ties, 0, FIXTURE_TIMEOUT },
+		{ "core", test_double_parse_rounding, 0, FIXTURE_TIMEOUT },
 		{ "core", test_double_locale, 0, FIXTURE_TIMEOUT },
 		{ "core", test_node_record, 0, FIXTURE_TIMEOUT },
 		{ "core", test_node_record_bad, FIXTURE_N(bad_records),

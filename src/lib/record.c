@@ -4,6 +4,7 @@
  * written and read in the C locale whatever the host program set.
  */
 #include <errno.h>
+#include <fenv.h>
 #include <inttypes.h>
 #include <locale.h>
 #include <math.h>
@@ -252,7 +253,8 @@ record_parse_fast(const char *s, size_t len, double *out)
 	}
 	if (i < len && s[i] == '.') {
 		/* k places; "." alone has no digit, so it is no number. */
-		if (i++ == at && (i == len || (unsigned char)s[i] - '0' > 9))
+		if (i++ == at && (i == len ||
+		    (unsigned)((unsigned char)s[i] - '0') > 9))
 			return 0;
 		for (at = i; i < len && (d = (unsigned char)s[i] - '0') <= 9;
 		    i++) {
@@ -281,9 +283,12 @@ record_parse_fast(const char *s, size_t len, double *out)
 	q = (xneg ? -x : x) - k;
 	if (n == 0)
 		v = 0;
-	else if (n <= UINT64_C(9007199254740992) && q <= 0 && q >= -22)
-		v = (double)n / p10[-q];
-	else {
+	else if (n <= UINT64_C(9007199254740992) && q <= 0 && q >= -22) {
+		/* Signed before the division: rounded as strtod rounds it in
+		 * any mode the host set (upward, a negative value goes up). */
+		*out = (neg ? -(double)n : (double)n) / p10[-q];
+		return 1;
+	} else {
 #ifdef __SIZEOF_INT128__
 		static const uint64_t p10n[] = { 1, 10, 100, 1000, 10000,
 		    100000, 1000000, 10000000, 100000000, 1000000000,
@@ -294,7 +299,12 @@ record_parse_fast(const char *s, size_t len, double *out)
 		record_u128	 num, den, p;
 		int		 sh, a = q < 0 ? -q : q;
 
-		if (q > 19 || q < -22)
+		/*
+		 * It rounds to nearest, as strtod does unless the host set
+		 * another mode (which strtod and the division above follow):
+		 * then strtod reads it.
+		 */
+		if (q > 19 || q < -22 || fegetround() != FE_TONEAREST)
 			return 0;
 		p = p10n[a > 19 ? 19 : a];
 		for (x = 19; x < a; x++)
