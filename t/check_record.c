@@ -408,6 +408,15 @@ START_TEST(test_double_parse_ties)
 }
 END_TEST
 
+/* 1/3 in the current mode, computed where the call is made. */
+static double __attribute__((noinline))
+third(void)
+{
+	volatile double	 one = 1, three = 3;
+
+	return one / three;
+}
+
 /*
  * A host may set another rounding mode; strtod follows it, and so must
  * what reads as strtod does: the exact path steps aside for strtod.
@@ -417,11 +426,22 @@ START_TEST(test_double_parse_rounding)
 	static const char *const texts[] = { "9007199254740993",
 	    "1.2345678901234567891", "123456789012345678e-3",
 	    "15.274000000000001", "0.1", "-7.001" };
-	static const int modes[] = { FE_UPWARD, FE_DOWNWARD, FE_TOWARDZERO,
-	    FE_TONEAREST };
-	size_t	 i, j;
+	static const int modes[] = { FE_TONEAREST, FE_UPWARD, FE_DOWNWARD,
+	    FE_TOWARDZERO };
+	double		 up, down;
+	size_t		 i, j, n = FIXTURE_N(modes);
 
-	for (j = 0; j < FIXTURE_N(modes); j++) {
+	/*
+	 * An emulated FPU may ignore the mode (valgrind's does, where glibc's
+	 * strtod still rounds by it): then only the default mode is tested.
+	 */
+	fesetround(FE_UPWARD);
+	up = third();
+	fesetround(FE_DOWNWARD);
+	down = third();
+	if (up == down)
+		n = 1;
+	for (j = 0; j < n; j++) {
 		ck_assert_int_eq(fesetround(modes[j]), 0);
 		for (i = 0; i < FIXTURE_N(texts); i++)
 			parse_as_strtod(texts[i]);
