@@ -135,6 +135,23 @@ reader_ready(tally_reader *r, int fork_check)
 	return 0;
 }
 
+/*
+ * A walk's key longer than LMDB writes: a damaged page (where = "node "
+ * or "stat " and its name, or the table).  The walk ends in this error:
+ * a copy cut to size would seek back to that key for ever.
+ */
+static int
+reader_longkey(tally_reader *r, const char *where, const char *name,
+    size_t namelen, size_t klen)
+{
+	r->failed = error_set(r->errmsg, sizeof r->errmsg, TALLY_ESTORE,
+	    "statsfile %s: %s%.*s: a key of %zu bytes, longer than LMDB "
+	    "writes: the statsfile is damaged; see what tally check says, and "
+	    "move it away to start afresh", store_path(r->st), where,
+	    (int)namelen, name, klen);
+	return r->failed;
+}
+
 int
 tally_reader_open(tally_reader **rp, const char *statsfile)
 {
@@ -346,15 +363,9 @@ tally_reader_next_metric(tally_reader *r, tally_metric *m)
 		 * LMDB writes no longer key; one is a damaged page, which a
 		 * cut copy would seek back to forever.
 		 */
-		if (k.mv_size > READER_KEYMAX - 1) {
-			r->failed = error_set(r->errmsg, sizeof r->errmsg,
-			    TALLY_ESTORE, "statsfile %s: node %.*s: a key of "
-			    "%zu bytes, longer than LMDB writes: the statsfile "
-			    "is damaged; see what tally check says, and move it "
-			    "away to start afresh", store_path(r->st),
-			    (int)r->wplen - 1, r->wkey, k.mv_size);
-			return r->failed;
-		}
+		if (k.mv_size > READER_KEYMAX - 1)
+			return reader_longkey(r, "node ", r->wkey,
+			    r->wplen - 1, k.mv_size);
 		memcpy(r->wkey, k.mv_data, k.mv_size);
 		r->wkey[k.mv_size] = '\0';
 		r->wlen = k.mv_size + 1;
@@ -451,17 +462,6 @@ reader_stat_metric(tally_reader *r, const MDB_val *k, const MDB_val *v,
 	}
 }
 
-/* A walk's key longer than LMDB writes: a damaged page. */
-static int
-reader_stat_longkey(tally_reader *r, size_t klen)
-{
-	r->failed = error_set(r->errmsg, sizeof r->errmsg, TALLY_ESTORE,
-	    "statsfile %s: stat %s: a key of %zu bytes, longer than LMDB "
-	    "writes: the statsfile is damaged; see what tally check says, and "
-	    "move it away to start afresh", store_path(r->st), r->sname, klen);
-	return r->failed;
-}
-
 /*
  * store_reader_seekfn's callback, under the store's guard: the batch's
  * next item, read and copied.  A key too long stops the batch; it is said
@@ -517,7 +517,8 @@ reader_stat_next(tally_reader *r, struct reader_item **itp)
 	}
 	it = &r->items[r->bi++];
 	if (it->klen > READER_KEYMAX - 1)
-		return reader_stat_longkey(r, it->klen);
+		return reader_longkey(r, "stat ", r->sname,
+		    strlen(r->sname), it->klen);
 	*itp = it;
 	return 1;
 }
@@ -541,7 +542,8 @@ reader_stat_seek(tally_reader *r, MDB_val *k, MDB_val *v)
 	}
 	/* As in a metric walk: the next seek starts just past this key. */
 	if (k->mv_size > READER_KEYMAX - 1)
-		return reader_stat_longkey(r, k->mv_size);
+		return reader_longkey(r, "stat ", r->sname,
+		    strlen(r->sname), k->mv_size);
 	memcpy(r->wkey, k->mv_data, k->mv_size);
 	r->wkey[k->mv_size] = '\0';
 	r->wlen = k->mv_size + 1;
@@ -637,10 +639,13 @@ tally_reader_next_name(tally_reader *r, const char **name)
 		    0, &k, &v);
 		if (rc < 0)
 			return reader_err(r, rc, "reading the stat index");
-		if (rc == 0 || k.mv_size > READER_KEYMAX - 1) {
+		if (rc == 0) {
 			r->wkind = READER_WALK_NAMES_END;
 			return 0;
 		}
+		if (k.mv_size > READER_KEYMAX - 1)
+			return reader_longkey(r, "the stat index", "", 0,
+			    k.mv_size);
 		key = k.mv_data;
 		slash = memchr(key, '/', k.mv_size);
 		nlen = slash != NULL ? (size_t)(slash - key) : k.mv_size;
