@@ -994,15 +994,6 @@ END_TEST
 
 /* ---- damaged and odd statsfiles: nothing may kill the process ---------- */
 
-/* Whether this runs under valgrind, where address-space limits mean little. */
-static int
-under_valgrind(void)
-{
-	const char	*p = getenv("LD_PRELOAD");
-
-	return p != NULL && strstr(p, "vgpreload") != NULL;
-}
-
 /* Write nodes slots of keys counters each (and two stats) into d. */
 static void
 populate(const char *d, int nodes, int keys)
@@ -1823,7 +1814,8 @@ START_TEST(test_map_cannot_grow)
 	struct fixture_child	 c;
 	char		 val[64];
 
-	if (under_valgrind()) {
+	/* Under valgrind, address-space limits mean little. */
+	if (fixture_under_valgrind()) {
 		fixture_skip("test_map_cannot_grow", "valgrind manages the "
 		    "address space itself: RLIMIT_AS means little there");
 		return;

@@ -195,6 +195,14 @@ fixture_skip(const char *test, const char *why)
 	fprintf(stderr, "# SKIP %s: %s\n", test, why);
 }
 
+int
+fixture_under_valgrind(void)
+{
+	const char	*p = getenv("LD_PRELOAD");
+
+	return p != NULL && strstr(p, "vgpreload") != NULL;
+}
+
 /* ---- a child process ----------------------------------------------------- */
 
 _Static_assert(sizeof ((struct fixture_child *)0)->msg == TALLY_ERRLEN,

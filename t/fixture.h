@@ -106,6 +106,9 @@ char	*fixture_path(char *buf, const char *d, const char *name);
 /* Say on stderr, as a TAP comment, that test skips a check, and why. */
 void	 fixture_skip(const char *test, const char *why);
 
+/* Whether this runs under valgrind (its preload is in LD_PRELOAD). */
+int	 fixture_under_valgrind(void);
+
 /* ---- a child process ----------------------------------------------------- */
 
 /* What fixture_child learnt of a function it ran in a child process. */
