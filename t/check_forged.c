@@ -96,6 +96,21 @@ le16(const unsigned char *p)
 	return p[0] | (unsigned)p[1] << 8;
 }
 
+/* The page size of the environment in d, as LMDB says (not the OS's). */
+static size_t
+lmdb_psize(const char *d)
+{
+	MDB_env		*env;
+	MDB_stat	 ms;
+
+	ck_assert_int_eq(mdb_env_create(&env), 0);
+	ck_assert_int_eq(mdb_env_set_maxdbs(env, STORE_MAXDBS), 0);
+	ck_assert_int_eq(mdb_env_open(env, d, MDB_RDONLY, 0600), 0);
+	ck_assert_int_eq(mdb_env_stat(env, &ms), 0);
+	mdb_env_close(env);
+	return ms.ms_psize;
+}
+
 /* Which field of a leaf node forge() writes. */
 enum forge_field {
 	FORGE_KSIZE,	/* mn_ksize: the key's length */
@@ -121,7 +136,7 @@ forge(const char *key, enum forge_field field, uint32_t val)
 	ssize_t		 got;
 	int		 fd, n = 0;
 
-	psize = (size_t)sysconf(_SC_PAGESIZE);
+	psize = lmdb_psize(dir);
 	ck_assert_ptr_nonnull(fixture_path(path, dir, "data.mdb"));
 	ck_assert_int_ge(fd = open(path, O_RDWR), 0);
 	ck_assert_int_eq(fstat(fd, &sb), 0);
@@ -313,7 +328,7 @@ END_TEST
 #define RANDOM_STEPS	100000	/* a walk longer than this is a loop */
 
 static unsigned char	*pristine;
-static size_t		 pristine_len;
+static size_t		 pristine_len, pristine_psize;
 static char		 basedir[FIXTURE_PATH_MAX];
 
 /*
@@ -368,6 +383,8 @@ random_setup_once(void)
 	ck_assert_int_eq(mdb_env_open(env, basedir, MDB_RDONLY, 0600), 0);
 	ck_assert_int_eq(mdb_env_copy2(env, path, MDB_CP_COMPACT), 0);
 	mdb_env_close(env);
+	ck_assert_ptr_nonnull(fixture_path(path, basedir, "compact"));
+	pristine_psize = lmdb_psize(path);
 	ck_assert_ptr_nonnull(fixture_path(path, basedir, "compact/data.mdb"));
 	ck_assert_int_ge(fd = open(path, O_RDONLY), 0);
 	ck_assert_int_eq(fstat(fd, &sb), 0);
@@ -398,26 +415,29 @@ random_pick(unsigned *seed, const unsigned *v, size_t n)
  * buf; what was forged goes into what, for the failure's message.
  */
 static void
-random_forge(unsigned char *buf, size_t len, unsigned *seed, char *what,
-    size_t whatlen)
+random_forge(unsigned char *buf, size_t len, size_t psize, unsigned *seed,
+    char *what, size_t whatlen)
 {
 	static const unsigned	 sizes[] = { 0, 1, 2, 8, 511, 512, 600, 4000,
 				     4096, 65535, 1u << 20, 0x7fffffff,
 				     0xffffffff };
 	static const unsigned	 flags[] = { 1, 2, 3, 4, 7, 0x8000, 0xffff };
-	size_t			 psize = (size_t)sysconf(_SC_PAGESIZE);
 	size_t			 pg, off, nkeys, i, at;
-	unsigned		 f, node, v;
+	unsigned		 f, lower, node, v;
 	int			 tries;
 
 	for (tries = 0; tries < 1000; tries++) {
 		pg = 2 + (size_t)rand_r(seed) % (len / psize - 2);
 		off = pg * psize;
 		f = le16(buf + off + 10);
-		/* P_BRANCH 1, P_LEAF 2; not an overflow page (4). */
-		if ((f & 3) == 0 || (f & 4) != 0 || le16(buf + off + 12) < 18)
+		lower = le16(buf + off + 12);
+		/*
+		 * P_BRANCH 1, P_LEAF 2; not an overflow page (4), nor one whose
+		 * lower bound an earlier forging put past the page.
+		 */
+		if ((f & 3) == 0 || (f & 4) != 0 || lower < 18 || lower > psize)
 			continue;
-		nkeys = (le16(buf + off + 12) - 16) / 2;
+		nkeys = (lower - 16) / 2;
 		i = (size_t)rand_r(seed) % nkeys;
 		node = le16(buf + off + 16 + 2 * i);
 		if (node + 8 > psize)
@@ -462,6 +482,16 @@ random_forge(unsigned char *buf, size_t len, unsigned *seed, char *what,
 	ck_abort_msg("no leaf or branch page to forge");
 }
 
+/* A walk's last call: 0 at its end, or an error the reader words. */
+static void
+random_end(tally_reader *r, int rc, const char *what, const char *walk)
+{
+	ck_assert_msg(rc <= 0, "%s: %s gave %d", what, walk, rc);
+	if (rc < 0)
+		ck_assert_msg(tally_reader_errmsg(r)[0] != '\0', "%s: %s "
+		    "failed (%d) with no message", what, walk, rc);
+}
+
 /* Every walk of a reader over the forged copy; each must end. */
 static void
 random_walks(const char *copy, const char *what)
@@ -474,7 +504,10 @@ random_walks(const char *copy, const char *what)
 	char			 ids[RANDOM_NODES][TALLY_NODE_ID_MAX + 1];
 	int			 nids = 0, i, rc, steps, k;
 
-	if (tally_reader_open(&r, copy) != 0) {
+	if ((rc = tally_reader_open(&r, copy)) != 0) {
+		ck_assert_msg(rc < 0 && r != NULL &&
+		    tally_reader_errmsg(r)[0] != '\0', "%s: open gave %d "
+		    "with no message", what, rc);
 		tally_reader_close(r);
 		return;
 	}
@@ -483,31 +516,44 @@ random_walks(const char *copy, const char *what)
 		if (n.error == NULL && nids < RANDOM_NODES)
 			snprintf(ids[nids++], sizeof ids[0], "%s", n.id);
 	}
-	ck_assert_msg(rc <= 0, "%s: %d", what, rc);
+	random_end(r, rc, what, "the nodes");
 	for (i = 0; i < nids; i++) {
-		if (tally_reader_metrics(r, ids[i]) != 0)
+		if ((rc = tally_reader_metrics(r, ids[i])) != 0) {
+			random_end(r, rc, what, "a metric walk's start");
 			break;
-		for (steps = 0; tally_reader_next_metric(r, &m) == 1; steps++)
+		}
+		for (steps = 0; (rc = tally_reader_next_metric(r, &m)) == 1;
+		    steps++)
 			ck_assert_msg(steps < RANDOM_STEPS, "%s: metrics loop",
 			    what);
-		(void)tally_reader_get(r, ids[i], "s.03", TALLY_STAT, &m);
-		(void)tally_reader_node(r, ids[i], &n);
+		random_end(r, rc, what, "a node's metrics");
+		rc = tally_reader_get(r, ids[i], "s.03", TALLY_STAT, &m);
+		ck_assert_msg(rc <= 0, "%s: get gave %d", what, rc);
+		rc = tally_reader_node(r, ids[i], &n);
+		ck_assert_msg(rc <= 0, "%s: node gave %d", what, rc);
 	}
 	for (k = TALLY_COUNTER; k <= TALLY_STAT; k++) {
-		if (tally_reader_names(r, k) != 0)
+		if ((rc = tally_reader_names(r, k)) != 0) {
+			random_end(r, rc, what, "a name walk's start");
 			continue;
-		for (steps = 0; tally_reader_next_name(r, &name) == 1; steps++)
+		}
+		for (steps = 0; (rc = tally_reader_next_name(r, &name)) == 1;
+		    steps++)
 			ck_assert_msg(steps < RANDOM_STEPS, "%s: names loop",
 			    what);
+		random_end(r, rc, what, "the names");
 	}
 	for (i = 0; i < (int)FIXTURE_N(stats); i++) {
-		if (tally_reader_stat(r, stats[i], stats[i][0] == 'c' ?
-		    TALLY_COUNTER : TALLY_STAT) != 0)
+		if ((rc = tally_reader_stat(r, stats[i], stats[i][0] == 'c' ?
+		    TALLY_COUNTER : TALLY_STAT)) != 0) {
+			random_end(r, rc, what, "a stat walk's start");
 			continue;
-		for (steps = 0; tally_reader_next_stat(r, &id, &m) == 1;
+		}
+		for (steps = 0; (rc = tally_reader_next_stat(r, &id, &m)) == 1;
 		    steps++)
 			ck_assert_msg(steps < RANDOM_STEPS, "%s: stat loop",
 			    what);
+		random_end(r, rc, what, "a stat");
 	}
 	tally_reader_close(r);
 }
@@ -540,7 +586,8 @@ START_TEST(test_random_headers)
 	what[0] = '\0';
 	nf = 1 + rand_r(&seed) % 3;
 	for (j = 0; j < nf; j++) {
-		random_forge(buf, pristine_len, &seed, one, sizeof one);
+		random_forge(buf, pristine_len, pristine_psize, &seed, one,
+		    sizeof one);
 		snprintf(what + strlen(what), sizeof what - strlen(what),
 		    "%s%s", j ? ", " : "file " , one);
 	}
