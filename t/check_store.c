@@ -2134,6 +2134,17 @@ START_TEST(test_fork_during_open)
 	void		*ret;
 	int		 go[2], held[2], fd, status;
 
+	/*
+	 * Under valgrind on a busy machine the forked child hung in a futex
+	 * in 3 runs of 8 (and once in three fresh-clone CI runs); natively,
+	 * 0 of 30 under the same load, and this test runs natively and under
+	 * ASan in make check.  Why valgrind's child hangs is not known yet.
+	 */
+	if (fixture_under_valgrind()) {
+		fixture_skip("test_fork_during_open", "its forked child hangs "
+		    "under valgrind in about a third of busy runs");
+		return;
+	}
 	fixture_path(dir_a, dir, "a");
 	fixture_path(dir_b, dir, "b");
 	ck_assert_int_eq(mkdir(dir_a, 0770), 0);
