@@ -317,8 +317,8 @@ START_TEST(test_value_size)
 	if (rc == 0)
 		rc = tally_reader_next_metric(r, &m);
 	ck_assert_int_eq(rc, TALLY_ESTORE);
-	ck_assert_msg(strstr(tally_reader_errmsg(r), "bus error reading data.mdb") != NULL, "%s",
-	    tally_reader_errmsg(r));
+	ck_assert_msg(strstr(tally_reader_errmsg(r), "bus error reading "
+	    "data.mdb") != NULL, "%s", tally_reader_errmsg(r));
 	tally_reader_close(r);
 }
 END_TEST
