@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <ev.h>
+#include <openssl/crypto.h>
 
 #include "tallyd.h"
 
@@ -130,20 +131,16 @@ gatherer_hash_del(struct gatherer *g, struct conn *c)
 }
 
 /*
- * The secret is compared in constant time.  Its length is no secret (every
- * furl_secret_new() secret has the same), so a length mismatch fails early.
+ * The secret is compared in constant time, by OpenSSL's CRYPTO_memcmp.
+ * Its length is no secret (every furl_secret_new() secret has the same),
+ * so a length mismatch fails early.
  */
 int
 gatherer_secret_ok(const struct gatherer *g, const char *s, size_t len)
 {
-	volatile unsigned char	 d = 0;
-	size_t			 i;
-
 	if (len != g->secret_len)
 		return 0;
-	for (i = 0; i < len; i++)
-		d |= (unsigned char)s[i] ^ (unsigned char)g->secret[i];
-	return d == 0;
+	return CRYPTO_memcmp(s, g->secret, len) == 0;
 }
 
 /*
