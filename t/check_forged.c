@@ -7,7 +7,8 @@
  * and a message that names it, after the keys before it, and stays
  * failed: no fault, no loop, no key cut short and read as another.  A
  * value whose forged size runs past the map, or past the end of the
- * file, is the same error, not a fault.  Then a seeded campaign: 100
+ * file, is the same error, not a fault; tally check sees the forged index
+ * key as a key missing and one extra.  Then a seeded campaign: 100
  * copies of a compacted statsfile, each with one to three header fields
  * of its pages forged, walked every way the reader can.
  * Real LMDB environments in temporary directories; the forging is two
@@ -270,6 +271,43 @@ START_TEST(test_name_walk)
 	    ": the stat index: ");
 	ck_assert_int_eq(tally_reader_next_name(r, &name), TALLY_ESTORE);
 	tally_reader_close(r);
+}
+END_TEST
+
+/* tally_statsfile_check's callback: every problem, a line each. */
+static void
+problems_cb(void *ctx, const char *msg)
+{
+	char	*all = ctx;
+	size_t	 n = strlen(all);
+
+	snprintf(all + n, 4096 - n, "%s\n", msg);
+}
+
+/*
+ * tally check on the forged index key: the table's key is missing from
+ * the index, and the index holds one key more than the table's side
+ * finds (as many keys as before: one stands for another).
+ */
+START_TEST(test_check_index_key)
+{
+	tally_check_counts	 c;
+	char			 key[256], all[4096] = "";
+
+	fleet(0, 1);
+	snprintf(key, sizeof key, "%s/n%03d", lname, NODES - 1);
+	ck_assert_int_ge(forge(key, FORGE_KSIZE, FORGED_KSIZE), 1);
+	ck_assert_msg(tally_statsfile_check(dir, (int64_t)time(NULL),
+	    problems_cb, all, &c, err, sizeof err) == 0, "%s", err);
+	/* The key is quoted cut short: its node, then the rest. */
+	snprintf(key, sizeof key, "stats key 'n%03d/long.xxx", NODES - 1);
+	ck_assert_msg(strstr(all, key) != NULL, "%s", all);
+	ck_assert_msg(strstr(all, "...': not in the stat index "
+	    "(stats-by-stat)") != NULL, "%s", all);
+	ck_assert_msg(strstr(all, "stats-by-stat holds 1 key that its table "
+	    "does not") != NULL, "%s", all);
+	ck_assert_uint_eq(c.problems, 2);
+	ck_assert_uint_eq(c.nodes, NODES);
 }
 END_TEST
 
@@ -609,6 +647,7 @@ main(void)
 		{ "forged", test_metric_walk, 0, FIXTURE_TIMEOUT },
 		{ "forged", test_name_walk, 0, FIXTURE_TIMEOUT },
 		{ "forged", test_value_size, 0, FIXTURE_TIMEOUT },
+		{ "forged", test_check_index_key, 0, FIXTURE_TIMEOUT },
 		{ "random", test_random_headers, RANDOM_FILES,
 		    FIXTURE_TIMEOUT },
 	};

@@ -100,7 +100,7 @@ struct check {
 	size_t			 lastlen;
 	int64_t			 now;		/* for record_time_sane */
 	struct store_reader	*r;
-	size_t			 indexed;	/* keys the index must hold */
+	size_t			 indexed;	/* table keys found in the index */
 	int			 rc;		/* a failed index lookup */
 };
 
@@ -159,9 +159,10 @@ check_id_cmp(const void *a, const void *b)
 
 /*
  * The stat index (format 2) holds key's value under <stat>/<node>, byte
- * for byte.  A malformed key (quiet) is only counted if the index has it
- * too, since a conversion indexes it and a write never makes one.  0, or
- * a lookup's failure (the walk stops).
+ * for byte.  A malformed key (quiet) is not reported missing, since a
+ * conversion indexes it and a write never makes one.  Every key found is
+ * counted, for check_index_count.  0, or a lookup's failure (the walk
+ * stops).
  */
 static int
 check_index_entry(struct check *ck, const char *table, const char *key,
@@ -180,7 +181,8 @@ check_index_entry(struct check *ck, const char *table, const char *key,
 	    STORE_STATS_IDX, ikey, klen, &iv);
 	if (rc < 0)
 		return ck->rc = rc;
-	if (rc == 1 || !quiet)
+	/* Only keys found: any other key of the index is counted as extra. */
+	if (rc == 1)
 		ck->indexed++;
 	if (quiet)
 		return 0;
@@ -197,9 +199,10 @@ check_index_entry(struct check *ck, const char *table, const char *key,
 }
 
 /*
- * The index holds no more keys than its table's: the entries of each
- * key were checked above, so a count above says some value is indexed
- * that is gone (a graph would show it).
+ * The index holds no keys but those found from its table's side (above):
+ * any more is a value indexed that is gone (a graph would show it), or a
+ * key damaged in place (of a length LMDB never writes, say), which one
+ * walk of the table finds missing and this count finds extra.
  */
 static int
 check_index_count(struct store_reader *r, struct check *ck,
@@ -213,9 +216,10 @@ check_index_count(struct store_reader *r, struct check *ck,
 	if ((rc = mdb_stat(r->txn, r->st->dbi[db], &ms)) != 0)
 		return TALLY_ESTORE;
 	if (ms.ms_entries > want)
-		check_problem(ck, "%s holds %zu keys that its table does not "
-		    "(values a graph would show, of nodes or stats that are "
-		    "gone)", store_db_name(db), ms.ms_entries - want);
+		check_problem(ck, "%s holds %zu key%s that its table does "
+		    "not (values a graph would show, of nodes or stats that "
+		    "are gone, or a damaged key)", store_db_name(db),
+		    ms.ms_entries - want, ms.ms_entries - want == 1 ? "" : "s");
 	return 0;
 }
 
