@@ -2003,11 +2003,13 @@ nodes_in_db(void)
 
 /*
  * At --max-nodes, a new node id is refused and a known one lands.  New
- * nodes count from their HELLO, before their first snapshot is written.
+ * nodes count from their HELLO, before their first snapshot is written,
+ * and still count once a newer connection of theirs has replaced the
+ * first (the replaced one's close must not free the place).
  */
 START_TEST(test_limit_nodes)
 {
-	struct client	 c, d;
+	struct client	 c, d, e;
 	char		 n[16];
 
 	good_round();
@@ -2015,8 +2017,12 @@ START_TEST(test_limit_nodes)
 	tallyd_stop();
 	tallyd_start((const char *const[]){ "--max-nodes", n, NULL });
 	/* One place left: the first new node takes it at its HELLO. */
+	cl_open(&e);
+	(void)cl_handshake(&e, "last-place");
 	cl_open(&d);
 	(void)cl_handshake(&d, "last-place");
+	cl_expect_error(&e, WIRE_E_REPLACED, DEADLINE);
+	cl_close(&e);
 	cl_open(&c);
 	cl_hello(&c, TALLY_PROTOCOL_VERSION, furl.secret, "one-too-many",
 	    "nick");

@@ -57,10 +57,11 @@ conn_frame_key(struct conn *c)
 		}
 		/* New nodes still on their way to the statsfile count too. */
 		if (rc == 0 && nodes + g->nnew >= g->cfg.max_nodes) {
-			conn_fail(c, WIRE_E_LIMIT, "the statsfile holds %zu "
-			    "nodes, tallyd's limit (tallyd --max-nodes %u): "
-			    "new node %s refused", nodes + g->nnew,
-			    g->cfg.max_nodes, c->node_id);
+			conn_fail(c, WIRE_E_LIMIT, "tallyd's limit of %u nodes "
+			    "is reached (tallyd --max-nodes; %zu in the "
+			    "statsfile, %u new ones connected): new node %s "
+			    "refused", g->cfg.max_nodes, nodes, g->nnew,
+			    c->node_id);
 			return -1;
 		}
 		if (rc == 0) {
@@ -229,6 +230,9 @@ conn_frame_admit(struct conn *c)
 		    c->addr);
 		snprintf(old->reason, sizeof old->reason, "replaced by a "
 		    "newer connection from %s", c->addr);
+		/* A new node's place in max_nodes goes with it. */
+		c->is_new = old->is_new;
+		old->is_new = 0;
 		conn_close(old, WIRE_E_REPLACED, "replaced by a newer "
 		    "connection");
 	}
