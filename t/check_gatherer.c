@@ -2044,6 +2044,48 @@ START_TEST(test_limit_nodes)
 }
 END_TEST
 
+/*
+ * Peers that never authenticate cannot fill the log: their lines go
+ * through a quota (100, then one every 0.2 s, tallyd(8)), the next line
+ * that goes says how many did not, and a node's lines are not held back.
+ */
+#define QUOTA_PEERS	600
+START_TEST(test_log_quota)
+{
+	static const uint8_t	 zero[8];
+	struct client		 c;
+	double			 t0, end;
+	int			 i, lines, bound;
+
+	t0 = fixture_now();
+	for (i = 0; i < QUOTA_PEERS; i++) {
+		cl_open_plain(&c);
+		cl_send(&c, zero, sizeof zero);
+		cl_expect_error(&c, WIRE_E_MALFORMED, DEADLINE);
+		cl_close(&c);
+	}
+	/* At most the burst, and one a 0.2 s of the flood's length. */
+	lines = log_count(errlog, ": frame of length 0");
+	bound = 100 + (int)((fixture_now() - t0) / 0.2) + 1;
+	ck_assert_msg(lines >= 1 && lines <= bound, "%d lines of %d peers "
+	    "(at most %d)", lines, QUOTA_PEERS, bound);
+	/* Once the quota refills, the next line counts those left out. */
+	end = fixture_now() + DEADLINE;
+	while (!logged("lines about unauthenticated peers not logged)")) {
+		ck_assert_msg(fixture_now() < end, "no line counted the lines "
+		    "not logged (%d of %d logged)", lines, QUOTA_PEERS);
+		cl_open_plain(&c);
+		cl_send(&c, zero, sizeof zero);
+		cl_expect_error(&c, WIRE_E_MALFORMED, DEADLINE);
+		cl_close(&c);
+		fixture_pause();
+	}
+	/* A node's lines still go, with its quota spent. */
+	good_round();
+	log_wait("connected node good-");
+}
+END_TEST
+
 /* A TLS peer that says nothing at all is closed at the first flight's end. */
 START_TEST(test_first_flight_silent)
 {
@@ -2321,6 +2363,7 @@ main(void)
 		{ "tls", test_tls_resume, 0, 60 },
 		{ "tls", test_tls_ticket_keys_damaged, 0, 60 },
 		{ "plain", test_tls_to_plaintext, 0, 60 },
+		{ "plain", test_log_quota, 0, 120 },
 	};
 	const struct fixture_tcase	 tcases[] = {
 		{ "tls", setup_tls, teardown, NULL, NULL },

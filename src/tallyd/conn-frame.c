@@ -244,6 +244,7 @@ conn_frame_admit(struct conn *c)
 		return;
 	listener_addr_release(c);
 	c->state = CONN_READY;
+	c->connected = 1;
 	http_node_up(g, c);
 	c->phase = gatherer_phase(g, c->node_id, strlen(c->node_id));
 	if (c->key[0] != '\0')

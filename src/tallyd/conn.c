@@ -59,20 +59,34 @@
 
 #define CONN_LINGER		2.0	/* seconds a closing conn waits */
 #define CONN_EPSILON		0.001	/* timers may fire this early */
+#define CONN_LOG_BURST		100.0	/* lines of unauthenticated peers */
+#define CONN_LOG_EVERY		0.2	/* then one every 0.2 s at most */
 
-/* A line about a connection: who it is, if known, and where from. */
+/*
+ * A line about a connection: who it is, if known, and where from.  Lines
+ * about peers not yet authenticated (no node id: anyone can connect) go
+ * through a quota, CONN_LOG_BURST and then a few a second.
+ */
 void
 conn_log(const struct conn *c, const char *fmt, ...)
 {
-	char	 line[1024];
-	va_list	 ap;
+	char		 line[1024];
+	unsigned long	 quiet;
+	va_list		 ap;
 
+	if (c->node_id[0] == '\0' && !gatherer_log_quota(&c->g->anon_log,
+	    CONN_LOG_BURST, CONN_LOG_EVERY, &quiet))
+		return;
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof line, fmt, ap);
 	va_end(ap);
 	if (c->node_id[0] != '\0')
 		fprintf(stderr, "tallyd: node %s (%s) from %s: %s\n",
 		    c->node_id, c->nickname, c->addr, line);
+	else if (quiet > 0)
+		fprintf(stderr, "tallyd: %s: %s (and %lu lines about "
+		    "unauthenticated peers not logged)\n", c->addr, line,
+		    quiet);
 	else
 		fprintf(stderr, "tallyd: %s: %s\n", c->addr, line);
 }
@@ -228,10 +242,11 @@ conn_free(struct conn *c)
 {
 	struct gatherer	*g = c->g;
 
-	if (c->node_id[0] != '\0')
+	/* A HELLO refused was logged as such: it never connected. */
+	if (c->connected)
 		gatherer_log("disconnected node %s (%s) from %s: %s",
 		    c->node_id, c->nickname, c->addr, c->reason);
-	else if (g->cfg.verbose)
+	else if (g->cfg.verbose && c->node_id[0] == '\0')
 		gatherer_log("%s: closed before the handshake: %s", c->addr,
 		    c->reason);
 	conn_unhash(c);

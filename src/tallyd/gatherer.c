@@ -42,6 +42,35 @@ gatherer_log(const char *fmt, ...)
 }
 
 /*
+ * A bucket of burst lines, refilled with one every `every' seconds: a peer
+ * that makes tallyd log at will (a flood of connections that never
+ * authenticate) gets a few lines through, then one now and then, each
+ * saying how many went unlogged, and never fills the disk.
+ */
+int
+gatherer_log_quota(struct log_limit *l, double burst, double every,
+    unsigned long *quiet)
+{
+	double	 now = gatherer_mono();
+
+	if (!l->started) {
+		l->started = 1;
+		l->tokens = burst;
+	} else if (now > l->at)
+		l->tokens = gatherer_min(burst, l->tokens + (now - l->at) /
+		    every);
+	l->at = now;
+	if (l->tokens < 1.0) {
+		l->quiet++;
+		return 0;
+	}
+	l->tokens -= 1.0;
+	*quiet = l->quiet;
+	l->quiet = 0;
+	return 1;
+}
+
+/*
  * Deadlines use the monotonic clock: ev_now() is wall time, and a clock
  * step must not time out every connection at once.
  */

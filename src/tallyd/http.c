@@ -27,30 +27,24 @@
  * not fill the log, nor spend the budget of the other kind.
  */
 void
-http_log(struct http_limit *l, const char *fmt, ...) TALLY_PRINTF(2, 3);
+http_log(struct log_limit *l, const char *fmt, ...) TALLY_PRINTF(2, 3);
 void
-http_log(struct http_limit *l, const char *fmt, ...)
+http_log(struct log_limit *l, const char *fmt, ...)
 {
-	char	 line[512];
-	double	 now = gatherer_mono();
-	va_list	 ap;
+	char		 line[512];
+	unsigned long	 quiet;
+	va_list		 ap;
 
-	if (l->logged >= HTTP_LOG_BURST && now - l->at < HTTP_LOG_EVERY) {
-		l->quiet++;
+	if (!gatherer_log_quota(l, HTTP_LOG_BURST, HTTP_LOG_EVERY, &quiet))
 		return;
-	}
-	if (l->logged >= HTTP_LOG_BURST)
-		l->at = now;
-	l->logged++;
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof line, fmt, ap);
 	va_end(ap);
-	if (l->quiet > 0)
+	if (quiet > 0)
 		gatherer_log("http: %s (and %lu lines not logged)", line,
-		    l->quiet);
+		    quiet);
 	else
 		gatherer_log("http: %s", line);
-	l->quiet = 0;
 }
 
 static void

@@ -46,12 +46,6 @@
 #define HTTP_LOG_BURST	5		/* libmicrohttpd's lines, then ... */
 #define HTTP_LOG_EVERY	60.0		/* ... one a minute, with a count */
 
-/* Log lines of one kind: HTTP_LOG_BURST, then one a minute. */
-struct http_limit {
-	unsigned long	 logged, quiet;
-	double		 at;
-};
-
 /* What the loop knows of a node, this run. */
 struct http_node {
 	char	 id[TALLY_NODE_ID_MAX + 1];
@@ -87,7 +81,7 @@ struct http {
 
 	/* libmicrohttpd's thread only */
 	uint64_t		 warned;	/* the reader's last warnings */
-	struct http_limit	 mhd_log, fail_log;
+	struct log_limit	 mhd_log, fail_log;
 
 	int			 stop[2];	/* http_free() ends a reader */
 };
@@ -100,7 +94,7 @@ struct hbuf {
 };
 
 /* http.c */
-void	 http_log(struct http_limit *, const char *, ...) TALLY_PRINTF(2, 3);
+void	 http_log(struct log_limit *, const char *, ...) TALLY_PRINTF(2, 3);
 /* Send body (freed, whatever happens); kind 'h': a page, 'm': /metrics. */
 enum MHD_Result http_send(struct MHD_Connection *, unsigned, const char *,
 	     struct hbuf *, int, int);

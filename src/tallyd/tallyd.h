@@ -113,6 +113,7 @@ struct conn {
 	int			 locked;	/* holds node_id's node lock */
 	int			 http_said;	/* its end told http.c */
 	int			 is_new;	/* no record yet: counts in nnew */
+	int			 connected;	/* its HELLO was admitted */
 	enum conn_tls		 tls;
 	struct tls		*ssl;
 	struct handshake_job	*job;		/* with a handshake thread */
@@ -166,6 +167,14 @@ enum stats_counter {
 };
 
 /* The gatherer; each group of fields belongs to the file that names it. */
+/* Lines of one kind that peers can cause: see gatherer_log_quota. */
+struct log_limit {
+	double		 tokens;	/* lines that may go now */
+	double		 at;		/* when tokens was counted */
+	unsigned long	 quiet;		/* lines not logged since */
+	int		 started;
+};
+
 struct gatherer {
 	struct ev_loop		*loop;
 	struct gatherer_config	 cfg;
@@ -193,6 +202,7 @@ struct gatherer {
 	struct listener_addr	*addrs[LISTENER_ADDR_HASH];
 	unsigned long		 addr_refused;	/* since the last log line */
 	double			 addr_logged;
+	struct log_limit	 anon_log;	/* conn_log, unauthenticated */
 
 	/* conn.c, conn-io.c; the node id table is gatherer.c's */
 	size_t			 input;		/* bytes of every conn's in */
@@ -270,6 +280,13 @@ void	 gatherer_shutdown(struct gatherer *);
 void	 gatherer_free(struct gatherer *);
 /* One line on stderr, "tallyd: " first. */
 void	 gatherer_log(const char *, ...) TALLY_PRINTF(1, 2);
+/*
+ * Whether one more line of a kind a peer can cause at will may go: 1 (with
+ * *quiet the lines not logged since the last one that went), or 0 (counted
+ * among them).  burst lines at once, then one every `every' seconds.
+ */
+int	 gatherer_log_quota(struct log_limit *, double burst, double every,
+	    unsigned long *quiet);
 /* Monotonic seconds, for every deadline. */
 double	 gatherer_mono(void);
 double	 gatherer_min(double, double);
