@@ -57,13 +57,16 @@
  * not make a poll or a handshake late.  The tests of the timeouts restart
  * it with the short ones (tallyd_tighten), still over 10x what a good
  * client takes; the poll timeout is then its default, min(30, interval /
- * 2) = 0.5 s.
+ * 2) = 0.5 s.  Tests say HELLO again for one node id at once (a duplicate,
+ * a replacement, a resumed session), so the HELLO interval is 1 us here;
+ * test_hello_interval restarts tallyd with one of its own.
  */
 static const char *const tallyd_relaxed[] = { "-i", "1",
     "--handshake-timeout", "10", "--poll-timeout", "10", "--idle-timeout",
-    "30", NULL };
+    "30", "--hello-interval", "0.000001", NULL };
 static const char *const tallyd_tight[] = { "-i", "1",
-    "--handshake-timeout", "1", "--idle-timeout", "3", NULL };
+    "--handshake-timeout", "1", "--idle-timeout", "3", "--hello-interval",
+    "0.000001", NULL };
 static const char *const *tallyd_opts;
 static uint32_t	 interval_ms;	/* what WELCOME must say */
 
@@ -2086,6 +2089,34 @@ START_TEST(test_log_quota)
 }
 END_TEST
 
+/*
+ * A node id says HELLO once a --hello-interval: another HELLO within it is
+ * refused as busy, and the first connection goes on (not replaced); other
+ * node ids are not held back.  30 s: no wait of the test comes near it.
+ */
+START_TEST(test_hello_interval)
+{
+	struct client	 a, b;
+	uint32_t	 seq;
+
+	tallyd_stop();
+	tallyd_start((const char *const[]){ "--hello-interval", "30", NULL });
+	cl_open(&a);
+	seq = cl_handshake(&a, "hello-twice");
+	cl_open(&b);
+	cl_hello(&b, TALLY_PROTOCOL_VERSION, furl.secret, "hello-twice",
+	    "nick");
+	cl_expect_error(&b, WIRE_E_BUSY, DEADLINE);
+	cl_close(&b);
+	log_wait("node hello-twice said HELLO less than 30 s ago (tallyd "
+	    "--hello-interval): retry in ");
+	cl_snapshot(&a, seq, 7, "x.count");
+	db_wait(STORE_COUNTERS, "hello-twice", "x.count", "7");
+	cl_close(&a);
+	good_round();
+}
+END_TEST
+
 /* A TLS peer that says nothing at all is closed at the first flight's end. */
 START_TEST(test_first_flight_silent)
 {
@@ -2364,6 +2395,7 @@ main(void)
 		{ "tls", test_tls_ticket_keys_damaged, 0, 60 },
 		{ "plain", test_tls_to_plaintext, 0, 60 },
 		{ "plain", test_log_quota, 0, 120 },
+		{ "tls plain", test_hello_interval, 0, 60 },
 	};
 	const struct fixture_tcase	 tcases[] = {
 		{ "tls", setup_tls, teardown, NULL, NULL },

@@ -210,10 +210,17 @@ conn_frame_admit(struct conn *c)
 	struct gatherer	*g = c->g;
 	struct conn	*old;
 	char		 err[TALLY_ERRLEN];
-	double		 now;
+	double		 now, wait;
 
 	if (conn_frame_key(c) != 0)
 		return;
+	/* Each WELCOME costs the loop: one a node id per interval. */
+	if ((wait = hello_wait(g, c->node_id, gatherer_mono())) > 0) {
+		conn_fail(c, WIRE_E_BUSY, "node %s said HELLO less than %g s "
+		    "ago (tallyd --hello-interval): retry in %.1f s",
+		    c->node_id, g->cfg.hello_interval, wait);
+		return;
+	}
 	/*
 	 * One live writer per node id, local providers included.  Taken
 	 * before an older connection lets go, so that the lock never lapses.

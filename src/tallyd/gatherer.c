@@ -27,6 +27,7 @@
 #define GATHERER_MAX_NODES	100000	/* nodes in the statsfile */
 #define GATHERER_MAX_METRICS	100000	/* metrics in a snapshot */
 #define GATHERER_MAX_INPUT	(256UL << 20)	/* buffered, all connections */
+#define GATHERER_HELLO_INTERVAL	1.0	/* seconds between a node's HELLOs */
 
 /* One line on stderr; systemd's journal adds the time. */
 void
@@ -252,6 +253,8 @@ gatherer_defaults(struct gatherer_config *cfg)
 		cfg->max_frame = WIRE_FRAME_MAX;
 	if (cfg->max_input == 0)
 		cfg->max_input = GATHERER_MAX_INPUT;
+	if (cfg->hello_interval <= 0)
+		cfg->hello_interval = GATHERER_HELLO_INTERVAL;
 }
 
 /*
@@ -431,6 +434,7 @@ gatherer_free(struct gatherer *g)
 	stats_free(g);
 	tls_ctx_free(g->tls);
 	batch_free(g);
+	hello_free(g);
 	free(g->table);
 	free(g->rbuf);
 	free(g->listen_port);

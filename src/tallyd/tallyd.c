@@ -44,6 +44,7 @@ enum {
 	OPT_MAX_METRICS,
 	OPT_MAX_FRAME,
 	OPT_MAX_INPUT,
+	OPT_HELLO_INTERVAL,
 	OPT_HTTP
 };
 
@@ -68,6 +69,7 @@ static const struct option tallyd_longopts[] = {
 	{ "max-metrics",	required_argument, NULL, OPT_MAX_METRICS },
 	{ "max-frame",		required_argument, NULL, OPT_MAX_FRAME },
 	{ "max-input",		required_argument, NULL, OPT_MAX_INPUT },
+	{ "hello-interval",	required_argument, NULL, OPT_HELLO_INTERVAL },
 	{ "http",		required_argument, NULL, OPT_HTTP },
 	{ NULL, 0, NULL, 0 }
 };
@@ -103,6 +105,7 @@ usage(FILE *f)
 "              [--http [ADDR:]PORT]\n"
 "              [--max-handshakes-per-addr N] [--max-nodes N]\n"
 "              [--max-metrics N] [--max-frame BYTES] [--max-input BYTES]\n"
+"              [--hello-interval S]\n"
 "              BASEDIR\n"
 "\n"
 "The tally gatherer: polls the nodes that connect with it and writes their\n"
@@ -143,6 +146,8 @@ usage(FILE *f)
 "                              8388608)\n"
 "      --max-input BYTES       input buffered across all connections\n"
 "                              (default 268435456)\n"
+"      --hello-interval S      one HELLO a node id per S seconds; another\n"
+"                              is refused, to retry later (default 1)\n"
 "  -h, --help                  this text\n"
 "  -V, --version               the version\n",
 	    TALLYD_INTERVAL, TALLYD_MAX_CONNECTIONS, TALLYD_HANDSHAKE,
@@ -253,7 +258,9 @@ static const struct tallyd_number {
 	{ OPT_MAX_METRICS, "max-metrics", TALLYD_COUNT,
 	    TALLYD_CFG(max_metrics), 0 },
 	{ OPT_MAX_FRAME, "max-frame", TALLYD_BYTES, TALLYD_CFG(max_frame), 0 },
-	{ OPT_MAX_INPUT, "max-input", TALLYD_BYTES, TALLYD_CFG(max_input), 0 }
+	{ OPT_MAX_INPUT, "max-input", TALLYD_BYTES, TALLYD_CFG(max_input), 0 },
+	{ OPT_HELLO_INTERVAL, "hello interval", TALLYD_SECONDS,
+	    TALLYD_CFG(hello_interval), 0 }
 };
 
 /* Option ch's number into cfg, if ch takes one: 1, else 0. */

@@ -70,6 +70,7 @@ struct gatherer_config {
 	unsigned	 max_metrics;
 	size_t		 max_frame;
 	size_t		 max_input;
+	double		 hello_interval; /* between HELLOs of a node id */
 	unsigned	 tls_threads;	/* handshake threads; 0: one a CPU
 					   beside the loop's, 1 to 8 */
 	int		 verbose;	/* log each snapshot */
@@ -212,6 +213,10 @@ struct gatherer {
 	struct conn		**table;	/* node id -> READY conn */
 	size_t			 tsize, tcount;
 
+	/* hello.c: node ids welcomed within the last hello_interval */
+	struct hello_ent	**hello;
+	size_t			 hello_size, hello_count;
+
 	/* batch.c */
 	struct store		*store;
 	struct nodelock		*locks;		/* remote nodes' node locks */
@@ -278,6 +283,10 @@ int	 gatherer_run(struct gatherer *);
 void	 gatherer_shutdown(struct gatherer *);
 /* Shut down if needed and release everything.  NULL is ignored. */
 void	 gatherer_free(struct gatherer *);
+/* hello.c: 0 if node id may say HELLO now, else the seconds to wait. */
+double	 hello_wait(struct gatherer *, const char *, double);
+void	 hello_free(struct gatherer *);
+
 /* One line on stderr, "tallyd: " first. */
 void	 gatherer_log(const char *, ...) TALLY_PRINTF(1, 2);
 /*
