@@ -275,7 +275,10 @@ main(int argc, char **argv)
 	if (cmd == CMD_LIST) {
 		plugin_list(&table, stdout);
 		plugin_table_free(&table);
-		return fflush(stdout) == 0 ? 0 : EXIT_STORE;
+		if (fflush(stdout) == 0 && !ferror(stdout))
+			return 0;
+		msg("writing to stdout: %s", strerror(errno));
+		return EXIT_STORE;
 	}
 	if (cmd != CMD_SUGGEST && !multi &&
 	    (g = find_graph(&table, argv0, &hist)) == NULL) {
@@ -337,7 +340,9 @@ main(int argc, char **argv)
 		outbuf_free(&ob);
 		return EXIT_STORE;
 	}
-	if (fwrite(ob.b, 1, ob.n, stdout) != ob.n || fflush(stdout) != 0) {
+	/* Nothing to say (no node has the stat yet) is no write at all. */
+	if ((ob.n > 0 && fwrite(ob.b, 1, ob.n, stdout) != ob.n) ||
+	    fflush(stdout) != 0) {
 		msg("writing to stdout: %s", strerror(errno));
 		outbuf_free(&ob);
 		return EXIT_STORE;

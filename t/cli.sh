@@ -842,5 +842,25 @@ tally -s "$STATS" export -o "$T/nodir/$esc.prom"
 expect 1 "export -o a file with an escape code"
 check_tame "export -o a file with an escape code" "^tally: $T/nodir/\\\\x1b\\[31m\\.prom\\.tmp\\.[0-9]+: No such file"
 
+# ---- stdout that takes nothing -----------------------------------------
+# --help, --version and the plugin's list on a full disk or a closed
+# stdout: exit non-zero and say so, as every command's output does.
+for prog in "$TALLY --version" "$TALLY -h" "$TALLYD --version" \
+    "$TALLYD --help" "$PLUGIN list"; do
+	want=1
+	case $prog in "$PLUGIN"*) want=2 ;; esac
+	for sink in full closed; do
+		if [ $sink = full ]; then
+			timeout 20 $prog >/dev/full 2>"$T/err"
+		else
+			timeout 20 $prog >&- 2>"$T/err"
+		fi
+		rc=$?
+		expect $want "$prog to a $sink stdout"
+		err_has ": writing to stdout: (No space left on device|Bad file descriptor)\$" \
+		    "$prog to a $sink stdout"
+	done
+done
+
 note "show, export, prune, forget and check on two demo nodes"
 exit 0

@@ -15,7 +15,7 @@ require_built
 setup
 munin_setup
 munin_link tahoe_storage_allocated tally_load_avg tally_ \
-    tally_no_such_graph tahoe_no_such_graph
+    tally_no_such_graph tahoe_no_such_graph tahoe_helper_active_uploads
 
 # ---- the broken statsfiles ---------------------------------------------
 
@@ -26,6 +26,14 @@ wait_for "good-node's first flush" db_has_node good-node
 stop_node good
 out=$(munin_run tahoe_storage_allocated autoconf 2>&1)
 [ "$out" = yes ] || fail "autoconf on a valid statsfile says '$out'"
+# A graph no node has a value for (no helper here): an empty answer, exit
+# 0, nothing on stderr (once an undefined fwrite of nothing, which UBSan
+# builds stop on).
+out=$(munin_run tahoe_helper_active_uploads 2>"$T/empty.err") ||
+    fail "a fetch of a graph no node has exits $?: $(cat "$T/empty.err")"
+[ -z "$out" ] || fail "a fetch of a graph no node has printed '$out'"
+[ ! -s "$T/empty.err" ] ||
+    fail "a fetch of a graph no node has said: $(cat "$T/empty.err")"
 
 MISSING=$T/no-such-dir
 REGULAR=$T/regular-file

@@ -190,7 +190,8 @@ quote(char *buf, const char *s)
 int
 flush_stdout(int status)
 {
-	if (fflush(stdout) != 0) {
+	/* ferror too: a failed write earlier may leave nothing to flush. */
+	if (fflush(stdout) != 0 || ferror(stdout)) {
 		warnmsg("writing to stdout: %s", strerror(errno));
 		return EXIT_FAIL;
 	}
@@ -264,11 +265,11 @@ cmd_parse(const struct cmd_entry *ce, int argc, char **argv, struct args *a,
 			break;
 		case 'h':
 			usage(stdout);
-			return 0;
+			return flush_stdout(0);
 		case 'V':
 			printf("%s (database format %d)\n",
 			    tally_version(NULL, NULL, NULL), TALLY_DB_FORMAT);
-			return 0;
+			return flush_stdout(0);
 		case '?':
 		case ':':
 			return cmd_bad_option(ce->name, c, argv);

@@ -168,6 +168,15 @@ tallyd_die(const char *fmt, ...)
 	exit(1);
 }
 
+/* After --help or --version: exit 0 if stdout took it all, else 1. */
+static void
+tallyd_stdout_done(void)
+{
+	if (fflush(stdout) != 0 || ferror(stdout))
+		tallyd_die("writing to stdout: %s", strerror(errno));
+	exit(0);
+}
+
 /* Seconds: positive and finite, at most a day. */
 static double
 tallyd_seconds(const char *what, const char *s)
@@ -434,11 +443,13 @@ tallyd_args(struct tallyd *t, int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
-			exit(0);
+			tallyd_stdout_done();
+			break;
 		case 'V':
 			printf("tallyd (%s)\n", tally_version(NULL, NULL,
 			    NULL));
-			exit(0);
+			tallyd_stdout_done();
+			break;
 		case OPT_PLAINTEXT:
 			t->plaintext = 1;
 			break;
