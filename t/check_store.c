@@ -111,6 +111,21 @@ START_TEST(test_create_layout)
 	ck_assert_int_eq(stat(path, &sb), 0);
 	ck_assert_int_eq(sb.st_mode & 0777, 0660);
 	store_close(st);
+
+	/*
+	 * A reader that finds no lock.mdb (data.mdb copied alone, as a
+	 * backup is) makes it 0660 too: LMDB's own would be 0640 here, and
+	 * the group's readers and writers could not open the file.
+	 */
+	snprintf(path, sizeof path, "%s/lock.mdb", dir);
+	ck_assert_int_eq(unlink(path), 0);
+	old = umask(027);
+	ck_assert_msg(store_open(&st, dir, STORE_RDONLY, err, sizeof err) ==
+	    0, "%s", err);
+	umask(old);
+	ck_assert_int_eq(stat(path, &sb), 0);
+	ck_assert_int_eq(sb.st_mode & 0777, 0660);
+	store_close(st);
 }
 END_TEST
 

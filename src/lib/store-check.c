@@ -310,7 +310,12 @@ store_check_files(struct store *s, struct stat *sb, char *err, size_t errlen)
 			    "%s: no lock.mdb, and this reader cannot create it "
 			    "(%s): a writer creates it", s->qpath,
 			    strerror(errno));
-		return 0;
+		/*
+		 * 0660, as a writer makes it: LMDB's open would apply the
+		 * umask, and a 0640 file locks the group's readers out.
+		 */
+		return rdonly ? store_precreate(s, "lock.mdb", err, errlen) :
+		    0;
 	}
 	if ((rc = store_try_open(s, "lock.mdb", O_RDWR, &lsb, &osb, &e, err,
 	    errlen)) != 0)
