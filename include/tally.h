@@ -455,6 +455,11 @@ int  tally_reader_open(tally_reader **rp, const char *statsfile);
  *  next call on @p r.  Control characters from outside are quoted. */
 const char *tally_reader_errmsg(const tally_reader *r);
 
+/** The database format of @p r's statsfile, as its reader sees it: 1
+ *  (without the stat index) or 2 (with it: tally(5)); 0 for a reader that
+ *  failed to open, or NULL. */
+int  tally_reader_format(const tally_reader *r);
+
 /** The next node, in id order (byte order of the ids).
  *  @param[out] node filled in when 1 is returned.
  *  @return 1 a node (check node->error), 0 at the end (and at every later

@@ -208,6 +208,19 @@ meta_format(void)
 	return text;
 }
 
+/* The format a reader sees: 1 without the index, 2 with it. */
+static int
+reader_format(void)
+{
+	tally_reader	*r;
+	int		 f;
+
+	ck_assert_int_eq(tally_reader_open(&r, dir), 0);
+	f = tally_reader_format(r);
+	tally_reader_close(r);
+	return f;
+}
+
 /* Writes, changes, removals and deletes keep the index equal. */
 START_TEST(test_mirror)
 {
@@ -218,7 +231,9 @@ START_TEST(test_mirror)
 	put_slot(st, "a", 5, 10);
 	put_slot(st, "b", 5, 20);
 	store_close(st);
+	ck_assert_int_eq(reader_format(), 1);
 	index_set(1);
+	ck_assert_int_eq(reader_format(), 2);
 	assert_index(10);
 	/* Changed values, and fewer stats: the rest is deleted. */
 	write_slot("a", 3, 100);

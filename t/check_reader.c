@@ -94,6 +94,8 @@ open_fails(const char *path, int code, const char *want)
 	/* A failed reader keeps failing the same way. */
 	ck_assert_int_eq(tally_reader_next(r, &node), code);
 	ck_assert_int_eq(tally_reader_metrics(r, "a"), code);
+	/* No format: none was read. */
+	ck_assert_int_eq(tally_reader_format(r), 0);
 	tally_reader_close(r);
 }
 

@@ -257,6 +257,10 @@ expect 0 "show --json"
 cp "$T/out" "$T/show.json"
 json_ok "$T/show.json" || fail "show --json is not JSON: $(cat "$T/show.json")"
 grep -q "\"id\": \"$ID1\"" "$T/show.json" || fail "no $ID1 in JSON"
+# The file's format, as mdb_dump shows it, not the tool's newest.
+fmt=$(db_get meta format "$STATS")
+grep -q "^  \"format\": $fmt,\$" "$T/show.json" ||
+    fail "show --json says $(grep '"format"' "$T/show.json"); meta says $fmt"
 grep -q '"nickname": "b \\"quoted\\" \\\\ ünïcode"' "$T/show.json" ||
     fail "nickname not escaped in JSON: $(grep nickname "$T/show.json")"
 grep -q '"mean": null' "$T/show.json" ||

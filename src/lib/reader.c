@@ -182,6 +182,14 @@ tally_reader_errmsg(const tally_reader *r)
 	return r == NULL ? "out of memory" : r->errmsg;
 }
 
+int
+tally_reader_format(const tally_reader *r)
+{
+	if (r == NULL || r->st == NULL || !r->held)
+		return 0;
+	return r->st->idx == STORE_IDX_READY ? 2 : 1;
+}
+
 /*
  * Fill node from a nodes key and record; only id and error if bad.  A key
  * the caller has checked (an id looked up exactly) is not checked again.

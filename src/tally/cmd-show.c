@@ -474,7 +474,7 @@ show_json(struct cmd *self, struct show_slot *sl,
 	printf("{\n  \"statsfile\": ");
 	json_str(stdout, self->path, strlen(self->path));
 	printf(",\n  \"format\": %d,\n  \"time\": %lld,\n  \"nodes\": [",
-	    TALLY_DB_FORMAT, (long long)now);
+	    tally_reader_format(sl->r), (long long)now);
 	for (i = 0; i < n; i++) {
 		if (show_slot_read(sl, &nodes[i]) != 0)
 			return -1;
