@@ -250,6 +250,11 @@ tally -s "$STATS" show "$ID1" nosuch
 expect 1 "show of an unknown node"
 err_has "^tally: no node 'nosuch' in $STATS\$" "show of an unknown node"
 out_has "^$ID1 \\($NICK1\\)\$" "show of a known and an unknown node"
+# Only unknown nodes: nothing on stdout (the file has nodes), exit 1.
+tally -s "$STATS" show nosuch
+expect 1 "show of only an unknown node"
+err_has "^tally: no node 'nosuch' in $STATS\$" "show of only an unknown node"
+[ ! -s "$T/out" ] || fail "show of only an unknown node printed: $(cat "$T/out")"
 
 # --json: one well-formed document.
 tally -s "$STATS" show --json

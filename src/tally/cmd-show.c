@@ -36,6 +36,7 @@ struct show_hist {
 struct show_slot {
 	tally_reader		*r;
 	const char		*qpath;
+	int			 say_empty;	/* "no nodes in": none at all */
 	struct show_metric	*m;
 	size_t			 n, cap;
 	char			*buf;		/* names and texts */
@@ -315,7 +316,9 @@ show_table(struct cmd *self, struct show_slot *sl,
 	size_t	 i;
 
 	if (n == 0) {
-		printf("no nodes in %s\n", self->qpath);
+		/* Only of the whole file: else stderr says what was not. */
+		if (sl->say_empty)
+			printf("no nodes in %s\n", self->qpath);
 		return 0;
 	}
 	show_nodes(nodes, n, now);
@@ -517,6 +520,7 @@ cmd_show_exec(struct cmd *self)
 	if (statsfile_nodes_list(r, self->qpath, a->argv, nwant, found,
 	    &nodes, &n, &skipped) != 0)
 		goto out;
+	sl.say_empty = nwant == 0 && skipped == 0;
 	if ((args_has(a, 'j') ? show_json : show_table)(self, &sl, nodes, n,
 	    now) != 0) {
 		fflush(stdout);
