@@ -414,8 +414,8 @@ wire_done(struct wire_cur *c, const char *what, char *err, size_t errlen)
 		return TALLY_EINVAL;
 	}
 	if (c->left != 0) {
-		snprintf(err, errlen, "%s frame has %zu trailing bytes", what,
-		    c->left);
+		snprintf(err, errlen, "%s frame has %zu trailing byte%s",
+		    what, c->left, c->left == 1 ? "" : "s");
 		return TALLY_EINVAL;
 	}
 	return 0;
@@ -477,8 +477,8 @@ wire_take_entries(struct wire_cur *c, const char *what, int stats,
 	n = wire_take_u32(c);
 	/* Each entry takes at least 10 bytes: refuse lies early. */
 	if (!c->bad && n > c->left / 10) {
-		snprintf(err, errlen, "%s claims %u %s in %zu bytes", what, n,
-		    stats ? "stats" : "counters", c->left);
+		snprintf(err, errlen, "%s claims %u %s%s in %zu bytes", what,
+		    n, stats ? "stat" : "counter", n == 1 ? "" : "s", c->left);
 		return TALLY_EINVAL;
 	}
 	for (i = 0; i < n && !c->bad; i++) {
