@@ -2270,6 +2270,11 @@ START_TEST(test_tls_resume)
 	cl_close(&c);
 	ck_assert_int_eq(log_count(errlog, "node res-a: key "), 2);
 	db_wait(STORE_COUNTERS, "res-a", "x.count", "3");
+	/* A HELLO refused never connected: no "disconnected" line (all of
+	 * them are written once tallyd has stopped). */
+	tallyd_stop();
+	ck_assert_int_eq(log_count(errlog, ": key refused"), 0);
+	tallyd_start(none);
 
 	/* Forgotten: the resumed session's key is the one bound now. */
 	ck_assert_msg(tally_statsfile_forget(statsfile, "res-a", err,
