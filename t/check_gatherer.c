@@ -2108,12 +2108,43 @@ START_TEST(test_hello_interval)
 	    "nick");
 	cl_expect_error(&b, WIRE_E_BUSY, DEADLINE);
 	cl_close(&b);
-	log_wait("node hello-twice said HELLO less than 30 s ago (tallyd "
+	log_wait("node hello-twice was welcomed less than 30 s ago (tallyd "
 	    "--hello-interval): retry in ");
 	cl_snapshot(&a, seq, 7, "x.count");
 	db_wait(STORE_COUNTERS, "hello-twice", "x.count", "7");
 	cl_close(&a);
 	good_round();
+}
+END_TEST
+
+/*
+ * A new node replaced while its first snapshot may still wait in the batch
+ * (sent just before, within the batch's delay): once written it counts as
+ * a node of the statsfile, not also as a new one, and the last place
+ * under --max-nodes is still there for another new node.
+ */
+START_TEST(test_limit_nodes_written)
+{
+	struct client	 c, d, e;
+	char		 n[16];
+	uint32_t	 seq;
+
+	good_round();
+	snprintf(n, sizeof n, "%zu", nodes_in_db() + 2);
+	tallyd_stop();
+	tallyd_start((const char *const[]){ "--max-nodes", n, NULL });
+	cl_open(&e);
+	seq = cl_handshake(&e, "written-first");
+	cl_snapshot(&e, seq, 1, "x.count");
+	cl_open(&d);
+	(void)cl_handshake(&d, "written-first");
+	cl_expect_error(&e, WIRE_E_REPLACED, DEADLINE);
+	cl_close(&e);
+	db_wait(STORE_COUNTERS, "written-first", "x.count", "1");
+	cl_open(&c);
+	(void)cl_handshake(&c, "last-new");
+	cl_close(&c);
+	cl_close(&d);
 }
 END_TEST
 
@@ -2401,6 +2432,7 @@ main(void)
 		{ "plain", test_tls_to_plaintext, 0, 60 },
 		{ "plain", test_log_quota, 0, 120 },
 		{ "tls plain", test_hello_interval, 0, 60 },
+		{ "plain", test_limit_nodes_written, 0, 60 },
 	};
 	const struct fixture_tcase	 tcases[] = {
 		{ "tls", setup_tls, teardown, NULL, NULL },

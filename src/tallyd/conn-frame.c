@@ -59,9 +59,9 @@ conn_frame_key(struct conn *c)
 		if (rc == 0 && nodes + g->nnew >= g->cfg.max_nodes) {
 			conn_fail(c, WIRE_E_LIMIT, "tallyd's limit of %u nodes "
 			    "is reached (tallyd --max-nodes; %zu in the "
-			    "statsfile, %u new ones connected): new node %s "
+			    "statsfile, %u new one%s connected): new node %s "
 			    "refused", g->cfg.max_nodes, nodes, g->nnew,
-			    c->node_id);
+			    g->nnew == 1 ? "" : "s", c->node_id);
 			return -1;
 		}
 		if (rc == 0) {
@@ -216,8 +216,8 @@ conn_frame_admit(struct conn *c)
 		return;
 	/* Each WELCOME costs the loop: one a node id per interval. */
 	if ((wait = hello_wait(g, c->node_id, gatherer_mono())) > 0) {
-		conn_fail(c, WIRE_E_BUSY, "node %s said HELLO less than %g s "
-		    "ago (tallyd --hello-interval): retry in %.1f s",
+		conn_fail(c, WIRE_E_BUSY, "node %s was welcomed less than %g s "
+		    "ago (tallyd --hello-interval): retry in %.3g s",
 		    c->node_id, g->cfg.hello_interval, wait);
 		return;
 	}
@@ -237,18 +237,26 @@ conn_frame_admit(struct conn *c)
 		    c->addr);
 		snprintf(old->reason, sizeof old->reason, "replaced by a "
 		    "newer connection from %s", c->addr);
-		/* A new node's place in max_nodes goes with it. */
+		/*
+		 * A new node's place in max_nodes goes with it, unless its
+		 * record is written: commit the batch's snapshot of it while
+		 * old still holds the node id, so the commit clears is_new.
+		 */
+		if (batch_find(g, c->node_id) != NULL)
+			batch_commit(g);
 		c->is_new = old->is_new;
 		old->is_new = 0;
 		conn_close(old, WIRE_E_REPLACED, "replaced by a newer "
 		    "connection");
 	}
 	if (gatherer_hash_add(g, c) != 0) {
+		conn_log(c, "out of memory");
 		conn_kill(c, "out of memory");
 		return;
 	}
 	if (conn_frame_welcome(c) != 0)
 		return;
+	hello_note(g, c->node_id, gatherer_mono());
 	listener_addr_release(c);
 	c->state = CONN_READY;
 	c->connected = 1;

@@ -247,8 +247,7 @@ conn_free(struct conn *c)
 		gatherer_log("disconnected node %s (%s) from %s: %s",
 		    c->node_id, c->nickname, c->addr, c->reason);
 	else if (g->cfg.verbose && c->node_id[0] == '\0')
-		gatherer_log("%s: closed before the handshake: %s", c->addr,
-		    c->reason);
+		conn_log(c, "closed before the handshake: %s", c->reason);
 	conn_unhash(c);
 	ev_io_stop(g->loop, &c->rio);
 	ev_io_stop(g->loop, &c->wio);

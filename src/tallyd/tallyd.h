@@ -283,8 +283,10 @@ int	 gatherer_run(struct gatherer *);
 void	 gatherer_shutdown(struct gatherer *);
 /* Shut down if needed and release everything.  NULL is ignored. */
 void	 gatherer_free(struct gatherer *);
-/* hello.c: 0 if node id may say HELLO now, else the seconds to wait. */
+/* hello.c: 0 if node id may be welcomed now, else the seconds to wait;
+ * hello_note once it was. */
 double	 hello_wait(struct gatherer *, const char *, double);
+void	 hello_note(struct gatherer *, const char *, double);
 void	 hello_free(struct gatherer *);
 
 /* One line on stderr, "tallyd: " first. */
