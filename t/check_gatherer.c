@@ -1326,7 +1326,8 @@ START_TEST(test_busy)
 		cl_connect(&b, furl.port);
 		ck_assert_int_eq(cl_tls(&b, furl.fingerprint, err,
 		    sizeof err), TLS_ERROR);
-		log_wait("connections is the limit");
+		log_wait("connections is the limit (1 refused since the "
+		    "last such line)");
 	} else {
 		cl_open(&b);
 		cl_expect_error(&b, WIRE_E_BUSY, DEADLINE);
@@ -2184,7 +2185,10 @@ START_TEST(test_limit_handshakes_per_addr)
 	cl_connect(&c, furl.port);
 	ck_assert_int_eq(cl_tls(&c, furl.fingerprint, err, sizeof err),
 	    TLS_ERROR);
-	log_wait("TLS handshakes in flight from one address is the limit");
+	/* The first refusal is said at once, counting itself. */
+	log_wait("TLS handshakes in flight from one address is the limit "
+	    "(tallyd --max-handshakes-per-addr; 1 refused since the last such "
+	    "line)");
 	cl_close(&c);
 	/* Their ends, once tallyd has seen them, free their places. */
 	{

@@ -148,7 +148,7 @@ listener_busy(struct gatherer *g, int fd, const struct sockaddr *sa,
 {
 	struct wire_buf	 b;
 	char		 addr[LISTENER_ADDRLEN];
-	double		 now;
+	unsigned long	 quiet;
 	ssize_t		 n;
 
 	while (recv(fd, g->rbuf, GATHERER_RBUF, 0) > 0)
@@ -164,15 +164,11 @@ listener_busy(struct gatherer *g, int fd, const struct sockaddr *sa,
 	stats_count(g, STATS_DISCONNECTIONS, 1);
 	stats_count(g, STATS_ERRORS, 1);
 	/* One line a second at most: a flood must not flood the log. */
-	g->busy_refused++;
-	now = gatherer_mono();
-	if (now - g->busy_logged >= 1.0) {
+	if (gatherer_log_quota(&g->busy_log, 1.0, 1.0, &quiet)) {
 		listener_fmt_addr(sa, salen, addr, sizeof addr);
 		gatherer_log("%s: refused: %u connections is the limit (%lu "
 		    "refused since the last such line)", addr,
-		    g->cfg.max_connections, g->busy_refused);
-		g->busy_refused = 0;
-		g->busy_logged = now;
+		    g->cfg.max_connections, quiet + 1);
 	}
 }
 
@@ -184,21 +180,17 @@ static void
 listener_addr_refuse(struct conn *c)
 {
 	struct gatherer	*g = c->g;
-	double		 now = gatherer_mono();
+	unsigned long	 quiet;
 
 	stats_count(g, STATS_ERRORS, 1);
 	conn_kill(c, "over the limit of TLS handshakes in flight from its "
 	    "address");
-	g->addr_refused++;
-	if (now - g->addr_logged >= 1.0) {
+	if (gatherer_log_quota(&g->addr_log, 1.0, 1.0, &quiet))
 		gatherer_log("%s: refused: %u TLS handshakes in flight from "
 		    "one address is the limit (tallyd "
 		    "--max-handshakes-per-addr; %lu refused since the last "
 		    "such line)", c->addr, g->cfg.max_handshakes_per_addr,
-		    g->addr_refused);
-		g->addr_refused = 0;
-		g->addr_logged = now;
-	}
+		    quiet + 1);
 }
 
 static void

@@ -167,7 +167,6 @@ enum stats_counter {
 	STATS_N
 };
 
-/* The gatherer; each group of fields belongs to the file that names it. */
 /* Lines of one kind that peers can cause: see gatherer_log_quota. */
 struct log_limit {
 	double		 tokens;	/* lines that may go now */
@@ -176,6 +175,7 @@ struct log_limit {
 	int		 started;
 };
 
+/* The gatherer; each group of fields belongs to the file that names it. */
 struct gatherer {
 	struct ev_loop		*loop;
 	struct gatherer_config	 cfg;
@@ -198,11 +198,9 @@ struct gatherer {
 	ev_timer		 accept_pause;
 	char			 host[NI_MAXHOST];
 	char			 port[NI_MAXSERV];
-	unsigned long		 busy_refused;	/* since the last log line */
-	double			 busy_logged;
+	struct log_limit	 busy_log;	/* over max_connections */
 	struct listener_addr	*addrs[LISTENER_ADDR_HASH];
-	unsigned long		 addr_refused;	/* since the last log line */
-	double			 addr_logged;
+	struct log_limit	 addr_log;	/* over handshakes per addr */
 	struct log_limit	 anon_log;	/* conn_log, unauthenticated */
 
 	/* conn.c, conn-io.c; the node id table is gatherer.c's */
