@@ -1988,6 +1988,35 @@ START_TEST(test_limit_input)
 }
 END_TEST
 
+/*
+ * --max-input counts the room frames need: a buffer grown for a frame of
+ * 5,004 bytes holds 5,004, not the 8,192 that doubling would reach, so a
+ * limit of 6,000 takes it whole.
+ */
+START_TEST(test_limit_input_frame)
+{
+	static uint8_t	 frame[5004];
+	struct client	 c;
+
+	tallyd_stop();
+	tallyd_start((const char *const[]){ "--max-input", "6000", NULL });
+	cl_open(&c);
+	(void)cl_handshake(&c, "big-one");
+	/* A SNAPSHOT of 5,000 bytes, sent in two parts: all zeros. */
+	memset(frame, 0, sizeof frame);
+	frame[2] = 5000 >> 8;
+	frame[3] = 5000 & 0xff;
+	frame[4] = WIRE_SNAPSHOT;
+	cl_send(&c, frame, 4990);
+	cl_send(&c, frame + 4990, sizeof frame - 4990);
+	/* Read whole, then refused for what it says (poll 0), not its size. */
+	cl_expect_error(&c, WIRE_E_UNEXPECTED, DEADLINE);
+	cl_close(&c);
+	ck_assert_int_eq(logged("tallyd's input buffers are full"), 0);
+	good_round();
+}
+END_TEST
+
 /* How many nodes the statsfile holds now. */
 static size_t
 nodes_in_db(void)
@@ -2422,6 +2451,7 @@ main(void)
 		{ "tls plain", test_limit_metrics, 0, 60 },
 		{ "tls plain", test_limit_frame, 0, 60 },
 		{ "tls plain", test_limit_input, 0, 60 },
+		{ "tls plain", test_limit_input_frame, 0, 60 },
 		{ "tls plain", test_limit_nodes, 0, 60 },
 		{ "tls", test_plaintext_to_tls, 0, 60 },
 		{ "tls", test_mitm, 0, 60 },

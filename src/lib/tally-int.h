@@ -137,6 +137,8 @@ void	 wire_buf_free(struct wire_buf *);
 void	 wire_buf_consume(struct wire_buf *, size_t);
 /* Make room for n more bytes; 0 or TALLY_ENOMEM. */
 int	 wire_buf_reserve(struct wire_buf *, size_t);
+/* The same, growing no further than want bytes if they hold the n more. */
+int	 wire_buf_reserve_upto(struct wire_buf *, size_t, size_t);
 
 struct wire_hello {
 	uint16_t	 version;

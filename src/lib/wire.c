@@ -37,6 +37,17 @@ wire_buf_consume(struct wire_buf *b, size_t n)
 int
 wire_buf_reserve(struct wire_buf *b, size_t n)
 {
+	return wire_buf_reserve_upto(b, n, 0);
+}
+
+/*
+ * Room for n more bytes, the capacity doubling as it grows, but not past
+ * want if want is at least what must fit (the whole frame being read, say):
+ * a buffer grown for one frame holds that frame, not up to twice it.
+ */
+int
+wire_buf_reserve_upto(struct wire_buf *b, size_t n, size_t want)
+{
 	size_t	 cap;
 	uint8_t	*d;
 
@@ -47,6 +58,8 @@ wire_buf_reserve(struct wire_buf *b, size_t n)
 	cap = b->cap ? b->cap : 256;
 	while (cap - b->len < n)
 		cap *= 2;
+	if (want >= b->len + n && cap > want)
+		cap = want;
 	if ((d = realloc(b->data, cap)) == NULL)
 		return TALLY_ENOMEM;
 	b->data = d;

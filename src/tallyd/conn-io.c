@@ -30,11 +30,30 @@
 #define CONN_IO_DEAD	(-2)	/* the connection was killed */
 
 /*
+ * The whole size of the frame that the len bytes at p begin, or 0 while
+ * its length field is not all there.
+ */
+static size_t
+conn_io_frame_size(const uint8_t *p, size_t len)
+{
+	uint32_t flen;
+	uint8_t	 type;
+
+	if (len < WIRE_LENGTH)
+		return 0;
+	(void)wire_peek(p, len, &type, &flen);
+	return WIRE_LENGTH + (size_t)flen;
+}
+
+/*
  * Room for n more bytes in c->in, within max_input across every
  * connection: 0, or -1 with the connection closed (ERROR limit) or killed.
+ * frame is the size of the frame being read (0 if not known yet): the
+ * buffer grows no larger, so that max_input counts what frames need, not
+ * what doubling would leave spare.
  */
 static int
-conn_io_in_reserve(struct conn *c, size_t n)
+conn_io_in_reserve(struct conn *c, size_t n, size_t frame)
 {
 	struct gatherer	*g = c->g;
 	size_t		 before = c->in.cap;
@@ -47,7 +66,7 @@ conn_io_in_reserve(struct conn *c, size_t n)
 		    g->cfg.max_input);
 		return -1;
 	}
-	if (wire_buf_reserve(&c->in, n) != 0) {
+	if (wire_buf_reserve_upto(&c->in, n, frame) != 0) {
 		conn_kill(c, "out of memory for a frame");
 		return -1;
 	}
@@ -183,15 +202,11 @@ conn_io_flush(struct conn *c)
 static size_t
 conn_io_missing(const struct conn *c)
 {
-	uint32_t flen;
-	uint8_t	 type;
 	size_t	 total;
 
 	/* A header first: no more than a HELLO's worth on a guess. */
-	if (c->in.len < WIRE_LENGTH)
+	if ((total = conn_io_frame_size(c->in.data, c->in.len)) == 0)
 		return 256 - c->in.len;
-	(void)wire_peek(c->in.data, c->in.len, &type, &flen);
-	total = WIRE_LENGTH + (size_t)flen;
 	return total > c->in.len ? total - c->in.len : 256;
 }
 
@@ -236,7 +251,8 @@ conn_io_read(struct conn *c)
 			want = conn_io_missing(c);
 			if (want > CONN_IO_GROW_MAX)
 				want = CONN_IO_GROW_MAX;
-			if (conn_io_in_reserve(c, want) != 0)
+			if (conn_io_in_reserve(c, want, conn_io_frame_size(
+			    c->in.data, c->in.len)) != 0)
 				return;
 			buf = c->in.data + c->in.len;
 			room = c->in.cap - c->in.len;
@@ -265,7 +281,8 @@ conn_io_read(struct conn *c)
 			if ((used = conn_frame_parse(c, buf, (size_t)n)) < 0)
 				return;
 			if ((rest = (size_t)n - (size_t)used) > 0) {
-				if (conn_io_in_reserve(c, rest) != 0)
+				if (conn_io_in_reserve(c, rest,
+				    conn_io_frame_size(buf + used, rest)) != 0)
 					return;
 				memcpy(c->in.data, buf + used, rest);
 				c->in.len = rest;
