@@ -356,6 +356,32 @@ for f in "${targets[@]}"; do
 done
 [ -z "$(ls "$T" | grep '\.tmp\.')" ] || fail "export -o left a temporary file"
 
+# The longest names export makes: a histogram of a 248-byte name is family
+# tally_<name>_seconds (262 bytes) with samples up to _bucket (269), and
+# 300 counters beside it make the family table grow and rehash every name
+# (under ASan, a name buffer a byte short was caught there).
+long=$(db_copy longnames)
+H=$(printf 'h%.0s' $(seq 248))
+{
+	printf 'VERSION=3\nformat=print\ntype=btree\nHEADER=END\n'
+	printf ' long-one\n nickname=long\\0atime=%s\\0asource=local\\0ainterval=60\\0a\n' \
+	    "$(date +%s)"
+	echo DATA=END
+} | mdb_load -s nodes "$long" || fail "mdb_load nodes"
+{
+	printf 'VERSION=3\nformat=print\ntype=btree\nHEADER=END\n'
+	printf ' long-one/%s.count\n 0\n long-one/%s.sum_ns\n 0\n' "$H" "$H"
+	for i in $(seq 300); do printf ' long-one/c%03d\n 1\n' "$i"; done
+	echo DATA=END
+} | mdb_load -s counters "$long" || fail "mdb_load counters"
+tally -s "$long" export --openmetrics
+expect 0 "export of 248-byte histogram names"
+om_ok "$T/out" || fail "export of long names is malformed"
+grep -q "^tally_${H}_seconds_count{node=\"long-one\"" "$T/out" ||
+    fail "no 262-byte histogram family: $(grep -c "$H" "$T/out") lines name it"
+grep -q '^tally_c300_total{node="long-one"' "$T/out" ||
+    fail "the 300th counter is missing"
+
 # ---- check ----------------------------------------------------------------
 
 tally -s "$STATS" check

@@ -137,7 +137,7 @@ hash_insert(struct export *ex, const char *s, size_t n, uint32_t e)
 {
 	uint32_t	*old = ex->hash;
 	size_t		 ocap = ex->hcap, i, len;
-	char		 name[METRIC_MAX + 8];
+	char		 name[SAMPLE_NAME_BUF];
 
 	if ((ex->hused + 1) * 2 > ex->hcap) {
 		ex->hcap = ocap ? ocap * 2 : 1024;
@@ -171,7 +171,7 @@ fam_new(struct export *ex, const char *name, size_t nlen, const char *stat,
 {
 	struct fam	*f;
 	uint32_t	 idx = (uint32_t)ex->nfams, a, a1, a2;
-	char		 alias[METRIC_MAX + 16];
+	char		 alias[SAMPLE_NAME_BUF];
 
 	if (ex->nfams >= FAM_MAX ||
 	    grow(&ex->fams, &ex->fcap, ex->nfams + 1, sizeof *f) != 0)
@@ -241,7 +241,7 @@ fam_lookup(struct export *ex, const char *name, size_t n, uint32_t *e)
 static int
 fam_find(struct export *ex, const char *stat, size_t slen, uint32_t *out)
 {
-	char		 name[METRIC_MAX + 16];
+	char		 name[SAMPLE_NAME_BUF];
 	size_t		 n;
 	int		 kind, total;
 	uint32_t	 e1, e2;
@@ -282,7 +282,7 @@ fam_find(struct export *ex, const char *stat, size_t slen, uint32_t *out)
 static int
 fam_find_hist(struct export *ex, const char *h, size_t hlen, uint32_t *out)
 {
-	char		 name[METRIC_MAX + 32];
+	char		 name[SAMPLE_NAME_BUF];
 	size_t		 n, ul = sizeof HIST_UNIT - 1;
 	uint32_t	 e[4], a, any = 0, ours = 1;
 

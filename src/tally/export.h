@@ -33,6 +33,14 @@ extern const char *const fam_kind_name[];
 #define FAM_MAX		(UINT32_MAX >> ALIAS_BITS)
 extern const char *const alias_sfx[];
 #define HIST_UNIT	"_seconds"
+/*
+ * The longest name a family or one of its samples can have: a histogram's
+ * mangled stat with HIST_UNIT, then the longest of alias_sfx; and a buffer
+ * that holds one with its NUL.
+ */
+#define FAM_NAME_MAX	(METRIC_MAX + sizeof HIST_UNIT - 1)
+#define SAMPLE_NAME_MAX	(FAM_NAME_MAX + sizeof "_bucket" - 1)
+#define SAMPLE_NAME_BUF	(SAMPLE_NAME_MAX + 1)
 
 /* Why a family warned already: warn once per family and reason. */
 #define WARN_KIND	0x1	/* a counter and a gauge met */
