@@ -101,8 +101,9 @@ plugin_hex_suffix(char *out, uint32_t h)
 	out[9] = '\0';
 }
 
-size_t
-plugin_field_name(const char *nick, size_t nicklen, const char *id,
+/* plugin_field_name, before the check for munin's own names. */
+static size_t
+plugin_field_name_raw(const char *nick, size_t nicklen, const char *id,
     size_t idlen, char *out)
 {
 	char	 buf[TALLY_NICKNAME_MAX + 1 + TALLY_NODE_ID_MAX + 1];
@@ -141,6 +142,69 @@ plugin_field_name(const char *nick, size_t nicklen, const char *id,
 		len = PLUGIN_NAME_MAX - 9;
 	plugin_hex_suffix(out + len, plugin_hash(id, idlen));
 	return len + 9;
+}
+
+/*
+ * Names munin reads as its own settings, not as fields: every graph_*
+ * and each of munin's keywords that could be a node's field name (one
+ * with a '_', as "<nickname>_<id>" has), from Munin::Common::Config of
+ * munin 2.0.  A field of such a name is taken for the setting: a node
+ * "title" nicknamed "graph" stopped munin-html for every host.  Sorted,
+ * for bsearch.
+ */
+static const char *const plugin_munin_words[] = {
+	"always_send", "category_order", "cdef_name", "cgiurl_graph",
+	"create_args", "domain_order", "fetch_data", "group_order",
+	"host_name", "html_rename", "html_strategy", "local_address",
+	"max_cgi_graph_jobs", "max_graph_jobs", "max_html_jobs",
+	"max_messages", "max_processes", "max_size_x", "max_size_y",
+	"munin_cgi_graph_jobs", "ncsa_config", "ncsa_server", "node_order",
+	"notify_alias", "nsca_config", "nsca_server", "num_messages",
+	"num_unknowns", "pipe_command", "rrdcached_socket", "service_order",
+	"ssh_command", "ssh_options", "timeout_fetch_all_nodes",
+	"timeout_fetch_one_node", "tls_ca_certificate", "tls_certificate",
+	"tls_match", "tls_pem", "tls_private_key", "tls_verify_certificate",
+	"tls_verify_depth", "unknown_limit", "update_rate",
+	"use_default_name", "use_default_node", "use_node_name",
+	"worker_start_delay",
+};
+#define PLUGIN_WORD_MAX	23	/* the longest of them */
+
+static int
+plugin_word_cmp(const void *key, const void *elem)
+{
+	return strcmp(key, *(const char *const *)elem);
+}
+
+int
+plugin_munin_reserved(const char *s, size_t len)
+{
+	if (len >= 6 && memcmp(s, "graph_", 6) == 0)
+		return 1;
+	return len <= PLUGIN_WORD_MAX && bsearch(s, plugin_munin_words,
+	    sizeof plugin_munin_words / sizeof plugin_munin_words[0],
+	    sizeof plugin_munin_words[0], plugin_word_cmp) != NULL;
+}
+
+size_t
+plugin_field_name(const char *nick, size_t nicklen, const char *id,
+    size_t idlen, char *out)
+{
+	char	 buf[TALLY_NICKNAME_MAX];
+	size_t	 len;
+
+	len = plugin_field_name_raw(nick, nicklen, id, idlen, out);
+	if (!plugin_munin_reserved(out, len))
+		return len;
+	/*
+	 * The nickname gets a '_' ahead, as one starting with a digit does
+	 * ("_graph_title"), and no setting's name starts so.
+	 */
+	if (nicklen > sizeof buf - 1)
+		nicklen = sizeof buf - 1;
+	buf[0] = '_';
+	memcpy(buf + 1, nick, nicklen);
+	return plugin_field_name_raw(buf, nicklen + 1, id, idlen, out);
 }
 
 void

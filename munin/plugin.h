@@ -180,6 +180,12 @@ uint32_t plugin_hash(const char *, size_t);
  */
 size_t	 plugin_field_name(const char *, size_t, const char *, size_t,
 	     char *);
+/*
+ * Whether munin would take a field of this name for one of its settings
+ * (graph_*, update_rate, host_name...); plugin_field_name never gives one
+ * out: the nickname gets a '_' ahead.
+ */
+int	 plugin_munin_reserved(const char *, size_t);
 
 /*
  * The set of field names given out in one run, to make them unique: the

@@ -441,6 +441,21 @@ START_TEST(test_field_name)
 		/* A 64-byte id cannot fit after "_": cut, then hashed. */
 		{ "n", A10 A10 A10 A10 A10 A10 "aaaa",
 		  "_" A10 A10 A10 A10 A10 "aaaa" "_d96f0f85" },
+		/* Never one of munin's settings: a '_' ahead of the nickname. */
+		{ "graph", "title", "_graph_title" },
+		{ "graph", "vlabel", "_graph_vlabel" },
+		{ "graph x", "y", "_graph_x_y" },
+		{ "graph", "n-1", "_graph_n_1_da0ed23f" },
+		{ "update", "rate", "_update_rate" },
+		{ "host", "name", "_host_name" },
+		{ "timeout_fetch_all", "nodes", "_timeout_fetch_all_nodes" },
+		/* Room for the '_' comes off the nickname, never the id. */
+		{ "graph", "x" A10 A10 A10 A10 A10 "xxxxxxx",
+		  "_grap_x" A10 A10 A10 A10 A10 "xxxxxxx" },
+		/* Near them, unchanged. */
+		{ "graphs", "title", "graphs_title" },
+		{ "update", "rates", "update_rates" },
+		{ "Graph", "title", "Graph_title" },
 	};
 	char	 out[PLUGIN_FIELD_LEN];
 	size_t	 i, len;
