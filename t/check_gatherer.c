@@ -2017,6 +2017,27 @@ START_TEST(test_limit_input_frame)
 }
 END_TEST
 
+/*
+ * A nickname reaches the log as text only: its C1 control (U+009B, CSI to
+ * some terminals) as '?', its UTF-8 as itself.
+ */
+START_TEST(test_log_nickname_c1)
+{
+	uint8_t		 payload[512];
+	struct client	 c;
+	size_t		 plen;
+
+	cl_open(&c);
+	cl_hello(&c, TALLY_PROTOCOL_VERSION, furl.secret, "c1-nick",
+	    "a\xc2\x9b[31mRED \xc3\xa9");
+	ck_assert_int_eq(cl_frame(&c, payload, sizeof payload, &plen,
+	    DEADLINE), WIRE_WELCOME);
+	log_wait("connected node c1-nick (a??[31mRED \xc3\xa9) from ");
+	ck_assert_int_eq(logged("\xc2\x9b"), 0);
+	cl_close(&c);
+}
+END_TEST
+
 /* How many nodes the statsfile holds now. */
 static size_t
 nodes_in_db(void)
@@ -2452,6 +2473,7 @@ main(void)
 		{ "tls plain", test_limit_frame, 0, 60 },
 		{ "tls plain", test_limit_input, 0, 60 },
 		{ "tls plain", test_limit_input_frame, 0, 60 },
+		{ "plain", test_log_nickname_c1, 0, 60 },
 		{ "tls plain", test_limit_nodes, 0, 60 },
 		{ "tls", test_plaintext_to_tls, 0, 60 },
 		{ "tls", test_mitm, 0, 60 },

@@ -382,6 +382,21 @@ grep -q "^tally_${H}_seconds_count{node=\"long-one\"" "$T/out" ||
 grep -q '^tally_c300_total{node="long-one"' "$T/out" ||
     fail "the 300th counter is missing"
 
+# A nickname is sent to the terminal as text only: a C1 control (U+009B,
+# CSI to some terminals: '??'; a lone 0x9b byte: '?') and other bytes that
+# are no whole UTF-8 character print as '?', and UTF-8 text as itself.
+c1=$(db_copy c1nick)
+{
+	printf 'VERSION=3\nformat=print\ntype=btree\nHEADER=END\n'
+	printf ' c1-node\n nickname=a\\c2\\9b31mb\\9bc\\c3\\a9\\e2\\80\\94d\\0atime=%s\\0asource=local\\0ainterval=60\\0a\n' \
+	    "$(date +%s)"
+	echo DATA=END
+} | mdb_load -s nodes "$c1" || fail "mdb_load nodes"
+tally -s "$c1" show c1-node
+expect 0 "show of a C1 nickname"
+LC_ALL=C grep -q $'\x9b' "$T/out" && fail "show sent a C1 control: $(od -c "$T/out" | head)"
+out_has "a\?\?31mb\?c$(printf '\xc3\xa9\xe2\x80\x94')d" "show of a C1 nickname"
+
 # ---- check ----------------------------------------------------------------
 
 tally -s "$STATS" check

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "tally-cmd.h"
+#include "text-shown.h"
 
 /* The length of the valid UTF-8 sequence at s, or 0 if there is none. */
 size_t
@@ -46,23 +47,28 @@ text_utf8_len(const unsigned char *s, size_t n)
 size_t
 text_width(const char *s, size_t n)
 {
-	size_t	 i, w = 0;
+	size_t	 i, k, w = 0;
 
-	for (i = 0; i < n; i++)
-		if (((unsigned char)s[i] & 0xc0) != 0x80)
-			w++;
+	for (i = 0; i < n; i += k ? k : 1, w++)
+		k = text_char_shown(s + i, n - i);
 	return w;
 }
 
-/* Print s with control characters as '?': a record is not a terminal. */
+/*
+ * Print s with what a terminal would not show as text as '?' (text_width
+ * counts it so): controls, C1 controls among them, and bytes that are not
+ * whole UTF-8 characters.  A record is not a terminal.
+ */
 void
 text_put_clean(FILE *f, const char *s, size_t n)
 {
-	size_t	 i;
+	size_t	 i, k;
 
-	for (i = 0; i < n; i++) {
-		unsigned char c = s[i];
-		putc(c < 0x20 || c == 0x7f ? '?' : c, f);
+	for (i = 0; i < n; i += k ? k : 1) {
+		if ((k = text_char_shown(s + i, n - i)) == 0)
+			putc('?', f);
+		else
+			fwrite(s + i, 1, k, f);
 	}
 }
 

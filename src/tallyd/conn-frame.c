@@ -209,7 +209,7 @@ conn_frame_admit(struct conn *c)
 {
 	struct gatherer	*g = c->g;
 	struct conn	*old;
-	char		 err[TALLY_ERRLEN];
+	char		 err[TALLY_ERRLEN], nick[TALLY_NICKNAME_MAX + 1];
 	double		 now, wait;
 
 	if (conn_frame_key(c) != 0)
@@ -264,10 +264,10 @@ conn_frame_admit(struct conn *c)
 	c->phase = gatherer_phase(g, c->node_id, strlen(c->node_id));
 	if (c->key[0] != '\0')
 		gatherer_log("connected node %s (%s) from %s, key %s",
-		    c->node_id, c->nickname, c->addr, c->key);
+		    c->node_id, conn_nick(c, nick), c->addr, c->key);
 	else
 		gatherer_log("connected node %s (%s) from %s", c->node_id,
-		    c->nickname, c->addr);
+		    conn_nick(c, nick), c->addr);
 	now = gatherer_mono();
 	conn_poll(c, now);
 	if (c->state == CONN_READY)

@@ -56,6 +56,7 @@
 #include <ev.h>
 
 #include "tallyd.h"
+#include "text-shown.h"
 
 #define CONN_LINGER		2.0	/* seconds a closing conn waits */
 #define CONN_EPSILON		0.001	/* timers may fire this early */
@@ -67,10 +68,34 @@
  * about peers not yet authenticated (no node id: anyone can connect) go
  * through a quota, CONN_LOG_BURST and then a few a second.
  */
+/*
+ * The nickname as the log shows it: what a terminal would not show as
+ * text (a C1 control such as U+009B, which xterm may obey as CSI; bytes
+ * that are no whole UTF-8 character) as '?'.  The statsfile keeps it as
+ * the node sent it.
+ */
+const char *
+conn_nick(const struct conn *c, char *buf)
+{
+	const char	*s = c->nickname;
+	size_t		 n = strlen(s), i, k, o = 0;
+
+	for (i = 0; i < n; i += k ? k : 1) {
+		if ((k = text_char_shown(s + i, n - i)) == 0)
+			buf[o++] = '?';
+		else {
+			memcpy(buf + o, s + i, k);
+			o += k;
+		}
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
 void
 conn_log(const struct conn *c, const char *fmt, ...)
 {
-	char		 line[1024];
+	char		 line[1024], nick[TALLY_NICKNAME_MAX + 1];
 	unsigned long	 quiet;
 	va_list		 ap;
 
@@ -82,7 +107,7 @@ conn_log(const struct conn *c, const char *fmt, ...)
 	va_end(ap);
 	if (c->node_id[0] != '\0')
 		fprintf(stderr, "tallyd: node %s (%s) from %s: %s\n",
-		    c->node_id, c->nickname, c->addr, line);
+		    c->node_id, conn_nick(c, nick), c->addr, line);
 	else if (quiet > 0)
 		fprintf(stderr, "tallyd: %s: %s (and %lu lines about "
 		    "unauthenticated peers not logged)\n", c->addr, line,
@@ -241,11 +266,12 @@ void
 conn_free(struct conn *c)
 {
 	struct gatherer	*g = c->g;
+	char		 nick[TALLY_NICKNAME_MAX + 1];
 
 	/* A HELLO refused was logged as such: it never connected. */
 	if (c->connected)
 		gatherer_log("disconnected node %s (%s) from %s: %s",
-		    c->node_id, c->nickname, c->addr, c->reason);
+		    c->node_id, conn_nick(c, nick), c->addr, c->reason);
 	else if (g->cfg.verbose && c->node_id[0] == '\0')
 		conn_log(c, "closed before the handshake: %s", c->reason);
 	conn_unhash(c);

@@ -328,6 +328,8 @@ struct conn *conn_new(struct gatherer *, int, const struct sockaddr *,
 /* Release everything; only from the timer callback or at shutdown. */
 void	 conn_free(struct conn *);
 void	 conn_log(const struct conn *, const char *, ...) TALLY_PRINTF(2, 3);
+/* c's nickname as the log shows it, into buf (TALLY_NICKNAME_MAX + 1). */
+const char *conn_nick(const struct conn *, char *);
 /* Close at once, without a word: the peer is gone or unwritable. */
 void	 conn_kill(struct conn *, const char *, ...) TALLY_PRINTF(2, 3);
 /* Send ERROR code (0: none), then close gracefully. */
