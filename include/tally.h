@@ -87,6 +87,12 @@ int tally_stat_name_valid(const char *s);
  *  @p buf ("" if @p size is 0).  Thread-safe. */
 #define TALLY_QUOTE_LEN 201
 const char *tally_quote(char *buf, size_t size, const void *s, size_t len);
+/** The length of the character at @p s (@p n bytes left) if a terminal
+ *  shows it as text: printable ASCII, or well-formed UTF-8 that is no C1
+ *  control (U+0080-U+009F, which some terminals obey as escapes).  0 for a
+ *  byte to show as something else: a control, DEL, or not a whole UTF-8
+ *  character.  Thread-safe. */
+size_t tally_char_shown(const char *s, size_t n);
 /** @} */
 
 typedef struct tally_provider tally_provider;

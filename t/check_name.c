@@ -125,6 +125,41 @@ START_TEST(test_every_byte_everywhere)
 }
 END_TEST
 
+/* What a terminal is sent as text: one character at a time, or 0. */
+START_TEST(test_char_shown)
+{
+	static const struct {
+		const char	*s;
+		size_t		 n, want;
+	} cases[] = {
+		{ "a", 1, 1 }, { " ", 1, 1 }, { "~", 1, 1 },
+		{ "\n", 1, 0 }, { "\x1b", 1, 0 }, { "\x7f", 1, 0 },
+		{ "\xc2\xa0", 2, 2 },			/* U+00A0 */
+		{ "\xc3\xa9", 2, 2 },			/* e acute */
+		{ "\xc2\x9b", 2, 0 },			/* U+009B, CSI */
+		{ "\xc2\x80", 2, 0 },			/* U+0080 */
+		{ "\x9b", 1, 0 },			/* a lone continuation */
+		{ "\xc3", 1, 0 },			/* cut */
+		{ "\xc0\xaf", 2, 0 },			/* overlong */
+		{ "\xe2\x80\x94", 3, 3 },		/* em dash */
+		{ "\xe0\x80\xaf", 3, 0 },		/* overlong */
+		{ "\xed\xa0\x80", 3, 0 },		/* a surrogate */
+		{ "\xe2\x80", 2, 0 },			/* cut */
+		{ "\xf0\x9f\x98\x80", 4, 4 },	/* U+1F600 */
+		{ "\xf4\x90\x80\x80", 4, 0 },	/* past U+10FFFF */
+		{ "\xf5\x80\x80\x80", 4, 0 },
+		{ "\xff", 1, 0 },
+		{ "", 0, 0 },
+	};
+	size_t	 i;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++)
+		ck_assert_msg(tally_char_shown(cases[i].s, cases[i].n) ==
+		    cases[i].want, "case %zu: %zu, want %zu", i,
+		    tally_char_shown(cases[i].s, cases[i].n), cases[i].want);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -135,6 +170,7 @@ main(void)
 		{ "core", test_stat_name_lengths, 0, FIXTURE_TIMEOUT },
 		{ "core", test_nicknames, 0, FIXTURE_TIMEOUT },
 		{ "core", test_every_byte_everywhere, 0, FIXTURE_TIMEOUT },
+		{ "core", test_char_shown, 0, FIXTURE_TIMEOUT },
 	};
 
 	return fixture_main("name", tests, FIXTURE_N(tests), NULL, 0);

@@ -141,3 +141,44 @@ tally_quote(char *buf, size_t size, const void *s, size_t len)
 {
 	return error_quote(buf, size, s, len);
 }
+
+/*
+ * What a terminal may be sent as text: the C1 controls (U+0080-U+009F)
+ * are well-formed UTF-8 but some terminals obey them as escapes.
+ */
+size_t
+tally_char_shown(const char *p, size_t n)
+{
+	const unsigned char	*s = (const unsigned char *)p;
+	unsigned char		 lo = 0x80, hi = 0xbf;
+	size_t			 len, i;
+
+	if (n == 0)
+		return 0;
+	if (s[0] < 0x80)
+		return s[0] >= 0x20 && s[0] != 0x7f;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+		len = 2;
+		if (s[0] == 0xc2)
+			lo = 0xa0;	/* U+0080-U+009F: the C1 controls */
+	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		len = 3;
+		if (s[0] == 0xe0)
+			lo = 0xa0;	/* not overlong */
+		else if (s[0] == 0xed)
+			hi = 0x9f;	/* no surrogate */
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		len = 4;
+		if (s[0] == 0xf0)
+			lo = 0x90;	/* not overlong */
+		else if (s[0] == 0xf4)
+			hi = 0x8f;	/* up to U+10FFFF */
+	} else
+		return 0;
+	if (n < len || s[1] < lo || s[1] > hi)
+		return 0;
+	for (i = 2; i < len; i++)
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			return 0;
+	return len;
+}

@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "tally-cmd.h"
-#include "text-shown.h"
 
 /* The length of the valid UTF-8 sequence at s, or 0 if there is none. */
 size_t
@@ -50,7 +49,7 @@ text_width(const char *s, size_t n)
 	size_t	 i, k, w = 0;
 
 	for (i = 0; i < n; i += k ? k : 1, w++)
-		k = text_char_shown(s + i, n - i);
+		k = tally_char_shown(s + i, n - i);
 	return w;
 }
 
@@ -65,7 +64,7 @@ text_put_clean(FILE *f, const char *s, size_t n)
 	size_t	 i, k;
 
 	for (i = 0; i < n; i += k ? k : 1) {
-		if ((k = text_char_shown(s + i, n - i)) == 0)
+		if ((k = tally_char_shown(s + i, n - i)) == 0)
 			putc('?', f);
 		else
 			fwrite(s + i, 1, k, f);

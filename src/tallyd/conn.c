@@ -56,7 +56,6 @@
 #include <ev.h>
 
 #include "tallyd.h"
-#include "text-shown.h"
 
 #define CONN_LINGER		2.0	/* seconds a closing conn waits */
 #define CONN_EPSILON		0.001	/* timers may fire this early */
@@ -81,7 +80,7 @@ conn_nick(const struct conn *c, char *buf)
 	size_t		 n = strlen(s), i, k, o = 0;
 
 	for (i = 0; i < n; i += k ? k : 1) {
-		if ((k = text_char_shown(s + i, n - i)) == 0)
+		if ((k = tally_char_shown(s + i, n - i)) == 0)
 			buf[o++] = '?';
 		else {
 			memcpy(buf + o, s + i, k);
