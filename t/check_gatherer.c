@@ -2019,9 +2019,10 @@ END_TEST
 
 /*
  * A nickname reaches the log as text only: its C1 control (U+009B, CSI to
- * some terminals) as '?', its UTF-8 as itself.
+ * some terminals) as '?', its UTF-8 as itself; and with its parentheses
+ * matched, so that "(nickname)" ends where it does.
  */
-START_TEST(test_log_nickname_c1)
+START_TEST(test_log_nickname)
 {
 	uint8_t		 payload[512];
 	struct client	 c;
@@ -2034,6 +2035,22 @@ START_TEST(test_log_nickname_c1)
 	    DEADLINE), WIRE_WELCOME);
 	log_wait("connected node c1-nick (a??[31mRED \xc3\xa9) from ");
 	ck_assert_int_eq(logged("\xc2\x9b"), 0);
+	cl_close(&c);
+	/* A parenthesis that matches none cannot end the nickname early. */
+	cl_open(&c);
+	cl_hello(&c, TALLY_PROTOCOL_VERSION, furl.secret, "paren-nick",
+	    "x) from 203.0.113.9: (y (z)");
+	ck_assert_int_eq(cl_frame(&c, payload, sizeof payload, &plen,
+	    DEADLINE), WIRE_WELCOME);
+	log_wait("connected node paren-nick (x? from 203.0.113.9: ?y (z)) "
+	    "from ");
+	cl_close(&c);
+	cl_open(&c);
+	cl_hello(&c, TALLY_PROTOCOL_VERSION, furl.secret, "rack-nick",
+	    "storage 7 (rack b)");
+	ck_assert_int_eq(cl_frame(&c, payload, sizeof payload, &plen,
+	    DEADLINE), WIRE_WELCOME);
+	log_wait("connected node rack-nick (storage 7 (rack b)) from ");
 	cl_close(&c);
 }
 END_TEST
@@ -2473,7 +2490,7 @@ main(void)
 		{ "tls plain", test_limit_frame, 0, 60 },
 		{ "tls plain", test_limit_input, 0, 60 },
 		{ "tls plain", test_limit_input_frame, 0, 60 },
-		{ "plain", test_log_nickname_c1, 0, 60 },
+		{ "plain", test_log_nickname, 0, 60 },
 		{ "tls plain", test_limit_nodes, 0, 60 },
 		{ "tls", test_plaintext_to_tls, 0, 60 },
 		{ "tls", test_mitm, 0, 60 },

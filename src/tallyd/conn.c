@@ -68,16 +68,18 @@
  * through a quota, CONN_LOG_BURST and then a few a second.
  */
 /*
- * The nickname as the log shows it: what a terminal would not show as
- * text (a C1 control such as U+009B, which xterm may obey as CSI; bytes
- * that are no whole UTF-8 character) as '?'.  The statsfile keeps it as
- * the node sent it.
+ * The nickname as the log shows it, between parentheses: what a terminal
+ * would not show as text (a C1 control such as U+009B, which xterm may
+ * obey as CSI; bytes that are no whole UTF-8 character) as '?', and so a
+ * parenthesis that matches none, so that the line's "(nickname)" ends
+ * where the nickname does: "x) from 203.0.113.9: y" cannot pass for the
+ * address.  The statsfile keeps the nickname as the node sent it.
  */
 const char *
 conn_nick(const struct conn *c, char *buf)
 {
 	const char	*s = c->nickname;
-	size_t		 n = strlen(s), i, k, o = 0;
+	size_t		 n = strlen(s), i, k, o = 0, open = 0;
 
 	for (i = 0; i < n; i += k ? k : 1) {
 		if ((k = tally_char_shown(s + i, n - i)) == 0)
@@ -85,6 +87,23 @@ conn_nick(const struct conn *c, char *buf)
 		else {
 			memcpy(buf + o, s + i, k);
 			o += k;
+		}
+		if (buf[o - 1] == '(')
+			open++;
+		else if (buf[o - 1] == ')' && open-- == 0) {
+			open = 0;
+			buf[o - 1] = '?';	/* closes nothing */
+		}
+	}
+	/* Opened and never closed: those a walk back finds no ')' for. */
+	for (i = o, k = 0; open > 0 && i-- > 0;) {
+		if (buf[i] == ')')
+			k++;
+		else if (buf[i] == '(' && k > 0)
+			k--;
+		else if (buf[i] == '(') {
+			buf[i] = '?';
+			open--;
 		}
 	}
 	buf[o] = '\0';
