@@ -511,6 +511,191 @@ START_TEST(test_welcome_resumes_counters)
 }
 END_TEST
 
+/*
+ * SNAPSHOT frames from fd until one answers poll want: how many came.
+ * Frames are parsed one after another from what each read brought.
+ */
+static int
+read_snapshots_until(int fd, struct wire_buf *b, uint32_t want)
+{
+	struct snapshot	 snap;
+	const uint8_t	*pl;
+	size_t		 plen;
+	uint32_t	 seq = 0;
+	int64_t		 t;
+	uint8_t		 type;
+	char		 err[128];
+	long		 fl, n;
+	int		 count = 0;
+
+	snapshot_init(&snap);
+	b->len = 0;
+	while (seq != want) {
+		fl = wire_frame(b->data, b->len, &type, &pl, &plen);
+		ck_assert_int_ge(fl, 0);
+		if (fl == 0) {
+			peer_wait(fd, POLLIN, fixture_now() + DEADLINE);
+			ck_assert_int_eq(wire_buf_reserve(b, 65536), 0);
+			n = read(fd, b->data + b->len, b->cap - b->len);
+			ck_assert_int_gt(n, 0);
+			b->len += (size_t)n;
+			continue;
+		}
+		ck_assert_int_eq(type, WIRE_SNAPSHOT);
+		snapshot_reset(&snap);
+		ck_assert_msg(wire_get_snapshot(pl, plen, &seq, &t, &snap, err,
+		    sizeof err) == 0, "%s", err);
+		count++;
+		wire_buf_consume(b, (size_t)fl);
+	}
+	snapshot_free(&snap);
+	return count;
+}
+
+/*
+ * A burst of polls gets its newest one answered, not a snapshot each (a
+ * flood of POLLs that the gatherer never read grew the host without
+ * bound, a snapshot queued per poll); then polls are answered as before.
+ */
+START_TEST(test_poll_burst)
+{
+	tally_provider	*p = mk();
+	struct wire_buf	 in, out;
+	const uint8_t	*pl;
+	size_t		 plen;
+	uint32_t	 seq;
+	int		 fd, n;
+
+	wire_buf_init(&in);
+	wire_buf_init(&out);
+	tally_count(p, "far.ops", 1);
+	ck_assert_int_eq(tally_provider_start(p), 0);
+	ck_assert_int_ge(fd = accept_next(), 0);
+	ck_assert_int_eq(peer_read_frame(fd, NULL, &in, &pl, &plen),
+	    WIRE_HELLO);
+	wire_put_welcome(&out, TALLY_PROTOCOL_VERSION, 60000, NULL);
+	for (seq = 1; seq <= 5000; seq++)
+		wire_put_poll(&out, seq);
+	peer_send_buf(fd, NULL, &out);
+	/* 45,000 bytes of polls, read 4 KiB at a time: an answer a read. */
+	n = read_snapshots_until(fd, &in, 5000);
+	ck_assert_msg(n >= 1 && n <= 100, "%d snapshots for 5000 polls", n);
+	wire_put_poll(&out, 5001);
+	peer_send_buf(fd, NULL, &out);
+	ck_assert_int_eq(read_snapshots_until(fd, &in, 5001), 1);
+	close(fd);
+	tally_provider_free(p);
+	wire_buf_free(&in);
+	wire_buf_free(&out);
+}
+END_TEST
+
+/*
+ * A WELCOME's counters: a name twice resumes the later entry, as in a
+ * SNAPSHOT; more than 100,000 resume none (each would be a counter of
+ * the host's, out of its million).
+ */
+START_TEST(test_welcome_resume_hostile)
+{
+	tally_provider	*p;
+	struct wire_buf	 in, out;
+	struct snapshot	 back, snap;
+	const uint8_t	*pl;
+	size_t		 plen;
+	uint32_t	 seq;
+	int64_t		 t, v;
+	char		 err[128], name[32];
+	int		 fd, i;
+
+	wire_buf_init(&in);
+	wire_buf_init(&out);
+	snapshot_init(&back);
+	snapshot_init(&snap);
+	ck_assert_int_eq(snapshot_add_counter(&back, "far.ops", 7, 1000), 0);
+	ck_assert_int_eq(snapshot_add_counter(&back, "far.ops", 7, 7), 0);
+	p = mk();
+	tally_count(p, "far.ops", 42);
+	ck_assert_int_eq(tally_provider_start(p), 0);
+	ck_assert_int_ge(fd = accept_next(), 0);
+	ck_assert_int_eq(peer_read_frame(fd, NULL, &in, &pl, &plen),
+	    WIRE_HELLO);
+	wire_put_welcome(&out, TALLY_PROTOCOL_VERSION, 60000, &back);
+	wire_put_poll(&out, 1);
+	peer_send_buf(fd, NULL, &out);
+	ck_assert_int_eq(peer_read_frame(fd, NULL, &in, &pl, &plen),
+	    WIRE_SNAPSHOT);
+	ck_assert_int_eq(wire_get_snapshot(pl, plen, &seq, &t, &snap, err,
+	    sizeof err), 0);
+	ck_assert(peer_snapshot_counter(&snap, "far.ops", &v));
+	ck_assert_msg(v == 49, "far.ops %lld, want 42 + 7", (long long)v);
+	close(fd);
+	tally_provider_free(p);
+
+	snapshot_reset(&back);
+	for (i = 0; i <= 100000; i++) {
+		snprintf(name, sizeof name, "far.c%06d", i);
+		ck_assert_int_eq(snapshot_add_counter(&back, name,
+		    strlen(name), 1), 0);
+	}
+	p = mk();
+	ck_assert_int_eq(tally_provider_start(p), 0);
+	ck_assert_int_ge(fd = accept_next(), 0);
+	ck_assert_int_eq(peer_read_frame(fd, NULL, &in, &pl, &plen),
+	    WIRE_HELLO);
+	wire_put_welcome(&out, TALLY_PROTOCOL_VERSION, 60000, &back);
+	wire_put_poll(&out, 1);
+	peer_send_buf(fd, NULL, &out);
+	ck_assert_int_eq(peer_read_frame(fd, NULL, &in, &pl, &plen),
+	    WIRE_SNAPSHOT);
+	snapshot_reset(&snap);
+	ck_assert_int_eq(wire_get_snapshot(pl, plen, &seq, &t, &snap, err,
+	    sizeof err), 0);
+	ck_assert(!peer_snapshot_counter(&snap, "far.c000000", &v));
+	ck_assert_msg(fixture_log_has("100001 counters offered, over 100000: "
+	    "none resumed"), "%s", fixture_log_text());
+	close(fd);
+	tally_provider_free(p);
+	wire_buf_free(&in);
+	wire_buf_free(&out);
+	snapshot_free(&back);
+	snapshot_free(&snap);
+}
+END_TEST
+
+/* A poll interval over a day (tallyd's most) is refused, and said. */
+START_TEST(test_welcome_interval_over_a_day)
+{
+	tally_provider	*p = mk();
+	struct wire_buf	 in, out;
+	const uint8_t	*pl;
+	const char	*msg;
+	size_t		 plen, mlen;
+	uint16_t	 code;
+	char		 err[128];
+	int		 fd;
+
+	wire_buf_init(&in);
+	wire_buf_init(&out);
+	ck_assert_int_eq(tally_provider_start(p), 0);
+	ck_assert_int_ge(fd = accept_next(), 0);
+	ck_assert_int_eq(peer_read_frame(fd, NULL, &in, &pl, &plen),
+	    WIRE_HELLO);
+	wire_put_welcome(&out, TALLY_PROTOCOL_VERSION, 86400001, NULL);
+	peer_send_buf(fd, NULL, &out);
+	ck_assert_int_eq(peer_read_frame(fd, NULL, &in, &pl, &plen),
+	    WIRE_ERROR);
+	ck_assert_int_eq(wire_get_error(pl, plen, &code, &msg, &mlen, err,
+	    sizeof err), 0);
+	ck_assert_int_eq(code, WIRE_E_MALFORMED);
+	ck_assert(fixture_log_has("poll interval of 86400001 ms is over a "
+	    "day"));
+	close(fd);
+	tally_provider_free(p);
+	wire_buf_free(&in);
+	wire_buf_free(&out);
+}
+END_TEST
+
 /* tally:// is for loopback: elsewhere the provider is not even made. */
 START_TEST(test_plaintext_beyond_loopback)
 {
@@ -545,6 +730,9 @@ main(void)
 		{ "core", test_welcome_wrong_version, 0, 60 },
 		{ "core", test_welcome_resumes_counters, 0, 60 },
 		{ "core", test_plaintext_beyond_loopback, 0, 60 },
+		{ "core", test_poll_burst, 0, 60 },
+		{ "core", test_welcome_resume_hostile, 0, 60 },
+		{ "core", test_welcome_interval_over_a_day, 0, 60 },
 		{ "tls", test_tls_hello_poll_snapshot, 0, 60 },
 		{ "tls", test_tls_pin_mismatch, 0, 60 },
 		{ "tls", test_tls_never_plaintext, 0, 60 },

@@ -17,6 +17,7 @@
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <check.h>
 #include <dirent.h>
@@ -1651,6 +1652,75 @@ START_TEST(test_key_update_flood)
 }
 END_TEST
 
+/*
+ * fork() while a provider's thread is inside OpenSSL: the child's own
+ * OpenSSL calls must not wait for the parent's thread.  A thread of the
+ * test holds the provider's OpenSSL lock, as a provider does around each
+ * call, and lets it go a moment after the main thread is told to fork;
+ * the child then takes the lock itself.  Without the lock's fork handler
+ * the child inherits it held whenever the fork falls in that moment, and
+ * hangs (a child of a flooded provider once hung in BIO_new_fd).  A child
+ * uses nothing of check's: the main thread may hold check's lock.
+ */
+struct fork_holder {
+	int	 held, go;
+};
+
+static void *
+fork_holder_main(void *arg)
+{
+	struct fork_holder	*h = arg;
+	volatile unsigned	 spin;
+
+	tls_fork_lock();
+	__atomic_store_n(&h->held, 1, __ATOMIC_RELEASE);
+	while (!__atomic_load_n(&h->go, __ATOMIC_ACQUIRE))
+		;
+	for (spin = 0; spin < 200000; spin++)
+		;
+	tls_fork_unlock();
+	return NULL;
+}
+
+START_TEST(test_fork_inside_openssl)
+{
+	struct fork_holder	 h;
+	pthread_t		 t;
+	pid_t			 pid;
+	double			 end;
+	int			 i, status, hung = 0;
+
+	for (i = 0; i < 50 && !hung; i++) {
+		memset(&h, 0, sizeof h);
+		ck_assert_int_eq(pthread_create(&t, NULL, fork_holder_main, &h),
+		    0);
+		while (!__atomic_load_n(&h.held, __ATOMIC_ACQUIRE))
+			;
+		__atomic_store_n(&h.go, 1, __ATOMIC_RELEASE);
+		if ((pid = fork()) == 0) {
+			tls_fork_lock();
+			tls_fork_unlock();
+			_exit(0);
+		}
+		pthread_join(t, NULL);
+		ck_assert_int_gt(pid, 0);
+		end = fixture_now() + 10.0;
+		while (waitpid(pid, &status, WNOHANG) == 0) {
+			if (fixture_now() > end) {
+				kill(pid, SIGKILL);
+				waitpid(pid, &status, 0);
+				hung = 1;
+				break;
+			}
+			poll(NULL, 0, 5);
+		}
+		ck_assert_msg(!hung, "fork %d: the child hung taking the lock "
+		    "its parent's thread held at the fork", i);
+		ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+}
+END_TEST
+
 int
 main(void)
 {
@@ -1685,6 +1755,7 @@ main(void)
 		{ "core", test_key_update_while_blocked, 0, 60 },
 		{ "core", test_empty_records, 0, 60 },
 		{ "core", test_key_update_flood, 0, 60 },
+		{ "core", test_fork_inside_openssl, 0, 60 },
 	};
 	const struct fixture_tcase	 tcases[] = {
 		{ "core", setup, teardown, NULL, NULL },

@@ -43,6 +43,7 @@
 #define REMOTE_BACKOFF_MAX	60.0
 #define REMOTE_HANDSHAKE_TIMEOUT 10.0
 #define REMOTE_READ_CHUNK	4096
+#define REMOTE_INTERVAL_MAX	86400000u	/* ms, WELCOME's interval */
 
 enum remote_state {
 	REMOTE_IDLE,		/* stopped, or waiting to retry */
@@ -73,6 +74,9 @@ struct remote {
 	int			 rd_wants_write; /* a TLS read waits to write */
 	int			 wr_wants_read;	/* a TLS write waits to read */
 	double			 interval;	/* from WELCOME */
+	int			 poll_pending;	/* a POLL to answer: */
+	uint32_t		 poll_seq;	/* the newest one's seq */
+	int			 answered;	/* a POLL, on this connection */
 	double			 backoff;
 	uint64_t		 rng;
 	struct wire_buf		 in, out;
@@ -164,8 +168,10 @@ remote_close(struct remote *r)
 {
 	if (r->ssl != NULL) {
 		/* A polite goodbye when stopping; never waited for. */
+		tls_fork_lock();
 		tls_close_notify(r->ssl);
 		tls_free(r->ssl);
+		tls_fork_unlock();
 		r->ssl = NULL;
 	}
 	r->rd_wants_write = r->wr_wants_read = 0;
@@ -178,6 +184,7 @@ remote_close(struct remote *r)
 	ev_timer_stop(r->loop, &r->watchdog);
 	r->in.len = 0;
 	r->out.len = 0;
+	r->poll_pending = r->answered = 0;
 	/* A big snapshot's buffers need not outlive the connection. */
 	if (r->out.cap > 65536)
 		wire_buf_free(&r->out);
@@ -280,7 +287,9 @@ remote_send(struct remote *r, const void *buf, size_t len)
 	long	 t;
 
 	if (r->ssl != NULL) {
+		tls_fork_lock();
 		t = tls_write(r->ssl, buf, len, err, sizeof err);
+		tls_fork_unlock();
 		if (t == TLS_WANT_READ || t == TLS_WANT_WRITE) {
 			r->wr_wants_read = t == TLS_WANT_READ;
 			return 0;
@@ -330,30 +339,58 @@ remote_protocol_error(struct remote *r, uint16_t code, const char *msg)
 	remote_fail(r, NULL, msg);
 	/* One try, without waiting: the connection goes either way. */
 	if (wire_put_error(&r->out, code, msg) == 0) {
-		if (r->ssl != NULL)
+		if (r->ssl != NULL) {
+			tls_fork_lock();
 			(void)tls_write(r->ssl, r->out.data, r->out.len, err,
 			    sizeof err);
-		else
+			tls_fork_unlock();
+		} else
 			(void)send(r->fd, r->out.data, r->out.len,
 			    MSG_NOSIGNAL | MSG_DONTWAIT);
 	}
 	remote_reschedule(r);
 }
 
+/*
+ * Answer the newest POLL not answered yet, if the last answer is out: 0,
+ * or -1 if the connection was dropped (rescheduled).  So a gatherer that
+ * sends polls in a burst, or faster than it reads the answers, gets one
+ * snapshot at a time, for its newest poll: never one queued per poll (a
+ * flood of 9-byte POLLs grew the host by megabytes a second) nor a burst
+ * of them built in one go (the loop, and tally_provider_free, waited
+ * behind them).
+ */
 static int
-remote_answer_poll(struct remote *r, uint32_t seq)
+remote_answer_pending(struct remote *r)
 {
 	int	 rc;
 
+	if (r->state != REMOTE_READY || !r->poll_pending || r->out.len > 0)
+		return 0;
+	r->poll_pending = 0;
 	snapshot_reset(&r->snap);
 	if ((rc = r->hooks.snapshot(r->hooks.ctx, &r->snap)) != 0 ||
-	    (rc = wire_put_snapshot(&r->out, seq, (int64_t)time(NULL),
+	    (rc = wire_put_snapshot(&r->out, r->poll_seq, (int64_t)time(NULL),
 	    &r->snap)) != 0) {
 		remote_protocol_error(r, rc == TALLY_ELIMIT ? WIRE_E_TOO_BIG :
 		    WIRE_E_MALFORMED, tally_strerror(rc));
 		return -1;
 	}
-	return remote_flush_out(r);
+	/*
+	 * A connection counts as working from its first answer, not from
+	 * WELCOME: a gatherer that welcomes and then sends garbage is
+	 * retried with backoff, and logged once.
+	 */
+	if (!r->answered) {
+		r->answered = 1;
+		r->backoff = REMOTE_BACKOFF_MIN;
+		log_once_ok(&r->fails);
+	}
+	if (remote_flush_out(r) != 0) {
+		remote_reschedule(r);
+		return -1;
+	}
+	return 0;
 }
 
 /* Handle one frame; -1 if the connection was dropped. */
@@ -402,25 +439,36 @@ remote_frame(struct remote *r, uint8_t type, const uint8_t *pl, size_t plen)
 			remote_protocol_error(r, WIRE_E_MALFORMED, err);
 			return -1;
 		}
-		/* The counters the gatherer holds: a restart resumes them. */
-		r->hooks.resume(r->hooks.ctx, &r->snap);
-		snapshot_reset(&r->snap);
 		if (version != TALLY_PROTOCOL_VERSION) {
+			snapshot_reset(&r->snap);
 			snprintf(err, sizeof err, "gatherer speaks protocol "
 			    "version %u, this node %u", version,
 			    TALLY_PROTOCOL_VERSION);
 			remote_protocol_error(r, WIRE_E_VERSION, err);
 			return -1;
 		}
+		/* tallyd polls at most a day apart (tallyd -i). */
+		if (interval > REMOTE_INTERVAL_MAX) {
+			snapshot_reset(&r->snap);
+			snprintf(err, sizeof err, "poll interval of %u ms is "
+			    "over a day", interval);
+			remote_protocol_error(r, WIRE_E_MALFORMED, err);
+			return -1;
+		}
+		/*
+		 * The counters the gatherer holds: a restart resumes them.
+		 * A name twice: the later entry, as in a SNAPSHOT.
+		 */
+		snapshot_finish(&r->snap);
+		r->hooks.resume(r->hooks.ctx, &r->snap);
+		snapshot_reset(&r->snap);
 		ev_timer_stop(r->loop, &r->timer);
 		r->interval = interval > 0 ? interval / 1000.0 : 60.0;
 		remote_watchdog_kick(r);
 		r->state = REMOTE_READY;
-		r->backoff = REMOTE_BACKOFF_MIN;
 		log_msg(&r->hooks.log, TALLY_LOG_INFO, "gatherer %s: "
 		    "connected, polled every %.0f s", r->peer,
 		    interval / 1000.0);
-		log_once_ok(&r->fails);
 		return 0;
 	}
 	if (type != WIRE_POLL) {
@@ -432,11 +480,9 @@ remote_frame(struct remote *r, uint8_t type, const uint8_t *pl, size_t plen)
 		return -1;
 	}
 	remote_watchdog_kick(r);
-	if (remote_answer_poll(r, seq) != 0) {
-		if (r->state != REMOTE_IDLE)
-			remote_reschedule(r);
-		return -1;
-	}
+	/* Answered once the frames read are handled (remote_read). */
+	r->poll_seq = seq;
+	r->poll_pending = 1;
 	return 0;
 }
 
@@ -454,7 +500,9 @@ remote_recv(struct remote *r)
 	long	 t;
 
 	if (r->ssl != NULL) {
+		tls_fork_lock();
 		t = tls_read(r->ssl, buf, room, err, sizeof err);
+		tls_fork_unlock();
 		r->rd_wants_write = t == TLS_WANT_WRITE;
 		if (t == TLS_WANT_READ || t == TLS_WANT_WRITE)
 			return 0;
@@ -474,6 +522,18 @@ remote_recv(struct remote *r)
 	return -1;
 }
 
+/* Decrypted bytes that wait inside TLS, where no fd event shows them. */
+static int
+remote_tls_pending(struct remote *r)
+{
+	int	 n;
+
+	tls_fork_lock();
+	n = tls_pending(r->ssl);
+	tls_fork_unlock();
+	return n;
+}
+
 static void
 remote_read(struct remote *r)
 {
@@ -482,40 +542,41 @@ remote_read(struct remote *r)
 	uint8_t		 type;
 	long		 fl, n;
 
-again:
-	if (wire_buf_reserve(&r->in, REMOTE_READ_CHUNK) != 0) {
-		remote_fail(r, NULL, "out of memory");
-		remote_reschedule(r);
-		return;
-	}
-	if ((n = remote_recv(r)) < 0) {
-		remote_reschedule(r);
-		return;
-	}
-	if (n == 0) {
-		remote_io_update(r);
-		return;
-	}
-	r->in.len += (size_t)n;
-	for (off = 0;;) {
-		fl = wire_frame(r->in.data + off, r->in.len - off, &type, &pl,
-		    &plen);
-		if (fl == 0)
-			break;
-		if (fl < 0) {
-			remote_protocol_error(r, fl == TALLY_ELIMIT ?
-			    WIRE_E_TOO_BIG : WIRE_E_MALFORMED,
-			    "bad frame length");
+	do {
+		if (wire_buf_reserve(&r->in, REMOTE_READ_CHUNK) != 0) {
+			remote_fail(r, NULL, "out of memory");
+			remote_reschedule(r);
 			return;
 		}
-		if (remote_frame(r, type, pl, plen) != 0)
+		if ((n = remote_recv(r)) < 0) {
+			remote_reschedule(r);
 			return;
-		off += (size_t)fl;
-	}
-	wire_buf_consume(&r->in, off);
-	/* Decrypted bytes wait inside TLS, where no fd event shows them. */
-	if (r->ssl != NULL && tls_pending(r->ssl))
-		goto again;
+		}
+		if (n == 0)
+			break;
+		r->in.len += (size_t)n;
+		for (off = 0;;) {
+			fl = wire_frame(r->in.data + off, r->in.len - off,
+			    &type, &pl, &plen);
+			if (fl == 0)
+				break;
+			if (fl < 0) {
+				remote_protocol_error(r, fl == TALLY_ELIMIT ?
+				    WIRE_E_TOO_BIG : WIRE_E_MALFORMED,
+				    "bad frame length");
+				return;
+			}
+			if (remote_frame(r, type, pl, plen) != 0)
+				return;
+			off += (size_t)fl;
+		}
+		wire_buf_consume(&r->in, off);
+		/* Decrypted bytes wait inside TLS: no fd event shows them. */
+	} while (r->ssl != NULL && remote_tls_pending(r));
+	/* At most one answer a read, once the last one is out. */
+	if (remote_answer_pending(r) != 0)
+		return;
+	remote_io_update(r);
 }
 
 /* HELLO: only inside TLS whose pin matched, or on loopback. */
@@ -548,7 +609,9 @@ remote_tls_step(struct remote *r)
 	char	 err[256];
 	int	 rc;
 
+	tls_fork_lock();
 	rc = tls_handshake(r->ssl, err, sizeof err);
+	tls_fork_unlock();
 	if (rc == TLS_WANT_READ || rc == TLS_WANT_WRITE) {
 		r->hs_want = rc == TLS_WANT_READ ? EV_READ : EV_WRITE;
 		remote_io_update(r);
@@ -576,19 +639,21 @@ remote_tls_step(struct remote *r)
 static void
 remote_session(struct remote *r)
 {
+	tls_fork_lock();
 	if (r->session != NULL && r->session_pid != getpid()) {
 		tls_session_free(r->session);
 		r->session = NULL;
 	}
 	r->session_pid = getpid();
 	tls_session_keep(r->ssl, &r->session);
+	tls_fork_unlock();
 }
 
 static void
 remote_connected(struct remote *r)
 {
 	char	 err[256];
-	int	 one = 1;
+	int	 one = 1, rc;
 
 	setsockopt(r->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	setsockopt(r->fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
@@ -599,8 +664,11 @@ remote_connected(struct remote *r)
 		remote_hello(r);
 		return;
 	}
-	if (tls_new(&r->ssl, r->tls_ctx, r->fd, r->furl.fingerprint, err,
-	    sizeof err) != 0) {
+	tls_fork_lock();
+	rc = tls_new(&r->ssl, r->tls_ctx, r->fd, r->furl.fingerprint, err,
+	    sizeof err);
+	tls_fork_unlock();
+	if (rc != 0) {
 		remote_fail(r, NULL, err);
 		remote_reschedule(r);
 		return;
@@ -652,8 +720,13 @@ remote_connect(struct remote *r)
 	char		 err[256];
 	int		 rc, fd;
 
-	if (r->furl.fingerprint[0] != '\0' && r->tls_ctx == NULL &&
-	    tls_client_ctx(&r->tls_ctx, r->key_file, err, sizeof err) != 0) {
+	if (r->furl.fingerprint[0] != '\0' && r->tls_ctx == NULL) {
+		tls_fork_lock();
+		rc = tls_client_ctx(&r->tls_ctx, r->key_file, err, sizeof err);
+		tls_fork_unlock();
+	} else
+		rc = 0;
+	if (rc != 0) {
 		remote_fail(r, NULL, err);
 		remote_reschedule(r);
 		return;
@@ -727,8 +800,10 @@ remote_free(struct remote *r)
 	wire_buf_free(&r->in);
 	wire_buf_free(&r->out);
 	snapshot_free(&r->snap);
+	tls_fork_lock();
 	tls_session_free(r->session);
 	tls_ctx_free(r->tls_ctx);
+	tls_fork_unlock();
 	explicit_bzero(&r->furl, sizeof r->furl);
 	free(r);
 }

@@ -505,6 +505,16 @@ struct tls;
 #define TLS_WANT_WRITE	(-2)	/* call again when the fd is writable */
 #define TLS_ERROR	(-3)	/* fatal; the reason is in err */
 /*
+ * OpenSSL's locks do not survive fork(): a child whose parent had a thread
+ * inside OpenSSL at the fork (a provider answering a poll) waits for ever
+ * at its own first OpenSSL call.  A provider makes each of its OpenSSL
+ * calls between these two, and fork() takes the same lock first
+ * (pthread_atfork), so it happens between two calls.  Nothing else is done
+ * under it.  tallyd, threaded and never forking, does not take it.
+ */
+void	 tls_fork_lock(void);
+void	 tls_fork_unlock(void);
+/*
  * The node key at path: an Ed25519 private key in PEM, loaded, or made on
  * first use (mode 0600, linked into place, so that of two creators at
  * once the loser loads the winner's key).  A file that is not a regular

@@ -167,6 +167,40 @@ tls_init(void)
 	tls_bio_meth = m;
 }
 
+static pthread_mutex_t	tls_fork_mutex = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t	tls_fork_once = PTHREAD_ONCE_INIT;
+
+static void
+tls_fork_prepare(void)
+{
+	pthread_mutex_lock(&tls_fork_mutex);
+}
+
+static void
+tls_fork_release(void)
+{
+	pthread_mutex_unlock(&tls_fork_mutex);
+}
+
+static void
+tls_fork_init(void)
+{
+	pthread_atfork(tls_fork_prepare, tls_fork_release, tls_fork_release);
+}
+
+void
+tls_fork_lock(void)
+{
+	pthread_once(&tls_fork_once, tls_fork_init);
+	pthread_mutex_lock(&tls_fork_mutex);
+}
+
+void
+tls_fork_unlock(void)
+{
+	pthread_mutex_unlock(&tls_fork_mutex);
+}
+
 int
 tls_ready(char *err, size_t errlen)
 {
