@@ -9,37 +9,19 @@
 
 #include "tally-cmd.h"
 
-/* The length of the valid UTF-8 sequence at s, or 0 if there is none. */
+/*
+ * The length of the valid UTF-8 sequence at s, or 0 if there is none: as
+ * tally_char_shown() says, but controls are valid UTF-8 too.
+ */
 size_t
 text_utf8_len(const unsigned char *s, size_t n)
 {
-	unsigned char	 c = s[0], lo = 0x80, hi = 0xbf;
-	size_t		 len, i;
-
-	if (c < 0x80)
+	if (s[0] < 0x80)
 		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		len = 2;
-	else if (c >= 0xe0 && c <= 0xef) {
-		len = 3;
-		if (c == 0xe0)
-			lo = 0xa0;
-		else if (c == 0xed)
-			hi = 0x9f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		len = 4;
-		if (c == 0xf0)
-			lo = 0x90;
-		else if (c == 0xf4)
-			hi = 0x8f;
-	} else
-		return 0;
-	if (n < len || s[1] < lo || s[1] > hi)
-		return 0;
-	for (i = 2; i < len; i++)
-		if (s[i] < 0x80 || s[i] > 0xbf)
-			return 0;
-	return len;
+	/* U+0080-U+009F, the C1 controls: two bytes, c2 80 to c2 9f. */
+	if (s[0] == 0xc2 && n >= 2 && s[1] >= 0x80 && s[1] <= 0x9f)
+		return 2;
+	return tally_char_shown((const char *)s, n);
 }
 
 /* Characters (not bytes) a terminal shows for s, for column widths. */
