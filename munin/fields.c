@@ -101,49 +101,6 @@ plugin_hex_suffix(char *out, uint32_t h)
 	out[9] = '\0';
 }
 
-/* plugin_field_name, before the check for munin's own names. */
-static size_t
-plugin_field_name_raw(const char *nick, size_t nicklen, const char *id,
-    size_t idlen, char *out)
-{
-	char	 buf[TALLY_NICKNAME_MAX + 1 + TALLY_NODE_ID_MAX + 1];
-	size_t	 budget, len, n;
-
-	if (nicklen > TALLY_NICKNAME_MAX)
-		nicklen = TALLY_NICKNAME_MAX;
-	if (idlen > TALLY_NODE_ID_MAX)
-		idlen = TALLY_NODE_ID_MAX;
-	/*
-	 * Cut the nickname, not the id, when both don't fit: the id is what
-	 * makes the name unique.  plugin_munin_field prefixes '_' to a name
-	 * starting with a digit; leave room for it.
-	 */
-	budget = PLUGIN_NAME_MAX > idlen + 1 ? PLUGIN_NAME_MAX - idlen - 1 : 0;
-	if (nicklen > 0 && nick[0] >= '0' && nick[0] <= '9' && budget > 0)
-		budget--;
-	if (nicklen > budget)
-		nicklen = budget;
-	memcpy(buf, nick, nicklen);
-	buf[nicklen] = '_';
-	memcpy(buf + nicklen + 1, id, idlen);
-	n = nicklen + 1 + idlen;
-	plugin_munin_field(buf, n, out);
-	len = strlen(out);
-
-	/*
-	 * If the id came through intact, the name ends with "_<id>" and
-	 * differs from every other node's.  Otherwise ("-" became "_", or
-	 * the id was cut) two ids may have met: add a hash of the raw id.
-	 */
-	if (len > idlen && out[len - idlen - 1] == '_' &&
-	    memcmp(out + len - idlen, id, idlen) == 0)
-		return len;
-	if (len > PLUGIN_NAME_MAX - 9)
-		len = PLUGIN_NAME_MAX - 9;
-	plugin_hex_suffix(out + len, plugin_hash(id, idlen));
-	return len + 9;
-}
-
 /*
  * Names munin reads as its own settings, not as fields: every graph_*
  * and each of munin's keywords that could be a node's field name (one
@@ -176,35 +133,81 @@ plugin_word_cmp(const void *key, const void *elem)
 	return strcmp(key, *(const char *const *)elem);
 }
 
-int
+/* Whether munin would take a field of this name for one of its settings. */
+static int
 plugin_munin_reserved(const char *s, size_t len)
 {
-	if (len >= 6 && memcmp(s, "graph_", 6) == 0)
+	/* The first byte first: a fetch asks this of every node. */
+	if (len >= 6 && s[0] == 'g' && memcmp(s, "graph_", 6) == 0)
 		return 1;
 	return len <= PLUGIN_WORD_MAX && bsearch(s, plugin_munin_words,
 	    sizeof plugin_munin_words / sizeof plugin_munin_words[0],
 	    sizeof plugin_munin_words[0], plugin_word_cmp) != NULL;
 }
 
-size_t
-plugin_field_name(const char *nick, size_t nicklen, const char *id,
-    size_t idlen, char *out)
+/*
+ * The name of a node whose name would be a setting's: the nickname gets a
+ * '_' ahead, as one starting with a digit does ("_graph_title"), and no
+ * setting's name starts so.
+ */
+static size_t __attribute__((noinline))
+plugin_field_name_unreserved(const char *nick, size_t nicklen,
+    const char *id, size_t idlen, char *out)
 {
 	char	 buf[TALLY_NICKNAME_MAX];
-	size_t	 len;
 
-	len = plugin_field_name_raw(nick, nicklen, id, idlen, out);
-	if (!plugin_munin_reserved(out, len))
-		return len;
-	/*
-	 * The nickname gets a '_' ahead, as one starting with a digit does
-	 * ("_graph_title"), and no setting's name starts so.
-	 */
 	if (nicklen > sizeof buf - 1)
 		nicklen = sizeof buf - 1;
 	buf[0] = '_';
 	memcpy(buf + 1, nick, nicklen);
-	return plugin_field_name_raw(buf, nicklen + 1, id, idlen, out);
+	return plugin_field_name(buf, nicklen + 1, id, idlen, out);
+}
+
+size_t
+plugin_field_name(const char *nick, size_t nicklen, const char *id,
+    size_t idlen, char *out)
+{
+	char	 buf[TALLY_NICKNAME_MAX + 1 + TALLY_NODE_ID_MAX + 1];
+	size_t	 budget, len, n;
+
+	if (nicklen > TALLY_NICKNAME_MAX)
+		nicklen = TALLY_NICKNAME_MAX;
+	if (idlen > TALLY_NODE_ID_MAX)
+		idlen = TALLY_NODE_ID_MAX;
+	/*
+	 * Cut the nickname, not the id, when both don't fit: the id is what
+	 * makes the name unique.  plugin_munin_field prefixes '_' to a name
+	 * starting with a digit; leave room for it.
+	 */
+	budget = PLUGIN_NAME_MAX > idlen + 1 ? PLUGIN_NAME_MAX - idlen - 1 : 0;
+	if (nicklen > 0 && nick[0] >= '0' && nick[0] <= '9' && budget > 0)
+		budget--;
+	if (nicklen > budget)
+		nicklen = budget;
+	memcpy(buf, nick, nicklen);
+	buf[nicklen] = '_';
+	memcpy(buf + nicklen + 1, id, idlen);
+	n = nicklen + 1 + idlen;
+	plugin_munin_field(buf, n, out);
+	len = strlen(out);
+
+	/*
+	 * If the id came through intact, the name ends with "_<id>" and
+	 * differs from every other node's.  Otherwise ("-" became "_", or
+	 * the id was cut) two ids may have met: add a hash of the raw id.
+	 */
+	if (len <= idlen || out[len - idlen - 1] != '_' ||
+	    memcmp(out + len - idlen, id, idlen) != 0) {
+		if (len > PLUGIN_NAME_MAX - 9)
+			len = PLUGIN_NAME_MAX - 9;
+		plugin_hex_suffix(out + len, plugin_hash(id, idlen));
+		len += 9;
+	}
+	/* Starting with '_', the name of a setting's becomes none. */
+	if (plugin_munin_reserved(out, len))
+		return plugin_field_name_unreserved(nick, nicklen, id, idlen,
+		    out);
+	return len;
 }
 
 void

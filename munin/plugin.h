@@ -175,17 +175,13 @@ uint32_t plugin_hash(const char *, size_t);
 /*
  * The field name of a node, before de-duplication: nickname "_" node id
  * made a valid munin name, with "_" and 8 hex digits of a hash of the id
- * appended when the id itself had to be changed or cut.  out must hold
- * PLUGIN_FIELD_LEN bytes.  Returns the length.
+ * appended when the id itself had to be changed or cut; never the name
+ * of one of munin's settings (graph_*, update_rate...): the nickname then
+ * gets a '_' ahead.  out must hold PLUGIN_FIELD_LEN bytes.  Returns the
+ * length.
  */
 size_t	 plugin_field_name(const char *, size_t, const char *, size_t,
 	     char *);
-/*
- * Whether munin would take a field of this name for one of its settings
- * (graph_*, update_rate, host_name...); plugin_field_name never gives one
- * out: the nickname gets a '_' ahead.
- */
-int	 plugin_munin_reserved(const char *, size_t);
 
 /*
  * The set of field names given out in one run, to make them unique: the
