@@ -27,7 +27,7 @@
 #include "tally-int.h"
 
 #define PROVIDER_INTERVAL_DEFAULT 10.0
-#define PROVIDER_RESUME_MAX	100000	/* counters a WELCOME may resume */
+#define PROVIDER_RESUME_MAX	100000	/* of a WELCOME: tallyd --max-metrics */
 
 enum provider_state {
 	PROVIDER_IDLE,
@@ -506,10 +506,6 @@ provider_resume_remote(void *arg, const struct snapshot *counters)
 	if (p->statsfile != NULL || p->remote_resumed)
 		return;
 	p->remote_resumed = 1;
-	/*
-	 * Each makes a counter in the host, out of a process-wide million: no
-	 * more than tallyd keeps of a node by default (--max-metrics).
-	 */
 	if (counters->ncounters > PROVIDER_RESUME_MAX) {
 		log_msg(&p->log, TALLY_LOG_WARN, "resume from the gatherer: "
 		    "%zu counters offered, over %d: none resumed",
@@ -567,10 +563,8 @@ provider_check_key(tally_provider *p)
 
 	if (p->key_file == NULL)
 		return 0;
-	tls_fork_lock();
-	rc = tls_node_key(p->key_file, fp, sizeof fp, err, sizeof err);
-	tls_fork_unlock();
-	if (rc != 0)
+	if ((rc = tls_node_key(p->key_file, fp, sizeof fp, err,
+	    sizeof err)) != 0)
 		return provider_fail(p, rc, err);
 	/* What the gatherer binds the node id to, for its operator. */
 	if (!p->key_logged)

@@ -352,13 +352,10 @@ remote_protocol_error(struct remote *r, uint16_t code, const char *msg)
 }
 
 /*
- * Answer the newest POLL not answered yet, if the last answer is out: 0,
- * or -1 if the connection was dropped (rescheduled).  So a gatherer that
- * sends polls in a burst, or faster than it reads the answers, gets one
- * snapshot at a time, for its newest poll: never one queued per poll (a
- * flood of 9-byte POLLs grew the host by megabytes a second) nor a burst
- * of them built in one go (the loop, and tally_provider_free, waited
- * behind them).
+ * Answer the newest POLL not answered, once the last answer is out: 0, or
+ * -1 with the connection dropped.  Polls in a burst, or faster than the
+ * gatherer reads, get one snapshot at a time, not one queued each (a POLL
+ * flood grew the host by megabytes a second) nor a burst built at once.
  */
 static int
 remote_answer_pending(struct remote *r)
@@ -376,11 +373,7 @@ remote_answer_pending(struct remote *r)
 		    WIRE_E_MALFORMED, tally_strerror(rc));
 		return -1;
 	}
-	/*
-	 * A connection counts as working from its first answer, not from
-	 * WELCOME: a gatherer that welcomes and then sends garbage is
-	 * retried with backoff, and logged once.
-	 */
+	/* Working from its first answer: welcoming, then failing, is not. */
 	if (!r->answered) {
 		r->answered = 1;
 		r->backoff = REMOTE_BACKOFF_MIN;
@@ -455,10 +448,7 @@ remote_frame(struct remote *r, uint8_t type, const uint8_t *pl, size_t plen)
 			remote_protocol_error(r, WIRE_E_MALFORMED, err);
 			return -1;
 		}
-		/*
-		 * The counters the gatherer holds: a restart resumes them.
-		 * A name twice: the later entry, as in a SNAPSHOT.
-		 */
+		/* The gatherer's counters, resumed; a name twice: the later. */
 		snapshot_finish(&r->snap);
 		r->hooks.resume(r->hooks.ctx, &r->snap);
 		snapshot_reset(&r->snap);

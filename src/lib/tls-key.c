@@ -337,12 +337,15 @@ tls_node_key(const char *path, char *fp, size_t fplen, char *err,
 	EVP_PKEY	*pk;
 	int		 rc;
 
-	if ((rc = tls_node_pkey(path, &pk, err, errlen)) != 0)
-		return rc;
-	if (fp != NULL && tls_key_fingerprint(pk, fp, fplen) != 0)
-		rc = error_set(err, errlen, TALLY_EINVAL, "key file %s: "
-		    "cannot fingerprint the key", path);
-	EVP_PKEY_free(pk);
+	/* A provider's call (tally_provider_start): see tls_fork_lock(). */
+	tls_fork_lock();
+	if ((rc = tls_node_pkey(path, &pk, err, errlen)) == 0) {
+		if (fp != NULL && tls_key_fingerprint(pk, fp, fplen) != 0)
+			rc = error_set(err, errlen, TALLY_EINVAL, "key file "
+			    "%s: cannot fingerprint the key", path);
+		EVP_PKEY_free(pk);
+	}
 	ERR_clear_error();
+	tls_fork_unlock();
 	return rc;
 }
