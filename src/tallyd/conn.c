@@ -63,11 +63,6 @@
 #define CONN_LOG_EVERY		0.2	/* then one every 0.2 s at most */
 
 /*
- * A line about a connection: who it is, if known, and where from.  Lines
- * about peers not yet authenticated (no node id: anyone can connect) go
- * through a quota, CONN_LOG_BURST and then a few a second.
- */
-/*
  * The nickname as the log shows it, between parentheses: what a terminal
  * would not show as text (a C1 control such as U+009B, which xterm may
  * obey as CSI; bytes that are no whole UTF-8 character) as '?', and so a
@@ -110,6 +105,11 @@ conn_nick(const struct conn *c, char *buf)
 	return buf;
 }
 
+/*
+ * A line about a connection: who it is, if known, and where from.  Lines
+ * about peers not yet authenticated (no node id: anyone can connect) go
+ * through a quota, CONN_LOG_BURST and then a few a second.
+ */
 void
 conn_log(const struct conn *c, const char *fmt, ...)
 {
