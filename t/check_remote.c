@@ -511,6 +511,43 @@ START_TEST(test_welcome_resumes_counters)
 }
 END_TEST
 
+/* Start p and take its connection as far as its HELLO: the fd. */
+static int
+started_to_hello(tally_provider *p, struct wire_buf *in)
+{
+	const uint8_t	*pl;
+	size_t		 plen;
+	int		 fd;
+
+	ck_assert_int_eq(tally_provider_start(p), 0);
+	ck_assert_int_ge(fd = accept_next(), 0);
+	ck_assert_int_eq(peer_read_frame(fd, NULL, in, &pl, &plen),
+	    WIRE_HELLO);
+	return fd;
+}
+
+/* WELCOME with back's counters and POLL 1: the SNAPSHOT, into snap. */
+static void
+welcome_poll(int fd, struct wire_buf *in, struct wire_buf *out,
+    const struct snapshot *back, struct snapshot *snap)
+{
+	const uint8_t	*pl;
+	size_t		 plen;
+	uint32_t	 seq;
+	int64_t		 t;
+	char		 err[128];
+
+	wire_put_welcome(out, TALLY_PROTOCOL_VERSION, 60000, back);
+	wire_put_poll(out, 1);
+	peer_send_buf(fd, NULL, out);
+	ck_assert_int_eq(peer_read_frame(fd, NULL, in, &pl, &plen),
+	    WIRE_SNAPSHOT);
+	snapshot_reset(snap);
+	ck_assert_msg(wire_get_snapshot(pl, plen, &seq, &t, snap, err,
+	    sizeof err) == 0, "%s", err);
+	ck_assert_uint_eq(seq, 1);
+}
+
 /*
  * SNAPSHOT frames from fd until one answers poll want: how many came.
  * Frames are parsed one after another from what each read brought.
@@ -561,18 +598,13 @@ START_TEST(test_poll_burst)
 {
 	tally_provider	*p = mk();
 	struct wire_buf	 in, out;
-	const uint8_t	*pl;
-	size_t		 plen;
 	uint32_t	 seq;
 	int		 fd, n;
 
 	wire_buf_init(&in);
 	wire_buf_init(&out);
 	tally_count(p, "far.ops", 1);
-	ck_assert_int_eq(tally_provider_start(p), 0);
-	ck_assert_int_ge(fd = accept_next(), 0);
-	ck_assert_int_eq(peer_read_frame(fd, NULL, &in, &pl, &plen),
-	    WIRE_HELLO);
+	fd = started_to_hello(p, &in);
 	wire_put_welcome(&out, TALLY_PROTOCOL_VERSION, 60000, NULL);
 	for (seq = 1; seq <= 5000; seq++)
 		wire_put_poll(&out, seq);
@@ -600,11 +632,8 @@ START_TEST(test_welcome_resume_hostile)
 	tally_provider	*p;
 	struct wire_buf	 in, out;
 	struct snapshot	 back, snap;
-	const uint8_t	*pl;
-	size_t		 plen;
-	uint32_t	 seq;
-	int64_t		 t, v;
-	char		 err[128], name[32];
+	int64_t		 v;
+	char		 name[32];
 	int		 fd, i;
 
 	wire_buf_init(&in);
@@ -615,17 +644,8 @@ START_TEST(test_welcome_resume_hostile)
 	ck_assert_int_eq(snapshot_add_counter(&back, "far.ops", 7, 7), 0);
 	p = mk();
 	tally_count(p, "far.ops", 42);
-	ck_assert_int_eq(tally_provider_start(p), 0);
-	ck_assert_int_ge(fd = accept_next(), 0);
-	ck_assert_int_eq(peer_read_frame(fd, NULL, &in, &pl, &plen),
-	    WIRE_HELLO);
-	wire_put_welcome(&out, TALLY_PROTOCOL_VERSION, 60000, &back);
-	wire_put_poll(&out, 1);
-	peer_send_buf(fd, NULL, &out);
-	ck_assert_int_eq(peer_read_frame(fd, NULL, &in, &pl, &plen),
-	    WIRE_SNAPSHOT);
-	ck_assert_int_eq(wire_get_snapshot(pl, plen, &seq, &t, &snap, err,
-	    sizeof err), 0);
+	fd = started_to_hello(p, &in);
+	welcome_poll(fd, &in, &out, &back, &snap);
 	ck_assert(peer_snapshot_counter(&snap, "far.ops", &v));
 	ck_assert_msg(v == 49, "far.ops %lld, want 42 + 7", (long long)v);
 	close(fd);
@@ -638,18 +658,8 @@ START_TEST(test_welcome_resume_hostile)
 		    strlen(name), 1), 0);
 	}
 	p = mk();
-	ck_assert_int_eq(tally_provider_start(p), 0);
-	ck_assert_int_ge(fd = accept_next(), 0);
-	ck_assert_int_eq(peer_read_frame(fd, NULL, &in, &pl, &plen),
-	    WIRE_HELLO);
-	wire_put_welcome(&out, TALLY_PROTOCOL_VERSION, 60000, &back);
-	wire_put_poll(&out, 1);
-	peer_send_buf(fd, NULL, &out);
-	ck_assert_int_eq(peer_read_frame(fd, NULL, &in, &pl, &plen),
-	    WIRE_SNAPSHOT);
-	snapshot_reset(&snap);
-	ck_assert_int_eq(wire_get_snapshot(pl, plen, &seq, &t, &snap, err,
-	    sizeof err), 0);
+	fd = started_to_hello(p, &in);
+	welcome_poll(fd, &in, &out, &back, &snap);
 	ck_assert(!peer_snapshot_counter(&snap, "far.c000000", &v));
 	ck_assert_msg(fixture_log_has("100001 counters offered, over 100000: "
 	    "none resumed"), "%s", fixture_log_text());
@@ -659,6 +669,48 @@ START_TEST(test_welcome_resume_hostile)
 	wire_buf_free(&out);
 	snapshot_free(&back);
 	snapshot_free(&snap);
+}
+END_TEST
+
+/*
+ * A gatherer that welcomes and then fails, again and again: a connection
+ * counts as working from its first answered poll, not from WELCOME, so
+ * the failure is logged once, not once a cycle (and backoff grows).
+ */
+START_TEST(test_welcome_then_garbage_logged_once)
+{
+	tally_provider	*p = mk();
+	struct wire_buf	 in, out;
+	static const uint8_t garbage[] = { 0, 0, 0, 0 };	/* length 0 */
+	const uint8_t	*pl;
+	const char	*t, *at;
+	size_t		 plen;
+	int		 fd, round, n;
+
+	wire_buf_init(&in);
+	wire_buf_init(&out);
+	fd = started_to_hello(p, &in);
+	for (round = 0; round < 2; round++) {
+		wire_put_welcome(&out, TALLY_PROTOCOL_VERSION, 60000, NULL);
+		peer_send_buf(fd, NULL, &out);
+		ck_assert_int_eq(write(fd, garbage, sizeof garbage),
+		    (ssize_t)sizeof garbage);
+		close(fd);
+		/* The next connection: the failure before it is handled. */
+		fd = accept_next();
+		ck_assert_int_ge(fd, 0);
+		ck_assert_int_eq(peer_read_frame(fd, NULL, &in, &pl, &plen),
+		    WIRE_HELLO);
+	}
+	t = fixture_log_text();
+	for (n = 0, at = t; (at = strstr(at, "bad frame length")) != NULL;
+	    at++)
+		n++;
+	ck_assert_msg(n == 1, "logged %d times: %s", n, t);
+	close(fd);
+	tally_provider_free(p);
+	wire_buf_free(&in);
+	wire_buf_free(&out);
 }
 END_TEST
 
@@ -676,10 +728,7 @@ START_TEST(test_welcome_interval_over_a_day)
 
 	wire_buf_init(&in);
 	wire_buf_init(&out);
-	ck_assert_int_eq(tally_provider_start(p), 0);
-	ck_assert_int_ge(fd = accept_next(), 0);
-	ck_assert_int_eq(peer_read_frame(fd, NULL, &in, &pl, &plen),
-	    WIRE_HELLO);
+	fd = started_to_hello(p, &in);
 	wire_put_welcome(&out, TALLY_PROTOCOL_VERSION, 86400001, NULL);
 	peer_send_buf(fd, NULL, &out);
 	ck_assert_int_eq(peer_read_frame(fd, NULL, &in, &pl, &plen),
@@ -733,6 +782,7 @@ main(void)
 		{ "core", test_poll_burst, 0, 60 },
 		{ "core", test_welcome_resume_hostile, 0, 60 },
 		{ "core", test_welcome_interval_over_a_day, 0, 60 },
+		{ "core", test_welcome_then_garbage_logged_once, 0, 60 },
 		{ "tls", test_tls_hello_poll_snapshot, 0, 60 },
 		{ "tls", test_tls_pin_mismatch, 0, 60 },
 		{ "tls", test_tls_never_plaintext, 0, 60 },
