@@ -184,20 +184,21 @@ size_t	 plugin_field_name(const char *, size_t, const char *, size_t,
 	     char *);
 
 /*
- * The set of field names given out in one run, to make them unique: the
- * 64-bit hashes of the names (FNV-1a), not the names, so that a run over
- * 10,000 nodes touches a few pages, not a megabyte.  Two names whose
- * hashes are equal count as one (a suffix follows): at 10,000 names the
- * odds are about one in 10^11, and a run still gives the same answer
- * every time.
+ * The set of field names given out in one graph, to make them unique: the
+ * 64-bit hashes of the names, not the names, so that a run over 10,000
+ * nodes touches a few pages, not a megabyte.  Two names whose hashes are
+ * equal count as one (a suffix follows): at 10,000 names the odds are
+ * about one in 10^11, and a run still gives the same answer every time.
  */
+#define PLUGIN_NAMES_SLOTS	16384	/* the first table's */
 struct plugin_names {
 	uint64_t	*table;		/* open addressing; 0 free */
 	size_t		 n;		/* names in it */
-	size_t		 tcap;		/* a power of two, >= 2 * n */
+	size_t		 tcap;		/* a power of two, >= 4/3 n */
 };
 void	 plugin_names_init(struct plugin_names *);
 void	 plugin_names_free(struct plugin_names *);
+void	 plugin_names_clear(struct plugin_names *);
 /*
  * Make field (PLUGIN_FIELD_LEN bytes) unique within the set by appending
  * "_2", "_3", ... and add it.  Returns 0 or TALLY_ENOMEM.

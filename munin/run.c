@@ -529,8 +529,7 @@ plugin_run_graph(struct plugin_run *run, const struct plugin_graph *g,
 	const char		*id;
 	int			 rc;
 
-	plugin_names_free(&run->names);
-	plugin_names_init(&run->names);
+	plugin_names_clear(&run->names);
 	if ((rc = plugin_run_walk(run, g)) != 0)
 		return rc;
 	while ((rc = plugin_run_next(run, &id, &m)) == 1) {

@@ -571,24 +571,37 @@ START_TEST(test_names_dedup)
 }
 END_TEST
 
-/* Past the first growth of the set, names stay unique. */
+/*
+ * Past the first growth of the set, names stay unique, and the ones from
+ * before it are still found; a cleared set (the next graph of tally_all)
+ * knows none of them.
+ */
 START_TEST(test_names_many)
 {
 	struct plugin_names	 pn;
 	char			 f[PLUGIN_FIELD_LEN], want[32];
-	size_t			 i;
+	size_t			 i, n = PLUGIN_NAMES_SLOTS;
 
 	plugin_names_init(&pn);
-	for (i = 1; i <= 1500; i++) {
-		snprintf(f, sizeof f, "n");
+	for (i = 1; i <= n; i++) {
+		snprintf(f, sizeof f, "n%zu", i);
+		snprintf(want, sizeof want, "n%zu", i);
 		ck_assert_int_eq(plugin_names_add(&pn, f), 0);
-		if (i == 1)
-			snprintf(want, sizeof want, "n");
-		else
-			snprintf(want, sizeof want, "n_%zu", i);
 		ck_assert_str_eq(f, want);
 	}
-	ck_assert_uint_eq(pn.n, 1500);
+	ck_assert_uint_eq(pn.n, n);
+	ck_assert_uint_gt(pn.tcap, PLUGIN_NAMES_SLOTS);
+	for (i = 1; i <= 3; i++) {
+		snprintf(f, sizeof f, "n1");
+		ck_assert_int_eq(plugin_names_add(&pn, f), 0);
+		snprintf(want, sizeof want, "n1_%zu", i + 1);
+		ck_assert_str_eq(f, want);
+	}
+	plugin_names_clear(&pn);
+	ck_assert_uint_eq(pn.n, 0);
+	snprintf(f, sizeof f, "n1");
+	ck_assert_int_eq(plugin_names_add(&pn, f), 0);
+	ck_assert_str_eq(f, "n1");
 	plugin_names_free(&pn);
 }
 END_TEST
