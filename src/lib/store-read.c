@@ -87,7 +87,8 @@ store_counters_fn(struct store *s, void *arg, char *err, size_t errlen)
 			store_abort(s, txn);
 			return store_bad_value(s, err, errlen);
 		}
-		if (k.mv_size <= plen || memcmp(k.mv_data, key, plen) != 0)
+		/* <node>/ alone sorts first: an empty name, unreadable. */
+		if (k.mv_size < plen || memcmp(k.mv_data, key, plen) != 0)
 			break;
 		if (record_parse_int64(v.mv_data, v.mv_size, &n) != 0 ||
 		    !name_stat_valid((const char *)k.mv_data + plen,
@@ -616,9 +617,11 @@ store_rscan_fn(struct store *s, void *arg, char *err, size_t errlen)
 			store_end_fn(s, NULL, NULL, 0);
 			return TALLY_ESTORE;
 		}
-		if (a->prefix != NULL && (k.mv_size <= a->plen ||
+		if (a->prefix != NULL && (k.mv_size < a->plen ||
 		    memcmp(k.mv_data, a->prefix, a->plen) != 0))
 			break;
+		if (a->prefix != NULL && k.mv_size == a->plen)
+			continue;	/* <node>/ alone: no name, first */
 		g = store_guard_off();
 		crc = a->prefix != NULL ? a->cb(a->ctx, (const char *)k.mv_data
 		    + a->plen, k.mv_size - a->plen, v.mv_data, v.mv_size) :

@@ -126,7 +126,8 @@ store_merge(struct store *s, MDB_txn *txn, enum store_db db,
 	for (;;) {
 		if (rc != 0 && rc != MDB_NOTFOUND)
 			break;
-		have = rc == 0 && k.mv_size > plen &&
+		/* <node>/ alone, an empty name, is first and goes. */
+		have = rc == 0 && k.mv_size >= plen &&
 		    memcmp(k.mv_data, key, plen) == 0;
 		if (!have && i == n) {
 			rc = 0;
@@ -500,7 +501,7 @@ store_delete_prefix(struct store *s, MDB_txn *txn, enum store_db db,
 	k.mv_data = (void *)key;
 	k.mv_size = plen;
 	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-	while (rc == 0 && k.mv_size > plen && memcmp(k.mv_data, key,
+	while (rc == 0 && k.mv_size >= plen && memcmp(k.mv_data, key,
 	    plen) == 0) {
 		if ((rc = store_index_del(s, txn, db, key, plen - 1,
 		    (const char *)k.mv_data + plen, k.mv_size - plen)) != 0 ||
