@@ -140,7 +140,7 @@ typedef struct tally_options {
 	 *  with backoff from 1 s to 60 s.  NULL: no remote mode.  A node may
 	 *  use both modes. */
 	const char *gatherer_furl;
-	/** Local mode: seconds between flushes; 0 means 10. */
+	/** Local mode: seconds between flushes, 0.001 to 86400; 0 means 10. */
 	double      flush_interval;
 	/** Where node.id lives when node_id is NULL.  May be NULL. */
 	const char *nodedir;
@@ -174,8 +174,8 @@ typedef struct tally_options {
  *  @param[out] pp receives the provider; set to NULL on failure.
  *  @param[in]  opt the options; copied, so the caller may free them.
  *  @return 0, TALLY_EINVAL (bad node id, nickname or furl, no node id and
- *  no nodedir, neither statsfile nor gatherer_furl, a flush_interval
- *  outside 0-86400 s), TALLY_ENOMEM, or
+ *  no nodedir or an empty one, neither statsfile nor gatherer_furl, a
+ *  flush_interval neither 0 nor 0.001-86400 s), TALLY_ENOMEM, or
  *  TALLY_ESYS (node.id could not be read or created).  Nothing is opened
  *  or written to the statsfile before tally_provider_start(). */
 int  tally_provider_new(tally_provider **pp, const tally_options *opt);
@@ -186,7 +186,9 @@ int  tally_provider_new(tally_provider **pp, const tally_options *opt);
  *  present, and the node id from <nodedir>/node.id, created on first use.
  *  @return as tally_provider_new(), plus TALLY_ENOTCONFIGURED when neither
  *  statsfile nor stats_gatherer.furl exists: the node then simply runs
- *  without stats.  *pp is NULL on any error. */
+ *  without stats; TALLY_EINVAL for a file there that is not a regular
+ *  file, or whose first line is empty or holds a NUL byte.  *pp is NULL
+ *  on any error. */
 int  tally_provider_open(tally_provider **pp, const char *nodedir);
 
 /** Start the provider on a thread of its own, running its own ev loop.

@@ -3,9 +3,11 @@
  * real LMDB environments in temporary directories.
  */
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <ev.h>
 #include <fcntl.h>
@@ -257,6 +259,13 @@ static const struct options_case bad_options[] = {
 	  "scheme" },
 	{ "ok", NULL, NULL, NULL, 0, "no statsfile and no gatherer" },
 	{ "ok", NULL, "/tmp", NULL, -1, "interval" },
+	{ "ok", NULL, "/tmp", NULL, 1e-300, "flush interval 1e-300 is out of "
+	  "range (0, or 0.001 to 86400 s)" },
+	/* What the host passed is quoted, not sent to a terminal as is. */
+	{ "Bad\033Id", NULL, "/tmp", NULL, 0, "node id 'Bad\\x1bId'" },
+	{ "ok", "bad\033[2Jnick", "/tmp", NULL, 0,
+	  "nickname 'bad\\x1b[2Jnick'" },
+	{ "ok", NULL, "/tmp", NULL, 0, NULL },	/* nodedir "" below */
 };
 
 START_TEST(test_bad_options)
@@ -272,10 +281,13 @@ START_TEST(test_bad_options)
 	opt.gatherer_furl = c->furl;
 	opt.flush_interval = c->interval;
 	opt.log = fixture_log;
+	if (c->msg == NULL)
+		opt.nodedir = "";
 	ck_assert_int_eq(tally_provider_new(&p, &opt), TALLY_EINVAL);
 	ck_assert_ptr_null(p);
-	ck_assert_msg(fixture_log_has(c->msg), "'%s' lacks '%s'",
-	    fixture_log_text(), c->msg);
+	ck_assert_msg(fixture_log_has(c->msg != NULL ? c->msg :
+	    "nodedir is empty"), "'%s' lacks '%s'", fixture_log_text(),
+	    c->msg != NULL ? c->msg : "nodedir is empty");
 	ck_assert_int_eq(tally_provider_new(&p, NULL), TALLY_EINVAL);
 }
 END_TEST
@@ -370,6 +382,127 @@ START_TEST(test_open_nodedir)
 	/* A bad node.id is refused, not replaced. */
 	write_file("node.id", "NOT VALID\n");
 	ck_assert_int_eq(tally_provider_open(&p, dir), TALLY_EINVAL);
+}
+END_TEST
+
+/*
+ * The files of a node directory that are not what they should be are
+ * refused with TALLY_EINVAL, without waiting: a FIFO (its open blocked
+ * for good), a directory, a line with a NUL byte (what followed it was
+ * lost unseen); and so is an empty nodedir ("/statsfile" was read).
+ */
+START_TEST(test_open_nodedir_odd)
+{
+	static const char *const files[] = { "statsfile", "nickname",
+	    "node.id" };
+	tally_provider	*p = (void *)1;
+	char		 path[FIXTURE_PATH_MAX + 32];
+	size_t		 i;
+	FILE		*f;
+
+	ck_assert_int_eq(tally_provider_open(&p, ""), TALLY_EINVAL);
+	ck_assert_ptr_null(p);
+	snprintf(path, sizeof path, "%s/stats", dir);
+	ck_assert_int_eq(mkdir(path, 0770), 0);
+	for (i = 0; i < FIXTURE_N(files); i++) {
+		if (i > 0)
+			write_file("statsfile", "stats\n");
+		snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+		ck_assert_int_eq(mkfifo(path, 0600), 0);
+		ck_assert_int_eq(tally_provider_open(&p, dir), TALLY_EINVAL);
+		ck_assert_ptr_null(p);
+		ck_assert_int_eq(unlink(path), 0);
+		ck_assert_int_eq(mkdir(path, 0700), 0);
+		ck_assert_int_eq(tally_provider_open(&p, dir), TALLY_EINVAL);
+		ck_assert_int_eq(rmdir(path), 0);
+		ck_assert_ptr_nonnull(f = fopen(path, "w"));
+		ck_assert_uint_eq(fwrite("ab\0cd\n", 1, 6, f), 6);
+		fclose(f);
+		ck_assert_int_eq(tally_provider_open(&p, dir), TALLY_EINVAL);
+		ck_assert_int_eq(unlink(path), 0);
+	}
+	/* All well again. */
+	ck_assert_int_eq(tally_provider_open(&p, dir), 0);
+	tally_provider_free(p);
+}
+END_TEST
+
+/* Entries of dir whose name starts with prefix. */
+static int
+count_prefix(const char *prefix)
+{
+	DIR		*dp;
+	struct dirent	*de;
+	int		 n = 0;
+
+	ck_assert_ptr_nonnull(dp = opendir(dir));
+	while ((de = readdir(dp)) != NULL)
+		n += strncmp(de->d_name, prefix, strlen(prefix)) == 0;
+	closedir(dp);
+	return n;
+}
+
+#define ID_THREADS	8
+
+static char		 id_seen[ID_THREADS][TALLY_NODE_ID_MAX + 1];
+static int		 id_rc[ID_THREADS];
+
+static void *
+id_main(void *arg)
+{
+	tally_provider	*p;
+	size_t		 i = (size_t)(uintptr_t)arg;
+
+	if ((id_rc[i] = tally_provider_open(&p, dir)) == 0) {
+		snprintf(id_seen[i], sizeof id_seen[i], "%s",
+		    tally_provider_node_id(p));
+		tally_provider_free(p);
+	}
+	return NULL;
+}
+
+/*
+ * Threads of one process that open one fresh node directory at once all
+ * get the one id that node.id then holds (they shared a temporary file
+ * named by the pid, and half of them failed), and nothing is left over;
+ * a file planted under that old name is not followed.
+ */
+START_TEST(test_node_id_threads)
+{
+	pthread_t	 t[ID_THREADS];
+	char		 path[FIXTURE_PATH_MAX + 64], victim[FIXTURE_PATH_MAX + 32];
+	char		 line[128];
+	FILE		*f;
+	size_t		 i;
+
+	write_file("statsfile", "stats\n");
+	snprintf(path, sizeof path, "%s/stats", dir);
+	ck_assert_int_eq(mkdir(path, 0770), 0);
+	snprintf(victim, sizeof victim, "%s/victim", dir);
+	write_file("victim", "precious\n");
+	snprintf(path, sizeof path, "%s/.node.id.%ld", dir, (long)getpid());
+	ck_assert_int_eq(symlink(victim, path), 0);
+	for (i = 0; i < ID_THREADS; i++)
+		ck_assert_int_eq(pthread_create(&t[i], NULL, id_main,
+		    (void *)(uintptr_t)i), 0);
+	for (i = 0; i < ID_THREADS; i++)
+		pthread_join(t[i], NULL);
+	snprintf(path, sizeof path, "%s/node.id", dir);
+	ck_assert_ptr_nonnull(f = fopen(path, "r"));
+	ck_assert_ptr_nonnull(fgets(line, sizeof line, f));
+	fclose(f);
+	line[strcspn(line, "\n")] = '\0';
+	for (i = 0; i < ID_THREADS; i++) {
+		ck_assert_msg(id_rc[i] == 0, "thread %zu: %s", i,
+		    tally_strerror(id_rc[i]));
+		ck_assert_str_eq(id_seen[i], line);
+	}
+	ck_assert_ptr_nonnull(f = fopen(victim, "r"));
+	ck_assert_ptr_nonnull(fgets(line, sizeof line, f));
+	fclose(f);
+	ck_assert_str_eq(line, "precious\n");
+	/* Only the planted link is left beside node.id. */
+	ck_assert_int_eq(count_prefix(".node.id."), 1);
 }
 END_TEST
 
@@ -561,6 +694,114 @@ START_TEST(test_fork_child)
 	tally_count(p, "in.parent", 1);
 	ck_assert_int_eq(tally_provider_flush(p), 0);
 	ck_assert_str_eq(counter("forker", "in.parent"), "1");
+	tally_provider_free(p);
+}
+END_TEST
+
+static pthread_mutex_t	 gate_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t	 gate_cond = PTHREAD_COND_INITIALIZER;
+static int		 gate_armed, gate_in, gate_open, flusher_rc = -1;
+static pid_t		 flusher_tid;
+
+/* A producer that, once armed, holds its flush until the gate opens. */
+static int
+gate_stats(void *ctx, tally_sink *sink)
+{
+	pthread_mutex_lock(&gate_lock);
+	if (gate_armed) {
+		gate_in = 1;
+		pthread_cond_broadcast(&gate_cond);
+		while (!gate_open)
+			pthread_cond_wait(&gate_cond, &gate_lock);
+	}
+	pthread_mutex_unlock(&gate_lock);
+	return 0;
+}
+
+static void *
+flusher_main(void *arg)
+{
+	__atomic_store_n(&flusher_tid, (pid_t)syscall(SYS_gettid),
+	    __ATOMIC_RELEASE);
+	flusher_rc = tally_provider_flush(arg);
+	return NULL;
+}
+
+/* Is thread tid of this process inside futex(2)? */
+static int
+in_futex(pid_t tid)
+{
+	char	 path[64], buf[64], want[16];
+	ssize_t	 n;
+	int	 fd;
+
+	snprintf(path, sizeof path, "/proc/self/task/%ld/syscall", (long)tid);
+	snprintf(want, sizeof want, "%d ", SYS_futex);
+	if ((fd = open(path, O_RDONLY)) < 0)
+		return 0;
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	return n > 0 && strncmp(buf, want, strlen(want)) == 0;
+}
+
+/*
+ * A child forked while one of the parent's threads waits in
+ * tally_provider_flush (on the provider's condition: the provider's
+ * thread is inside a producer) may free its copy of the provider.  It
+ * used to wait for good, in pthread_cond_destroy, for that waiter.
+ */
+START_TEST(test_free_in_child_during_flush)
+{
+	tally_producer	 gate = { "gate", gate_stats, NULL };
+	tally_provider	*p = mk("childfree", TALLY_F_NO_MONITORS);
+	pthread_t	 t;
+	double		 deadline;
+	pid_t		 pid, tid = 0, r = 0;
+	int		 status, rc;
+
+	ck_assert_int_eq(tally_register_producer(p, &gate), 0);
+	ck_assert_int_eq(tally_provider_start(p), 0);
+	pthread_mutex_lock(&gate_lock);
+	gate_armed = 1;
+	pthread_mutex_unlock(&gate_lock);
+	ck_assert_int_eq(pthread_create(&t, NULL, flusher_main, p), 0);
+	/* The producer is held, and the flusher waits on the condition. */
+	deadline = fixture_now() + 10;
+	for (;;) {
+		pthread_mutex_lock(&gate_lock);
+		rc = gate_in;
+		pthread_mutex_unlock(&gate_lock);
+		tid = __atomic_load_n(&flusher_tid, __ATOMIC_ACQUIRE);
+		if (rc && tid != 0 && in_futex(tid))
+			break;
+		ck_assert_msg(fixture_now() < deadline, "the flusher never "
+		    "waited");
+		fixture_pause();
+	}
+	pid = fork();
+	ck_assert_int_ne(pid, -1);
+	if (pid == 0) {
+		rc = tally_provider_stop(p);
+		tally_provider_free(p);
+		_exit(rc == TALLY_EFORK ? 0 : 1);
+	}
+	deadline = fixture_now() + 10;
+	while ((r = waitpid(pid, &status, WNOHANG)) == 0 &&
+	    fixture_now() < deadline)
+		fixture_pause();
+	if (r == 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+	}
+	pthread_mutex_lock(&gate_lock);
+	gate_open = 1;
+	pthread_cond_broadcast(&gate_cond);
+	pthread_mutex_unlock(&gate_lock);
+	pthread_join(t, NULL);
+	ck_assert_msg(r == pid, "the child hung in tally_provider_free");
+	ck_assert(WIFEXITED(status));
+	ck_assert_int_eq(WEXITSTATUS(status), 0);
+	ck_assert_int_eq(flusher_rc, 0);
 	tally_provider_free(p);
 }
 END_TEST
@@ -928,6 +1169,9 @@ main(void)
 		{ "core", test_start_not_lmdb, 0, 20 },
 		{ "core", test_open_nodedir, 0, 20 },
 		{ "core", test_open_nodedir_furl, 0, 20 },
+		{ "core", test_open_nodedir_odd, 0, 20 },
+		{ "core", test_node_id_threads, 0, 20 },
+		{ "core", test_free_in_child_during_flush, 0, 40 },
 		{ "core", test_attach, 0, 20 },
 		{ "core", test_two_providers_one_env, 0, 20 },
 		{ "core", test_one_writer_per_node, 0, 20 },

@@ -1,8 +1,10 @@
 /*
  * nodedir.c: the small files of a node directory (statsfile,
- * stats_gatherer.furl, nickname, node.id), one line each.
+ * stats_gatherer.furl, nickname, node.id), one line each, and
+ * tally_provider_open, which reads them.
  */
 #include <sys/random.h>
+#include <sys/stat.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,43 +15,66 @@
 
 #include "tally-int.h"
 
+/*
+ * Read the first line of <dir>/<name> into *out (malloc'd): TALLY_ENOTFOUND
+ * if there is no such file.  Anything but a regular file is refused
+ * without being read (a FIFO would block its open or read for good), and
+ * so is a line holding a NUL byte (what follows it would be lost
+ * unseen).  Messages quote the path.
+ */
 int
 nodedir_read_line(const char *dir, const char *name, char **out, char *err,
     size_t errlen)
 {
-	char	 path[4096], buf[4096];
-	ssize_t	 n;
-	size_t	 len;
-	int	 fd;
+	char		 path[4096], buf[4096], q[ERROR_QUOTE_LEN];
+	struct stat	 st;
+	ssize_t		 n;
+	size_t		 len, end;
+	int		 fd;
 
 	*out = NULL;
 	if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, name) >=
 	    sizeof path) {
-		snprintf(err, errlen, "%s/%s: path too long", dir, name);
-		return TALLY_EINVAL;
+		error_quote(q, sizeof q, dir, strlen(dir));
+		return error_set(err, errlen, TALLY_EINVAL, "%s/%s: path too "
+		    "long", q, name);
 	}
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+	error_quote(q, sizeof q, path, strlen(path));
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)) <
+	    0) {
 		if (errno == ENOENT)
 			return TALLY_ENOTFOUND;
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return TALLY_ESYS;
+		return error_set(err, errlen, TALLY_ESYS, "%s: %s", q,
+		    strerror(errno));
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		int e = errno;
+
+		close(fd);
+		if (!S_ISREG(st.st_mode))
+			return error_set(err, errlen, TALLY_EINVAL, "%s is %s, "
+			    "not a regular file", q, error_ftype(st.st_mode));
+		return error_set(err, errlen, TALLY_ESYS, "%s: %s", q,
+		    strerror(e));
 	}
 	n = read(fd, buf, sizeof buf - 1);
 	close(fd);
-	if (n < 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return TALLY_ESYS;
-	}
-	buf[n] = '\0';
-	len = strcspn(buf, "\r\n");
+	if (n < 0)
+		return error_set(err, errlen, TALLY_ESYS, "%s: %s", q,
+		    strerror(errno));
+	for (end = 0; end < (size_t)n && buf[end] != '\n' && buf[end] != '\r';
+	    end++)
+		if (buf[end] == '\0')
+			return error_set(err, errlen, TALLY_EINVAL, "%s: its "
+			    "line holds a NUL byte", q);
+	buf[end] = '\0';
 	/* Trailing blanks are an editor's, not the operator's intent. */
-	while (len > 0 && (buf[len - 1] == ' ' || buf[len - 1] == '\t'))
-		len--;
+	for (len = end; len > 0 && (buf[len - 1] == ' ' ||
+	    buf[len - 1] == '\t'); len--)
+		;
 	buf[len] = '\0';
-	if (len == 0) {
-		snprintf(err, errlen, "%s: empty", path);
-		return TALLY_EINVAL;
-	}
+	if (len == 0)
+		return error_set(err, errlen, TALLY_EINVAL, "%s: empty", q);
 	if ((*out = strdup(buf)) == NULL)
 		return TALLY_ENOMEM;
 	return 0;
@@ -86,25 +111,33 @@ nodedir_random_id(char *id)
 }
 
 /*
- * Read <dir>/node.id, or create it.  Creation writes a private temporary
- * file and link()s it into place, so two processes starting at once agree
- * on one id and nobody ever reads a half-written file.
+ * Read <dir>/node.id, or create it.  Creation writes a fresh temporary
+ * file of a random name (O_EXCL: nothing planted there is followed or
+ * reused) and link()s it into place, so that processes and threads
+ * starting at once agree on one id and nobody ever reads a half-written
+ * file.
  */
 int
 nodedir_node_id(const char *dir, char *id, char *err, size_t errlen)
 {
 	char	*line, path[4096], tmp[4096], fresh[TALLY_NODE_ID_MAX + 2];
+	char	 q[ERROR_QUOTE_LEN];
 	int	 rc, fd, tries;
 
+	snprintf(path, sizeof path, "%s/node.id", dir);
+	error_quote(q, sizeof q, path, strlen(path));
 	for (tries = 0; tries < 2; tries++) {
 		rc = nodedir_read_line(dir, "node.id", &line, err, errlen);
 		if (rc == 0) {
 			if (!tally_node_id_valid(line)) {
-				snprintf(err, errlen, "%s/node.id: '%.64s' is "
-				    "not a valid node id ([a-z0-9_-], 1-64)",
-				    dir, line);
+				char ql[ERROR_QUOTE_LEN];
+
+				error_quote(ql, sizeof ql, line, strlen(line));
+				rc = error_set(err, errlen, TALLY_EINVAL,
+				    "%s: '%s' is not a valid node id "
+				    "([a-z0-9_-], 1-64)", q, ql);
 				free(line);
-				return TALLY_EINVAL;
+				return rc;
 			}
 			strcpy(id, line);
 			free(line);
@@ -112,35 +145,85 @@ nodedir_node_id(const char *dir, char *id, char *err, size_t errlen)
 		}
 		if (rc != TALLY_ENOTFOUND)
 			return rc;
-		if (nodedir_random_id(fresh) != 0) {
-			snprintf(err, errlen, "getrandom: %s", strerror(errno));
-			return TALLY_ESYS;
-		}
-		snprintf(path, sizeof path, "%s/node.id", dir);
-		snprintf(tmp, sizeof tmp, "%s/.node.id.%ld", dir,
-		    (long)getpid());
-		if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-		    0644)) < 0) {
-			snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
-			return TALLY_ESYS;
-		}
+		if (nodedir_random_id(fresh) != 0)
+			return error_set(err, errlen, TALLY_ESYS, "getrandom: "
+			    "%s", strerror(errno));
+		snprintf(tmp, sizeof tmp, "%s/.node.id.XXXXXX", dir);
+		if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0)
+			return error_set(err, errlen, TALLY_ESYS, "%s: cannot "
+			    "create it: %s", q, strerror(errno));
 		strcat(fresh, "\n");
-		if (write(fd, fresh, strlen(fresh)) != (ssize_t)strlen(fresh) ||
-		    fsync(fd) != 0) {
-			snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
+		if (fchmod(fd, 0644) != 0 || write(fd, fresh, strlen(fresh)) !=
+		    (ssize_t)strlen(fresh) || fsync(fd) != 0) {
+			rc = error_set(err, errlen, TALLY_ESYS, "%s: cannot "
+			    "write it: %s", q, strerror(errno));
 			close(fd);
 			unlink(tmp);
-			return TALLY_ESYS;
+			return rc;
 		}
 		close(fd);
 		rc = link(tmp, path);
-		unlink(tmp);
 		if (rc != 0 && errno != EEXIST) {
-			snprintf(err, errlen, "%s: %s", path, strerror(errno));
-			return TALLY_ESYS;
+			rc = error_set(err, errlen, TALLY_ESYS, "%s: %s", q,
+			    strerror(errno));
+			unlink(tmp);
+			return rc;
 		}
+		unlink(tmp);
 		/* Created, or another process won: read what is there. */
 	}
-	snprintf(err, errlen, "%s/node.id: could not be created", dir);
-	return TALLY_ESYS;
+	return error_set(err, errlen, TALLY_ESYS, "%s: could not be created",
+	    q);
+}
+
+int
+tally_provider_open(tally_provider **pp, const char *nodedir)
+{
+	tally_options	 opt;
+	char		*statsfile = NULL, *furl = NULL, *nick = NULL, *path;
+	char		 err[TALLY_ERRLEN];
+	int		 rc;
+
+	if (pp == NULL)
+		return TALLY_EINVAL;
+	*pp = NULL;
+	if (nodedir == NULL || *nodedir == '\0')
+		return TALLY_EINVAL;
+	memset(&opt, 0, sizeof opt);
+	err[0] = '\0';
+	rc = nodedir_read_line(nodedir, "statsfile", &statsfile, err,
+	    sizeof err);
+	if (rc == 0 || rc == TALLY_ENOTFOUND)
+		rc = nodedir_read_line(nodedir, "stats_gatherer.furl", &furl,
+		    err, sizeof err);
+	if (rc == 0 || rc == TALLY_ENOTFOUND)
+		rc = nodedir_read_line(nodedir, "nickname", &nick, err,
+		    sizeof err);
+	if (rc != 0 && rc != TALLY_ENOTFOUND) {
+		log_msg(NULL, TALLY_LOG_ERR, "%s", err);
+		goto out;
+	}
+	if (statsfile == NULL && furl == NULL) {
+		rc = TALLY_ENOTCONFIGURED;
+		goto out;
+	}
+	/* A relative statsfile is relative to the node directory. */
+	if (statsfile != NULL && statsfile[0] != '/') {
+		if (asprintf(&path, "%s/%s", nodedir, statsfile) < 0) {
+			rc = TALLY_ENOMEM;
+			goto out;
+		}
+		free(statsfile);
+		statsfile = path;
+	}
+	opt.statsfile = statsfile;
+	opt.gatherer_furl = furl;
+	opt.nickname = nick;
+	opt.nodedir = nodedir;
+	rc = tally_provider_new(pp, &opt);
+out:
+	free(statsfile);
+	free(furl);
+	free(nick);
+	return rc;
 }

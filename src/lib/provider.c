@@ -101,21 +101,22 @@ static int
 provider_check(const tally_options *opt, struct furl *furl, char *err,
     size_t errlen)
 {
-	if (opt->node_id != NULL && !tally_node_id_valid(opt->node_id)) {
-		snprintf(err, errlen, "node id '%.80s' is invalid (1-64 of "
-		    "[a-z0-9_-])", opt->node_id);
-		return TALLY_EINVAL;
-	}
-	if (opt->node_id == NULL && opt->nodedir == NULL) {
-		snprintf(err, errlen, "no node id: set node_id or nodedir");
-		return TALLY_EINVAL;
-	}
+	char	 q[ERROR_QUOTE_LEN];
+
+	if (opt->node_id != NULL && !tally_node_id_valid(opt->node_id))
+		return error_set(err, errlen, TALLY_EINVAL, "node id '%s' is "
+		    "invalid (1-64 of [a-z0-9_-])", error_quote(q, sizeof q,
+		    opt->node_id, strnlen(opt->node_id, 80)));
+	if (opt->nodedir != NULL && *opt->nodedir == '\0')
+		return error_set(err, errlen, TALLY_EINVAL, "nodedir is empty");
+	if (opt->node_id == NULL && opt->nodedir == NULL)
+		return error_set(err, errlen, TALLY_EINVAL, "no node id: set "
+		    "node_id or nodedir");
 	if (opt->nickname != NULL && !name_nickname_valid(opt->nickname,
-	    strnlen(opt->nickname, TALLY_NICKNAME_MAX + 1))) {
-		snprintf(err, errlen, "nickname '%.80s' is invalid (1-128 "
-		    "printable characters)", opt->nickname);
-		return TALLY_EINVAL;
-	}
+	    strnlen(opt->nickname, TALLY_NICKNAME_MAX + 1)))
+		return error_set(err, errlen, TALLY_EINVAL, "nickname '%s' is "
+		    "invalid (1-128 printable characters)", error_quote(q,
+		    sizeof q, opt->nickname, strnlen(opt->nickname, 80)));
 	if (opt->gatherer_furl != NULL && furl_parse(opt->gatherer_furl, furl,
 	    err, errlen) != 0)
 		return TALLY_EINVAL;
@@ -133,11 +134,12 @@ provider_check(const tally_options *opt, struct furl *furl, char *err,
 		    "nowhere to send stats");
 		return TALLY_EINVAL;
 	}
-	if (!(opt->flush_interval >= 0) || opt->flush_interval > 86400) {
-		snprintf(err, errlen, "flush interval %g is out of range "
-		    "(0-86400 s)", opt->flush_interval);
-		return TALLY_EINVAL;
-	}
+	/* Shorter than a millisecond, a flush would follow a flush. */
+	if (opt->flush_interval != 0 && !(opt->flush_interval >= 0.001 &&
+	    opt->flush_interval <= 86400))
+		return error_set(err, errlen, TALLY_EINVAL, "flush interval %g "
+		    "is out of range (0, or 0.001 to 86400 s)",
+		    opt->flush_interval);
 	return 0;
 }
 
@@ -222,58 +224,6 @@ tally_provider_new(tally_provider **pp, const tally_options *opt)
 fail:
 	/* No provider to hold the message: log it, as a library may. */
 	log_msg(&lh, TALLY_LOG_ERR, "%s", err);
-	return rc;
-}
-
-int
-tally_provider_open(tally_provider **pp, const char *nodedir)
-{
-	tally_options	 opt;
-	char		*statsfile = NULL, *furl = NULL, *nick = NULL, *path;
-	char		 err[TALLY_ERRLEN];
-	int		 rc;
-
-	if (pp == NULL)
-		return TALLY_EINVAL;
-	*pp = NULL;
-	if (nodedir == NULL)
-		return TALLY_EINVAL;
-	memset(&opt, 0, sizeof opt);
-	err[0] = '\0';
-	rc = nodedir_read_line(nodedir, "statsfile", &statsfile, err,
-	    sizeof err);
-	if (rc == 0 || rc == TALLY_ENOTFOUND)
-		rc = nodedir_read_line(nodedir, "stats_gatherer.furl", &furl,
-		    err, sizeof err);
-	if (rc == 0 || rc == TALLY_ENOTFOUND)
-		rc = nodedir_read_line(nodedir, "nickname", &nick, err,
-		    sizeof err);
-	if (rc != 0 && rc != TALLY_ENOTFOUND) {
-		log_msg(NULL, TALLY_LOG_ERR, "%s", err);
-		goto out;
-	}
-	if (statsfile == NULL && furl == NULL) {
-		rc = TALLY_ENOTCONFIGURED;
-		goto out;
-	}
-	/* A relative statsfile is relative to the node directory. */
-	if (statsfile != NULL && statsfile[0] != '/') {
-		if (asprintf(&path, "%s/%s", nodedir, statsfile) < 0) {
-			rc = TALLY_ENOMEM;
-			goto out;
-		}
-		free(statsfile);
-		statsfile = path;
-	}
-	opt.statsfile = statsfile;
-	opt.gatherer_furl = furl;
-	opt.nickname = nick;
-	opt.nodedir = nodedir;
-	rc = tally_provider_new(pp, &opt);
-out:
-	free(statsfile);
-	free(furl);
-	free(nick);
 	return rc;
 }
 
@@ -793,7 +743,13 @@ tally_provider_free(tally_provider *p)
 	free(p->nickname);
 	free(p->statsfile);
 	free(p->key_file);
-	pthread_mutex_destroy(&p->req_lock);
-	pthread_cond_destroy(&p->req_cond);
+	/*
+	 * A child of fork() may hold copies that a parent's thread was using
+	 * (a waiter on the condition): destroying those may wait for good.
+	 */
+	if (p->pid == 0 || p->pid == getpid()) {
+		pthread_mutex_destroy(&p->req_lock);
+		pthread_cond_destroy(&p->req_cond);
+	}
 	free(p);
 }
