@@ -43,6 +43,27 @@ START_TEST(test_hook)
 }
 END_TEST
 
+/*
+ * A line holds paths, names and file contents: whatever a terminal would
+ * not show as text (a newline that would forge a second line, ESC, a C1
+ * control, a byte of no whole UTF-8 character) reaches the hook, and
+ * stderr, as '?'; UTF-8 text stays.
+ */
+START_TEST(test_hook_shown)
+{
+	struct log_hook	 h = { hook_cb, &heard_n };
+
+	heard_n = 0;
+	log_msg(&h, TALLY_LOG_ERR, "%s: empty", "/srv/n\nfake: line");
+	ck_assert_str_eq(heard, "/srv/n?fake: line: empty");
+	log_msg(&h, TALLY_LOG_ERR, "%s", "a\033[31mb\177c\302\233d\377");
+	ck_assert_str_eq(heard, "a?[31mb?c??d?");
+	log_msg(&h, TALLY_LOG_ERR, "%s", "caf\303\251 \342\202\254");
+	ck_assert_str_eq(heard, "caf\303\251 \342\202\254");
+	ck_assert_int_eq(heard_n, 3);
+}
+END_TEST
+
 /* No hook, or a hook without fn: "tally: message" on stderr. */
 START_TEST(test_stderr_default)
 {
@@ -118,6 +139,7 @@ main(void)
 	TCase	*tc = tcase_create("core");
 
 	tcase_add_test(tc, test_hook);
+	tcase_add_test(tc, test_hook_shown);
 	tcase_add_test(tc, test_stderr_default);
 	tcase_add_test(tc, test_once);
 	suite_add_tcase(s, tc);

@@ -136,6 +136,29 @@ error_ftype(mode_t m)
 	return "of an unknown type";
 }
 
+/*
+ * A log line as a terminal or a journal may be sent it, in place: every
+ * byte that is not part of a character tally_char_shown() passes (a
+ * control such as a newline or ESC, a C1 control, a byte of no whole
+ * UTF-8 character) becomes '?'.  A path, an argument or a file's
+ * contents inside a line then can neither forge a line nor reach a
+ * terminal as an escape.  Returns s.
+ */
+char *
+error_shown(char *s)
+{
+	size_t	 n = strlen(s), i = 0, k;
+
+	while (i < n) {
+		if ((k = tally_char_shown(s + i, n - i)) == 0) {
+			s[i++] = '?';
+			continue;
+		}
+		i += k;
+	}
+	return s;
+}
+
 const char *
 tally_quote(char *buf, size_t size, const void *s, size_t len)
 {

@@ -2,7 +2,8 @@
  * log.c: libtally's one way to say something.  A line goes to the host's
  * tally_options.log, or, without one, to stderr as "tally: message"; never
  * to stdout.  Every file of the library that logs comes through here, so
- * that a host that sets a log hook hears all of it.
+ * that a host that sets a log hook hears all of it, and every line is one
+ * line of text a terminal shows as text (error_shown).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -19,6 +20,7 @@ log_msg(const struct log_hook *h, int level, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof buf, fmt, ap);
 	va_end(ap);
+	error_shown(buf);	/* paths, names and file contents inside */
 	if (h != NULL && h->fn != NULL)
 		h->fn(h->ctx, level, buf);
 	else

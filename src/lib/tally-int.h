@@ -40,6 +40,8 @@ int	 error_set(char *, size_t, int, const char *, ...) TALLY_PRINTF(4, 5);
 #define ERROR_QUOTE_LEN	(ERROR_QUOTE_MAX + 1)
 _Static_assert(ERROR_QUOTE_LEN == TALLY_QUOTE_LEN, "tally_quote is error_quote");
 const char *error_quote(char *, size_t, const char *, size_t);
+/* A line with every byte a terminal would not show as text made '?'. */
+char	*error_shown(char *);
 /* What a file of mode m is, for "P is a FIFO, not a regular file". */
 const char *error_ftype(mode_t);
 

@@ -189,6 +189,6 @@ basedir_identity(const char *basedir, char *key, size_t keylen, char *cert,
 	if (tls_identity_create(key, cert, fp, sizeof fp, err,
 	    sizeof err) != 0)
 		tallyd_die("cannot make the TLS identity: %s", err);
-	fprintf(stderr, "tallyd: made a new TLS identity: %s and %s, "
-	    "certificate fingerprint %s\n", key, cert, fp);
+	gatherer_log("made a new TLS identity: %s and %s, certificate "
+	    "fingerprint %s", key, cert, fp);
 }

@@ -123,6 +123,7 @@ conn_log(const struct conn *c, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof line, fmt, ap);
 	va_end(ap);
+	error_shown(line);
 	if (c->node_id[0] != '\0')
 		fprintf(stderr, "tallyd: node %s (%s) from %s: %s\n",
 		    c->node_id, conn_nick(c, nick), c->addr, line);

@@ -29,7 +29,10 @@
 #define GATHERER_MAX_INPUT	(256UL << 20)	/* buffered, all connections */
 #define GATHERER_HELLO_INTERVAL	1.0	/* seconds between a node's HELLOs */
 
-/* One line on stderr; systemd's journal adds the time. */
+/*
+ * One line on stderr; systemd's journal adds the time.  What a peer, a
+ * file or an argument put in it is shown as text (error_shown).
+ */
 void
 gatherer_log(const char *fmt, ...)
 {
@@ -39,7 +42,7 @@ gatherer_log(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof line, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "tallyd: %s\n", line);
+	fprintf(stderr, "tallyd: %s\n", error_shown(line));
 }
 
 /*
