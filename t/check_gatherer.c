@@ -1692,6 +1692,73 @@ START_TEST(test_plaintext_beyond_loopback)
 END_TEST
 
 /*
+ * Numbers and paths on tallyd's command line: what strtod and strtoul
+ * would have taken besides a decimal (hexadecimal, blanks, a sign), an
+ * interval too short to be one, an empty statsfile, are refused with the
+ * range; an escape in an argument reaches the log as '?'.
+ */
+START_TEST(test_bad_arguments)
+{
+	static const struct {
+		const char	*args[3];
+		const char	*msg;
+	} bad[] = {
+		{ { "-i", "1e-300" }, "bad interval '1e-300' (seconds, 0.001 "
+		    "to 86400)" },
+		{ { "-i", "0x10" }, "bad interval '0x10'" },
+		{ { "-i", " 5" }, "bad interval ' 5'" },
+		{ { "-i", "5\033[2J" }, "bad interval '5?[2J'" },
+		{ { "--poll-timeout", "1e-320" }, "bad poll timeout '1e-320' "
+		    "(seconds, 0.001 to 86400)" },
+		{ { "--max-connections", " 5" }, "bad max-connections ' 5' "
+		    "(1 to 1000000)" },
+		{ { "--tls-threads", "0" }, "bad tls-threads '0' (1 to 8)" },
+		{ { "--max-frame", "+4K" }, "bad max-frame '+4K'" },
+		{ { "-l", "127.0.0.1: 5" }, "bad listen address "
+		    "'127.0.0.1: 5'" },
+		{ { "-s", "" }, "the statsfile's path is empty" },
+	};
+	size_t	 i;
+
+	tallyd_stop();
+	for (i = 0; i < FIXTURE_N(bad); i++)
+		tallyd_refuses(bad[i].args, bad[i].msg);
+}
+END_TEST
+
+/*
+ * A FIFO where tallyd reads a file of BASEDIR is refused at once, named:
+ * its open blocked for good, and tallyd no longer heard SIGTERM.  The
+ * session ticket keys are made anew, as for any unusable file of them.
+ */
+START_TEST(test_basedir_fifo)
+{
+	static const char *const none[] = { NULL };
+	static const char *const files[] = { "node.id", "listen",
+	    "tallyd.crt" };
+	char	 path[FIXTURE_PATH_MAX + 32], saved[FIXTURE_PATH_MAX + 40];
+	size_t	 i;
+
+	tallyd_stop();
+	for (i = 0; i < FIXTURE_N(files); i++) {
+		snprintf(path, sizeof path, "%s/%s", basedir, files[i]);
+		snprintf(saved, sizeof saved, "%s.saved", path);
+		ck_assert(rename(path, saved) == 0 || errno == ENOENT);
+		ck_assert_int_eq(mkfifo(path, 0600), 0);
+		tallyd_refuses(none, "is a FIFO, not a regular file");
+		ck_assert_int_eq(unlink(path), 0);
+		ck_assert(rename(saved, path) == 0 || errno == ENOENT);
+	}
+	snprintf(path, sizeof path, "%s/tallyd.tickets", basedir);
+	ck_assert(unlink(path) == 0 || errno == ENOENT);
+	ck_assert_int_eq(mkfifo(path, 0600), 0);
+	tallyd_start(none);
+	log_wait("tallyd.tickets: not a regular file; made new ones");
+	good_round();
+}
+END_TEST
+
+/*
  * Bad TLS: a handshake begun and left (timed out at --handshake-timeout,
  * closed without an ERROR, which the peer could not read), and a broken
  * ClientHello.  The gatherer serves on.
@@ -2498,6 +2565,8 @@ main(void)
 		{ "tls", test_plaintext_beyond_loopback, 0, 60 },
 		{ "tls", test_tls_bad_handshake, 0, 60 },
 		{ "tls", test_tls_threads, 0, 60 },
+		{ "tls", test_bad_arguments, 0, 60 },
+		{ "tls", test_basedir_fifo, 0, 60 },
 		{ "tls", test_limit_handshakes_per_addr, 0, 60 },
 		{ "tls", test_first_flight_silent, 0, 60 },
 		{ "tls", test_tls_resume, 0, 60 },

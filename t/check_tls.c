@@ -171,6 +171,71 @@ START_TEST(test_identity_kept)
 }
 END_TEST
 
+/* tls_server_ctx(kp, cp) is refused with a message holding want. */
+static void
+server_ctx_refused(const char *kp, const char *cp, const char *want)
+{
+	struct ssl_ctx_st *ctx = (void *)1;
+	char		 err[TALLY_ERRLEN] = "";
+
+	ck_assert_int_eq(tls_server_ctx(&ctx, kp, cp, NULL, 0, err,
+	    sizeof err), TALLY_EINVAL);
+	ck_assert_ptr_null(ctx);
+	ck_assert_msg(strstr(err, want) != NULL, "want '%s': %s", want, err);
+	ck_assert_uint_eq(ERR_peek_error(), 0);
+}
+
+/*
+ * tallyd's own files, read before OpenSSL sees them: what is wrong with
+ * each is said (OpenSSL says "PEM lib" for most), a FIFO is not waited
+ * on, a certificate others may write or whose signature does not verify
+ * (one bit of it flipped: before, a new fingerprint, so a new furl) is
+ * refused.  scratch is a path to use.
+ */
+static void
+server_ctx_files(const char *scratch)
+{
+	unsigned char	*der = NULL;
+	const unsigned char *p;
+	X509		*x;
+	FILE		*f;
+	int		 len;
+
+	ck_assert_int_eq(unlink(scratch), 0);
+	ck_assert_int_eq(mkfifo(scratch, 0600), 0);
+	server_ctx_refused(key, scratch, "is a FIFO, not a regular file");
+	server_ctx_refused(scratch, crt, "is a FIFO, not a regular file");
+	ck_assert_int_eq(unlink(scratch), 0);
+
+	ck_assert_ptr_nonnull(f = fopen(scratch, "w"));
+	fclose(f);
+	ck_assert_int_eq(chmod(scratch, 0600), 0);
+	server_ctx_refused(key, scratch, "empty");
+	server_ctx_refused(scratch, crt, "empty");
+
+	ck_assert_ptr_nonnull(f = fopen(crt, "r"));
+	ck_assert_ptr_nonnull(x = PEM_read_X509(f, NULL, NULL, NULL));
+	fclose(f);
+	ck_assert_int_gt(len = i2d_X509(x, &der), 0);
+	X509_free(x);
+	der[len - 1] ^= 1;		/* the signature's last byte */
+	p = der;
+	ck_assert_ptr_nonnull(x = d2i_X509(NULL, &p, len));
+	OPENSSL_free(der);
+	ck_assert_ptr_nonnull(f = fopen(scratch, "w"));
+	ck_assert_int_eq(PEM_write_X509(f, x), 1);
+	fclose(f);
+	X509_free(x);
+	server_ctx_refused(key, scratch, "signature does not verify");
+
+	ck_assert_int_eq(chmod(crt, 0620), 0);
+	server_ctx_refused(key, crt, "lets others write it");
+	ck_assert_int_eq(chmod(crt, 0600), 0);
+	ck_assert_int_eq(chmod(key, 0640), 0);
+	server_ctx_refused(key, crt, "lets others at it");
+	ck_assert_int_eq(chmod(key, 0600), 0);
+}
+
 START_TEST(test_server_ctx_errors)
 {
 	struct ssl_ctx_st *ctx = (void *)1;
@@ -197,6 +262,7 @@ START_TEST(test_server_ctx_errors)
 	ck_assert_msg(strstr(err, "junk.crt") != NULL, "%s", err);
 	/* Nothing of it stays in this thread's OpenSSL error queue. */
 	ck_assert_uint_eq(ERR_peek_error(), 0);
+	server_ctx_files(junk);
 }
 END_TEST
 

@@ -7,6 +7,7 @@
  */
 #include <sys/resource.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <netdb.h>
@@ -164,7 +165,7 @@ tallyd_die(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof line, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "tallyd: %s\n", line);
+	fprintf(stderr, "tallyd: %s\n", error_shown(line));
 	exit(1);
 }
 
@@ -177,33 +178,47 @@ tallyd_stdout_done(void)
 	exit(0);
 }
 
-/* Seconds: positive and finite, at most a day. */
+/*
+ * A number as the operator wrote it: decimal digits first.  strtod and
+ * strtoul also take leading blanks, a sign, and strtod hexadecimal,
+ * "inf" and "nan".
+ */
+static int
+tallyd_decimal(const char *s)
+{
+	return (isdigit((unsigned char)s[0]) || (s[0] == '.' &&
+	    isdigit((unsigned char)s[1]))) && strpbrk(s, "xX") == NULL;
+}
+
+/* Seconds: a decimal from min (a millisecond, if 0) to a day. */
 static double
-tallyd_seconds(const char *what, const char *s)
+tallyd_seconds(const char *what, const char *s, double min)
 {
 	char	*end;
 	double	 d;
 
+	if (min == 0)
+		min = 0.001;
 	errno = 0;
 	d = strtod(s, &end);
-	if (*s == '\0' || *end != '\0' || errno != 0 ||
-	    !(d > 0 && d <= 86400))
-		tallyd_die("bad %s '%s' (seconds, more than 0, at most 86400)",
-		    what, s);
+	if (!tallyd_decimal(s) || *end != '\0' || errno != 0 ||
+	    !(d >= min && d <= 86400))
+		tallyd_die("bad %s '%s' (seconds, %g to 86400)", what, s, min);
 	return d;
 }
 
+/* A count from 1 to max. */
 static unsigned
-tallyd_count(const char *what, const char *s)
+tallyd_count(const char *what, const char *s, unsigned long max)
 {
 	char		*end;
 	unsigned long	 n;
 
 	errno = 0;
 	n = strtoul(s, &end, 10);
-	if (*s == '\0' || *end != '\0' || errno != 0 || n == 0 ||
-	    n > 1000000 || s[0] == '-')
-		tallyd_die("bad %s '%s' (1 to 1000000)", what, s);
+	if (!tallyd_decimal(s) || *end != '\0' || errno != 0 || n == 0 ||
+	    n > max)
+		tallyd_die("bad %s '%s' (1 to %lu)", what, s, max);
 	return (unsigned)n;
 }
 
@@ -225,8 +240,8 @@ tallyd_bytes(const char *what, const char *s)
 		shift = 30;
 	if (shift != 0)
 		end++;
-	if (*s == '\0' || s[0] == '-' || *end != '\0' || errno != 0 ||
-	    n == 0 || n > (1UL << 40) >> shift)
+	if (!tallyd_decimal(s) || *end != '\0' || errno != 0 || n == 0 ||
+	    n > (1UL << 40) >> shift)
 		tallyd_die("bad %s '%s' (bytes, 1 to 2^40, with K, M or G)",
 		    what, s);
 	return (size_t)n << shift;
@@ -247,29 +262,30 @@ static const struct tallyd_number {
 	enum tallyd_kind	 kind;
 	size_t			 off;	/* in struct gatherer_config */
 	unsigned		 max;	/* a count's, if below 1000000 */
+	double			 min;	/* seconds', if not 0.001 */
 } tallyd_numbers[] = {
-	{ 'i', "interval", TALLYD_SECONDS, TALLYD_CFG(interval), 0 },
+	{ 'i', "interval", TALLYD_SECONDS, TALLYD_CFG(interval), 0, 0 },
 	{ OPT_MAX_CONNECTIONS, "max-connections", TALLYD_COUNT,
-	    TALLYD_CFG(max_connections), 0 },
+	    TALLYD_CFG(max_connections), 0, 0 },
 	{ OPT_HANDSHAKE_TIMEOUT, "handshake timeout", TALLYD_SECONDS,
-	    TALLYD_CFG(handshake_timeout), 0 },
+	    TALLYD_CFG(handshake_timeout), 0, 0 },
 	{ OPT_POLL_TIMEOUT, "poll timeout", TALLYD_SECONDS,
-	    TALLYD_CFG(poll_timeout), 0 },
+	    TALLYD_CFG(poll_timeout), 0, 0 },
 	{ OPT_IDLE_TIMEOUT, "idle timeout", TALLYD_SECONDS,
-	    TALLYD_CFG(idle_timeout), 0 },
+	    TALLYD_CFG(idle_timeout), 0, 0 },
 	{ OPT_TLS_THREADS, "tls-threads", TALLYD_COUNT,
-	    TALLYD_CFG(tls_threads), 8 },
+	    TALLYD_CFG(tls_threads), 8, 0 },
 	{ OPT_FIRST_FLIGHT, "first flight timeout", TALLYD_SECONDS,
-	    TALLYD_CFG(first_flight_timeout), 0 },
+	    TALLYD_CFG(first_flight_timeout), 0, 0 },
 	{ OPT_MAX_HS_PER_ADDR, "max-handshakes-per-addr", TALLYD_COUNT,
-	    TALLYD_CFG(max_handshakes_per_addr), 0 },
-	{ OPT_MAX_NODES, "max-nodes", TALLYD_COUNT, TALLYD_CFG(max_nodes), 0 },
+	    TALLYD_CFG(max_handshakes_per_addr), 0, 0 },
+	{ OPT_MAX_NODES, "max-nodes", TALLYD_COUNT, TALLYD_CFG(max_nodes), 0, 0 },
 	{ OPT_MAX_METRICS, "max-metrics", TALLYD_COUNT,
-	    TALLYD_CFG(max_metrics), 0 },
-	{ OPT_MAX_FRAME, "max-frame", TALLYD_BYTES, TALLYD_CFG(max_frame), 0 },
-	{ OPT_MAX_INPUT, "max-input", TALLYD_BYTES, TALLYD_CFG(max_input), 0 },
+	    TALLYD_CFG(max_metrics), 0, 0 },
+	{ OPT_MAX_FRAME, "max-frame", TALLYD_BYTES, TALLYD_CFG(max_frame), 0, 0 },
+	{ OPT_MAX_INPUT, "max-input", TALLYD_BYTES, TALLYD_CFG(max_input), 0, 0 },
 	{ OPT_HELLO_INTERVAL, "hello interval", TALLYD_SECONDS,
-	    TALLYD_CFG(hello_interval), 0 }
+	    TALLYD_CFG(hello_interval), 0, 1e-6 }
 };
 
 /* Option ch's number into cfg, if ch takes one: 1, else 0. */
@@ -288,13 +304,11 @@ tallyd_number(struct gatherer_config *cfg, int ch, const char *arg)
 		p = (char *)cfg + n->off;
 		switch (n->kind) {
 		case TALLYD_SECONDS:
-			*(double *)p = tallyd_seconds(n->what, arg);
+			*(double *)p = tallyd_seconds(n->what, arg, n->min);
 			break;
 		case TALLYD_COUNT:
-			*(unsigned *)p = tallyd_count(n->what, arg);
-			if (n->max != 0 && *(unsigned *)p > n->max)
-				tallyd_die("bad %s '%s' (1 to %u)", n->what,
-				    arg, n->max);
+			*(unsigned *)p = tallyd_count(n->what, arg,
+			    n->max != 0 ? n->max : 1000000);
 			break;
 		case TALLYD_BYTES:
 			*(size_t *)p = tallyd_bytes(n->what, arg);
@@ -332,8 +346,8 @@ tallyd_split(const char *s, char *host, size_t hostlen, char *port,
 		return -1;
 	errno = 0;
 	p = strtoul(colon + 1, &end, 10);
-	if (colon[1] == '\0' || *end != '\0' || errno != 0 || p > 65535 ||
-	    colon[1] == '-' || colon[1] == '+' || strlen(colon + 1) >= portlen)
+	if (!isdigit((unsigned char)colon[1]) || *end != '\0' || errno != 0 ||
+	    p > 65535 || strlen(colon + 1) >= portlen)
 		return -1;
 	memcpy(host, h, hlen);
 	host[hlen] = '\0';
@@ -436,6 +450,8 @@ tallyd_args(struct tallyd *t, int argc, char **argv)
 			t->listen = optarg;
 			break;
 		case 's':
+			if (*optarg == '\0')
+				tallyd_die("-s: the statsfile's path is empty");
 			t->statsfile = optarg;
 			break;
 		case 'v':
@@ -491,7 +507,7 @@ tallyd_args(struct tallyd *t, int argc, char **argv)
 static void
 tallyd_where(struct tallyd *t)
 {
-	char	 err[TALLY_ERRLEN], *line;
+	char	 err[TALLY_ERRLEN], q[ERROR_QUOTE_LEN], *line;
 	int	 rc;
 
 	basedir_private(t->basedir, BASEDIR_FURL);
@@ -519,7 +535,8 @@ tallyd_where(struct tallyd *t)
 		if (tallyd_split(t->lfile, t->lhost, sizeof t->lhost, t->lport,
 		    sizeof t->lport) != 0)
 			tallyd_die("%s/%s: bad address '%s'", t->basedir,
-			    BASEDIR_LISTEN, t->lfile);
+			    BASEDIR_LISTEN, error_quote(q, sizeof q, t->lfile,
+			    strlen(t->lfile)));
 		if (t->plaintext)
 			tallyd_plaintext_host(t->lhost, "the address in "
 			    "BASEDIR/" BASEDIR_LISTEN);

@@ -39,6 +39,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -133,6 +134,143 @@ tls_server_hello_cb(SSL *ssl, int *alert, void *arg)
 	return SSL_CLIENT_HELLO_SUCCESS;
 }
 
+#define TLS_SERVER_FILE_MAX	65536	/* a PEM key or certificate */
+
+/*
+ * Read the PEM file at path (tallyd's key, or its certificate) into buf
+ * (TLS_SERVER_FILE_MAX bytes): a regular file (O_NONBLOCK: a FIFO must
+ * not hang the start) of tallyd's own user, that nobody else may write
+ * and, if secret, read; not empty.  Its length, or -1 and why in err.
+ */
+static ssize_t
+tls_server_file(const char *path, int secret, char *buf, char *err,
+    size_t errlen)
+{
+	struct stat	 sb;
+	mode_t		 wide = secret ? 077 : 022;
+	ssize_t		 n, got = 0;
+	int		 fd, e;
+
+	if ((fd = open(path, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC)) <
+	    0) {
+		error_set(err, errlen, 0, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &sb) != 0) {
+		e = errno;
+		close(fd);
+		error_set(err, errlen, 0, "%s: %s", path, strerror(e));
+		return -1;
+	}
+	if (!S_ISREG(sb.st_mode) || sb.st_uid != geteuid() ||
+	    (sb.st_mode & wide) != 0 || sb.st_size == 0 ||
+	    sb.st_size >= TLS_SERVER_FILE_MAX) {
+		close(fd);
+		if (!S_ISREG(sb.st_mode))
+			error_set(err, errlen, 0, "%s is %s, not a regular file",
+			    path, error_ftype(sb.st_mode));
+		else if (sb.st_uid != geteuid())
+			error_set(err, errlen, 0, "%s: owned by uid %lu, not by "
+			    "tallyd's (uid %lu)", path, (unsigned long)sb.st_uid,
+			    (unsigned long)geteuid());
+		else if ((sb.st_mode & wide) != 0)
+			error_set(err, errlen, 0, "%s: mode %04o lets others %s "
+			    "it (chmod %s %s)", path,
+			    (unsigned)(sb.st_mode & 07777), secret ? "at" :
+			    "write", secret ? "600" : "go-w", path);
+		else
+			error_set(err, errlen, 0, "%s: %s", path,
+			    sb.st_size == 0 ? "empty" : "too large for a PEM "
+			    "key or certificate");
+		return -1;
+	}
+	while (got < sb.st_size && (n = read(fd, buf + got,
+	    (size_t)(sb.st_size - got))) != 0) {
+		if (n < 0 && errno != EINTR) {
+			e = errno;
+			close(fd);
+			error_set(err, errlen, 0, "%s: %s", path, strerror(e));
+			return -1;
+		}
+		if (n > 0)
+			got += n;
+	}
+	close(fd);
+	return got;
+}
+
+/* A PEM file never asks anyone for a passphrase. */
+static int
+tls_server_no_pass(char *buf, int size, int rwflag, void *arg)
+{
+	return -1;
+}
+
+/*
+ * tallyd's certificate and key into ctx, read by tls_server_file: the
+ * certificate must be one its own key signed, so that a damaged file is
+ * refused rather than taken for a new identity (a new furl for every
+ * node).  0, or -1 and why in err.
+ */
+static int
+tls_server_identity(SSL_CTX *ctx, const char *keypath, const char *certpath,
+    char *err, size_t errlen)
+{
+	char		*buf;
+	EVP_PKEY	*pk = NULL;
+	X509		*x = NULL;
+	BIO		*b = NULL;
+	ssize_t		 n;
+	int		 rc = -1;
+
+	if ((buf = malloc(TLS_SERVER_FILE_MAX)) == NULL) {
+		error_set(err, errlen, 0, "%s", strerror(ENOMEM));
+		return -1;
+	}
+	if ((n = tls_server_file(certpath, 0, buf, err, errlen)) < 0)
+		goto out;
+	if ((b = BIO_new_mem_buf(buf, (int)n)) == NULL ||
+	    (x = PEM_read_bio_X509(b, NULL, tls_server_no_pass, NULL)) ==
+	    NULL) {
+		error_set(err, errlen, 0, "%s: not a PEM certificate (%s)",
+		    certpath, tls_reason());
+		goto out;
+	}
+	if (X509_verify(x, X509_get0_pubkey(x)) != 1) {
+		error_set(err, errlen, 0, "%s: its signature does not verify "
+		    "(damaged?): restore it, or remove it and %s for a new "
+		    "identity (and a new furl)", certpath, keypath);
+		goto out;
+	}
+	BIO_free(b);
+	b = NULL;
+	OPENSSL_cleanse(buf, TLS_SERVER_FILE_MAX);
+	if ((n = tls_server_file(keypath, 1, buf, err, errlen)) < 0)
+		goto out;
+	if ((b = BIO_new_mem_buf(buf, (int)n)) == NULL ||
+	    (pk = PEM_read_bio_PrivateKey(b, NULL, tls_server_no_pass,
+	    NULL)) == NULL) {
+		error_set(err, errlen, 0, "%s: not an unencrypted PEM private "
+		    "key (%s)", keypath, tls_reason());
+		goto out;
+	}
+	if (SSL_CTX_use_certificate(ctx, x) != 1 ||
+	    SSL_CTX_use_PrivateKey(ctx, pk) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1) {
+		error_set(err, errlen, 0, "%s does not belong to %s (%s)",
+		    keypath, certpath, tls_reason());
+		goto out;
+	}
+	rc = 0;
+out:
+	BIO_free(b);
+	X509_free(x);
+	EVP_PKEY_free(pk);
+	OPENSSL_cleanse(buf, TLS_SERVER_FILE_MAX);
+	free(buf);
+	return rc;
+}
+
 int
 tls_server_ctx(struct ssl_ctx_st **ctxp, const char *keypath,
     const char *certpath, char *fp, size_t fplen, char *err, size_t errlen)
@@ -155,25 +293,8 @@ tls_server_ctx(struct ssl_ctx_st **ctxp, const char *keypath,
 	    SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
 	SSL_CTX_set_cert_verify_callback(ctx, tls_server_verify_cb, NULL);
 	SSL_CTX_set_client_hello_cb(ctx, tls_server_hello_cb, NULL);
-	if (SSL_CTX_use_certificate_file(ctx, certpath,
-	    SSL_FILETYPE_PEM) != 1) {
-		error_set(err, errlen, 0, "%s: %s", certpath, tls_reason());
+	if (tls_server_identity(ctx, keypath, certpath, err, errlen) != 0)
 		goto fail;
-	}
-	if (SSL_CTX_use_PrivateKey_file(ctx, keypath, SSL_FILETYPE_PEM) != 1) {
-		if (ERR_GET_REASON(ERR_peek_last_error()) ==
-		    X509_R_KEY_VALUES_MISMATCH)
-			error_set(err, errlen, 0, "%s does not belong to %s (%s)",
-			    keypath, certpath, tls_reason());
-		else
-			error_set(err, errlen, 0, "%s: %s", keypath, tls_reason());
-		goto fail;
-	}
-	if (SSL_CTX_check_private_key(ctx) != 1) {
-		error_set(err, errlen, 0, "%s does not belong to %s: %s", keypath,
-		    certpath, tls_reason());
-		goto fail;
-	}
 	if (fp != NULL && tls_cert_fingerprint(SSL_CTX_get0_certificate(ctx),
 	    fp, fplen) != 0) {
 		error_set(err, errlen, 0, "%s: cannot fingerprint it: %s", certpath,
@@ -305,7 +426,9 @@ tls_tk_load(const char *path, struct tls_tickets *tk, char *msg,
 	ssize_t		 n;
 	int		 fd, i;
 
-	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+	/* O_NONBLOCK: a FIFO must not hang the start. */
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_CLOEXEC)) < 0) {
 		snprintf(msg, msglen, "%s: %s", path, errno == ENOENT ?
 		    "none yet" : strerror(errno));
 		return -1;
