@@ -2020,16 +2020,19 @@ END_TEST
 /*
  * A full disk: a 2 MB tmpfs, mounted in a mount namespace of a child of
  * ours.  The writer says "no space left on device", and writes again once
- * the tmpfs is made larger.  Skipped where mounting is not allowed.
+ * the tmpfs is made larger; a statsfile made there while it is full is
+ * said to be on a full file system.  Skipped where mounting is not
+ * allowed.
  */
 #define NOMOUNT	77
 
 static int
 disk_child(const void *arg, char *e, size_t elen)
 {
-	struct store	*st;
-	char		 env[FIXTURE_PATH_MAX + 64], node[16];
-	int		 i, rc = 0;
+	struct store	*st, *st2;
+	char		 env[FIXTURE_PATH_MAX + 64], node[16], block[4096];
+	char		 fresh[FIXTURE_PATH_MAX + 64], fill[FIXTURE_PATH_MAX + 64];
+	int		 i, fd, rc = 0;
 
 	fixture_path(env, dir, "tmpfs");
 	if (mkdir(env, 0770) != 0)
@@ -2050,6 +2053,25 @@ disk_child(const void *arg, char *e, size_t elen)
 		return 3;
 	if (strstr(e, "no space left on device") == NULL || store_damaged(st))
 		return rc;
+	/*
+	 * A new statsfile there: LMDB's first write of the sparse lock.mdb
+	 * is a SIGBUS, which says the file system is full, not that the
+	 * statsfile is damaged and should be moved away.
+	 */
+	fixture_path(fresh, env, "fresh");
+	fixture_path(fill, env, "fill");
+	if (mkdir(fresh, 0770) != 0 || (fd = open(fill, O_WRONLY | O_CREAT,
+	    0600)) < 0)
+		return 6;
+	memset(block, 'x', sizeof block);
+	while (write(fd, block, sizeof block) > 0)
+		;
+	close(fd);
+	if (store_open(&st2, fresh, 0, e, elen) != TALLY_ESTORE ||
+	    strstr(e, "its file system is full") == NULL ||
+	    strstr(e, "free space there") == NULL ||
+	    strstr(e, "damaged") != NULL)
+		return 7;
 	if (mount("none", env, "tmpfs", MS_REMOUNT, "size=64m") != 0)
 		return 4;
 	if (write_small(st, "after", 1, e, elen) != 0)

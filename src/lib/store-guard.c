@@ -13,6 +13,7 @@
  * handlers and sigsetjmp, where little is allowed.
  */
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include <pthread.h>
 #include <setjmp.h>
@@ -252,6 +253,7 @@ store_fault_why(struct store *s, char *why, size_t len)
 {
 	char		 q[ERROR_QUOTE_LEN], t[160];
 	struct stat	 sb;
+	struct statvfs	 vfs;
 
 	if (s->fault_sig == 0) {
 		snprintf(why, len, "LMDB: %s", error_quote(q, sizeof q,
@@ -266,6 +268,18 @@ store_fault_why(struct store *s, char *why, size_t len)
 	if (s->mapaddr == NULL ? s->wbegin :
 	    ((uintptr_t)s->fault_addr < (uintptr_t)s->mapaddr ||
 	    (uintptr_t)s->fault_addr - (uintptr_t)s->mapaddr >= s->mapsize)) {
+		/*
+		 * lock.mdb is sparse: a page of it is made as LMDB first
+		 * writes it, and on a full file system that write is a
+		 * SIGBUS.  Nothing is damaged then.
+		 */
+		if (s->fault_sig == SIGBUS && statvfs(s->path, &vfs) == 0 &&
+		    vfs.f_bavail == 0) {
+			s->fault_full = 1;
+			snprintf(why, len, "bus error writing lock.mdb: its "
+			    "file system is full");
+			return;
+		}
 		snprintf(why, len, "%s in lock.mdb's reader table: lock.mdb "
 		    "damaged? (it is rebuilt when no process has the "
 		    "statsfile open)", s->fault_sig == SIGBUS ? "bus error" :

@@ -55,6 +55,7 @@ struct store {
 	int		 wbegin;	/* inside mdb_txn_begin */
 	int		 ending;	/* ending txn after a jump */
 	int		 fault_sig;	/* SIGBUS, SIGSEGV, or 0: assertion */
+	int		 fault_full;	/* its file system was full */
 	void		*fault_addr;	/* the fault's si_addr */
 	void		*mapaddr;	/* data.mdb's map, for fault_addr */
 	char		 fault_why[STORE_WHYLEN];

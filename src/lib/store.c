@@ -103,13 +103,17 @@ store_damage_msg(const struct store *s)
 int
 store_set_damaged(struct store *s, const char *why, char *err, size_t errlen)
 {
-	if (!store_damaged(s)) {
+	if (!store_damaged(s) && s->fault_full)
+		snprintf(s->damage, sizeof s->damage, "statsfile %s: %s: not "
+		    "used further by this process; free space there, then "
+		    "start it again", s->qpath, why);
+	else if (!store_damaged(s))
 		snprintf(s->damage, sizeof s->damage, "statsfile %s: damaged "
 		    "(%s): %s; check it with tally check; move it away to "
 		    "start afresh", s->qpath, why, (s->flags & STORE_RDONLY) ?
 		    "not read further" : "no longer written");
+	if (!store_damaged(s))
 		__atomic_store_n(&s->damaged, 1, __ATOMIC_RELEASE);
-	}
 	return error_set(err, errlen, TALLY_ESTORE, "%s", s->damage);
 }
 
