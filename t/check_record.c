@@ -477,6 +477,15 @@ START_TEST(test_double_nan_and_bad)
 	ck_assert_int_eq(record_parse_double(".", 1, &v), TALLY_EINVAL);
 	ck_assert_int_eq(record_parse_double("-", 1, &v), TALLY_EINVAL);
 	ck_assert_int_eq(record_parse_double("1.2.3", 5, &v), TALLY_EINVAL);
+	/* Below the least double, as past the largest: out of range. */
+	ck_assert_int_eq(record_parse_double("1e-400", 6, &v), TALLY_EINVAL);
+	ck_assert_int_eq(record_parse_double("-1e-99999", 9, &v),
+	    TALLY_EINVAL);
+	ck_assert_int_eq(record_parse_double("1e400", 5, &v), TALLY_EINVAL);
+	ck_assert_int_eq(record_parse_double("0e-400", 6, &v), 0);
+	ck_assert(v == 0);
+	ck_assert_int_eq(record_parse_double("4.9e-324", 8, &v), 0);
+	ck_assert(v > 0);
 	ck_assert_int_eq(record_parse_double("--1", 3, &v), TALLY_EINVAL);
 }
 END_TEST

@@ -359,8 +359,9 @@ record_parse_double(const char *s, size_t len, double *out)
 	errno = 0;
 	v = record_c_locale ? strtod_l(buf, &end, record_c_locale) :
 	    strtod(buf, &end);
-	if (end != buf + len || (errno == ERANGE && isinf(v) &&
-	    strstr(buf, "inf") == NULL))
+	/* Out of range: past the largest double, or below the least. */
+	if (end != buf + len || (errno == ERANGE && ((isinf(v) &&
+	    strstr(buf, "inf") == NULL) || v == 0)))
 		return TALLY_EINVAL;
 	*out = v;
 	return 0;
