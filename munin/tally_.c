@@ -227,7 +227,20 @@ no_multigraph(const char *base, enum command cmd)
 	    "(MUNIN_CAP_MULTIGRAPH=1): link single graphs as %s<graph>, or "
 	    "upgrade munin-node", base, PLUGIN_PREFIX);
 	plugin_no_multigraph(cmd == CMD_CONFIG, stdout);
-	return fflush(stdout) == 0 ? 0 : EXIT_STORE;
+	if (fflush(stdout) == 0 && !ferror(stdout))
+		return 0;
+	msg("writing to stdout: %s", strerror(errno));
+	return EXIT_STORE;
+}
+
+/* autoconf exits 0 always (munin's rule); an answer lost is said. */
+static int
+autoconf(const char *argv0, const char *statsfile, const char *graphs)
+{
+	plugin_autoconf(argv0, statsfile, graphs, stdout);
+	if (fflush(stdout) != 0 || ferror(stdout))
+		msg("writing to stdout: %s", strerror(errno));
+	return 0;
 }
 
 int
@@ -258,10 +271,8 @@ main(int argc, char **argv)
 	 * munin-node-configure asks the bare tally_; a link must be named
 	 * after a graph.
 	 */
-	if (cmd == CMD_AUTOCONF) {
-		plugin_autoconf(argv0, statsfile, graphs, stdout);
-		return 0;
-	}
+	if (cmd == CMD_AUTOCONF)
+		return autoconf(argv0, statsfile, graphs);
 	multi = plugin_is_multigraph(argv0);
 	dirty = env_flag("MUNIN_CAP_DIRTYCONFIG");
 	if (multi && (cmd == CMD_CONFIG || cmd == CMD_FETCH) &&

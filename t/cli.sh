@@ -331,7 +331,7 @@ cmp -s "$T/textfile/tally.prom" "$T/export.om" || fail "export -o wrote somethin
 [ "$(ls "$T/textfile")" = tally.prom ] || fail "export -o left: $(ls "$T/textfile")"
 tally -s "$STATS" export -o "$T/nodir/tally.prom"
 expect 1 "export -o into a missing directory"
-err_has "^tally: $T/nodir/tally\\.prom\\.tmp\\.[0-9]+: No such file or directory\$" \
+err_has "^tally: $T/nodir/tally\\.prom: cannot make a temporary file beside it: No such file or directory\$" \
     "export -o into a missing directory"
 
 # -o never renames over anything but a regular file: a FIFO, a symlink, a
@@ -468,6 +468,13 @@ db=$T/bad-counter
 tally -s "$db" show
 expect 1 "show of a database with a bad counter"
 err_has "node $ID1: skipping unreadable counter 'storage_server\\.get' = '12abc'" "show of a bad counter"
+# Two more: the first is named, the others counted (they went unsaid).
+db_put counters "$ID1/storage_server.get2" 12abd "$db"
+db_put counters "$ID1/storage_server.get3" 12abe "$db"
+tally -s "$db" show
+expect 1 "show of a database with three bad counters"
+err_has "node $ID1: 2 more unreadable values skipped\$" \
+    "show of three bad counters"
 tally -s "$db" export
 expect 0 "export of a database with a bad counter"
 err_has "node $ID1: skipping unreadable counter" "export of a bad counter"
@@ -890,7 +897,7 @@ expect 1 "a statsfile with an escape code, from the environment"
 check_tame "a statsfile with an escape code" "^tally: statsfile $T/\\\\x1b\\[31m-missing: No such file"
 tally -s "$STATS" export -o "$T/nodir/$esc.prom"
 expect 1 "export -o a file with an escape code"
-check_tame "export -o a file with an escape code" "^tally: $T/nodir/\\\\x1b\\[31m\\.prom\\.tmp\\.[0-9]+: No such file"
+check_tame "export -o a file with an escape code" "^tally: $T/nodir/\\\\x1b\\[31m\\.prom: cannot make a temporary file beside it: No such file"
 
 # ---- stdout that takes nothing -----------------------------------------
 # --help, --version and the plugin's list on a full disk or a closed
@@ -911,6 +918,33 @@ for prog in "$TALLY --version" "$TALLY -h" "$TALLYD --version" \
 		    "$prog to a $sink stdout"
 	done
 done
+
+# The plugin's autoconf answers exit 0 always, as munin wants, and says
+# what it could not write.
+timeout 20 env statsfile="$STATS" "$PLUGIN" autoconf >/dev/full 2>"$T/err"
+rc=$?
+expect 0 "autoconf to a full stdout"
+err_has ": writing to stdout: No space left on device\$" \
+    "autoconf to a full stdout"
+
+# ---- export -o: limits of the file -------------------------------------
+# A file-size limit fails the write (EFBIG), said, with no temporary file
+# left beside FILE (SIGXFSZ killed it, leaving FILE.tmp.PID); a name of
+# 250 bytes is written (FILE.tmp.PID was past NAME_MAX).
+mkdir "$T/lim"
+(ulimit -f 0 && exec "$TALLY" -s "$STATS" export -o "$T/lim/t.prom" \
+    </dev/null) 2>&1 | cat >"$T/err"	# stderr a pipe, past the limit
+rc=${PIPESTATUS[0]}
+expect 1 "export -o past a file-size limit"
+err_has "^tally: writing .*\\.tally-export\\.[A-Za-z0-9]{6}: File too large\$" \
+    "export -o past a file-size limit"
+[ -z "$(ls -A "$T/lim")" ] ||
+    fail "export -o past a file-size limit left: $(ls -A "$T/lim")"
+long=$(printf 'f%.0s' $(seq 250))
+tally -s "$STATS" export -o "$T/lim/$long"
+expect 0 "export -o a name of 250 bytes"
+[ "$(ls -A "$T/lim")" = "$long" ] ||
+    fail "export -o a name of 250 bytes left: $(ls -A "$T/lim")"
 
 note "show, export, prune, forget and check on two demo nodes"
 exit 0

@@ -15,6 +15,9 @@
 
 #include "tally-cmd.h"
 
+/* The temporary file, beside FILE: not "*.prom", so no collector reads it. */
+#define EXPORT_TMP	".tally-export.XXXXXX"
+
 /* Where the export goes: stdout, or tmp, renamed to file at the end. */
 struct export_out {
 	const char	*file;		/* NULL: stdout */
@@ -55,6 +58,7 @@ export_out_open(struct export_out *out)
 {
 	struct stat	 fsb;
 	char		 q[TALLY_QUOTE_LEN];
+	const char	*slash;
 	size_t		 tmplen;
 
 	if (out->file == NULL) {
@@ -76,20 +80,25 @@ export_out_open(struct export_out *out)
 		    S_ISSOCK(fsb.st_mode) ? "a socket" : "not a file");
 		return -1;
 	}
-	tmplen = strlen(out->file) + 32;
+	/*
+	 * A short name of its own beside FILE (FILE plus a suffix could pass
+	 * NAME_MAX where FILE does not), made afresh (O_EXCL).
+	 */
+	tmplen = strlen(out->file) + sizeof EXPORT_TMP;
 	if ((out->tmp = malloc(tmplen)) == NULL) {
 		warnmsg("out of memory");
 		return -1;
 	}
-	snprintf(out->tmp, tmplen, "%s.tmp.%ld", out->file, (long)getpid());
-	out->fd = open(out->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-	    0644);
-	if (out->fd < 0) {
-		warnmsg("%s: %s", quote(q, out->tmp), strerror(errno));
+	slash = strrchr(out->file, '/');
+	snprintf(out->tmp, tmplen, "%.*s%s", slash == NULL ? 0 :
+	    (int)(slash - out->file + 1), out->file, EXPORT_TMP);
+	if ((out->fd = mkostemp(out->tmp, O_CLOEXEC)) < 0) {
+		warnmsg("%s: cannot make a temporary file beside it: %s",
+		    quote(q, out->file), strerror(errno));
 		return -1;
 	}
 	out->made = 1;
-	statsfile_unlink_on_sigbus(out->tmp);
+	statsfile_unlink_on_signal(out->tmp);
 	/* 0644 whatever the umask: a collector reads it. */
 	if (fchmod(out->fd, 0644) != 0) {
 		warnmsg("%s: chmod: %s", quote(q, out->tmp), strerror(errno));
@@ -134,7 +143,7 @@ export_out_close(struct export_out *out, int failed)
 		close(out->fd);
 	if (failed && out->made)
 		unlink(out->tmp);
-	statsfile_unlink_on_sigbus(NULL);
+	statsfile_unlink_on_signal(NULL);
 	free(out->tmp);
 }
 

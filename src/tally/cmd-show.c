@@ -202,6 +202,10 @@ show_slot_read(struct show_slot *sl, const struct statsfile_node *nd)
 		warnmsg("%s", tally_reader_errmsg(sl->r));
 		return -1;
 	}
+	/* The first is named; a node of many is not a flood. */
+	if (sl->bad > 1)
+		warnmsg("%s: node %s: %zu more unreadable values skipped",
+		    sl->qpath, nd->id, sl->bad - 1);
 	return show_slot_hists(sl, nd);
 }
 

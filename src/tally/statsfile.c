@@ -42,11 +42,51 @@ statsfile_sigbus(int signo)
 	_exit(EXIT_FAIL);
 }
 
-/* A file the SIGBUS handler removes (export's temporary file), or NULL. */
-void
-statsfile_unlink_on_sigbus(const char *tmp)
+/*
+ * SIGINT, SIGTERM, SIGHUP while a temporary file is ours: remove it, then
+ * die of the signal as before.
+ */
+static void
+statsfile_sigterm(int signo)
 {
+	if (sigbus_tmp != NULL)
+		unlink(sigbus_tmp);
+	signal(signo, SIG_DFL);
+	raise(signo);
+}
+
+/*
+ * A file that a SIGBUS, SIGINT, SIGTERM or SIGHUP removes (export's
+ * temporary file), or NULL to remove none and put back what those
+ * signals did before.  A signal ignored (nohup) stays ignored.  While
+ * there is one, SIGXFSZ is ignored: a write past a file-size limit
+ * (ulimit -f, LimitFSIZE=) fails with EFBIG, said, and the file removed,
+ * instead of ending the process with the file left.
+ */
+void
+statsfile_unlink_on_signal(const char *tmp)
+{
+	static const int	 sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGXFSZ };
+	static struct sigaction	 old[4];
+	static int		 set[4];
+	struct sigaction	 sa;
+	size_t			 i;
+
 	sigbus_tmp = tmp;
+	memset(&sa, 0, sizeof sa);
+	sigemptyset(&sa.sa_mask);
+	for (i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+		if (tmp == NULL && set[i]) {
+			sigaction(sigs[i], &old[i], NULL);
+			set[i] = 0;
+		} else if (tmp != NULL && !set[i] && sigaction(sigs[i], NULL,
+		    &old[i]) == 0 && old[i].sa_handler != SIG_IGN) {
+			sa.sa_handler = sigs[i] == SIGXFSZ ? SIG_IGN :
+			    statsfile_sigterm;
+			sigaction(sigs[i], &sa, NULL);
+			set[i] = 1;
+		}
+	}
 }
 
 /*

@@ -110,7 +110,7 @@ struct statsfile_node {
 };
 int	 statsfile_prepare(const char *, const char *);
 int	 statsfile_open(tally_reader **, const char *, const char *);
-void	 statsfile_unlink_on_sigbus(const char *);
+void	 statsfile_unlink_on_signal(const char *);
 int	 statsfile_nodes_list(tally_reader *, const char *, char **, int,
 	     char *, struct statsfile_node **, size_t *, size_t *);
 void	 statsfile_nodes_free(struct statsfile_node *, size_t);
