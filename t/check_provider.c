@@ -698,6 +698,24 @@ START_TEST(test_fork_child)
 }
 END_TEST
 
+/*
+ * The host's LIBEV_FLAGS (libev reads it when a loop is made without
+ * EVFLAG_NOENV) does not reach the provider's own loop: a backend this
+ * system lacks made tally_provider_start fail.
+ */
+START_TEST(test_libev_flags_ignored)
+{
+	tally_provider	*p = mk("evflags", TALLY_F_NO_MONITORS);
+
+	ck_assert_int_eq(setenv("LIBEV_FLAGS", "16", 1), 0);	/* ports */
+	ck_assert_msg(tally_provider_start(p) == 0, "%s",
+	    tally_provider_errmsg(p));
+	unsetenv("LIBEV_FLAGS");
+	ck_assert_int_eq(tally_provider_stop(p), 0);
+	tally_provider_free(p);
+}
+END_TEST
+
 static pthread_mutex_t	 gate_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t	 gate_cond = PTHREAD_COND_INITIALIZER;
 static int		 gate_armed, gate_in, gate_open, flusher_rc = -1;
@@ -1172,6 +1190,7 @@ main(void)
 		{ "core", test_open_nodedir_odd, 0, 20 },
 		{ "core", test_node_id_threads, 0, 20 },
 		{ "core", test_free_in_child_during_flush, 0, 40 },
+		{ "core", test_libev_flags_ignored, 0, 20 },
 		{ "core", test_attach, 0, 20 },
 		{ "core", test_two_providers_one_env, 0, 20 },
 		{ "core", test_one_writer_per_node, 0, 20 },

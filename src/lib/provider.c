@@ -590,7 +590,9 @@ tally_provider_start(tally_provider *p)
 		return provider_fail(p, TALLY_ESTATE, "already started");
 	if ((rc = provider_open_store(p)) != 0)
 		return rc;
-	if ((p->loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK)) == NULL) {
+	/* The host's LIBEV_FLAGS is the host's: not for our own loop. */
+	if ((p->loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK |
+	    EVFLAG_NOENV)) == NULL) {
 		provider_close_store(p);
 		return provider_fail(p, TALLY_ESYS, "cannot create an ev loop");
 	}
