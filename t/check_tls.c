@@ -168,6 +168,23 @@ START_TEST(test_identity_kept)
 	ck_assert_int_eq(tls_identity_create(other, crt, NULL, 0, err,
 	    sizeof err), TALLY_ESYS);
 	ck_assert_msg(strstr(err, "No such file") != NULL, "%s", err);
+
+	/*
+	 * A path of nearly PATH_MAX: quoted and cut in the message, so that
+	 * the reason shows (it was cut off the end).
+	 */
+	{
+		char	 longp[PATH_MAX];
+		size_t	 len;
+
+		len = (size_t)snprintf(longp, sizeof longp, "%s/", dir);
+		memset(longp + len, 'k', sizeof longp - len - 8);
+		longp[sizeof longp - 8] = '\0';
+		ck_assert_int_ne(tls_identity_create(longp, crt, NULL, 0, err,
+		    sizeof err), 0);
+		ck_assert_msg(strstr(err, "...: path too long") != NULL, "%s",
+		    err);
+	}
 }
 END_TEST
 

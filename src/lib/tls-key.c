@@ -71,29 +71,32 @@ int
 tls_write_pem(const char *path, EVP_PKEY *pk, X509 *x, int *exists,
     char *err, size_t errlen)
 {
-	char		 tmp[PATH_MAX];
+	char		 tmp[PATH_MAX], qp[ERROR_QUOTE_LEN], qt[ERROR_QUOTE_LEN];
 	unsigned char	 r[4];
 	BIO		*b;
 	int		 fd, ok, e;
 
 	if (exists != NULL)
 		*exists = 0;
+	/* Paths in messages quoted, and cut: the reason always shows. */
+	error_quote(qp, sizeof qp, path, strlen(path));
 	/*
 	 * A name of our own (the pid alone would be shared by two threads),
 	 * so that nobody else's file is ever written or linked.
 	 */
 	if (RAND_bytes(r, sizeof r) != 1) {
-		error_set(err, errlen, 0, "%s: %s", path, tls_reason());
+		error_set(err, errlen, 0, "%s: %s", qp, tls_reason());
 		return TALLY_ESYS;
 	}
 	if ((size_t)snprintf(tmp, sizeof tmp, "%s.new.%ld.%02x%02x%02x%02x",
 	    path, (long)getpid(), r[0], r[1], r[2], r[3]) >= sizeof tmp) {
-		error_set(err, errlen, 0, "%s: path too long", path);
+		error_set(err, errlen, 0, "%s: path too long", qp);
 		return TALLY_ELIMIT;
 	}
+	error_quote(qt, sizeof qt, tmp, strlen(tmp));
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
 	    O_CLOEXEC, 0600)) < 0) {
-		error_set(err, errlen, 0, "%s: %s", tmp, strerror(errno));
+		error_set(err, errlen, 0, "%s: %s", qt, strerror(errno));
 		return TALLY_ESYS;
 	}
 	if (fchmod(fd, 0600) != 0 ||
@@ -101,18 +104,21 @@ tls_write_pem(const char *path, EVP_PKEY *pk, X509 *x, int *exists,
 		e = errno;
 		close(fd);
 		unlink(tmp);
-		error_set(err, errlen, 0, "%s: %s", tmp, strerror(e));
+		error_set(err, errlen, 0, "%s: %s", qt, strerror(e));
 		return TALLY_ESYS;
 	}
+	errno = 0;
 	ok = pk != NULL ? PEM_write_bio_PrivateKey(b, pk, NULL, NULL, 0,
 	    NULL, NULL) : PEM_write_bio_X509(b, x);
 	ok = ok && BIO_flush(b) == 1;
 	BIO_free(b);
 	if (!ok || fsync(fd) != 0) {
+		/* A full disk is errno's, which OpenSSL reports as BUF lib. */
+		e = errno;
 		close(fd);
 		unlink(tmp);
-		error_set(err, errlen, 0, "%s: cannot write: %s", tmp, ok ?
-		    strerror(errno) : tls_reason());
+		error_set(err, errlen, 0, "%s: cannot write: %s", qt, ok ||
+		    e != 0 ? strerror(e) : tls_reason());
 		return TALLY_ESYS;
 	}
 	close(fd);
@@ -122,7 +128,7 @@ tls_write_pem(const char *path, EVP_PKEY *pk, X509 *x, int *exists,
 		unlink(tmp);
 		if (e == EEXIST && exists != NULL)
 			*exists = 1;
-		error_set(err, errlen, 0, "%s: %s", path, e == EEXIST ?
+		error_set(err, errlen, 0, "%s: %s", qp, e == EEXIST ?
 		    "exists already (not replaced)" : strerror(e));
 		return TALLY_ESYS;
 	}
@@ -218,6 +224,8 @@ tls_key_load(const char *path, EVP_PKEY **pkp, char *err, size_t errlen)
 	EVP_PKEY	*pk;
 	BIO		*b;
 	mode_t		 mode;
+	char		 q[ERROR_QUOTE_LEN];
+	const char	*shown = error_quote(q, sizeof q, path, strlen(path));
 	int		 fd, e;
 
 	*pkp = NULL;
@@ -230,45 +238,45 @@ tls_key_load(const char *path, EVP_PKEY **pkp, char *err, size_t errlen)
 		if (e == ELOOP)
 			return error_set(err, errlen, TALLY_EINVAL, "key file "
 			    "%s: is a symbolic link; name the file itself",
-			    path);
+			    shown);
 		return error_set(err, errlen, TALLY_ESYS, "key file %s: %s",
-		    path, strerror(e));
+		    shown, strerror(e));
 	}
 	if (fstat(fd, &sb) != 0) {
 		e = errno;
 		close(fd);
 		return error_set(err, errlen, TALLY_ESYS, "key file %s: %s",
-		    path, strerror(e));
+		    shown, strerror(e));
 	}
 	mode = sb.st_mode & 07777;
 	if (!S_ISREG(sb.st_mode)) {
 		close(fd);
 		return error_set(err, errlen, TALLY_EINVAL, "key file %s: not "
-		    "a regular file", path);
+		    "a regular file", shown);
 	}
 	if (sb.st_uid != geteuid()) {
 		close(fd);
 		return error_set(err, errlen, TALLY_EINVAL, "key file %s: "
-		    "owned by uid %lu, not by uid %lu", path,
+		    "owned by uid %lu, not by uid %lu", shown,
 		    (unsigned long)sb.st_uid, (unsigned long)geteuid());
 	}
 	if ((mode & ~(mode_t)0600) != 0) {
 		close(fd);
 		return error_set(err, errlen, TALLY_EINVAL, "key file %s: "
-		    "mode %04o is wider than 0600; chmod 600 %s", path,
-		    (unsigned)mode, path);
+		    "mode %04o is wider than 0600; chmod 600 %s", shown,
+		    (unsigned)mode, shown);
 	}
 	if (sb.st_size > TLS_KEY_FILE_MAX) {
 		close(fd);
 		return error_set(err, errlen, TALLY_EINVAL, "key file %s: "
-		    "%lld bytes, too large to be a key", path,
+		    "%lld bytes, too large to be a key", shown,
 		    (long long)sb.st_size);
 	}
 	ERR_clear_error();
 	if ((b = BIO_new_fd(fd, BIO_NOCLOSE)) == NULL) {
 		close(fd);
 		return error_set(err, errlen, TALLY_ENOMEM, "key file %s: %s",
-		    path, tls_reason());
+		    shown, tls_reason());
 	}
 	pk = PEM_read_bio_PrivateKey(b, NULL, tls_no_passphrase, NULL);
 	e = errno;
@@ -277,13 +285,13 @@ tls_key_load(const char *path, EVP_PKEY **pkp, char *err, size_t errlen)
 	if (pk == NULL) {
 		if (ERR_peek_last_error() == 0)
 			return error_set(err, errlen, TALLY_ESYS, "key file "
-			    "%s: %s", path, strerror(e));
+			    "%s: %s", shown, strerror(e));
 		return error_set(err, errlen, TALLY_EINVAL, "key file %s: not "
-		    "an unencrypted PEM private key (%s)", path, tls_reason());
+		    "an unencrypted PEM private key (%s)", shown, tls_reason());
 	}
 	if (EVP_PKEY_get_id(pk) != EVP_PKEY_ED25519) {
 		error_set(err, errlen, 0, "key file %s: a %s key, not Ed25519",
-		    path, EVP_PKEY_get0_type_name(pk) != NULL ?
+		    shown, EVP_PKEY_get0_type_name(pk) != NULL ?
 		    EVP_PKEY_get0_type_name(pk) : "non-Ed25519");
 		EVP_PKEY_free(pk);
 		ERR_clear_error();

@@ -8,6 +8,7 @@
 #include <sys/resource.h>
 
 #include <ctype.h>
+#include <limits.h>
 #include <errno.h>
 #include <getopt.h>
 #include <netdb.h>
@@ -159,7 +160,7 @@ usage(FILE *f)
 void
 tallyd_die(const char *fmt, ...)
 {
-	char	 line[2048];
+	char	 line[2 * PATH_MAX + 1024];	/* two whole paths and why */
 	va_list	 ap;
 
 	va_start(ap, fmt);

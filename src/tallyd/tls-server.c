@@ -149,17 +149,19 @@ tls_server_file(const char *path, int secret, char *buf, char *err,
 	struct stat	 sb;
 	mode_t		 wide = secret ? 077 : 022;
 	ssize_t		 n, got = 0;
+	char		 q[ERROR_QUOTE_LEN];
+	const char	*shown = error_quote(q, sizeof q, path, strlen(path));
 	int		 fd, e;
 
 	if ((fd = open(path, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC)) <
 	    0) {
-		error_set(err, errlen, 0, "%s: %s", path, strerror(errno));
+		error_set(err, errlen, 0, "%s: %s", shown, strerror(errno));
 		return -1;
 	}
 	if (fstat(fd, &sb) != 0) {
 		e = errno;
 		close(fd);
-		error_set(err, errlen, 0, "%s: %s", path, strerror(e));
+		error_set(err, errlen, 0, "%s: %s", shown, strerror(e));
 		return -1;
 	}
 	if (!S_ISREG(sb.st_mode) || sb.st_uid != geteuid() ||
@@ -168,18 +170,18 @@ tls_server_file(const char *path, int secret, char *buf, char *err,
 		close(fd);
 		if (!S_ISREG(sb.st_mode))
 			error_set(err, errlen, 0, "%s is %s, not a regular file",
-			    path, error_ftype(sb.st_mode));
+			    shown, error_ftype(sb.st_mode));
 		else if (sb.st_uid != geteuid())
 			error_set(err, errlen, 0, "%s: owned by uid %lu, not by "
-			    "tallyd's (uid %lu)", path, (unsigned long)sb.st_uid,
+			    "tallyd's (uid %lu)", shown, (unsigned long)sb.st_uid,
 			    (unsigned long)geteuid());
 		else if ((sb.st_mode & wide) != 0)
 			error_set(err, errlen, 0, "%s: mode %04o lets others %s "
-			    "it (chmod %s %s)", path,
+			    "it (chmod %s %s)", shown,
 			    (unsigned)(sb.st_mode & 07777), secret ? "at" :
-			    "write", secret ? "600" : "go-w", path);
+			    "write", secret ? "600" : "go-w", shown);
 		else
-			error_set(err, errlen, 0, "%s: %s", path,
+			error_set(err, errlen, 0, "%s: %s", shown,
 			    sb.st_size == 0 ? "empty" : "too large for a PEM "
 			    "key or certificate");
 		return -1;
@@ -189,7 +191,7 @@ tls_server_file(const char *path, int secret, char *buf, char *err,
 		if (n < 0 && errno != EINTR) {
 			e = errno;
 			close(fd);
-			error_set(err, errlen, 0, "%s: %s", path, strerror(e));
+			error_set(err, errlen, 0, "%s: %s", shown, strerror(e));
 			return -1;
 		}
 		if (n > 0)
@@ -216,13 +218,15 @@ static int
 tls_server_identity(SSL_CTX *ctx, const char *keypath, const char *certpath,
     char *err, size_t errlen)
 {
-	char		*buf;
+	char		*buf, qc[ERROR_QUOTE_LEN], qk[ERROR_QUOTE_LEN];
 	EVP_PKEY	*pk = NULL;
 	X509		*x = NULL;
 	BIO		*b = NULL;
 	ssize_t		 n;
 	int		 rc = -1;
 
+	error_quote(qc, sizeof qc, certpath, strlen(certpath));
+	error_quote(qk, sizeof qk, keypath, strlen(keypath));
 	if ((buf = malloc(TLS_SERVER_FILE_MAX)) == NULL) {
 		error_set(err, errlen, 0, "%s", strerror(ENOMEM));
 		return -1;
@@ -233,13 +237,13 @@ tls_server_identity(SSL_CTX *ctx, const char *keypath, const char *certpath,
 	    (x = PEM_read_bio_X509(b, NULL, tls_server_no_pass, NULL)) ==
 	    NULL) {
 		error_set(err, errlen, 0, "%s: not a PEM certificate (%s)",
-		    certpath, tls_reason());
+		    qc, tls_reason());
 		goto out;
 	}
 	if (X509_verify(x, X509_get0_pubkey(x)) != 1) {
 		error_set(err, errlen, 0, "%s: its signature does not verify "
 		    "(damaged?): restore it, or remove it and %s for a new "
-		    "identity (and a new furl)", certpath, keypath);
+		    "identity (and a new furl)", qc, qk);
 		goto out;
 	}
 	BIO_free(b);
@@ -251,14 +255,14 @@ tls_server_identity(SSL_CTX *ctx, const char *keypath, const char *certpath,
 	    (pk = PEM_read_bio_PrivateKey(b, NULL, tls_server_no_pass,
 	    NULL)) == NULL) {
 		error_set(err, errlen, 0, "%s: not an unencrypted PEM private "
-		    "key (%s)", keypath, tls_reason());
+		    "key (%s)", qk, tls_reason());
 		goto out;
 	}
 	if (SSL_CTX_use_certificate(ctx, x) != 1 ||
 	    SSL_CTX_use_PrivateKey(ctx, pk) != 1 ||
 	    SSL_CTX_check_private_key(ctx) != 1) {
 		error_set(err, errlen, 0, "%s does not belong to %s (%s)",
-		    keypath, certpath, tls_reason());
+		    qk, qc, tls_reason());
 		goto out;
 	}
 	rc = 0;
