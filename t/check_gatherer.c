@@ -1730,6 +1730,7 @@ END_TEST
  * A FIFO where tallyd reads a file of BASEDIR is refused at once, named:
  * its open blocked for good, and tallyd no longer heard SIGTERM.  The
  * session ticket keys are made anew, as for any unusable file of them.
+ * An address of BASEDIR/listen that cannot be bound says so.
  */
 START_TEST(test_basedir_fifo)
 {
@@ -1738,6 +1739,7 @@ START_TEST(test_basedir_fifo)
 	    "tallyd.crt" };
 	char	 path[FIXTURE_PATH_MAX + 32], saved[FIXTURE_PATH_MAX + 40];
 	size_t	 i;
+	FILE	*f;
 
 	tallyd_stop();
 	for (i = 0; i < FIXTURE_N(files); i++) {
@@ -1755,6 +1757,19 @@ START_TEST(test_basedir_fifo)
 	tallyd_start(none);
 	log_wait("tallyd.tickets: not a regular file; made new ones");
 	good_round();
+
+	/*
+	 * An address from BASEDIR/listen that this machine lacks (TEST-NET,
+	 * RFC 5737): the message says where it came from, and what to do.
+	 */
+	tallyd_stop();
+	snprintf(path, sizeof path, "%s/listen", basedir);
+	ck_assert_ptr_nonnull(f = fopen(path, "w"));
+	fputs("192.0.2.1:9\n", f);
+	fclose(f);
+	tallyd_refuses(none, "(the address of BASEDIR/listen: -l ADDR:PORT "
+	    "to listen elsewhere)");
+	ck_assert_int_eq(unlink(path), 0);
 }
 END_TEST
 

@@ -88,6 +88,7 @@ struct tallyd {
 	char			 lhost[256], lport[8];	/* to bind */
 	char			 bhost[INET6_ADDRSTRLEN], bport[8];	/* bound */
 	char			*lfile;		/* BASEDIR/listen, or NULL */
+	const char		*lfrom;		/* a file lhost came from */
 	struct furl		 old;		/* an earlier run's furl */
 	int			 have_furl;
 	char			 secret[WIRE_SECRET_MAX + 1];
@@ -541,9 +542,11 @@ tallyd_where(struct tallyd *t)
 		if (t->plaintext)
 			tallyd_plaintext_host(t->lhost, "the address in "
 			    "BASEDIR/" BASEDIR_LISTEN);
+		t->lfrom = "BASEDIR/" BASEDIR_LISTEN;
 	} else if (t->have_furl) {
 		snprintf(t->lhost, sizeof t->lhost, "%s", t->old.host);
 		snprintf(t->lport, sizeof t->lport, "%s", t->old.port);
+		t->lfrom = "the furl in BASEDIR/" BASEDIR_FURL;
 		if (t->plaintext)
 			tallyd_plaintext_host(t->lhost, "the host of "
 			    "BASEDIR/" BASEDIR_FURL);
@@ -574,8 +577,13 @@ tallyd_start(struct tallyd *t, struct ev_loop *loop)
 		    "healthy nodes will be dropped between polls\n",
 		    cfg->idle_timeout, 1.5 * cfg->interval + cfg->poll_timeout);
 	err[0] = '\0';
-	if (gatherer_new(&tallyd_g, loop, cfg, err, sizeof err) != 0)
+	if (gatherer_new(&tallyd_g, loop, cfg, err, sizeof err) != 0) {
+		/* An address no -l named: say where it came from. */
+		if (t->lfrom != NULL && strncmp(err, "cannot listen", 13) == 0)
+			tallyd_die("%s (the address of %s: -l ADDR:PORT to "
+			    "listen elsewhere)", err, t->lfrom);
 		tallyd_die("%s", err);
+	}
 	gatherer_address(tallyd_g, t->bhost, sizeof t->bhost, t->bport,
 	    sizeof t->bport);
 	/* Nothing was accepted yet: the loop has not run. */
