@@ -390,16 +390,16 @@ tallyd_rlimit(unsigned max_connections)
 	    want : rl.rlim_max;
 	setrlimit(RLIMIT_NOFILE, &rl);
 	if (rl.rlim_cur < want)
-		fprintf(stderr, "tallyd: warning: the open files limit (%llu) "
-		    "is below --max-connections %u plus %d; accepting pauses "
-		    "at the limit\n", (unsigned long long)rl.rlim_cur,
+		gatherer_log("warning: the open files limit (%llu) is below "
+		    "--max-connections %u plus %d; accepting pauses at the "
+		    "limit", (unsigned long long)rl.rlim_cur,
 		    max_connections, TALLYD_FD_SPARE);
 }
 
 static void
 tallyd_signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
-	fprintf(stderr, "tallyd: %s: stopping\n", strsignal(w->signum));
+	gatherer_log("%s: stopping", strsignal(w->signum));
 	gatherer_shutdown(tallyd_g);
 }
 
@@ -572,9 +572,9 @@ tallyd_start(struct tallyd *t, struct ev_loop *loop)
 	cfg->basedir = t->basedir;
 	/* A healthy node is silent between polls: that is not idleness. */
 	if (cfg->idle_timeout <= 1.5 * cfg->interval + cfg->poll_timeout)
-		fprintf(stderr, "tallyd: warning: --idle-timeout %g s is not "
-		    "above 1.5 x the interval plus the poll timeout (%g s): "
-		    "healthy nodes will be dropped between polls\n",
+		gatherer_log("warning: --idle-timeout %g s is not above 1.5 x "
+		    "the interval plus the poll timeout (%g s): healthy nodes "
+		    "will be dropped between polls",
 		    cfg->idle_timeout, 1.5 * cfg->interval + cfg->poll_timeout);
 	err[0] = '\0';
 	if (gatherer_new(&tallyd_g, loop, cfg, err, sizeof err) != 0) {
@@ -651,9 +651,9 @@ tallyd_furl(struct tallyd *t)
 		    f.host, ferr);
 	explicit_bzero(&check, sizeof check);
 	if (t->have_furl && strcmp(t->old.fingerprint, f.fingerprint) != 0)
-		fprintf(stderr, "tallyd: the furl changed (%s): every node "
-		    "needs the new one, and one with the old furl is "
-		    "refused\n", f.fingerprint[0] == '\0' ? "now plaintext" :
+		gatherer_log("the furl changed (%s): every node needs the new "
+		    "one, and one with the old furl is refused",
+		    f.fingerprint[0] == '\0' ? "now plaintext" :
 		    t->old.fingerprint[0] == '\0' ? "now TLS" :
 		    "a new certificate");
 	/*
@@ -667,10 +667,9 @@ tallyd_furl(struct tallyd *t)
 		printf("%s\n", furl);
 		fflush(stdout);
 	} else
-		fprintf(stderr, "tallyd: the furl is in %s/%s (%s%s)\n",
-		    t->basedir, BASEDIR_FURL, f.fingerprint[0] != '\0' ?
-		    "certificate fingerprint " : "plaintext",
-		    f.fingerprint);
+		gatherer_log("the furl is in %s/%s (%s%s)", t->basedir,
+		    BASEDIR_FURL, f.fingerprint[0] != '\0' ?
+		    "certificate fingerprint " : "plaintext", f.fingerprint);
 	if (line != NULL)
 		explicit_bzero(line, strlen(line));
 	free(line);
@@ -748,13 +747,13 @@ main(int argc, char **argv)
 	tallyd_furl(&t);
 	free(t.lfile);
 	explicit_bzero(t.secret, sizeof t.secret);
-	fprintf(stderr, "tallyd: listening on %s%s%s:%s (%s), polling every "
-	    "%g s, writing %s\n", strchr(t.bhost, ':') ? "[" : "", t.bhost,
+	gatherer_log("listening on %s%s%s:%s (%s), polling every %g s, "
+	    "writing %s", strchr(t.bhost, ':') ? "[" : "", t.bhost,
 	    strchr(t.bhost, ':') ? "]" : "", t.bport, t.plaintext ?
 	    "plaintext, loopback only" : "TLS 1.3", t.cfg.interval,
 	    t.statsfile);
 	if (tallyd_g->http != NULL)
-		fprintf(stderr, "tallyd: http: listening on %s\n",
+		gatherer_log("http: listening on %s",
 		    http_where(tallyd_g->http));
 
 	gatherer_run(tallyd_g);
