@@ -38,6 +38,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tally-int.h"
 #include "counter-int.h"
@@ -58,6 +59,7 @@ struct ctable {
 struct counter_set {
 	uint64_t	  gen;		/* unique in the process, never 0 */
 	pthread_mutex_t	  lock;		/* serialises creation */
+	pid_t		  pid;		/* the process that made it */
 	unsigned long	  resumes;	/* atomic: counter_set_resume calls */
 	struct ctable	 *tab;		/* read with acquire, no lock */
 	size_t		  n;		/* published with release */
@@ -476,6 +478,7 @@ counter_set_new(struct counter_set **csp)
 		return TALLY_ENOMEM;
 	}
 	pthread_mutex_init(&cs->lock, NULL);
+	cs->pid = getpid();
 	cs->gen = __atomic_add_fetch(&counter_gens, 1, __ATOMIC_RELAXED);
 	*csp = cs;
 	return 0;
@@ -507,7 +510,12 @@ counter_set_free(struct counter_set *cs)
 		next = t->retired;
 		free(t);
 	}
-	pthread_mutex_destroy(&cs->lock);
+	/*
+	 * A child of fork() may hold a copy that a thread of its parent held
+	 * locked: destroying that is undefined, so only its maker does.
+	 */
+	if (cs->pid == getpid())
+		pthread_mutex_destroy(&cs->lock);
 	free(cs);
 }
 

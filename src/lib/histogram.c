@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tally-int.h"
 #include "counter-int.h"
@@ -75,6 +76,7 @@ struct histogram_set {
 	struct counter_set	 *cs;
 	struct tally_histogram	**all;
 	size_t			  n, cap;
+	pid_t			  pid;	/* the process that made it */
 };
 
 /*
@@ -179,6 +181,7 @@ histogram_set_new(struct histogram_set **hsp, struct counter_set *cs)
 	if ((hs = calloc(1, sizeof *hs)) == NULL)
 		return TALLY_ENOMEM;
 	pthread_mutex_init(&hs->lock, NULL);
+	hs->pid = getpid();
 	hs->cs = cs;
 	*hsp = hs;
 	return 0;
@@ -196,7 +199,12 @@ histogram_set_free(struct histogram_set *hs)
 		free(hs->all[i]);
 	}
 	free(hs->all);
-	pthread_mutex_destroy(&hs->lock);
+	/*
+	 * A child of fork() may hold a copy that a thread of its parent held
+	 * locked: destroying that is undefined, so only its maker does.
+	 */
+	if (hs->pid == getpid())
+		pthread_mutex_destroy(&hs->lock);
 	free(hs);
 }
 

@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tally-int.h"
 
@@ -23,6 +24,7 @@ struct producer_set {
 	pthread_t	 runner;
 	int		 running;
 	struct log_hook	 log;
+	pid_t		 pid;		/* the process that made it */
 };
 
 int
@@ -33,6 +35,7 @@ producer_set_new(struct producer_set **sp, const struct log_hook *lh)
 	if ((s = calloc(1, sizeof *s)) == NULL)
 		return TALLY_ENOMEM;
 	pthread_mutex_init(&s->lock, NULL);
+	s->pid = getpid();
 	s->log = *lh;
 	*sp = s;
 	return 0;
@@ -44,7 +47,12 @@ producer_set_free(struct producer_set *s)
 	if (s == NULL)
 		return;
 	free(s->prods);
-	pthread_mutex_destroy(&s->lock);
+	/*
+	 * A child of fork() may hold a copy that a thread of its parent held
+	 * locked: destroying that is undefined, so only its maker does.
+	 */
+	if (s->pid == getpid())
+		pthread_mutex_destroy(&s->lock);
 	free(s);
 }
 
