@@ -174,8 +174,8 @@ typedef struct tally_options {
  *  @param[out] pp receives the provider; set to NULL on failure.
  *  @param[in]  opt the options; copied, so the caller may free them.
  *  @return 0, TALLY_EINVAL (bad node id, nickname or furl, no node id and
- *  no nodedir or an empty one, neither statsfile nor gatherer_furl, a
- *  flush_interval neither 0 nor 0.001-86400 s), TALLY_ENOMEM, or
+ *  no nodedir, an empty nodedir, neither statsfile nor gatherer_furl,
+ *  a flush_interval neither 0 nor 0.001-86400 s), TALLY_ENOMEM, or
  *  TALLY_ESYS (node.id could not be read or created).  Nothing is opened
  *  or written to the statsfile before tally_provider_start(). */
 int  tally_provider_new(tally_provider **pp, const tally_options *opt);

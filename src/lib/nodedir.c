@@ -47,15 +47,17 @@ nodedir_read_line(const char *dir, const char *name, char **out, char *err,
 		return error_set(err, errlen, TALLY_ESYS, "%s: %s", q,
 		    strerror(errno));
 	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+	if (fstat(fd, &st) != 0) {
 		int e = errno;
 
 		close(fd);
-		if (!S_ISREG(st.st_mode))
-			return error_set(err, errlen, TALLY_EINVAL, "%s is %s, "
-			    "not a regular file", q, error_ftype(st.st_mode));
 		return error_set(err, errlen, TALLY_ESYS, "%s: %s", q,
 		    strerror(e));
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return error_set(err, errlen, TALLY_EINVAL, "%s is %s, not a "
+		    "regular file", q, error_ftype(st.st_mode));
 	}
 	n = read(fd, buf, sizeof buf - 1);
 	close(fd);
@@ -112,8 +114,8 @@ nodedir_random_id(char *id)
 
 /*
  * Read <dir>/node.id, or create it.  Creation writes a fresh temporary
- * file of a random name (O_EXCL: nothing planted there is followed or
- * reused) and link()s it into place, so that processes and threads
+ * file named after the new id (random; O_EXCL: nothing planted there is
+ * followed or reused) and link()s it into place, so that processes and threads
  * starting at once agree on one id and nobody ever reads a half-written
  * file.
  */
@@ -148,13 +150,15 @@ nodedir_node_id(const char *dir, char *id, char *err, size_t errlen)
 		if (nodedir_random_id(fresh) != 0)
 			return error_set(err, errlen, TALLY_ESYS, "getrandom: "
 			    "%s", strerror(errno));
-		snprintf(tmp, sizeof tmp, "%s/.node.id.XXXXXX", dir);
-		if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0)
+		/* The name random as the id is; the mode 0644 less the umask. */
+		snprintf(tmp, sizeof tmp, "%s/.node.id.%s", dir, fresh);
+		if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+		    O_CLOEXEC, 0644)) < 0)
 			return error_set(err, errlen, TALLY_ESYS, "%s: cannot "
 			    "create it: %s", q, strerror(errno));
 		strcat(fresh, "\n");
-		if (fchmod(fd, 0644) != 0 || write(fd, fresh, strlen(fresh)) !=
-		    (ssize_t)strlen(fresh) || fsync(fd) != 0) {
+		if (write(fd, fresh, strlen(fresh)) != (ssize_t)strlen(fresh) ||
+		    fsync(fd) != 0) {
 			rc = error_set(err, errlen, TALLY_ESYS, "%s: cannot "
 			    "write it: %s", q, strerror(errno));
 			close(fd);
