@@ -73,6 +73,7 @@ tls_write_pem(const char *path, EVP_PKEY *pk, X509 *x, int *exists,
 {
 	char		 tmp[PATH_MAX], qp[ERROR_QUOTE_LEN], qt[ERROR_QUOTE_LEN];
 	unsigned char	 r[4];
+	unsigned long	 ee;
 	BIO		*b;
 	int		 fd, ok, e;
 
@@ -113,12 +114,18 @@ tls_write_pem(const char *path, EVP_PKEY *pk, X509 *x, int *exists,
 	ok = ok && BIO_flush(b) == 1;
 	BIO_free(b);
 	if (!ok || fsync(fd) != 0) {
-		/* A full disk is errno's, which OpenSSL reports as BUF lib. */
+		/*
+		 * A write that failed (a full disk) is errno's: OpenSSL says
+		 * only "BUF lib" or a system error of its own.
+		 */
 		e = errno;
+		ee = ERR_peek_last_error();
 		close(fd);
 		unlink(tmp);
 		error_set(err, errlen, 0, "%s: cannot write: %s", qt, ok ||
-		    e != 0 ? strerror(e) : tls_reason());
+		    (e != 0 && (ee == 0 || ERR_GET_LIB(ee) == ERR_LIB_SYS ||
+		    ERR_GET_LIB(ee) == ERR_LIB_BUF)) ? strerror(e) :
+		    tls_reason());
 		return TALLY_ESYS;
 	}
 	close(fd);

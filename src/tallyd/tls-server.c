@@ -138,8 +138,8 @@ tls_server_hello_cb(SSL *ssl, int *alert, void *arg)
 
 /*
  * Read the PEM file at path (tallyd's key, or its certificate) into buf
- * (TLS_SERVER_FILE_MAX bytes): a regular file (O_NONBLOCK: a FIFO must
- * not hang the start) of tallyd's own user, that nobody else may write
+ * (TLS_SERVER_FILE_MAX bytes): a regular file, not a link to one
+ * (O_NONBLOCK: a FIFO must not hang the start), of tallyd's own user, that nobody else may write
  * and, if secret, read; not empty.  Its length, or -1 and why in err.
  */
 static ssize_t
@@ -153,9 +153,11 @@ tls_server_file(const char *path, int secret, char *buf, char *err,
 	const char	*shown = error_quote(q, sizeof q, path, strlen(path));
 	int		 fd, e;
 
-	if ((fd = open(path, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC)) <
-	    0) {
-		error_set(err, errlen, 0, "%s: %s", shown, strerror(errno));
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK |
+	    O_CLOEXEC)) < 0) {
+		error_set(err, errlen, 0, "%s: %s", shown, errno == ELOOP ?
+		    "a symbolic link: put the file itself there" :
+		    strerror(errno));
 		return -1;
 	}
 	if (fstat(fd, &sb) != 0) {
