@@ -940,6 +940,32 @@ err_has "^tally: writing .*\\.tally-export\\.[A-Za-z0-9]{6}: File too large\$" \
     "export -o past a file-size limit"
 [ -z "$(ls -A "$T/lim")" ] ||
     fail "export -o past a file-size limit left: $(ls -A "$T/lim")"
+# A SIGTERM while the temporary file is there (raised from the rename, by
+# a preloaded rename of our own: the moment is the same every run) ends
+# export by that signal, and the file goes with it.
+cat >"$T/rename-term.c" <<'EOF'
+#include <signal.h>
+int
+rename(const char *from, const char *to)
+{
+	(void)from;
+	(void)to;
+	raise(SIGTERM);
+	return -1;
+}
+EOF
+if ${CC:-cc} -shared -fPIC -o "$T/rename-term.so" "$T/rename-term.c" \
+    2>"$T/cc.err"; then
+	ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 \
+	    LD_PRELOAD="$T/rename-term.so" "$TALLY" -s "$STATS" export \
+	    -o "$T/lim/t.prom" </dev/null >/dev/null 2>"$T/err"
+	rc=$?
+	expect 143 "export -o ended by SIGTERM"
+	[ -z "$(ls -A "$T/lim")" ] ||
+	    fail "export -o ended by SIGTERM left: $(ls -A "$T/lim")"
+else
+	fail "cannot build a preloaded rename: $(cat "$T/cc.err")"
+fi
 long=$(printf 'f%.0s' $(seq 250))
 tally -s "$STATS" export -o "$T/lim/$long"
 expect 0 "export -o a name of 250 bytes"

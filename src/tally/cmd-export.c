@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,7 +60,9 @@ export_out_open(struct export_out *out)
 	struct stat	 fsb;
 	char		 q[TALLY_QUOTE_LEN];
 	const char	*slash;
+	sigset_t	 block, old;
 	size_t		 tmplen;
+	int		 e;
 
 	if (out->file == NULL) {
 		out->fd = STDOUT_FILENO;
@@ -92,13 +95,22 @@ export_out_open(struct export_out *out)
 	slash = strrchr(out->file, '/');
 	snprintf(out->tmp, tmplen, "%.*s%s", slash == NULL ? 0 :
 	    (int)(slash - out->file + 1), out->file, EXPORT_TMP);
+	/* No signal between the file made and its handler knowing it. */
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGHUP);
+	sigprocmask(SIG_BLOCK, &block, &old);
 	if ((out->fd = mkostemp(out->tmp, O_CLOEXEC)) < 0) {
+		e = errno;
+		sigprocmask(SIG_SETMASK, &old, NULL);
 		warnmsg("%s: cannot make a temporary file beside it: %s",
-		    quote(q, out->file), strerror(errno));
+		    quote(q, out->file), strerror(e));
 		return -1;
 	}
 	out->made = 1;
 	statsfile_unlink_on_signal(out->tmp);
+	sigprocmask(SIG_SETMASK, &old, NULL);
 	/* 0644 whatever the umask: a collector reads it. */
 	if (fchmod(out->fd, 0644) != 0) {
 		warnmsg("%s: chmod: %s", quote(q, out->tmp), strerror(errno));

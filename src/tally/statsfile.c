@@ -24,7 +24,7 @@
  */
 static char		 sigbus_path[TALLY_QUOTE_LEN] = "the statsfile";
 static size_t		 sigbus_pathlen = sizeof "the statsfile" - 1;
-static const char	*sigbus_tmp;
+static const char	*volatile sigbus_tmp;
 static int		 sigbus_set;
 
 static void
@@ -75,6 +75,8 @@ statsfile_unlink_on_signal(const char *tmp)
 	sigbus_tmp = tmp;
 	memset(&sa, 0, sizeof sa);
 	sigemptyset(&sa.sa_mask);
+	for (i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+		sigaddset(&sa.sa_mask, sigs[i]);
 	for (i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
 		if (tmp == NULL && set[i]) {
 			sigaction(sigs[i], &old[i], NULL);
