@@ -227,8 +227,9 @@ plugin_names_free(struct plugin_names *pn)
 void
 plugin_names_clear(struct plugin_names *pn)
 {
-	if (pn->table != NULL)
-		memset(pn->table, 0, pn->tcap * sizeof *pn->table);
+	if (pn->n == 0)
+		return;
+	memset(pn->table, 0, pn->tcap * sizeof *pn->table);
 	pn->n = 0;
 }
 
@@ -275,11 +276,12 @@ plugin_names_slot(const struct plugin_names *pn, uint64_t h, int *found)
 /*
  * Double the set; growth is geometric, so a run allocates O(log n) times.
  * The first table holds 12,288 names (128 KiB): a fleet of 10,000 then
- * needs no copy, and since calloc maps a table of that size afresh, a
- * small fleet's run touches only the pages its names land on.  Each page
- * a process touches first costs a fault, which on a shadow-paged virtual
- * machine weighs tens of microseconds: doubling from 4,096 slots touched
- * 120 pages for 10,000 names, this touches 32.
+ * needs no copy.  glibc's calloc maps a first table of that size afresh,
+ * so a small fleet's first graph touches only the pages its names land
+ * on (tally_all's later graphs clear the table, and touch it all).  Each
+ * page a process touches first costs a fault, which on a shadow-paged
+ * virtual machine weighs tens of microseconds: doubling from 4,096 slots
+ * touched 120 pages for 10,000 names, this touches 32.
  */
 static int
 plugin_names_grow(struct plugin_names *pn)

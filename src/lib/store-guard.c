@@ -281,9 +281,10 @@ store_fault_why(struct store *s, char *why, size_t len)
 			return;
 		}
 		snprintf(why, len, "%s in lock.mdb's reader table: lock.mdb "
-		    "damaged? (it is rebuilt when no process has the "
-		    "statsfile open)", s->fault_sig == SIGBUS ? "bus error" :
-		    "segmentation fault");
+		    "damaged (it is rebuilt when no process has the "
+		    "statsfile open)%s?", s->fault_sig == SIGBUS ? "bus error" :
+		    "segmentation fault", s->fault_sig == SIGBUS ? ", or its "
+		    "file system full or over a quota" : "");
 		return;
 	}
 	/* The map is data.mdb: a page past its end is a SIGBUS. */
