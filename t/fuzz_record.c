@@ -142,9 +142,13 @@ fuzz_double_text(const uint8_t *s, size_t len)
 		errno = 0;
 		ref = strtod(z, &end);
 		erange = errno == ERANGE;
-		/* All of it, and no overflow to inf from a finite text. */
+		/*
+		 * All of it, no overflow to inf from a finite text, and no
+		 * underflow to 0 (out of range too, tally(5)).
+		 */
 		ref_ok = end == z + len &&
-		    !(erange && isinf(ref) && strstr(z, "inf") == NULL);
+		    !(erange && isinf(ref) && strstr(z, "inf") == NULL) &&
+		    !(erange && ref == 0);
 		if (ref_ok && ok)
 			FUZZ_CHECK(fuzz_same_double(v, ref));
 	}
