@@ -470,7 +470,8 @@ id_main(void *arg)
 START_TEST(test_node_id_threads)
 {
 	pthread_t	 t[ID_THREADS];
-	char		 path[FIXTURE_PATH_MAX + 64], victim[FIXTURE_PATH_MAX + 32];
+	char		 path[FIXTURE_PATH_MAX + 64];
+	char		 victim[FIXTURE_PATH_MAX + 32];
 	char		 line[128];
 	FILE		*f;
 	size_t		 i;

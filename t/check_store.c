@@ -2031,7 +2031,8 @@ disk_child(const void *arg, char *e, size_t elen)
 {
 	struct store	*st, *st2;
 	char		 env[FIXTURE_PATH_MAX + 64], node[16], block[4096];
-	char		 fresh[FIXTURE_PATH_MAX + 64], fill[FIXTURE_PATH_MAX + 64];
+	char		 fresh[FIXTURE_PATH_MAX + 64];
+	char		 fill[FIXTURE_PATH_MAX + 64];
 	int		 i, fd, rc = 0;
 
 	fixture_path(env, dir, "tmpfs");

@@ -205,9 +205,9 @@ server_ctx_refused(const char *kp, const char *cp, const char *want)
 /*
  * tallyd's own files, read before OpenSSL sees them: what is wrong with
  * each is said (OpenSSL says "PEM lib" for most), a FIFO is not waited
- * on, a certificate others may write or whose signature does not verify
- * (one bit of it flipped: before, a new fingerprint, so a new furl) is
- * refused.  scratch is a path to use.
+ * on, a link, a certificate others may write or whose signature does
+ * not verify (one bit of it flipped: before, a new fingerprint, so a new
+ * furl) is refused.  scratch is a path to use.
  */
 static void
 server_ctx_files(const char *scratch)
@@ -244,6 +244,12 @@ server_ctx_files(const char *scratch)
 	fclose(f);
 	X509_free(x);
 	server_ctx_refused(key, scratch, "signature does not verify");
+
+	/* A link to the good certificate: the file itself must be there. */
+	ck_assert_int_eq(unlink(scratch), 0);
+	ck_assert_int_eq(symlink(crt, scratch), 0);
+	server_ctx_refused(key, scratch, "a symbolic link");
+	ck_assert_int_eq(unlink(scratch), 0);
 
 	ck_assert_int_eq(chmod(crt, 0620), 0);
 	server_ctx_refused(key, crt, "lets others write it");

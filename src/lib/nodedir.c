@@ -115,9 +115,9 @@ nodedir_random_id(char *id)
 /*
  * Read <dir>/node.id, or create it.  Creation writes a fresh temporary
  * file named after the new id (random; O_EXCL: nothing planted there is
- * followed or reused) and link()s it into place, so that processes and threads
- * starting at once agree on one id and nobody ever reads a half-written
- * file.
+ * followed or reused) and link()s it into place, so that processes and
+ * threads starting at once agree on one id and nobody ever reads a
+ * half-written file.
  */
 int
 nodedir_node_id(const char *dir, char *id, char *err, size_t errlen)
@@ -150,7 +150,7 @@ nodedir_node_id(const char *dir, char *id, char *err, size_t errlen)
 		if (nodedir_random_id(fresh) != 0)
 			return error_set(err, errlen, TALLY_ESYS, "getrandom: "
 			    "%s", strerror(errno));
-		/* The name random as the id is; the mode 0644 less the umask. */
+		/* Named as randomly as the id; mode 0644 less the umask. */
 		snprintf(tmp, sizeof tmp, "%s/.node.id.%s", dir, fresh);
 		if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
 		    O_CLOEXEC, 0644)) < 0)

@@ -71,7 +71,8 @@ int
 tls_write_pem(const char *path, EVP_PKEY *pk, X509 *x, int *exists,
     char *err, size_t errlen)
 {
-	char		 tmp[PATH_MAX], qp[ERROR_QUOTE_LEN], qt[ERROR_QUOTE_LEN];
+	char		 tmp[PATH_MAX];
+	char		 qp[ERROR_QUOTE_LEN], qt[ERROR_QUOTE_LEN];
 	unsigned char	 r[4];
 	unsigned long	 ee;
 	BIO		*b;

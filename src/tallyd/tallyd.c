@@ -281,11 +281,14 @@ static const struct tallyd_number {
 	    TALLYD_CFG(first_flight_timeout), 0, 0 },
 	{ OPT_MAX_HS_PER_ADDR, "max-handshakes-per-addr", TALLYD_COUNT,
 	    TALLYD_CFG(max_handshakes_per_addr), 0, 0 },
-	{ OPT_MAX_NODES, "max-nodes", TALLYD_COUNT, TALLYD_CFG(max_nodes), 0, 0 },
+	{ OPT_MAX_NODES, "max-nodes", TALLYD_COUNT,
+	    TALLYD_CFG(max_nodes), 0, 0 },
 	{ OPT_MAX_METRICS, "max-metrics", TALLYD_COUNT,
 	    TALLYD_CFG(max_metrics), 0, 0 },
-	{ OPT_MAX_FRAME, "max-frame", TALLYD_BYTES, TALLYD_CFG(max_frame), 0, 0 },
-	{ OPT_MAX_INPUT, "max-input", TALLYD_BYTES, TALLYD_CFG(max_input), 0, 0 },
+	{ OPT_MAX_FRAME, "max-frame", TALLYD_BYTES,
+	    TALLYD_CFG(max_frame), 0, 0 },
+	{ OPT_MAX_INPUT, "max-input", TALLYD_BYTES,
+	    TALLYD_CFG(max_input), 0, 0 },
 	{ OPT_HELLO_INTERVAL, "hello interval", TALLYD_SECONDS,
 	    TALLYD_CFG(hello_interval), 0, 1e-6 }
 };

@@ -139,8 +139,9 @@ tls_server_hello_cb(SSL *ssl, int *alert, void *arg)
 /*
  * Read the PEM file at path (tallyd's key, or its certificate) into buf
  * (TLS_SERVER_FILE_MAX bytes): a regular file, not a link to one
- * (O_NONBLOCK: a FIFO must not hang the start), of tallyd's own user, that nobody else may write
- * and, if secret, read; not empty.  Its length, or -1 and why in err.
+ * (O_NONBLOCK: a FIFO must not hang the start), of tallyd's own user,
+ * that nobody else may write and, if secret, read; not empty.  Its
+ * length, or -1 and why in err.
  */
 static ssize_t
 tls_server_file(const char *path, int secret, char *buf, char *err,
@@ -151,7 +152,7 @@ tls_server_file(const char *path, int secret, char *buf, char *err,
 	ssize_t		 n, got = 0;
 	char		 q[ERROR_QUOTE_LEN];
 	const char	*shown = error_quote(q, sizeof q, path, strlen(path));
-	int		 fd, e;
+	int		 fd, e, fit = 0;
 
 	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK |
 	    O_CLOEXEC)) < 0) {
@@ -166,26 +167,24 @@ tls_server_file(const char *path, int secret, char *buf, char *err,
 		error_set(err, errlen, 0, "%s: %s", shown, strerror(e));
 		return -1;
 	}
-	if (!S_ISREG(sb.st_mode) || sb.st_uid != geteuid() ||
-	    (sb.st_mode & wide) != 0 || sb.st_size == 0 ||
-	    sb.st_size >= TLS_SERVER_FILE_MAX) {
+	if (!S_ISREG(sb.st_mode))
+		error_set(err, errlen, 0, "%s is %s, not a regular file", shown,
+		    error_ftype(sb.st_mode));
+	else if (sb.st_uid != geteuid())
+		error_set(err, errlen, 0, "%s: owned by uid %lu, not by "
+		    "tallyd's (uid %lu)", shown, (unsigned long)sb.st_uid,
+		    (unsigned long)geteuid());
+	else if ((sb.st_mode & wide) != 0)
+		error_set(err, errlen, 0, "%s: mode %04o lets others %s it "
+		    "(chmod %s %s)", shown, (unsigned)(sb.st_mode & 07777),
+		    secret ? "at" : "write", secret ? "600" : "go-w", shown);
+	else if (sb.st_size == 0 || sb.st_size >= TLS_SERVER_FILE_MAX)
+		error_set(err, errlen, 0, "%s: %s", shown, sb.st_size == 0 ?
+		    "empty" : "too large for a PEM key or certificate");
+	else
+		fit = 1;
+	if (!fit) {
 		close(fd);
-		if (!S_ISREG(sb.st_mode))
-			error_set(err, errlen, 0, "%s is %s, not a regular file",
-			    shown, error_ftype(sb.st_mode));
-		else if (sb.st_uid != geteuid())
-			error_set(err, errlen, 0, "%s: owned by uid %lu, not by "
-			    "tallyd's (uid %lu)", shown, (unsigned long)sb.st_uid,
-			    (unsigned long)geteuid());
-		else if ((sb.st_mode & wide) != 0)
-			error_set(err, errlen, 0, "%s: mode %04o lets others %s "
-			    "it (chmod %s %s)", shown,
-			    (unsigned)(sb.st_mode & 07777), secret ? "at" :
-			    "write", secret ? "600" : "go-w", shown);
-		else
-			error_set(err, errlen, 0, "%s: %s", shown,
-			    sb.st_size == 0 ? "empty" : "too large for a PEM "
-			    "key or certificate");
 		return -1;
 	}
 	while (got < sb.st_size && (n = read(fd, buf + got,
