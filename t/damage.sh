@@ -89,6 +89,10 @@ run_case() {
 	no_signal "tally check" "$rc"
 	grep -qiE 'damaged|truncated|corrupt' "$T/check.out" ||
 	    fail "$name: tally check said: $(head -c 300 "$T/check.out")"
+	# check does not send its reader back to check.
+	! grep -q 'check it with tally check' "$T/check.out" ||
+	    fail "$name: tally check advised tally check:" \
+	    "$(head -c 300 "$T/check.out")"
 	"$TALLY" -s "$STATS" show >"$T/show.out" 2>&1
 	no_signal "tally show" "$?"
 

@@ -344,7 +344,8 @@ tally_statsfile_check(const char *statsfile, int64_t now,
 	ck.ctx = ctx;
 	ck.now = now;
 	/* store_open checks the environment, the tables and the format. */
-	if ((rc = store_open(&st, statsfile, STORE_RDONLY, err, errlen)) != 0)
+	if ((rc = store_open(&st, statsfile, STORE_RDONLY | STORE_CHECK, err,
+	    errlen)) != 0)
 		return rc;
 	if ((rc = store_reader_begin(st, &r, err, errlen)) != 0)
 		goto close;

@@ -109,9 +109,10 @@ store_set_damaged(struct store *s, const char *why, char *err, size_t errlen)
 		    "start it again", s->qpath, why);
 	else if (!store_damaged(s))
 		snprintf(s->damage, sizeof s->damage, "statsfile %s: damaged "
-		    "(%s): %s; check it with tally check; move it away to "
-		    "start afresh", s->qpath, why, (s->flags & STORE_RDONLY) ?
-		    "not read further" : "no longer written");
+		    "(%s): %s; %smove it away to start afresh", s->qpath, why,
+		    (s->flags & STORE_RDONLY) ? "not read further" :
+		    "no longer written", (s->flags & STORE_CHECK) ? "" :
+		    "check it with tally check; ");
 	if (!store_damaged(s))
 		__atomic_store_n(&s->damaged, 1, __ATOMIC_RELEASE);
 	return error_set(err, errlen, TALLY_ESTORE, "%s", s->damage);

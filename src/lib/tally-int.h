@@ -253,6 +253,7 @@ int	 furl_addr_loopback(const struct sockaddr *);
 
 /* store*.c: the LMDB environment (its layout: tally(5)). */
 #define STORE_RDONLY 0x1
+#define STORE_CHECK 0x2	/* tally_statsfile_check's: no advice to run it */
 #define STORE_MAPSIZE_MIN	(64UL << 20)
 #define STORE_MAPSIZE_MAX	(1UL << 40)
 #define STORE_MAXDBS		8
