@@ -148,6 +148,7 @@ static void
 check_died(struct cmd *self, int ws, char *buf, size_t len)
 {
 	char	*last, *end = buf + len, sig[32], q[TALLY_QUOTE_LEN];
+	int	 signo;
 
 	while (end > buf && (end[-1] == '\n' || end[-1] == '\r'))
 		end--;
@@ -156,9 +157,22 @@ check_died(struct cmd *self, int ws, char *buf, size_t len)
 	last = last != NULL ? last + 1 : buf;
 	if (last > buf)
 		fwrite(buf, 1, (size_t)(last - buf), stderr);
+	signo = WIFSIGNALED(ws) ? WTERMSIG(ws) : 0;
+	/*
+	 * Only a fault or an assertion says the file is damaged; a walk
+	 * killed from outside (SIGKILL of the OOM killer, say) says nothing
+	 * of it.
+	 */
+	if (signo != SIGABRT && signo != SIGSEGV && signo != SIGBUS &&
+	    signo != SIGILL && signo != SIGFPE && signo != SIGTRAP) {
+		warnmsg("statsfile %s: not checked: the walk was ended by %s, "
+		    "not by a fault in the file; run tally check again",
+		    self->qpath, check_signal_name(signo, sig, sizeof sig));
+		return;
+	}
 	warnmsg("statsfile %s: damaged: the walk died of %s (LMDB assertion "
-	    "or bad page): %s", self->qpath, check_signal_name(WIFSIGNALED(ws) ?
-	    WTERMSIG(ws) : 0, sig, sizeof sig), *last != '\0' ?
+	    "or bad page): %s", self->qpath, check_signal_name(signo, sig,
+	    sizeof sig), *last != '\0' ?
 	    tally_quote(q, sizeof q, last, (size_t)(end - last)) :
 	    "it printed nothing");
 }
