@@ -220,21 +220,26 @@ int  tally_provider_attach(tally_provider *p, struct ev_loop *loop);
 /** Write a snapshot now (local mode).  From any thread when started, from
  *  the loop's thread when attached; waits until the snapshot is committed.
  *  Not from inside a producer.
- *  @return 0, TALLY_ESTATE (not running, no statsfile, or called from a
- *  producer), TALLY_ESTORE, TALLY_EFORK (in a child of fork(): a child
- *  must create its own provider). */
+ *  @return 0, TALLY_ESTATE (not running, no statsfile, called from a
+ *  producer, or from a thread that has a reader open on the statsfile:
+ *  the write would wait for that reader), TALLY_ESTORE, TALLY_EFORK (in a
+ *  child of fork(): a child must create its own provider). */
 int  tally_provider_flush(tally_provider *p);
 
 /** Stop: a final flush, then the thread ends (or the watchers leave the
  *  host's loop).  Counters keep their values and may still be bumped; a
  *  later start resumes from the slot without double counting.
  *  @return 0 or the final flush's error; the provider is stopped either
- *  way.  TALLY_ESTATE if it was not running. */
+ *  way.  TALLY_ESTATE if it was not running, or, with nothing done, if
+ *  called from a producer or from a thread that has a reader open on the
+ *  statsfile (the final flush would wait for that reader). */
 int  tally_provider_stop(tally_provider *p);
 
 /** Stop if needed, then release the provider, its counters and its
  *  environment reference.  Counter handles from it become invalid.  NULL
- *  is ignored. */
+ *  is ignored.  From a thread that has a reader open on the statsfile it
+ *  does nothing but log an error: the provider's thread may be waiting for
+ *  that reader, so it is left running; close the reader, then free it. */
 void tally_provider_free(tally_provider *p);
 
 /** The detail of @p p's last failure ("statsfile /x: No such file or

@@ -131,6 +131,36 @@ START_TEST(test_start_flush_stop)
 }
 END_TEST
 
+/*
+ * A flush or stop of a started provider waits for its thread, whose write
+ * waits for the store's lock, which a reader of the calling thread holds:
+ * TALLY_ESTATE at once, nothing done; a free only logs.  Once the reader
+ * is closed the same provider flushes, stops and frees as ever.
+ */
+START_TEST(test_reader_in_calling_thread)
+{
+	tally_provider	*p = mk("node-r", TALLY_F_NO_MONITORS);
+	tally_reader	*r;
+
+	ck_assert_int_eq(tally_count(p, "ops.get", 1), 0);
+	ck_assert_int_eq(tally_provider_start(p), 0);
+	ck_assert_int_eq(tally_reader_open(&r, dir), 0);
+	ck_assert_int_eq(tally_provider_flush(p), TALLY_ESTATE);
+	ck_assert_msg(strstr(tally_provider_errmsg(p), "has a reader open") !=
+	    NULL, "%s", tally_provider_errmsg(p));
+	ck_assert_int_eq(tally_provider_stop(p), TALLY_ESTATE);
+	tally_provider_free(p);		/* left running, and said so */
+	ck_assert_msg(fixture_log_has("tally_provider_free: "), "%s",
+	    fixture_log_text());
+	tally_reader_close(r);
+	ck_assert_int_eq(tally_count(p, "ops.get", 1), 0);
+	ck_assert_int_eq(tally_provider_flush(p), 0);
+	ck_assert_str_eq(counter("node-r", "ops.get"), "2");
+	ck_assert_int_eq(tally_provider_stop(p), 0);
+	tally_provider_free(p);
+}
+END_TEST
+
 START_TEST(test_node_record)
 {
 	tally_provider		*p = mk("node-r", TALLY_F_NO_MONITORS);
@@ -1177,6 +1207,7 @@ main(void)
 	/* fork: hundreds of children of a busy parent, ASan, 2 CPUs. */
 	const struct fixture_test	 tests[] = {
 		{ "core", test_start_flush_stop, 0, 20 },
+		{ "core", test_reader_in_calling_thread, 0, 20 },
 		{ "core", test_node_record, 0, 20 },
 		{ "core", test_counts_before_start_kept, 0, 20 },
 		{ "core", test_resume, 0, 20 },

@@ -637,6 +637,23 @@ tally_provider_attach(tally_provider *p, struct ev_loop *loop)
 	return 0;
 }
 
+/*
+ * A flush or stop of the thread waits for it, and its write waits for the
+ * store's lock, which a reader of the calling thread holds until it is
+ * closed: TALLY_ESTATE at once instead of waiting for good.
+ */
+static int
+provider_reader_here(tally_provider *p)
+{
+	char	 err[TALLY_ERRLEN];
+	int	 rc;
+
+	if (p->state != PROVIDER_THREAD || p->store == NULL ||
+	    (rc = store_reader_here(p->store, err, sizeof err)) == 0)
+		return 0;
+	return provider_fail(p, rc, err);
+}
+
 int
 tally_provider_flush(tally_provider *p)
 {
@@ -664,6 +681,8 @@ tally_provider_flush(tally_provider *p)
 	if (pthread_equal(pthread_self(), p->thread))
 		return provider_fail(p, TALLY_ESTATE, "flush from inside a "
 		    "producer");
+	if ((rc = provider_reader_here(p)) != 0)
+		return rc;
 	pthread_mutex_lock(&p->req_lock);
 	gen = ++p->req_gen;
 	pthread_mutex_unlock(&p->req_lock);
@@ -701,6 +720,8 @@ tally_provider_stop(tally_provider *p)
 	if (producer_set_inside(p->prods))
 		return provider_fail(p, TALLY_ESTATE, "stop from inside a "
 		    "producer");
+	if ((rc = provider_reader_here(p)) != 0)
+		return rc;
 	switch (p->state) {
 	case PROVIDER_IDLE:
 		return provider_fail(p, TALLY_ESTATE, "provider is not running");
@@ -734,6 +755,13 @@ tally_provider_free(tally_provider *p)
 {
 	if (p == NULL)
 		return;
+	if (provider_reader_here(p) != 0) {
+		/* Its thread may wait for the reader: freeing it is unsafe. */
+		log_msg(&p->log, TALLY_LOG_ERR, "tally_provider_free: %s: the "
+		    "provider is left running; close the reader, then free "
+		    "it", p->errmsg);
+		return;
+	}
 	if (p->state != PROVIDER_IDLE)
 		tally_provider_stop(p);
 	histogram_set_free(p->hists);

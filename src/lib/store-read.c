@@ -240,12 +240,23 @@ store_rbegin_fn(struct store *s, void *arg, char *err, size_t errlen)
 int
 store_lock(struct store *s, char *err, size_t errlen)
 {
+	int	 rc;
+
+	if ((rc = store_reader_here(s, err, errlen)) != 0)
+		return rc;
+	pthread_mutex_lock(&s->lock);
+	return 0;
+}
+
+/* TALLY_ESTATE, the message set, if this thread has a reader open on s. */
+int
+store_reader_here(struct store *s, char *err, size_t errlen)
+{
 	if (__atomic_load_n(&s->rheld, __ATOMIC_ACQUIRE) &&
 	    pthread_equal(s->rowner, pthread_self()))
 		return error_set(err, errlen, TALLY_ESTATE, "statsfile %s: "
 		    "this thread has a reader open on it already; close it "
 		    "first (one at a time)", s->qpath);
-	pthread_mutex_lock(&s->lock);
 	return 0;
 }
 

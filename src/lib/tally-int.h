@@ -290,6 +290,8 @@ const char *store_path(const struct store *);
  * store_damage_msg returns it (NULL while not damaged).  Thread-safe.
  */
 int	 store_damaged(const struct store *);
+/* TALLY_ESTATE, the message set, if this thread has a reader open on it. */
+int	 store_reader_here(struct store *, char *, size_t);
 const char *store_damage_msg(const struct store *);
 /*
  * Replace a node's whole slot in one transaction; grows the map as needed.
