@@ -475,6 +475,42 @@ START_TEST(test_converted_meanwhile)
 END_TEST
 
 /*
+ * Another process drops the index after this one opened the statsfile
+ * (seeing format 2) and before its reader begins: the reader finds format
+ * 1 in its own transaction and walks the node-major tables, every node in
+ * the answer; the next write of this process finds the same.
+ */
+START_TEST(test_dropped_under_reader)
+{
+	struct store		*st;
+	struct fixture_child	 c;
+	char			*text;
+
+	static const int off = 0;
+
+	format1_env();
+	index_set(1);
+	ck_assert_msg(store_open(&st, dir, 0, err, sizeof err) == 0, "%s",
+	    err);
+	ck_assert_int_eq(st->idx, STORE_IDX_READY);
+	fixture_child(index_child, &off, 0, &c);
+	ck_assert_msg(c.rc == 0, "child: %d %s", c.rc, c.msg);
+	/* The reader shares st, opened before the drop. */
+	text = walk_text("c.000", TALLY_COUNTER);
+	ck_assert_str_eq(text, "old=41 two=42 ");
+	free(text);
+	ck_assert_int_eq(st->idx, STORE_IDX_NONE);
+	put_slot(st, "two", 1, 78);
+	ck_assert_int_eq(st->idx, STORE_IDX_NONE);
+	text = walk_text("c.000", TALLY_COUNTER);
+	ck_assert_str_eq(text, "old=41 two=78 ");
+	free(text);
+	store_close(st);
+	ck_assert_ptr_null(table_text("counters-by-stat", 0));
+}
+END_TEST
+
+/*
  * Another process sets format 2 over index tables made with LMDB flags
  * (MDB_DUPSORT) while this store is open: its next write is refused,
  * saying so, and the node's values stay as they were.
@@ -886,6 +922,7 @@ main(void)
 		{ "index", test_format1_remove, 0, FIXTURE_TIMEOUT },
 		{ "index", test_index_over_flagged, 0, FIXTURE_TIMEOUT },
 		{ "index", test_converted_meanwhile, 0, FIXTURE_TIMEOUT },
+		{ "index", test_dropped_under_reader, 0, FIXTURE_TIMEOUT },
 		{ "index", test_flagged_meanwhile, 0, FIXTURE_TIMEOUT },
 		{ "index", test_walk, 0, FIXTURE_TIMEOUT },
 		{ "index", test_walk_long, FIXTURE_N(walk_sizes),

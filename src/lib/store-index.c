@@ -120,6 +120,26 @@ store_index_ready(struct store *s, MDB_txn *txn)
 	return 0;
 }
 
+/*
+ * A reader's transaction: an index that another process dropped since
+ * this store looked (tally index --off) is not used, here or after, until
+ * a write finds it again (store_index_ready).  One made since is not used
+ * either: readers do without it until then.  0 or LMDB's code.
+ */
+int
+store_index_reader(struct store *s, MDB_txn *txn)
+{
+	int	 rc, fmt;
+
+	if (s->idx != STORE_IDX_READY)
+		return 0;
+	if ((rc = store_index_format(s, txn, &fmt)) != 0)
+		return rc;
+	if (fmt != 2)
+		s->idx = STORE_IDX_NONE;
+	return 0;
+}
+
 /* Make (on) or drop the index in txn; 1 if it was so already. */
 static int
 store_index_switch(struct store *s, MDB_txn *txn, int on)

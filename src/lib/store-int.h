@@ -122,6 +122,7 @@ int	 store_check_live(struct store *, char *, size_t);
 
 /* store-index.c */
 int	 store_index_ready(struct store *, MDB_txn *);
+int	 store_index_reader(struct store *, MDB_txn *);
 void	 store_index_end(struct store *, int);
 int	 store_index_set(struct store *, int, char *, size_t);
 int	 store_index_put(struct store *, MDB_txn *, enum store_db,

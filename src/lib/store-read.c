@@ -222,7 +222,8 @@ store_rbegin_fn(struct store *s, void *arg, char *err, size_t errlen)
 	if ((rc = store_ready(s, err, errlen)) != 0 ||
 	    (rc = store_begin(s, MDB_RDONLY, &r->txn, err, errlen)) != 0)
 		return rc;
-	if ((rc = store_cursor(r->txn, s->dbi[STORE_NODES],
+	if ((rc = store_index_reader(s, r->txn)) != 0 ||
+	    (rc = store_cursor(r->txn, s->dbi[STORE_NODES],
 	    &r->nodes)) != 0) {
 		store_abort(s, r->txn);
 		r->txn = NULL;
