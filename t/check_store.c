@@ -129,6 +129,50 @@ START_TEST(test_create_layout)
 }
 END_TEST
 
+/*
+ * lock.mdb's blocks are allocated before LMDB opens it, all of LMDB's
+ * reader table: a slot in a hole of a sparse one is a SIGBUS on a full
+ * file system, inside LMDB's reader-table mutex.  So for a new statsfile,
+ * for a writer and a reader of one whose lock.mdb is sparse (an older
+ * tally's, or LMDB's tools' of fewer slots), and the size LMDB made is the
+ * one it keeps.
+ */
+static void
+assert_lock_allocated(const char *path)
+{
+	struct stat	 sb;
+
+	ck_assert_int_eq(stat(path, &sb), 0);
+	ck_assert_int_eq(sb.st_size, STORE_LOCKSIZE);
+	ck_assert_msg((off_t)sb.st_blocks * 512 >= sb.st_size, "%s: %lld "
+	    "blocks of 512 for %lld bytes", path, (long long)sb.st_blocks,
+	    (long long)sb.st_size);
+}
+
+START_TEST(test_lock_allocated)
+{
+	struct store	*st;
+	char		 path[FIXTURE_PATH_MAX + 16];
+	int		 fd, flags;
+
+	snprintf(path, sizeof path, "%s/lock.mdb", dir);
+	ck_assert_msg(store_open(&st, dir, 0, err, sizeof err) == 0, "%s",
+	    err);
+	assert_lock_allocated(path);
+	store_close(st);
+	for (flags = 0; flags <= STORE_RDONLY; flags += STORE_RDONLY) {
+		ck_assert_int_eq(unlink(path), 0);
+		ck_assert_int_ge(fd = open(path, O_RDWR | O_CREAT, 0660), 0);
+		ck_assert_int_eq(ftruncate(fd, 8192), 0);	/* sparse */
+		close(fd);
+		ck_assert_msg(store_open(&st, dir, flags, err, sizeof err) ==
+		    0, "%s", err);
+		assert_lock_allocated(path);
+		store_close(st);
+	}
+}
+END_TEST
+
 START_TEST(test_write_and_read)
 {
 	struct store		*st;
@@ -2354,6 +2398,7 @@ main(int argc, char **argv)
 {
 	const struct fixture_test	 tests[] = {
 		{ "core", test_create_layout, 0, 30 },
+		{ "core", test_lock_allocated, 0, 30 },
 		{ "core", test_write_and_read, 0, 30 },
 		{ "core", test_replace_slot, 0, 30 },
 		{ "core", test_merge_sizes, 0, 30 },

@@ -258,6 +258,43 @@ store_precreate(struct store *s, const char *name, char *err, size_t errlen)
 }
 
 /*
+ * LMDB leaves lock.mdb sparse.  A reader slot that falls in a hole of it
+ * on a full file system is a SIGBUS inside LMDB's reader-table mutex,
+ * which then stays held by a live thread: every process of the statsfile
+ * would wait for good.  So its blocks are allocated before LMDB opens it
+ * (an open and close after would drop LMDB's fcntl locks), at least as
+ * many as LMDB's table of STORE_MAXREADERS slots takes.  A writer without
+ * the room is refused; a reader goes on (it ends soon, and its end frees
+ * the mutex).  0 or an error.
+ */
+static int
+store_lock_alloc(struct store *s, char *err, size_t errlen)
+{
+	char		 file[PATH_MAX];
+	struct stat	 sb;
+	off_t		 len;
+	int		 fd, e = 0;
+
+	snprintf(file, sizeof file, "%s/lock.mdb", s->path);
+	if ((fd = open(file, O_RDWR | O_NONBLOCK | O_NOFOLLOW |
+	    O_CLOEXEC)) < 0)
+		return 0;	/* LMDB's open says why */
+	if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode)) {
+		len = sb.st_size > STORE_LOCKSIZE ? sb.st_size :
+		    STORE_LOCKSIZE;
+		e = posix_fallocate(fd, 0, len);
+	}
+	close(fd);
+	if ((e == ENOSPC || e == EDQUOT || e == EFBIG) &&
+	    !(s->flags & STORE_RDONLY))
+		return error_set(err, errlen, TALLY_ESTORE, "statsfile %s: "
+		    "no room for lock.mdb's reader table (%s): its file "
+		    "system is full; free space there, then start it again",
+		    s->qpath, strerror(e));
+	return 0;
+}
+
+/*
  * Everything that can be said about data.mdb and lock.mdb before LMDB
  * opens them; *sb is data.mdb's identity and size.
  */
@@ -314,14 +351,18 @@ store_check_files(struct store *s, struct stat *sb, char *err, size_t errlen)
 		 * 0660, as a writer makes it: LMDB's open would apply the
 		 * umask, and a 0640 file locks the group's readers out.
 		 */
-		return rdonly ? store_precreate(s, "lock.mdb", err, errlen) :
-		    0;
+		if (rdonly && (rc = store_precreate(s, "lock.mdb", err,
+		    errlen)) != 0)
+			return rc;
+		return store_lock_alloc(s, err, errlen);
 	}
 	if ((rc = store_try_open(s, "lock.mdb", O_RDWR, &lsb, &osb, &e, err,
 	    errlen)) != 0)
 		return rc;
+	if (e == 0)
+		return store_lock_alloc(s, err, errlen);
 	/* On a read-only file system LMDB reads without a lock file. */
-	if (e == 0 || (e == EROFS && rdonly))
+	if (e == EROFS && rdonly)
 		return 0;
 	if (rdonly)
 		return error_set(err, errlen, TALLY_ESYS, "statsfile %s: "

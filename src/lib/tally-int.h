@@ -258,6 +258,8 @@ int	 furl_addr_loopback(const struct sockaddr *);
 #define STORE_MAPSIZE_MAX	(1UL << 40)
 #define STORE_MAXDBS		8
 #define STORE_MAXREADERS	510
+/* LMDB 0.9's lock.mdb for them: a 192-byte header, 64 bytes a slot. */
+#define STORE_LOCKSIZE		((STORE_MAXREADERS - 1) * 64 + 192)
 /*
  * The tables; the last two are the stat index of format 2 (store-index.c):
  * each is its node-major table two places before, keyed stat first.
